@@ -1,0 +1,629 @@
+"""Dataset registry: 2D mixtures, CSV points, digits, torchvision sets, image folders and zips, as device tensors."""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import math
+import os
+import socket
+import urllib.parse
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+from .config import IMAGE_DATASETS, TOY_DATASETS, DataConfig, data_dir
+
+SPLITS = ("train", "test")
+KNOWN_DATASETS = TOY_DATASETS + IMAGE_DATASETS
+MIN_POINTS = 16  # fewest points a CSV / array may hold
+MIN_IMAGES = 16  # fewest usable images a folder / zip may hold
+MAX_CSV_BYTES = 256 * 2**20  # ~10 million x,y lines
+
+# 2D mixtures: a fixed seed per split, so a "test" draw is fresh but repeatable.
+TOY_SEEDS = {"train": 0, "test": 1}
+RING8_SIGMA = 0.01
+GRID25_SIGMA = 0.05
+SPIRAL_TURNS = 2.0  # turns of the spiral arm r = theta, scaled to radius 1
+SPIRAL_NOISE = 0.02
+MOONS_NOISE = 0.05
+
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SPLIT_SEED = 0
+
+# Torchvision downloads: a short probe before downloading, a socket timeout while downloading.
+DOWNLOAD_PROBE_TIMEOUT_S = 3.0
+DOWNLOAD_SOCKET_TIMEOUT_S = 10.0
+MAX_GUNZIP_BYTES = 512 * 2**20  # an unpacked MNIST-style file is at most ~47 MB
+
+# Image folders and zips.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # PIL decoders allowed (JPEG also opens camera MPO files)
+JUNK_NAMES = ("thumbs.db", "desktop.ini")  # ignored silently, like dot-files and __MACOSX/
+MAX_FOLDER_FILES = 100_000  # files looked at in a folder before refusing it
+MAX_IMAGE_PIXELS = 64_000_000  # larger images are skipped (decompression-bomb guard)
+MAX_IMAGE_FILE_BYTES = 100 * 2**20  # larger files are skipped
+NOTE_MAX_NAMES = 5  # skipped files named in Dataset.note
+
+# Zip-bomb limits: checked from the zip's directory before anything is decompressed.
+MAX_ZIP_MEMBERS = 20_000
+MAX_ZIP_TOTAL_BYTES = 2**30  # sum of the uncompressed sizes of the images read
+MAX_ZIP_MEMBER_BYTES = MAX_IMAGE_FILE_BYTES
+MAX_ZIP_RATIO = 200  # uncompressed / compressed size of one member ...
+ZIP_RATIO_MIN_BYTES = 2**20  # ... once it is larger than this
+
+_CHUNK = 4096  # images resized at a time
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's convert("L")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be loaded; the message is one sentence for the user."""
+
+
+@dataclass
+class Dataset:
+    name: str  # "ring8", "digits", "my_images.zip", ...
+    kind: str  # "2d" or "image"
+    x: torch.Tensor  # on device; 2d: (N, 2) float32 in data coordinates; image: (N, C, H, W) float32 in [-1, 1]
+    y: torch.Tensor | None  # (N,) int64 labels on device, or None
+    n_classes: int  # 0 when unlabelled
+    class_names: list[str]  # [] when unlabelled
+    modes: torch.Tensor | None  # (K, 2) CPU float32 mixture centres (ring8, grid25) else None
+    sigma: float | None  # std of each mixture component (ring8 0.01, grid25 0.05)
+    note: str = ""  # e.g. "skipped 10 of 34 files: a.txt (not an image), ..."
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    @property
+    def channels(self) -> int:
+        """Image channels (1 or 3); 0 for 2D points."""
+        return self.x.shape[1] if self.kind == "image" else 0
+
+    @property
+    def img_size(self) -> int:
+        """Image side in pixels; 0 for 2D points."""
+        return self.x.shape[-1] if self.kind == "image" else 0
+
+    @property
+    def data_dim(self) -> int:
+        """Numbers per sample: 2 for points, C * H * W for images."""
+        return self.x[0].numel()
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch drawn with replacement by random index: (x[idx], y[idx] or None)."""
+        if batch_size < 1:
+            raise DataError(f"batch_size must be at least 1 (got {batch_size})")
+        idx = torch.randint(0, self.x.shape[0], (batch_size,), generator=generator, device=generator.device)
+        idx = idx.to(self.x.device)
+        return self.x[idx], (self.y[idx] if self.y is not None else None)
+
+
+# ===================================================================== entry points
+def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "train") -> Dataset:
+    """The dataset cfg.dataset names (registry name or path), as one tensor on device.
+
+    split "test" is held-out data for evaluation: digits keep a fixed 20% aside, torchvision sets
+    use their test set, 2D mixtures are a fresh draw with another seed, folders/zips are the same images.
+    """
+    device = _as_device(device)
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {', '.join(SPLITS)} (got {split!r})")
+    if not isinstance(cfg.dataset, str) or not cfg.dataset.strip():
+        raise DataError(f"dataset must name one of {', '.join(KNOWN_DATASETS)} or a path")
+    name = cfg.dataset.strip()
+    key = name.lower()
+    if key in TOY_DATASETS:
+        return _toy_dataset(key, cfg.n_points, device, split)
+    if key == "digits":
+        return _digits(cfg, device, split)
+    if key in IMAGE_DATASETS:
+        return _torchvision_dataset(key, cfg, device, split)
+    return _path_dataset(name, cfg, device)
+
+
+def dataset_from_points(points: np.ndarray | torch.Tensor, device: torch.device | str, name: str = "custom") -> Dataset:
+    """A 2D dataset from an (N, 2) array of points in data coordinates."""
+    device = _as_device(device)
+    try:
+        x = torch.as_tensor(np.asarray(points.detach().cpu() if torch.is_tensor(points) else points, dtype=np.float32))
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{name}: points must be numbers in an (N, 2) array ({_one_line(e)})") from e
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise DataError(f"{name}: points must be an (N, 2) array of x, y (got shape {tuple(x.shape)})")
+    if x.shape[0] < MIN_POINTS:
+        raise DataError(f"{name}: needs at least {MIN_POINTS} points (got {x.shape[0]})")
+    if not torch.isfinite(x).all():
+        raise DataError(f"{name}: points must be finite numbers (found NaN or infinity)")
+    return Dataset(name=name, kind="2d", x=x.to(device), y=None, n_classes=0, class_names=[], modes=None, sigma=None)
+
+
+def toy_modes(name: str) -> tuple[torch.Tensor, float]:
+    """(modes (K, 2) CPU float32, sigma) of the Gaussian mixtures ring8 and grid25."""
+    if name == "ring8":
+        angles = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+        return torch.stack([angles.cos(), angles.sin()], 1).float(), RING8_SIGMA
+    if name == "grid25":
+        axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+        gx, gy = torch.meshgrid(axis, axis, indexing="ij")
+        return torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), GRID25_SIGMA
+    raise DataError(f"{name!r} is not a Gaussian mixture; mixtures with modes are ring8 and grid25")
+
+
+# ===================================================================== 2D sets
+def _toy_points(name: str, n: int, seed: int) -> np.ndarray:
+    """(n, 2) float32 points of a 2D toy set, the same for the same seed on every machine."""
+    rng = np.random.default_rng(seed)
+    if name in ("ring8", "grid25"):
+        modes, sigma = toy_modes(name)
+        which = rng.integers(len(modes), size=n)
+        points = modes.numpy().astype(np.float64)[which] + sigma * rng.standard_normal((n, 2))
+    elif name == "spiral":
+        # r = theta; sqrt spreads points evenly along the arm (arc length grows as theta^2)
+        theta_max = 2 * math.pi * SPIRAL_TURNS
+        theta = np.sqrt(rng.random(n)) * theta_max
+        r = theta / theta_max
+        points = np.stack([r * np.cos(theta), r * np.sin(theta)], 1) + SPIRAL_NOISE * rng.standard_normal((n, 2))
+    elif name == "moons":
+        # sklearn's make_moons geometry (upper arc centred at (0, 0), lower at (1, 0.5)), centred on the origin
+        upper = rng.random(n) < 0.5
+        t = rng.uniform(0.0, math.pi, n)
+        points = np.where(upper[:, None], np.stack([np.cos(t), np.sin(t)], 1),
+                          np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], 1))
+        points = points - np.array([0.5, 0.25]) + MOONS_NOISE * rng.standard_normal((n, 2))
+    else:
+        raise DataError(f"unknown 2D dataset {name!r}; known: {', '.join(TOY_DATASETS)}")
+    return points.astype(np.float32)
+
+
+def _toy_dataset(name: str, n_points: int, device: torch.device, split: str) -> Dataset:
+    if n_points < MIN_POINTS:
+        raise DataError(f"n_points must be at least {MIN_POINTS} (got {n_points})")
+    x = torch.from_numpy(_toy_points(name, n_points, TOY_SEEDS[split])).to(device)
+    modes, sigma = toy_modes(name) if name in ("ring8", "grid25") else (None, None)
+    return Dataset(name=name, kind="2d", x=x, y=None, n_classes=0, class_names=[], modes=modes, sigma=sigma)
+
+
+def _read_csv_points(path: Path) -> np.ndarray:
+    """(N, 2) points from a text file of "x,y" lines; a header line, blank lines and # comments are allowed."""
+    try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise DataError(f"{path.name} is larger than {_size(MAX_CSV_BYTES)}; use fewer points")
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {path}: {_one_line(e)}") from e
+    points = []
+    seen_content = False
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        sep = "," if "," in line else (";" if ";" in line else None)
+        fields = [f.strip().strip("\"'") for f in line.split(sep)]
+        try:
+            if len(fields) != 2:
+                raise ValueError
+            x, y = float(fields[0]), float(fields[1])
+        except ValueError:
+            if not seen_content:  # a header such as "x,y"
+                seen_content = True
+                continue
+            raise DataError(f"{path.name} line {lineno}: expected two numbers 'x,y', got {line[:60]!r}") from None
+        seen_content = True
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise DataError(f"{path.name} line {lineno}: x and y must be finite numbers, got {line[:60]!r}")
+        points.append((x, y))
+    if len(points) < MIN_POINTS:
+        raise DataError(f"{path.name} holds {len(points)} points; a 2D dataset needs at least {MIN_POINTS} lines of x,y")
+    return np.asarray(points, dtype=np.float32)
+
+
+# ===================================================================== image helpers
+def _to_image_tensor(raw: torch.Tensor, value_max: float, img_size: int, channels: int,
+                     device: torch.device) -> torch.Tensor:
+    """(N, C, H, W) pixels in [0, value_max] (C 1 or 3) -> (N, channels, img_size, img_size) float32 in [-1, 1] on device.
+
+    Works in chunks so the float copy of a large set never exists twice.
+    """
+    n, c = raw.shape[:2]
+    out = torch.empty((n, channels, img_size, img_size), dtype=torch.float32, device=device)
+    luma = torch.tensor(_LUMA).view(1, 3, 1, 1)
+    for start in range(0, n, _CHUNK):
+        chunk = raw[start:start + _CHUNK].to(torch.float32) * (2.0 / value_max) - 1.0
+        if c == 3 and channels == 1:
+            chunk = (chunk * luma).sum(1, keepdim=True)  # RGB -> gray by luminance
+        if tuple(chunk.shape[-2:]) != (img_size, img_size):
+            chunk = F.interpolate(chunk, size=(img_size, img_size), mode="bilinear", align_corners=False, antialias=True)
+        chunk = chunk.clamp_(-1.0, 1.0)
+        if chunk.shape[1] == 1 and channels == 3:
+            chunk = chunk.expand(-1, 3, -1, -1)  # gray -> RGB by repeating
+        out[start:start + chunk.shape[0]].copy_(chunk)
+    return out
+
+
+def _channels(cfg: DataConfig, default: int) -> int:
+    return cfg.channels if cfg.channels in (1, 3) else default
+
+
+def _digits_split(n: int, split: str) -> np.ndarray:
+    """Sorted indices of the digits split: a fixed seeded permutation, 80% train, 20% test."""
+    perm = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(n)
+    n_train = n - int(round(n * DIGITS_TEST_FRACTION))
+    return np.sort(perm[:n_train] if split == "train" else perm[n_train:])
+
+
+def _digits(cfg: DataConfig, device: torch.device, split: str) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    try:
+        bunch = load_digits()
+    except Exception as e:  # bundled with scikit-learn, so this means a broken install
+        raise DataError(f"cannot load the digits dataset from scikit-learn: {_one_line(e)}") from e
+    idx = _digits_split(len(bunch.images), split)
+    raw = torch.from_numpy(bunch.images[idx].astype(np.float32)).unsqueeze(1)  # (N, 1, 8, 8), values 0..16
+    x = _to_image_tensor(raw, 16.0, cfg.img_size, _channels(cfg, 1), device)
+    y = torch.from_numpy(bunch.target[idx].astype(np.int64)).to(device)
+    return Dataset(name="digits", kind="image", x=x, y=y, n_classes=10, class_names=[str(i) for i in range(10)],
+                   modes=None, sigma=None)
+
+
+# ===================================================================== torchvision sets
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
+                "batches.meta")
+_CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+
+
+def _torchvision_class(name: str):
+    try:
+        import torchvision.datasets as tvd
+    except Exception as e:
+        raise DataError(f"{name} needs torchvision, which cannot be imported ({_one_line(e)}); "
+                        "use the dataset 'digits'") from e
+    return {"mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
+
+
+def _local_files(name: str, root: Path) -> tuple[Path, list[Path], list[Path]]:
+    """(folder, files torchvision reads, archives it would download) for a torchvision set under root."""
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        return folder, [folder / f for f in _CIFAR_FILES], [root / _CIFAR_ARCHIVE]
+    folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    return folder, [folder / f for f in _IDX_FILES], [folder / (f + ".gz") for f in _IDX_FILES]
+
+
+def _where_to_put(name: str, root: Path) -> str:
+    folder, files, archives = _local_files(name, root)
+    if name == "cifar10":
+        what = f"put {_CIFAR_ARCHIVE} in {root} (or its extracted folder {folder.name} there)"
+    else:
+        what = f"put {', '.join(a.name for a in archives)} (or the same files unzipped) in {folder}"
+    return f"{what}, or use the dataset 'digits', which needs no download"
+
+
+def _gunzip_local(name: str, root: Path) -> None:
+    """Unpack MNIST-style .gz files someone copied into the raw folder, so torchvision finds them offline."""
+    if name == "cifar10":
+        return
+    _, files, archives = _local_files(name, root)
+    for target, archive in zip(files, archives):
+        if target.exists() or not archive.is_file():
+            continue
+        tmp = target.with_name(target.name + ".part")
+        try:
+            with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
+                written = 0
+                while block := src.read(2**20):
+                    written += len(block)
+                    if written > MAX_GUNZIP_BYTES:
+                        raise DataError(f"{archive} unpacks to more than {_size(MAX_GUNZIP_BYTES)}; "
+                                        f"it is not a {name} file")
+                    dst.write(block)
+            os.replace(tmp, target)
+        except DataError:
+            tmp.unlink(missing_ok=True)
+            raise
+        except (OSError, EOFError, zlib.error) as e:
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"cannot unpack {archive}: {_one_line(e)}") from e
+
+
+def _can_reach(url: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the url's host opens quickly (always True behind a proxy, which urllib uses)."""
+    if urllib.request.getproxies():
+        return True
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    """Give every socket opened inside a timeout (urllib's default is none: a dead network would hang forever)."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _open_torchvision(name: str, root: Path, train: bool):
+    """The torchvision dataset object: from local files when they are there, else downloaded into root."""
+    cls = _torchvision_class(name)
+    folder, files, archives = _local_files(name, root)
+    try:
+        _gunzip_local(name, root)
+        return cls(root, train=train, download=False)
+    except DataError:
+        raise
+    except Exception as e:  # files missing (RuntimeError) or unreadable (anything from the parsers)
+        if all(f.is_file() for f in files):
+            raise DataError(f"cannot read {name} from {folder} ({_one_line(e)}); "
+                            "delete the files there to download them again") from e
+    where = _where_to_put(name, root)
+    urls = list(getattr(cls, "mirrors", None) or [cls.url])
+    if not any(a.is_file() for a in archives) and not any(_can_reach(u) for u in urls):
+        raise DataError(f"could not download {name} (no network?): {where}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with _socket_timeout(DOWNLOAD_SOCKET_TIMEOUT_S), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cls(root, train=train, download=True)
+    except Exception as e:  # URLError, OSError, RuntimeError("Error downloading ..."), md5 mismatch, disk full, ...
+        raise DataError(f"could not download {name} ({_one_line(e)}; no network?): {where}") from e
+
+
+def _torchvision_dataset(name: str, cfg: DataConfig, device: torch.device, split: str) -> Dataset:
+    root = data_dir(cfg)
+    ds = _open_torchvision(name, root, train=(split == "train"))
+    try:
+        if name == "cifar10":
+            raw = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2)  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+        else:
+            raw = torch.as_tensor(ds.data).unsqueeze(1)  # (N, 28, 28) uint8 -> (N, 1, 28, 28)
+        y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64).reshape(-1)
+        class_names = [str(c) for c in ds.classes]
+    except Exception as e:
+        raise DataError(f"cannot read {name} from {root}: {_one_line(e)}") from e
+    if raw.ndim != 4 or raw.shape[1] not in (1, 3) or raw.shape[0] != y.shape[0] or raw.shape[0] == 0:
+        raise DataError(f"cannot read {name} from {root}: {raw.shape[0]} images of shape {tuple(raw.shape[1:])} "
+                        f"but {y.shape[0]} labels")
+    if y.min() < 0 or y.max() >= len(class_names):
+        raise DataError(f"cannot read {name} from {root}: labels must be 0..{len(class_names) - 1}")
+    x = _to_image_tensor(raw, 255.0, cfg.img_size, _channels(cfg, 3 if name == "cifar10" else 1), device)
+    return Dataset(name=name, kind="image", x=x, y=y.to(device), n_classes=len(class_names), class_names=class_names,
+                   modes=None, sigma=None)
+
+
+# ===================================================================== folders, zips, CSV paths
+class _Skip(Exception):
+    """An input file left out of a folder / zip dataset; the message says why."""
+
+
+class _TooBig(Exception):
+    """A zip member holds more bytes than its header promised."""
+
+
+def _path_dataset(name: str, cfg: DataConfig, device: torch.device) -> Dataset:
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".csv":
+        if not path.is_file():
+            raise DataError(f"CSV file not found: {path}")
+        return dataset_from_points(_read_csv_points(path), device, name=path.name)
+    if path.is_dir():
+        images, skipped, total = _folder_images(path, cfg.img_size, _channels(cfg, 3))
+    elif path.is_file() and path.suffix.lower() == ".zip":
+        images, skipped, total = _zip_images(path, cfg.img_size, _channels(cfg, 3))
+    elif path.exists():
+        raise DataError(f"{path} is not an image folder, a .zip of images or a .csv of x,y points")
+    elif os.sep in name or "/" in name or path.suffix:
+        raise DataError(f"no such file or folder: {path}")
+    else:
+        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN_DATASETS)}, "
+                        "or the path of an image folder, a .zip of images or a .csv of x,y points")
+    note = _skip_note(skipped, total)
+    if len(images) < MIN_IMAGES:
+        raise DataError(f"{path.name} has {len(images)} usable images; at least {MIN_IMAGES} are needed"
+                        + (f" ({note})" if note else ""))
+    raw = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (N, H, W, C) uint8 -> (N, C, H, W)
+    x = _to_image_tensor(raw, 255.0, cfg.img_size, raw.shape[1], device)
+    return Dataset(name=path.name, kind="image", x=x, y=None, n_classes=0, class_names=[], modes=None, sigma=None,
+                   note=note)
+
+
+def _skip_note(skipped: list[tuple[str, str]], total: int) -> str:
+    """ "skipped 2 of 34 files: a.txt (not an image), b.png (cannot be decoded)" or ""."""
+    if not skipped:
+        return ""
+    named = ", ".join(f"{name} ({why})" for name, why in skipped[:NOTE_MAX_NAMES])
+    more = ", ..." if len(skipped) > NOTE_MAX_NAMES else ""
+    return f"skipped {len(skipped)} of {total} files: {named}{more}"
+
+
+def _is_junk(relative: str) -> bool:
+    """OS clutter skipped without a mention: dot-files, __MACOSX/ folders, Thumbs.db, desktop.ini."""
+    parts = [p for p in relative.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return (not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts)
+            or parts[-1].lower() in JUNK_NAMES)
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _decode_image(source, img_size: int, channels: int) -> np.ndarray:
+    """(img_size, img_size, channels) uint8 from a path or file object: centre square crop, resized.
+
+    Raises _Skip with the reason when the image is too large or cannot be decoded.
+    """
+    try:
+        with Image.open(source, formats=IMAGE_FORMATS) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise _Skip(f"too large: {im.width}x{im.height}")
+            im.draft(None, (2 * img_size, 2 * img_size))  # JPEG: decode at a reduced scale, much faster
+            im = ImageOps.exif_transpose(im)
+            im = _flatten(im, channels)
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            im = im.resize((img_size, img_size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side),
+                           reducing_gap=3.0)
+            arr = np.asarray(im, dtype=np.uint8)
+    except _Skip:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own pixel limit
+        raise _Skip("too large") from None
+    except Exception:  # PIL raises many kinds: OSError, SyntaxError, ValueError, struct.error, ...
+        raise _Skip("cannot be decoded") from None
+    return arr.reshape(img_size, img_size, channels)
+
+
+def _flatten(im: Image.Image, channels: int) -> Image.Image:
+    """The image in mode "L" or "RGB": high-bit-depth scaled to 8 bits, transparency over white."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            hi = max(float(arr.max()), 1e-12)
+        else:
+            hi = 65535.0 if (im.mode.startswith("I;16") or arr.max() > 255) else 255.0
+        im = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im.alpha_composite(rgba)
+    return im.convert("L" if channels == 1 else "RGB")
+
+
+def _folder_images(folder: Path, img_size: int, channels: int) -> tuple[list[np.ndarray], list[tuple[str, str]], int]:
+    """(images, skipped (name, why), files looked at) for every file under folder, in sorted order."""
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # does not follow folder symlinks: no loops
+        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d))
+        for f in filenames:
+            if not _is_junk(f):
+                paths.append(Path(dirpath) / f)
+                if len(paths) > MAX_FOLDER_FILES:
+                    raise DataError(f"{folder} holds more than {MAX_FOLDER_FILES:,} files; pick a smaller folder")
+    paths.sort()
+    images, skipped = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # PIL's bomb warning counts as too large
+        for p in paths:
+            rel = p.relative_to(folder).as_posix()
+            try:
+                if not _is_image_name(p.name):
+                    raise _Skip("not an image")
+                if p.stat().st_size > MAX_IMAGE_FILE_BYTES:
+                    raise _Skip("too large")
+                images.append(_decode_image(p, img_size, channels))
+            except _Skip as why:
+                skipped.append((rel, str(why)))
+            except OSError:
+                skipped.append((rel, "cannot be read"))
+    return images, skipped, len(paths)
+
+
+def _refuse_zip(path: Path, why: str) -> DataError:
+    return DataError(f"zip refused: {path.name} {why}")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """The member's bytes, read in memory (never extracted to disk); more than `limit` bytes raises _TooBig."""
+    with zf.open(info) as f:
+        return _read_capped(f, limit)
+
+
+def _read_capped(f, limit: int) -> bytes:
+    """Read a file object to the end, but never more than limit bytes (a zip header can lie about sizes)."""
+    buf = io.BytesIO()
+    while block := f.read(min(2**20, limit + 1 - buf.tell())):
+        buf.write(block)
+        if buf.tell() > limit:
+            raise _TooBig
+    return buf.getvalue()
+
+
+def _zip_images(path: Path, img_size: int, channels: int) -> tuple[list[np.ndarray], list[tuple[str, str]], int]:
+    """(images, skipped (name, why), members looked at) for a zip of images, read in memory with bomb limits."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise DataError(f"{path.name} is not a readable zip file ({_one_line(e)})") from e
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise _refuse_zip(path, f"holds {len(infos):,} entries (the limit is {MAX_ZIP_MEMBERS:,})")
+        members = sorted((i for i in infos if not i.is_dir() and not _is_junk(i.filename)), key=lambda i: i.filename)
+        to_read = [i for i in members if _is_image_name(i.filename)]
+        # (1) every limit is checked from the zip's own directory before one byte is decompressed
+        total = sum(i.file_size for i in to_read)
+        if total > MAX_ZIP_TOTAL_BYTES:
+            raise _refuse_zip(path, f"unpacks to {_size(total)} of images (the limit is {_size(MAX_ZIP_TOTAL_BYTES)})")
+        for i in to_read:
+            if i.file_size > MAX_ZIP_MEMBER_BYTES:
+                raise _refuse_zip(path, f"member {i.filename} unpacks to {_size(i.file_size)} "
+                                        f"(the limit is {_size(MAX_ZIP_MEMBER_BYTES)})")
+            if i.file_size > ZIP_RATIO_MIN_BYTES and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
+                raise _refuse_zip(path, f"member {i.filename} is compressed {i.file_size // max(i.compress_size, 1):,}:1 "
+                                        f"(the limit is {MAX_ZIP_RATIO}:1): a zip bomb?")
+        # (2) read and decode in memory, with a byte cap per member and in total
+        images, skipped, read_total = [], [], 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            for info in members:
+                try:
+                    if not _is_image_name(info.filename):
+                        raise _Skip("not an image")
+                    if info.flag_bits & 0x1:
+                        raise _Skip("encrypted")
+                    try:
+                        data = _read_member(zf, info, min(info.file_size, MAX_ZIP_MEMBER_BYTES))
+                    except _TooBig:
+                        raise _refuse_zip(path, f"member {info.filename} holds more data than its header says") from None
+                    except Exception:  # bad CRC, unsupported compression, truncated archive, ...
+                        raise _Skip("cannot be read") from None
+                    read_total += len(data)
+                    if read_total > MAX_ZIP_TOTAL_BYTES:
+                        raise _refuse_zip(path, f"unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} of images")
+                    images.append(_decode_image(io.BytesIO(data), img_size, channels))
+                except _Skip as why:
+                    skipped.append((info.filename, str(why)))
+    return images, skipped, len(members)
+
+
+# ===================================================================== small helpers
+def _as_device(device: torch.device | str) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise DataError(f"unknown device {device!r}: use cpu, cuda or mps") from e
+
+
+def _size(n_bytes: float) -> str:
+    """A byte count for people: "512 bytes", "3.2 MiB"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{int(n_bytes)} bytes"
+
+
+def _one_line(e: BaseException, limit: int = 160) -> str:
+    """An exception as one short line (torchvision's download errors span several)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
