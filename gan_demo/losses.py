@@ -1,0 +1,136 @@
+"""GAN losses and gradient penalties as pure functions of discriminator logits."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+LOSS_KINDS = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
+
+# kind -> (L_D, L_G) in LaTeX, for the lessons tab. D(x) is the discriminator's output: a
+# probability sigma(logit) for the logistic losses, the raw logit (a score) for the others.
+LOSS_FORMULAS: dict[str, tuple[str, str]] = {
+    "nonsaturating": (
+        r"L_D = -\mathbb{E}_{x}\left[\log D(x)\right] - \mathbb{E}_{z}\left[\log\left(1 - D(G(z))\right)\right]",
+        r"L_G = -\mathbb{E}_{z}\left[\log D(G(z))\right]",
+    ),
+    "minimax": (
+        r"L_D = -\mathbb{E}_{x}\left[\log D(x)\right] - \mathbb{E}_{z}\left[\log\left(1 - D(G(z))\right)\right]",
+        r"L_G = \mathbb{E}_{z}\left[\log\left(1 - D(G(z))\right)\right]",
+    ),
+    "hinge": (
+        r"L_D = \mathbb{E}_{x}\left[\max(0, 1 - D(x))\right] + \mathbb{E}_{z}\left[\max(0, 1 + D(G(z)))\right]",
+        r"L_G = -\mathbb{E}_{z}\left[D(G(z))\right]",
+    ),
+    "lsgan": (
+        r"L_D = \tfrac{1}{2}\mathbb{E}_{x}\left[(D(x) - 1)^2\right] + \tfrac{1}{2}\mathbb{E}_{z}\left[D(G(z))^2\right]",
+        r"L_G = \tfrac{1}{2}\mathbb{E}_{z}\left[(D(G(z)) - 1)^2\right]",
+    ),
+    "wgan-gp": (
+        r"L_D = \mathbb{E}_{z}\left[D(G(z))\right] - \mathbb{E}_{x}\left[D(x)\right]"
+        r" + \lambda\,\mathbb{E}_{\hat{x}}\left[\left(\lVert \nabla_{\hat{x}} D(\hat{x}) \rVert_2 - 1\right)^2\right]",
+        r"L_G = -\mathbb{E}_{z}\left[D(G(z))\right]",
+    ),
+}
+
+# kind -> one plain sentence on what the loss is and why it exists, for the lessons tab.
+LOSS_NOTES: dict[str, str] = {
+    "nonsaturating": "Goodfellow et al. 2014's practical choice: G maximises log D(G(z)), which keeps "
+                     "a strong gradient even when D confidently rejects the fakes.",
+    "minimax": "The textbook game: G minimises log(1 - D(G(z))). Early in training D rejects the fakes "
+               "easily, this curve is flat there, and G's gradient vanishes.",
+    "hinge": "Used by SNGAN, SAGAN and BigGAN: D only pushes real scores above +1 and fake scores "
+             "below -1; G raises the score of its samples.",
+    "lsgan": "Mao et al. 2017: least squares pull D's outputs to 1 for real and 0 for fake, so fakes "
+             "far from the target still get a gradient.",
+    "wgan-gp": "Gulrajani et al. 2017: D is a critic estimating the Wasserstein distance; a gradient "
+               "penalty keeps it 1-Lipschitz. Its loss tracks sample quality.",
+}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_KINDS)}")
+
+
+def d_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator loss (a scalar to minimise) from logits r = D(x) and f = D(G(z)).
+
+    nonsaturating, minimax: softplus(-r) + softplus(f)  = -log sigma(r) - log(1 - sigma(f))
+    hinge:                  relu(1 - r) + relu(1 + f)
+    lsgan:                  0.5 (r - 1)^2 + 0.5 f^2
+    wgan-gp:                f - r   (add gp_weight * gradient_penalty(...) outside)
+    Each term is a mean over its own batch, so real and fake batches may differ in size.
+    """
+    _check_kind(kind)
+    r, f = real_logits.float(), fake_logits.float()
+    if kind in ("nonsaturating", "minimax"):
+        return F.softplus(-r).mean() + F.softplus(f).mean()
+    if kind == "hinge":
+        return F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+    if kind == "lsgan":
+        return 0.5 * (r - 1.0).pow(2).mean() + 0.5 * f.pow(2).mean()
+    return f.mean() - r.mean()  # wgan-gp
+
+
+def g_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator loss (a scalar to minimise) from logits f = D(G(z)).
+
+    nonsaturating: softplus(-f)  = -log sigma(f)           (gradient -sigma(-f): ~ -1 when D rejects)
+    minimax:       -softplus(f)  = log(1 - sigma(f))        (gradient -sigma(f): ~ 0 when D rejects)
+    hinge:         -f
+    lsgan:         0.5 (f - 1)^2
+    wgan-gp:       -f
+    """
+    _check_kind(kind)
+    f = fake_logits.float()
+    if kind == "nonsaturating":
+        return F.softplus(-f).mean()
+    if kind == "minimax":
+        return -F.softplus(f).mean()
+    if kind == "lsgan":
+        return 0.5 * (f - 1.0).pow(2).mean()
+    return -f.mean()  # hinge, wgan-gp
+
+
+def _input_grad(D: Callable, x: torch.Tensor, y) -> torch.Tensor:
+    """d sum_i D(x_i) / dx, kept in the graph so a penalty on it trains D."""
+    x = x.detach().requires_grad_(True)
+    out = D(x, y)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad.float().flatten(1)  # (B, data size)
+
+
+def gradient_penalty(D: Callable, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2] on x_hat = a x + (1 - a) G(z),
+    a ~ U(0, 1) drawn per sample. `y` labels the pairs (same for real and fake) for a conditional D.
+
+    The penalty is per sample, so it is meaningless with BatchNorm in D (use d_norm "none").
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # (B, 1, ...) broadcasts over a sample
+    alpha = torch.rand(alpha_shape, generator=generator, device=real.device, dtype=real.dtype)
+    x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
+    grad = _input_grad(D, x_hat, y)
+    norm = torch.sqrt(grad.pow(2).sum(dim=1) + 1e-12)  # eps: finite gradient at grad = 0
+    return (norm - 1.0).pow(2).mean()
+
+
+def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E_x ||grad_x D(x)||^2 on real data; multiply by gamma / 2 outside."""
+    grad = _input_grad(D, real, y)
+    return grad.pow(2).sum(dim=1).mean()
+
+
+def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """What to show as "D(x)" (detached scalar): the mean probability sigma(logit) for
+    nonsaturating, minimax and hinge; the mean raw output for lsgan and wgan-gp, whose D is a score.
+    """
+    _check_kind(kind)
+    logits = logits.detach().float()
+    if kind in ("nonsaturating", "minimax", "hinge"):
+        return torch.sigmoid(logits).mean()
+    return logits.mean()

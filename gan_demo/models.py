@@ -1,0 +1,299 @@
+"""Generators and discriminators (MLP for 2D points, DCGAN for images), built from a ModelConfig."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gan_demo.config import ModelConfig
+
+MLP_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+}
+D_NORM_KINDS = ("batch", "spectral", "none")
+DCGAN_SIZES = (16, 32, 64)
+MAX_EMBED_DIM = 50  # size of G's class embedding: min(z_dim, 50), as in common cGAN examples
+
+
+# ---------------------------------------------------------------- helpers
+def count_params(module: nn.Module) -> int:
+    """Number of parameters (every element of every parameter tensor)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in MLP_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(MLP_ACTIVATIONS)} (got {name!r})")
+    return MLP_ACTIVATIONS[name]()
+
+
+def _check_d_norm(d_norm: str) -> None:
+    if d_norm not in D_NORM_KINDS:
+        raise ValueError(f"d_norm must be one of {', '.join(D_NORM_KINDS)} (got {d_norm!r}); resolve the config first")
+
+
+def _embed_dim(z_dim: int) -> int:
+    return min(z_dim, MAX_EMBED_DIM)
+
+
+def _labels(y, batch: int, n_classes: int, device: torch.device, who: str) -> torch.Tensor | None:
+    """Checked class labels as a (B,) long tensor, or None for an unconditional model.
+
+    An unconditional model ignores y, so a trainer may always pass the dataset's labels.
+    """
+    if n_classes == 0:
+        return None
+    if y is None:
+        raise ValueError(f"{who} is class-conditional ({n_classes} classes): pass labels y of shape ({batch},)")
+    y = torch.as_tensor(y, device=device)
+    if y.dim() == 0:  # one label for the whole batch: "a 7"
+        y = y.expand(batch)
+    if y.shape != (batch,):
+        raise ValueError(f"{who}: labels y must have shape ({batch},), got {tuple(y.shape)}")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"{who}: labels y must be integers, got {y.dtype}")
+    # A range check needs the values on the host: cheap on CPU, a sync on CUDA (skipped there,
+    # and under torch.compile, where it would break the graph).
+    if y.device.type == "cpu" and not torch.compiler.is_compiling() and batch > 0:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"{who}: labels must be in 0..{n_classes - 1}, got values in {lo}..{hi}")
+    return y.long()
+
+
+def _noise(z: torch.Tensor, z_dim: int) -> torch.Tensor:
+    """(B, z_dim) or (B, z_dim, 1, 1) -> (B, z_dim)."""
+    if z.dim() < 2 or math.prod(z.shape[1:]) != z_dim:
+        raise ValueError(f"z must have shape (B, {z_dim}), got {tuple(z.shape)}")
+    return z.reshape(z.shape[0], z_dim)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al.: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02), biases 0.
+
+    The pytorch/examples `weights_init`, matched by type rather than by class name.
+    """
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def _spectral_norm_all(module: nn.Module) -> None:
+    """Wrap every linear, conv and embedding weight of `module` in spectral normalisation.
+
+    Call after the weights are initialised: the power iteration starts from them.
+    """
+    for child in list(module.modules()):
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.Embedding)):
+            spectral_norm(child)
+
+
+# -------------------------------------------------------------------- MLP
+class MLPGenerator(nn.Module):
+    """z (B, z_dim) [+ class embedding] -> `depth` hidden layers of `width` -> (B, data_dim).
+
+    The output layer is linear (no tanh): points live in data coordinates (grid25 spans [-4, 4]).
+    """
+
+    def __init__(self, z_dim: int, data_dim: int = 2, width: int = 256, depth: int = 3,
+                 activation: str = "relu", n_classes: int = 0):
+        super().__init__()
+        self.z_dim, self.n_classes, self.out_shape = z_dim, n_classes, (data_dim,)
+        in_dim = z_dim
+        if n_classes > 0:
+            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            in_dim += self.embed.embedding_dim
+        layers: list[nn.Module] = []
+        for _ in range(depth):
+            layers += [nn.Linear(in_dim, width), _activation(activation)]
+            in_dim = width
+        layers.append(nn.Linear(in_dim, data_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        z = _noise(z, self.z_dim)
+        y = _labels(y, z.shape[0], self.n_classes, z.device, "the generator")
+        if y is not None:
+            z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
+        return self.net(z)  # (B, data_dim)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (B, data_dim) -> `depth` hidden layers of `width` -> (B,) logits.
+
+    d_norm "batch" puts BatchNorm1d after every hidden linear except the first (the DCGAN
+    rule: no normalisation on D's input layer); "spectral" wraps every linear in spectral
+    normalisation. Conditional (n_classes > 0): a projection discriminator (Miyato & Koyama
+    2018), logit = out(h) + <embed(y), h> with h the last hidden features.
+    """
+
+    def __init__(self, data_dim: int = 2, width: int = 256, depth: int = 3, activation: str = "relu",
+                 d_norm: str = "none", n_classes: int = 0):
+        super().__init__()
+        _check_d_norm(d_norm)
+        self.n_classes, self.in_shape = n_classes, (data_dim,)
+        layers: list[nn.Module] = []
+        in_dim = data_dim
+        for i in range(depth):
+            batch_norm = d_norm == "batch" and i > 0
+            layers.append(nn.Linear(in_dim, width, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(_activation(activation))
+            in_dim = width
+        self.features = nn.Sequential(*layers)
+        self.out = nn.Linear(in_dim, 1)
+        if n_classes > 0:
+            # Same scale as the default init of `out` (uniform +-1/sqrt(fan_in)), so neither
+            # term of the logit dominates at the start.
+            self.embed = nn.Embedding(n_classes, in_dim)
+            bound = 1.0 / math.sqrt(in_dim)
+            nn.init.uniform_(self.embed.weight, -bound, bound)
+        if d_norm == "spectral":
+            _spectral_norm_all(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        h = self.features(x.reshape(x.shape[0], -1))  # (B, width)
+        logit = self.out(h).squeeze(1)  # (B,)
+        y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
+        if y is not None:
+            logit = logit + (self.embed(y) * h).sum(dim=1)
+        return logit.float()
+
+
+# ------------------------------------------------------------------ DCGAN
+def _check_image(img_size: int, channels: int) -> None:
+    if img_size not in DCGAN_SIZES:
+        raise ValueError(f"img_size must be one of {', '.join(map(str, DCGAN_SIZES))} (got {img_size})")
+    if channels < 1:
+        raise ValueError(f"channels must be at least 1 (got {channels})")
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al. 2016: ConvTranspose2d + BatchNorm2d + ReLU blocks, tanh output in [-1, 1].
+
+    32 px (the canonical pytorch/examples layout one level smaller than its 64 px):
+        z                 (z_dim [+ embed_dim]) x 1 x 1
+        -> (ngf*4) x 4 x 4 -> (ngf*2) x 8 x 8 -> (ngf) x 16 x 16 -> (nc) x 32 x 32
+    64 px starts at (ngf*8) x 4 x 4 (the canonical example), 16 px at (ngf*2) x 4 x 4.
+    Conditional (n_classes > 0): a learned class embedding is concatenated to z.
+    """
+
+    def __init__(self, z_dim: int = 100, channels: int = 3, img_size: int = 32, ngf: int = 64,
+                 n_classes: int = 0):
+        super().__init__()
+        _check_image(img_size, channels)
+        self.z_dim, self.n_classes, self.out_shape = z_dim, n_classes, (channels, img_size, img_size)
+        in_dim = z_dim
+        if n_classes > 0:
+            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))  # N(0, 1) init, like z
+            in_dim += self.embed.embedding_dim
+        mult = img_size // 8  # 64 px: 8, 32 px: 4, 16 px: 2
+        # input is Z, going into a convolution; state size: (z_dim [+ embed_dim]) x 1 x 1
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(in_dim, ngf * mult, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * mult),
+            nn.ReLU(),
+        ]
+        # state size: (ngf*mult) x 4 x 4
+        side = 4
+        while mult > 1:
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ngf * mult // 2),
+                nn.ReLU(),
+            ]
+            mult, side = mult // 2, side * 2
+            # state size: (ngf*mult) x side x side, e.g. (ngf*2) x 8 x 8, then (ngf) x 16 x 16 at 32 px
+        layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh()]
+        # state size: (nc) x img_size x img_size
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        z = _noise(z, self.z_dim)
+        y = _labels(y, z.shape[0], self.n_classes, z.device, "the generator")
+        if y is not None:
+            z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
+        return self.net(z[:, :, None, None])  # (B, z_dim', 1, 1) -> (B, C, H, W)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Radford et al. 2016: Conv2d + LeakyReLU(0.2) blocks halving the side down to 4 x 4, then
+    one 4 x 4 conv to a single logit per image.
+
+    32 px: (nc) x 32 x 32 -> (ndf) x 16 x 16 -> (ndf*2) x 8 x 8 -> (ndf*4) x 4 x 4 -> logit.
+    d_norm: "batch" puts BatchNorm2d in every block but the first (as the canonical example);
+    "spectral" wraps every conv, the first and last included (SNGAN, Miyato et al. 2018), so the
+    whole D is Lipschitz-bounded; "none" has no normalisation.
+    Conditional (n_classes > 0): projection discriminator, logit = conv(h) + <embed(y), flat(h)>,
+    with h the (ndf*k) x 4 x 4 features (the final 4 x 4 conv is a linear map of flat(h)).
+    """
+
+    def __init__(self, channels: int = 3, img_size: int = 32, ndf: int = 64, d_norm: str = "batch",
+                 n_classes: int = 0):
+        super().__init__()
+        _check_image(img_size, channels)
+        _check_d_norm(d_norm)
+        self.n_classes, self.in_shape = n_classes, (channels, img_size, img_size)
+        batch_norm = d_norm == "batch"
+        # input is (nc) x img_size x img_size
+        layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+        # state size: (ndf) x img_size/2 x img_size/2
+        mult, side = 1, img_size // 2
+        while side > 4:
+            layers.append(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(ndf * mult * 2))
+            layers.append(nn.LeakyReLU(0.2))
+            mult, side = mult * 2, side // 2
+            # state size: (ndf*mult) x side x side, e.g. (ndf*2) x 8 x 8, then (ndf*4) x 4 x 4 at 32 px
+        self.features = nn.Sequential(*layers)
+        # state size: (ndf*mult) x 4 x 4 -> 1 x 1 x 1
+        self.out = nn.Conv2d(ndf * mult, 1, 4, 1, 0)
+        self.apply(dcgan_init)
+        if n_classes > 0:
+            self.embed = nn.Embedding(n_classes, ndf * mult * 4 * 4)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)  # same scale as the final conv
+        if d_norm == "spectral":
+            _spectral_norm_all(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
+        h = self.features(x)  # (B, ndf*k, 4, 4)
+        logit = self.out(h).reshape(x.shape[0])  # (B,)
+        y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
+        if y is not None:
+            logit = logit + (self.embed(y) * h.flatten(1)).sum(dim=1)
+        return logit.float()
+
+
+# ------------------------------------------------------------------ build
+def build_models(m: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for a resolved ModelConfig, weights initialised (PyTorch default for MLPs, DCGAN
+    init for convolutional models). Seed the global RNG first for reproducible weights.
+    """
+    if m.z_dim < 1:
+        raise ValueError(f"z_dim must be at least 1 (got {m.z_dim}); resolve the config first")
+    if m.n_classes < 0:
+        raise ValueError(f"n_classes must be >= 0 (got {m.n_classes})")
+    if m.arch == "mlp":
+        G = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes)
+        D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes)
+    elif m.arch == "dcgan":
+        G = DCGANGenerator(m.z_dim, m.channels, m.img_size, m.ngf, m.n_classes)
+        D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes)
+    else:
+        raise ValueError(f"arch must be mlp or dcgan (got {m.arch!r}); resolve the config first")
+    return G, D
