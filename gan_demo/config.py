@@ -54,6 +54,7 @@ class ModelConfig:
     channels: int = 1  # image channels
     img_size: int = 32  # image side
     n_classes: int = 0  # number of labels when conditional, else 0
+    data_scale: float = 1.0  # spread (std) of 2D data; the MLP works in units of it
 
 
 @dataclass
@@ -117,7 +118,8 @@ class RunConfig:
         return dataset_kind(self.data.dataset)
 
     # ------------------------------------------------------------ defaults
-    def resolved(self, *, channels: int | None = None, n_classes: int = 0, data_dim: int = 2) -> "RunConfig":
+    def resolved(self, *, channels: int | None = None, n_classes: int = 0, data_dim: int = 2,
+                 data_scale: float | None = None) -> "RunConfig":
         """A copy with every 'pick the default' value filled in and checked.
 
         channels / n_classes / data_dim describe the dataset once it is loaded
@@ -151,6 +153,8 @@ class RunConfig:
         elif d.channels:
             m.channels = d.channels
         m.n_classes = n_classes if m.conditional else 0
+        if data_scale is not None:
+            m.data_scale = data_scale
         cfg.validate()
         return cfg
 
@@ -221,7 +225,7 @@ class RunConfig:
 
 
 # ModelConfig fields derived from the dataset, never set by the user.
-RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes")
+RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 
 
 def _quote(s: str) -> str:

@@ -103,12 +103,15 @@ class MLPGenerator(nn.Module):
     """z (B, z_dim) [+ class embedding] -> `depth` hidden layers of `width` -> (B, data_dim).
 
     The output layer is linear (no tanh): points live in data coordinates (grid25 spans [-4, 4]).
+    The network works in units of `data_scale` (the data's spread), so ring8 (radius 1) and
+    grid25 (side 8) look alike to it and share one set of hyperparameters.
     """
 
     def __init__(self, z_dim: int, data_dim: int = 2, width: int = 256, depth: int = 3,
-                 activation: str = "relu", n_classes: int = 0):
+                 activation: str = "relu", n_classes: int = 0, data_scale: float = 1.0):
         super().__init__()
         self.z_dim, self.n_classes, self.out_shape = z_dim, n_classes, (data_dim,)
+        self.data_scale = data_scale
         in_dim = z_dim
         if n_classes > 0:
             self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
@@ -125,7 +128,7 @@ class MLPGenerator(nn.Module):
         y = _labels(y, z.shape[0], self.n_classes, z.device, "the generator")
         if y is not None:
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
-        return self.net(z)  # (B, data_dim)
+        return self.net(z) * self.data_scale  # (B, data_dim)
 
 
 class MLPDiscriminator(nn.Module):
@@ -138,10 +141,11 @@ class MLPDiscriminator(nn.Module):
     """
 
     def __init__(self, data_dim: int = 2, width: int = 256, depth: int = 3, activation: str = "relu",
-                 d_norm: str = "none", n_classes: int = 0):
+                 d_norm: str = "none", n_classes: int = 0, data_scale: float = 1.0):
         super().__init__()
         _check_d_norm(d_norm)
         self.n_classes, self.in_shape = n_classes, (data_dim,)
+        self.data_scale = data_scale  # inputs are divided by it (see MLPGenerator)
         layers: list[nn.Module] = []
         in_dim = data_dim
         for i in range(depth):
@@ -163,7 +167,7 @@ class MLPDiscriminator(nn.Module):
             _spectral_norm_all(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        h = self.features(x.reshape(x.shape[0], -1))  # (B, width)
+        h = self.features(x.reshape(x.shape[0], -1) / self.data_scale)  # (B, width)
         logit = self.out(h).squeeze(1)  # (B,)
         y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
         if y is not None:
@@ -289,8 +293,8 @@ def build_models(m: ModelConfig) -> tuple[nn.Module, nn.Module]:
     if m.n_classes < 0:
         raise ValueError(f"n_classes must be >= 0 (got {m.n_classes})")
     if m.arch == "mlp":
-        G = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes)
-        D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes)
+        G = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes, m.data_scale)
+        D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes, m.data_scale)
     elif m.arch == "dcgan":
         G = DCGANGenerator(m.z_dim, m.channels, m.img_size, m.ngf, m.n_classes)
         D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes)

@@ -1,0 +1,147 @@
+"""Trainer: steps, every loss on every dataset kind, run control, divergence, determinism, resume."""
+import math
+import time
+
+import pytest
+import torch
+
+from gan_demo.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo.trainer import History, StepRecord, Trainer
+
+
+def toy_cfg(**train) -> RunConfig:
+    t = dict(batch_size=64, steps=20, seed=0, device="cpu")
+    t.update(train)
+    return RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=32, depth=2),
+                     train=TrainConfig(**t))
+
+
+def image_cfg(conditional=False, **train) -> RunConfig:
+    t = dict(batch_size=16, steps=4, seed=0, device="cpu")
+    t.update(train)
+    return RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                     model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=conditional), train=TrainConfig(**t))
+
+
+def test_step_returns_a_finite_record_and_counts():
+    tr = Trainer(toy_cfg())
+    rec = tr.step_once()
+    assert isinstance(rec, StepRecord) and rec.step == 1 == tr.step
+    assert rec.finite() and rec.seconds > 0
+    assert 0 <= rec.d_real <= 1 and 0 <= rec.d_fake <= 1
+    assert rec.grad_norm_d > 0 and rec.grad_norm_g > 0
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("make", [toy_cfg, image_cfg, lambda **kw: image_cfg(conditional=True, **kw)],
+                         ids=["2d", "image", "conditional"])
+def test_every_loss_stays_finite_on_every_dataset_kind(loss, make):
+    tr = Trainer(make(loss=loss, n_critic=2 if loss == "wgan-gp" else 1))
+    for _ in range(3):
+        rec = tr.step_once()
+        assert rec.finite(), rec
+    assert tr.step == 3
+    sample = tr.sample_fixed()
+    assert torch.isfinite(sample).all()
+
+
+def test_generate_shapes_and_range():
+    tr = Trainer(image_cfg(conditional=True))
+    images = tr.sample_fixed()
+    assert images.shape == (10 * 8, 1, 16, 16)
+    assert images.min() >= 0 and images.max() <= 1
+    points = Trainer(toy_cfg()).sample_fixed()
+    assert points.shape[1] == 2
+
+
+def test_pause_resume_stop():
+    tr = Trainer(toy_cfg(steps=10**6))
+    seen = []
+    tr.add_callback(lambda t, rec: seen.append(rec.step))
+    tr.start()
+    deadline = time.time() + 10
+    while tr.step < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    tr.pause()
+    time.sleep(0.1)  # let the step in flight finish
+    paused_at = tr.step
+    time.sleep(0.3)
+    assert tr.step == paused_at and tr.state == "paused"
+    tr.resume()
+    deadline = time.time() + 10
+    while tr.step <= paused_at + 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert tr.step > paused_at and tr.state == "running"
+    tr.stop()
+    tr.join(5)
+    assert not tr.running and tr.state == "stopped"
+    assert seen and seen == sorted(seen)
+    snap = tr.snapshot()
+    assert snap["step"] == tr.step and snap["state"] == "stopped"
+    assert len(snap["history"]["loss_d"]) == len(tr.history)
+
+
+def test_run_finishes_at_target_and_can_continue():
+    tr = Trainer(toy_cfg(steps=5))
+    assert tr.run() == "finished" and tr.step == 5
+    assert tr.run(8) == "finished" and tr.step == 8
+
+
+def test_divergence_stops_and_restores_last_good_weights():
+    tr = Trainer(toy_cfg(lr_g=1e3, lr_d=1e3, steps=500))
+    state = tr.run()
+    assert state == "diverged"
+    assert tr.message.startswith("diverged at step") and "lower the learning rate" in tr.message
+    assert tr.step < 500 and tr.snapshot()["state"] == "diverged"
+    for module in (tr.G, tr.D, tr.G_ema):
+        assert all(torch.isfinite(p).all() for p in module.state_dict().values() if p.is_floating_point())
+    assert torch.isfinite(tr.sample_fixed()).all()
+
+
+def test_same_seed_same_result():
+    a, b = Trainer(toy_cfg(seed=7)), Trainer(toy_cfg(seed=7))
+    ra = [a.step_once() for _ in range(4)]
+    rb = [b.step_once() for _ in range(4)]
+    assert [r.loss_d for r in ra] == [r.loss_d for r in rb]
+    assert torch.equal(a.sample_fixed(), b.sample_fixed())
+    c = Trainer(toy_cfg(seed=8))
+    c.step_once()
+    assert c.step_once().loss_d != ra[1].loss_d
+
+
+def test_history_stays_bounded():
+    h = History(max_points=100)
+    for step in range(1, 100_001):
+        h.add(StepRecord(step, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0, 0.0))
+    assert len(h) <= 100
+    steps = h.columns()["step"]
+    assert steps[-1] > 99_000 and steps[0] < 2000  # covers the whole run, thinned
+
+
+def test_checkpoint_round_trip_gives_the_same_samples(tmp_path):
+    tr = Trainer(image_cfg(conditional=True))
+    tr.run(3)
+    path = tr.save(tmp_path / "run")
+    back = Trainer.from_checkpoint(path, device="cpu")
+    assert back.step == 3
+    assert torch.equal(back.sample_fixed(), tr.sample_fixed())
+
+
+def test_resume_continues_step_count_and_optimizer_state(tmp_path):
+    tr = Trainer(toy_cfg(steps=6))
+    tr.run()
+    tr.save(tmp_path / "run")
+    back = Trainer.from_checkpoint(tmp_path / "run", device="cpu")
+    state = back.opt_G.state_dict()["state"]
+    assert state and int(state[0]["step"]) == 6
+    assert back.run(10) == "finished" and back.step == 10
+    assert back.history.columns()["step"][0] == 7
+
+
+def test_snapshot_is_plain_data():
+    tr = Trainer(toy_cfg(steps=3))
+    tr.run()
+    snap = tr.snapshot()
+    assert snap["state"] == "finished" and snap["device"] == "cpu"
+    assert all(math.isfinite(v) for v in snap["history"]["loss_g"])
+    assert snap["last"]["step"] == 3
