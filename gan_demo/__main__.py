@@ -1,0 +1,285 @@
+"""Command line: python -m gan_demo train|sample|eval|bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .config import (CHOICES, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
+                     TrainConfig, field_docs)
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad value in one line (and exit code 2), without the usage block."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def fail(message: str, code: int = EXIT_USAGE):
+    print(f"gan_demo: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------- flags from config
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field (--lr-g for TrainConfig.lr_g), help from the field's comment."""
+    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training")):
+        group = parser.add_argument_group(title)
+        docs = field_docs(klass)
+        for f in fields(klass):
+            if klass is ModelConfig and f.name in RESOLVED_ONLY:
+                continue
+            default = klass().__getattribute__(f.name)
+            flag = "--" + f.name.replace("_", "-")
+            kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {default})")
+            if isinstance(default, bool):
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["type"] = type(default)
+                kwargs["metavar"] = f.name.upper()
+                if f.name in CHOICES:
+                    kwargs["choices"] = CHOICES[f.name]
+                    kwargs["metavar"] = "{" + ",".join(map(str, CHOICES[f.name])) + "}"
+            if f.name == "dataset":
+                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, mnist, fashion-mnist, cifar10, "
+                                  "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8)")
+            group.add_argument(flag, **kwargs)
+
+
+def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
+    cfg = base or RunConfig()
+    for key, value in vars(args).items():
+        if "." not in key or value is None:
+            continue
+        section_name, name = key.split(".")
+        section = {"DataConfig": cfg.data, "ModelConfig": cfg.model, "TrainConfig": cfg.train}[section_name]
+        setattr(section, name, value)
+    cfg.validate()
+    return cfg
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    import torch  # noqa: F401  (imported late so --help stays fast)
+
+    from .checkpoint import is_checkpoint
+    from .trainer import Trainer
+
+    out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}")
+    if args.resume:
+        if not is_checkpoint(out):
+            fail(f"--resume: {out} holds no checkpoint to resume")
+        trainer = Trainer.from_checkpoint(out, device=getattr(args, "TrainConfig.device"))
+        if getattr(args, "TrainConfig.steps"):
+            trainer.cfg.train.steps = getattr(args, "TrainConfig.steps")
+        print(f"resuming {out} at step {trainer.step}", file=sys.stderr)
+    else:
+        cfg = config_from_args(args)
+        trainer = Trainer(cfg)
+    if trainer.dataset.note:
+        print(trainer.dataset.note, file=sys.stderr)
+    cfg = trainer.cfg
+    total = cfg.train.steps
+    print(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
+          f"for {total} steps -> {out}", file=sys.stderr)
+
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_step(tr, rec):
+        if bar is not None:
+            bar.update(1)
+            if rec.step % 10 == 0:
+                bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
+                                    f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}", refresh=False)
+        if args.save_every and rec.step % args.save_every == 0:
+            tr.save(out)
+
+    trainer.add_callback(on_step)
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # Ctrl-C: stop cleanly and save
+    start = time.perf_counter()
+    try:
+        state = trainer.run(total)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - start
+    path = trainer.save(out)
+    _write_preview(trainer, path / "samples.png")
+    summary = {"state": state, "step": trainer.step, "seconds": round(elapsed, 1), "checkpoint": str(path)}
+    if trainer.kind == "2d" and trainer.dataset.modes is not None:
+        summary.update(_mode_summary(trainer))
+    print(json.dumps(summary))
+    if state == "diverged":
+        print(f"gan_demo: {trainer.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_preview(trainer, path: Path) -> None:
+    from . import viz
+
+    samples = trainer.sample_fixed()
+    if trainer.kind == "2d":
+        real = trainer.dataset.x[:2000].cpu()
+        image = viz.points_image(real, samples, viz.default_bounds(real))
+    else:
+        nrow = trainer.cfg.model.n_classes or 8
+        image = viz.image_grid(samples, nrow=nrow, upscale=max(1, 64 // trainer.cfg.model.img_size))
+    image.save(path)
+
+
+def _mode_summary(trainer, n: int = 2500, seed: int = 12345) -> dict:
+    from .latent import z_from_seed
+    from .metrics import mode_metrics
+
+    samples = trainer.generate(z_from_seed(seed, trainer.cfg.model.z_dim, n))
+    m = mode_metrics(samples, trainer.dataset.modes, trainer.dataset.sigma)
+    return {k: m[k] for k in ("modes_covered", "n_modes", "high_quality", "kl_uniform")}
+
+
+# --------------------------------------------------------------------------- sample
+def cmd_sample(args) -> int:
+    import numpy as np
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .latent import truncate, z_from_seed
+    from .trainer import resolve_device
+
+    ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
+    m = ckpt.cfg.model
+    if args.n < 1 or args.n > 100_000:
+        fail(f"--n: must be between 1 and 100000 (got {args.n})")
+    z = truncate(z_from_seed(args.seed, m.z_dim, args.n), args.truncation)
+    y = None
+    if m.n_classes:
+        if args.label is not None and not 0 <= args.label < m.n_classes:
+            fail(f"--label: must be between 0 and {m.n_classes - 1} (got {args.label})")
+        y = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % m.n_classes
+    elif args.label is not None:
+        fail("--label: this checkpoint is not class-conditional")
+    device = next(ckpt.G_ema.parameters()).device
+    with torch.no_grad():
+        out = ckpt.G_ema(z.to(device), None if y is None else y.to(device)).float().cpu()
+    kind = ckpt.dataset_info.get("kind", "2d" if m.arch == "mlp" else "image")
+    if kind == "image":
+        out = (out.clamp(-1, 1) + 1) / 2
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, out.numpy().astype(np.float32))
+    print(f"wrote {args.out}: {tuple(out.shape)} float32", file=sys.stderr)
+    if args.grid:
+        from . import viz
+
+        if kind == "image":
+            image = viz.image_grid(out[:256], nrow=m.n_classes if (m.n_classes and args.label is None) else 16,
+                                   upscale=max(1, 64 // m.img_size))
+        else:
+            image = viz.points_image(None, out, viz.default_bounds(out))
+        image.save(args.grid)
+        print(f"wrote {args.grid}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- eval
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate_checkpoint
+
+    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        from .evaluate import format_report
+
+        print(format_report(report))
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    cfg = config_from_args(args)
+    result = run_bench(cfg, steps=args.bench_steps, warmup=args.warmup, canonical=not args.no_canonical,
+                       compile=args.compile)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        from .bench import format_bench
+
+        print(format_bench(result))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m gan_demo", description="Train and explore GANs from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = sub.add_parser("train", help="train a GAN and save a checkpoint folder",
+                           description="Train a GAN; every hyperparameter is a flag. Ctrl-C stops and saves.")
+    train.add_argument("--out", default=None, help="run folder to write (default: runs/<dataset>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
+    train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(train)
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
+    sample.add_argument("--checkpoint", required=True, help="run folder (model.safetensors + config.json)")
+    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same samples (default 0)")
+    sample.add_argument("--out", required=True, help="output .npy: float32 (N, 2) points in data coordinates, or (N, C, H, W) images in [0, 1]")
+    sample.add_argument("--grid", default=None, help="also write a PNG picture of the samples")
+    sample.add_argument("--truncation", type=float, default=1.0, help="scale the noise by this factor (< 1: more typical samples; default 1)")
+    sample.add_argument("--label", type=int, default=None, help="class to draw for a class-conditional model (default: cycle through all)")
+    sample.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
+    sample.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("eval", help="quality metrics of a checkpoint beside held-out real data")
+    ev.add_argument("--checkpoint", required=True, help="run folder")
+    ev.add_argument("--n", type=int, default=2500, help="generated samples to score (default 2500)")
+    ev.add_argument("--seed", type=int, default=12345, help="noise seed (default 12345)")
+    ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="time training steps, beside the canonical PyTorch DCGAN loop")
+    bench.add_argument("--bench-steps", type=int, default=50, metavar="N", help="timed steps (default 50)")
+    bench.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
+    bench.add_argument("--no-canonical", action="store_true", help="skip the canonical loop")
+    bench.add_argument("--compile", action="store_true", help="also time torch.compile (compile time reported apart)")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    add_config_flags(bench)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, CheckpointError, ValueError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
