@@ -1,0 +1,69 @@
+"""The 2D lab's numbers (GAN Lab): D's decision map, G's gradient on its samples, G's noise manifold."""
+from __future__ import annotations
+
+import torch
+
+from .latent import z_from_seed
+from .losses import g_loss
+from .viz import grid_points
+
+
+def display_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """D's output as a 0..1 'looks real' value for colouring, whatever the loss.
+
+    Logistic and hinge losses read as probabilities through a sigmoid; least-squares
+    targets 1 (real) and 0 (fake) directly; a WGAN critic has no scale, so its scores
+    are standardised first (only their order means anything).
+    """
+    if kind == "lsgan":
+        return logits.clamp(0, 1)
+    if kind == "wgan-gp":
+        return torch.sigmoid((logits - logits.mean()) / (logits.std() + 1e-8))
+    return torch.sigmoid(logits)
+
+
+def noise_grid(z_dim: int, rows: int = 21, span: float = 2.5) -> torch.Tensor:
+    """A regular grid over the first two noise dimensions (others 0): (rows, rows, z_dim)."""
+    t = torch.linspace(-span, span, rows)
+    a, b = torch.meshgrid(t, t, indexing="ij")
+    z = torch.zeros(rows, rows, z_dim)
+    z[..., 0] = a
+    if z_dim > 1:
+        z[..., 1] = b
+    return z
+
+
+def lab_state(trainer, bounds: tuple[float, float, float, float], res: int = 64, n_fake: int = 512,
+              manifold_rows: int = 21, seed: int = 1) -> dict:
+    """Everything the 2D lab draws, computed from the live G and D of a 2D run.
+
+    Returns CPU tensors: heat (res, res) in [0, 1], fake (n_fake, 2), grads (n_fake, 2) = the
+    direction each generated sample is pushed by the generator's loss (-dL_G/dx), and
+    manifold (rows, rows, 2) = G over a grid of noise space.
+    """
+    if trainer.kind != "2d":
+        raise ValueError("the 2D lab needs a 2D dataset (ring8, grid25, spiral, moons or a CSV of points)")
+    kind = trainer.cfg.train.loss
+    z_dim = trainer.cfg.model.z_dim
+    device = trainer.device
+    G, D = trainer.G, trainer.D
+    with trainer.lock:
+        modes = (G.training, D.training)
+        G.eval()
+        D.eval()
+        try:
+            with torch.no_grad():
+                pts = torch.from_numpy(grid_points(bounds, res)).to(device)
+                heat = display_prob(kind, D(pts).float()).reshape(res, res).cpu()
+                z = z_from_seed(seed, z_dim, n_fake).to(device)
+                fake = G(z).float()
+                zg = noise_grid(z_dim, manifold_rows).reshape(-1, z_dim).to(device)
+                manifold = G(zg).float().reshape(manifold_rows, manifold_rows, -1).cpu()
+            # The generator's gradient with respect to each of its samples (D's weights fixed).
+            x = fake.detach().clone().requires_grad_(True)
+            loss = g_loss(kind, D(x).float()) * x.shape[0]  # per-sample gradients, not averaged away
+            (grad,) = torch.autograd.grad(loss, x)
+        finally:
+            G.train(modes[0])
+            D.train(modes[1])
+    return {"heat": heat, "fake": fake.detach().cpu(), "grads": (-grad).cpu(), "manifold": manifold}

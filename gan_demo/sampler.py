@@ -1,0 +1,122 @@
+"""Sampler: a trained generator ready to explore (latents in, pictures and D's score out); UI-free."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .lab import display_prob
+from .latent import interpolate, principal_directions, truncate, z_from_seed
+
+BOUNDS_SAMPLES = 2000  # samples used to frame a 2D generator's picture
+
+
+class Sampler:
+    """G_ema and D of one run, in eval mode on one device, for sliders, interpolation and the API.
+
+    Built from a checkpoint folder or from a live Trainer (then it reads the trainer's
+    current G_ema under its lock). Every method takes CPU latents and returns CPU tensors.
+    """
+
+    def __init__(self, G, D, cfg, dataset_info: dict, device: torch.device, lock=None, name: str = ""):
+        self.G, self.D, self.cfg = G, D, cfg
+        self.info = dataset_info
+        self.device = device
+        self.lock = lock if lock is not None else threading.RLock()
+        self.name = name
+        self.kind = dataset_info.get("kind") or ("2d" if cfg.model.arch == "mlp" else "image")
+        self._directions: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._cloud: torch.Tensor | None = None
+
+    @classmethod
+    def from_checkpoint(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> "Sampler":
+        ckpt: Checkpoint = load_checkpoint(run_dir, device, with_optimizer_state=False)
+        return cls(ckpt.G_ema.eval(), ckpt.D.eval(), ckpt.cfg, ckpt.dataset_info, torch.device(device),
+                   name=Path(run_dir).name)
+
+    @classmethod
+    def from_trainer(cls, trainer, name: str = "current run") -> "Sampler":
+        from .checkpoint import dataset_info_of
+
+        return cls(trainer.G_ema, trainer.D, trainer.cfg, dataset_info_of(trainer.dataset), trainer.device,
+                   lock=trainer.lock, name=name)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def z_dim(self) -> int:
+        return self.cfg.model.z_dim
+
+    @property
+    def n_classes(self) -> int:
+        return self.cfg.model.n_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        names = self.info.get("class_names") or []
+        return list(names) if names else [str(i) for i in range(self.n_classes)]
+
+    # --------------------------------------------------------------- generate
+    def _labels(self, label: int | None, n: int) -> torch.Tensor | None:
+        if not self.n_classes:
+            return None
+        if label is None:
+            return torch.arange(n) % self.n_classes
+        if not 0 <= int(label) < self.n_classes:
+            raise ValueError(f"label must be between 0 and {self.n_classes - 1} (got {label})")
+        return torch.full((n,), int(label), dtype=torch.long)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, label: int | None = None, truncation: float = 1.0,
+                 with_score: bool = False):
+        """(n, z_dim) CPU latents -> CPU samples ([0, 1] images or data coordinates) [, D's scores]."""
+        z = truncate(z.reshape(-1, self.z_dim).float(), truncation)
+        y = self._labels(label, z.shape[0])
+        y_dev = None if y is None else y.to(self.device)
+        with self.lock:
+            g_mode, d_mode = self.G.training, self.D.training
+            self.G.eval()
+            self.D.eval()
+            try:
+                x = self.G(z.to(self.device), y_dev).float()
+                score = display_prob(self.cfg.train.loss, self.D(x, y_dev).float()) if with_score else None
+            finally:
+                self.G.train(g_mode)
+                self.D.train(d_mode)
+        out = x.cpu() if self.kind == "2d" else ((x.clamp(-1, 1) + 1) / 2).cpu()
+        return (out, score.cpu()) if with_score else out
+
+    def from_seed(self, seed: int, label: int | None = None, truncation: float = 1.0):
+        """One sample and D's score for it: the image (or point) a seed names, on every device."""
+        x, score = self.generate(z_from_seed(seed, self.z_dim), label, truncation, with_score=True)
+        return x[0], float(score[0])
+
+    def cloud(self) -> torch.Tensor:
+        """A fixed cloud of samples from a 2D generator (its whole distribution at a glance)."""
+        if self._cloud is None:
+            self._cloud = self.generate(z_from_seed(0, self.z_dim, BOUNDS_SAMPLES))
+        return self._cloud
+
+    # ------------------------------------------------------------- directions
+    def directions(self, k: int = 8, n: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+        """GANSpace: the generator's k principal directions in z-space and their variance ratios."""
+        if k not in self._directions:
+            y_fixed = 0 if self.n_classes else None
+
+            def sample_fn(z):
+                return self.generate(z, y_fixed)
+
+            self._directions[k] = principal_directions(sample_fn, self.z_dim, n=n, k=k, seed=0)
+        return self._directions[k]
+
+    # ------------------------------------------------------------ interpolate
+    def interpolation(self, z_a: torch.Tensor, z_b: torch.Tensor, frames: int = 16, mode: str = "slerp",
+                      pingpong: bool = False, label: int | None = None, truncation: float = 1.0) -> torch.Tensor:
+        """Samples along the path from z_a to z_b: (frames, ...) on the CPU."""
+        if not 2 <= frames <= 256:
+            raise ValueError(f"frames must be between 2 and 256 (got {frames})")
+        if mode not in ("slerp", "lerp"):
+            raise ValueError(f"mode must be 'slerp' or 'lerp' (got {mode!r})")
+        path = interpolate(z_a.reshape(-1), z_b.reshape(-1), frames, mode=mode, pingpong=pingpong)
+        return self.generate(path, label, truncation)
