@@ -68,6 +68,7 @@ class TrainConfig:
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
+    mode_seeking: float = -1.0  # weight of the mode-seeking term (MSGAN) against within-class collapse; -1 picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
     steps: int = 0  # G steps to train; 0 picks the default (2D: 6000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
@@ -144,6 +145,8 @@ class RunConfig:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
         if t.steps == 0:
             t.steps = 6000 if two_d else 3000
+        if t.mode_seeking == -1:
+            t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
         m.img_size = d.img_size
@@ -194,6 +197,7 @@ class RunConfig:
         check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
         check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
         check(t.r1_gamma == -1 or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (got {t.r1_gamma})")
+        check(t.mode_seeking == -1 or 0 <= t.mode_seeking <= 100, "mode_seeking", f"must be between 0 and 100 (got {t.mode_seeking})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
         check(0 <= t.steps <= 100_000_000, "steps", f"must be between 1 and 100,000,000 (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {t.seed})")

@@ -103,6 +103,16 @@ def _grad_norm(params) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
 
 
+@contextlib.contextmanager
+def _frozen(module: torch.nn.Module):
+    """Build the graph without weight gradients for module (D in the G step: they would be discarded)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)  # autograd fixed what it needs when the graph was built
+
+
 def _all_finite(module: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point())
 
@@ -132,6 +142,10 @@ class Trainer:
             G, D = build_models(m)
         self.G = G.to(self.device)
         self.D = D.to(self.device)
+        if ds.kind == "image" and self.device.type == "cpu":
+            # oneDNN convolutions run natively in NHWC: faster on CPU (BENCHMARKS.md); saved weights stay contiguous
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         adam = dict(betas=(t.beta1, t.beta2))
         if self.device.type == "cuda":
@@ -173,7 +187,7 @@ class Trainer:
     # ------------------------------------------------------------------ steps
     def _autocast(self):
         if self.use_amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _noise(self, n: int) -> torch.Tensor:
@@ -210,13 +224,22 @@ class Trainer:
         """(2) Update G: make D call its samples real, then fold G into G_ema."""
         t = self.cfg.train
         y = None
+        half = t.batch_size // 2
         if self.cfg.model.n_classes:
             _, y = self.dataset.sample(t.batch_size, self.gen)
+            if t.mode_seeking > 0 and half:
+                y[half:2 * half] = y[:half]  # pairs (i, i + half) share a label for the mode-seeking term
         z = self._noise(t.batch_size)
-        with self._autocast():
+        with self._autocast(), _frozen(self.D):
             fake = self.G(z, y)
             fake_logits = self.D(fake, y).float()
             loss = g_loss(t.loss, fake_logits)
+            if t.mode_seeking > 0 and half:
+                # MSGAN (Mao et al. 2019): two latents with the same label should give images as far
+                # apart as the latents are; penalising the inverse ratio stops G from ignoring z.
+                ratio = ((fake[:half] - fake[half:2 * half]).abs().mean()
+                         / (z[:half] - z[half:2 * half]).abs().mean())
+                loss = loss + t.mode_seeking / (ratio.float() + 1e-5)
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = _grad_norm(self.G.parameters())

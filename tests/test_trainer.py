@@ -145,3 +145,20 @@ def test_snapshot_is_plain_data():
     assert snap["state"] == "finished" and snap["device"] == "cpu"
     assert all(math.isfinite(v) for v in snap["history"]["loss_g"])
     assert snap["last"]["step"] == 3
+
+
+def test_conditional_models_get_the_mode_seeking_term_by_default():
+    assert image_cfg(conditional=True).resolved(channels=1, n_classes=10).train.mode_seeking == 1.0
+    assert image_cfg().resolved(channels=1).train.mode_seeking == 0.0
+    assert toy_cfg().resolved().train.mode_seeking == 0.0
+
+
+def test_mode_seeking_keeps_a_conditional_generator_using_its_noise():
+    """Without the term a conditional G soon ignores z within a class (intra-class collapse)."""
+    spread = {}
+    for weight in (0.0, 1.0):
+        tr = Trainer(image_cfg(conditional=True, steps=30, batch_size=32, mode_seeking=weight))
+        tr.run()
+        z = torch.randn(20, tr.cfg.model.z_dim, generator=torch.Generator().manual_seed(0))
+        spread[weight] = float(tr.generate(z, torch.full((20,), 3)).std(0).mean())
+    assert spread[1.0] > 1.2 * spread[0.0], spread
