@@ -1,0 +1,25 @@
+"""Launch the gan_demo app: python app.py [--host 127.0.0.1] [--port 7860] [--share]."""
+import argparse
+import os
+
+# Before gradio is imported anywhere: no analytics, no telemetry, nothing phones home.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train GANs live in the browser and explore what they learned.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet; off by default)")
+    parser.add_argument("--max-runs", type=int, default=2, help="training runs allowed at once across all visitors (default 2)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device for training and sampling (default auto)")
+    args = parser.parse_args()
+
+    from gan_demo.ui import launch
+
+    launch(host=args.host, port=args.port, share=args.share, max_runs=args.max_runs, device=args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Assemble the tabs into one gr.Blocks app and launch it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from ..trainer import resolve_device
+from .catalog import Catalog
+from .sessions import SessionRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+PRETRAINED = ROOT / "checkpoints"
+MAX_UPLOAD = "50mb"  # uploads (image zips, point CSVs, run zips) larger than this are refused
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+footer { opacity: 0.9; }
+"""
+
+
+@dataclass
+class AppContext:
+    """What every tab shares: the session registry, the checkpoint catalog and the device."""
+
+    registry: SessionRegistry
+    catalog: Catalog
+    device: torch.device
+
+    @classmethod
+    def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED) -> "AppContext":
+        dev = resolve_device(device)
+        registry = SessionRegistry(max_runs=max_runs)
+        return cls(registry=registry, catalog=Catalog(pretrained, registry, dev), device=dev)
+
+
+def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
+    from . import explore_tab, interpolate_tab, lab_tab, lessons_tab, train_tab
+
+    ctx = ctx or AppContext.create()
+    with gr.Blocks(title="gan_demo: train a GAN live", delete_cache=(600, 3600)) as demo:
+        gr.Markdown("# gan_demo\nTrain a GAN in your browser, watch it learn, and explore what the generator learned.")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Train", id="train") as train_page:
+                train = train_tab.build(ctx)
+            with gr.Tab("Explore", id="explore"):
+                explore = explore_tab.build(ctx)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interp = interpolate_tab.build(ctx)
+            with gr.Tab("2D lab", id="lab"):
+                lab = lab_tab.build(ctx, train)
+            with gr.Tab("Lessons", id="lessons"):
+                lessons = lessons_tab.build(ctx)
+        # Cross-tab wiring: a lesson fills the Train tab; a run is sent to Explore.
+        lessons_tab.wire(ctx, lessons, train, tabs)
+        train_tab.wire_send_to_explore(ctx, train, explore, interp, tabs)
+        # A run started elsewhere (the 2D lab, a lesson) shows up when the Train tab is opened again:
+        # wake its timer, which switches itself off once nothing changes.
+        train_page.select(lambda: gr.Timer(active=True), None, train["timer"], api_visibility="private",
+                          show_progress="hidden", concurrency_limit=None)
+        demo.unload(_make_unload(ctx))
+        from . import api
+
+        api.register(ctx)
+    demo.ctx = ctx
+    return demo
+
+
+def _make_unload(ctx: AppContext):
+    def unload(request: gr.Request):
+        ctx.registry.drop(request.session_hash)
+
+    return unload
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_runs: int = 2,
+           device: str = "auto", prevent_thread_lock: bool = False, **kwargs):
+    ctx = AppContext.create(device=device, max_runs=max_runs)
+    demo = build_demo(ctx)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD,
+                enable_monitoring=False, footer_links=["api"], theme=gr.themes.Soft(), css=CSS,
+                prevent_thread_lock=prevent_thread_lock, **kwargs)
+    return demo
