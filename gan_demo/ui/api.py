@@ -1,0 +1,329 @@
+"""API-only endpoints ("Use via API"): generate, interpolate, and start, poll and stop a training run."""
+# No `from __future__ import annotations` here: gr.api() reads the return annotation as written,
+# so it must be the real gr.FileData / dict, not a string.
+
+import contextlib
+import functools
+import io
+import json
+import re
+import shutil
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+
+import gradio as gr
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from .. import viz
+from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
+from ..latent import z_from_seed
+from ..metrics import mode_metrics
+from .catalog import CURRENT_RUN
+from .sessions import Busy
+from .train_tab import cli_command, config_from_values
+
+IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
+POINTS_PX = 512  # side of a 2D generator's picture
+CLOUD_POINTS = 2000  # samples drawn as a 2D generator's cloud
+GIF_FRAME_MS = 80
+KEEP_FILES = 256  # result files kept on disk before the oldest are removed (gradio has copied them by then)
+MAX_SEED = 2**63 - 1
+MARKER = (230, 97, 1)  # orange: the seed's point on a 2D cloud (apart from green real / purple generated)
+API_DATASETS = TOY_DATASETS + IMAGE_DATASETS  # the API never reads paths on the server
+
+
+class _ResultFiles:
+    """Result files in a private temp folder, the oldest removed past KEEP_FILES."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="gan_demo_api_"))
+        self._paths: deque[Path] = deque()
+        self._lock = threading.Lock()
+
+    def write(self, name: str, data: bytes) -> Path:
+        folder = Path(tempfile.mkdtemp(dir=self.root))  # a folder per result: names never collide
+        path = folder / name
+        path.write_bytes(data)
+        with self._lock:
+            self._paths.append(folder)
+            while len(self._paths) > KEEP_FILES:
+                shutil.rmtree(self._paths.popleft(), ignore_errors=True)
+        return path
+
+
+@contextlib.contextmanager
+def _readable_errors():
+    """Engine errors become gr.Error with their one-line message (the client sees it as AppError)."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except KeyError as exc:  # the catalog's "no checkpoint named ..." carries its sentence in args[0]
+        raise gr.Error(str(exc.args[0]) if exc.args else "not found") from None
+    except (ValueError, Busy) as exc:  # ConfigError, DataError, CheckpointError are ValueErrors
+        raise gr.Error(str(exc)) from None
+
+
+def _int(name: str, value, lo: int, hi: int) -> int:
+    try:
+        number = int(value)
+        if number != float(value):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a whole number (got {value!r})") from None
+    if not lo <= number <= hi:
+        raise gr.Error(f"{name} must be between {lo} and {hi} (got {number})")
+    return number
+
+
+def _float(name: str, value, lo: float, hi: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a number (got {value!r})") from None
+    if not lo <= number <= hi:
+        raise gr.Error(f"{name} must be between {lo} and {hi} (got {number})")
+    return number
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "sample"
+
+
+def _marker(draw: ImageDraw.ImageDraw, bounds, size: int, point, radius: float = 7.0) -> tuple[float, float]:
+    """An orange disc with a dark ring at a data point; returns its pixel position."""
+    xmin, xmax, ymin, ymax = bounds
+    u = (float(point[0]) - xmin) / (xmax - xmin) * size
+    v = (ymax - float(point[1])) / (ymax - ymin) * size
+    draw.ellipse((u - radius - 2, v - radius - 2, u + radius + 2, v + radius + 2), fill=(20, 20, 20))
+    draw.ellipse((u - radius, v - radius, u + radius, v + radius), fill=MARKER, outline=(255, 255, 255), width=2)
+    return u, v
+
+
+def _progress_bar(picture: Image.Image, fraction: float) -> Image.Image:
+    """A thin bar along the bottom showing how far along the path a frame is (keeps GIF frames distinct)."""
+    out = picture.copy()
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    bar = max(3, h // 80)
+    draw.rectangle((0, h - bar, w, h), fill=(225, 225, 225))
+    draw.rectangle((0, h - bar, round(fraction * w), h), fill=(90, 90, 90))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _label_font():
+    try:
+        return ImageFont.load_default(size=14)  # Pillow >= 10.1: a scalable font
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def _upscale(sampler) -> int:
+    return max(1, -(-IMAGE_PX // sampler.cfg.model.img_size))
+
+
+def register(ctx) -> None:
+    """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+    files = _ResultFiles()
+
+    # ------------------------------------------------------------------ lookups
+    def own_session(request: gr.Request):
+        return ctx.registry.get(request.session_hash)
+
+    def no_run(run_id: str) -> gr.Error:
+        return gr.Error(f"no run {run_id!r} in this session: a run belongs to the client session that "
+                        "started it (start one with /train_start)")
+
+    def sampler_for(checkpoint: str, request: gr.Request):
+        """(sampler, live): a pretrained or uploaded checkpoint, or one of this session's runs."""
+        name = (checkpoint or "").strip()
+        if name == CURRENT_RUN or name.startswith("run-"):
+            session = own_session(request)
+            if name != CURRENT_RUN and session.run_id != name:
+                raise no_run(name)
+            return ctx.catalog.sampler(name, session), True
+        return ctx.catalog.sampler(name), False
+
+    def label_for(sampler, label):
+        if sampler.n_classes == 0:
+            if label is not None:
+                raise gr.Error("label: this checkpoint is not class-conditional (leave label empty)")
+            return None
+        return 0 if label is None else _int("label", label, 0, sampler.n_classes - 1)
+
+    def cloud_background(sampler, live: bool, points: torch.Tensor):
+        """The generator's cloud (fresh for a live run: its weights move) framed to include `points`."""
+        cloud = sampler.generate(z_from_seed(0, sampler.z_dim, CLOUD_POINTS)) if live else sampler.cloud()
+        bounds = viz.default_bounds(torch.cat([cloud, points]))
+        return viz.points_image(None, cloud, bounds, size=POINTS_PX), bounds
+
+    def result_file(picture_bytes: bytes, name: str, mime: str) -> gr.FileData:
+        path = files.write(name, picture_bytes)
+        return gr.FileData(path=str(path), orig_name=name, mime_type=mime)
+
+    # ------------------------------------------------------------- generating
+    def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
+                 request: gr.Request = None) -> gr.FileData:
+        """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
+        run, or a run id from /train_start (this session's only). seed: names the latent (the same image on
+        every device). truncation: 1 = no truncation, smaller = closer to the average sample. label: the
+        class for a class-conditional checkpoint (default 0). For 2D checkpoints the picture is the
+        generator's cloud of points with the seed's point marked in orange."""
+        with _readable_errors():
+            sampler, live = sampler_for(checkpoint, request)
+            seed = _int("seed", seed, 0, MAX_SEED)
+            truncation = _float("truncation", truncation, 0.0, 3.0)
+            label = label_for(sampler, label)
+            x, _ = sampler.from_seed(seed, label, truncation)
+            if sampler.kind == "2d":
+                picture, bounds = cloud_background(sampler, live, x.reshape(1, 2))
+                draw = ImageDraw.Draw(picture)
+                u, v = _marker(draw, bounds, POINTS_PX, x)
+                draw.text((u + 12, v - 8), f"seed {seed}", fill=(20, 20, 20), font=_label_font(),
+                          stroke_width=3, stroke_fill=(255, 255, 255))  # a halo keeps it readable over points
+            else:
+                picture = viz.tensor_to_image(x, upscale=_upscale(sampler))
+            data = _png_bytes(picture)
+        suffix = "" if label is None else f"-label{label}"
+        return result_file(data, f"{_slug(sampler.name or checkpoint)}-seed{seed}{suffix}.png", "image/png")
+
+    def interpolate(checkpoint: str, seed_a: int, seed_b: int, frames: int = 16, mode: str = "slerp",
+                    label: int | None = None, request: gr.Request = None) -> gr.FileData:
+        """An animated GIF walking from seed_a's latent to seed_b's. frames: 2 to 256. mode: "slerp"
+        (spherical, keeps latents at a typical length) or "lerp" (straight line). label: the class for a
+        class-conditional checkpoint (default 0). For 2D checkpoints the orange point walks over the
+        generator's cloud. A thin bar at the bottom shows how far along the path each frame is."""
+        with _readable_errors():
+            sampler, live = sampler_for(checkpoint, request)
+            seed_a = _int("seed_a", seed_a, 0, MAX_SEED)
+            seed_b = _int("seed_b", seed_b, 0, MAX_SEED)
+            frames = _int("frames", frames, 2, 256)
+            if mode not in ("slerp", "lerp"):
+                raise gr.Error(f"mode must be 'slerp' or 'lerp' (got {mode!r})")
+            label = label_for(sampler, label)
+            z_a, z_b = z_from_seed(seed_a, sampler.z_dim), z_from_seed(seed_b, sampler.z_dim)
+            path = sampler.interpolation(z_a, z_b, frames=frames, mode=mode, label=label)
+            pictures = []
+            if sampler.kind == "2d":
+                background, bounds = cloud_background(sampler, live, path)
+                for point in path:
+                    picture = background.copy()
+                    _marker(ImageDraw.Draw(picture), bounds, POINTS_PX, point)
+                    pictures.append(picture)
+            else:
+                pictures = [viz.tensor_to_image(x, upscale=_upscale(sampler)) for x in path]
+            pictures = [_progress_bar(p, i / (frames - 1)) for i, p in enumerate(pictures)]
+            data = viz.gif_bytes(pictures, duration_ms=GIF_FRAME_MS)
+        name = f"{_slug(sampler.name or checkpoint)}-{seed_a}-to-{seed_b}-{mode}.gif"
+        return result_file(data, name, "image/gif")
+
+    # ---------------------------------------------------------------- training
+    def run_status(session) -> dict:
+        trainer = session.trainer
+        snap = trainer.snapshot()
+        last = snap["last"] or {}
+        out = {
+            "run_id": session.run_id,
+            "state": snap["state"],
+            "step": snap["step"],
+            "target_steps": snap["target_steps"],
+            "steps_per_s": round(snap["steps_per_s"], 2),
+            "eta_s": None if snap["eta_s"] is None else round(snap["eta_s"], 1),
+            "device": snap["device"],
+            "message": snap["message"],
+            "loss_d": last.get("loss_d"),
+            "loss_g": last.get("loss_g"),
+            "d_real": last.get("d_real"),
+            "d_fake": last.get("d_fake"),
+        }
+        ds = trainer.dataset
+        if ds.kind == "2d" and ds.modes is not None:
+            m = mode_metrics(trainer.sample_fixed(), ds.modes, ds.sigma)
+            out.update({k: m[k] for k in ("modes_covered", "n_modes", "high_quality", "kl_uniform")})
+        return out
+
+    def own_run(run_id: str, request: gr.Request):
+        session = own_session(request)
+        if not run_id or session.run_id != str(run_id).strip() or session.trainer is None:
+            raise no_run(str(run_id))
+        return session
+
+    def train_start(dataset: str = "ring8", steps: int = 2000, loss: str = "nonsaturating", seed: int = 0,
+                    config_json: str = "", request: gr.Request = None) -> dict:
+        """Start training a GAN on the server; returns its run id and status. One run per client session
+        (starting again replaces it). config_json: more settings as a JSON object, either flat
+        ({"width": 64, "batch_size": 128, "lr_d": 0.0005}) or in sections ({"model": {...}, "train": {...}},
+        as in a checkpoint's config.json); its values override the other arguments. Poll with
+        /train_poll, stop with /train_stop, sample with /generate using the run id."""
+        with _readable_errors():
+            values = {"dataset": dataset, "steps": steps, "loss": loss, "seed": seed}
+            values.update(_settings_from_json(config_json))
+            if values["dataset"] not in API_DATASETS:
+                raise gr.Error(f"dataset: the API trains on {', '.join(API_DATASETS)} "
+                               f"(got {values['dataset']!r}); upload your own files in the app")
+            cfg = config_from_values(values)
+            session = own_session(request)
+            ctx.registry.start(session, cfg, ctx.device)
+            return {**run_status(session), "command": cli_command(cfg, session.run_id)}
+
+    def train_poll(run_id: str, request: gr.Request = None) -> dict:
+        """Status of this session's run: state (running, paused, finished, stopped, diverged, failed), step,
+        steps/s, ETA in seconds, the last losses and D outputs, and for ring8/grid25 the mode coverage of
+        the generator's samples. message explains a divergence or failure."""
+        with _readable_errors():
+            return run_status(own_run(run_id, request))
+
+    def train_stop(run_id: str, request: gr.Request = None) -> dict:
+        """Stop this session's run (it stays available to /generate and /interpolate); returns its status."""
+        with _readable_errors():
+            session = own_run(run_id, request)
+            ctx.registry.stop(session)
+            return run_status(session)
+
+    render = dict(concurrency_limit=4, concurrency_id="api_render")
+    gr.api(generate, api_name="generate", **render)
+    gr.api(interpolate, api_name="interpolate", **render)
+    gr.api(train_start, api_name="train_start")
+    gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
+    gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
+
+
+def _png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _settings_from_json(text: str) -> dict:
+    """{field: value} from config_json: flat, or in data/model/train sections (derived fields skipped)."""
+    if text is None or not str(text).strip():
+        return {}
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
+    sections = {"data", "model", "train"}
+    if not (set(obj) & sections):
+        return obj
+    skip = {"step", "format_version", "dataset_info"}
+    unknown = set(obj) - sections - skip
+    if unknown:
+        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use data, model, train)")
+    flat = {}
+    for section in ("data", "model", "train"):
+        part = obj.get(section) or {}
+        if not isinstance(part, dict):
+            raise gr.Error(f"config_json: {section} must be a JSON object")
+        for name, value in part.items():
+            if section == "model" and name in RESOLVED_ONLY:
+                continue  # derived from the dataset
+            if (section, name) in (("data", "data_dir"), ("train", "device"), ("train", "amp")):
+                continue  # the server decides these
+            flat[name] = value
+    return flat

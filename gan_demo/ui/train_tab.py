@@ -1,0 +1,656 @@
+"""The Train tab: a run's settings, Start/Pause/Resume/Stop/Reset, live pictures and curves, checkpoints."""
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import torch
+from PIL import Image
+
+from .. import viz
+from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+                      TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, dataset_kind,
+                      field_docs)
+from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
+from ..metrics import mode_metrics
+from .catalog import CURRENT_RUN
+from .sessions import Busy
+
+TICK_S = 0.75  # seconds between live updates while a run is shown
+CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
+PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
+REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
+MODE_HISTORY = 400  # mode-coverage points kept for the plot (thinned past this)
+GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
+TERMINAL = ("finished", "stopped", "diverged", "failed")
+
+# What one web run may use; bigger runs belong on the command line (also applied to API runs).
+WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
+              "z_dim": 512, "n_points": 200_000}
+
+DATASET_LABELS = {
+    "ring8": "ring8: 8 Gaussians on a circle (2D)",
+    "grid25": "grid25: 5 x 5 grid of Gaussians (2D)",
+    "spiral": "spiral (2D)",
+    "moons": "moons: two half-moons (2D)",
+    "digits": "digits: 8 x 8 handwritten digits, bundled (images)",
+    "mnist": "MNIST handwritten digits (images; downloaded or local files)",
+    "fashion-mnist": "Fashion-MNIST clothes (images; downloaded or local files)",
+    "cifar10": "CIFAR-10 colour photos (images; slow on a CPU)",
+}
+SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
+                 "modes covered": "#e66101"}
+
+# The controls, by RunConfig field name, in the order handlers receive them.
+CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
+                  "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
+                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "steps", "seed")
+# Fields whose config value 0 (or -1) means "the default for this dataset kind and loss": the
+# controls show the resolved number instead, and a value equal to it goes back to the sentinel.
+AUTO_FIELDS = {"z_dim": ("model", 0), "lr_g": ("train", 0.0), "lr_d": ("train", 0.0), "beta1": ("train", -1.0),
+               "batch_size": ("train", 0), "r1_gamma": ("train", -1.0), "steps": ("train", 0)}
+SECTION_OF = {f.name: "train" for f in fields(TrainConfig)}
+SECTION_OF.update({f.name: "model" for f in fields(ModelConfig)})
+SECTION_OF.update({f.name: "data" for f in fields(DataConfig)})  # img_size / channels are set on the data
+SERVER_ONLY = ("data_dir", "device")  # never set from the web: the server chooses where data lives and the device
+
+
+# ============================================================ settings <-> RunConfig (no gradio)
+def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating") -> dict:
+    """The numbers the "0 = pick the default" fields take for this dataset and loss."""
+    cfg = RunConfig(data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
+    return {name: getattr(getattr(cfg, section), name) for name, (section, _) in AUTO_FIELDS.items()}
+
+
+def values_for(preset: dict | None = None) -> dict:
+    """Every control's value for a preset {field: value}: defaults resolved for its dataset and loss, then the preset.
+
+    The tab's first values come from here; a preset that leaves fields out gets its dataset's defaults.
+    """
+    preset = dict(preset or {})
+    unknown = set(preset) - set(CONTROL_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    base = RunConfig()
+    values = {name: getattr(getattr(base, SECTION_OF[name]), name) for name in CONTROL_FIELDS}
+    values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss)))
+    values.update(preset)
+    return values
+
+
+def swap_defaults(current: dict, dataset: str, loss: str) -> dict:
+    """New values for the auto fields after the dataset or loss changed.
+
+    A field still showing a default (of any dataset kind or loss) moves to the new default;
+    a number the user typed stays.
+    """
+    new = resolved_defaults(dataset, loss)
+    known = [resolved_defaults(d, l) for d in ("ring8", "digits") for l in LOSSES]
+    out = {}
+    for name, value in current.items():
+        if value is None or any(value == k[name] for k in known):
+            out[name] = new[name]
+    return out
+
+
+def _coerce(name: str, value, default):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{name}: enter a value")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: must be true or false (got {value!r})")
+        return value
+    if isinstance(default, str):
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a number") from None
+    if isinstance(default, int):
+        if not number.is_integer():
+            raise ConfigError(f"{name}: must be a whole number (got {value})")
+        return int(number)
+    return number
+
+
+def config_from_values(values: dict) -> RunConfig:
+    """A RunConfig from control values (or an API's {field: value}); raises ConfigError naming the field.
+
+    Auto fields equal to their resolved default are stored as the "pick the default" sentinel, so
+    the config (and its command line) stays short and means the same.
+    """
+    cfg = RunConfig()
+    for name, value in values.items():
+        if name in SERVER_ONLY:
+            raise ConfigError(f"{name}: cannot be set from the web app (the server chooses it)")
+        if name not in SECTION_OF or name in ("data_dim", "n_classes", "data_scale"):
+            raise ConfigError(f"unknown setting: {name}")
+        section = getattr(cfg, SECTION_OF[name])
+        setattr(section, name, _coerce(name, value, getattr(section, name)))
+    if cfg.kind == "image" and cfg.data.dataset not in IMAGE_DATASETS and not Path(cfg.data.dataset).is_absolute():
+        raise ConfigError(f"dataset: unknown dataset {cfg.data.dataset!r}; use one of "
+                          f"{', '.join(TOY_DATASETS + IMAGE_DATASETS)} or upload a file")
+    cfg.validate()
+    defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
+    for name, (section, sentinel) in AUTO_FIELDS.items():
+        part = getattr(cfg, section)
+        if getattr(part, name) == defaults[name]:
+            setattr(part, name, sentinel)
+    check_web_limits(cfg)
+    return cfg
+
+
+def check_web_limits(cfg: RunConfig) -> None:
+    """Refuse runs too big for a shared web server, naming the field."""
+    resolved = cfg.resolved()
+    for name, limit in WEB_LIMITS.items():
+        value = getattr(getattr(resolved, SECTION_OF[name]), name)
+        if value > limit:
+            raise ConfigError(f"{name}: at most {limit:,} in the web app (got {value:,}); "
+                              "train bigger runs with the command line")
+
+
+def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
+    """The command that repeats this run headless (an uploaded file is named by its own name)."""
+    shown = RunConfig.from_dict(cfg.to_dict())
+    uploaded = Path(shown.data.dataset).is_absolute()
+    if uploaded:
+        shown.data.dataset = Path(shown.data.dataset).name
+    out = f"runs/{run_id or Path(shown.data.dataset).stem}"
+    text = shown.to_cli(out=out)
+    if uploaded:
+        text = f"# {shown.data.dataset} is the file you uploaded\n{text}"
+    return text
+
+
+def check_upload(path: str | Path) -> str:
+    """A one-line description of an uploaded dataset file, or DataError saying what is wrong with it."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        points = load_dataset(DataConfig(dataset=str(path)), "cpu")  # the loader's own checks, so Start agrees
+        return f"{path.name}: {len(points):,} points"
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"{path.name} is not a readable zip file ({exc})") from None
+        images = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS) and "__MACOSX" not in n]
+        if len(images) < MIN_IMAGES:
+            raise DataError(f"{path.name} holds {len(images)} images; at least {MIN_IMAGES} are needed "
+                            f"({', '.join(IMAGE_EXTENSIONS)})")
+        return f"{path.name}: {len(images):,} images"
+    raise DataError(f"{path.name}: upload a .zip of images or a .csv of x,y points")
+
+
+# ================================================================ live pictures (no gradio)
+@dataclass
+class LiveView:
+    """What the browser session last showed of its run (kept in a gr.State)."""
+
+    run_id: str | None = None
+    step: int = -1
+    state: str = ""
+    frames: int = 0
+    real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
+    bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
+    modes: list = field(default_factory=list)  # 2D mixtures: (step, modes covered, modes in all)
+    plotted_at: float = 0.0  # time.monotonic() of the last curve update
+
+
+def progress_picture(trainer, view: LiveView) -> tuple[Image.Image, dict | None]:
+    """G_ema on the fixed noise batch as a picture, and mode metrics for 2D mixtures."""
+    samples = trainer.sample_fixed()
+    ds = trainer.dataset
+    if trainer.kind != "2d":
+        nrow = trainer.cfg.model.n_classes or 8
+        upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
+        return viz.image_grid(samples, nrow=nrow, upscale=upscale), None
+    if view.real is None:
+        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
+        view.real = ds.x[order.to(ds.x.device)].float().cpu()
+        view.bounds = viz.default_bounds(view.real)
+    picture = viz.points_image(view.real, samples, view.bounds, size=512)
+    metrics = None
+    if ds.modes is not None:
+        metrics = mode_metrics(samples, ds.modes, ds.sigma)
+    return picture, metrics
+
+
+def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
+    """Long-format (step, value, series) rows for a LinePlot, thinned to CURVE_POINTS per series.
+
+    None when there is nothing to draw: gradio 6.31 never draws lines into a LinePlot that
+    was given an empty DataFrame, so an empty plot must be None.
+    """
+    steps = history.get("step", [])
+    stride = max(1, math.ceil(len(steps) / CURVE_POINTS))
+    rows = {"step": [], "value": [], "series": []}
+    for column, series in columns.items():
+        values = history.get(column, [])
+        for s, v in zip(steps[::stride], values[::stride]):
+            if math.isfinite(v):
+                rows["step"].append(s)
+                rows["value"].append(v)
+                rows["series"].append(series)
+    return pd.DataFrame(rows) if rows["step"] else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def status_line(snap: dict | None, run_id: str | None = None) -> str:
+    if snap is None:
+        return "No run yet: choose a dataset and settings, then press **Start**."
+    parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
+    if snap["state"] == "running":
+        parts += [f"{snap['steps_per_s']:.1f} steps/s", f"ETA {_duration(snap['eta_s'])}"]
+    parts.append(f"device **{snap['device']}**")
+    if run_id:
+        parts.append(f"run id `{run_id}`")
+    return " · ".join(parts)
+
+
+def message_for(snap: dict | None) -> str:
+    if snap is None:
+        return ""
+    state, message = snap["state"], snap["message"]
+    if state == "diverged":
+        return f"### ⚠️ Training diverged\n{message}."
+    if state == "failed":
+        return f"### ⚠️ Training failed\n{message}"
+    if state == "finished":
+        return "Finished. Save the run as a checkpoint, or send it to **Explore** to walk its latent space."
+    if state == "stopped":
+        return "Stopped. Press **Start** for a new run; the stopped one can still be saved or explored."
+    return ""
+
+
+def modes_line(metrics: dict | None) -> str:
+    if metrics is None:
+        return ""
+    k = metrics["n_modes"]
+    return (f"**Modes covered: {metrics['modes_covered']} / {k}** · high-quality samples "
+            f"{100 * metrics['high_quality']:.0f}% · KL to uniform over modes {metrics['kl_uniform']:.2f} "
+            f"(0 = every mode equally often, {math.log(k):.2f} = all on one mode). "
+            "A generator that covers only a few modes has *collapsed*.")
+
+
+def _button_updates(state: str | None) -> list:
+    """interactive flags for Start, Pause, Resume, Stop, Reset, Save, Send to Explore."""
+    live = state in ("running", "paused")
+    flags = (not live, state == "running", state == "paused", live, state is not None, state is not None,
+             state is not None)
+    return [gr.update(interactive=f) for f in flags]
+
+
+def _png(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+# ============================================================================ the tab
+def build(ctx) -> dict:
+    """Lay out the Train tab and wire its events; returns its components by name."""
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
+    initial = values_for({})
+    save_root = Path(tempfile.mkdtemp(prefix="gan_demo_saves_"))
+
+    def info(name: str, extra: str = "") -> str:
+        return (docs.get(name, "") + extra).strip()
+
+    # ---------------------------------------------------------------- layout
+    controls: dict[str, gr.components.Component] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=340):
+            controls["dataset"] = gr.Dropdown(
+                choices=[(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS], value=initial["dataset"],
+                label="Dataset",
+                info="2D point sets train in seconds; images take minutes on a CPU. Or upload your own below.")
+            upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
+                             file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
+            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], label="Loss",
+                                        info="How D and G score each other; the Lessons tab shows each formula.")
+            with gr.Row():
+                controls["steps"] = gr.Number(initial["steps"], label="Steps", precision=0, minimum=1,
+                                              maximum=WEB_LIMITS["steps"], info=info("steps"))
+                controls["batch_size"] = gr.Number(initial["batch_size"], label="Batch size", precision=0,
+                                                   minimum=1, maximum=WEB_LIMITS["batch_size"],
+                                                   info=info("batch_size"))
+            with gr.Row():
+                controls["lr_g"] = gr.Number(initial["lr_g"], label="Learning rate G", minimum=0, step=1e-4,
+                                             info=info("lr_g"))
+                controls["lr_d"] = gr.Number(initial["lr_d"], label="Learning rate D", minimum=0, step=1e-4,
+                                             info=info("lr_d"))
+            with gr.Row():
+                controls["z_dim"] = gr.Number(initial["z_dim"], label="z_dim", precision=0, minimum=1,
+                                              maximum=WEB_LIMITS["z_dim"], info=info("z_dim"))
+                controls["seed"] = gr.Number(initial["seed"], label="Seed", precision=0, minimum=0,
+                                             info=info("seed"))
+            controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, label="n_critic",
+                                             info=info("n_critic"))
+            with gr.Accordion("Model", open=False):
+                two_d = dataset_kind(initial["dataset"]) == "2d"
+                controls["width"] = gr.Slider(8, WEB_LIMITS["width"], value=initial["width"], step=8,
+                                              label="MLP width", info=info("width"), visible=two_d)
+                controls["depth"] = gr.Slider(1, WEB_LIMITS["depth"], value=initial["depth"], step=1,
+                                              label="MLP depth", info=info("depth"), visible=two_d)
+                controls["activation"] = gr.Dropdown(list(ACTIVATIONS), value=initial["activation"],
+                                                     label="MLP activation", info=info("activation"), visible=two_d)
+                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4, label="ngf",
+                                            info=info("ngf"), visible=not two_d)
+                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4, label="ndf",
+                                            info=info("ndf"), visible=not two_d)
+                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"], label="Image size",
+                                                   info=info("img_size"), visible=not two_d)
+                controls["channels"] = gr.Dropdown([("the dataset's own", 0), ("1 (grayscale)", 1), ("3 (RGB)", 3)],
+                                                   value=initial["channels"], label="Channels",
+                                                   info=info("channels"), visible=not two_d)
+                controls["conditional"] = gr.Checkbox(initial["conditional"], label="Class-conditional",
+                                                      info=info("conditional"), visible=not two_d)
+            with gr.Accordion("Advanced", open=False):
+                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], label="Architecture",
+                                            info=info("arch"))
+                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"],
+                                                 label="D normalisation", info=info("d_norm"))
+                with gr.Row():
+                    controls["beta1"] = gr.Number(initial["beta1"], label="Adam beta1", minimum=0, maximum=0.999,
+                                                  step=0.05, info=info("beta1"))
+                    controls["beta2"] = gr.Number(initial["beta2"], label="Adam beta2", minimum=0, maximum=0.9999,
+                                                  step=0.001, info=info("beta2"))
+                with gr.Row():
+                    controls["gp_weight"] = gr.Number(initial["gp_weight"], label="gp_weight", minimum=0,
+                                                      info=info("gp_weight"))
+                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], label="r1_gamma", minimum=0, step=0.05,
+                                                     info=info("r1_gamma"))
+                controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
+                                                  maximum=0.9999, step=0.0005, info=info("ema_decay"))
+
+        with gr.Column(scale=2, min_width=480):
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="start", min_width=80)
+                pause = gr.Button("Pause", interactive=False, elem_id="pause", min_width=80)
+                resume = gr.Button("Resume", interactive=False, elem_id="resume", min_width=80)
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop", min_width=80)
+                reset = gr.Button("Reset", interactive=False, elem_id="reset", min_width=80)
+            status = gr.Markdown(status_line(None), elem_id="train_status")
+            message = gr.Markdown("", elem_id="train_message")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=300):
+                    # The picture's own legend sits top-left, where gradio would overlay the label.
+                    gr.Markdown("**Samples** of G_ema from a fixed noise batch (the same z every time)")
+                    grid = gr.Image(label="Samples", show_label=False, type="pil", format="png", interactive=False,
+                                    buttons=["download", "fullscreen"], elem_id="train_grid")
+                with gr.Column(scale=1, min_width=300):
+                    # No height=: with one, gradio 6.31 cuts off the plot's legend.
+                    loss_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                            color_map=SERIES_COLORS, label="Losses: loss_D and loss_G",
+                                            elem_id="loss_plot", x_title="step", y_title="loss")
+                    d_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                         color_map=SERIES_COLORS, label="D(x) on real data, D(G(z)) on generated",
+                                         elem_id="d_plot", x_title="step", y_title="D")
+            with gr.Column(visible=False) as modes_box:
+                modes_md = gr.Markdown("", elem_id="mode_metrics")
+                modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                         color_map=SERIES_COLORS, label="Modes covered (of 1,024 samples from G_ema)",
+                                         elem_id="mode_plot",
+                                         x_title="step", y_title="modes covered")
+            with gr.Accordion("Timeline: earlier grids", open=False):
+                timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
+                                     info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
+                timeline_caption = gr.Markdown("")
+                timeline_image = gr.Image(label="Grid at the chosen step", show_label=False, type="pil",
+                                          format="png", interactive=False, elem_id="timeline_image")
+            with gr.Row():
+                save = gr.Button("Save run as checkpoint (zip)", interactive=False, elem_id="save_run")
+                send = gr.Button("Send to Explore", interactive=False, elem_id="send_to_explore")
+            saved = gr.File(label="Checkpoint", visible=False, interactive=False, elem_id="saved_run")
+            cli = gr.Code(cli_command(config_from_values(initial)), language="shell", interactive=False, lines=3,
+                          label="The same run from the command line", elem_id="train_cli", wrap_lines=True)
+    for name, component in controls.items():
+        component.elem_id = f"train_{name}"  # for browser tests: #train_width input[type=range], ...
+    timer = gr.Timer(TICK_S, active=False)
+    view = gr.State(None)
+
+    names = list(CONTROL_FIELDS)
+    inputs = [controls[n] for n in names]
+    buttons = [start, pause, resume, stop, reset, save, send]
+    auto_names = list(AUTO_FIELDS)
+    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, timeline,
+                    timeline_image, timeline_caption, *buttons, timer, view]
+
+    # ------------------------------------------------------------- handlers
+    def session_of(request: gr.Request):
+        return ctx.registry.get(request.session_hash)
+
+    def cleared(session, run_snap=None) -> dict:
+        """Outputs for a fresh view: empty pictures and curves, buttons for the run's state."""
+        state = run_snap["state"] if run_snap else None
+        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None,
+               modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
+               timeline_caption: "",
+               status: status_line(run_snap, session.run_id if run_snap else None),
+               message: message_for(run_snap)}
+        out.update(zip(buttons, _button_updates(state)))
+        return out
+
+    def on_start(data: dict, request: gr.Request):
+        session = session_of(request)
+        try:
+            cfg = config_from_values({name: data[controls[name]] for name in names})
+            trainer = ctx.registry.start(session, cfg, ctx.device)
+        except Busy as exc:
+            gr.Warning(str(exc))
+            return {message: f"### Server busy\n{exc}"}
+        except (ConfigError, DataError, ValueError) as exc:
+            gr.Warning(f"Cannot start: {exc}")
+            return {message: f"### Cannot start\n{exc}"}
+        snap = trainer.snapshot()
+        out = cleared(session, snap)
+        note = trainer.dataset.note
+        out.update({message: f"Dataset note: {note}" if note else "",
+                    modes_box: gr.update(visible=trainer.dataset.modes is not None),
+                    cli: cli_command(cfg, session.run_id),
+                    view: LiveView(run_id=session.run_id),
+                    timer: gr.Timer(active=True)})
+        return out
+
+    def on_tick(current: LiveView | None, request: gr.Request):
+        session = session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            return {timer: gr.Timer(active=False)}
+        if current is None or current.run_id != session.run_id:
+            current = LiveView(run_id=session.run_id)
+        snap = trainer.snapshot()
+        out = {view: current}
+        if snap["state"] != current.state:
+            out.update(zip(buttons, _button_updates(snap["state"])))
+            out[message] = message_for(snap)
+            out[modes_box] = gr.update(visible=trainer.dataset.modes is not None)
+            if snap["state"] == "diverged":
+                gr.Warning(snap["message"])
+        out[status] = status_line(snap, session.run_id)
+        stepped = snap["step"] != current.step
+        if stepped:
+            picture, metrics = progress_picture(trainer, current)
+            out[grid] = picture
+            if metrics is not None:
+                current.modes.append((snap["step"], metrics["modes_covered"], metrics["n_modes"]))
+                if len(current.modes) > MODE_HISTORY:
+                    current.modes = current.modes[::2]
+                out[modes_md] = modes_line(metrics)
+        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
+        # picture), and once more when the run ends.
+        now = time.monotonic()
+        ended = snap["state"] in TERMINAL and snap["state"] != current.state
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended:
+            current.plotted_at = now
+            history = snap["history"]
+            out[loss_plot] = curves(history, {"loss_d": "loss_D", "loss_g": "loss_G"})
+            out[d_plot] = curves(history, {"d_real": "D(x)", "d_fake": "D(G(z))"})
+            if current.modes:
+                out[modes_plot] = gr.LinePlot(
+                    pd.DataFrame({"step": [m[0] for m in current.modes], "value": [m[1] for m in current.modes],
+                                  "series": "modes covered"}),
+                    y_lim=[0, current.modes[-1][2]])
+        if stepped:
+            last = session.timeline[-1][0] if session.timeline else None
+            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
+                session.keep_frame(snap["step"], _png(picture))
+            tl = session.timeline  # read after keep_frame: thinning replaces the deque
+            if len(tl) != current.frames:
+                current.frames = len(tl)
+                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1))
+        current.step, current.state = snap["step"], snap["state"]
+        if snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped):
+            out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
+        return out
+
+    def on_timeline(step, request: gr.Request):
+        frames = list(session_of(request).timeline)
+        if not frames:
+            return None, ""
+        chosen = frames[0]
+        for frame in frames:
+            if frame[0] <= step:
+                chosen = frame
+        return Image.open(io.BytesIO(chosen[1])), f"The grid at step **{chosen[0]:,}**"
+
+    def control(action):
+        def handler(request: gr.Request):
+            session = session_of(request)
+            trainer = session.trainer
+            if trainer is None:
+                return {}
+            action(session, trainer)
+            snap = trainer.snapshot()
+            out = dict(zip(buttons, _button_updates(snap["state"])))
+            out[status] = status_line(snap, session.run_id)
+            out[timer] = gr.Timer(active=True)  # one more tick shows the final state
+            return out
+
+        return handler
+
+    def on_reset(request: gr.Request):
+        session = session_of(request)
+        ctx.registry.stop(session)
+        session.trainer, session.run_id = None, None
+        session.timeline.clear()
+        out = cleared(session)
+        out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
+                    saved: gr.update(value=None, visible=False)})
+        return out
+
+    def on_save(request: gr.Request):
+        session = session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            raise gr.Error("Nothing to save yet: start a run first.")
+        folder = save_root / session.session_id
+        shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
+        run_dir = trainer.save(folder / session.run_id)
+        cfg = RunConfig.from_dict(trainer.cfg.to_dict())
+        cfg.step = 0
+        (run_dir / "command.txt").write_text(cli_command(cfg, session.run_id) + "\n")
+        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
+        gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
+        return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
+
+    def on_dataset_input(dataset, loss, *auto_values):
+        current = dict(zip(auto_names, auto_values))
+        new = swap_defaults(current, dataset, loss)
+        return [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
+
+    def on_dataset_change(dataset):
+        two = dataset_kind(dataset or "ring8") == "2d"
+        labelled = dataset in LABELLED_DATASETS
+        updates = [gr.update(visible=two)] * 3 + [gr.update(visible=not two)] * 4
+        updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
+        return updates
+
+    def on_upload(file, dataset, loss, *auto_values):
+        if file is None:
+            return [gr.update()] * (2 + len(auto_names)) + [""]
+        path = file if isinstance(file, str) else file.name
+        try:
+            description = check_upload(path)
+        except DataError as exc:
+            gr.Warning(str(exc))
+            # Empty the upload box again, so the next file can be dropped straight in.
+            return [None] + [gr.update()] * (1 + len(auto_names)) + [f"### Cannot use this file\n{exc}"]
+        choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
+        choices.append((f"{Path(path).name} (uploaded)", path))
+        new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss)
+        return ([gr.update(), gr.update(choices=choices, value=path)]
+                + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
+                + [f"Uploaded {description}. Press **Start** to train on it."])
+
+    def on_settings(*values):
+        try:
+            return cli_command(config_from_values(dict(zip(names, values))))
+        except (ConfigError, DataError, ValueError) as exc:
+            return f"# these settings cannot run yet: {exc}"
+
+    # ------------------------------------------------------------- wiring
+    private = dict(api_visibility="private")
+    start.click(on_start, set(inputs), live_outputs + [cli], show_progress="minimal", **private)
+    timer.tick(on_tick, [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
+                           (stop, lambda s, t: ctx.registry.stop(s))):
+        button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
+                     concurrency_limit=None, **private)
+    reset.click(on_reset, None, live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    save.click(on_save, None, saved, **private)
+    timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
+                   concurrency_limit=None, **private)
+    auto_controls = [controls[n] for n in auto_names]
+    controls["dataset"].input(on_dataset_input, [controls["dataset"], controls["loss"], *auto_controls],
+                              auto_controls, show_progress="hidden", **private)
+    controls["loss"].input(on_dataset_input, [controls["dataset"], controls["loss"], *auto_controls],
+                           auto_controls, show_progress="hidden", **private)
+    kind_controls = [controls[n] for n in ("width", "depth", "activation", "ngf", "ndf", "img_size", "channels",
+                                           "conditional")]
+    controls["dataset"].change(on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
+                               queue=False, **private)
+    upload.upload(on_upload, [upload, controls["dataset"], controls["loss"], *auto_controls],
+                  [upload, controls["dataset"], *auto_controls, message], **private)
+    gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
+          queue=False, **private)
+
+    return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
+            "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
+            "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
+            "cli": cli, "upload": upload, "values_for": values_for}
+
+
+def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
+    """"Send to Explore": switch to the Explore tab with the session's live run selected there and in Interpolate."""
+
+    def send(request: gr.Request):
+        session = ctx.registry.get(request.session_hash)
+        if session.trainer is None:
+            raise gr.Error("No run to explore yet: start a run first.")
+        choices = ctx.catalog.choices(session)
+        picked = gr.update(choices=choices, value=CURRENT_RUN)
+        return gr.Tabs(selected="explore"), picked, picked
+
+    train["send"].click(send, None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
+                        api_visibility="private")
