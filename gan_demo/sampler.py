@@ -1,16 +1,36 @@
 """Sampler: a trained generator ready to explore (latents in, pictures and D's score out); UI-free."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .lab import display_prob
 from .latent import interpolate, principal_directions, truncate, z_from_seed
 
 BOUNDS_SAMPLES = 2000  # samples used to frame a 2D generator's picture
+SMALL_BATCH = 16  # on the CPU, batches this small run on one thread (see _one_thread)
+
+
+@contextlib.contextmanager
+def _one_thread(n: int, device: torch.device):
+    """Run a tiny CPU forward pass on the calling thread alone, then restore the thread count.
+
+    A slider move generates one sample; splitting it over several OpenMP threads gains nothing
+    and, on a small machine that is also training, makes them wait on each other (measured on a
+    busy 2-core box: 2 ms on one thread, 200 ms on two).
+    """
+    previous = torch.get_num_threads()
+    if device.type != "cpu" or n > SMALL_BATCH or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class Sampler:
@@ -40,10 +60,19 @@ class Sampler:
     def from_trainer(cls, trainer, name: str = "current run") -> "Sampler":
         from .checkpoint import dataset_info_of
 
-        return cls(trainer.G_ema, trainer.D, trainer.cfg, dataset_info_of(trainer.dataset), trainer.device,
-                   lock=trainer.lock, name=name)
+        sampler = cls(trainer.G_ema, trainer.D, trainer.cfg, dataset_info_of(trainer.dataset), trainer.device,
+                      lock=trainer.lock, name=name)
+        sampler.trainer = trainer
+        return sampler
 
     # ------------------------------------------------------------------ facts
+    trainer = None  # the live Trainer this sampler reads, if any
+
+    @property
+    def step(self) -> int:
+        """Training steps behind the weights shown (live runs keep counting)."""
+        return self.trainer.step if self.trainer is not None else self.cfg.step
+
     @property
     def z_dim(self) -> int:
         return self.cfg.model.z_dim
@@ -74,18 +103,26 @@ class Sampler:
         z = truncate(z.reshape(-1, self.z_dim).float(), truncation)
         y = self._labels(label, z.shape[0])
         y_dev = None if y is None else y.to(self.device)
-        with self.lock:
+        with self.lock, _one_thread(z.shape[0], self.device):
             g_mode, d_mode = self.G.training, self.D.training
             self.G.eval()
             self.D.eval()
             try:
                 x = self.G(z.to(self.device), y_dev).float()
-                score = display_prob(self.cfg.train.loss, self.D(x, y_dev).float()) if with_score else None
+                score = self._score(self.D(x, y_dev).float()) if with_score else None
             finally:
                 self.G.train(g_mode)
                 self.D.train(d_mode)
         out = x.cpu() if self.kind == "2d" else ((x.clamp(-1, 1) + 1) / 2).cpu()
         return (out, score.cpu()) if with_score else out
+
+    def _score(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's per-sample score on the scale of the Train tab's D(x) curve (losses.d_score):
+        a probability sigma(logit) for nonsaturating, minimax and hinge; the raw output for
+        lsgan (trained toward 1 real, 0 fake) and wgan-gp (a critic: higher = more real)."""
+        if self.cfg.train.loss in ("nonsaturating", "minimax", "hinge"):
+            return torch.sigmoid(logits)
+        return logits
 
     def from_seed(self, seed: int, label: int | None = None, truncation: float = 1.0):
         """One sample and D's score for it: the image (or point) a seed names, on every device."""
@@ -97,6 +134,11 @@ class Sampler:
         if self._cloud is None:
             self._cloud = self.generate(z_from_seed(0, self.z_dim, BOUNDS_SAMPLES))
         return self._cloud
+
+    def refresh(self) -> None:
+        """Forget the cached cloud and directions (a live run's weights have moved on)."""
+        self._directions.clear()
+        self._cloud = None
 
     # ------------------------------------------------------------- directions
     def directions(self, k: int = 8, n: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:

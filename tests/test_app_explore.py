@@ -1,0 +1,390 @@
+"""Explore and Interpolate tabs: handler logic on tiny checkpoints, and the wiring through a launched app."""
+from __future__ import annotations
+
+import json
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+gr = pytest.importorskip("gradio")
+
+from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.trainer import Trainer  # noqa: E402
+from gan_demo.ui import explore_tab, interpolate_tab  # noqa: E402
+from gan_demo.ui.app import AppContext  # noqa: E402
+from gan_demo.ui.explore_tab import MARK_COLOR, N_SLIDERS, PCA, RAW  # noqa: E402
+
+ZEROS = [0.0] * N_SLIDERS
+
+
+def _visible(G: torch.nn.Module) -> None:
+    """Untrained DCGAN weights (std 0.02) through eval-mode batch norm make a flat grey image;
+    larger random weights make the output depend visibly on z, which is all these tests need."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in G.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A folder with a tiny ring8 MLP and a tiny conditional digits DCGAN (16 px, ngf/ndf 8, z_dim 16)."""
+    root = tmp_path_factory.mktemp("pretrained")
+    ring = RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
+                     train=TrainConfig(batch_size=64, steps=1))
+    trainer = Trainer(ring, device="cpu")
+    trainer.step_once()
+    trainer.save(root / "ring8")
+    digits = RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                       model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
+                       train=TrainConfig(batch_size=64, steps=1))
+    trainer = Trainer(digits, device="cpu")
+    _visible(trainer.G_ema)
+    trainer.save(root / "digits")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ctx(pretrained):
+    return AppContext.create(device="cpu", pretrained=pretrained)
+
+
+@pytest.fixture
+def request_(request):
+    """A stand-in for gr.Request: the handlers only read its session_hash."""
+    return SimpleNamespace(session_hash=f"test-{request.node.name}")
+
+
+@pytest.fixture(scope="module")
+def explore(ctx):
+    return explore_tab.Explore(ctx)
+
+
+@pytest.fixture(scope="module")
+def interp(ctx):
+    return interpolate_tab.Interpolate(ctx)
+
+
+def pixels(picture) -> np.ndarray:
+    assert isinstance(picture, Image.Image)
+    return np.asarray(picture.convert("RGB")).astype(np.int16)
+
+
+def render(explore, req, name="digits", seed=0, mode=RAW, truncation=1.0, label=0, offsets=ZEROS):
+    picture, text = explore.render(req, name, seed, mode, truncation, label, *offsets)
+    return pixels(picture), text
+
+
+# ------------------------------------------------------------------------------------- explore
+def test_catalog_lists_the_pretrained_runs(ctx):
+    assert ctx.catalog.choices(None) == ["digits", "ring8"]
+
+
+def test_slider_move_changes_the_image_and_same_inputs_give_the_same_image(explore, request_):
+    base, text = render(explore, request_)
+    assert base.shape == (320, 320, 3)  # 16 px enlarged 20 times, nearest neighbour
+    moved, _ = render(explore, request_, offsets=[2.0] + ZEROS[1:])
+    assert np.abs(moved - base).max() > 20
+    again, _ = render(explore, request_, offsets=[2.0] + ZEROS[1:])
+    assert np.array_equal(again, moved)
+    other_seed, _ = render(explore, request_, seed=1)
+    assert np.abs(other_seed - base).max() > 20
+    assert "D(x) = " in text and "probability" in text
+
+
+def test_pca_mode_labels_sliders_with_explained_variance_and_moves_the_image(explore, request_):
+    out = explore.change_mode(request_, "digits", 0, PCA, 1.0, 0)
+    sliders, (picture, text) = out[:N_SLIDERS], out[N_SLIDERS:]
+    labels = [s["label"] for s in sliders]
+    assert all(s["visible"] and s["value"] == 0.0 for s in sliders)
+    shares = [float(label.split("·")[1].split("%")[0]) for label in labels]
+    assert labels[0].startswith("PC1") and shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100
+    base, _ = render(explore, request_, mode=PCA)
+    assert np.array_equal(base, pixels(picture))
+    moved, text = render(explore, request_, mode=PCA, offsets=[3.0] + ZEROS[1:])
+    assert np.abs(moved - base).max() > 20
+    assert "PC1" in text
+
+
+def test_pca_on_a_2d_generator_has_two_directions(explore, request_):
+    sliders = explore.change_mode(request_, "ring8", 0, PCA, 1.0, None)[:N_SLIDERS]
+    assert [s["visible"] for s in sliders] == [True, True] + [False] * (N_SLIDERS - 2)
+
+
+def test_class_picker_and_class_changes_the_output(explore, request_):
+    out = explore.select(request_, "digits", 0, RAW, 1.0, 3, None)
+    class_update = out[1]
+    assert class_update["visible"] and len(class_update["choices"]) == 10 and class_update["value"] == 3
+    three, _ = render(explore, request_, label=3)
+    seven, text = render(explore, request_, label=7)
+    assert np.abs(three - seven).max() > 20
+    assert "class 7" in text
+    out = explore.select(request_, "ring8", 0, RAW, 1.0, 3, None)
+    assert out[1]["visible"] is False
+
+
+def test_truncation_zero_ignores_the_seed(explore, request_):
+    a, _ = render(explore, request_, seed=1, truncation=0.0)
+    b, _ = render(explore, request_, seed=2, truncation=0.0)
+    assert np.array_equal(a, b)
+
+
+def test_2d_checkpoint_shows_the_cloud_with_the_point_highlighted(explore, request_):
+    base, text = render(explore, request_, name="ring8", label=None)
+    orange = np.all(base == np.array(MARK_COLOR), axis=-1)
+    assert base.shape == (320, 320, 3) and orange.sum() > 50
+    moved, _ = render(explore, request_, name="ring8", label=None, offsets=[3.0, -3.0] + ZEROS[2:])
+    moved_orange = np.all(moved == np.array(MARK_COLOR), axis=-1)
+    assert not np.array_equal(np.argwhere(orange).mean(0), np.argwhere(moved_orange).mean(0))
+    assert "G(z) = (" in text
+
+
+def test_random_seed_draws_a_new_latent(explore, request_):
+    seed, picture, text = explore.random_seed(request_, "digits", RAW, 1.0, 0, *ZEROS)
+    assert 0 <= seed <= explore_tab.MAX_SEED and f"seed {seed}" in text
+    assert np.array_equal(pixels(picture), render(explore, request_, seed=seed)[0])
+
+
+def test_the_current_run_is_explorable_while_it_trains(explore, request_):
+    session = explore.ctx.registry.get(request_.session_hash)
+    cfg = RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
+                    train=TrainConfig(batch_size=64, steps=50))
+    explore.ctx.registry.start(session, cfg, "cpu")
+    try:
+        checkpoint = explore.refresh(request_, "digits")
+        assert "current run" in checkpoint["choices"] and checkpoint["value"] == "digits"
+        out = explore.select(request_, "current run", 0, RAW, 1.0, None, None)
+        assert isinstance(out[-3], Image.Image) and "ring8 (2D points)" in out[-1]
+        picture, text = render(explore, request_, name="current run", label=None)
+        assert "G(z) = (" in text
+    finally:
+        explore.ctx.registry.stop(session)
+
+
+def test_select_resets_sliders_and_describes_the_checkpoint(explore, request_):
+    out = explore.select(request_, "digits", 5, RAW, 0.7, 0, None)
+    pending, sliders, status = out[0], out[2:2 + N_SLIDERS], out[-1]
+    assert pending is None
+    assert [s["value"] for s in sliders] == ZEROS
+    assert [s["label"] for s in sliders] == [f"z[{i}]" for i in range(N_SLIDERS)]
+    assert "DCGAN" in status and "z_dim 16" in status
+
+
+def test_unknown_checkpoint_gives_a_readable_message(explore, request_):
+    picture, text = explore.render(request_, "nope", 0, RAW, 1.0, 0, *ZEROS)
+    assert text.startswith("⚠ no checkpoint named 'nope'")
+    out = explore.select(request_, "current run", 0, RAW, 1.0, 0, None)
+    assert "start a training run first" in out[-1]
+
+
+def test_bookmarks_round_trip_through_json(explore, request_, tmp_path):
+    offsets = [1.5, 0, -0.5] + ZEROS[3:]
+    names, download, status = explore.save_bookmark(request_, "digits", 42, RAW, 0.8, 2, *offsets)
+    assert "Saved bookmark" in status and download["interactive"]
+    explore.save_bookmark(request_, "digits", 7, PCA, 1.0, 5, *([0.0, 2.0] + ZEROS[2:]))
+    session = explore.ctx.registry.get(request_.session_hash)
+    assert len(session.bookmarks) == 2
+    path = explore._bookmark_outputs(session)[1]["value"]  # the same file, rewritten after each save
+    saved = json.loads(open(path).read())
+    assert saved["format"] == "gan_demo-bookmarks" and len(saved["bookmarks"]) == 2
+    first = saved["bookmarks"][0]
+    assert (first["checkpoint"], first["seed"], first["mode"], first["label"]) == ("digits", 42, RAW, 2)
+    assert first["offsets"] == offsets and first["truncation"] == 0.8 and len(first["z"]) == 16
+    expected_z = explore_tab.latent_of(explore.ctx.catalog.sampler("digits"), 42, RAW, offsets)[0]
+    assert torch.allclose(torch.tensor(first["z"]), expected_z, atol=1e-5)
+
+    # a fresh session loads the file and restores the first bookmark exactly
+    other = SimpleNamespace(session_hash=request_.session_hash + "-other")
+    dropdown, _, status = explore.load_bookmarks(other, path)
+    assert "Loaded 2 bookmark(s)" in status and dropdown["choices"] == [b["name"] for b in saved["bookmarks"]]
+    out = explore.restore(other, first["name"], "digits")
+    pending, checkpoint, view = out[0], out[1], out[2:]
+    assert pending is None
+    sliders, seed, mode, truncation, picture = view[1:1 + N_SLIDERS], *view[1 + N_SLIDERS:5 + N_SLIDERS]
+    assert (seed, mode, truncation) == (42, RAW, 0.8) and view[0]["value"] == 2
+    assert [s["value"] for s in sliders] == offsets
+    expected, _ = render(explore, other, seed=42, truncation=0.8, label=2, offsets=offsets)
+    assert np.array_equal(pixels(picture), expected)
+
+
+def test_restoring_a_bookmark_of_another_checkpoint_switches_to_it(explore, request_):
+    explore.save_bookmark(request_, "ring8", 3, RAW, 1.0, None, *([1.0] + ZEROS[1:]))
+    session = explore.ctx.registry.get(request_.session_hash)
+    name = session.bookmarks[-1]["name"]
+    out = explore.restore(request_, name, "digits")
+    pending, checkpoint = out[0], out[1]
+    assert pending["name"] == name and checkpoint["value"] == "ring8"
+    # the checkpoint's change event then applies the pending bookmark instead of zeroing the sliders
+    out = explore.select(request_, "ring8", 0, RAW, 1.0, None, pending)
+    assert out[0] is None and out[2]["value"] == 1.0 and out[2 + N_SLIDERS] == 3
+    assert "Restored bookmark" in out[-1]
+
+
+def test_bad_bookmark_files_give_readable_messages(explore, request_, tmp_path):
+    cases = {
+        "not json": "not a JSON file",
+        json.dumps({"bookmarks": [{"z": "abc"}]}): "bookmark 1: 'z' must be a list",
+        json.dumps({"bookmarks": [{"z": [1.0, float("nan")]}]}): "finite numbers",
+        json.dumps({"something": 1}): "'bookmarks' list",
+    }
+    for text, message in cases.items():
+        path = tmp_path / "b.json"
+        path.write_text(text)
+        with pytest.warns(UserWarning):
+            _, _, status = explore.load_bookmarks(request_, str(path))
+        assert status.startswith("⚠ Could not read the bookmarks") and message in status, status
+    assert explore.ctx.registry.get(request_.session_hash).bookmarks == []
+
+
+def test_uploaded_run_zip_is_selectable_and_a_bad_zip_is_explained(explore, request_, pretrained, tmp_path):
+    archive = tmp_path / "run.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in (pretrained / "ring8").iterdir():
+            zf.write(f, f"my-run/{f.name}")
+    checkpoint, status = explore.upload_run(request_, str(archive))
+    name = checkpoint["value"]
+    assert name.startswith("upload-") and name in checkpoint["choices"] and name in status
+    picture, text = render(explore, request_, name=name, label=None)
+    assert picture.shape == (320, 320, 3) and "G(z)" in text
+
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"this is not a zip")
+    with pytest.warns(UserWarning):
+        checkpoint, status = explore.upload_run(request_, str(junk))
+    assert status == "⚠ Could not load that run: not a zip file: File is not a zip file"
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("notes.txt", "hello")
+    with pytest.warns(UserWarning):
+        _, status = explore.upload_run(request_, str(empty))
+    assert "holds no config.json" in status
+
+
+# --------------------------------------------------------------------------------- interpolate
+def gif_frames(path) -> int:
+    with Image.open(path) as im:
+        return im.n_frames
+
+
+@pytest.mark.parametrize("name", ["digits", "ring8"])
+def test_interpolation_gif_has_n_frames_and_2n_minus_2_with_pingpong(interp, request_, name):
+    label = 0 if name == "digits" else None
+    strip, gif, download, status = interp.run(request_, name, "seed", 0, None, "seed", 1, None, "slerp", 8,
+                                              False, 1.0, label, 80)
+    assert gif_frames(gif) == 8 and download["value"] == gif and "8 frames from seed 0 to seed 1" in status
+    assert isinstance(strip, Image.Image)
+    if name == "digits":
+        assert strip.size == (8 * 66 + 2, 66 + 2)  # 8 frames of 64 px in a row, 2 px apart
+    strip, gif, _, status = interp.run(request_, name, "seed", 0, None, "seed", 1, None, "lerp", 8,
+                                       True, 0.7, label, 80)
+    assert gif_frames(gif) == 14 and "14 GIF frames" in status
+
+
+def test_interpolation_between_bookmarks(explore, interp, request_):
+    explore.save_bookmark(request_, "digits", 3, RAW, 1.0, 0, *ZEROS)
+    explore.save_bookmark(request_, "digits", 4, PCA, 1.0, 0, *([2.0] + ZEROS[1:]))
+    explore.save_bookmark(request_, "ring8", 4, RAW, 1.0, None, *ZEROS)
+    marks = [b["name"] for b in explore.ctx.registry.get(request_.session_hash).bookmarks]
+    checkpoint, a, b = interp.refresh(request_, "digits", None, None)
+    assert a["choices"] == marks and (a["value"], b["value"]) == (marks[0], marks[-1])
+    strip, gif, _, status = interp.run(request_, "digits", "bookmark", None, marks[0], "bookmark", None, marks[1],
+                                       "slerp", 4, False, 1.0, 0, 80)
+    assert gif_frames(gif) == 4 and f"bookmark {marks[0]}" in status
+    # a bookmark's z of another size cannot be an endpoint here
+    *_, status = interp.run(request_, "digits", "bookmark", None, marks[0], "bookmark", None, marks[2],
+                            "slerp", 4, False, 1.0, 0, 80)
+    assert status.startswith("⚠ bookmark") and "z_dim 8" in status and "needs 16" in status
+    *_, status = interp.run(request_, "digits", "bookmark", None, None, "seed", 1, None, "slerp", 4, False, 1.0, 0, 80)
+    assert "pick a bookmark" in status
+
+
+def test_interpolation_endpoints_are_the_shown_samples(interp, explore, request_):
+    strip, gif, _, _ = interp.run(request_, "digits", "seed", 5, None, "seed", 6, None, "slerp", 3, False,
+                                  1.0, 4, 80)
+    a, _ = render(explore, request_, seed=5, label=4)
+    with Image.open(gif) as im:
+        first = np.asarray(im.convert("RGB").resize((320, 320), Image.Resampling.NEAREST)).astype(np.int16)
+    assert np.abs(first - a).max() <= 8  # GIF palette quantisation only
+
+
+# ------------------------------------------------------------------------------- wiring (live)
+def test_tabs_work_through_a_launched_app(pretrained):
+    """The events are wired to the right components: a slider move and an interpolation over HTTP."""
+    from gradio_client import Client
+
+    from browser import serve
+
+    ctx = AppContext.create(device="cpu", pretrained=pretrained)
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("Explore", id="explore"):
+                explore = explore_tab.build(ctx)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interp = interpolate_tab.build(ctx)
+    assert {"checkpoint"} <= set(explore) and {"checkpoint"} <= set(interp)
+    demo.queue()
+    with serve(demo) as url:
+        client = Client(url, verbose=False)
+        picture, text = client.predict("digits", 0, RAW, 1.0, 0, *([1.0] + ZEROS[1:]), api_name="/render")
+        assert Image.open(picture).size == (320, 320) and "D(x)" in text
+        strip, gif, download, status = client.predict(
+            "digits", "seed", 0, None, "seed", 1, None, "slerp", 5, True, 1.0, 0, 80, api_name="/run")
+        assert gif_frames(gif) == 8 and "5 frames" in status
+
+
+# ------------------------------------------------------------------------------------ browser
+def test_in_the_browser_sliders_bookmarks_and_interpolation(pretrained, tmp_path):
+    """Headless chromium: a slider move shows a new image, a bookmark of another checkpoint is restored
+    (its checkpoint loads first, then its latent), an interpolation shows a GIF."""
+    from browser import browser_page, click_tab, image_src, open_app, serve, set_slider, wait_for_new_image
+
+    ctx = AppContext.create(device="cpu", pretrained=pretrained)
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("Explore", id="explore"):
+                explore_tab.build(ctx)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interpolate_tab.build(ctx)
+    demo.queue()
+
+    def choose(page, elem_id, option):
+        page.locator(f"#{elem_id} input").click()
+        page.get_by_role("option", name=option).first.click()
+
+    def number(page, elem_id):
+        return page.locator(f"#{elem_id} input[type=number]").first.input_value()
+
+    with serve(demo) as url, browser_page() as page:
+        open_app(page, url, "#explore-image img")
+        before = image_src(page, "explore-image")
+        set_slider(page, "explore-slider-0", 2.0)
+        wait_for_new_image(page, "explore-image", before)
+
+        choose(page, "explore-checkpoint", "ring8")
+        page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('ring8')")
+        page.locator("#explore-seed input").fill("5")
+        set_slider(page, "explore-slider-2", 1.5)
+        page.locator("#explore-bookmark").click()
+        page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('Saved')")
+        choose(page, "explore-checkpoint", "digits")
+        page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('DCGAN')")
+        assert number(page, "explore-slider-2") == "0"
+        choose(page, "explore-bookmarks", "ring8 · seed 5")
+        page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('Restored')")
+        assert page.locator("#explore-checkpoint input").input_value() == "ring8"
+        assert number(page, "explore-slider-2") == "1.5"
+        assert page.locator("#explore-seed input").input_value() == "5"
+        page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
+
+        click_tab(page, "Interpolate")
+        page.locator("#interp-pingpong input").check()
+        page.locator("#interp-run").click()
+        page.wait_for_selector("#interp-gif img", timeout=60_000)
+        assert "30 GIF frames" in page.locator("#interp-status").inner_text()
+        page.screenshot(path=str(tmp_path / "interpolate.png"), full_page=True)
+        assert page.external_requests == []
