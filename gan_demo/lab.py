@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .latent import z_from_seed
-from .losses import g_loss
+from .losses import d_score, g_loss
 from .viz import grid_points
 
 
@@ -67,3 +67,72 @@ def lab_state(trainer, bounds: tuple[float, float, float, float], res: int = 64,
             G.train(modes[0])
             D.train(modes[1])
     return {"heat": heat, "fake": fake.detach().cpu(), "grads": (-grad).cpu(), "manifold": manifold}
+
+
+def mean_scores(trainer, real: torch.Tensor, fake: torch.Tensor) -> tuple[float, float]:
+    """Mean D(real) and mean D(fake) as the run's loss reads D (losses.d_score), with D in eval mode.
+
+    For nonsaturating, minimax and hinge these are probabilities of "real"; for lsgan and
+    wgan-gp they are D's raw scores. Used to say what a single D or G step changed.
+    """
+    kind = trainer.cfg.train.loss
+    D = trainer.D
+    with trainer.lock, torch.no_grad():
+        was_training = D.training
+        D.eval()
+        try:
+            real_logits = D(real.to(trainer.device)).float()
+            fake_logits = D(fake.to(trainer.device)).float()
+        finally:
+            D.train(was_training)
+    return float(d_score(kind, real_logits)), float(d_score(kind, fake_logits))
+
+
+def lab_change(before: dict, after: dict, real: torch.Tensor, bounds: tuple[float, float, float, float]) -> dict:
+    """What one step changed between two lab states (lab_state dicts drawn with the same noise and bounds).
+
+    real: (N, 2) CPU data points. Returns floats:
+      moved_mean, moved_max  how far the generated points moved (data units)
+      move_dx, move_dy       their mean displacement
+      near_before, near_after  mean distance from a generated point to its nearest real point
+      heat_mean_before, heat_mean_after  mean of the map (0 = all "fake", 1 = all "real")
+      heat_up, heat_down     largest rise and fall of the map at one place
+      heat_up_at, heat_down_at  (x, y) centres of where the map rose / fell the most
+                             (weighted by the change; None when it did not move)
+    """
+    fb, fa = before["fake"].double(), after["fake"].double()
+    move = fa - fb
+    dist = move.norm(dim=1)
+    real = real.double()
+
+    def nearest(f: torch.Tensor) -> float:
+        return float(torch.cdist(f, real).min(dim=1).values.mean())
+
+    delta = (after["heat"] - before["heat"]).double()  # (res, res), row 0 = ymin
+    res_y, res_x = delta.shape
+    xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+    xs = xmin + (torch.arange(res_x, dtype=torch.float64) + 0.5) * (xmax - xmin) / res_x
+    ys = ymin + (torch.arange(res_y, dtype=torch.float64) + 0.5) * (ymax - ymin) / res_y
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+
+    def centre(weight: torch.Tensor) -> tuple[float, float] | None:
+        total = float(weight.sum())
+        if total <= 1e-9:
+            return None
+        return float((weight * gx).sum() / total), float((weight * gy).sum() / total)
+
+    rise, fall = delta.clamp(min=0), (-delta).clamp(min=0)
+    return {
+        "moved_mean": float(dist.mean()),
+        "moved_max": float(dist.max()),
+        "move_dx": float(move[:, 0].mean()),
+        "move_dy": float(move[:, 1].mean()),
+        "near_before": nearest(fb),
+        "near_after": nearest(fa),
+        "heat_mean_before": float(before["heat"].double().mean()),
+        "heat_mean_after": float(after["heat"].double().mean()),
+        "heat_up": float(rise.max()),
+        "heat_down": float(fall.max()),
+        "heat_up_at": centre(rise ** 2),
+        "heat_down_at": centre(fall ** 2),
+    }

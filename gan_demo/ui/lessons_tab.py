@@ -1,0 +1,268 @@
+"""Lessons tab: presets that load the Train tab with a configuration, and what to watch and why."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..losses import LOSS_FORMULAS, LOSS_NOTES
+from .train_tab import values_for
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One button: the RunConfig fields a lesson sets; every other Train control goes back to its default.
+
+    The Train tab shows "pick the default" numbers (lr, batch size, steps, ...) resolved for the preset's
+    dataset and loss (train_tab.values_for), so a student sees the numbers the run will use.
+    """
+
+    label: str  # button text
+    values: dict  # {RunConfig field name: value}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str  # short id (elem_id of its buttons)
+    title: str
+    text: str  # Markdown (LaTeX between $ or $$): what to watch and why
+    presets: tuple[Preset, ...] = ()  # buttons that load the Train tab
+    tabs: tuple[tuple[str, str], ...] = ()  # buttons that open another tab: (label, tab id)
+    losses: tuple[str, ...] = ()  # loss kinds whose formulas are shown
+
+
+# The lessons' settings were tuned by running them headless (see each lesson's figures); a smaller
+# network (128 units) and batch (256) than the 2D defaults so the effect shows within minutes on a laptop.
+_SMALL = {"dataset": "ring8", "width": 128, "batch_size": 256, "r1_gamma": 0.0, "d_norm": "none", "seed": 0}
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        key="collapse",
+        title="1. Mode collapse: minimax vs WGAN-GP on ring8",
+        presets=(
+            Preset("Load: minimax on ring8", {**_SMALL, "loss": "minimax", "steps": 3000}),
+            Preset("Load: WGAN-GP on ring8", {**_SMALL, "loss": "wgan-gp", "n_critic": 5, "lr_g": 5e-4,
+                                              "lr_d": 5e-4, "beta1": 0.5, "beta2": 0.9, "gp_weight": 1.0,
+                                              "steps": 1500}),
+        ),
+        losses=("minimax", "wgan-gp"),
+        text="""\
+**Try it.** Load *minimax on ring8*, press **Start** in the Train tab and watch the samples (the **2D lab**
+tab shows the same run with D's map). Then load *WGAN-GP on ring8* and compare.
+
+**What you will see.** The minimax GAN first makes a rough ring, then pulls its samples together into a
+crescent on one side: a few modes get almost all of them and the modes on the other side stay empty (in the
+2D lab, D paints them green: real data that nobody imitates). Every few hundred steps the crowd may shift
+from one mode to another (*mode hopping*). WGAN-GP spreads its samples around the whole ring within a few
+hundred steps, then sharpens them onto all eight modes.
+
+**Why.** The generator is only rewarded for samples that D currently calls real. If one mode fools D, moving
+every sample there lowers G's loss; D then learns to reject that mode and G moves on. Nothing in the minimax
+game asks G to cover *every* mode at once. The WGAN critic instead estimates the Wasserstein distance (how much
+probability mass has to move, and how far), so an empty mode keeps pulling samples toward it; the gradient
+penalty keeps the critic 1-Lipschitz, so that pull stays smooth instead of vanishing.
+
+**What we measured** with these presets (seed 0, CPU). A mode is *covered* when at least 31 of 2,500 samples lie
+within $3\\sigma = 0.03$ of it (`gan_demo.metrics.mode_metrics`):
+
+| step | 500 | 1,000 | 1,500 | 3,000 |
+|---|---|---|---|---|
+| minimax | 0 of 8 | 0 of 8 | 1 of 8 | 2 of 8, 91% of the good samples on one mode |
+| WGAN-GP | 7 of 8 (8 for G_ema, which the Train tab shows) | 8 of 8 | 8 of 8, 58% of all samples within $3\\sigma$ | (the preset stops at 1,500) |
+
+With seed 1, minimax covered 4 of 8 (four neighbouring modes) after 3,000 steps and left the other four empty,
+while WGAN-GP covered 8 of 8 from step 750 on.
+
+**The settings.** Both: a 3 × 128 MLP, batch 256, no R1 penalty, no normalisation in D. WGAN-GP uses its usual
+recipe: 5 critic steps per G step, Adam $\\beta = (0.5, 0.9)$, lr $5 \\cdot 10^{-4}$, and penalty weight
+$\\lambda = 1$ (with the paper's $\\lambda = 10$ and $\\beta_1 = 0$, none of three runs with lr $2 \\cdot 10^{-4}$,
+$5 \\cdot 10^{-4}$ and $10^{-3}$ had reached the ring when we stopped them, after 750, 1,000 and 2,500 steps).
+Each WGAN-GP step trains D five times, so it is slower per step.
+""",
+    ),
+    Lesson(
+        key="strong_d",
+        title="2. A discriminator that overpowers the generator",
+        presets=(
+            Preset("Load: lr_d = 10 × lr_g", {**_SMALL, "loss": "nonsaturating", "lr_g": 1e-4, "lr_d": 1e-3,
+                                             "steps": 1500}),
+            Preset("Load: balanced (lr_d = lr_g)", {**_SMALL, "loss": "nonsaturating", "lr_g": 1e-3,
+                                                    "lr_d": 1e-3, "steps": 1500}),
+        ),
+        losses=("nonsaturating",),
+        text="""\
+**Try it.** Load *lr_d = 10 × lr_g* (the discriminator learns ten times faster) and press **Start**. Watch the
+D(x) and D(G(z)) curves on the Train tab and the map in the **2D lab**. Then load *balanced* and compare.
+
+**What you will see.** D wins every round: D(x) climbs to about 0.8 to 0.9 while D(G(z)), D's verdict on the
+fakes, stays between 0.1 and 0.2. The generator, chased by a discriminator that adapts ten times faster than
+it does, piles all its samples onto one or two modes of the ring and stays there: mode collapse. With balanced
+learning rates D(x) stays around 0.6 to 0.75, D(G(z)) around 0.25 to 0.4, and the samples stay spread around
+the ring while they slowly sharpen.
+
+**Why.** G only learns through D's gradient. A discriminator far ahead calls every generated sample fake,
+so the only direction it offers is toward wherever D is currently least sure; all samples rush there
+together, and by the time they arrive D has already learned to reject that place. Slowing D down, or
+regularising it (the R1 penalty, on by default in the Train tab for 2D sets, or a gradient penalty), keeps
+the game balanced.
+
+**What we measured** with these presets (seeds 0, 1 and 2, CPU): D(x) and D(G(z)) averaged over steps 1,000
+to 1,500, and 2,500 samples at step 1,500 (good = within $3\\sigma$ of a mode):
+
+| | D(x) | D(G(z)) | samples at step 1,500 |
+|---|---|---|---|
+| lr_d = 10 × lr_g | 0.81 to 0.89 | 0.11 to 0.19 | collapsed: 94% and 90% of all samples on **one** mode (seeds 0, 2), 77% on two neighbouring modes (seed 1); the other modes get none |
+| balanced | 0.62 to 0.76 | 0.24 to 0.38 | not collapsed: 1 to 3 modes covered so far, most of the others still get some samples |
+""",
+    ),
+    Lesson(
+        key="saturation",
+        title="3. Saturating (minimax) vs non-saturating generator loss",
+        presets=(
+            Preset("Load: minimax (saturating)", {**_SMALL, "loss": "minimax", "lr_g": 1e-4, "lr_d": 1e-3,
+                                                  "steps": 1500}),
+            Preset("Load: non-saturating", {**_SMALL, "loss": "nonsaturating", "lr_g": 1e-4, "lr_d": 1e-3,
+                                            "steps": 1500}),
+        ),
+        losses=("minimax", "nonsaturating"),
+        text="""\
+**Try it.** Both presets use a strong discriminator (lr_d = 10 × lr_g), so D rejects the fakes early; they
+differ only in the generator's loss. Load *minimax (saturating)*, press **Start**, and open the **2D lab**:
+the number *G's pull* under the picture is the mean length of the generator's gradient on its samples.
+Then load *non-saturating* and compare.
+
+**What you will see** (the presets use seed 0). With the minimax loss D(G(z)) sinks to about 0.03. In the 2D
+lab, D's map is purple (fake) almost everywhere, with small green islands around the eight real modes; the
+generated points stay a diffuse cloud spread over the whole picture, G's pull stays small (about 1.5 to 4), and
+the cloud hardly changes from step 750 to step 1,500. With the non-saturating loss G's pull is 10 to 18 and the
+points reach the ring by step 500 (where they collapse onto one mode: that is lesson 2's story).
+
+**Why.** Write D's output on a fake as $D(G(z)) = \\sigma(\\ell)$, with $\\ell$ the logit. The minimax generator
+minimises $\\log(1 - \\sigma(\\ell))$, the non-saturating one minimises $-\\log \\sigma(\\ell)$. Their slopes:
+
+$$\\frac{\\partial}{\\partial \\ell} \\log\\bigl(1 - \\sigma(\\ell)\\bigr) = -\\sigma(\\ell) \\;\\longrightarrow\\; 0
+\\qquad\\qquad
+\\frac{\\partial}{\\partial \\ell} \\bigl(-\\log \\sigma(\\ell)\\bigr)
+= -\\bigl(1 - \\sigma(\\ell)\\bigr) \\;\\longrightarrow\\; -1
+\\qquad (\\ell \\to -\\infty)$$
+
+When D confidently rejects a fake ($\\ell \\to -\\infty$, $D(G(z)) \\to 0$) the minimax loss is flat: G gets almost
+no gradient exactly when its samples are worst. The non-saturating loss has the same fixed point but keeps a
+slope of about $-1$ there, which is why Goodfellow et al. (2014) recommended it in practice.
+
+**A twist: Adam.** The optimiser here, Adam, divides each weight's gradient by a running estimate of its
+size, so a gradient that is small everywhere still makes normal-sized steps. What the minimax loss really
+changes is *which samples G listens to*: each sample's gradient is weighted by $\\sigma(\\ell) = D(G(z))$, so
+the samples D rejects hardest, the ones that most need to move, get almost no say (their arrows in the 2D lab
+shrink). Whether G then stalls depends on luck: with other seeds, a few samples sometimes find a mode early
+and the rest follow them.
+
+**What we measured** with these presets (CPU), the share of 2,500 samples within $3\\sigma$ of a mode:
+
+| | step 750 | step 1,500 |
+|---|---|---|
+| minimax, seed 0 (the preset) | 1% | 1% |
+| minimax, seeds 1, 2, 3, 4 | 1%, 52%, 3%, 67% | 3%, 87%, 29%, 84% |
+| non-saturating, seeds 0, 1, 2 | 82%, 52%, 73% | 94%, 77%, 90% |
+
+G's pull between steps 250 and 1,500 was 0.7 to 10 with minimax (seeds 0 to 4) and 10 to 29 with
+non-saturating (seeds 0 to 2).
+""",
+    ),
+    Lesson(
+        key="latent",
+        title="4. A walk through latent space",
+        tabs=(("Open Explore", "explore"), ("Open Interpolate", "interpolate")),
+        text="""\
+**Try it.** Open the **Explore** tab and pick the pretrained *digits* checkpoint (a conditional DCGAN trained on
+the bundled handwritten digits). Each seed is a point $z$ in latent space; the sliders move $z$ along one axis
+at a time, either raw coordinates of $z$ or the generator's principal directions (the GANSpace idea: PCA of
+what G produces). Change the class to draw another digit from the same $z$, and pull the truncation $\\psi$
+toward 0 to trade variety for typical-looking samples. Bookmark two latents you like, then open
+**Interpolate** and walk from one to the other.
+
+**What to watch.** Small moves in $z$ give small, smooth changes in the image: the generator has learned a
+continuous map, not a lookup table of training images. With the class fixed, moving $z$ changes the style of
+the digit (slant, thickness, shape) but not which digit it is; with $z$ fixed, changing the class changes the
+digit. Compare *linear* and *slerp* paths: $z$ is drawn from a Gaussian in many
+dimensions, where almost all of the probability lies near a sphere of radius $\\sqrt{d}$; a straight line
+between two such points passes closer to the centre, where latents are atypical, while slerp stays on the
+sphere:
+
+$$\\operatorname{slerp}(z_a, z_b; t) = \\frac{\\sin((1-t)\\,\\theta)}{\\sin \\theta}\\, z_a
++ \\frac{\\sin(t\\,\\theta)}{\\sin \\theta}\\, z_b,
+\\qquad \\cos \\theta = \\frac{z_a \\cdot z_b}{\\lVert z_a \\rVert\\, \\lVert z_b \\rVert}$$
+
+**What we measured** on *digits* with the project's digit classifier (`gan_demo.classifier`): with the class
+fixed (0, 3 or 8, 64 seeds each), 95% to 100% of the samples are read as that class while the pixels vary from
+seed to seed; with the
+seed fixed and the class changed, all 160 samples are read as the class asked for. A step of 0.5 along one
+axis of $z$ changes a pixel by 0.6% of its range on average. Random latents ($d = 100$) have length about 10;
+the midpoint of a straight line between two of them has length about 7, while slerp keeps 9.9 all the way.
+
+The 2D runs (ring8, grid25, or your own in the Train tab) can be explored the same way: there the picture shows
+where each $z$ lands among all the generated points.
+""",
+    ),
+)
+
+
+# ---------------------------------------------------------------------------- formulas
+def formulas_markdown(kinds) -> str:
+    """The discriminator's and generator's losses of each kind, in LaTeX, with a one-line note."""
+    parts = []
+    for kind in kinds:
+        l_d, l_g = LOSS_FORMULAS[kind]
+        parts.append(f"**{kind}**: {LOSS_NOTES[kind]}\n\n$$\n{l_d}\n$$\n\n$$\n{l_g}\n$$")
+    return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------------------ layout
+def build(ctx) -> dict:
+    """One accordion per lesson: its text, its formulas and its buttons. Wired by wire()."""
+    gr.Markdown("## Lessons\nEach lesson loads a configuration into the **Train** tab (press *Start* there), "
+                "then tells you what to watch and why. The 2D ones are best watched in the **2D lab** tab "
+                "as well, which shows the same run. Every figure quoted was measured by running the preset on a "
+                "CPU; GAN training is chaotic, so on another machine the same seed can take another path: the "
+                "tables give the spread over several seeds.")
+    buttons = []  # (button, Preset) pairs
+    tab_buttons = []  # (button, tab id) pairs
+    for i, lesson in enumerate(LESSONS):
+        with gr.Accordion(lesson.title, open=i == 0, elem_id=f"lesson-{lesson.key}"):
+            with gr.Row():
+                for j, preset in enumerate(lesson.presets):
+                    btn = gr.Button(preset.label, variant="primary" if j == 0 else "secondary",
+                                    elem_id=f"lesson-{lesson.key}-{j}")
+                    buttons.append((btn, preset))
+                for label, tab in lesson.tabs:
+                    btn = gr.Button(label, variant="primary", elem_id=f"lesson-{lesson.key}-{tab}")
+                    tab_buttons.append((btn, tab))
+            gr.Markdown(lesson.text, latex_delimiters=LATEX)
+            if lesson.losses:
+                gr.Markdown(formulas_markdown(lesson.losses), latex_delimiters=LATEX)
+    with gr.Accordion("All the losses", open=False, elem_id="lesson-losses"):
+        gr.Markdown("$D$ is the discriminator's output: a probability $D(x) = \\sigma(\\ell)$ of its logit "
+                    "$\\ell$ for the logistic losses, the raw score for the others.\n\n"
+                    + formulas_markdown(LOSS_FORMULAS), latex_delimiters=LATEX)
+    return {"buttons": buttons, "tab_buttons": tab_buttons}
+
+
+def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs) -> None:
+    """Preset buttons fill the Train tab's controls and switch to it; the latent lesson opens its tabs."""
+    controls = train["controls"]
+    names = list(controls)
+
+    def loader(preset: Preset):
+        def load():
+            values = values_for(preset.values)  # the preset, every other field at its (resolved) default
+            return [values[n] for n in names] + [gr.Tabs(selected="train")]
+        return load
+
+    for btn, preset in lessons["buttons"]:
+        btn.click(loader(preset), None, [*controls.values(), tabs], show_progress="hidden", concurrency_limit=None,
+                  api_visibility="private")
+    for btn, tab in lessons["tab_buttons"]:
+        btn.click(lambda tab=tab: gr.Tabs(selected=tab), None, tabs, show_progress="hidden", concurrency_limit=None,
+                  api_visibility="private")
