@@ -1,0 +1,183 @@
+"""Measure the latent-slider round trip in the browser and over the REST API (not a pytest test).
+
+    .venv/bin/python tests/measure_latency.py [--moves 50] [--calls 50] [--pretrained DIR]
+
+(a) Browser: headless Chromium on the Explore tab. For each move, set a latent slider's value and
+    dispatch `input` (as a drag does), then wait until the output <img> shows a new src that has
+    loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
+    sequential, so each figure is one whole round trip.
+(b) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
+    which inflates its figures), and a raw HTTP round trip with urllib: POST /gradio_api/call/generate,
+    read the event stream until `complete`, then GET the returned image file.
+
+Prints one JSON object: p50/p95/min/max in ms for each, and the machine's load (`uptime`) and nproc.
+Uses checkpoints/digits when it exists, else a tiny conditional digits DCGAN made on the spot.
+The figures are noisy on a shared machine: report them with the load.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import (browser_page, chromium_path, open_app, percentile, serve,  # noqa: E402
+                           slider_latencies, wait_for_new_image)
+
+SLIDER = "explore-slider-0"
+IMAGE = "explore-image"
+
+
+def stats(xs: list[float]) -> dict:
+    return {"n": len(xs), "p50_ms": round(percentile(xs, 50), 1), "p95_ms": round(percentile(xs, 95), 1),
+            "min_ms": round(min(xs), 1), "max_ms": round(max(xs), 1)}
+
+
+def load() -> dict:
+    up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return {"uptime": up, "loadavg": list(os.getloadavg()), "nproc": os.cpu_count()}
+
+
+def pretrained_dir(arg: str | None) -> tuple[Path, str]:
+    """(folder holding a `digits` checkpoint, a note on which one)."""
+    if arg:
+        return Path(arg), f"{arg}/digits"
+    if (ROOT / "checkpoints" / "digits" / "config.json").exists():
+        return ROOT / "checkpoints", "checkpoints/digits"
+    import torch
+
+    from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.trainer import Trainer
+
+    root = Path(tempfile.mkdtemp(prefix="gan_demo_latency_"))
+    trainer = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                                model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
+                                train=TrainConfig(batch_size=64, steps=1)), device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # random weights large enough that every latent gives a different picture
+        for p in trainer.G_ema.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+    trainer.save(root / "digits")
+    return root, "tiny digits (16 px, ngf/ndf 8, z_dim 16; checkpoints/digits absent)"
+
+
+def slider_values(n: int, start: float = -2.5) -> list[float]:
+    """n distinct slider positions on the 0.05 grid (each gives a new picture)."""
+    return [round(start + 0.05 * i, 2) for i in range(n)]
+
+
+def measure_browser(url: str, moves: int) -> dict:
+    with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
+        open_app(page, url, ready="#start")
+        page.get_by_role("tab", name="Explore", exact=True).click()
+        page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
+        wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
+        slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
+        lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
+        external = list(page.external_requests)
+    return {**stats(lat), "external_requests": len(external)}
+
+
+def measure_client(url: str, calls: int) -> dict:
+    from gradio_client import Client
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = Client(url, verbose=False, download_files=tmp)
+        try:
+            for seed in range(3):  # warm-up
+                client.predict("digits", seed, 1.0, 0, api_name="/generate")
+            lat = []
+            for seed in range(100, 100 + calls):
+                t0 = time.perf_counter()
+                path = client.predict("digits", seed, 1.0, 0, api_name="/generate")
+                lat.append((time.perf_counter() - t0) * 1000)
+                assert Path(path).stat().st_size > 0
+        finally:
+            client.close()
+    return stats(lat)
+
+
+def raw_call(base: str, seed: int) -> tuple[float, float]:
+    """(ms until the `complete` event, ms until the image file is downloaded too) for one /generate."""
+    t0 = time.perf_counter()
+    body = json.dumps({"data": ["digits", seed, 1.0, 0]}).encode()
+    req = urllib.request.Request(f"{base}/gradio_api/call/generate", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        event_id = json.load(r)["event_id"]
+    result = None
+    with urllib.request.urlopen(f"{base}/gradio_api/call/generate/{event_id}", timeout=60) as stream:
+        event = None
+        for raw in stream:
+            line = raw.decode().strip()
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                if event == "error":
+                    raise RuntimeError(f"/generate failed: {line}")
+                result = json.loads(line[5:])
+                break
+    t_complete = (time.perf_counter() - t0) * 1000
+    file_url = result[0]["url"]
+    with urllib.request.urlopen(file_url, timeout=60) as r:
+        data = r.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return t_complete, (time.perf_counter() - t0) * 1000
+
+
+def measure_raw(url: str, calls: int) -> tuple[dict, dict]:
+    base = url.rstrip("/")
+    for seed in range(3):
+        raw_call(base, seed)
+    complete, with_file = [], []
+    for seed in range(200, 200 + calls):
+        a, b = raw_call(base, seed)
+        complete.append(a)
+        with_file.append(b)
+    return stats(complete), stats(with_file)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--moves", type=int, default=50, help="slider moves in the browser (default 50)")
+    parser.add_argument("--calls", type=int, default=50, help="API calls of each kind (default 50)")
+    parser.add_argument("--pretrained", help="folder with a `digits` checkpoint (default: checkpoints/ or a tiny one)")
+    parser.add_argument("--no-browser", action="store_true", help="only the REST figures")
+    args = parser.parse_args()
+
+    import gradio as gr
+
+    from gan_demo.ui import AppContext, build_demo
+    from gan_demo.ui.app import CSS, MAX_UPLOAD
+
+    root, which = pretrained_dir(args.pretrained)
+    out = {"checkpoint": which, "device": "cpu", "load_before": load()}
+    demo = build_demo(AppContext.create(device="cpu", pretrained=root))
+    demo.queue(default_concurrency_limit=8)
+    with serve(demo, max_file_size=MAX_UPLOAD, enable_monitoring=False, footer_links=["api"],
+               theme=gr.themes.Soft(), css=CSS) as url:
+        if args.no_browser or chromium_path() is None:
+            out["browser_slider_to_image"] = "skipped (no chromium)" if not args.no_browser else "skipped"
+        else:
+            out["browser_slider_to_image"] = measure_browser(url, args.moves)
+        out["api_gradio_client_generate"] = measure_client(url, args.calls)
+        complete, with_file = measure_raw(url, args.calls)
+        out["api_http_generate_until_complete"] = complete
+        out["api_http_generate_with_file_get"] = with_file
+    out["load_after"] = load()
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

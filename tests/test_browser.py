@@ -1,0 +1,244 @@
+"""The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
+to a GIF, open every tab with a screenshot of each, and no request leaves localhost.
+
+One app and one browser for the module (starting them is the slow part on a shared 2-core box).
+Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without chromium or playwright.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser import (browser_page, click_tab, open_app, require_browser, serve, set_slider,
+                           wait_for_new_image)
+
+require_browser()
+
+WAIT_MS = 90_000  # generous: this box is often at load 10-18, and the first events also warm torch up
+ARTIFACTS = Path(os.environ.get("GAN_DEMO_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
+TABS = ("Train", "Explore", "Interpolate", "2D lab", "Lessons")
+
+
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page PNG of what the page shows now, into the artifacts folder."""
+    path = artifacts_dir() / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+    return path
+
+
+def make_tiny_checkpoints(root: Path) -> Path:
+    """ring8 (MLP width 16, depth 2) and conditional digits (16 px, ngf/ndf 8, z_dim 16), one step each."""
+    import torch
+
+    from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.trainer import Trainer
+
+    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16, depth=2),
+                             train=TrainConfig(batch_size=64, steps=1)), device="cpu")
+    ring.step_once()
+    ring.save(root / "ring8")
+    digits = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                               model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
+                               train=TrainConfig(batch_size=64, steps=1)), device="cpu")
+    # Untrained DCGAN weights (std 0.02) through eval-mode batch norm give a flat grey picture; larger
+    # random weights make the image depend visibly on z, which is all a slider test needs.
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in digits.G_ema.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+    digits.save(root / "digits")
+    return root
+
+
+def launch_kwargs() -> dict:
+    """The same launch settings as gan_demo.ui.app.launch (theme, CSS, footer, limits)."""
+    import gradio as gr
+
+    from gan_demo.ui.app import CSS, MAX_UPLOAD
+
+    return dict(max_file_size=MAX_UPLOAD, enable_monitoring=False, footer_links=["api"], theme=gr.themes.Soft(),
+                css=CSS, show_error=True)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    from gan_demo.ui import AppContext, build_demo
+
+    pretrained = make_tiny_checkpoints(tmp_path_factory.mktemp("pretrained"))
+    ctx = AppContext.create(device="cpu", pretrained=pretrained)
+    demo = build_demo(ctx)
+    demo.queue(default_concurrency_limit=8)
+    try:
+        with serve(demo, **launch_kwargs()) as url:
+            yield url
+    finally:
+        for session_id in list(ctx.registry._sessions):  # no training thread outlives the module
+            ctx.registry.drop(session_id)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with browser_page(width=1280, height=900, timeout_ms=WAIT_MS) as p:
+        open_app(p, app_url, ready="#start")
+        yield p
+
+
+# ------------------------------------------------------------------------------------ helpers
+def plot_signature(page, elem_id: str) -> str:
+    """The drawn lines of a gr.LinePlot (Vega renders SVG): '' while it has no data."""
+    return page.evaluate(
+        """(sel) => { const root = document.querySelector(sel);
+               if (!root) return '';
+               const paths = root.querySelectorAll('svg g.mark-line path');
+               return Array.from(paths, p => p.getAttribute('d') || '').join('|'); }""",
+        f"#{elem_id}")
+
+
+def wait_for_plot_change(page, elem_id: str, old: str, timeout_ms: float = WAIT_MS) -> str:
+    page.wait_for_function(
+        """([sel, old]) => { const root = document.querySelector(sel);
+               if (!root) return false;
+               const d = Array.from(root.querySelectorAll('svg g.mark-line path'),
+                                    p => p.getAttribute('d') || '').join('|');
+               return d !== '' && d !== old; }""",
+        arg=[f"#{elem_id}", old], timeout=timeout_ms)
+    return plot_signature(page, elem_id)
+
+
+def markdown_text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def fetch_bytes(page, url: str) -> bytes:
+    response = page.request.get(url)
+    assert response.ok, f"GET {url}: {response.status}"
+    return response.body()
+
+
+def selected_tab(page) -> str:
+    return page.locator("button[role=tab][aria-selected=true]").first.inner_text().strip()
+
+
+# -------------------------------------------------------------------------------------- tests
+def test_train_ring8_grid_and_plot_change(page):
+    click_tab(page, "Train")
+    assert selected_tab(page) == "Train"
+    screenshot(page, "train_before_start")  # what a class sees first
+    # A small, fast run: ring8 (the default dataset), batch 64, MLP width 16, 3,000 steps.
+    page.locator("#train_steps input").fill("3000")
+    page.locator("#train_batch_size input").fill("64")
+    page.get_by_text("Model", exact=True).click()  # open the "Model" accordion to reach the width slider
+    page.wait_for_selector("#train_width input[type=range]", state="visible")
+    set_slider(page, "train_width", 16)
+    page.wait_for_function("() => document.querySelector('#train_cli').innerText.includes('--width 16')",
+                           timeout=WAIT_MS)
+
+    page.click("#start")
+    first_grid = wait_for_new_image(page, "train_grid", None, timeout_ms=WAIT_MS)
+    first_plot = wait_for_plot_change(page, "loss_plot", "")
+    page.wait_for_selector("#d_plot svg g.mark-line path", timeout=WAIT_MS)
+    step_text = markdown_text(page, "train_status")
+    assert "running" in step_text or "finished" in step_text, step_text
+    screenshot(page, "train_running")
+
+    second_grid = wait_for_new_image(page, "train_grid", first_grid, timeout_ms=WAIT_MS)
+    assert second_grid != first_grid
+    second_plot = wait_for_plot_change(page, "loss_plot", first_plot)
+    assert second_plot != first_plot
+    grid_png = fetch_bytes(page, second_grid)
+    assert grid_png[:8] == b"\x89PNG\r\n\x1a\n"
+
+    page.locator("#stop").click(force=True)  # force: no wait if the run already finished (then it is disabled)
+    page.wait_for_function(
+        "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.wait_for_selector("#mode_metrics", state="visible")
+    assert "Modes covered" in markdown_text(page, "mode_metrics")
+    assert "--width 16" in page.locator("#train_cli").inner_text()
+    screenshot(page, "tab_train")
+
+
+def test_explore_slider_changes_image(page):
+    click_tab(page, "Explore")
+    page.wait_for_selector("#explore-slider-0 input[type=range]", state="visible")
+    before = wait_for_new_image(page, "explore-image", None, timeout_ms=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
+                           timeout=WAIT_MS)
+    set_slider(page, "explore-slider-0", 2.5)
+    after = wait_for_new_image(page, "explore-image", before, timeout_ms=WAIT_MS)
+    assert after != before
+    assert fetch_bytes(page, after) != fetch_bytes(page, before)
+    page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('2.50')",
+                           timeout=WAIT_MS)
+    screenshot(page, "tab_explore")
+
+
+def test_interpolate_makes_a_gif(page):
+    from PIL import Image
+
+    click_tab(page, "Interpolate")
+    page.wait_for_selector("#interp-run", state="visible")
+    page.wait_for_function(
+        "() => document.querySelector('#interp-checkpoint input')?.value === 'digits'", timeout=WAIT_MS)
+    set_slider(page, "interp-frames", 8)
+    page.click("#interp-run")
+    gif_src = wait_for_new_image(page, "interp-gif", None, timeout_ms=WAIT_MS)
+    wait_for_new_image(page, "interp-strip", None, timeout_ms=WAIT_MS)
+    gif = fetch_bytes(page, gif_src)
+    assert gif[:6] in (b"GIF87a", b"GIF89a")
+    with Image.open(io.BytesIO(gif)) as im:
+        assert im.format == "GIF"
+        assert getattr(im, "n_frames", 1) == 8
+    assert "8 frames" in markdown_text(page, "interp-status")
+
+    page.wait_for_function("() => !document.querySelector('#interp-download').disabled", timeout=WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#interp-download")
+    saved = download.value.path()
+    assert download.value.suggested_filename.endswith(".gif")
+    assert Path(saved).read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    screenshot(page, "tab_interpolate")
+
+
+def test_lab_and_lessons_tabs(page):
+    click_tab(page, "2D lab")
+    page.wait_for_selector("#lab-start", state="visible")
+    page.locator("#lab-steps input").fill("300")
+    page.click("#lab-start")
+    # "of 300": the new run, not the Train tab's run it replaced (which was shown before Start).
+    page.wait_for_function("() => /of 300 · finished/.test(document.querySelector('#lab-status').innerText)",
+                           timeout=WAIT_MS)
+    before = wait_for_new_image(page, "lab-picture", None, timeout_ms=WAIT_MS)
+    page.click("#lab-d-step")
+    page.wait_for_function("() => document.querySelector('#lab-note').innerText.includes('One D step')",
+                           timeout=WAIT_MS)
+    wait_for_new_image(page, "lab-picture", before, timeout_ms=WAIT_MS)
+    screenshot(page, "tab_lab")
+
+    click_tab(page, "Lessons")
+    page.wait_for_selector("#lesson-collapse", state="visible", timeout=WAIT_MS)
+    page.wait_for_selector(".katex", timeout=WAIT_MS)
+    time.sleep(0.5)  # KaTeX renders the rest of the formulas asynchronously
+    screenshot(page, "tab_lessons")
+
+
+def test_every_tab_opens(page):
+    for name in TABS:
+        click_tab(page, name)
+        page.wait_for_function("(n) => document.querySelector('button[role=tab][aria-selected=true]')"
+                               "?.innerText.trim() === n", arg=name, timeout=WAIT_MS)
+    assert selected_tab(page) == "Lessons"
+
+
+def test_no_external_requests(page):
+    assert page.external_requests == []
