@@ -1,4 +1,4 @@
-"""Quality measures for generated samples: mode coverage and grid divergences for 2D sets (image metrics to come)."""
+"""Quality measures for generated samples: mode coverage and grid divergences for 2D sets, classifier-based image metrics."""
 from __future__ import annotations
 
 import math
@@ -136,4 +136,222 @@ def grid_divergence(real, fake, bins: int = 20, bounds=None, eps: float = 1e-10)
 
 
 # -------------------------------------------------------------------------------- image metrics
-# (FID-style and classifier-based measures for image sets are added here later.)
+# Image metrics work on features and class probabilities from gan_demo.classifier (a small CNN
+# the project trains itself), so they need no downloaded weights. Inputs may be torch tensors
+# or numpy arrays; every function returns plain Python numbers (JSON-friendly).
+
+def _matrix(x, name: str, dtype=np.float64) -> np.ndarray:
+    """A (N, D) tensor or array as a numpy array of `dtype`."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), got {tuple(a.shape)}")
+    return a
+
+
+def _sqrt_psd(m: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix (negative rounding noise clipped to 0)."""
+    w, v = np.linalg.eigh((m + m.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(feats_a, feats_b) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (the formula of FID):
+
+        |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a^1/2 S_b S_a^1/2)^1/2)
+
+    With classifier features this is "FD_classifier", the FID analogue. It is biased upward
+    for small sets, so compare figures computed on the same number of samples.
+    """
+    a, b = _matrix(feats_a, "feats_a"), _matrix(feats_b, "feats_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature sizes differ: {a.shape[1]} and {b.shape[1]}")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("frechet_distance needs at least 2 samples in each set")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _sqrt_psd(s_a)
+    # tr sqrt(S_a S_b) = sum of sqrt eigenvalues of the symmetric PSD S_a^1/2 S_b S_a^1/2
+    middle = root_a @ s_b @ root_a
+    tr_covmean = float(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum())
+    fd = float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * tr_covmean)
+    return max(fd, 0.0)
+
+
+def _class_counts(probs_or_labels, n_classes: int | None) -> tuple[np.ndarray, int]:
+    x = probs_or_labels
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim == 2:  # (N, K) probabilities: the predicted class is the most probable one
+        k = n_classes or x.shape[1]
+        labels = x.argmax(1)
+    elif x.ndim == 1:
+        if n_classes is None:
+            raise ValueError("n_classes is needed with (N,) labels")
+        k, labels = n_classes, x.astype(np.int64)
+    else:
+        raise ValueError(f"expected (N, K) probabilities or (N,) labels, got shape {tuple(x.shape)}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"labels must be in 0..{k - 1}")
+    return np.bincount(labels, minlength=k)[:k], k
+
+
+def class_histogram(probs_or_labels, n_classes: int | None = None, min_share: float | None = None) -> dict:
+    """How the predicted classes of a sample set spread over the classes (mode collapse made visible).
+
+    probs_or_labels: (N, K) class probabilities (the argmax is the predicted class) or (N,) labels.
+    A class is *covered* when its share of the predictions is at least ``min_share``
+    (default: 10% of a uniform share, 0.1 / K, as mode_metrics does for 2D modes).
+
+    Returns n_samples, n_classes, classes_covered, counts, shares, min_share and kl_uniform =
+    KL(histogram || uniform), natural log: 0 when every class gets the same share, log(K) when
+    every sample is predicted as one class.
+    """
+    counts, k = _class_counts(probs_or_labels, n_classes)
+    if min_share is None:
+        min_share = 0.1 / k
+    n = int(counts.sum())
+    if n == 0:
+        return {"n_samples": 0, "n_classes": k, "classes_covered": 0, "counts": [0] * k, "shares": [0.0] * k,
+                "min_share": float(min_share), "kl_uniform": math.log(k)}
+    p = counts / n
+    nz = p > 0
+    kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
+    return {
+        "n_samples": n,
+        "n_classes": k,
+        "classes_covered": int((p >= min_share).sum()),
+        "counts": [int(c) for c in counts],
+        "shares": [float(s) for s in p],
+        "min_share": float(min_share),
+        "kl_uniform": max(kl, 0.0),
+    }
+
+
+def classifier_score(probs, eps: float = 1e-12) -> float:
+    """The Inception Score formula with our classifier: exp(E_x[KL(p(y|x) || p(y))]).
+
+    1 (worst) when every sample gets the same prediction or every prediction is unsure;
+    K (best) when each sample is confidently one class and the classes are used equally.
+    """
+    p = _matrix(probs, "probs")
+    if len(p) == 0:
+        raise ValueError("classifier_score needs at least one sample")
+    p = np.clip(p, eps, 1.0)
+    p = p / p.sum(1, keepdims=True)
+    marginal = p.mean(0, keepdims=True)
+    kl = (p * (np.log(p) - np.log(marginal))).sum(1)
+    return float(np.exp(kl.mean()))
+
+
+def label_accuracy(probs, labels) -> float:
+    """Share of samples whose most probable class is the requested label (for a conditional generator)."""
+    p = _matrix(probs, "probs")
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if len(y) != len(p):
+        raise ValueError(f"{len(p)} predictions but {len(y)} labels")
+    return float((p.argmax(1) == y.reshape(-1)).mean()) if len(y) else 0.0
+
+
+def _flat(x, name: str) -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.dim() < 2:
+        raise ValueError(f"{name} must hold one sample per row, got shape {tuple(t.shape)}")
+    return t.detach().to("cpu", torch.float32).reshape(t.shape[0], -1)
+
+
+def _kth_distance(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(N,) distance of each row of x to its k-th nearest other row."""
+    out = torch.empty(x.shape[0])
+    for start in range(0, x.shape[0], 1024):
+        d = torch.cdist(x[start:start + 1024], x)  # (B, N); each row's own distance 0 is the first smallest
+        out[start:start + 1024] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+    return out
+
+
+def _inside_any_ball(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """(Q,) bool: query within radius of at least one centre."""
+    inside = torch.zeros(queries.shape[0], dtype=torch.bool)
+    for start in range(0, queries.shape[0], 1024):
+        d = torch.cdist(queries[start:start + 1024], centres)  # (B, N)
+        inside[start:start + 1024] = (d <= radii[None, :]).any(1)
+    return inside
+
+
+def knn_precision_recall(real_feats, fake_feats, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) in a feature space.
+
+    Each real sample gets a ball reaching its k-th nearest real neighbour; the union of the
+    balls estimates the real manifold. Precision = share of fake samples inside the real
+    manifold (fidelity); recall = share of real samples inside the fake manifold built the
+    same way (diversity). Both in [0, 1], higher is better; they depend on the set sizes, so
+    compare sets of equal size.
+    """
+    real, fake = _flat(real_feats, "real_feats"), _flat(fake_feats, "fake_feats")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature sizes differ: {real.shape[1]} and {fake.shape[1]}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"knn_precision_recall needs more than k={k} samples in each set")
+    precision = _inside_any_ball(fake, real, _kth_distance(real, k)).float().mean()
+    recall = _inside_any_ball(real, fake, _kth_distance(fake, k)).float().mean()
+    return {"precision": float(precision), "recall": float(recall), "k": k}
+
+
+def nearest_neighbours(queries, references, k: int = 1) -> dict:
+    """The k nearest references of each query by Euclidean distance over flattened values.
+
+    Pass images for pixel space (is a generated image a copy of a training image?) or
+    features for feature space. Returns {"indices": (Q, k) list, "distances": (Q, k) list}.
+    """
+    q, r = _flat(queries, "queries"), _flat(references, "references")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries and references differ in size: {q.shape[1]} and {r.shape[1]}")
+    k = min(k, r.shape[0])
+    indices, distances = [], []
+    for start in range(0, q.shape[0], 256):
+        d = torch.cdist(q[start:start + 256], r)
+        top = d.topk(k, dim=1, largest=False)
+        indices.append(top.indices)
+        distances.append(top.values)
+    if not indices:
+        return {"indices": [], "distances": []}
+    return {"indices": torch.cat(indices).tolist(), "distances": torch.cat(distances).tolist()}
+
+
+FID_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # the Inception weights torchmetrics loads (via torch-fidelity)
+FID_NEEDS = "(needs torchmetrics and the Inception weights)"
+
+
+def standard_fid(real_images, fake_images, device: str | torch.device = "cpu") -> dict:
+    """The standard FID (torchmetrics' Inception-v3, 2048 features) when it can run offline.
+
+    Images: (N, C, H, W) in [-1, 1], C 1 or 3 (gray is repeated to RGB). Nothing is ever
+    downloaded: without torchmetrics, or without the Inception weights already in torch hub's
+    cache (<torch hub dir>/checkpoints/weights-inception-2015-12-05-6726825d.pth), the result
+    is {"value": None, "note": "standard FID not computed: ..."}; never an error.
+    """
+    from pathlib import Path
+
+    def skipped(why: str) -> dict:
+        return {"value": None, "note": f"standard FID not computed: {why} {FID_NEEDS}"}
+
+    try:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+    except Exception as e:  # not installed, or a broken install
+        return skipped(f"torchmetrics cannot be imported ({type(e).__name__})")
+    weights = Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_FILE
+    if not weights.is_file():
+        return skipped(f"the Inception weights are not in {weights.parent} (nothing is downloaded)")
+    try:
+        fid = FrechetInceptionDistance(feature=2048, normalize=True).to(device)
+        for images, real in ((real_images, True), (fake_images, False)):
+            for start in range(0, images.shape[0], 100):
+                x = ((images[start:start + 100].to(device, torch.float32) + 1) / 2).clamp(0, 1)
+                if x.shape[1] == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                fid.update(x, real=real)
+        return {"value": float(fid.compute()), "note": "standard FID (torchmetrics, Inception-v3 2048 features)"}
+    except Exception as e:
+        return skipped(f"{type(e).__name__}: {' '.join(str(e).split())[:160]}")
