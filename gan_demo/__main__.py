@@ -197,7 +197,7 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device)
+    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -209,17 +209,36 @@ def cmd_eval(args) -> int:
 
 # --------------------------------------------------------------------------- bench
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from .bench import DEFAULT_STEPS, format_bench, poll_overhead, run_bench
 
-    cfg = config_from_args(args)
-    result = run_bench(cfg, steps=args.bench_steps, warmup=args.warmup, canonical=not args.no_canonical,
-                       compile=args.compile)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        from .bench import format_bench
+    # The bench is the DCGAN comparison unless told otherwise: digits at the config's default size.
+    base = RunConfig(data=DataConfig(dataset="digits"))
+    cfg = config_from_args(args, base)
+    steps = getattr(args, "TrainConfig.steps") or DEFAULT_STEPS  # --steps: timed steps
+    if args.threads:
+        import torch
 
-        print(format_bench(result))
+        torch.set_num_threads(args.threads)
+    if args.ablation:
+        from .bench import ablation, format_ablation
+
+        result = ablation(cfg, steps=getattr(args, "TrainConfig.steps") or 4, rounds=args.rounds, warmup=args.warmup,
+                          threads=args.threads or 1, compile=args.compile, canonical=not args.no_canonical)
+        print(json.dumps(result, indent=2) if args.json else format_ablation(result))
+        return 0
+    if args.poll_overhead:
+        result = poll_overhead(cfg, steps=steps, interval=args.poll_interval, rounds=args.rounds, warmup=args.warmup)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"training {result['steps_per_s_without']:.3f} steps/s alone, {result['steps_per_s_with']:.3f} "
+                  f"with a poll every {result['interval_s']} s ({result['poll_cpu_ms']} ms CPU each): "
+                  f"{result['slowdown_percent']:+.1f}% slower by the clock, {result['cpu_estimate_percent']}% by CPU time "
+                  f"(load average {result['machine']['load_average']})")
+        return 0
+    result = run_bench(cfg, steps=steps, warmup=args.warmup, canonical=not args.no_canonical,
+                       compile=args.compile, rounds=args.rounds, workers=args.workers)
+    print(json.dumps(result, indent=2) if args.json else format_bench(result))
     return 0
 
 
@@ -253,14 +272,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--n", type=int, default=2500, help="generated samples to score (default 2500)")
     ev.add_argument("--seed", type=int, default=12345, help="noise seed (default 12345)")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
+    ev.add_argument("--data-dir", default=None, help="where the datasets and the cached classifier are "
+                                                      "(default: the checkpoint's data_dir)")
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(func=cmd_eval)
 
-    bench = sub.add_parser("bench", help="time training steps, beside the canonical PyTorch DCGAN loop")
-    bench.add_argument("--bench-steps", type=int, default=50, metavar="N", help="timed steps (default 50)")
+    bench = sub.add_parser("bench", help="time training steps, beside the canonical PyTorch DCGAN loop",
+                           description="Time the project's training step (--steps timed steps after --warmup, "
+                                       "default 50) beside the canonical pytorch/examples DCGAN loop on identical "
+                                       "models. The dataset defaults to digits.")
     bench.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
+    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds the timed steps are split into (default 3)")
     bench.add_argument("--no-canonical", action="store_true", help="skip the canonical loop")
-    bench.add_argument("--compile", action="store_true", help="also time torch.compile (compile time reported apart)")
+    bench.add_argument("--workers", type=int, default=2, help="DataLoader workers of the canonical loop (default 2, as the example)")
+    bench.add_argument("--compile", action="store_true", help="torch.compile G and D (compile time reported apart)")
+    bench.add_argument("--poll-overhead", action="store_true",
+                       help="instead: how much a UI polling snapshot() and sample_fixed() slows training")
+    bench.add_argument("--ablation", action="store_true",
+                       help="instead: each fast-path change switched off, by CPU time on 1 thread (--steps per round, default 4)")
+    bench.add_argument("--poll-interval", type=float, default=0.75, help="seconds between polls (default 0.75, the Train tab's)")
+    bench.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own; 1 for --ablation)")
     bench.add_argument("--json", action="store_true", help="print JSON")
     add_config_flags(bench)
     bench.set_defaults(func=cmd_bench)

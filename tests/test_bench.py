@@ -1,0 +1,96 @@
+"""`python -m gan_demo bench`, the canonical DCGAN loop and the polling-overhead measure: tiny models, CPU."""
+import json
+
+import pytest
+import torch
+
+from gan_demo.__main__ import main
+from gan_demo.bench import load_canonical, peak_for_name, poll_overhead
+from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo.trainer import Trainer
+
+TINY = ["--img-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "16", "--batch-size", "16", "--device", "cpu"]
+
+
+def tiny_cfg(**train):
+    return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16),
+                     train=TrainConfig(batch_size=16, device="cpu", **train))
+
+
+def test_bench_cli_prints_json_with_the_canonical_ratio(capsys):
+    assert main(["bench", *TINY, "--steps", "2", "--warmup", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"steps_per_s", "images_per_s", "params_G", "params_D", "device", "flops_per_step", "gflop_per_s",
+            "ratio", "canonical", "machine"} <= set(result)
+    assert result["device"] == "cpu" and result["steps"] == 2 and result["dataset"] == "digits"
+    assert result["images_per_s"] > 0 and result["canonical"]["images_per_s"] > 0
+    assert result["ratio"] == pytest.approx(result["images_per_s"] / result["canonical"]["images_per_s"], rel=0.01)
+    assert result["params_G"] > 0 and result["params_D"] > 0
+
+
+def test_bench_steps_flag_replaces_bench_steps():
+    with pytest.raises(SystemExit):
+        main(["bench", *TINY, "--bench-steps", "2"])
+
+
+def test_canonical_loop_trains_the_same_models():
+    canonical = load_canonical()
+    assert canonical is not None
+    trainer = Trainer(tiny_cfg())
+    cfg = trainer.cfg
+    netG, netD = canonical.build(cfg, torch.device("cpu"))
+    for (name, a), b in zip(trainer.G.state_dict().items(), netG.state_dict().values()):
+        assert torch.equal(a, b), name  # identical models and initial weights
+    loop = canonical.training_loop(netG, netD, torch.utils.data.DataLoader(canonical.make_dataset(cfg), batch_size=16,
+                                                                           shuffle=True, num_workers=0),
+                                   cfg.model.z_dim, torch.device("cpu"))
+    before = [p.detach().clone() for p in netG.parameters()]
+    batch, log = next(loop)
+    assert batch == 16 and log.startswith("[0][0/") and "Loss_D" in log
+    assert any(not torch.equal(a, p) for a, p in zip(before, netG.parameters()))
+    images, _ = next(iter(torch.utils.data.DataLoader(canonical.make_dataset(cfg), batch_size=8)))
+    assert images.shape == (8, 1, 16, 16) and images.min() >= -1 and images.max() <= 1
+    result = canonical.time_loop(canonical.make_loop(cfg, "cpu", workers=0), 2)
+    assert result["images"] == 32 and result["images_per_s"] > 0
+
+
+def test_poll_overhead_reports_a_slowdown():
+    result = poll_overhead(tiny_cfg(), steps=3, interval=0.01, rounds=1, warmup=1)
+    assert {"steps_per_s_without", "steps_per_s_with", "slowdown_percent", "cpu_estimate_percent", "polls",
+            "poll_cpu_ms", "poll_wall_ms"} <= set(result)
+    assert result["steps_per_s_without"] > 0 and result["steps_per_s_with"] > 0
+
+
+def test_peak_table():
+    assert peak_for_name("NVIDIA H100 80GB HBM3") == 989.0
+    assert peak_for_name("NVIDIA H100 PCIe") == 756.0
+    assert peak_for_name("NVIDIA A100-SXM4-80GB") == 312.0
+    assert peak_for_name("Some Future GPU") is None
+
+
+def test_fast_path_changes_nothing_but_speed(monkeypatch):
+    import contextlib
+
+    from gan_demo import trainer as trainer_module
+
+    fast = Trainer(tiny_cfg())
+    assert fast.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    fast.step_once()
+    assert all(p.requires_grad for p in fast.D.parameters())  # D trains again after the G step
+    monkeypatch.setattr(trainer_module, "_frozen", lambda module: contextlib.nullcontext())
+    slow = Trainer(tiny_cfg())
+    slow.G.to(memory_format=torch.contiguous_format)
+    slow.D.to(memory_format=torch.contiguous_format)
+    slow.step_once()
+    for (name, a), b in zip(fast.G.state_dict().items(), slow.G.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), name
+    for (name, a), b in zip(fast.D.state_dict().items(), slow.D.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_ablation_runs():
+    from gan_demo.bench import ablation, format_ablation
+
+    result = ablation(tiny_cfg(), steps=1, rounds=1, warmup=0, canonical=False)
+    assert {"project", "without channels_last", "with D grads in G step", "bf16 autocast"} <= set(result["variants"])
+    assert "project" in format_ablation(result)
