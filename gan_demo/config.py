@@ -70,7 +70,7 @@ class TrainConfig:
     r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
     mode_seeking: float = -1.0  # weight of the mode-seeking term (MSGAN) against within-class collapse; -1 picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
-    steps: int = 0  # G steps to train; 0 picks the default (2D: 6000, images: 3000)
+    steps: int = 0  # G steps to train; 0 picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
@@ -144,7 +144,7 @@ class RunConfig:
         if t.r1_gamma == -1:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
         if t.steps == 0:
-            t.steps = 6000 if two_d else 3000
+            t.steps = 5000 if two_d else 3000
         if t.mode_seeking == -1:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":

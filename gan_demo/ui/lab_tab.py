@@ -30,8 +30,9 @@ N_FAKE = 512  # generated points drawn (a fixed noise batch, so steps can be com
 N_REAL = 1000  # real points drawn
 MAX_DRAWN = 2000  # stroke pixels kept as points of a drawn distribution
 TICK_S = 0.5  # seconds between polls of the run
-DEFAULT_LR = 1e-3  # what RunConfig resolves lr_g / lr_d to for 2D sets
-DEFAULT_STEPS = 6000  # what RunConfig resolves steps to for 2D sets
+_DEFAULTS_2D = RunConfig(data=DataConfig(dataset="ring8")).resolved().train  # what a 2D run resolves to
+DEFAULT_LR = _DEFAULTS_2D.lr_g
+DEFAULT_STEPS = _DEFAULTS_2D.steps
 MAP_CHANGE = 0.005  # a change of D's map (0..1) smaller than this is not worth a mention
 
 LEGEND = """\
