@@ -85,12 +85,12 @@ def save_checkpoint(
             state["opt_G"] = opt_G.state_dict()
         if opt_D is not None:
             state["opt_D"] = opt_D.state_dict()
-        _write_atomic(state_path, lambda f: torch.save(state, f))
+        write_atomic(state_path, lambda f: torch.save(state, f))
     elif state_path.exists():
         state_path.unlink()
     weights = safetensors_bytes(tensors, metadata={"format": "pt"})
-    _write_atomic(run_dir / WEIGHTS_FILE, lambda f: f.write(weights))
-    _write_atomic(run_dir / CONFIG_FILE, lambda f: f.write(config_text.encode("utf-8")))
+    write_atomic(run_dir / WEIGHTS_FILE, lambda f: f.write(weights))
+    write_atomic(run_dir / CONFIG_FILE, lambda f: f.write(config_text.encode("utf-8")))
     _fsync_dir(run_dir)
     return run_dir
 
@@ -145,7 +145,7 @@ def _normalise_dataset_info(info: dict | None, cfg: RunConfig) -> dict:
     return info
 
 
-def _write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
     """Call write(binary file) on a temp file beside path, fsync it, then rename it over path."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

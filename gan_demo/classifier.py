@@ -4,8 +4,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from .checkpoint import write_atomic
 from .config import LABELLED_DATASETS, DataConfig
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or the recipe changes: older caches are retrained
@@ -214,18 +213,7 @@ def classifier_path(data_dir: str | Path, dataset: str, img_size: int, channels:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda f: f.write(data))
 
 
 def _read_cache(path: Path, meta_path: Path, seed: int, device: torch.device) -> tuple[ClassifierNet, dict] | None:
