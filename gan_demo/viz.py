@@ -37,7 +37,8 @@ def _points(x, name: str) -> np.ndarray | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.ImageFont:
+def font(size: int) -> ImageFont.ImageFont:
+    """A scalable font of `size` px for labels drawn on pictures (Pillow's own, else DejaVu, else the bitmap one)."""
     try:
         return ImageFont.load_default(size=size)  # Pillow >= 10.1 ships a scalable font
     except TypeError:
@@ -281,10 +282,10 @@ def _draw_point_legend(img: Image.Image, real_color, fake_color, show_real: bool
     if not entries:
         return
     size = img.size[0]
-    font = _font(max(10, round(size * 0.03)))
+    small = font(max(10, round(size * 0.03)))
     draw = ImageDraw.Draw(img, "RGBA")
-    line_h = _text_size(draw, "Hg", font)[1] + 6
-    width = max(_text_size(draw, t, font)[0] for _, t in entries)
+    line_h = _text_size(draw, "Hg", small)[1] + 6
+    width = max(_text_size(draw, t, small)[0] for _, t in entries)
     dot = line_h * 0.28
     x0, y0 = 8, 8
     box = (x0, y0, x0 + 12 + 2 * dot + 6 + width + 8, y0 + 6 + line_h * len(entries) + 2)
@@ -293,13 +294,13 @@ def _draw_point_legend(img: Image.Image, real_color, fake_color, show_real: bool
         cy = y0 + 4 + line_h * i + line_h / 2
         cx = x0 + 10 + dot
         draw.ellipse((cx - dot, cy - dot, cx + dot, cy + dot), fill=tuple(color), outline=(255, 255, 255))
-        draw.text((cx + dot + 6, cy), text, fill=(30, 30, 30), font=font, anchor="lm")
+        draw.text((cx + dot + 6, cy), text, fill=(30, 30, 30), font=small, anchor="lm")
 
 
 def _draw_heat_legend(img: Image.Image, lo: float, hi: float, lut: np.ndarray) -> None:
     # a colour bar in the bottom-right corner: "D(x)", then fake 0 ... 1 real
     size = img.size[0]
-    font = _font(max(9, round(size * 0.026)))
+    tiny = font(max(9, round(size * 0.026)))
     draw = ImageDraw.Draw(img, "RGBA")
     if (lo, hi) == (0.0, 1.0):
         left_text, right_text = "0 fake", "real 1"
@@ -307,22 +308,22 @@ def _draw_heat_legend(img: Image.Image, lo: float, hi: float, lut: np.ndarray) -
         left_text, right_text = f"{lo:.3g} fake", f"real {hi:.3g}"
     title = "D(x)"
     bar_w, bar_h = max(60, round(size * 0.22)), max(6, round(size * 0.022))
-    text_h = _text_size(draw, "Hg", font)[1]
-    label_w = _text_size(draw, left_text, font)[0] + _text_size(draw, right_text, font)[0] + 12
+    text_h = _text_size(draw, "Hg", tiny)[1]
+    label_w = _text_size(draw, left_text, tiny)[0] + _text_size(draw, right_text, tiny)[0] + 12
     inner_w = max(bar_w, label_w)
     box_w, box_h = inner_w + 16, text_h * 2 + bar_h + 22
     x1, y1 = size - 8, size - 8
     x0, y0 = x1 - box_w, y1 - box_h
     draw.rounded_rectangle((x0, y0, x1, y1), radius=5, fill=(255, 255, 255, 215), outline=(0, 0, 0, 50))
-    draw.text((x0 + box_w / 2, y0 + 4), title, fill=(30, 30, 30), font=font, anchor="mt")
+    draw.text((x0 + box_w / 2, y0 + 4), title, fill=(30, 30, 30), font=tiny, anchor="mt")
     bx0, by0 = round(x0 + 8 + (inner_w - bar_w) / 2), round(y0 + 8 + text_h)
     # the bar itself, at full colour strength so it matches the map
     ramp = lut[np.linspace(0, 255, bar_w).round().astype(np.int64)]
     img.paste(Image.fromarray(np.repeat(ramp[None], bar_h, 0), "RGB"), (bx0, by0))
     draw.rectangle((bx0 - 1, by0 - 1, bx0 + bar_w, by0 + bar_h), outline=(0, 0, 0, 90))
     ty = by0 + bar_h + 4
-    draw.text((x0 + 8, ty), left_text, fill=FAKE_COLOR, font=font, anchor="lt")
-    draw.text((x1 - 8, ty), right_text, fill=REAL_COLOR, font=font, anchor="rt")
+    draw.text((x0 + 8, ty), left_text, fill=FAKE_COLOR, font=tiny, anchor="lt")
+    draw.text((x1 - 8, ty), right_text, fill=REAL_COLOR, font=tiny, anchor="rt")
 
 
 def lab_image(real, fake, bounds, heat=None, grads=None, manifold=None, size: int = 512,

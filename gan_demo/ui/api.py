@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from .. import viz
 from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
@@ -115,13 +115,6 @@ def _progress_bar(picture: Image.Image, fraction: float) -> Image.Image:
 
 
 @functools.lru_cache(maxsize=1)
-def _label_font():
-    try:
-        return ImageFont.load_default(size=14)  # Pillow >= 10.1: a scalable font
-    except TypeError:
-        return ImageFont.load_default()
-
-
 def _upscale(sampler) -> int:
     return max(1, -(-IMAGE_PX // sampler.cfg.model.img_size))
 
@@ -183,7 +176,7 @@ def register(ctx) -> None:
                 picture, bounds = cloud_background(sampler, live, x.reshape(1, 2))
                 draw = ImageDraw.Draw(picture)
                 u, v = _marker(draw, bounds, POINTS_PX, x)
-                draw.text((u + 12, v - 8), f"seed {seed}", fill=(20, 20, 20), font=_label_font(),
+                draw.text((u + 12, v - 8), f"seed {seed}", fill=(20, 20, 20), font=viz.font(14),
                           stroke_width=3, stroke_fill=(255, 255, 255))  # a halo keeps it readable over points
             else:
                 picture = viz.tensor_to_image(x, upscale=_upscale(sampler))

@@ -5,10 +5,10 @@ import math
 
 import gradio as gr
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..latent import z_from_seed
-from ..viz import gif_bytes
+from ..viz import font, gif_bytes
 from .explore_tab import (MAX_SEED, bookmark_names, cloud_view, default_choice, label_of, mark_point, sample_picture,
                           session_file, to_pixels)
 
@@ -42,13 +42,6 @@ def strip_picture(frames: list[Image.Image], cell: int = STRIP_CELL, columns: in
     return strip
 
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
-
-
 def path_frames(sampler, points: torch.Tensor, forward: int, size: int = GIF_SIZE) -> tuple[list[Image.Image], Image.Image]:
     """A 2D generator's walk: (GIF frames with the moving point, one picture of the whole path).
 
@@ -69,10 +62,10 @@ def path_frames(sampler, points: torch.Tensor, forward: int, size: int = GIF_SIZ
         frames.append(frame)
     summary = path.copy()
     draw = ImageDraw.Draw(summary)
-    font = _font(max(12, size // 20))
+    label_font = font(max(12, size // 20))
     for (u, v), text, side in ((pixels[0], "A", -1), (pixels[-1], "B", 1)):  # A left of its dot, B right
         mark_point(draw, u, v, radius=6)
-        draw.text((u + side * 10, v), text, fill=(20, 20, 20), font=font, anchor="rm" if side < 0 else "lm",
+        draw.text((u + side * 10, v), text, fill=(20, 20, 20), font=label_font, anchor="rm" if side < 0 else "lm",
                   stroke_width=2, stroke_fill=(255, 255, 255))
     return frames, summary
 
