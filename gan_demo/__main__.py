@@ -88,7 +88,7 @@ def cmd_train(args) -> int:
     cfg = trainer.cfg
     total = cfg.train.steps
     print(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
-          f"for {total} steps -> {out}", file=sys.stderr)
+          f"({trainer.precision}) for {total} steps -> {out}", file=sys.stderr)
 
     bar = None
     if not args.quiet:
@@ -100,8 +100,12 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.update(1)
             if rec.step % 10 == 0:
+                quality = ""
+                if (q := tr.last_quality) is not None:  # 2D runs
+                    modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
+                    quality = f" {modes}JS {q.grid_js:.3f}"
                 bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
-                                    f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}", refresh=False)
+                                    f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0:
             tr.save(out)
 

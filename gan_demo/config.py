@@ -73,7 +73,7 @@ class TrainConfig:
     steps: int = 0  # G steps to train; 0 picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
-    amp: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
+    amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
 
 
 @dataclass

@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -22,11 +22,28 @@ from .latent import z_from_seed
 from .losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
 from .models import build_models
 
+STEP_VALUES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")  # StepRecord's numbers
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
 FIXED_BATCH_IMAGES = 64  # progress-grid images (8 x 8) for unconditional image models
 FIXED_BATCH_POINTS = 1024  # generated points shown for 2D sets
 GOOD_STATE_EVERY = 50  # steps between snapshots of known-good weights (divergence rollback)
 BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
+READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) after this many steps...
+READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends
+QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
+QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True where bf16 matrix maths runs natively, so autocast pays: CUDA GPUs from Ampere on,
+    x86 CPUs with AVX512-BF16 or AMX. Elsewhere bf16 would be emulated (slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        return any(bool(getattr(cpu, check, lambda: False)())
+                   for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -64,13 +81,27 @@ class StepRecord:
             abs(v) < BLOWUP for v in (self.loss_d, self.loss_g, self.grad_norm_d, self.grad_norm_g))
 
 
-class History:
-    """Step records with flat memory: past max_points, every other point is dropped and the stride doubles."""
+@dataclass
+class QualityRecord:
+    """How close a 2D run's samples are to the data (gan_demo.metrics), from G_ema on the fixed noise batch."""
 
-    def __init__(self, max_points: int = 2000):
+    step: int  # G steps taken when measured
+    grid_kl: float  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
+    grid_js: float  # Jensen-Shannon divergence on the same grid (0 .. ln 2 = 0.69)
+    modes_covered: int | None = None  # Gaussian mixtures only: modes with enough high-quality samples
+    n_modes: int | None = None  # Gaussian mixtures only: modes in all
+    high_quality: float | None = None  # Gaussian mixtures only: share of samples within 3 sigma of a mode
+    mode_kl: float | None = None  # Gaussian mixtures only: KL of the mode histogram from uniform
+
+
+class History:
+    """Records with flat memory: past max_points, every other point is dropped and the stride doubles."""
+
+    def __init__(self, max_points: int = 2000, record_type: type = StepRecord):
         self.max_points = max_points
         self.stride = 1
-        self.records: list[StepRecord] = []
+        self.records: list = []
+        self.record_type = record_type
 
     def add(self, rec: StepRecord) -> None:
         if rec.step % self.stride:
@@ -81,7 +112,7 @@ class History:
             self.records = [r for r in self.records if r.step % self.stride == 0]
 
     def columns(self) -> dict[str, list]:
-        names = StepRecord.__dataclass_fields__.keys()
+        names = [f.name for f in fields(self.record_type)]
         return {n: [getattr(r, n) for r in self.records] for n in names}
 
     def __len__(self) -> int:
@@ -114,7 +145,8 @@ def _frozen(module: torch.nn.Module):
 
 
 def _all_finite(module: torch.nn.Module) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point())
+    checks = [torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack(checks).all()) if checks else True  # one host sync, not one per tensor
 
 
 class Trainer:
@@ -155,7 +187,9 @@ class Trainer:
         # Training noise and data indices come from one seeded generator on the device.
         self.gen = torch.Generator(device=self.device).manual_seed(t.seed)
         self.step = self.cfg.step
-        self.use_amp = t.amp and self.device.type == "cuda"
+        # bf16 autocast for the convolutions of image models, where the hardware has bf16 (BENCHMARKS.md:
+        # 1.6-1.8x on a CPU with AVX512-BF16); 2D points stay fp32 (tiny MLPs, and coordinates need the bits).
+        self.use_amp = t.amp and ds.kind == "image" and native_bf16(self.device)
 
         # The progress grid: a fixed noise batch drawn on the CPU, so a seed is the same picture everywhere.
         if ds.kind == "2d":
@@ -181,10 +215,24 @@ class Trainer:
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
         self._good_state = None
         self._good_step = -1
+        self._pending: list[tuple[int, torch.Tensor, float]] = []  # (step, its numbers on the device, seconds)
         self.last_record: StepRecord | None = None
         self.error: Exception | None = None
 
+        # 2D runs: quality figures every QUALITY_EVERY steps, against a fixed draw of real points.
+        self.quality_history = History(record_type=QualityRecord)
+        self.last_quality: QualityRecord | None = None
+        self._quality_real = None
+        if ds.kind == "2d":
+            order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(t.seed))[:QUALITY_REAL_POINTS]
+            self._quality_real = ds.x[order.to(ds.x.device)].float().cpu()
+
     # ------------------------------------------------------------------ steps
+    @property
+    def precision(self) -> str:
+        """What the training step computes in: "bf16 autocast" or "fp32"."""
+        return "bf16 autocast" if self.use_amp else "fp32"
+
     def _autocast(self):
         if self.use_amp:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -269,12 +317,20 @@ class Trainer:
         return {**d_out, **g_out}, time.perf_counter() - start
 
     def step_once(self) -> StepRecord:
-        """One round of updates: n_critic D steps, then one G step. Returns its record."""
+        """One round of updates: n_critic D steps, then one G step. Returns its record (reads it back at once)."""
         with self.lock:
             out, seconds = self._step_tensors()
             rec = self._record(out, seconds)
             self.last_record = rec
             return rec
+
+    def _queue_step(self) -> None:
+        """One step whose numbers stay on the device until _read_back (no host sync here)."""
+        with self.lock:
+            out, seconds = self._step_tensors()
+            values = torch.stack([out[n].float().reshape(()) for n in STEP_VALUES])
+            self._pending.append((self.step, values, seconds))
+            self._rate.append((time.perf_counter(), self.step))  # host-side facts: no need to wait for the read
 
     def d_step_only(self) -> dict[str, float]:
         """One discriminator update alone (the 2D lab's step-by-step mode)."""
@@ -291,9 +347,51 @@ class Trainer:
             return {k: float(v) for k, v in self._g_update().items()}
 
     def _record(self, out: dict[str, torch.Tensor], seconds: float) -> StepRecord:
-        names = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
-        values = torch.stack([out[n].float().reshape(()) for n in names]).tolist()  # one host sync
+        values = torch.stack([out[n].float().reshape(()) for n in STEP_VALUES]).tolist()  # one host sync
         return StepRecord(self.step, *values, seconds=seconds)
+
+    def _read_back(self) -> bool:
+        """Turn the queued steps into records (one host sync for all of them), check them, keep them,
+        and tell the callbacks. False when training has diverged (weights are then rolled back)."""
+        with self.lock:
+            if not self._pending:
+                return True
+            rows = torch.stack([values for _, values, _ in self._pending]).tolist()
+            records = [StepRecord(step, *row, seconds=seconds) for (step, _, seconds), row in zip(self._pending, rows)]
+            self._pending.clear()
+            for rec in records:
+                if not rec.finite():
+                    good = self._restore_good_state()
+                    self.state = "diverged"
+                    self.message = f"diverged at step {rec.step}; lower the learning rate (weights restored to step {good})"
+                    return False
+                self.last_record = rec
+                self.history.add(rec)
+            measure = (self.kind == "2d" and QUALITY_EVERY
+                       and (self.last_quality is None or self.step - self.last_quality.step >= QUALITY_EVERY))
+            if measure:
+                self._measure_quality()
+            if self.step - self._good_step >= GOOD_STATE_EVERY:
+                self._save_good_state()
+        for rec in records:
+            for fn in self.callbacks:
+                fn(self, rec)
+        return True
+
+    def _measure_quality(self) -> None:
+        """Quality figures of G_ema on the fixed noise batch (2D runs), into quality_history."""
+        from .metrics import grid_divergence, mode_metrics
+
+        fake = self.generate(self.fixed_z)
+        grid = grid_divergence(self._quality_real, fake)
+        rec = QualityRecord(self.step, grid_kl=grid["kl"], grid_js=grid["js"])
+        ds = self.dataset
+        if ds.modes is not None:
+            m = mode_metrics(fake, ds.modes, ds.sigma)
+            rec.modes_covered, rec.n_modes = m["modes_covered"], m["n_modes"]
+            rec.high_quality, rec.mode_kl = m["high_quality"], m["kl_uniform"]
+        self.last_quality = rec
+        self.quality_history.add(rec)
 
     # -------------------------------------------------------- divergence guard
     def _save_good_state(self) -> None:
@@ -373,32 +471,27 @@ class Trainer:
 
     def _loop(self) -> None:
         self._save_good_state()
+        read_at = time.perf_counter()
         try:
             while self.step < self.target_steps:
-                self._unpaused.wait()
+                if not self._unpaused.is_set():
+                    if not self._read_back():  # show every step taken before waiting
+                        return
+                    self._unpaused.wait()
                 if self._stop.is_set():
                     break
-                with self.lock:
-                    out, seconds = self._step_tensors()
-                    rec = self._record(out, seconds)
-                    if not rec.finite():
-                        bad = rec.step
-                        good = self._restore_good_state()
-                        self.state = "diverged"
-                        self.message = (
-                            f"diverged at step {bad}; lower the learning rate "
-                            f"(weights restored to step {good})"
-                        )
+                self._queue_step()
+                # The step numbers are read back in batches: a read is a host sync, which on a GPU
+                # would stall the queue of kernels every step.
+                if len(self._pending) >= READBACK_STEPS or time.perf_counter() - read_at >= READBACK_S:
+                    if not self._read_back():
                         return
-                    self.last_record = rec
-                    self.history.add(rec)
-                    self._rate.append((time.perf_counter(), self.step))
-                    if self.step - self._good_step >= GOOD_STATE_EVERY:
-                        self._save_good_state()
-                for fn in self.callbacks:
-                    fn(self, rec)
+                    read_at = time.perf_counter()
+            if not self._read_back():
+                return
             self.state = "stopped" if self._stop.is_set() else "finished"
         except Exception as exc:  # kept for the caller instead of dying silently in a thread
+            self._pending.clear()
             self.state = "failed"
             self.message = f"training failed: {type(exc).__name__}: {exc}"
             self.error = exc
@@ -424,8 +517,11 @@ class Trainer:
             "eta_s": remaining / rate if rate > 0 and self.state == "running" else None,
             "device": str(self.device),
             "kind": self.kind,
+            "precision": self.precision,
             "last": asdict(self.last_record) if self.last_record else None,
             "history": self.history.columns(),
+            "quality": asdict(self.last_quality) if self.last_quality else None,
+            "quality_history": self.quality_history.columns(),
         }
 
     @torch.no_grad()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gan_demo.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo import trainer as trainer_module
 from gan_demo.trainer import History, StepRecord, Trainer
 
 
@@ -136,6 +137,86 @@ def test_resume_continues_step_count_and_optimizer_state(tmp_path):
     assert state and int(state[0]["step"]) == 6
     assert back.run(10) == "finished" and back.step == 10
     assert back.history.columns()["step"][0] == 7
+
+
+def test_run_loop_reads_step_numbers_back_in_batches(monkeypatch):
+    """No host sync per step: the loop reads the numbers of READBACK_STEPS steps at once."""
+    monkeypatch.setattr(trainer_module, "READBACK_STEPS", 5)
+    monkeypatch.setattr(trainer_module, "READBACK_S", 1e9)
+    tr = Trainer(toy_cfg(steps=12))
+    seen = []  # (record's step, trainer's step when the callback ran)
+    tr.add_callback(lambda t, rec: seen.append((rec.step, t.step)))
+    assert tr.run() == "finished"
+    assert [r for r, _ in seen] == list(range(1, 13))  # every step, in order, none lost at the end
+    assert [t for _, t in seen] == [5] * 5 + [10] * 5 + [12] * 2
+    assert len(tr.history) == 12 and tr.last_record.step == 12
+    # the same numbers as stepping one at a time
+    one_by_one = Trainer(toy_cfg(steps=12))
+    expected = [one_by_one.step_once().loss_d for _ in range(12)]
+    assert tr.history.columns()["loss_d"] == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def test_divergence_is_caught_between_batched_read_backs(monkeypatch):
+    monkeypatch.setattr(trainer_module, "READBACK_STEPS", 16)
+    monkeypatch.setattr(trainer_module, "READBACK_S", 1e9)
+    tr = Trainer(toy_cfg(lr_g=1e3, lr_d=1e3, steps=500))
+    assert tr.run() == "diverged"
+    bad = int(tr.message.split()[3].rstrip(";"))
+    assert tr.step < bad and tr.step % trainer_module.GOOD_STATE_EVERY == 0
+    assert all(math.isfinite(v) for v in tr.history.columns()["loss_d"])  # nothing from the blown-up steps
+
+
+def test_2d_runs_record_quality_every_k_steps(monkeypatch):
+    monkeypatch.setattr(trainer_module, "QUALITY_EVERY", 10)
+    monkeypatch.setattr(trainer_module, "READBACK_STEPS", 1)
+    tr = Trainer(toy_cfg(steps=40))
+    tr.run()
+    q = tr.snapshot()["quality_history"]
+    assert q["step"] == [1, 11, 21, 31]
+    assert all(0 <= js <= math.log(2) for js in q["grid_js"]) and all(kl >= 0 for kl in q["grid_kl"])
+    assert set(q["n_modes"]) == {8} and all(0 <= m <= 8 for m in q["modes_covered"])
+    assert tr.snapshot()["quality"]["step"] == 31
+    # a 2D set without known modes still gets the grid divergences; image runs get none
+    moons = Trainer(RunConfig(data=DataConfig(dataset="moons", n_points=500), model=ModelConfig(width=16, depth=1),
+                              train=TrainConfig(batch_size=32, steps=3, device="cpu")))
+    moons.run()
+    assert moons.last_quality.modes_covered is None and moons.last_quality.grid_js > 0
+    images = Trainer(image_cfg())
+    images.run()
+    assert images.snapshot()["quality"] is None and images.snapshot()["quality_history"]["step"] == []
+
+
+def test_quality_falls_as_the_generator_learns():
+    """The live figures measure something: a trained ring8 G is far closer to the data than at step 1."""
+    tr = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=4000), model=ModelConfig(width=256, depth=3),
+                           train=TrainConfig(batch_size=128, steps=400, device="cpu")))
+    tr.run()
+    q = tr.quality_history.columns()
+    assert q["grid_js"][0] > 0.6  # at the start G's points sit in a clump far from the ring
+    assert q["grid_js"][-1] < 0.6 * q["grid_js"][0]
+    assert q["modes_covered"][-1] >= q["modes_covered"][0]
+
+
+def test_bf16_autocast_only_for_image_models_on_native_hardware(monkeypatch):
+    monkeypatch.setattr(trainer_module, "native_bf16", lambda device: True)
+    assert Trainer(image_cfg()).use_amp and Trainer(image_cfg()).precision == "bf16 autocast"
+    assert not Trainer(image_cfg(amp=False)).use_amp
+    assert not Trainer(toy_cfg()).use_amp  # 2D points stay fp32
+    tr = Trainer(image_cfg(conditional=True))
+    for _ in range(3):
+        assert tr.step_once().finite()  # a bf16 step also runs where bf16 is emulated
+    assert all(p.dtype == torch.float32 for p in tr.G.parameters())  # autocast: weights and Adam state stay fp32
+    monkeypatch.setattr(trainer_module, "native_bf16", lambda device: False)
+    assert not Trainer(image_cfg()).use_amp and Trainer(image_cfg()).precision == "fp32"
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert trainer_module.native_bf16(torch.device("cpu")) is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert trainer_module.native_bf16(torch.device("cpu")) is True
+    assert trainer_module.native_bf16(torch.device("meta")) is False
 
 
 def test_snapshot_is_plain_data():
