@@ -194,6 +194,7 @@ def test_train_start_poll_stop(clients):
     assert later["state"] == "running" and later["steps_per_s"] > 0
     assert later["loss_d"] is not None and 0 <= later["d_real"] <= 1
     assert later["n_modes"] == 8 and 0 <= later["modes_covered"] <= 8
+    assert 0 <= later["grid_js"] <= 0.7 and later["grid_kl"] >= 0 and later["quality_step"] <= later["step"]
     json.dumps(later)  # plain JSON all the way down
 
     sample = client.predict(run_id, 3, api_name="/generate")  # the live run is a checkpoint too

@@ -20,7 +20,6 @@ from PIL import Image, ImageDraw
 from .. import viz
 from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
 from ..latent import z_from_seed
-from ..metrics import mode_metrics
 from .catalog import CURRENT_RUN
 from .sessions import Busy
 from .train_tab import cli_command, config_from_values
@@ -233,10 +232,12 @@ def register(ctx) -> None:
             "d_real": last.get("d_real"),
             "d_fake": last.get("d_fake"),
         }
-        ds = trainer.dataset
-        if ds.kind == "2d" and ds.modes is not None:
-            m = mode_metrics(trainer.sample_fixed(), ds.modes, ds.sigma)
-            out.update({k: m[k] for k in ("modes_covered", "n_modes", "high_quality", "kl_uniform")})
+        q = snap["quality"]  # 2D runs: measured every few steps by the trainer
+        if q is not None:
+            out.update(quality_step=q["step"], grid_kl=q["grid_kl"], grid_js=q["grid_js"])
+            if q["n_modes"]:
+                out.update(modes_covered=q["modes_covered"], n_modes=q["n_modes"], high_quality=q["high_quality"],
+                           kl_uniform=q["mode_kl"])
         return out
 
     def own_run(run_id: str, request: gr.Request):
@@ -265,8 +266,9 @@ def register(ctx) -> None:
 
     def train_poll(run_id: str, request: gr.Request = None) -> dict:
         """Status of this session's run: state (running, paused, finished, stopped, diverged, failed), step,
-        steps/s, ETA in seconds, the last losses and D outputs, and for ring8/grid25 the mode coverage of
-        the generator's samples. message explains a divergence or failure."""
+        steps/s, ETA in seconds, the last losses and D outputs; for 2D sets the grid KL/JS divergence of the
+        generator's samples from the data (and for ring8/grid25 their mode coverage), measured every few
+        steps (quality_step says when). message explains a divergence or failure."""
         with _readable_errors():
             return run_status(own_run(run_id, request))
 

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gradio as gr
@@ -20,7 +20,7 @@ from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LA
                       TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, dataset_kind,
                       field_docs)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
-from ..metrics import mode_metrics
+from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .sessions import Busy
 
@@ -28,7 +28,6 @@ TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
 PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
-MODE_HISTORY = 400  # mode-coverage points kept for the plot (thinned past this)
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 
@@ -47,7 +46,7 @@ DATASET_LABELS = {
     "cifar10": "CIFAR-10 colour photos (images; slow on a CPU)",
 }
 SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
-                 "modes covered": "#e66101"}
+                 "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d"}
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
@@ -202,27 +201,22 @@ class LiveView:
     frames: int = 0
     real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
     bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
-    modes: list = field(default_factory=list)  # 2D mixtures: (step, modes covered, modes in all)
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
 
 
-def progress_picture(trainer, view: LiveView) -> tuple[Image.Image, dict | None]:
-    """G_ema on the fixed noise batch as a picture, and mode metrics for 2D mixtures."""
+def progress_picture(trainer, view: LiveView) -> Image.Image:
+    """G_ema on the fixed noise batch as a picture: a grid of images, or generated points over real ones."""
     samples = trainer.sample_fixed()
     ds = trainer.dataset
     if trainer.kind != "2d":
         nrow = trainer.cfg.model.n_classes or 8
         upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
-        return viz.image_grid(samples, nrow=nrow, upscale=upscale), None
+        return viz.image_grid(samples, nrow=nrow, upscale=upscale)
     if view.real is None:
         order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
         view.real = ds.x[order.to(ds.x.device)].float().cpu()
         view.bounds = viz.default_bounds(view.real)
-    picture = viz.points_image(view.real, samples, view.bounds, size=512)
-    metrics = None
-    if ds.modes is not None:
-        metrics = mode_metrics(samples, ds.modes, ds.sigma)
-    return picture, metrics
+    return viz.points_image(view.real, samples, view.bounds, size=512)
 
 
 def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
@@ -282,14 +276,32 @@ def message_for(snap: dict | None) -> str:
     return ""
 
 
-def modes_line(metrics: dict | None) -> str:
-    if metrics is None:
+def quality_line(q: dict | None) -> str:
+    """The latest quality figures of a 2D run (Trainer.quality_history), in words."""
+    if q is None:
         return ""
-    k = metrics["n_modes"]
-    return (f"**Modes covered: {metrics['modes_covered']} / {k}** · high-quality samples "
-            f"{100 * metrics['high_quality']:.0f}% · KL to uniform over modes {metrics['kl_uniform']:.2f} "
-            f"(0 = every mode equally often, {math.log(k):.2f} = all on one mode). "
-            "A generator that covers only a few modes has *collapsed*.")
+    parts = []
+    if q["n_modes"]:
+        k = q["n_modes"]
+        parts.append(f"**Modes covered: {q['modes_covered']} / {k}** · high-quality samples "
+                     f"{100 * q['high_quality']:.0f}% · KL to uniform over modes {q['mode_kl']:.2f} "
+                     f"(0 = every mode equally often, {math.log(k):.2f} = all on one mode). "
+                     "A generator that covers only a few modes has *collapsed*.")
+    parts.append(f"**Grid divergence at step {q['step']:,}:** KL(real ‖ G) {q['grid_kl']:.3f} · "
+                 f"JS {q['grid_js']:.3f} (GAN Lab's measure: both point sets counted on a 20 × 20 grid; "
+                 f"0 = the same histogram, JS {math.log(2):.2f} = no overlap at all). KL grows fast when "
+                 "G misses places where real data lies; JS is bounded and smoother.")
+    return "\n\n".join(parts)
+
+
+def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int | None]:
+    """(modes covered, KL and JS) curves of a 2D run's quality history, and the number of modes."""
+    modes = None
+    n_modes = next((n for n in quality_history.get("n_modes", []) if n), None)
+    if n_modes:
+        modes = curves(quality_history, {"modes_covered": "modes covered"})
+    divergence = curves(quality_history, {"grid_kl": "KL(real || G)", "grid_js": "JS(real, G)"})
+    return modes, divergence, n_modes
 
 
 def _button_updates(state: str | None) -> list:
@@ -408,10 +420,16 @@ def build(ctx) -> dict:
                                          elem_id="d_plot", x_title="step", y_title="D")
             with gr.Column(visible=False) as modes_box:
                 modes_md = gr.Markdown("", elem_id="mode_metrics")
-                modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
-                                         color_map=SERIES_COLORS, label="Modes covered (of 1,024 samples from G_ema)",
-                                         elem_id="mode_plot",
-                                         x_title="step", y_title="modes covered")
+                with gr.Row(equal_height=False):
+                    div_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                           color_map=SERIES_COLORS, elem_id="divergence_plot",
+                                           label=f"Grid KL and JS divergence of G_ema's samples from the data "
+                                                 f"(every {QUALITY_EVERY} steps)",
+                                           x_title="step", y_title="divergence")
+                    modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                             color_map=SERIES_COLORS, elem_id="mode_plot",
+                                             label="Modes covered (of 1,024 samples from G_ema)",
+                                             x_title="step", y_title="modes covered")
             with gr.Accordion("Timeline: earlier grids", open=False):
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
                                      info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
@@ -433,7 +451,7 @@ def build(ctx) -> dict:
     inputs = [controls[n] for n in names]
     buttons = [start, pause, resume, stop, reset, save, send]
     auto_names = list(AUTO_FIELDS)
-    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, timeline,
+    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, div_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view]
 
     # ------------------------------------------------------------- handlers
@@ -443,7 +461,7 @@ def build(ctx) -> dict:
     def cleared(session, run_snap=None) -> dict:
         """Outputs for a fresh view: empty pictures and curves, buttons for the run's state."""
         state = run_snap["state"] if run_snap else None
-        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None,
+        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None, div_plot: None,
                modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
                timeline_caption: "",
                status: status_line(run_snap, session.run_id if run_snap else None),
@@ -466,7 +484,8 @@ def build(ctx) -> dict:
         out = cleared(session, snap)
         note = trainer.dataset.note
         out.update({message: f"Dataset note: {note}" if note else "",
-                    modes_box: gr.update(visible=trainer.dataset.modes is not None),
+                    modes_box: gr.update(visible=trainer.kind == "2d"),
+                    modes_plot: gr.update(visible=trainer.dataset.modes is not None),
                     cli: cli_command(cfg, session.run_id),
                     view: LiveView(run_id=session.run_id),
                     timer: gr.Timer(active=True)})
@@ -484,19 +503,17 @@ def build(ctx) -> dict:
         if snap["state"] != current.state:
             out.update(zip(buttons, _button_updates(snap["state"])))
             out[message] = message_for(snap)
-            out[modes_box] = gr.update(visible=trainer.dataset.modes is not None)
+            out[modes_box] = gr.update(visible=trainer.kind == "2d")
+            out[modes_plot] = gr.update(visible=trainer.dataset.modes is not None)
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         stepped = snap["step"] != current.step
         if stepped:
-            picture, metrics = progress_picture(trainer, current)
+            picture = progress_picture(trainer, current)
             out[grid] = picture
-            if metrics is not None:
-                current.modes.append((snap["step"], metrics["modes_covered"], metrics["n_modes"]))
-                if len(current.modes) > MODE_HISTORY:
-                    current.modes = current.modes[::2]
-                out[modes_md] = modes_line(metrics)
+            if snap["quality"] is not None:
+                out[modes_md] = quality_line(snap["quality"])
         # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
         # picture), and once more when the run ends.
         now = time.monotonic()
@@ -506,11 +523,11 @@ def build(ctx) -> dict:
             history = snap["history"]
             out[loss_plot] = curves(history, {"loss_d": "loss_D", "loss_g": "loss_G"})
             out[d_plot] = curves(history, {"d_real": "D(x)", "d_fake": "D(G(z))"})
-            if current.modes:
-                out[modes_plot] = gr.LinePlot(
-                    pd.DataFrame({"step": [m[0] for m in current.modes], "value": [m[1] for m in current.modes],
-                                  "series": "modes covered"}),
-                    y_lim=[0, current.modes[-1][2]])
+            modes, divergence, n_modes = quality_plots(snap["quality_history"])
+            if modes is not None:
+                out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
+            if divergence is not None:
+                out[div_plot] = divergence
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
