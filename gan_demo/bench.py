@@ -108,10 +108,10 @@ def build_trainer(cfg: RunConfig):
 
 
 def _time_project(trainer, steps: int) -> dict:
+    """`steps` steps of the Trainer's own run loop (what the CLI and the app run: numbers read back in batches)."""
     _sync(trainer.device)
     wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        trainer.step_once()
+    trainer.run(trainer.step + steps)
     _sync(trainer.device)
     return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
             "images": steps * trainer.cfg.train.batch_size}  # images generated for G's updates
@@ -153,7 +153,8 @@ def run_bench(cfg: RunConfig, steps: int = DEFAULT_STEPS, warmup: int = 5, canon
     batch = rcfg.train.batch_size
     result = {
         "dataset": rcfg.data.dataset, "arch": rcfg.model.arch, "img_size": rcfg.model.img_size if trainer.kind == "image" else None,
-        "batch_size": batch, "device": str(device), "amp_bf16": trainer.use_amp, "compile": compile,
+        "batch_size": batch, "device": str(device), "precision": trainer.precision, "amp_bf16": trainer.use_amp,
+        "compile": compile,
         "params_G": count_params(trainer.G), "params_D": count_params(trainer.D),
         "steps": steps, "warmup": warmup, "rounds": min(rounds, steps), "notes": [],
     }
@@ -242,7 +243,8 @@ def format_bench(result: dict) -> str:
     """A few readable lines of a run_bench result."""
     lines = [
         f"{result['dataset']} {result['arch']} {result.get('img_size') or ''}px batch {result['batch_size']} on "
-        f"{result['device']} ({result['device_name']}), params G {result['params_G']:,} D {result['params_D']:,}",
+        f"{result['device']} ({result['device_name']}), {result['precision']}, "
+        f"params G {result['params_G']:,} D {result['params_D']:,}",
         f"project:   {result['images_per_s']:>9.1f} images/s  {result['steps_per_s']:.3f} steps/s  "
         f"{result['gflop_per_s']:.1f} GFLOP/s ({result['flops_per_step'] / 1e9:.2f} GFLOP/step)",
     ]
@@ -293,10 +295,10 @@ def poll_overhead(cfg: RunConfig, steps: int = 30, interval: float = POLL_INTERV
             poll_cpu.append(time.thread_time() - cpu)
             poll_wall.append(time.perf_counter() - wall)
 
-    train_cpu: list[float] = []
+    train_cpu: list = []  # (step, CPU time of the training thread) per record; None between runs
 
-    def measure_thread_cpu(tr, rec):  # runs in the training thread after every step
-        train_cpu.append(time.thread_time())
+    def measure_thread_cpu(tr, rec):  # runs in the training thread, for each step when its numbers are read back
+        train_cpu.append((rec.step, time.thread_time()))
 
     trainer.add_callback(measure_thread_cpu)
     times = {"without": [], "with": []}
@@ -313,7 +315,15 @@ def poll_overhead(cfg: RunConfig, steps: int = 30, interval: float = POLL_INTERV
             if thread:
                 thread.join()
             train_cpu.append(None)  # a run boundary: the next thread's clock starts afresh
-    step_cpu = [b - a for a, b in zip(train_cpu, train_cpu[1:]) if a is not None and b is not None]
+    step_cpu = []  # per run: CPU time between its first and last read-back / steps between them
+    run: list = []
+    for item in train_cpu + [None]:
+        if item is not None:
+            run.append(item)
+            continue
+        if len(run) >= 2 and run[-1][0] > run[0][0]:
+            step_cpu.append((run[-1][1] - run[0][1]) / (run[-1][0] - run[0][0]))
+        run = []
     without, with_poll = statistics.median(times["without"]), statistics.median(times["with"])
     polls_per_step = (len(poll_cpu) / (rounds * steps)) if poll_cpu else 0.0
     cpu_estimate = (100 * polls_per_step * statistics.mean(poll_cpu) / statistics.median(step_cpu)
@@ -342,16 +352,21 @@ def _undo_channels_last(trainer) -> None:
 
 
 def _bf16(trainer) -> None:
-    trainer.use_amp = True  # the CUDA path's bf16 autocast, on this device
+    trainer.use_amp = True  # bf16 autocast even where the hardware would emulate it
+
+
+def _fp32(trainer) -> None:
+    trainer.use_amp = False
 
 
 ABLATION_VARIANTS = {
-    # name -> (what it changes on a fresh Trainer, whether D gets weight gradients in the G step)
-    "project": (None, False),
-    "without channels_last": (_undo_channels_last, False),
-    "with D grads in G step": (None, True),
-    "before (neither)": (_undo_channels_last, True),
-    "bf16 autocast": (_bf16, False),
+    # name -> (changes made to a fresh Trainer, whether D gets weight gradients in the G step)
+    "project": ((), False),
+    "bf16 autocast (forced)": ((_bf16,), False),
+    "fp32 (autocast off)": ((_fp32,), False),
+    "fp32 without channels_last": ((_fp32, _undo_channels_last), False),
+    "fp32 with D grads in G step": ((_fp32,), True),
+    "fp32 before (neither)": ((_fp32, _undo_channels_last), True),
 }
 
 
@@ -368,11 +383,13 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
         torch.set_num_threads(threads)
     variants = {}
     try:
-        for name, (change, d_grads) in ABLATION_VARIANTS.items():
+        for name, (changes, d_grads) in ABLATION_VARIANTS.items():
             trainer = build_trainer(cfg)
-            if trainer.device.type != "cpu" and change is _undo_channels_last:
+            if trainer.device.type != "cpu" and _undo_channels_last in changes:
                 continue  # channels_last is a CPU-only change
-            if change is not None:
+            if name == "project":
+                name = f"project ({trainer.precision})"
+            for change in changes:
                 change(trainer)
             variants[name] = (trainer.step_once, d_grads)
         if compile:

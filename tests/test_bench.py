@@ -26,6 +26,13 @@ def test_bench_cli_prints_json_with_the_canonical_ratio(capsys):
     assert result["images_per_s"] > 0 and result["canonical"]["images_per_s"] > 0
     assert result["ratio"] == pytest.approx(result["images_per_s"] / result["canonical"]["images_per_s"], rel=0.01)
     assert result["params_G"] > 0 and result["params_D"] > 0
+    assert result["precision"] == Trainer(tiny_cfg()).precision
+
+
+def test_bench_no_amp_times_the_fp32_step(capsys):
+    assert main(["bench", *TINY, "--steps", "1", "--warmup", "0", "--no-canonical", "--no-amp", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "fp32" and result["amp_bf16"] is False and "canonical" not in result
 
 
 def test_bench_steps_flag_replaces_bench_steps():
@@ -73,12 +80,12 @@ def test_fast_path_changes_nothing_but_speed(monkeypatch):
 
     from gan_demo import trainer as trainer_module
 
-    fast = Trainer(tiny_cfg())
+    fast = Trainer(tiny_cfg(amp=False))  # fp32 on both sides: bf16 autocast changes the numbers, by design
     assert fast.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
     fast.step_once()
     assert all(p.requires_grad for p in fast.D.parameters())  # D trains again after the G step
     monkeypatch.setattr(trainer_module, "_frozen", lambda module: contextlib.nullcontext())
-    slow = Trainer(tiny_cfg())
+    slow = Trainer(tiny_cfg(amp=False))
     slow.G.to(memory_format=torch.contiguous_format)
     slow.D.to(memory_format=torch.contiguous_format)
     slow.step_once()
@@ -92,5 +99,8 @@ def test_ablation_runs():
     from gan_demo.bench import ablation, format_ablation
 
     result = ablation(tiny_cfg(), steps=1, rounds=1, warmup=0, canonical=False)
-    assert {"project", "without channels_last", "with D grads in G step", "bf16 autocast"} <= set(result["variants"])
-    assert "project" in format_ablation(result)
+    precision = Trainer(tiny_cfg()).precision
+    assert {f"project ({precision})", "bf16 autocast (forced)", "fp32 (autocast off)", "fp32 without channels_last",
+            "fp32 with D grads in G step", "fp32 before (neither)"} == set(result["variants"])
+    assert all(row["cpu_s_per_step"] > 0 for row in result["variants"].values())
+    assert f"project ({precision})" in format_ablation(result)
