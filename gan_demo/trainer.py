@@ -507,9 +507,12 @@ class Trainer:
     def snapshot(self) -> dict:
         """A small, UI-free summary of the run: numbers and history, no pictures."""
         rate = self.steps_per_s
-        remaining = max(0, self.target_steps - self.step)
+        # Steps whose numbers are still on the device are not shown yet, so that the step, the last
+        # record and the history describe the same moment (at most READBACK_S behind the training).
+        step = self.step - len(self._pending)
+        remaining = max(0, self.target_steps - step)
         return {
-            "step": self.step,
+            "step": step,
             "target_steps": self.target_steps,
             "state": self.state,
             "message": self.message,

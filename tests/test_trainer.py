@@ -156,6 +156,18 @@ def test_run_loop_reads_step_numbers_back_in_batches(monkeypatch):
     assert tr.history.columns()["loss_d"] == pytest.approx(expected, rel=1e-6, abs=1e-7)
 
 
+def test_snapshot_shows_only_steps_read_back():
+    """The step, the last record and the history of a snapshot describe the same moment."""
+    tr = Trainer(toy_cfg())
+    tr._queue_step()
+    tr._queue_step()
+    snap = tr.snapshot()
+    assert tr.step == 2 and snap["step"] == 0 and snap["last"] is None and snap["history"]["step"] == []
+    assert tr._read_back()
+    snap = tr.snapshot()
+    assert snap["step"] == 2 == snap["last"]["step"] and snap["history"]["step"] == [1, 2]
+
+
 def test_divergence_is_caught_between_batched_read_backs(monkeypatch):
     monkeypatch.setattr(trainer_module, "READBACK_STEPS", 16)
     monkeypatch.setattr(trainer_module, "READBACK_S", 1e9)
