@@ -42,26 +42,33 @@ METRICS = {
 
 def evaluate_checkpoint(path: str | Path, n: int = DEFAULT_N, seed: int = DEFAULT_SEED,
                         device: str | torch.device = "auto", data_dir: str | Path | None = None,
-                        progress: Callable[[float, str], None] | None = None) -> dict:
+                        progress: Callable[[float, str], None] | None = None, keep_samples: bool = False) -> dict:
     """Every quality figure of a checkpoint's G_ema beside the same figures for held-out real data.
 
     Returns a JSON-friendly dict: "generated" and "real" (figures by key, see METRICS), sizes,
     "classifier" (image sets), "nearest_train", "standard_fid" and "notes". data_dir overrides
     the checkpoint's DataConfig.data_dir (where datasets and the cached classifier live).
+    keep_samples=True adds "samples" (tensors, not JSON; see evaluate_sampler).
     """
     from .sampler import Sampler
     from .trainer import resolve_device
 
     device = resolve_device(device)
     sampler = Sampler.from_checkpoint(path, device)
-    report = evaluate_sampler(sampler, n=n, seed=seed, data_dir=data_dir, progress=progress)
+    report = evaluate_sampler(sampler, n=n, seed=seed, data_dir=data_dir, progress=progress, keep_samples=keep_samples)
     report["checkpoint"] = str(path)
     return report
 
 
 def evaluate_sampler(sampler, n: int = DEFAULT_N, seed: int = DEFAULT_SEED, data_dir: str | Path | None = None,
-                     progress: Callable[[float, str], None] | None = None) -> dict:
-    """evaluate_checkpoint for a gan_demo.sampler.Sampler (from a checkpoint or a live Trainer)."""
+                     progress: Callable[[float, str], None] | None = None, keep_samples: bool = False) -> dict:
+    """evaluate_checkpoint for a gan_demo.sampler.Sampler (from a checkpoint or a live Trainer).
+
+    keep_samples=True (image sets): the report also holds "samples", the pictures behind
+    "nearest_train" as CPU tensors in [0, 1]: "generated" (G, C, H, W), the images as scored
+    (a live run may have moved on since), and "nearest" (G, NEAREST_K, C, H, W), their nearest
+    training images. Not JSON: drop it before json.dumps.
+    """
     if not 10 <= n <= 100_000:
         raise ValueError(f"n must be between 10 and 100000 (got {n})")
     start = time.perf_counter()
@@ -76,7 +83,7 @@ def evaluate_sampler(sampler, n: int = DEFAULT_N, seed: int = DEFAULT_SEED, data
         "name": sampler.name,
         "dataset": cfg.data.dataset,
         "kind": sampler.kind,
-        "step": cfg.step,
+        "step": sampler.step,  # a live run's cfg.step is the step it started from
         "conditional": bool(cfg.model.n_classes),
         "seed": seed,
         "device": str(sampler.device),
@@ -86,9 +93,13 @@ def evaluate_sampler(sampler, n: int = DEFAULT_N, seed: int = DEFAULT_SEED, data
         report.update(_evaluate_points(sampler, data_cfg, n, seed, report_progress))
     else:
         report.update(_evaluate_images(sampler, data_cfg, n, seed, report_progress))
+    samples = report.pop("samples", None)
     report["seconds"] = round(time.perf_counter() - start, 2)
     report_progress(1.0, "done")
-    return _json_ready(report)
+    report = _json_ready(report)
+    if keep_samples and samples is not None:
+        report["samples"] = samples
+    return report
 
 
 # ------------------------------------------------------------------------------ 2D points
@@ -164,6 +175,7 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
     from .data import load_dataset
     from .metrics import (class_histogram, classifier_score, frechet_distance, knn_precision_recall, label_accuracy,
                           nearest_neighbours, standard_fid)
+    from .viz import to_unit
 
     notes = []
     progress(0.05, "loading training and held-out images")
@@ -240,9 +252,11 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
     if fid_gen["value"] is not None:
         generated["fid"] = fid_gen["value"]
         real["fid"] = standard_fid(reference, test.x, sampler.device)["value"]
+    samples = {"generated": to_unit(fake[:NEAREST_SHOWN]),
+               "nearest": to_unit(reference[torch.tensor(shown["indices"], dtype=torch.long)])}
     return {"n_generated": n, "n_real": len(test), "n_compared": m, "n_reference": len(reference),
             "generated": generated, "real": real, "classifier": classifier, "nearest_train": nearest_train,
-            "standard_fid": fid, "notes": notes}
+            "standard_fid": fid, "notes": notes, "samples": samples}
 
 
 def _reference_indices(n_train: int, m: int, seed: int) -> list[int]:
@@ -272,6 +286,22 @@ def _cell(value) -> str:
     return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
 
 
+def table_rows(report: dict) -> list[tuple[str, str, str, str]]:
+    """The figures a report holds, in METRICS order, as text: (label, generated, held-out real, better)."""
+    gen, real = report.get("generated", {}), report.get("real", {})
+    rows = []
+    for key, (label, better) in METRICS.items():
+        if key not in gen and key not in real:
+            continue
+        g, r = gen.get(key), real.get(key)
+        if key == "classes_covered":
+            g, r = (f"{v} / {figures.get('n_classes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
+        elif key == "modes_covered":
+            g, r = (f"{v} / {figures.get('n_modes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
+        rows.append((label, g if isinstance(g, str) else _cell(g), r if isinstance(r, str) else _cell(r), better))
+    return rows
+
+
 def format_report(report: dict) -> str:
     """A human-readable table of an evaluate_checkpoint report: metric, generated, held-out real, better."""
     gen, real = report.get("generated", {}), report.get("real", {})
@@ -290,16 +320,7 @@ def format_report(report: dict) -> str:
                      f"{100 * clf['test_accuracy']:.1f}% ({origin}, {clf['path']})")
     lines.append("")
     header = ("metric", "generated", "held-out real", "better")
-    rows = []
-    for key, (label, better) in METRICS.items():
-        if key not in gen and key not in real:
-            continue
-        g, r = gen.get(key), real.get(key)
-        if key == "classes_covered":
-            g, r = (f"{v} / {figures.get('n_classes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
-        elif key == "modes_covered":
-            g, r = (f"{v} / {figures.get('n_modes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
-        rows.append((label, g if isinstance(g, str) else _cell(g), r if isinstance(r, str) else _cell(r), better))
+    rows = table_rows(report)
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(4)]
     for i, row in enumerate((header, *rows)):
         lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")

@@ -440,3 +440,43 @@ def save_gif(frames, path, duration_ms: int | list[int] = 80, loop: int = 0) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gif_bytes(frames, duration_ms=duration_ms, loop=loop))
     return path
+
+
+# ------------------------------------------------------------------------- nearest neighbours
+def nearest_picture(generated, nearest, distances, cell: int = 64, pad: int = 6) -> Image.Image:
+    """Generated images above their nearest training images, each training image's distance under it.
+
+    generated: (G, C, H, W) in [0, 1]; nearest: (G, K, C, H, W) in [0, 1]; distances: G rows of K
+    numbers. Column g is generated image g (top, framed in FAKE_COLOR) and its K nearest training
+    images below it, closest first. Images are enlarged by nearest neighbour to about ``cell`` px.
+    """
+    gen = torch.as_tensor(generated).detach().to("cpu", torch.float32)
+    near = torch.as_tensor(nearest).detach().to("cpu", torch.float32)
+    if gen.ndim != 4 or near.ndim != 5 or near.shape[0] != gen.shape[0] or near.shape[2:] != gen.shape[1:]:
+        raise ValueError(f"need generated (G, C, H, W) and nearest (G, K, C, H, W), got {tuple(gen.shape)} "
+                         f"and {tuple(near.shape)}")
+    n_gen, k = near.shape[:2]
+    upscale = max(1, round(cell / gen.shape[-1]))
+    side = gen.shape[-1] * upscale
+    label_font, small = font(13), font(12)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    row_labels = ["generated"] + [f"nearest {i + 1}" if k > 1 else "nearest" for i in range(k)]
+    left = max(_text_size(probe, t, label_font)[0] for t in row_labels) + 2 * pad
+    text_h = _text_size(probe, "0.000", small)[1] + 6
+    col_w = side + 2 * pad
+    row_h = side + text_h + pad
+    img = Image.new("RGB", (left + n_gen * col_w, pad + (k + 1) * row_h), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for row, text in enumerate(row_labels):
+        draw.text((pad, pad + row * row_h + side / 2), text, fill=(60, 60, 60), font=label_font, anchor="lm")
+    for g in range(n_gen):
+        x = left + g * col_w + pad
+        img.paste(tensor_to_image(gen[g], upscale), (x, pad))
+        draw.rectangle((x - 2, pad - 2, x + side + 1, pad + side + 1), outline=FAKE_COLOR, width=2)
+        draw.text((x + side / 2, pad + side + 3), f"#{g}", fill=(60, 60, 60), font=small, anchor="mt")
+        for i in range(k):
+            y = pad + (i + 1) * row_h
+            img.paste(tensor_to_image(near[g, i], upscale), (x, y))
+            draw.text((x + side / 2, y + side + 3), f"{float(distances[g][i]):.3f}", fill=(60, 60, 60),
+                      font=small, anchor="mt")
+    return img

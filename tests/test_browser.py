@@ -1,5 +1,6 @@
 """The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
-to a GIF, open every tab with a screenshot of each, and no request leaves localhost.
+to a GIF, measure a generator's quality, open every tab with a screenshot of each, and no request leaves
+localhost.
 
 One app and one browser for the module (starting them is the slow part on a shared 2-core box).
 Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without chromium or playwright.
@@ -20,7 +21,7 @@ require_browser()
 
 WAIT_MS = 90_000  # generous: this box is often at load 10-18, and the first events also warm torch up
 ARTIFACTS = Path(os.environ.get("GAN_DEMO_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
-TABS = ("Train", "Explore", "Interpolate", "2D lab", "Lessons")
+TABS = ("Train", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
 
 
 def artifacts_dir() -> Path:
@@ -164,6 +165,9 @@ def test_train_ring8_grid_and_plot_change(page):
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     page.wait_for_selector("#mode_metrics", state="visible")
     assert "Modes covered" in markdown_text(page, "mode_metrics")
+    assert "Grid divergence" in markdown_text(page, "mode_metrics")
+    page.wait_for_selector("#divergence_plot svg g.mark-line path", state="attached", timeout=WAIT_MS)  # KL, JS live
+    page.wait_for_selector("#mode_plot svg g.mark-line path", state="attached", timeout=WAIT_MS)  # flat at 0 modes
     assert "--width 16" in page.locator("#train_cli").inner_text()
     screenshot(page, "tab_train")
 
@@ -208,6 +212,27 @@ def test_interpolate_makes_a_gif(page):
     assert download.value.suggested_filename.endswith(".gif")
     assert Path(saved).read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     screenshot(page, "tab_interpolate")
+
+
+def test_quality_measures_a_checkpoint(page):
+    click_tab(page, "Quality")
+    page.wait_for_selector("#quality-measure", state="visible")
+    page.locator("#quality-checkpoint input").click()
+    page.get_by_role("option", name="ring8", exact=True).click()  # 2D: no classifier to train first
+    page.wait_for_function("() => document.querySelector('#quality-checkpoint input')?.value === 'ring8'",
+                           timeout=WAIT_MS)
+    page.click("#quality-measure")
+    page.wait_for_function("() => document.querySelector('#quality-summary')?.innerText.includes('ring8')",
+                           timeout=WAIT_MS)
+    table = page.locator("#quality-table").inner_text()
+    for words in ("modes covered", "grid JS(real, fake)", "held-out real", "higher"):
+        assert words in table, words
+    page.wait_for_selector("#quality-histogram svg g.mark-rect path", state="attached", timeout=WAIT_MS)  # a bar may be 0 high
+    assert page.locator("#quality-histogram svg g.mark-rect path").count() == 16  # 8 modes x (generated, real)
+    assert "Mode collapse" in markdown_text(page, "quality-explanation")
+    assert "python -m gan_demo eval --checkpoint" in page.locator("#quality-cli").inner_text()
+    assert page.locator("#quality-nearest").count() == 0  # nearest training images: image sets only
+    screenshot(page, "tab_quality")
 
 
 def test_lab_and_lessons_tabs(page):

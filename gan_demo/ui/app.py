@@ -36,7 +36,7 @@ class AppContext:
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
-    from . import explore_tab, interpolate_tab, lab_tab, lessons_tab, train_tab
+    from . import explore_tab, interpolate_tab, lab_tab, lessons_tab, quality_tab, train_tab
 
     ctx = ctx or AppContext.create()
     with gr.Blocks(title="gan_demo: train a GAN live", delete_cache=(600, 3600)) as demo:
@@ -48,6 +48,8 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
                 explore = explore_tab.build(ctx)
             with gr.Tab("Interpolate", id="interpolate"):
                 interp = interpolate_tab.build(ctx)
+            with gr.Tab("Quality", id="quality"):
+                quality_tab.build(ctx)
             with gr.Tab("2D lab", id="lab"):
                 lab = lab_tab.build(ctx, train)
             with gr.Tab("Lessons", id="lessons"):

@@ -1,0 +1,263 @@
+"""Quality tab: measure a generator's quality figures beside held-out real data, with what each figure means."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from ..evaluate import DEFAULT_N, METRICS, evaluate_sampler, table_rows
+from ..viz import FAKE_COLOR, REAL_COLOR, nearest_picture
+from .catalog import CURRENT_RUN
+from .explore_tab import default_choice
+
+MIN_N, MAX_N, N_STEP = 500, 10_000, 500  # sample-count slider
+GENERATED, REAL = "generated", "held-out real"  # the two series of the table and the histogram
+COLORS = {GENERATED: "#%02x%02x%02x" % FAKE_COLOR, REAL: "#%02x%02x%02x" % REAL_COLOR}  # as in the 2D pictures
+TABLE_HEADERS = ["figure", GENERATED, REAL, "better"]
+MAX_BINS = 100  # classes or modes the histogram orders (ring8 8, digits 10, grid25 25)
+HISTOGRAM_ORDER = [f"{i} {s}" for i in range(MAX_BINS) for s in ("gen", "real")]  # the chart's x order
+
+# What each figure means, for students; keyed like evaluate.METRICS. Only the figures a report holds are shown.
+EXPLAIN = {
+    "fd_classifier": "**FD_classifier**: the Fréchet distance between generated and training images, both described "
+                     "by the features of a small classifier this project trains on the same dataset: an FID analogue. "
+                     "It compares the average and the spread of the two feature clouds, so it rises when images look "
+                     "wrong *and* when they lack variety. It is not the FID published in papers (that one uses an "
+                     "Inception network): compare it with the held-out real column and with other runs measured here.",
+    "classifier_score": "**classifier score**: the Inception Score formula with the same classifier. High (at most "
+                        "the number of classes) when each image is clearly one class and all classes appear equally.",
+    "classes_covered": "**classes covered**: classes the classifier finds in at least a tenth of a fair share of the "
+                       "samples (1% of them for 10 classes). A collapsed generator makes a few classes only.",
+    "class_kl_uniform": "**class histogram KL from uniform**: 0 when every class is drawn equally often, ln K (2.30 "
+                        "for 10 classes) when every sample is one class. The bar chart shows the histogram itself.",
+    "precision": "**precision** (k-NN, Kynkäänniemi et al. 2019): the share of generated images that land among real "
+                 "images in the classifier's feature space: *how many generated samples look real*.",
+    "recall": "**recall**: the share of real images that land among the generated ones: *how much of the real "
+              "variety the generator covers*. Mode collapse keeps precision high and pulls recall down.",
+    "label_accuracy": "**accuracy on requested labels** (conditional models): how often the classifier reads the "
+                      "class the generator was asked to draw.",
+    "nn_train_rms_median": "**nearest training image, median RMS**: for each image, the pixel distance (root mean "
+                           "square, pixels in [-1, 1]) to its closest training image. Held-out real images are no "
+                           "copies, so their median is the yardstick: a generated median far below it means the "
+                           "generator copies (memorises) training images. The picture shows the first generated "
+                           "images above their nearest training images.",
+    "fid": "**standard FID**: the published measure (Inception features), comparable with papers.",
+    "modes_covered": "**modes covered**: mixture components (the 8 blobs of ring8, the 25 of grid25) that get at "
+                     "least a tenth of a fair share of the samples (and at least 5) within 3σ of them. A collapsed "
+                     "generator covers a few.",
+    "high_quality": "**high-quality share**: samples within 3σ of their nearest mode (σ: the spread of each blob). "
+                    "Low when the generator puts points between the modes.",
+    "mode_kl_uniform": "**mode histogram KL from uniform**: 0 when the high-quality samples spread evenly over the "
+                       "modes, ln K when they all sit on one. The bar chart shows the histogram itself.",
+    "grid_kl": "**grid KL(real ‖ fake)** (GAN Lab's measure): real and generated points counted on a 20×20 grid. "
+               "Large when real areas get no generated points, which is what mode collapse does.",
+    "grid_js": "**grid JS(real, fake)**: the symmetric Jensen-Shannon version of the same, between 0 and ln 2 ≈ 0.69.",
+}
+REAL_COLUMN = {
+    "image": "The **held-out real** column scores real images the generator never saw (the test split) in the same "
+             "way: it is what a perfect generator would reach with this many samples. Compare the two columns.",
+    "2d": "The **held-out real** column scores a fresh draw of real points the same way (grid divergences: against "
+          "the training draw): what a perfect generator would reach with this many samples. Compare the two columns.",
+}
+PROBLEMS = {
+    "image": "**Mode collapse** looks like: few classes covered, a class KL well above the real one, precision high "
+             "but recall low, and a larger FD_classifier. **Memorisation** looks like: a nearest-training-image "
+             "median far below the real one, and near-identical pairs in the picture.",
+    "2d": "**Mode collapse** looks like: fewer modes covered, a mode KL above the real one, and a large grid KL "
+          "(real blobs with no generated points nearby).",
+}
+
+
+# ----------------------------------------------------------------------------------- results
+def figures_table(report: dict) -> pd.DataFrame:
+    """One row per figure the report holds: plain-words name, generated, held-out real, which way is better."""
+    return pd.DataFrame(table_rows(report), columns=TABLE_HEADERS)
+
+
+def explanation(report: dict) -> str:
+    """What the figures in this report mean and what trouble looks like in them (Markdown)."""
+    held = set(report.get("generated", {})) | set(report.get("real", {}))
+    lines = [f"- {EXPLAIN[key]}" for key in METRICS if key in held and key in EXPLAIN]
+    kind = "2d" if report.get("kind") == "2d" else "image"
+    return "\n".join([*lines, "", REAL_COLUMN[kind], "", PROBLEMS[kind]])
+
+
+def histogram_frame(report: dict) -> pd.DataFrame | None:
+    """The class (images) or mode (2D mixtures) histogram in long form: one row per bin and series,
+    with its count and its share of the series' samples; None when the report has none."""
+    key = next((k for k in ("class_counts", "mode_counts") if k in report.get("generated", {})), None)
+    if key is None:
+        return None
+    rows = []
+    for series, figures, total in ((GENERATED, report["generated"], report["n_generated"]),
+                                   (REAL, report["real"], report["n_real"])):
+        for i, count in enumerate(figures.get(key) or []):
+            rows.append((str(i), series, f"{i} {'gen' if series == GENERATED else 'real'}", count, count / total))
+    return pd.DataFrame(rows, columns=["bin", "series", "bar", "count", "share"])
+
+
+def histogram_caption(report: dict) -> str:
+    if "class_counts" in report.get("generated", {}):
+        return ("**Class histogram**: the classifier's reading of each sample, as a share of each set: "
+                "generated (purple) beside held-out real (green).")
+    return ("**Mode histogram**: samples within 3σ of each mode, as a share of each set: generated (purple) beside "
+            "held-out real (green). What the bars leave below 100% is the samples between the modes.")
+
+
+def nearest_picture_of(report: dict):
+    """The first generated images above their nearest training images, or None (2D sets)."""
+    samples = report.get("samples")
+    if not samples:
+        return None
+    return nearest_picture(samples["generated"], samples["nearest"], report["nearest_train"]["distances"])
+
+
+def summary(report: dict, name: str, live: bool) -> str:
+    """Which generator was measured, on what, how long it took (Markdown)."""
+    what = "points" if report.get("kind") == "2d" else "images"
+    cond = " (conditional)" if report.get("conditional") else ""
+    text = (f"**{name}**: {report.get('dataset')} at step {report.get('step')}{cond} · {report.get('n_generated')} "
+            f"generated {what} (seed {report.get('seed')}) beside {report.get('n_real')} held-out real {what} · "
+            f"{report.get('seconds')} s on {report.get('device')}.")
+    clf = report.get("classifier")
+    if clf:
+        origin = f"trained now in {clf['train_seconds']} s, then cached" if clf.get("trained_now") else "cached"
+        text += (f"\n\nClassifier: {clf['dataset']} {clf['img_size']} px, {100 * clf['test_accuracy']:.1f}% accuracy "
+                 f"on held-out images ({origin}).")
+    if live:
+        text += ("\n\nA live run keeps training while it is measured: the samples come from about this step, "
+                 "and the figures will move as it learns.")
+    return text
+
+
+def notes_markdown(report: dict) -> str:
+    notes = list(report.get("notes", []))
+    fid = report.get("standard_fid") or {}
+    if fid.get("note") and "fid" not in report.get("generated", {}):
+        notes.insert(0, fid["note"])
+    return "**Notes**\n\n" + "\n".join(f"- {note}" for note in notes) if notes else ""
+
+
+def cli_command(name: str, n: int, folder: Path | None) -> str:
+    """The same measurement from the command line (its default seed is the app's, so the figures match)."""
+    if folder is not None:
+        return f"python -m gan_demo eval --checkpoint {_shown_path(folder)} --n {n}"
+    if name == CURRENT_RUN or str(name).startswith("run-"):
+        where = "save the run on the Train tab, unzip it, and give its folder"
+    else:
+        where = "unzip the run folder you uploaded and give its path"
+    return f"# {where}:\npython -m gan_demo eval --checkpoint my_run --n {n}"
+
+
+def _shown_path(folder: Path) -> str:
+    """checkpoints/ring8 when the app runs from the repository, else the full path."""
+    folder = folder.resolve()
+    return str(folder.relative_to(Path.cwd())) if folder.is_relative_to(Path.cwd()) else str(folder)
+
+
+# ----------------------------------------------------------------------------------- handlers
+class Quality:
+    """The tab's handlers: take the session's choice of generator, run the evaluation, show the report."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def _session(self, request):
+        return self.ctx.registry.get(request.session_hash)
+
+    def measure(self, request: gr.Request, name, n, progress=gr.Progress()):
+        """Evaluate the chosen generator with n samples.
+        Returns (status, results column, summary, table, explanation, histogram box, its caption, histogram,
+        nearest-images box, nearest picture, notes, command)."""
+        n = int(n or DEFAULT_N)
+        try:
+            sampler = self.ctx.catalog.sampler(name, self._session(request))
+            progress(0.0, desc="starting")
+            report = evaluate_sampler(sampler, n=n, keep_samples=True,
+                                      progress=lambda fraction, message: progress(fraction, desc=message))
+        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            gr.Warning(f"Could not measure {name or 'that generator'}: {text}")
+            return (f"⚠ Could not measure **{name or 'nothing selected'}**: {text}", gr.update(visible=False),
+                    *[gr.skip()] * 10)
+        frame, picture = histogram_frame(report), nearest_picture_of(report)
+        # Only the chart's value changes, never its other properties: a value and a property changed in the
+        # same update race in Gradio 6.31's plot and left the old bars drawn under the new title.
+        return ("", gr.update(visible=True), summary(report, name, sampler.trainer is not None),
+                figures_table(report), explanation(report),
+                gr.update(visible=frame is not None), histogram_caption(report), frame,
+                gr.update(visible=picture is not None), picture,
+                notes_markdown(report), cli_command(name, n, self.checkpoint_folder(name)))
+
+    def checkpoint_folder(self, name) -> Path | None:
+        """The folder of a pretrained checkpoint (the one path a user also has); None otherwise."""
+        catalog = self.ctx.catalog
+        return catalog.pretrained_root / name if name in catalog.pretrained() else None
+
+    def refresh(self, request: gr.Request, current):
+        """The generator list again (a run may have started, an upload arrived)."""
+        names = self.ctx.catalog.choices(self._session(request))
+        if current in names:  # no value: a pick made while this ran is kept, not reset to what it read
+            return gr.update(choices=names)
+        return gr.update(choices=names, value=default_choice(names))
+
+
+# ------------------------------------------------------------------------------------- layout
+def build(ctx) -> dict:
+    """Lay out the Quality tab inside the current gr.Tab and wire its events."""
+    h = Quality(ctx)
+    names = ctx.catalog.choices(None)
+    quiet = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+
+    gr.Markdown("How good is a generator? Measure it with the figures used in GAN papers (or this project's "
+                "analogues of them), each beside the same figure for real data the generator never saw.")
+    with gr.Row():
+        checkpoint = gr.Dropdown(names, value=default_choice(names), label="Generator", scale=4,
+                                 info="pretrained runs, your current run, runs uploaded on the Explore tab",
+                                 elem_id="quality-checkpoint")
+        with gr.Column(scale=1, min_width=170):
+            refresh = gr.Button("↻ Refresh list", size="sm", elem_id="quality-refresh")
+    with gr.Row(equal_height=True):
+        n = gr.Slider(MIN_N, MAX_N, value=DEFAULT_N, step=N_STEP, label="Samples", scale=3, elem_id="quality-n",
+                      info="generated samples scored; more give steadier figures and take longer")
+        with gr.Column(scale=2, min_width=220):
+            measure = gr.Button("Measure quality", variant="primary", elem_id="quality-measure")
+            gr.Markdown("The first time for an image set takes a minute or more on a 2-core CPU: the project "
+                        "first trains its small classifier. It is cached on disk, and later measurements take "
+                        "seconds.", elem_classes="quality-hint")
+    status = gr.Markdown(elem_id="quality-status")
+    with gr.Column(visible=False, elem_id="quality-results") as results:
+        about = gr.Markdown(elem_id="quality-summary")
+        table = gr.Dataframe(headers=TABLE_HEADERS, datatype="str", interactive=False, wrap=True,
+                             label="Quality figures", elem_id="quality-table")
+        explained = gr.Markdown(elem_id="quality-explanation")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=360) as histogram_box:
+                histogram_about = gr.Markdown(elem_id="quality-histogram-caption")
+                # one x category per (bin, series): BarPlot stacks bars that share an x value
+                histogram = gr.BarPlot(x="bar", y="share", color="series", color_map=COLORS, sort=HISTOGRAM_ORDER,
+                                       y_lim=[0, None], x_label_angle=-45, x_title="class or mode · series",
+                                       y_title="share of the set", tooltip="all", height=340, show_label=False,
+                                       elem_id="quality-histogram")
+            with gr.Column(scale=1, min_width=360) as nearest_box:
+                gr.Markdown("**Nearest training images**: the first generated images (top row, purple frame) and "
+                            "the training images closest to each, with the RMS pixel distance under each.")
+                nearest = gr.Image(format="png", type="pil", interactive=False, show_label=False,
+                                   buttons=["download", "fullscreen"], elem_id="quality-nearest",
+                                   elem_classes="pixelated")
+        notes = gr.Markdown(elem_id="quality-notes")
+        command = gr.Code(language="shell", interactive=False, lines=2, wrap_lines=True,
+                          label="The same measurement from the command line", elem_id="quality-cli")
+
+    # Heavy (seconds, or minutes while a classifier trains): one evaluation at a time across all sessions;
+    # the rest queue with their progress shown.
+    measure.click(h.measure, [checkpoint, n], [status, results, about, table, explained, histogram_box, histogram_about,
+                                               histogram, nearest_box, nearest, notes, command],
+                  api_visibility="private", concurrency_limit=1, concurrency_id="quality")
+    refresh.click(h.refresh, checkpoint, checkpoint, **quiet)
+    tab = gr.context.get_render_context()
+    if isinstance(tab, gr.Tab):  # opening the tab refreshes the list: a run may have started meanwhile
+        tab.select(h.refresh, checkpoint, checkpoint, **quiet)
+    return {"checkpoint": checkpoint, "n": n, "measure": measure, "status": status, "table": table,
+            "histogram": histogram, "nearest": nearest, "handlers": h}
