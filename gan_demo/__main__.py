@@ -238,6 +238,7 @@ def cmd_bench(args) -> int:
             print(f"training {result['steps_per_s_without']:.3f} steps/s alone, {result['steps_per_s_with']:.3f} "
                   f"with a poll every {result['interval_s']} s ({result['poll_cpu_ms']} ms CPU each): "
                   f"{result['slowdown_percent']:+.1f}% slower by the clock, {result['cpu_estimate_percent']}% by CPU time "
+                  f"of the polls, {result['process_cpu_percent']:+.1f}% CPU time of the whole process "
                   f"(load average {result['machine']['load_average']})")
         return 0
     result = run_bench(cfg, steps=steps, warmup=args.warmup, canonical=not args.no_canonical,

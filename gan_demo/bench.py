@@ -302,15 +302,17 @@ def poll_overhead(cfg: RunConfig, steps: int = 30, interval: float = POLL_INTERV
 
     trainer.add_callback(measure_thread_cpu)
     times = {"without": [], "with": []}
+    process_cpu = {"without": [], "with": []}  # every thread of the process, torch's worker threads included
     for r in range(rounds):
         for mode in (("without", "with") if r % 2 == 0 else ("with", "without")):
             stop = threading.Event()
             thread = threading.Thread(target=poller, args=(stop,), daemon=True) if mode == "with" else None
             if thread:
                 thread.start()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             trainer.run(trainer.step + steps)
             times[mode].append(time.perf_counter() - start)
+            process_cpu[mode].append(time.process_time() - cpu_start)
             stop.set()
             if thread:
                 thread.join()
@@ -334,7 +336,15 @@ def poll_overhead(cfg: RunConfig, steps: int = 30, interval: float = POLL_INTERV
         "steps_per_s_without": round(steps / without, 3),
         "steps_per_s_with": round(steps / with_poll, 3),
         "slowdown_percent": round(100 * (with_poll / without - 1), 2),
+        # each "with" round against the "without" round beside it: cancels the machine's slow drifts
+        "paired_slowdown_percent": round(100 * (statistics.median(
+            w / wo for w, wo in zip(times["with"], times["without"])) - 1), 2),
         "cpu_estimate_percent": None if cpu_estimate is None else round(cpu_estimate, 2),
+        # CPU time of the whole process per round with polls / without - 1: catches work the polls cause
+        # in other threads (torch's thread pool) that the poll thread's own clock misses
+        "process_cpu_percent": round(100 * (statistics.median(process_cpu["with"])
+                                            / statistics.median(process_cpu["without"]) - 1), 2),
+        "round_process_cpu_s": {k: [round(v, 3) for v in vals] for k, vals in process_cpu.items()},
         "round_seconds": {k: [round(v, 3) for v in vals] for k, vals in times.items()},
         "polls": len(poll_cpu),
         # a poll waits for the step in progress (the trainer's lock), so its wall time is a UI latency, not a cost

@@ -529,9 +529,14 @@ class Trainer:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, ema: bool = True) -> torch.Tensor:
-        """Samples on the CPU: data coordinates for 2D sets, [0, 1] images otherwise."""
+        """Samples on the CPU: data coordinates for 2D sets, [0, 1] images otherwise.
+
+        In the training's precision (bf16 autocast where it trains so): this draws the progress
+        grid while training runs, and each such forward pass is CPU time taken from the training.
+        Sliders, interpolation and `eval` sample in fp32 through gan_demo.sampler.
+        """
         net = self.G_ema if ema else self.G
-        with self.lock:
+        with self.lock, self._autocast():
             was_training = net.training
             net.eval()
             out = net(z.to(self.device), None if y is None else y.to(self.device)).float()

@@ -63,7 +63,8 @@ def test_canonical_loop_trains_the_same_models():
 
 def test_poll_overhead_reports_a_slowdown():
     result = poll_overhead(tiny_cfg(), steps=3, interval=0.01, rounds=1, warmup=1)
-    assert {"steps_per_s_without", "steps_per_s_with", "slowdown_percent", "cpu_estimate_percent", "polls",
+    assert {"steps_per_s_without", "steps_per_s_with", "slowdown_percent", "cpu_estimate_percent", "process_cpu_percent",
+            "paired_slowdown_percent", "polls",
             "poll_cpu_ms", "poll_wall_ms"} <= set(result)
     assert result["steps_per_s_without"] > 0 and result["steps_per_s_with"] > 0
 
