@@ -358,9 +358,9 @@ class Trainer:
                 return True
             rows = torch.stack([values for _, values, _ in self._pending]).tolist()
             records = [StepRecord(step, *row, seconds=seconds) for (step, _, seconds), row in zip(self._pending, rows)]
-            self._pending.clear()
             for rec in records:
                 if not rec.finite():
+                    self._pending.clear()
                     good = self._restore_good_state()
                     self.state = "diverged"
                     self.message = f"diverged at step {rec.step}; lower the learning rate (weights restored to step {good})"
@@ -373,6 +373,8 @@ class Trainer:
                 self._measure_quality()
             if self.step - self._good_step >= GOOD_STATE_EVERY:
                 self._save_good_state()
+            # Last: snapshot() (which takes no lock) shows these steps once their quality figures are in.
+            self._pending.clear()
         for rec in records:
             for fn in self.callbacks:
                 fn(self, rec)

@@ -166,7 +166,8 @@ def test_train_ring8_grid_and_plot_change(page):
     page.wait_for_selector("#mode_metrics", state="visible")
     assert "Modes covered" in markdown_text(page, "mode_metrics")
     assert "Grid divergence" in markdown_text(page, "mode_metrics")
-    page.wait_for_selector("#divergence_plot svg g.mark-line path", state="attached", timeout=WAIT_MS)  # KL, JS live
+    for plot in ("kl_plot", "js_plot"):  # the grid divergences, charted live
+        page.wait_for_selector(f"#{plot} svg g.mark-line path", state="attached", timeout=WAIT_MS)
     page.wait_for_selector("#mode_plot svg g.mark-line path", state="attached", timeout=WAIT_MS)  # flat at 0 modes
     assert "--width 16" in page.locator("#train_cli").inner_text()
     screenshot(page, "tab_train")

@@ -294,14 +294,19 @@ def quality_line(q: dict | None) -> str:
     return "\n\n".join(parts)
 
 
-def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int | None]:
-    """(modes covered, KL and JS) curves of a 2D run's quality history, and the number of modes."""
+def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None,
+                                                    int | None]:
+    """(KL, JS, modes covered) curves of a 2D run's quality history, and the number of modes.
+
+    KL and JS get a plot each: KL runs up to ~20 while JS stays below ln 2, so on one axis JS is a flat line.
+    """
     modes = None
     n_modes = next((n for n in quality_history.get("n_modes", []) if n), None)
     if n_modes:
         modes = curves(quality_history, {"modes_covered": "modes covered"})
-    divergence = curves(quality_history, {"grid_kl": "KL(real || G)", "grid_js": "JS(real, G)"})
-    return modes, divergence, n_modes
+    kl = curves(quality_history, {"grid_kl": "KL(real || G)"})
+    js = curves(quality_history, {"grid_js": "JS(real, G)"})
+    return kl, js, modes, n_modes
 
 
 def _button_updates(state: str | None) -> list:
@@ -421,14 +426,17 @@ def build(ctx) -> dict:
             with gr.Column(visible=False) as modes_box:
                 modes_md = gr.Markdown("", elem_id="mode_metrics")
                 with gr.Row(equal_height=False):
-                    div_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
-                                           color_map=SERIES_COLORS, elem_id="divergence_plot",
-                                           label=f"Grid KL and JS divergence of G_ema's samples from the data "
-                                                 f"(every {QUALITY_EVERY} steps)",
-                                           x_title="step", y_title="divergence")
+                    kl_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                          color_map=SERIES_COLORS, elem_id="kl_plot", min_width=220,
+                                          label=f"Grid KL(real ‖ G), every {QUALITY_EVERY} steps",
+                                          x_title="step", y_title="KL")
+                    js_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                          color_map=SERIES_COLORS, elem_id="js_plot", min_width=220,
+                                          label=f"Grid JS(real, G), every {QUALITY_EVERY} steps",
+                                          x_title="step", y_title="JS")
                     modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
                                              color_map=SERIES_COLORS, elem_id="mode_plot",
-                                             label="Modes covered (of 1,024 samples from G_ema)",
+                                             label="Modes covered (of 1,024 samples from G_ema)", min_width=220,
                                              x_title="step", y_title="modes covered")
             with gr.Accordion("Timeline: earlier grids", open=False):
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
@@ -451,7 +459,7 @@ def build(ctx) -> dict:
     inputs = [controls[n] for n in names]
     buttons = [start, pause, resume, stop, reset, save, send]
     auto_names = list(AUTO_FIELDS)
-    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, div_plot, timeline,
+    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view]
 
     # ------------------------------------------------------------- handlers
@@ -461,7 +469,7 @@ def build(ctx) -> dict:
     def cleared(session, run_snap=None) -> dict:
         """Outputs for a fresh view: empty pictures and curves, buttons for the run's state."""
         state = run_snap["state"] if run_snap else None
-        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None, div_plot: None,
+        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None, kl_plot: None, js_plot: None,
                modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
                timeline_caption: "",
                status: status_line(run_snap, session.run_id if run_snap else None),
@@ -509,25 +517,26 @@ def build(ctx) -> dict:
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         stepped = snap["step"] != current.step
+        ended = snap["state"] in TERMINAL and snap["state"] != current.state
         if stepped:
             picture = progress_picture(trainer, current)
             out[grid] = picture
-            if snap["quality"] is not None:
-                out[modes_md] = quality_line(snap["quality"])
+        if (stepped or ended) and snap["quality"] is not None:
+            out[modes_md] = quality_line(snap["quality"])
         # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
         # picture), and once more when the run ends.
         now = time.monotonic()
-        ended = snap["state"] in TERMINAL and snap["state"] != current.state
         if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended:
             current.plotted_at = now
             history = snap["history"]
             out[loss_plot] = curves(history, {"loss_d": "loss_D", "loss_g": "loss_G"})
             out[d_plot] = curves(history, {"d_real": "D(x)", "d_fake": "D(G(z))"})
-            modes, divergence, n_modes = quality_plots(snap["quality_history"])
+            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
             if modes is not None:
                 out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
-            if divergence is not None:
-                out[div_plot] = divergence
+            if kl is not None:
+                out[kl_plot] = kl
+                out[js_plot] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
