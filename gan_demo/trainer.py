@@ -144,6 +144,11 @@ def _frozen(module: torch.nn.Module):
         module.requires_grad_(True)  # autograd fixed what it needs when the graph was built
 
 
+def _step_values(out: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A step's STEP_VALUES as one float tensor on the device (reading it back is one host sync)."""
+    return torch.stack([out[n].float().reshape(()) for n in STEP_VALUES])
+
+
 def _all_finite(module: torch.nn.Module) -> bool:
     checks = [torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()]
     return bool(torch.stack(checks).all()) if checks else True  # one host sync, not one per tensor
@@ -328,8 +333,7 @@ class Trainer:
         """One step whose numbers stay on the device until _read_back (no host sync here)."""
         with self.lock:
             out, seconds = self._step_tensors()
-            values = torch.stack([out[n].float().reshape(()) for n in STEP_VALUES])
-            self._pending.append((self.step, values, seconds))
+            self._pending.append((self.step, _step_values(out), seconds))
             self._rate.append((time.perf_counter(), self.step))  # host-side facts: no need to wait for the read
 
     def d_step_only(self) -> dict[str, float]:
@@ -347,8 +351,7 @@ class Trainer:
             return {k: float(v) for k, v in self._g_update().items()}
 
     def _record(self, out: dict[str, torch.Tensor], seconds: float) -> StepRecord:
-        values = torch.stack([out[n].float().reshape(()) for n in STEP_VALUES]).tolist()  # one host sync
-        return StepRecord(self.step, *values, seconds=seconds)
+        return StepRecord(self.step, *_step_values(out).tolist(), seconds=seconds)  # one host sync
 
     def _read_back(self) -> bool:
         """Turn the queued steps into records (one host sync for all of them), check them, keep them,
