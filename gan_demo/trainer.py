@@ -32,6 +32,7 @@ READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) 
 READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends
 QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
 QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
+HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -154,6 +155,43 @@ def _all_finite(module: torch.nn.Module) -> bool:
     return bool(torch.stack(checks).all()) if checks else True  # one host sync, not one per tensor
 
 
+class HandoverLock:
+    """A re-entrant lock that knows whether someone is waiting for it.
+
+    The run loop releases the trainer's lock after each step and takes it again at once, so a
+    plain lock lets a reader (the progress grid, a slider on the live run) wait through two or
+    three steps. The loop checks `waiting` between steps and lets the reader in first.
+    """
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._count:
+            self._waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._count:
+                self._waiting -= 1
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> "HandoverLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class Trainer:
     """Owns G, D, G_ema, their optimizers and the data; trains in steps or in a background thread."""
 
@@ -212,7 +250,7 @@ class Trainer:
         self.message = ""
         self.target_steps = t.steps
         self.callbacks: list[Callable[["Trainer", StepRecord], None]] = []
-        self.lock = threading.RLock()  # held for each step; take it to read models consistently
+        self.lock = HandoverLock()  # held for each step; take it to read models consistently
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._unpaused = threading.Event()
@@ -485,6 +523,7 @@ class Trainer:
                     self._unpaused.wait()
                 if self._stop.is_set():
                     break
+                self._hand_over()
                 self._queue_step()
                 # The step numbers are read back in batches: a read is a host sync, which on a GPU
                 # would stall the queue of kernels every step.
@@ -500,6 +539,12 @@ class Trainer:
             self.state = "failed"
             self.message = f"training failed: {type(exc).__name__}: {exc}"
             self.error = exc
+
+    def _hand_over(self) -> None:
+        """Between two steps: if a reader waits for the lock, give it the chance to take it first."""
+        deadline = time.perf_counter() + HANDOVER_S
+        while self.lock.waiting and time.perf_counter() < deadline:
+            time.sleep(0.0005)
 
     # ------------------------------------------------------------------ reading
     @property

@@ -156,6 +156,32 @@ def test_run_loop_reads_step_numbers_back_in_batches(monkeypatch):
     assert tr.history.columns()["loss_d"] == pytest.approx(expected, rel=1e-6, abs=1e-7)
 
 
+def test_a_reader_gets_the_lock_within_about_one_step():
+    """The run loop hands the lock over between steps: the progress grid or a slider on a live run waits
+    for the step in progress only, not for two or three (a plain lock is taken again by the loop at once)."""
+    tr = Trainer(toy_cfg(steps=10**6))
+    original = tr._step_tensors
+
+    def slow_step():  # a step long enough to see how many pass while a reader waits
+        time.sleep(0.03)
+        return original()
+
+    tr._step_tensors = slow_step
+    tr.start()
+    time.sleep(0.2)
+    advanced = []
+    try:
+        for _ in range(20):
+            before = tr.step
+            tr.sample_fixed()  # takes the trainer's lock
+            advanced.append(tr.step - before)
+            time.sleep(0.02)
+    finally:
+        tr.stop()
+        tr.join(5)
+    assert max(advanced) <= 2 and sum(advanced) <= 24, advanced  # without the handover: up to 4, sum ~32
+
+
 def test_snapshot_shows_only_steps_read_back():
     """The step, the last record and the history of a snapshot describe the same moment."""
     tr = Trainer(toy_cfg())
