@@ -286,6 +286,9 @@ def _cell(value) -> str:
     return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
 
 
+OUT_OF = {"classes_covered": "n_classes", "modes_covered": "n_modes"}  # figure -> the count it is out of
+
+
 def table_rows(report: dict) -> list[tuple[str, str, str, str]]:
     """The figures a report holds, in METRICS order, as text: (label, generated, held-out real, better)."""
     gen, real = report.get("generated", {}), report.get("real", {})
@@ -294,10 +297,9 @@ def table_rows(report: dict) -> list[tuple[str, str, str, str]]:
         if key not in gen and key not in real:
             continue
         g, r = gen.get(key), real.get(key)
-        if key == "classes_covered":
-            g, r = (f"{v} / {figures.get('n_classes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
-        elif key == "modes_covered":
-            g, r = (f"{v} / {figures.get('n_modes')}" if v is not None else None for v, figures in ((g, gen), (r, real)))
+        if key in OUT_OF:  # "10 / 10": covered out of how many there are
+            total = OUT_OF[key]
+            g, r = (f"{v} / {figures.get(total)}" if v is not None else None for v, figures in ((g, gen), (r, real)))
         rows.append((label, g if isinstance(g, str) else _cell(g), r if isinstance(r, str) else _cell(r), better))
     return rows
 
