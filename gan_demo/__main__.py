@@ -157,30 +157,22 @@ def _mode_summary(trainer, n: int = 2500, seed: int = 12345) -> dict:
 # --------------------------------------------------------------------------- sample
 def cmd_sample(args) -> int:
     import numpy as np
-    import torch
 
-    from .checkpoint import load_checkpoint
-    from .latent import truncate, z_from_seed
+    from .latent import z_from_seed
+    from .sampler import Sampler
     from .trainer import resolve_device
 
-    ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
-    m = ckpt.cfg.model
+    sampler = Sampler.from_checkpoint(args.checkpoint, resolve_device(args.device))
+    m = sampler.cfg.model
     if args.n < 1 or args.n > 100_000:
         fail(f"--n: must be between 1 and 100000 (got {args.n})")
-    z = truncate(z_from_seed(args.seed, m.z_dim, args.n), args.truncation)
-    y = None
-    if m.n_classes:
-        if args.label is not None and not 0 <= args.label < m.n_classes:
-            fail(f"--label: must be between 0 and {m.n_classes - 1} (got {args.label})")
-        y = torch.full((args.n,), args.label) if args.label is not None else torch.arange(args.n) % m.n_classes
-    elif args.label is not None:
+    if args.label is not None and not m.n_classes:
         fail("--label: this checkpoint is not class-conditional")
-    device = next(ckpt.G_ema.parameters()).device
-    with torch.no_grad():
-        out = ckpt.G_ema(z.to(device), None if y is None else y.to(device)).float().cpu()
-    kind = ckpt.dataset_info.get("kind", "2d" if m.arch == "mlp" else "image")
-    if kind == "image":
-        out = (out.clamp(-1, 1) + 1) / 2
+    if args.label is not None and not 0 <= args.label < m.n_classes:
+        fail(f"--label: must be between 0 and {m.n_classes - 1} (got {args.label})")
+    # G_ema in eval mode; labels cycle 0..K-1 without --label; images come back in [0, 1]
+    out = sampler.generate(z_from_seed(args.seed, m.z_dim, args.n), args.label, args.truncation)
+    kind = sampler.kind
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.numpy().astype(np.float32))
     print(f"wrote {args.out}: {tuple(out.shape)} float32", file=sys.stderr)

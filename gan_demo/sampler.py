@@ -9,6 +9,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .latent import interpolate, principal_directions, truncate, z_from_seed
+from .viz import to_unit
 
 BOUNDS_SAMPLES = 2000  # samples used to frame a 2D generator's picture
 SMALL_BATCH = 16  # on the CPU, batches this small run on one thread (see _one_thread)
@@ -113,7 +114,7 @@ class Sampler:
             finally:
                 self.G.train(g_mode)
                 self.D.train(d_mode)
-        out = x.cpu() if self.kind == "2d" else ((x.clamp(-1, 1) + 1) / 2).cpu()
+        out = x.cpu() if self.kind == "2d" else to_unit(x).cpu()
         return (out, score.cpu()) if with_score else out
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:

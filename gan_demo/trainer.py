@@ -21,6 +21,7 @@ from .data import Dataset, load_dataset
 from .latent import z_from_seed
 from .losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
 from .models import build_models
+from .viz import to_unit
 
 STEP_VALUES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")  # StepRecord's numbers
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
@@ -592,7 +593,7 @@ class Trainer:
             out = net(z.to(self.device), None if y is None else y.to(self.device)).float()
             net.train(was_training)
         out = out.cpu()
-        return out if self.kind == "2d" else (out.clamp(-1, 1) + 1) / 2
+        return out if self.kind == "2d" else to_unit(out)
 
     def sample_fixed(self, ema: bool = True) -> torch.Tensor:
         """G applied to the fixed noise batch (the progress grid)."""
