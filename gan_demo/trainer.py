@@ -254,6 +254,7 @@ class Trainer:
         self.lock = HandoverLock()  # held for each step; take it to read models consistently
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
@@ -404,6 +405,7 @@ class Trainer:
                 if not rec.finite():
                     self._pending.clear()
                     good = self._restore_good_state()
+                    self._forget_after(good)
                     self.state = "diverged"
                     self.message = f"diverged at step {rec.step}; lower the learning rate (weights restored to step {good})"
                     return False
@@ -451,6 +453,14 @@ class Trainer:
         }
         self._good_step = self.step
 
+    def _forget_after(self, step: int) -> None:
+        """After a rollback to `step`: the records of the undone steps no longer describe the weights."""
+        for history in (self.history, self.quality_history):
+            history.records = [r for r in history.records if r.step <= step]
+        self.last_record = self.history.records[-1] if self.history.records else None
+        if self.last_quality is not None and self.last_quality.step > step:
+            self.last_quality = self.quality_history.records[-1] if self.quality_history.records else None
+
     def _restore_good_state(self) -> int:
         s = self._good_state
         if s is None:
@@ -494,16 +504,38 @@ class Trainer:
     def pause(self) -> None:
         if self.state == "running":
             self._unpaused.clear()
+            self.paused_at = time.monotonic()
             self.state = "paused"
 
     def resume(self) -> None:
         if self.state == "paused":
             self.state = "running"
+            self.paused_at = None
             self._unpaused.set()
 
-    def stop(self) -> None:
+    def stop(self, message: str = "") -> None:
+        """Stop at the next step boundary; the state reads "stopping" until the thread has ended."""
         self._stop.set()
+        if self.running and self.state in ("running", "paused"):
+            self.state = "stopping"
+            if message:
+                self.message = message
+        self.paused_at = None
         self._unpaused.set()
+
+    def release_training(self) -> None:
+        """Free what only training needs once a run has ended (optimizers, rollback copy, image data);
+        G, G_ema and D stay for sampling, scoring and saving (a saved run then has no optimizer state)."""
+        if self.running:
+            raise RuntimeError("release_training: the run is still going")
+        with self.lock:
+            self.opt_G = self.opt_D = None
+            self._good_state = None
+            self._pending.clear()
+            if self.kind == "image":
+                self.dataset.x = self.dataset.x[:0]
+                if self.dataset.y is not None:
+                    self.dataset.y = self.dataset.y[:0]
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:

@@ -1,5 +1,6 @@
 """Trainer: steps, every loss on every dataset kind, run control, divergence, determinism, resume."""
 import math
+import threading
 import time
 
 import pytest
@@ -281,3 +282,42 @@ def test_mode_seeking_keeps_a_conditional_generator_using_its_noise():
         z = torch.randn(20, tr.cfg.model.z_dim, generator=torch.Generator().manual_seed(0))
         spread[weight] = float(tr.generate(z, torch.full((20,), 3)).std(0).mean())
     assert spread[1.0] > 1.2 * spread[0.0], spread
+
+
+def test_after_divergence_the_snapshot_shows_the_restored_step_and_its_numbers():
+    tr = Trainer(toy_cfg(lr_g=1e3, lr_d=1e3, steps=500))
+    assert tr.run() == "diverged"
+    snap = tr.snapshot()
+    assert snap["step"] == tr.step  # the restored step, not the blown-up one
+    assert all(s <= tr.step for s in snap["history"]["step"])
+    assert all(s <= tr.step for s in snap["quality_history"]["step"])
+    last = snap["last"]
+    assert last is None or (last["step"] <= tr.step and math.isfinite(last["loss_d"]))
+
+
+def test_pause_records_when_and_stop_reads_stopping_until_the_thread_ends():
+    tr = Trainer(toy_cfg(steps=10**6))
+    entered, gate = threading.Event(), threading.Event()
+    tr.add_callback(lambda t, rec: (entered.set(), gate.wait(30)))  # holds the thread inside its loop
+    tr.start()
+    assert entered.wait(30)
+    tr.pause()
+    assert tr.paused_at is not None
+    tr.resume()
+    assert tr.paused_at is None
+    tr.stop("bye")
+    assert tr.state == "stopping" and tr.message == "bye" and tr.running
+    gate.set()
+    tr.join(30)
+    assert tr.state == "stopped" and not tr.running
+
+
+def test_release_training_frees_optimizers_and_image_data_but_still_samples():
+    cfg = RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8),
+                    train=TrainConfig(batch_size=16, steps=2, amp=False))
+    tr = Trainer(cfg, device="cpu")
+    tr.run()
+    before = tr.sample_fixed()
+    tr.release_training()
+    assert tr.opt_G is None and tr.opt_D is None and tr._good_state is None and len(tr.dataset) == 0
+    assert tr.dataset.channels == 1 and torch.equal(tr.sample_fixed(), before)
