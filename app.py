@@ -13,12 +13,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet; off by default)")
     parser.add_argument("--max-runs", type=int, default=2, help="training runs allowed at once across all visitors (default 2)")
+    parser.add_argument("--session-timeout", type=float, default=1800, metavar="SECONDS",
+                        help="drop a visitor's session (and stop its run) after this many seconds without any "
+                             "event from it (default 1800: 30 minutes)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device for training and sampling (default auto)")
     args = parser.parse_args()
+    if args.max_runs < 1:
+        parser.error("--max-runs must be at least 1")
+    if args.session_timeout <= 0:
+        parser.error("--session-timeout must be a positive number of seconds")
 
     from gan_demo.ui import launch
 
-    launch(host=args.host, port=args.port, share=args.share, max_runs=args.max_runs, device=args.device)
+    launch(host=args.host, port=args.port, share=args.share, max_runs=args.max_runs, device=args.device,
+           session_timeout=args.session_timeout)
 
 
 if __name__ == "__main__":

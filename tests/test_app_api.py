@@ -253,7 +253,8 @@ def test_run_cap_gives_a_busy_message(pretrained, tmp_path):
     second = Client(url, verbose=False, download_files=str(tmp_path))
     try:
         run_id = first.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")["run_id"]
-        with pytest.raises(AppError, match=r"busy: 1 runs are training on this server \(limit 1\)"):
+        with pytest.raises(AppError, match=r"busy: 1 runs are training or paused on this server \(limit 1\); "
+                                           r"a slot should free in about"):
             second.predict("ring8", 100, config_json=TINY_RING8, api_name="/train_start")
         first.predict(run_id, api_name="/train_stop")
         freed = second.predict("ring8", 100, config_json=TINY_RING8, api_name="/train_start")

@@ -124,6 +124,10 @@ def register(ctx) -> None:
 
     # ------------------------------------------------------------------ lookups
     def own_session(request: gr.Request):
+        if not has_session(request):
+            raise gr.Error("this call carries no session: a run belongs to the client session that started it, "
+                           "so use gradio_client, or send the same \"session_hash\" (any random string) in the "
+                           "body of every call (/gradio_api/call/... accepts it beside \"data\")")
         return ctx.registry.get(request.session_hash)
 
     def no_run(run_id: str) -> gr.Error:
@@ -138,7 +142,8 @@ def register(ctx) -> None:
             if name != CURRENT_RUN and session.run_id != name:
                 raise no_run(name)
             return ctx.catalog.sampler(name, session), True
-        return ctx.catalog.sampler(name), False
+        session = own_session(request) if has_session(request) else None  # its uploads are its own
+        return ctx.catalog.sampler(name, session), False
 
     def label_for(sampler, label):
         if sampler.n_classes == 0:
@@ -285,6 +290,13 @@ def register(ctx) -> None:
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
+
+
+def has_session(request: gr.Request) -> bool:
+    """Whether the caller sent a session hash. A /gradio_api/call/ request without one gets the event's own id
+    (32 hex digits, gradio.queueing.Event), new on every call: such a caller could never poll or stop a run."""
+    session_hash = request.session_hash or ""
+    return bool(session_hash) and not re.fullmatch(r"[0-9a-f]{32}", session_hash)
 
 
 def _png_bytes(picture: Image.Image) -> bytes:

@@ -9,7 +9,7 @@ import torch
 
 from ..trainer import resolve_device
 from .catalog import Catalog
-from .sessions import SessionRegistry
+from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED = ROOT / "checkpoints"
@@ -29,10 +29,16 @@ class AppContext:
     device: torch.device
 
     @classmethod
-    def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED) -> "AppContext":
+    def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
+               session_timeout: float = SESSION_TIMEOUT_S) -> "AppContext":
+        from .explore_tab import forget_session_files
+
         dev = resolve_device(device)
-        registry = SessionRegistry(max_runs=max_runs)
-        return cls(registry=registry, catalog=Catalog(pretrained, registry, dev), device=dev)
+        registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout)
+        catalog = Catalog(pretrained, registry, dev)
+        # An expired or closed session takes its files and cached samplers with it.
+        registry.on_drop += [catalog.forget, forget_session_files]
+        return cls(registry=registry, catalog=catalog, device=dev)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
@@ -71,14 +77,17 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
 
 def _make_unload(ctx: AppContext):
     def unload(request: gr.Request):
-        ctx.registry.drop(request.session_hash)
+        if request.session_hash:
+            ctx.registry.drop(request.session_hash)
 
     return unload
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_runs: int = 2,
-           device: str = "auto", prevent_thread_lock: bool = False, **kwargs):
-    ctx = AppContext.create(device=device, max_runs=max_runs)
+           device: str = "auto", prevent_thread_lock: bool = False, session_timeout: float = SESSION_TIMEOUT_S,
+           **kwargs):
+    ctx = AppContext.create(device=device, max_runs=max_runs, session_timeout=session_timeout)
+    ctx.registry.start_reaper()
     demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD,

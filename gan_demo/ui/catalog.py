@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import threading
 import zipfile
@@ -27,41 +28,72 @@ class Catalog:
         self._cache: dict[str, Sampler] = {}
         self._live: dict[int, Sampler] = {}  # id(trainer) -> sampler over its live weights
         self._lock = threading.Lock()
+        self._pretrained: tuple[int, list[str]] | None = None  # (folder mtime, names)
 
     # ------------------------------------------------------------ listing
     def pretrained(self) -> list[str]:
-        return [p.name for p in list_checkpoints(self.pretrained_root)]
+        """The pretrained runs, listed again only when the folder changes (one stat per call: sliders ask often)."""
+        try:
+            stamp = self.pretrained_root.stat().st_mtime_ns
+        except OSError:
+            return []
+        if self._pretrained is None or self._pretrained[0] != stamp:
+            self._pretrained = (stamp, [p.name for p in list_checkpoints(self.pretrained_root)])
+        return list(self._pretrained[1])
 
-    def uploads(self) -> list[str]:
-        return [p.name for p in list_checkpoints(self.upload_root)]
+    def _upload_dir(self, session: Session) -> Path:
+        """This session's uploads: named by the server's token for the session, never by the client's hash."""
+        return self.upload_root / session.token
+
+    def uploads(self, session: Session | None) -> list[str]:
+        """The run zips this session uploaded (uploads are private to the session that sent them)."""
+        if session is None:
+            return []
+        return [p.name for p in list_checkpoints(self._upload_dir(session))]
 
     def choices(self, session: Session | None = None) -> list[str]:
         names = self.pretrained()
         if session is not None and session.trainer is not None:
             names.append(CURRENT_RUN)
-        return names + self.uploads()
+        return names + self.uploads(session)
 
     # ------------------------------------------------------------ lookup
     def sampler(self, name: str, session: Session | None = None) -> Sampler:
-        """The Sampler for a checkpoint name; raises KeyError with a readable message."""
+        """The Sampler for a checkpoint name; raises KeyError with a readable message.
+
+        A name is looked up among the names listed (a folder is never built from it): a pretrained
+        run, this session's uploads, or this session's own run ("current run" or its run id).
+        """
         name = (name or "").strip()
         if name == CURRENT_RUN or name.startswith("run-"):
-            owner = session if name == CURRENT_RUN else self.registry.by_run_id(name)
-            if owner is None or owner.trainer is None:
-                raise KeyError(f"no run named {name!r}: start a training run first")
-            return self._live_sampler(owner)
+            own = session is not None and session.trainer is not None and name in (CURRENT_RUN, session.run_id)
+            if not own:
+                raise KeyError(f"no run named {name!r} in this session: start a training run first")
+            return self._live_sampler(session)
+        if name in self.pretrained():
+            key, folder = name, self.pretrained_root / name
+        elif name in self.uploads(session):
+            key, folder = f"{session.token}/{name}", self._upload_dir(session) / name
+        else:
+            known = ", ".join(self.pretrained() + self.uploads(session)) or "none"
+            raise KeyError(f"no checkpoint named {name!r} (known: {known}, or a run id)")
         with self._lock:
-            if name in self._cache:
-                return self._cache[name]
-        for root in (self.pretrained_root, self.upload_root):
-            folder = root / name
-            if name and "/" not in name and ".." not in name and is_checkpoint(folder):
-                sampler = Sampler.from_checkpoint(folder, self.device)
-                with self._lock:
-                    self._cache[name] = sampler
-                return sampler
-        known = ", ".join(self.pretrained() + self.uploads()) or "none"
-        raise KeyError(f"no checkpoint named {name!r} (known: {known}, or a run id)")
+            if key in self._cache:
+                return self._cache[key]
+        sampler = Sampler.from_checkpoint(folder, self.device)
+        with self._lock:
+            self._cache[key] = sampler
+        return sampler
+
+    def forget(self, session: Session) -> None:
+        """A session ended: drop its uploads (files and cached samplers) and its live run's sampler."""
+        with self._lock:
+            for key in [k for k in self._cache if k.startswith(session.token + "/")]:
+                del self._cache[key]
+            trainer = session.trainer
+            if trainer is not None:
+                self._live.pop(id(trainer), None)
+        shutil.rmtree(self._upload_dir(session), ignore_errors=True)
 
     def _live_sampler(self, session: Session) -> Sampler:
         trainer = session.trainer
@@ -75,7 +107,7 @@ class Catalog:
             return sampler
 
     # ------------------------------------------------------------ uploads
-    def add_upload(self, zip_path: str | Path) -> str:
+    def add_upload(self, zip_path: str | Path, session: Session) -> str:
         """Take a zipped run folder; only config.json and model.safetensors are read, in memory.
 
         Nothing is extracted by its stored name, and the files are validated by loading them
@@ -96,8 +128,8 @@ class Catalog:
             missing = [f for f in RUN_FILES if f not in members]
             if missing:
                 raise CheckpointError(f"the zip holds no {' or '.join(missing)}: zip a run folder made by gan_demo")
-            name = "upload-" + secrets.token_hex(3)
-            folder = self.upload_root / name
+            name = "upload-" + secrets.token_hex(8)
+            folder = self._upload_dir(session) / name
             folder.mkdir(parents=True)
             for base, info in members.items():
                 with zf.open(info) as src:
@@ -113,5 +145,5 @@ class Catalog:
             folder.rmdir()
             raise
         with self._lock:
-            self._cache[name] = sampler
+            self._cache[f"{session.token}/{name}"] = sampler
         return name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -235,11 +235,19 @@ def _checked_bookmark(item, number: int) -> dict:
     }
 
 
-def session_file(session_id: str, filename: str) -> Path:
-    """A file in this session's own folder (overwritten each time; Gradio serves a copy by content)."""
-    folder = FILES_ROOT / (re.sub(r"[^A-Za-z0-9_-]", "_", session_id or "anon")[:64] or "anon")
+def session_file(session, filename: str) -> Path:
+    """A file in this session's own folder (overwritten each time; Gradio serves a copy by content).
+
+    The folder is named by the server's token for the session, never by the client's session hash.
+    """
+    folder = FILES_ROOT / session.token
     folder.mkdir(parents=True, exist_ok=True)
     return folder / filename
+
+
+def forget_session_files(session) -> None:
+    """A session ended: remove its folder of bookmark and GIF files."""
+    shutil.rmtree(FILES_ROOT / session.token, ignore_errors=True)
 
 
 def default_choice(names: list[str]) -> str | None:
@@ -354,7 +362,7 @@ class Explore:
         if not path:
             return gr.skip(), gr.skip()
         try:
-            name = self.ctx.catalog.add_upload(path)
+            name = self.ctx.catalog.add_upload(path, self._session(request))
         except CheckpointError as exc:
             gr.Warning(f"Could not load that run: {exc}")
             return gr.skip(), f"⚠ Could not load that run: {exc}"
@@ -366,7 +374,7 @@ class Explore:
         """(bookmark list, download button, status) after the session's bookmarks changed."""
         names = bookmark_names(session)
         if session.bookmarks:
-            path = session_file(session.session_id, "bookmarks.json")
+            path = session_file(session, "bookmarks.json")
             path.write_text(bookmarks_json(session.bookmarks))
             download = gr.update(value=str(path), interactive=True)
         else:

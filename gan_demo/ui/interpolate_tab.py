@@ -112,7 +112,7 @@ class Interpolate:
         else:
             pictures = image_frames(samples)
             strip = strip_picture(pictures[:frames])
-        gif = session_file(session.session_id, "interpolation.gif")
+        gif = session_file(session, "interpolation.gif")
         gif.write_bytes(gif_bytes(pictures, duration_ms=int(frame_ms)))
         loop = f", then back ({len(pictures)} GIF frames, a seamless loop)" if pingpong else ""
         cls = f", class {sampler.class_names[label]}" if label is not None else ""

@@ -1,34 +1,60 @@
-"""Per-browser-session training runs: a registry keyed by session hash, with a cap on concurrent runs."""
+"""Per-browser-session training runs: a registry keyed by session hash, with a cap on concurrent runs.
+
+Every visitor's share of the server is bounded here: a session not seen for `session_timeout`
+seconds is dropped (its run stopped and freed), a paused run holds its slot for at most
+`paused_timeout` seconds, and the run cap is checked and a slot reserved in one step under the
+lock, so racing starts can never exceed it. The session hash is chosen by the client: it is a
+dictionary key only; anything on disk is named by the server-made `Session.token`.
+"""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+import logging
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..config import RunConfig
 from ..trainer import Trainer
 
 TIMELINE_EVERY = 50  # steps between progress grids kept for the timeline slider
 TIMELINE_MAX = 120  # grids kept; past this every other one is dropped (memory stays flat)
+SESSION_TIMEOUT_S = 30 * 60  # a session not seen for this long is dropped with its run
+PAUSED_TIMEOUT_S = 10 * 60  # a paused run gives up its slot (it is stopped) after this long
+STOP_WAIT_S = 10.0  # how long Stop waits for the step in progress before answering "stopping"
+REPLACE_WAIT_S = 30.0  # how long a new Start waits for the session's previous run to end its step
+RUN_ID_BYTES = 12  # run ids are unguessable: they name a run in the API and in Explore
+
+log = logging.getLogger(__name__)
 
 
 class Busy(RuntimeError):
     """Too many runs at once: the caller shows this message instead of slowing everyone down."""
 
 
+class NoSession(ValueError):
+    """A request without a session hash cannot own a run (a REST call that sent none)."""
+
+
 @dataclass
 class Session:
     """One browser tab's state: its run, the grids kept for the timeline, its bookmarks."""
 
-    session_id: str
+    session_id: str  # the client's session hash: a key, never part of a path
+    token: str = field(default_factory=lambda: secrets.token_hex(8))  # server-made: names this session's folders
     trainer: Trainer | None = None
     run_id: str | None = None
     timeline: deque = field(default_factory=deque)  # (step, picture) pairs, oldest first
     timeline_stride: int = TIMELINE_EVERY
-    last_seen: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.monotonic)
     bookmarks: list = field(default_factory=list)  # saved latents (dicts) from Explore; Interpolate's endpoints
+    uploads: dict = field(default_factory=dict)  # server-made id -> path of a dataset file this session uploaded
+    starting: bool = False  # a slot is reserved while this session's new trainer is being built
 
     @property
     def active(self) -> bool:
@@ -44,57 +70,198 @@ class Session:
             self.timeline_stride *= 2
 
 
-class SessionRegistry:
-    """Sessions by hash and runs by id; at most max_runs train at once across all sessions."""
+def _holds_slot(session: Session) -> bool:
+    """A run counts against the cap while its thread lives (training, paused, or finishing its last step)."""
+    return session.starting or (session.trainer is not None and session.trainer.running)
 
-    def __init__(self, max_runs: int = 2):
+
+def _release_memory() -> None:
+    """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        try:
+            ctypes.CDLL(libc).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass
+
+
+class SessionRegistry:
+    """Sessions by hash and runs by id; at most max_runs train (or sit paused) at once across all sessions."""
+
+    def __init__(self, max_runs: int = 2, session_timeout: float = SESSION_TIMEOUT_S,
+                 paused_timeout: float = PAUSED_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
         self.max_runs = max_runs
+        self.session_timeout = session_timeout
+        self.paused_timeout = paused_timeout
+        self.clock = clock
+        self.on_drop: list[Callable[[Session], None]] = []  # e.g. the catalog forgets the session's files
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
+        self._closed = threading.Event()
 
-    def get(self, session_id: str) -> Session:
+    # ------------------------------------------------------------------ sessions
+    def get(self, session_id: str | None) -> Session:
+        """The session for this hash (made on first use); marks it seen."""
+        if not session_id:
+            raise NoSession("this request has no session: use gradio_client, or send the same session_hash "
+                            "(any random string) with every call")
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
                 session = self._sessions[session_id] = Session(session_id)
-            session.last_seen = time.time()
+            session.last_seen = self.clock()
             return session
-
-    def active_runs(self) -> int:
-        with self._lock:
-            return sum(s.active for s in self._sessions.values())
-
-    def start(self, session: Session, cfg: RunConfig, device, dataset=None) -> Trainer:
-        """Build a Trainer for the session's new run and start it, unless the server is full."""
-        with self._lock:
-            others = sum(s.active for s in self._sessions.values() if s is not session)
-            if others >= self.max_runs:
-                raise Busy(f"busy: {others} runs are training on this server (limit {self.max_runs}); "
-                           "try again in a minute")
-        trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
-        self.stop(session)
-        session.trainer = trainer
-        session.run_id = "run-" + secrets.token_hex(4)
-        session.timeline.clear()
-        session.timeline_stride = TIMELINE_EVERY
-        trainer.start()
-        return trainer
-
-    def stop(self, session: Session) -> None:
-        if session.trainer is not None and session.trainer.running:
-            session.trainer.stop()
-            session.trainer.join(10)
 
     def by_run_id(self, run_id: str) -> Session | None:
         with self._lock:
             return next((s for s in self._sessions.values() if s.run_id == run_id), None)
 
-    def drop(self, session_id: str) -> None:
-        """The browser tab closed: stop its run and forget it."""
+    def active_runs(self) -> int:
         with self._lock:
-            session = self._sessions.pop(session_id, None)
-        if session is not None:
-            self.stop(session)
+            return sum(_holds_slot(s) for s in self._sessions.values())
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    # ---------------------------------------------------------------------- runs
+    def start(self, session: Session, cfg: RunConfig, device, dataset=None) -> Trainer:
+        """Build a Trainer for the session's new run and start it, unless the server is full.
+
+        The slot is reserved under the lock before the trainer is built (outside it) and given back
+        if building fails, so racing starts cannot exceed max_runs. The session's previous run is
+        stopped, and the new one starts only once the old thread has ended.
+        """
+        self.sweep()
+        with self._lock:
+            if session.starting:
+                raise Busy("busy: a run is already starting in this session; wait for it")
+            others = [s for s in self._sessions.values() if s is not session and _holds_slot(s)]
+            if len(others) >= self.max_runs:
+                raise Busy(self._busy_message(others))
+            session.starting = True
+        try:
+            trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
+            old = session.trainer
+            if old is not None and old.running:
+                old.stop()
+                old.join(REPLACE_WAIT_S)
+                if old.running:
+                    raise Busy("busy: your previous run is still finishing its current step; press Start again "
+                               "in a moment")
+            with self._lock:
+                session.trainer = trainer
+                session.run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+                session.timeline.clear()
+                session.timeline_stride = TIMELINE_EVERY
+                trainer.start()
+        finally:
+            with self._lock:
+                session.starting = False
+        return trainer
+
+    def stop(self, session: Session, wait: float = STOP_WAIT_S) -> None:
+        """Ask the session's run to stop at its next step boundary; wait up to `wait` seconds for it.
+
+        Until its thread has really ended the run keeps its slot (its state reads "stopping").
+        """
+        trainer = session.trainer
+        if trainer is not None and trainer.running:
+            trainer.stop()
+            trainer.join(wait)
+        self._release_if_ended(session)
+
+    def _busy_message(self, holders: list[Session]) -> str:
+        """Why a start is refused, and when a slot is expected to free."""
+        now = self.clock()
+        waits = []
+        for s in holders:
+            t = s.trainer
+            if t is None:
+                continue
+            if t.state == "paused" and t.paused_at is not None:
+                waits.append(max(0.0, self.paused_timeout - (now - t.paused_at)))
+            elif t.state == "running":
+                eta = t.snapshot()["eta_s"]
+                if eta is not None:
+                    waits.append(eta)
+            waits.append(max(0.0, self.session_timeout - (now - s.last_seen)))
+        when = f"a slot should free in about {_minutes(min(waits))}" if waits else "try again in a minute"
+        return (f"busy: {len(holders)} runs are training or paused on this server (limit {self.max_runs}); "
+                f"{when} (a paused run gives up its slot after {_minutes(self.paused_timeout)}, "
+                f"a visitor's run is stopped {_minutes(self.session_timeout)} after their last visit)")
+
+    # ----------------------------------------------------------- clean-up
+    def sweep(self) -> None:
+        """Drop sessions not seen for session_timeout, stop runs paused past paused_timeout,
+        and free the training state of runs that have ended."""
+        now = self.clock()
+        with self._lock:
+            expired = [sid for sid, s in self._sessions.items()
+                       if now - s.last_seen > self.session_timeout and not s.starting]
+            sessions = list(self._sessions.values())
+        for s in sessions:
+            t = s.trainer
+            if t is not None and t.state == "paused" and t.paused_at is not None \
+                    and now - t.paused_at > self.paused_timeout:
+                t.stop(f"stopped after {_minutes(self.paused_timeout)} paused, to free its slot for other "
+                       "visitors; it can still be saved and explored")
+            self._release_if_ended(s)
+        for sid in expired:
+            self.drop(sid)
+        if expired:
+            _release_memory()
+
+    def _release_if_ended(self, session: Session) -> None:
+        trainer = session.trainer
+        if trainer is not None and not trainer.running and trainer.kind == "image":
+            # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
+            trainer.release_training()
+
+    def drop(self, session_id: str) -> None:
+        """The browser tab closed or the session expired: stop its run and forget it."""
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        trainer = session.trainer
+        if trainer is not None and trainer.running:
+            trainer.stop()
+            trainer.join(STOP_WAIT_S)
+        for hook in self.on_drop:
+            try:
+                hook(session)
+            except Exception:  # a hook's failure must not keep the session alive
+                log.warning("session clean-up hook failed", exc_info=True)
+        session.trainer = None
+        session.timeline.clear()
+
+    def start_reaper(self, every: float | None = None) -> None:
+        """Sweep in a background thread every `every` seconds (default: a quarter of the shorter timeout)."""
+        if self._reaper is not None:
+            return
+        every = every or max(1.0, min(self.session_timeout, self.paused_timeout) / 4)
+
+        def loop():
+            while not self._closed.wait(every):
+                try:
+                    self.sweep()
+                except Exception:
+                    log.warning("session sweep failed", exc_info=True)
+
+        self._reaper = threading.Thread(target=loop, name="session-reaper", daemon=True)
+        self._reaper.start()
+
+    def close(self) -> None:
+        """Stop the reaper and every run (the server is shutting down)."""
+        self._closed.set()
+        for sid in list(self._sessions):
+            self.drop(sid)
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import math
+import secrets
 import shutil
 import tempfile
 import time
@@ -30,6 +31,7 @@ PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Veg
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
+MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
 
 # What one web run may use; bigger runs belong on the command line (also applied to API runs).
 WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
@@ -120,12 +122,20 @@ def _coerce(name: str, value, default):
     return number
 
 
-def config_from_values(values: dict) -> RunConfig:
+def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
     """A RunConfig from control values (or an API's {field: value}); raises ConfigError naming the field.
 
-    Auto fields equal to their resolved default are stored as the "pick the default" sentinel, so
-    the config (and its command line) stays short and means the same.
+    The dataset is a built-in name or the server-made id of a file this session uploaded (`uploads`:
+    id -> path); no other string reaches the file system. Auto fields equal to their resolved default
+    are stored as the "pick the default" sentinel, so the config (and its command line) stays short.
     """
+    values = dict(values)
+    dataset = values.get("dataset", RunConfig().data.dataset)
+    if uploads and dataset in uploads:
+        values["dataset"] = str(uploads[dataset])
+    elif dataset not in TOY_DATASETS + IMAGE_DATASETS:
+        raise ConfigError(f"dataset: unknown dataset {str(dataset)[:80]!r}; use one of "
+                          f"{', '.join(TOY_DATASETS + IMAGE_DATASETS)} or upload a file")
     cfg = RunConfig()
     for name, value in values.items():
         if name in SERVER_ONLY:
@@ -134,9 +144,6 @@ def config_from_values(values: dict) -> RunConfig:
             raise ConfigError(f"unknown setting: {name}")
         section = getattr(cfg, SECTION_OF[name])
         setattr(section, name, _coerce(name, value, getattr(section, name)))
-    if cfg.kind == "image" and cfg.data.dataset not in IMAGE_DATASETS and not Path(cfg.data.dataset).is_absolute():
-        raise ConfigError(f"dataset: unknown dataset {cfg.data.dataset!r}; use one of "
-                          f"{', '.join(TOY_DATASETS + IMAGE_DATASETS)} or upload a file")
     cfg.validate()
     defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
     for name, (section, sentinel) in AUTO_FIELDS.items():
@@ -480,7 +487,7 @@ def build(ctx) -> dict:
     def on_start(data: dict, request: gr.Request):
         session = session_of(request)
         try:
-            cfg = config_from_values({name: data[controls[name]] for name in names})
+            cfg = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
             trainer = ctx.registry.start(session, cfg, ctx.device)
         except Busy as exc:
             gr.Warning(str(exc))
@@ -590,7 +597,7 @@ def build(ctx) -> dict:
         trainer = session.trainer
         if trainer is None:
             raise gr.Error("Nothing to save yet: start a run first.")
-        folder = save_root / session.session_id
+        folder = save_root / session.token  # the server's name for the session, never the client's hash
         shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
         run_dir = trainer.save(folder / session.run_id)
         cfg = RunConfig.from_dict(trainer.cfg.to_dict())
@@ -612,7 +619,7 @@ def build(ctx) -> dict:
         updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
         return updates
 
-    def on_upload(file, dataset, loss, *auto_values):
+    def on_upload(file, dataset, loss, *auto_values, request: gr.Request):
         if file is None:
             return [gr.update()] * (2 + len(auto_names)) + [""]
         path = file if isinstance(file, str) else file.name
@@ -622,16 +629,22 @@ def build(ctx) -> dict:
             gr.Warning(str(exc))
             # Empty the upload box again, so the next file can be dropped straight in.
             return [None] + [gr.update()] * (1 + len(auto_names)) + [f"### Cannot use this file\n{exc}"]
+        session = session_of(request)
+        if len(session.uploads) >= MAX_SESSION_UPLOADS:  # the oldest is forgotten (Gradio cleans its file)
+            session.uploads.pop(next(iter(session.uploads)))
+        # The dropdown's value: a key, never a path (its suffix tells points from images).
+        upload_id = f"upload-{secrets.token_hex(8)}{Path(path).suffix.lower()}"
+        session.uploads[upload_id] = Path(path)
         choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
-        choices.append((f"{Path(path).name} (uploaded)", path))
+        choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
         new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss)
-        return ([gr.update(), gr.update(choices=choices, value=path)]
+        return ([gr.update(), gr.update(choices=choices, value=upload_id)]
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
                 + [f"Uploaded {description}. Press **Start** to train on it."])
 
-    def on_settings(*values):
+    def on_settings(*values, request: gr.Request):
         try:
-            return cli_command(config_from_values(dict(zip(names, values))))
+            return cli_command(config_from_values(dict(zip(names, values)), session_of(request).uploads))
         except (ConfigError, DataError, ValueError) as exc:
             return f"# these settings cannot run yet: {exc}"
 
