@@ -9,6 +9,8 @@
 (b) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
     which inflates its figures), and a raw HTTP round trip with urllib: POST /gradio_api/call/generate,
     read the event stream until `complete`, then GET the returned image file.
+(c) GET /image?checkpoint=digits&seed=N: the plain PNG route beside Gradio's API (one request).
+(d) A digits run's steps/s alone and while --load-clients threads call /generate back to back.
 
 Prints one JSON object: p50/p95/min/max in ms for each, and the machine's load (`uptime`) and nproc.
 Uses checkpoints/digits when it exists, else a tiny conditional digits DCGAN made on the spot.
@@ -148,25 +150,84 @@ def measure_raw(url: str, calls: int) -> tuple[dict, dict]:
     return stats(complete), stats(with_file)
 
 
+def measure_get_image(url: str, calls: int) -> dict:
+    """GET /image?checkpoint=digits&seed=N: one plain HTTP request, the PNG in the response (no queue)."""
+    base = url.rstrip("/")
+    lat = []
+    for seed in range(-3, calls):  # three warm-up calls
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(f"{base}/image?checkpoint=digits&seed={300 + seed}&label=0", timeout=60) as r:
+            data = r.read()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        if seed >= 0:
+            lat.append((time.perf_counter() - t0) * 1000)
+    return stats(lat)
+
+
+def measure_training_under_load(ctx, url: str, clients: int, seconds: float) -> dict:
+    """steps/s of a live digits run alone, then while `clients` threads request /generate back to back."""
+    import threading
+
+    from gan_demo.config import DataConfig, RunConfig, TrainConfig
+
+    session = ctx.registry.get("latency-load")
+    trainer = ctx.registry.start(session, RunConfig(data=DataConfig(dataset="digits"),
+                                                    train=TrainConfig(steps=10**6)), ctx.device)
+
+    def rate() -> float:
+        s0, t0 = trainer.step, time.perf_counter()
+        time.sleep(seconds)
+        return (trainer.step - s0) / (time.perf_counter() - t0)
+
+    time.sleep(2)  # past the first steps
+    alone = rate()
+    stop = threading.Event()
+    served = [0]
+
+    def hammer(i: int) -> None:
+        seed = 1000 * i
+        while not stop.is_set():
+            raw_call(url.rstrip("/"), seed)
+            served[0] += 1
+            seed += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    loaded = rate()
+    stop.set()
+    for t in threads:
+        t.join(60)
+    ctx.registry.stop(session)
+    return {"clients": clients, "seconds": seconds, "steps_per_s_alone": round(alone, 2),
+            "steps_per_s_under_load": round(loaded, 2), "ratio": round(loaded / alone, 2),
+            "generate_calls_served": served[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--moves", type=int, default=50, help="slider moves in the browser (default 50)")
     parser.add_argument("--calls", type=int, default=50, help="API calls of each kind (default 50)")
     parser.add_argument("--pretrained", help="folder with a `digits` checkpoint (default: checkpoints/ or a tiny one)")
     parser.add_argument("--no-browser", action="store_true", help="only the REST figures")
+    parser.add_argument("--load-clients", type=int, default=20,
+                        help="REST clients calling /generate while a digits run trains (0: skip; default 20)")
+    parser.add_argument("--load-seconds", type=float, default=15, help="seconds per steps/s measurement")
     args = parser.parse_args()
 
     import gradio as gr
 
     from gan_demo.ui import AppContext, build_demo
-    from gan_demo.ui.app import CSS, MAX_UPLOAD
+    from gan_demo.ui.app import CSS, MAX_UPLOAD, add_image_route
 
     root, which = pretrained_dir(args.pretrained)
     out = {"checkpoint": which, "device": "cpu", "load_before": load()}
-    demo = build_demo(AppContext.create(device="cpu", pretrained=root))
+    ctx = AppContext.create(device="cpu", pretrained=root)
+    demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)
     with serve(demo, max_file_size=MAX_UPLOAD, enable_monitoring=False, footer_links=["api"],
                theme=gr.themes.Soft(), css=CSS) as url:
+        add_image_route(demo)
         if args.no_browser or chromium_path() is None:
             out["browser_slider_to_image"] = "skipped (no chromium)" if not args.no_browser else "skipped"
         else:
@@ -175,6 +236,10 @@ def main() -> None:
         complete, with_file = measure_raw(url, args.calls)
         out["api_http_generate_until_complete"] = complete
         out["api_http_generate_with_file_get"] = with_file
+        out["http_get_image"] = measure_get_image(url, args.calls)
+        if args.load_clients:
+            out["training_under_generate_load"] = measure_training_under_load(ctx, url, args.load_clients,
+                                                                              args.load_seconds)
     out["load_after"] = load()
     print(json.dumps(out, indent=1))
 

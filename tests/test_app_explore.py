@@ -212,6 +212,29 @@ def test_bookmarks_round_trip_through_json(explore, request_, tmp_path):
     assert np.array_equal(pixels(picture), expected)
 
 
+def test_bookmarks_kept_in_the_browser_come_back_after_a_reload_or_restart(explore, request_):
+    explore.save_bookmark(request_, "digits", 42, RAW, 0.8, 2, *ZEROS)
+    stored = explore.stored_bookmarks(request_)  # what the page keeps in its BrowserState
+    # a reload after a server restart: a new session, the browser sends back what it kept
+    fresh = SimpleNamespace(session_hash=request_.session_hash + "-after-restart")
+    dropdown, download = explore.restore_stored(fresh, stored)
+    assert dropdown["choices"] == bookmark_names_of(explore, request_) and download["interactive"]
+    assert explore.ctx.registry.get(fresh.session_hash).bookmarks == explore.ctx.registry.get(
+        request_.session_hash).bookmarks
+    # damaged, hostile or oversized values are ignored, and a session's own bookmarks are never replaced
+    for bad in ("{not json", json.dumps({"bookmarks": [{"z": "x"}]}), "[" * 100_000, 42, None,
+                " " * (explore_tab.MAX_BOOKMARK_FILE + 1)):
+        other = SimpleNamespace(session_hash=f"{request_.session_hash}-bad-{hash(str(bad)) % 1000}")
+        dropdown, _ = explore.restore_stored(other, bad)
+        assert dropdown["choices"] == []
+    explore.restore_stored(request_, json.dumps({"bookmarks": []}))
+    assert len(explore.ctx.registry.get(request_.session_hash).bookmarks) == 1
+
+
+def bookmark_names_of(explore, request_) -> list[str]:
+    return [b["name"] for b in explore.ctx.registry.get(request_.session_hash).bookmarks]
+
+
 def test_restoring_a_bookmark_of_another_checkpoint_switches_to_it(explore, request_):
     explore.save_bookmark(request_, "ring8", 3, RAW, 1.0, None, *([1.0] + ZEROS[1:]))
     session = explore.ctx.registry.get(request_.session_hash)

@@ -4,6 +4,7 @@
 
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 from PIL import Image, ImageDraw
+from starlette.responses import PlainTextResponse, Response
 
 from .. import viz
 from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
@@ -163,18 +165,13 @@ def register(ctx) -> None:
         return gr.FileData(path=str(path), orig_name=name, mime_type=mime)
 
     # ------------------------------------------------------------- generating
-    def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
-                 request: gr.Request = None) -> gr.FileData:
-        """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
-        run, or a run id from /train_start (this session's only). seed: names the latent (the same image on
-        every device). truncation: 1 = no truncation, smaller = closer to the average sample. label: the
-        class for a class-conditional checkpoint (default 0). For 2D checkpoints the picture is the
-        generator's cloud of points with the seed's point marked in orange."""
-        with _readable_errors():
-            sampler, live = sampler_for(checkpoint, request)
-            seed = _int("seed", seed, 0, MAX_SEED)
-            truncation = _float("truncation", truncation, 0.0, 3.0)
-            label = label_for(sampler, label)
+    def render_sample(sampler, live: bool, seed, truncation, label) -> tuple[bytes, str]:
+        """(PNG bytes, file name) of one sample: what /generate and GET /image return. One render at a
+        time across the app (ctx.render_gate), so rendering never takes more than a share of the CPU."""
+        seed = _int("seed", seed, 0, MAX_SEED)
+        truncation = _float("truncation", truncation, 0.0, 3.0)
+        label = label_for(sampler, label)
+        with ctx.render_gate:
             x, _ = sampler.from_seed(seed, label, truncation)
             if sampler.kind == "2d":
                 picture, bounds = cloud_background(sampler, live, x.reshape(1, 2))
@@ -186,7 +183,36 @@ def register(ctx) -> None:
                 picture = viz.tensor_to_image(x, upscale=_upscale(sampler))
             data = _png_bytes(picture)
         suffix = "" if label is None else f"-label{label}"
-        return result_file(data, f"{_slug(sampler.name or checkpoint)}-seed{seed}{suffix}.png", "image/png")
+        return data, f"{_slug(sampler.name or 'sample')}-seed{seed}{suffix}.png"
+
+    def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
+                 request: gr.Request = None) -> gr.FileData:
+        """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
+        run, or a run id from /train_start (this session's only). seed: names the latent (the same image on
+        every device). truncation: 1 = no truncation, smaller = closer to the average sample. label: the
+        class for a class-conditional checkpoint (default 0). For 2D checkpoints the picture is the
+        generator's cloud of points with the seed's point marked in orange."""
+        with _readable_errors():
+            sampler, live = sampler_for(checkpoint, request)
+            data, name = render_sample(sampler, live, seed, truncation, label)
+        return result_file(data, name, "image/png")
+
+    def image_route(checkpoint: str = "", seed: str = "0", truncation: str = "1.0", label: str | None = None):
+        """GET /image?checkpoint=digits&seed=7&truncation=1&label=3: a pretrained checkpoint's sample as a
+        plain PNG response, cacheable (the same query is always the same picture), without Gradio's queue."""
+        try:
+            if checkpoint not in ctx.catalog.pretrained():
+                raise gr.Error(f"checkpoint: one of {', '.join(ctx.catalog.pretrained())} (GET /image serves "
+                               "the pretrained runs; use /generate for your own runs and uploads)")
+            data, _ = render_sample(ctx.catalog.sampler(checkpoint), False, seed, truncation,
+                                    None if label in (None, "") else label)
+        except (gr.Error, ValueError, KeyError) as exc:
+            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+            return PlainTextResponse(str(message), status_code=400)
+        return Response(data, media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400", "ETag": f'"{hashlib.sha1(data).hexdigest()[:16]}"'})
+
+    ctx.image_route = image_route
 
     def interpolate(checkpoint: str, seed_a: int, seed_b: int, frames: int = 16, mode: str = "slerp",
                     label: int | None = None, request: gr.Request = None) -> gr.FileData:
@@ -203,18 +229,19 @@ def register(ctx) -> None:
                 raise gr.Error(f"mode must be 'slerp' or 'lerp' (got {mode!r})")
             label = label_for(sampler, label)
             z_a, z_b = z_from_seed(seed_a, sampler.z_dim), z_from_seed(seed_b, sampler.z_dim)
-            path = sampler.interpolation(z_a, z_b, frames=frames, mode=mode, label=label)
-            pictures = []
-            if sampler.kind == "2d":
-                background, bounds = cloud_background(sampler, live, path)
-                for point in path:
-                    picture = background.copy()
-                    _marker(ImageDraw.Draw(picture), bounds, POINTS_PX, point)
-                    pictures.append(picture)
-            else:
-                pictures = [viz.tensor_to_image(x, upscale=_upscale(sampler)) for x in path]
-            pictures = [_progress_bar(p, i / (frames - 1)) for i, p in enumerate(pictures)]
-            data = viz.gif_bytes(pictures, duration_ms=GIF_FRAME_MS)
+            with ctx.render_gate:  # one render at a time across the app
+                path = sampler.interpolation(z_a, z_b, frames=frames, mode=mode, label=label)
+                pictures = []
+                if sampler.kind == "2d":
+                    background, bounds = cloud_background(sampler, live, path)
+                    for point in path:
+                        picture = background.copy()
+                        _marker(ImageDraw.Draw(picture), bounds, POINTS_PX, point)
+                        pictures.append(picture)
+                else:
+                    pictures = [viz.tensor_to_image(x, upscale=_upscale(sampler)) for x in path]
+                pictures = [_progress_bar(p, i / (frames - 1)) for i, p in enumerate(pictures)]
+                data = viz.gif_bytes(pictures, duration_ms=GIF_FRAME_MS)
         name = f"{_slug(sampler.name or checkpoint)}-{seed_a}-to-{seed_b}-{mode}.gif"
         return result_file(data, name, "image/gif")
 
@@ -284,7 +311,7 @@ def register(ctx) -> None:
             ctx.registry.stop(session)
             return run_status(session)
 
-    render = dict(concurrency_limit=4, concurrency_id="api_render")
+    render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
     gr.api(interpolate, api_name="interpolate", **render)
     gr.api(train_start, api_name="train_start")

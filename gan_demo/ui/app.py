@@ -1,8 +1,10 @@
 """Assemble the tabs into one gr.Blocks app and launch it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import torch
@@ -27,6 +29,10 @@ class AppContext:
     registry: SessionRegistry
     catalog: Catalog
     device: torch.device
+    # One picture is rendered at a time across all visitors (sliders, /generate, /interpolate, GET /image),
+    # so rendering load takes at most about one core from a live run.
+    render_gate: threading.Lock = field(default_factory=threading.Lock)
+    image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
@@ -92,5 +98,18 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_r
     demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD,
                 enable_monitoring=False, footer_links=["api"], theme=gr.themes.Soft(), css=CSS,
-                prevent_thread_lock=prevent_thread_lock, **kwargs)
+                prevent_thread_lock=True, **kwargs)
+    add_image_route(demo)
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo
+
+
+def add_image_route(demo: gr.Blocks) -> None:
+    """GET /image beside Gradio's API: a plain, cacheable PNG route (README, API section).
+
+    Added first in the route list, ahead of Gradio's catch-all page route.
+    """
+    app = demo.server_app
+    app.add_api_route("/image", demo.ctx.image_route, methods=["GET"], include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())

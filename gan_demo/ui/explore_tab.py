@@ -194,6 +194,8 @@ def parse_bookmarks(text: str) -> list[dict]:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a JSON file ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+    except RecursionError:
+        raise ValueError("not a bookmarks file (nested too deeply)") from None
     items = data.get("bookmarks") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValueError("expected a JSON object with a 'bookmarks' list (saved from this tab)")
@@ -278,9 +280,10 @@ class Explore:
         """Generate the latent the controls describe: (picture, readout Markdown)."""
         label = label_of(sampler, label)
         z = latent_of(sampler, seed, mode, offsets)
-        sample, score = sampler.generate(z, label, float(truncation), with_score=True)
-        sample, score = sample[0], float(score[0])
-        picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
+        with self.ctx.render_gate:  # one render at a time across the app: a live run keeps its share of the CPU
+            sample, score = sampler.generate(z, label, float(truncation), with_score=True)
+            sample, score = sample[0], float(score[0])
+            picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
         return picture, readout(sampler, sample, score, seed, mode, offsets, truncation, label)
 
     def render(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
@@ -416,6 +419,22 @@ class Explore:
         last = loaded[min(len(loaded), room) - 1]["name"] if loaded and room > 0 else None
         return self._bookmark_outputs(session, last, f"Loaded {min(len(loaded), room)} bookmark(s){skipped}.")
 
+    def restore_stored(self, request: gr.Request, stored):
+        """Page load: bring back the bookmarks this browser kept (gr.BrowserState), checked like an upload.
+        Returns (bookmark list, download button)."""
+        session = self._session(request)
+        if session.bookmarks or not isinstance(stored, str) or not stored or len(stored) > MAX_BOOKMARK_FILE:
+            return self._bookmark_outputs(session)[:2]
+        try:
+            session.bookmarks.extend(parse_bookmarks(stored)[:MAX_BOOKMARKS])
+        except ValueError:  # an old or damaged copy: start afresh rather than fail the page
+            pass
+        return self._bookmark_outputs(session)[:2]
+
+    def stored_bookmarks(self, request: gr.Request) -> str:
+        """The session's bookmarks as JSON, for the browser to keep across reloads and server restarts."""
+        return bookmarks_json(self._session(request).bookmarks)
+
     def clear_bookmarks(self, request: gr.Request):
         session = self._session(request)
         session.bookmarks.clear()
@@ -537,10 +556,14 @@ def build(ctx) -> dict:
         h.select, [*controls, pending], [pending, *view_outputs], **quiet)
     upload.upload(h.upload_run, upload, [checkpoint, status], **quiet)
 
-    save_btn.click(h.save_bookmark, [*controls, *sliders], [bookmarks, download, status], **quiet)
+    # Bookmarks are also kept in the browser (localStorage), so a reload or a server restart keeps them.
+    stored = gr.BrowserState(None, storage_key="gan_demo_bookmarks")
+    keep = dict(fn=h.stored_bookmarks, inputs=None, outputs=stored, **quiet)
+    save_btn.click(h.save_bookmark, [*controls, *sliders], [bookmarks, download, status], **quiet).then(**keep)
     bookmarks.input(h.restore, [bookmarks, checkpoint], [pending, checkpoint, *view_outputs], **quiet)
-    load_json.upload(h.load_bookmarks, load_json, [bookmarks, download, status], **quiet)
-    clear.click(h.clear_bookmarks, None, [bookmarks, download, status], **quiet)
+    load_json.upload(h.load_bookmarks, load_json, [bookmarks, download, status], **quiet).then(**keep)
+    clear.click(h.clear_bookmarks, None, [bookmarks, download, status], **quiet).then(**keep)
+    gr.on(None, h.restore_stored, stored, [bookmarks, download], **quiet)
 
     # On page load and whenever the tab is opened: the checkpoint list may have grown.
     gr.on(None, h.first_choices, None, checkpoint, **quiet).then(
