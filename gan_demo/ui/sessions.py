@@ -112,7 +112,8 @@ class SessionRegistry:
             if session is None:
                 session = self._sessions[session_id] = Session(session_id)
             session.last_seen = self.clock()
-            return session
+        self._release_if_ended(session)  # the visitor's next event after a run ends frees its training state
+        return session
 
     def by_run_id(self, run_id: str) -> Session | None:
         with self._lock:
@@ -215,8 +216,8 @@ class SessionRegistry:
 
     def _release_if_ended(self, session: Session) -> None:
         trainer = session.trainer
-        if trainer is not None and not trainer.running and trainer.kind == "image":
-            # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
+        # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
+        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.opt_G is not None:
             trainer.release_training()
 
     def drop(self, session_id: str) -> None:
