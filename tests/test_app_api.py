@@ -7,6 +7,7 @@ the API: private to the client session that started them, and capped by the serv
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.trainer import Trainer
-from gan_demo.ui.app import AppContext, build_demo
+from gan_demo.ui.app import AppContext, add_image_route, build_demo
 from tests.browser import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -50,6 +51,7 @@ def launch(ctx: AppContext):
     demo.queue(default_concurrency_limit=8)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                             quiet=True, show_error=True, enable_monitoring=False)
+    add_image_route(demo)
     return demo, url
 
 
@@ -264,3 +266,24 @@ def test_run_cap_gives_a_busy_message(pretrained, tmp_path):
             ctx.registry.drop(c.session_hash)
             c.close()
         demo.close()
+
+
+# ------------------------------------------------------------------------------ GET /image
+def test_get_image_is_the_generate_picture_cacheable_and_pretrained_only(app, client):
+    import httpx
+
+    _, url = app
+    with httpx.Client(timeout=60) as http:
+        r = http.get(f"{url.rstrip('/')}/image", params={"checkpoint": "digits", "seed": 7, "label": 3})
+        again = http.get(f"{url.rstrip('/')}/image", params={"checkpoint": "digits", "seed": 7, "label": 3})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert "max-age" in r.headers["cache-control"] and r.headers["etag"] == again.headers["etag"]
+        assert r.content == again.content
+        via_api = client.predict("digits", 7, 1.0, 3, api_name="/generate")
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), pixels(via_api))
+        for params, message in (({"checkpoint": "../digits"}, "checkpoint: one of"),
+                                ({"checkpoint": "run-0123"}, "checkpoint: one of"),
+                                ({"checkpoint": "digits", "seed": "-1"}, "seed must be between"),
+                                ({"checkpoint": "digits", "label": "10"}, "label must be between")):
+            bad = http.get(f"{url.rstrip('/')}/image", params=params)
+            assert bad.status_code == 400 and message in bad.text, (params, bad.text)

@@ -619,7 +619,7 @@ def build(ctx) -> dict:
         updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
         return updates
 
-    def on_upload(file, dataset, loss, *auto_values, request: gr.Request):
+    def on_upload(request: gr.Request, file, dataset, loss, *auto_values):
         if file is None:
             return [gr.update()] * (2 + len(auto_names)) + [""]
         path = file if isinstance(file, str) else file.name
@@ -642,7 +642,7 @@ def build(ctx) -> dict:
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
                 + [f"Uploaded {description}. Press **Start** to train on it."])
 
-    def on_settings(*values, request: gr.Request):
+    def on_settings(request: gr.Request, *values):
         try:
             return cli_command(config_from_values(dict(zip(names, values)), session_of(request).uploads))
         except (ConfigError, DataError, ValueError) as exc:
