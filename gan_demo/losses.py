@@ -125,12 +125,34 @@ def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None) -
     return grad.pow(2).sum(dim=1).mean()
 
 
-def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
-    """What to show as "D(x)" (detached scalar): the mean probability sigma(logit) for
-    nonsaturating, minimax and hinge; the mean raw output for lsgan and wgan-gp, whose D is a score.
+PROBABILITY_LOSSES = ("nonsaturating", "minimax", "hinge")  # D's output reads as a probability through sigma
+
+
+def d_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """D(x) per sample as the loss reads it (the one place D's output becomes "how real"):
+    the probability sigma(logit) for nonsaturating, minimax and hinge; the raw output for lsgan
+    (trained toward 1 for real, 0 for fake) and wgan-gp (a critic: higher = more real, no scale).
+    Same shape as logits.
     """
     _check_kind(kind)
-    logits = logits.detach().float()
-    if kind in ("nonsaturating", "minimax", "hinge"):
-        return torch.sigmoid(logits).mean()
-    return logits.mean()
+    return torch.sigmoid(logits) if kind in PROBABILITY_LOSSES else logits
+
+
+def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """What to show as "D(x)" (detached scalar): the batch mean of d_prob."""
+    return d_prob(kind, logits.detach().float()).mean()
+
+
+def display_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """d_prob squeezed into 0..1 for colouring (the 2D lab's map), whatever the loss.
+
+    Probabilities stay as they are; least-squares outputs are clipped to their targets 0 (fake)
+    and 1 (real); a WGAN critic has no scale, so its scores are standardised over the batch
+    first (only their order means anything).
+    """
+    p = d_prob(kind, logits)
+    if kind == "lsgan":
+        return p.clamp(0, 1)
+    if kind == "wgan-gp":
+        return torch.sigmoid((p - p.mean()) / (p.std() + 1e-8))
+    return p
