@@ -151,7 +151,7 @@ def _mode_summary(trainer, n: int = 2500, seed: int = 12345) -> dict:
 
     samples = trainer.generate(z_from_seed(seed, trainer.cfg.model.z_dim, n))
     m = mode_metrics(samples, trainer.dataset.modes, trainer.dataset.sigma)
-    return {k: m[k] for k in ("modes_covered", "n_modes", "high_quality", "kl_uniform")}
+    return {k: m[k] for k in ("modes_covered", "n_modes", "high_quality", "mode_kl")}
 
 
 # --------------------------------------------------------------------------- sample

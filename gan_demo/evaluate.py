@@ -25,7 +25,7 @@ METRICS = {
     "fd_classifier": ("FD_classifier (FID analogue)", "lower"),
     "classifier_score": ("classifier score (IS analogue)", "higher"),
     "classes_covered": ("classes covered", "higher"),
-    "class_kl_uniform": ("class histogram KL from uniform", "lower"),
+    "class_kl": ("class histogram KL from uniform", "lower"),
     "precision": (f"precision (k-NN, k={PR_K})", "higher"),
     "recall": (f"recall (k-NN, k={PR_K})", "higher"),
     "label_accuracy": ("accuracy on requested labels", "higher"),
@@ -34,7 +34,7 @@ METRICS = {
     # 2D points
     "modes_covered": ("modes covered", "higher"),
     "high_quality": ("high-quality share (within 3 sigma)", "higher"),
-    "mode_kl_uniform": ("mode histogram KL from uniform", "lower"),
+    "mode_kl": ("mode histogram KL from uniform", "lower"),
     "grid_kl": ("grid KL(real || fake)", "lower"),
     "grid_js": ("grid JS(real, fake)", "lower"),
 }
@@ -123,7 +123,7 @@ def _evaluate_points(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
         for figures, points in ((generated, fake), (real_figures, real)):
             mm = mode_metrics(points, torch.tensor(modes), sigma)
             figures.update(modes_covered=mm["modes_covered"], n_modes=mm["n_modes"],
-                           high_quality=mm["high_quality"], mode_kl_uniform=mm["kl_uniform"], mode_counts=mm["counts"])
+                           high_quality=mm["high_quality"], mode_kl=mm["mode_kl"], mode_counts=mm["counts"])
     else:
         notes.append("mode metrics need a Gaussian mixture with known modes (ring8, grid25)")
     progress(0.7, "grid divergences")
@@ -214,7 +214,7 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
                 classifier_score=classifier_score(probs),
                 classes_covered=hist["classes_covered"],
                 n_classes=hist["n_classes"],
-                class_kl_uniform=hist["kl_uniform"],
+                class_kl=hist["class_kl"],
                 class_counts=hist["counts"],
                 precision=pr["precision"],
                 recall=pr["recall"],

@@ -4,22 +4,8 @@ from __future__ import annotations
 import torch
 
 from .latent import z_from_seed
-from .losses import d_score, g_loss
+from .losses import d_score, display_prob, g_loss
 from .viz import grid_points
-
-
-def display_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
-    """D's output as a 0..1 'looks real' value for colouring, whatever the loss.
-
-    Logistic and hinge losses read as probabilities through a sigmoid; least-squares
-    targets 1 (real) and 0 (fake) directly; a WGAN critic has no scale, so its scores
-    are standardised first (only their order means anything).
-    """
-    if kind == "lsgan":
-        return logits.clamp(0, 1)
-    if kind == "wgan-gp":
-        return torch.sigmoid((logits - logits.mean()) / (logits.std() + 1e-8))
-    return torch.sigmoid(logits)
 
 
 def noise_grid(z_dim: int, rows: int = 21, span: float = 2.5) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""GAN losses and gradient penalties as pure functions of discriminator logits."""
+"""Pure loss functions: GAN losses and gradient penalties of discriminator logits; the VAE's ELBO terms."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -125,12 +126,73 @@ def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None) -
     return grad.pow(2).sum(dim=1).mean()
 
 
-def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
-    """What to show as "D(x)" (detached scalar): the mean probability sigma(logit) for
-    nonsaturating, minimax and hinge; the mean raw output for lsgan and wgan-gp, whose D is a score.
+PROBABILITY_LOSSES = ("nonsaturating", "minimax", "hinge")  # D's output reads as a probability through sigma
+
+
+def d_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """D(x) per sample as the loss reads it (the one place D's output becomes "how real"):
+    the probability sigma(logit) for nonsaturating, minimax and hinge; the raw output for lsgan
+    (trained toward 1 for real, 0 for fake) and wgan-gp (a critic: higher = more real, no scale).
+    Same shape as logits.
     """
     _check_kind(kind)
-    logits = logits.detach().float()
-    if kind in ("nonsaturating", "minimax", "hinge"):
-        return torch.sigmoid(logits).mean()
-    return logits.mean()
+    return torch.sigmoid(logits) if kind in PROBABILITY_LOSSES else logits
+
+
+def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """What to show as "D(x)" (detached scalar): the batch mean of d_prob."""
+    return d_prob(kind, logits.detach().float()).mean()
+
+
+def display_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """d_prob squeezed into 0..1 for colouring (the 2D lab's map), whatever the loss.
+
+    Probabilities stay as they are; least-squares outputs are clipped to their targets 0 (fake)
+    and 1 (real); a WGAN critic has no scale, so its scores are standardised over the batch
+    first (only their order means anything).
+    """
+    p = d_prob(kind, logits)
+    if kind == "lsgan":
+        return p.clamp(0, 1)
+    if kind == "wgan-gp":
+        return torch.sigmoid((p - p.mean()) / (p.std() + 1e-8))
+    return p
+
+
+# ------------------------------------------------------------ VAE (Kingma & Welling 2014)
+# Each term is per sample, in nats, summed over the sample's numbers (pixels or coordinates):
+# the ELBO is log p(x) - KL(q || posterior) <= log p(x) = -(reconstruction + KL) per sample.
+RECONSTRUCTIONS = ("bernoulli", "gaussian")
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, in closed form:
+    0.5 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j). (B, z_dim) each -> (B,)."""
+    mu, logvar = mu.float(), logvar.float()
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1)
+
+
+def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """-log p(x | z) for a Bernoulli decoder with the given logits, per sample: binary cross-entropy
+    summed over the pixels. target in [0, 1] (grey levels are read as probabilities, as is usual
+    for MNIST). (B, ...) each -> (B,)."""
+    bce = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+    return bce.flatten(1).sum(dim=1)
+
+
+def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, sigma: float) -> torch.Tensor:
+    """-log p(x | z) for a Gaussian decoder N(mean, sigma^2 I) with a fixed sigma, per sample:
+    sum (x - mean)^2 / (2 sigma^2) + D/2 log(2 pi sigma^2), D the numbers per sample.
+    (B, ...) each -> (B,)."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive (got {sigma})")
+    sq = (target.float() - mean.float()).pow(2).flatten(1)
+    return sq.sum(dim=1) / (2.0 * sigma ** 2) + 0.5 * sq.shape[1] * math.log(2.0 * math.pi * sigma ** 2)
+
+
+def kl_weight(beta: float, step: int, warmup_steps: int = 0) -> float:
+    """The KL term's weight at `step` (0-based): beta, ramped up linearly from 0 over the first
+    warmup_steps steps (KL annealing, Bowman et al. 2016) so the decoder learns to use z first."""
+    if warmup_steps <= 0:
+        return float(beta)
+    return float(beta) * min(1.0, step / warmup_steps)

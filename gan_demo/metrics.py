@@ -40,7 +40,7 @@ def mode_metrics(samples, modes, sigma: float, min_count: int | None = None) -> 
       n_modes        K
       modes_covered  number of covered modes, 0..K
       high_quality   fraction of all N samples within 3 sigma of their nearest mode
-      kl_uniform     KL(p || uniform over the K modes), natural log, where p is the histogram
+      mode_kl        KL(p || uniform over the K modes), natural log, where p is the histogram
                      of the high-quality samples over the modes (empty modes contribute 0).
                      0 means every mode gets the same share; log(K) means all high-quality
                      samples sit on one mode. With no high-quality sample at all (early in
@@ -84,7 +84,7 @@ def mode_metrics(samples, modes, sigma: float, min_count: int | None = None) -> 
         "n_modes": k,
         "modes_covered": int((counts >= min_count).sum()),
         "high_quality": n_good / n if n else 0.0,
-        "kl_uniform": max(kl, 0.0),
+        "mode_kl": max(kl, 0.0),
         "counts": [int(c) for c in counts],
         "min_count": int(min_count),
     }
@@ -205,7 +205,7 @@ def class_histogram(probs_or_labels, n_classes: int | None = None, min_share: fl
     A class is *covered* when its share of the predictions is at least ``min_share``
     (default: 10% of a uniform share, 0.1 / K, as mode_metrics does for 2D modes).
 
-    Returns n_samples, n_classes, classes_covered, counts, shares, min_share and kl_uniform =
+    Returns n_samples, n_classes, classes_covered, counts, shares, min_share and class_kl =
     KL(histogram || uniform), natural log: 0 when every class gets the same share, log(K) when
     every sample is predicted as one class.
     """
@@ -215,7 +215,7 @@ def class_histogram(probs_or_labels, n_classes: int | None = None, min_share: fl
     n = int(counts.sum())
     if n == 0:
         return {"n_samples": 0, "n_classes": k, "classes_covered": 0, "counts": [0] * k, "shares": [0.0] * k,
-                "min_share": float(min_share), "kl_uniform": math.log(k)}
+                "min_share": float(min_share), "class_kl": math.log(k)}
     p = counts / n
     nz = p > 0
     kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
@@ -226,7 +226,7 @@ def class_histogram(probs_or_labels, n_classes: int | None = None, min_share: fl
         "counts": [int(c) for c in counts],
         "shares": [float(s) for s in p],
         "min_share": float(min_share),
-        "kl_uniform": max(kl, 0.0),
+        "class_kl": max(kl, 0.0),
     }
 
 

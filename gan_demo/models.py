@@ -33,6 +33,16 @@ def _activation(name: str) -> nn.Module:
     return MLP_ACTIVATIONS[name]()
 
 
+def mlp_layers(in_dim: int, width: int, depth: int, activation: str) -> list[nn.Module]:
+    """`depth` hidden layers (Linear + activation) of `width` units: (B, in_dim) -> (B, width).
+    The body of the MLP generator and of the VAE's MLP encoder and decoder."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(in_dim, width), _activation(activation)]
+        in_dim = width
+    return layers
+
+
 def _check_d_norm(d_norm: str) -> None:
     if d_norm not in D_NORM_KINDS:
         raise ValueError(f"d_norm must be one of {', '.join(D_NORM_KINDS)} (got {d_norm!r}); resolve the config first")
@@ -116,11 +126,8 @@ class MLPGenerator(nn.Module):
         if n_classes > 0:
             self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
-        layers: list[nn.Module] = []
-        for _ in range(depth):
-            layers += [nn.Linear(in_dim, width), _activation(activation)]
-            in_dim = width
-        layers.append(nn.Linear(in_dim, data_dim))
+        layers = mlp_layers(in_dim, width, depth, activation)
+        layers.append(nn.Linear(width if depth else in_dim, data_dim))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
@@ -191,10 +198,11 @@ class DCGANGenerator(nn.Module):
         -> (ngf*4) x 4 x 4 -> (ngf*2) x 8 x 8 -> (ngf) x 16 x 16 -> (nc) x 32 x 32
     64 px starts at (ngf*8) x 4 x 4 (the canonical example), 16 px at (ngf*2) x 4 x 4.
     Conditional (n_classes > 0): a learned class embedding is concatenated to z.
+    tanh=False leaves out the final tanh: the output is then the pre-activation (the VAE decoder's logits).
     """
 
     def __init__(self, z_dim: int = 100, channels: int = 3, img_size: int = 32, ngf: int = 64,
-                 n_classes: int = 0):
+                 n_classes: int = 0, tanh: bool = True):
         super().__init__()
         _check_image(img_size, channels)
         self.z_dim, self.n_classes, self.out_shape = z_dim, n_classes, (channels, img_size, img_size)
@@ -219,7 +227,9 @@ class DCGANGenerator(nn.Module):
             ]
             mult, side = mult // 2, side * 2
             # state size: (ngf*mult) x side x side, e.g. (ngf*2) x 8 x 8, then (ngf) x 16 x 16 at 32 px
-        layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh()]
+        layers.append(nn.ConvTranspose2d(ngf, channels, 4, 2, 1))
+        if tanh:
+            layers.append(nn.Tanh())
         # state size: (nc) x img_size x img_size
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
@@ -230,6 +240,25 @@ class DCGANGenerator(nn.Module):
         if y is not None:
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
         return self.net(z[:, :, None, None])  # (B, z_dim', 1, 1) -> (B, C, H, W)
+
+
+def dcgan_down(channels: int, img_size: int, ndf: int, batch_norm: bool) -> tuple[list[nn.Module], int]:
+    """The DCGAN discriminator's body: Conv2d + LeakyReLU(0.2) blocks halving the side down to 4 x 4,
+    (B, nc, img_size, img_size) -> (B, ndf*mult, 4, 4). Returns the layers and ndf*mult (4 at 32 px).
+    batch_norm puts BatchNorm2d in every block but the first. Also the VAE's convolutional encoder."""
+    _check_image(img_size, channels)
+    # input is (nc) x img_size x img_size
+    layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+    # state size: (ndf) x img_size/2 x img_size/2
+    mult, side = 1, img_size // 2
+    while side > 4:
+        layers.append(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(ndf * mult * 2))
+        layers.append(nn.LeakyReLU(0.2))
+        mult, side = mult * 2, side // 2
+        # state size: (ndf*mult) x side x side, e.g. (ndf*2) x 8 x 8, then (ndf*4) x 4 x 4 at 32 px
+    return layers, ndf * mult
 
 
 class DCGANDiscriminator(nn.Module):
@@ -250,24 +279,13 @@ class DCGANDiscriminator(nn.Module):
         _check_image(img_size, channels)
         _check_d_norm(d_norm)
         self.n_classes, self.in_shape = n_classes, (channels, img_size, img_size)
-        batch_norm = d_norm == "batch"
-        # input is (nc) x img_size x img_size
-        layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
-        # state size: (ndf) x img_size/2 x img_size/2
-        mult, side = 1, img_size // 2
-        while side > 4:
-            layers.append(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=not batch_norm))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(ndf * mult * 2))
-            layers.append(nn.LeakyReLU(0.2))
-            mult, side = mult * 2, side // 2
-            # state size: (ndf*mult) x side x side, e.g. (ndf*2) x 8 x 8, then (ndf*4) x 4 x 4 at 32 px
+        layers, width = dcgan_down(channels, img_size, ndf, batch_norm=d_norm == "batch")
         self.features = nn.Sequential(*layers)
         # state size: (ndf*mult) x 4 x 4 -> 1 x 1 x 1
-        self.out = nn.Conv2d(ndf * mult, 1, 4, 1, 0)
+        self.out = nn.Conv2d(width, 1, 4, 1, 0)
         self.apply(dcgan_init)
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, ndf * mult * 4 * 4)
+            self.embed = nn.Embedding(n_classes, width * 4 * 4)
             nn.init.normal_(self.embed.weight, 0.0, 0.02)  # same scale as the final conv
         if d_norm == "spectral":
             _spectral_norm_all(self)

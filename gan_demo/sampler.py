@@ -9,6 +9,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .latent import interpolate, principal_directions, truncate, z_from_seed
+from .losses import d_prob
 from .viz import to_unit
 
 BOUNDS_SAMPLES = 2000  # samples used to frame a 2D generator's picture
@@ -100,7 +101,8 @@ class Sampler:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, label: int | None = None, truncation: float = 1.0,
                  with_score: bool = False):
-        """(n, z_dim) CPU latents -> CPU samples ([0, 1] images or data coordinates) [, D's scores]."""
+        """(n, z_dim) CPU latents -> CPU samples ([0, 1] images or data coordinates) [, D's scores
+        (losses.d_prob: the scale of the Train tab's D(x) curve)]."""
         z = truncate(z.reshape(-1, self.z_dim).float(), truncation)
         y = self._labels(label, z.shape[0])
         y_dev = None if y is None else y.to(self.device)
@@ -110,20 +112,12 @@ class Sampler:
             self.D.eval()
             try:
                 x = self.G(z.to(self.device), y_dev).float()
-                score = self._score(self.D(x, y_dev).float()) if with_score else None
+                score = d_prob(self.cfg.train.loss, self.D(x, y_dev).float()) if with_score else None
             finally:
                 self.G.train(g_mode)
                 self.D.train(d_mode)
         out = x.cpu() if self.kind == "2d" else to_unit(x).cpu()
         return (out, score.cpu()) if with_score else out
-
-    def _score(self, logits: torch.Tensor) -> torch.Tensor:
-        """D's per-sample score on the scale of the Train tab's D(x) curve (losses.d_score):
-        a probability sigma(logit) for nonsaturating, minimax and hinge; the raw output for
-        lsgan (trained toward 1 real, 0 fake) and wgan-gp (a critic: higher = more real)."""
-        if self.cfg.train.loss in ("nonsaturating", "minimax", "hinge"):
-            return torch.sigmoid(logits)
-        return logits
 
     def from_seed(self, seed: int, label: int | None = None, truncation: float = 1.0):
         """One sample and D's score for it: the image (or point) a seed names, on every device."""

@@ -435,7 +435,7 @@ class Trainer:
         if ds.modes is not None:
             m = mode_metrics(fake, ds.modes, ds.sigma)
             rec.modes_covered, rec.n_modes = m["modes_covered"], m["n_modes"]
-            rec.high_quality, rec.mode_kl = m["high_quality"], m["kl_uniform"]
+            rec.high_quality, rec.mode_kl = m["high_quality"], m["mode_kl"]
         self.last_quality = rec
         self.quality_history.add(rec)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import time
 
 import numpy as np
@@ -196,6 +197,7 @@ def test_train_start_poll_stop(clients):
     assert later["state"] == "running" and later["steps_per_s"] > 0
     assert later["loss_d"] is not None and 0 <= later["d_real"] <= 1
     assert later["n_modes"] == 8 and 0 <= later["modes_covered"] <= 8
+    assert 0 <= later["mode_kl"] <= math.log(8) + 1e-9 and 0 <= later["high_quality"] <= 1
     assert 0 <= later["grid_js"] <= 0.7 and later["grid_kl"] >= 0 and later["quality_step"] <= later["step"]
     json.dumps(later)  # plain JSON all the way down
 

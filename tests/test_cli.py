@@ -22,7 +22,7 @@ def test_train_then_sample_on_ring8(tmp_path, capsys):
     assert main(["train", "--dataset", "ring8", "--steps", "30", "--out", str(out), *TINY]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["step"] == 30 and summary["state"] == "finished"
-    assert {"modes_covered", "high_quality", "kl_uniform"} <= set(summary)
+    assert {"modes_covered", "high_quality", "mode_kl"} <= set(summary)
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
     assert (out / "samples.png").exists()
 

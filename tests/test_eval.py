@@ -94,10 +94,10 @@ def test_real_vs_real_is_good_and_noise_is_bad(data_dir, digits16):
 
 def test_collapse_to_one_class_shows():
     hist = class_histogram(np.full(500, 7), n_classes=10)
-    assert hist["classes_covered"] == 1 and hist["kl_uniform"] == pytest.approx(math.log(10))
+    assert hist["classes_covered"] == 1 and hist["class_kl"] == pytest.approx(math.log(10))
     assert hist["counts"][7] == 500
     uniform = class_histogram(np.arange(1000) % 10, n_classes=10)
-    assert uniform["classes_covered"] == 10 and uniform["kl_uniform"] == pytest.approx(0.0, abs=1e-12)
+    assert uniform["classes_covered"] == 10 and uniform["class_kl"] == pytest.approx(0.0, abs=1e-12)
     one_hot = torch.eye(10)
     assert classifier_score(one_hot[np.full(100, 3)]) == pytest.approx(1.0, rel=1e-6)
     assert classifier_score(one_hot[np.arange(100) % 10]) == pytest.approx(10.0, rel=1e-4)
@@ -135,7 +135,7 @@ def test_standard_fid_is_a_note_without_weights():
 
 
 # ------------------------------------------------------------------------------ eval
-IMAGE_KEYS = {"fd_classifier", "classifier_score", "classes_covered", "class_kl_uniform", "class_counts",
+IMAGE_KEYS = {"fd_classifier", "classifier_score", "classes_covered", "class_kl", "class_counts",
               "precision", "recall", "nn_train_rms_median"}
 
 
@@ -166,6 +166,6 @@ def test_eval_of_a_2d_checkpoint(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(run), "--n", "500", "--json", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
     for figures in (report["generated"], report["real"]):
-        assert {"modes_covered", "high_quality", "mode_kl_uniform", "grid_kl", "grid_js"} <= set(figures)
+        assert {"modes_covered", "high_quality", "mode_kl", "grid_kl", "grid_js"} <= set(figures)
     assert report["real"]["modes_covered"] == 8 and report["real"]["grid_js"] < 0.1
 

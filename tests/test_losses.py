@@ -10,8 +10,11 @@ from gan_demo.losses import (
     LOSS_FORMULAS,
     LOSS_KINDS,
     LOSS_NOTES,
+    PROBABILITY_LOSSES,
     d_loss,
+    d_prob,
     d_score,
+    display_prob,
     g_loss,
     gradient_penalty,
     r1_penalty,
@@ -113,6 +116,8 @@ def test_unknown_kind_lists_the_kinds():
         g_loss("bce", torch.zeros(1))
     with pytest.raises(ValueError):
         d_score("l2", torch.zeros(1))
+    with pytest.raises(ValueError):
+        display_prob("l2", torch.zeros(1))
 
 
 def test_formulas_cover_every_kind():
@@ -130,6 +135,28 @@ def test_d_score():
     assert d_score("wgan-gp", t(1.0, 3.0)).item() == pytest.approx(2.0)
     assert d_score("lsgan", t(1.0, 0.0)).item() == pytest.approx(0.5)
     assert not d_score("nonsaturating", logits.requires_grad_(True)).requires_grad
+
+
+def test_d_prob_per_sample():
+    logits = t(0.0, math.log(3.0), -math.log(3.0))
+    for kind in PROBABILITY_LOSSES:
+        assert d_prob(kind, logits).tolist() == pytest.approx([0.5, 0.75, 0.25])
+    for kind in ("lsgan", "wgan-gp"):
+        assert d_prob(kind, logits).tolist() == pytest.approx(logits.tolist())  # a score, not a probability
+    assert set(PROBABILITY_LOSSES) < set(LOSS_KINDS)
+
+
+def test_display_prob_is_in_0_1_for_every_loss():
+    logits = t(-5.0, -1.0, 0.0, 0.5, 1.0, 7.0)
+    assert display_prob("hinge", logits).tolist() == pytest.approx(torch.sigmoid(logits).tolist())
+    assert display_prob("lsgan", logits).tolist() == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0, 1.0])
+    critic = display_prob("wgan-gp", logits)
+    # standardised: the mean score maps to 0.5, and the order is kept
+    assert display_prob("wgan-gp", t(-1.0, 0.0, 1.0)).tolist()[1] == pytest.approx(0.5)
+    assert critic.argsort().tolist() == list(range(6))
+    for kind in LOSS_KINDS:
+        p = display_prob(kind, logits * 100)
+        assert ((p >= 0) & (p <= 1)).all()
 
 
 # ------------------------------------------------------------ penalties

@@ -269,7 +269,7 @@ def register(ctx) -> None:
             out.update(quality_step=q["step"], grid_kl=q["grid_kl"], grid_js=q["grid_js"])
             if q["n_modes"]:
                 out.update(modes_covered=q["modes_covered"], n_modes=q["n_modes"], high_quality=q["high_quality"],
-                           kl_uniform=q["mode_kl"])
+                           mode_kl=q["mode_kl"])
         return out
 
     def own_run(run_id: str, request: gr.Request):

@@ -17,6 +17,7 @@ from PIL import Image
 from ..config import LOSSES, TOY_DATASETS, DataConfig, RunConfig, TrainConfig
 from ..data import MIN_POINTS, DataError, dataset_from_points, load_dataset
 from ..lab import lab_change, lab_state, mean_scores
+from ..losses import PROBABILITY_LOSSES
 from ..trainer import Trainer
 from ..viz import default_bounds, lab_image
 from .sessions import Busy
@@ -112,8 +113,8 @@ def _where(p: tuple[float, float] | None) -> str:
 
 
 def _score_words(kind: str) -> tuple[str, str, str]:
-    """(verb, number format, what the number is) for D's mean output under this loss (see losses.d_score)."""
-    if kind in ("lsgan", "wgan-gp"):
+    """(verb, number format, what the number is) for D's mean output under this loss (see losses.d_prob)."""
+    if kind not in PROBABILITY_LOSSES:
         return "scores", "{:+.3f}", "a raw score (higher = more real)"
     if kind == "hinge":
         return "gives", "{:.3f}", "the sigmoid of its score (higher = more real)"

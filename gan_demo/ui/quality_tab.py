@@ -29,7 +29,7 @@ EXPLAIN = {
                         "the number of classes) when each image is clearly one class and all classes appear equally.",
     "classes_covered": "**classes covered**: classes the classifier finds in at least a tenth of a fair share of the "
                        "samples (1% of them for 10 classes). A collapsed generator makes a few classes only.",
-    "class_kl_uniform": "**class histogram KL from uniform**: 0 when every class is drawn equally often, ln K (2.30 "
+    "class_kl": "**class histogram KL from uniform**: 0 when every class is drawn equally often, ln K (2.30 "
                         "for 10 classes) when every sample is one class. The bar chart shows the histogram itself.",
     "precision": "**precision** (k-NN, Kynkäänniemi et al. 2019): the share of generated images that land among real "
                  "images in the classifier's feature space: *how many generated samples look real*.",
@@ -48,7 +48,7 @@ EXPLAIN = {
                      "generator covers a few.",
     "high_quality": "**high-quality share**: samples within 3σ of their nearest mode (σ: the spread of each blob). "
                     "Low when the generator puts points between the modes.",
-    "mode_kl_uniform": "**mode histogram KL from uniform**: 0 when the high-quality samples spread evenly over the "
+    "mode_kl": "**mode histogram KL from uniform**: 0 when the high-quality samples spread evenly over the "
                        "modes, ln K when they all sit on one. The bar chart shows the histogram itself.",
     "grid_kl": "**grid KL(real ‖ fake)** (GAN Lab's measure): real and generated points counted on a 20×20 grid. "
                "Large when real areas get no generated points, which is what mode collapse does.",

@@ -1,0 +1,332 @@
+"""The VAE family (Kingma & Welling 2014): encoder q(z|x), decoder p(x|z), an ELBO step with Adam."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import IMG_SIZES, ConfigError
+from ..losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
+                      mlp_layers)
+
+KINDS = ("2d", "image")
+DEFAULT_Z_DIM = {"2d": 2, "image": 16}
+DEFAULT_RECON = {"2d": "gaussian", "image": "bernoulli"}
+IMAGE_SIGMA = 0.1  # default std of a Gaussian image decoder, on the [-1, 1] pixel scale
+POINT_SIGMA = 0.1  # default std of a Gaussian point decoder, in units of the data's spread
+# What train_step returns, in this order; all per-sample means over the batch, in nats.
+SERIES = ("loss", "recon", "kl", "elbo", "kl_weight", "grad_norm")
+
+
+@dataclass
+class VAEConfig:
+    z_dim: int | None = None  # latent size; None = 2 for 2D sets, 16 for images
+    width: int = 256  # MLP hidden units per layer (2D sets), in the encoder and the decoder
+    depth: int = 3  # MLP hidden layers (2D sets), in the encoder and the decoder
+    activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
+    ngf: int = 64  # decoder base channels (images; the DCGAN generator's layout)
+    ndf: int = 64  # encoder base channels (images; the DCGAN discriminator's layout)
+    conditional: bool = False  # q(z|x,y) and p(x|z,y): a class embedding into both nets (labelled sets only)
+    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x data_scale for 2D
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
+    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
+    lr: float = 1e-3  # Adam learning rate
+    beta1: float = 0.9  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+    seed: int = 0  # seed for the weights and the reparameterization noise
+    # What the data looks like (fit_to fills these from a dataset); stored so a checkpoint rebuilds without the data.
+    kind: str = "image"  # 2d (points: MLP nets) or image (convolutional nets)
+    data_dim: int = 2  # numbers per point (2D sets)
+    channels: int = 1  # image channels, 1 or 3
+    img_size: int = 32  # image side: 16, 32 or 64
+    n_classes: int = 0  # number of labels when conditional, else 0
+    data_scale: float = 1.0  # spread (std) of 2D data; the MLPs work in units of it
+
+    def fit_to(self, dataset) -> "VAEConfig":
+        """A copy describing `dataset` (a gan_demo.data.Dataset): its kind, shape, labels and spread."""
+        if self.conditional and not dataset.n_classes:
+            raise ConfigError(f"conditional: dataset {dataset.name!r} has no labels")
+        facts = dict(kind=dataset.kind, n_classes=dataset.n_classes if self.conditional else 0)
+        if dataset.kind == "image":
+            facts.update(channels=dataset.channels, img_size=dataset.img_size)
+        else:
+            std = float(dataset.x.float().std())
+            facts.update(data_dim=dataset.data_dim, data_scale=float(f"{max(std, 1e-3):.3g}"))  # as the GAN's MLP
+        return dataclasses.replace(self, **facts)
+
+    def resolved(self) -> "VAEConfig":
+        """A copy with every None ('auto') filled in from the kind of data, checked."""
+        self.validate()
+        cfg = dataclasses.replace(self)
+        if cfg.z_dim is None:
+            cfg.z_dim = DEFAULT_Z_DIM[cfg.kind]
+        if cfg.recon is None:
+            cfg.recon = DEFAULT_RECON[cfg.kind]
+        if cfg.recon_sigma is None:
+            cfg.recon_sigma = IMAGE_SIGMA if cfg.kind == "image" else POINT_SIGMA * cfg.data_scale
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad field."""
+
+        def check(ok: bool, name: str, msg: str):
+            if not ok:
+                raise ConfigError(f"{name}: {msg}")
+
+        check(self.kind in KINDS, "kind", f"must be one of {', '.join(KINDS)} (got {self.kind!r})")
+        check(self.z_dim is None or 1 <= self.z_dim <= 1024, "z_dim", f"must be between 1 and 1024, or None for auto (got {self.z_dim})")
+        check(1 <= self.width <= 4096, "width", f"must be between 1 and 4096 (got {self.width})")
+        check(1 <= self.depth <= 16, "depth", f"must be between 1 and 16 (got {self.depth})")
+        check(self.activation in MLP_ACTIVATIONS, "activation",
+              f"must be one of {', '.join(MLP_ACTIVATIONS)} (got {self.activation!r})")
+        check(1 <= self.ngf <= 1024, "ngf", f"must be between 1 and 1024 (got {self.ngf})")
+        check(1 <= self.ndf <= 1024, "ndf", f"must be between 1 and 1024 (got {self.ndf})")
+        check(self.recon is None or self.recon in RECONSTRUCTIONS, "recon",
+              f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {self.recon!r})")
+        check(not (self.recon == "bernoulli" and self.kind == "2d"), "recon",
+              "bernoulli needs pixels in [0, 1]; points use gaussian")
+        check(self.recon_sigma is None or 0 < self.recon_sigma < 1e6, "recon_sigma",
+              f"must be positive, or None for auto (got {self.recon_sigma})")
+        check(0 <= self.beta <= 1000, "beta", f"must be between 0 and 1000 (got {self.beta})")
+        check(0 <= self.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {self.kl_warmup})")
+        check(0 < self.lr < 1e6, "lr", f"must be positive (got {self.lr})")
+        check(0 <= self.beta1 < 1, "beta1", f"must be in [0, 1) (got {self.beta1})")
+        check(0 <= self.beta2 < 1, "beta2", f"must be in [0, 1) (got {self.beta2})")
+        check(0 <= self.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {self.seed})")
+        check(1 <= self.data_dim <= 1024, "data_dim", f"must be between 1 and 1024 (got {self.data_dim})")
+        check(self.channels in (1, 3), "channels", f"must be 1 or 3 (got {self.channels})")
+        check(self.img_size in IMG_SIZES, "img_size",
+              f"must be one of {', '.join(map(str, IMG_SIZES))} (got {self.img_size})")
+        check(self.n_classes >= 0, "n_classes", f"must be >= 0 (got {self.n_classes})")
+        check(not self.conditional or self.n_classes > 0, "conditional",
+              "needs labels: fit the config to a labelled dataset (fit_to) or set n_classes")
+        check(self.data_scale > 0, "data_scale", f"must be positive (got {self.data_scale})")
+
+
+# ------------------------------------------------------------------ networks
+class MLPEncoder(nn.Module):
+    """q(z|x): x (B, data_dim) [+ class embedding] -> `depth` hidden layers of `width` -> (mu, logvar),
+    each (B, z_dim). Works in units of `data_scale`, as the GAN's MLPs do."""
+
+    def __init__(self, z_dim: int, data_dim: int = 2, width: int = 256, depth: int = 3, activation: str = "relu",
+                 n_classes: int = 0, data_scale: float = 1.0):
+        super().__init__()
+        self.z_dim, self.n_classes, self.data_scale = z_dim, n_classes, data_scale
+        in_dim = data_dim
+        if n_classes > 0:
+            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            in_dim += self.embed.embedding_dim
+        self.features = nn.Sequential(*mlp_layers(in_dim, width, depth, activation))
+        self.out = nn.Linear(width, 2 * z_dim)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = x.reshape(x.shape[0], -1) / self.data_scale  # (B, data_dim)
+        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        if y is not None:
+            h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)  # (B, data_dim + embed_dim)
+        mu, logvar = self.out(self.features(h)).chunk(2, dim=1)  # (B, 2 z_dim) -> 2 x (B, z_dim)
+        return mu, logvar
+
+
+class ConvEncoder(nn.Module):
+    """q(z|x) for images: the DCGAN discriminator's body, then a linear map to (mu, logvar).
+
+    32 px: (nc) x 32 x 32 -> (ndf) x 16 x 16 -> (ndf*2) x 8 x 8 -> (ndf*4) x 4 x 4 -> flat
+    [+ class embedding] -> (B, 2 z_dim) -> mu, logvar, each (B, z_dim). BatchNorm in every
+    block but the first, DCGAN init.
+    """
+
+    def __init__(self, z_dim: int, channels: int = 1, img_size: int = 32, ndf: int = 64, n_classes: int = 0):
+        super().__init__()
+        self.z_dim, self.n_classes, self.in_shape = z_dim, n_classes, (channels, img_size, img_size)
+        layers, width = dcgan_down(channels, img_size, ndf, batch_norm=True)
+        self.features = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+        in_dim = width * 4 * 4
+        if n_classes > 0:
+            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            in_dim += self.embed.embedding_dim
+        self.out = nn.Linear(in_dim, 2 * z_dim)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
+        h = self.features(x).flatten(1)  # (B, ndf*k, 4, 4) -> (B, ndf*k*16)
+        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        if y is not None:
+            h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)
+        mu, logvar = self.out(h).chunk(2, dim=1)
+        return mu, logvar
+
+
+def build_vae_nets(cfg: VAEConfig) -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) for a resolved VAEConfig. The decoders are the GAN's generators: the MLP
+    one outputs the mean in data coordinates; the DCGAN one without its tanh outputs logits (B, C, S, S)."""
+    if cfg.kind == "2d":
+        encoder = MLPEncoder(cfg.z_dim, cfg.data_dim, cfg.width, cfg.depth, cfg.activation, cfg.n_classes,
+                             cfg.data_scale)
+        decoder = MLPGenerator(cfg.z_dim, cfg.data_dim, cfg.width, cfg.depth, cfg.activation, cfg.n_classes,
+                               cfg.data_scale)
+    else:
+        encoder = ConvEncoder(cfg.z_dim, cfg.channels, cfg.img_size, cfg.ndf, cfg.n_classes)
+        decoder = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.img_size, cfg.ngf, cfg.n_classes, tanh=False)
+    return encoder, decoder
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I) given: a sample of q(z|x) that gradients flow through."""
+    return mu + torch.exp(0.5 * logvar) * noise
+
+
+def _grad_norm(params) -> torch.Tensor:
+    """L2 norm of all gradients together, on the device (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+
+
+@contextlib.contextmanager
+def _eval(*modules: nn.Module):
+    """Eval mode (BatchNorm's running statistics) for a forward pass, then each module's mode as it was."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+# ------------------------------------------------------------------ the family
+class VAE:
+    """A VAE as a model family: owns its encoder, decoder and Adam optimizer; knows nothing of the
+    Trainer. One train_step is one Adam step on a batch, minimising
+    recon + kl_weight * KL  (per sample, averaged), with kl_weight = beta after the warm-up.
+    """
+
+    name = "vae"  # the key in families.FAMILIES, recorded in a checkpoint's config
+    Config = VAEConfig
+    series = SERIES  # the curves train_step's dict holds
+
+    def __init__(self, cfg: VAEConfig, device: str | torch.device = "cpu", generator: torch.Generator | None = None):
+        self.cfg = cfg.resolved()
+        self.device = torch.device(device)
+        c = self.cfg
+        with torch.random.fork_rng(devices=[]):  # weights from the seed alone, the caller's RNG untouched
+            torch.manual_seed(c.seed)
+            encoder, decoder = build_vae_nets(c)
+        self.encoder, self.decoder = encoder.to(self.device), decoder.to(self.device)
+        adam = dict(lr=c.lr, betas=(c.beta1, c.beta2))
+        if self.device.type == "cuda":
+            adam["fused"] = True
+        self.opt = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], **adam)
+        # The reparameterization noise: the caller's generator (a Trainer shares its own), else one seeded here.
+        self.gen = generator if generator is not None else torch.Generator(device=self.device).manual_seed(c.seed)
+        self.step = 0  # train_steps taken (drives the KL warm-up; part of the state dict)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def z_dim(self) -> int:
+        return self.cfg.z_dim
+
+    @property
+    def n_classes(self) -> int:
+        return self.cfg.n_classes
+
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        """The modules to save (model.safetensors prefixes) and to move or wrap."""
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt": self.opt}
+
+    # ------------------------------------------------------------------ training
+    def _labels(self, y):
+        return y if self.cfg.n_classes else None  # an unconditional VAE ignores the dataset's labels
+
+    def _nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x|z) per sample (B,) from the decoder's raw output."""
+        if self.cfg.recon == "bernoulli":
+            return bernoulli_nll(out, (x + 1) / 2)  # [-1, 1] pixels -> [0, 1] grey levels
+        return gaussian_nll(self._mean(out), x, self.cfg.recon_sigma)
+
+    def _mean(self, out: torch.Tensor) -> torch.Tensor:
+        """The decoder's raw output -> the mean of p(x|z): [-1, 1] pixels or data coordinates."""
+        if self.cfg.kind == "2d":
+            return out
+        if self.cfg.recon == "bernoulli":
+            return 2 * torch.sigmoid(out) - 1  # Bernoulli mean in [0, 1], on the GAN's [-1, 1] scale
+        return torch.tanh(out)  # like the GAN's G
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor | None]) -> dict[str, torch.Tensor]:
+        """One Adam step on a batch (x, y) (y None or ignored when unconditional); x on the device,
+        images in [-1, 1] (B, C, H, W) or points (B, data_dim). Returns SERIES as 0-d tensors on the
+        device (reading them is a host sync: the caller reads them back in batches)."""
+        x, y = batch
+        y = self._labels(y)
+        self.encoder.train()
+        self.decoder.train()
+        mu, logvar = self.encoder(x, y)  # (B, z_dim) each
+        noise = torch.randn(mu.shape, generator=self.gen, device=self.device, dtype=mu.dtype)
+        z = reparameterize(mu, logvar, noise)
+        recon = self._nll(self.decoder(z, y), x)  # (B,)
+        kl = gaussian_kl(mu, logvar)  # (B,)
+        weight = kl_weight(self.cfg.beta, self.step, self.cfg.kl_warmup)
+        loss = (recon + weight * kl).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = _grad_norm([*self.encoder.parameters(), *self.decoder.parameters()])
+        self.opt.step()
+        self.step += 1
+        recon, kl = recon.detach().mean(), kl.detach().mean()
+        return {
+            "loss": loss.detach(),
+            "recon": recon,
+            "kl": kl,
+            "elbo": -(recon + kl),  # the bound on log p(x) per sample (beta 1, whatever the training weight)
+            "kl_weight": torch.full((), weight, device=self.device),
+            "grad_norm": gnorm,
+        }
+
+    # ------------------------------------------------------------------ using it
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x): (mu, logvar), each (B, z_dim) on the device, in eval mode. mu is the projection of x into z."""
+        with _eval(self.encoder):
+            return self.encoder(x.to(self.device), self._labels(y))
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        """The mean of p(x|z) for (B, z_dim) latents, in eval mode, on the device: images in [-1, 1]
+        (B, C, H, W) like the GAN's G, or points (B, data_dim) in data coordinates. Sampling is decode(z ~ N(0, I))."""
+        z = z.reshape(z.shape[0], self.z_dim).to(self.device)
+        with _eval(self.decoder):
+            return self._mean(self.decoder(z, self._labels(y)).float())
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        """decode(encode(x).mu): x through the bottleneck without the sampling noise."""
+        mu, _ = self.encode(x, y)
+        return self.decode(mu, y)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything training changes: both nets, Adam's state and the step. References, as
+        nn.Module.state_dict: copy.deepcopy it to keep a snapshot (divergence rollback)."""
+        return {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(),
+                "opt": self.opt.state_dict(), "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.decoder.load_state_dict(state["decoder"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
