@@ -132,6 +132,31 @@ def selected_tab(page) -> str:
 
 
 # -------------------------------------------------------------------------------------- tests
+def test_train_on_an_uploaded_csv_names_the_file_not_a_server_path(page, tmp_path):
+    """Upload points in the Train tab: the dataset list shows the file, the command names it, a run starts."""
+    click_tab(page, "Train")
+    points = tmp_path / "my_points.csv"
+    points.write_text("x,y\n" + "\n".join(f"{(i % 9) / 3:.3f},{(i % 7) / 2:.3f}" for i in range(600)))
+    page.locator("#train_upload input[type=file]").set_input_files(str(points))
+    page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('Uploaded my_points.csv')",
+                           timeout=WAIT_MS)
+    assert "my_points.csv (uploaded)" in page.locator("#train_dataset input").input_value()
+    page.wait_for_function("() => document.querySelector('#train_cli').innerText.includes('--dataset my_points.csv')",
+                           timeout=WAIT_MS)
+    assert str(tmp_path) not in page.locator("#train_cli").inner_text()  # no server path shown
+    page.locator("#train_steps input").fill("20")
+    page.click("#start")
+    page.wait_for_function(
+        "() => /running|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    screenshot(page, "train_uploaded_csv")
+    page.locator("#stop").click(force=True)
+    page.wait_for_function(
+        "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.locator("#train_dataset input").click()  # back to ring8 for the next test
+    page.get_by_role("option", name="ring8: 8 Gaussians on a circle (2D)").click()
+    page.locator("#reset").click(force=True)
+
+
 def test_train_ring8_grid_and_plot_change(page):
     click_tab(page, "Train")
     assert selected_tab(page) == "Train"

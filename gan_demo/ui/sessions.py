@@ -28,7 +28,7 @@ SESSION_TIMEOUT_S = 30 * 60  # a session not seen for this long is dropped with 
 PAUSED_TIMEOUT_S = 10 * 60  # a paused run gives up its slot (it is stopped) after this long
 STOP_WAIT_S = 10.0  # how long Stop waits for the step in progress before answering "stopping"
 REPLACE_WAIT_S = 30.0  # how long a new Start waits for the session's previous run to end its step
-RUN_ID_BYTES = 12  # run ids are unguessable: they name a run in the API and in Explore
+RUN_ID_BYTES = 8  # run ids are unguessable (64 random bits): they name a run in the API and in Explore
 
 log = logging.getLogger(__name__)
 
