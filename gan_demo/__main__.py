@@ -9,7 +9,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import (CHOICES, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
+from .config import (CHOICES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
                      TrainConfig, field_docs)
 
 EXIT_USAGE = 2
@@ -34,7 +34,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(title)
         docs = field_docs(klass)
         for f in fields(klass):
-            if klass is ModelConfig and f.name in RESOLVED_ONLY:
+            if (klass is ModelConfig and f.name in RESOLVED_ONLY) or (klass is TrainConfig and f.name in LAUNCH_ONLY):
                 continue
             default = klass().__getattribute__(f.name)
             flag = "--" + f.name.replace("_", "-")
@@ -69,29 +69,57 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
 def cmd_train(args) -> int:
     import torch  # noqa: F401  (imported late so --help stays fast)
 
+    from . import distributed
+
+    dist = distributed.from_environ()  # torchrun's RANK / LOCAL_RANK / WORLD_SIZE; SINGLE for a plain run
+    if not dist.active:
+        return _train(args, dist, device=None)
+    device = distributed.device_for(dist, getattr(args, "TrainConfig.device") or "auto")
+    distributed.init(dist, device)
+    try:
+        return _train(args, dist, device)
+    except ConfigError:  # the same flags fail the same way on every rank: rank 0 alone says so
+        if dist.master:
+            raise
+        raise distributed.MasterError("config") from None
+    finally:
+        distributed.shutdown(dist)
+
+
+def _train(args, dist, device) -> int:
+    """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
+    from . import distributed
     from .checkpoint import is_checkpoint
     from .trainer import Trainer
 
+    master = dist.master
+    say = (lambda text: print(text, file=sys.stderr)) if master else (lambda text: None)
     out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}")
     if args.resume:
-        if not is_checkpoint(out):
+        if not distributed.from_master(lambda: is_checkpoint(out), dist):  # under torchrun rank 0 looks
+            if not master:
+                raise distributed.MasterError("no checkpoint")
             fail(f"--resume: {out} holds no checkpoint to resume")
-        trainer = Trainer.from_checkpoint(out, device=getattr(args, "TrainConfig.device"))
+        trainer = Trainer.from_checkpoint(out, device=device or getattr(args, "TrainConfig.device"), dist=dist)
         if getattr(args, "TrainConfig.steps"):
             trainer.cfg.train.steps = getattr(args, "TrainConfig.steps")
-        print(f"resuming {out} at step {trainer.step}", file=sys.stderr)
+        say(f"resuming {out} at step {trainer.step}")
     else:
         cfg = config_from_args(args)
-        trainer = Trainer(cfg)
+        trainer = Trainer(cfg, device=device, dist=dist)
     if trainer.dataset.note:
-        print(trainer.dataset.note, file=sys.stderr)
+        say(trainer.dataset.note)
     cfg = trainer.cfg
     total = cfg.train.steps
-    print(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
-          f"({trainer.precision}) for {total} steps -> {out}", file=sys.stderr)
+    processes = ""
+    if dist.active:
+        processes = (f" in {dist.world_size} processes (batch {cfg.train.batch_size} = {dist.world_size} x "
+                     f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
+    say(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
+        f"({trainer.precision}){processes} for {total} steps -> {out}")
 
     bar = None
-    if not args.quiet:
+    if not args.quiet and master:
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
@@ -106,20 +134,27 @@ def cmd_train(args) -> int:
                     quality = f" {modes}JS {q.grid_js:.3f}"
                 bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
                                     f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}{quality}", refresh=False)
-        if args.save_every and rec.step % args.save_every == 0:
+        if args.save_every and rec.step % args.save_every == 0 and master:
             tr.save(out)
 
     trainer.add_callback(on_step)
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # Ctrl-C: stop cleanly and save
+    # Ctrl-C: stop cleanly and save. Under torchrun also SIGTERM (what torchrun sends its workers when it
+    # is stopped); the ranks stop together at the next read-back, where the stop flags are all-reduced.
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if dist.active else (signal.SIGINT,)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in stop_signals:
+        signal.signal(sig, lambda *_: trainer.stop())
     start = time.perf_counter()
     try:
         state = trainer.run(total)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
+    if not master:
+        return 1 if state == "diverged" else 0
     path = trainer.save(out)
     _write_preview(trainer, path / "samples.png")
     summary = {"state": state, "step": trainer.step, "seconds": round(elapsed, 1), "checkpoint": str(path)}
@@ -300,9 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .distributed import MasterError
 
     try:
         return args.func(args)
+    except MasterError:  # under torchrun: rank 0 failed at something it did for all, and said why
+        sys.exit(EXIT_USAGE)
     except (ConfigError, DataError, CheckpointError, ValueError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:

@@ -64,7 +64,7 @@ class TrainConfig:
     lr_d: float = 0.0  # discriminator Adam learning rate; 0 picks the default (2D: 1e-3, images: 2e-4)
     beta1: float = -1.0  # Adam beta1; -1 picks the default (0.5, or 0.0 for wgan-gp)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
-    batch_size: int = 0  # samples per step for D and G; 0 picks the default (2D: 512, images: 64)
+    batch_size: int = 0  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; 0 picks the default (2D: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
@@ -74,6 +74,8 @@ class TrainConfig:
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (all processes) instead of each process's share
+    world_size: int = 1  # processes the global batch was split across (set from torchrun, not a flag)
 
 
 @dataclass
@@ -194,6 +196,10 @@ class RunConfig:
         check(t.beta1 == -1 or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1) (got {t.beta1})")
         check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
         check(0 <= t.batch_size <= 65536, "batch_size", f"must be between 1 and 65536 (got {t.batch_size})")
+        check(1 <= t.world_size <= 65536, "world_size", f"must be between 1 and 65536 (got {t.world_size})")
+        check(t.batch_size % t.world_size == 0, "batch_size",
+              f"the global batch ({t.batch_size}) must split evenly across the {t.world_size} processes "
+              f"(use a multiple of {t.world_size})")
         check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
         check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
         check(t.r1_gamma == -1 or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (got {t.r1_gamma})")
@@ -210,11 +216,15 @@ class RunConfig:
         Only fields that differ from the defaults are written, so the command stays short.
         """
         base = RunConfig()
-        parts = ["python -m gan_demo train", f"--dataset {_quote(self.data.dataset)}"]
+        launcher = "python -m gan_demo train"
+        if self.train.world_size > 1:  # made by that many processes: say how to start them again
+            launcher = f"torchrun --standalone --nproc_per_node={self.train.world_size} -m gan_demo train"
+        parts = [launcher, f"--dataset {_quote(self.data.dataset)}"]
         for section in ("data", "model", "train"):
             mine, default = getattr(self, section), getattr(base, section)
             for f in fields(mine):
-                if (section == "model" and f.name in RESOLVED_ONLY) or (section, f.name) == ("data", "dataset"):
+                if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
+                        or (section, f.name) == ("data", "dataset")):
                     continue
                 value = getattr(mine, f.name)
                 if value == getattr(default, f.name):
@@ -230,6 +240,8 @@ class RunConfig:
 
 # ModelConfig fields derived from the dataset, never set by the user.
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
+# TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
+LAUNCH_ONLY = ("world_size",)
 
 
 def _quote(s: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from . import distributed
 from .config import RunConfig
 from .data import Dataset, load_dataset
 from .latent import z_from_seed
@@ -30,7 +32,8 @@ FIXED_BATCH_POINTS = 1024  # generated points shown for 2D sets
 GOOD_STATE_EVERY = 50  # steps between snapshots of known-good weights (divergence rollback)
 BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
 READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) after this many steps...
-READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends
+READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends (one process only:
+# under torchrun every rank reads back at the same step numbers, never by the clock, or the ranks would hang)
 QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
 QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
@@ -194,12 +197,21 @@ class HandoverLock:
 
 
 class Trainer:
-    """Owns G, D, G_ema, their optimizers and the data; trains in steps or in a background thread."""
+    """Owns G, D, G_ema, their optimizers and the data; trains in steps or in a background thread.
 
-    def __init__(self, cfg: RunConfig, device: str | torch.device | None = None, dataset: Dataset | None = None):
+    dist (gan_demo.distributed.Dist): this process's place under torchrun; each rank trains on its
+    share of the global batch, with data and noise seeded by seed + rank and averaged gradients.
+    """
+
+    def __init__(self, cfg: RunConfig, device: str | torch.device | None = None, dataset: Dataset | None = None,
+                 dist: distributed.Dist | None = None):
+        self.dist = dist if dist is not None else distributed.SINGLE
         self.device = resolve_device(device if device is not None else cfg.train.device)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, world_size=self.dist.world_size))
         cfg.validate()
-        self.dataset = dataset if dataset is not None else load_dataset(cfg.data, self.device)
+        if dataset is None:  # under torchrun the master downloads first, then the others load
+            dataset = distributed.master_first(lambda: load_dataset(cfg.data, self.device), self.dist)
+        self.dataset = dataset
         ds = self.dataset
         self.cfg = cfg.resolved(
             channels=ds.channels if ds.kind == "image" else None,
@@ -211,11 +223,14 @@ class Trainer:
             raise ValueError(f"conditional: dataset {ds.name!r} has no labels")
         t, m = self.cfg.train, self.cfg.model
         self.kind = ds.kind
+        self.batch_size = distributed.local_batch(t.batch_size, self.dist)  # this rank's share of the global batch
 
         # Weights from the seed alone, without touching the caller's global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(t.seed)
             G, D = build_models(m)
+        if t.sync_bn and self.dist.world_size > 1:
+            G, D = distributed.convert_sync_batchnorm(G), distributed.convert_sync_batchnorm(D)
         self.G = G.to(self.device)
         self.D = D.to(self.device)
         if ds.kind == "image" and self.device.type == "cpu":
@@ -228,8 +243,8 @@ class Trainer:
             adam["fused"] = True
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, **adam)
-        # Training noise and data indices come from one seeded generator on the device.
-        self.gen = torch.Generator(device=self.device).manual_seed(t.seed)
+        # Training noise and data indices come from one seeded generator on the device (seed + rank).
+        self.gen = torch.Generator(device=self.device).manual_seed(distributed.seed_for(t.seed, self.dist))
         self.step = self.cfg.step
         # bf16 autocast for the convolutions of image models, where the hardware has bf16 (BENCHMARKS.md:
         # 1.6-1.8x on a CPU with AVX512-BF16); 2D points stay fp32 (tiny MLPs, and coordinates need the bits).
@@ -255,6 +270,7 @@ class Trainer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
+        self._stop_agreed = False  # under torchrun: some rank asked to stop, as agreed at the last read-back
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
@@ -286,12 +302,16 @@ class Trainer:
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.model.z_dim, generator=self.gen, device=self.device)
 
+    def _real_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n real samples (and labels) drawn by this rank's generator."""
+        return self.dataset.sample(n, self.gen)
+
     def _d_update(self) -> dict[str, torch.Tensor]:
         """(1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss)."""
         t = self.cfg.train
-        real, y = self.dataset.sample(t.batch_size, self.gen)
+        real, y = self._real_batch(self.batch_size)
         y = y if self.cfg.model.n_classes else None
-        z = self._noise(t.batch_size)
+        z = self._noise(self.batch_size)
         with self._autocast():
             with torch.no_grad():
                 fake = self.G(z, y)
@@ -304,6 +324,7 @@ class Trainer:
             loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D, real, y)
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(self.D, self.dist)  # no-op in one process
         gnorm = _grad_norm(self.D.parameters())
         self.opt_D.step()
         return {
@@ -317,12 +338,12 @@ class Trainer:
         """(2) Update G: make D call its samples real, then fold G into G_ema."""
         t = self.cfg.train
         y = None
-        half = t.batch_size // 2
+        half = self.batch_size // 2
         if self.cfg.model.n_classes:
-            _, y = self.dataset.sample(t.batch_size, self.gen)
+            _, y = self._real_batch(self.batch_size)
             if t.mode_seeking > 0 and half:
                 y[half:2 * half] = y[:half]  # pairs (i, i + half) share a label for the mode-seeking term
-        z = self._noise(t.batch_size)
+        z = self._noise(self.batch_size)
         with self._autocast(), _frozen(self.D):
             fake = self.G(z, y)
             fake_logits = self.D(fake, y).float()
@@ -335,6 +356,7 @@ class Trainer:
                 loss = loss + t.mode_seeking / (ratio.float() + 1e-5)
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(self.G, self.dist)
         gnorm = _grad_norm(self.G.parameters())
         self.opt_G.step()
         self._update_ema()
@@ -395,14 +417,22 @@ class Trainer:
 
     def _read_back(self) -> bool:
         """Turn the queued steps into records (one host sync for all of them), check them, keep them,
-        and tell the callbacks. False when training has diverged (weights are then rolled back)."""
+        and tell the callbacks. False when training has diverged (weights are then rolled back).
+
+        Under torchrun every rank calls this at the same step numbers; one all-reduce averages the
+        records over the ranks and agrees on divergence and stop, so all ranks branch alike."""
         with self.lock:
             if not self._pending:
                 return True
-            rows = torch.stack([values for _, values, _ in self._pending]).tolist()
+            stacked = torch.stack([values for _, values, _ in self._pending])  # (steps, len(STEP_VALUES))
+            rows = stacked.tolist()
             records = [StepRecord(step, *row, seconds=seconds) for (step, _, seconds), row in zip(self._pending, rows)]
-            for rec in records:
-                if not rec.finite():
+            bad = next((i for i, rec in enumerate(records) if not rec.finite()), None)
+            if self.dist.active:
+                rows, bad, self._stop_agreed = distributed.agree_on_read_back(stacked, bad, self._stop.is_set(), self.dist)
+                records = [StepRecord(step, *row, seconds=seconds) for (step, _, seconds), row in zip(self._pending, rows)]
+            for i, rec in enumerate(records):
+                if i == bad:
                     self._pending.clear()
                     good = self._restore_good_state()
                     self._forget_after(good)
@@ -441,7 +471,7 @@ class Trainer:
 
     # -------------------------------------------------------- divergence guard
     def _save_good_state(self) -> None:
-        if not (_all_finite(self.G) and _all_finite(self.D)):
+        if not distributed.all_agree(_all_finite(self.G) and _all_finite(self.D), self.dist, self.device):
             return
         self._good_state = {
             "G": copy.deepcopy(self.G.state_dict()),
@@ -489,6 +519,7 @@ class Trainer:
             self.state = "running"
             self.message = ""
             self.error = None
+            self._stop_agreed = False
             self._rate.clear()
             self._thread = threading.Thread(target=self._loop, name="gan-trainer", daemon=True)
             self._thread.start()
@@ -545,28 +576,33 @@ class Trainer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _stopping(self) -> bool:
+        """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
+        return self._stop_agreed if self.dist.active else self._stop.is_set()
+
     def _loop(self) -> None:
         self._save_good_state()
         read_at = time.perf_counter()
+        many = self.dist.active  # torchrun: pause is the app's (one process); read back by step count only
         try:
             while self.step < self.target_steps:
-                if not self._unpaused.is_set():
+                if not many and not self._unpaused.is_set():
                     if not self._read_back():  # show every step taken before waiting
                         return
                     self._unpaused.wait()
-                if self._stop.is_set():
+                if self._stopping():
                     break
                 self._hand_over()
                 self._queue_step()
                 # The step numbers are read back in batches: a read is a host sync, which on a GPU
                 # would stall the queue of kernels every step.
-                if len(self._pending) >= READBACK_STEPS or time.perf_counter() - read_at >= READBACK_S:
+                if len(self._pending) >= READBACK_STEPS or (not many and time.perf_counter() - read_at >= READBACK_S):
                     if not self._read_back():
                         return
                     read_at = time.perf_counter()
             if not self._read_back():
                 return
-            self.state = "stopped" if self._stop.is_set() else "finished"
+            self.state = "stopped" if self._stopping() else "finished"
         except Exception as exc:  # kept for the caller instead of dying silently in a thread
             self._pending.clear()
             self.state = "failed"
@@ -645,20 +681,31 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, device: str | torch.device | None = None,
-                        dataset: Dataset | None = None) -> "Trainer":
-        """Rebuild a run to continue training: weights, optimizer state and step count."""
-        from .checkpoint import load_checkpoint
-
-        ckpt = load_checkpoint(run_dir, "cpu")
-        cfg = ckpt.cfg
-        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset)
-        trainer.G.load_state_dict(ckpt.G.state_dict())
-        trainer.G_ema.load_state_dict(ckpt.G_ema.state_dict())
-        trainer.D.load_state_dict(ckpt.D.state_dict())
-        if ckpt.opt_state:
-            trainer.opt_G.load_state_dict(ckpt.opt_state["opt_G"])
-            trainer.opt_D.load_state_dict(ckpt.opt_state["opt_D"])
-        trainer.step = ckpt.step
+                        dataset: Dataset | None = None, dist: distributed.Dist | None = None) -> "Trainer":
+        """Rebuild a run to continue training: weights, optimizer state and step count.
+        Under torchrun the master reads the folder and sends its contents to the other ranks."""
+        dist = dist if dist is not None else distributed.SINGLE
+        state = distributed.from_master(lambda: _resume_state(run_dir), dist)
+        cfg = RunConfig.from_dict(state["config"])
+        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset, dist=dist)
+        trainer.G.load_state_dict(state["G"])
+        trainer.G_ema.load_state_dict(state["G_ema"])
+        trainer.D.load_state_dict(state["D"])
+        if state["opt"]:
+            trainer.opt_G.load_state_dict(state["opt"]["opt_G"])
+            trainer.opt_D.load_state_dict(state["opt"]["opt_D"])
+        trainer.step = state["step"]
         # Continue the noise stream from a point that depends on the step, not on the first run.
-        trainer.gen.manual_seed(cfg.train.seed + ckpt.step)
+        trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))
         return trainer
+
+
+def _resume_state(run_dir: str | Path) -> dict:
+    """A checkpoint folder as plain data on the CPU: config, state dicts, optimizer state, step."""
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(run_dir, "cpu")
+    cfg = ckpt.cfg.to_dict()
+    cfg["step"] = ckpt.step
+    return {"config": cfg, "G": ckpt.G.state_dict(), "G_ema": ckpt.G_ema.state_dict(), "D": ckpt.D.state_dict(),
+            "opt": ckpt.opt_state, "step": ckpt.step}
