@@ -206,6 +206,21 @@ def master_first(fn: Callable[[], T], dist: Dist) -> T:
 
 
 # ------------------------------------------------------------------ BatchNorm over the global batch
+class _SumOverRanks(torch.autograd.Function):
+    """all-reduce (sum) that autograd differentiates: every rank's output depends on every rank's input,
+    so the gradient is again the sum over the ranks, itself differentiable (double backward)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        t = t.clone()
+        torch.distributed.all_reduce(t)
+        return t
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _SumOverRanks.apply(grad)
+
+
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training statistics cover the global batch: every rank's share, through a
     differentiable all-reduce of per-channel sums (`--sync-bn`).
@@ -224,13 +239,11 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         self._check_input_dim(x)
         if not (self.training and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
         xf = x.float()  # statistics in fp32 under bf16 autocast, like BatchNorm itself
         count = xf.new_full((1,), xf.numel() / c)
-        stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))  # (2C + 1,) sums over all ranks
+        stats = _SumOverRanks.apply(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))  # (2C + 1,) sums over all ranks
         n = stats[2 * c]
         mean = stats[:c] / n
         var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)  # biased, as BatchNorm normalises with

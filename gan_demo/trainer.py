@@ -209,6 +209,7 @@ class Trainer:
         self.device = resolve_device(device if device is not None else cfg.train.device)
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, world_size=self.dist.world_size))
         cfg.validate()
+        cfg.resolved()  # the defaults filled in and checked too (the batch against the processes) before any data loads
         if dataset is None:  # under torchrun the master downloads first, then the others load
             dataset = distributed.master_first(lambda: load_dataset(cfg.data, self.device), self.dist)
         self.dataset = dataset
