@@ -88,6 +88,8 @@ def cmd_train(args) -> int:
 
 def _train(args, dist, device) -> int:
     """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
+    import torch
+
     from . import distributed
     from .checkpoint import is_checkpoint
     from .trainer import Trainer
@@ -113,7 +115,8 @@ def _train(args, dist, device) -> int:
     total = cfg.train.steps
     processes = ""
     if dist.active:
-        processes = (f" in {dist.world_size} processes (batch {cfg.train.batch_size} = {dist.world_size} x "
+        processes = (f" in {dist.world_size} processes ({torch.distributed.get_backend()}, "
+                     f"batch {cfg.train.batch_size} = {dist.world_size} x "
                      f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
     say(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
         f"({trainer.precision}){processes} for {total} steps -> {out}")

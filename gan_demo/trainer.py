@@ -577,7 +577,7 @@ class Trainer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _stopping(self) -> bool:
+    def _stop_decided(self) -> bool:
         """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
         return self._stop_agreed if self.dist.active else self._stop.is_set()
 
@@ -591,7 +591,7 @@ class Trainer:
                     if not self._read_back():  # show every step taken before waiting
                         return
                     self._unpaused.wait()
-                if self._stopping():
+                if self._stop_decided():
                     break
                 self._hand_over()
                 self._queue_step()
@@ -603,7 +603,7 @@ class Trainer:
                     read_at = time.perf_counter()
             if not self._read_back():
                 return
-            self.state = "stopped" if self._stopping() else "finished"
+            self.state = "stopped" if self._stop_decided() else "finished"
         except Exception as exc:  # kept for the caller instead of dying silently in a thread
             self._pending.clear()
             self.state = "failed"

@@ -178,12 +178,13 @@ def test_nan_or_stop_on_one_rank_acts_on_all_without_hanging(tmp_path):
     for r in nan_reading:
         assert r["state"] == "diverged" and r["step"] == 0
         assert r["message"].startswith("diverged at step 6;") and "restored to step 0" in r["message"]
-        assert max(r["history_steps"]) == 5  # steps before the bad one were kept, nothing after
+        assert r["history_steps"] == []  # the history ends at the restored step on both
     # Stop asked on rank 1 alone (after its 3rd step): both stop at the next agreed read-back.
     assert [r["state"] for r in stop] == ["stopped", "stopped"] and [r["step"] for r in stop] == [4, 4]
     # A poisoned weight on rank 1 at step 9 (step 10's numbers): rolled back on both, finite and equal again.
     for r in poison:
         assert r["state"] == "diverged" and r["message"].startswith("diverged at step 10;") and r["step"] == 4
+        assert r["history_steps"] == [1, 2, 3, 4]  # the stopped run's steps; none of the diverged run's
     for key, value in poison[0]["weights"].items():
         assert torch.isfinite(value.float()).all() and torch.equal(value, poison[1]["weights"][key]), key
 
@@ -220,7 +221,7 @@ def test_torchrun_run_makes_one_checkpoint_that_sample_and_the_app_load(tmp_path
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout  # rank 0 alone prints the summary
     assert json.loads(lines[0])["state"] == "finished" and json.loads(lines[0])["step"] == 3
-    assert proc.stderr.count("training digits") == 1 and "in 2 processes (batch 16 = 2 x 8)" in proc.stderr
+    assert proc.stderr.count("training digits") == 1 and "in 2 processes (gloo, batch 16 = 2 x 8)" in proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "samples.png", "state.pt"]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["world_size"] == 2 and config["train"]["batch_size"] == 16 and config["step"] == 3
