@@ -115,7 +115,7 @@ def decode_image(source, img_size: int, channels: int, max_pixels: int) -> np.nd
             if im.width * im.height > max_pixels:
                 raise Skip(f"too large: {im.width}x{im.height}")
             im.draft(None, (2 * img_size, 2 * img_size))  # JPEG: decode at a reduced scale (1/2 .. 1/8), much faster
-            im = ImageOps.exif_transpose(im)
+            ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of the (usual) upright image
             im = flatten(im, channels)
             side = min(im.size)
             left, top = (im.width - side) // 2, (im.height - side) // 2
@@ -144,7 +144,8 @@ def flatten(im: Image.Image, channels: int) -> Image.Image:
         rgba = im.convert("RGBA")
         im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im.alpha_composite(rgba)
-    return im.convert("L" if channels == 1 else "RGB")
+    mode = "L" if channels == 1 else "RGB"
+    return im if im.mode == mode else im.convert(mode)  # convert() copies even when the mode is right
 
 
 def read_capped(f, limit: int) -> bytes:
