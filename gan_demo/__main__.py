@@ -48,8 +48,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                     kwargs["choices"] = CHOICES[f.name]
                     kwargs["metavar"] = "{" + ",".join(map(str, CHOICES[f.name])) + "}"
             if f.name == "dataset":
-                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, mnist, fashion-mnist, cifar10, "
-                                  "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8)")
+                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, mnist, fashion-mnist, cifar10, celeba, "
+                                  "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8); "
+                                  "folders and zips are decoded once and cached in --data-dir")
             group.add_argument(flag, **kwargs)
 
 
@@ -66,6 +67,15 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
 
 
 # --------------------------------------------------------------------------- train
+def local_dataset(data_cfg: DataConfig, device: str):
+    """The dataset of a command-line run: its paths are the user's own (trusted: large folders and zips,
+    decoded by worker processes, cached in --data-dir); the web app loads uploads with the small limits."""
+    from .data import load_dataset
+    from .trainer import resolve_device
+
+    return load_dataset(data_cfg, resolve_device(device), trusted=True)
+
+
 def cmd_train(args) -> int:
     import torch  # noqa: F401  (imported late so --help stays fast)
 
@@ -102,13 +112,17 @@ def _train(args, dist, device) -> int:
             if not master:
                 raise distributed.MasterError("no checkpoint")
             fail(f"--resume: {out} holds no checkpoint to resume")
-        trainer = Trainer.from_checkpoint(out, device=device or getattr(args, "TrainConfig.device"), dist=dist)
+        device = device or getattr(args, "TrainConfig.device") or "auto"
+        saved = RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+        dataset = distributed.master_first(lambda: local_dataset(saved.data, device), dist)
+        trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist)
         if getattr(args, "TrainConfig.steps"):
             trainer.cfg.train.steps = getattr(args, "TrainConfig.steps")
         say(f"resuming {out} at step {trainer.step}")
     else:
         cfg = config_from_args(args)
-        trainer = Trainer(cfg, device=device, dist=dist)
+        dataset = distributed.master_first(lambda: local_dataset(cfg.data, device or cfg.train.device), dist)
+        trainer = Trainer(cfg, device=device, dataset=dataset, dist=dist)
     if trainer.dataset.note:
         say(trainer.dataset.note)
     cfg = trainer.cfg
@@ -231,7 +245,8 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir)
+    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir,
+                                 trusted=True)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

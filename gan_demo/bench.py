@@ -101,10 +101,11 @@ def machine() -> dict:
 
 # ------------------------------------------------------------------------------ project loop
 def build_trainer(cfg: RunConfig):
-    """A Trainer for cfg, on cfg.train.device."""
-    from .trainer import Trainer
+    """A Trainer for cfg, on cfg.train.device; `bench` is a command-line tool, so its data paths are trusted."""
+    from .data import load_dataset
+    from .trainer import Trainer, resolve_device
 
-    return Trainer(cfg)
+    return Trainer(cfg, dataset=load_dataset(cfg.data, resolve_device(cfg.train.device), trusted=True))
 
 
 def _time_project(trainer, steps: int) -> dict:

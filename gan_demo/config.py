@@ -8,7 +8,8 @@ from pathlib import Path
 FORMAT_VERSION = 1
 
 TOY_DATASETS = ("ring8", "grid25", "spiral", "moons")
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # the web app offers these
+CLI_DATASETS = ("celeba",)  # image sets too large to decode inside a web server: the command line loads them
 LABELLED_DATASETS = IMAGE_DATASETS
 LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
 ARCHS = ("auto", "mlp", "dcgan")
@@ -31,8 +32,8 @@ def dataset_kind(dataset: str) -> str:
 
 @dataclass
 class DataConfig:
-    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, mnist, ...) or a path (.csv of x,y points, image folder, .zip)
-    data_dir: str = "~/.cache/gan_demo"  # where torchvision sets are downloaded and looked for
+    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
+    data_dir: str = "~/.cache/gan_demo"  # where torchvision sets and CelebA are downloaded and looked for, and big image sets are cached decoded
     img_size: int = 32  # side of image sets in pixels: 16, 32 or 64
     channels: int = 0  # 1 (grayscale) or 3 (RGB); 0 keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
     n_points: int = 20000  # points drawn from a 2D mixture (its whole training set)

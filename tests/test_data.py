@@ -280,7 +280,8 @@ def test_image_folder_skips_bad_files_with_one_note(tmp_path):
     usable = make_folder(tmp_path / "pics")
     ds = load_dataset(DataConfig(dataset=str(tmp_path / "pics"), img_size=16), "cpu")
     assert ds.name == "pics" and ds.kind == "image" and ds.x.shape == (usable, 3, 16, 16)
-    assert ds.y is None and ds.n_classes == 0 and ds.x.min() >= -1 and ds.x.max() <= 1
+    assert ds.y is None and ds.n_classes == 0 and ds.x.dtype == torch.uint8  # pixels; floats per batch
+    assert ds.images().min() >= -1 and ds.images().max() <= 1
     assert ds.note.startswith(f"skipped 3 of {usable + 3} files: ")
     assert "notes.txt (not an image)" in ds.note and "bad.png (cannot be decoded)" in ds.note
     assert "cut.png (cannot be decoded)" in ds.note and ".DS_Store" not in ds.note
