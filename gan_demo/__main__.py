@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import (CHOICES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
-                     TrainConfig, field_docs)
+                     TrainConfig, field_docs, field_type)
 
 EXIT_USAGE = 2
 
@@ -38,11 +38,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 continue
             default = klass().__getattribute__(f.name)
             flag = "--" + f.name.replace("_", "-")
-            kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {default})")
+            kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {'auto' if default is None else default})")
             if isinstance(default, bool):
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
-                kwargs["type"] = type(default)
+                kwargs["type"] = field_type(klass, f.name)
                 kwargs["metavar"] = f.name.upper()
                 if f.name in CHOICES:
                     kwargs["choices"] = CHOICES[f.name]

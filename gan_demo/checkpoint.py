@@ -62,7 +62,7 @@ def save_checkpoint(
     for this run's state. Each file goes to a temp file in run_dir and is renamed into place.
     """
     run_dir = Path(run_dir)
-    if cfg.model.arch == "auto" or cfg.model.z_dim == 0:
+    if cfg.model.arch == "auto" or cfg.model.z_dim is None:
         raise CheckpointError("save_checkpoint needs a resolved config (call cfg.resolved() first)")
     step = int(cfg.step if step is None else step)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,7 @@ def _read_config(path: Path) -> tuple[dict, RunConfig]:
         raise CheckpointError(f"{path} is not valid JSON: {e}") from None
     try:
         cfg = RunConfig.from_dict(config)
-        if cfg.model.arch == "auto" or cfg.model.z_dim == 0:  # hand-written: fill what it left out
+        if cfg.model.arch == "auto" or cfg.model.z_dim is None:  # hand-written: fill what it left out
             m = cfg.model
             cfg = cfg.resolved(channels=m.channels, n_classes=m.n_classes, data_dim=m.data_dim)
         cfg.validate()

@@ -35,14 +35,14 @@ class DataConfig:
     dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
     data_dir: str = "~/.cache/gan_demo"  # where torchvision sets and CelebA are downloaded and looked for, and big image sets are cached decoded
     img_size: int = 32  # side of image sets in pixels: 16, 32 or 64
-    channels: int = 0  # 1 (grayscale) or 3 (RGB); 0 keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
+    channels: int | None = None  # 1 (grayscale) or 3 (RGB); auto (None) keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
     n_points: int = 20000  # points drawn from a 2D mixture (its whole training set)
 
 
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int = 0  # noise dimensions; 0 picks the default for the dataset kind (2D: 8, images: 100)
+    z_dim: int | None = None  # noise dimensions; auto (None) picks the default for the dataset kind (2D: 8, images: 100)
     width: int = 256  # MLP hidden units per layer
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
@@ -61,17 +61,17 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
-    lr_g: float = 0.0  # generator Adam learning rate; 0 picks the default (2D: 1e-3, images: 2e-4)
-    lr_d: float = 0.0  # discriminator Adam learning rate; 0 picks the default (2D: 1e-3, images: 2e-4)
-    beta1: float = -1.0  # Adam beta1; -1 picks the default (0.5, or 0.0 for wgan-gp)
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
+    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
+    beta1: float | None = None  # Adam beta1; auto (None) picks the default (0.5, or 0.0 for wgan-gp)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
-    batch_size: int = 0  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; 0 picks the default (2D: 512, images: 64)
+    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (2D: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
-    r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
-    mode_seeking: float = -1.0  # weight of the mode-seeking term (MSGAN) against within-class collapse; -1 picks the default (1 for conditional models, else 0)
+    r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
+    mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
-    steps: int = 0  # G steps to train; 0 picks the default (2D: 5000, images: 3000)
+    steps: int | None = None  # G steps to train; auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
@@ -107,6 +107,8 @@ class RunConfig:
             unknown = set(sub) - set(names)
             if unknown:
                 raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
+            legacy = LEGACY_AUTO.get(klass.__name__, {})
+            sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
             return klass(**sub)
 
         cfg = cls(
@@ -134,21 +136,21 @@ class RunConfig:
         two_d = cfg.kind == "2d"
         if m.arch == "auto":
             m.arch = "mlp" if two_d else "dcgan"
-        if m.z_dim == 0:
+        if m.z_dim is None:
             m.z_dim = 8 if two_d else 100
-        if t.lr_g == 0:
+        if t.lr_g is None:
             t.lr_g = 1e-3 if two_d else 2e-4
-        if t.lr_d == 0:
+        if t.lr_d is None:
             t.lr_d = 1e-3 if two_d else 2e-4
-        if t.beta1 == -1:
+        if t.beta1 is None:
             t.beta1 = 0.0 if t.loss == "wgan-gp" else 0.5
-        if t.batch_size == 0:
+        if t.batch_size is None:
             t.batch_size = 512 if two_d else 64
-        if t.r1_gamma == -1:
+        if t.r1_gamma is None:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
-        if t.steps == 0:
+        if t.steps is None:
             t.steps = 5000 if two_d else 3000
-        if t.mode_seeking == -1:
+        if t.mode_seeking is None:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
@@ -175,13 +177,14 @@ class RunConfig:
 
         check(isinstance(d.dataset, str) and d.dataset != "", "dataset", "must name a dataset or a path")
         check(d.img_size in IMG_SIZES, "img_size", f"must be one of {', '.join(map(str, IMG_SIZES))} (got {d.img_size})")
-        check(d.channels in (0, 1, 3), "channels", f"must be 1 or 3 (got {d.channels})")
+        check(d.channels in (None, 1, 3), "channels", f"must be 1, 3, or auto (the dataset's own) (got {d.channels})")
         check(100 <= d.n_points <= 10_000_000, "n_points", f"must be between 100 and 10,000,000 (got {d.n_points})")
         check(m.arch in ARCHS, "arch", f"must be one of {', '.join(ARCHS)} (got {m.arch!r})")
         if m.arch != "auto":
             want = "mlp" if self.kind == "2d" else "dcgan"
             check(m.arch == want, "arch", f"{m.arch} does not fit the {self.kind} dataset {d.dataset!r}; use {want}")
-        check(0 <= m.z_dim <= 1024, "z_dim", f"must be between 1 and 1024 (got {m.z_dim})")
+        auto = "or auto for the default"
+        check(m.z_dim is None or 1 <= m.z_dim <= 1024, "z_dim", f"must be between 1 and 1024, {auto} (got {m.z_dim})")
         check(1 <= m.width <= 4096, "width", f"must be between 1 and 4096 (got {m.width})")
         check(1 <= m.depth <= 16, "depth", f"must be between 1 and 16 (got {m.depth})")
         check(m.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)} (got {m.activation!r})")
@@ -192,22 +195,25 @@ class RunConfig:
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
                   f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
         check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
-        check(t.lr_g >= 0 and t.lr_g < 1e6, "lr_g", f"must be positive (got {t.lr_g})")
-        check(t.lr_d >= 0 and t.lr_d < 1e6, "lr_d", f"must be positive (got {t.lr_d})")
-        check(t.beta1 == -1 or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1) (got {t.beta1})")
+        check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
+        check(t.lr_d is None or 0 < t.lr_d < 1e6, "lr_d", f"must be a positive number, {auto} (got {t.lr_d})")
+        check(t.beta1 is None or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1), {auto} (got {t.beta1})")
         check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
-        check(0 <= t.batch_size <= 65536, "batch_size", f"must be between 1 and 65536 (got {t.batch_size})")
+        check(t.batch_size is None or 1 <= t.batch_size <= 65536, "batch_size",
+              f"must be between 1 and 65536, {auto} (got {t.batch_size})")
         check(1 <= t.world_size <= 65536, "world_size", f"must be between 1 and 65536 (got {t.world_size})")
-        check(t.batch_size % t.world_size == 0, "batch_size",
+        check(t.batch_size is None or t.batch_size % t.world_size == 0, "batch_size",
               f"the global batch ({t.batch_size}) must split evenly across the {t.world_size} processes "
               f"(use a multiple of {t.world_size})")
         check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
         check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
-        check(t.r1_gamma == -1 or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (got {t.r1_gamma})")
-        check(t.mode_seeking == -1 or 0 <= t.mode_seeking <= 100, "mode_seeking", f"must be between 0 and 100 (got {t.mode_seeking})")
+        check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
+        check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
+              f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
-        check(0 <= t.steps <= 100_000_000, "steps", f"must be between 1 and 100,000,000 (got {t.steps})")
-        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {t.seed})")
+        check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
+              f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
+        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
 
     # ----------------------------------------------------------------- cli
@@ -240,9 +246,44 @@ class RunConfig:
 
 
 # ModelConfig fields derived from the dataset, never set by the user.
+# Auto fields were written as these sentinels before None meant "auto" (config.json of older runs, APIs).
+LEGACY_AUTO = {
+    "DataConfig": {"channels": 0},
+    "ModelConfig": {"z_dim": 0},
+    "TrainConfig": {"lr_g": 0, "lr_d": 0, "beta1": -1, "batch_size": 0, "r1_gamma": -1, "mode_seeking": -1,
+                    "steps": 0},
+}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)
+# Fields the server decides for web runs (where data lives, what it trains on), never a web visitor.
+SERVER_ONLY = ("data_dir", "device")
+
+
+def section_of() -> dict[str, str]:
+    """{field name: "data" | "model" | "train"} for every field a run's settings can name.
+
+    The one map from a flat setting to its config section (the Train tab, the API and their tests use
+    it); a name in two sections (img_size, channels) belongs to data: the model's copy is derived.
+    """
+    out = {f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY}
+    out.update({f.name: "model" for f in fields(ModelConfig) if f.name not in RESOLVED_ONLY})
+    out.update({f.name: "data" for f in fields(DataConfig)})
+    return out
+
+
+def web_settings() -> dict[str, str]:
+    """section_of() less what the server decides: the settings a web visitor may choose."""
+    return {name: section for name, section in section_of().items() if name not in SERVER_ONLY}
+
+
+def field_type(klass, name: str) -> type:
+    """The value type of a config field: int, float, bool or str (an auto field, `X | None`, gives X)."""
+    import typing
+
+    hint = typing.get_type_hints(klass)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
 
 
 def _quote(s: str) -> str:
@@ -270,5 +311,5 @@ def field_docs(klass) -> dict[str, str]:
 
 CHOICES = {  # fields whose values come from a fixed list
     "arch": ARCHS, "activation": ACTIVATIONS, "d_norm": D_NORMS, "loss": LOSSES,
-    "device": DEVICES, "img_size": IMG_SIZES, "channels": (0, 1, 3),
+    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3),
 }

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from starlette.responses import PlainTextResponse, Response
 
 from .. import viz
-from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
+from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
 from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
 from .sessions import Busy
@@ -333,13 +333,19 @@ def _png_bytes(picture: Image.Image) -> bytes:
 
 
 def _settings_from_json(text: str) -> dict:
-    """{field: value} from config_json: flat, or in data/model/train sections (derived fields skipped)."""
+    """{field: value} from config_json: flat, or in data/model/train sections as in a checkpoint's config.json.
+
+    In sections, what a config.json holds but a visitor cannot set is skipped: fields derived from the
+    dataset or the launcher, and those the server decides (gan_demo.config: the one map of settings).
+    """
     if text is None or not str(text).strip():
         return {}
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise gr.Error("config_json is nested too deeply; send a flat JSON object such as {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
     sections = {"data", "model", "train"}
@@ -349,15 +355,16 @@ def _settings_from_json(text: str) -> dict:
     unknown = set(obj) - sections - skip
     if unknown:
         raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use data, model, train)")
+    home = section_of()
     flat = {}
     for section in ("data", "model", "train"):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
             raise gr.Error(f"config_json: {section} must be a JSON object")
         for name, value in part.items():
-            if section == "model" and name in RESOLVED_ONLY:
-                continue  # derived from the dataset
-            if (section, name) in (("data", "data_dir"), ("train", "device"), ("train", "amp")):
-                continue  # the server decides these
+            if name in SERVER_ONLY or (section == "model" and name in RESOLVED_ONLY) or name in LAUNCH_ONLY:
+                continue  # in every config.json, but derived from the dataset or the launcher, or the server's
+            if name in home and home[name] != section:
+                raise gr.Error(f"config_json: {name} belongs in the {home[name]} section, not {section}")
             flat[name] = value
     return flat

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -18,8 +18,8 @@ from PIL import Image
 
 from .. import viz
 from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
-                      TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, dataset_kind,
-                      field_docs)
+                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig,
+                      dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
@@ -54,21 +54,18 @@ SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D
 CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
                   "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
                   "n_critic", "gp_weight", "r1_gamma", "ema_decay", "steps", "seed")
-# Fields whose config value 0 (or -1) means "the default for this dataset kind and loss": the
-# controls show the resolved number instead, and a value equal to it goes back to the sentinel.
-AUTO_FIELDS = {"z_dim": ("model", 0), "lr_g": ("train", 0.0), "lr_d": ("train", 0.0), "beta1": ("train", -1.0),
-               "batch_size": ("train", 0), "r1_gamma": ("train", -1.0), "steps": ("train", 0)}
-SECTION_OF = {f.name: "train" for f in fields(TrainConfig)}
-SECTION_OF.update({f.name: "model" for f in fields(ModelConfig)})
-SECTION_OF.update({f.name: "data" for f in fields(DataConfig)})  # img_size / channels are set on the data
-SERVER_ONLY = ("data_dir", "device")  # never set from the web: the server chooses where data lives and the device
+# Auto fields (None in the config: "the default for this dataset kind and loss"): the controls show the
+# resolved number instead, and a value equal to it goes back to None, so the config stays "auto".
+AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps")
+SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
+CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
 # ============================================================ settings <-> RunConfig (no gradio)
 def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating") -> dict:
-    """The numbers the "0 = pick the default" fields take for this dataset and loss."""
+    """The numbers the auto fields take for this dataset and loss."""
     cfg = RunConfig(data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
-    return {name: getattr(getattr(cfg, section), name) for name, (section, _) in AUTO_FIELDS.items()}
+    return {name: getattr(getattr(cfg, SECTION_OF[name]), name) for name in AUTO_FIELDS}
 
 
 def values_for(preset: dict | None = None) -> dict:
@@ -83,6 +80,7 @@ def values_for(preset: dict | None = None) -> dict:
     base = RunConfig()
     values = {name: getattr(getattr(base, SECTION_OF[name]), name) for name in CONTROL_FIELDS}
     values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss)))
+    values["channels"] = 0  # the control's word for auto: "the dataset's own"
     values.update(preset)
     return values
 
@@ -102,20 +100,33 @@ def swap_defaults(current: dict, dataset: str, loss: str) -> dict:
     return out
 
 
-def _coerce(name: str, value, default):
+def _coerce(name: str, value, kind: type):
+    """A control's or an API's value as the field's type (int, float, bool, str); ConfigError names the field."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ConfigError(f"{name}: enter a value")
-    if isinstance(default, bool):
+    if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name}: must be true or false (got {value!r})")
         return value
-    if isinstance(default, str):
+    if kind is str:
         return str(value)
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: must be a number (got {value!r})")
+    if kind is int:
+        if isinstance(value, int):
+            return value  # exact, also past 2**53 (seeds up to 2**63 - 1)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: {value!r} is not a number") from None
-    if isinstance(default, int):
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: must be a finite number (got {value})")
+    if kind is int:
         if not number.is_integer():
             raise ConfigError(f"{name}: must be a whole number (got {value})")
         return int(number)
@@ -140,16 +151,22 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
     for name, value in values.items():
         if name in SERVER_ONLY:
             raise ConfigError(f"{name}: cannot be set from the web app (the server chooses it)")
-        if name not in SECTION_OF or name in ("data_dim", "n_classes", "data_scale"):
+        if name not in SECTION_OF:
             raise ConfigError(f"unknown setting: {name}")
-        section = getattr(cfg, SECTION_OF[name])
-        setattr(section, name, _coerce(name, value, getattr(section, name)))
+        section = SECTION_OF[name]
+        if value is None and name in AUTO_FIELDS:
+            coerced = None  # auto: the default for the dataset and loss
+        elif value in (None, 0) and (section, name) == ("data", "channels"):
+            coerced = None  # the dataset's own channels
+        else:
+            coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
+        setattr(getattr(cfg, section), name, coerced)
     cfg.validate()
     defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
-    for name, (section, sentinel) in AUTO_FIELDS.items():
-        part = getattr(cfg, section)
+    for name in AUTO_FIELDS:
+        part = getattr(cfg, SECTION_OF[name])
         if getattr(part, name) == defaults[name]:
-            setattr(part, name, sentinel)
+            setattr(part, name, None)
     check_web_limits(cfg)
     return cfg
 
