@@ -177,7 +177,7 @@ def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | 
     d_state = {"D": "updating", "G": "frozen", None: "idle"}[updating]
     g_state = {"D": "frozen", "G": "updating", None: "idle"}[updating]
 
-    heading = f"GAN · loss: {loss_name}" + "".join(f" + {short}" for short, _ in extras_d)
+    heading = f"GAN · loss: {loss_name}" + "".join(f" + {short}" for short, _ in extras_d if short != "GP")
     svg = _Svg(392, f"Model graph: {heading}; " + (f"updating {updating}" if updating else "no part highlighted"))
     svg.text(12, 22, heading, size=14, weight="bold", anchor="start")
     right = {"D": "one D step: only D learns", "G": "one G step: only G learns",
@@ -257,10 +257,11 @@ def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | 
     foot = 346
     svg.text(12, foot, "loss_D = " + " + ".join([d_text] + [long for _, long in extras_d]), size=12, anchor="start", fill=D_BLUE)
     svg.text(12, foot + 17, "loss_G = " + " + ".join([g_text] + extras_g), size=12, anchor="start", fill=FAKE)
-    where = ("D(·) is a probability of being real (σ of D's score)" if prob and loss != "hinge"
-             else "D(·) is D's raw score; D(x) above shows σ(score)" if loss == "hinge"
+    where = ("D(·) = P(real), σ of D's score" if prob and loss != "hinge"
+             else "D(·) is D's raw score; the boxes show σ(score)" if loss == "hinge"
              else "D(·) is the critic's raw score")
-    svg.text(12, foot + 34, f"means over a batch; {where}", size=11, anchor="start", fill=MUTED)
+    svg.text(12, foot + 34, f"numbers: means over the step's batch (D's outputs before its update) · {where}",
+             size=11, anchor="start", fill=MUTED)
     return svg.svg()
 
 

@@ -79,7 +79,7 @@ def test_fmt():
 
 def test_loss_kinds_and_penalties_are_named():
     svg = graph.gan_graph("wgan-gp", gp_weight=10.0)
-    assert "WGAN-GP + GP" in svg and "λ·GP (λ = 10" in svg and "R1" not in svg and "score" in svg
+    assert "GAN · loss: WGAN-GP<" in svg and "λ·GP (λ = 10" in svg and "R1" not in svg and "score" in svg
     svg = graph.gan_graph("nonsaturating", r1_gamma=0.1)
     assert "non-saturating + R1" in svg and "γ/2·R1 (γ = 0.1" in svg and "−log D(G(z))" in svg
     assert "log(1 − D(G(z)))" in graph.gan_graph("minimax") and "P(real)" in graph.gan_graph("minimax")
