@@ -8,6 +8,7 @@ two graphs on one page cannot clash, and the text works offline.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .losses import PROBABILITY_LOSSES
@@ -117,7 +118,7 @@ class _Svg:
 
 def _box(svg: _Svg, part: str, x: float, y: float, w: float, h: float, color: str, title: str,
          lines: list[str | None], state: str = "idle", badge: tuple[float, float] | None = None,
-         badge_text: str = "", fill: str = "#ffffff", text_top: float | None = None) -> None:
+         badge_text: str = "", fill: str = "#ffffff") -> None:
     """One part: a rounded box with a bold title and small lines under it (None lines are left out).
 
     state "updating" draws a thick orange border and a badge; "frozen" a grey fill, a dashed border and
@@ -133,7 +134,7 @@ def _box(svg: _Svg, part: str, x: float, y: float, w: float, h: float, color: st
     svg.add(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="8" fill="{fill}" stroke="{stroke}" '
             f'stroke-width="{width}"{dash}/>')
     line_h = 15
-    top = text_top if text_top is not None else y + h / 2 - (16 + line_h * len(lines)) / 2 + 13
+    top = y + h / 2 - (16 + line_h * len(lines)) / 2 + 13  # the title's baseline: the text block centred
     svg.text(x + w / 2, top, title, size=14, weight="bold", fill=INK)
     for i, s in enumerate(lines):
         svg.text(x + w / 2, top + 17 + i * line_h, s, size=11, fill=INK if any(c.isdigit() for c in s) else MUTED)
@@ -148,6 +149,43 @@ def _with(label: str, value) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------- GAN
+class Box(NamedTuple):
+    """Where a part sits, in viewBox units."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+
+# Two rows: G's side on top (y 74..144), the real side below (y 208..278); D spans both.
+_TOP, _BOT, _ROW = 74, 208, 70
+GAN_BOXES = {
+    "z": Box(10, _TOP, 74, _ROW), "G": Box(108, _TOP, 92, _ROW), "G(z)": Box(224, _TOP, 100, _ROW),
+    "data": Box(10, _BOT, 190, _ROW), "x": Box(224, _BOT, 100, _ROW), "D": Box(348, _TOP, 92, _BOT + _ROW - _TOP),
+    "D(G(z))": Box(464, _TOP, 94, _ROW), "D(x)": Box(464, _BOT, 94, _ROW),
+    "loss_G": Box(582, _TOP, 128, _ROW), "loss_D": Box(582, _BOT, 128, _ROW),
+}
+GAN_HEIGHT = 392
+_LANE_G, _LANE_D = 52, 310  # the gradient paths run above and below the rows
+
+
 def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | None = None,
               numbers: dict | None = None, r1_gamma: float = 0.0, gp_weight: float = 10.0,
               mode_seeking: float = 0.0, dataset: str = "", step: int | None = None) -> str:
@@ -161,103 +199,30 @@ def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | 
     """
     if updating not in GAN_UPDATING:
         raise ValueError(f"updating: one of D, G or None for a GAN (got {updating!r})")
-    n = numbers or {}
-    thing = "point" if kind == "2d" else "image"
-    critic = loss == "wgan-gp"
-    d_name = "critic" if critic else "discriminator"
-    prob = loss in PROBABILITY_LOSSES
     loss_name = LOSS_NAMES.get(loss, str(loss))
-    d_text, g_text = LOSS_TEXT.get(loss, (f"the {loss} loss of D", f"the {loss} loss of G"))
-    extras_d = []
+    penalties = []  # (short name for the heading, term of loss_D)
     if loss == "wgan-gp":
-        extras_d.append(("GP", f"λ·GP (λ = {gp_weight:g}, gradient penalty)"))
+        penalties.append(("", f"λ·GP (λ = {gp_weight:g}, gradient penalty)"))  # "WGAN-GP" already says GP
     if r1_gamma and r1_gamma > 0:
-        extras_d.append(("R1", f"γ/2·R1 (γ = {r1_gamma:g}, R1 penalty on real data)"))
-    extras_g = [f"{mode_seeking:g}·mode-seeking"] if mode_seeking and mode_seeking > 0 else []
-    d_state = {"D": "updating", "G": "frozen", None: "idle"}[updating]
-    g_state = {"D": "frozen", "G": "updating", None: "idle"}[updating]
-
-    heading = f"GAN · loss: {loss_name}" + "".join(f" + {short}" for short, _ in extras_d if short != "GP")
-    svg = _Svg(392, f"Model graph: {heading}; " + (f"updating {updating}" if updating else "no part highlighted"))
+        penalties.append(("R1", f"γ/2·R1 (γ = {r1_gamma:g}, R1 penalty on real data)"))
+    heading = f"GAN · loss: {loss_name}" + "".join(f" + {short}" for short, _ in penalties if short)
+    label = f"Model graph: {heading}; " + (f"updating {updating}" if updating else "no part highlighted")
+    svg = _Svg(GAN_HEIGHT, label)
     svg.text(12, 22, heading, size=14, weight="bold", anchor="start")
     right = {"D": "one D step: only D learns", "G": "one G step: only G learns",
              None: "forward: solid · gradients: dashed"}[updating]
-    if step is not None:
-        right = f"step {step:,} · {right}"
-    svg.text(WIDTH - 12, 22, right, size=12, anchor="end", fill=HIGHLIGHT if updating else MUTED,
-             weight="bold" if updating else "normal")
-
-    top, bottom, row_h = 74, 208, 70  # row tops; rows are row_h tall (centres 109 and 243)
-    cy_top, cy_bot = top + row_h / 2, bottom + row_h / 2
-    col = {"z": (10, 74), "G": (108, 92), "s": (224, 100), "D": (348, 92), "o": (464, 94), "L": (582, 128)}
-
-    def cx(name: str) -> float:
-        return col[name][0] + col[name][1] / 2
-
-    def left(name: str) -> float:
-        return col[name][0]
-
-    def right_of(name: str) -> float:
-        return col[name][0] + col[name][1]
-
-    # Gradient paths first, so boxes are drawn over their ends.
-    g_path = "active" if updating == "G" else "dim" if updating == "D" else "idle"
-    d_path = "active" if updating == "D" else "dim" if updating == "G" else "idle"
-    lane_g, lane_d = 52, 310
-    width_g = 3 if g_path == "active" else 1.8
-    svg.open("grad_G", g_path, 0.3 if g_path == "dim" else 1.0)
-    g_color = HIGHLIGHT if g_path == "active" else FAKE
-    svg.arrow([(cx("L"), top), (cx("L"), lane_g), (cx("G"), lane_g), (cx("G"), top)], g_color, width_g, dashed=True)
-    svg.arrow([(cx("D"), lane_g), (cx("D"), top + 8)], g_color, 1.4, dashed=True, head=False)  # passes through D
-    svg.text((cx("D") + cx("L")) / 2, lane_g - 6, "∂loss_G flows back through D (frozen) and G(z) into G",
-             size=11, fill=g_color)
-    svg.close()
-    svg.open("grad_D", d_path, 0.3 if d_path == "dim" else 1.0)
-    d_color = HIGHLIGHT if d_path == "active" else D_BLUE
-    width_d = 3 if d_path == "active" else 1.8
-    svg.arrow([(cx("L"), bottom + row_h), (cx("L"), lane_d), (cx("D"), lane_d), (cx("D"), bottom + row_h + 14)],
-              d_color, width_d, dashed=True)
-    svg.text((cx("D") + cx("L")) / 2, lane_d + 15, "∂loss_D updates D only (G(z) is detached)", size=11,
-             fill=d_color)
-    svg.close()
-
-    # Forward arrows: purple on G's side, green on the real side.
-    svg.arrow([(right_of("z"), cy_top), (left("G"), cy_top)], FAKE)
-    svg.arrow([(right_of("G"), cy_top), (left("s"), cy_top)], FAKE)
-    svg.arrow([(right_of("G"), cy_bot), (left("s"), cy_bot)], REAL)
-    svg.arrow([(right_of("s"), cy_top), (left("D"), cy_top)], FAKE)
-    svg.arrow([(right_of("s"), cy_bot), (left("D"), cy_bot)], REAL)
-    svg.arrow([(right_of("D"), cy_top), (left("o"), cy_top)], FAKE)
-    svg.arrow([(right_of("D"), cy_bot), (left("o"), cy_bot)], REAL)
-    svg.arrow([(right_of("o"), cy_top), (left("L"), cy_top)], FAKE)
-    svg.arrow([(right_of("o"), cy_top + 18), (left("L"), cy_bot - 18)], FAKE)
-    svg.arrow([(right_of("o"), cy_bot), (left("L"), cy_bot)], REAL)
-
-    # The parts.
-    _box(svg, "z", *col["z"][:1], top, col["z"][1], row_h, FAKE, "z", ["noise", "~ N(0, I)"])
-    _box(svg, "G", col["G"][0], top, col["G"][1], row_h, FAKE, "G", ["generator", _with("|∇G|", n.get("grad_norm_g"))],
-         state=g_state, badge=(cx("G"), top + row_h + 8), badge_text="updating G" if g_state == "updating" else "frozen")
-    _box(svg, "G(z)", col["s"][0], top, col["s"][1], row_h, FAKE, "G(z)", [f"generated {thing}"])
-    data_w = right_of("G") - left("z")
-    _box(svg, "data", left("z"), bottom, data_w, row_h, REAL, "real data",
-         [_short(dataset, 26) if dataset else None, "sampled by index"])
-    _box(svg, "x", col["s"][0], bottom, col["s"][1], row_h, REAL, "x", [f"a real {thing}"])
-    _box(svg, "D", col["D"][0], top, col["D"][1], bottom + row_h - top, D_BLUE, "D",
-         [d_name, _with("|∇D|", n.get("grad_norm_d"))], state=d_state,
-         badge=(cx("D"), top + 10), badge_text="updating D" if d_state == "updating" else "frozen")
-    score = "P(real)" if prob else "score"
-    _box(svg, "D(G(z))", col["o"][0], top, col["o"][1], row_h, FAKE, "D(G(z))", [score, fmt(n.get("d_fake"))])
-    _box(svg, "D(x)", col["o"][0], bottom, col["o"][1], row_h, REAL, "D(x)", [score, fmt(n.get("d_real"))])
-    _box(svg, "loss_G", col["L"][0], top, col["L"][1], row_h, FAKE, "loss_G", [loss_name, fmt(n.get("loss_g"))],
-         state="updating" if updating == "G" else "idle")
-    _box(svg, "loss_D", col["L"][0], bottom, col["L"][1], row_h, D_BLUE, "loss_D",
-         [loss_name, fmt(n.get("loss_d"))], state="updating" if updating == "D" else "idle")
-
-    # The formulas, as the code computes them.
-    foot = 346
-    svg.text(12, foot, "loss_D = " + " + ".join([d_text] + [long for _, long in extras_d]), size=12, anchor="start", fill=D_BLUE)
-    svg.text(12, foot + 17, "loss_G = " + " + ".join([g_text] + extras_g), size=12, anchor="start", fill=FAKE)
-    where = ("D(·) = P(real), σ of D's score" if prob and loss != "hinge"
+    svg.text(WIDTH - 12, 22, right if step is None else f"step {step:,} · {right}", size=12, anchor="end",
+             fill=HIGHLIGHT if updating else MUTED, weight="bold" if updating else "normal")
+    _gan_gradients(svg, updating)  # first, so the boxes are drawn over their ends
+    _gan_forward(svg)
+    _gan_parts(svg, loss, loss_name, kind, updating, numbers or {}, dataset)
+    d_text, g_text = LOSS_TEXT.get(loss, (f"the {loss} loss of D", f"the {loss} loss of G"))
+    g_terms = [g_text] + ([f"{mode_seeking:g}·mode-seeking"] if mode_seeking and mode_seeking > 0 else [])
+    foot = 346  # the formulas, as losses.py computes them
+    svg.text(12, foot, "loss_D = " + " + ".join([d_text] + [term for _, term in penalties]), size=12,
+             anchor="start", fill=D_BLUE)
+    svg.text(12, foot + 17, "loss_G = " + " + ".join(g_terms), size=12, anchor="start", fill=FAKE)
+    where = ("D(·) = P(real), σ of D's score" if loss in PROBABILITY_LOSSES and loss != "hinge"
              else "D(·) is D's raw score; the boxes show σ(score)" if loss == "hinge"
              else "D(·) is the critic's raw score")
     svg.text(12, foot + 34, f"numbers: means over the step's batch (D's outputs before its update) · {where}",
@@ -265,7 +230,82 @@ def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | 
     return svg.svg()
 
 
+def _gan_gradients(svg: _Svg, updating: str | None) -> None:
+    """The dashed gradient paths: loss_G back through D into G (above), loss_D into D only (below)."""
+    b = GAN_BOXES
+    for part, active, dim in (("grad_G", updating == "G", updating == "D"),
+                              ("grad_D", updating == "D", updating == "G")):
+        state = "active" if active else "dim" if dim else "idle"
+        color = HIGHLIGHT if active else FAKE if part == "grad_G" else D_BLUE
+        width = 3 if active else 1.8
+        svg.open(part, state, 0.3 if dim else 1.0)
+        if part == "grad_G":
+            loss, lane = b["loss_G"], _LANE_G
+            svg.arrow([(loss.cx, loss.y), (loss.cx, lane), (b["G"].cx, lane), (b["G"].cx, b["G"].y)], color, width,
+                      dashed=True)
+            svg.arrow([(b["D"].cx, lane), (b["D"].cx, b["D"].y + 8)], color, 1.4, dashed=True, head=False)  # via D
+            words, text_y = "∂loss_G flows back through D (frozen) and G(z) into G", lane - 6
+        else:
+            loss, lane = b["loss_D"], _LANE_D
+            svg.arrow([(loss.cx, loss.bottom), (loss.cx, lane), (b["D"].cx, lane), (b["D"].cx, b["D"].bottom + 14)],
+                      color, width, dashed=True)
+            words, text_y = "∂loss_D updates D only (G(z) is detached)", lane + 15
+        svg.text((b["D"].cx + loss.cx) / 2, text_y, words, size=11, fill=color)
+        svg.close()
+
+
+def _gan_forward(svg: _Svg) -> None:
+    """The forward pass, left to right: purple on G's side, green on the real side."""
+    b = GAN_BOXES
+    for src, dst, color in (("z", "G", FAKE), ("G", "G(z)", FAKE), ("data", "x", REAL), ("D(G(z))", "loss_G", FAKE),
+                            ("D(x)", "loss_D", REAL)):
+        svg.arrow([(b[src].right, b[dst].cy), (b[dst].x, b[dst].cy)], color)
+    for row, color in ((b["G(z)"], FAKE), (b["x"], REAL)):  # into D and out of it, on the same row
+        svg.arrow([(row.right, row.cy), (b["D"].x, row.cy)], color)
+        svg.arrow([(b["D"].right, row.cy), (b["D(x)"].x, row.cy)], color)
+    svg.arrow([(b["D(G(z))"].right, b["D(G(z))"].cy + 18), (b["loss_D"].x, b["loss_D"].cy - 18)], FAKE)  # both terms
+
+
+def _gan_parts(svg: _Svg, loss: str, loss_name: str, kind: str, updating: str | None, n: dict,
+               dataset: str) -> None:
+    """The boxes, with the numbers of `n` written on the parts they belong to."""
+    b = GAN_BOXES
+    thing = "point" if kind == "2d" else "image"
+    score = "P(real)" if loss in PROBABILITY_LOSSES else "score"
+    d_state = {"D": "updating", "G": "frozen", None: "idle"}[updating]
+    g_state = {"D": "frozen", "G": "updating", None: "idle"}[updating]
+
+    def box(part: str, color: str, title: str, lines: list, **kw) -> None:
+        _box(svg, part, *b[part], color, title, lines, **kw)
+
+    box("z", FAKE, "z", ["noise", "~ N(0, I)"])
+    box("G", FAKE, "G", ["generator", _with("|∇G|", n.get("grad_norm_g"))], state=g_state,
+        badge=(b["G"].cx, b["G"].bottom + 8), badge_text="updating G" if g_state == "updating" else "frozen")
+    box("G(z)", FAKE, "G(z)", [f"generated {thing}"])
+    box("data", REAL, "real data", [_short(dataset, 26) if dataset else None, "sampled by index"])
+    box("x", REAL, "x", [f"a real {thing}"])
+    box("D", D_BLUE, "D", ["critic" if loss == "wgan-gp" else "discriminator", _with("|∇D|", n.get("grad_norm_d"))],
+        state=d_state, badge=(b["D"].cx, b["D"].y + 10), badge_text="updating D" if d_state == "updating" else "frozen")
+    box("D(G(z))", FAKE, "D(G(z))", [score, fmt(n.get("d_fake"))])
+    box("D(x)", REAL, "D(x)", [score, fmt(n.get("d_real"))])
+    box("loss_G", FAKE, "loss_G", [loss_name, fmt(n.get("loss_g"))], state="updating" if updating == "G" else "idle")
+    box("loss_D", D_BLUE, "loss_D", [loss_name, fmt(n.get("loss_d"))], state="updating" if updating == "D" else "idle")
+
+
 # ---------------------------------------------------------------------------------------- VAE
+# Top row: x -> encoder -> (mu, logvar) -> z -> decoder -> x_hat (y 84..162); below: ELBO, the KL term, epsilon
+# and the reconstruction term (y 210..288).
+_VTOP, _VBOT, _VROW = 84, 210, 78
+VAE_BOXES = {
+    "x": Box(10, _VTOP, 72, _VROW), "encoder": Box(104, _VTOP, 100, _VROW), "mu_logvar": Box(226, _VTOP, 100, _VROW),
+    "z": Box(348, _VTOP, 92, _VROW), "decoder": Box(462, _VTOP, 100, _VROW), "x_hat": Box(584, _VTOP, 126, _VROW),
+    "elbo": Box(10, _VBOT, 116, _VROW), "kl": Box(200, _VBOT, 134, _VROW), "epsilon": Box(348, _VBOT, 92, _VROW),
+    "recon": Box(504, _VBOT, 206, _VROW),
+}
+VAE_HEIGHT = 388
+_VLANE_X, _VLANE_GRAD = 50, 318  # x's path to the reconstruction term (above), the gradient lane (below)
+
+
 def vae_graph(*, kind: str = "2d", updating: str | None = None, numbers: dict | None = None, beta: float = 1.0,
               recon: str = "gaussian", dataset: str = "", step: int | None = None) -> str:
     """The VAE's graph as SVG text.
@@ -277,87 +317,83 @@ def vae_graph(*, kind: str = "2d", updating: str | None = None, numbers: dict | 
     if updating not in VAE_UPDATING:
         raise ValueError(f"updating: one of 'enc+dec' or None for a VAE (got {updating!r})")
     n = numbers or {}
-    thing = "point" if kind == "2d" else "image"
-    state = "updating" if updating else "idle"
     heading = f"VAE · loss = recon + β·KL (β = {beta:g})"
-    svg = _Svg(388, f"Model graph: {heading}; " + ("updating encoder and decoder" if updating else "no part highlighted"))
+    svg = _Svg(VAE_HEIGHT, f"Model graph: {heading}; "
+               + ("updating encoder and decoder" if updating else "no part highlighted"))
     svg.text(12, 22, heading, size=14, weight="bold", anchor="start")
     right = [s for s in ("updating encoder + decoder" if updating else None, _with("|∇|", n.get("grad_norm"))) if s]
     right_text = " · ".join(right) if right else "forward: solid · gradients: dashed"
-    if step is not None:
-        right_text = f"step {step:,} · {right_text}"
-    svg.text(WIDTH - 12, 22, right_text, size=12, anchor="end", fill=HIGHLIGHT if updating else MUTED)
-
-    top, bottom, row_h = 84, 210, 78
-    cy_top, cy_bot = top + row_h / 2, bottom + row_h / 2
-    col = {"x": (10, 72), "enc": (104, 100), "mu": (226, 100), "z": (348, 92), "dec": (462, 100), "xh": (584, 126)}
-
-    def cx(name: str) -> float:
-        return col[name][0] + col[name][1] / 2
-
-    def right_of(name: str) -> float:
-        return col[name][0] + col[name][1]
-
-    kl_box = (200, 134)  # under (mu, logvar)
-    rec_box = (504, 206)  # under the decoder and x_hat
-
-    # Gradient paths (dashed) under the boxes.
-    path = "active" if updating else "idle"
-    rec_color = REAL  # both paths carry gradient in every step: colours tell them apart, width says "now"
-    pw = 3 if updating else 1.8
-    lane = 318  # under the bottom row (which ends at 288)
-    svg.open("grad_recon", path)
-    rec_cx = rec_box[0] + rec_box[1] / 2
-    svg.arrow([(rec_cx, bottom + row_h), (rec_cx, lane), (cx("enc") - 18, lane), (cx("enc") - 18, top + row_h)],
-              rec_color, pw, dashed=True)
-    svg.arrow([(col["dec"][0] + 14, lane), (col["dec"][0] + 14, top + row_h)], rec_color, pw, dashed=True)
-    svg.text(350, lane + 16, "∂recon: into the decoder, and through z = μ + σ·ε into the encoder", size=11,
-             fill=rec_color)
-    svg.close()
-    svg.open("grad_kl", path)
-    kl_color = KL_RED
-    svg.arrow([(kl_box[0], cy_bot), (cx("enc") + 24, cy_bot), (cx("enc") + 24, top + row_h)], kl_color, pw,
-              dashed=True)
-    svg.text(cx("enc") + 30, bottom + row_h + 14, "∂KL: encoder only", size=11, fill=kl_color, anchor="start")
-    svg.close()
-
-    # Forward arrows: x to the encoder, through z to x_hat; x also to the reconstruction term.
-    svg.arrow([(right_of("x"), cy_top), (col["enc"][0], cy_top)], REAL)
-    svg.arrow([(right_of("enc"), cy_top), (col["mu"][0], cy_top)], INK)
-    svg.arrow([(right_of("mu"), cy_top), (col["z"][0], cy_top)], INK)
-    svg.arrow([(right_of("z"), cy_top), (col["dec"][0], cy_top)], INK)
-    svg.arrow([(right_of("dec"), cy_top), (col["xh"][0], cy_top)], INK)
-    svg.arrow([(cx("mu"), top + row_h), (cx("mu"), bottom)], KL_RED)
-    svg.arrow([(cx("z"), bottom), (cx("z"), top + row_h)], INK)  # epsilon enters z from below
-    svg.arrow([(cx("xh"), top + row_h), (cx("xh"), bottom)], INK)
-    svg.arrow([(cx("x"), top), (cx("x"), 50), (WIDTH - 8, 50), (WIDTH - 8, cy_bot),
-               (rec_box[0] + rec_box[1], cy_bot)], REAL, 1.4)
-    svg.text(cx("x") + 8, 44, "x is also the target the reconstruction is scored against", size=11, fill=REAL,
-             anchor="start")
-
-    enc_dec_badge = "updating"
-    _box(svg, "x", col["x"][0], top, col["x"][1], row_h, REAL, "x", [f"real {thing}", _short(dataset, 10) if dataset else None])
-    _box(svg, "encoder", col["enc"][0], top, col["enc"][1], row_h, INK, "encoder", ["q(z | x)"], state=state,
-         badge=(cx("enc"), top - 22), badge_text=enc_dec_badge)
-    _box(svg, "mu_logvar", col["mu"][0], top, col["mu"][1], row_h, INK, "μ, log σ²", ["of q(z | x)"])
-    _box(svg, "z", col["z"][0], top, col["z"][1], row_h, INK, "z", ["= μ + σ·ε"])
-    _box(svg, "decoder", col["dec"][0], top, col["dec"][1], row_h, INK, "decoder", ["p(x | z)"], state=state,
-         badge=(cx("dec"), top - 22), badge_text=enc_dec_badge)
-    _box(svg, "x_hat", col["xh"][0], top, col["xh"][1], row_h, INK, "x̂", [f"decoded {thing}"])
-    _box(svg, "elbo", 10, bottom, 116, row_h, MUTED, "ELBO", ["= −(recon + KL)", fmt(n.get("elbo"))])
-    _box(svg, "epsilon", col["z"][0], bottom, col["z"][1], row_h, MUTED, "ε", ["~ N(0, I)", "fresh each step"])
-    weight = n.get("kl_weight")
-    warm = f"weight now {fmt(weight)}" if weight is not None and abs(float(weight) - beta) > 1e-12 else None
-    _box(svg, "kl", kl_box[0], bottom, kl_box[1], row_h, KL_RED, "β·KL",
-         ["KL(q(z | x) ‖ N(0, I))", _with("KL", n.get("kl")), warm])
-    _box(svg, "recon", rec_box[0], bottom, rec_box[1], row_h, REAL, "reconstruction",
-         [f"−log p(x | z): {RECON_TEXT.get(recon, recon)}", fmt(n.get("recon"))])
-
+    svg.text(WIDTH - 12, 22, right_text if step is None else f"step {step:,} · {right_text}", size=12, anchor="end",
+             fill=HIGHLIGHT if updating else MUTED)
+    _vae_gradients(svg, updating)
+    _vae_forward(svg)
+    _vae_parts(svg, kind, updating, n, beta, recon, dataset)
     foot = 356
-    svg.text(12, foot, "loss = recon + β·KL  ·  ELBO = −(recon + KL) ≤ log p(x)", size=12, anchor="start", fill=INK)
+    svg.text(12, foot, "loss = recon + β·KL  ·  ELBO = −(recon + KL) ≤ log p(x)", size=12, anchor="start",
+             fill=INK)
     svg.text(12, foot + 17, "z = μ + σ·ε with ε ~ N(0, I): the noise sits outside the path, so gradients reach μ "
              "and σ (the reparameterisation trick)", size=11, anchor="start", fill=MUTED)
     return svg.svg()
+
+
+def _vae_gradients(svg: _Svg, updating: str | None) -> None:
+    """recon's gradient into the decoder and through z into the encoder; KL's into the encoder only.
+
+    Both flow in every step, so they keep their colours (green, red); a step only makes them thicker.
+    """
+    b = VAE_BOXES
+    state, width = ("active", 3) if updating else ("idle", 1.8)
+    enc, rec, lane = b["encoder"], b["recon"], _VLANE_GRAD
+    svg.open("grad_recon", state)
+    svg.arrow([(rec.cx, rec.bottom), (rec.cx, lane), (enc.cx - 18, lane), (enc.cx - 18, enc.bottom)], REAL, width,
+              dashed=True)
+    svg.arrow([(b["decoder"].x + 14, lane), (b["decoder"].x + 14, b["decoder"].bottom)], REAL, width, dashed=True)
+    svg.text(350, lane + 16, "∂recon: into the decoder, and through z = μ + σ·ε into the encoder", size=11,
+             fill=REAL)
+    svg.close()
+    svg.open("grad_kl", state)
+    kl = b["kl"]
+    svg.arrow([(kl.x, kl.cy), (enc.cx + 24, kl.cy), (enc.cx + 24, enc.bottom)], KL_RED, width, dashed=True)
+    svg.text(enc.cx + 30, kl.bottom + 14, "∂KL: encoder only", size=11, fill=KL_RED, anchor="start")
+    svg.close()
+
+
+def _vae_forward(svg: _Svg) -> None:
+    """x through the encoder, z and the decoder to x_hat; the side inputs of z and of the two loss terms."""
+    b = VAE_BOXES
+    chain = ("x", "encoder", "mu_logvar", "z", "decoder", "x_hat")
+    for src, dst in zip(chain, chain[1:]):
+        svg.arrow([(b[src].right, b[src].cy), (b[dst].x, b[dst].cy)], REAL if src == "x" else INK)
+    svg.arrow([(b["mu_logvar"].cx, b["mu_logvar"].bottom), (b["mu_logvar"].cx, b["kl"].y)], KL_RED)
+    svg.arrow([(b["z"].cx, b["epsilon"].y), (b["z"].cx, b["z"].bottom)], INK)  # epsilon enters z from below
+    svg.arrow([(b["x_hat"].cx, b["x_hat"].bottom), (b["x_hat"].cx, b["recon"].y)], INK)
+    x, rec = b["x"], b["recon"]
+    svg.arrow([(x.cx, x.y), (x.cx, _VLANE_X), (WIDTH - 8, _VLANE_X), (WIDTH - 8, rec.cy), (rec.right, rec.cy)],
+              REAL, 1.4)
+    svg.text(x.cx + 8, _VLANE_X - 6, "x is also the target the reconstruction is scored against", size=11,
+             fill=REAL, anchor="start")
+
+
+def _vae_parts(svg: _Svg, kind: str, updating: str | None, n: dict, beta: float, recon: str, dataset: str) -> None:
+    b = VAE_BOXES
+    thing = "point" if kind == "2d" else "image"
+    state = "updating" if updating else "idle"
+
+    def box(part: str, color: str, title: str, lines: list, **kw) -> None:
+        _box(svg, part, *b[part], color, title, lines, **kw)
+
+    box("x", REAL, "x", [f"real {thing}", _short(dataset, 10) if dataset else None])
+    for part, title, sub in (("encoder", "encoder", "q(z | x)"), ("decoder", "decoder", "p(x | z)")):
+        box(part, INK, title, [sub], state=state, badge=(b[part].cx, b[part].y - 22), badge_text="updating")
+    box("mu_logvar", INK, "μ, log σ²", ["of q(z | x)"])
+    box("z", INK, "z", ["= μ + σ·ε"])
+    box("x_hat", INK, "x̂", [f"decoded {thing}"])
+    box("elbo", MUTED, "ELBO", ["= −(recon + KL)", fmt(n.get("elbo"))])
+    box("epsilon", MUTED, "ε", ["~ N(0, I)", "fresh each step"])
+    weight = n.get("kl_weight")  # below beta during a KL warm-up
+    warm = f"weight now {fmt(weight)}" if weight is not None and abs(float(weight) - beta) > 1e-12 else None
+    box("kl", KL_RED, "β·KL", ["KL(q(z | x) ‖ N(0, I))", _with("KL", n.get("kl")), warm])
+    box("recon", REAL, "reconstruction", [f"−log p(x | z): {RECON_TEXT.get(recon, recon)}", fmt(n.get("recon"))])
 
 
 # ----------------------------------------------------------------------------------- dispatch
