@@ -157,6 +157,7 @@ def test_d_and_g_steps_highlight_their_part_of_the_graph_with_the_steps_numbers(
 def test_graph_preview_follows_the_loss_picker_without_a_run(ctx):
     h = lab_tab.LabHandlers(ctx)
     assert "WGAN-GP" in h.preview_graph("wgan-gp", request())
+    assert "non-saturating + R1" in h.preview_graph("nonsaturating", request())  # 2D runs default to R1 0.1
     start_tiny(ctx)
     assert isinstance(h.preview_graph("wgan-gp", request()), type(gr.skip()))  # a run shows its own loss
 

@@ -1,6 +1,6 @@
 """The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
-to a GIF, measure a generator's quality, open every tab with a screenshot of each, and no request leaves
-localhost.
+to a GIF, measure a generator's quality, step the 2D lab and see its model graph highlight D, open every
+tab with a screenshot of each, and no request leaves localhost.
 
 One app and one browser for the module (starting them is the slow part on a shared 2-core box).
 Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without chromium or playwright.

@@ -251,7 +251,10 @@ def graph_svg(trainer: Trainer | None, loss: str = "nonsaturating", updating: st
     """The model graph (SVG text) of the session's 2D run: `updating` ("D", "G") highlighted with that step's
     numbers; by default no highlight and the run's latest step record. Without a 2D run: `loss`'s graph, no numbers."""
     if trainer is None or trainer.kind != "2d":
-        return gan_graph(loss, kind="2d")
+        try:  # what Start would train with this loss (R1 "auto" resolved to its 2D default)
+            return run_graph(RunConfig(train=TrainConfig(loss=loss)), dataset="")
+        except ValueError:  # not a loss: no run will have it; draw its name only
+            return gan_graph(loss, kind="2d")
     if updating is None and numbers is None and trainer.last_record is not None:
         numbers = asdict(trainer.last_record)
     return run_graph(trainer.cfg, updating=updating, numbers=numbers, dataset=trainer.dataset.name,
