@@ -36,3 +36,46 @@ def test_quality_without_modes_shows_the_grid_divergence_only():
     assert modes is None and n_modes is None and kl is not None and js is not None
     assert quality_line(None) == ""
     assert quality_plots({"step": []}) == (None, None, None, None)
+
+
+def test_model_graph_follows_the_run_at_the_curves_pace(monkeypatch):
+    """on_tick writes the latest record on the Train tab's model graph: only when it changed, at most every
+    PLOTS_EVERY_S (a fake clock, so no test depends on wall time)."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.graph import fmt
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    on_tick = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "on_tick")
+    graph = tab["model_graph"]
+    assert 'data-part="D"' in graph.value and "non-saturating" in graph.value  # drawn before any run
+    clock = [1000.0]
+    monkeypatch.setattr(train_tab, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    request = types.SimpleNamespace(session_hash="s1")
+    session = ctx.registry.get("s1")
+    try:
+        cfg = RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=1),
+                        train=TrainConfig(loss="hinge", batch_size=64, steps=3))
+        trainer = ctx.registry.start(session, cfg, ctx.device)
+        trainer.join(60)
+        out = on_tick(None, request)
+        last = trainer.snapshot()["last"]
+        assert "hinge" in out[graph] and f"|∇D| {fmt(last['grad_norm_d'])}" in out[graph]
+        assert 'data-state="updating"' not in out[graph]  # a training run: nothing highlighted
+        view = out[tab["view"]]
+        assert graph not in on_tick(view, request)  # nothing new: not redrawn
+        trainer.step_once()  # a new record, but within PLOTS_EVERY_S of the last drawing
+        clock[0] += train_tab.PLOTS_EVERY_S / 2
+        assert graph not in on_tick(view, request)
+        trainer.step_once()
+        clock[0] += train_tab.PLOTS_EVERY_S
+        out = on_tick(view, request)
+        assert f"{fmt(trainer.last_record.loss_g)}" in out[graph] and "step 5" in out[graph]
+    finally:
+        ctx.registry.drop("s1")

@@ -1,6 +1,6 @@
 """The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
-to a GIF, measure a generator's quality, open every tab with a screenshot of each, and no request leaves
-localhost.
+to a GIF, measure a generator's quality, step the 2D lab and see its model graph highlight D, open every
+tab with a screenshot of each, and no request leaves localhost.
 
 One app and one browser for the module (starting them is the slow part on a shared 2-core box).
 Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without chromium or playwright.
@@ -281,6 +281,52 @@ def test_lab_and_lessons_tabs(page):
     page.wait_for_selector(".katex", timeout=WAIT_MS)
     time.sleep(0.5)  # KaTeX renders the rest of the formulas asynchronously
     screenshot(page, "tab_lessons")
+
+
+def graph_state(page, elem_id: str, part: str) -> str | None:
+    """data-state of a part (D, G, loss_D, ...) of the model graph shown in the gr.HTML `elem_id`."""
+    return page.evaluate("([sel, part]) => document.querySelector(sel)?.querySelector(`g[data-part='${part}']`)"
+                         "?.getAttribute('data-state') ?? null", [f"#{elem_id}", part])
+
+
+def test_lab_graph_highlights_the_d_step(page):
+    click_tab(page, "2D lab")
+    page.wait_for_selector("#lab-start", state="visible")
+    page.locator("#lab-steps input").fill("40")
+    page.click("#lab-start")
+    page.wait_for_function("() => /of 40 · finished/.test(document.querySelector('#lab-status').innerText)",
+                           timeout=WAIT_MS)
+    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='idle']", timeout=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#lab-graph').textContent.includes('step 40')",
+                           timeout=WAIT_MS)  # the finished run's latest numbers, nothing highlighted
+    assert graph_state(page, "lab-graph", "G") == "idle"
+
+    page.click("#lab-d-step")
+    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='updating']", timeout=WAIT_MS)
+    assert graph_state(page, "lab-graph", "G") == "frozen"
+    assert graph_state(page, "lab-graph", "grad_D") == "active"
+    d_box = page.locator("#lab-graph g[data-part='D']")
+    assert "updating D" in d_box.text_content()  # SVG nodes have no innerText
+    d_x = page.locator("#lab-graph g[data-part='D(x)'] text").all_text_contents()
+    assert d_x[0] == "D(x)" and len(d_x) == 3 and 0 <= float(d_x[2]) <= 1  # this step's D(x), a probability
+    stroke = page.evaluate("() => getComputedStyle(document.querySelector("
+                           "\"#lab-graph g[data-part='D'] rect\")).stroke")
+    assert stroke == "rgb(230, 97, 1)"  # drawn in the highlight colour, not only marked
+    box = page.locator("#lab-graph svg").bounding_box()
+    assert box["width"] >= 600  # readable: near its 720-unit design width
+    page.locator("#lab-graph").scroll_into_view_if_needed()
+    page.locator("#lab-graph").screenshot(path=str(artifacts_dir() / "lab_graph_d_step.png"))
+    screenshot(page, "tab_lab_graph")
+
+    page.click("#lab-g-step")
+    page.wait_for_selector("#lab-graph svg g[data-part='G'][data-state='updating']", timeout=WAIT_MS)
+    assert graph_state(page, "lab-graph", "D") == "frozen"
+    page.locator("#lab-graph").screenshot(path=str(artifacts_dir() / "lab_graph_g_step.png"))
+
+    click_tab(page, "Train")
+    page.get_by_text("The model", exact=True).click()  # open the accordion
+    page.wait_for_selector("#train_graph svg g[data-part='D']", state="visible", timeout=WAIT_MS)
+    page.locator("#train_graph").screenshot(path=str(artifacts_dir() / "train_graph.png"))
 
 
 def test_every_tab_opens(page):

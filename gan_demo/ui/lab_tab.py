@@ -5,7 +5,7 @@ import math
 import tempfile
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..config import LOSSES, TOY_DATASETS, DataConfig, RunConfig, TrainConfig
 from ..data import MIN_POINTS, DataError, dataset_from_points, load_dataset
+from ..graph import gan_graph, run_graph
 from ..lab import lab_change, lab_state, mean_scores
 from ..losses import PROBABILITY_LOSSES
 from ..trainer import Trainer
@@ -51,6 +52,9 @@ LEGEND = """\
 
 **Step by step**: *One D step* trains only the discriminator once (the map changes, the points do not);
 *One G step* trains only the generator once (the points move, the map does not). Each prints what changed.
+**The model graph** beside them shows which network that step trained (orange), which one stayed frozen
+(grey), where each loss's gradient flows (dashed), and that step's numbers; while the run trains it shows the
+latest step's numbers with nothing highlighted.
 """
 
 
@@ -242,6 +246,26 @@ def status_text(trainer: Trainer | None, state: dict | None = None) -> str:
     return line + (f"  \n{trainer.message}" if trainer.message else "")
 
 
+def graph_svg(trainer: Trainer | None, loss: str = "nonsaturating", updating: str | None = None,
+              numbers: dict | None = None) -> str:
+    """The model graph (SVG text) of the session's 2D run: `updating` ("D", "G") highlighted with that step's
+    numbers; by default no highlight and the run's latest step record. Without a 2D run: `loss`'s graph, no numbers."""
+    if trainer is None or trainer.kind != "2d":
+        try:  # what Start would train with this loss (R1 "auto" resolved to its 2D default)
+            return run_graph(RunConfig(train=TrainConfig(loss=loss)), dataset="")
+        except ValueError:  # not a loss: no run will have it; draw its name only
+            return gan_graph(loss, kind="2d")
+    if updating is None and numbers is None and trainer.last_record is not None:
+        numbers = asdict(trainer.last_record)
+    return run_graph(trainer.cfg, updating=updating, numbers=numbers, dataset=trainer.dataset.name,
+                     step=trainer.step)
+
+
+def _moment(key) -> tuple | None:
+    """A refresh key without its layers: the run, step, D-only steps and state it was drawn at."""
+    return None if key is None else tuple(key[:4])
+
+
 # ------------------------------------------------------------------------------ handlers
 class LabHandlers:
     """The lab's event handlers: each takes the session's run, calls the engine, returns components."""
@@ -260,15 +284,24 @@ class LabHandlers:
         return (id(trainer), trainer.step, d_only, trainer.state, tuple(sorted(show or ())))
 
     def refresh(self, show: list, last_key, request: gr.Request):
-        """Timer tick (and layer toggles): redraw only when the run's step, state or the layers changed."""
+        """Timer tick (and layer toggles): redraw only when the run's step, state or the layers changed.
+
+        The graph is redrawn only when the run moved (not for a layer toggle, which keeps a step's highlight).
+        """
         trainer = self._trainer(request)
         key = self._key(trainer, show)
         if key == last_key:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if trainer is None or trainer.kind != "2d":
-            return None, status_text(trainer), key
+            return None, status_text(trainer), gr.skip(), key
         picture, state = lab_picture(trainer, show)
-        return picture, status_text(trainer, state), key
+        graph = gr.skip() if _moment(key) == _moment(last_key) else graph_svg(trainer)
+        return picture, status_text(trainer, state), graph, key
+
+    def preview_graph(self, loss: str, request: gr.Request):
+        """The loss picker changed: without a 2D run, show that loss's graph (a run's graph shows the run's loss)."""
+        trainer = self._trainer(request)
+        return graph_svg(None, loss) if trainer is None or trainer.kind != "2d" else gr.skip()
 
     def start(self, source: str, csv_file, drawing, loss: str, lr_g: float, lr_d: float, steps: float,
               request: gr.Request):
@@ -349,9 +382,9 @@ class LabHandlers:
     def _one_step(self, which: str, show: list, request: gr.Request):
         trainer = self._trainer(request)
         if trainer is None or trainer.kind != "2d":
-            msg = ("Start a 2D run first (on the right); then step through it here."
+            msg = ("Start a 2D run first (above, on the right); then step through it here."
                    if trainer is None else status_text(trainer))
-            return gr.skip(), msg, status_text(trainer), gr.skip()
+            return gr.skip(), msg, status_text(trainer), gr.skip(), gr.skip()
         trainer.pause()  # the background run waits; its next step starts only after resume
         view = view_of(trainer)
         kind = trainer.cfg.train.loss
@@ -359,16 +392,17 @@ class LabHandlers:
             before = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_before = mean_scores(trainer, view.real, before["fake"])
             if which == "D":
-                trainer.d_step_only()
+                numbers = trainer.d_step_only()  # loss_d, d_real, d_fake, grad_norm_d
                 view.d_only_steps += 1
             else:
-                trainer.g_step_only()
+                numbers = trainer.g_step_only()  # loss_g, grad_norm_g
             after = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_after = mean_scores(trainer, view.real, after["fake"])
         change = lab_change(before, after, view.real, view.bounds)
         note_fn = d_step_note if which == "D" else g_step_note
         note = note_fn(kind, trainer.step, scores_before, scores_after, change)
-        return render(trainer, show, after), note, status_text(trainer, after), self._key(trainer, show)
+        graph = graph_svg(trainer, updating=which, numbers=numbers)
+        return render(trainer, show, after), note, status_text(trainer, after), graph, self._key(trainer, show)
 
 
 def _source_visibility(source: str):
@@ -410,11 +444,17 @@ def build(ctx, train: dict | None = None) -> dict:
                 pause = gr.Button("Pause", size="sm", min_width=60, elem_id="lab-pause")
                 resume = gr.Button("Resume", size="sm", min_width=60, elem_id="lab-resume")
                 stop = gr.Button("Stop", size="sm", min_width=60, elem_id="lab-stop")
-            gr.Markdown("### Step by step\nPauses the run, then trains one network once.")
+    # Step by step beside the model graph: the graph wants ~700 px to be readable, more than the controls' column.
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            gr.Markdown("### Step by step\nPauses the run, then trains one network once. The graph shows "
+                        "which one, and that step's numbers.")
             with gr.Row():
                 d_step = gr.Button("One D step", elem_id="lab-d-step")
                 g_step = gr.Button("One G step", elem_id="lab-g-step")
             note = gr.Markdown("", elem_id="lab-note")
+        with gr.Column(scale=3, min_width=480):
+            graph = gr.HTML(graph_svg(None), label="The model", elem_id="lab-graph", js_on_load=None)
     gr.Markdown(LEGEND, elem_id="lab-legend")
     last_key = gr.State(None)
     timer = gr.Timer(TICK_S)
@@ -423,8 +463,9 @@ def build(ctx, train: dict | None = None) -> dict:
     # UI events: callable by gradio_client (tests) but left out of the API page.
     quick = dict(concurrency_id="lab_quick", concurrency_limit=None, show_progress="hidden",
                  api_visibility="undocumented")
-    timer.tick(h.refresh, [show, last_key], [picture, status, last_key], api_name="lab_refresh", **quick)
-    show.change(h.refresh, [show, last_key], [picture, status, last_key], api_name="lab_layers", **quick)
+    timer.tick(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_refresh", **quick)
+    show.change(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_layers", **quick)
+    loss.change(h.preview_graph, loss, graph, api_name="lab_graph_preview", **quick)
     source.change(_source_visibility, source, [csv_file, drawing], api_name="lab_source", **quick)
     start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
                 concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
@@ -432,8 +473,8 @@ def build(ctx, train: dict | None = None) -> dict:
     pause.click(h.pause, None, status, api_name="lab_pause", **quick)
     resume.click(h.resume, None, status, api_name="lab_resume", **quick)
     stop.click(h.stop, None, status, api_name="lab_stop", **quick)
-    d_step.click(h.d_step, show, [picture, note, status, last_key], api_name="lab_d_step", **quick)
-    g_step.click(h.g_step, show, [picture, note, status, last_key], api_name="lab_g_step", **quick)
+    d_step.click(h.d_step, show, [picture, note, status, graph, last_key], api_name="lab_d_step", **quick)
+    g_step.click(h.g_step, show, [picture, note, status, graph, last_key], api_name="lab_g_step", **quick)
     if isinstance(tab, gr.Tab) and isinstance(tab.parent, gr.Tabs):
         # Poll only while the lab is on screen: a hidden tab's timer keeps ticking otherwise.
         def follow_tab(evt: gr.SelectData):
@@ -444,4 +485,4 @@ def build(ctx, train: dict | None = None) -> dict:
     return {"picture": picture, "show": show, "status": status, "source": source, "csv_file": csv_file,
             "drawing": drawing, "loss": loss, "lr_g": lr_g, "lr_d": lr_d, "steps": steps, "start": start,
             "pause": pause, "resume": resume, "stop": stop, "d_step": d_step, "g_step": g_step,
-            "note": note, "timer": timer, "last_key": last_key, "handlers": h}
+            "note": note, "graph": graph, "timer": timer, "last_key": last_key, "handlers": h}

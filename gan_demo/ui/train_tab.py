@@ -21,6 +21,7 @@ from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LA
                       SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig,
                       dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
+from ..graph import run_graph
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .sessions import Busy
@@ -226,6 +227,7 @@ class LiveView:
     real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
     bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
+    graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -462,6 +464,10 @@ def build(ctx) -> dict:
                                              color_map=SERIES_COLORS, elem_id="mode_plot",
                                              label="Modes covered (of 1,024 samples from G_ema)", min_width=220,
                                              x_title="step", y_title="modes covered")
+            with gr.Accordion("The model", open=False, elem_id="train_graph_box"):
+                # The run's GAN as GAN Lab draws it, with the latest numbers (redrawn with the curves).
+                model_graph = gr.HTML(run_graph(config_from_values(initial)), elem_id="train_graph",
+                                      js_on_load=None)
             with gr.Accordion("Timeline: earlier grids", open=False):
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
                                      info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
@@ -484,7 +490,7 @@ def build(ctx) -> dict:
     buttons = [start, pause, resume, stop, reset, save, send]
     auto_names = list(AUTO_FIELDS)
     live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
-                    timeline_image, timeline_caption, *buttons, timer, view]
+                    timeline_image, timeline_caption, *buttons, timer, view, model_graph]
 
     # ------------------------------------------------------------- handlers
     def session_of(request: gr.Request):
@@ -519,6 +525,7 @@ def build(ctx) -> dict:
                     modes_box: gr.update(visible=trainer.kind == "2d"),
                     modes_plot: gr.update(visible=trainer.dataset.modes is not None),
                     cli: cli_command(cfg, session.run_id),
+                    model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
                     view: LiveView(run_id=session.run_id),
                     timer: gr.Timer(active=True)})
         return out
@@ -561,6 +568,10 @@ def build(ctx) -> dict:
             if kl is not None:
                 out[kl_plot] = kl
                 out[js_plot] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
+            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
+                current.graphed = snap["last"]
+                out[model_graph] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
+                                             step=snap["step"])
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
@@ -601,12 +612,15 @@ def build(ctx) -> dict:
 
     def on_reset(request: gr.Request):
         session = session_of(request)
+        trainer = session.trainer
         ctx.registry.stop(session)
         session.trainer, session.run_id = None, None
         session.timeline.clear()
         out = cleared(session)
         out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
                     saved: gr.update(value=None, visible=False)})
+        if trainer is not None:  # the graph keeps the run's model, without its numbers
+            out[model_graph] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
         return out
 
     def on_save(request: gr.Request):
@@ -659,6 +673,15 @@ def build(ctx) -> dict:
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
                 + [f"Uploaded {description}. Press **Start** to train on it."])
 
+    def on_graph_settings(request: gr.Request, *values):
+        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
+        if session_of(request).trainer is not None:
+            return gr.skip()
+        try:
+            return run_graph(config_from_values(dict(zip(names, values)), session_of(request).uploads))
+        except (ConfigError, DataError, ValueError):
+            return gr.skip()
+
     def on_settings(request: gr.Request, *values):
         try:
             return cli_command(config_from_values(dict(zip(names, values)), session_of(request).uploads))
@@ -690,10 +713,13 @@ def build(ctx) -> dict:
                   [upload, controls["dataset"], *auto_controls, message], **private)
     gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
           queue=False, **private)
+    gr.on([controls[n].change for n in ("dataset", "loss", "r1_gamma", "gp_weight")], on_graph_settings, inputs,
+          model_graph, trigger_mode="always_last", show_progress="hidden", queue=False, **private)
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
             "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
+            "model_graph": model_graph,
             "cli": cli, "upload": upload, "values_for": values_for}
 
 
