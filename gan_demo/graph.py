@@ -409,9 +409,9 @@ def model_graph(family: str = "gan", **kw) -> str:
 def run_graph(cfg, *, updating: str | None = None, numbers: dict | None = None, dataset: str | None = None,
               step: int | None = None) -> str:
     """The GAN graph of a RunConfig (ideally resolved, so R1's "auto" is its number): its loss, penalties, data."""
-    if cfg.train.r1_gamma < 0 or cfg.train.mode_seeking < 0:  # "auto": the numbers the run will use
+    if cfg.train.r1_gamma is None or cfg.train.mode_seeking is None:  # "auto": the numbers the run will use
         cfg = cfg.resolved()
     t = cfg.train
-    return gan_graph(t.loss, kind=cfg.kind, updating=updating, numbers=numbers, r1_gamma=max(t.r1_gamma, 0.0),
-                     gp_weight=t.gp_weight, mode_seeking=max(t.mode_seeking, 0.0),
+    return gan_graph(t.loss, kind=cfg.kind, updating=updating, numbers=numbers, r1_gamma=t.r1_gamma,
+                     gp_weight=t.gp_weight, mode_seeking=t.mode_seeking,
                      dataset=cfg.data.dataset if dataset is None else dataset, step=step)

@@ -91,7 +91,7 @@ def test_loss_kinds_and_penalties_are_named():
 
 
 def test_run_graph_uses_the_runs_resolved_settings():
-    cfg = RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(loss="lsgan"))  # r1_gamma -1: auto
+    cfg = RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(loss="lsgan"))  # r1_gamma None: auto
     svg = graph.run_graph(cfg, updating="D", numbers=STEP_NUMBERS)
     assert "least squares (LSGAN) + R1" in svg and "γ = 0.1" in svg and "ring8" in svg  # 2D default R1 0.1
     image = RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(r1_gamma=0.0))
