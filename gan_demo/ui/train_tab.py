@@ -22,6 +22,7 @@ from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LA
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
+from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
@@ -30,10 +31,6 @@ PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Veg
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
-
-# What one web run may use; bigger runs belong on the command line (also applied to API runs).
-WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
-              "z_dim": 512, "n_points": 200_000}
 
 DATASET_LABELS = {
     "ring8": "ring8: 8 Gaussians on a circle (2D)",
@@ -145,16 +142,6 @@ def config_from_values(values: dict) -> RunConfig:
             setattr(part, name, sentinel)
     check_web_limits(cfg)
     return cfg
-
-
-def check_web_limits(cfg: RunConfig) -> None:
-    """Refuse runs too big for a shared web server, naming the field."""
-    resolved = cfg.resolved()
-    for name, limit in WEB_LIMITS.items():
-        value = getattr(getattr(resolved, SECTION_OF[name]), name)
-        if value > limit:
-            raise ConfigError(f"{name}: at most {limit:,} in the web app (got {value:,}); "
-                              "train bigger runs with the command line")
 
 
 def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
