@@ -218,15 +218,18 @@ def load_checkpoint(run_dir: str | Path, device: str | torch.device = "cpu",
                       dataset_info=dataset_info, path=run_dir)
 
 
-def check_checkpoint(run_dir: str | Path) -> tuple[dict, RunConfig]:
+def check_checkpoint(run_dir: str | Path, check_config=None) -> tuple[dict, RunConfig]:
     """(config.json as a dict, its RunConfig) once the weights file's header agrees with the config.
 
     Reads config.json and only the safetensors header (names and shapes); the expected shapes come
     from models built on the meta device. So a small upload whose config asks for a huge model is
-    refused in milliseconds, before a single weight is allocated.
+    refused in milliseconds, before a single weight is allocated. check_config(cfg), when given, runs
+    first (a web server's size limits, say) and raises to refuse.
     """
     run_dir = Path(run_dir)
     config, cfg = _read_config(run_dir / CONFIG_FILE)
+    if check_config is not None:
+        check_config(cfg)
     _check_weights_match(expected_shapes(cfg), _header_shapes(run_dir / WEIGHTS_FILE))
     return config, cfg
 

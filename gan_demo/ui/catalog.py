@@ -7,8 +7,10 @@ import threading
 import zipfile
 from pathlib import Path
 
-from ..checkpoint import CheckpointError, is_checkpoint, list_checkpoints
+from ..checkpoint import CheckpointError, check_checkpoint, is_checkpoint, list_checkpoints
+from ..config import ConfigError
 from ..sampler import Sampler
+from .limits import check_model_limits
 from .sessions import Session, SessionRegistry
 
 CURRENT_RUN = "current run"
@@ -78,8 +80,9 @@ class Catalog:
     def add_upload(self, zip_path: str | Path) -> str:
         """Take a zipped run folder; only config.json and model.safetensors are read, in memory.
 
-        Nothing is extracted by its stored name, and the files are validated by loading them
-        (which never unpickles anything). Returns the new checkpoint's name.
+        Nothing is extracted by its stored name. The config is checked against the web limits and
+        the weights' header against the config before any network is built; then the files are
+        validated by loading them (which never unpickles anything). Returns the new checkpoint's name.
         """
         try:
             zf = zipfile.ZipFile(zip_path)
@@ -106,6 +109,10 @@ class Catalog:
                     raise CheckpointError(f"{base} is too large")
                 (folder / base).write_bytes(data)
         try:
+            try:
+                check_checkpoint(folder, check_config=check_model_limits)
+            except ConfigError as exc:
+                raise CheckpointError(f"this run is bigger than the web app explores: {exc}") from None
             sampler = Sampler.from_checkpoint(folder, self.device)
         except CheckpointError:
             for f in folder.iterdir():
