@@ -7,6 +7,7 @@ import io
 import math
 import os
 import socket
+import threading
 import urllib.parse
 import urllib.request
 import warnings
@@ -59,6 +60,9 @@ MAX_ZIP_TOTAL_BYTES = 2**30  # sum of the uncompressed sizes of the images read
 MAX_ZIP_MEMBER_BYTES = MAX_IMAGE_FILE_BYTES
 MAX_ZIP_RATIO = 200  # uncompressed / compressed size of one member ...
 ZIP_RATIO_MIN_BYTES = 2**20  # ... once it is larger than this
+# Zips are how images reach the web app: pixels decoded from one zip, each image counted from its header
+# (at its JPEG draft scale) before it is decoded. PNG decodes at ~30 M pixels/s: ~9 s for the whole budget.
+MAX_ZIP_PIXELS = 250_000_000
 
 _CHUNK = 4096  # images resized at a time
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's convert("L")
@@ -421,6 +425,20 @@ class _TooBig(Exception):
     """A zip member holds more bytes than its header promised."""
 
 
+class _PixelBudget:
+    """Pixels a dataset may still decode; spend() raises _TooBig before an image that would pass them."""
+
+    def __init__(self, pixels: int):
+        self.left = pixels
+        self._lock = threading.Lock()  # images may be decoded in parallel
+
+    def spend(self, pixels: int) -> None:
+        with self._lock:
+            if pixels > self.left:
+                raise _TooBig
+            self.left -= pixels
+
+
 def _path_dataset(name: str, cfg: DataConfig, device: torch.device) -> Dataset:
     path = Path(name).expanduser()
     if path.suffix.lower() == ".csv":
@@ -468,16 +486,19 @@ def _is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _decode_image(source, img_size: int, channels: int) -> np.ndarray:
+def _decode_image(source, img_size: int, channels: int, budget: _PixelBudget | None = None) -> np.ndarray:
     """(img_size, img_size, channels) uint8 from a path or file object: centre square crop, resized.
 
-    Raises _Skip with the reason when the image is too large or cannot be decoded.
+    Raises _Skip with the reason when the image is too large or cannot be decoded, and _TooBig when
+    its pixels (from the header) would pass the budget.
     """
     try:
         with Image.open(source, formats=IMAGE_FORMATS) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 raise _Skip(f"too large: {im.width}x{im.height}")
             im.draft(None, (2 * img_size, 2 * img_size))  # JPEG: decode at a reduced scale, much faster
+            if budget is not None:
+                budget.spend(im.width * im.height)  # still only the header has been read
             im = ImageOps.exif_transpose(im)
             im = _flatten(im, channels)
             side = min(im.size)
@@ -485,7 +506,7 @@ def _decode_image(source, img_size: int, channels: int) -> np.ndarray:
             im = im.resize((img_size, img_size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side),
                            reducing_gap=3.0)
             arr = np.asarray(im, dtype=np.uint8)
-    except _Skip:
+    except (_Skip, _TooBig):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own pixel limit
         raise _Skip("too large") from None
@@ -584,6 +605,7 @@ def _zip_images(path: Path, img_size: int, channels: int) -> tuple[list[np.ndarr
                                         f"(the limit is {MAX_ZIP_RATIO}:1): a zip bomb?")
         # (2) read and decode in memory, with a byte cap per member and in total
         images, skipped, read_total = [], [], 0
+        budget = _PixelBudget(MAX_ZIP_PIXELS)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             for info in members:
@@ -601,7 +623,11 @@ def _zip_images(path: Path, img_size: int, channels: int) -> tuple[list[np.ndarr
                     read_total += len(data)
                     if read_total > MAX_ZIP_TOTAL_BYTES:
                         raise _refuse_zip(path, f"unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} of images")
-                    images.append(_decode_image(io.BytesIO(data), img_size, channels))
+                    try:
+                        images.append(_decode_image(io.BytesIO(data), img_size, channels, budget))
+                    except _TooBig:
+                        raise _refuse_zip(path, f"holds more than {MAX_ZIP_PIXELS / 1e6:,.0f} million pixels of "
+                                                f"images; make them smaller (training uses {img_size} x {img_size})") from None
                 except _Skip as why:
                     skipped.append((info.filename, str(why)))
     return images, skipped, len(members)

@@ -399,6 +399,26 @@ def test_zip_bombs_are_refused(tmp_path, monkeypatch):
         load_dataset(DataConfig(dataset=str(tmp_path / "ok.zip")), "cpu")
 
 
+def test_zip_pixels_are_budgeted_from_headers_before_decoding(tmp_path, monkeypatch):
+    write_zip(tmp_path / "many.zip", {f"{i:02d}.png": png_bytes(i) for i in range(20)})  # 12 x 9 = 108 pixels each
+    decoded = []
+    flatten = data._flatten
+    monkeypatch.setattr(data, "_flatten", lambda im, channels: decoded.append(im.size) or flatten(im, channels))
+    monkeypatch.setattr(data, "MAX_ZIP_PIXELS", 17 * 108 + 50)
+    with pytest.raises(DataError, match=r"zip refused: many.zip holds more than 0 million pixels of images; "
+                                        r"make them smaller \(training uses 16 x 16\)"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "many.zip"), img_size=16), "cpu")
+    assert len(decoded) == 17  # the 18th image was refused from its header, before decoding
+    # JPEGs count at the reduced scale they are decoded at: 512 x 512 decodes as 64 x 64 for 16 px.
+    photo = io.BytesIO()
+    Image.new("RGB", (512, 512), (200, 30, 30)).save(photo, format="JPEG")
+    write_zip(tmp_path / "photos.zip", {f"{i:02d}.jpg": photo.getvalue() for i in range(16)})
+    monkeypatch.setattr(data, "MAX_ZIP_PIXELS", 16 * 64 * 64)
+    decoded.clear()
+    assert len(load_dataset(DataConfig(dataset=str(tmp_path / "photos.zip"), img_size=16), "cpu")) == 16
+    assert decoded == [(64, 64)] * 16
+
+
 def test_reads_are_capped_whatever_the_header_says():
     assert data._read_capped(io.BytesIO(b"x" * 10), 10) == b"x" * 10
     with pytest.raises(data._TooBig):
