@@ -200,7 +200,7 @@ class RunConfig:
         check(t.mode_seeking == -1 or 0 <= t.mode_seeking <= 100, "mode_seeking", f"must be between 0 and 100 (got {t.mode_seeking})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
         check(0 <= t.steps <= 100_000_000, "steps", f"must be between 1 and 100,000,000 (got {t.steps})")
-        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {t.seed})")
+        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
 
     # ----------------------------------------------------------------- cli

@@ -161,6 +161,15 @@ def test_generate_refuses_bad_input_with_a_sentence(client):
         client.predict("run-00000000", 1, api_name="/generate")
 
 
+def test_the_largest_documented_seed_is_a_seed(client):
+    top = client.predict("digits", 2**63 - 1, api_name="/generate")
+    assert pixels(top).shape[2] == 3 and digest(top) != digest(client.predict("digits", 2**63 - 2, api_name="/generate"))
+    with pytest.raises(AppError, match="seed must be between 0 and 9223372036854775807 \\(got 9223372036854775808\\)"):
+        client.predict("digits", 2**63, api_name="/generate")
+    with pytest.raises(AppError, match="seed must be a whole number"):
+        client.predict("digits", 1.5, api_name="/generate")
+
+
 @pytest.mark.parametrize("checkpoint, frames, mode", [("digits", 5, "slerp"), ("ring8", 4, "lerp")])
 def test_interpolate_returns_a_gif_with_the_frames(client, checkpoint, frames, mode):
     path = client.predict(checkpoint, 1, 2, frames, mode, api_name="/interpolate")
@@ -215,6 +224,8 @@ def test_train_start_refuses_bad_settings(client):
         ({"steps": 10_000_000}, "steps: at most 100,000 in the web app"),
         ({"dataset": "/etc"}, "dataset: the API trains on ring8"),
         ({"loss": "wasserstein"}, "loss: must be one of"),
+        ({"config_json": json.dumps({"model": {"ngf": 256, "ndf": 256, "img_size": 64}, "train": {"batch_size": 4096}}),
+          "dataset": "digits"}, "GFLOP per training step"),
     ]
     for kwargs, message in cases:
         with pytest.raises(AppError, match=message):

@@ -68,3 +68,14 @@ def test_defaults_pretrained_runs_and_lessons_fit_well_inside_the_budget():
         check_web_limits(cfg)
         cost = step_cost(cfg.resolved())
         assert cost.flops < STEP_FLOPS / 4 and cost.memory_bytes < STEP_BYTES / 4, cfg.to_cli()
+
+
+def test_the_largest_seed_survives_the_train_tab_exactly():
+    for value in (2**63 - 1, "9223372036854775807", " 9223372036854775807 "):
+        assert config_from_values({"seed": value}).train.seed == 2**63 - 1
+    assert config_from_values({"seed": 7.0}).train.seed == 7
+    with pytest.raises(ConfigError, match="seed: must be between 0 and 2\\^63 - 1 \\(got 9223372036854775808\\)"):
+        config_from_values({"seed": 2**63})
+    for bad in (1.5, "1e400", float("inf"), "seven", True):
+        with pytest.raises(ConfigError, match="seed: must be a whole number"):
+            config_from_values({"seed": bad})

@@ -22,7 +22,7 @@ from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
 from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
 from .sessions import Busy
-from .train_tab import cli_command, config_from_values
+from .train_tab import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture
@@ -67,12 +67,9 @@ def _readable_errors():
 
 
 def _int(name: str, value, lo: int, hi: int) -> int:
-    try:
-        number = int(value)
-        if number != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number (got {value!r})") from None
+    number = whole_number(value)
+    if number is None:
+        raise gr.Error(f"{name} must be a whole number (got {value!r})")
     if not lo <= number <= hi:
         raise gr.Error(f"{name} must be between {lo} and {hi} (got {number})")
     return number

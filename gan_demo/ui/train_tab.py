@@ -106,15 +106,36 @@ def _coerce(name: str, value, default):
         return value
     if isinstance(default, str):
         return str(value)
+    if isinstance(default, int):
+        number = whole_number(value)
+        if number is None:
+            raise ConfigError(f"{name}: must be a whole number (got {value!r})")
+        return number
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: {value!r} is not a number") from None
-    if isinstance(default, int):
-        if not number.is_integer():
-            raise ConfigError(f"{name}: must be a whole number (got {value})")
-        return int(number)
-    return number
+
+
+def whole_number(value) -> int | None:
+    """value as an exact int (an int, a float such as 3.0, or a string such as "9223372036854775807"), else None.
+
+    Never through float alone: a float has 53 bits, so 2**63 - 1 (the largest seed) would become 2**63.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None  # is_integer is False for inf and nan
 
 
 def config_from_values(values: dict) -> RunConfig:
