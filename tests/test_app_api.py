@@ -224,8 +224,9 @@ def test_train_start_refuses_bad_settings(client):
         ({"steps": 10_000_000}, "steps: at most 100,000 in the web app"),
         ({"dataset": "/etc"}, "dataset: the API trains on ring8"),
         ({"loss": "wasserstein"}, "loss: must be one of"),
-        ({"config_json": json.dumps({"model": {"ngf": 256, "ndf": 256, "img_size": 64}, "train": {"batch_size": 4096}}),
-          "dataset": "digits"}, "GFLOP per training step"),
+        ({"config_json": "[" * 100_000}, "config_json is nested too deeply"),  # not gradio's RecursionError
+        ({"config_json": json.dumps({"data": {"img_size": 64}, "model": {"ngf": 256, "ndf": 256},
+                                     "train": {"batch_size": 4096}}), "dataset": "digits"}, "GFLOP per training step"),
     ]
     for kwargs, message in cases:
         with pytest.raises(AppError, match=message):

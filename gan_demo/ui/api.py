@@ -298,6 +298,9 @@ def _settings_from_json(text: str) -> dict:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+    except RecursionError:  # '[' * 100000: the parser gives up before reading it all
+        raise gr.Error("config_json is nested too deeply: send one JSON object of settings, "
+                       "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
     sections = {"data", "model", "train"}
