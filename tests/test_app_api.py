@@ -170,6 +170,19 @@ def test_the_largest_documented_seed_is_a_seed(client):
         client.predict("digits", 1.5, api_name="/generate")
 
 
+def test_user_errors_log_one_line_and_no_traceback(client, capfd, caplog):
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="gan_demo"):
+        with pytest.raises(AppError, match="seed must be between 0"):
+            client.predict("digits", -1, api_name="/generate")
+        with pytest.raises(AppError, match="loss: must be one of"):
+            client.predict(loss="wasserstein", api_name="/train_start")
+    assert "Traceback" not in capfd.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == "gan_demo"]
+    assert lines == ["user error: seed must be between 0 and 9223372036854775807 (got -1)",
+                     "user error: loss: must be one of nonsaturating, minimax, hinge, lsgan, wgan-gp (got 'wasserstein')"]
+
+
 @pytest.mark.parametrize("checkpoint, frames, mode", [("digits", 5, "slerp"), ("ring8", 4, "lerp")])
 def test_interpolate_returns_a_gif_with_the_frames(client, checkpoint, frames, mode):
     path = client.predict(checkpoint, 1, 2, frames, mode, api_name="/interpolate")

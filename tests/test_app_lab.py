@@ -278,6 +278,8 @@ def test_lab_events_through_gradio_client(ctx):
     demo.queue()
     with serve(demo) as url:
         client = Client(url, verbose=False)
+        status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 100_000_000, api_name="/lab_start")
+        assert "steps: at most 100,000 in the web app" in status and not ctx.registry._sessions[client.session_hash].trainer
         status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 2, api_name="/lab_start")
         assert "ring8" in status
         trainer = next(s.trainer for s in ctx.registry._sessions.values())

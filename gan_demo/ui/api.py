@@ -21,6 +21,7 @@ from .. import viz
 from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
 from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
+from .errors import user_error
 from .sessions import Busy
 from .train_tab import cli_command, config_from_values, whole_number
 
@@ -55,15 +56,15 @@ class _ResultFiles:
 
 @contextlib.contextmanager
 def _readable_errors():
-    """Engine errors become gr.Error with their one-line message (the client sees it as AppError)."""
+    """Engine errors become gr.Error with their one-line message (the client sees it as AppError), logged in one line."""
     try:
         yield
-    except gr.Error:
-        raise
+    except gr.Error as exc:  # raised again without its traceback in the server log
+        raise user_error(exc.message) from None
     except KeyError as exc:  # the catalog's "no checkpoint named ..." carries its sentence in args[0]
-        raise gr.Error(str(exc.args[0]) if exc.args else "not found") from None
+        raise user_error(str(exc.args[0]) if exc.args else "not found") from None
     except (ValueError, Busy) as exc:  # ConfigError, DataError, CheckpointError are ValueErrors
-        raise gr.Error(str(exc)) from None
+        raise user_error(str(exc)) from None
 
 
 def _int(name: str, value, lo: int, hi: int) -> int:

@@ -20,7 +20,8 @@ from ..data import MIN_POINTS, DataError, dataset_from_points, load_dataset
 from ..lab import lab_change, lab_state, mean_scores
 from ..trainer import Trainer
 from ..viz import default_bounds, lab_image
-from .limits import WEB_LIMITS, check_web_limits
+from .errors import user_error
+from .limits import check_web_limits
 from .sessions import Busy
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
@@ -126,7 +127,7 @@ def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
 
 
 def _check_drawing_size(part) -> None:
-    """Raise gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
+    """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
     source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
     try:
         with Image.open(source) as im:
@@ -134,7 +135,7 @@ def _check_drawing_size(part) -> None:
     except Exception:  # not an image: gradio's own decoding says so
         return
     if max(w, h) > MAX_DRAWING_SIDE:
-        raise gr.Error(f"the drawing is {w:,} x {h:,} pixels; draw on the canvas "
+        raise user_error(f"the drawing is {w:,} x {h:,} pixels; draw on the canvas "
                        f"(at most {MAX_DRAWING_SIDE:,} pixels a side)")
 
 
@@ -448,8 +449,9 @@ def build(ctx, train: dict | None = None) -> dict:
             with gr.Row():
                 lr_g = gr.Number(DEFAULT_LR, label="lr_g", minimum=0, step=1e-4, elem_id="lab-lr-g")
                 lr_d = gr.Number(DEFAULT_LR, label="lr_d", minimum=0, step=1e-4, elem_id="lab-lr-d")
-                steps = gr.Number(DEFAULT_STEPS, label="steps", precision=0, minimum=1,
-                                  maximum=WEB_LIMITS["steps"], elem_id="lab-steps")
+                # No maximum=: the handler's check_web_limits says what the limit is (gradio's own range
+                # check prints a traceback to the server log).
+                steps = gr.Number(DEFAULT_STEPS, label="steps", precision=0, minimum=1, elem_id="lab-steps")
             start = gr.Button("Start 2D run", variant="primary", elem_id="lab-start")
             with gr.Row():
                 pause = gr.Button("Pause", size="sm", min_width=60, elem_id="lab-pause")

@@ -22,6 +22,7 @@ from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LA
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
+from .errors import user_error
 from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 
@@ -597,7 +598,7 @@ def build(ctx) -> dict:
         session = session_of(request)
         trainer = session.trainer
         if trainer is None:
-            raise gr.Error("Nothing to save yet: start a run first.")
+            raise user_error("Nothing to save yet: start a run first.")
         folder = save_root / session.session_id
         shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
         run_dir = trainer.save(folder / session.run_id)
@@ -681,7 +682,7 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
     def send(request: gr.Request):
         session = ctx.registry.get(request.session_hash)
         if session.trainer is None:
-            raise gr.Error("No run to explore yet: start a run first.")
+            raise user_error("No run to explore yet: start a run first.")
         choices = ctx.catalog.choices(session)
         picked = gr.update(choices=choices, value=CURRENT_RUN)
         return gr.Tabs(selected="explore"), picked, picked
