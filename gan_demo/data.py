@@ -28,6 +28,8 @@ KNOWN_DATASETS = TOY_DATASETS + IMAGE_DATASETS
 MIN_POINTS = 16  # fewest points a CSV / array may hold
 MIN_IMAGES = 16  # fewest usable images a folder / zip may hold
 MAX_CSV_BYTES = 256 * 2**20  # ~10 million x,y lines
+MAX_CSV_VALUE = 1e6  # larger coordinates are refused: rescale the data (float32 keeps ~7 digits)
+MAX_OUTLIER_RATIO = 100  # a point farther from the median than this many typical distances is refused
 
 # 2D mixtures: a fixed seed per split, so a "test" draw is fresh but repeatable.
 TOY_SEEDS = {"train": 0, "test": 1}
@@ -208,7 +210,7 @@ def _read_csv_points(path: Path) -> np.ndarray:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {_one_line(e)}") from e
-    points = []
+    points, lines = [], []
     seen_content = False
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -228,10 +230,35 @@ def _read_csv_points(path: Path) -> np.ndarray:
         seen_content = True
         if not (math.isfinite(x) and math.isfinite(y)):
             raise DataError(f"{path.name} line {lineno}: x and y must be finite numbers, got {line[:60]!r}")
+        if max(abs(x), abs(y)) > MAX_CSV_VALUE:
+            raise DataError(f"{path.name} line {lineno}: x and y must lie within +-{MAX_CSV_VALUE:,.0f}, "
+                            f"got {line[:60]!r}; rescale the data")
         points.append((x, y))
+        lines.append(lineno)
     if len(points) < MIN_POINTS:
         raise DataError(f"{path.name} holds {len(points)} points; a 2D dataset needs at least {MIN_POINTS} lines of x,y")
-    return np.asarray(points, dtype=np.float32)
+    points = np.asarray(points, dtype=np.float32)
+    far, ratio = _farthest_outlier(points)
+    if far is not None:
+        raise DataError(f"{path.name} line {lines[far]}: the point ({points[far, 0]:g}, {points[far, 1]:g}) lies "
+                        f"{ratio:,.0f} times farther from the middle than a typical point; remove it "
+                        "(the GAN sizes itself to the spread of all the points)")
+    return points
+
+
+def _farthest_outlier(points: np.ndarray) -> tuple[int | None, float]:
+    """(index, ratio) of the point farthest from the median, if it lies more than MAX_OUTLIER_RATIO typical
+    distances (the median distance) away; else (None, ratio). Robust: the outlier cannot hide itself
+    by inflating the scale it is measured against, as it would with the standard deviation."""
+    distance = np.linalg.norm(points.astype(np.float64) - np.median(points, axis=0), axis=1)  # (N,)
+    typical = np.median(distance)
+    if typical == 0:  # over half the points coincide: compare with the mean distance instead
+        typical = distance.mean()
+    if typical == 0:
+        return None, 0.0
+    far = int(distance.argmax())
+    ratio = float(distance[far] / typical)
+    return (far if ratio > MAX_OUTLIER_RATIO else None), ratio
 
 
 # ===================================================================== image helpers

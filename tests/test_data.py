@@ -133,6 +133,34 @@ def test_csv_too_few_points_and_missing_file(tmp_path):
         load_dataset(DataConfig(dataset=str(tmp_path / "none.csv")), "cpu")
 
 
+def ring_csv(path, extra: str = "", at: int = 10):
+    """A CSV of 40 points on the unit circle with `extra` inserted as line `at` + 2 (after the header)."""
+    rows = [f"{np.cos(t):.4f},{np.sin(t):.4f}" for t in np.linspace(0, 6, 40)]
+    if extra:
+        rows.insert(at, extra)
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("extra", ["1e308,0", "0,-3e38", "2e6,1"])
+def test_csv_absurd_coordinates_are_refused_by_line(tmp_path, extra):
+    with pytest.raises(DataError, match=r"ring.csv line 12: x and y must lie within \+-1,000,000, got '[-0-9e,]+'; "
+                                        "rescale the data"):
+        load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ring.csv", extra)), "cpu")
+
+
+def test_csv_outlier_is_refused_robustly(tmp_path):
+    # One point 5,000 radii out: the standard deviation would grow ~800 times and set the GAN's scale.
+    with pytest.raises(DataError, match=r"ring.csv line 32: the point \(5000, 0\) lies 4,9[0-9][0-9] times farther "
+                                        "from the middle than a typical point; remove it"):
+        load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ring.csv", "5000,0", at=30)), "cpu")
+    assert len(load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ok.csv", "50,0")), "cpu")) == 41  # 50 radii: kept
+    for name in ("ring8", "grid25", "spiral", "moons"):  # the built-in sets are far inside the limit
+        assert data._farthest_outlier(data._toy_points(name, 20_000, 0))[1] < 3
+    heavy = np.random.default_rng(0).laplace(size=(100_000, 2))  # heavy-tailed, yet no outlier
+    assert data._farthest_outlier(heavy)[0] is None
+
+
 def test_dataset_from_points():
     pts = np.random.default_rng(0).normal(size=(32, 2))
     ds = dataset_from_points(pts, "cpu", name="mine")
