@@ -267,7 +267,7 @@ def _read_config(path: Path) -> tuple[dict, RunConfig]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON: {e}") from None
+        raise CheckpointError(f"{_shown(path)} is not valid JSON: {_reason(e)}") from None
     try:
         cfg = RunConfig.from_dict(config)
         if cfg.model.arch == "auto" or cfg.model.z_dim == 0:  # hand-written: fill what it left out
@@ -275,7 +275,7 @@ def _read_config(path: Path) -> tuple[dict, RunConfig]:
             cfg = cfg.resolved(channels=m.channels, n_classes=m.n_classes, data_dim=m.data_dim)
         cfg.validate()
     except (ConfigError, TypeError, ValueError) as e:  # TypeError: a field of the wrong JSON type
-        raise CheckpointError(f"{path} is not a valid gan_demo config: {e}") from None
+        raise CheckpointError(f"{_shown(path)} is not a valid gan_demo config: {e}") from None
     return config, cfg
 
 
@@ -308,11 +308,11 @@ def _read_state(path: Path, step: int) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"not a gan_demo checkpoint: {path} holds a pickled object (refused; only plain tensors are loaded)") from None
+        raise CheckpointError(f"not a gan_demo checkpoint: {_shown(path)} holds a pickled object (refused; only plain tensors are loaded)") from None
     except Exception as e:  # truncated or not a torch file at all
-        raise CheckpointError(f"{path} is not a readable optimizer state ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{_shown(path)} is not a readable optimizer state ({type(e).__name__}: {_reason(e)})") from None
     if not isinstance(state, dict) or not all(isinstance(state.get(k, {}), dict) for k in ("opt_G", "opt_D")):
-        raise CheckpointError(f"{path} is not a gan_demo optimizer state (expected opt_G, opt_D and step)")
+        raise CheckpointError(f"{_shown(path)} is not a gan_demo optimizer state (expected opt_G, opt_D and step)")
     saved_step = state.get("step", step)
     if saved_step != step:
         # An interrupted save wrote state.pt but not config.json: this state belongs to other weights.
@@ -340,6 +340,16 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     except OSError:
         return []
     return sorted((p for p in children if is_checkpoint(p)), key=lambda p: p.name)
+
+
+def _shown(path: Path) -> str:
+    """A file as messages name it: run folder and file name, never the path above (an upload's is a server temp folder)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _reason(e: BaseException) -> str:
+    """What went wrong, without the file name an OSError carries (the message names the file itself)."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
 def _one_line(text: str, limit: int = 400) -> str:

@@ -209,7 +209,7 @@ def _read_csv_points(path: Path) -> np.ndarray:
             raise DataError(f"{path.name} is larger than {_size(MAX_CSV_BYTES)}; use fewer points")
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read {path}: {_one_line(e)}") from e
+        raise DataError(f"cannot read {path.name}: {_one_line(e)}") from e
     points, lines = [], []
     seen_content = False
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -368,7 +368,7 @@ def _gunzip_local(name: str, root: Path) -> None:
             raise
         except (OSError, EOFError, zlib.error) as e:
             tmp.unlink(missing_ok=True)
-            raise DataError(f"cannot unpack {archive}: {_one_line(e)}") from e
+            raise DataError(f"cannot unpack {archive.name}: {_one_line(e)}") from e
 
 
 def _can_reach(url: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
@@ -470,16 +470,16 @@ def _path_dataset(name: str, cfg: DataConfig, device: torch.device) -> Dataset:
     path = Path(name).expanduser()
     if path.suffix.lower() == ".csv":
         if not path.is_file():
-            raise DataError(f"CSV file not found: {path}")
+            raise DataError(f"CSV file not found: {path.name}")
         return dataset_from_points(_read_csv_points(path), device, name=path.name)
     if path.is_dir():
         images, skipped, total = _folder_images(path, cfg.img_size, _channels(cfg, 3))
     elif path.is_file() and path.suffix.lower() == ".zip":
         images, skipped, total = _zip_images(path, cfg.img_size, _channels(cfg, 3))
     elif path.exists():
-        raise DataError(f"{path} is not an image folder, a .zip of images or a .csv of x,y points")
+        raise DataError(f"{path.name} is not an image folder, a .zip of images or a .csv of x,y points")
     elif os.sep in name or "/" in name or path.suffix:
-        raise DataError(f"no such file or folder: {path}")
+        raise DataError(f"no such file or folder: {path.name}")
     else:
         raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN_DATASETS)}, "
                         "or the path of an image folder, a .zip of images or a .csv of x,y points")
@@ -567,7 +567,7 @@ def _folder_images(folder: Path, img_size: int, channels: int) -> tuple[list[np.
             if not _is_junk(f):
                 paths.append(Path(dirpath) / f)
                 if len(paths) > MAX_FOLDER_FILES:
-                    raise DataError(f"{folder} holds more than {MAX_FOLDER_FILES:,} files; pick a smaller folder")
+                    raise DataError(f"{folder.name} holds more than {MAX_FOLDER_FILES:,} files; pick a smaller folder")
     paths.sort()
     images, skipped = [], []
     with warnings.catch_warnings():
@@ -677,6 +677,10 @@ def _size(n_bytes: float) -> str:
 
 
 def _one_line(e: BaseException, limit: int = 160) -> str:
-    """An exception as one short line (torchvision's download errors span several)."""
-    text = " ".join(str(e).split()) or type(e).__name__
+    """An exception as one short line (torchvision's download errors span several).
+
+    An OSError gives only its reason: its file name is a path on the server, and the message names the file.
+    """
+    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    text = " ".join(text.split()) or type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

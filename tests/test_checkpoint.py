@@ -355,6 +355,21 @@ def test_corrupt_config(tmp_path, text, match):
     assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), match)
 
 
+def test_config_messages_name_the_run_folder_not_the_server_path(tmp_path):
+    from gan_demo.checkpoint import _read_config
+
+    run = tmp_path / "gan_demo_uploads_x1y2" / "upload-abc123"  # an upload's folder on the server
+    cfg = mlp_cfg()
+    save_checkpoint(run, cfg, *make_nets(cfg))
+    (run / "config.json").write_text("{not json")
+    message = assert_one_line_error(lambda: load_checkpoint(run, "cpu"), "^upload-abc123/config.json is not valid JSON")
+    (run / "config.json").unlink()
+    (run / "config.json").mkdir()  # unreadable: its OSError carries the full path
+    message += assert_one_line_error(lambda: _read_config(run / "config.json"),
+                                     "^upload-abc123/config.json is not valid JSON: Is a directory$")
+    assert str(tmp_path) not in message
+
+
 def test_binary_config(tmp_path):
     cfg = mlp_cfg()
     save_checkpoint(tmp_path, cfg, *make_nets(cfg))

@@ -161,6 +161,22 @@ def test_csv_outlier_is_refused_robustly(tmp_path):
     assert data._farthest_outlier(heavy)[0] is None
 
 
+def test_messages_name_files_by_base_name_only(tmp_path):
+    """Uploads live in server temp folders: a message shown to a visitor names the file, not where it is."""
+    upload = tmp_path / "gradio" / "0123abcd"
+    upload.mkdir(parents=True)
+    (upload / "doc.txt").write_text("x")
+    (upload / "folder.csv").mkdir()
+    cases = [(lambda: load_dataset(DataConfig(dataset=str(upload / "none.csv")), "cpu"), "CSV file not found: none.csv"),
+             (lambda: load_dataset(DataConfig(dataset=str(upload / "none.zip")), "cpu"), "no such file or folder: none.zip"),
+             (lambda: load_dataset(DataConfig(dataset=str(upload / "doc.txt")), "cpu"), "doc.txt is not an image folder"),
+             (lambda: data._read_csv_points(upload / "folder.csv"), "cannot read folder.csv: Is a directory")]
+    for load, message in cases:
+        with pytest.raises(DataError) as info:
+            load()
+        assert str(info.value).startswith(message) and str(tmp_path) not in str(info.value)
+
+
 def test_dataset_from_points():
     pts = np.random.default_rng(0).normal(size=(32, 2))
     ds = dataset_from_points(pts, "cpu", name="mine")
