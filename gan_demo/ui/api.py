@@ -23,6 +23,7 @@ from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
 from .errors import user_error
 from .sessions import Busy
+from .tempdirs import temp_dir
 from .train_tab import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
@@ -39,7 +40,7 @@ class _ResultFiles:
     """Result files in a private temp folder, the oldest removed past KEEP_FILES."""
 
     def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="gan_demo_api_"))
+        self.root = temp_dir("gan_demo_api_")
         self._paths: deque[Path] = deque()
         self._lock = threading.Lock()
 

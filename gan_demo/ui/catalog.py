@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -12,6 +11,7 @@ from ..config import ConfigError
 from ..sampler import Sampler
 from .limits import check_model_limits
 from .sessions import Session, SessionRegistry
+from .tempdirs import temp_dir
 
 CURRENT_RUN = "current run"
 MAX_UPLOAD_BYTES = 200 * 2**20  # uncompressed size of an uploaded run folder
@@ -25,7 +25,7 @@ class Catalog:
         self.pretrained_root = Path(pretrained_root)
         self.registry = registry
         self.device = device
-        self.upload_root = Path(upload_root or tempfile.mkdtemp(prefix="gan_demo_uploads_"))
+        self.upload_root = Path(upload_root or temp_dir("gan_demo_uploads_"))
         self._cache: dict[str, Sampler] = {}
         self._live: dict[int, Sampler] = {}  # id(trainer) -> sampler over its live weights
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ from ..viz import default_bounds, lab_image
 from .errors import user_error
 from .limits import check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
 UPLOADED, DRAWN = "uploaded CSV", "drawn by you"
@@ -358,7 +359,7 @@ class LabHandlers:
     def _save_drawing(self, points: np.ndarray) -> Path:
         """Keep drawn points as a CSV, so the run's CLI command can repeat it."""
         if self._drawn_dir is None:
-            self._drawn_dir = Path(tempfile.mkdtemp(prefix="gan_demo_drawn_"))
+            self._drawn_dir = temp_dir("gan_demo_drawn_")
         with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="drawn-", dir=self._drawn_dir,
                                          delete=False) as f:
             f.write("x,y\n")

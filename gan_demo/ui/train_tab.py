@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import math
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, fields
@@ -25,6 +24,7 @@ from .catalog import CURRENT_RUN
 from .errors import user_error
 from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -337,7 +337,7 @@ def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
     initial = values_for({})
-    save_root = Path(tempfile.mkdtemp(prefix="gan_demo_saves_"))
+    save_root = temp_dir("gan_demo_saves_")
 
     def info(name: str, extra: str = "") -> str:
         return (docs.get(name, "") + extra).strip()
