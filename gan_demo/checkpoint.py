@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
@@ -189,7 +190,7 @@ def load_checkpoint(run_dir: str | Path, device: str | torch.device = "cpu",
         if not (run_dir / name).is_file():
             raise CheckpointError(f"not a gan_demo checkpoint: {run_dir} has no {name}")
 
-    config, cfg = _read_config(run_dir / CONFIG_FILE)
+    config, cfg = check_checkpoint(run_dir)  # nothing is allocated before the shapes agree
     weights = _read_weights(run_dir / WEIGHTS_FILE)
 
     from .models import build_models
@@ -198,7 +199,6 @@ def load_checkpoint(run_dir: str | Path, device: str | torch.device = "cpu",
         G, D = build_models(cfg.model)
     G_ema = copy.deepcopy(G)
     nets = dict(zip(PREFIXES, (G, G_ema, D)))
-    _check_weights_match(nets, weights)
     for prefix, net in nets.items():
         part = {name[len(prefix) + 1:]: t for name, t in weights.items() if name.split(".", 1)[0] == prefix}
         try:
@@ -218,11 +218,56 @@ def load_checkpoint(run_dir: str | Path, device: str | torch.device = "cpu",
                       dataset_info=dataset_info, path=run_dir)
 
 
+def check_checkpoint(run_dir: str | Path, check_config=None) -> tuple[dict, RunConfig]:
+    """(config.json as a dict, its RunConfig) once the weights file's header agrees with the config.
+
+    Reads config.json and only the safetensors header (names and shapes); the expected shapes come
+    from models built on the meta device. So a small upload whose config asks for a huge model is
+    refused in milliseconds, before a single weight is allocated. check_config(cfg), when given, runs
+    first (a web server's size limits, say) and raises to refuse.
+    """
+    run_dir = Path(run_dir)
+    config, cfg = _read_config(run_dir / CONFIG_FILE)
+    if check_config is not None:
+        check_config(cfg)
+    _check_weights_match(expected_shapes(cfg), _header_shapes(run_dir / WEIGHTS_FILE))
+    return config, cfg
+
+
+def expected_shapes(cfg: RunConfig) -> dict[str, tuple[int, ...]]:
+    """"<prefix>.<name>" -> shape of every tensor save_checkpoint writes for this resolved config.
+
+    The models are built on the meta device: shapes without storage, whatever their size.
+    """
+    from .models import build_models
+
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        G, D = build_models(cfg.model)
+    shapes = {}
+    for prefix, net in zip(PREFIXES, (G, G, D)):  # G_ema has G's architecture
+        shapes.update({f"{prefix}.{name}": tuple(t.shape) for name, t in net.state_dict().items()})
+    return shapes
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """"<prefix>.<name>" -> shape from the safetensors header alone (no tensor data is read)."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            shapes = {_strip_orig_mod(name): tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except Exception as e:  # safetensors raises its own error type for bad headers and truncation
+        raise CheckpointError(f"{path.name} is not a readable safetensors file ({type(e).__name__}: {e})") from None
+    for name in shapes:
+        if name.split(".", 1)[0] not in PREFIXES or "." not in name:
+            raise CheckpointError(f"checkpoint does not match its config: unexpected key {name} "
+                                  f"(keys start with {', '.join(p + '.' for p in PREFIXES)})")
+    return shapes
+
+
 def _read_config(path: Path) -> tuple[dict, RunConfig]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON: {e}") from None
+        raise CheckpointError(f"{_shown(path)} is not valid JSON: {_reason(e)}") from None
     try:
         cfg = RunConfig.from_dict(config)
         if cfg.model.arch == "auto" or cfg.model.z_dim is None:  # hand-written: fill what it left out
@@ -230,37 +275,29 @@ def _read_config(path: Path) -> tuple[dict, RunConfig]:
             cfg = cfg.resolved(channels=m.channels, n_classes=m.n_classes, data_dim=m.data_dim)
         cfg.validate()
     except (ConfigError, TypeError, ValueError) as e:  # TypeError: a field of the wrong JSON type
-        raise CheckpointError(f"{path} is not a valid gan_demo config: {e}") from None
+        raise CheckpointError(f"{_shown(path)} is not a valid gan_demo config: {e}") from None
     return config, cfg
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of model.safetensors on the CPU (call check_checkpoint first: it bounds their sizes)."""
     try:
         weights = load_safetensors(str(path), device="cpu")
     except Exception as e:  # safetensors raises its own error type for bad headers and truncation
-        raise CheckpointError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})") from None
-    weights = {_strip_orig_mod(name): t for name, t in weights.items()}
-    for name in weights:
-        if name.split(".", 1)[0] not in PREFIXES or "." not in name:
-            raise CheckpointError(f"checkpoint does not match its config: unexpected key {name} "
-                                  f"(keys start with {', '.join(p + '.' for p in PREFIXES)})")
-    return weights
+        raise CheckpointError(f"{path.name} is not a readable safetensors file ({type(e).__name__}: {e})") from None
+    return {_strip_orig_mod(name): t for name, t in weights.items()}  # keys checked by _header_shapes
 
 
-def _check_weights_match(nets: dict[str, nn.Module], weights: dict[str, torch.Tensor]) -> None:
+def _check_weights_match(expected: dict[str, tuple], found: dict[str, tuple]) -> None:
     """Raise on the first missing, unexpected or wrongly shaped tensor (the common case: another architecture)."""
     problems = []
-    expected = {}
-    for prefix, net in nets.items():
-        for name, t in net.state_dict().items():
-            expected[f"{prefix}.{name}"] = tuple(t.shape)
     for key, shape in expected.items():
-        if key not in weights:
+        if key not in found:
             problems.append(f"{key} is missing")
-        elif tuple(weights[key].shape) != shape:
-            problems.append(f"size mismatch for {key}: the checkpoint has {list(weights[key].shape)}, "
+        elif tuple(found[key]) != shape:
+            problems.append(f"size mismatch for {key}: the checkpoint has {list(found[key])}, "
                             f"the config builds {list(shape)}")
-    problems += [f"unexpected key {key}" for key in weights if key not in expected]
+    problems += [f"unexpected key {key}" for key in found if key not in expected]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CheckpointError(f"checkpoint does not match its config: {problems[0]}{more}")
@@ -271,11 +308,11 @@ def _read_state(path: Path, step: int) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"not a gan_demo checkpoint: {path} holds a pickled object (refused; only plain tensors are loaded)") from None
+        raise CheckpointError(f"not a gan_demo checkpoint: {_shown(path)} holds a pickled object (refused; only plain tensors are loaded)") from None
     except Exception as e:  # truncated or not a torch file at all
-        raise CheckpointError(f"{path} is not a readable optimizer state ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{_shown(path)} is not a readable optimizer state ({type(e).__name__}: {_reason(e)})") from None
     if not isinstance(state, dict) or not all(isinstance(state.get(k, {}), dict) for k in ("opt_G", "opt_D")):
-        raise CheckpointError(f"{path} is not a gan_demo optimizer state (expected opt_G, opt_D and step)")
+        raise CheckpointError(f"{_shown(path)} is not a gan_demo optimizer state (expected opt_G, opt_D and step)")
     saved_step = state.get("step", step)
     if saved_step != step:
         # An interrupted save wrote state.pt but not config.json: this state belongs to other weights.
@@ -303,6 +340,16 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     except OSError:
         return []
     return sorted((p for p in children if is_checkpoint(p)), key=lambda p: p.name)
+
+
+def _shown(path: Path) -> str:
+    """A file as messages name it: run folder and file name, never the path above (an upload's is a server temp folder)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _reason(e: BaseException) -> str:
+    """What went wrong, without the file name an OSError carries (the message names the file itself)."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
 def _one_line(text: str, limit: int = 400) -> str:

@@ -34,6 +34,8 @@ KNOWN_DATASETS = TOY_DATASETS + IMAGE_DATASETS + CLI_DATASETS
 MIN_POINTS = 16  # fewest points a CSV / array may hold
 MIN_IMAGES = 16  # fewest usable images a folder / zip may hold
 MAX_CSV_BYTES = 256 * 2**20  # ~10 million x,y lines
+MAX_CSV_VALUE = 1e6  # larger coordinates are refused: rescale the data (float32 keeps ~7 digits)
+MAX_OUTLIER_RATIO = 100  # a point farther from the median than this many typical distances is refused
 
 # 2D mixtures: a fixed seed per split, so a "test" draw is fresh but repeatable.
 TOY_SEEDS = {"train": 0, "test": 1}
@@ -64,6 +66,9 @@ MAX_ZIP_TOTAL_BYTES = 2**30  # sum of the uncompressed sizes of the images read
 MAX_ZIP_MEMBER_BYTES = MAX_IMAGE_FILE_BYTES
 MAX_ZIP_RATIO = 200  # uncompressed / compressed size of one member ...
 ZIP_RATIO_MIN_BYTES = 2**20  # ... once it is larger than this
+# Uploads to the web app (untrusted): the pixels decoded from one folder or zip, each image counted from its
+# header (at its JPEG draft scale) before it is decoded. PNG decodes at ~30 M pixels/s: ~9 s for the budget.
+MAX_UPLOAD_PIXELS = 250_000_000
 LOCAL_MAX_FILES = 10_000_000  # trusted: files in a folder, members in a zip (CelebA has 202,599)
 LOCAL_MAX_ZIP_BYTES = 2**40  # trusted: uncompressed bytes of a zip's images
 
@@ -244,8 +249,8 @@ def _read_csv_points(path: Path) -> np.ndarray:
             raise DataError(f"{path.name} is larger than {_size(MAX_CSV_BYTES)}; use fewer points")
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read {path}: {_one_line(e)}") from e
-    points = []
+        raise DataError(f"cannot read {path.name}: {_one_line(e)}") from e
+    points, lines = [], []
     seen_content = False
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -265,10 +270,35 @@ def _read_csv_points(path: Path) -> np.ndarray:
         seen_content = True
         if not (math.isfinite(x) and math.isfinite(y)):
             raise DataError(f"{path.name} line {lineno}: x and y must be finite numbers, got {line[:60]!r}")
+        if max(abs(x), abs(y)) > MAX_CSV_VALUE:
+            raise DataError(f"{path.name} line {lineno}: x and y must lie within +-{MAX_CSV_VALUE:,.0f}, "
+                            f"got {line[:60]!r}; rescale the data")
         points.append((x, y))
+        lines.append(lineno)
     if len(points) < MIN_POINTS:
         raise DataError(f"{path.name} holds {len(points)} points; a 2D dataset needs at least {MIN_POINTS} lines of x,y")
-    return np.asarray(points, dtype=np.float32)
+    points = np.asarray(points, dtype=np.float32)
+    far, ratio = _farthest_outlier(points)
+    if far is not None:
+        raise DataError(f"{path.name} line {lines[far]}: the point ({points[far, 0]:g}, {points[far, 1]:g}) lies "
+                        f"{ratio:,.0f} times farther from the middle than a typical point; remove it "
+                        "(the GAN sizes itself to the spread of all the points)")
+    return points
+
+
+def _farthest_outlier(points: np.ndarray) -> tuple[int | None, float]:
+    """(index, ratio) of the point farthest from the median, if it lies more than MAX_OUTLIER_RATIO typical
+    distances (the median distance) away; else (None, ratio). Robust: the outlier cannot hide itself
+    by inflating the scale it is measured against, as it would with the standard deviation."""
+    distance = np.linalg.norm(points.astype(np.float64) - np.median(points, axis=0), axis=1)  # (N,)
+    typical = np.median(distance)
+    if typical == 0:  # over half the points coincide: compare with the mean distance instead
+        typical = distance.mean()
+    if typical == 0:
+        return None, 0.0
+    far = int(distance.argmax())
+    ratio = float(distance[far] / typical)
+    return (far if ratio > MAX_OUTLIER_RATIO else None), ratio
 
 
 # ===================================================================== image helpers
@@ -378,7 +408,7 @@ def _gunzip_local(name: str, root: Path) -> None:
             raise
         except (OSError, EOFError, zlib.error) as e:
             tmp.unlink(missing_ok=True)
-            raise DataError(f"cannot unpack {archive}: {_one_line(e)}") from e
+            raise DataError(f"cannot unpack {archive.name}: {_one_line(e)}") from e
 
 
 def _can_reach(url: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
@@ -513,14 +543,14 @@ def _path_dataset(name: str, cfg: DataConfig, device: torch.device, trusted: boo
     path = Path(name).expanduser()
     if path.suffix.lower() == ".csv":
         if not path.is_file():
-            raise DataError(f"CSV file not found: {path}")
+            raise DataError(f"CSV file not found: {path.name}")
         return dataset_from_points(_read_csv_points(path), device, name=path.name)
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return _image_dataset(path, cfg, device, trusted, name=path.name)
     if path.exists():
-        raise DataError(f"{path} is not an image folder, a .zip of images or a .csv of x,y points")
+        raise DataError(f"{path.name} is not an image folder, a .zip of images or a .csv of x,y points")
     if os.sep in name or "/" in name or path.suffix:
-        raise DataError(f"no such file or folder: {path}")
+        raise DataError(f"no such file or folder: {path.name}")
     raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN_DATASETS)}, "
                     "or the path of an image folder, a .zip of images or a .csv of x,y points")
 
@@ -647,8 +677,9 @@ def _decode(path: Path, source: _Source, zf: zipfile.ZipFile | None, img_size: i
     jobs = imagefiles.make_jobs(str(path), zf is not None, source.names, source.keys, img_size, channels,
                                 MAX_IMAGE_PIXELS, source.max_file_bytes, workers)
     capacity = sum(imagefiles.is_image_name(n) for n in source.names)
+    budget = None if trusted else imagefiles.PixelBudget(MAX_UPLOAD_PIXELS)  # an upload: header-counted pixels
     pixels, skipped, refused = imagefiles.decode_all(jobs, capacity, zf, workers, label=f"decoding {path.name}",
-                                                     progress=trusted)
+                                                     progress=trusted, budget=budget)
     if refused:
         raise _refuse_zip(path, refused)
     return pixels, skipped
@@ -684,6 +715,10 @@ def _size(n_bytes: float) -> str:
 
 
 def _one_line(e: BaseException, limit: int = 160) -> str:
-    """An exception as one short line (torchvision's download errors span several)."""
-    text = " ".join(str(e).split()) or type(e).__name__
+    """An exception as one short line (torchvision's download errors span several).
+
+    An OSError gives only its reason: its file name is a path on the server, and the message names the file.
+    """
+    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    text = " ".join(text.split()) or type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

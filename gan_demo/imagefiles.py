@@ -37,6 +37,23 @@ class TooManyFiles(Exception):
     """A folder holds more files than the caller allows."""
 
 
+class PixelBudget:
+    """Pixels a source may still decode (untrusted uploads, decoded in this process): spend() raises
+    OverBudget before an image that would pass them, from its header alone."""
+
+    def __init__(self, pixels: int):
+        self.total = self.left = pixels
+
+    def spend(self, pixels: int) -> None:
+        if pixels > self.left:
+            raise OverBudget
+        self.left -= pixels
+
+
+class OverBudget(Exception):
+    """The images of a source hold more pixels than its PixelBudget."""
+
+
 @dataclass(frozen=True)
 class DecodeJob:
     """One chunk of a folder or zip for one worker; the limits travel with it (workers see no monkeypatching)."""
@@ -105,16 +122,19 @@ def scan_folder(folder: str | os.PathLike, max_files: int) -> list[tuple[str, in
 
 
 # ============================================================================ one image
-def decode_image(source, img_size: int, channels: int, max_pixels: int) -> np.ndarray:
+def decode_image(source, img_size: int, channels: int, max_pixels: int, budget: PixelBudget | None = None) -> np.ndarray:
     """(img_size, img_size, channels) uint8 from a path or file object: centre square crop, resized.
 
-    Raises Skip with the reason when the image is too large or cannot be decoded.
+    Raises Skip with the reason when the image is too large or cannot be decoded, and OverBudget when
+    its pixels (read from the header, at its JPEG draft scale) would pass the budget.
     """
     try:
         with Image.open(source, formats=IMAGE_FORMATS) as im:
             if im.width * im.height > max_pixels:
                 raise Skip(f"too large: {im.width}x{im.height}")
             im.draft(None, (2 * img_size, 2 * img_size))  # JPEG: decode at a reduced scale (1/2 .. 1/8), much faster
+            if budget is not None:
+                budget.spend(im.width * im.height)  # still only the header has been read
             ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of the (usual) upright image
             im = flatten(im, channels)
             side = min(im.size)
@@ -122,7 +142,7 @@ def decode_image(source, img_size: int, channels: int, max_pixels: int) -> np.nd
             im = im.resize((img_size, img_size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side),
                            reducing_gap=3.0)
             arr = np.asarray(im, dtype=np.uint8)
-    except Skip:
+    except (Skip, OverBudget):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own pixel limit
         raise Skip("too large") from None
@@ -162,10 +182,11 @@ def read_capped(f, limit: int) -> bytes:
 _WORKER_ZIP: zipfile.ZipFile | None = None  # a worker's own handle on the zip it decodes (opened once)
 
 
-def decode_chunk(job: DecodeJob, zf: zipfile.ZipFile | None = None) -> ChunkResult:
+def decode_chunk(job: DecodeJob, zf: zipfile.ZipFile | None = None, budget: PixelBudget | None = None) -> ChunkResult:
     """Every file of one job, checked and decoded in order, as the serial loader always did.
 
     zf: the open zip when called in this process; workers use the one their initializer opened.
+    budget: the pixels the whole source may still decode (in this process only).
     """
     zf = zf if zf is not None else _WORKER_ZIP
     infos = zf.infolist() if job.is_zip else None
@@ -184,9 +205,13 @@ def decode_chunk(job: DecodeJob, zf: zipfile.ZipFile | None = None) -> ChunkResu
                     if key > job.max_file_bytes:
                         raise Skip("too large")
                     source = os.path.join(job.source, name)
-                images.append(decode_image(source, job.img_size, job.channels, job.max_pixels))
+                images.append(decode_image(source, job.img_size, job.channels, job.max_pixels, budget))
             except Skip as why:
                 skipped.append((name, str(why)))
+            except OverBudget:
+                return ChunkResult(_stack(images, job), skipped, refused=(
+                    f"holds more than {budget.total / 1e6:,.0f} million pixels of images; make them smaller "
+                    f"(training uses {job.img_size} x {job.img_size})"))
             except TooBig:
                 return ChunkResult(_stack(images, job), skipped, refused=f"member {name} holds more data than its header says")
             except OSError:
@@ -230,7 +255,8 @@ def default_workers() -> int:
 
 
 def decode_all(jobs: list[DecodeJob], capacity: int, zf: zipfile.ZipFile | None = None, workers: int = 1,
-               label: str = "", progress: bool = False) -> tuple[np.ndarray, list[tuple[str, str]], str | None]:
+               label: str = "", progress: bool = False,
+               budget: PixelBudget | None = None) -> tuple[np.ndarray, list[tuple[str, str]], str | None]:
     """(pixels (N, C, H, W) uint8, skipped, refused) for jobs that cover a source in order.
 
     capacity: at least the number of images that can come out (the image-named files). workers > 1
@@ -246,6 +272,8 @@ def decode_all(jobs: list[DecodeJob], capacity: int, zf: zipfile.ZipFile | None 
     bar = _bar(n_files, label, progress)
     pool = None
     try:
+        if budget is not None and workers > 1:
+            raise ValueError("a pixel budget is spent in this process: decode with workers=1")
         if workers > 1 and len(jobs) > 1:
             context = multiprocessing.get_context(
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
@@ -253,7 +281,7 @@ def decode_all(jobs: list[DecodeJob], capacity: int, zf: zipfile.ZipFile | None 
                                        initializer=_init_worker, initargs=(first.source if first.is_zip else None,))
             results = pool.map(decode_chunk, jobs)  # in order, so the set is the same as a serial decode
         else:
-            results = (decode_chunk(job, zf) for job in jobs)
+            results = (decode_chunk(job, zf, budget) for job in jobs)
         for job, result in zip(jobs, results):
             if result.refused:
                 return out[:pos], skipped, result.refused

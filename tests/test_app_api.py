@@ -164,6 +164,28 @@ def test_generate_refuses_bad_input_with_a_sentence(client):
         client.predict("run-00000000", 1, api_name="/generate")
 
 
+def test_the_largest_documented_seed_is_a_seed(client):
+    top = client.predict("digits", 2**63 - 1, api_name="/generate")
+    assert pixels(top).shape[2] == 3 and digest(top) != digest(client.predict("digits", 2**63 - 2, api_name="/generate"))
+    with pytest.raises(AppError, match="seed must be between 0 and 9223372036854775807 \\(got 9223372036854775808\\)"):
+        client.predict("digits", 2**63, api_name="/generate")
+    with pytest.raises(AppError, match="seed must be a whole number"):
+        client.predict("digits", 1.5, api_name="/generate")
+
+
+def test_user_errors_log_one_line_and_no_traceback(client, capfd, caplog):
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="gan_demo"):
+        with pytest.raises(AppError, match="seed must be between 0"):
+            client.predict("digits", -1, api_name="/generate")
+        with pytest.raises(AppError, match="loss: must be one of"):
+            client.predict(loss="wasserstein", api_name="/train_start")
+    assert "Traceback" not in capfd.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == "gan_demo"]
+    assert lines == ["user error: seed must be between 0 and 9223372036854775807 (got -1)",
+                     "user error: loss: must be one of nonsaturating, minimax, hinge, lsgan, wgan-gp (got 'wasserstein')"]
+
+
 @pytest.mark.parametrize("checkpoint, frames, mode", [("digits", 5, "slerp"), ("ring8", 4, "lerp")])
 def test_interpolate_returns_a_gif_with_the_frames(client, checkpoint, frames, mode):
     path = client.predict(checkpoint, 1, 2, frames, mode, api_name="/interpolate")
@@ -219,6 +241,9 @@ def test_train_start_refuses_bad_settings(client):
         ({"steps": 10_000_000}, "steps: at most 100,000 in the web app"),
         ({"dataset": "/etc"}, "dataset: the API trains on ring8"),
         ({"loss": "wasserstein"}, "loss: must be one of"),
+        ({"config_json": "[" * 100_000}, "config_json is nested too deeply"),  # not gradio's RecursionError
+        ({"config_json": json.dumps({"data": {"img_size": 64}, "model": {"ngf": 256, "ndf": 256},
+                                     "train": {"batch_size": 4096}}), "dataset": "digits"}, "GFLOP per training step"),
     ]
     for kwargs, message in cases:
         with pytest.raises(AppError, match=message):

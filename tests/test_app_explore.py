@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -286,6 +287,55 @@ def test_uploaded_run_zip_is_selectable_and_a_bad_zip_is_explained(explore, requ
     with pytest.warns(UserWarning):
         _, status = explore.upload_run(request_, str(empty))
     assert "holds no config.json" in status
+
+
+def run_zip(path, run_dir, **config_changes):
+    """A zipped run folder whose config.json has config_changes ({"model": {"ngf": 1024}, ...}) applied."""
+    config = json.loads((run_dir / "config.json").read_text())
+    for section, changes in config_changes.items():
+        config[section].update(changes)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(run_dir / "model.safetensors", "run/model.safetensors")
+        zf.writestr("run/config.json", json.dumps(config))
+    return path
+
+
+def test_uploaded_run_bigger_than_a_web_run_is_refused(ctx, tmp_path):
+    wide = RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=1100, depth=1),
+                     train=TrainConfig(batch_size=64, steps=1))
+    Trainer(wide, device="cpu").save(tmp_path / "wide")  # a consistent run, 13 K parameters, MLP width 1,100
+    uploads = sorted(p for p in ctx.catalog.upload_root.rglob("*") if p.is_file())
+    with pytest.raises(ValueError, match="bigger than the web app explores: width: at most 1,024"):
+        ctx.catalog.add_upload(run_zip(tmp_path / "wide.zip", tmp_path / "wide"), ctx.registry.get("uploader"))
+    assert sorted(p for p in ctx.catalog.upload_root.rglob("*") if p.is_file()) == uploads  # nothing left behind
+
+
+def test_huge_config_run_zip_is_refused_without_allocating(pretrained, tmp_path):
+    """The audit's zip: small weights, a config asking for a 64 px DCGAN with ngf = ndf = 1024 (2 G parameters).
+    In a fresh process, so its peak memory (ru_maxrss) is the upload's own."""
+    import subprocess
+    import sys
+
+    archive = run_zip(tmp_path / "huge.zip", pretrained / "digits", data={"img_size": 64},
+                      model={"img_size": 64, "ngf": 1024, "ndf": 1024})
+    script = f"""
+import json, resource
+from gan_demo.ui.app import AppContext
+ctx = AppContext.create(device="cpu", pretrained={str(tmp_path)!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    ctx.catalog.add_upload({str(archive)!r}, ctx.registry.get("uploader"))
+    error = None
+except ValueError as exc:
+    error = str(exc)
+print(json.dumps({{"error": error, "grew_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["error"] and "ngf: at most 256" in result["error"]
+    assert result["grew_kib"] < 300 * 1024
 
 
 # --------------------------------------------------------------------------------- interpolate

@@ -241,6 +241,45 @@ def test_drawn_and_uploaded_points_make_2d_runs(ctx, tmp_path):
     assert "upload a CSV" in status
 
 
+def test_lab_refuses_runs_past_the_web_limits(ctx):
+    h = lab_tab.LabHandlers(ctx)
+    status = h.start("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 100_000_000, request())
+    assert status.startswith("Could not start") and "steps: at most 100,000" in status
+    assert ctx.registry.get("s1").trainer is None
+
+
+def blank_png(path, side: int):
+    """A valid 1-bit grayscale PNG of side x side pixels, a few KB: rows are streamed through zlib."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + (side + 7) // 8)  # filter byte 0, then side bits of black
+    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_huge_drawings_are_refused_from_their_header(ctx, tmp_path):
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import FileData
+
+    with gr.Blocks():
+        pad = lab_tab.build(ctx)["drawing"]
+    huge = blank_png(tmp_path / "huge.png", 8000)  # 64 M pixels: ~0.5 GB once decoded to RGBA and numpy
+    assert huge.stat().st_size < 100_000 and Image.open(huge).size == (8000, 8000)
+    with pytest.raises(gr.Error, match="8,000 x 8,000 pixels"):
+        pad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(huge))))
+    small = blank_png(tmp_path / "small.png", 360)  # the canvas' own size
+    value = pad.preprocess(EditorData(background=None, layers=[FileData(path=str(small))],
+                                      composite=FileData(path=str(small))))
+    assert value["composite"].shape[:2] == (360, 360) and len(lab_tab.drawn_points(value)) == lab_tab.MAX_DRAWN
+
+
 # -------------------------------------------------------------------------------- lessons
 def test_every_lesson_preset_is_a_valid_config():
     presets = [p for lesson in lessons_tab.LESSONS for p in lesson.presets]
@@ -296,6 +335,8 @@ def test_lab_events_through_gradio_client(ctx):
     demo.queue()
     with serve(demo) as url:
         client = Client(url, verbose=False)
+        status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 100_000_000, api_name="/lab_start")
+        assert "steps: at most 100,000 in the web app" in status and not ctx.registry._sessions[client.session_hash].trainer
         status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 2, api_name="/lab_start")
         assert "ring8" in status
         trainer = next(s.trainer for s in ctx.registry._sessions.values())

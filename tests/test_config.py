@@ -79,6 +79,6 @@ def test_web_values_keep_auto_and_exact_big_seeds():
     assert config_from_values({"seed": str(2**63 - 1)}).train.seed == 2**63 - 1
     assert config_from_values({"steps": None}).train.steps is None
     for bad, message in (({"seed": 2**63}, "seed: must be between 0 and 2"), ({"lr_g": "1e999"}, "lr_g: must be a finite"),
-                         ({"steps": 2.5}, "steps: must be a whole number"), ({"width": True}, "width: must be a number")):
+                         ({"steps": 2.5}, "steps: must be a whole number"), ({"width": True}, "width: must be a whole number"), ({"lr_d": True}, "lr_d: must be a number")):
         with pytest.raises(ConfigError, match=message):
             config_from_values(bad)

@@ -23,8 +23,10 @@ from .. import viz
 from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
 from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
+from .errors import user_error
 from .sessions import Busy
-from .train_tab import cli_command, config_from_values
+from .tempdirs import temp_dir
+from .train_tab import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture
@@ -40,7 +42,7 @@ class _ResultFiles:
     """Result files in a private temp folder, the oldest removed past KEEP_FILES."""
 
     def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="gan_demo_api_"))
+        self.root = temp_dir("gan_demo_api_")
         self._paths: deque[Path] = deque()
         self._lock = threading.Lock()
 
@@ -57,24 +59,21 @@ class _ResultFiles:
 
 @contextlib.contextmanager
 def _readable_errors():
-    """Engine errors become gr.Error with their one-line message (the client sees it as AppError)."""
+    """Engine errors become gr.Error with their one-line message (the client sees it as AppError), logged in one line."""
     try:
         yield
-    except gr.Error:
-        raise
+    except gr.Error as exc:  # raised again without its traceback in the server log
+        raise user_error(exc.message) from None
     except KeyError as exc:  # the catalog's "no checkpoint named ..." carries its sentence in args[0]
-        raise gr.Error(str(exc.args[0]) if exc.args else "not found") from None
+        raise user_error(str(exc.args[0]) if exc.args else "not found") from None
     except (ValueError, Busy) as exc:  # ConfigError, DataError, CheckpointError are ValueErrors
-        raise gr.Error(str(exc)) from None
+        raise user_error(str(exc)) from None
 
 
 def _int(name: str, value, lo: int, hi: int) -> int:
-    try:
-        number = int(value)
-        if number != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number (got {value!r})") from None
+    number = whole_number(value)
+    if number is None:
+        raise gr.Error(f"{name} must be a whole number (got {value!r})")
     if not lo <= number <= hi:
         raise gr.Error(f"{name} must be between {lo} and {hi} (got {number})")
     return number
@@ -344,8 +343,9 @@ def _settings_from_json(text: str) -> dict:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise gr.Error(f"config_json is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise gr.Error("config_json is nested too deeply; send a flat JSON object such as {\"width\": 64}") from None
+    except RecursionError:  # '[' * 100000: the parser gives up before reading it all
+        raise gr.Error("config_json is nested too deeply: send one JSON object of settings, "
+                       "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
     sections = {"data", "model", "train"}

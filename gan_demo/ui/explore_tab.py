@@ -5,7 +5,6 @@ import json
 import math
 import random
 import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +15,7 @@ from ..checkpoint import CheckpointError
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
 from .catalog import CURRENT_RUN
+from .tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
 SLIDER_MAX = 3.0  # sliders move the latent by -3..3 units (z ~ N(0, I): three standard deviations)
@@ -27,7 +27,7 @@ MARK_COLOR = (255, 140, 0)  # the highlighted point on a 2D picture (orange over
 BOOKMARKS_FORMAT = "gan_demo-bookmarks"
 MAX_BOOKMARKS = 500  # per session and per uploaded file
 MAX_BOOKMARK_FILE = 2 * 2**20  # bytes
-FILES_ROOT = Path(tempfile.mkdtemp(prefix="gan_demo_explore_"))  # per-session JSON and GIF files
+FILES_ROOT = temp_dir("gan_demo_explore_")  # per-session JSON and GIF files
 PREFERRED = ("digits",)  # shown first when present: images say more than 2D points at first sight
 
 SCORE_NOTES = {  # what D's number means, by the loss the run was trained with

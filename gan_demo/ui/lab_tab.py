@@ -1,6 +1,7 @@
 """The 2D lab tab (GAN Lab): D's decision map, G's gradients and manifold, live; step-by-step mode; your own points."""
 from __future__ import annotations
 
+import io
 import math
 import tempfile
 import threading
@@ -21,7 +22,10 @@ from ..lab import lab_change, lab_state, mean_scores
 from ..losses import PROBABILITY_LOSSES
 from ..trainer import Trainer
 from ..viz import default_bounds, lab_image
+from .errors import user_error
+from .limits import check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
 UPLOADED, DRAWN = "uploaded CSV", "drawn by you"
@@ -31,6 +35,7 @@ HEAT_RES = 64  # D is evaluated on a HEAT_RES x HEAT_RES grid
 N_FAKE = 512  # generated points drawn (a fixed noise batch, so steps can be compared point by point)
 N_REAL = 1000  # real points drawn
 MAX_DRAWN = 2000  # stroke pixels kept as points of a drawn distribution
+MAX_DRAWING_SIDE = 2048  # pixels; the canvas is 360 x 360 (about 3x that on a high-density screen)
 TICK_S = 0.5  # seconds between polls of the run
 _DEFAULTS_2D = RunConfig(data=DataConfig(dataset="ring8")).resolved().train  # what a 2D run resolves to
 DEFAULT_LR = _DEFAULTS_2D.lr_g
@@ -102,6 +107,42 @@ def _ink(drawing) -> np.ndarray | None:
             continue
         mask = ink if mask is None or mask.shape != ink.shape else (mask | ink)
     return mask
+
+
+def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
+    """pad, refusing images larger than MAX_DRAWING_SIDE from their headers, before anything is decoded.
+
+    gradio's preprocess decodes every layer in full (whatever `type` is): a 560 KB PNG of 12000 x 12000
+    pixels cost 3.4 GB there. PIL opens lazily, so the size is known from the header alone. The check
+    wraps this one component's preprocess: a gr.Sketchpad subclass would make gradio write a .pyi
+    stub beside this file.
+    """
+    decode = pad.preprocess
+
+    def preprocess(payload):
+        if payload is not None:
+            cached = pad.blob_storage.get(payload.id) if payload.id is not None else None
+            parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
+            for part in [parts.background, parts.composite, *(parts.layers or [])]:
+                if part is not None:
+                    _check_drawing_size(part)
+        return decode(payload)
+
+    pad.preprocess = preprocess
+    return pad
+
+
+def _check_drawing_size(part) -> None:
+    """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
+    source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
+    try:
+        with Image.open(source) as im:
+            w, h = im.size
+    except Exception:  # not an image: gradio's own decoding says so
+        return
+    if max(w, h) > MAX_DRAWING_SIDE:
+        raise user_error(f"the drawing is {w:,} x {h:,} pixels; draw on the canvas "
+                       f"(at most {MAX_DRAWING_SIDE:,} pixels a side)")
 
 
 def _direction(dx: float, dy: float) -> str:
@@ -317,7 +358,18 @@ class LabHandlers:
 
     def run_config(self, source: str, csv_file, drawing, loss: str, lr_g: float, lr_d: float,
                    steps: float) -> tuple[RunConfig, object]:
-        """The RunConfig (and dataset, for your own points) that the lab's controls describe."""
+        """The RunConfig (and dataset, for your own points) that the lab's controls describe.
+
+        The numbers and the web limits are checked first, before a file is read or a drawing turned into points.
+        """
+        if not (lr_g and lr_g > 0 and lr_d and lr_d > 0):
+            raise ValueError("learning rates must be positive numbers such as 0.001")
+        if not (steps and steps >= 1):
+            raise ValueError("steps must be at least 1")
+        cfg = RunConfig(data=DataConfig(dataset=source if source in TOY_DATASETS else "points.csv"),
+                        train=TrainConfig(loss=loss, lr_g=float(lr_g), lr_d=float(lr_d), steps=int(steps)))
+        cfg.validate()
+        check_web_limits(cfg)
         dataset = None
         if source in TOY_DATASETS:
             name = source
@@ -335,19 +387,13 @@ class LabHandlers:
             dataset = dataset_from_points(points, self.ctx.device, name=f"your drawing ({len(points)} points)")
         else:
             raise DataError(f"pick a 2D dataset: {', '.join(SOURCES)}")
-        if not (lr_g and lr_g > 0 and lr_d and lr_d > 0):
-            raise ValueError("learning rates must be positive numbers such as 0.001")
-        if not (steps and steps >= 1):
-            raise ValueError("steps must be at least 1")
-        cfg = RunConfig(data=DataConfig(dataset=name),
-                        train=TrainConfig(loss=loss, lr_g=float(lr_g), lr_d=float(lr_d), steps=int(steps)))
-        cfg.validate()
+        cfg.data.dataset = name
         return cfg, dataset
 
     def _save_drawing(self, points: np.ndarray) -> Path:
         """Keep drawn points as a CSV, so the run's CLI command can repeat it."""
         if self._drawn_dir is None:
-            self._drawn_dir = Path(tempfile.mkdtemp(prefix="gan_demo_drawn_"))
+            self._drawn_dir = temp_dir("gan_demo_drawn_")
         with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="drawn-", dir=self._drawn_dir,
                                          delete=False) as f:
             f.write("x,y\n")
@@ -430,14 +476,17 @@ def build(ctx, train: dict | None = None) -> dict:
                                  info="a built-in set, a CSV of x,y points, or a shape you draw")
             csv_file = gr.File(label="CSV of x,y points (one point per line)", file_types=[".csv"],
                                visible=False, elem_id="lab-csv")
-            drawing = gr.Sketchpad(label="Draw your data: pick the brush on the left, then draw",
-                                   canvas_size=(360, 360), fixed_canvas=True, layers=False, transforms=(),
-                                   brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"),
-                                   visible=False, elem_id="lab-draw")
+            drawing = capped_drawing(gr.Sketchpad(
+                label="Draw your data: pick the brush on the left, then draw", canvas_size=(360, 360),
+                fixed_canvas=True, layers=False, transforms=(),
+                brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"), visible=False,
+                elem_id="lab-draw"))
             loss = gr.Dropdown(list(LOSSES), value="nonsaturating", label="Loss", elem_id="lab-loss")
             with gr.Row():
                 lr_g = gr.Number(DEFAULT_LR, label="lr_g", minimum=0, step=1e-4, elem_id="lab-lr-g")
                 lr_d = gr.Number(DEFAULT_LR, label="lr_d", minimum=0, step=1e-4, elem_id="lab-lr-d")
+                # No maximum=: the handler's check_web_limits says what the limit is (gradio's own range
+                # check prints a traceback to the server log).
                 steps = gr.Number(DEFAULT_STEPS, label="steps", precision=0, minimum=1, elem_id="lab-steps")
             start = gr.Button("Start 2D run", variant="primary", elem_id="lab-start")
             with gr.Row():

@@ -5,7 +5,6 @@ import io
 import math
 import secrets
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -24,7 +23,10 @@ from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
+from .errors import user_error
+from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -33,10 +35,6 @@ REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
-
-# What one web run may use; bigger runs belong on the command line (also applied to API runs).
-WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
-              "z_dim": 512, "n_points": 200_000}
 
 DATASET_LABELS = {
     "ring8": "ring8: 8 Gaussians on a circle (2D)",
@@ -111,27 +109,41 @@ def _coerce(name: str, value, kind: type):
         return value
     if kind is str:
         return str(value)
+    if kind is int:
+        number = whole_number(value)
+        if number is None:
+            raise ConfigError(f"{name}: must be a whole number (got {str(value)[:40]!r})")
+        return number
     if isinstance(value, bool):
         raise ConfigError(f"{name}: must be a number (got {value!r})")
-    if kind is int:
-        if isinstance(value, int):
-            return value  # exact, also past 2**53 (seeds up to 2**63 - 1)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}: {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number):
         raise ConfigError(f"{name}: must be a finite number (got {value})")
-    if kind is int:
-        if not number.is_integer():
-            raise ConfigError(f"{name}: must be a whole number (got {value})")
-        return int(number)
     return number
+
+
+def whole_number(value) -> int | None:
+    """value as an exact int (an int, a float such as 3.0, or a string such as "9223372036854775807"), else None.
+
+    Never through float alone: a float has 53 bits, so 2**63 - 1 (the largest seed) would become 2**63.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None  # is_integer is False for inf and nan
 
 
 def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
@@ -170,16 +182,6 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
             setattr(part, name, None)
     check_web_limits(cfg)
     return cfg
-
-
-def check_web_limits(cfg: RunConfig) -> None:
-    """Refuse runs too big for a shared web server, naming the field."""
-    resolved = cfg.resolved()
-    for name, limit in WEB_LIMITS.items():
-        value = getattr(getattr(resolved, SECTION_OF[name]), name)
-        if value > limit:
-            raise ConfigError(f"{name}: at most {limit:,} in the web app (got {value:,}); "
-                              "train bigger runs with the command line")
 
 
 def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
@@ -354,7 +356,7 @@ def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
     initial = values_for({})
-    save_root = Path(tempfile.mkdtemp(prefix="gan_demo_saves_"))
+    save_root = temp_dir("gan_demo_saves_")
 
     def info(name: str, extra: str = "") -> str:
         return (docs.get(name, "") + extra).strip()
@@ -627,7 +629,7 @@ def build(ctx) -> dict:
         session = session_of(request)
         trainer = session.trainer
         if trainer is None:
-            raise gr.Error("Nothing to save yet: start a run first.")
+            raise user_error("Nothing to save yet: start a run first.")
         folder = save_root / session.token  # the server's name for the session, never the client's hash
         shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
         run_dir = trainer.save(folder / session.run_id)
@@ -729,7 +731,7 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
     def send(request: gr.Request):
         session = ctx.registry.get(request.session_hash)
         if session.trainer is None:
-            raise gr.Error("No run to explore yet: start a run first.")
+            raise user_error("No run to explore yet: start a run first.")
         choices = ctx.catalog.choices(session)
         picked = gr.update(choices=choices, value=CURRENT_RUN)
         return gr.Tabs(selected="explore"), picked, picked
