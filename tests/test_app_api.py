@@ -308,6 +308,8 @@ def test_get_image_is_the_generate_picture_cacheable_and_pretrained_only(app, cl
         assert r.content == again.content
         via_api = client.predict("digits", 7, 1.0, 3, api_name="/generate")
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), pixels(via_api))
+        biggest = http.get(f"{url.rstrip('/')}/image", params={"checkpoint": "ring8", "seed": 2**63 - 1})
+        assert biggest.status_code == 200 and biggest.content[:4] == b"\x89PNG"
         for params, message in (({"checkpoint": "../digits"}, "checkpoint: one of"),
                                 ({"checkpoint": "run-0123"}, "checkpoint: one of"),
                                 ({"checkpoint": "digits", "seed": "-1"}, "seed must be between"),

@@ -354,3 +354,18 @@ def test_a_rest_call_without_session_cannot_start_a_run(app):
     with pytest.raises(NoSession):
         ctx.registry.get(None)
     assert queue_call(url, "with-a-session", ["ring8", 3, "nonsaturating", 0, ""], api_name="train_start")["success"]
+
+
+def test_messages_to_visitors_do_not_name_the_servers_data_folder(app, monkeypatch):
+    from gan_demo import data as data_module
+    from gan_demo.config import DataConfig, data_dir
+    from gan_demo.ui.errors import for_visitor
+
+    server_folder = str(data_dir(DataConfig()))
+    assert for_visitor(f"put the files in {server_folder}/MNIST/raw") == "put the files in the server's data folder/MNIST/raw"
+    ctx, demo, url = app
+    monkeypatch.setattr(data_module, "_can_reach", lambda url: False)  # offline, and no copy of MNIST here
+    monkeypatch.setattr(data_module, "data_dir", lambda cfg: Path(server_folder) / "not-there")
+    out = queue_call(url, "offline-visitor", ["mnist", 3, "nonsaturating", 0, ""], api_name="train_start")
+    assert not out["success"] and "the server's data folder" in json.dumps(out["data"])
+    assert server_folder not in json.dumps(out["data"])

@@ -5,6 +5,8 @@ import logging
 
 import gradio as gr
 
+from ..config import DataConfig, data_dir
+
 log = logging.getLogger("gan_demo")
 
 
@@ -14,6 +16,15 @@ def user_error(message: str) -> gr.Error:
     gradio prints the full traceback of every gr.Error unless print_exception=False: with it, each
     mistyped setting wrote ~35 lines to the server's log.
     """
-    message = " ".join(str(message).split())
+    message = " ".join(for_visitor(message).split())
     log.warning("user error: %s", message)
     return gr.Error(message, print_exception=False)
+
+
+def for_visitor(message) -> str:
+    """An engine message as a web visitor may read it: the server's data folder is not named.
+
+    (The command line shows the full path, so a user knows where to put downloaded files; web runs
+    cannot choose the data folder, so a visitor has no use for the server's path.)
+    """
+    return str(message).replace(str(data_dir(DataConfig())), "the server's data folder")

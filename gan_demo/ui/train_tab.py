@@ -23,7 +23,7 @@ from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
-from .errors import user_error
+from .errors import for_visitor, user_error
 from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
@@ -518,8 +518,9 @@ def build(ctx) -> dict:
             gr.Warning(str(exc))
             return {message: f"### Server busy\n{exc}"}
         except (ConfigError, DataError, ValueError) as exc:
-            gr.Warning(f"Cannot start: {exc}")
-            return {message: f"### Cannot start\n{exc}"}
+            why = for_visitor(exc)
+            gr.Warning(f"Cannot start: {why}")
+            return {message: f"### Cannot start\n{why}"}
         snap = trainer.snapshot()
         out = cleared(session, snap)
         note = trainer.dataset.note
