@@ -7,10 +7,9 @@ Starts the app on a free port with `--max-runs 2 --session-timeout T`, then, as 
     folder beside the app's save folder holding a file; the folder must be untouched;
 (2) 6 racing /train_start calls from 6 sessions at the same instant: at most 2 may run;
 (3) N REST sessions each training a 1-step digits run (the audit's leak): the server's RSS before,
-    while they are held, and once they expired;
-(4) a run zip whose config.json asks for ngf = ndf = 1024 at 64 px: refused, with the server's RSS
-    and the seconds it took;
-(5) the 2D lab's Start with 100,000,000 steps: refused.
+    while they are held, and once they expired.
+The other cases (a huge-config run zip, huge drawings and zips, the 2D lab's 100,000,000 steps) are
+tests: tests/test_app_explore.py, test_app_lab.py, test_data.py; tests/measure_limits.py times them.
 Prints one JSON object with every figure and the machine's load.
 """
 from __future__ import annotations
@@ -83,13 +82,6 @@ def event_index(config: dict, output_elem_id: str) -> int:
     """The index of the (hidden) event whose outputs include the component with this elem_id."""
     target = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == output_elem_id)
     return next(d["id"] for d in config["dependencies"] if target in d["outputs"] and not d["inputs"])
-
-
-def upload(url: str, name: str, data: bytes) -> dict:
-    r = httpx.post(f"{url}/gradio_api/upload", files={"files": (name, data)}, timeout=TIMEOUT_S)
-    r.raise_for_status()
-    path = r.json()[0]
-    return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
 
 
 def main() -> None:

@@ -241,6 +241,50 @@ def cmd_sample(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- project
+def cmd_project(args) -> int:
+    import torch
+
+    from .projection import image_target, project
+    from .sampler import Sampler
+    from .trainer import resolve_device
+
+    sampler = Sampler.from_checkpoint(args.checkpoint, resolve_device(args.device))
+    if (args.image is None) == (args.point is None):
+        fail("give --image FILE (image generators) or --point X,Y (2D generators)")
+    try:
+        if args.image is not None:
+            target = image_target(args.image, sampler)
+        else:
+            if sampler.kind != "2d":
+                fail("--point: this generator makes images; give --image FILE")
+            target = torch.tensor([[float(v) for v in args.point.split(",")]])
+            if target.shape != (1, 2):
+                raise ValueError("--point: two numbers, x,y")
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    if args.label is not None and not 0 <= args.label < sampler.n_classes:
+        fail(f"--label: must be between 0 and {sampler.n_classes - 1} for this checkpoint" if sampler.n_classes
+             else "--label: this checkpoint is not class-conditional")
+    labels = None if args.label is None else torch.tensor([args.label])
+    found = project(sampler, target, labels, steps=args.steps, lr=args.lr, feature_weight=args.feature_weight)
+    result = {"checkpoint": str(args.checkpoint), "z": found.z[0].tolist(),
+              "label": None if found.labels is None else int(found.labels[0]),
+              "error": round(float(found.error[0]), 6), "steps": len(found.losses),
+              "loss_first": found.losses[0] if found.losses else None,
+              "loss_last": found.losses[-1] if found.losses else None}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    what = "mean absolute pixel error" if sampler.kind == "image" else "distance"
+    print(f"wrote {args.out}: z of {len(result['z'])} numbers, {what} {result['error']:.4f}", file=sys.stderr)
+    if args.picture and sampler.kind == "image":
+        from . import viz
+
+        viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2, upscale=max(1, 128 // sampler.cfg.model.img_size)).save(args.picture)
+        print(f"wrote {args.picture}: the target beside its reconstruction", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
@@ -316,6 +360,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", type=int, default=None, help="class to draw for a class-conditional model (default: cycle through all)")
     sample.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
     sample.set_defaults(func=cmd_sample)
+
+    proj = sub.add_parser("project", help="find the latent z whose sample looks like your image (or point)")
+    proj.add_argument("--checkpoint", required=True, help="run folder")
+    proj.add_argument("--image", default=None, help="an image file (centre-cropped and resized to the model's size)")
+    proj.add_argument("--point", default=None, help="X,Y: a point, for a 2D generator")
+    proj.add_argument("--out", required=True, help="output JSON: z, label, error, steps")
+    proj.add_argument("--picture", default=None, help="also write a PNG of the target beside its reconstruction")
+    proj.add_argument("--label", type=int, default=None, help="the class, for a class-conditional model "
+                                                               "(default: the best class is searched for)")
+    proj.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
+    proj.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on z (default 0.05)")
+    proj.add_argument("--feature-weight", type=float, default=0.0,
+                      help="weight of a loss on D's last hidden features beside the pixel loss (default 0)")
+    proj.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
+    proj.set_defaults(func=cmd_project)
 
     ev = sub.add_parser("eval", help="quality metrics of a checkpoint beside held-out real data")
     ev.add_argument("--checkpoint", required=True, help="run folder")
