@@ -111,7 +111,7 @@ def poll_until(client: Client, run_id: str, done, what: str) -> dict:
 def test_api_lists_the_endpoints_and_hides_ui_events(client):
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     # Exactly the documented endpoints: every UI event is api_visibility="private".
-    assert sorted(named) == ["/generate", "/interpolate", "/train_poll", "/train_start", "/train_stop"]
+    assert sorted(named) == ["/generate", "/interpolate", "/project", "/train_poll", "/train_start", "/train_stop"]
     params = [p["parameter_name"] for p in named["/generate"]["parameters"]]
     assert params == ["checkpoint", "seed", "truncation", "label"]
 
@@ -316,3 +316,22 @@ def test_get_image_is_the_generate_picture_cacheable_and_pretrained_only(app, cl
                                 ({"checkpoint": "digits", "label": "10"}, "label must be between")):
             bad = http.get(f"{url.rstrip('/')}/image", params=params)
             assert bad.status_code == 400 and message in bad.text, (params, bad.text)
+
+
+# ------------------------------------------------------------------------------ /project
+def test_project_finds_a_z_for_a_picture(client, tmp_path):
+    from gradio_client import handle_file
+
+    sample = client.predict("digits", 5, 1.0, 2, api_name="/generate")  # a picture the generator can draw
+    picture, out = client.predict("digits", handle_file(sample), 2, 60, api_name="/project")
+    assert len(out["z"]) == 100 and out["label"] == 2 and out["steps"] == 60 and 0 <= out["error"] < 0.1
+    both = pixels(picture)
+    assert 1.8 * both.shape[0] < both.shape[1] < 2.2 * both.shape[0]  # the picture beside its reconstruction
+    with pytest.raises(AppError, match="/project takes an image generator"):
+        client.predict("ring8", handle_file(sample), None, 10, api_name="/project")
+    with pytest.raises(AppError, match="steps must be between 1 and 1000"):
+        client.predict("digits", handle_file(sample), None, 5000, api_name="/project")
+    text = tmp_path / "not-an-image.png"
+    text.write_text("hello")
+    with pytest.raises(AppError, match="cannot use this image"):
+        client.predict("digits", handle_file(str(text)), None, 10, api_name="/project")

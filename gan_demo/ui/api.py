@@ -244,6 +244,38 @@ def register(ctx) -> None:
         name = f"{_slug(sampler.name or checkpoint)}-{seed_a}-to-{seed_b}-{mode}.gif"
         return result_file(data, name, "image/gif")
 
+    # -------------------------------------------------------------- projecting
+    def project_image(checkpoint: str, image: gr.FileData, label: int | None = None, steps: int = 300,
+                      request: gr.Request = None) -> tuple[gr.FileData, dict]:
+        """Find the latent z whose sample looks like your image. checkpoint: an image checkpoint (pretrained,
+        uploaded, or this session's run id). image: a picture file (centre-cropped and resized to the
+        model's size). label: the class for a class-conditional checkpoint (default: the best class is
+        searched for). steps: Adam steps on z, 1 to 1000. Returns (a PNG file: the image beside its
+        reconstruction, {"z": [...], "label", "error" (mean absolute pixel error in [0, 1]), "steps"})."""
+        from ..projection import image_target, project
+
+        with _readable_errors():
+            sampler, _ = sampler_for(checkpoint, request)
+            if sampler.kind != "image":
+                raise gr.Error("checkpoint: /project takes an image generator (2D generators: use the app's Explore tab)")
+            steps = _int("steps", steps, 1, 1000)
+            labels = None
+            if label is not None:
+                labels = torch.tensor([label_for(sampler, label)])
+            path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
+            if not path:
+                raise gr.Error("image: send a picture file")
+            target = image_target(str(path), sampler)
+            with ctx.render_gate:  # one projection or render at a time: a live run keeps its share of the CPU
+                found = project(sampler, target, labels, steps=steps)
+            picture = viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2,
+                                     upscale=_upscale(sampler))
+            data = _png_bytes(picture)
+        name = f"{_slug(sampler.name or checkpoint)}-projected.png"
+        return result_file(data, name, "image/png"), {
+            "z": [round(float(v), 6) for v in found.z[0]], "label": None if found.labels is None else int(found.labels[0]),
+            "error": round(float(found.error[0]), 6), "steps": len(found.losses)}
+
     # ---------------------------------------------------------------- training
     def run_status(session) -> dict:
         trainer = session.trainer
@@ -313,6 +345,7 @@ def register(ctx) -> None:
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
     gr.api(interpolate, api_name="interpolate", **render)
+    gr.api(project_image, api_name="project", concurrency_limit=1, concurrency_id="api_project")
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
