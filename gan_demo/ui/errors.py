@@ -22,9 +22,22 @@ def user_error(message: str) -> gr.Error:
 
 
 def for_visitor(message) -> str:
-    """An engine message as a web visitor may read it: the server's data folder is not named.
+    """An engine message as a web visitor may read it: the server's data folders are not named.
 
     (The command line shows the full path, so a user knows where to put downloaded files; web runs
     cannot choose the data folder, so a visitor has no use for the server's path.)
     """
-    return str(message).replace(str(data_dir(DataConfig())), "the server's data folder")
+    text = str(message)
+    for folder in sorted(_HIDDEN, key=len, reverse=True):
+        text = text.replace(folder, "the server's data folder")
+    return text
+
+
+def hide_folder(folder) -> None:
+    """Name this folder (and its expanded form) "the server's data folder" in messages to visitors."""
+    from pathlib import Path
+
+    _HIDDEN.update({str(folder), str(Path(folder).expanduser())})
+
+
+_HIDDEN: set[str] = {str(data_dir(DataConfig()))}
