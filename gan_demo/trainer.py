@@ -474,6 +474,11 @@ class Trainer:
                 if self.dataset.y is not None:
                     self.dataset.y = self.dataset.y[:0]
 
+    @property
+    def holds_optimizers(self) -> bool:
+        """False once release_training has dropped the family's optimizer state."""
+        return any(opt is not None for opt in self.family.optimizers.values())
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)

@@ -347,7 +347,10 @@ class VAE:
         with self._autocast():  # bf16 forward passes where the Trainer says so; the terms in fp32
             mu, logvar = self.encoder(x, y)  # (B, z_dim) each
         mu, logvar = mu.float(), logvar.float()
-        noise = torch.randn(mu.shape, generator=self.gen, device=self.device, dtype=mu.dtype)
+        if self.ctx is not None:  # the run's noise stream (a Trainer under torchrun: seed + rank)
+            noise = self.ctx.noise(mu.shape[0]).to(mu.dtype)
+        else:
+            noise = torch.randn(mu.shape, generator=self.gen, device=self.device, dtype=mu.dtype)
         z = reparameterize(mu, logvar, noise)
         with self._autocast():
             out = self.decoder(z, y)
