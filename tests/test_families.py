@@ -313,3 +313,28 @@ def test_two_ranks_train_a_vae_like_one_process(tmp_path):
             key = f"{name}.{k}"
             assert torch.equal(ranks[0]["weights"][key], ranks[1]["weights"][key]), key
             assert torch.allclose(ranks[0]["weights"][key], v, rtol=1e-4, atol=2e-6), key
+
+
+# ------------------------------------------------------------------ the app's Explore, Interpolate and Quality on VAE checkpoints
+def test_explore_interpolate_and_quality_work_without_a_critic(tmp_path):
+    pytest.importorskip("gradio")
+    from types import SimpleNamespace
+
+    from gan_demo.evaluate import evaluate_checkpoint
+    from gan_demo.ui import explore_tab, interpolate_tab
+    from gan_demo.ui.app import AppContext
+
+    Trainer(vae_points()).save(tmp_path / "ring-vae")
+    Trainer(vae_images(conditional=True)).save(tmp_path / "digits-vae")
+    ctx = AppContext.create(device="cpu", pretrained=tmp_path)
+    request = SimpleNamespace(session_hash="test-vae")
+    explore, interp = explore_tab.Explore(ctx), interpolate_tab.Interpolate(ctx)
+    zeros = [0.0] * explore_tab.N_SLIDERS
+    for name, label in (("ring-vae", None), ("digits-vae", 0)):
+        picture, text = explore.render(request, name, 3, explore_tab.RAW, 1.0, label, *zeros)
+        assert picture is not None and "no discriminator" in text and "z =" in text
+        strip, gif, _, status = interp.run(request, name, "seed", 0, None, "seed", 1, None, "slerp", 8, False, 1.0,
+                                           label, 80)
+        assert strip is not None and gif is not None, status
+    report = evaluate_checkpoint(tmp_path / "ring-vae", n=200, device="cpu")
+    assert report["generated"]["modes_covered"] >= 0 and report["generated"]["grid_js"] >= 0

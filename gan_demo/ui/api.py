@@ -259,10 +259,9 @@ def register(ctx) -> None:
             "eta_s": None if snap["eta_s"] is None else round(snap["eta_s"], 1),
             "device": snap["device"],
             "message": snap["message"],
-            "loss_d": last.get("loss_d"),
-            "loss_g": last.get("loss_g"),
-            "d_real": last.get("d_real"),
-            "d_fake": last.get("d_fake"),
+            "family": snap["family"],
+            # the last step's named series (a GAN's loss_d, loss_g, d_real, d_fake, ...; a VAE's loss, recon, kl, elbo, ...)
+            **{name: last.get(name) for name in ("loss_d", "loss_g", "d_real", "d_fake", *snap["series"])},
         }
         q = snap["quality"]  # 2D runs: measured every few steps by the trainer
         if q is not None:
