@@ -40,7 +40,10 @@ def vae_images(conditional: bool = False, **vae) -> RunConfig:
 
 # ------------------------------------------------------------------ the registry and the Trainer's ignorance
 def test_registry_names_every_family_the_config_accepts():
+    from gan_demo.losses import RECONSTRUCTIONS
+
     assert FAMILIES == {"gan": GAN, "vae": VAE} and tuple(FAMILIES) == FAMILY_NAMES
+    assert config_module.RECONSTRUCTIONS == RECONSTRUCTIONS
     assert all(FAMILIES[name].name == name for name in FAMILIES)
     assert set(config_module.DEFAULT_Z_DIM) == set(FAMILIES)
 
@@ -227,6 +230,15 @@ def test_vae_settings_are_checked_and_resolved_per_family():
     gan = RunConfig().resolved()
     assert gan.model.z_dim == 8 and gan.vae.recon is None  # a GAN's config keeps the VAE section as given
     assert "--family" not in gan.to_cli() and "--recon" not in gan.to_cli()
+    from gan_demo.data import load_dataset
+    from gan_demo.families.vae import VAEConfig, vae_config
+
+    for cfg in (vae_points(), vae_images(conditional=True)):  # the run's auto values are the standalone VAE's
+        ds = load_dataset(cfg.data, "cpu")
+        run = Trainer(cfg, dataset=ds).cfg
+        alone = VAEConfig(width=cfg.model.width, depth=cfg.model.depth, ngf=cfg.model.ngf, ndf=cfg.model.ndf, conditional=cfg.model.conditional,
+                          z_dim=cfg.model.z_dim or None, beta1=0.9).fit_to(ds).resolved()
+        assert vae_config(run).resolved() == alone
     command = vae_images(beta=0.5, kl_warmup=100).to_cli()
     assert "--family vae" in command and "--beta 0.5" in command and "--kl-warmup 100" in command
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .. import distributed
+from ..config import DEFAULT_Z_DIM as CONFIG_Z_DIM
 from ..config import IMG_SIZES, ConfigError, RunConfig
 from ..engine import StepContext, grad_norm
 from ..losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
@@ -16,7 +17,7 @@ from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim,
                       mlp_layers)
 
 KINDS = ("2d", "image")
-DEFAULT_Z_DIM = {"2d": 2, "image": 16}
+DEFAULT_Z_DIM = CONFIG_Z_DIM["vae"]  # 2 for 2D sets (the manifold picture), 16 for images
 DEFAULT_RECON = {"2d": "gaussian", "image": "bernoulli"}
 IMAGE_SIGMA = 0.1  # default std of a Gaussian image decoder, on the [-1, 1] pixel scale
 POINT_SIGMA = 0.1  # default std of a Gaussian point decoder, in units of the data's spread
