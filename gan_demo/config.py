@@ -266,7 +266,7 @@ class RunConfig:
             mine, default = getattr(self, section), getattr(base, section)
             for f in fields(mine):
                 if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
-                        or (section, f.name) == ("data", "dataset")):
+                        or (section, f.name) == ("data", "dataset") or (self.family != "gan" and f.name in GAN_ONLY)):
                     continue
                 value = getattr(mine, f.name)
                 if value == getattr(default, f.name):
@@ -284,6 +284,8 @@ class RunConfig:
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)
+# ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
 
 
 def _quote(s: str) -> str:

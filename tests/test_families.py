@@ -241,10 +241,12 @@ def test_vae_settings_are_checked_and_resolved_per_family():
         assert vae_config(run).resolved() == alone
     command = vae_images(beta=0.5, kl_warmup=100).to_cli()
     assert "--family vae" in command and "--beta 0.5" in command and "--kl-warmup 100" in command
+    resolved = vae_images().resolved(channels=1).to_cli()  # a checkpoint's command: no GAN-only settings
+    assert "--lr-vae 0.001" in resolved and "--lr-g" not in resolved and "--d-norm" not in resolved
 
 
 # ------------------------------------------------------------------ old checkpoints
-@pytest.mark.parametrize("name", ["ring8", "digits"])
+@pytest.mark.parametrize("name", ["ring8", "grid25", "digits"])
 def test_format_1_checkpoints_load_as_gans(name, tmp_path):
     path = ROOT / "checkpoints" / name
     assert "family" not in json.loads((path / "config.json").read_text())  # saved before families existed
