@@ -74,7 +74,7 @@ class TrainConfig:
     r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
     mode_seeking: float = -1.0  # weight of the mode-seeking term (MSGAN) against within-class collapse; -1 picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
-    steps: int = 0  # G steps to train; 0 picks the default (2D: 5000, images: 3000)
+    steps: int = 0  # training steps (a GAN: G steps; a VAE: ELBO steps); 0 picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
@@ -101,7 +101,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     vae: VAESettings = field(default_factory=VAESettings)
-    step: int = 0  # G steps already taken (set when saved)
+    step: int = 0  # training steps already taken (set when saved)
     format_version: int = FORMAT_VERSION  # checkpoint format
 
     # ------------------------------------------------------------------ io
