@@ -9,8 +9,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import (CHOICES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
-                     TrainConfig, field_docs, field_type)
+from .config import (CHOICES, FAMILY_NAMES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
+                     RunConfig, TrainConfig, VAESettings, field_docs, field_type)
 
 EXIT_USAGE = 2
 
@@ -28,9 +28,16 @@ def fail(message: str, code: int = EXIT_USAGE):
 
 
 # --------------------------------------------------------------------------- flags from config
+SECTIONS = {"DataConfig": "data", "ModelConfig": "model", "TrainConfig": "train", "VAESettings": "vae"}
+FLAG_TYPES = {"int": int, "float": float, "str": str}  # a field's annotation ("float | None") -> the flag's type
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field (--lr-g for TrainConfig.lr_g), help from the field's comment."""
-    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training")):
+    parser.add_argument("--family", dest="RunConfig.family", default=None, choices=FAMILY_NAMES,
+                        help=f"{field_docs(RunConfig)['family']} (default: gan)")
+    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training"),
+                         (VAESettings, "VAE (--family vae)")):
         group = parser.add_argument_group(title)
         docs = field_docs(klass)
         for f in fields(klass):
@@ -60,7 +67,7 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
         if "." not in key or value is None:
             continue
         section_name, name = key.split(".")
-        section = {"DataConfig": cfg.data, "ModelConfig": cfg.model, "TrainConfig": cfg.train}[section_name]
+        section = cfg if section_name == "RunConfig" else getattr(cfg, SECTIONS[section_name])
         setattr(section, name, value)
     cfg.validate()
     return cfg
@@ -132,7 +139,8 @@ def _train(args, dist, device) -> int:
         processes = (f" in {dist.world_size} processes ({torch.distributed.get_backend()}, "
                      f"batch {cfg.train.batch_size} = {dist.world_size} x "
                      f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
-    say(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
+    what = f"{cfg.model.arch}, {cfg.train.loss}" if cfg.family == "gan" else f"{cfg.family}, {cfg.model.arch}, {cfg.vae.recon}"
+    say(f"training {cfg.data.dataset} ({what}) on {trainer.device} "
         f"({trainer.precision}){processes} for {total} steps -> {out}")
 
     bar = None
@@ -149,8 +157,7 @@ def _train(args, dist, device) -> int:
                 if (q := tr.last_quality) is not None:  # 2D runs
                     modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
                     quality = f" {modes}JS {q.grid_js:.3f}"
-                bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
-                                    f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}{quality}", refresh=False)
+                bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0 and master:
             tr.save(out)
 
@@ -182,6 +189,14 @@ def _train(args, dist, device) -> int:
         print(f"gan_demo: {trainer.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _numbers(rec) -> str:
+    """A step's numbers for the progress bar: a GAN's losses and D's readings, or any family's series."""
+    if "loss_d" in rec.values:
+        return (f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
+                f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}")
+    return " ".join(f"{name} {value:.3g}" for name, value in rec.values.items())
 
 
 def _write_preview(trainer, path: Path) -> None:
@@ -341,8 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m gan_demo", description="Train and explore GANs from the command line.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = sub.add_parser("train", help="train a GAN and save a checkpoint folder",
-                           description="Train a GAN; every hyperparameter is a flag. Ctrl-C stops and saves.")
+    train = sub.add_parser("train", help="train a GAN or a VAE and save a checkpoint folder",
+                           description="Train a GAN (or with --family vae a VAE); every hyperparameter is a flag. "
+                                       "Ctrl-C stops and saves.")
     train.add_argument("--out", default=None, help="run folder to write (default: runs/<dataset>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
     train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")

@@ -17,6 +17,9 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "silu")
 D_NORMS = ("auto", "batch", "spectral", "none")
 IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
+RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
+DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
 
 
 class ConfigError(ValueError):
@@ -42,7 +45,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int | None = None  # noise dimensions; auto (None) picks the default for the dataset kind (2D: 8, images: 100)
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 100 for images; VAE: 2 and 16)
     width: int = 256  # MLP hidden units per layer
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
@@ -63,7 +66,7 @@ class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
     lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
     lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
-    beta1: float | None = None  # Adam beta1; auto (None) picks the default (0.5, or 0.0 for wgan-gp)
+    beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
     batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (2D: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
@@ -71,7 +74,7 @@ class TrainConfig:
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
-    steps: int | None = None  # G steps to train; auto (None) picks the default (2D: 5000, images: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
@@ -80,11 +83,25 @@ class TrainConfig:
 
 
 @dataclass
+class VAESettings:
+    """The VAE family's own settings; it shares the rest (z_dim, width, depth, ngf, ndf, conditional,
+    batch_size, steps, beta1, beta2, seed, device, amp) with the GAN's model and train sections."""
+
+    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
+    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
+    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
+
+
+@dataclass
 class RunConfig:
+    family: str = "gan"  # model family: gan (generator + discriminator) or vae (encoder + decoder); checkpoints without one are GANs
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    step: int = 0  # G steps already taken (set when saved)
+    vae: VAESettings = field(default_factory=VAESettings)
+    step: int = 0  # training steps already taken (set when saved)
     format_version: int = FORMAT_VERSION  # checkpoint format
 
     # ------------------------------------------------------------------ io
@@ -112,9 +129,11 @@ class RunConfig:
             return klass(**sub)
 
         cfg = cls(
+            family=d.get("family", "gan"),  # format 1 before the VAE: every checkpoint was a GAN
             data=build(DataConfig, d.get("data")),
             model=build(ModelConfig, d.get("model")),
             train=build(TrainConfig, d.get("train")),
+            vae=build(VAESettings, d.get("vae")),
             step=int(d.get("step", 0)),
         )
         return cfg
@@ -132,18 +151,20 @@ class RunConfig:
         (the Trainer passes them); a resolved config rebuilds the models alone.
         """
         cfg = RunConfig.from_dict(self.to_dict())
-        d, m, t = cfg.data, cfg.model, cfg.train
+        d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
+        cfg.validate()  # the family first: its name picks the defaults below
         two_d = cfg.kind == "2d"
+        vae = cfg.family == "vae"
         if m.arch == "auto":
             m.arch = "mlp" if two_d else "dcgan"
         if m.z_dim is None:
-            m.z_dim = 8 if two_d else 100
+            m.z_dim = DEFAULT_Z_DIM[cfg.family][cfg.kind]
         if t.lr_g is None:
             t.lr_g = 1e-3 if two_d else 2e-4
         if t.lr_d is None:
             t.lr_d = 1e-3 if two_d else 2e-4
         if t.beta1 is None:
-            t.beta1 = 0.0 if t.loss == "wgan-gp" else 0.5
+            t.beta1 = 0.9 if vae else 0.0 if t.loss == "wgan-gp" else 0.5
         if t.batch_size is None:
             t.batch_size = 512 if two_d else 64
         if t.r1_gamma is None:
@@ -163,17 +184,26 @@ class RunConfig:
         m.n_classes = n_classes if m.conditional else 0
         if data_scale is not None:
             m.data_scale = data_scale
+        if vae:  # a GAN's config keeps the VAE section as it was given (auto: None)
+            if v.recon is None:
+                v.recon = "gaussian" if two_d else "bernoulli"
+            if v.recon_sigma is None:
+                v.recon_sigma = 0.1 * m.data_scale if two_d else 0.1
+            if v.lr_vae is None:
+                v.lr_vae = 1e-3
         cfg.validate()
         return cfg
 
     # ---------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
-        d, m, t = self.data, self.model, self.train
+        d, m, t, v = self.data, self.model, self.train, self.vae
 
         def check(ok: bool, name: str, msg: str):
             if not ok:
                 raise ConfigError(f"{name}: {msg}")
+
+        check(self.family in FAMILY_NAMES, "family", f"must be one of {', '.join(FAMILY_NAMES)} (got {self.family!r})")
 
         check(isinstance(d.dataset, str) and d.dataset != "", "dataset", "must name a dataset or a path")
         check(d.img_size in IMG_SIZES, "img_size", f"must be one of {', '.join(map(str, IMG_SIZES))} (got {d.img_size})")
@@ -215,6 +245,15 @@ class RunConfig:
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
+        check(v.recon is None or v.recon in RECONSTRUCTIONS, "recon",
+              f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {v.recon!r})")
+        check(not (v.recon == "bernoulli" and self.kind == "2d"), "recon",
+              "bernoulli needs pixels in [0, 1]; points use gaussian")
+        check(v.recon_sigma is None or 0 < v.recon_sigma < 1e6, "recon_sigma",
+              f"must be positive, or None for auto (got {v.recon_sigma})")
+        check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+        check(0 <= v.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {v.kl_warmup})")
+        check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
 
     # ----------------------------------------------------------------- cli
     def to_cli(self, out: str = "runs/my-run") -> str:
@@ -227,11 +266,13 @@ class RunConfig:
         if self.train.world_size > 1:  # made by that many processes: say how to start them again
             launcher = f"torchrun --standalone --nproc_per_node={self.train.world_size} -m gan_demo train"
         parts = [launcher, f"--dataset {_quote(self.data.dataset)}"]
-        for section in ("data", "model", "train"):
+        if self.family != base.family:
+            parts.append(f"--family {self.family}")
+        for section in ("data", "model", "train") + (("vae",) if self.family == "vae" else ()):
             mine, default = getattr(self, section), getattr(base, section)
             for f in fields(mine):
                 if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
-                        or (section, f.name) == ("data", "dataset")):
+                        or (section, f.name) == ("data", "dataset") or (self.family != "gan" and f.name in GAN_ONLY)):
                     continue
                 value = getattr(mine, f.name)
                 if value == getattr(default, f.name):
@@ -261,14 +302,16 @@ SERVER_ONLY = ("data_dir", "device")
 
 
 def section_of() -> dict[str, str]:
-    """{field name: "data" | "model" | "train"} for every field a run's settings can name.
+    """{field name: "data" | "model" | "train" | "vae" | "run"} for every field a run's settings can name.
 
     The one map from a flat setting to its config section (the Train tab, the API and their tests use
     it); a name in two sections (img_size, channels) belongs to data: the model's copy is derived.
     """
-    out = {f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY}
+    out = {f.name: "vae" for f in fields(VAESettings)}
+    out.update({f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY})
     out.update({f.name: "model" for f in fields(ModelConfig) if f.name not in RESOLVED_ONLY})
     out.update({f.name: "data" for f in fields(DataConfig)})
+    out["family"] = "run"  # RunConfig.family itself
     return out
 
 
@@ -284,6 +327,9 @@ def field_type(klass, name: str) -> type:
     hint = typing.get_type_hints(klass)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
+
+# ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
 
 
 def _quote(s: str) -> str:
@@ -311,5 +357,6 @@ def field_docs(klass) -> dict[str, str]:
 
 CHOICES = {  # fields whose values come from a fixed list
     "arch": ARCHS, "activation": ACTIVATIONS, "d_norm": D_NORMS, "loss": LOSSES,
-    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3),
+    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3), "recon": RECONSTRUCTIONS,
+    "family": FAMILY_NAMES,
 }

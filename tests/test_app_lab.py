@@ -71,7 +71,7 @@ def test_lab_picture_renders_for_a_tiny_ring8_run(ctx):
 
 def test_lab_says_so_for_an_image_run(ctx):
     fake_image_run = types.SimpleNamespace(kind="image", dataset=types.SimpleNamespace(name="digits"), step=5,
-                                           running=False, state="running", opt_G=None)
+                                           running=False, state="running", holds_optimizers=False)
     ctx.registry.get("s1").trainer = fake_image_run
     h = lab_tab.LabHandlers(ctx)
     picture, status, _, _ = h.refresh(ALL_LAYERS, None, request())

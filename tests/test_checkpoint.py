@@ -426,6 +426,9 @@ def test_huge_config_is_refused_before_any_model_is_built(tmp_path, monkeypatch)
             raise AssertionError(f"models built on {built_on[-1]} before the weights were checked")
         return real_build(m)
 
+    import gan_demo.families.gan
+
     monkeypatch.setattr(gan_demo.models, "build_models", build_on_meta_only)
+    monkeypatch.setattr(gan_demo.families.gan, "build_models", build_on_meta_only)  # the GAN family's own name for it
     assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), "size mismatch for G.net.0.weight")
     assert built_on == ["meta"]

@@ -290,10 +290,9 @@ def register(ctx) -> None:
             "eta_s": None if snap["eta_s"] is None else round(snap["eta_s"], 1),
             "device": snap["device"],
             "message": snap["message"],
-            "loss_d": last.get("loss_d"),
-            "loss_g": last.get("loss_g"),
-            "d_real": last.get("d_real"),
-            "d_fake": last.get("d_fake"),
+            "family": snap["family"],
+            # the last step's named series (a GAN's loss_d, loss_g, d_real, d_fake, ...; a VAE's loss, recon, kl, elbo, ...)
+            **{name: last.get(name) for name in ("loss_d", "loss_g", "d_real", "d_fake", *snap["series"])},
         }
         q = snap["quality"]  # 2D runs: measured every few steps by the trainer
         if q is not None:
@@ -381,16 +380,17 @@ def _settings_from_json(text: str) -> dict:
                        "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
-    sections = {"data", "model", "train"}
+    sections = {"data", "model", "train", "vae"}
     if not (set(obj) & sections):
         return obj
     skip = {"step", "format_version", "dataset_info"}
-    unknown = set(obj) - sections - skip
+    unknown = set(obj) - sections - skip - {"family"}
     if unknown:
-        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use data, model, train)")
+        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
+                       "train, vae)")
     home = section_of()
-    flat = {}
-    for section in ("data", "model", "train"):
+    flat = {"family": obj["family"]} if "family" in obj else {}
+    for section in ("data", "model", "train", "vae"):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
             raise gr.Error(f"config_json: {section} must be a JSON object")

@@ -101,7 +101,7 @@ class Catalog:
         trainer = session.trainer
         with self._lock:
             sampler = self._live.get(id(trainer))
-            if sampler is None or sampler.G is not trainer.G_ema:
+            if sampler is None or sampler.decoder is not trainer.family.decoder_net():
                 sampler = Sampler.from_trainer(trainer, name=session.run_id or CURRENT_RUN)
                 self._live = {id(trainer): sampler, **{k: v for k, v in self._live.items() if k != id(trainer)}}
                 while len(self._live) > 16:

@@ -142,7 +142,9 @@ def point_picture(sampler, point: torch.Tensor, size: int = VIEW_SIZE) -> Image.
     return img
 
 
-def score_note(sampler, score: float) -> str:
+def score_note(sampler, score: float | None) -> str:
+    if score is None:  # a family without a discriminator (a VAE)
+        return "**no discriminator**: a VAE's decoder draws this sample; nothing scores how real it looks."
     loss = sampler.cfg.train.loss
     name = "critic score" if loss == "wgan-gp" else "D(x)"
     return f"**{name} = {score:.3f}**: {SCORE_NOTES.get(loss, '')}"
@@ -282,7 +284,7 @@ class Explore:
         z = latent_of(sampler, seed, mode, offsets)
         with self.ctx.render_gate:  # one render at a time across the app: a live run keeps its share of the CPU
             sample, score = sampler.generate(z, label, float(truncation), with_score=True)
-            sample, score = sample[0], float(score[0])
+            sample, score = sample[0], None if score is None else float(score[0])
             picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
         return picture, readout(sampler, sample, score, seed, mode, offsets, truncation, label)
 

@@ -297,7 +297,7 @@ def graph_svg(trainer: Trainer | None, loss: str = "nonsaturating", updating: st
         except ValueError:  # not a loss: no run will have it; draw its name only
             return gan_graph(loss, kind="2d")
     if updating is None and numbers is None and trainer.last_record is not None:
-        numbers = asdict(trainer.last_record)
+        numbers = trainer.last_record.to_dict()
     return run_graph(trainer.cfg, updating=updating, numbers=numbers, dataset=trainer.dataset.name,
                      step=trainer.step)
 

@@ -217,7 +217,7 @@ class SessionRegistry:
     def _release_if_ended(self, session: Session) -> None:
         trainer = session.trainer
         # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
-        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.opt_G is not None:
+        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.holds_optimizers:
             trainer.release_training()
 
     def drop(self, session_id: str) -> None:

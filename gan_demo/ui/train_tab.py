@@ -17,7 +17,7 @@ from PIL import Image
 
 from .. import viz
 from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
-                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig,
+                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, VAESettings,
                       dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
@@ -57,7 +57,9 @@ CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "
 # resolved number instead, and a value equal to it goes back to None, so the config stays "auto".
 AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps")
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
-CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
+NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
+                   if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
 
 
 # ============================================================ settings <-> RunConfig (no gradio)
@@ -167,13 +169,13 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
         if name not in SECTION_OF:
             raise ConfigError(f"unknown setting: {name}")
         section = SECTION_OF[name]
-        if value is None and name in AUTO_FIELDS:
-            coerced = None  # auto: the default for the dataset and loss
+        if value is None and name in NONE_MEANS_AUTO:
+            coerced = None  # auto: the default for the dataset, family and loss
         elif value in (None, 0) and (section, name) == ("data", "channels"):
             coerced = None  # the dataset's own channels
         else:
             coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
-        setattr(getattr(cfg, section), name, coerced)
+        setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
     cfg.validate()
     defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
     for name in AUTO_FIELDS:
