@@ -1,6 +1,7 @@
 """Projecting real images (or 2D points) into a generator's latent space: z such that G(z) looks like them.
 
-A GAN has no encoder, so z is searched for: the best of a few random latents (and, for a conditional
+A VAE has an encoder: z is the mean of q(z|x) (for a conditional VAE without a given label, the class
+whose reconstruction is nearest). A GAN has no encoder, so z is searched for: the best of a few random latents (and, for a conditional
 generator without a given label, the best class), then Adam on z against a pixel loss, optionally plus a
 feature loss in D's last hidden layer (what D looks at), with a small pull of |z| towards its typical
 length so the latent stays one the generator was trained on. Batched: B targets are projected at once.
@@ -105,6 +106,8 @@ def project(sampler, target: torch.Tensor, labels: torch.Tensor | None = None, s
     feature_weight: weight of the loss on D's last hidden features (0: pixels only).
     progress(step, loss) after each Adam step; should_stop() is polled each step (the app's Stop).
     """
+    if sampler.encoder is not None:
+        return _encode(sampler, target, labels)
     G, D, device = sampler.G, sampler.D, sampler.device
     n_classes = sampler.n_classes
     goal = _to_model_space(sampler, target.float()).to(device)
@@ -152,6 +155,38 @@ def project(sampler, target: torch.Tensor, labels: torch.Tensor | None = None, s
     recon = recon.cpu()
     return Projection(z=z.detach().cpu(), labels=None if y is None else y.cpu(), reconstruction=recon,
                       error=_error(sampler, recon, target.float().cpu()), losses=curve, stopped=stopped)
+
+
+@torch.no_grad()
+def _encode(sampler, target: torch.Tensor, labels: torch.Tensor | None) -> Projection:
+    """A VAE's projection: the encoder's mean (one pass; per class for a conditional VAE without labels)."""
+    device = sampler.device
+    goal = _to_model_space(sampler, target.float()).to(device)
+    classes = [None] if not sampler.n_classes else (
+        [labels.to(device)] if labels is not None else
+        [torch.full((goal.shape[0],), c, dtype=torch.long, device=device) for c in range(sampler.n_classes)])
+    best = None
+    with sampler.lock:
+        modes = sampler.encoder.training, sampler.decoder.training
+        sampler.encoder.eval()
+        sampler.decoder.eval()
+        try:
+            for y in classes:
+                mu, _ = sampler.encoder(goal, y)
+                recon = _from_model_space(sampler, sampler.decoder(mu, y).float()).cpu()
+                error = _error(sampler, recon, target.float().cpu())
+                if best is None:
+                    best = [mu, y, recon, error]
+                else:
+                    better = error < best[3]
+                    best[0][better], best[2][better], best[3][better] = mu[better], recon[better], error[better]
+                    if y is not None:
+                        best[1] = torch.where(better.to(device), y, best[1])
+        finally:
+            sampler.encoder.train(modes[0])
+            sampler.decoder.train(modes[1])
+    mu, y, recon, error = best
+    return Projection(z=mu.cpu(), labels=None if y is None else y.cpu(), reconstruction=recon, error=error, losses=[])
 
 
 def image_target(image, sampler) -> torch.Tensor:

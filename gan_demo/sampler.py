@@ -45,12 +45,13 @@ class Sampler:
     """
 
     def __init__(self, decoder, critic=None, cfg=None, dataset_info: dict | None = None,
-                 device: torch.device | str = "cpu", lock=None, name: str = ""):
+                 device: torch.device | str = "cpu", lock=None, name: str = "", encoder=None):
         if cfg is None:
             raise ValueError("Sampler needs the run's resolved config (cfg)")
         dataset_info = dataset_info or {}
         device = torch.device(device)
         self.decoder, self.critic, self.cfg = decoder, critic, cfg
+        self.encoder = encoder  # q(z|x) of a family that has one (a VAE): (x, y) -> (mu, logvar); else None
         self.info = dataset_info
         self.device = device
         self.lock = lock if lock is not None else threading.RLock()
@@ -63,8 +64,9 @@ class Sampler:
     def from_checkpoint(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> "Sampler":
         ckpt: Checkpoint = load_checkpoint(run_dir, device, with_optimizer_state=False)
         decoder, critic = ckpt.sampling_nets()
+        encoder = ckpt.networks.get("encoder")
         return cls(decoder.eval(), None if critic is None else critic.eval(), ckpt.cfg, ckpt.dataset_info,
-                   torch.device(device), name=Path(run_dir).name)
+                   torch.device(device), name=Path(run_dir).name, encoder=None if encoder is None else encoder.eval())
 
     @classmethod
     def from_trainer(cls, trainer, name: str = "current run") -> "Sampler":
@@ -72,7 +74,7 @@ class Sampler:
 
         family = trainer.family
         sampler = cls(family.decoder_net(), family.critic, trainer.cfg, dataset_info_of(trainer.dataset),
-                      trainer.device, lock=trainer.lock, name=name)
+                      trainer.device, lock=trainer.lock, name=name, encoder=family.networks.get("encoder"))
         sampler.trainer = trainer
         return sampler
 

@@ -63,3 +63,19 @@ def test_a_2d_point_projects_onto_the_generators_cloud():
     target = sampler.generate(z_from_seed(2, sampler.z_dim, 2))
     found = project(sampler, target, steps=150)
     assert found.reconstruction.shape == (2, 2) and (found.error < 0.05 * tr.cfg.model.data_scale + 0.02).all()
+
+
+def test_a_vae_projects_with_its_encoder_mean():
+    tr = Trainer(RunConfig(family="vae", data=DataConfig(dataset="digits", img_size=16),
+                           model=ModelConfig(ngf=8, ndf=8, z_dim=4), train=TrainConfig(batch_size=32, steps=60)),
+                 device="cpu")
+    tr.run()
+    sampler = Sampler.from_trainer(tr)
+    x, _ = tr.dataset.sample(6, torch.Generator(device=tr.device).manual_seed(1))
+    target = ((x.float() + 1) / 2).clamp(0, 1)
+    found = project(sampler, target)
+    assert found.z.shape == (6, 4) and found.losses == [] and found.labels is None
+    mu, _ = tr.family.encode(x)
+    assert torch.allclose(found.z, mu.cpu(), atol=1e-5)
+    assert torch.allclose(sampler.generate(found.z), found.reconstruction, atol=1e-5)
+    assert ((0 <= found.error) & (found.error <= 1)).all()
