@@ -132,7 +132,8 @@ def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
     return pad
 
 
-def _check_drawing_size(part) -> None:
+def _check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the drawing",
+                        hint: str = "draw on the canvas") -> None:
     """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
     source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
     try:
@@ -140,9 +141,8 @@ def _check_drawing_size(part) -> None:
             w, h = im.size
     except Exception:  # not an image: gradio's own decoding says so
         return
-    if max(w, h) > MAX_DRAWING_SIDE:
-        raise user_error(f"the drawing is {w:,} x {h:,} pixels; draw on the canvas "
-                       f"(at most {MAX_DRAWING_SIDE:,} pixels a side)")
+    if max(w, h) > max_side:
+        raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
 
 
 def _direction(dx: float, dy: float) -> str:

@@ -54,6 +54,8 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     bookmarks: list = field(default_factory=list)  # saved latents (dicts) from Explore; Interpolate's endpoints
     uploads: dict = field(default_factory=dict)  # server-made id -> path of a dataset file this session uploaded
+    projected: dict | None = None  # Explore's latent found by projecting an image: {"checkpoint", "z", "label", "what"}
+    projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
     starting: bool = False  # a slot is reserved while this session's new trainer is being built
 
     @property
