@@ -240,6 +240,47 @@ def test_interpolate_makes_a_gif(page):
     screenshot(page, "tab_interpolate")
 
 
+def test_a_projected_upload_becomes_a_bookmark_and_interpolates(page, tmp_path):
+    """Explore's "Project an image into z": upload a picture, project it, and walk from it on Interpolate."""
+    import re
+
+    from PIL import Image, ImageDraw
+
+    click_tab(page, "Explore")
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
+                           timeout=WAIT_MS)
+    page.get_by_text("Project an image into z", exact=True).click()
+    digit = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(digit).line([(18, 14), (46, 14), (28, 52)], fill=255, width=6)  # a "7", light on black
+    digit.save(tmp_path / "seven.png")
+    page.locator("#project-upload input[type=file]").set_input_files(str(tmp_path / "seven.png"))
+    page.wait_for_selector("#project-upload img", state="visible", timeout=WAIT_MS)
+    set_slider(page, "project-steps", 60)
+    page.click("#project-run")
+    page.wait_for_function("() => document.querySelector('#project-status').innerText.includes('Projected your image')",
+                           timeout=WAIT_MS)
+    wait_for_new_image(page, "project-result", None, timeout_ms=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('projected z (your image)')",
+                           timeout=WAIT_MS)
+    assert "projected z (your image)" in page.locator("#explore-bookmarks input").input_value()
+    found_class = re.search(r"class (\d)", markdown_text(page, "project-status")).group(1)
+    assert f"class {found_class}" in markdown_text(page, "explore-readout")  # the view shows the class it was found in
+    page.locator("#project-panel").scroll_into_view_if_needed()
+    screenshot(page, "explore_projected")
+
+    click_tab(page, "Interpolate")
+    page.locator("#interp-a-kind").get_by_text("a bookmark").click()
+    page.locator("#interp-a-bookmark input").click()
+    page.get_by_role("option", name=re.compile("projected z")).first.click()
+    set_slider(page, "interp-frames", 6)
+    page.click("#interp-run")
+    page.wait_for_function("() => /6 frames/.test(document.querySelector('#interp-status').innerText)", timeout=WAIT_MS)
+    assert "projected z (your image)" in markdown_text(page, "interp-status")
+    wait_for_new_image(page, "interp-gif", None, timeout_ms=WAIT_MS)
+    screenshot(page, "interpolate_from_projected")
+    page.locator("#interp-a-kind").get_by_text("a seed").click()  # as the other tests expect it
+
+
 def test_quality_measures_a_checkpoint(page):
     click_tab(page, "Quality")
     page.wait_for_selector("#quality-measure", state="visible")

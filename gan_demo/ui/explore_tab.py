@@ -349,7 +349,10 @@ class Explore:
         if name == CURRENT_RUN or str(name).startswith("run-"):
             sampler.refresh()  # a live run has moved on since its cloud and directions were cached
         sliders = self.slider_updates(sampler, mode, offsets)
-        base, what = self._base(self._session(request), name)
+        session = self._session(request)
+        base, what = self._base(session, name)
+        if base is not None and session.projected.get("label") is not None:
+            label = session.projected["label"]  # the class the projection found the image in
         picture, text = self.show(sampler, seed, mode, truncation, label, offsets, base, what)
         return (self.class_update(sampler, label), *sliders, _seed(seed), mode, float(truncation),
                 picture, text, note or _about(sampler, name))

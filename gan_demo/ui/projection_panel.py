@@ -183,7 +183,7 @@ def build(ctx, explore_handlers, checkpoint, image, bookmarks, download, after: 
                 index = gr.Number(0, precision=0, minimum=0, label="Held-out image number", visible=False,
                                   elem_id="project-index")
                 with gr.Row():
-                    steps = gr.Slider(20, MAX_STEPS, value=300, step=10, label="Adam steps (GAN)")
+                    steps = gr.Slider(20, MAX_STEPS, value=300, step=10, label="Adam steps (GAN)", elem_id="project-steps")
                     features = gr.Number(0.0, minimum=0, label="D-feature loss weight (GAN)")
                 with gr.Row():
                     run = gr.Button("Project", variant="primary", elem_id="project-run")
