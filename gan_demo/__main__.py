@@ -69,8 +69,29 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
         section_name, name = key.split(".")
         section = cfg if section_name == "RunConfig" else getattr(cfg, SECTIONS[section_name])
         setattr(section, name, value)
+    if getattr(args, "schedule", None):
+        cfg.schedule = read_schedule(args.schedule)
     cfg.validate()
     return cfg
+
+
+def read_schedule(text: str) -> list:
+    """--schedule: a JSON list, or the path of a file holding one (or a run's config.json: its "schedule")."""
+    source = text.strip()
+    if not source.startswith("["):
+        try:
+            source = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"schedule: {text!r} is neither a JSON list nor a readable file ({exc.strerror})") from None
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"schedule: not valid JSON ({exc.msg})") from None
+    if isinstance(value, dict) and "schedule" in value:
+        value = value["schedule"]
+    if not isinstance(value, list):
+        raise ConfigError("schedule: must be a JSON list of changes such as [{\"step\": 500, \"lr_d\": 0.01}]")
+    return value
 
 
 # --------------------------------------------------------------------------- train
@@ -363,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
     train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--schedule", default=None, metavar="JSON_OR_FILE",
+                       help="settings to change while training, as a JSON list or a file holding one: "
+                            "[{\"step\": 500, \"lr_d\": 0.01}, ...] (GAN: lr_g, lr_d, n_critic, loss, r1_gamma, "
+                            "gp_weight; VAE: beta, lr_vae); the app records one when you change settings live")
     add_config_flags(train)
     train.set_defaults(func=cmd_train)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -102,6 +103,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     vae: VAESettings = field(default_factory=VAESettings)
     step: int = 0  # training steps already taken (set when saved)
+    schedule: list = field(default_factory=list)  # settings changed during the run: [{"step": N, "lr_d": 0.01, ...}], applied when the run reaches step N (LIVE_SETTINGS)
     format_version: int = FORMAT_VERSION  # checkpoint format
 
     # ------------------------------------------------------------------ io
@@ -135,6 +137,7 @@ class RunConfig:
             train=build(TrainConfig, d.get("train")),
             vae=build(VAESettings, d.get("vae")),
             step=int(d.get("step", 0)),
+            schedule=d.get("schedule") or [],
         )
         return cfg
 
@@ -254,6 +257,7 @@ class RunConfig:
         check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
         check(0 <= v.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {v.kl_warmup})")
         check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+        check_schedule(self)
 
     # ----------------------------------------------------------------- cli
     def to_cli(self, out: str = "runs/my-run") -> str:
@@ -282,8 +286,49 @@ class RunConfig:
                     parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
                 else:
                     parts.append(f"{flag} {_quote(str(value))}")
+        if self.schedule:
+            parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
         parts.append(f"--out {_quote(out)}")
         return " ".join(parts)
+
+
+# Settings a run can change while it trains (the app's live controls, --schedule), per family.
+LIVE_SETTINGS = {"gan": ("lr_g", "lr_d", "n_critic", "loss", "r1_gamma", "gp_weight"), "vae": ("beta", "lr_vae")}
+MAX_SCHEDULE = 1000  # changes one run may record
+
+
+def apply_live(cfg: "RunConfig", changes: dict) -> None:
+    """Set live settings (LIVE_SETTINGS) on cfg in place: the vae section's or train's field of that name."""
+    for name, value in changes.items():
+        setattr(cfg.vae if name in ("beta", "lr_vae") else cfg.train, name, value)
+
+
+def check_schedule(cfg: "RunConfig") -> None:
+    """Raise ConfigError naming the first bad entry of cfg.schedule (steps in order, known settings, valid values)."""
+    allowed = LIVE_SETTINGS.get(cfg.family, ())
+    if not isinstance(cfg.schedule, list) or len(cfg.schedule) > MAX_SCHEDULE:
+        raise ConfigError(f"schedule: must be a list of at most {MAX_SCHEDULE} changes")
+    last = -1
+    for i, entry in enumerate(cfg.schedule):
+        where = f"schedule[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("step"), int) or isinstance(entry.get("step"), bool):
+            raise ConfigError(f"{where}: must be an object with a whole-number \"step\"")
+        if entry["step"] < last:
+            raise ConfigError(f"{where}: steps must not go back (step {entry['step']} after {last})")
+        last = entry["step"]
+        changes = {k: v for k, v in entry.items() if k != "step"}
+        unknown = set(changes) - set(allowed)
+        if any(v is None for v in changes.values()):
+            raise ConfigError(f"{where}: give each changed setting a value (auto cannot be a change)")
+        if unknown or not changes:
+            raise ConfigError(f"{where}: a {cfg.family} run can change {', '.join(allowed)} while it trains"
+                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        trial = RunConfig.from_dict({**cfg.to_dict(), "schedule": []})
+        apply_live(trial, changes)
+        try:
+            trial.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 # ModelConfig fields derived from the dataset, never set by the user.

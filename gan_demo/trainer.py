@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import RunConfig
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
 from .data import Dataset, load_dataset
 from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
 from .families import FAMILIES
@@ -230,6 +230,13 @@ class Trainer:
         self._pending: list[tuple[int, torch.Tensor, float]] = []  # (step, its numbers on the device, seconds)
         self.last_record: StepRecord | None = None
         self.error: Exception | None = None
+        # Settings changed while training (the app's live controls) and a replayed schedule (--schedule):
+        # cfg.schedule records every change at the step it took effect; a resumed run has already applied
+        # the entries up to its step (its config holds their values).
+        self._queued_changes: dict = {}
+        self._changes_lock = threading.Lock()
+        self._next_change = sum(1 for entry in self.cfg.schedule if entry["step"] < self.step or
+                                (self.step > 0 and entry["step"] == self.step))
 
         # 2D runs: quality figures every QUALITY_EVERY steps, against a fixed draw of real points.
         self.quality_history = History(record_type=QualityRecord)
@@ -289,7 +296,41 @@ class Trainer:
         """Between backward and the optimizer step: module's gradients averaged over the ranks (no-op in one process)."""
         distributed.average_gradients(module, self.dist)
 
+    def change(self, **settings) -> None:
+        """Change live settings (config.LIVE_SETTINGS for the run's family) from the next step on.
+
+        Checked here (ConfigError naming the setting); applied at the next step boundary, where it is
+        recorded in cfg.schedule, so the checkpoint keeps it and `--schedule` replays it."""
+        allowed = LIVE_SETTINGS.get(self.cfg.family, ())
+        unknown = set(settings) - set(allowed)
+        if unknown or not settings:
+            raise ConfigError(f"a {self.cfg.family} run can change {', '.join(allowed)} while it trains"
+                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        trial = RunConfig.from_dict({**self.cfg.to_dict(), "schedule": []})
+        apply_live(trial, settings)
+        trial.validate()
+        with self._changes_lock:
+            self._queued_changes.update(settings)
+
+    def _apply_due_changes(self) -> None:
+        """At a step boundary (the lock held): the schedule's entries for this step, then queued live changes."""
+        schedule = self.cfg.schedule
+        due = {}
+        while self._next_change < len(schedule) and schedule[self._next_change]["step"] <= self.step:
+            due.update({k: v for k, v in schedule[self._next_change].items() if k != "step"})
+            self._next_change += 1
+        with self._changes_lock:
+            live, self._queued_changes = self._queued_changes, {}
+        if live:
+            schedule.insert(self._next_change, {"step": self.step, **live})  # before any later replayed entry
+            self._next_change += 1
+            due.update(live)
+        if due:
+            apply_live(self.cfg, due)
+            self.family.apply_settings(due)
+
     def _step_tensors(self) -> tuple[dict[str, torch.Tensor], float]:
+        self._apply_due_changes()
         start = time.perf_counter()
         out = self.family.train_step()
         return out, time.perf_counter() - start
@@ -317,6 +358,7 @@ class Trainer:
         if name not in phases:
             raise ValueError(f"phase: the {self.family.name} family has {', '.join(phases)} (got {name!r})")
         with self.lock:
+            self._apply_due_changes()
             return {k: float(v) for k, v in phases[name]().items()}
 
     def d_step_only(self) -> dict[str, float]:
@@ -407,7 +449,15 @@ class Trainer:
         if self._good_state is None:
             return self.step
         self.family.load_state_dict(self._good_state)
+        # The weights go back; the settings stay as the user last set them (the optimizers' saved learning
+        # rates would otherwise undo a change made since).
+        self.family.apply_settings({name: value for name, value in self._live_values().items() if value is not None})
         return self.step
+
+    def _live_values(self) -> dict:
+        """The current value of every live setting of this run's family."""
+        return {name: getattr(self.cfg.vae if name in ("beta", "lr_vae") else self.cfg.train, name)
+                for name in LIVE_SETTINGS.get(self.cfg.family, ())}
 
     # ---------------------------------------------------------------- run loop
     def add_callback(self, fn: Callable[["Trainer", StepRecord], None]) -> None:
@@ -557,6 +607,7 @@ class Trainer:
             "history": self.history.columns(),
             "quality": self.last_quality.to_dict() if self.last_quality else None,
             "quality_history": self.quality_history.columns(),
+            "schedule": [dict(entry) for entry in self.cfg.schedule if entry["step"] <= step],  # changes made so far
         }
 
     @torch.no_grad()

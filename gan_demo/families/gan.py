@@ -89,6 +89,16 @@ class GAN:
         """D: how real a sample looks (losses.d_prob reads its output with cfg.train.loss)."""
         return self.D
 
+    def apply_settings(self, changes: dict) -> None:
+        """Live settings (config.LIVE_SETTINGS["gan"]) from the next update on: the phases read cfg.train
+        each update; the learning rates go into the optimizers. D's normalisation stays what it was built with."""
+        for name, value in changes.items():
+            setattr(self.cfg.train, name, value)
+        for opt, name in ((self.opt_G, "lr_g"), (self.opt_D, "lr_d")):
+            if name in changes and opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = changes[name]
+
     # ------------------------------------------------------------------ training
     def train_step(self) -> dict[str, torch.Tensor]:
         """One round: n_critic D updates, then one G update. SERIES as 0-d device tensors."""

@@ -294,6 +294,16 @@ class VAE:
         """name -> one update alone (a VAE has one: the ELBO step)."""
         return {"elbo": self.train_step}
 
+    def apply_settings(self, changes: dict) -> None:
+        """Live settings (config.LIVE_SETTINGS["vae"]: beta, lr_vae) from the next step on."""
+        if "beta" in changes:
+            self.cfg.beta = changes["beta"]
+        if "lr_vae" in changes:
+            self.cfg.lr = changes["lr_vae"]
+            if self.opt is not None:
+                for group in self.opt.param_groups:
+                    group["lr"] = changes["lr_vae"]
+
     def decoder_net(self, ema: bool = True) -> nn.Module:
         """(z, y) -> samples, as gan_demo.sampler.Sampler and the Trainer's progress grid use it (no EMA: ema is ignored)."""
         return self._decoder_mean

@@ -383,7 +383,7 @@ def _settings_from_json(text: str) -> dict:
     sections = {"data", "model", "train", "vae"}
     if not (set(obj) & sections):
         return obj
-    skip = {"step", "format_version", "dataset_info"}
+    skip = {"step", "format_version", "dataset_info", "schedule"}  # a web run starts afresh: no replayed changes
     unknown = set(obj) - sections - skip - {"family"}
     if unknown:
         raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
