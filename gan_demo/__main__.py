@@ -129,7 +129,7 @@ def _train(args, dist, device) -> int:
     total = cfg.train.steps
     processes = ""
     if dist.active:
-        processes = (f" in {dist.world_size} processes ({torch.distributed.get_backend()}, "
+        processes = (f" in {dist.world_size} process{'es' if dist.world_size > 1 else ''} ({torch.distributed.get_backend()}, "
                      f"batch {cfg.train.batch_size} = {dist.world_size} x "
                      f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
     say(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
