@@ -32,10 +32,20 @@ def mlp_cfg(batch: int) -> RunConfig:
                      train=TrainConfig(batch_size=batch, steps=6, seed=3, device="cpu"))
 
 
-def dcgan_cfg(batch: int, sync_bn: bool = False, steps: int = 4) -> RunConfig:
+def dcgan_cfg(batch: int, sync_bn: bool = False, steps: int = 4, r1_gamma: float = 0.0) -> RunConfig:
     """Tiny digits DCGAN with BatchNorm in G and D, fp32 (bf16 would hide differences at the tolerance)."""
-    return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16),
-                     train=TrainConfig(batch_size=batch, steps=steps, seed=5, device="cpu", amp=False, sync_bn=sync_bn))
+    return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16, d_norm="batch"),
+                     train=TrainConfig(batch_size=batch, steps=steps, seed=5, device="cpu", amp=False, sync_bn=sync_bn,
+                                       r1_gamma=r1_gamma))
+
+
+# 2 ranks x B against 1 process x 2B (config, absolute tolerance on the weights): an MLP without BatchNorm;
+# with --sync-bn a DCGAN with BatchNorm in G and D, and the same with R1 on its BatchNorm D (a double backward
+# through the global statistics' all-reduce). Measured: the first two agree within 2e-7, the R1 case within
+# 2e-7 but for one element of G's first layer at 6e-6 (Adam divides float noise by a near-zero gradient);
+# per-rank BatchNorm instead of --sync-bn differs by 1e-3 there.
+EQUIVALENT = {"mlp": (mlp_cfg(64), 2e-6), "dcgan_sync_bn": (dcgan_cfg(32, sync_bn=True), 2e-6),
+              "dcgan_sync_bn_r1": (dcgan_cfg(32, sync_bn=True, steps=3, r1_gamma=1.0), 3e-5)}
 
 
 class SharedOrderTrainer(Trainer):
@@ -105,7 +115,7 @@ def _equivalence_ranks(dist):
     trainer_module.READBACK_STEPS = 2  # several agreed read-backs within the few steps
     trainer_module.READBACK_S = 0.0  # would read back after every step in one process; never used under torchrun
     results = {}
-    for name, cfg in (("mlp", mlp_cfg(64)), ("dcgan_sync_bn", dcgan_cfg(32, sync_bn=True))):
+    for name, (cfg, _) in EQUIVALENT.items():
         tr = SharedOrderTrainer(cfg, dist=dist)
         initial = _weights(tr)
         read_at = []
@@ -119,7 +129,7 @@ def _equivalence_ranks(dist):
 
 def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(tmp_path):
     ranks = run_ranks(_equivalence_ranks, tmp_path)
-    for name, cfg in (("mlp", mlp_cfg(64)), ("dcgan_sync_bn", dcgan_cfg(32, sync_bn=True))):
+    for name, (cfg, atol) in EQUIVALENT.items():
         one = SharedOrderTrainer(cfg)  # one process, the whole global batch, plain BatchNorm
         one_initial = _weights(one)
         assert one.run() == "finished"
@@ -129,10 +139,10 @@ def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(tmp_path):
             assert torch.equal(r0["initial"][key], value) and torch.equal(r1["initial"][key], value), key
         for key, value in _weights(one).items():
             assert torch.equal(r0["final"][key], r1["final"][key]), key  # every rank holds the same model, G_ema too
-            assert torch.allclose(r0["final"][key].float(), value.float(), rtol=1e-4, atol=2e-6), \
+            assert torch.allclose(r0["final"][key].float(), value.float(), rtol=1e-4, atol=atol), \
                 (name, key, float((r0["final"][key].float() - value.float()).abs().max()))
         # read back at step counts only (READBACK_S = 0 would have read after every step), figures averaged
-        assert r0["read_at"] == r1["read_at"] == [s for s in range(2, cfg.train.steps + 1, 2) for _ in range(2)]
+        assert r0["read_at"] == r1["read_at"] == [min(s + s % 2, cfg.train.steps) for s in range(1, cfg.train.steps + 1)]
         assert r0["loss_d"] == r1["loss_d"] == pytest.approx(one.history.columns()["loss_d"], rel=1e-4)
         first = next(k for k in one_initial if k.startswith("G."))
         assert not torch.equal(r0["final"][first], one_initial[first])  # training moved the weights
@@ -283,3 +293,14 @@ def test_global_batchnorm_is_plain_batchnorm_in_one_process():
     assert isinstance(synced[1], distributed.GlobalBatchNorm)
     x = torch.randn(5, 2, 6, 6)
     assert torch.equal(plain(x), synced(x))
+
+
+def test_a_plain_run_starts_no_process_group(tmp_path, capsys):
+    from gan_demo.__main__ import main
+
+    assert "RANK" not in os.environ
+    assert main(["train", "--dataset", "ring8", "--n-points", "1000", "--width", "16", "--depth", "1", "--batch-size", "32",
+                 "--steps", "2", "--quiet", "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
+    assert not torch.distributed.is_initialized()
+    assert "processes" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["world_size"] == 1
