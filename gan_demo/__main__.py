@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -98,8 +99,6 @@ def cmd_train(args) -> int:
 
 def _train(args, dist, device) -> int:
     """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
-    import torch
-
     from . import distributed
     from .checkpoint import is_checkpoint
     from .trainer import Trainer
@@ -127,13 +126,8 @@ def _train(args, dist, device) -> int:
         say(trainer.dataset.note)
     cfg = trainer.cfg
     total = cfg.train.steps
-    processes = ""
-    if dist.active:
-        processes = (f" in {dist.world_size} process{'es' if dist.world_size > 1 else ''} ({torch.distributed.get_backend()}, "
-                     f"batch {cfg.train.batch_size} = {dist.world_size} x "
-                     f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
     say(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
-        f"({trainer.precision}){processes} for {total} steps -> {out}")
+        f"({trainer.precision}){_processes(trainer)} for {total} steps -> {out}")
 
     bar = None
     if not args.quiet and master:
@@ -155,18 +149,11 @@ def _train(args, dist, device) -> int:
             tr.save(out)
 
     trainer.add_callback(on_step)
-    # Ctrl-C: stop cleanly and save. Under torchrun also SIGTERM (what torchrun sends its workers when it
-    # is stopped); the ranks stop together at the next read-back, where the stop flags are all-reduced.
-    stop_signals = (signal.SIGINT, signal.SIGTERM) if dist.active else (signal.SIGINT,)
-    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
-    for sig in stop_signals:
-        signal.signal(sig, lambda *_: trainer.stop())
     start = time.perf_counter()
     try:
-        state = trainer.run(total)
+        with _stop_on_signals(trainer):
+            state = trainer.run(total)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
@@ -182,6 +169,32 @@ def _train(args, dist, device) -> int:
         print(f"gan_demo: {trainer.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _processes(trainer) -> str:
+    """' in 2 processes (gloo, batch 64 = 2 x 32)' under torchrun; '' for a plain run."""
+    import torch
+
+    dist, t = trainer.dist, trainer.cfg.train
+    if not dist.active:
+        return ""
+    return (f" in {dist.world_size} process{'es' if dist.world_size > 1 else ''} ({torch.distributed.get_backend()}, "
+            f"batch {t.batch_size} = {dist.world_size} x {trainer.batch_size}{', synced BatchNorm' if t.sync_bn else ''})")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer):
+    """Ctrl-C stops cleanly (then the run is saved). Under torchrun also SIGTERM (what torchrun sends its
+    workers when it is stopped): the ranks stop together at the next read-back, where the stop flags meet."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if trainer.dist.active else (signal.SIGINT,)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in stop_signals:
+        signal.signal(sig, lambda *_: trainer.stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _write_preview(trainer, path: Path) -> None:
