@@ -172,7 +172,8 @@ class HookedTrainer(Trainer):
 def _control_flow_ranks(dist):
     trainer_module.READBACK_STEPS = 4
     tr = HookedTrainer(mlp_cfg(64), dist=dist)
-    runs = []
+    first_draw = (tr._real_batch(8)[0], tr._noise(4))  # this rank's data and noise stream (seed + rank)
+    runs = [first_draw]
     for hook in (("nan_reading", 1, 5), ("stop", 1, 2), ("poison_weight", 1, 9)):
         tr.hook = hook
         state = tr.run(40)
@@ -183,7 +184,14 @@ def _control_flow_ranks(dist):
 
 def test_nan_or_stop_on_one_rank_acts_on_all_without_hanging(tmp_path):
     ranks = run_ranks(_control_flow_ranks, tmp_path)
-    nan_reading, stop, poison = (list(runs) for runs in zip(*ranks))  # each: [rank 0's, rank 1's]
+    draws, nan_reading, stop, poison = (list(runs) for runs in zip(*ranks))  # each: [rank 0's, rank 1's]
+    # Data and noise come from seed + rank: rank r draws what one process seeded with seed + r draws.
+    for rank, (real, z) in enumerate(draws):
+        cfg = mlp_cfg(64)
+        cfg.train.seed += rank
+        alone = Trainer(cfg)
+        assert torch.equal(real, alone._real_batch(8)[0]) and torch.equal(z, alone._noise(4))
+    assert not torch.equal(draws[0][0], draws[1][0])
     # A NaN only rank 1 read (step 6's numbers): both ranks roll back to the good state of step 0 together.
     for r in nan_reading:
         assert r["state"] == "diverged" and r["step"] == 0
