@@ -112,7 +112,8 @@ def _train(args, dist, device) -> int:
                 raise distributed.MasterError("no checkpoint")
             fail(f"--resume: {out} holds no checkpoint to resume")
         device = device or getattr(args, "TrainConfig.device") or "auto"
-        saved = RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+        saved = distributed.from_master(  # rank 0 reads; the folder need not be on every node
+            lambda: RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8"))), dist)
         dataset = distributed.master_first(lambda: local_dataset(saved.data, device), dist)
         trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist)
         if getattr(args, "TrainConfig.steps"):
