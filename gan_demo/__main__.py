@@ -88,13 +88,17 @@ def cmd_train(args) -> int:
     device = distributed.device_for(dist, getattr(args, "TrainConfig.device") or "auto")
     distributed.init(dist, device)
     try:
-        return _train(args, dist, device)
+        code = _train(args, dist, device)
     except ConfigError:  # the same flags fail the same way on every rank: rank 0 alone says so
+        distributed.shutdown(dist, wait=False)
         if dist.master:
             raise
         raise distributed.MasterError("config") from None
-    finally:
-        distributed.shutdown(dist)
+    except BaseException:
+        distributed.shutdown(dist, wait=False)
+        raise
+    distributed.shutdown(dist)
+    return code
 
 
 def _train(args, dist, device) -> int:
