@@ -12,7 +12,7 @@ from .. import distributed
 from ..config import DEFAULT_Z_DIM as CONFIG_Z_DIM
 from ..config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
 from ..engine import StepContext, grad_norm
-from ..losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from ..losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
                       mlp_layers)
 
