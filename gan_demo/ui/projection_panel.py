@@ -196,11 +196,12 @@ def build(ctx, explore_handlers, checkpoint, image, bookmarks, download, after: 
                                     x_title="Adam step", y_title="loss")
     source.change(lambda s: [gr.update(visible=s == "upload"), gr.update(visible=s == "draw"),
                              gr.update(visible=s == "held-out")], source, [upload, drawing, index], queue=False, **quiet)
+    # Named apart from the API's /project (the UI event would otherwise take that name first).
     projected = run.click(h.project, [checkpoint, source, upload, drawing, index, steps, features],
                           [picture, status, curve, bookmarks, download], concurrency_limit=1,
-                          concurrency_id="project", **quiet)
+                          concurrency_id="project", api_name="explore_project", **quiet)
     clicked = image.select(h.click_point, [checkpoint], [status, bookmarks, download], concurrency_limit=1,
-                           concurrency_id="project", **quiet)
+                           concurrency_id="project", api_name="explore_click_point", **quiet)
     for event in (projected, clicked):
         for step in after:
             event = event.then(**step)
