@@ -847,8 +847,9 @@ def build(ctx) -> dict:
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
             "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
-            "model_graph": model_graph,
-            "cli": cli, "upload": upload, "values_for": values_for}
+            "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
+            "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
+            "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:

@@ -94,7 +94,8 @@ def vae_pictures_due(view: VAEView, ended: bool, now: float | None = None) -> bo
     return ended or now - view.drawn_at >= VAE_PICTURES_EVERY_S
 
 
-def _upscale(img_size: int, per_row: int) -> int:
+def grid_upscale(img_size: int, per_row: int) -> int:
+    """The enlargement (nearest) that makes per_row images of img_size about PICTURE_PX wide."""
     return max(1, round(PICTURE_PX / (per_row * img_size)))
 
 
@@ -104,7 +105,7 @@ def reconstruction_picture(trainer, view: VAEView) -> Image.Image:
     y = view.real_y if trainer.cfg.model.n_classes else None
     with trainer.lock:  # reconstruct switches the nets to eval mode: not while a step runs
         recon = family.reconstruct(view.real.to(trainer.device), None if y is None else y.to(trainer.device))
-    up = _upscale(trainer.cfg.model.img_size, 8)
+    up = grid_upscale(trainer.cfg.model.img_size, 8)
     left = viz.image_grid(viz.to_unit(view.real), nrow=4, upscale=up)
     right = viz.image_grid(viz.to_unit(recon.float().cpu()), nrow=4, upscale=up)
     return _side_by_side(left, right, ("real", "reconstructed"))
@@ -133,7 +134,7 @@ def manifold_picture(trainer) -> Image.Image:
     with trainer.lock:
         images = trainer.family.decode(z.to(trainer.device), y)
     return viz.image_grid(viz.to_unit(images.float().cpu()), nrow=n, pad=1,
-                          upscale=_upscale(trainer.cfg.model.img_size, n))
+                          upscale=grid_upscale(trainer.cfg.model.img_size, n))
 
 
 def scatter_picture(trainer, view: VAEView) -> Image.Image:
