@@ -414,13 +414,15 @@ CLASS_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (1
 
 
 def class_scatter(points, labels=None, bounds=(-4.0, 4.0, -4.0, 4.0), class_names=(), size: int = 512,
-                  radius: float = 2.0, square: tuple[float, float] | None = None) -> Image.Image:
+                  radius: float = 2.0, square: tuple[float, float] | None = None,
+                  axes: tuple[str, str] | None = None) -> Image.Image:
     """Points coloured by class, e.g. a VAE's encoded data in a 2D latent space (Kingma & Welling, fig. 4).
 
     points (N, 2); labels (N,) ints or None (one colour); bounds (xmin, xmax, ymin, ymax), fixed so
     the picture does not jump as training moves the points; square (lo, hi): a dashed outline of
-    [lo, hi]^2 (the region a decoded manifold covers). With class_names, a legend strip on the right:
-    the picture is then wider than `size`.
+    [lo, hi]^2 (the region a decoded manifold covers), its corner value written beside it; axes: the
+    names of x and y, written at the ends of the axes through 0. With class_names, a legend strip on the
+    right: the picture is then wider than `size`.
     """
     plot = _Plot(bounds, size)
     p = _points(points, "points")
@@ -443,6 +445,7 @@ def class_scatter(points, labels=None, bounds=(-4.0, 4.0, -4.0, 4.0), class_name
             raise ValueError(f"labels must have one entry per point: {len(p)}, got {len(y)}")
         layers = [(p[y == k], CLASS_COLORS[k % len(CLASS_COLORS)]) for k in np.unique(y)]
     img = _draw_points(canvas, plot, layers, radius).reduce(_SS)
+    _label_axes(img, plot, axes, square)
     if labels is None or not class_names:
         return img
     # The legend beside the plot, never over the points: one line per class, a dot in its colour.
@@ -461,6 +464,21 @@ def class_scatter(points, labels=None, bounds=(-4.0, 4.0, -4.0, 4.0), class_name
         draw.ellipse((size + 10, cy - dot, size + 10 + 2 * dot, cy + dot), fill=CLASS_COLORS[k % len(CLASS_COLORS)])
         draw.text((size + 16 + 2 * dot, cy), str(name), fill=(30, 30, 30), font=text_font, anchor="lm")
     return out
+
+
+
+def _label_axes(img: Image.Image, plot: _Plot, axes: tuple[str, str] | None, square) -> None:
+    """Axis names at the positive ends of x = 0 and y = 0, and the square's corner value (class_scatter)."""
+    draw = ImageDraw.Draw(img)
+    small = font(max(11, round(img.size[0] * 0.03)))
+    ink = dict(fill=(60, 60, 60), font=small, stroke_width=2, stroke_fill=(255, 255, 255))
+    origin = plot.to_px(np.array([0.0, 0.0])) / _SS
+    if axes is not None and plot.xmin < 0 < plot.xmax and plot.ymin < 0 < plot.ymax:
+        draw.text((img.size[0] - 6, origin[1] - 4), axes[0], anchor="rb", **ink)
+        draw.text((origin[0] + 6, 6), axes[1], anchor="lt", **ink)
+    if square is not None:
+        corner = plot.to_px(np.array([square[1], square[1]])) / _SS
+        draw.text((corner[0] + 4, corner[1] - 4), f"{square[1]:g}", anchor="lb", **ink)
 
 
 # ----------------------------------------------------------------------------------- animation

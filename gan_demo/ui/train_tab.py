@@ -500,19 +500,19 @@ def build(ctx) -> dict:
                                 "decoder (right); the same images all run long")
                     recon_image = gr.Image(label="Reconstructions", show_label=False, type="pil", format="png",
                                            interactive=False, buttons=["download", "fullscreen"],
-                                           elem_id="train_recon")
+                                           elem_id="vae_reconstructions")
                 with gr.Column(scale=1, min_width=260, visible=False) as manifold_box:
                     gr.Markdown(f"**Decoded manifold**: the decoder at a {MANIFOLD_SIDE} × {MANIFOLD_SIDE} grid of "
                                 f"z over [−{MANIFOLD_SPAN}, {MANIFOLD_SPAN}]² (z₁ left to right, z₂ bottom to top)")
                     manifold_image = gr.Image(label="Decoded manifold", show_label=False, type="pil", format="png",
                                               interactive=False, buttons=["download", "fullscreen"],
-                                              elem_id="train_manifold")
+                                              elem_id="vae_manifold")
                 with gr.Column(scale=1, min_width=260, visible=False) as scatter_box:
                     gr.Markdown(f"**Encoded data**: the encoder's mean for {SCATTER_POINTS} real images, coloured by class; "
                                 "the dashed square is the manifold's grid")
                     scatter_image = gr.Image(label="Encoded data", show_label=False, type="pil", format="png",
                                              interactive=False, buttons=["download", "fullscreen"],
-                                             elem_id="train_scatter")
+                                             elem_id="vae_scatter")
             with gr.Column(visible=False) as modes_box:
                 modes_md = gr.Markdown("", elem_id="mode_metrics")
                 with gr.Row(equal_height=False):

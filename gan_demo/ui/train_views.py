@@ -100,7 +100,8 @@ def grid_upscale(img_size: int, per_row: int) -> int:
 
 
 def reconstruction_picture(trainer, view: VAEView) -> Image.Image:
-    """The fixed real images (left) beside their reconstructions decode(encode(x).mu) (right), 4 x 4 each."""
+    """The fixed real images (left) beside their reconstructions decode(encode(x).mu) (right), 4 x 4 each,
+    a title under each."""
     family = trainer.family
     y = view.real_y if trainer.cfg.model.n_classes else None
     with trainer.lock:  # reconstruct switches the nets to eval mode: not while a step runs
@@ -112,14 +113,15 @@ def reconstruction_picture(trainer, view: VAEView) -> Image.Image:
 
 
 def _side_by_side(left: Image.Image, right: Image.Image, titles: tuple[str, str], gap: int = 16) -> Image.Image:
-    """Two pictures of the same size next to each other, a title above each."""
+    """Two pictures next to each other, a title under each (gradio's buttons cover the top-right corner)."""
     title_font = viz.font(18)
-    head = 28
-    out = Image.new("RGB", (left.width + gap + right.width, head + max(left.height, right.height)), (255, 255, 255))
+    foot = 28
+    height = max(left.height, right.height)
+    out = Image.new("RGB", (left.width + gap + right.width, height + foot), (255, 255, 255))
     draw = ImageDraw.Draw(out)
     for x, picture, title in ((0, left, titles[0]), (left.width + gap, right, titles[1])):
-        out.paste(picture, (x, head))
-        draw.text((x + picture.width / 2, head / 2), title, fill=(30, 30, 30), font=title_font, anchor="mm")
+        out.paste(picture, (x, 0))
+        draw.text((x + picture.width / 2, height + foot / 2), title, fill=(30, 30, 30), font=title_font, anchor="mm")
     return out
 
 
@@ -144,7 +146,7 @@ def scatter_picture(trainer, view: VAEView) -> Image.Image:
         mu, _ = trainer.family.encode(view.scatter.to(trainer.device), None if y is None else y.to(trainer.device))
     names = trainer.dataset.class_names if view.scatter_y is not None else ()
     return viz.class_scatter(mu.float().cpu(), view.scatter_y, SCATTER_BOUNDS, class_names=names, size=448,
-                             square=(-MANIFOLD_SPAN, MANIFOLD_SPAN))
+                             square=(-MANIFOLD_SPAN, MANIFOLD_SPAN), axes=("z1", "z2"))
 
 
 def vae_pictures(trainer, view: VAEView) -> dict:
