@@ -259,6 +259,11 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
         assert not train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + 1.0)
         assert train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + train_views.VAE_PICTURES_EVERY_S)
         assert train_views.vae_pictures_due(view, ended=True, now=view.drawn_at)
+
+        # Reset: no run, its pictures gone, the plots labelled for the family still picked.
+        reset = fns["on_reset"]("vae", request)
+        assert reset[tab["recon_image"]] is None and not reset[tab["vae_box"]]["visible"]
+        assert "ELBO" in reset[tab["d_plot"]].label and ctx.registry.get("s1").trainer is None
     finally:
         ctx.registry.drop("s1")
 

@@ -576,15 +576,17 @@ def build(ctx) -> dict:
                 manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
                 recon_image: None, manifold_image: None, scatter_image: None}
 
-    def cleared(session, run_snap=None) -> dict:
-        """Outputs for a fresh view: empty pictures and curves, buttons for the run's state."""
+    def cleared(session, run_snap=None, family: str = "gan") -> dict:
+        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
+        buttons for the run's state."""
         state = run_snap["state"] if run_snap else None
         out = {grid: None, modes_plot: None, kl_plot: None, js_plot: None,
                modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
                timeline_caption: "",
                status: status_line(run_snap, session.run_id if run_snap else None),
                message: message_for(run_snap)}
-        out.update(family_view(session.trainer.family.name if run_snap else "gan", session.trainer if run_snap else None))
+        trainer = session.trainer if run_snap else None
+        out.update(family_view(trainer.family.name if trainer else family, trainer))
         out.update(zip(buttons, _button_updates(state)))
         return out
 
@@ -726,13 +728,13 @@ def build(ctx) -> dict:
 
         return handler
 
-    def on_reset(request: gr.Request):
+    def on_reset(family, request: gr.Request):
         session = session_of(request)
         trainer = session.trainer
         ctx.registry.stop(session)
         session.trainer, session.run_id = None, None
         session.timeline.clear()
-        out = cleared(session)
+        out = cleared(session, family=family)  # no run: the plots are labelled for the picked family
         out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
                     saved: gr.update(value=None, visible=False)})
         if trainer is not None:  # the graph keeps the run's model, without its numbers
@@ -820,7 +822,7 @@ def build(ctx) -> dict:
                            (stop, lambda s, t: ctx.registry.stop(s))):
         button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
-    reset.click(on_reset, None, live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    reset.click(on_reset, controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
     save.click(on_save, None, saved, **private)
     timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
