@@ -503,7 +503,8 @@ def build(ctx) -> dict:
                                            elem_id="vae_reconstructions")
                 with gr.Column(scale=1, min_width=260, visible=False) as manifold_box:
                     gr.Markdown(f"**Decoded manifold**: the decoder at a {MANIFOLD_SIDE} × {MANIFOLD_SIDE} grid of "
-                                f"z over [−{MANIFOLD_SPAN}, {MANIFOLD_SPAN}]² (z₁ left to right, z₂ bottom to top)")
+                                f"z over [−{MANIFOLD_SPAN}, {MANIFOLD_SPAN}]² (z₁ left to right, z₂ bottom to top; "
+                                "a class-conditional VAE draws its first class)")
                     manifold_image = gr.Image(label="Decoded manifold", show_label=False, type="pil", format="png",
                                               interactive=False, buttons=["download", "fullscreen"],
                                               elem_id="vae_manifold")
