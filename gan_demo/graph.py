@@ -408,7 +408,13 @@ def model_graph(family: str = "gan", **kw) -> str:
 
 def run_graph(cfg, *, updating: str | None = None, numbers: dict | None = None, dataset: str | None = None,
               step: int | None = None) -> str:
-    """The GAN graph of a RunConfig (ideally resolved, so R1's "auto" is its number): its loss, penalties, data."""
+    """The graph of a RunConfig's family (ideally resolved, so "auto" is its value): a GAN with its loss,
+    penalties and data; a VAE with its reconstruction term and beta (updating: "enc+dec" or None)."""
+    if cfg.family == "vae":
+        if cfg.vae.recon is None:
+            cfg = cfg.resolved()
+        return vae_graph(kind=cfg.kind, updating=updating, numbers=numbers, beta=cfg.vae.beta, recon=cfg.vae.recon,
+                         dataset=cfg.data.dataset if dataset is None else dataset, step=step)
     if cfg.train.r1_gamma is None or cfg.train.mode_seeking is None:  # "auto": the numbers the run will use
         cfg = cfg.resolved()
     t = cfg.train

@@ -407,6 +407,80 @@ def points_image(real, fake, bounds, size: int = 512, real_color=REAL_COLOR, fak
                      radius=radius, legend=legend)
 
 
+
+# Ten distinct colours for classes (matplotlib's tab10), cycled beyond ten.
+CLASS_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+
+
+def class_scatter(points, labels=None, bounds=(-4.0, 4.0, -4.0, 4.0), class_names=(), size: int = 512,
+                  radius: float = 2.0, square: tuple[float, float] | None = None,
+                  axes: tuple[str, str] | None = None) -> Image.Image:
+    """Points coloured by class, e.g. a VAE's encoded data in a 2D latent space (Kingma & Welling, fig. 4).
+
+    points (N, 2); labels (N,) ints or None (one colour); bounds (xmin, xmax, ymin, ymax), fixed so
+    the picture does not jump as training moves the points; square (lo, hi): a dashed outline of
+    [lo, hi]^2 (the region a decoded manifold covers), its corner value written beside it; axes: the
+    names of x and y, written at the ends of the axes through 0. With class_names, a legend strip on the
+    right: the picture is then wider than `size`.
+    """
+    plot = _Plot(bounds, size)
+    p = _points(points, "points")
+    canvas = Image.new("RGB", (plot.px, plot.px), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    _draw_grid(draw, plot, on_heat=False)
+    if square is not None:
+        (u0, v0), (u1, v1) = plot.to_px(np.array([[square[0], square[1]], [square[1], square[0]]]))
+        for a, b in (((u0, v0), (u1, v0)), ((u1, v0), (u1, v1)), ((u1, v1), (u0, v1)), ((u0, v1), (u0, v0))):
+            n = max(2, int(math.hypot(b[0] - a[0], b[1] - a[1]) // (8 * _SS)))
+            for i in range(0, n, 2):  # dashes
+                t0, t1 = i / n, min(1.0, (i + 1) / n)
+                draw.line([(a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
+                           (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)], fill=(0, 0, 0, 110), width=_SS)
+    if labels is None:
+        layers = [(p, FAKE_COLOR)]
+    else:
+        y = _numpy(labels, np.int64).reshape(-1)
+        if len(y) != len(p):
+            raise ValueError(f"labels must have one entry per point: {len(p)}, got {len(y)}")
+        layers = [(p[y == k], CLASS_COLORS[k % len(CLASS_COLORS)]) for k in np.unique(y)]
+    img = _draw_points(canvas, plot, layers, radius).reduce(_SS)
+    _label_axes(img, plot, axes, square)
+    if labels is None or not class_names:
+        return img
+    # The legend beside the plot, never over the points: one line per class, a dot in its colour.
+    text_font = font(max(11, round(size * 0.032)))
+    measure = ImageDraw.Draw(img)
+    line_h = _text_size(measure, "Hg", text_font)[1] + 8
+    strip = 34 + max(_text_size(measure, str(n), text_font)[0] for n in class_names)
+    out = Image.new("RGB", (size + strip, size), (255, 255, 255))
+    out.paste(img, (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.line([(size, 0), (size, size)], fill=(200, 200, 200), width=1)
+    top = max(8, (size - line_h * len(class_names)) // 2)
+    for k, name in enumerate(class_names):
+        cy = top + line_h * k + line_h / 2
+        dot = line_h * 0.28
+        draw.ellipse((size + 10, cy - dot, size + 10 + 2 * dot, cy + dot), fill=CLASS_COLORS[k % len(CLASS_COLORS)])
+        draw.text((size + 16 + 2 * dot, cy), str(name), fill=(30, 30, 30), font=text_font, anchor="lm")
+    return out
+
+
+
+def _label_axes(img: Image.Image, plot: _Plot, axes: tuple[str, str] | None, square) -> None:
+    """Axis names at the positive ends of x = 0 and y = 0, and the square's corner value (class_scatter)."""
+    draw = ImageDraw.Draw(img)
+    small = font(max(11, round(img.size[0] * 0.03)))
+    ink = dict(fill=(60, 60, 60), font=small, stroke_width=2, stroke_fill=(255, 255, 255))
+    origin = plot.to_px(np.array([0.0, 0.0])) / _SS
+    if axes is not None and plot.xmin < 0 < plot.xmax and plot.ymin < 0 < plot.ymax:
+        draw.text((img.size[0] - 6, origin[1] - 4), axes[0], anchor="rb", **ink)
+        draw.text((origin[0] + 6, 6), axes[1], anchor="lt", **ink)
+    if square is not None:
+        corner = plot.to_px(np.array([square[1], square[1]])) / _SS
+        draw.text((corner[0] + 4, corner[1] - 4), f"{square[1]:g}", anchor="lb", **ink)
+
+
 # ----------------------------------------------------------------------------------- animation
 def gif_bytes(frames, duration_ms: int | list[int] = 80, loop: int = 0) -> bytes:
     """An animated GIF of PIL pictures (or (H, W, 3) uint8 arrays), as bytes.

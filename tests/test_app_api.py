@@ -335,3 +335,29 @@ def test_project_finds_a_z_for_a_picture(client, tmp_path):
     text.write_text("hello")
     with pytest.raises(AppError, match="cannot use this image"):
         client.predict("digits", handle_file(str(text)), None, 10, api_name="/project")
+
+
+def test_train_start_a_vae_poll_generate_interpolate(clients):
+    """config_json {"family": "vae", "beta": 0.5} trains a VAE; its poll has the VAE's series; the run id samples."""
+    client = clients()
+    settings = json.dumps({"family": "vae", "beta": 0.5, "img_size": 16, "ngf": 8, "ndf": 8, "batch_size": 32})
+    started = client.predict("digits", LONG_RUN, "nonsaturating", 0, settings, api_name="/train_start")
+    run_id = started["run_id"]
+    assert started["family"] == "vae" and started["state"] == "running"
+    assert started["command"].startswith("python -m gan_demo train --dataset digits --family vae ")
+    assert "--beta 0.5" in started["command"] and "--loss" not in started["command"]
+
+    later = poll_until(client, run_id, lambda s: s["step"] > 0 and s["recon"] is not None, "the VAE's first steps")
+    assert later["family"] == "vae" and later["loss_d"] is None
+    assert later["recon"] > 0 and later["kl"] >= 0 and later["kl_weight"] == 0.5
+    assert later["elbo"] == pytest.approx(-(later["recon"] + later["kl"]), rel=1e-5)
+    assert later["loss"] == pytest.approx(later["recon"] + 0.5 * later["kl"], rel=1e-5)
+    json.dumps(later)
+
+    one = client.predict(run_id, 3, api_name="/generate")
+    other = client.predict(run_id, 4, api_name="/generate")
+    assert pixels(one).shape == (256, 256, 3) and not (pixels(one) == pixels(other)).all()
+    gif = client.predict(run_id, 1, 2, 3, "lerp", api_name="/interpolate")
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == 3
+    assert client.predict(run_id, api_name="/train_stop")["state"] == "stopped"

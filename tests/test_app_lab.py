@@ -71,13 +71,28 @@ def test_lab_picture_renders_for_a_tiny_ring8_run(ctx):
 
 def test_lab_says_so_for_an_image_run(ctx):
     fake_image_run = types.SimpleNamespace(kind="image", dataset=types.SimpleNamespace(name="digits"), step=5,
-                                           running=False, state="running", holds_optimizers=False)
+                                           running=False, state="running", holds_optimizers=False,
+                                           family=types.SimpleNamespace(name="gan", critic=object()))
     ctx.registry.get("s1").trainer = fake_image_run
     h = lab_tab.LabHandlers(ctx)
     picture, status, _, _ = h.refresh(ALL_LAYERS, None, request())
     assert picture is None and "digits" in status and "image set" in status and "Start a 2D run" in status
     _, note, _, _, _ = h.d_step(ALL_LAYERS, request())
     assert "image set" in note
+
+
+def test_lab_says_it_shows_gans_for_a_vae_run(ctx):
+    cfg = tiny_cfg()
+    cfg.family = "vae"
+    trainer = ctx.registry.start(ctx.registry.get("s1"), cfg, ctx.device)
+    trainer.join(60)
+    h = lab_tab.LabHandlers(ctx)
+    picture, status, graph, key = h.refresh(ALL_LAYERS, None, request())
+    assert picture is None and "The 2D lab shows GANs; this run is a VAE" in status and "Train" in status
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, request())
+    assert "this run is a VAE" in note and trainer.step == 3  # no step taken
+    assert 'data-part="D"' in h.preview_graph("hinge", request())  # the loss picker's GAN, not an error
+    assert h.refresh(ALL_LAYERS, key, request()) == (gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
 
 # ---------------------------------------------------------------------------- step by step

@@ -120,3 +120,166 @@ def test_the_largest_seed_survives_the_train_tab_exactly():
     for bad in (1.5, "1e400", float("inf"), "seven", True):
         with pytest.raises(ConfigError, match="seed: must be a whole number"):
             config_from_values({"seed": bad})
+
+
+# ------------------------------------------------------------------------- the VAE family
+def built_tab():
+    """The Train tab in a Blocks (no server): (ctx, tab, {handler name: function})."""
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    return ctx, tab, {f.fn.__name__: f.fn for f in demo.fns.values()}
+
+
+def test_family_switch_shows_each_familys_settings_and_command():
+    import types
+
+    from gan_demo.ui.train_tab import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
+
+    ctx, tab, fns = built_tab()
+    controls, request = tab["controls"], types.SimpleNamespace(session_hash="s1")
+    assert controls["family"].value == "gan" and not controls["beta"].visible and controls["loss"].visible
+    out = fns["on_family_change"]("vae", request)
+    shown = {name for name, c in controls.items() if c in out and out[c]["visible"]}
+    hidden = {name for name, c in controls.items() if c in out and not out[c]["visible"]}
+    assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
+    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay"}
+    assert "ELBO" in out[tab["d_plot"]].label and "KL" in out[tab["loss_plot"]].label  # no run: relabelled
+    back = fns["on_family_change"]("gan", request)
+    assert back[controls["loss"]]["visible"] and not back[controls["beta"]]["visible"]
+    assert back[tab["loss_plot"]].label == "Losses: loss_D and loss_G"
+
+    # The auto values follow the family: a VAE's latent is 2 on points, 16 on images; Adam's beta1 0.9.
+    auto = list(AUTO_FIELDS)
+    gan_digits = values_for({"dataset": "digits"})
+    new = fns["on_dataset_input"]("digits", "nonsaturating", "vae", *[gan_digits[n] for n in auto])
+    moved = {n: u["value"] for n, u in zip(auto, new) if "value" in u}
+    assert (moved["z_dim"], moved["beta1"], moved["recon"], moved["lr_vae"]) == (16, 0.9, "bernoulli", 1e-3)
+    assert swap_defaults({"z_dim": 5, "beta1": 0.5}, "ring8", "nonsaturating", "vae") == {"beta1": 0.9}  # typed: stays
+
+    # The shown command repeats the run: the VAE's settings, none of the GAN's.
+    values = values_for({"family": "vae", "dataset": "digits", "beta": 0.5, "kl_warmup": 200, "z_dim": 2})
+    assert set(values) == set(CONTROL_FIELDS) and values["recon"] == "bernoulli" and values["beta1"] == 0.9
+    command = fns["on_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    assert command.startswith("python -m gan_demo train --dataset digits --family vae ")
+    assert "--z-dim 2" in command and "--beta 0.5" in command and "--kl-warmup 200" in command
+    assert "--loss" not in command and "--lr" not in command and "--beta1" not in command  # auto stays auto
+    cfg = config_from_values(values)
+    assert cfg.family == "vae" and cfg.vae.recon is None and cfg.vae.lr_vae is None and cfg.train.beta1 is None
+    assert config_from_values(values_for({"dataset": "ring8"})).vae == RunConfig().vae  # a GAN's vae section: auto
+    with pytest.raises(ConfigError, match="recon: bernoulli needs pixels"):
+        config_from_values(values_for({"family": "vae", "dataset": "ring8", "recon": "bernoulli"}))
+    graph = fns["on_graph_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    assert "VAE · loss = recon + β·KL (β = 0.5)" in graph
+    ctx.registry.drop("s1")
+
+
+def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
+    """A tiny digits VAE with a 2D latent, started and watched through the tab's handlers: the curves are the
+    family's series; the pictures are the run's own encoder and decoder on the real images drawn at Start."""
+    import types
+
+    import numpy as np
+    import torch
+
+    from gan_demo import viz
+    from gan_demo.ui import train_views
+
+    ctx, tab, fns = built_tab()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"family": "vae", "dataset": "digits", "img_size": 16, "ngf": 8, "ndf": 8, "z_dim": 2,
+                         "batch_size": 32, "steps": 30, "conditional": False})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        assert "--family vae" in out[tab["cli"]] and out[tab["vae_box"]]["visible"]
+        assert out[tab["manifold_box"]]["visible"] and out[tab["scatter_box"]]["visible"]
+        assert out[tab["samples_md"]].startswith("**Samples**: the decoder")
+        trainer = ctx.registry.get("s1").trainer
+        trainer.join(60)
+        out = fns["on_tick"](out[tab["view"]], request)
+        snap = trainer.snapshot()
+        assert snap["family"] == "vae" and snap["state"] == "finished"
+
+        first, second = out[tab["loss_plot"]], out[tab["d_plot"]]
+        assert "KL" in first.label and first.y_title == "nats" and "ELBO" in second.label
+        rows = first.value["data"]
+        assert {r[2] for r in rows} == {"reconstruction", "KL"}
+        assert [r[1] for r in rows if r[2] == "KL"] == pytest.approx(snap["history"]["kl"])
+        assert [r[1] for r in second.value["data"]] == pytest.approx(snap["history"]["elbo"])
+
+        view = out[tab["view"]].vae
+        family = trainer.family
+        with trainer.lock:
+            recon = family.reconstruct(view.real)
+            mu, _ = family.encode(view.scatter)
+        # Real images on the left, their reconstructions on the right (above a row of titles).
+        picture = np.asarray(out[tab["recon_image"]])
+        up = train_views.grid_upscale(16, 8)  # two 4-wide grids side by side
+        left = np.asarray(viz.image_grid(viz.to_unit(view.real), nrow=4, upscale=up))
+        right = np.asarray(viz.image_grid(viz.to_unit(recon), nrow=4, upscale=up))
+        h, w = left.shape[:2]
+        assert picture.shape[0] > h and (picture[:h, :w] == left).all() and (picture[:h, -w:] == right).all()
+        assert not (left == right).all()
+
+        # The manifold: z1 grows left to right, z2 bottom to top; its top-left cell is z = (-2.5, 2.5).
+        manifold = out[tab["manifold_image"]]
+        n, span = train_views.MANIFOLD_SIDE, train_views.MANIFOLD_SPAN
+        cell = manifold.width // n
+        up = train_views.grid_upscale(16, n)
+        corner = viz.tensor_to_image(viz.to_unit(family.decode(torch.tensor([[-span, span]]))), upscale=up)
+        assert np.array_equal(np.asarray(manifold.crop((1, 1, 1 + corner.width, 1 + corner.height))), np.asarray(corner))
+        far = viz.tensor_to_image(viz.to_unit(family.decode(torch.tensor([[span, -span]]))), upscale=up)
+        end = manifold.width - 1 - far.width
+        assert np.array_equal(np.asarray(manifold.crop((end, end, end + far.width, end + far.height))), np.asarray(far))
+        assert cell > 16
+
+        # The scatter: each encoded image where its mean lies, in its class's colour (the last class drawn is
+        # on top, so its points show whole); a legend strip of the 10 classes beside the square plot.
+        scatter = np.asarray(out[tab["scatter_image"]])
+        size = 448
+        assert scatter.shape[0] == size and scatter.shape[1] > size
+        last = int(view.scatter_y.max())
+        mine = mu[(view.scatter_y == last) & (mu.abs() < 4).all(1)]
+        assert len(mine) > 20
+        xmin, xmax, ymin, ymax = train_views.SCATTER_BOUNDS
+        u = ((mine[:, 0] - xmin) / (xmax - xmin) * size).floor().long()
+        v = ((ymax - mine[:, 1]) / (ymax - ymin) * size).floor().long()
+        assert (scatter[v.numpy(), u.numpy()] == viz.CLASS_COLORS[last]).all()
+        legend = scatter[:, size:].reshape(-1, 3)
+        assert all((legend == viz.CLASS_COLORS[k]).all(1).any() for k in range(10))
+
+        # Nothing new: no redraw; and the pictures wait VAE_PICTURES_EVERY_S between drawings.
+        again = fns["on_tick"](out[tab["view"]], request)
+        assert tab["recon_image"] not in again and tab["loss_plot"] not in again
+        assert not train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + 1.0)
+        assert train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + train_views.VAE_PICTURES_EVERY_S)
+        assert train_views.vae_pictures_due(view, ended=True, now=view.drawn_at)
+
+        # Reset: no run, its pictures gone, the plots labelled for the family still picked.
+        reset = fns["on_reset"]("vae", request)
+        assert reset[tab["recon_image"]] is None and not reset[tab["vae_box"]]["visible"]
+        assert "ELBO" in reset[tab["d_plot"]].label and ctx.registry.get("s1").trainer is None
+    finally:
+        ctx.registry.drop("s1")
+
+
+def test_a_2d_vae_draws_points_and_no_image_pictures():
+    import types
+
+    ctx, tab, fns = built_tab()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"family": "vae", "dataset": "ring8", "width": 16, "depth": 1, "batch_size": 64, "steps": 5})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        assert out[tab["view"]].vae is None and not out[tab["vae_box"]]["visible"]
+        ctx.registry.get("s1").trainer.join(60)
+        out = fns["on_tick"](out[tab["view"]], request)
+        assert out[tab["grid"]].size == (512, 512)  # real and generated points, as for a GAN
+        assert tab["recon_image"] not in out
+    finally:
+        ctx.registry.drop("s1")

@@ -1,4 +1,4 @@
-"""The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
+"""The whole app in headless Chromium (Playwright): train ring8 live, train a digits VAE, move a latent slider, interpolate
 to a GIF, measure a generator's quality, step the 2D lab and see its model graph highlight D, open every
 tab with a screenshot of each, and no request leaves localhost.
 
@@ -196,6 +196,65 @@ def test_train_ring8_grid_and_plot_change(page):
     page.wait_for_selector("#mode_plot svg g.mark-line path", state="attached", timeout=WAIT_MS)  # flat at 0 modes
     assert "--width 16" in page.locator("#train_cli").inner_text()
     screenshot(page, "tab_train")
+
+
+def pick(page, elem_id: str, option: str) -> None:
+    """Choose a gr.Dropdown's option (by its shown text) as a user would."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_train_a_digits_vae_with_a_2d_latent(page):
+    """Pick VAE on the Train tab: its settings replace the GAN's; a tiny digits VAE with a 2D latent draws its
+    reconstruction, ELBO and KL curves, its reconstructions, the decoded manifold and the encoded digits."""
+    click_tab(page, "Train")
+    page.locator("#train_family label", has_text="VAE").click()
+    page.wait_for_selector("#train_beta", state="visible")
+    page.wait_for_selector("#train_loss", state="hidden")
+    page.wait_for_selector("#train_n_critic", state="hidden")
+    pick(page, "train_dataset", "digits: 8 x 8 handwritten digits, bundled (images)")
+    page.wait_for_function("() => document.querySelector('#train_z_dim input').value === '16'", timeout=WAIT_MS)
+    if not page.locator("#train_ngf input[type=range]").is_visible():
+        page.get_by_text("Model", exact=True).click()  # the accordion, unless an earlier test opened it
+    page.wait_for_selector("#train_ngf input[type=range]", state="visible")
+    set_slider(page, "train_ngf", 8)
+    set_slider(page, "train_ndf", 8)
+    pick(page, "train_img_size", "16")
+    page.locator("#train_z_dim input").fill("2")
+    page.locator("#train_batch_size input").fill("32")
+    page.locator("#train_steps input").fill("4000")
+    page.locator("#train_beta input").fill("1")  # blur the last number: its value reaches the server
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#train_cli').innerText;"
+        " return t.includes('--family vae') && t.includes('--z-dim 2') && t.includes('--img-size 16'); }",
+        timeout=WAIT_MS)
+    assert "--loss" not in page.locator("#train_cli").inner_text()
+    screenshot(page, "train_vae_settings")
+
+    page.click("#start")
+    wait_for_new_image(page, "train_grid", None, timeout_ms=WAIT_MS)
+    for picture in ("vae_reconstructions", "vae_manifold", "vae_scatter"):
+        wait_for_new_image(page, picture, None, timeout_ms=WAIT_MS)
+    first = wait_for_plot_change(page, "loss_plot", "")
+    page.wait_for_selector("#d_plot svg g.mark-line path", timeout=WAIT_MS)
+    assert "ELBO" in page.locator("#d_plot").inner_text() and "KL" in page.locator("#loss_plot").inner_text()
+    assert "decoder on a fixed noise batch" in markdown_text(page, "train_samples_caption")
+    old_recon = page.locator("#vae_reconstructions img").get_attribute("src")
+    wait_for_plot_change(page, "loss_plot", first)  # training goes on: the curves grow
+    wait_for_new_image(page, "vae_reconstructions", old_recon, timeout_ms=WAIT_MS)  # and the reconstructions follow
+    screenshot(page, "train_vae_running")
+    page.locator("#vae_reconstructions").screenshot(path=str(artifacts_dir() / "train_vae_reconstructions.png"))
+    page.locator("#vae_manifold").screenshot(path=str(artifacts_dir() / "train_vae_manifold.png"))
+    page.locator("#vae_scatter").screenshot(path=str(artifacts_dir() / "train_vae_scatter.png"))
+
+    page.locator("#stop").click(force=True)
+    page.wait_for_function(
+        "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    screenshot(page, "tab_train_vae")
+    page.locator("#reset").click(force=True)  # back to a GAN on ring8 for the tests after this one
+    page.locator("#train_family label", has_text="GAN").click()
+    page.wait_for_selector("#train_loss", state="visible")
+    pick(page, "train_dataset", "ring8: 8 Gaussians on a circle (2D)")
 
 
 def test_explore_slider_changes_image(page):

@@ -137,3 +137,20 @@ def test_lab_image_speed():
     print(f"lab_image 512 px, 2,000 + 500 points, 500 arrows, 64x64 heat, 20x20 manifold: {min(times) * 1000:.1f} ms")
     assert img.size == (512, 512)
     assert min(times) < 0.5
+
+
+def test_class_scatter_puts_each_point_where_it_is_in_its_class_colour():
+    points = torch.tensor([[0.0, 0.0], [2.0, 2.0], [-3.0, -1.0]])
+    labels = torch.tensor([3, 0, 7])
+    img = viz.class_scatter(points, labels, (-4, 4, -4, 4), class_names=[str(k) for k in range(10)], size=400,
+                            square=(-2.5, 2.5), axes=("z1", "z2"))
+    assert img.height == 400 and img.width > 400  # the legend strip beside the plot
+    px = np.asarray(img)
+    for (x, y), k in zip(points.tolist(), labels.tolist()):
+        u, v = int((x + 4) / 8 * 400), int((4 - y) / 8 * 400)  # y points up
+        assert tuple(px[v, u]) == viz.CLASS_COLORS[k]
+    assert all((px[:, 400:].reshape(-1, 3) == viz.CLASS_COLORS[k]).all(1).any() for k in range(10))
+    plain = viz.class_scatter(points, None, (-4, 4, -4, 4), size=200)
+    assert plain.size == (200, 200) and tuple(np.asarray(plain)[100, 100]) == viz.FAKE_COLOR
+    with pytest.raises(ValueError, match="one entry per point"):
+        viz.class_scatter(points, labels[:2], (-4, 4, -4, 4))

@@ -310,11 +310,12 @@ def register(ctx) -> None:
 
     def train_start(dataset: str = "ring8", steps: int = 2000, loss: str = "nonsaturating", seed: int = 0,
                     config_json: str = "", request: gr.Request = None) -> dict:
-        """Start training a GAN on the server; returns its run id and status. One run per client session
-        (starting again replaces it). config_json: more settings as a JSON object, either flat
+        """Start training a GAN (or a VAE) on the server; returns its run id and status. One run per client
+        session (starting again replaces it). config_json: more settings as a JSON object, either flat
         ({"width": 64, "batch_size": 128, "lr_d": 0.0005}) or in sections ({"model": {...}, "train": {...}},
-        as in a checkpoint's config.json); its values override the other arguments. Poll with
-        /train_poll, stop with /train_stop, sample with /generate using the run id."""
+        as in a checkpoint's config.json); its values override the other arguments. {"family": "vae"}
+        trains a VAE (its settings: recon, recon_sigma, beta, kl_warmup, lr_vae; loss is ignored). Poll
+        with /train_poll, stop with /train_stop, sample with /generate using the run id."""
         with _readable_errors():
             values = {"dataset": dataset, "steps": steps, "loss": loss, "seed": seed}
             values.update(_settings_from_json(config_json))
@@ -328,7 +329,8 @@ def register(ctx) -> None:
 
     def train_poll(run_id: str, request: gr.Request = None) -> dict:
         """Status of this session's run: state (running, paused, finished, stopped, diverged, failed), step,
-        steps/s, ETA in seconds, the last losses and D outputs; for 2D sets the grid KL/JS divergence of the
+        steps/s, ETA in seconds, family, the last step's series (a GAN's losses and D outputs, a VAE's
+        loss, recon, kl and elbo); for 2D sets the grid KL/JS divergence of the
         generator's samples from the data (and for ring8/grid25 their mode coverage), measured every few
         steps (quality_step says when). message explains a divergence or failure."""
         with _readable_errors():

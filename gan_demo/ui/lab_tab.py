@@ -266,11 +266,20 @@ def pull(state: dict) -> float:
     return float(state["grads"].norm(dim=1).mean())
 
 
+def in_lab(trainer: Trainer | None) -> bool:
+    """Whether the lab can show this run: a GAN (it draws D's map and G's pull) on 2D points."""
+    return trainer is not None and trainer.kind == "2d" and trainer.family.critic is not None
+
+
 def status_text(trainer: Trainer | None, state: dict | None = None) -> str:
     """One line on the session's run for the lab (with G's pull from its lab_state), or what to do without one."""
     if trainer is None:
         return "No run yet. Start a 2D run on the right (ring8 is a good first one)."
     name = Path(trainer.dataset.name).name
+    if trainer.family.critic is None:  # no discriminator: no decision map, no D or G step
+        family = trainer.family.name.upper()
+        return (f"The 2D lab shows GANs; this run is a {family} (on **{name}**): watch it on the **Train** tab. "
+                "Start a 2D GAN run on the right to step through one here (it replaces this run).")
     if trainer.kind != "2d":
         return (f"Your current run trains on **{name}**, an image set; the 2D lab needs points. "
                 "Start a 2D run on the right (it replaces the image run).")
@@ -291,7 +300,7 @@ def graph_svg(trainer: Trainer | None, loss: str = "nonsaturating", updating: st
               numbers: dict | None = None) -> str:
     """The model graph (SVG text) of the session's 2D run: `updating` ("D", "G") highlighted with that step's
     numbers; by default no highlight and the run's latest step record. Without a 2D run: `loss`'s graph, no numbers."""
-    if trainer is None or trainer.kind != "2d":
+    if not in_lab(trainer):
         try:  # what Start would train with this loss (R1 "auto" resolved to its 2D default)
             return run_graph(RunConfig(train=TrainConfig(loss=loss)), dataset="")
         except ValueError:  # not a loss: no run will have it; draw its name only
@@ -321,7 +330,7 @@ class LabHandlers:
     def _key(self, trainer: Trainer | None, show) -> tuple:
         if trainer is None:
             return (None,)
-        d_only = view_of(trainer).d_only_steps if trainer.kind == "2d" else 0
+        d_only = view_of(trainer).d_only_steps if in_lab(trainer) else 0
         return (id(trainer), trainer.step, d_only, trainer.state, tuple(sorted(show or ())))
 
     def refresh(self, show: list, last_key, request: gr.Request):
@@ -333,7 +342,7 @@ class LabHandlers:
         key = self._key(trainer, show)
         if key == last_key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if trainer is None or trainer.kind != "2d":
+        if not in_lab(trainer):
             return None, status_text(trainer), gr.skip(), key
         picture, state = lab_picture(trainer, show)
         graph = gr.skip() if _moment(key) == _moment(last_key) else graph_svg(trainer)
@@ -342,7 +351,7 @@ class LabHandlers:
     def preview_graph(self, loss: str, request: gr.Request):
         """The loss picker changed: without a 2D run, show that loss's graph (a run's graph shows the run's loss)."""
         trainer = self._trainer(request)
-        return graph_svg(None, loss) if trainer is None or trainer.kind != "2d" else gr.skip()
+        return graph_svg(None, loss) if not in_lab(trainer) else gr.skip()
 
     def start(self, source: str, csv_file, drawing, loss: str, lr_g: float, lr_d: float, steps: float,
               request: gr.Request):
@@ -427,7 +436,7 @@ class LabHandlers:
 
     def _one_step(self, which: str, show: list, request: gr.Request):
         trainer = self._trainer(request)
-        if trainer is None or trainer.kind != "2d":
+        if not in_lab(trainer):
             msg = ("Start a 2D run first (above, on the right); then step through it here."
                    if trainer is None else status_text(trainer))
             return gr.skip(), msg, status_text(trainer), gr.skip(), gr.skip()

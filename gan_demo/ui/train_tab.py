@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 from .. import viz
-from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
-                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, VAESettings,
-                      dataset_kind, field_docs, field_type, web_settings)
+from ..config import (ACTIVATIONS, ARCHS, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+                      RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
+                      TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
 from ..trainer import QUALITY_EVERY
@@ -27,6 +27,8 @@ from .errors import for_visitor, user_error
 from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
+from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
+                          plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -47,15 +49,21 @@ DATASET_LABELS = {
     "cifar10": "CIFAR-10 colour photos (images; slow on a CPU)",
 }
 SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
-                 "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d"}
+                 "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
+                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837"}
+FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
 
 # The controls, by RunConfig field name, in the order handlers receive them.
-CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
+CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
                   "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "steps", "seed")
-# Auto fields (None in the config: "the default for this dataset kind and loss"): the controls show the
-# resolved number instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps")
+                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "recon", "beta", "kl_warmup", "lr_vae", "steps",
+                  "seed")
+# Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
+# the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
+AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae")
+# Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
+FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay"),
+               "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
 CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
 NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
@@ -63,10 +71,19 @@ NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
 
 
 # ============================================================ settings <-> RunConfig (no gradio)
-def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating") -> dict:
-    """The numbers the auto fields take for this dataset and loss."""
-    cfg = RunConfig(data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
-    return {name: getattr(getattr(cfg, SECTION_OF[name]), name) for name in AUTO_FIELDS}
+def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating", family: str = "gan") -> dict:
+    """The values the auto fields take for this dataset, loss and family (a VAE: z_dim 2 or 16, beta1 0.9).
+
+    The vae section's fields take a VAE's defaults whatever the family, so a GAN's hidden VAE controls
+    show them too (and go back to None: a GAN's config keeps its vae section "auto").
+    """
+    def resolve(name: str) -> RunConfig:
+        return RunConfig(family=name, data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
+
+    cfg = resolve(family)
+    vae = cfg if family == "vae" else resolve("vae")
+    return {name: getattr(getattr(vae if SECTION_OF[name] == "vae" else cfg, SECTION_OF[name]), name)
+            for name in AUTO_FIELDS}
 
 
 def values_for(preset: dict | None = None) -> dict:
@@ -79,21 +96,23 @@ def values_for(preset: dict | None = None) -> dict:
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     base = RunConfig()
-    values = {name: getattr(getattr(base, SECTION_OF[name]), name) for name in CONTROL_FIELDS}
-    values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss)))
+    values = {name: getattr(base if SECTION_OF[name] == "run" else getattr(base, SECTION_OF[name]), name)
+              for name in CONTROL_FIELDS}
+    values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss),
+                                    preset.get("family", base.family)))
     values["channels"] = 0  # the control's word for auto: "the dataset's own"
     values.update(preset)
     return values
 
 
-def swap_defaults(current: dict, dataset: str, loss: str) -> dict:
-    """New values for the auto fields after the dataset or loss changed.
+def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -> dict:
+    """New values for the auto fields after the dataset, loss or family changed.
 
-    A field still showing a default (of any dataset kind or loss) moves to the new default;
-    a number the user typed stays.
+    A field still showing a default (of any dataset kind, loss or family) moves to the new default;
+    a value the user typed stays.
     """
-    new = resolved_defaults(dataset, loss)
-    known = [resolved_defaults(d, l) for d in ("ring8", "digits") for l in LOSSES]
+    new = resolved_defaults(dataset, loss, family)
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "digits") for l in LOSSES for f in FAMILY_NAMES]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):
@@ -177,7 +196,7 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
             coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
         setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
     cfg.validate()
-    defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
+    defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss, cfg.family)
     for name in AUTO_FIELDS:
         part = getattr(cfg, SECTION_OF[name])
         if getattr(part, name) == defaults[name]:
@@ -232,6 +251,7 @@ class LiveView:
     bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
     graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
+    vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -358,6 +378,7 @@ def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
     initial = values_for({})
+    gan = initial["family"] == "gan"
     save_root = temp_dir("gan_demo_saves_")
 
     def info(name: str, extra: str = "") -> str:
@@ -367,14 +388,30 @@ def build(ctx) -> dict:
     controls: dict[str, gr.components.Component] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=340):
+            controls["family"] = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILY_NAMES], value=initial["family"],
+                                          label="Model family",
+                                          info="A GAN's generator learns by fooling a discriminator; a VAE's "
+                                               "decoder learns to rebuild data its encoder squeezed into z.")
             controls["dataset"] = gr.Dropdown(
                 choices=[(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS], value=initial["dataset"],
                 label="Dataset",
                 info="2D point sets train in seconds; images take minutes on a CPU. Or upload your own below.")
             upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
                              file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
-            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], label="Loss",
+            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], label="Loss", visible=gan,
                                         info="How D and G score each other; the Lessons tab shows each formula.")
+            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], label="Reconstruction term",
+                                         visible=not gan,
+                                         info="−log p(x|z): bernoulli (cross-entropy on grey levels, images only) "
+                                              "or gaussian (squared error, points or images).")
+            with gr.Row():
+                controls["beta"] = gr.Number(initial["beta"], label="β (KL weight)", minimum=0, step=0.1,
+                                             visible=not gan,
+                                             info="loss = recon + β·KL. 1 trains on the ELBO itself; more gives "
+                                                  "a smoother latent space and blurrier images (β-VAE).")
+                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], label="KL warm-up steps", precision=0,
+                                                  minimum=0, visible=not gan,
+                                                  info="The KL weight ramps from 0 to β over these steps; 0 = none.")
             with gr.Row():
                 controls["steps"] = gr.Number(initial["steps"], label="Steps", precision=0, minimum=1,
                                               maximum=WEB_LIMITS["steps"], info=info("steps"))
@@ -386,13 +423,16 @@ def build(ctx) -> dict:
                                              info=info("lr_g"))
                 controls["lr_d"] = gr.Number(initial["lr_d"], label="Learning rate D", minimum=0, step=1e-4,
                                              info=info("lr_d"))
+                controls["lr_vae"] = gr.Number(initial["lr_vae"], label="Learning rate", minimum=0, step=1e-4,
+                                               visible=not gan,
+                                               info="Adam's learning rate for the encoder and the decoder.")
             with gr.Row():
-                controls["z_dim"] = gr.Number(initial["z_dim"], label="z_dim", precision=0, minimum=1,
+                controls["z_dim"] = gr.Number(initial["z_dim"], label="z_dim (latent size)", precision=0, minimum=1,
                                               maximum=WEB_LIMITS["z_dim"], info=info("z_dim"))
                 controls["seed"] = gr.Number(initial["seed"], label="Seed", precision=0, minimum=0,
                                              info=info("seed"))
             controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, label="n_critic",
-                                             info=info("n_critic"))
+                                             info=info("n_critic"), visible=gan)
             with gr.Accordion("Model", open=False):
                 two_d = dataset_kind(initial["dataset"]) == "2d"
                 controls["width"] = gr.Slider(8, WEB_LIMITS["width"], value=initial["width"], step=8,
@@ -416,7 +456,7 @@ def build(ctx) -> dict:
                 controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], label="Architecture",
                                             info=info("arch"))
                 controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"],
-                                                 label="D normalisation", info=info("d_norm"))
+                                                 label="D normalisation", info=info("d_norm"), visible=gan)
                 with gr.Row():
                     controls["beta1"] = gr.Number(initial["beta1"], label="Adam beta1", minimum=0, maximum=0.999,
                                                   step=0.05, info=info("beta1"))
@@ -424,11 +464,11 @@ def build(ctx) -> dict:
                                                   step=0.001, info=info("beta2"))
                 with gr.Row():
                     controls["gp_weight"] = gr.Number(initial["gp_weight"], label="gp_weight", minimum=0,
-                                                      info=info("gp_weight"))
+                                                      info=info("gp_weight"), visible=gan)
                     controls["r1_gamma"] = gr.Number(initial["r1_gamma"], label="r1_gamma", minimum=0, step=0.05,
-                                                     info=info("r1_gamma"))
+                                                     info=info("r1_gamma"), visible=gan)
                 controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
-                                                  maximum=0.9999, step=0.0005, info=info("ema_decay"))
+                                                  maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
 
         with gr.Column(scale=2, min_width=480):
             with gr.Row():
@@ -442,17 +482,38 @@ def build(ctx) -> dict:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     # The picture's own legend sits top-left, where gradio would overlay the label.
-                    gr.Markdown("**Samples** of G_ema from a fixed noise batch (the same z every time)")
+                    samples_md = gr.Markdown(SAMPLES_CAPTION[initial["family"]], elem_id="train_samples_caption")
                     grid = gr.Image(label="Samples", show_label=False, type="pil", format="png", interactive=False,
                                     buttons=["download", "fullscreen"], elem_id="train_grid")
                 with gr.Column(scale=1, min_width=300):
                     # No height=: with one, gradio 6.31 cuts off the plot's legend.
+                    first, second = plots_for(initial["family"])  # relabelled with the family (plot_updates)
                     loss_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
-                                            color_map=SERIES_COLORS, label="Losses: loss_D and loss_G",
-                                            elem_id="loss_plot", x_title="step", y_title="loss")
+                                            color_map=SERIES_COLORS, label=first.label,
+                                            elem_id="loss_plot", x_title="step", y_title=first.y_title)
                     d_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
-                                         color_map=SERIES_COLORS, label="D(x) on real data, D(G(z)) on generated",
-                                         elem_id="d_plot", x_title="step", y_title="D")
+                                         color_map=SERIES_COLORS, label=second.label,
+                                         elem_id="d_plot", x_title="step", y_title=second.y_title)
+            with gr.Row(visible=False, equal_height=False) as vae_box:  # a VAE image run's own pictures
+                with gr.Column(scale=1, min_width=260):
+                    gr.Markdown("**Reconstructions**: real images (left) through the encoder's mean and the "
+                                "decoder (right); the same images all run long")
+                    recon_image = gr.Image(label="Reconstructions", show_label=False, type="pil", format="png",
+                                           interactive=False, buttons=["download", "fullscreen"],
+                                           elem_id="vae_reconstructions")
+                with gr.Column(scale=1, min_width=260, visible=False) as manifold_box:
+                    gr.Markdown(f"**Decoded manifold**: the decoder at a {MANIFOLD_SIDE} × {MANIFOLD_SIDE} grid of "
+                                f"z over [−{MANIFOLD_SPAN}, {MANIFOLD_SPAN}]² (z₁ left to right, z₂ bottom to top; "
+                                "a class-conditional VAE draws its first class)")
+                    manifold_image = gr.Image(label="Decoded manifold", show_label=False, type="pil", format="png",
+                                              interactive=False, buttons=["download", "fullscreen"],
+                                              elem_id="vae_manifold")
+                with gr.Column(scale=1, min_width=260, visible=False) as scatter_box:
+                    gr.Markdown(f"**Encoded data**: the encoder's mean for {SCATTER_POINTS} real images, coloured by class; "
+                                "the dashed square is the manifold's grid")
+                    scatter_image = gr.Image(label="Encoded data", show_label=False, type="pil", format="png",
+                                             interactive=False, buttons=["download", "fullscreen"],
+                                             elem_id="vae_scatter")
             with gr.Column(visible=False) as modes_box:
                 modes_md = gr.Markdown("", elem_id="mode_metrics")
                 with gr.Row(equal_height=False):
@@ -494,21 +555,69 @@ def build(ctx) -> dict:
     buttons = [start, pause, resume, stop, reset, save, send]
     auto_names = list(AUTO_FIELDS)
     live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
-                    timeline_image, timeline_caption, *buttons, timer, view, model_graph]
+                    timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
+                    manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
 
     # ------------------------------------------------------------- handlers
+    def family_controls(family: str) -> dict:
+        """Visibility of each family's own controls: the picked family's shown, the other's hidden."""
+        return {controls[n]: gr.update(visible=owner == family) for owner, owned in FAMILY_ONLY.items() for n in owned}
+
     def session_of(request: gr.Request):
         return ctx.registry.get(request.session_hash)
 
-    def cleared(session, run_snap=None) -> dict:
-        """Outputs for a fresh view: empty pictures and curves, buttons for the run's state."""
+    def family_view(family: str, trainer=None) -> dict:
+        """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
+        first, second = plots_for(family)
+        vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
+        latent = trainer is not None and has_latent_pictures(trainer)
+        return {loss_plot: gr.LinePlot(None, label=first.label, y_title=first.y_title),
+                d_plot: gr.LinePlot(None, label=second.label, y_title=second.y_title),
+                samples_md: SAMPLES_CAPTION[family], vae_box: gr.update(visible=vae_images),
+                manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
+                recon_image: None, manifold_image: None, scatter_image: None}
+
+    def cleared(session, run_snap=None, family: str = "gan") -> dict:
+        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
+        buttons for the run's state."""
         state = run_snap["state"] if run_snap else None
-        out = {grid: None, loss_plot: None, d_plot: None, modes_plot: None, kl_plot: None, js_plot: None,
+        out = {grid: None, modes_plot: None, kl_plot: None, js_plot: None,
                modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
                timeline_caption: "",
                status: status_line(run_snap, session.run_id if run_snap else None),
                message: message_for(run_snap)}
+        trainer = session.trainer if run_snap else None
+        out.update(family_view(trainer.family.name if trainer else family, trainer))
         out.update(zip(buttons, _button_updates(state)))
+        return out
+
+    def live_curves(trainer, snap) -> dict:
+        """The two line plots from the run's declared series, labelled for its family."""
+        out = {}
+        for component, plot in zip((loss_plot, d_plot), plots_for(snap["family"])):
+            out[component] = gr.LinePlot(curves(snap["history"], plot_columns(plot, snap["series"])),
+                                         label=plot.label, y_title=plot.y_title)
+        return out
+
+    def first_vae_view(trainer) -> VAEView | None:
+        """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return None
+        return vae_view(trainer, seed=trainer.cfg.train.seed)
+
+    def live_vae_pictures(trainer, current: LiveView, ended: bool, now: float) -> dict:
+        """A VAE image run's reconstructions (and with a 2D latent its manifold and scatter), every few seconds."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return {}
+        if current.vae is None:  # a run started elsewhere (a lesson, the API): its data, while it has them
+            current.vae = vae_view(trainer, seed=trainer.cfg.train.seed)
+        if current.vae is None or not vae_pictures_due(current.vae, ended, now):
+            return {}
+        current.vae.drawn_at = now
+        pictures = vae_pictures(trainer, current.vae)
+        out = {recon_image: pictures["recon"]}
+        if pictures["manifold"] is not None:
+            out.update({manifold_image: pictures["manifold"], scatter_image: pictures["scatter"]})
         return out
 
     def on_start(data: dict, request: gr.Request):
@@ -531,7 +640,7 @@ def build(ctx) -> dict:
                     modes_plot: gr.update(visible=trainer.dataset.modes is not None),
                     cli: cli_command(cfg, session.run_id),
                     model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
-                    view: LiveView(run_id=session.run_id),
+                    view: LiveView(run_id=session.run_id, vae=first_vae_view(trainer)),
                     timer: gr.Timer(active=True)})
         return out
 
@@ -549,24 +658,29 @@ def build(ctx) -> dict:
             out[message] = message_for(snap)
             out[modes_box] = gr.update(visible=trainer.kind == "2d")
             out[modes_plot] = gr.update(visible=trainer.dataset.modes is not None)
+            if current.state == "":  # the first tick of a run this view has not shown yet (started elsewhere)
+                vae_images = trainer.family.name == "vae" and trainer.kind == "image"
+                latent = has_latent_pictures(trainer)
+                out.update({samples_md: SAMPLES_CAPTION[snap["family"]], vae_box: gr.update(visible=vae_images),
+                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent)})
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         stepped = snap["step"] != current.step
         ended = snap["state"] in TERMINAL and snap["state"] != current.state
+        now = time.monotonic()
         if stepped:
             picture = progress_picture(trainer, current)
             out[grid] = picture
+        if stepped or ended:
+            out.update(live_vae_pictures(trainer, current, ended, now))
         if (stepped or ended) and snap["quality"] is not None:
             out[modes_md] = quality_line(snap["quality"])
         # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
         # picture), and once more when the run ends.
-        now = time.monotonic()
         if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended:
             current.plotted_at = now
-            history = snap["history"]
-            out[loss_plot] = curves(history, {"loss_d": "loss_D", "loss_g": "loss_G"})
-            out[d_plot] = curves(history, {"d_real": "D(x)", "d_fake": "D(G(z))"})
+            out.update(live_curves(trainer, snap))
             kl, js, modes, n_modes = quality_plots(snap["quality_history"])
             if modes is not None:
                 out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
@@ -615,13 +729,13 @@ def build(ctx) -> dict:
 
         return handler
 
-    def on_reset(request: gr.Request):
+    def on_reset(family, request: gr.Request):
         session = session_of(request)
         trainer = session.trainer
         ctx.registry.stop(session)
         session.trainer, session.run_id = None, None
         session.timeline.clear()
-        out = cleared(session)
+        out = cleared(session, family=family)  # no run: the plots are labelled for the picked family
         out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
                     saved: gr.update(value=None, visible=False)})
         if trainer is not None:  # the graph keeps the run's model, without its numbers
@@ -643,10 +757,18 @@ def build(ctx) -> dict:
         gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
         return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
 
-    def on_dataset_input(dataset, loss, *auto_values):
+    def on_dataset_input(dataset, loss, family, *auto_values):
         current = dict(zip(auto_names, auto_values))
-        new = swap_defaults(current, dataset, loss)
+        new = swap_defaults(current, dataset, loss, family)
         return [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
+
+    def on_family_change(family, request: gr.Request):
+        """Show the picked family's settings and hide the other's; without a run, relabel the plots too."""
+        out = family_controls(family)
+        if session_of(request).trainer is None:
+            out.update({component: update for component, update in family_view(family).items()
+                        if component in (loss_plot, d_plot, samples_md)})
+        return out
 
     def on_dataset_change(dataset):
         two = dataset_kind(dataset or "ring8") == "2d"
@@ -655,7 +777,7 @@ def build(ctx) -> dict:
         updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
         return updates
 
-    def on_upload(request: gr.Request, file, dataset, loss, *auto_values):
+    def on_upload(request: gr.Request, file, dataset, loss, family, *auto_values):
         if file is None:
             return [gr.update()] * (2 + len(auto_names)) + [""]
         path = file if isinstance(file, str) else file.name
@@ -673,7 +795,7 @@ def build(ctx) -> dict:
         session.uploads[upload_id] = Path(path)
         choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
         choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
-        new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss)
+        new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss, family)
         return ([gr.update(), gr.update(choices=choices, value=upload_id)]
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
                 + [f"Uploaded {description}. Press **Start** to train on it."])
@@ -701,31 +823,36 @@ def build(ctx) -> dict:
                            (stop, lambda s, t: ctx.registry.stop(s))):
         button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
-    reset.click(on_reset, None, live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    reset.click(on_reset, controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
     save.click(on_save, None, saved, **private)
     timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]
-    controls["dataset"].input(on_dataset_input, [controls["dataset"], controls["loss"], *auto_controls],
-                              auto_controls, show_progress="hidden", **private)
-    controls["loss"].input(on_dataset_input, [controls["dataset"], controls["loss"], *auto_controls],
-                           auto_controls, show_progress="hidden", **private)
+    picks = [controls["dataset"], controls["loss"], controls["family"]]  # what the auto values depend on
+    for picked in picks:
+        picked.input(on_dataset_input, [*picks, *auto_controls], auto_controls, show_progress="hidden", **private)
+    # .change, not .input: a lesson's preset that sets the family shows its settings too.
+    controls["family"].change(on_family_change, controls["family"],
+                              [*(controls[n] for names_ in FAMILY_ONLY.values() for n in names_), loss_plot, d_plot,
+                               samples_md], show_progress="hidden", **private)
     kind_controls = [controls[n] for n in ("width", "depth", "activation", "ngf", "ndf", "img_size", "channels",
                                            "conditional")]
     controls["dataset"].change(on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
                                queue=False, **private)
-    upload.upload(on_upload, [upload, controls["dataset"], controls["loss"], *auto_controls],
+    upload.upload(on_upload, [upload, *picks, *auto_controls],
                   [upload, controls["dataset"], *auto_controls, message], **private)
     gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
           queue=False, **private)
-    gr.on([controls[n].change for n in ("dataset", "loss", "r1_gamma", "gp_weight")], on_graph_settings, inputs,
+    gr.on([controls[n].change for n in ("family", "dataset", "loss", "r1_gamma", "gp_weight", "beta", "recon")],
+          on_graph_settings, inputs,
           model_graph, trigger_mode="always_last", show_progress="hidden", queue=False, **private)
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
             "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
-            "model_graph": model_graph,
-            "cli": cli, "upload": upload, "values_for": values_for}
+            "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
+            "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
+            "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
