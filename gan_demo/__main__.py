@@ -48,7 +48,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                     kwargs["choices"] = CHOICES[f.name]
                     kwargs["metavar"] = "{" + ",".join(map(str, CHOICES[f.name])) + "}"
             if f.name == "dataset":
-                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, mnist, fashion-mnist, cifar10, "
+                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, stacked-digits, mnist, fashion-mnist, cifar10, "
                                   "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8)")
             group.add_argument(flag, **kwargs)
 
@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="quality metrics of a checkpoint beside held-out real data")
     ev.add_argument("--checkpoint", required=True, help="run folder")
-    ev.add_argument("--n", type=int, default=2500, help="generated samples to score (default 2500)")
+    ev.add_argument("--n", type=int, default=None, help="generated samples to score (default 2500; 26000 for stacked-digits)")
     ev.add_argument("--seed", type=int, default=12345, help="noise seed (default 12345)")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
     ev.add_argument("--data-dir", default=None, help="where the datasets and the cached classifier are "

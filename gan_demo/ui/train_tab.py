@@ -43,6 +43,7 @@ DATASET_LABELS = {
     "spiral": "spiral (2D)",
     "moons": "moons: two half-moons (2D)",
     "digits": "digits: 8 x 8 handwritten digits, bundled (images)",
+    "stacked-digits": "stacked-digits: three digits per image, 1,000 modes (images; mode collapse)",
     "mnist": "MNIST handwritten digits (images; downloaded or local files)",
     "fashion-mnist": "Fashion-MNIST clothes (images; downloaded or local files)",
     "cifar10": "CIFAR-10 colour photos (images; slow on a CPU)",
