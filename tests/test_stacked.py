@@ -163,3 +163,24 @@ def test_eval_on_a_tiny_run(tmp_path, data_dir, capsys):
     assert main(["eval", "--checkpoint", str(run), "--n", "300", "--json", "--device", "cpu"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["generated"]["stacked_modes"] == gen["stacked_modes"]
+
+
+def test_quality_tab_summarises_1000_modes():
+    from gan_demo.ui.quality_tab import HISTOGRAM_ORDER, explanation, figures_table, histogram_frame
+
+    n = 26_000
+    collapsed = [0] * 900 + [n // 100] * 100  # 100 modes, 10 fair shares each
+    uniform = [26] * 1000
+    report = {"kind": "image", "n_generated": n, "n_real": n,
+              "generated": {"stacked_modes": 100, "n_modes": 1000, "stacked_kl": math.log(10), "stacked_counts": collapsed},
+              "real": {"stacked_modes": 1000, "n_modes": 1000, "stacked_kl": 0.0, "stacked_counts": uniform,
+                       "mode_read_accuracy": 0.98}}
+    frame = histogram_frame(report)
+    gen = dict(zip(frame[frame.series == "generated"].bin, frame[frame.series == "generated"]["count"]))
+    real = dict(zip(frame[frame.series == "held-out real"].bin, frame[frame.series == "held-out real"]["count"]))
+    assert gen == {"missed (0)": 900, "< 0.5x fair": 0, "0.5-2x fair": 0, "2-4x fair": 0, "> 4x fair": 100}
+    assert real["0.5-2x fair"] == 1000 and sum(real.values()) == 1000
+    assert set(frame.bar) <= set(HISTOGRAM_ORDER)
+    rows = figures_table(report).values.tolist()
+    assert rows[0][:3] == ["modes covered (>= 1 sample)", "100 / 1000", "1000 / 1000"]
+    assert "1,000 modes" in explanation(report) and "Mode collapse" in explanation(report)
