@@ -143,3 +143,43 @@ def stacked_classifier(img_size: int, data_dir=None, device="cpu", progress=None
     from .classifier import load_classifier
 
     return load_classifier("digits", img_size, 1, data_dir, device=device, progress=progress)
+
+
+# ----------------------------------------------------------------------------------- live, while training
+LIVE_EVERY = 500  # steps between the Trainer's live mode counts
+LIVE_SAMPLES = 2600  # a tenth of eval's 26,000: a perfect generator covers ~925 of 1,000 modes with these
+
+
+class LiveModes:
+    """The Trainer's live measure for stacked-digits: G_ema on a fixed batch of LIVE_SAMPLES latents,
+    each channel read by the cached digits classifier, counted into modes covered and KL from uniform.
+
+    About 3 s of CPU time at 16 px (2-core CPU): ~1.5% of the 500 steps between two counts.
+    """
+
+    def __init__(self, classifier, z_dim: int, seed: int):
+        from .latent import z_from_seed
+
+        self.classifier = classifier
+        self.z = z_from_seed(seed, z_dim, LIVE_SAMPLES)  # (LIVE_SAMPLES, z_dim) on the CPU, fixed for the run
+
+    @classmethod
+    def for_run(cls, cfg, device) -> "LiveModes | None":
+        """For a resolved stacked-digits RunConfig: None when its classifier is not cached yet (training it
+        would stall the run for minutes; the Quality tab or `eval` trains and caches it once)."""
+        from .classifier import classifier_path
+
+        if cfg.data.dataset != NAME or not classifier_path(cfg.data.data_dir, "digits", cfg.model.img_size, 1).is_file():
+            return None
+        return cls(stacked_classifier(cfg.model.img_size, cfg.data.data_dir, device=device), cfg.model.z_dim,
+                   cfg.train.seed + 2)
+
+    def measure(self, generate) -> dict:
+        """generate: (B, z_dim) latents -> (B, 3, H, W) images in [0, 1]. Returns modes_covered, n_modes, mode_kl."""
+        from .metrics import mode_histogram
+
+        chunk = 500
+        modes = torch.cat([read_modes(generate(self.z[i:i + chunk]) * 2 - 1, self.classifier)
+                           for i in range(0, len(self.z), chunk)])
+        hist = mode_histogram(modes, N_MODES)
+        return {"modes_covered": hist["modes_covered"], "n_modes": N_MODES, "mode_kl": hist["kl_uniform"]}

@@ -184,3 +184,26 @@ def test_quality_tab_summarises_1000_modes():
     rows = figures_table(report).values.tolist()
     assert rows[0][:3] == ["modes covered (>= 1 sample)", "100 / 1000", "1000 / 1000"]
     assert "1,000 modes" in explanation(report) and "Mode collapse" in explanation(report)
+
+
+def test_trainer_counts_modes_live_with_a_cached_classifier(tmp_path, data_dir):
+    from gan_demo.stacked import LIVE_EVERY, LIVE_SAMPLES
+    from gan_demo.ui.train_tab import quality_boxes, quality_line, quality_plots
+
+    def trainer_in(folder):
+        return Trainer(RunConfig(data=DataConfig(dataset="stacked-digits", img_size=16, data_dir=str(folder)),
+                                 model=ModelConfig(ngf=8, ndf=8, z_dim=16),
+                                 train=TrainConfig(batch_size=16, steps=2, device="cpu")))
+
+    assert trainer_in(tmp_path).quality_every == 0  # no classifier cached there: no live count, no stall
+    trainer = trainer_in(data_dir)
+    assert trainer.quality_every == LIVE_EVERY and LIVE_SAMPLES == 2600
+    trainer.run(2)  # the first read-back measures
+    snap = trainer.snapshot()
+    q = snap["quality"]
+    assert q["step"] == 2 and q["n_modes"] == 1000 and 1 <= q["modes_covered"] <= LIVE_SAMPLES
+    assert q["grid_kl"] is None and 0 <= q["mode_kl"] <= math.log(1000) + 1e-9
+    assert "Modes covered at step 2" in quality_line(q) and "Grid" not in quality_line(q)
+    kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+    assert kl is None and js is None and modes is not None and n_modes == 1000
+    assert quality_boxes(trainer) == {"box": True, "grid": False, "modes": True}
