@@ -101,9 +101,9 @@ def cmd_train(args) -> int:
             bar.update(1)
             if rec.step % 10 == 0:
                 quality = ""
-                if (q := tr.last_quality) is not None:  # 2D runs
+                if (q := tr.last_quality) is not None:  # 2D runs; stacked-digits (modes only)
                     modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
-                    quality = f" {modes}JS {q.grid_js:.3f}"
+                    quality = f" {modes}JS {q.grid_js:.3f}" if q.grid_js is not None else f" {modes}KL {q.mode_kl:.2f}"
                 bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
                                     f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0:
