@@ -207,3 +207,17 @@ def test_trainer_counts_modes_live_with_a_cached_classifier(tmp_path, data_dir):
     kl, js, modes, n_modes = quality_plots(snap["quality_history"])
     assert kl is None and js is None and modes is not None and n_modes == 1000
     assert quality_boxes(trainer) == {"box": True, "grid": False, "modes": True}
+
+
+def test_cli_trains_stacked_digits_with_the_live_count(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "stacked-digits", "--img-size", "16", "--ngf", "8", "--ndf", "8",
+                 "--z-dim", "16", "--batch-size", "16", "--steps", "12", "--data-dir", str(data_dir),
+                 "--save-every", "0", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["state"] == "finished" and summary["step"] == 12
+    assert "modes " in captured.err and "/1000 KL" in captured.err  # the progress bar's live count
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "stacked-digits", "--conditional", "--out", str(out)])
+    assert "stacked-digits is unconditional" in capsys.readouterr().err
