@@ -154,7 +154,8 @@ class LiveModes:
     """The Trainer's live measure for stacked-digits: G_ema on a fixed batch of LIVE_SAMPLES latents,
     each channel read by the cached digits classifier, counted into modes covered and KL from uniform.
 
-    About 3 s of CPU time at 16 px (2-core CPU): ~1.5% of the 500 steps between two counts.
+    About 3 s of CPU time at 16 px on the project's 2-core CPU: 1.4-2.6% of the 500 steps between two
+    counts (BENCHMARKS.md section 6).
     """
 
     def __init__(self, classifier, z_dim: int, seed: int):
