@@ -83,7 +83,7 @@ PROBLEMS = {
              "median far below the real one, and near-identical pairs in the picture.",
     "stacked": "**Mode collapse** looks like: fewer of the 1,000 modes covered than the held-out real column, a "
                "mode KL well above it, and in the chart many modes missed while others get several times their "
-               "share. A generator can draw crisp digits in every channel and still cover a few hundred modes.",
+               "share. A generator could draw crisp digits in every channel and still cover only a few hundred modes.",
     "2d": "**Mode collapse** looks like: fewer modes covered, a mode KL above the real one, and a large grid KL "
           "(real blobs with no generated points nearby).",
 }
@@ -142,7 +142,8 @@ def histogram_caption(report: dict) -> str:
     if "stacked_counts" in report.get("generated", {}):
         return ("**Modes by samples received** (1,000 modes; fair share = samples / 1,000): the share of modes "
                 "that got no sample, less than half a fair share, about a fair share, or two and four times too "
-                "many. Collapse empties the first bar's neighbours into it and piles samples into the last ones. "
+                "many. Collapse moves modes out of the middle bar: many get no sample at all (the first bar) while a "
+                "few get several times their share (the last ones). "
                 "Generated (purple) beside held-out real (green).")
     if "class_counts" in report.get("generated", {}):
         return ("**Class histogram**: the classifier's reading of each sample, as a share of each set: "
