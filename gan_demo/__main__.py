@@ -9,8 +9,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import (CHOICES, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig, RunConfig,
-                     TrainConfig, field_docs)
+from .config import (CHOICES, FAMILY_NAMES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
+                     RunConfig, TrainConfig, VAESettings, field_docs, field_type)
 
 EXIT_USAGE = 2
 
@@ -28,28 +28,36 @@ def fail(message: str, code: int = EXIT_USAGE):
 
 
 # --------------------------------------------------------------------------- flags from config
+SECTIONS = {"DataConfig": "data", "ModelConfig": "model", "TrainConfig": "train", "VAESettings": "vae"}
+FLAG_TYPES = {"int": int, "float": float, "str": str}  # a field's annotation ("float | None") -> the flag's type
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field (--lr-g for TrainConfig.lr_g), help from the field's comment."""
-    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training")):
+    parser.add_argument("--family", dest="RunConfig.family", default=None, choices=FAMILY_NAMES,
+                        help=f"{field_docs(RunConfig)['family']} (default: gan)")
+    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training"),
+                         (VAESettings, "VAE (--family vae)")):
         group = parser.add_argument_group(title)
         docs = field_docs(klass)
         for f in fields(klass):
-            if klass is ModelConfig and f.name in RESOLVED_ONLY:
+            if (klass is ModelConfig and f.name in RESOLVED_ONLY) or (klass is TrainConfig and f.name in LAUNCH_ONLY):
                 continue
             default = klass().__getattribute__(f.name)
             flag = "--" + f.name.replace("_", "-")
-            kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {default})")
+            kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {'auto' if default is None else default})")
             if isinstance(default, bool):
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
-                kwargs["type"] = type(default)
+                kwargs["type"] = field_type(klass, f.name)
                 kwargs["metavar"] = f.name.upper()
                 if f.name in CHOICES:
                     kwargs["choices"] = CHOICES[f.name]
                     kwargs["metavar"] = "{" + ",".join(map(str, CHOICES[f.name])) + "}"
             if f.name == "dataset":
-                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, stacked-digits, mnist, fashion-mnist, cifar10, "
-                                  "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8)")
+                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, stacked-digits, mnist, fashion-mnist, cifar10, celeba, "
+                                  "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8); "
+                                  "folders and zips are decoded once and cached in --data-dir")
             group.add_argument(flag, **kwargs)
 
 
@@ -59,39 +67,105 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
         if "." not in key or value is None:
             continue
         section_name, name = key.split(".")
-        section = {"DataConfig": cfg.data, "ModelConfig": cfg.model, "TrainConfig": cfg.train}[section_name]
+        section = cfg if section_name == "RunConfig" else getattr(cfg, SECTIONS[section_name])
         setattr(section, name, value)
+    if getattr(args, "schedule", None):
+        cfg.schedule = read_schedule(args.schedule)
     cfg.validate()
     return cfg
 
 
+def read_schedule(text: str) -> list:
+    """--schedule: a JSON list, or the path of a file holding one (or a run's config.json: its "schedule")."""
+    source = text.strip()
+    if not source.startswith("["):
+        try:
+            source = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"schedule: {text!r} is neither a JSON list nor a readable file ({exc.strerror})") from None
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"schedule: not valid JSON ({exc.msg})") from None
+    if isinstance(value, dict) and "schedule" in value:
+        value = value["schedule"]
+    if not isinstance(value, list):
+        raise ConfigError("schedule: must be a JSON list of changes such as [{\"step\": 500, \"lr_d\": 0.01}]")
+    return value
+
+
 # --------------------------------------------------------------------------- train
+def local_dataset(data_cfg: DataConfig, device: str):
+    """The dataset of a command-line run: its paths are the user's own (trusted: large folders and zips,
+    decoded by worker processes, cached in --data-dir); the web app loads uploads with the small limits."""
+    from .data import load_dataset
+    from .trainer import resolve_device
+
+    return load_dataset(data_cfg, resolve_device(device), trusted=True)
+
+
 def cmd_train(args) -> int:
     import torch  # noqa: F401  (imported late so --help stays fast)
 
+    from . import distributed
+
+    dist = distributed.from_environ()  # torchrun's RANK / LOCAL_RANK / WORLD_SIZE; SINGLE for a plain run
+    if not dist.active:
+        return _train(args, dist, device=None)
+    device = distributed.device_for(dist, getattr(args, "TrainConfig.device") or "auto")
+    distributed.init(dist, device)
+    try:
+        return _train(args, dist, device)
+    except ConfigError:  # the same flags fail the same way on every rank: rank 0 alone says so
+        if dist.master:
+            raise
+        raise distributed.MasterError("config") from None
+    finally:
+        distributed.shutdown(dist)
+
+
+def _train(args, dist, device) -> int:
+    """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
+    import torch
+
+    from . import distributed
     from .checkpoint import is_checkpoint
     from .trainer import Trainer
 
+    master = dist.master
+    say = (lambda text: print(text, file=sys.stderr)) if master else (lambda text: None)
     out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}")
     if args.resume:
-        if not is_checkpoint(out):
+        if not distributed.from_master(lambda: is_checkpoint(out), dist):  # under torchrun rank 0 looks
+            if not master:
+                raise distributed.MasterError("no checkpoint")
             fail(f"--resume: {out} holds no checkpoint to resume")
-        trainer = Trainer.from_checkpoint(out, device=getattr(args, "TrainConfig.device"))
+        device = device or getattr(args, "TrainConfig.device") or "auto"
+        saved = RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+        dataset = distributed.master_first(lambda: local_dataset(saved.data, device), dist)
+        trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist)
         if getattr(args, "TrainConfig.steps"):
             trainer.cfg.train.steps = getattr(args, "TrainConfig.steps")
-        print(f"resuming {out} at step {trainer.step}", file=sys.stderr)
+        say(f"resuming {out} at step {trainer.step}")
     else:
         cfg = config_from_args(args)
-        trainer = Trainer(cfg)
+        dataset = distributed.master_first(lambda: local_dataset(cfg.data, device or cfg.train.device), dist)
+        trainer = Trainer(cfg, device=device, dataset=dataset, dist=dist)
     if trainer.dataset.note:
-        print(trainer.dataset.note, file=sys.stderr)
+        say(trainer.dataset.note)
     cfg = trainer.cfg
     total = cfg.train.steps
-    print(f"training {cfg.data.dataset} ({cfg.model.arch}, {cfg.train.loss}) on {trainer.device} "
-          f"({trainer.precision}) for {total} steps -> {out}", file=sys.stderr)
+    processes = ""
+    if dist.active:
+        processes = (f" in {dist.world_size} processes ({torch.distributed.get_backend()}, "
+                     f"batch {cfg.train.batch_size} = {dist.world_size} x "
+                     f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
+    what = f"{cfg.model.arch}, {cfg.train.loss}" if cfg.family == "gan" else f"{cfg.family}, {cfg.model.arch}, {cfg.vae.recon}"
+    say(f"training {cfg.data.dataset} ({what}) on {trainer.device} "
+        f"({trainer.precision}){processes} for {total} steps -> {out}")
 
     bar = None
-    if not args.quiet:
+    if not args.quiet and master:
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
@@ -104,22 +178,28 @@ def cmd_train(args) -> int:
                 if (q := tr.last_quality) is not None:  # 2D runs; stacked-digits (modes only)
                     modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
                     quality = f" {modes}JS {q.grid_js:.3f}" if q.grid_js is not None else f" {modes}KL {q.mode_kl:.2f}"
-                bar.set_postfix_str(f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
-                                    f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}{quality}", refresh=False)
-        if args.save_every and rec.step % args.save_every == 0:
+                bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
+        if args.save_every and rec.step % args.save_every == 0 and master:
             tr.save(out)
 
     trainer.add_callback(on_step)
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # Ctrl-C: stop cleanly and save
+    # Ctrl-C: stop cleanly and save. Under torchrun also SIGTERM (what torchrun sends its workers when it
+    # is stopped); the ranks stop together at the next read-back, where the stop flags are all-reduced.
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if dist.active else (signal.SIGINT,)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in stop_signals:
+        signal.signal(sig, lambda *_: trainer.stop())
     start = time.perf_counter()
     try:
         state = trainer.run(total)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
+    if not master:
+        return 1 if state == "diverged" else 0
     path = trainer.save(out)
     _write_preview(trainer, path / "samples.png")
     summary = {"state": state, "step": trainer.step, "seconds": round(elapsed, 1), "checkpoint": str(path)}
@@ -130,6 +210,14 @@ def cmd_train(args) -> int:
         print(f"gan_demo: {trainer.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _numbers(rec) -> str:
+    """A step's numbers for the progress bar: a GAN's losses and D's readings, or any family's series."""
+    if "loss_d" in rec.values:
+        return (f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
+                f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}")
+    return " ".join(f"{name} {value:.3g}" for name, value in rec.values.items())
 
 
 def _write_preview(trainer, path: Path) -> None:
@@ -189,11 +277,56 @@ def cmd_sample(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- project
+def cmd_project(args) -> int:
+    import torch
+
+    from .projection import image_target, project
+    from .sampler import Sampler
+    from .trainer import resolve_device
+
+    sampler = Sampler.from_checkpoint(args.checkpoint, resolve_device(args.device))
+    if (args.image is None) == (args.point is None):
+        fail("give --image FILE (image generators) or --point X,Y (2D generators)")
+    try:
+        if args.image is not None:
+            target = image_target(args.image, sampler)
+        else:
+            if sampler.kind != "2d":
+                fail("--point: this generator makes images; give --image FILE")
+            target = torch.tensor([[float(v) for v in args.point.split(",")]])
+            if target.shape != (1, 2):
+                raise ValueError("--point: two numbers, x,y")
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    if args.label is not None and not 0 <= args.label < sampler.n_classes:
+        fail(f"--label: must be between 0 and {sampler.n_classes - 1} for this checkpoint" if sampler.n_classes
+             else "--label: this checkpoint is not class-conditional")
+    labels = None if args.label is None else torch.tensor([args.label])
+    found = project(sampler, target, labels, steps=args.steps, lr=args.lr, feature_weight=args.feature_weight)
+    result = {"checkpoint": str(args.checkpoint), "z": found.z[0].tolist(),
+              "label": None if found.labels is None else int(found.labels[0]),
+              "error": round(float(found.error[0]), 6), "steps": len(found.losses),
+              "loss_first": found.losses[0] if found.losses else None,
+              "loss_last": found.losses[-1] if found.losses else None}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    what = "mean absolute pixel error" if sampler.kind == "image" else "distance"
+    print(f"wrote {args.out}: z of {len(result['z'])} numbers, {what} {result['error']:.4f}", file=sys.stderr)
+    if args.picture and sampler.kind == "image":
+        from . import viz
+
+        viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2, upscale=max(1, 128 // sampler.cfg.model.img_size)).save(args.picture)
+        print(f"wrote {args.picture}: the target beside its reconstruction", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir)
+    report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir,
+                                 trusted=True)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -244,12 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m gan_demo", description="Train and explore GANs from the command line.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = sub.add_parser("train", help="train a GAN and save a checkpoint folder",
-                           description="Train a GAN; every hyperparameter is a flag. Ctrl-C stops and saves.")
+    train = sub.add_parser("train", help="train a GAN or a VAE and save a checkpoint folder",
+                           description="Train a GAN (or with --family vae a VAE); every hyperparameter is a flag. "
+                                       "Ctrl-C stops and saves.")
     train.add_argument("--out", default=None, help="run folder to write (default: runs/<dataset>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
     train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--schedule", default=None, metavar="JSON_OR_FILE",
+                       help="settings to change while training, as a JSON list or a file holding one: "
+                            "[{\"step\": 500, \"lr_d\": 0.01}, ...] (GAN: lr_g, lr_d, n_critic, loss, r1_gamma, "
+                            "gp_weight; VAE: beta, lr_vae); the app records one when you change settings live")
     add_config_flags(train)
     train.set_defaults(func=cmd_train)
 
@@ -263,6 +401,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", type=int, default=None, help="class to draw for a class-conditional model (default: cycle through all)")
     sample.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
     sample.set_defaults(func=cmd_sample)
+
+    proj = sub.add_parser("project", help="find the latent z whose sample looks like your image (or point)")
+    proj.add_argument("--checkpoint", required=True, help="run folder")
+    proj.add_argument("--image", default=None, help="an image file (centre-cropped and resized to the model's size)")
+    proj.add_argument("--point", default=None, help="X,Y: a point, for a 2D generator")
+    proj.add_argument("--out", required=True, help="output JSON: z, label, error, steps")
+    proj.add_argument("--picture", default=None, help="also write a PNG of the target beside its reconstruction")
+    proj.add_argument("--label", type=int, default=None, help="the class, for a class-conditional model "
+                                                               "(default: the best class is searched for)")
+    proj.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
+    proj.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on z (default 0.05)")
+    proj.add_argument("--feature-weight", type=float, default=0.0,
+                      help="weight of a loss on D's last hidden features beside the pixel loss (default 0)")
+    proj.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
+    proj.set_defaults(func=cmd_project)
 
     ev = sub.add_parser("eval", help="quality metrics of a checkpoint beside held-out real data")
     ev.add_argument("--checkpoint", required=True, help="run folder")
@@ -300,9 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .distributed import MasterError
 
     try:
         return args.func(args)
+    except MasterError:  # under torchrun: rank 0 failed at something it did for all, and said why
+        sys.exit(EXIT_USAGE)
     except (ConfigError, DataError, CheckpointError, ValueError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:

@@ -101,10 +101,11 @@ def machine() -> dict:
 
 # ------------------------------------------------------------------------------ project loop
 def build_trainer(cfg: RunConfig):
-    """A Trainer for cfg, on cfg.train.device."""
-    from .trainer import Trainer
+    """A Trainer for cfg, on cfg.train.device; `bench` is a command-line tool, so its data paths are trusted."""
+    from .data import load_dataset
+    from .trainer import Trainer, resolve_device
 
-    return Trainer(cfg)
+    return Trainer(cfg, dataset=load_dataset(cfg.data, resolve_device(cfg.train.device), trusted=True))
 
 
 def _time_project(trainer, steps: int) -> dict:
@@ -160,7 +161,7 @@ def run_bench(cfg: RunConfig, steps: int = DEFAULT_STEPS, warmup: int = 5, canon
     }
     result["flops_per_step"] = step_flops(trainer.step_once)  # eager, before any compilation
     if compile:
-        trainer.G, trainer.D = torch.compile(trainer.G), torch.compile(trainer.D)
+        trainer.family.G, trainer.family.D = torch.compile(trainer.G), torch.compile(trainer.D)
     # Warm-up (and, with compile, compilation: its first steps minus the steady step time).
     _sync(device)
     start = time.perf_counter()
@@ -386,7 +387,7 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
     canonical loop, timed in alternating rounds by the CPU time of the calling thread with `threads`
     torch threads (1: a measure of work that a shared machine's load barely moves). Wall times too.
     """
-    from . import trainer as trainer_module
+    from .families import gan as gan_module
 
     previous_threads = torch.get_num_threads()
     if threads:
@@ -404,12 +405,12 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
             variants[name] = (trainer.step_once, d_grads)
         if compile:
             trainer = build_trainer(cfg)
-            trainer.G, trainer.D = torch.compile(trainer.G), torch.compile(trainer.D)
+            trainer.family.G, trainer.family.D = torch.compile(trainer.G), torch.compile(trainer.D)
             variants["torch.compile"] = (trainer.step_once, False)
         if canonical and trainer.kind == "image" and (module := load_canonical()) is not None:
             loop = module.make_loop(trainer.cfg, trainer.device, workers=2)
             variants["canonical loop"] = (lambda: next(loop), False)
-        frozen = trainer_module._frozen
+        frozen = gan_module.frozen
         device = trainer.device
         compile_seconds = None
         for name, (fn, d_grads) in variants.items():
@@ -425,7 +426,7 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
             for name in (names if r % 2 == 0 else names[::-1]):
                 fn, d_grads = variants[name]
                 if d_grads:  # the trainer before the fast path built D's weight gradients in the G step too
-                    trainer_module._frozen = lambda module: contextlib.nullcontext()
+                    gan_module.frozen = lambda module: contextlib.nullcontext()
                 try:
                     _sync(device)
                     w, c = time.perf_counter(), time.thread_time()
@@ -435,7 +436,7 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
                     cpu[name].append((time.thread_time() - c) / steps)
                     wall[name].append((time.perf_counter() - w) / steps)
                 finally:
-                    trainer_module._frozen = frozen
+                    gan_module.frozen = frozen
     finally:
         torch.set_num_threads(previous_threads)
     batch = cfg.train.batch_size or trainer.cfg.train.batch_size

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 FORMAT_VERSION = 1
 
 TOY_DATASETS = ("ring8", "grid25", "spiral", "moons")
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "stacked-digits")
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "stacked-digits")  # the web app offers these
+CLI_DATASETS = ("celeba",)  # image sets too large to decode inside a web server: the command line loads them
 LABELLED_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # stacked-digits' 1,000 modes are for G to find unaided
 LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
 ARCHS = ("auto", "mlp", "dcgan")
@@ -16,6 +18,9 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "silu")
 D_NORMS = ("auto", "batch", "spectral", "none")
 IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
+RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
+DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
 
 
 class ConfigError(ValueError):
@@ -31,17 +36,17 @@ def dataset_kind(dataset: str) -> str:
 
 @dataclass
 class DataConfig:
-    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, stacked-digits, mnist, ...) or a path (.csv of x,y points, image folder, .zip)
-    data_dir: str = "~/.cache/gan_demo"  # where torchvision sets are downloaded and looked for
+    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, stacked-digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
+    data_dir: str = "~/.cache/gan_demo"  # where torchvision sets and CelebA are downloaded and looked for, and big image sets are cached decoded
     img_size: int = 32  # side of image sets in pixels: 16, 32 or 64
-    channels: int = 0  # 1 (grayscale) or 3 (RGB); 0 keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
+    channels: int | None = None  # 1 (grayscale) or 3 (RGB); auto (None) keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
     n_points: int = 20000  # points drawn from a 2D mixture (its whole training set)
 
 
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int = 0  # noise dimensions; 0 picks the default for the dataset kind (2D: 8, images: 100)
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 100 for images; VAE: 2 and 16)
     width: int = 256  # MLP hidden units per layer
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
@@ -60,28 +65,45 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
-    lr_g: float = 0.0  # generator Adam learning rate; 0 picks the default (2D: 1e-3, images: 2e-4)
-    lr_d: float = 0.0  # discriminator Adam learning rate; 0 picks the default (2D: 1e-3, images: 2e-4)
-    beta1: float = -1.0  # Adam beta1; -1 picks the default (0.5, or 0.0 for wgan-gp)
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
+    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (2D: 1e-3, images: 2e-4)
+    beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
-    batch_size: int = 0  # samples per step for D and G; 0 picks the default (2D: 512, images: 64)
+    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (2D: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
-    r1_gamma: float = -1.0  # R1 penalty weight on real data; 0 disables; -1 picks the default (2D: 0.1, images: 0)
-    mode_seeking: float = -1.0  # weight of the mode-seeking term (MSGAN) against within-class collapse; -1 picks the default (1 for conditional models, else 0)
+    r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
+    mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
-    steps: int = 0  # G steps to train; 0 picks the default (2D: 5000, images: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (all processes) instead of each process's share
+    world_size: int = 1  # processes the global batch was split across (set from torchrun, not a flag)
+
+
+@dataclass
+class VAESettings:
+    """The VAE family's own settings; it shares the rest (z_dim, width, depth, ngf, ndf, conditional,
+    batch_size, steps, beta1, beta2, seed, device, amp) with the GAN's model and train sections."""
+
+    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
+    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
+    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
 
 
 @dataclass
 class RunConfig:
+    family: str = "gan"  # model family: gan (generator + discriminator) or vae (encoder + decoder); checkpoints without one are GANs
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    step: int = 0  # G steps already taken (set when saved)
+    vae: VAESettings = field(default_factory=VAESettings)
+    step: int = 0  # training steps already taken (set when saved)
+    schedule: list = field(default_factory=list)  # settings changed during the run: [{"step": N, "lr_d": 0.01, ...}], applied when the run reaches step N (LIVE_SETTINGS)
     format_version: int = FORMAT_VERSION  # checkpoint format
 
     # ------------------------------------------------------------------ io
@@ -104,13 +126,18 @@ class RunConfig:
             unknown = set(sub) - set(names)
             if unknown:
                 raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
+            legacy = LEGACY_AUTO.get(klass.__name__, {})
+            sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
             return klass(**sub)
 
         cfg = cls(
+            family=d.get("family", "gan"),  # format 1 before the VAE: every checkpoint was a GAN
             data=build(DataConfig, d.get("data")),
             model=build(ModelConfig, d.get("model")),
             train=build(TrainConfig, d.get("train")),
+            vae=build(VAESettings, d.get("vae")),
             step=int(d.get("step", 0)),
+            schedule=d.get("schedule") or [],
         )
         return cfg
 
@@ -127,25 +154,27 @@ class RunConfig:
         (the Trainer passes them); a resolved config rebuilds the models alone.
         """
         cfg = RunConfig.from_dict(self.to_dict())
-        d, m, t = cfg.data, cfg.model, cfg.train
+        d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
+        cfg.validate()  # the family first: its name picks the defaults below
         two_d = cfg.kind == "2d"
+        vae = cfg.family == "vae"
         if m.arch == "auto":
             m.arch = "mlp" if two_d else "dcgan"
-        if m.z_dim == 0:
-            m.z_dim = 8 if two_d else 100
-        if t.lr_g == 0:
+        if m.z_dim is None:
+            m.z_dim = DEFAULT_Z_DIM[cfg.family][cfg.kind]
+        if t.lr_g is None:
             t.lr_g = 1e-3 if two_d else 2e-4
-        if t.lr_d == 0:
+        if t.lr_d is None:
             t.lr_d = 1e-3 if two_d else 2e-4
-        if t.beta1 == -1:
-            t.beta1 = 0.0 if t.loss == "wgan-gp" else 0.5
-        if t.batch_size == 0:
+        if t.beta1 is None:
+            t.beta1 = 0.9 if vae else 0.0 if t.loss == "wgan-gp" else 0.5
+        if t.batch_size is None:
             t.batch_size = 512 if two_d else 64
-        if t.r1_gamma == -1:
+        if t.r1_gamma is None:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
-        if t.steps == 0:
+        if t.steps is None:
             t.steps = 5000 if two_d else 3000
-        if t.mode_seeking == -1:
+        if t.mode_seeking is None:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
@@ -158,27 +187,37 @@ class RunConfig:
         m.n_classes = n_classes if m.conditional else 0
         if data_scale is not None:
             m.data_scale = data_scale
+        if vae:  # a GAN's config keeps the VAE section as it was given (auto: None)
+            if v.recon is None:
+                v.recon = "gaussian" if two_d else "bernoulli"
+            if v.recon_sigma is None:
+                v.recon_sigma = 0.1 * m.data_scale if two_d else 0.1
+            if v.lr_vae is None:
+                v.lr_vae = 1e-3
         cfg.validate()
         return cfg
 
     # ---------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
-        d, m, t = self.data, self.model, self.train
+        d, m, t, v = self.data, self.model, self.train, self.vae
 
         def check(ok: bool, name: str, msg: str):
             if not ok:
                 raise ConfigError(f"{name}: {msg}")
 
+        check(self.family in FAMILY_NAMES, "family", f"must be one of {', '.join(FAMILY_NAMES)} (got {self.family!r})")
+
         check(isinstance(d.dataset, str) and d.dataset != "", "dataset", "must name a dataset or a path")
         check(d.img_size in IMG_SIZES, "img_size", f"must be one of {', '.join(map(str, IMG_SIZES))} (got {d.img_size})")
-        check(d.channels in (0, 1, 3), "channels", f"must be 1 or 3 (got {d.channels})")
+        check(d.channels in (None, 1, 3), "channels", f"must be 1, 3, or auto (the dataset's own) (got {d.channels})")
         check(100 <= d.n_points <= 10_000_000, "n_points", f"must be between 100 and 10,000,000 (got {d.n_points})")
         check(m.arch in ARCHS, "arch", f"must be one of {', '.join(ARCHS)} (got {m.arch!r})")
         if m.arch != "auto":
             want = "mlp" if self.kind == "2d" else "dcgan"
             check(m.arch == want, "arch", f"{m.arch} does not fit the {self.kind} dataset {d.dataset!r}; use {want}")
-        check(0 <= m.z_dim <= 1024, "z_dim", f"must be between 1 and 1024 (got {m.z_dim})")
+        auto = "or auto for the default"
+        check(m.z_dim is None or 1 <= m.z_dim <= 1024, "z_dim", f"must be between 1 and 1024, {auto} (got {m.z_dim})")
         check(1 <= m.width <= 4096, "width", f"must be between 1 and 4096 (got {m.width})")
         check(1 <= m.depth <= 16, "depth", f"must be between 1 and 16 (got {m.depth})")
         check(m.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)} (got {m.activation!r})")
@@ -192,19 +231,36 @@ class RunConfig:
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
                   f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
         check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
-        check(t.lr_g >= 0 and t.lr_g < 1e6, "lr_g", f"must be positive (got {t.lr_g})")
-        check(t.lr_d >= 0 and t.lr_d < 1e6, "lr_d", f"must be positive (got {t.lr_d})")
-        check(t.beta1 == -1 or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1) (got {t.beta1})")
+        check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
+        check(t.lr_d is None or 0 < t.lr_d < 1e6, "lr_d", f"must be a positive number, {auto} (got {t.lr_d})")
+        check(t.beta1 is None or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1), {auto} (got {t.beta1})")
         check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
-        check(0 <= t.batch_size <= 65536, "batch_size", f"must be between 1 and 65536 (got {t.batch_size})")
+        check(t.batch_size is None or 1 <= t.batch_size <= 65536, "batch_size",
+              f"must be between 1 and 65536, {auto} (got {t.batch_size})")
+        check(1 <= t.world_size <= 65536, "world_size", f"must be between 1 and 65536 (got {t.world_size})")
+        check(t.batch_size is None or t.batch_size % t.world_size == 0, "batch_size",
+              f"the global batch ({t.batch_size}) must split evenly across the {t.world_size} processes "
+              f"(use a multiple of {t.world_size})")
         check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
         check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
-        check(t.r1_gamma == -1 or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (got {t.r1_gamma})")
-        check(t.mode_seeking == -1 or 0 <= t.mode_seeking <= 100, "mode_seeking", f"must be between 0 and 100 (got {t.mode_seeking})")
+        check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
+        check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
+              f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
-        check(0 <= t.steps <= 100_000_000, "steps", f"must be between 1 and 100,000,000 (got {t.steps})")
-        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {t.seed})")
+        check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
+              f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
+        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
+        check(v.recon is None or v.recon in RECONSTRUCTIONS, "recon",
+              f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {v.recon!r})")
+        check(not (v.recon == "bernoulli" and self.kind == "2d"), "recon",
+              "bernoulli needs pixels in [0, 1]; points use gaussian")
+        check(v.recon_sigma is None or 0 < v.recon_sigma < 1e6, "recon_sigma",
+              f"must be positive, or None for auto (got {v.recon_sigma})")
+        check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+        check(0 <= v.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {v.kl_warmup})")
+        check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+        check_schedule(self)
 
     # ----------------------------------------------------------------- cli
     def to_cli(self, out: str = "runs/my-run") -> str:
@@ -213,11 +269,17 @@ class RunConfig:
         Only fields that differ from the defaults are written, so the command stays short.
         """
         base = RunConfig()
-        parts = ["python -m gan_demo train", f"--dataset {_quote(self.data.dataset)}"]
-        for section in ("data", "model", "train"):
+        launcher = "python -m gan_demo train"
+        if self.train.world_size > 1:  # made by that many processes: say how to start them again
+            launcher = f"torchrun --standalone --nproc_per_node={self.train.world_size} -m gan_demo train"
+        parts = [launcher, f"--dataset {_quote(self.data.dataset)}"]
+        if self.family != base.family:
+            parts.append(f"--family {self.family}")
+        for section in ("data", "model", "train") + (("vae",) if self.family == "vae" else ()):
             mine, default = getattr(self, section), getattr(base, section)
             for f in fields(mine):
-                if (section == "model" and f.name in RESOLVED_ONLY) or (section, f.name) == ("data", "dataset"):
+                if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
+                        or (section, f.name) == ("data", "dataset") or (self.family != "gan" and f.name in GAN_ONLY)):
                     continue
                 value = getattr(mine, f.name)
                 if value == getattr(default, f.name):
@@ -227,12 +289,95 @@ class RunConfig:
                     parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
                 else:
                     parts.append(f"{flag} {_quote(str(value))}")
+        if self.schedule:
+            parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
         parts.append(f"--out {_quote(out)}")
         return " ".join(parts)
 
 
+# Settings a run can change while it trains (the app's live controls, --schedule), per family.
+LIVE_SETTINGS = {"gan": ("lr_g", "lr_d", "n_critic", "loss", "r1_gamma", "gp_weight"), "vae": ("beta", "lr_vae")}
+MAX_SCHEDULE = 1000  # changes one run may record
+
+
+def apply_live(cfg: "RunConfig", changes: dict) -> None:
+    """Set live settings (LIVE_SETTINGS) on cfg in place: the vae section's or train's field of that name."""
+    for name, value in changes.items():
+        setattr(cfg.vae if name in ("beta", "lr_vae") else cfg.train, name, value)
+
+
+def check_schedule(cfg: "RunConfig") -> None:
+    """Raise ConfigError naming the first bad entry of cfg.schedule (steps in order, known settings, valid values)."""
+    allowed = LIVE_SETTINGS.get(cfg.family, ())
+    if not isinstance(cfg.schedule, list) or len(cfg.schedule) > MAX_SCHEDULE:
+        raise ConfigError(f"schedule: must be a list of at most {MAX_SCHEDULE} changes")
+    last = -1
+    for i, entry in enumerate(cfg.schedule):
+        where = f"schedule[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("step"), int) or isinstance(entry.get("step"), bool):
+            raise ConfigError(f"{where}: must be an object with a whole-number \"step\"")
+        if entry["step"] < last:
+            raise ConfigError(f"{where}: steps must not go back (step {entry['step']} after {last})")
+        last = entry["step"]
+        changes = {k: v for k, v in entry.items() if k != "step"}
+        unknown = set(changes) - set(allowed)
+        if any(v is None for v in changes.values()):
+            raise ConfigError(f"{where}: give each changed setting a value (auto cannot be a change)")
+        if unknown or not changes:
+            raise ConfigError(f"{where}: a {cfg.family} run can change {', '.join(allowed)} while it trains"
+                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        trial = RunConfig.from_dict({**cfg.to_dict(), "schedule": []})
+        apply_live(trial, changes)
+        try:
+            trial.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
 # ModelConfig fields derived from the dataset, never set by the user.
+# Auto fields were written as these sentinels before None meant "auto" (config.json of older runs, APIs).
+LEGACY_AUTO = {
+    "DataConfig": {"channels": 0},
+    "ModelConfig": {"z_dim": 0},
+    "TrainConfig": {"lr_g": 0, "lr_d": 0, "beta1": -1, "batch_size": 0, "r1_gamma": -1, "mode_seeking": -1,
+                    "steps": 0},
+}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
+# TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
+LAUNCH_ONLY = ("world_size",)
+# Fields the server decides for web runs (where data lives, what it trains on), never a web visitor.
+SERVER_ONLY = ("data_dir", "device")
+
+
+def section_of() -> dict[str, str]:
+    """{field name: "data" | "model" | "train" | "vae" | "run"} for every field a run's settings can name.
+
+    The one map from a flat setting to its config section (the Train tab, the API and their tests use
+    it); a name in two sections (img_size, channels) belongs to data: the model's copy is derived.
+    """
+    out = {f.name: "vae" for f in fields(VAESettings)}
+    out.update({f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY})
+    out.update({f.name: "model" for f in fields(ModelConfig) if f.name not in RESOLVED_ONLY})
+    out.update({f.name: "data" for f in fields(DataConfig)})
+    out["family"] = "run"  # RunConfig.family itself
+    return out
+
+
+def web_settings() -> dict[str, str]:
+    """section_of() less what the server decides: the settings a web visitor may choose."""
+    return {name: section for name, section in section_of().items() if name not in SERVER_ONLY}
+
+
+def field_type(klass, name: str) -> type:
+    """The value type of a config field: int, float, bool or str (an auto field, `X | None`, gives X)."""
+    import typing
+
+    hint = typing.get_type_hints(klass)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+# ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
 
 
 def _quote(s: str) -> str:
@@ -260,5 +405,6 @@ def field_docs(klass) -> dict[str, str]:
 
 CHOICES = {  # fields whose values come from a fixed list
     "arch": ARCHS, "activation": ACTIVATIONS, "d_norm": D_NORMS, "loss": LOSSES,
-    "device": DEVICES, "img_size": IMG_SIZES, "channels": (0, 1, 3),
+    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3), "recon": RECONSTRUCTIONS,
+    "family": FAMILY_NAMES,
 }

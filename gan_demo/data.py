@@ -1,32 +1,41 @@
-"""Dataset registry: 2D mixtures, CSV points, digits, torchvision sets, image folders and zips, as device tensors."""
+"""Dataset registry: 2D mixtures, CSV points, digits, torchvision sets, CelebA, image folders and zips, as device tensors."""
 from __future__ import annotations
 
 import contextlib
 import gzip
-import io
+import hashlib
 import math
 import os
 import socket
+import sys
+import time
 import urllib.parse
 import urllib.request
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import PIL
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
 
-from .config import IMAGE_DATASETS, TOY_DATASETS, DataConfig, data_dir
+from . import imagefiles
+from .config import CLI_DATASETS, IMAGE_DATASETS, TOY_DATASETS, DataConfig, data_dir
+from .imagefiles import IMAGE_EXTENSIONS, IMAGE_FORMATS, JUNK_NAMES  # noqa: F401  (part of this module's interface)
+from .imagefiles import TooBig as _TooBig
+from .imagefiles import read_capped as _read_capped
+from .imagestore import HostBatches, cache_file, cached_pixels, place, to_float
 
 SPLITS = ("train", "test")
-KNOWN_DATASETS = TOY_DATASETS + IMAGE_DATASETS
+KNOWN_DATASETS = TOY_DATASETS + IMAGE_DATASETS + CLI_DATASETS
 MIN_POINTS = 16  # fewest points a CSV / array may hold
 MIN_IMAGES = 16  # fewest usable images a folder / zip may hold
 MAX_CSV_BYTES = 256 * 2**20  # ~10 million x,y lines
+MAX_CSV_VALUE = 1e6  # larger coordinates are refused: rescale the data (float32 keeps ~7 digits)
+MAX_OUTLIER_RATIO = 100  # a point farther from the median than this many typical distances is refused
 
 # 2D mixtures: a fixed seed per split, so a "test" draw is fresh but repeatable.
 TOY_SEEDS = {"train": 0, "test": 1}
@@ -44,10 +53,8 @@ DOWNLOAD_PROBE_TIMEOUT_S = 3.0
 DOWNLOAD_SOCKET_TIMEOUT_S = 10.0
 MAX_GUNZIP_BYTES = 512 * 2**20  # an unpacked MNIST-style file is at most ~47 MB
 
-# Image folders and zips.
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
-IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # PIL decoders allowed (JPEG also opens camera MPO files)
-JUNK_NAMES = ("thumbs.db", "desktop.ini")  # ignored silently, like dot-files and __MACOSX/
+# Image folders and zips. The limits below are the web app's (uploads: load_dataset(trusted=False));
+# paths named on the command line (trusted=True) get the LOCAL_ ones.
 MAX_FOLDER_FILES = 100_000  # files looked at in a folder before refusing it
 MAX_IMAGE_PIXELS = 64_000_000  # larger images are skipped (decompression-bomb guard)
 MAX_IMAGE_FILE_BYTES = 100 * 2**20  # larger files are skipped
@@ -59,6 +66,17 @@ MAX_ZIP_TOTAL_BYTES = 2**30  # sum of the uncompressed sizes of the images read
 MAX_ZIP_MEMBER_BYTES = MAX_IMAGE_FILE_BYTES
 MAX_ZIP_RATIO = 200  # uncompressed / compressed size of one member ...
 ZIP_RATIO_MIN_BYTES = 2**20  # ... once it is larger than this
+# Uploads to the web app (untrusted): the pixels decoded from one folder or zip, each image counted from its
+# header (at its JPEG draft scale) before it is decoded. PNG decodes at ~30 M pixels/s: ~9 s for the budget.
+MAX_UPLOAD_PIXELS = 250_000_000
+LOCAL_MAX_FILES = 10_000_000  # trusted: files in a folder, members in a zip (CelebA has 202,599)
+LOCAL_MAX_ZIP_BYTES = 2**40  # trusted: uncompressed bytes of a zip's images
+
+# CelebA (Liu et al. 2015): the 202,599 aligned and cropped 178 x 218 JPEGs, used whole (no split).
+CELEBA_FOLDER = "img_align_celeba"
+CELEBA_ZIP = "img_align_celeba.zip"
+CELEBA_IMAGES = 202_599
+CELEBA_PROBE_URL = "https://drive.google.com/"  # torchvision downloads CelebA from Google Drive
 
 _CHUNK = 4096  # images resized at a time
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's convert("L")
@@ -72,20 +90,27 @@ class DataError(ValueError):
 class Dataset:
     name: str  # "ring8", "digits", "my_images.zip", ...
     kind: str  # "2d" or "image"
-    x: torch.Tensor  # on device; 2d: (N, 2) float32 in data coordinates; image: (N, C, H, W) float32 in [-1, 1]
+    # 2d: (N, 2) float32 in data coordinates. image: (N, C, H, W) uint8 pixels 0..255 (folders, zips, celeba:
+    # decoded to that size by PIL) or float32 in [-1, 1] (digits and torchvision sets, resampled in float);
+    # sample() and images() give floats in [-1, 1] either way. On `device`, or in host memory when `home` is set.
+    x: torch.Tensor
     y: torch.Tensor | None  # (N,) int64 labels on device, or None
     n_classes: int  # 0 when unlabelled
     class_names: list[str]  # [] when unlabelled
     modes: torch.Tensor | None  # (K, 2) CPU float32 mixture centres (ring8, grid25) else None
     sigma: float | None  # std of each mixture component (ring8 0.01, grid25 0.05)
     note: str = ""  # e.g. "skipped 10 of 34 files: a.txt (not an image), ..."
+    home: torch.device | None = None  # set when x stays in pinned host memory (too big for the GPU): where batches go
+    from_cache: bool = False  # the pixels came from the decoded-image cache in data_dir, not from the files
+    _host: HostBatches | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     @property
     def device(self) -> torch.device:
-        return self.x.device
+        """Where batches are: x's device, or `home` for a set kept in host memory."""
+        return self.home if self.home is not None else self.x.device
 
     @property
     def channels(self) -> int:
@@ -103,20 +128,39 @@ class Dataset:
         return self.x[0].numel()
 
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A batch drawn with replacement by random index: (x[idx], y[idx] or None)."""
+        """A batch drawn with replacement by random index: (x[idx] as float, y[idx] or None), on self.device.
+
+        Images come back as float32 in [-1, 1], bit-identical to a float32 store. A set in host
+        memory draws its indices from its own CPU generator (seeded from this one) and copies ahead.
+        """
         if batch_size < 1:
             raise DataError(f"batch_size must be at least 1 (got {batch_size})")
+        if self.home is not None:
+            if self._host is None:
+                self._host = HostBatches(self.x, self.y, self.home)
+            return self._host.sample(batch_size, generator)
         idx = torch.randint(0, self.x.shape[0], (batch_size,), generator=generator, device=generator.device)
         idx = idx.to(self.x.device)
-        return self.x[idx], (self.y[idx] if self.y is not None else None)
+        return to_float(self.x[idx]), (self.y[idx] if self.y is not None else None)
+
+    def images(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """x, or its rows idx, as float32 in [-1, 1] on x's device (points: as they are); a copy for uint8 sets."""
+        return to_float(self.x if idx is None else self.x[idx.to(self.x.device)])
 
 
 # ===================================================================== entry points
-def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "train") -> Dataset:
+def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "train", *,
+                 trusted: bool = False) -> Dataset:
     """The dataset cfg.dataset names (registry name or path), as one tensor on device.
 
     split "test" is held-out data for evaluation: digits keep a fixed 20% aside, torchvision sets
-    use their test set, 2D mixtures are a fresh draw with another seed, folders/zips are the same images.
+    use their test set, 2D mixtures are a fresh draw with another seed, folders/zips/celeba are the same images.
+
+    trusted: the caller names files on its own machine (the command line). Folders and zips may
+    hold up to LOCAL_MAX_FILES images, are decoded by worker processes with a progress bar, and
+    are cached decoded in cfg.data_dir (the next load memory-maps them); `celeba` needs it.
+    False (the web app's uploads, and the default): MAX_FOLDER_FILES and the zip-bomb limits,
+    decoded in this process, nothing written to disk.
     """
     device = _as_device(device)
     if split not in SPLITS:
@@ -134,7 +178,9 @@ def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "trai
         return load_stacked_digits(cfg, device, split)
     if key in IMAGE_DATASETS:
         return _torchvision_dataset(key, cfg, device, split)
-    return _path_dataset(name, cfg, device)
+    if key == "celeba":
+        return _celeba(cfg, device, trusted)
+    return _path_dataset(name, cfg, device, trusted)
 
 
 def dataset_from_points(points: np.ndarray | torch.Tensor, device: torch.device | str, name: str = "custom") -> Dataset:
@@ -206,8 +252,8 @@ def _read_csv_points(path: Path) -> np.ndarray:
             raise DataError(f"{path.name} is larger than {_size(MAX_CSV_BYTES)}; use fewer points")
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read {path}: {_one_line(e)}") from e
-    points = []
+        raise DataError(f"cannot read {path.name}: {_one_line(e)}") from e
+    points, lines = [], []
     seen_content = False
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -227,10 +273,35 @@ def _read_csv_points(path: Path) -> np.ndarray:
         seen_content = True
         if not (math.isfinite(x) and math.isfinite(y)):
             raise DataError(f"{path.name} line {lineno}: x and y must be finite numbers, got {line[:60]!r}")
+        if max(abs(x), abs(y)) > MAX_CSV_VALUE:
+            raise DataError(f"{path.name} line {lineno}: x and y must lie within +-{MAX_CSV_VALUE:,.0f}, "
+                            f"got {line[:60]!r}; rescale the data")
         points.append((x, y))
+        lines.append(lineno)
     if len(points) < MIN_POINTS:
         raise DataError(f"{path.name} holds {len(points)} points; a 2D dataset needs at least {MIN_POINTS} lines of x,y")
-    return np.asarray(points, dtype=np.float32)
+    points = np.asarray(points, dtype=np.float32)
+    far, ratio = _farthest_outlier(points)
+    if far is not None:
+        raise DataError(f"{path.name} line {lines[far]}: the point ({points[far, 0]:g}, {points[far, 1]:g}) lies "
+                        f"{ratio:,.0f} times farther from the middle than a typical point; remove it "
+                        "(the GAN sizes itself to the spread of all the points)")
+    return points
+
+
+def _farthest_outlier(points: np.ndarray) -> tuple[int | None, float]:
+    """(index, ratio) of the point farthest from the median, if it lies more than MAX_OUTLIER_RATIO typical
+    distances (the median distance) away; else (None, ratio). Robust: the outlier cannot hide itself
+    by inflating the scale it is measured against, as it would with the standard deviation."""
+    distance = np.linalg.norm(points.astype(np.float64) - np.median(points, axis=0), axis=1)  # (N,)
+    typical = np.median(distance)
+    if typical == 0:  # over half the points coincide: compare with the mean distance instead
+        typical = distance.mean()
+    if typical == 0:
+        return None, 0.0
+    far = int(distance.argmax())
+    ratio = float(distance[far] / typical)
+    return (far if ratio > MAX_OUTLIER_RATIO else None), ratio
 
 
 # ===================================================================== image helpers
@@ -340,7 +411,7 @@ def _gunzip_local(name: str, root: Path) -> None:
             raise
         except (OSError, EOFError, zlib.error) as e:
             tmp.unlink(missing_ok=True)
-            raise DataError(f"cannot unpack {archive}: {_one_line(e)}") from e
+            raise DataError(f"cannot unpack {archive.name}: {_one_line(e)}") from e
 
 
 def _can_reach(url: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
@@ -415,40 +486,206 @@ def _torchvision_dataset(name: str, cfg: DataConfig, device: torch.device, split
                    modes=None, sigma=None)
 
 
+# ===================================================================== CelebA
+def _celeba(cfg: DataConfig, device: torch.device, trusted: bool) -> Dataset:
+    """CelebA's img_align_celeba as an unlabelled image set: the user's folder or zip, else torchvision's download."""
+    if not trusted:
+        raise DataError("celeba loads from the command line only (python -m gan_demo train --dataset celeba); "
+                        "it is too large to decode inside the web app")
+    root = data_dir(cfg)
+    source = _celeba_local(root) or _download_celeba(root)
+    return _image_dataset(source, cfg, device, trusted, name="celeba")
+
+
+def _celeba_local(root: Path) -> Path | None:
+    """The img_align_celeba folder (or its zip) in data_dir/celeba/ (torchvision's layout) or data_dir/, or data_dir itself."""
+    folders = [root / "celeba" / CELEBA_FOLDER, root / CELEBA_FOLDER]
+    if root.name == CELEBA_FOLDER:
+        folders.insert(0, root)
+    for candidate in folders + [root / "celeba" / CELEBA_ZIP, root / CELEBA_ZIP]:
+        if candidate.is_dir() or (candidate.suffix == ".zip" and candidate.is_file()):
+            return candidate
+    return None
+
+
+def _celeba_where(root: Path) -> str:
+    return (f"put {CELEBA_FOLDER} (CelebA's folder of {CELEBA_IMAGES:,} aligned JPEGs) or {CELEBA_ZIP} in "
+            f"{root / 'celeba'}, or give the folder's path as the dataset")
+
+
+def _download_celeba(root: Path) -> Path:
+    """img_align_celeba.zip downloaded as torchvision's CelebA does (Google Drive, md5-checked) into root/celeba/.
+
+    Read as a zip afterwards (never extracted: it is decoded once into the image cache).
+    """
+    where = _celeba_where(root)
+    if not _can_reach(CELEBA_PROBE_URL):
+        raise DataError(f"could not download celeba (no network?): {where}")
+    try:
+        import gdown  # noqa: F401  (torchvision's Google Drive download needs it)
+        from torchvision.datasets import CelebA
+        from torchvision.datasets.utils import download_file_from_google_drive
+    except Exception as e:
+        raise DataError(f"downloading celeba needs torchvision and gdown (pip install gdown) ({_one_line(e)}): "
+                        f"{where}") from e
+    file_id, md5, filename = next(f for f in CelebA.file_list if f[2] == CELEBA_ZIP)
+    folder = root / "celeba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _socket_timeout(DOWNLOAD_SOCKET_TIMEOUT_S), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            download_file_from_google_drive(file_id, folder, filename, md5)
+    except Exception as e:  # quota exceeded, md5 mismatch, disk full, no network, ...
+        (folder / filename).unlink(missing_ok=True)  # never leave a half file that looks like the user's zip
+        raise DataError(f"could not download celeba ({_one_line(e)}): {where}") from e
+    return folder / filename
+
+
 # ===================================================================== folders, zips, CSV paths
-class _Skip(Exception):
-    """An input file left out of a folder / zip dataset; the message says why."""
-
-
-class _TooBig(Exception):
-    """A zip member holds more bytes than its header promised."""
-
-
-def _path_dataset(name: str, cfg: DataConfig, device: torch.device) -> Dataset:
+def _path_dataset(name: str, cfg: DataConfig, device: torch.device, trusted: bool) -> Dataset:
     path = Path(name).expanduser()
     if path.suffix.lower() == ".csv":
         if not path.is_file():
-            raise DataError(f"CSV file not found: {path}")
+            raise DataError(f"CSV file not found: {path.name}")
         return dataset_from_points(_read_csv_points(path), device, name=path.name)
-    if path.is_dir():
-        images, skipped, total = _folder_images(path, cfg.img_size, _channels(cfg, 3))
-    elif path.is_file() and path.suffix.lower() == ".zip":
-        images, skipped, total = _zip_images(path, cfg.img_size, _channels(cfg, 3))
-    elif path.exists():
-        raise DataError(f"{path} is not an image folder, a .zip of images or a .csv of x,y points")
-    elif os.sep in name or "/" in name or path.suffix:
-        raise DataError(f"no such file or folder: {path}")
-    else:
-        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN_DATASETS)}, "
-                        "or the path of an image folder, a .zip of images or a .csv of x,y points")
-    note = _skip_note(skipped, total)
-    if len(images) < MIN_IMAGES:
-        raise DataError(f"{path.name} has {len(images)} usable images; at least {MIN_IMAGES} are needed"
-                        + (f" ({note})" if note else ""))
-    raw = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (N, H, W, C) uint8 -> (N, C, H, W)
-    x = _to_image_tensor(raw, 255.0, cfg.img_size, raw.shape[1], device)
-    return Dataset(name=path.name, kind="image", x=x, y=None, n_classes=0, class_names=[], modes=None, sigma=None,
-                   note=note)
+    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+        return _image_dataset(path, cfg, device, trusted, name=path.name)
+    if path.exists():
+        raise DataError(f"{path.name} is not an image folder, a .zip of images or a .csv of x,y points")
+    if os.sep in name or "/" in name or path.suffix:
+        raise DataError(f"no such file or folder: {path.name}")
+    raise DataError(f"unknown dataset {name!r}: use one of {', '.join(KNOWN_DATASETS)}, "
+                    "or the path of an image folder, a .zip of images or a .csv of x,y points")
+
+
+@dataclass
+class _Source:
+    """A folder or zip, listed and checked, ready to decode."""
+
+    key: dict  # everything the decoded set depends on (the cache key)
+    total: int  # files / members looked at (the note's "of N files")
+    names: list[str]  # every file in order: relative paths / member names
+    keys: list[int]  # folder: sizes in bytes (-1: cannot be stat'ed); zip: indices into infolist()
+    max_file_bytes: int  # folder: larger files are skipped; zip: the read cap per member
+
+
+def _image_dataset(path: Path, cfg: DataConfig, device: torch.device, trusted: bool, name: str) -> Dataset:
+    """A folder or zip of images as uint8 (N, C, H, W) on device (or pinned host memory for a set too big for it)."""
+    channels = _channels(cfg, 3)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if path.is_dir():
+            zf, source = None, _folder_source(path, cfg.img_size, channels, trusted)
+        else:
+            zf = stack.enter_context(_open_zip(path))
+            source = _zip_source(path, zf, cfg.img_size, channels, trusted)
+
+        def build() -> tuple[np.ndarray, dict]:
+            pixels, skipped = _decode(path, source, zf, cfg.img_size, channels, trusted)
+            note = _skip_note(skipped, source.total)
+            if len(pixels) < MIN_IMAGES:
+                raise DataError(f"{path.name} has {len(pixels)} usable images; at least {MIN_IMAGES} are needed"
+                                + (f" ({note})" if note else ""))
+            return pixels, {"note": note, "files": source.total}
+
+        if trusted:
+            where = cache_file(data_dir(cfg), source.key)
+            pixels, info, hit = cached_pixels(where, source.key, build)
+            print(f"gan_demo: {name}: {len(pixels):,} images of {cfg.img_size} px "
+                  f"{'read from' if hit else 'decoded and cached in'} {where} "
+                  f"({_size(pixels.nbytes)}) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        else:
+            (pixels, info), hit = build(), False
+    x, home = place(torch.from_numpy(pixels), device)
+    return Dataset(name=name, kind="image", x=x, y=None, n_classes=0, class_names=[], modes=None, sigma=None,
+                   note=info["note"], home=home, from_cache=hit)
+
+
+def _decode_key(img_size: int, channels: int, max_file_bytes: int) -> dict:
+    """What else the decoded pixels depend on: the size, the channels, the skip limits and PIL's decoders."""
+    return {"img_size": img_size, "channels": channels, "max_pixels": MAX_IMAGE_PIXELS,
+            "max_file_bytes": max_file_bytes, "pil": PIL.__version__}
+
+
+def _digest(lines) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return h.hexdigest()
+
+
+def _folder_source(folder: Path, img_size: int, channels: int, trusted: bool) -> _Source:
+    """Every file under folder (sorted), keyed by the folder's path and each file's name, size and mtime."""
+    max_files = LOCAL_MAX_FILES if trusted else MAX_FOLDER_FILES
+    try:
+        entries = imagefiles.scan_folder(folder, max_files)
+    except imagefiles.TooManyFiles:
+        raise DataError(f"{folder} holds more than {max_files:,} files; pick a smaller folder") from None
+    except OSError as e:
+        raise DataError(f"cannot read the folder {folder}: {_one_line(e)}") from e
+    key = {"kind": "folder", "path": str(folder.resolve()), "files": len(entries),
+           "bytes": sum(max(size, 0) for _, size, _ in entries),
+           "mtime_ns": max((mtime for _, _, mtime in entries), default=0),
+           "listing": _digest(f"{rel}\t{size}\t{mtime}" for rel, size, mtime in entries),
+           **_decode_key(img_size, channels, MAX_IMAGE_FILE_BYTES)}
+    return _Source(key=key, total=len(entries), names=[e[0] for e in entries], keys=[e[1] for e in entries],
+                   max_file_bytes=MAX_IMAGE_FILE_BYTES)
+
+
+@contextlib.contextmanager
+def _open_zip(path: Path):
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise DataError(f"{path.name} is not a readable zip file ({_one_line(e)})") from e
+    with zf:
+        yield zf
+
+
+def _zip_source(path: Path, zf: zipfile.ZipFile, img_size: int, channels: int, trusted: bool) -> _Source:
+    """The zip's members (sorted), checked against the bomb limits from its own directory before anything is read."""
+    max_members = LOCAL_MAX_FILES if trusted else MAX_ZIP_MEMBERS
+    max_total = LOCAL_MAX_ZIP_BYTES if trusted else MAX_ZIP_TOTAL_BYTES
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise _refuse_zip(path, f"holds {len(infos):,} entries (the limit is {max_members:,})")
+    index = {id(info): i for i, info in enumerate(infos)}
+    members = sorted((i for i in infos if not i.is_dir() and not imagefiles.is_junk(i.filename)),
+                     key=lambda i: i.filename)
+    to_read = [i for i in members if imagefiles.is_image_name(i.filename)]
+    total = sum(i.file_size for i in to_read)
+    if total > max_total:
+        raise _refuse_zip(path, f"unpacks to {_size(total)} of images (the limit is {_size(max_total)})")
+    for i in to_read:
+        if i.file_size > MAX_ZIP_MEMBER_BYTES:
+            raise _refuse_zip(path, f"member {i.filename} unpacks to {_size(i.file_size)} "
+                                    f"(the limit is {_size(MAX_ZIP_MEMBER_BYTES)})")
+        if i.file_size > ZIP_RATIO_MIN_BYTES and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
+            raise _refuse_zip(path, f"member {i.filename} is compressed {i.file_size // max(i.compress_size, 1):,}:1 "
+                                    f"(the limit is {MAX_ZIP_RATIO}:1): a zip bomb?")
+    st = path.stat()
+    key = {"kind": "zip", "path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
+           "members": _digest(f"{i.filename}\t{i.CRC}\t{i.file_size}" for i in members),
+           **_decode_key(img_size, channels, MAX_ZIP_MEMBER_BYTES)}
+    # Each read is capped at its header's file_size, so the bytes read never exceed the total checked above.
+    return _Source(key=key, total=len(members), names=[i.filename for i in members],
+                   keys=[index[id(i)] for i in members], max_file_bytes=MAX_ZIP_MEMBER_BYTES)
+
+
+def _decode(path: Path, source: _Source, zf: zipfile.ZipFile | None, img_size: int, channels: int,
+            trusted: bool) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """(pixels (N, C, H, W) uint8, skipped) in file order: worker processes for a large trusted set, else this one."""
+    big = trusted and source.total >= imagefiles.PARALLEL_MIN_FILES
+    workers = imagefiles.default_workers() if big else 1
+    jobs = imagefiles.make_jobs(str(path), zf is not None, source.names, source.keys, img_size, channels,
+                                MAX_IMAGE_PIXELS, source.max_file_bytes, workers)
+    capacity = sum(imagefiles.is_image_name(n) for n in source.names)
+    budget = None if trusted else imagefiles.PixelBudget(MAX_UPLOAD_PIXELS)  # an upload: header-counted pixels
+    pixels, skipped, refused = imagefiles.decode_all(jobs, capacity, zf, workers, label=f"decoding {path.name}",
+                                                     progress=trusted, budget=budget)
+    if refused:
+        raise _refuse_zip(path, refused)
+    return pixels, skipped
 
 
 def _skip_note(skipped: list[tuple[str, str]], total: int) -> str:
@@ -460,154 +697,8 @@ def _skip_note(skipped: list[tuple[str, str]], total: int) -> str:
     return f"skipped {len(skipped)} of {total} files: {named}{more}"
 
 
-def _is_junk(relative: str) -> bool:
-    """OS clutter skipped without a mention: dot-files, __MACOSX/ folders, Thumbs.db, desktop.ini."""
-    parts = [p for p in relative.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    return (not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts)
-            or parts[-1].lower() in JUNK_NAMES)
-
-
-def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _decode_image(source, img_size: int, channels: int) -> np.ndarray:
-    """(img_size, img_size, channels) uint8 from a path or file object: centre square crop, resized.
-
-    Raises _Skip with the reason when the image is too large or cannot be decoded.
-    """
-    try:
-        with Image.open(source, formats=IMAGE_FORMATS) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise _Skip(f"too large: {im.width}x{im.height}")
-            im.draft(None, (2 * img_size, 2 * img_size))  # JPEG: decode at a reduced scale, much faster
-            im = ImageOps.exif_transpose(im)
-            im = _flatten(im, channels)
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.resize((img_size, img_size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side),
-                           reducing_gap=3.0)
-            arr = np.asarray(im, dtype=np.uint8)
-    except _Skip:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own pixel limit
-        raise _Skip("too large") from None
-    except Exception:  # PIL raises many kinds: OSError, SyntaxError, ValueError, struct.error, ...
-        raise _Skip("cannot be decoded") from None
-    return arr.reshape(img_size, img_size, channels)
-
-
-def _flatten(im: Image.Image, channels: int) -> Image.Image:
-    """The image in mode "L" or "RGB": high-bit-depth scaled to 8 bits, transparency over white."""
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        if im.mode == "F":
-            hi = max(float(arr.max()), 1e-12)
-        else:
-            hi = 65535.0 if (im.mode.startswith("I;16") or arr.max() > 255) else 255.0
-        im = Image.fromarray(np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8))
-    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im.alpha_composite(rgba)
-    return im.convert("L" if channels == 1 else "RGB")
-
-
-def _folder_images(folder: Path, img_size: int, channels: int) -> tuple[list[np.ndarray], list[tuple[str, str]], int]:
-    """(images, skipped (name, why), files looked at) for every file under folder, in sorted order."""
-    paths = []
-    for dirpath, dirnames, filenames in os.walk(folder):  # does not follow folder symlinks: no loops
-        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d))
-        for f in filenames:
-            if not _is_junk(f):
-                paths.append(Path(dirpath) / f)
-                if len(paths) > MAX_FOLDER_FILES:
-                    raise DataError(f"{folder} holds more than {MAX_FOLDER_FILES:,} files; pick a smaller folder")
-    paths.sort()
-    images, skipped = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)  # PIL's bomb warning counts as too large
-        for p in paths:
-            rel = p.relative_to(folder).as_posix()
-            try:
-                if not _is_image_name(p.name):
-                    raise _Skip("not an image")
-                if p.stat().st_size > MAX_IMAGE_FILE_BYTES:
-                    raise _Skip("too large")
-                images.append(_decode_image(p, img_size, channels))
-            except _Skip as why:
-                skipped.append((rel, str(why)))
-            except OSError:
-                skipped.append((rel, "cannot be read"))
-    return images, skipped, len(paths)
-
-
 def _refuse_zip(path: Path, why: str) -> DataError:
     return DataError(f"zip refused: {path.name} {why}")
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    """The member's bytes, read in memory (never extracted to disk); more than `limit` bytes raises _TooBig."""
-    with zf.open(info) as f:
-        return _read_capped(f, limit)
-
-
-def _read_capped(f, limit: int) -> bytes:
-    """Read a file object to the end, but never more than limit bytes (a zip header can lie about sizes)."""
-    buf = io.BytesIO()
-    while block := f.read(min(2**20, limit + 1 - buf.tell())):
-        buf.write(block)
-        if buf.tell() > limit:
-            raise _TooBig
-    return buf.getvalue()
-
-
-def _zip_images(path: Path, img_size: int, channels: int) -> tuple[list[np.ndarray], list[tuple[str, str]], int]:
-    """(images, skipped (name, why), members looked at) for a zip of images, read in memory with bomb limits."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise DataError(f"{path.name} is not a readable zip file ({_one_line(e)})") from e
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise _refuse_zip(path, f"holds {len(infos):,} entries (the limit is {MAX_ZIP_MEMBERS:,})")
-        members = sorted((i for i in infos if not i.is_dir() and not _is_junk(i.filename)), key=lambda i: i.filename)
-        to_read = [i for i in members if _is_image_name(i.filename)]
-        # (1) every limit is checked from the zip's own directory before one byte is decompressed
-        total = sum(i.file_size for i in to_read)
-        if total > MAX_ZIP_TOTAL_BYTES:
-            raise _refuse_zip(path, f"unpacks to {_size(total)} of images (the limit is {_size(MAX_ZIP_TOTAL_BYTES)})")
-        for i in to_read:
-            if i.file_size > MAX_ZIP_MEMBER_BYTES:
-                raise _refuse_zip(path, f"member {i.filename} unpacks to {_size(i.file_size)} "
-                                        f"(the limit is {_size(MAX_ZIP_MEMBER_BYTES)})")
-            if i.file_size > ZIP_RATIO_MIN_BYTES and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
-                raise _refuse_zip(path, f"member {i.filename} is compressed {i.file_size // max(i.compress_size, 1):,}:1 "
-                                        f"(the limit is {MAX_ZIP_RATIO}:1): a zip bomb?")
-        # (2) read and decode in memory, with a byte cap per member and in total
-        images, skipped, read_total = [], [], 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            for info in members:
-                try:
-                    if not _is_image_name(info.filename):
-                        raise _Skip("not an image")
-                    if info.flag_bits & 0x1:
-                        raise _Skip("encrypted")
-                    try:
-                        data = _read_member(zf, info, min(info.file_size, MAX_ZIP_MEMBER_BYTES))
-                    except _TooBig:
-                        raise _refuse_zip(path, f"member {info.filename} holds more data than its header says") from None
-                    except Exception:  # bad CRC, unsupported compression, truncated archive, ...
-                        raise _Skip("cannot be read") from None
-                    read_total += len(data)
-                    if read_total > MAX_ZIP_TOTAL_BYTES:
-                        raise _refuse_zip(path, f"unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} of images")
-                    images.append(_decode_image(io.BytesIO(data), img_size, channels))
-                except _Skip as why:
-                    skipped.append((info.filename, str(why)))
-    return images, skipped, len(members)
 
 
 # ===================================================================== small helpers
@@ -627,6 +718,10 @@ def _size(n_bytes: float) -> str:
 
 
 def _one_line(e: BaseException, limit: int = 160) -> str:
-    """An exception as one short line (torchvision's download errors span several)."""
-    text = " ".join(str(e).split()) or type(e).__name__
+    """An exception as one short line (torchvision's download errors span several).
+
+    An OSError gives only its reason: its file name is a path on the server, and the message names the file.
+    """
+    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    text = " ".join(text.split()) or type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

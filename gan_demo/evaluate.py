@@ -47,26 +47,30 @@ METRICS = {
 
 def evaluate_checkpoint(path: str | Path, n: int | None = None, seed: int = DEFAULT_SEED,
                         device: str | torch.device = "auto", data_dir: str | Path | None = None,
-                        progress: Callable[[float, str], None] | None = None, keep_samples: bool = False) -> dict:
+                        progress: Callable[[float, str], None] | None = None, keep_samples: bool = False,
+                        trusted: bool = False) -> dict:
     """Every quality figure of a checkpoint's G_ema beside the same figures for held-out real data.
 
     Returns a JSON-friendly dict: "generated" and "real" (figures by key, see METRICS), sizes,
     "classifier" (image sets), "nearest_train", "standard_fid" and "notes". data_dir overrides
     the checkpoint's DataConfig.data_dir (where datasets and the cached classifier live).
     keep_samples=True adds "samples" (tensors, not JSON; see evaluate_sampler).
+    trusted: the dataset is loaded as the command line's own (data.load_dataset: large folders, the cache).
     """
     from .sampler import Sampler
     from .trainer import resolve_device
 
     device = resolve_device(device)
     sampler = Sampler.from_checkpoint(path, device)
-    report = evaluate_sampler(sampler, n=n, seed=seed, data_dir=data_dir, progress=progress, keep_samples=keep_samples)
+    report = evaluate_sampler(sampler, n=n, seed=seed, data_dir=data_dir, progress=progress, keep_samples=keep_samples,
+                              trusted=trusted)
     report["checkpoint"] = str(path)
     return report
 
 
 def evaluate_sampler(sampler, n: int | None = None, seed: int = DEFAULT_SEED, data_dir: str | Path | None = None,
-                     progress: Callable[[float, str], None] | None = None, keep_samples: bool = False) -> dict:
+                     progress: Callable[[float, str], None] | None = None, keep_samples: bool = False,
+                     trusted: bool = False) -> dict:
     """evaluate_checkpoint for a gan_demo.sampler.Sampler (from a checkpoint or a live Trainer).
 
     n: generated samples scored; None picks default_n(dataset) (2,500; 26,000 for stacked-digits).
@@ -97,9 +101,9 @@ def evaluate_sampler(sampler, n: int | None = None, seed: int = DEFAULT_SEED, da
         "notes": [],
     }
     if sampler.kind == "2d":
-        report.update(_evaluate_points(sampler, data_cfg, n, seed, report_progress))
+        report.update(_evaluate_points(sampler, data_cfg, n, seed, report_progress, trusted))
     else:
-        report.update(_evaluate_images(sampler, data_cfg, n, seed, report_progress))
+        report.update(_evaluate_images(sampler, data_cfg, n, seed, report_progress, trusted))
     samples = report.pop("samples", None)
     report["seconds"] = round(time.perf_counter() - start, 2)
     report_progress(1.0, "done")
@@ -117,13 +121,13 @@ def default_n(dataset: str) -> int:
 
 
 # ------------------------------------------------------------------------------ 2D points
-def _evaluate_points(sampler, data_cfg: DataConfig, n: int, seed: int, progress) -> dict:
+def _evaluate_points(sampler, data_cfg: DataConfig, n: int, seed: int, progress, trusted: bool) -> dict:
     from .data import load_dataset
     from .metrics import grid_divergence, mode_metrics
 
     progress(0.1, "loading held-out points")
-    train = load_dataset(data_cfg, "cpu", split="train").x
-    test = load_dataset(data_cfg, "cpu", split="test").x
+    train = load_dataset(data_cfg, "cpu", split="train", trusted=trusted).x
+    test = load_dataset(data_cfg, "cpu", split="test", trusted=trusted).x
     progress(0.3, "generating")
     fake = sampler.generate(z_from_seed(seed, sampler.z_dim, n))
     m = min(n, len(test), len(train))
@@ -155,7 +159,9 @@ def _evaluate_points(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
 def _is_path(dataset: str) -> bool:
     from .config import IMAGE_DATASETS, TOY_DATASETS
 
-    return dataset not in TOY_DATASETS and dataset not in IMAGE_DATASETS
+    from .config import CLI_DATASETS
+
+    return dataset not in TOY_DATASETS and dataset not in IMAGE_DATASETS and dataset not in CLI_DATASETS
 
 
 # ------------------------------------------------------------------------------ images
@@ -185,8 +191,9 @@ def _rms(distances, dim: int) -> list:
     return [[d / math.sqrt(dim) for d in row] for row in distances]
 
 
-def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress) -> dict:
+def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress, trusted: bool) -> dict:
     from .data import load_dataset
+    from .imagestore import to_float
     from .metrics import (class_histogram, classifier_score, frechet_distance, knn_precision_recall, label_accuracy,
                           nearest_neighbours, standard_fid)
     from .viz import to_unit
@@ -197,15 +204,16 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
         return _evaluate_stacked(sampler, data_cfg, n, seed, progress)
     notes = []
     progress(0.05, "loading training and held-out images")
-    train = load_dataset(data_cfg, "cpu", split="train")
-    test = load_dataset(data_cfg, "cpu", split="test")
+    train = load_dataset(data_cfg, "cpu", split="train", trusted=trusted)
+    test = load_dataset(data_cfg, "cpu", split="test", trusted=trusted)
     if data_cfg.dataset not in LABELLED_DATASETS:
         notes.append("an image folder has no held-out split: the real column is the training images themselves")
     progress(0.15, "generating")
     fake, labels = _generate_images(sampler, n, seed)
-    reference = _subset(train.x, MAX_REFERENCE, seed)
+    # image sets may be stored as uint8 pixels: subsets first, then floats in [-1, 1] (to_float)
+    reference = to_float(_subset(train.x, MAX_REFERENCE, seed))
     m = min(n, len(test))
-    fake_m, real_m = fake[:m], _subset(test.x, m, seed)
+    fake_m, real_m = fake[:m], to_float(_subset(test.x, m, seed))
     if len(reference) < len(train):
         notes.append(f"reference set: {len(reference)} of the {len(train)} training images")
     generated: dict = {}
@@ -269,7 +277,7 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress)
     fid = {"note": fid_gen["note"]}
     if fid_gen["value"] is not None:
         generated["fid"] = fid_gen["value"]
-        real["fid"] = standard_fid(reference, test.x, sampler.device)["value"]
+        real["fid"] = standard_fid(reference, to_float(_subset(test.x, MAX_REFERENCE, seed)), sampler.device)["value"]
     samples = {"generated": to_unit(fake[:NEAREST_SHOWN]),
                "nearest": to_unit(reference[torch.tensor(shown["indices"], dtype=torch.long)])}
     return {"n_generated": n, "n_real": len(test), "n_compared": m, "n_reference": len(reference),

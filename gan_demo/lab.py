@@ -19,6 +19,14 @@ def noise_grid(z_dim: int, rows: int = 21, span: float = 2.5) -> torch.Tensor:
     return z
 
 
+def _gan_nets(trainer) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The live G and D of a GAN run; other families have no discriminator for the lab to draw."""
+    family = trainer.family
+    if family.critic is None:
+        raise ValueError(f"the 2D lab needs a GAN (a generator and a discriminator), not a {family.name} run")
+    return family.decoder_net(ema=False), family.critic
+
+
 def lab_state(trainer, bounds: tuple[float, float, float, float], res: int = 64, n_fake: int = 512,
               manifold_rows: int = 21, seed: int = 1) -> dict:
     """Everything the 2D lab draws, computed from the live G and D of a 2D run.
@@ -29,10 +37,10 @@ def lab_state(trainer, bounds: tuple[float, float, float, float], res: int = 64,
     """
     if trainer.kind != "2d":
         raise ValueError("the 2D lab needs a 2D dataset (ring8, grid25, spiral, moons or a CSV of points)")
+    G, D = _gan_nets(trainer)
     kind = trainer.cfg.train.loss
     z_dim = trainer.cfg.model.z_dim
     device = trainer.device
-    G, D = trainer.G, trainer.D
     with trainer.lock:
         modes = (G.training, D.training)
         G.eval()
@@ -62,7 +70,7 @@ def mean_scores(trainer, real: torch.Tensor, fake: torch.Tensor) -> tuple[float,
     wgan-gp they are D's raw scores. Used to say what a single D or G step changed.
     """
     kind = trainer.cfg.train.loss
-    D = trainer.D
+    _, D = _gan_nets(trainer)
     with trainer.lock, torch.no_grad():
         was_training = D.training
         D.eval()

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_demo.config import ModelConfig
+from gan_demo.config import ModelConfig, RunConfig
 
 MLP_ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -319,3 +320,70 @@ def build_models(m: ModelConfig) -> tuple[nn.Module, nn.Module]:
     else:
         raise ValueError(f"arch must be mlp or dcgan (got {m.arch!r}); resolve the config first")
     return G, D
+
+
+# ------------------------------------------------------------------- cost
+@dataclass
+class StepCost:
+    """What one training step (n_critic D updates, then one G update) costs, estimated from layer shapes."""
+
+    flops: float  # floating-point operations (a multiply-add is 2), forward and backward
+    memory_bytes: float  # fp32 weights + gradients + Adam moments of G and D, G_ema, and the larger update's activations
+    params: int  # parameters of G and D together
+
+
+def step_cost(cfg: RunConfig) -> StepCost:
+    """Estimate the work of one training step of a resolved config without allocating anything.
+
+    G and D are built on the meta device and run forward on a meta batch; hooks count each linear
+    and convolution layer's FLOPs and every layer's output (what autograd keeps for backward).
+    A backward pass costs about twice its forward, so an update is ~3x its forward. Per step:
+        D update (n_critic times): G forward (no grad) + D forward and backward on real and fake,
+                                   + ~4 more D forwards for a gradient penalty (wgan-gp, R1: double backward)
+        G update:                  G and D forward and backward on one batch
+    """
+    m, t = cfg.model, cfg.train
+    b = t.batch_size
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        G, D = build_models(m)
+        z = torch.zeros(b, m.z_dim)
+        y = torch.zeros(b, dtype=torch.long) if m.n_classes else None
+        g_flops, g_acts, fake = _forward_cost(G, z, y)
+        d_flops, d_acts, _ = _forward_cost(D, fake, y)
+    penalty = t.loss == "wgan-gp" or t.r1_gamma > 0
+    d_update = g_flops + 3 * 2 * d_flops + (4 * d_flops if penalty else 0)
+    g_update = 3 * (g_flops + d_flops)
+    p_g, p_d = count_params(G), count_params(D)
+    # (1) D update keeps D's activations for real and fake (and a penalty's extra pass);
+    # (2) G update keeps G's and D's for one batch.
+    activations = max((3 if penalty else 2) * d_acts, g_acts + d_acts)
+    memory = 4 * (4 * (p_g + p_d) + p_g + activations)  # fp32: weight, grad, Adam m and v; G_ema
+    return StepCost(flops=float(t.n_critic * d_update + g_update), memory_bytes=float(memory), params=p_g + p_d)
+
+
+def _forward_cost(net: nn.Module, x: torch.Tensor, y) -> tuple[float, int, torch.Tensor]:
+    """(FLOPs, output elements of every leaf module, output) of one forward pass (meta tensors)."""
+    totals = {"flops": 0.0, "acts": 0}
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            totals["flops"] += 2.0 * output.numel() * module.in_features
+        elif isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            totals["flops"] += 2.0 * output.numel() * module.in_channels // module.groups * k
+        elif isinstance(module, nn.ConvTranspose2d):  # every input element is spread over out_channels x k
+            k = module.kernel_size[0] * module.kernel_size[1]
+            totals["flops"] += 2.0 * inputs[0].numel() * module.out_channels // module.groups * k
+        totals["acts"] += output.numel()
+
+    # Layers with spectral norm hold their parametrization as children: hook layers, not only leaves,
+    # and leave the parametrizations (weights, not activations) out.
+    hooked = [mod for name, mod in net.named_modules() if "parametrizations" not in name.split(".")
+              and (isinstance(mod, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) or not list(mod.children()))]
+    handles = [mod.register_forward_hook(hook) for mod in hooked]
+    try:
+        out = net(x, y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return totals["flops"], totals["acts"], out

@@ -1,4 +1,4 @@
-"""Sampler: a trained generator ready to explore (latents in, pictures and D's score out); UI-free."""
+"""Sampler: any family's trained decoder ready to explore (latents in, pictures and, with a critic, its score out); UI-free."""
 from __future__ import annotations
 
 import contextlib
@@ -36,14 +36,22 @@ def _one_thread(n: int, device: torch.device):
 
 
 class Sampler:
-    """G_ema and D of one run, in eval mode on one device, for sliders, interpolation and the API.
+    """One run's decoder (a GAN's G_ema, a VAE's decoder mean) and critic (a GAN's D; None for a
+    family without one), in eval mode on one device, for sliders, interpolation and the API.
 
-    Built from a checkpoint folder or from a live Trainer (then it reads the trainer's
-    current G_ema under its lock). Every method takes CPU latents and returns CPU tensors.
+    Built from a checkpoint folder of any family or from a live Trainer (then it reads the
+    trainer's current networks under its lock). Every method takes CPU latents and returns CPU
+    tensors. Without a critic, scores are None.
     """
 
-    def __init__(self, G, D, cfg, dataset_info: dict, device: torch.device, lock=None, name: str = ""):
-        self.G, self.D, self.cfg = G, D, cfg
+    def __init__(self, decoder, critic=None, cfg=None, dataset_info: dict | None = None,
+                 device: torch.device | str = "cpu", lock=None, name: str = "", encoder=None):
+        if cfg is None:
+            raise ValueError("Sampler needs the run's resolved config (cfg)")
+        dataset_info = dataset_info or {}
+        device = torch.device(device)
+        self.decoder, self.critic, self.cfg = decoder, critic, cfg
+        self.encoder = encoder  # q(z|x) of a family that has one (a VAE): (x, y) -> (mu, logvar); else None
         self.info = dataset_info
         self.device = device
         self.lock = lock if lock is not None else threading.RLock()
@@ -55,15 +63,18 @@ class Sampler:
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> "Sampler":
         ckpt: Checkpoint = load_checkpoint(run_dir, device, with_optimizer_state=False)
-        return cls(ckpt.G_ema.eval(), ckpt.D.eval(), ckpt.cfg, ckpt.dataset_info, torch.device(device),
-                   name=Path(run_dir).name)
+        decoder, critic = ckpt.sampling_nets()
+        encoder = ckpt.networks.get("encoder")
+        return cls(decoder.eval(), None if critic is None else critic.eval(), ckpt.cfg, ckpt.dataset_info,
+                   torch.device(device), name=Path(run_dir).name, encoder=None if encoder is None else encoder.eval())
 
     @classmethod
     def from_trainer(cls, trainer, name: str = "current run") -> "Sampler":
         from .checkpoint import dataset_info_of
 
-        sampler = cls(trainer.G_ema, trainer.D, trainer.cfg, dataset_info_of(trainer.dataset), trainer.device,
-                      lock=trainer.lock, name=name)
+        family = trainer.family
+        sampler = cls(family.decoder_net(), family.critic, trainer.cfg, dataset_info_of(trainer.dataset),
+                      trainer.device, lock=trainer.lock, name=name, encoder=family.networks.get("encoder"))
         sampler.trainer = trainer
         return sampler
 
@@ -74,6 +85,21 @@ class Sampler:
     def step(self) -> int:
         """Training steps behind the weights shown (live runs keep counting)."""
         return self.trainer.step if self.trainer is not None else self.cfg.step
+
+    @property
+    def G(self):
+        """The decoder under a GAN's name (older callers)."""
+        return self.decoder
+
+    @property
+    def D(self):
+        """The critic under a GAN's name (None for a family without one)."""
+        return self.critic
+
+    @property
+    def has_critic(self) -> bool:
+        """False for a family without a discriminator (a VAE): its samples get no score."""
+        return self.critic is not None
 
     @property
     def z_dim(self) -> int:
@@ -101,28 +127,34 @@ class Sampler:
     @torch.no_grad()
     def generate(self, z: torch.Tensor, label: int | None = None, truncation: float = 1.0,
                  with_score: bool = False):
-        """(n, z_dim) CPU latents -> CPU samples ([0, 1] images or data coordinates) [, D's scores
-        (losses.d_prob: the scale of the Train tab's D(x) curve)]."""
+        """(n, z_dim) CPU latents -> CPU samples ([0, 1] images or data coordinates) [, the critic's scores
+        (losses.d_prob: the scale of the Train tab's D(x) curve), or None without a critic]."""
         z = truncate(z.reshape(-1, self.z_dim).float(), truncation)
         y = self._labels(label, z.shape[0])
         y_dev = None if y is None else y.to(self.device)
+        nets = [net for net in (self.decoder, self.critic) if net is not None]
         with self.lock, _one_thread(z.shape[0], self.device):
-            g_mode, d_mode = self.G.training, self.D.training
-            self.G.eval()
-            self.D.eval()
+            modes = [net.training for net in nets]
+            for net in nets:
+                net.eval()
             try:
-                x = self.G(z.to(self.device), y_dev).float()
-                score = d_prob(self.cfg.train.loss, self.D(x, y_dev).float()) if with_score else None
+                x = self.decoder(z.to(self.device), y_dev).float()
+                score = None
+                if with_score and self.critic is not None:
+                    score = d_prob(self.cfg.train.loss, self.critic(x, y_dev).float())
             finally:
-                self.G.train(g_mode)
-                self.D.train(d_mode)
+                for net, mode in zip(nets, modes):
+                    net.train(mode)
         out = x.cpu() if self.kind == "2d" else to_unit(x).cpu()
-        return (out, score.cpu()) if with_score else out
+        if not with_score:
+            return out
+        return out, None if score is None else score.cpu()
 
     def from_seed(self, seed: int, label: int | None = None, truncation: float = 1.0):
-        """One sample and D's score for it: the image (or point) a seed names, on every device."""
+        """One sample and the critic's score for it (None without a critic): the image (or point) a seed
+        names, on every device."""
         x, score = self.generate(z_from_seed(seed, self.z_dim), label, truncation, with_score=True)
-        return x[0], float(score[0])
+        return x[0], None if score is None else float(score[0])
 
     def cloud(self) -> torch.Tensor:
         """A fixed cloud of samples from a 2D generator (its whole distribution at a glance)."""

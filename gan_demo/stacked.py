@@ -92,7 +92,7 @@ def load_stacked_digits(cfg, device: torch.device, split: str, n: int | None = N
     """
     from .data import Dataset, DataError, _digits
 
-    if cfg.channels not in (0, CHANNELS):
+    if cfg.channels not in (None, 0, CHANNELS):
         raise DataError(f"{NAME} has {CHANNELS} channels, one digit in each (got channels {cfg.channels})")
     digits = _digits(_one_channel(cfg), device, split)  # (M, 1, H, W) in [-1, 1], labels (M,)
     n = SPLIT_TRIPLES[split] if n is None else n

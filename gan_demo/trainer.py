@@ -1,94 +1,77 @@
-"""Trainer: one GAN step, a background run loop with pause/resume/stop, bounded history.
+"""Trainer: any model family's steps, a background run loop with pause/resume/stop, batched read-back, named history, rollback.
 
-Never imports gradio: the CLI registers a callback that prints, the UI polls snapshot().
+Knows nothing of G or D (minGPT's Trainer "has nothing to do with GPT"): the family built from
+the config (gan_demo.families) owns its networks, optimizers and train_step. Never imports
+gradio: the CLI registers a callback that prints, the UI polls snapshot().
 """
 from __future__ import annotations
 
-import contextlib
 import copy
+import dataclasses
 import math
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .config import RunConfig
+from . import distributed
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
 from .data import Dataset, load_dataset
+from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
+from .families import FAMILIES
 from .latent import z_from_seed
-from .losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
-from .models import build_models
 from .viz import to_unit
 
-STEP_VALUES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")  # StepRecord's numbers
+__all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "resolve_device", "native_bf16", "BLOWUP"]
+
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
 FIXED_BATCH_IMAGES = 64  # progress-grid images (8 x 8) for unconditional image models
 FIXED_BATCH_POINTS = 1024  # generated points shown for 2D sets
 GOOD_STATE_EVERY = 50  # steps between snapshots of known-good weights (divergence rollback)
-BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
 READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) after this many steps...
-READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends
+READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends (one process only:
+# under torchrun every rank reads back at the same step numbers, never by the clock, or the ranks would hang)
 QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
 QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 
 
-def native_bf16(device: torch.device) -> bool:
-    """True where bf16 matrix maths runs natively, so autocast pays: CUDA GPUs from Ampere on,
-    x86 CPUs with AVX512-BF16 or AMX. Elsewhere bf16 would be emulated (slower than fp32)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_capability(device)[0] >= 8
-    if device.type == "cpu":
-        cpu = getattr(torch, "cpu", None)
-        return any(bool(getattr(cpu, check, lambda: False)())
-                   for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return False
-
-
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; other names are checked, not guessed."""
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device: cuda was asked for but no CUDA GPU is available (use --device cpu or auto)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device: mps was asked for but is not available (use --device cpu or auto)")
-    return torch.device(name)
-
-
 @dataclass
 class StepRecord:
-    step: int  # G steps taken after this record
-    loss_d: float  # discriminator loss (penalties included)
-    loss_g: float  # generator loss
-    d_real: float  # mean D(x) on real data (probability for logistic losses, raw score otherwise)
-    d_fake: float  # mean D(G(z)) before the D update
-    grad_norm_d: float  # L2 norm of D's gradient (last critic step)
-    grad_norm_g: float  # L2 norm of G's gradient
-    seconds: float  # wall time of this step
+    """One training step's numbers: the family's named series (a GAN's loss_d, loss_g, d_real, d_fake,
+    grad_norm_d, grad_norm_g; a VAE's loss, recon, kl, ...), readable as attributes (rec.loss_d)."""
+
+    step: int  # steps taken after this record
+    values: dict[str, float]  # series name -> value, in the family's order
+    seconds: float = 0.0  # wall time of this step
+    bounded: tuple[str, ...] = field(default=(), repr=False)  # series that have exploded beyond BLOWUP
+
+    def __getattr__(self, name: str) -> float:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no series {name!r}")
 
     def finite(self) -> bool:
-        """False once training has blown up: a NaN or infinite value, or a loss or gradient gone astronomical."""
-        values = (self.loss_d, self.loss_g, self.d_real, self.d_fake, self.grad_norm_d, self.grad_norm_g)
-        return all(math.isfinite(v) for v in values) and all(
-            abs(v) < BLOWUP for v in (self.loss_d, self.loss_g, self.grad_norm_d, self.grad_norm_g))
+        """False once training has blown up: a NaN or infinite value, or a bounded one gone astronomical."""
+        return (all(math.isfinite(v) for v in self.values.values())
+                and all(abs(self.values[n]) < BLOWUP for n in self.bounded if n in self.values))
+
+    def to_dict(self) -> dict:
+        """{"step", every series, "seconds"}: plain data for snapshot() and the UI."""
+        return {"step": self.step, **self.values, "seconds": self.seconds}
 
 
 @dataclass
 class QualityRecord:
-    """How close a 2D run's samples are to the data (gan_demo.metrics), from G_ema on the fixed noise batch;
+    """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch;
     for stacked-digits, its 1,000 modes counted (gan_demo.stacked.LiveModes) and no grid figures."""
 
-    step: int  # G steps taken when measured
+    step: int  # steps taken when measured
     grid_kl: float | None = None  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
     grid_js: float | None = None  # Jensen-Shannon divergence on the same grid (0 .. ln 2 = 0.69)
     modes_covered: int | None = None  # Gaussian mixtures only: modes with enough high-quality samples
@@ -96,17 +79,25 @@ class QualityRecord:
     high_quality: float | None = None  # Gaussian mixtures only: share of samples within 3 sigma of a mode
     mode_kl: float | None = None  # Gaussian mixtures only: KL of the mode histogram from uniform
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 class History:
-    """Records with flat memory: past max_points, every other point is dropped and the stride doubles."""
+    """Records with flat memory: past max_points, every other point is dropped and the stride doubles.
 
-    def __init__(self, max_points: int = 2000, record_type: type = StepRecord):
+    names: the columns (attributes of the records); default those of a QualityRecord-like dataclass
+    record_type, or "step" alone."""
+
+    def __init__(self, max_points: int = 2000, record_type: type | None = None, names: tuple[str, ...] | None = None):
         self.max_points = max_points
         self.stride = 1
         self.records: list = []
-        self.record_type = record_type
+        if names is None:
+            names = tuple(f.name for f in fields(record_type)) if record_type is not None else ("step",)
+        self.names = names
 
-    def add(self, rec: StepRecord) -> None:
+    def add(self, rec) -> None:
         if rec.step % self.stride:
             return
         self.records.append(rec)
@@ -115,46 +106,15 @@ class History:
             self.records = [r for r in self.records if r.step % self.stride == 0]
 
     def columns(self) -> dict[str, list]:
-        names = [f.name for f in fields(self.record_type)]
-        return {n: [getattr(r, n) for r in self.records] for n in names}
+        return {n: [getattr(r, n) for r in self.records] for n in self.names}
 
     def __len__(self) -> int:
         return len(self.records)
 
 
-def _data_scale(ds: Dataset) -> float:
-    """The spread of a 2D set (std over both axes), rounded so configs stay readable."""
-    if ds.kind != "2d":
-        return 1.0
-    std = float(ds.x.float().std())
-    return float(f"{max(std, 1e-3):.3g}")
-
-
-def _grad_norm(params) -> torch.Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
-
-
-@contextlib.contextmanager
-def _frozen(module: torch.nn.Module):
-    """Build the graph without weight gradients for module (D in the G step: they would be discarded)."""
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        module.requires_grad_(True)  # autograd fixed what it needs when the graph was built
-
-
-def _step_values(out: dict[str, torch.Tensor]) -> torch.Tensor:
-    """A step's STEP_VALUES as one float tensor on the device (reading it back is one host sync)."""
-    return torch.stack([out[n].float().reshape(()) for n in STEP_VALUES])
-
-
-def _all_finite(module: torch.nn.Module) -> bool:
-    checks = [torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()]
-    return bool(torch.stack(checks).all()) if checks else True  # one host sync, not one per tensor
+def _step_values(out: dict[str, torch.Tensor], series: tuple[str, ...]) -> torch.Tensor:
+    """A step's series as one float tensor on the device (reading it back is one host sync)."""
+    return torch.stack([out[n].float().reshape(()) for n in series])
 
 
 class HandoverLock:
@@ -195,46 +155,51 @@ class HandoverLock:
 
 
 class Trainer:
-    """Owns G, D, G_ema, their optimizers and the data; trains in steps or in a background thread."""
+    """Trains one model family (cfg.family: a GAN, a VAE) in steps or in a background thread.
 
-    def __init__(self, cfg: RunConfig, device: str | torch.device | None = None, dataset: Dataset | None = None):
+    Owns what every family shares: the device and precision, the seeded data and noise stream, the
+    run thread (pause/resume/stop), batched read-back into a history of the family's named series,
+    divergence rollback through the family's state dict, the 2D quality figures and checkpoints.
+    The family (self.family) owns its networks and optimizers; what it offers (a GAN's G, D, G_ema,
+    opt_G, opt_D) also reads through the trainer (trainer.G is trainer.family.G).
+
+    dist (gan_demo.distributed.Dist): this process's place under torchrun; each rank trains on its
+    share of the global batch, with data and noise seeded by seed + rank and averaged gradients.
+    """
+
+    def __init__(self, cfg: RunConfig, device: str | torch.device | None = None, dataset: Dataset | None = None,
+                 dist: distributed.Dist | None = None):
+        self.dist = dist if dist is not None else distributed.SINGLE
         self.device = resolve_device(device if device is not None else cfg.train.device)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, world_size=self.dist.world_size))
         cfg.validate()
-        self.dataset = dataset if dataset is not None else load_dataset(cfg.data, self.device)
+        cfg.resolved()  # the defaults filled in and checked too (the batch against the processes) before any data loads
+        if dataset is None:  # under torchrun the master downloads first, then the others load
+            dataset = distributed.master_first(lambda: load_dataset(cfg.data, self.device), self.dist)
+        self.dataset = dataset
         ds = self.dataset
         self.cfg = cfg.resolved(
             channels=ds.channels if ds.kind == "image" else None,
             n_classes=ds.n_classes,
             data_dim=ds.data_dim if ds.kind == "2d" else 2,
-            data_scale=_data_scale(ds) if cfg.step == 0 else None,
+            data_scale=data_scale(ds) if cfg.step == 0 else None,
         )
         if self.cfg.model.conditional and ds.n_classes == 0:
             raise ValueError(f"conditional: dataset {ds.name!r} has no labels")
         t, m = self.cfg.train, self.cfg.model
         self.kind = ds.kind
-
-        # Weights from the seed alone, without touching the caller's global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(t.seed)
-            G, D = build_models(m)
-        self.G = G.to(self.device)
-        self.D = D.to(self.device)
-        if ds.kind == "image" and self.device.type == "cpu":
-            # oneDNN convolutions run natively in NHWC: faster on CPU (BENCHMARKS.md); saved weights stay contiguous
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        adam = dict(betas=(t.beta1, t.beta2))
-        if self.device.type == "cuda":
-            adam["fused"] = True
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, **adam)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, **adam)
-        # Training noise and data indices come from one seeded generator on the device.
-        self.gen = torch.Generator(device=self.device).manual_seed(t.seed)
-        self.step = self.cfg.step
+        self.batch_size = distributed.local_batch(t.batch_size, self.dist)  # this rank's share of the global batch
+        # Training noise and data indices come from one seeded generator on the device (seed + rank).
+        self.gen = torch.Generator(device=self.device).manual_seed(distributed.seed_for(t.seed, self.dist))
         # bf16 autocast for the convolutions of image models, where the hardware has bf16 (BENCHMARKS.md:
         # 1.6-1.8x on a CPU with AVX512-BF16); 2D points stay fp32 (tiny MLPs, and coordinates need the bits).
-        self.use_amp = t.amp and ds.kind == "image" and native_bf16(self.device)
+        use_amp = t.amp and ds.kind == "image" and native_bf16(self.device)
+        # The family trains through this context: data and noise by this trainer's methods (a subclass may
+        # change how they are drawn), gradients averaged over the processes between backward and step.
+        self.ctx = StepContext(device=self.device, generator=self.gen, batch_size=self.batch_size,
+                               draw=self._real_batch, noise=self._noise, sync_grads=self._sync_grads, use_amp=use_amp)
+        self.family = FAMILIES[self.cfg.family](self.cfg, self.ctx, dist=self.dist)  # weights from the seed alone
+        self.family.step = self.cfg.step
 
         # The progress grid: a fixed noise batch drawn on the CPU, so a seed is the same picture everywhere.
         if ds.kind == "2d":
@@ -247,7 +212,8 @@ class Trainer:
         self.fixed_y = torch.arange(n_fixed) % m.n_classes if m.n_classes else None
 
         # Run-loop state.
-        self.history = History()
+        self.series = tuple(self.family.series)  # the named numbers of each step, in order
+        self.history = History(names=("step", *self.series, "seconds"))
         self.state = "idle"
         self.message = ""
         self.target_steps = t.steps
@@ -256,6 +222,7 @@ class Trainer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
+        self._stop_agreed = False  # under torchrun: some rank asked to stop, as agreed at the last read-back
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
@@ -264,6 +231,13 @@ class Trainer:
         self._pending: list[tuple[int, torch.Tensor, float]] = []  # (step, its numbers on the device, seconds)
         self.last_record: StepRecord | None = None
         self.error: Exception | None = None
+        # Settings changed while training (the app's live controls) and a replayed schedule (--schedule):
+        # cfg.schedule records every change at the step it took effect; a resumed run has already applied
+        # the entries up to its step (its config holds their values).
+        self._queued_changes: dict = {}
+        self._changes_lock = threading.Lock()
+        self._next_change = sum(1 for entry in self.cfg.schedule if entry["step"] < self.step or
+                                (self.step > 0 and entry["step"] == self.step))
 
         # 2D runs: quality figures every QUALITY_EVERY steps, against a fixed draw of real points.
         self.quality_history = History(record_type=QualityRecord)
@@ -276,97 +250,98 @@ class Trainer:
         self._live_modes = LiveModes.for_run(self.cfg, self.device)  # stacked-digits with a cached classifier
         self.quality_every = QUALITY_EVERY if ds.kind == "2d" else (LIVE_EVERY if self._live_modes else 0)
 
+    def __getattr__(self, name: str):
+        """What the family offers reads through the trainer (a GAN's G, D, G_ema, opt_G, opt_D) for the
+        2D lab, the bench and tests; the trainer itself never names them."""
+        family = self.__dict__.get("family")
+        if family is None or name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(family, name)
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r} "
+                                 f"(nor has its {family.name} family)") from None
+
     # ------------------------------------------------------------------ steps
+    @property
+    def step(self) -> int:
+        """Steps taken (the family counts them: a GAN's G updates, a VAE's ELBO steps)."""
+        return self.family.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.family.step = int(value)
+
+    @property
+    def use_amp(self) -> bool:
+        """bf16 autocast in the family's forward passes (the bench switches it)."""
+        return self.ctx.use_amp
+
+    @use_amp.setter
+    def use_amp(self, value: bool) -> None:
+        self.ctx.use_amp = bool(value)
+
     @property
     def precision(self) -> str:
         """What the training step computes in: "bf16 autocast" or "fp32"."""
         return "bf16 autocast" if self.use_amp else "fp32"
 
     def _autocast(self):
-        if self.use_amp:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.device, self.use_amp)
 
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.model.z_dim, generator=self.gen, device=self.device)
 
-    def _d_update(self) -> dict[str, torch.Tensor]:
-        """(1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss)."""
-        t = self.cfg.train
-        real, y = self.dataset.sample(t.batch_size, self.gen)
-        y = y if self.cfg.model.n_classes else None
-        z = self._noise(t.batch_size)
-        with self._autocast():
-            with torch.no_grad():
-                fake = self.G(z, y)
-            real_logits = self.D(real, y).float()
-            fake_logits = self.D(fake.detach(), y).float()
-            loss = d_loss(t.loss, real_logits, fake_logits)
-        if t.loss == "wgan-gp":
-            loss = loss + t.gp_weight * gradient_penalty(self.D, real, fake.detach().to(real.dtype), y, generator=self.gen)
-        if t.r1_gamma > 0:
-            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D, real, y)
-        self.opt_D.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = _grad_norm(self.D.parameters())
-        self.opt_D.step()
-        return {
-            "loss_d": loss.detach(),
-            "d_real": d_score(t.loss, real_logits.detach()),
-            "d_fake": d_score(t.loss, fake_logits.detach()),
-            "grad_norm_d": gnorm,
-        }
+    def _real_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n real samples (and labels) drawn by this rank's generator."""
+        return self.dataset.sample(n, self.gen)
 
-    def _g_update(self) -> dict[str, torch.Tensor]:
-        """(2) Update G: make D call its samples real, then fold G into G_ema."""
-        t = self.cfg.train
-        y = None
-        half = t.batch_size // 2
-        if self.cfg.model.n_classes:
-            _, y = self.dataset.sample(t.batch_size, self.gen)
-            if t.mode_seeking > 0 and half:
-                y[half:2 * half] = y[:half]  # pairs (i, i + half) share a label for the mode-seeking term
-        z = self._noise(t.batch_size)
-        with self._autocast(), _frozen(self.D):
-            fake = self.G(z, y)
-            fake_logits = self.D(fake, y).float()
-            loss = g_loss(t.loss, fake_logits)
-            if t.mode_seeking > 0 and half:
-                # MSGAN (Mao et al. 2019): two latents with the same label should give images as far
-                # apart as the latents are; penalising the inverse ratio stops G from ignoring z.
-                ratio = ((fake[:half] - fake[half:2 * half]).abs().mean()
-                         / (z[:half] - z[half:2 * half]).abs().mean())
-                loss = loss + t.mode_seeking / (ratio.float() + 1e-5)
-        self.opt_G.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = _grad_norm(self.G.parameters())
-        self.opt_G.step()
-        self._update_ema()
-        self.step += 1
-        return {"loss_g": loss.detach(), "grad_norm_g": gnorm}
+    def _sync_grads(self, module: torch.nn.Module) -> None:
+        """Between backward and the optimizer step: module's gradients averaged over the ranks (no-op in one process)."""
+        distributed.average_gradients(module, self.dist)
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        decay = self.cfg.train.ema_decay
-        # Ramp up so early snapshots are not dominated by the random initial weights.
-        decay = min(decay, (1 + self.step) / (10 + self.step))
-        ema_p = list(self.G_ema.parameters())
-        g_p = [p.detach() for p in self.G.parameters()]
-        torch._foreach_lerp_(ema_p, g_p, 1.0 - decay)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+    def change(self, **settings) -> None:
+        """Change live settings (config.LIVE_SETTINGS for the run's family) from the next step on.
+
+        Checked here (ConfigError naming the setting); applied at the next step boundary, where it is
+        recorded in cfg.schedule, so the checkpoint keeps it and `--schedule` replays it."""
+        allowed = LIVE_SETTINGS.get(self.cfg.family, ())
+        unknown = set(settings) - set(allowed)
+        if unknown or not settings:
+            raise ConfigError(f"a {self.cfg.family} run can change {', '.join(allowed)} while it trains"
+                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        trial = RunConfig.from_dict({**self.cfg.to_dict(), "schedule": []})
+        apply_live(trial, settings)
+        trial.validate()
+        with self._changes_lock:
+            self._queued_changes.update(settings)
+
+    def _apply_due_changes(self) -> None:
+        """At a step boundary (the lock held): the schedule's entries for this step, then queued live changes."""
+        schedule = self.cfg.schedule
+        due = {}
+        while self._next_change < len(schedule) and schedule[self._next_change]["step"] <= self.step:
+            due.update({k: v for k, v in schedule[self._next_change].items() if k != "step"})
+            self._next_change += 1
+        with self._changes_lock:
+            live, self._queued_changes = self._queued_changes, {}
+        if live:
+            schedule.insert(self._next_change, {"step": self.step, **live})  # before any later replayed entry
+            self._next_change += 1
+            due.update(live)
+        if due:
+            apply_live(self.cfg, due)
+            self.family.apply_settings(due)
 
     def _step_tensors(self) -> tuple[dict[str, torch.Tensor], float]:
+        self._apply_due_changes()
         start = time.perf_counter()
-        self.G.train()
-        self.D.train()
-        for _ in range(self.cfg.train.n_critic):
-            d_out = self._d_update()
-        g_out = self._g_update()
-        return {**d_out, **g_out}, time.perf_counter() - start
+        out = self.family.train_step()
+        return out, time.perf_counter() - start
 
     def step_once(self) -> StepRecord:
-        """One round of updates: n_critic D steps, then one G step. Returns its record (reads it back at once)."""
+        """One training step of the family (a GAN: n_critic D steps, then one G step). Returns its record
+        (reads it back at once)."""
         with self.lock:
             out, seconds = self._step_tensors()
             rec = self._record(out, seconds)
@@ -377,36 +352,51 @@ class Trainer:
         """One step whose numbers stay on the device until _read_back (no host sync here)."""
         with self.lock:
             out, seconds = self._step_tensors()
-            self._pending.append((self.step, _step_values(out), seconds))
+            self._pending.append((self.step, _step_values(out, self.series), seconds))
             self._rate.append((time.perf_counter(), self.step))  # host-side facts: no need to wait for the read
 
-    def d_step_only(self) -> dict[str, float]:
-        """One discriminator update alone (the 2D lab's step-by-step mode)."""
+    def run_phase(self, name: str) -> dict[str, float]:
+        """One of the family's phases alone (the 2D lab's step-by-step mode), its numbers read back.
+        A GAN has "d" (one discriminator update) and "g" (one generator update, which counts as a step)."""
+        phases = self.family.phases
+        if name not in phases:
+            raise ValueError(f"phase: the {self.family.name} family has {', '.join(phases)} (got {name!r})")
         with self.lock:
-            self.G.train()
-            self.D.train()
-            return {k: float(v) for k, v in self._d_update().items()}
+            self._apply_due_changes()
+            return {k: float(v) for k, v in phases[name]().items()}
+
+    def d_step_only(self) -> dict[str, float]:
+        """The 2D lab's D step: run_phase("d")."""
+        return self.run_phase("d")
 
     def g_step_only(self) -> dict[str, float]:
-        """One generator update alone (the 2D lab's step-by-step mode); counts as a step."""
-        with self.lock:
-            self.G.train()
-            self.D.train()
-            return {k: float(v) for k, v in self._g_update().items()}
+        """The 2D lab's G step: run_phase("g"); counts as a step."""
+        return self.run_phase("g")
+
+    def _make_record(self, step: int, row: list[float], seconds: float) -> StepRecord:
+        return StepRecord(step, dict(zip(self.series, row)), seconds, self.family.bounded)
 
     def _record(self, out: dict[str, torch.Tensor], seconds: float) -> StepRecord:
-        return StepRecord(self.step, *_step_values(out).tolist(), seconds=seconds)  # one host sync
+        return self._make_record(self.step, _step_values(out, self.series).tolist(), seconds)  # one host sync
 
     def _read_back(self) -> bool:
         """Turn the queued steps into records (one host sync for all of them), check them, keep them,
-        and tell the callbacks. False when training has diverged (weights are then rolled back)."""
+        and tell the callbacks. False when training has diverged (weights are then rolled back).
+
+        Under torchrun every rank calls this at the same step numbers; one all-reduce averages the
+        records over the ranks and agrees on divergence and stop, so all ranks branch alike."""
         with self.lock:
             if not self._pending:
                 return True
-            rows = torch.stack([values for _, values, _ in self._pending]).tolist()
-            records = [StepRecord(step, *row, seconds=seconds) for (step, _, seconds), row in zip(self._pending, rows)]
-            for rec in records:
-                if not rec.finite():
+            stacked = torch.stack([values for _, values, _ in self._pending])  # (steps, len(series))
+            rows = stacked.tolist()
+            records = [self._make_record(step, row, seconds) for (step, _, seconds), row in zip(self._pending, rows)]
+            bad = next((i for i, rec in enumerate(records) if not rec.finite()), None)
+            if self.dist.active:
+                rows, bad, self._stop_agreed = distributed.agree_on_read_back(stacked, bad, self._stop.is_set(), self.dist)
+                records = [self._make_record(step, row, seconds) for (step, _, seconds), row in zip(self._pending, rows)]
+            for i, rec in enumerate(records):
+                if i == bad:
                     self._pending.clear()
                     good = self._restore_good_state()
                     self._forget_after(good)
@@ -429,7 +419,7 @@ class Trainer:
         return True
 
     def _measure_quality(self) -> None:
-        """Quality figures of G_ema on the fixed noise batch (2D runs), into quality_history."""
+        """Quality figures of the sampling net on the fixed noise batch (2D runs), into quality_history."""
         from .metrics import grid_divergence, mode_metrics
 
         if self._live_modes is not None:  # stacked-digits: 1,000 modes read by the digits classifier
@@ -449,16 +439,10 @@ class Trainer:
 
     # -------------------------------------------------------- divergence guard
     def _save_good_state(self) -> None:
-        if not (_all_finite(self.G) and _all_finite(self.D)):
+        finite = all(all_finite(net) for net in self.family.networks.values())
+        if not distributed.all_agree(finite, self.dist, self.device):
             return
-        self._good_state = {
-            "G": copy.deepcopy(self.G.state_dict()),
-            "D": copy.deepcopy(self.D.state_dict()),
-            "G_ema": copy.deepcopy(self.G_ema.state_dict()),
-            "opt_G": copy.deepcopy(self.opt_G.state_dict()),
-            "opt_D": copy.deepcopy(self.opt_D.state_dict()),
-            "step": self.step,
-        }
+        self._good_state = copy.deepcopy(self.family.state_dict())  # nets, optimizers and the step
         self._good_step = self.step
 
     def _forget_after(self, step: int) -> None:
@@ -470,16 +454,18 @@ class Trainer:
             self.last_quality = self.quality_history.records[-1] if self.quality_history.records else None
 
     def _restore_good_state(self) -> int:
-        s = self._good_state
-        if s is None:
+        if self._good_state is None:
             return self.step
-        self.G.load_state_dict(s["G"])
-        self.D.load_state_dict(s["D"])
-        self.G_ema.load_state_dict(s["G_ema"])
-        self.opt_G.load_state_dict(s["opt_G"])
-        self.opt_D.load_state_dict(s["opt_D"])
-        self.step = s["step"]
+        self.family.load_state_dict(self._good_state)
+        # The weights go back; the settings stay as the user last set them (the optimizers' saved learning
+        # rates would otherwise undo a change made since).
+        self.family.apply_settings({name: value for name, value in self._live_values().items() if value is not None})
         return self.step
+
+    def _live_values(self) -> dict:
+        """The current value of every live setting of this run's family."""
+        return {name: getattr(self.cfg.vae if name in ("beta", "lr_vae") else self.cfg.train, name)
+                for name in LIVE_SETTINGS.get(self.cfg.family, ())}
 
     # ---------------------------------------------------------------- run loop
     def add_callback(self, fn: Callable[["Trainer", StepRecord], None]) -> None:
@@ -487,7 +473,7 @@ class Trainer:
         self.callbacks.append(fn)
 
     def start(self, steps: int | None = None) -> None:
-        """Train in a background thread until `steps` total G steps (default cfg.train.steps)."""
+        """Train in a background thread until `steps` total steps (default cfg.train.steps)."""
         with self.lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError("a run is already in progress")
@@ -497,6 +483,7 @@ class Trainer:
             self.state = "running"
             self.message = ""
             self.error = None
+            self._stop_agreed = False
             self._rate.clear()
             self._thread = threading.Thread(target=self._loop, name="gan-trainer", daemon=True)
             self._thread.start()
@@ -533,17 +520,22 @@ class Trainer:
 
     def release_training(self) -> None:
         """Free what only training needs once a run has ended (optimizers, rollback copy, image data);
-        G, G_ema and D stay for sampling, scoring and saving (a saved run then has no optimizer state)."""
+        the networks stay for sampling, scoring and saving (a saved run then has no optimizer state)."""
         if self.running:
             raise RuntimeError("release_training: the run is still going")
         with self.lock:
-            self.opt_G = self.opt_D = None
+            self.family.release_optimizers()
             self._good_state = None
             self._pending.clear()
             if self.kind == "image":
                 self.dataset.x = self.dataset.x[:0]
                 if self.dataset.y is not None:
                     self.dataset.y = self.dataset.y[:0]
+
+    @property
+    def holds_optimizers(self) -> bool:
+        """False once release_training has dropped the family's optimizer state."""
+        return any(opt is not None for opt in self.family.optimizers.values())
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -553,28 +545,33 @@ class Trainer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _stop_decided(self) -> bool:
+        """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
+        return self._stop_agreed if self.dist.active else self._stop.is_set()
+
     def _loop(self) -> None:
         self._save_good_state()
         read_at = time.perf_counter()
+        many = self.dist.active  # torchrun: pause is the app's (one process); read back by step count only
         try:
             while self.step < self.target_steps:
-                if not self._unpaused.is_set():
+                if not many and not self._unpaused.is_set():
                     if not self._read_back():  # show every step taken before waiting
                         return
                     self._unpaused.wait()
-                if self._stop.is_set():
+                if self._stop_decided():
                     break
                 self._hand_over()
                 self._queue_step()
                 # The step numbers are read back in batches: a read is a host sync, which on a GPU
                 # would stall the queue of kernels every step.
-                if len(self._pending) >= READBACK_STEPS or time.perf_counter() - read_at >= READBACK_S:
+                if len(self._pending) >= READBACK_STEPS or (not many and time.perf_counter() - read_at >= READBACK_S):
                     if not self._read_back():
                         return
                     read_at = time.perf_counter()
             if not self._read_back():
                 return
-            self.state = "stopped" if self._stop.is_set() else "finished"
+            self.state = "stopped" if self._stop_decided() else "finished"
         except Exception as exc:  # kept for the caller instead of dying silently in a thread
             self._pending.clear()
             self.state = "failed"
@@ -612,10 +609,13 @@ class Trainer:
             "device": str(self.device),
             "kind": self.kind,
             "precision": self.precision,
-            "last": asdict(self.last_record) if self.last_record else None,
+            "family": self.family.name,
+            "series": list(self.series),  # the names in "last" and "history" besides step and seconds
+            "last": self.last_record.to_dict() if self.last_record else None,
             "history": self.history.columns(),
-            "quality": asdict(self.last_quality) if self.last_quality else None,
+            "quality": self.last_quality.to_dict() if self.last_quality else None,
             "quality_history": self.quality_history.columns(),
+            "schedule": [dict(entry) for entry in self.cfg.schedule if entry["step"] <= step],  # changes made so far
         }
 
     @torch.no_grad()
@@ -626,7 +626,7 @@ class Trainer:
         grid while training runs, and each such forward pass is CPU time taken from the training.
         Sliders, interpolation and `eval` sample in fp32 through gan_demo.sampler.
         """
-        net = self.G_ema if ema else self.G
+        net = self.family.decoder_net(ema)
         with self.lock, self._autocast():
             was_training = net.training
             net.eval()
@@ -636,37 +636,43 @@ class Trainer:
         return out if self.kind == "2d" else to_unit(out)
 
     def sample_fixed(self, ema: bool = True) -> torch.Tensor:
-        """G applied to the fixed noise batch (the progress grid)."""
+        """The sampling net (a GAN's G_ema, a VAE's decoder) on the fixed noise batch (the progress grid)."""
         return self.generate(self.fixed_z, self.fixed_y, ema=ema)
 
     # ------------------------------------------------------------- checkpoints
     def save(self, run_dir: str | Path) -> Path:
-        from .checkpoint import dataset_info_of, save_checkpoint
+        from .checkpoint import dataset_info_of, save_networks
 
         with self.lock:
             cfg = RunConfig.from_dict(self.cfg.to_dict())
             cfg.step = self.step
-            return save_checkpoint(
-                run_dir, cfg, self.G, self.G_ema, self.D, self.opt_G, self.opt_D,
-                step=self.step, dataset_info=dataset_info_of(self.dataset),
-            )
+            return save_networks(run_dir, cfg, self.family.networks, self.family.optimizers,
+                                 step=self.step, dataset_info=dataset_info_of(self.dataset))
 
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, device: str | torch.device | None = None,
-                        dataset: Dataset | None = None) -> "Trainer":
-        """Rebuild a run to continue training: weights, optimizer state and step count."""
-        from .checkpoint import load_checkpoint
-
-        ckpt = load_checkpoint(run_dir, "cpu")
-        cfg = ckpt.cfg
-        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset)
-        trainer.G.load_state_dict(ckpt.G.state_dict())
-        trainer.G_ema.load_state_dict(ckpt.G_ema.state_dict())
-        trainer.D.load_state_dict(ckpt.D.state_dict())
-        if ckpt.opt_state:
-            trainer.opt_G.load_state_dict(ckpt.opt_state["opt_G"])
-            trainer.opt_D.load_state_dict(ckpt.opt_state["opt_D"])
-        trainer.step = ckpt.step
+                        dataset: Dataset | None = None, dist: distributed.Dist | None = None) -> "Trainer":
+        """Rebuild a run to continue training: weights, optimizer state and step count.
+        Under torchrun the master reads the folder and sends its contents to the other ranks."""
+        dist = dist if dist is not None else distributed.SINGLE
+        state = distributed.from_master(lambda: _resume_state(run_dir), dist)
+        cfg = RunConfig.from_dict(state["config"])
+        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset, dist=dist)
+        trainer.family.load_state_dict(state["family"])
         # Continue the noise stream from a point that depends on the step, not on the first run.
-        trainer.gen.manual_seed(cfg.train.seed + ckpt.step)
+        trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))
         return trainer
+
+
+def _resume_state(run_dir: str | Path) -> dict:
+    """A checkpoint folder as plain data on the CPU: its config and the family's state dict (networks,
+    optimizer state where saved, step)."""
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(run_dir, "cpu")
+    cfg = ckpt.cfg.to_dict()
+    cfg["step"] = ckpt.step
+    family = {name: net.state_dict() for name, net in ckpt.networks.items()}
+    family.update(ckpt.opt_state or {})
+    family["step"] = ckpt.step
+    return {"config": cfg, "family": family}

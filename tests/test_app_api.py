@@ -111,7 +111,7 @@ def poll_until(client: Client, run_id: str, done, what: str) -> dict:
 def test_api_lists_the_endpoints_and_hides_ui_events(client):
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     # Exactly the documented endpoints: every UI event is api_visibility="private".
-    assert sorted(named) == ["/generate", "/interpolate", "/train_poll", "/train_start", "/train_stop"]
+    assert sorted(named) == ["/generate", "/interpolate", "/project", "/train_poll", "/train_start", "/train_stop"]
     params = [p["parameter_name"] for p in named["/generate"]["parameters"]]
     assert params == ["checkpoint", "seed", "truncation", "label"]
 
@@ -162,6 +162,28 @@ def test_generate_refuses_bad_input_with_a_sentence(client):
         client.predict("digits", 1, 9.0, api_name="/generate")
     with pytest.raises(AppError, match="no run 'run-00000000' in this session"):
         client.predict("run-00000000", 1, api_name="/generate")
+
+
+def test_the_largest_documented_seed_is_a_seed(client):
+    top = client.predict("digits", 2**63 - 1, api_name="/generate")
+    assert pixels(top).shape[2] == 3 and digest(top) != digest(client.predict("digits", 2**63 - 2, api_name="/generate"))
+    with pytest.raises(AppError, match="seed must be between 0 and 9223372036854775807 \\(got 9223372036854775808\\)"):
+        client.predict("digits", 2**63, api_name="/generate")
+    with pytest.raises(AppError, match="seed must be a whole number"):
+        client.predict("digits", 1.5, api_name="/generate")
+
+
+def test_user_errors_log_one_line_and_no_traceback(client, capfd, caplog):
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="gan_demo"):
+        with pytest.raises(AppError, match="seed must be between 0"):
+            client.predict("digits", -1, api_name="/generate")
+        with pytest.raises(AppError, match="loss: must be one of"):
+            client.predict(loss="wasserstein", api_name="/train_start")
+    assert "Traceback" not in capfd.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == "gan_demo"]
+    assert lines == ["user error: seed must be between 0 and 9223372036854775807 (got -1)",
+                     "user error: loss: must be one of nonsaturating, minimax, hinge, lsgan, wgan-gp (got 'wasserstein')"]
 
 
 @pytest.mark.parametrize("checkpoint, frames, mode", [("digits", 5, "slerp"), ("ring8", 4, "lerp")])
@@ -219,6 +241,9 @@ def test_train_start_refuses_bad_settings(client):
         ({"steps": 10_000_000}, "steps: at most 100,000 in the web app"),
         ({"dataset": "/etc"}, "dataset: the API trains on ring8"),
         ({"loss": "wasserstein"}, "loss: must be one of"),
+        ({"config_json": "[" * 100_000}, "config_json is nested too deeply"),  # not gradio's RecursionError
+        ({"config_json": json.dumps({"data": {"img_size": 64}, "model": {"ngf": 256, "ndf": 256},
+                                     "train": {"batch_size": 4096}}), "dataset": "digits"}, "GFLOP per training step"),
     ]
     for kwargs, message in cases:
         with pytest.raises(AppError, match=message):
@@ -283,9 +308,30 @@ def test_get_image_is_the_generate_picture_cacheable_and_pretrained_only(app, cl
         assert r.content == again.content
         via_api = client.predict("digits", 7, 1.0, 3, api_name="/generate")
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), pixels(via_api))
+        biggest = http.get(f"{url.rstrip('/')}/image", params={"checkpoint": "ring8", "seed": 2**63 - 1})
+        assert biggest.status_code == 200 and biggest.content[:4] == b"\x89PNG"
         for params, message in (({"checkpoint": "../digits"}, "checkpoint: one of"),
                                 ({"checkpoint": "run-0123"}, "checkpoint: one of"),
                                 ({"checkpoint": "digits", "seed": "-1"}, "seed must be between"),
                                 ({"checkpoint": "digits", "label": "10"}, "label must be between")):
             bad = http.get(f"{url.rstrip('/')}/image", params=params)
             assert bad.status_code == 400 and message in bad.text, (params, bad.text)
+
+
+# ------------------------------------------------------------------------------ /project
+def test_project_finds_a_z_for_a_picture(client, tmp_path):
+    from gradio_client import handle_file
+
+    sample = client.predict("digits", 5, 1.0, 2, api_name="/generate")  # a picture the generator can draw
+    picture, out = client.predict("digits", handle_file(sample), 2, 60, api_name="/project")
+    assert len(out["z"]) == 100 and out["label"] == 2 and out["steps"] == 60 and 0 <= out["error"] < 0.1
+    both = pixels(picture)
+    assert 1.8 * both.shape[0] < both.shape[1] < 2.2 * both.shape[0]  # the picture beside its reconstruction
+    with pytest.raises(AppError, match="/project takes an image generator"):
+        client.predict("ring8", handle_file(sample), None, 10, api_name="/project")
+    with pytest.raises(AppError, match="steps must be between 1 and 1000"):
+        client.predict("digits", handle_file(sample), None, 5000, api_name="/project")
+    text = tmp_path / "not-an-image.png"
+    text.write_text("hello")
+    with pytest.raises(AppError, match="cannot use this image"):
+        client.predict("digits", handle_file(str(text)), None, 10, api_name="/project")

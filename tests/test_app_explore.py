@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 gr = pytest.importorskip("gradio")
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.latent import z_from_seed  # noqa: E402
 from gan_demo.trainer import Trainer  # noqa: E402
 from gan_demo.ui import explore_tab, interpolate_tab  # noqa: E402
 from gan_demo.ui.app import AppContext  # noqa: E402
@@ -288,6 +290,55 @@ def test_uploaded_run_zip_is_selectable_and_a_bad_zip_is_explained(explore, requ
     assert "holds no config.json" in status
 
 
+def run_zip(path, run_dir, **config_changes):
+    """A zipped run folder whose config.json has config_changes ({"model": {"ngf": 1024}, ...}) applied."""
+    config = json.loads((run_dir / "config.json").read_text())
+    for section, changes in config_changes.items():
+        config[section].update(changes)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(run_dir / "model.safetensors", "run/model.safetensors")
+        zf.writestr("run/config.json", json.dumps(config))
+    return path
+
+
+def test_uploaded_run_bigger_than_a_web_run_is_refused(ctx, tmp_path):
+    wide = RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=1100, depth=1),
+                     train=TrainConfig(batch_size=64, steps=1))
+    Trainer(wide, device="cpu").save(tmp_path / "wide")  # a consistent run, 13 K parameters, MLP width 1,100
+    uploads = sorted(p for p in ctx.catalog.upload_root.rglob("*") if p.is_file())
+    with pytest.raises(ValueError, match="bigger than the web app explores: width: at most 1,024"):
+        ctx.catalog.add_upload(run_zip(tmp_path / "wide.zip", tmp_path / "wide"), ctx.registry.get("uploader"))
+    assert sorted(p for p in ctx.catalog.upload_root.rglob("*") if p.is_file()) == uploads  # nothing left behind
+
+
+def test_huge_config_run_zip_is_refused_without_allocating(pretrained, tmp_path):
+    """The audit's zip: small weights, a config asking for a 64 px DCGAN with ngf = ndf = 1024 (2 G parameters).
+    In a fresh process, so its peak memory (ru_maxrss) is the upload's own."""
+    import subprocess
+    import sys
+
+    archive = run_zip(tmp_path / "huge.zip", pretrained / "digits", data={"img_size": 64},
+                      model={"img_size": 64, "ngf": 1024, "ndf": 1024})
+    script = f"""
+import json, resource
+from gan_demo.ui.app import AppContext
+ctx = AppContext.create(device="cpu", pretrained={str(tmp_path)!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    ctx.catalog.add_upload({str(archive)!r}, ctx.registry.get("uploader"))
+    error = None
+except ValueError as exc:
+    error = str(exc)
+print(json.dumps({{"error": error, "grew_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["error"] and "ngf: at most 256" in result["error"]
+    assert result["grew_kib"] < 300 * 1024
+
+
 # --------------------------------------------------------------------------------- interpolate
 def gif_frames(path) -> int:
     with Image.open(path) as im:
@@ -411,3 +462,79 @@ def test_in_the_browser_sliders_bookmarks_and_interpolation(pretrained, tmp_path
         assert "30 GIF frames" in page.locator("#interp-status").inner_text()
         page.screenshot(path=str(tmp_path / "interpolate.png"), full_page=True)
         assert page.external_requests == []
+
+
+# --------------------------------------------------------------------------- projecting an image
+@pytest.fixture(scope="module")
+def panel(ctx, explore):
+    from gan_demo.ui.projection_panel import ProjectionPanel
+
+    return ProjectionPanel(ctx, explore)
+
+
+def no_progress(*args, **kwargs):
+    pass
+
+
+def test_a_projected_held_out_image_becomes_a_bookmark_and_the_sliders_move_from_it(panel, explore, interp,
+                                                                                     request_, tmp_path):
+    out = panel.project(request_, "digits", "held-out", None, None, 3, 60, 0.0, progress=no_progress)
+    picture, status, curve = out[:3]
+    assert "Projected **held-out image 3**" in status and "60 Adam steps on z" in status
+    assert picture.size[0] > 2.5 * picture.size[1] and list(curve.columns) == ["step", "loss"]
+    session = explore.ctx.registry.get(request_.session_hash)
+    first = session.bookmarks[-1]
+    assert first["projected"] == "held-out image 3" and len(first["base"]) == 16 and first["z"] == first["base"]
+    # the view shows the projected z, and a slider moves from it
+    shown, text = render(explore, request_, label=first["label"])
+    assert "projected z (held-out image 3)" in text
+    moved, text = render(explore, request_, label=first["label"], offsets=[1.5] + ZEROS[1:])
+    assert "projected z (held-out image 3) + 1.50·e[0]" in text and np.abs(moved - shown).sum() > 0
+    # a second real image: interpolate between the two projected bookmarks
+    panel.project(request_, "digits", "held-out", None, None, 8, 40, 0.0, progress=no_progress)
+    names = [b["name"] for b in session.bookmarks[-2:]]
+    strip, gif, _, status = interp.run(request_, "digits", "bookmark", None, names[0], "bookmark", None, names[1],
+                                       "slerp", 4, False, 1.0, 0, 80)
+    assert gif_frames(gif) == 4
+    # bookmark files keep the projection; typing a seed goes back to the seed's latent
+    parsed = explore_tab.parse_bookmarks(explore_tab.bookmarks_json(session.bookmarks))
+    assert parsed[-1]["base"] == session.bookmarks[-1]["base"]
+    _, text = explore.render_seed(request_, "digits", 5, RAW, 1.0, 0, *ZEROS)
+    assert text.split("z = ")[1].startswith("seed 5") and session.projected is None
+
+
+def test_uploads_and_drawings_project_and_stop_and_bad_input_is_explained(panel, explore, request_, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.RandomState(0).rand(60, 40) * 255).astype(np.uint8)).save(photo)
+    _, status, *_ = panel.project(request_, "digits", "upload", str(photo), None, 0, 20, 0.1, progress=no_progress)
+    assert "Projected **your image**" in status
+    canvas = np.full((120, 120, 4), 255, np.uint8)
+    canvas[30:90, 55:62, :3] = 0  # a dark stroke: a "1"
+    _, status, *_ = panel.project(request_, "digits", "draw", None, {"composite": canvas, "layers": [], "background": None},
+                                  0, 20, 0.0, progress=no_progress)
+    assert "Projected **your drawing**" in status
+    session = explore.ctx.registry.get(request_.session_hash)
+    panel.stop(request_)  # a Stop pressed before: the next projection starts afresh
+    _, status, *_ = panel.project(request_, "digits", "held-out", None, None, 0, 20, 0.0,
+                                  progress=lambda *a, **k: panel.stop(request_))
+    assert "1 Adam step on z (stopped)" in status and session.projected["what"] == "held-out image 0"
+    for args, message in ((("upload", None, None), "upload an image first"),
+                          (("draw", None, None), "draw something first"),
+                          (("upload", str(tmp_path / "photo.png"), None), None)):
+        _, status, *_ = panel.project(request_, "ring8" if message is None else "digits", args[0], args[1], args[2],
+                                      0, 20, 0.0, progress=no_progress)
+        assert status.startswith("⚠ Could not project") and (message is None or message in status), status
+
+
+def test_clicking_a_2d_generators_picture_projects_that_point(panel, explore, request_):
+    from gan_demo.ui.explore_tab import VIEW_SIZE, cloud_view
+
+    sampler = explore.ctx.catalog.sampler("ring8")
+    _, (xmin, xmax, ymin, ymax) = cloud_view(sampler)
+    target = sampler.generate(z_from_seed(4, sampler.z_dim))[0]  # a point the generator can reach
+    u = (float(target[0]) - xmin) / (xmax - xmin) * VIEW_SIZE
+    v = (ymax - float(target[1])) / (ymax - ymin) * VIEW_SIZE
+    status, *_ = panel.click_point(request_, "ring8", SimpleNamespace(index=(u, v)))
+    assert status.startswith("Projected **point (") and "distance" in status
+    found = torch.tensor(explore.ctx.registry.get(request_.session_hash).projected["z"])
+    assert (sampler.generate(found.reshape(1, -1))[0] - target).norm() < 0.05 * (xmax - xmin)

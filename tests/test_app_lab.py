@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import types
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import gradio as gr
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.data import DataError
+from gan_demo.graph import fmt
 from gan_demo.ui import lab_tab, lessons_tab
 from gan_demo.ui.train_tab import CONTROL_FIELDS, config_from_values, values_for
 from gan_demo.ui.app import AppContext
@@ -47,11 +49,11 @@ def start_tiny(ctx, session: str = "s1", **kw):
 # ------------------------------------------------------------------------------ the picture
 def test_lab_picture_renders_for_a_tiny_ring8_run(ctx):
     h = lab_tab.LabHandlers(ctx)
-    picture, status, key = h.refresh(ALL_LAYERS, None, request())
+    picture, status, _, key = h.refresh(ALL_LAYERS, None, request())
     assert picture is None and "No run yet" in status
 
     trainer = start_tiny(ctx)
-    picture, status, key = h.refresh(ALL_LAYERS, key, request())
+    picture, status, graph, key = h.refresh(ALL_LAYERS, key, request())
     assert isinstance(picture, Image.Image) and picture.size == (lab_tab.PICTURE_SIZE, lab_tab.PICTURE_SIZE)
     assert "ring8" in status and "step 3 of 3" in status and "finished" in status
     # the view is fixed by the real data (a ring of radius 1), not by where G's samples are
@@ -61,19 +63,20 @@ def test_lab_picture_renders_for_a_tiny_ring8_run(ctx):
     again = h.refresh(ALL_LAYERS, key, request())
     assert all(isinstance(x, type(gr.skip())) for x in again)
     # hiding layers redraws, and changes the picture
-    plain, _, key2 = h.refresh([], key, request())
-    assert key2 != key
+    assert 'data-part="D" data-state="idle"' in graph  # a finished run: nothing highlighted
+    plain, _, graph2, key2 = h.refresh([], key, request())
+    assert key2 != key and isinstance(graph2, type(gr.skip()))  # a layer toggle does not redraw the graph
     assert np.abs(np.asarray(plain, np.int16) - np.asarray(picture, np.int16)).mean() > 1
 
 
 def test_lab_says_so_for_an_image_run(ctx):
     fake_image_run = types.SimpleNamespace(kind="image", dataset=types.SimpleNamespace(name="digits"), step=5,
-                                           running=False, state="running", opt_G=None)
+                                           running=False, state="running", holds_optimizers=False)
     ctx.registry.get("s1").trainer = fake_image_run
     h = lab_tab.LabHandlers(ctx)
-    picture, status, _ = h.refresh(ALL_LAYERS, None, request())
+    picture, status, _, _ = h.refresh(ALL_LAYERS, None, request())
     assert picture is None and "digits" in status and "image set" in status and "Start a 2D run" in status
-    _, note, _, _ = h.d_step(ALL_LAYERS, request())
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, request())
     assert "image set" in note
 
 
@@ -83,9 +86,9 @@ def test_d_step_changes_d_only_and_explains(ctx):
     h = lab_tab.LabHandlers(ctx)
     g_before = [p.detach().clone() for p in trainer.G.parameters()]
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
-    _, _, key = h.refresh(ALL_LAYERS, None, request())
+    _, _, _, key = h.refresh(ALL_LAYERS, None, request())
 
-    picture, note, status, new_key = h.d_step(ALL_LAYERS, request())
+    picture, note, status, _, new_key = h.d_step(ALL_LAYERS, request())
     assert isinstance(picture, Image.Image)
     assert new_key != key  # the timer will not redraw over it, and knows D changed
     assert trainer.step == 3  # a D step is not a training step
@@ -99,10 +102,64 @@ def test_g_step_moves_points_and_explains(ctx):
     trainer = start_tiny(ctx)
     h = lab_tab.LabHandlers(ctx)
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
-    picture, note, status, _ = h.g_step(ALL_LAYERS, request())
+    picture, note, status, _, _ = h.g_step(ALL_LAYERS, request())
     assert trainer.step == 4 and "step 4" in status
     assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
     assert note.startswith("**One G step**") and "moved" in note and "nearest real point" in note
+
+
+def graph_parts(svg: str) -> dict:
+    """data-part -> its <g> element in the model graph's SVG."""
+    ns = "{http://www.w3.org/2000/svg}"
+    return {g.get("data-part"): g for g in ET.fromstring(svg).iter(f"{ns}g") if g.get("data-part")}
+
+
+def graph_texts(element) -> list[str]:
+    return [t.text or "" for t in element.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_d_and_g_steps_highlight_their_part_of_the_graph_with_the_steps_numbers(ctx, monkeypatch):
+    trainer = start_tiny(ctx, loss="lsgan")
+    h = lab_tab.LabHandlers(ctx)
+    taken = {}
+    d_step_only = trainer.d_step_only
+
+    def spy():  # the numbers of the very step the handler ran
+        taken.update(d_step_only())
+        return dict(taken)
+
+    monkeypatch.setattr(trainer, "d_step_only", spy)
+    _, _, _, graph, _ = h.d_step(ALL_LAYERS, request())
+    parts = graph_parts(graph)
+    assert parts["D"].get("data-state") == "updating" and parts["G"].get("data-state") == "frozen"
+    assert "updating D" in graph_texts(parts["D"]) and "least squares (LSGAN)" in graph
+    assert graph_texts(parts["D(x)"])[-1] == f"{taken['d_real']:.3f}"  # D(x) of this D step, written on D(x)
+    assert graph_texts(parts["loss_D"])[-1] == fmt(taken["loss_d"])
+    assert "step 3" in graph  # a D step is not a training step
+
+    _, _, _, graph, key = h.g_step(ALL_LAYERS, request())
+    parts = graph_parts(graph)
+    assert parts["G"].get("data-state") == "updating" and parts["D"].get("data-state") == "frozen"
+    assert "updating G" in graph_texts(parts["G"]) and "step 4" in graph
+    assert any(t.startswith("|∇G| ") for t in graph_texts(parts["G"]))
+
+    # the next tick and a layer toggle keep the highlight; once the run moves on, no highlight
+    assert all(isinstance(x, type(gr.skip())) for x in h.refresh(ALL_LAYERS, key, request()))
+    _, _, graph, key = h.refresh([], key, request())
+    assert isinstance(graph, type(gr.skip()))
+    trainer.step_once()
+    graph = h.refresh([], key, request())[2]
+    parts = graph_parts(graph)
+    assert parts["D"].get("data-state") == "idle" and parts["G"].get("data-state") == "idle"
+    assert graph_texts(parts["D(x)"])[-1] == f"{trainer.last_record.d_real:.3f}"  # the latest record's numbers
+
+
+def test_graph_preview_follows_the_loss_picker_without_a_run(ctx):
+    h = lab_tab.LabHandlers(ctx)
+    assert "WGAN-GP" in h.preview_graph("wgan-gp", request())
+    assert "non-saturating + R1" in h.preview_graph("nonsaturating", request())  # 2D runs default to R1 0.1
+    start_tiny(ctx)
+    assert isinstance(h.preview_graph("wgan-gp", request()), type(gr.skip()))  # a run shows its own loss
 
 
 def test_step_pauses_a_running_run(ctx):
@@ -119,7 +176,7 @@ def test_step_pauses_a_running_run(ctx):
 
 
 def test_step_without_a_run_says_what_to_do(ctx):
-    picture, note, status, _ = lab_tab.LabHandlers(ctx).g_step(ALL_LAYERS, request())
+    picture, note, status, _, _ = lab_tab.LabHandlers(ctx).g_step(ALL_LAYERS, request())
     assert "Start a 2D run first" in note
 
 
@@ -184,6 +241,45 @@ def test_drawn_and_uploaded_points_make_2d_runs(ctx, tmp_path):
     assert "upload a CSV" in status
 
 
+def test_lab_refuses_runs_past_the_web_limits(ctx):
+    h = lab_tab.LabHandlers(ctx)
+    status = h.start("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 100_000_000, request())
+    assert status.startswith("Could not start") and "steps: at most 100,000" in status
+    assert ctx.registry.get("s1").trainer is None
+
+
+def blank_png(path, side: int):
+    """A valid 1-bit grayscale PNG of side x side pixels, a few KB: rows are streamed through zlib."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + (side + 7) // 8)  # filter byte 0, then side bits of black
+    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_huge_drawings_are_refused_from_their_header(ctx, tmp_path):
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import FileData
+
+    with gr.Blocks():
+        pad = lab_tab.build(ctx)["drawing"]
+    huge = blank_png(tmp_path / "huge.png", 8000)  # 64 M pixels: ~0.5 GB once decoded to RGBA and numpy
+    assert huge.stat().st_size < 100_000 and Image.open(huge).size == (8000, 8000)
+    with pytest.raises(gr.Error, match="8,000 x 8,000 pixels"):
+        pad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(huge))))
+    small = blank_png(tmp_path / "small.png", 360)  # the canvas' own size
+    value = pad.preprocess(EditorData(background=None, layers=[FileData(path=str(small))],
+                                      composite=FileData(path=str(small))))
+    assert value["composite"].shape[:2] == (360, 360) and len(lab_tab.drawn_points(value)) == lab_tab.MAX_DRAWN
+
+
 # -------------------------------------------------------------------------------- lessons
 def test_every_lesson_preset_is_a_valid_config():
     presets = [p for lesson in lessons_tab.LESSONS for p in lesson.presets]
@@ -239,11 +335,13 @@ def test_lab_events_through_gradio_client(ctx):
     demo.queue()
     with serve(demo) as url:
         client = Client(url, verbose=False)
+        status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 100_000_000, api_name="/lab_start")
+        assert "steps: at most 100,000 in the web app" in status and not ctx.registry._sessions[client.session_hash].trainer
         status = client.predict("ring8", None, None, "nonsaturating", 1e-3, 1e-3, 2, api_name="/lab_start")
         assert "ring8" in status
         trainer = next(s.trainer for s in ctx.registry._sessions.values())
         trainer.join(120)
-        picture, status, = client.predict(ALL_LAYERS, api_name="/lab_refresh")
-        assert "step 2 of 2" in status and picture
-        picture, note, status = client.predict(ALL_LAYERS, api_name="/lab_d_step")
-        assert note.startswith("**One D step**")
+        picture, status, graph = client.predict(ALL_LAYERS, api_name="/lab_refresh")
+        assert "step 2 of 2" in status and picture and 'data-part="D" data-state="idle"' in graph
+        picture, note, status, graph = client.predict(ALL_LAYERS, api_name="/lab_d_step")
+        assert note.startswith("**One D step**") and 'data-part="D" data-state="updating"' in graph

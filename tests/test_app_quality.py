@@ -54,8 +54,8 @@ def pretrained(tmp_path_factory, data_dir):
 
 
 @pytest.fixture(scope="module")
-def ctx(pretrained):
-    return AppContext.create(device="cpu", pretrained=pretrained)
+def ctx(pretrained, data_dir):
+    return AppContext.create(device="cpu", pretrained=pretrained, data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,29 @@ def test_a_dataset_that_cannot_be_loaded_offline_gives_its_message(quality, requ
     with pytest.warns(UserWarning):
         out = measure(quality, request_, "mnist-run")
     assert out[STATUS].startswith("⚠ Could not measure **mnist-run**: could not download mnist (no network?)")
-    assert str(tmp_path / "empty") in out[STATUS]
+    # the server's own data folder, not the one the checkpoint names (for an uploaded run, the uploader's words)
+    assert str(tmp_path / "empty") not in out[STATUS] and "the server's data folder" in out[STATUS]
+    assert not (tmp_path / "empty").exists()
+
+
+def test_an_uploaded_run_naming_a_server_path_is_not_read(quality, request_, pretrained, tmp_path):
+    """An uploaded run zip's config.json names its dataset: a server folder must never be read for it."""
+    import zipfile
+
+    secret = tmp_path / "secret_points.csv"
+    secret.write_text("x,y\n" + "\n".join(f"{i % 5},{i % 3}" for i in range(300)))
+    config = json.loads((pretrained / "ring8" / "config.json").read_text())
+    config["data"].update(dataset=str(secret), data_dir=str(tmp_path / "elsewhere"))
+    archive = tmp_path / "run.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("run/config.json", json.dumps(config))
+        zf.write(pretrained / "ring8" / "model.safetensors", "run/model.safetensors")
+    session = quality.ctx.registry.get(request_.session_hash)
+    name = quality.ctx.catalog.add_upload(archive, session)
+    with pytest.warns(UserWarning):
+        out = measure(quality, request_, name)
+    assert "trained on its own files (secret_points.csv), which are not on this server" in out[STATUS]
+    assert str(secret) not in out[STATUS] and not (tmp_path / "elsewhere").exists()
 
 
 def test_too_few_samples_are_refused_in_words(quality, request_):

@@ -79,13 +79,13 @@ def test_peak_table():
 def test_fast_path_changes_nothing_but_speed(monkeypatch):
     import contextlib
 
-    from gan_demo import trainer as trainer_module
+    from gan_demo.families import gan as gan_module
 
     fast = Trainer(tiny_cfg(amp=False))  # fp32 on both sides: bf16 autocast changes the numbers, by design
     assert fast.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
     fast.step_once()
     assert all(p.requires_grad for p in fast.D.parameters())  # D trains again after the G step
-    monkeypatch.setattr(trainer_module, "_frozen", lambda module: contextlib.nullcontext())
+    monkeypatch.setattr(gan_module, "frozen", lambda module: contextlib.nullcontext())
     slow = Trainer(tiny_cfg(amp=False))
     slow.G.to(memory_format=torch.contiguous_format)
     slow.D.to(memory_format=torch.contiguous_format)

@@ -1,6 +1,6 @@
 """The whole app in headless Chromium (Playwright): train ring8 live, move a latent slider, interpolate
-to a GIF, measure a generator's quality, open every tab with a screenshot of each, and no request leaves
-localhost.
+to a GIF, measure a generator's quality, step the 2D lab and see its model graph highlight D, open every
+tab with a screenshot of each, and no request leaves localhost.
 
 One app and one browser for the module (starting them is the slow part on a shared 2-core box).
 Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without chromium or playwright.
@@ -132,6 +132,31 @@ def selected_tab(page) -> str:
 
 
 # -------------------------------------------------------------------------------------- tests
+def test_train_on_an_uploaded_csv_names_the_file_not_a_server_path(page, tmp_path):
+    """Upload points in the Train tab: the dataset list shows the file, the command names it, a run starts."""
+    click_tab(page, "Train")
+    points = tmp_path / "my_points.csv"
+    points.write_text("x,y\n" + "\n".join(f"{(i % 9) / 3:.3f},{(i % 7) / 2:.3f}" for i in range(600)))
+    page.locator("#train_upload input[type=file]").set_input_files(str(points))
+    page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('Uploaded my_points.csv')",
+                           timeout=WAIT_MS)
+    assert "my_points.csv (uploaded)" in page.locator("#train_dataset input").input_value()
+    page.wait_for_function("() => document.querySelector('#train_cli').innerText.includes('--dataset my_points.csv')",
+                           timeout=WAIT_MS)
+    assert str(tmp_path) not in page.locator("#train_cli").inner_text()  # no server path shown
+    page.locator("#train_steps input").fill("20")
+    page.click("#start")
+    page.wait_for_function(
+        "() => /running|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    screenshot(page, "train_uploaded_csv")
+    page.locator("#stop").click(force=True)
+    page.wait_for_function(
+        "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.locator("#train_dataset input").click()  # back to ring8 for the next test
+    page.get_by_role("option", name="ring8: 8 Gaussians on a circle (2D)").click()
+    page.locator("#reset").click(force=True)
+
+
 def test_train_ring8_grid_and_plot_change(page):
     click_tab(page, "Train")
     assert selected_tab(page) == "Train"
@@ -215,6 +240,47 @@ def test_interpolate_makes_a_gif(page):
     screenshot(page, "tab_interpolate")
 
 
+def test_a_projected_upload_becomes_a_bookmark_and_interpolates(page, tmp_path):
+    """Explore's "Project an image into z": upload a picture, project it, and walk from it on Interpolate."""
+    import re
+
+    from PIL import Image, ImageDraw
+
+    click_tab(page, "Explore")
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
+                           timeout=WAIT_MS)
+    page.get_by_text("Project an image into z", exact=True).click()
+    digit = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(digit).line([(18, 14), (46, 14), (28, 52)], fill=255, width=6)  # a "7", light on black
+    digit.save(tmp_path / "seven.png")
+    page.locator("#project-upload input[type=file]").set_input_files(str(tmp_path / "seven.png"))
+    page.wait_for_selector("#project-upload img", state="visible", timeout=WAIT_MS)
+    set_slider(page, "project-steps", 60)
+    page.click("#project-run")
+    page.wait_for_function("() => document.querySelector('#project-status').innerText.includes('Projected your image')",
+                           timeout=WAIT_MS)
+    wait_for_new_image(page, "project-result", None, timeout_ms=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('projected z (your image)')",
+                           timeout=WAIT_MS)
+    assert "projected z (your image)" in page.locator("#explore-bookmarks input").input_value()
+    found_class = re.search(r"class (\d)", markdown_text(page, "project-status")).group(1)
+    assert f"class {found_class}" in markdown_text(page, "explore-readout")  # the view shows the class it was found in
+    page.locator("#project-panel").scroll_into_view_if_needed()
+    screenshot(page, "explore_projected")
+
+    click_tab(page, "Interpolate")
+    page.locator("#interp-a-kind").get_by_text("a bookmark").click()
+    page.locator("#interp-a-bookmark input").click()
+    page.get_by_role("option", name=re.compile("projected z")).first.click()
+    set_slider(page, "interp-frames", 6)
+    page.click("#interp-run")
+    page.wait_for_function("() => /6 frames/.test(document.querySelector('#interp-status').innerText)", timeout=WAIT_MS)
+    assert "projected z (your image)" in markdown_text(page, "interp-status")
+    wait_for_new_image(page, "interp-gif", None, timeout_ms=WAIT_MS)
+    screenshot(page, "interpolate_from_projected")
+    page.locator("#interp-a-kind").get_by_text("a seed").click()  # as the other tests expect it
+
+
 def test_quality_measures_a_checkpoint(page):
     click_tab(page, "Quality")
     page.wait_for_selector("#quality-measure", state="visible")
@@ -256,6 +322,52 @@ def test_lab_and_lessons_tabs(page):
     page.wait_for_selector(".katex", timeout=WAIT_MS)
     time.sleep(0.5)  # KaTeX renders the rest of the formulas asynchronously
     screenshot(page, "tab_lessons")
+
+
+def graph_state(page, elem_id: str, part: str) -> str | None:
+    """data-state of a part (D, G, loss_D, ...) of the model graph shown in the gr.HTML `elem_id`."""
+    return page.evaluate("([sel, part]) => document.querySelector(sel)?.querySelector(`g[data-part='${part}']`)"
+                         "?.getAttribute('data-state') ?? null", [f"#{elem_id}", part])
+
+
+def test_lab_graph_highlights_the_d_step(page):
+    click_tab(page, "2D lab")
+    page.wait_for_selector("#lab-start", state="visible")
+    page.locator("#lab-steps input").fill("40")
+    page.click("#lab-start")
+    page.wait_for_function("() => /of 40 · finished/.test(document.querySelector('#lab-status').innerText)",
+                           timeout=WAIT_MS)
+    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='idle']", timeout=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#lab-graph').textContent.includes('step 40')",
+                           timeout=WAIT_MS)  # the finished run's latest numbers, nothing highlighted
+    assert graph_state(page, "lab-graph", "G") == "idle"
+
+    page.click("#lab-d-step")
+    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='updating']", timeout=WAIT_MS)
+    assert graph_state(page, "lab-graph", "G") == "frozen"
+    assert graph_state(page, "lab-graph", "grad_D") == "active"
+    d_box = page.locator("#lab-graph g[data-part='D']")
+    assert "updating D" in d_box.text_content()  # SVG nodes have no innerText
+    d_x = page.locator("#lab-graph g[data-part='D(x)'] text").all_text_contents()
+    assert d_x[0] == "D(x)" and len(d_x) == 3 and 0 <= float(d_x[2]) <= 1  # this step's D(x), a probability
+    stroke = page.evaluate("() => getComputedStyle(document.querySelector("
+                           "\"#lab-graph g[data-part='D'] rect\")).stroke")
+    assert stroke == "rgb(230, 97, 1)"  # drawn in the highlight colour, not only marked
+    box = page.locator("#lab-graph svg").bounding_box()
+    assert box["width"] >= 600  # readable: near its 720-unit design width
+    page.locator("#lab-graph").scroll_into_view_if_needed()
+    page.locator("#lab-graph").screenshot(path=str(artifacts_dir() / "lab_graph_d_step.png"))
+    screenshot(page, "tab_lab_graph")
+
+    page.click("#lab-g-step")
+    page.wait_for_selector("#lab-graph svg g[data-part='G'][data-state='updating']", timeout=WAIT_MS)
+    assert graph_state(page, "lab-graph", "D") == "frozen"
+    page.locator("#lab-graph").screenshot(path=str(artifacts_dir() / "lab_graph_g_step.png"))
+
+    click_tab(page, "Train")
+    page.get_by_text("The model", exact=True).click()  # open the accordion
+    page.wait_for_selector("#train_graph svg g[data-part='D']", state="visible", timeout=WAIT_MS)
+    page.locator("#train_graph").screenshot(path=str(artifacts_dir() / "train_graph.png"))
 
 
 def test_every_tab_opens(page):

@@ -355,6 +355,21 @@ def test_corrupt_config(tmp_path, text, match):
     assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), match)
 
 
+def test_config_messages_name_the_run_folder_not_the_server_path(tmp_path):
+    from gan_demo.checkpoint import _read_config
+
+    run = tmp_path / "gan_demo_uploads_x1y2" / "upload-abc123"  # an upload's folder on the server
+    cfg = mlp_cfg()
+    save_checkpoint(run, cfg, *make_nets(cfg))
+    (run / "config.json").write_text("{not json")
+    message = assert_one_line_error(lambda: load_checkpoint(run, "cpu"), "^upload-abc123/config.json is not valid JSON")
+    (run / "config.json").unlink()
+    (run / "config.json").mkdir()  # unreadable: its OSError carries the full path
+    message += assert_one_line_error(lambda: _read_config(run / "config.json"),
+                                     "^upload-abc123/config.json is not valid JSON: Is a directory$")
+    assert str(tmp_path) not in message
+
+
 def test_binary_config(tmp_path):
     cfg = mlp_cfg()
     save_checkpoint(tmp_path, cfg, *make_nets(cfg))
@@ -388,3 +403,32 @@ def test_is_and_list_checkpoints(tmp_path):
     assert list_checkpoints(tmp_path) == [tmp_path / "a-run", tmp_path / "b-run"]
     assert list_checkpoints(str(tmp_path)) == [tmp_path / "a-run", tmp_path / "b-run"]
     assert list_checkpoints(tmp_path / "nowhere") == []
+
+
+def test_huge_config_is_refused_before_any_model_is_built(tmp_path, monkeypatch):
+    """A config asking for ngf = ndf = 1024 at 64 px (~2 G parameters, 9 GB) beside small weights:
+    refused from config.json and the safetensors header, with models built only on the meta device."""
+    import gan_demo.models
+
+    cfg = dcgan_cfg()
+    save_checkpoint(tmp_path, cfg, *make_nets(cfg))
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["data"]["img_size"] = config["model"]["img_size"] = 64
+    config["model"]["ngf"] = config["model"]["ndf"] = 1024
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    built_on = []
+    real_build = gan_demo.models.build_models
+
+    def build_on_meta_only(m):
+        built_on.append(torch.get_default_device().type)
+        if built_on[-1] != "meta":  # refuse before allocating: the real thing would take 9 GB
+            raise AssertionError(f"models built on {built_on[-1]} before the weights were checked")
+        return real_build(m)
+
+    import gan_demo.families.gan
+
+    monkeypatch.setattr(gan_demo.models, "build_models", build_on_meta_only)
+    monkeypatch.setattr(gan_demo.families.gan, "build_models", build_on_meta_only)  # the GAN family's own name for it
+    assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), "size mismatch for G.net.0.weight")
+    assert built_on == ["meta"]

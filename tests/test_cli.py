@@ -55,6 +55,20 @@ def test_sample_digits_images_shape(tmp_path):
     a = np.load(npy)
     assert a.shape == (12, 1, 16, 16) and a.min() >= 0 and a.max() <= 1
 
+    # project one of those samples back: a z that redraws it, as JSON, and a picture of both
+    from PIL import Image
+
+    Image.fromarray((a[3, 0] * 255).round().astype(np.uint8)).save(tmp_path / "seven.png")
+    z_json, picture = tmp_path / "z.json", tmp_path / "both.png"
+    assert main(["project", "--checkpoint", str(out), "--image", str(tmp_path / "seven.png"), "--label", "7",
+                 "--steps", "40", "--out", str(z_json), "--picture", str(picture), "--device", "cpu"]) == 0
+    found = json.loads(z_json.read_text())
+    assert len(found["z"]) == 16 and found["label"] == 7 and found["steps"] == 40
+    assert 0 <= found["error"] < 0.5 and found["loss_last"] <= found["loss_first"]
+    assert Image.open(picture).size[0] > Image.open(picture).size[1]  # target and reconstruction side by side
+    with pytest.raises(SystemExit):
+        main(["project", "--checkpoint", str(out), "--point", "1,2", "--out", str(z_json), "--device", "cpu"])
+
 
 def test_help_documents_every_flag():
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()

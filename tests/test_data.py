@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_demo import data
+from gan_demo import data, imagefiles
 from gan_demo.config import DataConfig
 from gan_demo.data import DataError, Dataset, dataset_from_points, load_dataset, toy_modes
 
@@ -131,6 +131,50 @@ def test_csv_too_few_points_and_missing_file(tmp_path):
         load_dataset(DataConfig(dataset=str(path)), "cpu")
     with pytest.raises(DataError, match="not found"):
         load_dataset(DataConfig(dataset=str(tmp_path / "none.csv")), "cpu")
+
+
+def ring_csv(path, extra: str = "", at: int = 10):
+    """A CSV of 40 points on the unit circle with `extra` inserted as line `at` + 2 (after the header)."""
+    rows = [f"{np.cos(t):.4f},{np.sin(t):.4f}" for t in np.linspace(0, 6, 40)]
+    if extra:
+        rows.insert(at, extra)
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("extra", ["1e308,0", "0,-3e38", "2e6,1"])
+def test_csv_absurd_coordinates_are_refused_by_line(tmp_path, extra):
+    with pytest.raises(DataError, match=r"ring.csv line 12: x and y must lie within \+-1,000,000, got '[-0-9e,]+'; "
+                                        "rescale the data"):
+        load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ring.csv", extra)), "cpu")
+
+
+def test_csv_outlier_is_refused_robustly(tmp_path):
+    # One point 5,000 radii out: the standard deviation would grow ~800 times and set the GAN's scale.
+    with pytest.raises(DataError, match=r"ring.csv line 32: the point \(5000, 0\) lies 4,9[0-9][0-9] times farther "
+                                        "from the middle than a typical point; remove it"):
+        load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ring.csv", "5000,0", at=30)), "cpu")
+    assert len(load_dataset(DataConfig(dataset=ring_csv(tmp_path / "ok.csv", "50,0")), "cpu")) == 41  # 50 radii: kept
+    for name in ("ring8", "grid25", "spiral", "moons"):  # the built-in sets are far inside the limit
+        assert data._farthest_outlier(data._toy_points(name, 20_000, 0))[1] < 3
+    heavy = np.random.default_rng(0).laplace(size=(100_000, 2))  # heavy-tailed, yet no outlier
+    assert data._farthest_outlier(heavy)[0] is None
+
+
+def test_messages_name_files_by_base_name_only(tmp_path):
+    """Uploads live in server temp folders: a message shown to a visitor names the file, not where it is."""
+    upload = tmp_path / "gradio" / "0123abcd"
+    upload.mkdir(parents=True)
+    (upload / "doc.txt").write_text("x")
+    (upload / "folder.csv").mkdir()
+    cases = [(lambda: load_dataset(DataConfig(dataset=str(upload / "none.csv")), "cpu"), "CSV file not found: none.csv"),
+             (lambda: load_dataset(DataConfig(dataset=str(upload / "none.zip")), "cpu"), "no such file or folder: none.zip"),
+             (lambda: load_dataset(DataConfig(dataset=str(upload / "doc.txt")), "cpu"), "doc.txt is not an image folder"),
+             (lambda: data._read_csv_points(upload / "folder.csv"), "cannot read folder.csv: Is a directory")]
+    for load, message in cases:
+        with pytest.raises(DataError) as info:
+            load()
+        assert str(info.value).startswith(message) and str(tmp_path) not in str(info.value)
 
 
 def test_dataset_from_points():
@@ -280,7 +324,8 @@ def test_image_folder_skips_bad_files_with_one_note(tmp_path):
     usable = make_folder(tmp_path / "pics")
     ds = load_dataset(DataConfig(dataset=str(tmp_path / "pics"), img_size=16), "cpu")
     assert ds.name == "pics" and ds.kind == "image" and ds.x.shape == (usable, 3, 16, 16)
-    assert ds.y is None and ds.n_classes == 0 and ds.x.min() >= -1 and ds.x.max() <= 1
+    assert ds.y is None and ds.n_classes == 0 and ds.x.dtype == torch.uint8  # pixels; floats per batch
+    assert ds.images().min() >= -1 and ds.images().max() <= 1
     assert ds.note.startswith(f"skipped 3 of {usable + 3} files: ")
     assert "notes.txt (not an image)" in ds.note and "bad.png (cannot be decoded)" in ds.note
     assert "cut.png (cannot be decoded)" in ds.note and ".DS_Store" not in ds.note
@@ -397,6 +442,26 @@ def test_zip_bombs_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MAX_ZIP_MEMBERS", 5)
     with pytest.raises(DataError, match="zip refused: .*16 entries"):
         load_dataset(DataConfig(dataset=str(tmp_path / "ok.zip")), "cpu")
+
+
+def test_zip_pixels_are_budgeted_from_headers_before_decoding(tmp_path, monkeypatch):
+    write_zip(tmp_path / "many.zip", {f"{i:02d}.png": png_bytes(i) for i in range(20)})  # 12 x 9 = 108 pixels each
+    decoded = []
+    flatten = imagefiles.flatten
+    monkeypatch.setattr(imagefiles, "flatten", lambda im, channels: decoded.append(im.size) or flatten(im, channels))
+    monkeypatch.setattr(data, "MAX_UPLOAD_PIXELS", 17 * 108 + 50)
+    with pytest.raises(DataError, match=r"zip refused: many.zip holds more than 0 million pixels of images; "
+                                        r"make them smaller \(training uses 16 x 16\)"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "many.zip"), img_size=16), "cpu")
+    assert len(decoded) == 17  # the 18th image was refused from its header, before decoding
+    # JPEGs count at the reduced scale they are decoded at: 512 x 512 decodes as 64 x 64 for 16 px.
+    photo = io.BytesIO()
+    Image.new("RGB", (512, 512), (200, 30, 30)).save(photo, format="JPEG")
+    write_zip(tmp_path / "photos.zip", {f"{i:02d}.jpg": photo.getvalue() for i in range(16)})
+    monkeypatch.setattr(data, "MAX_UPLOAD_PIXELS", 16 * 64 * 64)
+    decoded.clear()
+    assert len(load_dataset(DataConfig(dataset=str(tmp_path / "photos.zip"), img_size=16), "cpu")) == 16
+    assert decoded == [(64, 64)] * 16
 
 
 def test_reads_are_capped_whatever_the_header_says():

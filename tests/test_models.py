@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_demo.config import ModelConfig
+from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.models import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -15,6 +15,7 @@ from gan_demo.models import (
     MLPGenerator,
     build_models,
     count_params,
+    step_cost,
 )
 
 B = 3
@@ -267,3 +268,47 @@ def test_state_dict_round_trip_rebuilds_the_same_models():
     assert torch.equal(G(z, y), G2(z, y))
     x = G(z, y)
     assert torch.equal(D(x, y), D2(x, y))
+
+
+# ------------------------------------------------------------------- cost
+def test_step_cost_of_a_tiny_mlp_by_hand():
+    # ring8 resolves to r1_gamma 0.1 (a penalty) and d_norm "none"; batch 4, width 16, depth 2, z_dim 8.
+    cfg = RunConfig(data=DataConfig(dataset="ring8"), model=ModelConfig(width=16, depth=2),
+                    train=TrainConfig(batch_size=4)).resolved()
+    g = 2 * 4 * (8 * 16 + 16 * 16 + 16 * 2)  # G forward: 3328
+    d = 2 * 4 * (2 * 16 + 16 * 16 + 16 * 1)  # D forward: 2432
+    cost = step_cost(cfg)
+    assert cost.flops == (g + 6 * d + 4 * d) + 3 * (g + d) == 44928
+    p_g, p_d = (8 * 16 + 16) + (16 * 16 + 16) + (16 * 2 + 2), (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
+    assert cost.params == p_g + p_d
+    acts_g, acts_d = 4 * (16 + 16 + 16 + 16 + 2), 4 * (16 + 16 + 16 + 16 + 1)  # every leaf's output
+    assert cost.memory_bytes == 4 * (4 * (p_g + p_d) + p_g + max(3 * acts_d, acts_g + acts_d))
+    two_critics = RunConfig.from_dict({**cfg.to_dict(), "train": {**cfg.to_dict()["train"], "n_critic": 2}})
+    assert step_cost(two_critics).flops == cost.flops + g + 10 * d
+
+
+@pytest.mark.parametrize("d_norm", ["batch", "spectral"])
+def test_step_cost_counts_forward_flops_as_torch_does(d_norm):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_demo.models import _forward_cost
+
+    cfg = RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                    model=ModelConfig(ngf=8, ndf=8, conditional=True, d_norm=d_norm)).resolved(channels=1, n_classes=10)
+    G, D = build_models(cfg.model)
+    z, y = torch.zeros(4, cfg.model.z_dim), torch.zeros(4, dtype=torch.long)
+    for net, x in ((G, z), (D, torch.zeros(4, 1, 16, 16))):
+        with FlopCounterMode(display=False) as counter:
+            net(x, y)
+        assert _forward_cost(net, x, y)[0] == counter.get_total_flops() > 0
+
+
+def test_step_cost_of_a_huge_model_allocates_nothing():
+    import resource
+
+    cfg = RunConfig(data=DataConfig(dataset="digits", img_size=64, channels=3), model=ModelConfig(ngf=1024, ndf=1024),
+                    train=TrainConfig(batch_size=4096, n_critic=10)).resolved()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    cost = step_cost(cfg)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300 * 1024
+    assert cost.params > 1.4e9 and cost.flops > 1e16 and cost.memory_bytes > 30 * 2**30

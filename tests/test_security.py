@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import tempfile
 import threading
 import time
 import zipfile
@@ -20,6 +19,7 @@ import torch
 from gan_demo.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.trainer import Trainer
 from gan_demo.ui import sessions as sessions_module
+from gan_demo.ui import tempdirs
 from gan_demo.ui.app import AppContext, build_demo
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
@@ -102,23 +102,9 @@ def queue_call(url: str, session_hash: str, data: list, fn: int | None = None, a
 
 
 # ------------------------------------------------------------------------- 1. paths
-@pytest.fixture
-def app_in_tmp(pretrained, tmp_path, monkeypatch):
-    """The app with every temp folder it makes under tmp_path, so the test knows where they are."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
-    demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                            quiet=True, show_error=True, enable_monitoring=False)
-    yield ctx, demo, url.rstrip("/")
-    ctx.registry.close()
-    demo.close()
-
-
-def test_a_session_hash_never_reaches_the_file_system(app_in_tmp, tmp_path):
+def test_a_session_hash_never_reaches_the_file_system(app):
     """The audit's traversal: Save with session_hash "../<folder>" or an absolute path deletes nothing."""
-    ctx, demo, url = app_in_tmp
+    ctx, demo, url = app
     save = fn_index(demo, "on_save")
     tiny = json.dumps({"width": 16, "depth": 2, "batch_size": 32})
 
@@ -130,7 +116,7 @@ def test_a_session_hash_never_reaches_the_file_system(app_in_tmp, tmp_path):
 
     first = start_and_save("benign-" + secrets.token_hex(4))
     assert first["success"], first
-    save_root = next(tmp_path.rglob("gan_demo_saves_*"))
+    save_root = next(tempdirs.root().glob("gan_demo_saves_*"))  # every app's saves sit in this process' root
     victims = []
     for hostile in (lambda v: f"../{v.name}", lambda v: str(v)):  # relative traversal, absolute path
         victim = save_root.parent / ("victim-" + secrets.token_hex(4))
@@ -368,3 +354,18 @@ def test_a_rest_call_without_session_cannot_start_a_run(app):
     with pytest.raises(NoSession):
         ctx.registry.get(None)
     assert queue_call(url, "with-a-session", ["ring8", 3, "nonsaturating", 0, ""], api_name="train_start")["success"]
+
+
+def test_messages_to_visitors_do_not_name_the_servers_data_folder(app, monkeypatch):
+    from gan_demo import data as data_module
+    from gan_demo.config import DataConfig, data_dir
+    from gan_demo.ui.errors import for_visitor
+
+    server_folder = str(data_dir(DataConfig()))
+    assert for_visitor(f"put the files in {server_folder}/MNIST/raw") == "put the files in the server's data folder/MNIST/raw"
+    ctx, demo, url = app
+    monkeypatch.setattr(data_module, "_can_reach", lambda url: False)  # offline, and no copy of MNIST here
+    monkeypatch.setattr(data_module, "data_dir", lambda cfg: Path(server_folder) / "not-there")
+    out = queue_call(url, "offline-visitor", ["mnist", 3, "nonsaturating", 0, ""], api_name="train_start")
+    assert not out["success"] and "the server's data folder" in json.dumps(out["data"])
+    assert server_folder not in json.dumps(out["data"])

@@ -114,7 +114,7 @@ def test_same_seed_same_result():
 def test_history_stays_bounded():
     h = History(max_points=100)
     for step in range(1, 100_001):
-        h.add(StepRecord(step, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0, 0.0))
+        h.add(StepRecord(step, {"loss_d": 1.0, "loss_g": 1.0}, 0.0))
     assert len(h) <= 100
     steps = h.columns()["step"]
     assert steps[-1] > 99_000 and steps[0] < 2000  # covers the whole run, thinned

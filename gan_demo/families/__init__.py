@@ -1,22 +1,30 @@
-"""Model families in a plain dict registry: name -> family class (its nets, optimizer, train_step, defaults).
+"""Model families in a plain dict registry: name -> family class (its nets, optimizers, train_step, defaults).
 
-Today FAMILIES holds the VAE alone. The GAN is still trainer.py's G / D / G_ema step; the Trainer
-reshape (issue 9) moves it here as families/gan.py, and the registry then reads
-{"gan": GAN, "vae": VAE}. A checkpoint's config.json will name its family by this key.
+A checkpoint's config.json names its family by this key (RunConfig.family; configs without one
+are GANs). The Trainer builds a family from a resolved RunConfig and a StepContext and knows
+nothing else about it (minGPT: "the Trainer has nothing to do with GPT").
 
-What a family class F offers (the VAE in families/vae.py is the first):
-    F.name                       its key here
-    F.Config                     its config dataclass (None = auto); cfg.fit_to(dataset) fills the data's facts
-    F(cfg, device, generator=None)  builds the nets and optimizers from the seed alone; noise comes
-                                 from `generator` (a Trainer passes its own) or one seeded from cfg.seed
-    f.series                     names of the numbers train_step returns (the curves to plot)
-    f.train_step(batch) -> dict[str, Tensor]  one update on (x, y); 0-d tensors left on the device
-    f.step                       updates taken
-    f.networks, f.optimizers     name -> module / optimizer (saving, moving, wrapping)
+What a family class F offers the Trainer, the checkpoint and the Sampler:
+    F.name                         its key here
+    F.series                       names of the numbers train_step returns, in order (the curves to plot)
+    F.bounded                      those of them that have exploded once beyond engine.BLOWUP
+    F.network_names, F.optimizer_names   the keys of networks / optimizers (checkpoint prefixes, state.pt keys)
+    F(cfg, ctx, dist=...)          builds nets and optimizers from a resolved RunConfig, weights from the seed
+                                   alone; data, noise, autocast and gradient averaging come from the
+                                   engine.StepContext (the VAE also builds standalone from its own VAEConfig)
+    F.empty_networks(cfg)          name -> module, to load a checkpoint's weights into
+    F.sampling_nets(cfg, networks) (decoder, critic or None): what a Sampler draws with and scores with
+    f.train_step() -> dict[str, Tensor]  one update; 0-d tensors left on the device
+    f.phases                       name -> one update alone (GAN: "d" and "g", the 2D lab's single steps)
+    f.step                         updates taken (the Trainer's step count; rolled back with the state)
+    f.networks, f.optimizers       name -> module / optimizer (saving, checking, moving)
+    f.decoder_net(ema=True)        (z, y) -> samples: images in [-1, 1] or data coordinates
+    f.critic                       D, or None for a family without one
     f.state_dict(), f.load_state_dict(state)  everything training changes (rollback, checkpoints)
-    f.decode(z, y)               samples for latents z: images in [-1, 1] or data coordinates
-Nothing here imports trainer.py: arrows point down.
+    f.release_optimizers()         drop the optimizer state once training is over
+Nothing here imports trainer.py: arrows point down (what both need lives in gan_demo.engine).
 """
+from .gan import GAN
 from .vae import VAE
 
-FAMILIES = {"vae": VAE}
+FAMILIES = {"gan": GAN, "vae": VAE}

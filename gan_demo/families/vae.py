@@ -8,13 +8,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import IMG_SIZES, ConfigError
+from .. import distributed
+from ..config import DEFAULT_Z_DIM as CONFIG_Z_DIM
+from ..config import IMG_SIZES, ConfigError, RunConfig
+from ..engine import StepContext, grad_norm
 from ..losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
                       mlp_layers)
 
 KINDS = ("2d", "image")
-DEFAULT_Z_DIM = {"2d": 2, "image": 16}
+DEFAULT_Z_DIM = CONFIG_Z_DIM["vae"]  # 2 for 2D sets (the manifold picture), 16 for images
 DEFAULT_RECON = {"2d": "gaussian", "image": "bernoulli"}
 IMAGE_SIGMA = 0.1  # default std of a Gaussian image decoder, on the [-1, 1] pixel scale
 POINT_SIGMA = 0.1  # default std of a Gaussian point decoder, in units of the data's spread
@@ -184,12 +187,35 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) 
     return mu + torch.exp(0.5 * logvar) * noise
 
 
-def _grad_norm(params) -> torch.Tensor:
-    """L2 norm of all gradients together, on the device (no host sync)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+def vae_config(cfg: RunConfig) -> VAEConfig:
+    """The VAEConfig of a resolved RunConfig (family "vae"): the shared model and train fields, the vae section."""
+    m, t, v = cfg.model, cfg.train, cfg.vae
+    return VAEConfig(z_dim=m.z_dim, width=m.width, depth=m.depth, activation=m.activation, ngf=m.ngf, ndf=m.ndf,
+                     conditional=m.conditional, recon=v.recon, recon_sigma=v.recon_sigma, beta=v.beta,
+                     kl_warmup=v.kl_warmup, lr=v.lr_vae, beta1=t.beta1, beta2=t.beta2, seed=t.seed, kind=cfg.kind,
+                     data_dim=m.data_dim, channels=m.channels, img_size=m.img_size, n_classes=m.n_classes,
+                     data_scale=m.data_scale)
+
+
+class DecoderMean(nn.Module):
+    """The decoder as a sampler sees it: (z, y) -> the mean of p(x|z), images in [-1, 1] (B, C, H, W)
+    like the GAN's G, or points (B, data_dim). Wraps the decoder (its weights are the decoder's)."""
+
+    def __init__(self, decoder: nn.Module, cfg: VAEConfig):
+        super().__init__()
+        self.decoder, self.kind, self.recon = decoder, cfg.kind, cfg.recon
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        return decoder_mean(self.decoder(z, y), self.kind, self.recon)
+
+
+def decoder_mean(out: torch.Tensor, kind: str, recon: str) -> torch.Tensor:
+    """The decoder's raw output -> the mean of p(x|z): [-1, 1] pixels or data coordinates."""
+    if kind == "2d":
+        return out
+    if recon == "bernoulli":
+        return 2 * torch.sigmoid(out) - 1  # Bernoulli mean in [0, 1], on the GAN's [-1, 1] scale
+    return torch.tanh(out)  # like the GAN's G
 
 
 @contextlib.contextmanager
@@ -215,15 +241,28 @@ class VAE:
     name = "vae"  # the key in families.FAMILIES, recorded in a checkpoint's config
     Config = VAEConfig
     series = SERIES  # the curves train_step's dict holds
+    bounded = ("loss",)  # beyond engine.BLOWUP per sample it has exploded
+    network_names = ("encoder", "decoder")  # model.safetensors key prefixes
+    optimizer_names = ("opt",)  # state.pt keys
 
-    def __init__(self, cfg: VAEConfig, device: str | torch.device = "cpu", generator: torch.Generator | None = None):
-        self.cfg = cfg.resolved()
+    def __init__(self, cfg: VAEConfig | RunConfig, device: str | torch.device | StepContext = "cpu",
+                 generator: torch.Generator | None = None, dist: distributed.Dist = distributed.SINGLE):
+        """Standalone: VAE(VAEConfig, device[, generator]); train_step(batch) on batches you draw.
+        From a Trainer: VAE(resolved RunConfig, StepContext, dist=...); train_step() draws its own
+        batch through the context, averages gradients over the processes and autocasts as it says."""
+        self.ctx = device if isinstance(device, StepContext) else None
+        if self.ctx is not None:
+            device, generator = self.ctx.device, self.ctx.generator
+        self.cfg = (vae_config(cfg) if isinstance(cfg, RunConfig) else cfg).resolved()
         self.device = torch.device(device)
         c = self.cfg
         with torch.random.fork_rng(devices=[]):  # weights from the seed alone, the caller's RNG untouched
             torch.manual_seed(c.seed)
             encoder, decoder = build_vae_nets(c)
+        if isinstance(cfg, RunConfig) and cfg.train.sync_bn and dist.world_size > 1:
+            encoder, decoder = distributed.convert_sync_batchnorm(encoder), distributed.convert_sync_batchnorm(decoder)
         self.encoder, self.decoder = encoder.to(self.device), decoder.to(self.device)
+        self._decoder_mean = DecoderMean(self.decoder, self.cfg)  # one object: a live Sampler knows it by identity
         adam = dict(lr=c.lr, betas=(c.beta1, c.beta2))
         if self.device.type == "cuda":
             adam["fused"] = True
@@ -247,8 +286,48 @@ class VAE:
         return {"encoder": self.encoder, "decoder": self.decoder}
 
     @property
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
         return {"opt": self.opt}
+
+    @property
+    def phases(self) -> dict:
+        """name -> one update alone (a VAE has one: the ELBO step)."""
+        return {"elbo": self.train_step}
+
+    def apply_settings(self, changes: dict) -> None:
+        """Live settings (config.LIVE_SETTINGS["vae"]: beta, lr_vae) from the next step on."""
+        if "beta" in changes:
+            self.cfg.beta = changes["beta"]
+        if "lr_vae" in changes:
+            self.cfg.lr = changes["lr_vae"]
+            if self.opt is not None:
+                for group in self.opt.param_groups:
+                    group["lr"] = changes["lr_vae"]
+
+    def decoder_net(self, ema: bool = True) -> nn.Module:
+        """(z, y) -> samples, as gan_demo.sampler.Sampler and the Trainer's progress grid use it (no EMA: ema is ignored)."""
+        return self._decoder_mean
+
+    @property
+    def critic(self) -> None:
+        """A VAE has no discriminator: samples get no 'how real' score."""
+        return None
+
+    @classmethod
+    def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:
+        """The networks a checkpoint holds, built from its (resolved) config for its weights to be loaded into."""
+        with torch.random.fork_rng(devices=[]):
+            encoder, decoder = build_vae_nets(vae_config(cfg).resolved())
+        return {"encoder": encoder, "decoder": decoder}
+
+    @staticmethod
+    def sampling_nets(cfg: RunConfig, networks: dict[str, nn.Module]) -> tuple[nn.Module, None]:
+        """(decoder, critic) for gan_demo.sampler.Sampler: the decoder's mean, no critic."""
+        return DecoderMean(networks["decoder"], vae_config(cfg).resolved()), None
+
+    def release_optimizers(self) -> None:
+        """Drop the Adam state once training is over (the nets stay for sampling and saving)."""
+        self.opt = None
 
     # ------------------------------------------------------------------ training
     def _labels(self, y):
@@ -262,30 +341,40 @@ class VAE:
 
     def _mean(self, out: torch.Tensor) -> torch.Tensor:
         """The decoder's raw output -> the mean of p(x|z): [-1, 1] pixels or data coordinates."""
-        if self.cfg.kind == "2d":
-            return out
-        if self.cfg.recon == "bernoulli":
-            return 2 * torch.sigmoid(out) - 1  # Bernoulli mean in [0, 1], on the GAN's [-1, 1] scale
-        return torch.tanh(out)  # like the GAN's G
+        return decoder_mean(out, self.cfg.kind, self.cfg.recon)
 
-    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor | None]) -> dict[str, torch.Tensor]:
+    def _autocast(self):
+        return self.ctx.autocast() if self.ctx is not None else contextlib.nullcontext()
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> dict[str, torch.Tensor]:
         """One Adam step on a batch (x, y) (y None or ignored when unconditional); x on the device,
-        images in [-1, 1] (B, C, H, W) or points (B, data_dim). Returns SERIES as 0-d tensors on the
-        device (reading them is a host sync: the caller reads them back in batches)."""
-        x, y = batch
+        images in [-1, 1] (B, C, H, W) or points (B, data_dim). Without a batch (a Trainer's run) it
+        draws one of the context's batch size. Returns SERIES as 0-d tensors on the device (reading
+        them is a host sync: the caller reads them back in batches)."""
+        x, y = batch if batch is not None else self.ctx.draw(self.ctx.batch_size)
         y = self._labels(y)
         self.encoder.train()
         self.decoder.train()
-        mu, logvar = self.encoder(x, y)  # (B, z_dim) each
-        noise = torch.randn(mu.shape, generator=self.gen, device=self.device, dtype=mu.dtype)
+        with self._autocast():  # bf16 forward passes where the Trainer says so; the terms in fp32
+            mu, logvar = self.encoder(x, y)  # (B, z_dim) each
+        mu, logvar = mu.float(), logvar.float()
+        if self.ctx is not None:  # the run's noise stream (a Trainer under torchrun: seed + rank)
+            noise = self.ctx.noise(mu.shape[0]).to(mu.dtype)
+        else:
+            noise = torch.randn(mu.shape, generator=self.gen, device=self.device, dtype=mu.dtype)
         z = reparameterize(mu, logvar, noise)
-        recon = self._nll(self.decoder(z, y), x)  # (B,)
+        with self._autocast():
+            out = self.decoder(z, y)
+        recon = self._nll(out.float(), x)  # (B,)
         kl = gaussian_kl(mu, logvar)  # (B,)
         weight = kl_weight(self.cfg.beta, self.step, self.cfg.kl_warmup)
         loss = (recon + weight * kl).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = _grad_norm([*self.encoder.parameters(), *self.decoder.parameters()])
+        if self.ctx is not None:  # torchrun: the gradients of the whole global batch, on every rank
+            self.ctx.sync_grads(self.encoder)
+            self.ctx.sync_grads(self.decoder)
+        gnorm = grad_norm([*self.encoder.parameters(), *self.decoder.parameters()])
         self.opt.step()
         self.step += 1
         recon, kl = recon.detach().mean(), kl.detach().mean()
@@ -322,11 +411,15 @@ class VAE:
     def state_dict(self) -> dict:
         """Everything training changes: both nets, Adam's state and the step. References, as
         nn.Module.state_dict: copy.deepcopy it to keep a snapshot (divergence rollback)."""
-        return {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(),
-                "opt": self.opt.state_dict(), "step": self.step}
+        state = {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(), "step": self.step}
+        if self.opt is not None:
+            state["opt"] = self.opt.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Back to a state_dict(); an optimizer state it lacks (a checkpoint saved without one) is left as it is."""
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])
-        self.opt.load_state_dict(state["opt"])
+        if self.opt is not None and state.get("opt") is not None:
+            self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])

@@ -20,11 +20,13 @@ from PIL import Image, ImageDraw
 from starlette.responses import PlainTextResponse, Response
 
 from .. import viz
-from ..config import IMAGE_DATASETS, RESOLVED_ONLY, TOY_DATASETS
+from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
 from ..latent import z_from_seed
 from .catalog import CURRENT_RUN
+from .errors import user_error
 from .sessions import Busy
-from .train_tab import cli_command, config_from_values
+from .tempdirs import temp_dir
+from .train_tab import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture
@@ -40,7 +42,7 @@ class _ResultFiles:
     """Result files in a private temp folder, the oldest removed past KEEP_FILES."""
 
     def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="gan_demo_api_"))
+        self.root = temp_dir("gan_demo_api_")
         self._paths: deque[Path] = deque()
         self._lock = threading.Lock()
 
@@ -57,24 +59,21 @@ class _ResultFiles:
 
 @contextlib.contextmanager
 def _readable_errors():
-    """Engine errors become gr.Error with their one-line message (the client sees it as AppError)."""
+    """Engine errors become gr.Error with their one-line message (the client sees it as AppError), logged in one line."""
     try:
         yield
-    except gr.Error:
-        raise
+    except gr.Error as exc:  # raised again without its traceback in the server log
+        raise user_error(exc.message) from None
     except KeyError as exc:  # the catalog's "no checkpoint named ..." carries its sentence in args[0]
-        raise gr.Error(str(exc.args[0]) if exc.args else "not found") from None
+        raise user_error(str(exc.args[0]) if exc.args else "not found") from None
     except (ValueError, Busy) as exc:  # ConfigError, DataError, CheckpointError are ValueErrors
-        raise gr.Error(str(exc)) from None
+        raise user_error(str(exc)) from None
 
 
 def _int(name: str, value, lo: int, hi: int) -> int:
-    try:
-        number = int(value)
-        if number != float(value):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number (got {value!r})") from None
+    number = whole_number(value)
+    if number is None:
+        raise gr.Error(f"{name} must be a whole number (got {value!r})")
     if not lo <= number <= hi:
         raise gr.Error(f"{name} must be between {lo} and {hi} (got {number})")
     return number
@@ -245,6 +244,38 @@ def register(ctx) -> None:
         name = f"{_slug(sampler.name or checkpoint)}-{seed_a}-to-{seed_b}-{mode}.gif"
         return result_file(data, name, "image/gif")
 
+    # -------------------------------------------------------------- projecting
+    def project_image(checkpoint: str, image: gr.FileData, label: int | None = None, steps: int = 300,
+                      request: gr.Request = None) -> tuple[gr.FileData, dict]:
+        """Find the latent z whose sample looks like your image. checkpoint: an image checkpoint (pretrained,
+        uploaded, or this session's run id). image: a picture file (centre-cropped and resized to the
+        model's size). label: the class for a class-conditional checkpoint (default: the best class is
+        searched for). steps: Adam steps on z, 1 to 1000. Returns (a PNG file: the image beside its
+        reconstruction, {"z": [...], "label", "error" (mean absolute pixel error in [0, 1]), "steps"})."""
+        from ..projection import image_target, project
+
+        with _readable_errors():
+            sampler, _ = sampler_for(checkpoint, request)
+            if sampler.kind != "image":
+                raise gr.Error("checkpoint: /project takes an image generator (2D generators: use the app's Explore tab)")
+            steps = _int("steps", steps, 1, 1000)
+            labels = None
+            if label is not None:
+                labels = torch.tensor([label_for(sampler, label)])
+            path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
+            if not path:
+                raise gr.Error("image: send a picture file")
+            target = image_target(str(path), sampler)
+            with ctx.render_gate:  # one projection or render at a time: a live run keeps its share of the CPU
+                found = project(sampler, target, labels, steps=steps)
+            picture = viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2,
+                                     upscale=_upscale(sampler))
+            data = _png_bytes(picture)
+        name = f"{_slug(sampler.name or checkpoint)}-projected.png"
+        return result_file(data, name, "image/png"), {
+            "z": [round(float(v), 6) for v in found.z[0]], "label": None if found.labels is None else int(found.labels[0]),
+            "error": round(float(found.error[0]), 6), "steps": len(found.losses)}
+
     # ---------------------------------------------------------------- training
     def run_status(session) -> dict:
         trainer = session.trainer
@@ -259,10 +290,9 @@ def register(ctx) -> None:
             "eta_s": None if snap["eta_s"] is None else round(snap["eta_s"], 1),
             "device": snap["device"],
             "message": snap["message"],
-            "loss_d": last.get("loss_d"),
-            "loss_g": last.get("loss_g"),
-            "d_real": last.get("d_real"),
-            "d_fake": last.get("d_fake"),
+            "family": snap["family"],
+            # the last step's named series (a GAN's loss_d, loss_g, d_real, d_fake, ...; a VAE's loss, recon, kl, elbo, ...)
+            **{name: last.get(name) for name in ("loss_d", "loss_g", "d_real", "d_fake", *snap["series"])},
         }
         q = snap["quality"]  # 2D runs: measured every few steps by the trainer
         if q is not None:
@@ -314,6 +344,7 @@ def register(ctx) -> None:
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
     gr.api(interpolate, api_name="interpolate", **render)
+    gr.api(project_image, api_name="project", concurrency_limit=1, concurrency_id="api_project")
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
@@ -333,31 +364,40 @@ def _png_bytes(picture: Image.Image) -> bytes:
 
 
 def _settings_from_json(text: str) -> dict:
-    """{field: value} from config_json: flat, or in data/model/train sections (derived fields skipped)."""
+    """{field: value} from config_json: flat, or in data/model/train sections as in a checkpoint's config.json.
+
+    In sections, what a config.json holds but a visitor cannot set is skipped: fields derived from the
+    dataset or the launcher, and those the server decides (gan_demo.config: the one map of settings).
+    """
     if text is None or not str(text).strip():
         return {}
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+    except RecursionError:  # '[' * 100000: the parser gives up before reading it all
+        raise gr.Error("config_json is nested too deeply: send one JSON object of settings, "
+                       "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
-    sections = {"data", "model", "train"}
+    sections = {"data", "model", "train", "vae"}
     if not (set(obj) & sections):
         return obj
-    skip = {"step", "format_version", "dataset_info"}
-    unknown = set(obj) - sections - skip
+    skip = {"step", "format_version", "dataset_info", "schedule"}  # a web run starts afresh: no replayed changes
+    unknown = set(obj) - sections - skip - {"family"}
     if unknown:
-        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use data, model, train)")
-    flat = {}
-    for section in ("data", "model", "train"):
+        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
+                       "train, vae)")
+    home = section_of()
+    flat = {"family": obj["family"]} if "family" in obj else {}
+    for section in ("data", "model", "train", "vae"):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
             raise gr.Error(f"config_json: {section} must be a JSON object")
         for name, value in part.items():
-            if section == "model" and name in RESOLVED_ONLY:
-                continue  # derived from the dataset
-            if (section, name) in (("data", "data_dir"), ("train", "device"), ("train", "amp")):
-                continue  # the server decides these
+            if name in SERVER_ONLY or (section == "model" and name in RESOLVED_ONLY) or name in LAUNCH_ONLY:
+                continue  # in every config.json, but derived from the dataset or the launcher, or the server's
+            if name in home and home[name] != section:
+                raise gr.Error(f"config_json: {name} belongs in the {home[name]} section, not {section}")
             flat[name] = value
     return flat

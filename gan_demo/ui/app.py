@@ -9,6 +9,7 @@ from typing import Callable
 import gradio as gr
 import torch
 
+from ..config import DataConfig
 from ..trainer import resolve_device
 from .catalog import Catalog
 from .sessions import SESSION_TIMEOUT_S, SessionRegistry
@@ -33,10 +34,14 @@ class AppContext:
     # so rendering load takes at most about one core from a live run.
     render_gate: threading.Lock = field(default_factory=threading.Lock)
     image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
+    # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
+    # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
+    data_dir: str = DataConfig().data_dir
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
-               session_timeout: float = SESSION_TIMEOUT_S) -> "AppContext":
+               session_timeout: float = SESSION_TIMEOUT_S, data_dir: str | Path | None = None) -> "AppContext":
+        from .errors import hide_folder
         from .explore_tab import forget_session_files
 
         dev = resolve_device(device)
@@ -44,7 +49,9 @@ class AppContext:
         catalog = Catalog(pretrained, registry, dev)
         # An expired or closed session takes its files and cached samplers with it.
         registry.on_drop += [catalog.forget, forget_session_files]
-        return cls(registry=registry, catalog=catalog, device=dev)
+        folder = str(data_dir or DataConfig().data_dir)
+        hide_folder(folder)
+        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
 
-from ..checkpoint import CheckpointError, is_checkpoint, list_checkpoints
+from ..checkpoint import CheckpointError, check_checkpoint, is_checkpoint, list_checkpoints
+from ..config import ConfigError
 from ..sampler import Sampler
+from .limits import check_model_limits
 from .sessions import Session, SessionRegistry
+from .tempdirs import temp_dir
 
 CURRENT_RUN = "current run"
 MAX_UPLOAD_BYTES = 200 * 2**20  # uncompressed size of an uploaded run folder
@@ -24,7 +26,7 @@ class Catalog:
         self.pretrained_root = Path(pretrained_root)
         self.registry = registry
         self.device = device
-        self.upload_root = Path(upload_root or tempfile.mkdtemp(prefix="gan_demo_uploads_"))
+        self.upload_root = Path(upload_root or temp_dir("gan_demo_uploads_"))
         self._cache: dict[str, Sampler] = {}
         self._live: dict[int, Sampler] = {}  # id(trainer) -> sampler over its live weights
         self._lock = threading.Lock()
@@ -99,7 +101,7 @@ class Catalog:
         trainer = session.trainer
         with self._lock:
             sampler = self._live.get(id(trainer))
-            if sampler is None or sampler.G is not trainer.G_ema:
+            if sampler is None or sampler.decoder is not trainer.family.decoder_net():
                 sampler = Sampler.from_trainer(trainer, name=session.run_id or CURRENT_RUN)
                 self._live = {id(trainer): sampler, **{k: v for k, v in self._live.items() if k != id(trainer)}}
                 while len(self._live) > 16:
@@ -110,8 +112,9 @@ class Catalog:
     def add_upload(self, zip_path: str | Path, session: Session) -> str:
         """Take a zipped run folder; only config.json and model.safetensors are read, in memory.
 
-        Nothing is extracted by its stored name, and the files are validated by loading them
-        (which never unpickles anything). Returns the new checkpoint's name.
+        Nothing is extracted by its stored name. The config is checked against the web limits and
+        the weights' header against the config before any network is built; then the files are
+        validated by loading them (which never unpickles anything). Returns the new checkpoint's name.
         """
         try:
             zf = zipfile.ZipFile(zip_path)
@@ -138,11 +141,13 @@ class Catalog:
                     raise CheckpointError(f"{base} is too large")
                 (folder / base).write_bytes(data)
         try:
+            try:
+                check_checkpoint(folder, check_config=check_model_limits)
+            except ConfigError as exc:
+                raise CheckpointError(f"this run is bigger than the web app explores: {exc}") from None
             sampler = Sampler.from_checkpoint(folder, self.device)
         except CheckpointError:
-            for f in folder.iterdir():
-                f.unlink()
-            folder.rmdir()
+            shutil.rmtree(folder, ignore_errors=True)
             raise
         with self._lock:
             self._cache[f"{session.token}/{name}"] = sampler

@@ -5,7 +5,6 @@ import json
 import math
 import random
 import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +15,7 @@ from ..checkpoint import CheckpointError
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
 from .catalog import CURRENT_RUN
+from .tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
 SLIDER_MAX = 3.0  # sliders move the latent by -3..3 units (z ~ N(0, I): three standard deviations)
@@ -27,7 +27,7 @@ MARK_COLOR = (255, 140, 0)  # the highlighted point on a 2D picture (orange over
 BOOKMARKS_FORMAT = "gan_demo-bookmarks"
 MAX_BOOKMARKS = 500  # per session and per uploaded file
 MAX_BOOKMARK_FILE = 2 * 2**20  # bytes
-FILES_ROOT = Path(tempfile.mkdtemp(prefix="gan_demo_explore_"))  # per-session JSON and GIF files
+FILES_ROOT = temp_dir("gan_demo_explore_")  # per-session JSON and GIF files
 PREFERRED = ("digits",)  # shown first when present: images say more than 2D points at first sight
 
 SCORE_NOTES = {  # what D's number means, by the loss the run was trained with
@@ -43,9 +43,10 @@ SCORE_NOTES = {  # what D's number means, by the loss the run was trained with
 
 
 # ------------------------------------------------------------------------------------ latents
-def latent_of(sampler, seed, mode: str, offsets) -> torch.Tensor:
-    """(1, z_dim): z_from_seed(seed) + sum_i offsets[i] * e_i, e_i = unit vector of z[i] or PCA direction i."""
-    z = z_from_seed(_seed(seed), sampler.z_dim)
+def latent_of(sampler, seed, mode: str, offsets, base: torch.Tensor | None = None) -> torch.Tensor:
+    """(1, z_dim): z_from_seed(seed) (or a projected latent, base) + sum_i offsets[i] * e_i, e_i = unit vector
+    of z[i] or PCA direction i."""
+    z = base.reshape(1, sampler.z_dim).clone().float() if base is not None else z_from_seed(_seed(seed), sampler.z_dim)
     values = torch.tensor([float(v or 0.0) for v in offsets], dtype=torch.float32)
     if mode == PCA:
         directions, _ = sampler.directions(N_SLIDERS)  # (k, z_dim), cached by the sampler
@@ -56,9 +57,10 @@ def latent_of(sampler, seed, mode: str, offsets) -> torch.Tensor:
     return z
 
 
-def latent_formula(seed, mode: str, offsets) -> str:
-    """'seed 42 + 1.50·PC1 − 0.50·PC3' (or '+ 1.50·e[0]', the unit step along z[0]): the latent in words."""
-    terms = [f"seed {_seed(seed)}"]
+def latent_formula(seed, mode: str, offsets, projected: str | None = None) -> str:
+    """'seed 42 + 1.50·PC1 − 0.50·PC3' (or '+ 1.50·e[0]', the unit step along z[0]): the latent in words.
+    projected: what a projected latent was found for ('your image'), in place of the seed."""
+    terms = [f"projected z ({projected})" if projected else f"seed {_seed(seed)}"]
     for i, v in enumerate(offsets):
         v = float(v or 0.0)
         if abs(v) >= 1e-6:
@@ -142,13 +144,15 @@ def point_picture(sampler, point: torch.Tensor, size: int = VIEW_SIZE) -> Image.
     return img
 
 
-def score_note(sampler, score: float) -> str:
+def score_note(sampler, score: float | None) -> str:
+    if score is None:  # a family without a discriminator (a VAE)
+        return "**no discriminator**: a VAE's decoder draws this sample; nothing scores how real it looks."
     loss = sampler.cfg.train.loss
     name = "critic score" if loss == "wgan-gp" else "D(x)"
     return f"**{name} = {score:.3f}**: {SCORE_NOTES.get(loss, '')}"
 
 
-def readout(sampler, sample, score, seed, mode, offsets, truncation, label) -> str:
+def readout(sampler, sample, score, seed, mode, offsets, truncation, label, projected: str | None = None) -> str:
     """The Markdown under the picture: D's score and what it means, then the latent in words."""
     where = ""
     if sampler.kind == "2d":
@@ -157,22 +161,27 @@ def readout(sampler, sample, score, seed, mode, offsets, truncation, label) -> s
                  "samples, the generator's whole distribution")
     cls = f" · class {sampler.class_names[label]}" if label is not None else ""
     return (f"{score_note(sampler, score)}\n\n"
-            f"z = {latent_formula(seed, mode, offsets)} · truncation ψ = {float(truncation):.2f}{cls}{where}")
+            f"z = {latent_formula(seed, mode, offsets, projected)} · truncation ψ = {float(truncation):.2f}{cls}{where}")
 
 
 # ---------------------------------------------------------------------------------- bookmarks
-def bookmark_of(sampler, checkpoint, seed, mode, offsets, truncation, label, z: torch.Tensor, taken: list[str]) -> dict:
-    """A saved latent: everything needed to show it again, and the full z for other tools."""
+def bookmark_of(sampler, checkpoint, seed, mode, offsets, truncation, label, z: torch.Tensor, taken: list[str],
+                projected: dict | None = None) -> dict:
+    """A saved latent: everything needed to show it again, and the full z for other tools.
+    A projected latent also keeps its base (the z the projection found) and what it was found for."""
     offsets = [round(float(v or 0.0), 4) for v in offsets]
-    name = f"{checkpoint} · {latent_formula(seed, mode, offsets)}"
+    name = f"{checkpoint} · {latent_formula(seed, mode, offsets, projected and projected['what'])}"
     if label is not None:
         name += f" · class {sampler.class_names[label]}"
     name = _unique(name[:90], taken)
-    return {
+    out = {
         "name": name, "checkpoint": checkpoint, "seed": _seed(seed), "mode": mode, "offsets": offsets,
         "truncation": float(truncation), "label": label, "z_dim": int(z.numel()),
         "z": [round(float(v), 6) for v in z.reshape(-1)],
     }
+    if projected:
+        out.update(base=[round(float(v), 6) for v in projected["z"]], projected=projected["what"])
+    return out
 
 
 def _unique(name: str, taken: list[str]) -> str:
@@ -229,12 +238,19 @@ def _checked_bookmark(item, number: int) -> dict:
     label = item.get("label")
     if label is not None and (not isinstance(label, int) or isinstance(label, bool) or label < 0):
         raise bad("'label' must be a class index or null")
-    return {
+    out = {
         "name": str(item.get("name") or f"bookmark {number}")[:90],
         "checkpoint": str(item.get("checkpoint") or ""),
         "seed": _seed(seed), "mode": PCA if item.get("mode") == PCA else RAW, "offsets": offsets,
         "truncation": max(0.0, min(2.0, truncation)), "label": label, "z_dim": len(z), "z": [float(v) for v in z],
     }
+    base = item.get("base")
+    if base is not None:  # a projected latent: the z it was found at, under the offsets
+        if not isinstance(base, list) or len(base) != len(z) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in base):
+            raise bad("'base' must be a list of finite numbers as long as 'z'")
+        out.update(base=[float(v) for v in base], projected=str(item.get("projected") or "an image")[:40])
+    return out
 
 
 def session_file(session, filename: str) -> Path:
@@ -276,26 +292,39 @@ class Explore:
         return self.ctx.catalog.sampler(name, self._session(request))
 
     # -- the picture -----------------------------------------------------------------------
-    def show(self, sampler, seed, mode, truncation, label, offsets) -> tuple[Image.Image, str]:
+    def _base(self, session, name) -> tuple[torch.Tensor | None, str | None]:
+        """(the projected latent the sliders move from, what it was found for), if one is set for this checkpoint."""
+        p = session.projected
+        if p is None or p["checkpoint"] != name:
+            return None, None
+        return torch.tensor(p["z"], dtype=torch.float32), p["what"]
+
+    def show(self, sampler, seed, mode, truncation, label, offsets, base=None, what=None) -> tuple[Image.Image, str]:
         """Generate the latent the controls describe: (picture, readout Markdown)."""
         label = label_of(sampler, label)
-        z = latent_of(sampler, seed, mode, offsets)
+        z = latent_of(sampler, seed, mode, offsets, base)
         with self.ctx.render_gate:  # one render at a time across the app: a live run keeps its share of the CPU
             sample, score = sampler.generate(z, label, float(truncation), with_score=True)
-            sample, score = sample[0], float(score[0])
+            sample, score = sample[0], None if score is None else float(score[0])
             picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
-        return picture, readout(sampler, sample, score, seed, mode, offsets, truncation, label)
+        return picture, readout(sampler, sample, score, seed, mode, offsets, truncation, label, what)
 
     def render(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
         """A slider, the seed, truncation or the class moved: (picture, readout)."""
         try:
-            return self.show(self._sampler(name, request), seed, mode, truncation, label, offsets)
+            base, what = self._base(self._session(request), name)
+            return self.show(self._sampler(name, request), seed, mode, truncation, label, offsets, base, what)
         except (KeyError, ValueError, RuntimeError) as exc:
             return gr.skip(), _problem(exc)
 
+    def render_seed(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
+        """The seed was typed: the latent is the seed's again (a projected one is left)."""
+        self._session(request).projected = None
+        return self.render(request, name, seed, mode, truncation, label, *offsets)
+
     def random_seed(self, request: gr.Request, name, mode, truncation, label, *offsets):
         seed = random.randrange(MAX_SEED)
-        return (seed, *self.render(request, name, seed, mode, truncation, label, *offsets))
+        return (seed, *self.render_seed(request, name, seed, mode, truncation, label, *offsets))
 
     # -- a checkpoint, mode or bookmark is chosen: relabel the sliders too ---------------------
     def slider_updates(self, sampler, mode, values) -> list:
@@ -320,7 +349,11 @@ class Explore:
         if name == CURRENT_RUN or str(name).startswith("run-"):
             sampler.refresh()  # a live run has moved on since its cloud and directions were cached
         sliders = self.slider_updates(sampler, mode, offsets)
-        picture, text = self.show(sampler, seed, mode, truncation, label, offsets)
+        session = self._session(request)
+        base, what = self._base(session, name)
+        if base is not None and session.projected.get("label") is not None:
+            label = session.projected["label"]  # the class the projection found the image in
+        picture, text = self.show(sampler, seed, mode, truncation, label, offsets, base, what)
         return (self.class_update(sampler, label), *sliders, _seed(seed), mode, float(truncation),
                 picture, text, note or _about(sampler, name))
 
@@ -330,11 +363,15 @@ class Explore:
         if not name:
             return (None, *[gr.skip()] * (N_SLIDERS + 6),
                     "No checkpoint yet: train a run on the Train tab, or upload a run folder (zip).")
+        session = self._session(request)
         try:
             if pending and pending.get("checkpoint") == name:
                 b = pending
+                session.projected = _projected_of(b, name)
                 return (None, *self.view(name, b["seed"], b["mode"], b["truncation"], b["label"], b["offsets"],
                                          request, f"Restored bookmark **{b['name']}**."))
+            if session.projected is not None and session.projected["checkpoint"] != name:
+                session.projected = None  # another generator: its latent space is another one
             return (None, *self.view(name, seed, mode, truncation, label, [0.0] * N_SLIDERS, request))
         except (KeyError, ValueError, RuntimeError) as exc:
             return (None, *[gr.skip()] * (N_SLIDERS + 6), _problem(exc))
@@ -390,12 +427,15 @@ class Explore:
         try:
             sampler = self.ctx.catalog.sampler(name, session)
             label = label_of(sampler, label)
-            z = latent_of(sampler, seed, mode, offsets)
+            base, _ = self._base(session, name)
+            z = latent_of(sampler, seed, mode, offsets, base)
         except (KeyError, ValueError, RuntimeError) as exc:
             return gr.skip(), gr.skip(), _problem(exc)
         if len(session.bookmarks) >= MAX_BOOKMARKS:
             return gr.skip(), gr.skip(), f"⚠ {MAX_BOOKMARKS} bookmarks is the limit: clear some first."
-        bookmark = bookmark_of(sampler, name, seed, mode, offsets, truncation, label, z, bookmark_names(session))
+        projected = session.projected if base is not None else None
+        bookmark = bookmark_of(sampler, name, seed, mode, offsets, truncation, label, z, bookmark_names(session),
+                               projected)
         session.bookmarks.append(bookmark)
         return self._bookmark_outputs(session, bookmark["name"], f"Saved bookmark **{bookmark['name']}**.")
 
@@ -457,6 +497,7 @@ class Explore:
         if wanted != current and wanted in names:
             return (bookmark, gr.update(choices=names, value=wanted), *keep, f"Switching to **{wanted}**…")
         note = f"Restored bookmark **{bookmark['name']}**."
+        session.projected = _projected_of(bookmark, current)
         if wanted != current:
             note += f" It was saved with **{wanted or 'an unknown checkpoint'}**, which is not loaded here: shown with **{current}**."
         try:
@@ -464,6 +505,14 @@ class Explore:
                                                 bookmark["label"], bookmark["offsets"], request, note))
         except (KeyError, ValueError, RuntimeError) as exc:
             return (None, gr.skip(), *keep, _problem(exc))
+
+
+def _projected_of(bookmark: dict, checkpoint: str) -> dict | None:
+    """The session's projected latent for a bookmark that holds one (None for a seed's bookmark)."""
+    if bookmark.get("base") is None:
+        return None
+    return {"checkpoint": checkpoint, "z": bookmark["base"], "label": bookmark.get("label"),
+            "what": bookmark.get("projected", "an image")}
 
 
 def _problem(exc: Exception) -> str:
@@ -544,7 +593,7 @@ def build(ctx) -> dict:
     # Every move regenerates the picture; only the latest move of a burst is computed.
     for slider in sliders:
         slider.input(h.render, [*controls, *sliders], shown, **fast)
-    seed.input(h.render, [*controls, *sliders], shown, **fast)
+    seed.input(h.render_seed, [*controls, *sliders], shown, **fast)
     truncation.input(h.render, [*controls, *sliders], shown, **fast)
     label.input(h.render, [*controls, *sliders], shown, **fast)
     random_btn.click(h.random_seed, [checkpoint, mode, truncation, label, *sliders], [seed, *shown], **fast)
@@ -576,6 +625,9 @@ def build(ctx) -> dict:
     # Other tabs that set the checkpoint can chain `.then(**explore["reload"])` to redraw even when the
     # value did not change (e.g. "current run" sent again after more training).
     reload = dict(fn=h.select, inputs=[*controls, pending], outputs=[pending, *view_outputs], **quiet)
+    from . import projection_panel
+
+    projection_panel.build(ctx, h, checkpoint, image, bookmarks, download, after=[reload, keep])
     return {"checkpoint": checkpoint, "reload": reload, "seed": seed, "mode": mode, "sliders": sliders, "truncation": truncation,
             "label": label, "image": image, "score": score, "status": status, "bookmarks": bookmarks,
             "handlers": h}

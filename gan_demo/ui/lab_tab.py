@@ -1,11 +1,12 @@
 """The 2D lab tab (GAN Lab): D's decision map, G's gradients and manifold, live; step-by-step mode; your own points."""
 from __future__ import annotations
 
+import io
 import math
 import tempfile
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -16,11 +17,15 @@ from PIL import Image
 
 from ..config import LOSSES, TOY_DATASETS, DataConfig, RunConfig, TrainConfig
 from ..data import MIN_POINTS, DataError, dataset_from_points, load_dataset
+from ..graph import gan_graph, run_graph
 from ..lab import lab_change, lab_state, mean_scores
 from ..losses import PROBABILITY_LOSSES
 from ..trainer import Trainer
 from ..viz import default_bounds, lab_image
+from .errors import user_error
+from .limits import check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
 UPLOADED, DRAWN = "uploaded CSV", "drawn by you"
@@ -30,6 +35,7 @@ HEAT_RES = 64  # D is evaluated on a HEAT_RES x HEAT_RES grid
 N_FAKE = 512  # generated points drawn (a fixed noise batch, so steps can be compared point by point)
 N_REAL = 1000  # real points drawn
 MAX_DRAWN = 2000  # stroke pixels kept as points of a drawn distribution
+MAX_DRAWING_SIDE = 2048  # pixels; the canvas is 360 x 360 (about 3x that on a high-density screen)
 TICK_S = 0.5  # seconds between polls of the run
 _DEFAULTS_2D = RunConfig(data=DataConfig(dataset="ring8")).resolved().train  # what a 2D run resolves to
 DEFAULT_LR = _DEFAULTS_2D.lr_g
@@ -51,6 +57,9 @@ LEGEND = """\
 
 **Step by step**: *One D step* trains only the discriminator once (the map changes, the points do not);
 *One G step* trains only the generator once (the points move, the map does not). Each prints what changed.
+**The model graph** beside them shows which network that step trained (orange), which one stayed frozen
+(grey), where each loss's gradient flows (dashed), and that step's numbers; while the run trains it shows the
+latest step's numbers with nothing highlighted.
 """
 
 
@@ -98,6 +107,42 @@ def _ink(drawing) -> np.ndarray | None:
             continue
         mask = ink if mask is None or mask.shape != ink.shape else (mask | ink)
     return mask
+
+
+def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
+    """pad, refusing images larger than MAX_DRAWING_SIDE from their headers, before anything is decoded.
+
+    gradio's preprocess decodes every layer in full (whatever `type` is): a 560 KB PNG of 12000 x 12000
+    pixels cost 3.4 GB there. PIL opens lazily, so the size is known from the header alone. The check
+    wraps this one component's preprocess: a gr.Sketchpad subclass would make gradio write a .pyi
+    stub beside this file.
+    """
+    decode = pad.preprocess
+
+    def preprocess(payload):
+        if payload is not None:
+            cached = pad.blob_storage.get(payload.id) if payload.id is not None else None
+            parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
+            for part in [parts.background, parts.composite, *(parts.layers or [])]:
+                if part is not None:
+                    _check_drawing_size(part)
+        return decode(payload)
+
+    pad.preprocess = preprocess
+    return pad
+
+
+def _check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the drawing",
+                        hint: str = "draw on the canvas") -> None:
+    """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
+    source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
+    try:
+        with Image.open(source) as im:
+            w, h = im.size
+    except Exception:  # not an image: gradio's own decoding says so
+        return
+    if max(w, h) > max_side:
+        raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
 
 
 def _direction(dx: float, dy: float) -> str:
@@ -242,6 +287,26 @@ def status_text(trainer: Trainer | None, state: dict | None = None) -> str:
     return line + (f"  \n{trainer.message}" if trainer.message else "")
 
 
+def graph_svg(trainer: Trainer | None, loss: str = "nonsaturating", updating: str | None = None,
+              numbers: dict | None = None) -> str:
+    """The model graph (SVG text) of the session's 2D run: `updating` ("D", "G") highlighted with that step's
+    numbers; by default no highlight and the run's latest step record. Without a 2D run: `loss`'s graph, no numbers."""
+    if trainer is None or trainer.kind != "2d":
+        try:  # what Start would train with this loss (R1 "auto" resolved to its 2D default)
+            return run_graph(RunConfig(train=TrainConfig(loss=loss)), dataset="")
+        except ValueError:  # not a loss: no run will have it; draw its name only
+            return gan_graph(loss, kind="2d")
+    if updating is None and numbers is None and trainer.last_record is not None:
+        numbers = trainer.last_record.to_dict()
+    return run_graph(trainer.cfg, updating=updating, numbers=numbers, dataset=trainer.dataset.name,
+                     step=trainer.step)
+
+
+def _moment(key) -> tuple | None:
+    """A refresh key without its layers: the run, step, D-only steps and state it was drawn at."""
+    return None if key is None else tuple(key[:4])
+
+
 # ------------------------------------------------------------------------------ handlers
 class LabHandlers:
     """The lab's event handlers: each takes the session's run, calls the engine, returns components."""
@@ -260,15 +325,24 @@ class LabHandlers:
         return (id(trainer), trainer.step, d_only, trainer.state, tuple(sorted(show or ())))
 
     def refresh(self, show: list, last_key, request: gr.Request):
-        """Timer tick (and layer toggles): redraw only when the run's step, state or the layers changed."""
+        """Timer tick (and layer toggles): redraw only when the run's step, state or the layers changed.
+
+        The graph is redrawn only when the run moved (not for a layer toggle, which keeps a step's highlight).
+        """
         trainer = self._trainer(request)
         key = self._key(trainer, show)
         if key == last_key:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if trainer is None or trainer.kind != "2d":
-            return None, status_text(trainer), key
+            return None, status_text(trainer), gr.skip(), key
         picture, state = lab_picture(trainer, show)
-        return picture, status_text(trainer, state), key
+        graph = gr.skip() if _moment(key) == _moment(last_key) else graph_svg(trainer)
+        return picture, status_text(trainer, state), graph, key
+
+    def preview_graph(self, loss: str, request: gr.Request):
+        """The loss picker changed: without a 2D run, show that loss's graph (a run's graph shows the run's loss)."""
+        trainer = self._trainer(request)
+        return graph_svg(None, loss) if trainer is None or trainer.kind != "2d" else gr.skip()
 
     def start(self, source: str, csv_file, drawing, loss: str, lr_g: float, lr_d: float, steps: float,
               request: gr.Request):
@@ -284,7 +358,18 @@ class LabHandlers:
 
     def run_config(self, source: str, csv_file, drawing, loss: str, lr_g: float, lr_d: float,
                    steps: float) -> tuple[RunConfig, object]:
-        """The RunConfig (and dataset, for your own points) that the lab's controls describe."""
+        """The RunConfig (and dataset, for your own points) that the lab's controls describe.
+
+        The numbers and the web limits are checked first, before a file is read or a drawing turned into points.
+        """
+        if not (lr_g and lr_g > 0 and lr_d and lr_d > 0):
+            raise ValueError("learning rates must be positive numbers such as 0.001")
+        if not (steps and steps >= 1):
+            raise ValueError("steps must be at least 1")
+        cfg = RunConfig(data=DataConfig(dataset=source if source in TOY_DATASETS else "points.csv"),
+                        train=TrainConfig(loss=loss, lr_g=float(lr_g), lr_d=float(lr_d), steps=int(steps)))
+        cfg.validate()
+        check_web_limits(cfg)
         dataset = None
         if source in TOY_DATASETS:
             name = source
@@ -302,19 +387,13 @@ class LabHandlers:
             dataset = dataset_from_points(points, self.ctx.device, name=f"your drawing ({len(points)} points)")
         else:
             raise DataError(f"pick a 2D dataset: {', '.join(SOURCES)}")
-        if not (lr_g and lr_g > 0 and lr_d and lr_d > 0):
-            raise ValueError("learning rates must be positive numbers such as 0.001")
-        if not (steps and steps >= 1):
-            raise ValueError("steps must be at least 1")
-        cfg = RunConfig(data=DataConfig(dataset=name),
-                        train=TrainConfig(loss=loss, lr_g=float(lr_g), lr_d=float(lr_d), steps=int(steps)))
-        cfg.validate()
+        cfg.data.dataset = name
         return cfg, dataset
 
     def _save_drawing(self, points: np.ndarray) -> Path:
         """Keep drawn points as a CSV, so the run's CLI command can repeat it."""
         if self._drawn_dir is None:
-            self._drawn_dir = Path(tempfile.mkdtemp(prefix="gan_demo_drawn_"))
+            self._drawn_dir = temp_dir("gan_demo_drawn_")
         with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="drawn-", dir=self._drawn_dir,
                                          delete=False) as f:
             f.write("x,y\n")
@@ -349,9 +428,9 @@ class LabHandlers:
     def _one_step(self, which: str, show: list, request: gr.Request):
         trainer = self._trainer(request)
         if trainer is None or trainer.kind != "2d":
-            msg = ("Start a 2D run first (on the right); then step through it here."
+            msg = ("Start a 2D run first (above, on the right); then step through it here."
                    if trainer is None else status_text(trainer))
-            return gr.skip(), msg, status_text(trainer), gr.skip()
+            return gr.skip(), msg, status_text(trainer), gr.skip(), gr.skip()
         trainer.pause()  # the background run waits; its next step starts only after resume
         view = view_of(trainer)
         kind = trainer.cfg.train.loss
@@ -359,16 +438,17 @@ class LabHandlers:
             before = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_before = mean_scores(trainer, view.real, before["fake"])
             if which == "D":
-                trainer.d_step_only()
+                numbers = trainer.d_step_only()  # loss_d, d_real, d_fake, grad_norm_d
                 view.d_only_steps += 1
             else:
-                trainer.g_step_only()
+                numbers = trainer.g_step_only()  # loss_g, grad_norm_g
             after = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_after = mean_scores(trainer, view.real, after["fake"])
         change = lab_change(before, after, view.real, view.bounds)
         note_fn = d_step_note if which == "D" else g_step_note
         note = note_fn(kind, trainer.step, scores_before, scores_after, change)
-        return render(trainer, show, after), note, status_text(trainer, after), self._key(trainer, show)
+        graph = graph_svg(trainer, updating=which, numbers=numbers)
+        return render(trainer, show, after), note, status_text(trainer, after), graph, self._key(trainer, show)
 
 
 def _source_visibility(source: str):
@@ -396,25 +476,34 @@ def build(ctx, train: dict | None = None) -> dict:
                                  info="a built-in set, a CSV of x,y points, or a shape you draw")
             csv_file = gr.File(label="CSV of x,y points (one point per line)", file_types=[".csv"],
                                visible=False, elem_id="lab-csv")
-            drawing = gr.Sketchpad(label="Draw your data: pick the brush on the left, then draw",
-                                   canvas_size=(360, 360), fixed_canvas=True, layers=False, transforms=(),
-                                   brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"),
-                                   visible=False, elem_id="lab-draw")
+            drawing = capped_drawing(gr.Sketchpad(
+                label="Draw your data: pick the brush on the left, then draw", canvas_size=(360, 360),
+                fixed_canvas=True, layers=False, transforms=(),
+                brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"), visible=False,
+                elem_id="lab-draw"))
             loss = gr.Dropdown(list(LOSSES), value="nonsaturating", label="Loss", elem_id="lab-loss")
             with gr.Row():
                 lr_g = gr.Number(DEFAULT_LR, label="lr_g", minimum=0, step=1e-4, elem_id="lab-lr-g")
                 lr_d = gr.Number(DEFAULT_LR, label="lr_d", minimum=0, step=1e-4, elem_id="lab-lr-d")
+                # No maximum=: the handler's check_web_limits says what the limit is (gradio's own range
+                # check prints a traceback to the server log).
                 steps = gr.Number(DEFAULT_STEPS, label="steps", precision=0, minimum=1, elem_id="lab-steps")
             start = gr.Button("Start 2D run", variant="primary", elem_id="lab-start")
             with gr.Row():
                 pause = gr.Button("Pause", size="sm", min_width=60, elem_id="lab-pause")
                 resume = gr.Button("Resume", size="sm", min_width=60, elem_id="lab-resume")
                 stop = gr.Button("Stop", size="sm", min_width=60, elem_id="lab-stop")
-            gr.Markdown("### Step by step\nPauses the run, then trains one network once.")
+    # Step by step beside the model graph: the graph wants ~700 px to be readable, more than the controls' column.
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            gr.Markdown("### Step by step\nPauses the run, then trains one network once. The graph shows "
+                        "which one, and that step's numbers.")
             with gr.Row():
                 d_step = gr.Button("One D step", elem_id="lab-d-step")
                 g_step = gr.Button("One G step", elem_id="lab-g-step")
             note = gr.Markdown("", elem_id="lab-note")
+        with gr.Column(scale=3, min_width=480):
+            graph = gr.HTML(graph_svg(None), label="The model", elem_id="lab-graph", js_on_load=None)
     gr.Markdown(LEGEND, elem_id="lab-legend")
     last_key = gr.State(None)
     timer = gr.Timer(TICK_S)
@@ -423,8 +512,9 @@ def build(ctx, train: dict | None = None) -> dict:
     # UI events: callable by gradio_client (tests) but left out of the API page.
     quick = dict(concurrency_id="lab_quick", concurrency_limit=None, show_progress="hidden",
                  api_visibility="undocumented")
-    timer.tick(h.refresh, [show, last_key], [picture, status, last_key], api_name="lab_refresh", **quick)
-    show.change(h.refresh, [show, last_key], [picture, status, last_key], api_name="lab_layers", **quick)
+    timer.tick(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_refresh", **quick)
+    show.change(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_layers", **quick)
+    loss.change(h.preview_graph, loss, graph, api_name="lab_graph_preview", **quick)
     source.change(_source_visibility, source, [csv_file, drawing], api_name="lab_source", **quick)
     start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
                 concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
@@ -432,8 +522,8 @@ def build(ctx, train: dict | None = None) -> dict:
     pause.click(h.pause, None, status, api_name="lab_pause", **quick)
     resume.click(h.resume, None, status, api_name="lab_resume", **quick)
     stop.click(h.stop, None, status, api_name="lab_stop", **quick)
-    d_step.click(h.d_step, show, [picture, note, status, last_key], api_name="lab_d_step", **quick)
-    g_step.click(h.g_step, show, [picture, note, status, last_key], api_name="lab_g_step", **quick)
+    d_step.click(h.d_step, show, [picture, note, status, graph, last_key], api_name="lab_d_step", **quick)
+    g_step.click(h.g_step, show, [picture, note, status, graph, last_key], api_name="lab_g_step", **quick)
     if isinstance(tab, gr.Tab) and isinstance(tab.parent, gr.Tabs):
         # Poll only while the lab is on screen: a hidden tab's timer keeps ticking otherwise.
         def follow_tab(evt: gr.SelectData):
@@ -444,4 +534,4 @@ def build(ctx, train: dict | None = None) -> dict:
     return {"picture": picture, "show": show, "status": status, "source": source, "csv_file": csv_file,
             "drawing": drawing, "loss": loss, "lr_g": lr_g, "lr_d": lr_d, "steps": steps, "start": start,
             "pause": pause, "resume": resume, "stop": stop, "d_step": d_step, "g_step": g_step,
-            "note": note, "timer": timer, "last_key": last_key, "handlers": h}
+            "note": note, "graph": graph, "timer": timer, "last_key": last_key, "handlers": h}

@@ -7,9 +7,11 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from ..config import IMAGE_DATASETS, TOY_DATASETS
 from ..evaluate import DEFAULT_N, METRICS, evaluate_sampler, table_rows
 from ..viz import FAKE_COLOR, REAL_COLOR, nearest_picture
 from .catalog import CURRENT_RUN
+from .errors import for_visitor
 from .explore_tab import default_choice
 
 MIN_N, MAX_N, N_STEP = 500, 26_000, 500  # sample-count slider (26,000: the stacked-digits protocol)
@@ -204,6 +206,18 @@ def _shown_path(folder: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------- handlers
+def check_web_data(sampler) -> None:
+    """Refuse to read real data that a web visitor named: a checkpoint's dataset must be a built-in one.
+
+    A live run's dataset is the server's own copy of what this session uploaded (Catalog only serves a
+    session its own run); an uploaded run zip's config.json could name any path on the server.
+    """
+    dataset = sampler.cfg.data.dataset
+    if sampler.trainer is None and dataset not in TOY_DATASETS + IMAGE_DATASETS:
+        raise ValueError(f"this run was trained on its own files ({Path(str(dataset)).name}), which are not on "
+                         "this server: measure it with `python -m gan_demo eval` where its data is")
+
+
 class Quality:
     """The tab's handlers: take the session's choice of generator, run the evaluation, show the report."""
 
@@ -220,11 +234,14 @@ class Quality:
         n = int(n or DEFAULT_N)
         try:
             sampler = self.ctx.catalog.sampler(name, self._session(request))
+            check_web_data(sampler)
             progress(0.0, desc="starting")
-            report = evaluate_sampler(sampler, n=n, keep_samples=True,
+            # The server's data folder, whatever a checkpoint's config.json says: an uploaded run's paths are
+            # the uploader's words, and the classifier cache is written there.
+            report = evaluate_sampler(sampler, n=n, keep_samples=True, data_dir=self.ctx.data_dir,
                                       progress=lambda fraction, message: progress(fraction, desc=message))
         except (KeyError, ValueError, RuntimeError, OSError) as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            text = for_visitor(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
             gr.Warning(f"Could not measure {name or 'that generator'}: {text}")
             return (f"⚠ Could not measure **{name or 'nothing selected'}**: {text}", gr.update(visible=False),
                     *[gr.skip()] * 10)

@@ -28,7 +28,7 @@ SESSION_TIMEOUT_S = 30 * 60  # a session not seen for this long is dropped with 
 PAUSED_TIMEOUT_S = 10 * 60  # a paused run gives up its slot (it is stopped) after this long
 STOP_WAIT_S = 10.0  # how long Stop waits for the step in progress before answering "stopping"
 REPLACE_WAIT_S = 30.0  # how long a new Start waits for the session's previous run to end its step
-RUN_ID_BYTES = 12  # run ids are unguessable: they name a run in the API and in Explore
+RUN_ID_BYTES = 8  # run ids are unguessable (64 random bits): they name a run in the API and in Explore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     bookmarks: list = field(default_factory=list)  # saved latents (dicts) from Explore; Interpolate's endpoints
     uploads: dict = field(default_factory=dict)  # server-made id -> path of a dataset file this session uploaded
+    projected: dict | None = None  # Explore's latent found by projecting an image: {"checkpoint", "z", "label", "what"}
+    projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
     starting: bool = False  # a slot is reserved while this session's new trainer is being built
 
     @property
@@ -217,7 +219,7 @@ class SessionRegistry:
     def _release_if_ended(self, session: Session) -> None:
         trainer = session.trainer
         # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
-        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.opt_G is not None:
+        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.holds_optimizers:
             trainer.release_training()
 
     def drop(self, session_id: str) -> None:

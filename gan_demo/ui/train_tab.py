@@ -5,10 +5,9 @@ import io
 import math
 import secrets
 import shutil
-import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -18,14 +17,18 @@ from PIL import Image
 
 from .. import viz
 from ..config import (ACTIVATIONS, ARCHS, D_NORMS, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
-                      TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, dataset_kind,
-                      field_docs)
+                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, VAESettings,
+                      dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
+from ..graph import run_graph
 from ..stacked import LIVE_EVERY, LIVE_SAMPLES
 from ..stacked import NAME as STACKED
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
+from .errors import for_visitor, user_error
+from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
+from .tempdirs import temp_dir
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -34,10 +37,6 @@ REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
-
-# What one web run may use; bigger runs belong on the command line (also applied to API runs).
-WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
-              "z_dim": 512, "n_points": 200_000}
 
 DATASET_LABELS = {
     "ring8": "ring8: 8 Gaussians on a circle (2D)",
@@ -57,21 +56,20 @@ SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D
 CONTROL_FIELDS = ("dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
                   "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
                   "n_critic", "gp_weight", "r1_gamma", "ema_decay", "steps", "seed")
-# Fields whose config value 0 (or -1) means "the default for this dataset kind and loss": the
-# controls show the resolved number instead, and a value equal to it goes back to the sentinel.
-AUTO_FIELDS = {"z_dim": ("model", 0), "lr_g": ("train", 0.0), "lr_d": ("train", 0.0), "beta1": ("train", -1.0),
-               "batch_size": ("train", 0), "r1_gamma": ("train", -1.0), "steps": ("train", 0)}
-SECTION_OF = {f.name: "train" for f in fields(TrainConfig)}
-SECTION_OF.update({f.name: "model" for f in fields(ModelConfig)})
-SECTION_OF.update({f.name: "data" for f in fields(DataConfig)})  # img_size / channels are set on the data
-SERVER_ONLY = ("data_dir", "device")  # never set from the web: the server chooses where data lives and the device
+# Auto fields (None in the config: "the default for this dataset kind and loss"): the controls show the
+# resolved number instead, and a value equal to it goes back to None, so the config stays "auto".
+AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps")
+SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
+CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
+NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
+                   if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
 
 
 # ============================================================ settings <-> RunConfig (no gradio)
 def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating") -> dict:
-    """The numbers the "0 = pick the default" fields take for this dataset and loss."""
+    """The numbers the auto fields take for this dataset and loss."""
     cfg = RunConfig(data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
-    return {name: getattr(getattr(cfg, section), name) for name, (section, _) in AUTO_FIELDS.items()}
+    return {name: getattr(getattr(cfg, SECTION_OF[name]), name) for name in AUTO_FIELDS}
 
 
 def values_for(preset: dict | None = None) -> dict:
@@ -86,6 +84,7 @@ def values_for(preset: dict | None = None) -> dict:
     base = RunConfig()
     values = {name: getattr(getattr(base, SECTION_OF[name]), name) for name in CONTROL_FIELDS}
     values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss)))
+    values["channels"] = 0  # the control's word for auto: "the dataset's own"
     values.update(preset)
     return values
 
@@ -105,24 +104,51 @@ def swap_defaults(current: dict, dataset: str, loss: str) -> dict:
     return out
 
 
-def _coerce(name: str, value, default):
+def _coerce(name: str, value, kind: type):
+    """A control's or an API's value as the field's type (int, float, bool, str); ConfigError names the field."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ConfigError(f"{name}: enter a value")
-    if isinstance(default, bool):
+    if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name}: must be true or false (got {value!r})")
         return value
-    if isinstance(default, str):
+    if kind is str:
         return str(value)
+    if kind is int:
+        number = whole_number(value)
+        if number is None:
+            raise ConfigError(f"{name}: must be a whole number (got {str(value)[:40]!r})")
+        return number
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: must be a number (got {value!r})")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: {value!r} is not a number") from None
-    if isinstance(default, int):
-        if not number.is_integer():
-            raise ConfigError(f"{name}: must be a whole number (got {value})")
-        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: must be a finite number (got {value})")
     return number
+
+
+def whole_number(value) -> int | None:
+    """value as an exact int (an int, a float such as 3.0, or a string such as "9223372036854775807"), else None.
+
+    Never through float alone: a float has 53 bits, so 2**63 - 1 (the largest seed) would become 2**63.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None  # is_integer is False for inf and nan
 
 
 def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
@@ -143,28 +169,24 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
     for name, value in values.items():
         if name in SERVER_ONLY:
             raise ConfigError(f"{name}: cannot be set from the web app (the server chooses it)")
-        if name not in SECTION_OF or name in ("data_dim", "n_classes", "data_scale"):
+        if name not in SECTION_OF:
             raise ConfigError(f"unknown setting: {name}")
-        section = getattr(cfg, SECTION_OF[name])
-        setattr(section, name, _coerce(name, value, getattr(section, name)))
+        section = SECTION_OF[name]
+        if value is None and name in NONE_MEANS_AUTO:
+            coerced = None  # auto: the default for the dataset, family and loss
+        elif value in (None, 0) and (section, name) == ("data", "channels"):
+            coerced = None  # the dataset's own channels
+        else:
+            coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
+        setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
     cfg.validate()
     defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss)
-    for name, (section, sentinel) in AUTO_FIELDS.items():
-        part = getattr(cfg, section)
+    for name in AUTO_FIELDS:
+        part = getattr(cfg, SECTION_OF[name])
         if getattr(part, name) == defaults[name]:
-            setattr(part, name, sentinel)
+            setattr(part, name, None)
     check_web_limits(cfg)
     return cfg
-
-
-def check_web_limits(cfg: RunConfig) -> None:
-    """Refuse runs too big for a shared web server, naming the field."""
-    resolved = cfg.resolved()
-    for name, limit in WEB_LIMITS.items():
-        value = getattr(getattr(resolved, SECTION_OF[name]), name)
-        if value > limit:
-            raise ConfigError(f"{name}: at most {limit:,} in the web app (got {value:,}); "
-                              "train bigger runs with the command line")
 
 
 def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
@@ -212,6 +234,7 @@ class LiveView:
     real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
     bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
+    graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -354,7 +377,7 @@ def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
     initial = values_for({})
-    save_root = Path(tempfile.mkdtemp(prefix="gan_demo_saves_"))
+    save_root = temp_dir("gan_demo_saves_")
 
     def info(name: str, extra: str = "") -> str:
         return (docs.get(name, "") + extra).strip()
@@ -464,6 +487,10 @@ def build(ctx) -> dict:
                                              color_map=SERIES_COLORS, elem_id="mode_plot",
                                              label="Modes covered (of 1,024 samples from G_ema)", min_width=220,
                                              x_title="step", y_title="modes covered")
+            with gr.Accordion("The model", open=False, elem_id="train_graph_box"):
+                # The run's GAN as GAN Lab draws it, with the latest numbers (redrawn with the curves).
+                model_graph = gr.HTML(run_graph(config_from_values(initial)), elem_id="train_graph",
+                                      js_on_load=None)
             with gr.Accordion("Timeline: earlier grids", open=False):
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
                                      info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
@@ -485,6 +512,7 @@ def build(ctx) -> dict:
     inputs = [controls[n] for n in names]
     buttons = [start, pause, resume, stop, reset, save, send]
     auto_names = list(AUTO_FIELDS)
+
     def _quality_updates(trainer) -> dict:
         shown = quality_boxes(trainer)
         label = (f"Modes covered (of {LIVE_SAMPLES:,} samples from G_ema, every {LIVE_EVERY} steps)"
@@ -493,7 +521,7 @@ def build(ctx) -> dict:
                 kl_plot: gr.update(visible=shown["grid"]), js_plot: gr.update(visible=shown["grid"])}
 
     live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
-                    timeline_image, timeline_caption, *buttons, timer, view]
+                    timeline_image, timeline_caption, *buttons, timer, view, model_graph]
 
     # ------------------------------------------------------------- handlers
     def session_of(request: gr.Request):
@@ -519,8 +547,9 @@ def build(ctx) -> dict:
             gr.Warning(str(exc))
             return {message: f"### Server busy\n{exc}"}
         except (ConfigError, DataError, ValueError) as exc:
-            gr.Warning(f"Cannot start: {exc}")
-            return {message: f"### Cannot start\n{exc}"}
+            why = for_visitor(exc)
+            gr.Warning(f"Cannot start: {why}")
+            return {message: f"### Cannot start\n{why}"}
         snap = trainer.snapshot()
         out = cleared(session, snap)
         note = trainer.dataset.note
@@ -530,6 +559,7 @@ def build(ctx) -> dict:
         out.update({message: f"Dataset note: {note}" if note else "",
                     **_quality_updates(trainer),
                     cli: cli_command(cfg, session.run_id),
+                    model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
                     view: LiveView(run_id=session.run_id),
                     timer: gr.Timer(active=True)})
         return out
@@ -571,6 +601,10 @@ def build(ctx) -> dict:
             if kl is not None:
                 out[kl_plot] = kl
                 out[js_plot] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
+            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
+                current.graphed = snap["last"]
+                out[model_graph] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
+                                             step=snap["step"])
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
@@ -611,19 +645,22 @@ def build(ctx) -> dict:
 
     def on_reset(request: gr.Request):
         session = session_of(request)
+        trainer = session.trainer
         ctx.registry.stop(session)
         session.trainer, session.run_id = None, None
         session.timeline.clear()
         out = cleared(session)
         out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
                     saved: gr.update(value=None, visible=False)})
+        if trainer is not None:  # the graph keeps the run's model, without its numbers
+            out[model_graph] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
         return out
 
     def on_save(request: gr.Request):
         session = session_of(request)
         trainer = session.trainer
         if trainer is None:
-            raise gr.Error("Nothing to save yet: start a run first.")
+            raise user_error("Nothing to save yet: start a run first.")
         folder = save_root / session.token  # the server's name for the session, never the client's hash
         shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
         run_dir = trainer.save(folder / session.run_id)
@@ -669,6 +706,15 @@ def build(ctx) -> dict:
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
                 + [f"Uploaded {description}. Press **Start** to train on it."])
 
+    def on_graph_settings(request: gr.Request, *values):
+        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
+        if session_of(request).trainer is not None:
+            return gr.skip()
+        try:
+            return run_graph(config_from_values(dict(zip(names, values)), session_of(request).uploads))
+        except (ConfigError, DataError, ValueError):
+            return gr.skip()
+
     def on_settings(request: gr.Request, *values):
         try:
             return cli_command(config_from_values(dict(zip(names, values)), session_of(request).uploads))
@@ -700,10 +746,13 @@ def build(ctx) -> dict:
                   [upload, controls["dataset"], *auto_controls, message], **private)
     gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
           queue=False, **private)
+    gr.on([controls[n].change for n in ("dataset", "loss", "r1_gamma", "gp_weight")], on_graph_settings, inputs,
+          model_graph, trigger_mode="always_last", show_progress="hidden", queue=False, **private)
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
             "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
+            "model_graph": model_graph,
             "cli": cli, "upload": upload, "values_for": values_for}
 
 
@@ -713,7 +762,7 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
     def send(request: gr.Request):
         session = ctx.registry.get(request.session_hash)
         if session.trainer is None:
-            raise gr.Error("No run to explore yet: start a run first.")
+            raise user_error("No run to explore yet: start a run first.")
         choices = ctx.catalog.choices(session)
         picked = gr.update(choices=choices, value=CURRENT_RUN)
         return gr.Tabs(selected="explore"), picked, picked

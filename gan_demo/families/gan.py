@@ -1,0 +1,192 @@
+"""The GAN family (Goodfellow et al. 2014): G, D and G_ema, their Adam optimizers, the D and G phases (losses, R1/GP, MSGAN), EMA."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .. import distributed
+from ..config import RunConfig
+from ..engine import StepContext, frozen, grad_norm, update_ema
+from ..losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
+from ..models import build_models
+
+# What train_step returns, in this order (the Train tab, /train_poll and the CLI read these names).
+SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
+BOUNDED = ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g")  # beyond engine.BLOWUP these have exploded
+
+
+class GAN:
+    """A GAN as a model family: owns G, D, G_ema and their optimizers; knows nothing of the Trainer.
+
+    Its phases (StyleGAN3's word) are "d", one discriminator update, and "g", one generator update
+    that also folds G into G_ema and counts a step. train_step runs n_critic "d" phases then one "g";
+    the 2D lab runs them one at a time. Data and noise come from the StepContext the Trainer hands it.
+    """
+
+    name = "gan"  # the key in families.FAMILIES, recorded in a checkpoint's config
+    series = SERIES
+    bounded = BOUNDED
+    network_names = ("G", "G_ema", "D")  # model.safetensors key prefixes, in this order
+    optimizer_names = ("opt_G", "opt_D")  # state.pt keys
+
+    def __init__(self, cfg: RunConfig, ctx: StepContext, dist: distributed.Dist = distributed.SINGLE):
+        """cfg: resolved (RunConfig.resolved with the dataset's facts); weights from cfg.train.seed alone."""
+        self.cfg, self.ctx = cfg, ctx
+        t = cfg.train
+        with torch.random.fork_rng(devices=[]):  # weights from the seed alone, the caller's RNG untouched
+            torch.manual_seed(t.seed)
+            G, D = build_models(cfg.model)
+        if t.sync_bn and dist.world_size > 1:
+            G, D = distributed.convert_sync_batchnorm(G), distributed.convert_sync_batchnorm(D)
+        self.G, self.D = G.to(ctx.device), D.to(ctx.device)
+        if cfg.kind == "image" and ctx.device.type == "cpu":
+            # oneDNN convolutions run natively in NHWC: faster on CPU (BENCHMARKS.md); saved weights stay contiguous
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        adam = dict(betas=(t.beta1, t.beta2))
+        if ctx.device.type == "cuda":
+            adam["fused"] = True
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, **adam)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, **adam)
+        self.step = 0  # G updates taken (the Trainer sets it when resuming)
+
+    @classmethod
+    def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:
+        """The networks a checkpoint holds, built from its config for its weights to be loaded into."""
+        with torch.random.fork_rng(devices=[]):  # building initialises weights; keep the caller's RNG as it was
+            G, D = build_models(cfg.model)
+        return {"G": G, "G_ema": copy.deepcopy(G), "D": D}
+
+    @staticmethod
+    def sampling_nets(cfg: RunConfig, networks: dict[str, nn.Module]) -> tuple[nn.Module, nn.Module]:
+        """(decoder, critic) for gan_demo.sampler.Sampler: G_ema and D."""
+        return networks["G_ema"], networks["D"]
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        """The modules to save (model.safetensors prefixes), check and move."""
+        return {"G": self.G, "G_ema": self.G_ema, "D": self.D}
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer | None]:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    @property
+    def phases(self) -> dict:
+        """name -> one update alone, returning its numbers as device tensors (the 2D lab's single steps)."""
+        return {"d": self.d_update, "g": self.g_update}
+
+    def decoder_net(self, ema: bool = True) -> nn.Module:
+        """The net that turns (z, y) into samples: G_ema (for sampling) or G (the one training)."""
+        return self.G_ema if ema else self.G
+
+    @property
+    def critic(self) -> nn.Module:
+        """D: how real a sample looks (losses.d_prob reads its output with cfg.train.loss)."""
+        return self.D
+
+    def apply_settings(self, changes: dict) -> None:
+        """Live settings (config.LIVE_SETTINGS["gan"]) from the next update on: the phases read cfg.train
+        each update; the learning rates go into the optimizers. D's normalisation stays what it was built with."""
+        for name, value in changes.items():
+            setattr(self.cfg.train, name, value)
+        for opt, name in ((self.opt_G, "lr_g"), (self.opt_D, "lr_d")):
+            if name in changes and opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = changes[name]
+
+    # ------------------------------------------------------------------ training
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One round: n_critic D updates, then one G update. SERIES as 0-d device tensors."""
+        for _ in range(self.cfg.train.n_critic):
+            d_out = self.d_update()
+        g_out = self.g_update()
+        return {**d_out, **g_out}
+
+    def d_update(self) -> dict[str, torch.Tensor]:
+        """(1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss)."""
+        t, ctx = self.cfg.train, self.ctx
+        self.G.train()
+        self.D.train()
+        real, y = ctx.draw(ctx.batch_size)
+        y = y if self.cfg.model.n_classes else None
+        z = ctx.noise(ctx.batch_size)
+        with ctx.autocast():
+            with torch.no_grad():
+                fake = self.G(z, y)
+            real_logits = self.D(real, y).float()
+            fake_logits = self.D(fake.detach(), y).float()
+            loss = d_loss(t.loss, real_logits, fake_logits)
+        if t.loss == "wgan-gp":
+            loss = loss + t.gp_weight * gradient_penalty(self.D, real, fake.detach().to(real.dtype), y,
+                                                         generator=ctx.generator)
+        if t.r1_gamma > 0:
+            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D, real, y)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.sync_grads(self.D)  # no-op in one process
+        gnorm = grad_norm(self.D.parameters())
+        self.opt_D.step()
+        return {
+            "loss_d": loss.detach(),
+            "d_real": d_score(t.loss, real_logits.detach()),
+            "d_fake": d_score(t.loss, fake_logits.detach()),
+            "grad_norm_d": gnorm,
+        }
+
+    def g_update(self) -> dict[str, torch.Tensor]:
+        """(2) Update G: make D call its samples real, then fold G into G_ema; counts a step."""
+        t, ctx = self.cfg.train, self.ctx
+        self.G.train()
+        self.D.train()
+        y = None
+        half = ctx.batch_size // 2
+        if self.cfg.model.n_classes:
+            _, y = ctx.draw(ctx.batch_size)
+            if t.mode_seeking > 0 and half:
+                y[half:2 * half] = y[:half]  # pairs (i, i + half) share a label for the mode-seeking term
+        z = ctx.noise(ctx.batch_size)
+        with ctx.autocast(), frozen(self.D):
+            fake = self.G(z, y)
+            fake_logits = self.D(fake, y).float()
+            loss = g_loss(t.loss, fake_logits)
+            if t.mode_seeking > 0 and half:
+                # MSGAN (Mao et al. 2019): two latents with the same label should give images as far
+                # apart as the latents are; penalising the inverse ratio stops G from ignoring z.
+                ratio = ((fake[:half] - fake[half:2 * half]).abs().mean()
+                         / (z[:half] - z[half:2 * half]).abs().mean())
+                loss = loss + t.mode_seeking / (ratio.float() + 1e-5)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.sync_grads(self.G)
+        gnorm = grad_norm(self.G.parameters())
+        self.opt_G.step()
+        update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.step)
+        self.step += 1
+        return {"loss_g": loss.detach(), "grad_norm_g": gnorm}
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything training changes: the three nets, both Adams and the step. References, as
+        nn.Module.state_dict: copy.deepcopy it to keep a snapshot (divergence rollback)."""
+        state = {name: net.state_dict() for name, net in self.networks.items()}
+        state.update({name: opt.state_dict() for name, opt in self.optimizers.items() if opt is not None})
+        state["step"] = self.step
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Back to a state_dict(); optimizer states it lacks (a checkpoint saved without them) are left as they are."""
+        for name, net in self.networks.items():
+            net.load_state_dict(state[name])
+        for name, opt in self.optimizers.items():
+            if opt is not None and state.get(name) is not None:
+                opt.load_state_dict(state[name])
+        self.step = int(state["step"])
+
+    def release_optimizers(self) -> None:
+        """Drop the Adam state once training is over (the nets stay for sampling and saving)."""
+        self.opt_G = self.opt_D = None

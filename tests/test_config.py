@@ -1,0 +1,84 @@
+"""Run configuration: None means auto, one map of settings for the CLI, the Train tab and the API."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gan_demo.config import (LEGACY_AUTO, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
+                             section_of, web_settings)
+from gan_demo.ui.api import _settings_from_json
+from gan_demo.ui.train_tab import CONTROL_FIELDS, config_from_values, values_for
+
+AUTO = {"z_dim": "model", "lr_g": "train", "lr_d": "train", "beta1": "train", "batch_size": "train",
+        "r1_gamma": "train", "mode_seeking": "train", "steps": "train", "channels": "data"}
+
+
+def test_auto_fields_are_none_and_resolve_per_dataset_kind():
+    cfg = RunConfig()
+    for name, section in AUTO.items():
+        assert getattr(getattr(cfg, section), name) is None, name
+    ring = RunConfig().resolved()
+    digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 512, 5000, 0.1)
+    assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 3000, 0.0)
+    wgan = RunConfig(train=TrainConfig(loss="wgan-gp")).resolved()
+    assert wgan.train.beta1 == 0.0 and wgan.train.r1_gamma == 0.0
+
+
+def test_errors_say_what_is_allowed_including_auto():
+    for cfg, message in ((RunConfig(train=TrainConfig(lr_g=0.0)), "lr_g: must be a positive number, or auto"),
+                         (RunConfig(train=TrainConfig(batch_size=0)), "batch_size: must be between 1 and 65536, or auto"),
+                         (RunConfig(model=ModelConfig(z_dim=0)), "z_dim: must be between 1 and 1024, or auto"),
+                         (RunConfig(data=DataConfig(channels=2)), "channels: must be 1, 3, or auto")):
+        with pytest.raises(ConfigError, match=message):
+            cfg.validate()
+
+
+def test_legacy_sentinels_in_old_config_json_mean_auto():
+    old = RunConfig().to_dict()
+    for section, klass in (("data", "DataConfig"), ("model", "ModelConfig"), ("train", "TrainConfig")):
+        old[section].update(LEGACY_AUTO[klass])
+    cfg = RunConfig.from_dict(json.loads(json.dumps(old)))
+    assert cfg == RunConfig()
+    assert "--steps" not in cfg.to_cli() and "--lr-g" not in cfg.to_cli()
+
+
+def test_one_map_of_settings():
+    sections = section_of()
+    assert sections["img_size"] == "data" and sections["channels"] == "data" and sections["lr_g"] == "train"
+    assert "world_size" not in sections and "data_scale" not in sections
+    web = web_settings()
+    assert "device" not in web and "data_dir" not in web and "amp" in web
+    assert set(CONTROL_FIELDS) <= set(web)
+    assert field_type(TrainConfig, "lr_g") is float and field_type(TrainConfig, "seed") is int
+    assert field_type(TrainConfig, "amp") is bool and field_type(DataConfig, "channels") is int
+
+
+def test_nested_and_flat_api_settings_agree():
+    """The audit: a nested {"train": {"amp": false}} was silently dropped while the flat one applied."""
+    flat = config_from_values({"dataset": "digits", **_settings_from_json('{"amp": false, "ngf": 16}')})
+    nested = config_from_values({"dataset": "digits",
+                                 **_settings_from_json('{"train": {"amp": false}, "model": {"ngf": 16}}')})
+    assert flat.train.amp is False and nested.train.amp is False and flat == nested
+    # a checkpoint's own config.json: what the server decides or the dataset derives is skipped
+    saved = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1).to_dict()
+    assert config_from_values({"dataset": "digits", **_settings_from_json(json.dumps(saved))}).train.amp is True
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="lr_g belongs in the train section"):
+        _settings_from_json('{"model": {"lr_g": 0.1}}')
+    with pytest.raises(gr.Error, match="nested too deeply"):
+        _settings_from_json("[" * 100_000)
+
+
+def test_web_values_keep_auto_and_exact_big_seeds():
+    cfg = config_from_values(values_for({}))
+    assert cfg.train.lr_g is None and cfg.train.steps is None and cfg.data.channels is None  # shown resolved, kept auto
+    assert config_from_values({"seed": 2**63 - 1}).train.seed == 2**63 - 1
+    assert config_from_values({"seed": str(2**63 - 1)}).train.seed == 2**63 - 1
+    assert config_from_values({"steps": None}).train.steps is None
+    for bad, message in (({"seed": 2**63}, "seed: must be between 0 and 2"), ({"lr_g": "1e999"}, "lr_g: must be a finite"),
+                         ({"steps": 2.5}, "steps: must be a whole number"), ({"width": True}, "width: must be a whole number"), ({"lr_d": True}, "lr_d: must be a number")):
+        with pytest.raises(ConfigError, match=message):
+            config_from_values(bad)
