@@ -15,7 +15,6 @@ Prints one JSON object with every figure and the machine's load.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import secrets
@@ -26,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import httpx

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -115,19 +116,21 @@ def cmd_train(args) -> int:
     device = distributed.device_for(dist, getattr(args, "TrainConfig.device") or "auto")
     distributed.init(dist, device)
     try:
-        return _train(args, dist, device)
+        code = _train(args, dist, device)
     except ConfigError:  # the same flags fail the same way on every rank: rank 0 alone says so
+        distributed.shutdown(dist, wait=False)
         if dist.master:
             raise
         raise distributed.MasterError("config") from None
-    finally:
-        distributed.shutdown(dist)
+    except BaseException:
+        distributed.shutdown(dist, wait=False)
+        raise
+    distributed.shutdown(dist)
+    return code
 
 
 def _train(args, dist, device) -> int:
     """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
-    import torch
-
     from . import distributed
     from .checkpoint import is_checkpoint
     from .trainer import Trainer
@@ -141,7 +144,8 @@ def _train(args, dist, device) -> int:
                 raise distributed.MasterError("no checkpoint")
             fail(f"--resume: {out} holds no checkpoint to resume")
         device = device or getattr(args, "TrainConfig.device") or "auto"
-        saved = RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+        saved = distributed.from_master(  # rank 0 reads; the folder need not be on every node
+            lambda: RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8"))), dist)
         dataset = distributed.master_first(lambda: local_dataset(saved.data, device), dist)
         trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist)
         if getattr(args, "TrainConfig.steps"):
@@ -155,14 +159,9 @@ def _train(args, dist, device) -> int:
         say(trainer.dataset.note)
     cfg = trainer.cfg
     total = cfg.train.steps
-    processes = ""
-    if dist.active:
-        processes = (f" in {dist.world_size} processes ({torch.distributed.get_backend()}, "
-                     f"batch {cfg.train.batch_size} = {dist.world_size} x "
-                     f"{trainer.batch_size}{', synced BatchNorm' if cfg.train.sync_bn else ''})")
     what = f"{cfg.model.arch}, {cfg.train.loss}" if cfg.family == "gan" else f"{cfg.family}, {cfg.model.arch}, {cfg.vae.recon}"
     say(f"training {cfg.data.dataset} ({what}) on {trainer.device} "
-        f"({trainer.precision}){processes} for {total} steps -> {out}")
+        f"({trainer.precision}){_processes(trainer)} for {total} steps -> {out}")
 
     bar = None
     if not args.quiet and master:
@@ -183,18 +182,11 @@ def _train(args, dist, device) -> int:
             tr.save(out)
 
     trainer.add_callback(on_step)
-    # Ctrl-C: stop cleanly and save. Under torchrun also SIGTERM (what torchrun sends its workers when it
-    # is stopped); the ranks stop together at the next read-back, where the stop flags are all-reduced.
-    stop_signals = (signal.SIGINT, signal.SIGTERM) if dist.active else (signal.SIGINT,)
-    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
-    for sig in stop_signals:
-        signal.signal(sig, lambda *_: trainer.stop())
     start = time.perf_counter()
     try:
-        state = trainer.run(total)
+        with _stop_on_signals(trainer):
+            state = trainer.run(total)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
@@ -218,6 +210,32 @@ def _numbers(rec) -> str:
         return (f"loss_D {rec.loss_d:.3f} loss_G {rec.loss_g:.3f} "
                 f"D(x) {rec.d_real:.2f} D(G(z)) {rec.d_fake:.2f}")
     return " ".join(f"{name} {value:.3g}" for name, value in rec.values.items())
+
+
+def _processes(trainer) -> str:
+    """' in 2 processes (gloo, batch 64 = 2 x 32)' under torchrun; '' for a plain run."""
+    import torch
+
+    dist, t = trainer.dist, trainer.cfg.train
+    if not dist.active:
+        return ""
+    return (f" in {dist.world_size} process{'es' if dist.world_size > 1 else ''} ({torch.distributed.get_backend()}, "
+            f"batch {t.batch_size} = {dist.world_size} x {trainer.batch_size}{', synced BatchNorm' if t.sync_bn else ''})")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer):
+    """Ctrl-C stops cleanly (then the run is saved). Under torchrun also SIGTERM (what torchrun sends its
+    workers when it is stopped): the ranks stop together at the next read-back, where the stop flags meet."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if trainer.dist.active else (signal.SIGINT,)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in stop_signals:
+        signal.signal(sig, lambda *_: trainer.stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _write_preview(trainer, path: Path) -> None:

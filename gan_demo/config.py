@@ -251,14 +251,7 @@ class RunConfig:
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
-        check(v.recon is None or v.recon in RECONSTRUCTIONS, "recon",
-              f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {v.recon!r})")
-        check(not (v.recon == "bernoulli" and self.kind == "2d"), "recon",
-              "bernoulli needs pixels in [0, 1]; points use gaussian")
-        check(v.recon_sigma is None or 0 < v.recon_sigma < 1e6, "recon_sigma",
-              f"must be positive, or None for auto (got {v.recon_sigma})")
-        check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
-        check(0 <= v.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {v.kl_warmup})")
+        check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, self.kind)
         check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
         check_schedule(self)
 
@@ -293,6 +286,17 @@ class RunConfig:
             parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
         parts.append(f"--out {_quote(out)}")
         return " ".join(parts)
+
+
+def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
+    """The VAE's own settings, checked alike in a RunConfig and in a standalone VAEConfig (check(ok, name, msg))."""
+    check(recon is None or recon in RECONSTRUCTIONS, "recon",
+          f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {recon!r})")
+    check(not (recon == "bernoulli" and kind == "2d"), "recon", "bernoulli needs pixels in [0, 1]; points use gaussian")
+    check(recon_sigma is None or 0 < recon_sigma < 1e6, "recon_sigma",
+          f"must be positive, or None for auto (got {recon_sigma})")
+    check(0 <= beta <= 1000, "beta", f"must be between 0 and 1000 (got {beta})")
+    check(0 <= kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {kl_warmup})")
 
 
 # Settings a run can change while it trains (the app's live controls, --schedule), per family.

@@ -85,11 +85,13 @@ def init(dist: Dist, device: torch.device) -> None:
                                          timeout=timedelta(seconds=TIMEOUT_S), **kwargs)
 
 
-def shutdown(dist: Dist) -> None:
-    """Wait for every rank (the master may still be saving), then leave the group."""
+def shutdown(dist: Dist, wait: bool = True) -> None:
+    """Wait for every rank (the master may still be saving), then leave the group. After an error
+    wait=False leaves at once: the other ranks may sit in another collective (torchrun stops them)."""
     if dist.active and torch.distributed.is_initialized():
         try:
-            torch.distributed.barrier()
+            if wait:
+                torch.distributed.barrier()
         finally:
             torch.distributed.destroy_process_group()
 

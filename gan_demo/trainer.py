@@ -497,7 +497,8 @@ class Trainer:
         return self.state
 
     def pause(self) -> None:
-        if self.state == "running":
+        """The app's pause (one process; under torchrun a paused rank would leave the others waiting)."""
+        if self.state == "running" and not self.dist.active:
             self._unpaused.clear()
             self.paused_at = time.monotonic()
             self.state = "paused"

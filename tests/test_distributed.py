@@ -1,5 +1,6 @@
 """torch.distributed on CPU (gloo, 2 processes of 1 thread): 2 ranks x B equal 1 process x 2B, a torchrun
-checkpoint that `sample` and the app load, NaN and stop agreed by all ranks. Every multi-process run has a hard timeout."""
+checkpoint that `sample` and the app load, NaN and stop agreed by all ranks, --resume on 2 ranks.
+Every multi-process run has a hard timeout."""
 import json
 import math
 import os
@@ -32,10 +33,20 @@ def mlp_cfg(batch: int) -> RunConfig:
                      train=TrainConfig(batch_size=batch, steps=6, seed=3, device="cpu"))
 
 
-def dcgan_cfg(batch: int, sync_bn: bool = False, steps: int = 4) -> RunConfig:
+def dcgan_cfg(batch: int, sync_bn: bool = False, steps: int = 4, r1_gamma: float = 0.0) -> RunConfig:
     """Tiny digits DCGAN with BatchNorm in G and D, fp32 (bf16 would hide differences at the tolerance)."""
-    return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16),
-                     train=TrainConfig(batch_size=batch, steps=steps, seed=5, device="cpu", amp=False, sync_bn=sync_bn))
+    return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16, d_norm="batch"),
+                     train=TrainConfig(batch_size=batch, steps=steps, seed=5, device="cpu", amp=False, sync_bn=sync_bn,
+                                       r1_gamma=r1_gamma))
+
+
+# 2 ranks x B against 1 process x 2B (config, absolute tolerance on the weights): an MLP without BatchNorm;
+# with --sync-bn a DCGAN with BatchNorm in G and D, and the same with R1 on its BatchNorm D (a double backward
+# through the global statistics' all-reduce). Measured: the first two agree within 2e-7, the R1 case within
+# 2e-7 but for one element of G's first layer at 6e-6 (Adam divides float noise by a near-zero gradient);
+# per-rank BatchNorm instead of --sync-bn differs by 1e-3 there.
+EQUIVALENT = {"mlp": (mlp_cfg(64), 2e-6), "dcgan_sync_bn": (dcgan_cfg(32, sync_bn=True), 2e-6),
+              "dcgan_sync_bn_r1": (dcgan_cfg(32, sync_bn=True, steps=3, r1_gamma=1.0), 3e-5)}
 
 
 class SharedOrderTrainer(Trainer):
@@ -81,14 +92,16 @@ def _rank_entry(rank: int, fn, world: int, port: int, out_dir: str) -> None:
     dist = distributed.from_environ()
     distributed.init(dist, torch.device("cpu"))
     try:
-        result = fn(dist)
-    finally:
-        distributed.shutdown(dist)
+        result = fn(dist, Path(out_dir))
+    except BaseException:
+        distributed.shutdown(dist, wait=False)
+        raise
+    distributed.shutdown(dist)
     torch.save(result, Path(out_dir) / f"rank{rank}.pt")
 
 
 def run_ranks(fn, tmp_path: Path, world: int = RANKS, timeout: float = SPAWN_TIMEOUT_S) -> list:
-    """fn(dist) on `world` spawned gloo ranks; their results in rank order. A hang fails the test."""
+    """fn(dist, tmp_path) on `world` spawned gloo ranks; their results in rank order. A hang fails the test."""
     context = torch.multiprocessing.start_processes(_rank_entry, args=(fn, world, _free_port(), str(tmp_path)),
                                                     nprocs=world, join=False, start_method="spawn")
     deadline = time.monotonic() + timeout
@@ -101,11 +114,11 @@ def run_ranks(fn, tmp_path: Path, world: int = RANKS, timeout: float = SPAWN_TIM
 
 
 # ------------------------------------------------------------------ (a) 2 ranks x B == 1 process x 2B
-def _equivalence_ranks(dist):
+def _equivalence_ranks(dist, out_dir):
     trainer_module.READBACK_STEPS = 2  # several agreed read-backs within the few steps
     trainer_module.READBACK_S = 0.0  # would read back after every step in one process; never used under torchrun
     results = {}
-    for name, cfg in (("mlp", mlp_cfg(64)), ("dcgan_sync_bn", dcgan_cfg(32, sync_bn=True))):
+    for name, (cfg, _) in EQUIVALENT.items():
         tr = SharedOrderTrainer(cfg, dist=dist)
         initial = _weights(tr)
         read_at = []
@@ -119,7 +132,7 @@ def _equivalence_ranks(dist):
 
 def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(tmp_path):
     ranks = run_ranks(_equivalence_ranks, tmp_path)
-    for name, cfg in (("mlp", mlp_cfg(64)), ("dcgan_sync_bn", dcgan_cfg(32, sync_bn=True))):
+    for name, (cfg, atol) in EQUIVALENT.items():
         one = SharedOrderTrainer(cfg)  # one process, the whole global batch, plain BatchNorm
         one_initial = _weights(one)
         assert one.run() == "finished"
@@ -129,10 +142,10 @@ def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(tmp_path):
             assert torch.equal(r0["initial"][key], value) and torch.equal(r1["initial"][key], value), key
         for key, value in _weights(one).items():
             assert torch.equal(r0["final"][key], r1["final"][key]), key  # every rank holds the same model, G_ema too
-            assert torch.allclose(r0["final"][key].float(), value.float(), rtol=1e-4, atol=2e-6), \
+            assert torch.allclose(r0["final"][key].float(), value.float(), rtol=1e-4, atol=atol), \
                 (name, key, float((r0["final"][key].float() - value.float()).abs().max()))
         # read back at step counts only (READBACK_S = 0 would have read after every step), figures averaged
-        assert r0["read_at"] == r1["read_at"] == [s for s in range(2, cfg.train.steps + 1, 2) for _ in range(2)]
+        assert r0["read_at"] == r1["read_at"] == [min(s + s % 2, cfg.train.steps) for s in range(1, cfg.train.steps + 1)]
         assert r0["loss_d"] == r1["loss_d"] == pytest.approx(one.history.columns()["loss_d"], rel=1e-4)
         first = next(k for k in one_initial if k.startswith("G."))
         assert not torch.equal(r0["final"][first], one_initial[first])  # training moved the weights
@@ -159,21 +172,36 @@ class HookedTrainer(Trainer):
         return out, seconds
 
 
-def _control_flow_ranks(dist):
+def _control_flow_ranks(dist, out_dir):
     trainer_module.READBACK_STEPS = 4
     tr = HookedTrainer(mlp_cfg(64), dist=dist)
-    runs = []
+    first_draw = (tr._real_batch(8)[0], tr._noise(4))  # this rank's data and noise stream (seed + rank)
+    runs = [first_draw]
     for hook in (("nan_reading", 1, 5), ("stop", 1, 2), ("poison_weight", 1, 9)):
         tr.hook = hook
         state = tr.run(40)
         runs.append({"state": state, "step": tr.step, "message": tr.message, "weights": _weights(tr),
                      "history_steps": tr.history.columns()["step"]})
+    # `train --resume` on the same two ranks: rank 0 saved the run; rank 0 alone reads it and sends it on.
+    from gan_demo.__main__ import main
+
+    if dist.master:
+        tr.save(out_dir / "resume")
+    runs.append(main(["train", "--resume", "--out", str(out_dir / "resume"), "--steps", "8", "--save-every", "0",
+                      "--quiet", "--device", "cpu"]))  # ends with the process group's shutdown
     return runs
 
 
 def test_nan_or_stop_on_one_rank_acts_on_all_without_hanging(tmp_path):
     ranks = run_ranks(_control_flow_ranks, tmp_path)
-    nan_reading, stop, poison = (list(runs) for runs in zip(*ranks))  # each: [rank 0's, rank 1's]
+    draws, nan_reading, stop, poison, resumed = (list(runs) for runs in zip(*ranks))  # each: [rank 0's, rank 1's]
+    # Data and noise come from seed + rank: rank r draws what one process seeded with seed + r draws.
+    for rank, (real, z) in enumerate(draws):
+        cfg = mlp_cfg(64)
+        cfg.train.seed += rank
+        alone = Trainer(cfg)
+        assert torch.equal(real, alone._real_batch(8)[0]) and torch.equal(z, alone._noise(4))
+    assert not torch.equal(draws[0][0], draws[1][0])
     # A NaN only rank 1 read (step 6's numbers): both ranks roll back to the good state of step 0 together.
     for r in nan_reading:
         assert r["state"] == "diverged" and r["step"] == 0
@@ -187,9 +215,12 @@ def test_nan_or_stop_on_one_rank_acts_on_all_without_hanging(tmp_path):
         assert r["history_steps"] == [1, 2, 3, 4]  # the stopped run's steps; none of the diverged run's
     for key, value in poison[0]["weights"].items():
         assert torch.isfinite(value.float()).all() and torch.equal(value, poison[1]["weights"][key]), key
+    # --resume from step 4 to 8 through the CLI on both ranks, one checkpoint written.
+    config = json.loads((tmp_path / "resume" / "config.json").read_text())
+    assert resumed == [0, 0] and config["step"] == 8 and config["train"]["world_size"] == 2
 
 
-# ------------------------------------------------------------------ (b) torchrun CLI: checkpoint, sample, app, resume
+# ------------------------------------------------------------------ (b) torchrun CLI: checkpoint, sample, app
 def _torchrun(*args, timeout=TORCHRUN_TIMEOUT_S) -> subprocess.CompletedProcess:
     """`torchrun --standalone --nproc_per_node=2 -m gan_demo ...` (as torch.distributed.run of this Python);
     the whole process group is killed if it outlives the timeout."""
@@ -236,11 +267,6 @@ def test_torchrun_run_makes_one_checkpoint_that_sample_and_the_app_load(tmp_path
     image, score = sampler.from_seed(3)
     assert image.shape == (1, 16, 16) and math.isfinite(score) and sampler.step == 3
 
-    # --resume under torchrun: rank 0 reads the folder, every rank continues from its step.
-    proc = _torchrun("train", "--resume", "--steps", "5", "--out", str(out), "--quiet", "--device", "cpu")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stderr.count("resuming") == 1 and json.loads(proc.stdout.strip())["step"] == 5
-    assert json.loads((out / "config.json").read_text())["step"] == 5
 
 
 # ------------------------------------------------------------------ one process: environment, config, help
@@ -283,3 +309,14 @@ def test_global_batchnorm_is_plain_batchnorm_in_one_process():
     assert isinstance(synced[1], distributed.GlobalBatchNorm)
     x = torch.randn(5, 2, 6, 6)
     assert torch.equal(plain(x), synced(x))
+
+
+def test_a_plain_run_starts_no_process_group(tmp_path, capsys):
+    from gan_demo.__main__ import main
+
+    assert "RANK" not in os.environ
+    assert main(["train", "--dataset", "ring8", "--n-points", "1000", "--width", "16", "--depth", "1", "--batch-size", "32",
+                 "--steps", "2", "--quiet", "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
+    assert not torch.distributed.is_initialized()
+    assert "processes" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["world_size"] == 1

@@ -303,7 +303,7 @@ def test_the_command_of_a_vae_run_repeats_it():
 
 
 # ------------------------------------------------------------------ two ranks
-def _vae_ranks(dist):
+def _vae_ranks(dist, out_dir):
     from test_distributed import SharedOrderTrainer
 
     tr = SharedOrderTrainer(vae_points(steps=4, batch_size=64), dist=dist)  # each rank: 32 of the 64

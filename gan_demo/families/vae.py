@@ -10,9 +10,9 @@ from torch import nn
 
 from .. import distributed
 from ..config import DEFAULT_Z_DIM as CONFIG_Z_DIM
-from ..config import IMG_SIZES, ConfigError, RunConfig
+from ..config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
 from ..engine import StepContext, grad_norm
-from ..losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from ..losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
                       mlp_layers)
 
@@ -90,14 +90,7 @@ class VAEConfig:
               f"must be one of {', '.join(MLP_ACTIVATIONS)} (got {self.activation!r})")
         check(1 <= self.ngf <= 1024, "ngf", f"must be between 1 and 1024 (got {self.ngf})")
         check(1 <= self.ndf <= 1024, "ndf", f"must be between 1 and 1024 (got {self.ndf})")
-        check(self.recon is None or self.recon in RECONSTRUCTIONS, "recon",
-              f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {self.recon!r})")
-        check(not (self.recon == "bernoulli" and self.kind == "2d"), "recon",
-              "bernoulli needs pixels in [0, 1]; points use gaussian")
-        check(self.recon_sigma is None or 0 < self.recon_sigma < 1e6, "recon_sigma",
-              f"must be positive, or None for auto (got {self.recon_sigma})")
-        check(0 <= self.beta <= 1000, "beta", f"must be between 0 and 1000 (got {self.beta})")
-        check(0 <= self.kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {self.kl_warmup})")
+        check_vae_settings(check, self.recon, self.recon_sigma, self.beta, self.kl_warmup, self.kind)
         check(0 < self.lr < 1e6, "lr", f"must be positive (got {self.lr})")
         check(0 <= self.beta1 < 1, "beta1", f"must be in [0, 1) (got {self.beta1})")
         check(0 <= self.beta2 < 1, "beta2", f"must be in [0, 1) (got {self.beta2})")

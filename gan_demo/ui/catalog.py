@@ -7,7 +7,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from ..checkpoint import CheckpointError, check_checkpoint, is_checkpoint, list_checkpoints
+from ..checkpoint import CheckpointError, check_checkpoint, list_checkpoints
 from ..config import ConfigError
 from ..sampler import Sampler
 from .limits import check_model_limits

@@ -6,7 +6,7 @@ import math
 import tempfile
 import threading
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
