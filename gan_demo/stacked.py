@@ -155,7 +155,7 @@ class LiveModes:
     each channel read by the cached digits classifier, counted into modes covered and KL from uniform.
 
     About 3 s of CPU time at 16 px on the project's 2-core CPU: 1.4-2.6% of the 500 steps between two
-    counts (BENCHMARKS.md section 6).
+    counts (BENCHMARKS.md section 8).
     """
 
     def __init__(self, classifier, z_dim: int, seed: int):

@@ -238,7 +238,7 @@ collapsed generator leaves many modes empty and piles samples into a few. Once t
 the first measurement in the Quality tab), the Train tab also counts modes while it trains, on 2,600 samples
 every 500 steps (even perfect samples cover only about 925 modes with 2,600 draws). Watch D(x) and D(G(z)) too.
 
-**What we measured** (seed 0, CPU; `python -m gan_demo eval`, 26,000 samples; BENCHMARKS.md section 6):
+**What we measured** (seed 0, CPU; `python -m gan_demo eval`, 26,000 samples; BENCHMARKS.md section 8):
 
 | | modes covered | KL from uniform | classifier confidence per digit |
 |---|---|---|---|
