@@ -56,7 +56,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                     kwargs["choices"] = CHOICES[f.name]
                     kwargs["metavar"] = "{" + ",".join(map(str, CHOICES[f.name])) + "}"
             if f.name == "dataset":
-                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, mnist, fashion-mnist, cifar10, celeba, "
+                kwargs["help"] = ("ring8, grid25, spiral, moons, digits, stacked-digits, mnist, fashion-mnist, cifar10, celeba, "
                                   "or a path: a .csv of x,y points, a folder or a .zip of images (default: ring8); "
                                   "folders and zips are decoded once and cached in --data-dir")
             group.add_argument(flag, **kwargs)
@@ -174,9 +174,9 @@ def _train(args, dist, device) -> int:
             bar.update(1)
             if rec.step % 10 == 0:
                 quality = ""
-                if (q := tr.last_quality) is not None:  # 2D runs
+                if (q := tr.last_quality) is not None:  # 2D runs; stacked-digits (modes only)
                     modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
-                    quality = f" {modes}JS {q.grid_js:.3f}"
+                    quality = f" {modes}JS {q.grid_js:.3f}" if q.grid_js is not None else f" {modes}KL {q.mode_kl:.2f}"
                 bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0 and master:
             tr.save(out)
@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="quality metrics of a checkpoint beside held-out real data")
     ev.add_argument("--checkpoint", required=True, help="run folder")
-    ev.add_argument("--n", type=int, default=2500, help="generated samples to score (default 2500)")
+    ev.add_argument("--n", type=int, default=None, help="generated samples to score (default 2500; 26000 for stacked-digits)")
     ev.add_argument("--seed", type=int, default=12345, help="noise seed (default 12345)")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device (default auto)")
     ev.add_argument("--data-dir", default=None, help="where the datasets and the cached classifier are "

@@ -9,9 +9,9 @@ from pathlib import Path
 FORMAT_VERSION = 1
 
 TOY_DATASETS = ("ring8", "grid25", "spiral", "moons")
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # the web app offers these
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "stacked-digits")  # the web app offers these
 CLI_DATASETS = ("celeba",)  # image sets too large to decode inside a web server: the command line loads them
-LABELLED_DATASETS = IMAGE_DATASETS
+LABELLED_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # stacked-digits' 1,000 modes are for G to find unaided
 LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
 ARCHS = ("auto", "mlp", "dcgan")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "silu")
@@ -36,7 +36,7 @@ def dataset_kind(dataset: str) -> str:
 
 @dataclass
 class DataConfig:
-    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
+    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, stacked-digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
     data_dir: str = "~/.cache/gan_demo"  # where torchvision sets and CelebA are downloaded and looked for, and big image sets are cached decoded
     img_size: int = 32  # side of image sets in pixels: 16, 32 or 64
     channels: int | None = None  # 1 (grayscale) or 3 (RGB); auto (None) keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
@@ -225,6 +225,9 @@ class RunConfig:
         check(1 <= m.ndf <= 1024, "ndf", f"must be between 1 and 1024 (got {m.ndf})")
         check(m.d_norm in D_NORMS, "d_norm", f"must be one of {', '.join(D_NORMS)} (got {m.d_norm!r})")
         if m.conditional:
+            check(d.dataset != "stacked-digits", "conditional",
+                  "stacked-digits is unconditional: its 1,000 modes (three digits) are what the generator must "
+                  "find by itself, which is what the dataset measures")
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
                   f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
         check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")

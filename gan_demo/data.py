@@ -173,6 +173,9 @@ def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "trai
         return _toy_dataset(key, cfg.n_points, device, split)
     if key == "digits":
         return _digits(cfg, device, split)
+    if key == "stacked-digits":
+        from .stacked import load_stacked_digits  # x is a StackView: three digits per image, stacked per batch
+        return load_stacked_digits(cfg, device, split)
     if key in IMAGE_DATASETS:
         return _torchvision_dataset(key, cfg, device, split)
     if key == "celeba":

@@ -68,11 +68,12 @@ class StepRecord:
 
 @dataclass
 class QualityRecord:
-    """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch."""
+    """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch;
+    for stacked-digits, its 1,000 modes counted (gan_demo.stacked.LiveModes) and no grid figures."""
 
     step: int  # steps taken when measured
-    grid_kl: float  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
-    grid_js: float  # Jensen-Shannon divergence on the same grid (0 .. ln 2 = 0.69)
+    grid_kl: float | None = None  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
+    grid_js: float | None = None  # Jensen-Shannon divergence on the same grid (0 .. ln 2 = 0.69)
     modes_covered: int | None = None  # Gaussian mixtures only: modes with enough high-quality samples
     n_modes: int | None = None  # Gaussian mixtures only: modes in all
     high_quality: float | None = None  # Gaussian mixtures only: share of samples within 3 sigma of a mode
@@ -245,6 +246,9 @@ class Trainer:
         if ds.kind == "2d":
             order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(t.seed))[:QUALITY_REAL_POINTS]
             self._quality_real = ds.x[order.to(ds.x.device)].float().cpu()
+        from .stacked import LIVE_EVERY, LiveModes
+        self._live_modes = LiveModes.for_run(self.cfg, self.device)  # stacked-digits with a cached classifier
+        self.quality_every = QUALITY_EVERY if ds.kind == "2d" else (LIVE_EVERY if self._live_modes else 0)
 
     def __getattr__(self, name: str):
         """What the family offers reads through the trainer (a GAN's G, D, G_ema, opt_G, opt_D) for the
@@ -401,8 +405,8 @@ class Trainer:
                     return False
                 self.last_record = rec
                 self.history.add(rec)
-            measure = (self.kind == "2d" and QUALITY_EVERY
-                       and (self.last_quality is None or self.step - self.last_quality.step >= QUALITY_EVERY))
+            measure = (self.quality_every
+                       and (self.last_quality is None or self.step - self.last_quality.step >= self.quality_every))
             if measure:
                 self._measure_quality()
             if self.step - self._good_step >= GOOD_STATE_EVERY:
@@ -418,6 +422,10 @@ class Trainer:
         """Quality figures of the sampling net on the fixed noise batch (2D runs), into quality_history."""
         from .metrics import grid_divergence, mode_metrics
 
+        if self._live_modes is not None:  # stacked-digits: 1,000 modes read by the digits classifier
+            self.last_quality = QualityRecord(self.step, **self._live_modes.measure(self.generate))
+            self.quality_history.add(self.last_quality)
+            return
         fake = self.generate(self.fixed_z)
         grid = grid_divergence(self._quality_real, fake)
         rec = QualityRecord(self.step, grid_kl=grid["kl"], grid_js=grid["js"])
