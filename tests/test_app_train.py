@@ -283,3 +283,47 @@ def test_a_2d_vae_draws_points_and_no_image_pictures():
         assert tab["recon_image"] not in out
     finally:
         ctx.registry.drop("s1")
+
+
+def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    controls = tab["controls"]
+    request = types.SimpleNamespace(session_hash="live")
+    session = ctx.registry.get("live")
+    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
+    data = {controls[name]: value for name, value in values.items()}
+    try:
+        out = fns["on_apply"](data, request)
+        assert "Start a run first" in out[tab["message"]]
+        trainer = ctx.registry.start(session, train_tab.config_from_values(values), ctx.device)
+        trainer.pause()
+        out = fns["on_apply"](data, request)
+        assert "Nothing to apply" in out[tab["message"]]
+        data[controls["lr_d"]], data[controls["n_critic"]] = 0.01, 2
+        out = fns["on_apply"](data, request)
+        assert "lr_d 0.001 → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
+        assert "--schedule" in out[tab["cli"]] and '"lr_d":0.01' in out[tab["cli"]]
+        assert "--lr-d" not in out[tab["cli"]]  # the run as started: the change is in the schedule only
+        trainer.step_once()  # the change applies at the next step
+        assert trainer.family.opt_D.param_groups[0]["lr"] == 0.01 and trainer.cfg.train.n_critic == 2
+        trainer.step_once()
+        snap = trainer.snapshot()
+        history = {"step": [1, 2, 3, 4], "loss_d": [1.5, 1.2, 1.4, 1.1]}  # as many read-back steps as a test wants
+        frame = train_tab.change_markers(train_tab.curves(history, {"loss_d": "loss_D"}), snap["schedule"])
+        marker = frame[(frame["series"] == train_tab.CHANGE_SERIES) & frame["value"].notna()]
+        assert len(marker) == 3 and set(marker["step"]) == {snap["schedule"][0]["step"]}
+        assert marker["value"].max() == frame["value"].max() and marker["value"].min() == frame["value"].min()
+        data[controls["n_critic"]] = 0
+        assert "Cannot apply" in fns["on_apply"](data, request)[tab["message"]]
+    finally:
+        ctx.registry.drop("live")

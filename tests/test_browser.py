@@ -257,6 +257,32 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     pick(page, "train_dataset", "ring8: 8 Gaussians on a circle (2D)")
 
 
+def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
+    click_tab(page, "Train")
+    page.locator("#train_steps input").fill("100000")
+    page.locator("#train_batch_size input").fill("64")
+    page.click("#start")
+    page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    wait_for_plot_change(page, "loss_plot", "")
+    page.locator("#train_lr_d input").fill("0.01")
+    page.wait_for_function("() => !document.querySelector('#train_apply').disabled", timeout=WAIT_MS)
+    page.click("#train_apply")
+    page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('lr_d 0.001 → 0.01')",
+                           timeout=WAIT_MS)
+    # the marker: an orange vertical line drawn on the losses once the curves reach the change's step
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('#loss_plot svg g.mark-line path'))
+                   .some(p => p.getAttribute('stroke') === '#e66101' && (p.getAttribute('d') || '').length > 8)""",
+        timeout=WAIT_MS)
+    assert "--schedule" in page.locator("#train_cli").inner_text()
+    screenshot(page, "train_setting_changed")
+    page.locator("#stop").click(force=True)
+    page.wait_for_function("() => /stopped|finished/.test(document.querySelector('#train_status').innerText)",
+                           timeout=WAIT_MS)
+    page.locator("#train_lr_d input").fill("0.001")
+    page.locator("#reset").click(force=True)
+
+
 def test_explore_slider_changes_image(page):
     click_tab(page, "Explore")
     page.wait_for_selector("#explore-slider-0 input[type=range]", state="visible")

@@ -49,6 +49,7 @@ class Session:
     token: str = field(default_factory=lambda: secrets.token_hex(8))  # server-made: names this session's folders
     trainer: Trainer | None = None
     run_id: str | None = None
+    run_cfg: RunConfig | None = None  # the run's settings as started (auto values kept auto): its command line
     timeline: deque = field(default_factory=deque)  # (step, picture) pairs, oldest first
     timeline_stride: int = TIMELINE_EVERY
     last_seen: float = field(default_factory=time.monotonic)
@@ -154,7 +155,7 @@ class SessionRegistry:
                     raise Busy("busy: your previous run is still finishing its current step; press Start again "
                                "in a moment")
             with self._lock:
-                session.trainer = trainer
+                session.trainer, session.run_cfg = trainer, cfg
                 session.run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY

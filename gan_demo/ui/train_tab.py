@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .. import viz
-from ..config import (ACTIVATIONS, ARCHS, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
@@ -30,7 +30,7 @@ from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
+                          CHANGE_SERIES, change_markers, plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -51,7 +51,8 @@ DATASET_LABELS = {
     "fashion-mnist": "Fashion-MNIST clothes (images; downloaded or local files)",
     "cifar10": "CIFAR-10 colour photos (images; slow on a CPU)",
 }
-SERIES_COLORS = {"loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
+SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while the run trained (vertical lines)
+                 "loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
                  "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
                  "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
@@ -379,10 +380,10 @@ def quality_boxes(trainer) -> dict[str, bool]:
 
 
 def _button_updates(state: str | None) -> list:
-    """interactive flags for Start, Pause, Resume, Stop, Reset, Save, Send to Explore."""
+    """interactive flags for Start, Pause, Resume, Stop, Reset, Save, Send to Explore, Apply now."""
     live = state in ("running", "paused")
     flags = (not live, state == "running", state == "paused", live, state is not None, state is not None,
-             state is not None)
+             state is not None, live)
     return [gr.update(interactive=f) for f in flags]
 
 
@@ -496,6 +497,8 @@ def build(ctx) -> dict:
                 resume = gr.Button("Resume", interactive=False, elem_id="resume", min_width=80)
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop", min_width=80)
                 reset = gr.Button("Reset", interactive=False, elem_id="reset", min_width=80)
+            apply_now = gr.Button("Apply changed settings to the running run", interactive=False, size="sm",
+                                  elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
             message = gr.Markdown("", elem_id="train_message")
             with gr.Row(equal_height=False):
@@ -571,7 +574,7 @@ def build(ctx) -> dict:
 
     names = list(CONTROL_FIELDS)
     inputs = [controls[n] for n in names]
-    buttons = [start, pause, resume, stop, reset, save, send]
+    buttons = [start, pause, resume, stop, reset, save, send, apply_now]
     auto_names = list(AUTO_FIELDS)
 
     def _quality_updates(trainer) -> dict:
@@ -622,9 +625,35 @@ def build(ctx) -> dict:
         """The two line plots from the run's declared series, labelled for its family."""
         out = {}
         for component, plot in zip((loss_plot, d_plot), plots_for(snap["family"])):
-            out[component] = gr.LinePlot(curves(snap["history"], plot_columns(plot, snap["series"])),
-                                         label=plot.label, y_title=plot.y_title)
+            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
         return out
+
+    def on_apply(data: dict, request: gr.Request):
+        """Apply now: the live settings (config.LIVE_SETTINGS) whose controls differ from the run's, from its
+        next step on; marked on the curves and recorded in the command (--schedule)."""
+        session = session_of(request)
+        trainer = session.trainer
+        if trainer is None or trainer.state not in ("running", "paused"):
+            return {message: "Start a run first: settings change a run while it trains."}
+        try:
+            wanted = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
+            wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
+            live = LIVE_SETTINGS.get(trainer.cfg.family, ())
+            section = {name: (wanted.vae if name in ("beta", "lr_vae") else wanted.train) for name in live}
+            current = trainer._live_values()
+            changes = {name: getattr(section[name], name) for name in live
+                       if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
+            if not changes:
+                return {message: f"Nothing to apply: the settings that can change while it trains "
+                                 f"({', '.join(live)}) are as the run has them."}
+            trainer.change(**changes)
+        except (ConfigError, ValueError) as exc:
+            return {message: f"### Cannot apply\n{exc}"}
+        words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
+        return {message: f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
+                         "the command below replays it (--schedule).",
+                cli: live_command(session, changes)}
 
     def first_vae_view(trainer) -> VAEView | None:
         """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
@@ -837,9 +866,19 @@ def build(ctx) -> dict:
         except (ConfigError, DataError, ValueError):
             return gr.skip()
 
+    def live_command(session, pending: dict | None = None) -> str:
+        """The live run's command: its settings as started and every change so far (--schedule)."""
+        trainer = session.trainer
+        shown = RunConfig.from_dict((session.run_cfg or trainer.cfg).to_dict())  # as started: auto stays auto
+        shown.schedule = [*trainer.cfg.schedule, *([{"step": trainer.step, **pending}] if pending else [])]
+        return cli_command(shown, session.run_id)
+
     def on_settings(request: gr.Request, *values):
+        session = session_of(request)
+        if session.trainer is not None and session.trainer.state in ("running", "paused"):
+            return live_command(session)  # while a run is live the box describes it; Apply changes it
         try:
-            return cli_command(config_from_values(dict(zip(names, values)), session_of(request).uploads))
+            return cli_command(config_from_values(dict(zip(names, values)), session.uploads))
         except (ConfigError, DataError, ValueError) as exc:
             return f"# these settings cannot run yet: {exc}"
 
@@ -853,6 +892,7 @@ def build(ctx) -> dict:
                      concurrency_limit=None, **private)
     reset.click(on_reset, controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
     save.click(on_save, None, saved, **private)
+    apply_now.click(on_apply, set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]

@@ -155,3 +155,25 @@ def vae_pictures(trainer, view: VAEView) -> dict:
     return {"recon": reconstruction_picture(trainer, view),
             "manifold": manifold_picture(trainer) if latent else None,
             "scatter": scatter_picture(trainer, view) if latent else None}
+
+
+CHANGE_SERIES = "setting changed"  # the markers' series on the curves (the Train tab's colour map names it)
+
+
+def change_markers(frame, schedule: list[dict]):
+    """The plot's rows plus a vertical line at each step where a setting changed during the run.
+
+    All markers are one series (a plot's colours are fixed by name), drawn as a comb along the lowest
+    value: up and back down at each change's step. What changed is said in the Train tab's message and in
+    the run's command (--schedule)."""
+    import pandas as pd
+
+    if frame is None:
+        return frame
+    low, high = float(frame["value"].min()), float(frame["value"].max())
+    # One empty point from the first drawing on: the plot fixes its series when first drawn, so a
+    # series that appears later would never be drawn (gradio 6.31).
+    rows = [{"step": int(frame["step"].iloc[0]), "value": float("nan"), "series": CHANGE_SERIES}]
+    for entry in schedule:
+        rows += [{"step": entry["step"], "value": v, "series": CHANGE_SERIES} for v in (low, high, low)]
+    return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
