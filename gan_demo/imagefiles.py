@@ -200,14 +200,15 @@ def decode_chunk(job: DecodeJob, zf: zipfile.ZipFile | None = None) -> ChunkResu
             except Skip as why:
                 skipped.append((name, str(why)))
             except TooBig:
-                return ChunkResult(_stack(images, job), skipped, refused=f"member {name} holds more data than its header says")
+                refused = f"member {name} holds more data than its header says"
+                return ChunkResult(_stack(images, job), skipped, refused=refused)
             except OSError:
                 skipped.append((name, "cannot be read"))
     return ChunkResult(_stack(images, job), skipped)
 
 
 def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_member_bytes: int) -> io.BytesIO:
-    """The member's bytes in memory (never extracted to disk), read with a cap; Skip or TooBig when it must not be used."""
+    """The member's bytes in memory (never extracted to disk), read with a cap; Skip or TooBig when not to be used."""
     if info.flag_bits & 0x1:
         raise Skip("encrypted")
     try:
