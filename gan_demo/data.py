@@ -498,7 +498,7 @@ def _celeba(cfg: DataConfig, device: torch.device, trusted: bool) -> Dataset:
 
 
 def _celeba_local(root: Path) -> Path | None:
-    """The img_align_celeba folder (or its zip) in data_dir/celeba/ (torchvision's layout) or data_dir/, or data_dir itself."""
+    """img_align_celeba (folder, else zip) in data_dir/celeba/ (torchvision's layout) or data_dir/, or data_dir itself."""
     folders = [root / "celeba" / CELEBA_FOLDER, root / CELEBA_FOLDER]
     if root.name == CELEBA_FOLDER:
         folders.insert(0, root)

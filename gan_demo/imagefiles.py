@@ -88,37 +88,49 @@ def is_image_name(name: str) -> bool:
 
 
 def scan_folder(folder: str | os.PathLike, max_files: int) -> list[tuple[str, int, int]]:
-    """(relative posix path, size in bytes, mtime in ns) of every file under folder, sorted as paths.
+    """(relative posix path, size in bytes, mtime in ns) of every file under folder, sorted as pathlib.Paths sort.
 
     Junk is left out; symlinked folders are not entered (no loops), as os.walk does; size and
     mtime are -1 when a file cannot be stat'ed (a dangling link). More than max_files raises TooManyFiles.
+    Each folder's entries are sorted by name and subfolders expanded in place: the order of
+    sorted(Path(...) for every file), part by part, without comparing 200,000 split paths.
     """
     out: list[tuple[str, int, int]] = []
-    pending = [""]
-    while pending:
-        rel_dir = pending.pop()
-        with os.scandir(os.path.join(folder, rel_dir) if rel_dir else folder) as it:
-            for entry in it:
-                if is_junk(entry.name):
-                    continue
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    is_dir = False
-                if is_dir:
-                    if not entry.is_symlink():
-                        pending.append(rel)
-                    continue
-                try:
-                    st = entry.stat()
-                    out.append((rel, st.st_size, st.st_mtime_ns))
-                except OSError:
-                    out.append((rel, -1, -1))
-                if len(out) > max_files:
-                    raise TooManyFiles(max_files)
-    out.sort(key=lambda e: e[0].split("/"))  # the order of sorted pathlib.Paths: part by part
+    stack = [("", _sorted_entries(os.fspath(folder)))]  # (folder relative to the root, its entries left)
+    while stack:
+        rel_dir, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if not entry.is_symlink():
+                stack.append((rel, _sorted_entries(entry.path)))
+            continue
+        try:
+            st = entry.stat()
+            out.append((rel, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((rel, -1, -1))
+        if len(out) > max_files:
+            raise TooManyFiles(max_files)
     return out
+
+
+def _sorted_entries(path: str):
+    with os.scandir(path) as it:
+        entries = [e for e in it if not _is_junk_name(e.name)]
+    entries.sort(key=lambda e: e.name)
+    return iter(entries)
+
+
+def _is_junk_name(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX" or name.lower() in JUNK_NAMES
 
 
 # ============================================================================ one image
@@ -213,14 +225,15 @@ def decode_chunk(job: DecodeJob, zf: zipfile.ZipFile | None = None, budget: Pixe
                     f"holds more than {budget.total / 1e6:,.0f} million pixels of images; make them smaller "
                     f"(training uses {job.img_size} x {job.img_size})"))
             except TooBig:
-                return ChunkResult(_stack(images, job), skipped, refused=f"member {name} holds more data than its header says")
+                refused = f"member {name} holds more data than its header says"
+                return ChunkResult(_stack(images, job), skipped, refused=refused)
             except OSError:
                 skipped.append((name, "cannot be read"))
     return ChunkResult(_stack(images, job), skipped)
 
 
 def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_member_bytes: int) -> io.BytesIO:
-    """The member's bytes in memory (never extracted to disk), read with a cap; Skip or TooBig when it must not be used."""
+    """The member's bytes in memory (never extracted to disk), read with a cap; Skip or TooBig when not to be used."""
     if info.flag_bits & 0x1:
         raise Skip("encrypted")
     try:

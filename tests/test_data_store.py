@@ -264,6 +264,13 @@ def test_cli_trains_on_a_folder_over_the_upload_limit(tmp_path, monkeypatch, cap
     assert code == 0 and (tmp_path / "run" / "model.safetensors").is_file()
     assert len(cache_files(tmp_path / "data")) == 1
     assert "decoded and cached in" in capsys.readouterr().err
+    # eval reads the same uint8 set from the cache and scores against floats in [-1, 1]
+    assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--n", "10", "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert "read from" in captured.err and report["n_reference"] == N_GOOD
+    assert 0 <= report["real"]["nn_train_rms_median"] < 1e-6  # real images against themselves (no held-out split)
+    assert report["generated"]["nn_train_rms_median"] > 0.01
 
 
 # --------------------------------------------------------------------------- celeba
