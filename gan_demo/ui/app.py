@@ -59,7 +59,8 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
 
     ctx = ctx or AppContext.create()
     with gr.Blocks(title="gan_demo: train a GAN live", delete_cache=(600, 3600)) as demo:
-        gr.Markdown("# gan_demo\nTrain a GAN in your browser, watch it learn, and explore what the generator learned.")
+        gr.Markdown("# gan_demo\nTrain a GAN (or a VAE) in your browser, watch it learn, and explore what its generator "
+                    "learned.")
         with gr.Tabs() as tabs:
             with gr.Tab("Train", id="train") as train_page:
                 train = train_tab.build(ctx)
