@@ -369,3 +369,22 @@ def test_messages_to_visitors_do_not_name_the_servers_data_folder(app, monkeypat
     out = queue_call(url, "offline-visitor", ["mnist", 3, "nonsaturating", 0, ""], api_name="train_start")
     assert not out["success"] and "the server's data folder" in json.dumps(out["data"])
     assert server_folder not in json.dumps(out["data"])
+
+
+def test_renders_are_spaced_only_while_a_run_trains():
+    from gan_demo.ui.app import RenderGate
+
+    clock, slept, training = [100.0], [], [False]
+    gate = RenderGate(interval=0.1, training=lambda: training[0], clock=lambda: clock[0], sleep=slept.append)
+    for _ in range(3):  # nobody training: renders follow each other at once
+        with gate:
+            clock[0] += 0.01
+    assert slept == []
+    training[0] = True
+    with gate:
+        clock[0] += 0.01
+    assert slept == [pytest.approx(0.1)]  # the next render waits for the interval
+    clock[0] += 0.5
+    with gate:
+        pass
+    assert len(slept) == 1  # long enough since the last one: no wait

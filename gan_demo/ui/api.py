@@ -266,8 +266,7 @@ def register(ctx) -> None:
             if not path:
                 raise gr.Error("image: send a picture file")
             target = image_target(str(path), sampler)
-            with ctx.render_gate:  # one projection or render at a time: a live run keeps its share of the CPU
-                found = project(sampler, target, labels, steps=steps)
+            found = project(sampler, target, labels, steps=steps)  # one projection at a time: the "project" queue
             picture = viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2,
                                      upscale=_upscale(sampler))
             data = _png_bytes(picture)
@@ -346,7 +345,7 @@ def register(ctx) -> None:
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
     gr.api(interpolate, api_name="interpolate", **render)
-    gr.api(project_image, api_name="project", concurrency_limit=1, concurrency_id="api_project")
+    gr.api(project_image, api_name="project", concurrency_limit=1, concurrency_id="project")  # shared with Explore's
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)

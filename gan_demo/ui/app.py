@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,11 +17,37 @@ from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED = ROOT / "checkpoints"
+RENDER_INTERVAL_S = 0.1  # at most ~10 renders a second across all visitors (BENCHMARKS: training under load)
 MAX_UPLOAD = "50mb"  # uploads (image zips, point CSVs, run zips) larger than this are refused
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 footer { opacity: 0.9; }
 """
+
+
+class RenderGate:
+    """One render at a time across the app and, while any run trains, at most one every `interval` seconds:
+    a flood of /generate calls or slider moves then takes a bounded share of the CPU (and of the
+    interpreter) from the live runs. With no run training, renders follow each other at once."""
+
+    def __init__(self, interval: float = RENDER_INTERVAL_S, training: Callable[[], bool] = lambda: False,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.interval = interval
+        self.training = training  # whether a run is training now (the session registry says)
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+
+    def __enter__(self) -> "RenderGate":
+        self._lock.acquire()
+        wait = self._last + self.interval - self.clock()
+        if wait > 0 and self.training():
+            self.sleep(wait)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._last = self.clock()
+        self._lock.release()
 
 
 @dataclass
@@ -32,7 +59,7 @@ class AppContext:
     device: torch.device
     # One picture is rendered at a time across all visitors (sliders, /generate, /interpolate, GET /image),
     # so rendering load takes at most about one core from a live run.
-    render_gate: threading.Lock = field(default_factory=threading.Lock)
+    render_gate: "RenderGate" = field(default_factory=lambda: RenderGate())
     image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
@@ -51,7 +78,8 @@ class AppContext:
         registry.on_drop += [catalog.forget, forget_session_files]
         folder = str(data_dir or DataConfig().data_dir)
         hide_folder(folder)
-        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder)
+        gate = RenderGate(training=lambda: registry.active_runs() > 0)
+        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder, render_gate=gate)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
