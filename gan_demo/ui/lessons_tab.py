@@ -208,7 +208,7 @@ where each $z$ lands among all the generated points.
     ),
     Lesson(
         key="gan_vae",
-        title="5. GAN or VAE? The same digits, two model families",
+        title="6. GAN or VAE? The same digits, two model families",
         tabs=(("Open Explore", "explore"), ("Open Quality", "quality")),
         text="""\
 **Try it.** Open **Explore** and pick *digits* (a class-conditional GAN), then *digits-vae* (a class-conditional
