@@ -261,7 +261,65 @@ so they are a yardstick, not a like-for-like comparison.
 equally often: if a few combinations fool D, drifting toward them lowers G's loss, and a verdict on one
 image at a time cannot tell that the images lack variety. PacGAN's fix is to let D judge several samples at
 once, so that a lack of variety becomes something D can see.
-"""
+""",
+    ),
+    Lesson(
+        key="gan_vae",
+        title="6. GAN or VAE? The same digits, two model families",
+        tabs=(("Open Explore", "explore"), ("Open Quality", "quality")),
+        text="""\
+**Try it.** Open **Explore** and pick *digits* (a class-conditional GAN), then *digits-vae* (a class-conditional
+variational autoencoder trained on the same 1,438 digits): the same seed and class give one sample of each.
+In both, *Project an image into z* puts a real digit into $z$. Then open **Quality** and measure both checkpoints.
+*digits-vae-2d* is a VAE whose latent has two dimensions: its two sliders are the whole of $z$, and moving them
+sweeps through the digits it learned.
+
+**What you will see.** The GAN's digits are sharp; the VAE's are recognisable but blurred, and some are
+malformed. Yet the VAE's samples spread over as much of the data's variety as the GAN's (the same
+recall), and the VAE projects a real digit with one pass of its encoder, where the GAN has to
+*search* for $z$.
+
+**Why.** A VAE is trained by maximum likelihood, through a lower bound on $\\log p(x)$ (the ELBO):
+
+$$\\log p(x) \\;\\ge\\; \\mathbb{E}_{q(z|x)}\\bigl[\\log p(x|z)\\bigr] \\;-\\; \\mathrm{KL}\\bigl(q(z|x)\\,\\|\\,p(z)\\bigr),
+\\qquad -\\log p(x|z) = \\frac{\\lVert x - \\mu(z) \\rVert^2}{2\\sigma^2} + \\text{const}$$
+
+Every training digit must be reconstructed, so a digit the model leaves out costs a large penalty: maximum
+likelihood *covers* the data. But when a $z$ could stand for several slightly different digits, the squared
+error is smallest for their *average*: blur. The encoder $q(z|x)$ is trained alongside the decoder, which is
+why projection is free. A GAN has no likelihood and no encoder: the discriminator only judges the samples G
+makes, so a digit G never draws costs G nothing (lesson 1's mode collapse), while any blur is something D
+can learn to spot, so G's samples stay sharp.
+
+**What we measured** (`python -m gan_demo eval --checkpoint checkpoints/NAME`: 2,500 samples, seed 12345, scored
+by the project's digit classifier beside 359 held-out real digits; full reports in `checkpoints/*/README.md`):
+
+| | GAN (*digits*) | VAE (*digits-vae*) | held-out real digits |
+|---|---|---|---|
+| FD_classifier (FID analogue, lower is better) | 7.91 | 27.0 | 9.59 |
+| classifier score (IS analogue, higher is better) | 9.56 | 8.84 | 9.57 |
+| classes covered | 10 / 10 | 10 / 10 | 10 / 10 |
+| precision / recall (k-NN, k = 3) | 0.83 / 0.81 | 0.76 / 0.82 | 0.93 / 0.94 |
+| samples read as the class asked for | 98.6% | 94.2% | 99.7% |
+| projecting 100 held-out digits: mean pixel error | 0.0169 after 300 Adam steps on $z$ (214 s) | 0.0292 from the encoder's mean (0.14 s) | |
+| training on a 2-core CPU (other days, other loads) | 3,000 steps, 663 s | 3,000 steps, 125 s (one thread) | |
+
+Precision (how many samples look like real digits) is where the blur shows; recall (how much of the real
+variety the samples reach) is where the VAE holds its own: a shorter run (1,000 steps) already had
+recall 0.87 at precision 0.52 (FD_classifier 87). Coverage is not free for the GAN either: this
+conditional GAN needed its mode-seeking term, without which it ignored $z$ within each class (recall 0.00).
+The GAN's search gets closer to a real digit than the VAE's encoder, but it takes over a thousand times longer.
+
+**Train them yourself.** The commands that made both (`checkpoints/digits/README.md`,
+`checkpoints/digits-vae/README.md`):
+
+    python -m gan_demo train --dataset digits --conditional --ngf 32 --ndf 32 --steps 3000
+    python -m gan_demo train --family vae --dataset digits --conditional --ngf 32 --ndf 32 \\
+        --recon gaussian --recon-sigma 0.35 --kl-warmup 500 --steps 3000
+
+With the VAE's default decoder noise ($\\sigma = 0.1$) the reconstruction term outweighs the KL, and samples
+drawn from the prior were blobs (FD_classifier 375 after 200 steps).
+""",
     ),
 )
 
