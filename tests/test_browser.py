@@ -428,7 +428,9 @@ def test_lab_graph_highlights_the_d_step(page):
     assert graph_state(page, "lab-graph", "G") == "idle"
 
     page.click("#lab-d-step")
-    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='updating']", timeout=WAIT_MS)
+    # attached, not "visible": the lab's timer keeps toggling the component's status classes, and Playwright's
+    # visibility check can miss an element while they flap (the highlight itself is checked below and in the PNG)
+    page.wait_for_selector("#lab-graph svg g[data-part='D'][data-state='updating']", state="attached", timeout=WAIT_MS)
     assert graph_state(page, "lab-graph", "G") == "frozen"
     assert graph_state(page, "lab-graph", "grad_D") == "active"
     d_box = page.locator("#lab-graph g[data-part='D']")
@@ -445,7 +447,7 @@ def test_lab_graph_highlights_the_d_step(page):
     screenshot(page, "tab_lab_graph")
 
     page.click("#lab-g-step")
-    page.wait_for_selector("#lab-graph svg g[data-part='G'][data-state='updating']", timeout=WAIT_MS)
+    page.wait_for_selector("#lab-graph svg g[data-part='G'][data-state='updating']", state="attached", timeout=WAIT_MS)
     assert graph_state(page, "lab-graph", "D") == "frozen"
     page.locator("#lab-graph").screenshot(path=str(artifacts_dir() / "lab_graph_g_step.png"))
 
