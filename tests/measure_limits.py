@@ -83,7 +83,10 @@ def measure(case: str, tmp: Path) -> dict:
 
             pad = lab_tab.build(AppContext.create(device="cpu"))["drawing"]
         png = blank_png(tmp / "huge.png", 12000)
-        call = lambda: pad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(png))))  # noqa: E731
+
+        def call():
+            value = pad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(png))))
+            return f"accepted: composite {value['composite'].shape}"
     elif case == "zip":
         from gan_demo.config import DataConfig
         from gan_demo.data import load_dataset
@@ -92,7 +95,7 @@ def measure(case: str, tmp: Path) -> dict:
         with zipfile.ZipFile(tmp / "big16.zip", "w") as zf:
             for i in range(16):
                 zf.write(png, f"{i:02d}.png")
-        call = lambda: len(load_dataset(DataConfig(dataset=str(tmp / "big16.zip"), img_size=32), "cpu"))  # noqa: E731
+        call = lambda: f"accepted: {len(load_dataset(DataConfig(dataset=str(tmp / 'big16.zip'), img_size=32), 'cpu'))} images"  # noqa: E731
     elif case.startswith("step:"):
         from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
         from gan_demo.models import step_cost
