@@ -25,6 +25,7 @@ from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
 from gan_demo.ui.train_tab import config_from_values
 from tests.browser import free_port
+from tests.raw_http import call, queue_event
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
 
@@ -71,34 +72,11 @@ def fn_index(demo, name: str) -> int:
 
 
 def queue_call(url: str, session_hash: str, data: list, fn: int | None = None, api_name: str | None = None) -> dict:
-    """Join the queue as a raw HTTP client with a chosen session hash; the event's final message."""
-    body = {"data": data, "session_hash": session_hash, "fn_index": fn, "event_data": None, "trigger_id": None}
+    """As a raw HTTP client with a chosen session hash: an API endpoint by name (the final event as
+    {"success", "data"}), or a hidden event by index (its process_completed message)."""
     if api_name is not None:
-        with httpx.Client(timeout=TIMEOUT_S) as http:
-            r = http.post(f"{url}/gradio_api/call/{api_name}", json={"data": data, "session_hash": session_hash})
-            r.raise_for_status()
-            event = r.json()["event_id"]
-            with http.stream("GET", f"{url}/gradio_api/call/{api_name}/{event}") as stream:
-                kind = None
-                for line in stream.iter_lines():
-                    if line.startswith("event:"):
-                        kind = line.split(":", 1)[1].strip()
-                    elif line.startswith("data:") and kind in ("complete", "error"):
-                        text = line.split(":", 1)[1].strip()
-                        return {"success": kind == "complete", "data": json.loads(text) if text != "null" else None}
-        raise AssertionError("no final event")
-    with httpx.Client(timeout=TIMEOUT_S) as http:
-        r = http.post(f"{url}/gradio_api/queue/join", json=body)
-        r.raise_for_status()
-        event_id = r.json()["event_id"]
-        with http.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
-                    return msg
-    raise AssertionError("no process_completed message")
+        return call(url, api_name, data, session_hash, timeout=TIMEOUT_S)
+    return queue_event(url, fn, data, session_hash, timeout=TIMEOUT_S)
 
 
 # ------------------------------------------------------------------------- 1. paths
