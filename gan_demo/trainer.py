@@ -218,6 +218,7 @@ class Trainer:
         self.message = ""
         self.target_steps = t.steps
         self.callbacks: list[Callable[["Trainer", StepRecord], None]] = []
+        self.pace: Callable[["Trainer"], None] | None = None  # called before each step of the run loop (gan_demo.compare.Lockstep)
         self.lock = HandoverLock()  # held for each step; take it to read models consistently
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -543,6 +544,11 @@ class Trainer:
             self._thread.join(timeout)
 
     @property
+    def stop_requested(self) -> bool:
+        """Stop was asked for (the run ends at its next step boundary)."""
+        return self._stop.is_set()
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -556,6 +562,8 @@ class Trainer:
         many = self.dist.active  # torchrun: pause is the app's (one process); read back by step count only
         try:
             while self.step < self.target_steps:
+                if self.pace is not None:  # a comparison keeps its two runs at the same step
+                    self.pace(self)
                 if not many and not self._unpaused.is_set():
                     if not self._read_back():  # show every step taken before waiting
                         return
