@@ -87,7 +87,7 @@ class Comparison:
         # Each run loads its own copy of the data: a run that ends frees its copy while the other trains on.
         self.runs = {label: Trainer(cfg, device=device, dataset=datasets.get(label))
                      for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
-        self.diff = differences(cfg_a, cfg_b)
+        self.diff = differences(self.runs["A"].cfg, self.runs["B"].cfg)  # resolved: "auto" shown as its value
         self.lockstep = Lockstep(self.runs.values(), slack)
 
     # ------------------------------------------------------------ control
@@ -124,6 +124,7 @@ class Comparison:
         out = {}
         for label, trainer in self.runs.items():
             if trainer in self.pick(which) and trainer.state == "paused" and trainer.step < trainer.target_steps:
+                trainer.flush()  # the steps the loop took before pausing go into the history first
                 rec = trainer.step_once()
                 trainer.history.add(rec)
                 out[label] = rec.to_dict()

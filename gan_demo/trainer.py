@@ -419,6 +419,11 @@ class Trainer:
                 fn(self, rec)
         return True
 
+    def flush(self) -> bool:
+        """Read back the steps whose numbers are still on the device (as the run loop does when it pauses);
+        False if they show a divergence. For single steps taken by hand while the loop waits."""
+        return self._read_back()
+
     def _measure_quality(self) -> None:
         """Quality figures of the sampling net on the fixed noise batch (2D runs), into quality_history."""
         from .metrics import grid_divergence, mode_metrics

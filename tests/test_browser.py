@@ -21,7 +21,7 @@ require_browser()
 
 WAIT_MS = 90_000  # generous: this box is often at load 10-18, and the first events also warm torch up
 ARTIFACTS = Path(os.environ.get("GAN_DEMO_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
-TABS = ("Train", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
+TABS = ("Train", "Compare", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
 
 
 def artifacts_dir() -> Path:
@@ -281,6 +281,43 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
                            timeout=WAIT_MS)
     page.locator("#train_lr_d input").fill("0.001")
     page.locator("#reset").click(force=True)
+
+
+def line_colors(page, elem_id: str) -> set[str]:
+    """The stroke colours of a gr.LinePlot's drawn lines (one per series with data)."""
+    return set(page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel + ' svg g.mark-line path'))
+                     .filter(p => (p.getAttribute('d') || '').length > 8).map(p => p.getAttribute('stroke'))""",
+        f"#{elem_id}"))
+
+
+def test_a_comparison_starts_from_a_lesson(page):
+    from gan_demo.ui.compare_tab import RUN_COLORS
+
+    click_tab(page, "Lessons")
+    page.get_by_text("2. A discriminator that overpowers the generator", exact=True).click()  # open its accordion
+    page.click("#lesson-strong_d-compare")  # lr_d = 10 x lr_g (A) against the balanced run (B)
+    page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')"
+                           "?.innerText.trim() === 'Compare'", timeout=WAIT_MS)
+    assert page.locator("#compare_b_lr_g input").input_value() == "0.001"
+    page.wait_for_function("() => /running/.test(document.querySelector('#compare_status').innerText)",
+                           timeout=WAIT_MS)
+    assert "lr_g 0.0001 → 0.001" in markdown_text(page, "compare_status")
+    first_a = wait_for_new_image(page, "compare_a", None, timeout_ms=WAIT_MS)
+    first_b = wait_for_new_image(page, "compare_b", None, timeout_ms=WAIT_MS)
+    first_plot = wait_for_plot_change(page, "compare_plot_0", "")
+    wait_for_new_image(page, "compare_a", first_a, timeout_ms=WAIT_MS)  # both panels move on
+    wait_for_new_image(page, "compare_b", first_b, timeout_ms=WAIT_MS)
+    wait_for_plot_change(page, "compare_plot_0", first_plot)  # and the overlaid curves
+    colors = line_colors(page, "compare_plot_0")
+    assert colors & set(RUN_COLORS["A"]) and colors & set(RUN_COLORS["B"]), colors  # A's and B's lines, one plot
+    # The two runs are kept at the same step: the panels' captions name it.
+    screenshot(page, "compare_running")
+    page.locator("#compare_stop").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#compare_status').innerText.match(/stopped|finished/g) || []).length >= 2",
+        timeout=WAIT_MS)
+    screenshot(page, "tab_compare")
 
 
 def test_explore_slider_changes_image(page):

@@ -31,6 +31,20 @@ class Lesson:
     presets: tuple[Preset, ...] = ()  # buttons that load the Train tab
     tabs: tuple[tuple[str, str], ...] = ()  # buttons that open another tab: (label, tab id)
     losses: tuple[str, ...] = ()  # loss kinds whose formulas are shown
+    # A one-click comparison (the Compare tab): (A's preset values, B's changes as the Compare tab's B controls
+    # take them, schedule included). None: a lesson with two presets compares them (A = the first).
+    comparison: tuple[dict, dict] | None = None
+
+    def pair(self) -> tuple[dict, dict] | None:
+        """(A's Train-tab values, B's changes) of this lesson's comparison, or None."""
+        from .compare_tab import changes_between
+
+        if self.comparison is not None:
+            return values_for(self.comparison[0]), dict(self.comparison[1])
+        if len(self.presets) == 2:
+            a, b = (values_for(p.values) for p in self.presets)
+            return a, changes_between(a, b)
+        return None
 
 
 # The lessons' settings were tuned by running them headless (see each lesson's figures); a smaller
@@ -337,19 +351,24 @@ def formulas_markdown(kinds) -> str:
 # ------------------------------------------------------------------------------ layout
 def build(ctx) -> dict:
     """One accordion per lesson: its text, its formulas and its buttons. Wired by wire()."""
-    gr.Markdown("## Lessons\nEach lesson loads a configuration into the **Train** tab (press *Start* there), "
-                "then tells you what to watch and why. The 2D ones are best watched in the **2D lab** tab "
-                "as well, which shows the same run. Every figure quoted was measured by running the preset on a "
+    gr.Markdown("## Lessons\nA lesson's **Compare side by side** button starts its two runs at once in the "
+                "**Compare** tab (both panels and overlaid curves, kept at the same step); its *Load* buttons put one "
+                "configuration in the **Train** tab instead (press *Start* there). Each lesson then tells you what "
+                "to watch and why. The 2D ones can also be watched in the **2D lab** tab. Every figure quoted was measured by running the preset on a "
                 "CPU; GAN training is chaotic, so on another machine the same seed can take another path: the "
                 "tables give the spread over several seeds.")
     buttons = []  # (button, Preset) pairs
     tab_buttons = []  # (button, tab id) pairs
+    compare_buttons = []  # (button, Lesson) pairs
     for i, lesson in enumerate(LESSONS):
         with gr.Accordion(lesson.title, open=i == 0, elem_id=f"lesson-{lesson.key}"):
             with gr.Row():
+                if lesson.pair() is not None:
+                    btn = gr.Button("▶ Compare side by side (starts both)", variant="primary",
+                                    elem_id=f"lesson-{lesson.key}-compare")
+                    compare_buttons.append((btn, lesson))
                 for j, preset in enumerate(lesson.presets):
-                    btn = gr.Button(preset.label, variant="primary" if j == 0 else "secondary",
-                                    elem_id=f"lesson-{lesson.key}-{j}")
+                    btn = gr.Button(preset.label, variant="secondary", elem_id=f"lesson-{lesson.key}-{j}")
                     buttons.append((btn, preset))
                 for label, tab in lesson.tabs:
                     btn = gr.Button(label, variant="primary", elem_id=f"lesson-{lesson.key}-{tab}")
@@ -361,13 +380,33 @@ def build(ctx) -> dict:
         gr.Markdown("$D$ is the discriminator's output: a probability $D(x) = \\sigma(\\ell)$ of its logit "
                     "$\\ell$ for the logistic losses, the raw score for the others.\n\n"
                     + formulas_markdown(LOSS_FORMULAS), latex_delimiters=LATEX)
-    return {"buttons": buttons, "tab_buttons": tab_buttons}
+    return {"buttons": buttons, "tab_buttons": tab_buttons, "compare_buttons": compare_buttons}
 
 
-def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs) -> None:
-    """Preset buttons fill the Train tab's controls and switch to it; the latent lesson opens its tabs."""
+def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs, compare: dict | None = None) -> None:
+    """Preset buttons fill the Train tab's controls and switch to it; a comparison button fills the Train tab
+    (run A) and the Compare tab's B controls, opens the Compare tab and starts both; the latent lesson opens
+    its tabs."""
     controls = train["controls"]
     names = list(controls)
+
+    if compare is not None:
+        from .compare_tab import B_FIELDS, SAME
+
+        b_controls = compare["b_controls"]
+
+        def comparer(lesson: Lesson):
+            def load():
+                a_values, changes = lesson.pair()
+                b = [changes.get(n, SAME) for n in B_FIELDS]
+                return [a_values[n] for n in names] + [SAME if v is None else str(v) if not isinstance(v, str) else v
+                                                       for v in b] + [gr.Tabs(selected="compare")]
+            return load
+
+        for btn, lesson in lessons["compare_buttons"]:
+            btn.click(comparer(lesson), None, [*controls.values(), *(b_controls[n] for n in B_FIELDS), tabs],
+                      show_progress="hidden", concurrency_limit=None, api_visibility="private"
+                      ).then(**compare["start_event"])
 
     def loader(preset: Preset):
         def load():
