@@ -67,8 +67,9 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         losses=("minimax", "wgan-gp"),
         text="""\
-**Try it.** Load *minimax on ring8*, press **Start** in the Train tab and watch the samples (the **2D lab**
-tab shows the same run with D's map). Then load *WGAN-GP on ring8* and compare.
+**Try it.** Press **Compare side by side**: the **Compare** tab trains *minimax* (A) and *WGAN-GP* (B) at once
+from the same seed, each picture with D's map under the samples, and overlays their curves. (Or load one preset
+into the Train tab and watch it alone in the Train and **2D lab** tabs.)
 
 **What you will see.** The minimax GAN first makes a rough ring, then pulls its samples together into a
 crescent on one side: a few modes get almost all of them and the modes on the other side stay empty (in the
@@ -111,8 +112,8 @@ Each WGAN-GP step trains D five times, so it is slower per step.
         ),
         losses=("nonsaturating",),
         text="""\
-**Try it.** Load *lr_d = 10 × lr_g* (the discriminator learns ten times faster) and press **Start**. Watch the
-D(x) and D(G(z)) curves on the Train tab and the map in the **2D lab**. Then load *balanced* and compare.
+**Try it.** Press **Compare side by side**: A has *lr_d = 10 × lr_g* (the discriminator learns ten times
+faster), B is *balanced* (lr_d = lr_g). Watch the D(x) and D(G(z)) curves of both on one chart, and D's maps.
 
 **What you will see.** D wins every round: D(x) climbs to about 0.8 to 0.9 while D(G(z)), D's verdict on the
 fakes, stays between 0.1 and 0.2. The generator, chased by a discriminator that adapts ten times faster than
@@ -147,9 +148,9 @@ to 1,500, and 2,500 samples at step 1,500 (good = within $3\\sigma$ of a mode):
         losses=("minimax", "nonsaturating"),
         text="""\
 **Try it.** Both presets use a strong discriminator (lr_d = 10 × lr_g), so D rejects the fakes early; they
-differ only in the generator's loss. Load *minimax (saturating)*, press **Start**, and open the **2D lab**:
-the number *G's pull* under the picture is the mean length of the generator's gradient on its samples.
-Then load *non-saturating* and compare.
+differ only in the generator's loss. Press **Compare side by side** (A: *minimax*, B: *non-saturating*) and
+compare the curves; then load one preset into the Train tab and open the **2D lab**: the number *G's pull*
+under the picture is the mean length of the generator's gradient on its samples.
 
 **What you will see** (the presets use seed 0). With the minimax loss D(G(z)) sinks to about 0.03. In the 2D
 lab, D's map is purple (fake) almost everywhere, with small green islands around the eight real modes; the
@@ -233,9 +234,9 @@ where each $z$ lands among all the generated points.
         ),
         tabs=(("Open Quality", "quality"),),
         text="""\
-**Try it.** Load the first preset and press **Start** in the Train tab. When it has finished, open the
-**Quality** tab, pick *current run*, set the samples to 26,000 and press *Measure quality*. Then load the second
-preset (the learning rates 2.5 times the default) and compare.
+**Try it.** Press **Compare side by side**: A is the first preset, B the second (the learning rates 2.5 times
+the default); the modes-covered chart overlays both. When they have finished, open the **Quality** tab, pick
+*comparison A* (then *comparison B*), set the samples to 26,000 and press *Measure quality*.
 
 **The data.** Each image of *stacked-digits* holds three handwritten digits, one per colour channel (red, green,
 blue), each drawn independently of the others. That makes $10 \\times 10 \\times 10 = 1{,}000$ kinds of image
