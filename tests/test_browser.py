@@ -311,13 +311,40 @@ def test_a_comparison_starts_from_a_lesson(page):
     wait_for_plot_change(page, "compare_plot_0", first_plot)  # and the overlaid curves
     colors = line_colors(page, "compare_plot_0")
     assert colors & set(RUN_COLORS["A"]) and colors & set(RUN_COLORS["B"]), colors  # A's and B's lines, one plot
-    # The two runs are kept at the same step: the panels' captions name it.
     screenshot(page, "compare_running")
     page.locator("#compare_stop").click()
     page.wait_for_function(
         "() => (document.querySelector('#compare_status').innerText.match(/stopped|finished/g) || []).length >= 2",
         timeout=WAIT_MS)
     screenshot(page, "tab_compare")
+
+
+def test_pause_and_step_act_on_one_run_of_a_comparison(page):
+    click_tab(page, "Train")
+    page.locator("#train_steps input").fill("100000")  # A: the Train tab's settings, long enough to pause
+    click_tab(page, "Compare")
+    page.locator("#compare_b_lr_d input").fill("0.005")
+    page.click("#compare_start")
+    page.wait_for_function("() => (document.querySelector('#compare_status').innerText.match(/running/g) || [])"
+                           ".length >= 2", timeout=WAIT_MS)
+    # Pause and Step act on one run when asked: B pauses and takes one step by hand, A trains on.
+    page.locator("#compare_which").get_by_text("run B only").click()
+    page.click("#compare_pause")
+    page.wait_for_function("() => /paused/.test(document.querySelector('#compare_status').innerText)",
+                           timeout=WAIT_MS)
+    page.click("#compare_step")
+    page.wait_for_function("() => /One step: B now at step/.test(document.querySelector('#compare_message').innerText)",
+                           timeout=WAIT_MS)
+    assert "A now" not in markdown_text(page, "compare_message")
+    assert "running" in markdown_text(page, "compare_status")  # A
+    page.locator("#compare_which").get_by_text("both runs").click()
+    page.locator("#compare_stop").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#compare_status').innerText.match(/stopped/g) || []).length >= 2",
+        timeout=WAIT_MS)
+    page.locator("#compare_b_lr_d input").fill("")
+    click_tab(page, "Train")
+    page.locator("#train_steps input").fill("1500")
 
 
 def test_explore_slider_changes_image(page):
