@@ -18,7 +18,7 @@ from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.latent import z_from_seed
 from gan_demo.sampler import Sampler
 from gan_demo.trainer import Trainer
-from gan_demo.ui import explore_tab
+from gan_demo.ui import explore_tab, interpolate_tab
 from gan_demo.ui.app import AppContext, build_demo
 from gan_demo.ui.catalog import (CURRENT_RUN, MAX_CURVE_POINTS, MAX_SUMMARY_BYTES, PAIR_RUNS, Catalog,
                                  checked_summary, holds_comparison, is_live)
@@ -90,6 +90,16 @@ def test_a_live_comparisons_runs_are_listed_and_private(pretrained):
         view = explore.view("comparison B", 3, explore_tab.RAW, 1.0, None, [0.0] * explore_tab.N_SLIDERS,
                             SimpleNamespace(session_hash="alice"))
         assert view[-1].startswith("**comparison B**: ring8 (2D points)")
+        interp = interpolate_tab.Interpolate(ctx)
+        listed, _, _ = interp.refresh(SimpleNamespace(session_hash="alice"), "comparison A", None, None)
+        assert listed["value"] == "comparison A"
+        strip, gif, _, status = interp.run(SimpleNamespace(session_hash="alice"), "comparison A",
+                                           interpolate_tab.SEED, 1, None, interpolate_tab.SEED, 2, None,
+                                           "slerp", 4, False, 1.0, None, 80)
+        assert status.startswith("4 frames from seed 1 to seed 2") and Path(gif).read_bytes()[:3] == b"GIF"
+        _, _, _, refused = interp.run(SimpleNamespace(session_hash="bob"), "comparison A", interpolate_tab.SEED, 1,
+                                      None, interpolate_tab.SEED, 2, None, "slerp", 4, False, 1.0, None, 80)
+        assert refused == "⚠ no run named 'comparison A' in this session: start a training run first"
     finally:
         ctx.registry.close()
 
@@ -182,10 +192,12 @@ def test_hostile_comparison_zips_are_refused_and_leave_nothing(pretrained, saved
         "missing B": ({k: v for k, v in good.items() if not k.startswith("B/")},
                       "holds no B/config.json, B/model.safetensors"),
         "no summary": ({k: v for k, v in good.items() if k != COMPARISON_FILE}, "holds no comparison.json"),
-        "oversized summary": (changed(**{COMPARISON_FILE: b" " * (MAX_SUMMARY_BYTES + 1)}), "comparison.json is too large"),
+        "oversized summary": (changed(**{COMPARISON_FILE: b" " * (MAX_SUMMARY_BYTES + 1)}),
+                              "comparison.json is too large"),
         "not json": (changed(**{COMPARISON_FILE: b"{runs"}), "comparison.json is not valid JSON"),
         "nested": (changed(**{COMPARISON_FILE: b"[" * 100_000}), "comparison.json is nested too deeply"),
-        "three runs": (with_summary(runs={**summary["runs"], "C": summary["runs"]["A"]}), "runs must be exactly A and B"),
+        "three runs": (with_summary(runs={**summary["runs"], "C": summary["runs"]["A"]}),
+                       "runs must be exactly A and B"),
         "long curve": (with_summary(runs={**summary["runs"], "A": {**summary["runs"]["A"], "history": long_history}}),
                        "runs.A.history.step must be a list of at most 5,000 numbers"),
         "text in a curve": (with_summary(runs={**summary["runs"], "B": {**summary["runs"]["B"],

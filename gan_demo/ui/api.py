@@ -199,10 +199,10 @@ def register(ctx) -> None:
     def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
                  request: gr.Request = None) -> gr.FileData:
         """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
-        run, or a run id from /train_start (this session's only). seed: names the latent (the same image on
-        every device). truncation: 1 = no truncation, smaller = closer to the average sample. label: the
-        class for a class-conditional checkpoint (default 0). For 2D checkpoints the picture is the
-        generator's cloud of points with the seed's point marked in orange."""
+        run, or a run id from /train_start or /compare_start (this session's only). seed: names the latent
+        (the same image on every device). truncation: 1 = no truncation, smaller = closer to the average
+        sample. label: the class for a class-conditional checkpoint (default 0). For 2D checkpoints the
+        picture is the generator's cloud of points with the seed's point marked in orange."""
         with _readable_errors():
             sampler, live = sampler_for(checkpoint, request)
             data, name = render_sample(sampler, live, seed, truncation, label)
@@ -382,18 +382,15 @@ def register(ctx) -> None:
         """Start a comparison: two runs, A and B, trained side by side from the same seed and data and kept
         at the same step. config_a_json: A's settings as /train_start's config_json (flat or in sections;
         unset ones take /train_start's defaults: ring8, 2000 steps, the nonsaturating loss, seed 0).
-        config_b_json: what B changes, e.g. {"loss": "wgan-gp", "n_critic": 5} or {"lr_d": 0.001} or
+        config_b_json: what B changes, e.g. {"loss": "wgan-gp", "n_critic": 5} or {"lr_d": 0.002} or
         {"family": "vae"}; B shares A's dataset and seed. A comparison holds two of the server's run slots
         (the cap counts runs) and replaces this session's run or comparison. Returns {"runs": {"A": status,
         "B": status} (each as /train_poll returns it, with its run id), "differences": {setting: [A's, B's]},
         "commands": {"A": command line, "B": ...}}. Poll with /compare_poll, stop with /compare_stop; each
         run id also works with /train_poll, /train_stop, /generate and /interpolate."""
         with _readable_errors():
-            values_a = {**API_DEFAULTS, **_settings_from_json(config_a_json)}
-            try:
-                changes = _settings_from_json(config_b_json)
-            except gr.Error as exc:
-                raise gr.Error(exc.message.replace("config_json", "config_b_json")) from None
+            values_a = {**API_DEFAULTS, **_settings_from_json(config_a_json, "config_a_json")}
+            changes = _settings_from_json(config_b_json, "config_b_json")
             cfg_a = config_from_values(_api_dataset(values_a))
             cfg_b = config_from_values(_api_dataset({**values_a, **changes}, "B's dataset"))
             check_pair(cfg_a, cfg_b)
@@ -470,8 +467,9 @@ def _png_bytes(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _settings_from_json(text: str) -> dict:
-    """{field: value} from config_json: flat, or in data/model/train sections as in a checkpoint's config.json.
+def _settings_from_json(text: str, argument: str = "config_json") -> dict:
+    """{field: value} from config_json (errors name `argument`): flat, or in data/model/train sections as in
+    a checkpoint's config.json.
 
     In sections, what a config.json holds but a visitor cannot set is skipped: fields derived from the
     dataset or the launcher, and those the server decides (gan_demo.config: the one map of settings).
@@ -481,30 +479,30 @@ def _settings_from_json(text: str) -> dict:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+        raise gr.Error(f"{argument} is not valid JSON: {exc}") from None
     except RecursionError:  # '[' * 100000: the parser gives up before reading it all
-        raise gr.Error("config_json is nested too deeply: send one JSON object of settings, "
+        raise gr.Error(f"{argument} is nested too deeply: send one JSON object of settings, "
                        "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
-        raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
+        raise gr.Error(f"{argument} must be a JSON object, e.g. {{\"width\": 64}}")
     sections = {"data", "model", "train", "vae"}
     if not (set(obj) & sections):
         return obj
     skip = {"step", "format_version", "dataset_info", "schedule"}  # a web run starts afresh: no replayed changes
     unknown = set(obj) - sections - skip - {"family"}
     if unknown:
-        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
+        raise gr.Error(f"{argument}: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
                        "train, vae)")
     home = section_of()
     flat = {"family": obj["family"]} if "family" in obj else {}
     for section in ("data", "model", "train", "vae"):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
-            raise gr.Error(f"config_json: {section} must be a JSON object")
+            raise gr.Error(f"{argument}: {section} must be a JSON object")
         for name, value in part.items():
             if name in SERVER_ONLY or (section == "model" and name in RESOLVED_ONLY) or name in LAUNCH_ONLY:
                 continue  # in every config.json, but derived from the dataset or the launcher, or the server's
             if name in home and home[name] != section:
-                raise gr.Error(f"config_json: {name} belongs in the {home[name]} section, not {section}")
+                raise gr.Error(f"{argument}: {name} belongs in the {home[name]} section, not {section}")
             flat[name] = value
     return flat
