@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -319,7 +320,7 @@ def test_a_comparison_starts_from_a_lesson(page):
     screenshot(page, "tab_compare")
 
 
-def test_pause_and_step_act_on_one_run_of_a_comparison(page):
+def test_pause_and_step_act_on_one_run_of_a_comparison(page, tmp_path):
     click_tab(page, "Train")
     page.locator("#train_steps input").fill("100000")  # A: the Train tab's settings, long enough to pause
     click_tab(page, "Compare")
@@ -343,6 +344,24 @@ def test_pause_and_step_act_on_one_run_of_a_comparison(page):
         "() => (document.querySelector('#compare_status').innerText.match(/stopped/g) || []).length >= 2",
         timeout=WAIT_MS)
     page.locator("#compare_b_lr_d input").fill("")
+
+    # Save both as one zip, open it again: both runs come back, with their curves, and open in Explore.
+    page.click("#compare_save")
+    link = page.locator("#compare_saved a").first
+    link.wait_for(state="attached", timeout=WAIT_MS)
+    archive = tmp_path / "comparison.zip"
+    archive.write_bytes(fetch_bytes(page, link.get_attribute("href")))
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+    assert any(n.endswith("/A/model.safetensors") for n in names) and any(n.endswith("comparison.json") for n in names)
+    page.locator("#compare_open input[type=file]").set_input_files(str(archive))
+    page.wait_for_function("() => document.querySelector('#compare_status').innerText.includes('Opened a saved "
+                           "comparison')", timeout=WAIT_MS)
+    assert "lr_d" in markdown_text(page, "compare_status")
+    screenshot(page, "compare_reopened")
+    page.click("#compare_explore_b")
+    page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')"
+                           "?.innerText.trim() === 'Explore'", timeout=WAIT_MS)
     click_tab(page, "Train")
     page.locator("#train_steps input").fill("1500")
 

@@ -107,6 +107,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         # Cross-tab wiring: a lesson fills the Train tab; a run is sent to Explore.
         lessons_tab.wire(ctx, lessons, train, tabs, compare)
         train_tab.wire_send_to_explore(ctx, train, explore, interp, tabs)
+        compare_tab.wire_send_to_explore(ctx, compare, explore, interp, tabs)
         # A run started elsewhere (the 2D lab, a lesson) shows up when the Train tab is opened again:
         # wake its timer, which switches itself off once nothing changes.
         train_page.select(lambda: gr.Timer(active=True), None, train["timer"], api_visibility="private",

@@ -250,6 +250,9 @@ def build(ctx, train: dict) -> dict:
                         with gr.Row():
                             for name in row:
                                 b_control(name)
+            with gr.Row():
+                send_a = gr.Button("Explore A", elem_id="compare_explore_a")
+                send_b = gr.Button("Explore B", elem_id="compare_explore_b")
             save = gr.Button("Save both (one zip)", elem_id="compare_save")
             saved = gr.File(label="Saved comparison", visible=False, elem_id="compare_saved")
             reopen = gr.File(label="Open a saved comparison (.zip)", file_types=[".zip"], elem_id="compare_open")
@@ -442,6 +445,25 @@ def build(ctx, train: dict) -> dict:
     save.click(on_save, None, saved, **private)
     reopen.upload(on_open, reopen, [reopen, status, message, picture_a, picture_b, *plots, modes_plot, kl_plot, timer],
                   **private)
-    return {"b_controls": b_controls, "start": start, "start_event": start_event, "status": status,
+    return {"b_controls": b_controls, "start": start, "send": {"A": send_a, "B": send_b}, "start_event": start_event, "status": status,
             "message": message, "picture_a": picture_a, "picture_b": picture_b, "plots": plots, "timer": timer,
             "view": view}
+
+
+def wire_send_to_explore(ctx, compare: dict, explore: dict, interp: dict, tabs) -> None:
+    """"Explore A" / "Explore B": switch to the Explore tab with that run of the session's comparison selected
+    (Interpolate gets it too)."""
+    from .catalog import PAIR_RUNS
+
+    def sender(label: str):
+        def send(request: gr.Request):
+            session = ctx.registry.get(request.session_hash)
+            if session.pair is None:
+                raise user_error("No comparison yet: start one first.")
+            picked = gr.update(choices=ctx.catalog.choices(session), value=PAIR_RUNS[label])
+            return gr.Tabs(selected="explore"), picked, picked
+        return send
+
+    for label, button in compare["send"].items():
+        button.click(sender(label), None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
+                     api_visibility="private")
