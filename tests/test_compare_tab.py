@@ -79,3 +79,28 @@ def test_the_tab_lays_out_every_b_setting_once():
 
     laid_out = [n for row in B_ROWS + B_MORE_ROWS for n in row] + ["schedule"]
     assert sorted(laid_out) == sorted(B_FIELDS)
+
+
+def test_a_gan_and_a_vae_side_by_side(tmp_path):
+    """Family is one of B's changes: both runs train, draw their pictures and their curves in one overlay."""
+    from gan_demo.compare import Comparison
+    from gan_demo.sampler import Sampler
+    from gan_demo.ui.compare_tab import run_picture, saved_picture
+    from gan_demo.ui.train_tab import LiveView
+    from gan_demo.ui.train_views import plots_for
+
+    a = values_for({"dataset": "ring8", "steps": 20, "batch_size": 64, "width": 16, "depth": 2})
+    cfg_a, cfg_b = pair_configs(a, {"family": "vae"})
+    pair = Comparison(cfg_a, cfg_b, device="cpu")
+    pair.start()
+    pair.join(120)
+    assert [t.state for t in pair.runs.values()] == ["finished", "finished"]
+    pictures = {label: run_picture(t, LiveView()) for label, t in pair.runs.items()}
+    assert pictures["A"].size == pictures["B"].size == (512, 512)
+    snaps = pair.snapshot()["runs"]
+    frame = overlay({l: snaps[l]["history"] for l in "AB"},
+                    {l: dict(plots_for(snaps[l]["family"])[0].columns) for l in "AB"})
+    assert {"A: loss_D", "B: reconstruction"} <= set(frame["series"])
+    folder = pair.save(tmp_path / "cmp")
+    sampler = Sampler.from_checkpoint(folder / "B", "cpu")
+    assert saved_picture(sampler, sampler.cfg).size == (512, 512)
