@@ -350,7 +350,10 @@ def test_the_cap_refuses_a_comparison_with_one_free_slot(clients):
     runner.predict(run_id, api_name="/train_stop")
     started = comparer.predict(TINY_A, '{"lr_d": 0.002}', api_name="/compare_start")
     assert [started["runs"][label]["state"] for label in ("A", "B")] == ["running", "running"]
-    assert started["differences"] == {"lr_d": [None, 0.002]}
+    from gan_demo.ui.train_tab import resolved_defaults
+
+    a_lr_d = resolved_defaults("ring8", "nonsaturating")["lr_d"]  # differences name A's resolved (auto) value
+    assert started["differences"] == {"lr_d": [a_lr_d, 0.002]}
     stopped = comparer.predict(api_name="/compare_stop")
     assert {r["state"] for r in stopped["runs"].values()} == {"stopped"}
 
