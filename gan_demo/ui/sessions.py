@@ -79,9 +79,10 @@ class Session:
 
 def _slots(session: Session) -> int:
     """Runs of this session counted against the cap: each run whose thread lives (training, paused, or
-    finishing its last step), and the slots reserved for runs being built."""
-    held = session.starting + (session.trainer is not None and session.trainer.running)
-    return held + (session.pair.running if session.pair is not None else 0)
+    finishing its last step), or the slots reserved for the runs being built, whichever is more."""
+    running = (session.trainer is not None and session.trainer.running) + (session.pair.running if session.pair else 0)
+    # A start's reserved slots become its new runs (and its old runs are stopped): count them once.
+    return max(session.starting, running)
 
 
 def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
