@@ -74,6 +74,7 @@ class TrainConfig:
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
+    lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (2D: 0.5, images: 0); configs saved before it existed read 0
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
     steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
@@ -127,6 +128,7 @@ class RunConfig:
             if unknown:
                 raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
             legacy = LEGACY_AUTO.get(klass.__name__, {})
+            sub = {**ADDED_LATER.get(klass.__name__, {}), **sub}  # a config saved before a field existed ran without it
             sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
             return klass(**sub)
 
@@ -174,6 +176,8 @@ class RunConfig:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
         if t.steps is None:
             t.steps = 5000 if two_d else 3000
+        if t.lr_decay is None:
+            t.lr_decay = 0.5 if two_d else 0.0
         if t.mode_seeking is None:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
@@ -246,6 +250,7 @@ class RunConfig:
         check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
         check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
               f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
+        check(t.lr_decay is None or 0 <= t.lr_decay <= 1, "lr_decay", f"must be between 0 and 1, {auto} (got {t.lr_decay})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
         check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
@@ -346,6 +351,9 @@ LEGACY_AUTO = {
     "TrainConfig": {"lr_g": 0, "lr_d": 0, "beta1": -1, "batch_size": 0, "r1_gamma": -1, "mode_seeking": -1,
                     "steps": 0},
 }
+# Fields added after FORMAT_VERSION 1 whose auto value is not what older runs did: a config.json without
+# one (a checkpoint saved before it existed) gets the value that reproduces how that run trained.
+ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0}}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)
@@ -381,7 +389,7 @@ def field_type(klass, name: str) -> type:
     return args[0] if args else hint
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
 
 
 def _quote(s: str) -> str:

@@ -26,6 +26,18 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
     assert wgan.train.beta1 == 0.0 and wgan.train.r1_gamma == 0.0
 
 
+def test_lr_decay_is_auto_and_configs_saved_before_it_keep_constant_rates():
+    assert RunConfig().resolved().train.lr_decay == 0.5
+    assert RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1).train.lr_decay == 0.0
+    saved = RunConfig().resolved().to_dict()
+    del saved["train"]["lr_decay"]  # a checkpoint's config.json from before the field existed
+    old = RunConfig.from_dict(json.loads(json.dumps(saved)))
+    assert old.train.lr_decay == 0.0 and old.resolved().train.lr_decay == 0.0
+    assert "--lr-decay 0.0" in old.to_cli()  # repeating it from the CLI keeps the rates constant too
+    with pytest.raises(ConfigError, match="lr_decay: must be between 0 and 1"):
+        RunConfig(train=TrainConfig(lr_decay=1.5)).validate()
+
+
 def test_errors_say_what_is_allowed_including_auto():
     for cfg, message in ((RunConfig(train=TrainConfig(lr_g=0.0)), "lr_g: must be a positive number, or auto"),
                          (RunConfig(train=TrainConfig(batch_size=0)), "batch_size: must be between 1 and 65536, or auto"),
