@@ -313,7 +313,7 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
         assert "Nothing to apply" in out[tab["message"]]
         data[controls["lr_d"]], data[controls["n_critic"]] = 0.01, 2
         out = fns["on_apply"](data, request)
-        assert "lr_d 0.001 → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
+        assert f"lr_d {values['lr_d']} → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
         assert "--schedule" in out[tab["cli"]] and '"lr_d":0.01' in out[tab["cli"]]
         assert "--lr-d" not in out[tab["cli"]]  # the run as started: the change is in the schedule only
         trainer.step_once()  # the change applies at the next step

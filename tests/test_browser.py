@@ -265,11 +265,12 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
     page.click("#start")
     page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     wait_for_plot_change(page, "loss_plot", "")
+    before = page.locator("#train_lr_d input").input_value()  # ring8's default
     page.locator("#train_lr_d input").fill("0.01")
     page.wait_for_function("() => !document.querySelector('#train_apply').disabled", timeout=WAIT_MS)
     page.click("#train_apply")
-    page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('lr_d 0.001 → 0.01')",
-                           timeout=WAIT_MS)
+    page.wait_for_function("(b) => document.querySelector('#train_message').innerText.includes(`lr_d ${b} → 0.01`)",
+                           arg=str(float(before)), timeout=WAIT_MS)
     # the marker: an orange vertical line drawn on the losses once the curves reach the change's step
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('#loss_plot svg g.mark-line path'))
@@ -280,7 +281,7 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
     page.locator("#stop").click(force=True)
     page.wait_for_function("() => /stopped|finished/.test(document.querySelector('#train_status').innerText)",
                            timeout=WAIT_MS)
-    page.locator("#train_lr_d input").fill("0.001")
+    page.locator("#train_lr_d input").fill(before)
     page.locator("#reset").click(force=True)
 
 
