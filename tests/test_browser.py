@@ -363,6 +363,12 @@ def test_pause_and_step_act_on_one_run_of_a_comparison(page, tmp_path):
     page.click("#compare_explore_b")
     page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')"
                            "?.innerText.trim() === 'Explore'", timeout=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#explore-checkpoint input').value === 'comparison B'",
+                           timeout=WAIT_MS)
+    page.locator("#explore-checkpoint input").click()  # back to the pretrained digits for the Explore tests
+    page.get_by_role("option", name="digits", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
+                           timeout=WAIT_MS)
     click_tab(page, "Train")
     page.locator("#train_steps input").fill("1500")
 
