@@ -20,7 +20,10 @@ IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
 RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
+DEFAULT_POLICY = "color,translation,cutout"  # gan_demo.augment.DEFAULT_POLICY (a test keeps the two alike)
 DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
+AUGMENT_BELOW = 1000  # augment="auto" augments image sets with fewer training images than this (BENCHMARKS.md section 10)
+AUGMENT_CHOICES = ("auto", "none", "color,translation,cutout", "translation,cutout", "translation", "color")  # the web app's list
 
 
 class ConfigError(ValueError):
@@ -75,6 +78,7 @@ class TrainConfig:
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
+    augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets of fewer than AUGMENT_BELOW images, else none
     steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
@@ -127,6 +131,8 @@ class RunConfig:
             if unknown:
                 raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
             legacy = LEGACY_AUTO.get(klass.__name__, {})
+            if sub:  # a section written before a field existed meant what the code did then
+                sub = {**ADDED_LATER.get(klass.__name__, {}), **sub}
             sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
             return klass(**sub)
 
@@ -147,11 +153,12 @@ class RunConfig:
 
     # ------------------------------------------------------------ defaults
     def resolved(self, *, channels: int | None = None, n_classes: int = 0, data_dim: int = 2,
-                 data_scale: float | None = None) -> "RunConfig":
+                 data_scale: float | None = None, n_images: int | None = None) -> "RunConfig":
         """A copy with every 'pick the default' value filled in and checked.
 
-        channels / n_classes / data_dim describe the dataset once it is loaded
-        (the Trainer passes them); a resolved config rebuilds the models alone.
+        channels / n_classes / data_dim / n_images describe the dataset once it is loaded
+        (the Trainer passes them); a resolved config rebuilds the models alone. Without
+        n_images an image GAN's augment stays "auto".
         """
         cfg = RunConfig.from_dict(self.to_dict())
         d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
@@ -178,6 +185,10 @@ class RunConfig:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
+        if two_d or vae:  # points are not images, and the VAE has no D to augment for
+            t.augment = "none"
+        elif t.augment == "auto" and n_images is not None:
+            t.augment = DEFAULT_POLICY if n_images < AUGMENT_BELOW else "none"
         m.img_size = d.img_size
         m.data_dim = data_dim
         if channels is not None:
@@ -247,6 +258,7 @@ class RunConfig:
         check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
               f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
+        check_augment(check, t.augment, self.kind, self.family)
         check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
@@ -286,6 +298,19 @@ class RunConfig:
             parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
         parts.append(f"--out {_quote(out)}")
         return " ".join(parts)
+
+
+def check_augment(check, augment, kind: str, family: str) -> None:
+    """augment is auto, none or a policy (gan_demo.augment.parse_policy); points are never augmented."""
+    from .augment import parse_policy
+
+    try:
+        policy = parse_policy(augment) if isinstance(augment, str) and augment != "auto" else ()
+    except ValueError as exc:
+        check(False, "augment", str(exc).removeprefix("augment: "))
+    check(isinstance(augment, str), "augment", f"must be auto, none or a policy such as {DEFAULT_POLICY} (got {augment!r})")
+    check(not (policy and kind == "2d" and family == "gan"), "augment",
+          "augments images only; a 2D run trains on its points as they are (use auto or none)")
 
 
 def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
@@ -346,6 +371,8 @@ LEGACY_AUTO = {
     "TrainConfig": {"lr_g": 0, "lr_d": 0, "beta1": -1, "batch_size": 0, "r1_gamma": -1, "mode_seeking": -1,
                     "steps": 0},
 }
+# Fields added after format 1, with the value a config.json written before them meant (old runs rebuild exactly).
+ADDED_LATER = {"TrainConfig": {"augment": "none"}}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)
@@ -381,7 +408,8 @@ def field_type(klass, name: str) -> type:
     return args[0] if args else hint
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay",
+            "augment")
 
 
 def _quote(s: str) -> str:
