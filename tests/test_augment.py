@@ -7,7 +7,7 @@ import torch
 
 from gan_demo import augment as aug
 from gan_demo import config
-from gan_demo.config import AUGMENT_BELOW, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo.config import AUGMENT_BELOW, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, auto_augment
 from gan_demo.data import load_dataset
 from gan_demo.trainer import Trainer
 
@@ -112,8 +112,9 @@ def image_run(**train) -> RunConfig:
 def test_auto_rule():
     cfg = image_run()
     assert cfg.train.augment == "auto" and cfg.resolved(channels=1).train.augment == "auto"  # size not known yet
-    assert cfg.resolved(channels=1, n_images=AUGMENT_BELOW - 1).train.augment == aug.DEFAULT_POLICY
+    assert auto_augment(999, below=1000) == aug.DEFAULT_POLICY and auto_augment(1000, below=1000) == "none"
     assert cfg.resolved(channels=1, n_images=AUGMENT_BELOW).train.augment == "none"
+    assert cfg.resolved(channels=1, n_images=16).train.augment == auto_augment(16)
     chosen = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, augment="translation"))
     assert chosen.resolved(channels=1, n_images=10).train.augment == "translation"  # a choice stays
     assert RunConfig(data=DataConfig(dataset="ring8")).resolved().train.augment == "none"  # 2D never augments
@@ -146,15 +147,20 @@ def small_digits(n: int):
     return dataclasses.replace(ds, x=ds.x[:n], y=ds.y[:n])
 
 
-def test_auto_augments_a_small_set_and_r_t_is_a_series():
-    tr = Trainer(image_run(), dataset=small_digits(200))
-    assert tr.cfg.train.augment == aug.DEFAULT_POLICY and tr.family.policy == aug.OPERATIONS
+def test_auto_resolves_with_the_dataset_size(monkeypatch):
+    monkeypatch.setattr(config, "AUGMENT_BELOW", 1000)  # the rule itself, whatever the measured threshold
+    assert Trainer(image_run(), dataset=small_digits(200)).cfg.train.augment == aug.DEFAULT_POLICY
+    assert Trainer(image_run(), dataset=small_digits(1000)).cfg.train.augment == "none"
+
+
+def test_augmented_run_has_r_t_as_a_series():
+    tr = Trainer(image_run(augment=aug.DEFAULT_POLICY), dataset=small_digits(200))
+    assert tr.family.policy == aug.OPERATIONS
     assert "r_t" in tr.series
     assert tr.run(2) == "finished"
     snap = tr.snapshot()
     assert "r_t" in snap["series"] and len(snap["history"]["r_t"]) == 2  # read back with the other series
     assert all(-1 <= v <= 1 for v in snap["history"]["r_t"]) and tr.last_record.finite()
-    assert Trainer(image_run(), dataset=small_digits(AUGMENT_BELOW)).cfg.train.augment == "none"
 
 
 def test_augmented_training_is_seeded_and_changes_what_D_sees():
@@ -169,11 +175,13 @@ def test_augmented_training_is_seeded_and_changes_what_D_sees():
         assert all(all(map(lambda v: v == v, row)) for row in run(aug.DEFAULT_POLICY, **train))
 
 
-def test_resumed_run_keeps_its_augmentation(tmp_path):
+def test_resumed_run_keeps_its_augmentation(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "AUGMENT_BELOW", 1000)
     tr = Trainer(image_run(), dataset=small_digits(200))
+    assert tr.cfg.train.augment == aug.DEFAULT_POLICY
     tr.step_once()
     tr.save(tmp_path / "run")
-    back = Trainer.from_checkpoint(tmp_path / "run", device="cpu", dataset=small_digits(AUGMENT_BELOW))
+    back = Trainer.from_checkpoint(tmp_path / "run", device="cpu", dataset=small_digits(1000))
     assert back.cfg.train.augment == aug.DEFAULT_POLICY  # chosen when the run started, not again
 
 
