@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+LR_DECAY_END = 0.1  # what the learning rates fall to, as a share of theirs, by the end of a run's decay (config lr_decay)
 BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
 
 
@@ -92,6 +93,17 @@ def update_ema(ema: nn.Module, net: nn.Module, decay: float, step: int) -> None:
     torch._foreach_lerp_(ema_p, net_p, 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), net.buffers()):
         b_ema.copy_(b)
+
+
+def lr_factor(step: int, steps: int, decay: float) -> float:
+    """What the learning rates are multiplied by at `step` of a `steps`-step run whose last `decay` share
+    of steps (0..1) brings them down linearly to LR_DECAY_END of their value (1.0 with decay 0, and
+    before the decay begins). Past `steps` (the 2D lab's single steps after the end) it stays at LR_DECAY_END."""
+    if decay <= 0 or steps <= 0:
+        return 1.0
+    span = max(1, round(decay * steps))
+    done = min(1.0, max(0.0, (step - (steps - span)) / span))
+    return 1.0 - (1.0 - LR_DECAY_END) * done
 
 
 def no_sync(module: nn.Module) -> None:

@@ -219,6 +219,7 @@ class Trainer:
         self.message = ""
         self.target_steps = t.steps
         self.callbacks: list[Callable[["Trainer", StepRecord], None]] = []
+        self.pace: Callable[["Trainer"], None] | None = None  # called before each step of the run loop (gan_demo.compare.Lockstep)
         self.lock = HandoverLock()  # held for each step; take it to read models consistently
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -419,6 +420,11 @@ class Trainer:
                 fn(self, rec)
         return True
 
+    def flush(self) -> bool:
+        """Read back the steps whose numbers are still on the device (as the run loop does when it pauses);
+        False if they show a divergence. For single steps taken by hand while the loop waits."""
+        return self._read_back()
+
     def _measure_quality(self) -> None:
         """Quality figures of the sampling net on the fixed noise batch (2D runs), into quality_history."""
         from .metrics import grid_divergence, mode_metrics
@@ -544,6 +550,11 @@ class Trainer:
             self._thread.join(timeout)
 
     @property
+    def stop_requested(self) -> bool:
+        """Stop was asked for (the run ends at its next step boundary)."""
+        return self._stop.is_set()
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -557,6 +568,8 @@ class Trainer:
         many = self.dist.active  # torchrun: pause is the app's (one process); read back by step count only
         try:
             while self.step < self.target_steps:
+                if self.pace is not None:  # a comparison keeps its two runs at the same step
+                    self.pace(self)
                 if not many and not self._unpaused.is_set():
                     if not self._read_back():  # show every step taken before waiting
                         return

@@ -111,7 +111,8 @@ def poll_until(client: Client, run_id: str, done, what: str) -> dict:
 def test_api_lists_the_endpoints_and_hides_ui_events(client):
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     # Exactly the documented endpoints: every UI event is api_visibility="private".
-    assert sorted(named) == ["/generate", "/interpolate", "/project", "/train_poll", "/train_start", "/train_stop"]
+    assert sorted(named) == ["/compare_poll", "/compare_start", "/compare_stop", "/generate", "/interpolate",
+                             "/project", "/train_poll", "/train_start", "/train_stop"]
     params = [p["parameter_name"] for p in named["/generate"]["parameters"]]
     assert params == ["checkpoint", "seed", "truncation", "label"]
 

@@ -149,7 +149,7 @@ def test_family_switch_shows_each_familys_settings_and_command():
     hidden = {name for name, c in controls.items() if c in out and not out[c]["visible"]}
     assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
     assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
-                      "augment"}
+                      "augment", "lr_decay"}
     assert "ELBO" in out[tab["d_plot"]].label and "KL" in out[tab["loss_plot"]].label  # no run: relabelled
     back = fns["on_family_change"]("gan", request)
     assert back[controls["loss"]]["visible"] and not back[controls["beta"]]["visible"]
@@ -314,7 +314,7 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
         assert "Nothing to apply" in out[tab["message"]]
         data[controls["lr_d"]], data[controls["n_critic"]] = 0.01, 2
         out = fns["on_apply"](data, request)
-        assert "lr_d 0.001 → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
+        assert f"lr_d {values['lr_d']} → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
         assert "--schedule" in out[tab["cli"]] and '"lr_d":0.01' in out[tab["cli"]]
         assert "--lr-d" not in out[tab["cli"]]  # the run as started: the change is in the schedule only
         trainer.step_once()  # the change applies at the next step

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ require_browser()
 
 WAIT_MS = 90_000  # generous: this box is often at load 10-18, and the first events also warm torch up
 ARTIFACTS = Path(os.environ.get("GAN_DEMO_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
-TABS = ("Train", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
+TABS = ("Train", "Compare", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
 
 
 def artifacts_dir() -> Path:
@@ -264,11 +265,12 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
     page.click("#start")
     page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     wait_for_plot_change(page, "loss_plot", "")
+    before = page.locator("#train_lr_d input").input_value()  # ring8's default
     page.locator("#train_lr_d input").fill("0.01")
     page.wait_for_function("() => !document.querySelector('#train_apply').disabled", timeout=WAIT_MS)
     page.click("#train_apply")
-    page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('lr_d 0.001 → 0.01')",
-                           timeout=WAIT_MS)
+    page.wait_for_function("(b) => document.querySelector('#train_message').innerText.includes(`lr_d ${b} → 0.01`)",
+                           arg=str(float(before)), timeout=WAIT_MS)
     # the marker: an orange vertical line drawn on the losses once the curves reach the change's step
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('#loss_plot svg g.mark-line path'))
@@ -279,8 +281,90 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
     page.locator("#stop").click(force=True)
     page.wait_for_function("() => /stopped|finished/.test(document.querySelector('#train_status').innerText)",
                            timeout=WAIT_MS)
-    page.locator("#train_lr_d input").fill("0.001")
+    page.locator("#train_lr_d input").fill(before)
     page.locator("#reset").click(force=True)
+
+
+def line_colors(page, elem_id: str) -> set[str]:
+    """The stroke colours of a gr.LinePlot's drawn lines (one per series with data)."""
+    return set(page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel + ' svg g.mark-line path'))
+                     .filter(p => (p.getAttribute('d') || '').length > 8).map(p => p.getAttribute('stroke'))""",
+        f"#{elem_id}"))
+
+
+def test_a_comparison_starts_from_a_lesson(page):
+    from gan_demo.ui.compare_tab import RUN_COLORS
+
+    click_tab(page, "Lessons")
+    page.get_by_text("2. A discriminator that overpowers the generator", exact=True).click()  # open its accordion
+    page.click("#lesson-strong_d-compare")  # lr_d = 10 x lr_g (A) against the balanced run (B)
+    page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')"
+                           "?.innerText.trim() === 'Compare'", timeout=WAIT_MS)
+    assert page.locator("#compare_b_lr_g input").input_value() == "0.001"
+    page.wait_for_function("() => /running/.test(document.querySelector('#compare_status').innerText)",
+                           timeout=WAIT_MS)
+    assert "lr_g 0.0001 → 0.001" in markdown_text(page, "compare_status")
+    first_a = wait_for_new_image(page, "compare_a", None, timeout_ms=WAIT_MS)
+    first_b = wait_for_new_image(page, "compare_b", None, timeout_ms=WAIT_MS)
+    first_plot = wait_for_plot_change(page, "compare_plot_0", "")
+    wait_for_new_image(page, "compare_a", first_a, timeout_ms=WAIT_MS)  # both panels move on
+    wait_for_new_image(page, "compare_b", first_b, timeout_ms=WAIT_MS)
+    wait_for_plot_change(page, "compare_plot_0", first_plot)  # and the overlaid curves
+    colors = line_colors(page, "compare_plot_0")
+    assert colors & set(RUN_COLORS["A"]) and colors & set(RUN_COLORS["B"]), colors  # A's and B's lines, one plot
+    screenshot(page, "compare_running")
+    page.locator("#compare_stop").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#compare_status').innerText.match(/stopped|finished/g) || []).length >= 2",
+        timeout=WAIT_MS)
+    screenshot(page, "tab_compare")
+
+
+def test_pause_and_step_act_on_one_run_of_a_comparison(page, tmp_path):
+    click_tab(page, "Train")
+    page.locator("#train_steps input").fill("100000")  # A: the Train tab's settings, long enough to pause
+    click_tab(page, "Compare")
+    page.locator("#compare_b_lr_d input").fill("0.005")
+    page.click("#compare_start")
+    page.wait_for_function("() => (document.querySelector('#compare_status').innerText.match(/running/g) || [])"
+                           ".length >= 2", timeout=WAIT_MS)
+    # Pause and Step act on one run when asked: B pauses and takes one step by hand, A trains on.
+    page.locator("#compare_which").get_by_text("run B only").click()
+    page.click("#compare_pause")
+    page.wait_for_function("() => /paused/.test(document.querySelector('#compare_status').innerText)",
+                           timeout=WAIT_MS)
+    page.click("#compare_step")
+    page.wait_for_function("() => /One step: B now at step/.test(document.querySelector('#compare_message').innerText)",
+                           timeout=WAIT_MS)
+    assert "A now" not in markdown_text(page, "compare_message")
+    assert "running" in markdown_text(page, "compare_status")  # A
+    page.locator("#compare_which").get_by_text("both runs").click()
+    page.locator("#compare_stop").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#compare_status').innerText.match(/stopped/g) || []).length >= 2",
+        timeout=WAIT_MS)
+    page.locator("#compare_b_lr_d input").fill("")
+
+    # Save both as one zip, open it again: both runs come back, with their curves, and open in Explore.
+    page.click("#compare_save")
+    link = page.locator("#compare_saved a").first
+    link.wait_for(state="attached", timeout=WAIT_MS)
+    archive = tmp_path / "comparison.zip"
+    archive.write_bytes(fetch_bytes(page, link.get_attribute("href")))
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+    assert any(n.endswith("/A/model.safetensors") for n in names) and any(n.endswith("comparison.json") for n in names)
+    page.locator("#compare_open input[type=file]").set_input_files(str(archive))
+    page.wait_for_function("() => document.querySelector('#compare_status').innerText.includes('Opened a saved "
+                           "comparison')", timeout=WAIT_MS)
+    assert "lr_d" in markdown_text(page, "compare_status")
+    screenshot(page, "compare_reopened")
+    page.click("#compare_explore_b")
+    page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')"
+                           "?.innerText.trim() === 'Explore'", timeout=WAIT_MS)
+    click_tab(page, "Train")
+    page.locator("#train_steps input").fill("1500")
 
 
 def test_explore_slider_changes_image(page):

@@ -20,10 +20,25 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
         assert getattr(getattr(cfg, section), name) is None, name
     ring = RunConfig().resolved()
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
-    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 512, 5000, 0.1)
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 256, 5000, 0.1)
+    assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
+    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()
+    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
+    vae = RunConfig(family="vae").resolved()
+    assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
     assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 3000, 0.0)
     wgan = RunConfig(train=TrainConfig(loss="wgan-gp")).resolved()
     assert wgan.train.beta1 == 0.0 and wgan.train.r1_gamma == 0.0
+
+
+def test_lr_decay_is_auto_and_configs_saved_before_it_keep_constant_rates():
+    saved = RunConfig().resolved().to_dict()
+    del saved["train"]["lr_decay"]  # a checkpoint's config.json from before the field existed
+    old = RunConfig.from_dict(json.loads(json.dumps(saved)))
+    assert old.train.lr_decay == 0.0 and old.resolved().train.lr_decay == 0.0
+    assert "--lr-decay 0.0" in old.to_cli()  # repeating it from the CLI keeps the rates constant too
+    with pytest.raises(ConfigError, match="lr_decay: must be between 0 and 1"):
+        RunConfig(train=TrainConfig(lr_decay=1.5)).validate()
 
 
 def test_errors_say_what_is_allowed_including_auto():

@@ -21,6 +21,10 @@ from gan_demo.trainer import Trainer
 
 STEPS = 5
 RTOL, ATOL = 1e-5, 1e-6  # float32 maths on one CPU: only the order of reductions could move a value
+# The DCGAN cases run oneDNN's convolutions, whose kernels differ by instruction set: on an AVX2-only CPU the
+# unconditional case's step-5 grad_norm_g is 5.1e-5 (relative) from the AVX-512 value the literals were
+# measured with (2026-12-01, measured); a change of behaviour moves these numbers by far more.
+CONV_RTOL = 2e-4
 LAB_BOUNDS = (-1.5, 1.5, -1.5, 1.5)  # around ring8 (radius 1)
 # A step record's numbers, in today's trainer.STEP_VALUES order (spelled out: the reshape may rename that tuple).
 STEP_VALUES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
@@ -31,7 +35,10 @@ def toy_cfg(loss: str, r1_gamma: float) -> RunConfig:
     hinge and lsgan losses get a BatchNorm D (d_norm auto), with R1 a plain one: both are covered."""
     return RunConfig(data=DataConfig(dataset="ring8", n_points=1000),
                      model=ModelConfig(width=16, depth=2),
-                     train=TrainConfig(loss=loss, r1_gamma=r1_gamma, batch_size=64, steps=STEPS, seed=0, device="cpu"))
+                     # lr 1e-3 and lr_decay 0: ring8's defaults became 4e-3, decayed over the second half of the
+                     # run (issue 11), after these literals were measured; pinned to the values they were measured with.
+                     train=TrainConfig(loss=loss, r1_gamma=r1_gamma, batch_size=64, steps=STEPS, seed=0, device="cpu",
+                                       lr_g=1e-3, lr_d=1e-3, lr_decay=0.0))
 
 
 def digits_cfg(conditional: bool) -> RunConfig:
@@ -447,12 +454,12 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-def check(actual: dict, expected: dict) -> None:
+def check(actual: dict, expected: dict, rtol: float = RTOL) -> None:
     assert set(actual) == set(expected)
     for key in expected:
         torch.testing.assert_close(torch.tensor(actual[key], dtype=torch.float64),
                                    torch.tensor(expected[key], dtype=torch.float64),
-                                   rtol=RTOL, atol=ATOL, msg=lambda m, key=key: f"{key}: {m}")
+                                   rtol=rtol, atol=ATOL, msg=lambda m, key=key: f"{key}: {m}")
 
 
 @pytest.mark.parametrize("loss,r1_gamma", TOY_CASES, ids=[f"{l}-r1={r}" for l, r in TOY_CASES])
@@ -462,7 +469,8 @@ def test_toy_steps(loss, r1_gamma):
 
 @pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
 def test_digits_steps(conditional):
-    check(measure_digits(conditional), GOLDEN["digits"]["conditional" if conditional else "unconditional"])
+    check(measure_digits(conditional), GOLDEN["digits"]["conditional" if conditional else "unconditional"],
+          rtol=CONV_RTOL)
 
 
 def test_digits_data():
@@ -475,7 +483,10 @@ def test_lab_single_steps(loss):
 
 
 @pytest.mark.parametrize("loss", ["nonsaturating", "hinge"])
-def test_run_thread_matches_step_once(loss):
+def test_run_thread_matches_step_once(loss, monkeypatch):
+    # Read back by step count only: with the clock (READBACK_S) a loaded machine whose first step takes
+    # longer than 0.25 s reads back (and measures quality) after step 1 instead of at the end.
+    monkeypatch.setattr("gan_demo.trainer.READBACK_S", float("inf"))
     got = measure_run_thread(loss)
     check(got, GOLDEN["run"][loss])
     # The thread's records are step_once's, number for number.

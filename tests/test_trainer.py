@@ -321,3 +321,22 @@ def test_release_training_frees_optimizers_and_image_data_but_still_samples():
     tr.release_training()
     assert tr.opt_G is None and tr.opt_D is None and tr._good_state is None and len(tr.dataset) == 0
     assert tr.dataset.channels == 1 and torch.equal(tr.sample_fixed(), before)
+
+
+def test_lr_decay_brings_both_learning_rates_down_at_the_end():
+    """lr_decay 0.5 of 20 steps: the set rates for 10 steps, then linearly down to a tenth (engine.LR_DECAY_END)."""
+    from gan_demo.engine import LR_DECAY_END, lr_factor
+
+    assert [lr_factor(s, 20, 0.5) for s in (0, 10)] == [1.0, 1.0]
+    assert lr_factor(15, 20, 0.5) == pytest.approx(1 - (1 - LR_DECAY_END) * 0.5)
+    assert lr_factor(20, 20, 0.5) == lr_factor(99, 20, 0.5) == pytest.approx(LR_DECAY_END)  # the 2D lab's steps past the end
+    assert lr_factor(19, 20, 0.0) == 1.0
+    tr = Trainer(toy_cfg(lr_g=2e-3, lr_d=1e-3, lr_decay=0.5))
+    tr.run(15)
+    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(14, 20, 0.5))  # the 15th update's rate
+    tr.change(lr_d=4e-3)  # a live change is decayed alike
+    tr.run()
+    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(4e-3 * lr_factor(19, 20, 0.5))
+    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(2e-3 * lr_factor(19, 20, 0.5))
+    assert tr.cfg.train.lr_d == 4e-3  # the setting itself stays as set
+

@@ -9,7 +9,7 @@ from torch import nn
 from .. import distributed
 from ..augment import augment, overfit_sign, parse_policy
 from ..config import RunConfig
-from ..engine import StepContext, frozen, grad_norm, update_ema
+from ..engine import StepContext, frozen, grad_norm, lr_factor, update_ema
 from ..losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
 from ..models import build_models
 
@@ -145,6 +145,7 @@ class GAN:
         loss.backward()
         ctx.sync_grads(self.D)  # no-op in one process
         gnorm = grad_norm(self.D.parameters())
+        self._decayed_lr(self.opt_D, t.lr_d)
         self.opt_D.step()
         return {
             "loss_d": loss.detach(),
@@ -180,10 +181,19 @@ class GAN:
         loss.backward()
         ctx.sync_grads(self.G)
         gnorm = grad_norm(self.G.parameters())
+        self._decayed_lr(self.opt_G, t.lr_g)
         self.opt_G.step()
         update_ema(self.G_ema, self.G, self.cfg.train.ema_decay, self.step)
         self.step += 1
         return {"loss_g": loss.detach(), "grad_norm_g": gnorm}
+
+    def _decayed_lr(self, opt: torch.optim.Optimizer, lr: float) -> None:
+        """The learning rate of this update: the set one (live changes included), times the end-of-run
+        decay (cfg.train.lr_decay); without decay exactly the set one."""
+        t = self.cfg.train
+        lr = lr * lr_factor(self.step, t.steps, t.lr_decay)
+        for group in opt.param_groups:
+            group["lr"] = lr
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:

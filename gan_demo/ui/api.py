@@ -1,4 +1,5 @@
-"""API-only endpoints ("Use via API"): generate, interpolate, and start, poll and stop a training run."""
+"""API-only endpoints ("Use via API"): generate, interpolate, project, and start, poll and stop a training run
+or a comparison (runs A and B)."""
 # No `from __future__ import annotations` here: gr.api() reads the return annotation as written,
 # so it must be the real gr.FileData / dict, not a string.
 
@@ -11,6 +12,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import deque
 from pathlib import Path
 
@@ -20,9 +22,10 @@ from PIL import Image, ImageDraw
 from starlette.responses import PlainTextResponse, Response
 
 from .. import viz
-from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
+from ..compare import LABELS, check_pair
+from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, RunConfig, section_of
 from ..latent import z_from_seed
-from .catalog import CURRENT_RUN
+from .catalog import is_live
 from .errors import user_error
 from .sessions import Busy
 from .tempdirs import temp_dir
@@ -36,6 +39,8 @@ KEEP_FILES = 256  # result files kept on disk before the oldest are removed (gra
 MAX_SEED = 2**63 - 1
 MARKER = (230, 97, 1)  # orange: the seed's point on a 2D cloud (apart from green real / purple generated)
 API_DATASETS = TOY_DATASETS + IMAGE_DATASETS  # the API never reads paths on the server
+API_DEFAULTS = {"dataset": "ring8", "steps": 2000, "loss": "nonsaturating", "seed": 0}  # /train_start's defaults
+WHICH = ("both", *LABELS)  # what /compare_poll and /compare_stop act on
 
 
 class _ResultFiles:
@@ -133,14 +138,21 @@ def register(ctx) -> None:
 
     def no_run(run_id: str) -> gr.Error:
         return gr.Error(f"no run {run_id!r} in this session: a run belongs to the client session that "
-                        "started it (start one with /train_start)")
+                        "started it (start one with /train_start or /compare_start)")
+
+    def no_pair() -> gr.Error:
+        return gr.Error("no comparison in this session: a comparison belongs to the client session that "
+                        "started it (start one with /compare_start)")
+
+    def owns_run(session, run_id: str) -> bool:
+        return bool(run_id) and run_id in (session.run_id, *session.pair_ids.values())
 
     def sampler_for(checkpoint: str, request: gr.Request):
         """(sampler, live): a pretrained or uploaded checkpoint, or one of this session's runs."""
         name = (checkpoint or "").strip()
-        if name == CURRENT_RUN or name.startswith("run-"):
+        if is_live(name):
             session = own_session(request)
-            if name != CURRENT_RUN and session.run_id != name:
+            if name.startswith("run-") and not owns_run(session, name):
                 raise no_run(name)
             return ctx.catalog.sampler(name, session), True
         session = own_session(request) if has_session(request) else None  # its uploads are its own
@@ -187,10 +199,10 @@ def register(ctx) -> None:
     def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
                  request: gr.Request = None) -> gr.FileData:
         """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
-        run, or a run id from /train_start (this session's only). seed: names the latent (the same image on
-        every device). truncation: 1 = no truncation, smaller = closer to the average sample. label: the
-        class for a class-conditional checkpoint (default 0). For 2D checkpoints the picture is the
-        generator's cloud of points with the seed's point marked in orange."""
+        run, or a run id from /train_start or /compare_start (this session's only). seed: names the latent
+        (the same image on every device). truncation: 1 = no truncation, smaller = closer to the average
+        sample. label: the class for a class-conditional checkpoint (default 0). For 2D checkpoints the
+        picture is the generator's cloud of points with the seed's point marked in orange."""
         with _readable_errors():
             sampler, live = sampler_for(checkpoint, request)
             data, name = render_sample(sampler, live, seed, truncation, label)
@@ -276,12 +288,12 @@ def register(ctx) -> None:
             "error": round(float(found.error[0]), 6), "steps": len(found.losses)}
 
     # ---------------------------------------------------------------- training
-    def run_status(session) -> dict:
-        trainer = session.trainer
+    def run_status(trainer, run_id: str | None) -> dict:
+        """A run's status as /train_poll returns it (a comparison's runs each have one)."""
         snap = trainer.snapshot()
         last = snap["last"] or {}
         out = {
-            "run_id": session.run_id,
+            "run_id": run_id,
             "state": snap["state"],
             "step": snap["step"],
             "target_steps": snap["target_steps"],
@@ -302,10 +314,17 @@ def register(ctx) -> None:
         return out
 
     def own_run(run_id: str, request: gr.Request):
+        """(session, trainer, label): this session's run by its id; label is "A" or "B" for a comparison's
+        run, None for the session's single run."""
         session = own_session(request)
-        if not run_id or session.run_id != str(run_id).strip() or session.trainer is None:
-            raise no_run(str(run_id))
-        return session
+        run_id = str(run_id or "").strip()
+        if run_id and session.run_id == run_id and session.trainer is not None:
+            return session, session.trainer, None
+        pair = session.pair
+        label = next((label for label, rid in session.pair_ids.items() if rid == run_id), None) if run_id else None
+        if pair is None or label is None:
+            raise no_run(run_id)
+        return session, pair.runs[label], label
 
     def train_start(dataset: str = "ring8", steps: int = 2000, loss: str = "nonsaturating", seed: int = 0,
                     config_json: str = "", request: gr.Request = None) -> dict:
@@ -318,29 +337,86 @@ def register(ctx) -> None:
         with _readable_errors():
             values = {"dataset": dataset, "steps": steps, "loss": loss, "seed": seed}
             values.update(_settings_from_json(config_json))
-            if values["dataset"] not in API_DATASETS:
-                raise gr.Error(f"dataset: the API trains on {', '.join(API_DATASETS)} "
-                               f"(got {values['dataset']!r}); upload your own files in the app")
-            cfg = config_from_values(values)
+            cfg = config_from_values(_api_dataset(values))
             session = own_session(request)
             ctx.registry.start(session, cfg, ctx.device)
-            return {**run_status(session), "command": cli_command(cfg, session.run_id)}
+            return {**run_status(session.trainer, session.run_id), "command": cli_command(cfg, session.run_id)}
 
     def train_poll(run_id: str, request: gr.Request = None) -> dict:
         """Status of this session's run: state (running, paused, finished, stopped, diverged, failed), step,
         steps/s, ETA in seconds, family, the last step's series (a GAN's losses and D outputs, a VAE's
         loss, recon, kl and elbo); for 2D sets the grid KL/JS divergence of the
         generator's samples from the data (and for ring8/grid25 their mode coverage), measured every few
-        steps (quality_step says when). message explains a divergence or failure."""
+        steps (quality_step says when). message explains a divergence or failure. run_id may also be one
+        of a comparison's two runs (from /compare_start)."""
         with _readable_errors():
-            return run_status(own_run(run_id, request))
+            _, trainer, _ = own_run(run_id, request)
+            return run_status(trainer, str(run_id).strip())
 
     def train_stop(run_id: str, request: gr.Request = None) -> dict:
-        """Stop this session's run (it stays available to /generate and /interpolate); returns its status."""
+        """Stop this session's run (it stays available to /generate and /interpolate); returns its status.
+        run_id may also be one of a comparison's two runs: that one stops, the other trains on."""
         with _readable_errors():
-            session = own_run(run_id, request)
-            ctx.registry.stop(session)
-            return run_status(session)
+            session, trainer, label = own_run(run_id, request)
+            if label is None:
+                ctx.registry.stop(session)
+            else:
+                ctx.registry.stop_pair(session, label)
+            return run_status(trainer, str(run_id).strip())
+
+    # -------------------------------------------------------------- comparisons
+    started = weakref.WeakKeyDictionary()  # Comparison -> {"A": cfg, "B": cfg} as started here (auto kept auto)
+
+    def pair_status(session, which: str = "both") -> dict:
+        """{"runs": {label: run status}, "differences": {setting: [A's, B's]}, "commands": {label: CLI}}."""
+        pair = session.pair
+        if pair is None:
+            raise no_pair()
+        labels = LABELS if which == "both" else (which,)
+        cfgs = started.get(pair) or {label: _as_started(pair.runs[label].cfg) for label in LABELS}
+        return {"runs": {label: run_status(pair.runs[label], session.pair_ids.get(label)) for label in labels},
+                "differences": {name: list(values) for name, values in pair.diff.items()},
+                "commands": {label: cli_command(cfgs[label], session.pair_ids.get(label)) for label in labels}}
+
+    def compare_start(config_a_json: str = "", config_b_json: str = "", request: gr.Request = None) -> dict:
+        """Start a comparison: two runs, A and B, trained side by side from the same seed and data and kept
+        at the same step. config_a_json: A's settings as /train_start's config_json (flat or in sections;
+        unset ones take /train_start's defaults: ring8, 2000 steps, the nonsaturating loss, seed 0).
+        config_b_json: what B changes, e.g. {"loss": "wgan-gp", "n_critic": 5} or {"lr_d": 0.002} or
+        {"family": "vae"}; B shares A's dataset and seed. A comparison holds two of the server's run slots
+        (the cap counts runs) and replaces this session's run or comparison. Returns {"runs": {"A": status,
+        "B": status} (each as /train_poll returns it, with its run id), "differences": {setting: [A's, B's]},
+        "commands": {"A": command line, "B": ...}}. Poll with /compare_poll, stop with /compare_stop; each
+        run id also works with /train_poll, /train_stop, /generate and /interpolate."""
+        with _readable_errors():
+            values_a = {**API_DEFAULTS, **_settings_from_json(config_a_json, "config_a_json")}
+            changes = _settings_from_json(config_b_json, "config_b_json")
+            cfg_a = config_from_values(_api_dataset(values_a))
+            cfg_b = config_from_values(_api_dataset({**values_a, **changes}, "B's dataset"))
+            check_pair(cfg_a, cfg_b)
+            session = own_session(request)
+            pair = ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
+            started[pair] = {"A": cfg_a, "B": cfg_b}
+            return pair_status(session)
+
+    def compare_poll(which: str = "both", request: gr.Request = None) -> dict:
+        """Status of this session's comparison: {"runs": {"A": status, "B": status}, "differences",
+        "commands"} as /compare_start returns it. which: "both" (default), "A" or "B" (then "runs" and
+        "commands" hold that run only)."""
+        with _readable_errors():
+            return pair_status(own_session(request), _which(which))
+
+    def compare_stop(which: str = "both", request: gr.Request = None) -> dict:
+        """Stop this session's comparison: "both" (default), or "A" or "B" alone (the other trains on).
+        Stopped runs stay available to /generate and /interpolate by their run ids. Returns the status
+        as /compare_poll does."""
+        with _readable_errors():
+            which = _which(which)
+            session = own_session(request)
+            if session.pair is None:
+                raise no_pair()
+            ctx.registry.stop_pair(session, which)
+            return pair_status(session, which)
 
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
@@ -349,6 +425,9 @@ def register(ctx) -> None:
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
+    gr.api(compare_start, api_name="compare_start")
+    gr.api(compare_poll, api_name="compare_poll", concurrency_limit=None)
+    gr.api(compare_stop, api_name="compare_stop", concurrency_limit=None)
 
 
 def has_session(request: gr.Request) -> bool:
@@ -358,14 +437,39 @@ def has_session(request: gr.Request) -> bool:
     return bool(session_hash) and not re.fullmatch(r"[0-9a-f]{32}", session_hash)
 
 
+def _api_dataset(values: dict, what: str = "dataset") -> dict:
+    """values, once its dataset is one the API trains on (never a path on the server)."""
+    if values.get("dataset") not in API_DATASETS:
+        raise gr.Error(f"{what}: the API trains on {', '.join(API_DATASETS)} "
+                       f"(got {str(values.get('dataset'))[:80]!r}); upload your own files in the app")
+    return values
+
+
+def _which(which) -> str:
+    """"both", "A" or "B" from a caller's text (any case; empty = both)."""
+    text = str(which or "both").strip()
+    picked = "both" if text.lower() == "both" else text.upper()
+    if picked not in WHICH:
+        raise gr.Error(f"which: A, B or both (got {text[:20]!r})")
+    return picked
+
+
+def _as_started(cfg: RunConfig) -> RunConfig:
+    """A run's settings at step 0 (the command that repeats it from the start)."""
+    shown = RunConfig.from_dict(cfg.to_dict())
+    shown.step = 0
+    return shown
+
+
 def _png_bytes(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _settings_from_json(text: str) -> dict:
-    """{field: value} from config_json: flat, or in data/model/train sections as in a checkpoint's config.json.
+def _settings_from_json(text: str, argument: str = "config_json") -> dict:
+    """{field: value} from config_json (errors name `argument`): flat, or in data/model/train sections as in
+    a checkpoint's config.json.
 
     In sections, what a config.json holds but a visitor cannot set is skipped: fields derived from the
     dataset or the launcher, and those the server decides (gan_demo.config: the one map of settings).
@@ -375,30 +479,30 @@ def _settings_from_json(text: str) -> dict:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise gr.Error(f"config_json is not valid JSON: {exc}") from None
+        raise gr.Error(f"{argument} is not valid JSON: {exc}") from None
     except RecursionError:  # '[' * 100000: the parser gives up before reading it all
-        raise gr.Error("config_json is nested too deeply: send one JSON object of settings, "
+        raise gr.Error(f"{argument} is nested too deeply: send one JSON object of settings, "
                        "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
-        raise gr.Error("config_json must be a JSON object, e.g. {\"width\": 64}")
+        raise gr.Error(f"{argument} must be a JSON object, e.g. {{\"width\": 64}}")
     sections = {"data", "model", "train", "vae"}
     if not (set(obj) & sections):
         return obj
     skip = {"step", "format_version", "dataset_info", "schedule"}  # a web run starts afresh: no replayed changes
     unknown = set(obj) - sections - skip - {"family"}
     if unknown:
-        raise gr.Error(f"config_json: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
+        raise gr.Error(f"{argument}: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
                        "train, vae)")
     home = section_of()
     flat = {"family": obj["family"]} if "family" in obj else {}
     for section in ("data", "model", "train", "vae"):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
-            raise gr.Error(f"config_json: {section} must be a JSON object")
+            raise gr.Error(f"{argument}: {section} must be a JSON object")
         for name, value in part.items():
             if name in SERVER_ONLY or (section == "model" and name in RESOLVED_ONLY) or name in LAUNCH_ONLY:
                 continue  # in every config.json, but derived from the dataset or the launcher, or the server's
             if name in home and home[name] != section:
-                raise gr.Error(f"config_json: {name} belongs in the {home[name]} section, not {section}")
+                raise gr.Error(f"{argument}: {name} belongs in the {home[name]} section, not {section}")
             flat[name] = value
     return flat

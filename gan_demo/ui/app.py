@@ -83,7 +83,7 @@ class AppContext:
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
-    from . import explore_tab, interpolate_tab, lab_tab, lessons_tab, quality_tab, train_tab
+    from . import compare_tab, explore_tab, interpolate_tab, lab_tab, lessons_tab, quality_tab, train_tab
 
     ctx = ctx or AppContext.create()
     with gr.Blocks(title="gan_demo: train a GAN live", delete_cache=(600, 3600)) as demo:
@@ -92,6 +92,8 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Train", id="train") as train_page:
                 train = train_tab.build(ctx)
+            with gr.Tab("Compare", id="compare") as compare_page:
+                compare = compare_tab.build(ctx, train)
             with gr.Tab("Explore", id="explore"):
                 explore = explore_tab.build(ctx)
             with gr.Tab("Interpolate", id="interpolate"):
@@ -103,12 +105,15 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             with gr.Tab("Lessons", id="lessons"):
                 lessons = lessons_tab.build(ctx)
         # Cross-tab wiring: a lesson fills the Train tab; a run is sent to Explore.
-        lessons_tab.wire(ctx, lessons, train, tabs)
+        lessons_tab.wire(ctx, lessons, train, tabs, compare)
         train_tab.wire_send_to_explore(ctx, train, explore, interp, tabs)
+        compare_tab.wire_send_to_explore(ctx, compare, explore, interp, tabs)
         # A run started elsewhere (the 2D lab, a lesson) shows up when the Train tab is opened again:
         # wake its timer, which switches itself off once nothing changes.
         train_page.select(lambda: gr.Timer(active=True), None, train["timer"], api_visibility="private",
                           show_progress="hidden", concurrency_limit=None)
+        compare_page.select(lambda: gr.Timer(active=True), None, compare["timer"], api_visibility="private",
+                            show_progress="hidden", concurrency_limit=None)
         demo.unload(_make_unload(ctx))
         from . import api
 

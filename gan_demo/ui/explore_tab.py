@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from ..checkpoint import CheckpointError
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
-from .catalog import CURRENT_RUN
+from .catalog import holds_comparison, is_live
 from .tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
@@ -346,7 +346,7 @@ class Explore:
     def view(self, name, seed, mode, truncation, label, offsets, request, note: str = "") -> tuple:
         """Every control's value for a settled state: (class, *sliders, seed, mode, truncation, picture, readout, status)."""
         sampler = self._sampler(name, request)
-        if name == CURRENT_RUN or str(name).startswith("run-"):
+        if is_live(name):
             sampler.refresh()  # a live run has moved on since its cloud and directions were cached
         sliders = self.slider_updates(sampler, mode, offsets)
         session = self._session(request)
@@ -398,16 +398,25 @@ class Explore:
         return gr.update(choices=names, value=default_choice(names))
 
     def upload_run(self, request: gr.Request, path):
-        """A zipped run folder: add it to the catalog and select it. Returns (checkpoint, status)."""
+        """A zipped run folder, or a saved comparison (both its runs are added, A selected): add it to the
+        catalog and select it. Returns (checkpoint, status)."""
         if not path:
             return gr.skip(), gr.skip()
+        session = self._session(request)
         try:
-            name = self.ctx.catalog.add_upload(path, self._session(request))
+            if holds_comparison(path):
+                opened = self.ctx.catalog.add_comparison(path, session)
+                name, note = opened["A"], f"**{opened['A']}** (A) and **{opened['B']}** (B)"
+                gr.Info(f"Opened a saved comparison: its runs are {opened['A']} (A) and {opened['B']} (B).")
+                text = f"Loaded the comparison's two runs as {note}."
+            else:
+                name = self.ctx.catalog.add_upload(path, session)
+                text = f"Loaded the uploaded run as **{name}**."
         except CheckpointError as exc:
             gr.Warning(f"Could not load that run: {exc}")
             return gr.skip(), f"⚠ Could not load that run: {exc}"
-        names = self.ctx.catalog.choices(self._session(request))
-        return gr.update(choices=names, value=name), f"Loaded the uploaded run as **{name}**."
+        names = self.ctx.catalog.choices(session)
+        return gr.update(choices=names, value=name), text
 
     # -- bookmarks -----------------------------------------------------------------------------
     def _bookmark_outputs(self, session, selected=None, status=""):
@@ -546,7 +555,7 @@ def build(ctx) -> dict:
     pending = gr.State(None)  # a bookmark waiting for its checkpoint to load
     with gr.Row():
         checkpoint = gr.Dropdown(names, value=default_choice(names), label="Checkpoint", scale=4,
-                                 info="pretrained runs, your current run, uploaded runs", elem_id="explore-checkpoint")
+                                 info="pretrained runs, your current run or comparison, uploaded runs", elem_id="explore-checkpoint")
         with gr.Column(scale=1, min_width=170):
             refresh = gr.Button("↻ Refresh list", size="sm")
             upload = gr.UploadButton("Upload a run folder (.zip)", file_types=[".zip"], size="sm",

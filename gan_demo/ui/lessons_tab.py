@@ -31,15 +31,38 @@ class Lesson:
     presets: tuple[Preset, ...] = ()  # buttons that load the Train tab
     tabs: tuple[tuple[str, str], ...] = ()  # buttons that open another tab: (label, tab id)
     losses: tuple[str, ...] = ()  # loss kinds whose formulas are shown
+    # A one-click comparison (the Compare tab): (A's preset values, B's changes as the Compare tab's B controls
+    # take them, schedule included). None: a lesson with two presets compares them (A = the first).
+    comparison: tuple[dict, dict] | None = None
+
+    def pair(self) -> tuple[dict, dict] | None:
+        """(A's Train-tab values, B's changes) of this lesson's comparison, or None."""
+        from .compare_tab import changes_between
+
+        if self.comparison is not None:
+            return values_for(self.comparison[0]), dict(self.comparison[1])
+        if len(self.presets) == 2:
+            a, b = (values_for(p.values) for p in self.presets)
+            return a, changes_between(a, b)
+        return None
 
 
 # The lessons' settings were tuned by running them headless (see each lesson's figures); a smaller
 # network (128 units) and batch (256) than the 2D defaults so the effect shows within minutes on a laptop.
-_SMALL = {"dataset": "ring8", "width": 128, "batch_size": 256, "r1_gamma": 0.0, "d_norm": "none", "seed": 0}
+_SMALL = {"dataset": "ring8", "width": 128, "batch_size": 256, "r1_gamma": 0.0, "d_norm": "none", "lr_decay": 0.0,
+          "seed": 0}  # lr_decay 0: constant learning rates, as measured (ring8's auto decay came later)
 
 # Lesson 5: the DCGAN defaults on stacked-digits at 16 px (the sources are 8 x 8, so 16 px loses nothing
 # and a step costs about a quarter of 32 px), 800 steps: the run BENCHMARKS.md measured.
 _STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0}
+
+# Lesson 7: ring8's defaults, and the same run with D's learning rate x10 from step 2,500 (half of its 5,000),
+# as BENCHMARKS.md measured it (`train --schedule`).
+_LR_D_X10 = '[{"step": 2500, "lr_d": 0.04}]'
+
+# Lesson 8: the image defaults on the bundled digits' 1,438 training images at 32 px, 1,500 steps, without and with
+# DiffAugment: the runs BENCHMARKS.md section 10 measured (as a zip of the same images).
+_FEW = {"dataset": "digits", "img_size": 32, "steps": 1500, "seed": 0, "augment": "none"}
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -53,8 +76,9 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         losses=("minimax", "wgan-gp"),
         text="""\
-**Try it.** Load *minimax on ring8*, press **Start** in the Train tab and watch the samples (the **2D lab**
-tab shows the same run with D's map). Then load *WGAN-GP on ring8* and compare.
+**Try it.** Press **Compare side by side**: the **Compare** tab trains *minimax* (A) and *WGAN-GP* (B) at once
+from the same seed, each picture with D's map under the samples, and overlays their curves. (Or load one preset
+into the Train tab and watch it alone in the Train and **2D lab** tabs.)
 
 **What you will see.** The minimax GAN first makes a rough ring, then pulls its samples together into a
 crescent on one side: a few modes get almost all of them and the modes on the other side stay empty (in the
@@ -97,8 +121,8 @@ Each WGAN-GP step trains D five times, so it is slower per step.
         ),
         losses=("nonsaturating",),
         text="""\
-**Try it.** Load *lr_d = 10 × lr_g* (the discriminator learns ten times faster) and press **Start**. Watch the
-D(x) and D(G(z)) curves on the Train tab and the map in the **2D lab**. Then load *balanced* and compare.
+**Try it.** Press **Compare side by side**: A has *lr_d = 10 × lr_g* (the discriminator learns ten times
+faster), B is *balanced* (lr_d = lr_g). Watch the D(x) and D(G(z)) curves of both on one chart, and D's maps.
 
 **What you will see.** D wins every round: D(x) climbs to about 0.8 to 0.9 while D(G(z)), D's verdict on the
 fakes, stays between 0.1 and 0.2. The generator, chased by a discriminator that adapts ten times faster than
@@ -133,9 +157,9 @@ to 1,500, and 2,500 samples at step 1,500 (good = within $3\\sigma$ of a mode):
         losses=("minimax", "nonsaturating"),
         text="""\
 **Try it.** Both presets use a strong discriminator (lr_d = 10 × lr_g), so D rejects the fakes early; they
-differ only in the generator's loss. Load *minimax (saturating)*, press **Start**, and open the **2D lab**:
-the number *G's pull* under the picture is the mean length of the generator's gradient on its samples.
-Then load *non-saturating* and compare.
+differ only in the generator's loss. Press **Compare side by side** (A: *minimax*, B: *non-saturating*) and
+compare the curves; then load one preset into the Train tab and open the **2D lab**: the number *G's pull*
+under the picture is the mean length of the generator's gradient on its samples.
 
 **What you will see** (the presets use seed 0). With the minimax loss D(G(z)) sinks to about 0.03. In the 2D
 lab, D's map is purple (fake) almost everywhere, with small green islands around the eight real modes; the
@@ -216,12 +240,16 @@ where each $z$ lands among all the generated points.
         presets=(
             Preset("Load: DCGAN on stacked-digits (16 px, 800 steps)", _STACKED),
             Preset("Load: the same with lr 5e-4 for G and D", {**_STACKED, "lr_g": 5e-4, "lr_d": 5e-4}),
+            Preset("Load: a weak D (ndf 8)", {**_STACKED, "ndf": 8}),
         ),
+        comparison=(_STACKED, {"ndf": 8}),  # A does not collapse, B (a D with 1/8 of the channels) does
         tabs=(("Open Quality", "quality"),),
         text="""\
-**Try it.** Load the first preset and press **Start** in the Train tab. When it has finished, open the
-**Quality** tab, pick *current run*, set the samples to 26,000 and press *Measure quality*. Then load the second
-preset (the learning rates 2.5 times the default) and compare.
+**Try it.** Press **Compare side by side**: A is the DCGAN with its default discriminator, B the same with a
+weak one (`ndf` 8: an eighth of D's channels). Watch the two sample grids: B's fills with a few colour
+combinations repeated over and over. When they have finished, open the **Quality** tab, pick *comparison A*
+(then *comparison B*), set the samples to 26,000 and press *Measure quality*. The *Load* buttons put one
+configuration in the Train tab (the second raises both learning rates to 5e-4).
 
 **The data.** Each image of *stacked-digits* holds three handwritten digits, one per colour channel (red, green,
 blue), each drawn independently of the others. That makes $10 \\times 10 \\times 10 = 1{,}000$ kinds of image
@@ -245,11 +273,15 @@ every 500 steps (even perfect samples cover only about 925 modes with 2,600 draw
 | first preset, step 800 (341 s of CPU time) | 972 / 1,000 | 0.35 | 0.78 |
 | second preset (lr 5e-4), step 800 (233 s of CPU time) | 988 / 1,000 | 0.30 | 0.81 |
 | first preset's settings trained on to step 2,000 | 970 / 1,000 | 0.40 | 0.82 |
+| **B: a weak D (ndf 8)**, step 800 (135 s on a loaded CPU) | **295 / 1,000** | **3.77** | 0.80 |
 | held-out real triples | 1,000 / 1,000 | 0.020 | 0.99 (98.3% of triples read right) |
 | published (Stacked MNIST, their own networks): DCGAN | 99 | 3.4 | |
 | published: Unrolled GAN / VEEGAN / PacDCGAN2 | 48.7 / 150 / 1,000 | 4.32 / 2.95 / 0.06 | |
 
-So this DCGAN has **not** collapsed in the papers' sense (it covers 97% to 99% of the modes), but its histogram
+**B collapses**: 295 of the 1,000 modes, and its 10 most frequent triples take 75% of the samples (one of
+them 22%), close to the published DCGAN's 99 modes and KL 3.4. A discriminator with an eighth of the channels
+cannot tell the triples G draws from those it leaves out, so nothing pushes G off the few that pass (the Unrolled
+GAN paper shrank D to show the same). The default DCGAN (A) has **not** collapsed in the papers' sense (it covers 97% to 99% of the modes), but its histogram
 is far from even: at step 800, in every channel the classifier reads a "1" in 1.7% to 2.4% of the samples and a
 "3" or a "9" in 14% to 17% (a fair share is 10%), and it is less sure of the generated digits than of real
 ones (blurry strokes). Training longer did not help: the live count on 2,600 samples went 634, 763, 758, 719
@@ -321,6 +353,81 @@ With the VAE's default decoder noise ($\\sigma = 0.1$) the reconstruction term o
 drawn from the prior were blobs (FD_classifier 375 after 200 steps).
 """,
     ),
+    Lesson(
+        key="midrun",
+        title="7. Change a setting while it trains: D's learning rate × 10 at mid-run",
+        comparison=({"dataset": "ring8", "seed": 0}, {"schedule": _LR_D_X10}),
+        text="""\
+**Try it.** Press **Compare side by side**: A is ring8 with its defaults, a healthy run; B is the same run
+until step 2,500, where its discriminator's learning rate jumps from 0.004 to 0.04, ten times the generator's
+(B's *schedule*, marked by a vertical line on B's curves). Watch the first few dozen steps after the line.
+You can do the same by hand on any run: change *Learning rate D* in the Train tab while it trains and press
+*Apply*; the change is recorded, and the command the tab shows replays it (`--schedule`).
+
+**What you will see.** Until step 2,500 the two runs are the same run (same seed, same data, same numbers).
+Then B's equilibrium breaks within a handful of steps: its loss_D jumps from 1.38 to 42 after 4 steps and
+to about 500,000 after 8; D(x) and D(G(z)) swing between 0 and 1. Within 32 steps B's samples have left the
+ring altogether (no mode covered) while A keeps sharpening. D calms down after about 50 steps and then wins
+(D(x) about 0.65-0.69 against D(G(z)) about 0.31-0.34 until step 3,500). The defaults lower both learning rates
+linearly to a tenth over the second half of a run, so B's D slows back to 0.004 by the end, and G starts to
+return to a few modes, far too late.
+
+**What we measured** (seed 0, CPU; `python -m gan_demo train --dataset ring8 [--schedule
+'[{"step": 2500, "lr_d": 0.04}]']`, then `eval`; BENCHMARKS.md, the 2D defaults section):
+
+| step | A: modes, high-quality share | A: D(x) / D(G(z)) | B: modes, high-quality share | B: D(x) / D(G(z)) |
+|---|---|---|---|---|
+| 2,500 (the change) | 8 of 8, 90.2% | 0.50 / 0.50 | 8 of 8, 90.2% | 0.50 / 0.50 |
+| 2,600 | 8, 91.2% | 0.50 / 0.50 | **0**, 0% | 0.61 / 0.35 |
+| 3,500 | 8, 93.6% | 0.50 / 0.50 | 0, 0% | 0.69 / 0.31 |
+| 5,000 (the end) | **8, 94.6%** | 0.50 / 0.50 | **0, 1.2%** | 0.53 / 0.47 |
+
+**Why.** A GAN is two optimisers chasing each other. At the equilibrium D cannot tell real from fake
+(D(x) = D(G(z)) = 1/2, loss_D = 2 ln 2 = 1.386) and its gradients are small. A step ten times larger overshoots:
+D's weights jump far past the point where it scores both sides alike, its outputs saturate, and the
+gradient it hands G points somewhere useless. G follows it off the ring. Once D is very sure, the
+non-saturating loss still gives G a gradient, but toward wherever D's map happens to be lowest, not toward
+the data, and with the learning rates decaying there are too few steps left to find the ring again.
+""",
+    ),
+    Lesson(
+        key="few",
+        title="8. Few images: why D memorises, and what augmentation changes",
+        presets=(Preset("Load: digits, no augmentation", _FEW),
+                 Preset("Load: digits with DiffAugment", {**_FEW, "augment": "color,translation,cutout"})),
+        text="""\
+**Try it.** Press **Compare side by side**: both runs train the image defaults on the 1,438 bundled digits
+(32 px, 1,500 steps); B passes every image D sees, real or generated, through random *differentiable
+augmentation* first (DiffAugment: colour, translation, cutout). On a CPU each run takes about 12 minutes of
+processor time, so the two together take a while: the difference shows in the first few hundred steps. Watch the
+green **r_t** curves on the D plot.
+
+**What r_t says.** ADA's overfitting heuristic (Karras et al. 2020) is $r_t = \mathbb{E}[\operatorname{sign} D(x)]$
+over the real images of a batch: the share D calls real minus the share it calls fake. 0 means D cannot
+tell; near +1 means D is sure of every training image, which on a small set means it has learned *those
+images*, not what a digit looks like. Its feedback to G then says "be one of these 1,438", and G's samples
+degrade or copy.
+
+**What we measured** (seed 0, CPU; the same 1,438 digits written as PNG files and trained from a zip,
+`benchmarks/augment_digits.py`; BENCHMARKS.md section 10; scored against the training digits with the
+project's digits classifier, where held-out real digits score precision 0.93, recall 0.93, FD 9.5):
+
+| step | A (no augmentation): r_t | A: precision / recall / FD | B (DiffAugment): r_t | B: precision / recall / FD |
+|---|---|---|---|---|
+| 500 | 0.82 | 0.31 / 0.82 / 92.7 | 0.32 | 0.32 / 0.88 / 91.6 |
+| 1,000 | 0.80 | 0.39 / 0.91 / 68.5 | 0.32 | 0.35 / 0.93 / 66.1 |
+| 1,500 | 0.78 | 0.41 / 0.93 / 53.8 | 0.34 | 0.35 / 0.93 / 66.7 |
+
+On a 300-image subset the gap in r_t is wider (1.00 against 0.46 at step 2,000).
+
+**The honest result.** Augmentation does what it is for: D stops memorising (r_t stays near 0.3 instead
+of 0.8 to 1.0). But within these short CPU runs it did **not** make the samples better: at step 1,500 A's
+FD is lower. The papers' gains (StyleGAN2-ADA, DiffAugment) appear over much longer training, when an
+unaugmented D has memorised the set completely and G's samples get worse; an augmented D has to learn what
+survives every shift, cutout and colour change, which is slower at first. That is why the app does not turn
+augmentation on by itself yet (`augment` auto = off until a measured set size gains from it).
+""",
+    ),
 )
 
 
@@ -337,19 +444,24 @@ def formulas_markdown(kinds) -> str:
 # ------------------------------------------------------------------------------ layout
 def build(ctx) -> dict:
     """One accordion per lesson: its text, its formulas and its buttons. Wired by wire()."""
-    gr.Markdown("## Lessons\nEach lesson loads a configuration into the **Train** tab (press *Start* there), "
-                "then tells you what to watch and why. The 2D ones are best watched in the **2D lab** tab "
-                "as well, which shows the same run. Every figure quoted was measured by running the preset on a "
+    gr.Markdown("## Lessons\nA lesson's **Compare side by side** button starts its two runs at once in the "
+                "**Compare** tab (both panels and overlaid curves, kept at the same step); its *Load* buttons put one "
+                "configuration in the **Train** tab instead (press *Start* there). Each lesson then tells you what "
+                "to watch and why. The 2D ones can also be watched in the **2D lab** tab. Every figure quoted was measured by running the preset on a "
                 "CPU; GAN training is chaotic, so on another machine the same seed can take another path: the "
                 "tables give the spread over several seeds.")
     buttons = []  # (button, Preset) pairs
     tab_buttons = []  # (button, tab id) pairs
+    compare_buttons = []  # (button, Lesson) pairs
     for i, lesson in enumerate(LESSONS):
         with gr.Accordion(lesson.title, open=i == 0, elem_id=f"lesson-{lesson.key}"):
             with gr.Row():
+                if lesson.pair() is not None:
+                    btn = gr.Button("▶ Compare side by side (starts both)", variant="primary",
+                                    elem_id=f"lesson-{lesson.key}-compare")
+                    compare_buttons.append((btn, lesson))
                 for j, preset in enumerate(lesson.presets):
-                    btn = gr.Button(preset.label, variant="primary" if j == 0 else "secondary",
-                                    elem_id=f"lesson-{lesson.key}-{j}")
+                    btn = gr.Button(preset.label, variant="secondary", elem_id=f"lesson-{lesson.key}-{j}")
                     buttons.append((btn, preset))
                 for label, tab in lesson.tabs:
                     btn = gr.Button(label, variant="primary", elem_id=f"lesson-{lesson.key}-{tab}")
@@ -361,13 +473,33 @@ def build(ctx) -> dict:
         gr.Markdown("$D$ is the discriminator's output: a probability $D(x) = \\sigma(\\ell)$ of its logit "
                     "$\\ell$ for the logistic losses, the raw score for the others.\n\n"
                     + formulas_markdown(LOSS_FORMULAS), latex_delimiters=LATEX)
-    return {"buttons": buttons, "tab_buttons": tab_buttons}
+    return {"buttons": buttons, "tab_buttons": tab_buttons, "compare_buttons": compare_buttons}
 
 
-def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs) -> None:
-    """Preset buttons fill the Train tab's controls and switch to it; the latent lesson opens its tabs."""
+def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs, compare: dict | None = None) -> None:
+    """Preset buttons fill the Train tab's controls and switch to it; a comparison button fills the Train tab
+    (run A) and the Compare tab's B controls, opens the Compare tab and starts both; the latent lesson opens
+    its tabs."""
     controls = train["controls"]
     names = list(controls)
+
+    if compare is not None:
+        from .compare_tab import B_FIELDS, SAME
+
+        b_controls = compare["b_controls"]
+
+        def comparer(lesson: Lesson):
+            def load():
+                a_values, changes = lesson.pair()
+                b = [changes.get(n, SAME) for n in B_FIELDS]
+                return [a_values[n] for n in names] + [SAME if v is None else str(v) if not isinstance(v, str) else v
+                                                       for v in b] + [gr.Tabs(selected="compare")]
+            return load
+
+        for btn, lesson in lessons["compare_buttons"]:
+            btn.click(comparer(lesson), None, [*controls.values(), *(b_controls[n] for n in B_FIELDS), tabs],
+                      show_progress="hidden", concurrency_limit=None, api_visibility="private"
+                      ).then(**compare["start_event"])
 
     def loader(preset: Preset):
         def load():

@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import IMAGE_DATASETS, TOY_DATASETS
 from ..evaluate import DEFAULT_N, METRICS, evaluate_sampler, table_rows
 from ..viz import FAKE_COLOR, REAL_COLOR, nearest_picture
-from .catalog import CURRENT_RUN
+from .catalog import is_live
 from .errors import for_visitor
 from .explore_tab import default_choice
 
@@ -192,8 +192,8 @@ def cli_command(name: str, n: int, folder: Path | None) -> str:
     """The same measurement from the command line (its default seed is the app's, so the figures match)."""
     if folder is not None:
         return f"python -m gan_demo eval --checkpoint {_shown_path(folder)} --n {n}"
-    if name == CURRENT_RUN or str(name).startswith("run-"):
-        where = "save the run on the Train tab, unzip it, and give its folder"
+    if is_live(name):
+        where = "save the run on the Train tab (a comparison on the Compare tab), unzip it, and give its folder"
     else:
         where = "unzip the run folder you uploaded and give its path"
     return f"# {where}:\npython -m gan_demo eval --checkpoint my_run --n {n}"

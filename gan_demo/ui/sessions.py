@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..compare import LABELS, Comparison
 from ..config import RunConfig
 from ..trainer import Trainer
 
@@ -57,7 +58,10 @@ class Session:
     uploads: dict = field(default_factory=dict)  # server-made id -> path of a dataset file this session uploaded
     projected: dict | None = None  # Explore's latent found by projecting an image: {"checkpoint", "z", "label", "what"}
     projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
-    starting: bool = False  # a slot is reserved while this session's new trainer is being built
+    starting: int = 0  # slots reserved while this session's new run (1) or comparison (2) is being built
+    pair: Comparison | None = None  # the Compare tab's runs A and B
+    pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
+    pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
 
     @property
     def active(self) -> bool:
@@ -73,9 +77,18 @@ class Session:
             self.timeline_stride *= 2
 
 
-def _holds_slot(session: Session) -> bool:
-    """A run counts against the cap while its thread lives (training, paused, or finishing its last step)."""
-    return session.starting or (session.trainer is not None and session.trainer.running)
+def _slots(session: Session) -> int:
+    """Runs of this session counted against the cap: each run whose thread lives (training, paused, or
+    finishing its last step), or the slots reserved for the runs being built, whichever is more."""
+    running = (session.trainer is not None and session.trainer.running) + (session.pair.running if session.pair else 0)
+    # A start's reserved slots become its new runs (and its old runs are stopped): count them once.
+    return max(session.starting, running)
+
+
+def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
+    """The session's trainers whose threads live (with ended=True: all of them): its run, the comparison's two."""
+    trainers = [t for t in (session.trainer, *(session.pair.runs.values() if session.pair else ())) if t is not None]
+    return trainers if ended else [t for t in trainers if t.running]
 
 
 def _release_memory() -> None:
@@ -120,11 +133,13 @@ class SessionRegistry:
 
     def by_run_id(self, run_id: str) -> Session | None:
         with self._lock:
-            return next((s for s in self._sessions.values() if s.run_id == run_id), None)
+            return next((s for s in self._sessions.values()
+                         if s.run_id == run_id or run_id in s.pair_ids.values()), None)
 
     def active_runs(self) -> int:
+        """Runs holding a slot across all sessions (a comparison holds two)."""
         with self._lock:
-            return sum(_holds_slot(s) for s in self._sessions.values())
+            return sum(_slots(s) for s in self._sessions.values())
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -134,26 +149,13 @@ class SessionRegistry:
         """Build a Trainer for the session's new run and start it, unless the server is full.
 
         The slot is reserved under the lock before the trainer is built (outside it) and given back
-        if building fails, so racing starts cannot exceed max_runs. The session's previous run is
-        stopped, and the new one starts only once the old thread has ended.
+        if building fails, so racing starts cannot exceed max_runs. The session's previous run (and its
+        comparison) is stopped, and the new one starts only once the old threads have ended.
         """
-        self.sweep()
-        with self._lock:
-            if session.starting:
-                raise Busy("busy: a run is already starting in this session; wait for it")
-            others = [s for s in self._sessions.values() if s is not session and _holds_slot(s)]
-            if len(others) >= self.max_runs:
-                raise Busy(self._busy_message(others))
-            session.starting = True
+        self._reserve(session, 1)
         try:
             trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
-            old = session.trainer
-            if old is not None and old.running:
-                old.stop()
-                old.join(REPLACE_WAIT_S)
-                if old.running:
-                    raise Busy("busy: your previous run is still finishing its current step; press Start again "
-                               "in a moment")
+            self._end_live_runs(session)
             with self._lock:
                 session.trainer, session.run_cfg = trainer, cfg
                 session.run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
@@ -162,8 +164,53 @@ class SessionRegistry:
                 trainer.start()
         finally:
             with self._lock:
-                session.starting = False
+                session.starting = 0
         return trainer
+
+    def start_pair(self, session: Session, cfg_a: RunConfig, cfg_b: RunConfig, device) -> Comparison:
+        """Build and start the session's comparison (runs A and B: two slots of the cap, reserved at once).
+
+        Like start(): refused when the server has fewer than two free slots; the session's previous run
+        and comparison are stopped first (a visitor trains one run or one comparison at a time).
+        """
+        self._reserve(session, len(LABELS))
+        try:
+            pair = Comparison(cfg_a, cfg_b, device=device)  # a bad config fails here, old runs untouched
+            self._end_live_runs(session)
+            with self._lock:
+                session.pair = pair
+                session.pair_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
+                session.pair_timeline.clear()
+                pair.start()
+        finally:
+            with self._lock:
+                session.starting = 0
+        return pair
+
+    def _reserve(self, session: Session, n: int) -> None:
+        """Reserve n slots for the session's new run(s) under the lock, or raise Busy saying why.
+        The session's own live runs do not count: the new start replaces them."""
+        self.sweep()
+        with self._lock:
+            if session.starting:
+                raise Busy("busy: a run is already starting in this session; wait for it")
+            others = [s for s in self._sessions.values() if s is not session and _slots(s)]
+            held = sum(_slots(s) for s in others)
+            if held + n > self.max_runs:
+                raise Busy(self._busy_message(others, held, n))
+            session.starting = n
+
+    def _end_live_runs(self, session: Session) -> None:
+        """Stop the session's run and comparison before new ones start; Busy if a thread will not end."""
+        live = [t for t in (session.trainer, *(session.pair.runs.values() if session.pair else ())) if t is not None]
+        for trainer in live:
+            if trainer.running:
+                trainer.stop()
+        for trainer in live:
+            trainer.join(REPLACE_WAIT_S)
+            if trainer.running:
+                raise Busy("busy: your previous run is still finishing its current step; press Start again "
+                           "in a moment")
 
     def stop(self, session: Session, wait: float = STOP_WAIT_S) -> None:
         """Ask the session's run to stop at its next step boundary; wait up to `wait` seconds for it.
@@ -176,23 +223,34 @@ class SessionRegistry:
             trainer.join(wait)
         self._release_if_ended(session)
 
-    def _busy_message(self, holders: list[Session]) -> str:
+    def stop_pair(self, session: Session, which: str | None = None, wait: float = STOP_WAIT_S) -> None:
+        """Stop the comparison's runs (both, or "A" or "B") at their next step boundary, as stop() does."""
+        pair = session.pair
+        if pair is None:
+            return
+        pair.stop(which)
+        for trainer in pair.pick(which):
+            trainer.join(wait)
+        self._release_if_ended(session)
+
+    def _busy_message(self, holders: list[Session], held: int | None = None, wanted: int = 1) -> str:
         """Why a start is refused, and when a slot is expected to free."""
         now = self.clock()
+        held = sum(_slots(s) for s in holders) if held is None else held
         waits = []
         for s in holders:
-            t = s.trainer
-            if t is None:
-                continue
-            if t.state == "paused" and t.paused_at is not None:
-                waits.append(max(0.0, self.paused_timeout - (now - t.paused_at)))
-            elif t.state == "running":
-                eta = t.snapshot()["eta_s"]
-                if eta is not None:
-                    waits.append(eta)
+            for t in _live_trainers(s):
+                if t.state == "paused" and t.paused_at is not None:
+                    waits.append(max(0.0, self.paused_timeout - (now - t.paused_at)))
+                elif t.state == "running":
+                    eta = t.snapshot()["eta_s"]
+                    if eta is not None:
+                        waits.append(eta)
             waits.append(max(0.0, self.session_timeout - (now - s.last_seen)))
         when = f"a slot should free in about {_minutes(min(waits))}" if waits else "try again in a minute"
-        return (f"busy: {len(holders)} runs are training or paused on this server (limit {self.max_runs}); "
+        need = (f"; a comparison trains two runs, so it needs {wanted} free slots (the cap counts runs, not "
+                f"visitors)" if wanted > 1 else "")
+        return (f"busy: {held} runs are training or paused on this server (limit {self.max_runs}){need}; "
                 f"{when} (a paused run gives up its slot after {_minutes(self.paused_timeout)}, "
                 f"a visitor's run is stopped {_minutes(self.session_timeout)} after their last visit)")
 
@@ -206,11 +264,10 @@ class SessionRegistry:
                        if now - s.last_seen > self.session_timeout and not s.starting]
             sessions = list(self._sessions.values())
         for s in sessions:
-            t = s.trainer
-            if t is not None and t.state == "paused" and t.paused_at is not None \
-                    and now - t.paused_at > self.paused_timeout:
-                t.stop(f"stopped after {_minutes(self.paused_timeout)} paused, to free its slot for other "
-                       "visitors; it can still be saved and explored")
+            for t in _live_trainers(s):
+                if t.state == "paused" and t.paused_at is not None and now - t.paused_at > self.paused_timeout:
+                    t.stop(f"stopped after {_minutes(self.paused_timeout)} paused, to free its slot for other "
+                           "visitors; it can still be saved and explored")
             self._release_if_ended(s)
         for sid in expired:
             self.drop(sid)
@@ -218,10 +275,10 @@ class SessionRegistry:
             _release_memory()
 
     def _release_if_ended(self, session: Session) -> None:
-        trainer = session.trainer
         # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
-        if trainer is not None and trainer.kind == "image" and not trainer.running and trainer.holds_optimizers:
-            trainer.release_training()
+        for trainer in _live_trainers(session, ended=True):
+            if trainer.kind == "image" and not trainer.running and trainer.holds_optimizers:
+                trainer.release_training()
 
     def drop(self, session_id: str) -> None:
         """The browser tab closed or the session expired: stop its run and forget it."""
@@ -229,17 +286,18 @@ class SessionRegistry:
             session = self._sessions.pop(session_id, None)
         if session is None:
             return
-        trainer = session.trainer
-        if trainer is not None and trainer.running:
+        for trainer in _live_trainers(session):
             trainer.stop()
+        for trainer in _live_trainers(session):
             trainer.join(STOP_WAIT_S)
         for hook in self.on_drop:
             try:
                 hook(session)
             except Exception:  # a hook's failure must not keep the session alive
                 log.warning("session clean-up hook failed", exc_info=True)
-        session.trainer = None
+        session.trainer = session.pair = None
         session.timeline.clear()
+        session.pair_timeline.clear()
 
     def start_reaper(self, every: float | None = None) -> None:
         """Sweep in a background thread every `every` seconds (default: a quarter of the shorter timeout)."""

@@ -60,13 +60,16 @@ FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder +
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
                   "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "augment", "recon", "beta", "kl_warmup", "lr_vae", "steps",
+                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
+                  "lr_vae", "steps",
                   "seed")
 # Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
 # the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae")
+AUTO_FIELDS = ("z_dim", "width", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
+               "lr_decay")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay", "augment"),
+FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
+                       "lr_decay", "augment"),
                "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
 CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
@@ -487,8 +490,11 @@ def build(ctx) -> dict:
                                                       info=info("gp_weight"), visible=gan)
                     controls["r1_gamma"] = gr.Number(initial["r1_gamma"], label="r1_gamma", minimum=0, step=0.05,
                                                      info=info("r1_gamma"), visible=gan)
-                controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
-                                                  maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
+                with gr.Row():
+                    controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
+                                                      maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
+                    controls["lr_decay"] = gr.Number(initial["lr_decay"], label="lr_decay", minimum=0, maximum=1,
+                                                     step=0.1, info=info("lr_decay"), visible=gan)
                 controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], label="augment",
                                                   info=info("augment"), visible=gan)
 
