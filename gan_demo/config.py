@@ -20,6 +20,7 @@ IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
 RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
+DEFAULT_POLICY = "color,translation,cutout"  # gan_demo.augment.DEFAULT_POLICY (a test keeps the two alike)
 # ring8's own defaults for the nonsaturating GAN (issue 11): half the width, half the batch and 4x the
 # learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
 # quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
@@ -30,6 +31,11 @@ FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
 FAST_2D_BATCH = 256
 FAST_2D_LR = 4e-3  # Adam learning rate of G and D
 DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
+# augment="auto" augments image GAN sets with fewer training images than this. 0: never yet. Measured (BENCHMARKS.md
+# section 10): on 300 digits, 2,000 steps of the defaults, DiffAugment kept D from memorising (r_t 0.46 against
+# 1.0) but its FD was worse (58.7 against 46.9), so no size has been shown to gain within the default steps.
+AUGMENT_BELOW = 0
+AUGMENT_CHOICES = ("auto", "none", "color,translation,cutout", "translation,cutout", "translation", "color")  # the web app's list
 
 
 class ConfigError(ValueError):
@@ -85,6 +91,7 @@ class TrainConfig:
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, else 0); configs saved before it existed read 0
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
+    augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
     steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
@@ -137,7 +144,8 @@ class RunConfig:
             if unknown:
                 raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
             legacy = LEGACY_AUTO.get(klass.__name__, {})
-            sub = {**ADDED_LATER.get(klass.__name__, {}), **sub}  # a config saved before a field existed ran without it
+            if sub:  # a section written before a field existed meant what the code did then
+                sub = {**ADDED_LATER.get(klass.__name__, {}), **sub}
             sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
             return klass(**sub)
 
@@ -158,11 +166,12 @@ class RunConfig:
 
     # ------------------------------------------------------------ defaults
     def resolved(self, *, channels: int | None = None, n_classes: int = 0, data_dim: int = 2,
-                 data_scale: float | None = None) -> "RunConfig":
+                 data_scale: float | None = None, n_images: int | None = None) -> "RunConfig":
         """A copy with every 'pick the default' value filled in and checked.
 
-        channels / n_classes / data_dim describe the dataset once it is loaded
-        (the Trainer passes them); a resolved config rebuilds the models alone.
+        channels / n_classes / data_dim / n_images describe the dataset once it is loaded
+        (the Trainer passes them); a resolved config rebuilds the models alone. Without
+        n_images an image GAN's augment stays "auto".
         """
         cfg = RunConfig.from_dict(self.to_dict())
         d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
@@ -195,6 +204,10 @@ class RunConfig:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
+        if two_d or vae:  # points are not images, and the VAE has no D to augment for
+            t.augment = "none"
+        elif t.augment == "auto" and n_images is not None:
+            t.augment = auto_augment(n_images)
         m.img_size = d.img_size
         m.data_dim = data_dim
         if channels is not None:
@@ -265,6 +278,7 @@ class RunConfig:
               f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
         check(t.lr_decay is None or 0 <= t.lr_decay <= 1, "lr_decay", f"must be between 0 and 1, {auto} (got {t.lr_decay})")
         check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
+        check_augment(check, t.augment, self.kind, self.family)
         check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
@@ -304,6 +318,26 @@ class RunConfig:
             parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
         parts.append(f"--out {_quote(out)}")
         return " ".join(parts)
+
+
+def auto_augment(n_images: int, below: int | None = None) -> str:
+    """What augment="auto" means for an image GAN on n_images training images: the paper's policy under
+    `below` (default AUGMENT_BELOW) images, else none."""
+    below = AUGMENT_BELOW if below is None else below
+    return DEFAULT_POLICY if n_images < below else "none"
+
+
+def check_augment(check, augment, kind: str, family: str) -> None:
+    """augment is auto, none or a policy (gan_demo.augment.parse_policy); points are never augmented."""
+    from .augment import parse_policy
+
+    try:
+        policy = parse_policy(augment) if isinstance(augment, str) and augment != "auto" else ()
+    except ValueError as exc:
+        check(False, "augment", str(exc).removeprefix("augment: "))
+    check(isinstance(augment, str), "augment", f"must be auto, none or a policy such as {DEFAULT_POLICY} (got {augment!r})")
+    check(not (policy and kind == "2d" and family == "gan"), "augment",
+          "augments images only; a 2D run trains on its points as they are (use auto or none)")
 
 
 def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
@@ -366,7 +400,7 @@ LEGACY_AUTO = {
 }
 # Fields added after FORMAT_VERSION 1 whose auto value is not what older runs did: a config.json without
 # one (a checkpoint saved before it existed) gets the value that reproduces how that run trained.
-ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0}}
+ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none"}}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)
@@ -402,7 +436,8 @@ def field_type(klass, name: str) -> type:
     return args[0] if args else hint
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking", "ema_decay")
+GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking",
+            "ema_decay", "augment")
 
 
 def _quote(s: str) -> str:

@@ -183,6 +183,7 @@ class Trainer:
             n_classes=ds.n_classes,
             data_dim=ds.data_dim if ds.kind == "2d" else 2,
             data_scale=data_scale(ds) if cfg.step == 0 else None,
+            n_images=len(ds) if ds.kind == "image" else None,  # augment "auto" (a resumed run keeps what it chose)
         )
         if self.cfg.model.conditional and ds.n_classes == 0:
             raise ValueError(f"conditional: dataset {ds.name!r} has no labels")

@@ -306,7 +306,7 @@ def test_every_lesson_preset_is_a_valid_config():
         cfg = config_from_values(values)  # what the Train tab builds on Start (also checks web limits)
         cfg.validate()
         resolved = cfg.resolved()
-        assert (resolved.kind == "2d" or resolved.data.dataset == "stacked-digits") and resolved.train.steps <= 3000
+        assert (resolved.kind == "2d" or resolved.data.dataset in ("stacked-digits", "digits")) and resolved.train.steps <= 3000
         for name, value in preset.values.items():  # the run is the one the lesson measured
             section = "data" if name == "dataset" else "model" if hasattr(resolved.model, name) else "train"
             assert getattr(getattr(resolved, section), name) == value, name

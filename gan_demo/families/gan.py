@@ -1,4 +1,4 @@
-"""The GAN family (Goodfellow et al. 2014): G, D and G_ema, their Adam optimizers, the D and G phases (losses, R1/GP, MSGAN), EMA."""
+"""The GAN family (Goodfellow et al. 2014): G, D and G_ema, their Adam optimizers, the D and G phases (losses, R1/GP, MSGAN, DiffAugment), EMA."""
 from __future__ import annotations
 
 import copy
@@ -7,13 +7,14 @@ import torch
 from torch import nn
 
 from .. import distributed
+from ..augment import augment, overfit_sign, parse_policy
 from ..config import RunConfig
 from ..engine import StepContext, frozen, grad_norm, lr_factor, update_ema
 from ..losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
 from ..models import build_models
 
 # What train_step returns, in this order (the Train tab, /train_poll and the CLI read these names).
-SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
+SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "r_t")
 BOUNDED = ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g")  # beyond engine.BLOWUP these have exploded
 
 
@@ -52,6 +53,17 @@ class GAN:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, **adam)
         self.step = 0  # G updates taken (the Trainer sets it when resuming)
+        if t.augment == "auto":
+            raise ValueError("augment: 'auto' depends on the dataset's size; resolve the config with "
+                             "RunConfig.resolved(n_images=...) first (the Trainer does)")
+        self.policy = parse_policy(t.augment)  # () when off: D sees the images as they are
+
+    def D_seen(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's output on x as D trains on it: through a fresh draw of the augmentation policy, if any
+        (DiffAugment: real and generated alike, in D's and G's updates and inside R1 and the gradient penalty)."""
+        if self.policy:
+            x = augment(x, self.policy, self.ctx.generator)
+        return self.D(x, y)
 
     @classmethod
     def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:
@@ -118,14 +130,17 @@ class GAN:
         with ctx.autocast():
             with torch.no_grad():
                 fake = self.G(z, y)
-            real_logits = self.D(real, y).float()
-            fake_logits = self.D(fake.detach(), y).float()
+            real_logits = self.D_seen(real, y).float()
+            fake_logits = self.D_seen(fake.detach(), y).float()
             loss = d_loss(t.loss, real_logits, fake_logits)
+        # The penalties differentiate D as it is trained: through the augmentation, with respect to the
+        # images before it (as StyleGAN2-ADA and the DiffAugment code do for R1).
+        critic = self.D_seen if self.policy else self.D
         if t.loss == "wgan-gp":
-            loss = loss + t.gp_weight * gradient_penalty(self.D, real, fake.detach().to(real.dtype), y,
+            loss = loss + t.gp_weight * gradient_penalty(critic, real, fake.detach().to(real.dtype), y,
                                                          generator=ctx.generator)
         if t.r1_gamma > 0:
-            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D, real, y)
+            loss = loss + 0.5 * t.r1_gamma * r1_penalty(critic, real, y)
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         ctx.sync_grads(self.D)  # no-op in one process
@@ -137,6 +152,7 @@ class GAN:
             "d_real": d_score(t.loss, real_logits.detach()),
             "d_fake": d_score(t.loss, fake_logits.detach()),
             "grad_norm_d": gnorm,
+            "r_t": overfit_sign(t.loss, real_logits, fake_logits),  # ADA's heuristic: near +1, D memorises
         }
 
     def g_update(self) -> dict[str, torch.Tensor]:
@@ -153,7 +169,7 @@ class GAN:
         z = ctx.noise(ctx.batch_size)
         with ctx.autocast(), frozen(self.D):
             fake = self.G(z, y)
-            fake_logits = self.D(fake, y).float()
+            fake_logits = self.D_seen(fake, y).float()
             loss = g_loss(t.loss, fake_logits)
             if t.mode_seeking > 0 and half:
                 # MSGAN (Mao et al. 2019): two latents with the same label should give images as far

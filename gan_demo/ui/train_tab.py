@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .. import viz
-from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
@@ -30,7 +30,7 @@ from .limits import WEB_LIMITS, check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          CHANGE_SERIES, change_markers, plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
+                          CHANGE_SERIES, R_T, change_markers, plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -54,13 +54,14 @@ DATASET_LABELS = {
 SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while the run trained (vertical lines)
                  "loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
                  "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
-                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837"}
+                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
                   "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "recon", "beta", "kl_warmup", "lr_vae", "steps",
+                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
+                  "lr_vae", "steps",
                   "seed")
 # Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
 # the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
@@ -68,7 +69,7 @@ AUTO_FIELDS = ("z_dim", "width", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamm
                "lr_decay")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
 FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
-                       "lr_decay"),
+                       "lr_decay", "augment"),
                "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
 CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
@@ -494,6 +495,8 @@ def build(ctx) -> dict:
                                                       maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
                     controls["lr_decay"] = gr.Number(initial["lr_decay"], label="lr_decay", minimum=0, maximum=1,
                                                      step=0.1, info=info("lr_decay"), visible=gan)
+                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], label="augment",
+                                                  info=info("augment"), visible=gan)
 
         with gr.Column(scale=2, min_width=480):
             with gr.Row():

@@ -30,10 +30,14 @@ class Plot:
     y_title: str
 
 
+R_T = "r_t (ADA)"  # the legend's name of the GAN's r_t series (gan_demo.augment.overfit_sign)
+
 # What each family's two plots draw, from the series its train_step declares (snapshot()["series"]).
 PLOTS = {
     "gan": (Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss"),
-            Plot({"d_real": "D(x)", "d_fake": "D(G(z))"}, "D(x) on real data, D(G(z)) on generated", "D")),
+            Plot({"d_real": "D(x)", "d_fake": "D(G(z))", "r_t": R_T},
+                 "D(x) on real data, D(G(z)) on generated; r_t = mean sign of D on real (ADA): "
+                 "near +1, D is sure every real image is real: it memorises", "D")),
     "vae": (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
                  "nats per sample", "nats"),
             Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
