@@ -307,8 +307,10 @@ def build(ctx, train: dict) -> dict:
     def plot_visibility(pair) -> dict:
         labels = {}
         for i, component in enumerate(plots):
-            names = [f"{label}: {plots_for(t.family.name)[i].label}" for label, t in pair.runs.items()]
-            labels[component] = gr.update(label=" · ".join(names))
+            titles = {label: plots_for(t.family.name)[i].label for label, t in pair.runs.items()}
+            same = len(set(titles.values())) == 1  # the same family: one title for both
+            labels[component] = gr.update(label=f"A and B: {titles['A']}" if same else
+                                          " · ".join(f"{label}: {title}" for label, title in titles.items()))
         two_d = any(t.kind == "2d" for t in pair.runs.values())
         modes = any(t.quality_every and (t.dataset.modes is not None or t.kind == "image") for t in pair.runs.values())
         return {**labels, modes_plot: gr.update(visible=modes), kl_plot: gr.update(visible=two_d)}
