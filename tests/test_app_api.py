@@ -65,24 +65,6 @@ def app(pretrained):
 
 
 @pytest.fixture(scope="module")
-def clients(app, tmp_path_factory):
-    """Factory of gradio_client sessions on the app; all closed and their runs stopped at the end."""
-    ctx, url = app
-    made = []
-    downloads = tmp_path_factory.mktemp("downloads")
-
-    def make() -> Client:
-        client = Client(url, verbose=False, download_files=str(downloads))
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        ctx.registry.drop(client.session_hash)
-        client.close()
-
-
-@pytest.fixture(scope="module")
 def client(clients):
     return clients()
 

@@ -265,23 +265,6 @@ def app(pretrained):
     demo.close()
 
 
-@pytest.fixture(scope="module")
-def clients(app, tmp_path_factory):
-    ctx, url = app
-    made = []
-    downloads = tmp_path_factory.mktemp("downloads")
-
-    def make() -> Client:
-        client = Client(url, verbose=False, download_files=str(downloads))
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        ctx.registry.drop(client.session_hash)
-        client.close()
-
-
 def poll_until(client: Client, done, what: str, which: str = "both") -> dict:
     deadline = time.monotonic() + POLL_TIMEOUT_S
     while True:
