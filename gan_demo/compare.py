@@ -87,6 +87,7 @@ class Comparison:
         # Each run loads its own copy of the data: a run that ends frees its copy while the other trains on.
         self.runs = {label: Trainer(cfg, device=device, dataset=datasets.get(label))
                      for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
+        self.started = dict(zip(LABELS, (cfg_a, cfg_b)))  # the settings as started (auto kept auto): their commands
         self.diff = differences(self.runs["A"].cfg, self.runs["B"].cfg)  # resolved: "auto" shown as its value
         self.lockstep = Lockstep(self.runs.values(), slack)
 

@@ -12,7 +12,6 @@ import re
 import shutil
 import tempfile
 import threading
-import weakref
 from collections import deque
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from .. import viz
 from ..compare import LABELS, check_pair
-from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, RunConfig, section_of
+from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
 from ..latent import z_from_seed
 from .catalog import is_live
 from .errors import user_error
@@ -365,18 +364,15 @@ def register(ctx) -> None:
             return run_status(trainer, str(run_id).strip())
 
     # -------------------------------------------------------------- comparisons
-    started = weakref.WeakKeyDictionary()  # Comparison -> {"A": cfg, "B": cfg} as started here (auto kept auto)
-
     def pair_status(session, which: str = "both") -> dict:
         """{"runs": {label: run status}, "differences": {setting: [A's, B's]}, "commands": {label: CLI}}."""
         pair = session.pair
         if pair is None:
             raise no_pair()
         labels = LABELS if which == "both" else (which,)
-        cfgs = started.get(pair) or {label: _as_started(pair.runs[label].cfg) for label in LABELS}
         return {"runs": {label: run_status(pair.runs[label], session.pair_ids.get(label)) for label in labels},
                 "differences": {name: list(values) for name, values in pair.diff.items()},
-                "commands": {label: cli_command(cfgs[label], session.pair_ids.get(label)) for label in labels}}
+                "commands": {label: cli_command(pair.started[label], session.pair_ids.get(label)) for label in labels}}
 
     def compare_start(config_a_json: str = "", config_b_json: str = "", request: gr.Request = None) -> dict:
         """Start a comparison: two runs, A and B, trained side by side from the same seed and data and kept
@@ -395,8 +391,7 @@ def register(ctx) -> None:
             cfg_b = config_from_values(_api_dataset({**values_a, **changes}, "B's dataset"))
             check_pair(cfg_a, cfg_b)
             session = own_session(request)
-            pair = ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
-            started[pair] = {"A": cfg_a, "B": cfg_b}
+            ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
             return pair_status(session)
 
     def compare_poll(which: str = "both", request: gr.Request = None) -> dict:
@@ -452,13 +447,6 @@ def _which(which) -> str:
     if picked not in WHICH:
         raise gr.Error(f"which: A, B or both (got {text[:20]!r})")
     return picked
-
-
-def _as_started(cfg: RunConfig) -> RunConfig:
-    """A run's settings at step 0 (the command that repeats it from the start)."""
-    shown = RunConfig.from_dict(cfg.to_dict())
-    shown.step = 0
-    return shown
 
 
 def _png_bytes(picture: Image.Image) -> bytes:
