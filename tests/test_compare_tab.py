@@ -1,8 +1,6 @@
 """The Compare tab's settings and curves without a browser: B from A and its changes, lessons as comparisons."""
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from gan_demo.config import ConfigError

@@ -135,12 +135,11 @@ class GAN:
             loss = d_loss(t.loss, real_logits, fake_logits)
         # The penalties differentiate D as it is trained: through the augmentation, with respect to the
         # images before it (as StyleGAN2-ADA and the DiffAugment code do for R1).
-        critic = self.D_seen if self.policy else self.D
         if t.loss == "wgan-gp":
-            loss = loss + t.gp_weight * gradient_penalty(critic, real, fake.detach().to(real.dtype), y,
+            loss = loss + t.gp_weight * gradient_penalty(self.D_seen, real, fake.detach().to(real.dtype), y,
                                                          generator=ctx.generator)
         if t.r1_gamma > 0:
-            loss = loss + 0.5 * t.r1_gamma * r1_penalty(critic, real, y)
+            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D_seen, real, y)
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         ctx.sync_grads(self.D)  # no-op in one process

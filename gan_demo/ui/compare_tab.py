@@ -6,11 +6,10 @@ one click. A finished comparison is saved as one zip and reopened here and in Ex
 """
 from __future__ import annotations
 
-import math
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -18,7 +17,7 @@ import torch
 from PIL import Image
 
 from .. import viz
-from ..compare import LABELS, describe, differences
+from ..compare import LABELS, describe
 from ..checkpoint import CheckpointError
 from ..config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, ConfigError, DataConfig, RunConfig, check_schedule
 from ..data import DataError, load_dataset
@@ -27,8 +26,8 @@ from .errors import for_visitor, user_error
 from .lab_tab import in_lab, lab_picture
 from .sessions import Busy
 from .tempdirs import temp_dir
-from .train_tab import (AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves, progress_picture,
-                        swap_defaults)
+from .train_tab import (AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
+                        progress_picture, quality_boxes, swap_defaults)
 from .train_views import CHANGE_SERIES, plots_for
 
 TICK_S = 1.0  # seconds between live updates of a comparison
@@ -65,8 +64,6 @@ def b_values(a_values: dict, changes: dict) -> tuple[dict, list]:
 
 def parse_schedule(text) -> list:
     """B's schedule from the tab's text (JSON: [{"step": 1000, "lr_d": 0.002}]), checked; [] when empty."""
-    import json
-
     if text is None or (isinstance(text, str) and not text.strip()):
         return []
     try:
@@ -311,9 +308,9 @@ def build(ctx, train: dict) -> dict:
             same = len(set(titles.values())) == 1  # the same family: one title for both
             labels[component] = gr.update(label=f"A and B: {titles['A']}" if same else
                                           " · ".join(f"{label}: {title}" for label, title in titles.items()))
-        two_d = any(t.kind == "2d" for t in pair.runs.values())
-        modes = any(t.quality_every and (t.dataset.modes is not None or t.kind == "image") for t in pair.runs.values())
-        return {**labels, modes_plot: gr.update(visible=modes), kl_plot: gr.update(visible=two_d)}
+        boxes = [quality_boxes(t) for t in pair.runs.values()]
+        return {**labels, modes_plot: gr.update(visible=any(b["modes"] for b in boxes)),
+                kl_plot: gr.update(visible=any(b["grid"] for b in boxes))}
 
     def on_tick(current: PairView | None, request: gr.Request):
         session = session_of(request)
@@ -400,10 +397,8 @@ def build(ctx, train: dict) -> dict:
         shutil.rmtree(folder, ignore_errors=True)  # one saved comparison per browser session
         name = "comparison-" + "-".join(session.pair_ids[label][4:12] for label in LABELS)
         run_dir = session.pair.save(folder / name)
-        for label, trainer in session.pair.runs.items():
-            cfg = RunConfig.from_dict(trainer.cfg.to_dict())
-            cfg.step = 0
-            (run_dir / label / "command.txt").write_text(cli_command(cfg, session.pair_ids[label]) + "\n")
+        for label, trainer in session.pair.runs.items():  # the command ignores the step: it trains from step 0
+            (run_dir / label / "command.txt").write_text(cli_command(trainer.cfg, session.pair_ids[label]) + "\n")
         archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
         steps = ", ".join(f"{label} at step {t.step:,}" for label, t in session.pair.runs.items())
         gr.Info(f"Saved both runs ({steps}).")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..losses import LOSS_FORMULAS, LOSS_NOTES
+from .compare_tab import B_FIELDS, SAME, changes_between
 from .train_tab import values_for
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -37,8 +38,6 @@ class Lesson:
 
     def pair(self) -> tuple[dict, dict] | None:
         """(A's Train-tab values, B's changes) of this lesson's comparison, or None."""
-        from .compare_tab import changes_between
-
         if self.comparison is not None:
             return values_for(self.comparison[0]), dict(self.comparison[1])
         if len(self.presets) == 2:
@@ -484,16 +483,14 @@ def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs, compare: dict | None = 
     names = list(controls)
 
     if compare is not None:
-        from .compare_tab import B_FIELDS, SAME
-
         b_controls = compare["b_controls"]
 
         def comparer(lesson: Lesson):
             def load():
                 a_values, changes = lesson.pair()
-                b = [changes.get(n, SAME) for n in B_FIELDS]
-                return [a_values[n] for n in names] + [SAME if v is None else str(v) if not isinstance(v, str) else v
-                                                       for v in b] + [gr.Tabs(selected="compare")]
+                b = [changes.get(n) for n in B_FIELDS]  # the B controls are text: "" = same as A
+                return [a_values[n] for n in names] + [SAME if v is None else str(v) for v in b] + \
+                    [gr.Tabs(selected="compare")]
             return load
 
         for btn, lesson in lessons["compare_buttons"]:

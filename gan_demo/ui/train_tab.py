@@ -815,9 +815,7 @@ def build(ctx) -> dict:
         folder = save_root / session.token  # the server's name for the session, never the client's hash
         shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
         run_dir = trainer.save(folder / session.run_id)
-        cfg = RunConfig.from_dict(trainer.cfg.to_dict())
-        cfg.step = 0
-        (run_dir / "command.txt").write_text(cli_command(cfg, session.run_id) + "\n")
+        (run_dir / "command.txt").write_text(cli_command(trainer.cfg, session.run_id) + "\n")  # from step 0
         archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
         gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
         return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
