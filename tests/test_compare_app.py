@@ -22,7 +22,7 @@ from gan_demo.ui import explore_tab, interpolate_tab
 from gan_demo.ui.app import AppContext, build_demo
 from gan_demo.ui.catalog import (CURRENT_RUN, MAX_CURVE_POINTS, MAX_SUMMARY_BYTES, PAIR_RUNS, Catalog,
                                  checked_summary, holds_comparison, is_live)
-from tests.browser import free_port
+from tests.browser import serve
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -258,11 +258,11 @@ def app(pretrained):
     ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
     demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                            quiet=True, show_error=True, enable_monitoring=False)
-    yield ctx, url
-    ctx.registry.close()
-    demo.close()
+    try:
+        with serve(demo, show_error=True, enable_monitoring=False) as url:
+            yield ctx, url
+    finally:
+        ctx.registry.close()
 
 
 def poll_until(client: Client, done, what: str, which: str = "both") -> dict:

@@ -24,7 +24,7 @@ from gan_demo.ui.app import AppContext, build_demo
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
 from gan_demo.ui.train_tab import config_from_values
-from tests.browser import free_port
+from tests.browser import serve
 from tests.raw_http import call, queue_event
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
@@ -59,11 +59,11 @@ def app(pretrained):
     ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
     demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                            quiet=True, show_error=True, enable_monitoring=False)
-    yield ctx, demo, url.rstrip("/")
-    ctx.registry.close()
-    demo.close()
+    try:
+        with serve(demo, show_error=True, enable_monitoring=False) as url:
+            yield ctx, demo, url.rstrip("/")
+    finally:
+        ctx.registry.close()
 
 
 def fn_index(demo, name: str) -> int:
