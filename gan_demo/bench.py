@@ -73,13 +73,30 @@ def _cpu_name() -> str:
 
 
 def step_flops(fn) -> int:
-    """FLOPs counted by torch.utils.flop_counter.FlopCounterMode over one call of fn (matmuls and convolutions,
-    forward and backward; elementwise work is not counted)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """FLOPs of one call of fn, counted per operator with torch.utils.flop_counter's formulas (matmuls and
+    convolutions, forward and backward; elementwise work is not counted).
 
-    with FlopCounterMode(display=False) as counter:
+    FlopCounterMode itself tracks modules with backward hooks that fail inside torch.autograd.grad (R1 and the
+    gradient penalty: "A leaf node was passed to _will_engine_execute_node"), so the same formulas are
+    applied here by a dispatch mode without the module tracking; the totals are the same.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += int(formula(*args, **kwargs, out_val=out))
+            return out
+
+    with Count() as counter:
         fn()
-    return int(counter.get_total_flops())
+    return counter.total
 
 
 def load_canonical():

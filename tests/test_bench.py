@@ -29,6 +29,24 @@ def test_bench_cli_prints_json_with_the_canonical_ratio(capsys):
     assert result["precision"] == Trainer(tiny_cfg()).precision
 
 
+def test_flops_are_counted_through_gradient_penalties(capsys):
+    """R1 and WGAN-GP take a gradient with torch.autograd.grad, which FlopCounterMode's module hooks cannot
+    follow; bench.step_flops counts with the same formulas and gives FlopCounterMode's total where both run."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_demo.bench import step_flops
+
+    plain = Trainer(tiny_cfg(amp=False))
+    with FlopCounterMode(display=False) as counter:
+        plain.step_once()
+    assert step_flops(plain.step_once) == counter.get_total_flops() > 0
+    r1 = Trainer(tiny_cfg(amp=False, r1_gamma=1.0))
+    assert step_flops(r1.step_once) > step_flops(plain.step_once)  # R1's double backward is counted too
+    assert main(["bench", *TINY, "--r1-gamma", "1", "--steps", "1", "--warmup", "0", "--no-canonical", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flops_per_step"] > 0
+    assert main(["bench", *TINY, "--loss", "wgan-gp", "--steps", "1", "--warmup", "0", "--no-canonical", "--json"]) == 0
+
+
 def test_bench_no_amp_times_the_fp32_step(capsys):
     assert main(["bench", *TINY, "--steps", "1", "--warmup", "0", "--no-canonical", "--no-amp", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
