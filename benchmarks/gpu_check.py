@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 # Per device: the sizes that keep the whole script under 5 minutes on one GPU, or about a minute on a CPU.
 SIZES = {
-    "cuda": dict(model=[], bench_steps=50, bench_warmup=10, train_steps=300, torchrun_steps=100, engine_steps=40,
+    "cuda": dict(model=["--ngf", "64", "--ndf", "64"], bench_steps=50, bench_warmup=10, train_steps=300, torchrun_steps=100, engine_steps=40,
                  step_repeats=10, vae_steps=50, bench_batches=(64, 512, 2048)),
     "cpu": dict(model=["--img-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "16"], bench_steps=3, bench_warmup=1,
                 train_steps=6, torchrun_steps=4, engine_steps=6, step_repeats=2, vae_steps=3, bench_batches=(64, 512)),
@@ -49,7 +49,8 @@ def _model_cfg(device: str, **train):
     if device == "cpu":
         return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16),
                          train=TrainConfig(device=device, **train))
-    return RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(device=device, **train))
+    return RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(ngf=64, ndf=64),  # the canonical DCGAN's size
+                     train=TrainConfig(device=device, **train))
 
 
 def _sync(device: str) -> None:

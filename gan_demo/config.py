@@ -30,6 +30,15 @@ FAST_2D = ("ring8",)
 FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
 FAST_2D_BATCH = 256
 FAST_2D_LR = 4e-3  # Adam learning rate of G and D
+# The image GAN's defaults (issue 11, part 6; BENCHMARKS.md section 10), measured on 1,438 digits as a zip
+# of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
+# 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real, recall 0.94,
+# precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718
+# CPU-seconds (1,500 steps). R1 raised precision on the digits (0.54 at 3,000 steps) but takes BatchNorm out
+# of D, and on stacked-digits that collapsed G (328 of 1,000 modes against 989), so images keep no R1.
+# Other image losses keep 2e-4; the VAE keeps 64 channels and 3,000 steps (its figures were measured so).
+IMAGE_GAN_CHANNELS = 32
+IMAGE_GAN_LR = 5e-4
 DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
 # augment="auto" augments image GAN sets with fewer training images than this. 0: never yet. Measured (BENCHMARKS.md
 # section 10): on 300 digits, 2,000 steps of the defaults, DiffAugment kept D from memorising (r_t 0.46 against
@@ -65,8 +74,8 @@ class ModelConfig:
     width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, else 256)
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
-    ngf: int = 64  # DCGAN generator base channels (widths ngf * 2^k)
-    ndf: int = 64  # DCGAN discriminator base channels
+    ngf: int | None = None  # DCGAN generator base channels (widths ngf * 2^k); auto (None) picks the default (an image GAN: 32, a VAE: 64)
+    ndf: int | None = None  # DCGAN discriminator base channels; auto (None) picks the default (an image GAN: 32, a VAE: 64)
     d_norm: str = "auto"  # D normalisation: batch, spectral, none; auto = batch (none for wgan-gp / R1, which penalise per-sample gradients)
     conditional: bool = False  # class-conditional G and D (labelled sets only)
     # Filled from the dataset by resolve(); stored so a checkpoint rebuilds without the data.
@@ -80,8 +89,8 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
-    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images: 2e-4)
-    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images: 2e-4)
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
     beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
     batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 256, other 2D runs: 512, images: 64)
@@ -90,9 +99,9 @@ class TrainConfig:
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, else 0); configs saved before it existed read 0
-    ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it)
+    ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it); early on it is capped at (1 + step) / (10 + step), which stays under 0.999 until step 8,990
     augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
-    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, images: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, image GANs: 4000, image VAEs: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
@@ -184,12 +193,18 @@ class RunConfig:
             m.z_dim = DEFAULT_Z_DIM[cfg.family][cfg.kind]
         # ring8's GAN with the 2D recipe (nonsaturating + R1), as measured: the click-through demo's set, sharp in a minute
         fast = not vae and two_d and t.loss == "nonsaturating" and d.dataset in FAST_2D
+        image_gan = not vae and not two_d
         if m.width is None:
             m.width = FAST_2D_WIDTH if fast else 256
+        if m.ngf is None:
+            m.ngf = IMAGE_GAN_CHANNELS if image_gan else 64
+        if m.ndf is None:
+            m.ndf = IMAGE_GAN_CHANNELS if image_gan else 64
+        image_lr = IMAGE_GAN_LR if t.loss == "nonsaturating" else 2e-4
         if t.lr_g is None:
-            t.lr_g = FAST_2D_LR if fast else 1e-3 if two_d else 2e-4
+            t.lr_g = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
         if t.lr_d is None:
-            t.lr_d = FAST_2D_LR if fast else 1e-3 if two_d else 2e-4
+            t.lr_d = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
         if t.beta1 is None:
             t.beta1 = 0.9 if vae else 0.0 if t.loss == "wgan-gp" else 0.5
         if t.batch_size is None:
@@ -197,7 +212,7 @@ class RunConfig:
         if t.r1_gamma is None:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
         if t.steps is None:
-            t.steps = 5000 if two_d else 3000
+            t.steps = 5000 if two_d else 4000 if image_gan else 3000
         if t.lr_decay is None:
             t.lr_decay = 0.5 if fast else 0.0
         if t.mode_seeking is None:
@@ -251,8 +266,8 @@ class RunConfig:
         check(m.width is None or 1 <= m.width <= 4096, "width", f"must be between 1 and 4096, {auto} (got {m.width})")
         check(1 <= m.depth <= 16, "depth", f"must be between 1 and 16 (got {m.depth})")
         check(m.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)} (got {m.activation!r})")
-        check(1 <= m.ngf <= 1024, "ngf", f"must be between 1 and 1024 (got {m.ngf})")
-        check(1 <= m.ndf <= 1024, "ndf", f"must be between 1 and 1024 (got {m.ndf})")
+        check(m.ngf is None or 1 <= m.ngf <= 1024, "ngf", f"must be between 1 and 1024, {auto} (got {m.ngf})")
+        check(m.ndf is None or 1 <= m.ndf <= 1024, "ndf", f"must be between 1 and 1024, {auto} (got {m.ndf})")
         check(m.d_norm in D_NORMS, "d_norm", f"must be one of {', '.join(D_NORMS)} (got {m.d_norm!r})")
         if m.conditional:
             check(d.dataset != "stacked-digits", "conditional",

@@ -10,7 +10,7 @@ from gan_demo.config import (LEGACY_AUTO, ConfigError, DataConfig, ModelConfig, 
 from gan_demo.ui.api import _settings_from_json
 from gan_demo.ui.train_tab import CONTROL_FIELDS, config_from_values, values_for
 
-AUTO = {"z_dim": "model", "lr_g": "train", "lr_d": "train", "beta1": "train", "batch_size": "train",
+AUTO = {"z_dim": "model", "ngf": "model", "ndf": "model", "lr_g": "train", "lr_d": "train", "beta1": "train", "batch_size": "train",
         "r1_gamma": "train", "mode_seeking": "train", "steps": "train", "channels": "data"}
 
 
@@ -26,7 +26,14 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
     assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
     vae = RunConfig(family="vae").resolved()
     assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
-    assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 3000, 0.0)
+    assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 4000, 0.0)
+    # The image GAN's defaults since issue 11: a quarter-size DCGAN at 5e-4, BatchNorm in D (no R1), 4,000 steps.
+    assert (digits.model.ngf, digits.model.ndf, digits.train.lr_g, digits.train.lr_d) == (32, 32, 5e-4, 5e-4)
+    assert digits.model.d_norm == "batch" and ring.model.ngf == 64
+    hinge = RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(loss="hinge")).resolved(channels=1)
+    assert (hinge.model.ngf, hinge.train.lr_g, hinge.train.steps) == (32, 2e-4, 4000)
+    vae_digits = RunConfig(family="vae", data=DataConfig(dataset="digits")).resolved(channels=1)
+    assert (vae_digits.model.ngf, vae_digits.model.ndf, vae_digits.train.steps) == (64, 64, 3000)  # as its figures were measured
     wgan = RunConfig(train=TrainConfig(loss="wgan-gp")).resolved()
     assert wgan.train.beta1 == 0.0 and wgan.train.r1_gamma == 0.0
 

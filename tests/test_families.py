@@ -236,7 +236,7 @@ def test_vae_settings_are_checked_and_resolved_per_family():
     for cfg in (vae_points(), vae_images(conditional=True)):  # the run's auto values are the standalone VAE's
         ds = load_dataset(cfg.data, "cpu")
         run = Trainer(cfg, dataset=ds).cfg
-        alone = VAEConfig(width=cfg.model.width or 256, depth=cfg.model.depth, ngf=cfg.model.ngf, ndf=cfg.model.ndf, conditional=cfg.model.conditional,
+        alone = VAEConfig(width=cfg.model.width or 256, depth=cfg.model.depth, ngf=cfg.model.ngf or 64, ndf=cfg.model.ndf or 64, conditional=cfg.model.conditional,
                           z_dim=cfg.model.z_dim or None, beta1=0.9).fit_to(ds).resolved()
         assert vae_config(run).resolved() == alone
     command = vae_images(beta=0.5, kl_warmup=100).to_cli()

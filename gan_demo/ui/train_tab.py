@@ -65,7 +65,7 @@ CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", 
                   "seed")
 # Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
 # the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "width", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
+AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
                "lr_decay")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
 FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
