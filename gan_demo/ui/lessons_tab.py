@@ -59,9 +59,9 @@ _STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0
 # as BENCHMARKS.md measured it (`train --schedule`).
 _LR_D_X10 = '[{"step": 2500, "lr_d": 0.04}]'
 
-# Lesson 8: the image defaults on the bundled digits' 1,438 training images at 32 px, 1,500 steps, without and with
-# DiffAugment: the runs BENCHMARKS.md section 10 measured (as a zip of the same images).
-_FEW = {"dataset": "digits", "img_size": 32, "steps": 1500, "seed": 0, "augment": "none"}
+# Lesson 8: the image defaults on the bundled digits' 1,438 training images at 32 px, 2,000 steps, without and with
+# DiffAugment, and with an R1 penalty instead: the runs BENCHMARKS.md section 10 measured (as a zip of the same images).
+_FEW = {"dataset": "digits", "img_size": 32, "steps": 2000, "seed": 0, "augment": "none"}
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -238,17 +238,17 @@ where each $z$ lands among all the generated points.
         title="5. Mode collapse in images: 1,000 modes (stacked digits)",
         presets=(
             Preset("Load: DCGAN on stacked-digits (16 px, 800 steps)", _STACKED),
-            Preset("Load: the same with lr 5e-4 for G and D", {**_STACKED, "lr_g": 5e-4, "lr_d": 5e-4}),
-            Preset("Load: a weak D (ndf 8)", {**_STACKED, "ndf": 8}),
+            Preset("Load: the same with a D without BatchNorm", {**_STACKED, "d_norm": "none"}),
+            Preset("Load: a small D (ndf 8)", {**_STACKED, "ndf": 8}),
         ),
-        comparison=(_STACKED, {"ndf": 8}),  # A does not collapse, B (a D with 1/8 of the channels) does
+        comparison=(_STACKED, {"d_norm": "none"}),  # A does not collapse, B (the same D without BatchNorm) does
         tabs=(("Open Quality", "quality"),),
         text="""\
-**Try it.** Press **Compare side by side**: A is the DCGAN with its default discriminator, B the same with a
-weak one (`ndf` 8: an eighth of D's channels). Watch the two sample grids: B's fills with a few colour
-combinations repeated over and over. When they have finished, open the **Quality** tab, pick *comparison A*
-(then *comparison B*), set the samples to 26,000 and press *Measure quality*. The *Load* buttons put one
-configuration in the Train tab (the second raises both learning rates to 5e-4).
+**Try it.** Press **Compare side by side**: A is the DCGAN with its default discriminator, B the same D without
+its BatchNorm layers (`d_norm` none); nothing else differs. Watch the two sample grids: B's fills with a few
+colour combinations repeated over and over. When they have finished, open the **Quality** tab, pick
+*comparison A* (then *comparison B*), set the samples to 26,000 and press *Measure quality*. The *Load* buttons
+put one configuration in the Train tab (the third shrinks D to an eighth of its channels instead).
 
 **The data.** Each image of *stacked-digits* holds three handwritten digits, one per colour channel (red, green,
 blue), each drawn independently of the others. That makes $10 \\times 10 \\times 10 = 1{,}000$ kinds of image
@@ -265,33 +265,32 @@ collapsed generator leaves many modes empty and piles samples into a few. Once t
 the first measurement in the Quality tab), the Train tab also counts modes while it trains, on 2,600 samples
 every 500 steps (even perfect samples cover only about 925 modes with 2,600 draws). Watch D(x) and D(G(z)) too.
 
-**What we measured** (seed 0, CPU; `python -m gan_demo eval`, 26,000 samples; BENCHMARKS.md section 8):
+**What we measured** (seed 0, CPU, the image defaults: ngf = ndf = 32, Adam 5e-4; `python -m gan_demo eval`,
+26,000 samples; BENCHMARKS.md section 8):
 
-| | modes covered | KL from uniform | classifier confidence per digit |
-|---|---|---|---|
-| first preset, step 800 (341 s of CPU time) | 972 / 1,000 | 0.35 | 0.78 |
-| second preset (lr 5e-4), step 800 (233 s of CPU time) | 988 / 1,000 | 0.30 | 0.81 |
-| first preset's settings trained on to step 2,000 | 970 / 1,000 | 0.40 | 0.82 |
-| **B: a weak D (ndf 8)**, step 800 (135 s on a loaded CPU) | **295 / 1,000** | **3.77** | 0.80 |
-| held-out real triples | 1,000 / 1,000 | 0.020 | 0.99 (98.3% of triples read right) |
-| published (Stacked MNIST, their own networks): DCGAN | 99 | 3.4 | |
-| published: Unrolled GAN / VEEGAN / PacDCGAN2 | 48.7 / 150 / 1,000 | 4.32 / 2.95 / 0.06 | |
+| step 800 | modes covered | KL from uniform | classifier confidence per digit | training CPU time |
+|---|---|---|---|---|
+| **A: the defaults** (first preset) | **989 / 1,000** | **0.36** | 0.79 | 53 s |
+| **B: D without BatchNorm** (second preset) | **115 / 1,000** | **4.51** | 0.81 | 48 s |
+| D without BatchNorm, with an R1 penalty of 0.1 | 328 / 1,000 | 4.00 | 0.82 | 63 s |
+| a small D (ndf 8, third preset) | 953 / 1,000 | 0.58 | 0.75 | 38 s |
+| held-out real triples | 1,000 / 1,000 | 0.020 | 0.99 (98.3% of triples read right) | |
+| published (Stacked MNIST, their own networks): DCGAN | 99 | 3.4 | | |
+| published: Unrolled GAN / VEEGAN / PacDCGAN2 | 48.7 / 150 / 1,000 | 4.32 / 2.95 / 0.06 | | |
 
-**B collapses**: 295 of the 1,000 modes, and its 10 most frequent triples take 75% of the samples (one of
-them 22%), close to the published DCGAN's 99 modes and KL 3.4. A discriminator with an eighth of the channels
-cannot tell the triples G draws from those it leaves out, so nothing pushes G off the few that pass (the Unrolled
-GAN paper shrank D to show the same). The default DCGAN (A) has **not** collapsed in the papers' sense (it covers 97% to 99% of the modes), but its histogram
-is far from even: at step 800, in every channel the classifier reads a "1" in 1.7% to 2.4% of the samples and a
-"3" or a "9" in 14% to 17% (a fair share is 10%), and it is less sure of the generated digits than of real
-ones (blurry strokes). Training longer did not help: the live count on 2,600 samples went 634, 763, 758, 719
-at steps 500, 1,000, 1,500, 2,000, while D won more and more clearly (from step 1,500 on, D(x) 0.95 to 0.99 and
-D(G(z)) 0.01 to 0.06 on the progress bar's batches). The published figures come from other architectures, image sizes and training lengths,
-so they are a yardstick, not a like-for-like comparison.
+**B collapses**: 115 of the 1,000 modes (KL 4.51), as the published DCGAN does (99 modes, KL 3.4).
+Taking BatchNorm out of D is the whole difference, and an R1 penalty does not bring the variety back. Shrinking
+D to an eighth of its channels matters far less (953 modes). The default DCGAN (A) has **not** collapsed in the
+papers' sense, but its histogram is not even (KL 0.36 against real data's 0.02): some digits are drawn more
+often than others in every channel. The published figures come from other architectures, image sizes and
+training lengths, so they are a yardstick, not a like-for-like comparison.
 
 **Why.** G is rewarded only for images D currently calls real. Nothing rewards it for drawing *every* triple
 equally often: if a few combinations fool D, drifting toward them lowers G's loss, and a verdict on one
 image at a time cannot tell that the images lack variety. PacGAN's fix is to let D judge several samples at
-once, so that a lack of variety becomes something D can see.
+once, so that a lack of variety becomes something D can see. BatchNorm in D does a little of that by accident:
+it normalises each layer with the statistics of the whole batch, so a batch of fakes that are all alike looks
+different to D from a varied batch of real images. Take it out and D judges one image at a time again.
 """,
     ),
     Lesson(
@@ -344,7 +343,7 @@ The GAN's search gets closer to a real digit than the VAE's encoder, but it take
 **Train them yourself.** The commands that made both (`checkpoints/digits/README.md`,
 `checkpoints/digits-vae/README.md`):
 
-    python -m gan_demo train --dataset digits --conditional --ngf 32 --ndf 32 --steps 3000
+    python -m gan_demo train --dataset digits --conditional --ngf 32 --ndf 32 --lr-g 2e-4 --lr-d 2e-4 --steps 3000
     python -m gan_demo train --family vae --dataset digits --conditional --ngf 32 --ndf 32 \\
         --recon gaussian --recon-sigma 0.35 --kl-warmup 500 --steps 3000
 
@@ -393,15 +392,17 @@ the data, and with the learning rates decaying there are too few steps left to f
         key="few",
         title="8. Few images: why D memorises, and what augmentation changes",
         presets=(Preset("Load: digits, no augmentation", _FEW),
-                 Preset("Load: digits with DiffAugment", {**_FEW, "augment": "color,translation,cutout"})),
+                 Preset("Load: digits with DiffAugment", {**_FEW, "augment": "color,translation,cutout"}),
+                 Preset("Load: digits with an R1 penalty (0.1)", {**_FEW, "r1_gamma": 0.1})),
+        comparison=(_FEW, {"augment": "color,translation,cutout"}),  # B: DiffAugment on the same run
         text="""\
-**Try it.** Press **Compare side by side**: both runs train the image defaults on the 1,438 bundled digits
-(32 px, 1,500 steps); B passes every image D sees, real or generated, through random *differentiable
-augmentation* first (DiffAugment: colour, translation, cutout). On a CPU each run takes about 12 minutes of
-processor time, so the two together take a while: the difference shows in the first few hundred steps. Watch the
-green **r_t** curves on the D plot.
+**Try it.** Press **Compare side by side**: both runs train the image defaults on the 1,438 bundled digits (32 px,
+2,000 steps); B passes every image D sees, real or generated, through random *differentiable augmentation*
+first (DiffAugment: colour, translation, cutout). On a CPU each run takes about 5 minutes of processor time.
+Watch the green **r_t** curves on the D plot. Then load **digits with an R1 penalty** and train it: a gradient
+penalty on real images is the other way to keep D from memorising.
 
-**What r_t says.** ADA's overfitting heuristic (Karras et al. 2020) is $r_t = \mathbb{E}[\operatorname{sign} D(x)]$
+**What r_t says.** ADA's overfitting heuristic (Karras et al. 2020) is $r_t = \\mathbb{E}[\\operatorname{sign} D(x)]$
 over the real images of a batch: the share D calls real minus the share it calls fake. 0 means D cannot
 tell; near +1 means D is sure of every training image, which on a small set means it has learned *those
 images*, not what a digit looks like. Its feedback to G then says "be one of these 1,438", and G's samples
@@ -413,18 +414,22 @@ project's digits classifier, where held-out real digits score precision 0.93, re
 
 | step | A (no augmentation): r_t | A: precision / recall / FD | B (DiffAugment): r_t | B: precision / recall / FD |
 |---|---|---|---|---|
-| 500 | 0.82 | 0.31 / 0.82 / 92.7 | 0.32 | 0.32 / 0.88 / 91.6 |
-| 1,000 | 0.80 | 0.39 / 0.91 / 68.5 | 0.32 | 0.35 / 0.93 / 66.1 |
-| 1,500 | 0.78 | 0.41 / 0.93 / 53.8 | 0.34 | 0.35 / 0.93 / 66.7 |
+| 1,000 | 0.87 | 0.39 / 0.88 / 52.8 | | |
+| 2,000 | 0.66 | 0.45 / 0.96 / 34.4 | 0.35 | 0.43 / 0.93 / 53.0 |
+| 4,000 (longer) | 0.73 | 0.45 / 0.94 / 22.3 | 0.59 | 0.39 / 0.89 / 42.0 |
 
-On a 300-image subset the gap in r_t is wider (1.00 against 0.46 at step 2,000).
+With an R1 penalty of 0.1 instead (third preset; it also takes BatchNorm out of D): r_t **0.30** at step 2,000
+and 0.46 at 3,000, with precision / recall / FD 0.48 / 0.92 / 38.2 and then **0.54 / 0.95 / 22.3**; each step
+costs about 1.5 times as much. On a 300-image subset the gap in r_t is wider still (earlier runs with a bigger
+network: 1.00 without augmentation against 0.46 with it at step 2,000).
 
-**The honest result.** Augmentation does what it is for: D stops memorising (r_t stays near 0.3 instead
-of 0.8 to 1.0). But within these short CPU runs it did **not** make the samples better: at step 1,500 A's
+**The honest result.** Augmentation does what it is for: D stops memorising (r_t near 0.35 instead of
+0.7 to 0.9). But within these CPU runs it did **not** make the samples better: at steps 2,000 and 4,000 A's
 FD is lower. The papers' gains (StyleGAN2-ADA, DiffAugment) appear over much longer training, when an
 unaugmented D has memorised the set completely and G's samples get worse; an augmented D has to learn what
-survives every shift, cutout and colour change, which is slower at first. That is why the app does not turn
-augmentation on by itself yet (`augment` auto = off until a measured set size gains from it).
+survives every shift, cutout and colour change, which is slower at first. R1 keeps r_t as low and does make
+these samples better, but it is not the default: without BatchNorm, D lost the variety of stacked-digits
+(lesson 5). So the app turns neither on by itself (`augment` auto = off until a measured set size gains from it).
 """,
     ),
 )
