@@ -11,6 +11,8 @@ the Frechet distance in its feature space against the 1,438 training digits, bes
 digits scored the same way). A zip has no labels, so `eval` on the zip itself gives no classifier figures.
 One JSON line per evaluation: step, training seconds (wall and CPU, evaluations excluded), load average,
 the figures and r_t (mean of the last 100 steps).
+
+    python benchmarks/augment_digits.py score runs/my-run   # a checkpoint trained on such a zip, scored the same way
 """
 from __future__ import annotations
 
@@ -61,6 +63,17 @@ def score(trainer: Trainer) -> dict:
     cfg = dataclasses.replace(trainer.cfg, data=dataclasses.replace(trainer.cfg.data, dataset="digits"))
     sampler = Sampler(trainer.family.decoder_net(), trainer.family.critic, cfg, {"kind": "image"},
                       trainer.device, lock=trainer.lock, name="live")
+    return _figures(sampler)
+
+
+def score_checkpoint(run_dir: str) -> dict:
+    """A saved run (trained on a zip of the digits, e.g. by `python -m gan_demo train`), scored as score() does."""
+    sampler = Sampler.from_checkpoint(run_dir)
+    sampler.cfg = dataclasses.replace(sampler.cfg, data=dataclasses.replace(sampler.cfg.data, dataset="digits"))
+    return _figures(sampler)
+
+
+def _figures(sampler: Sampler) -> dict:
     report = evaluate_sampler(sampler)
     keys = ("precision", "recall", "fd_classifier", "classes_covered", "class_kl", "nn_train_rms_median")
     return {side: {k: report[side].get(k) for k in keys} for side in ("generated", "real")}
@@ -106,5 +119,7 @@ if __name__ == "__main__":
         export(Path(sys.argv[2]))
     elif len(sys.argv) >= 2 and sys.argv[1] == "train":
         train(sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "score":
+        print(json.dumps(score_checkpoint(sys.argv[2])))
     else:
         sys.exit(__doc__)

@@ -32,8 +32,8 @@ FAST_2D_BATCH = 256
 FAST_2D_LR = 4e-3  # Adam learning rate of G and D
 # The image GAN's defaults (issue 11, part 6; BENCHMARKS.md section 10), measured on 1,438 digits as a zip
 # of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
-# 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real, recall 0.94,
-# precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718
+# 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real (2.97x with two
+# threads instead of one), recall 0.94, precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718
 # CPU-seconds (1,500 steps). R1 raised precision on the digits (0.54 at 3,000 steps) but takes BatchNorm out
 # of D, and on stacked-digits that collapsed G (328 of 1,000 modes against 989), so images keep no R1.
 # Other image losses keep 2e-4; the VAE keeps 64 channels and 3,000 steps (its figures were measured so).
