@@ -104,3 +104,17 @@ def test_web_values_keep_auto_and_exact_big_seeds():
                          ({"steps": 2.5}, "steps: must be a whole number"), ({"width": True}, "width: must be a whole number"), ({"lr_d": True}, "lr_d: must be a number")):
         with pytest.raises(ConfigError, match=message):
             config_from_values(bad)
+
+
+def test_the_train_tab_shows_the_image_gans_channels_and_keeps_them_auto():
+    from gan_demo.ui.train_tab import swap_defaults
+
+    assert (values_for({"dataset": "ring8"})["ngf"], values_for({"dataset": "digits"})["ngf"]) == (64, 32)
+    shown = values_for({"dataset": "digits"})
+    cfg = config_from_values(shown)
+    assert (cfg.model.ngf, cfg.model.ndf, cfg.train.lr_g, cfg.train.steps) == (None, None, None, None)  # still auto
+    assert config_from_values({**shown, "ngf": 64}).model.ngf == 64  # a typed value stays
+    # Picking digits after ring8 moves the shown defaults; picking the VAE moves them back to its 64.
+    assert swap_defaults({"ngf": 64, "ndf": 64, "lr_g": 4e-3}, "digits", "nonsaturating") == {
+        "ngf": 32, "ndf": 32, "lr_g": 5e-4}
+    assert swap_defaults({"ngf": 32, "ndf": 32}, "digits", "nonsaturating", "vae") == {"ngf": 64, "ndf": 64}
