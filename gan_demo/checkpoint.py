@@ -297,9 +297,8 @@ def _read_config(path: Path) -> tuple[dict, RunConfig]:
         raise CheckpointError(f"{_shown(path)} is not valid JSON: {_reason(e)}") from None
     try:
         cfg = RunConfig.from_dict(config)
-        if cfg.model.arch == "auto" or cfg.model.z_dim is None:  # hand-written: fill what it left out
-            m = cfg.model
-            cfg = cfg.resolved(channels=m.channels, n_classes=m.n_classes, data_dim=m.data_dim)
+        m = cfg.model  # a saved config is resolved already (no change); a hand-written one gets what it left out
+        cfg = cfg.resolved(channels=m.channels, n_classes=m.n_classes, data_dim=m.data_dim)
         cfg.validate()
     except (ConfigError, TypeError, ValueError) as e:  # TypeError: a field of the wrong JSON type
         raise CheckpointError(f"{_shown(path)} is not a valid gan_demo config: {e}") from None

@@ -14,6 +14,7 @@ from torch import nn
 from gan_demo.checkpoint import (
     Checkpoint,
     CheckpointError,
+    check_checkpoint,
     is_checkpoint,
     list_checkpoints,
     load_checkpoint,
@@ -353,6 +354,22 @@ def test_corrupt_config(tmp_path, text, match):
     save_checkpoint(tmp_path, cfg, *make_nets(cfg))
     (tmp_path / "config.json").write_text(text)
     assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), match)
+
+
+@pytest.mark.parametrize("make_cfg, field", [(mlp_cfg, "width"), (dcgan_cfg, "ngf"), (dcgan_cfg, "ndf")])
+def test_an_auto_field_left_null_is_filled_and_checked_not_a_crash(tmp_path, make_cfg, field):
+    """A saved config is resolved; an edited one may leave an auto field null (width, ngf, ndf): it gets its
+    default, so a mismatch with the weights is a one-line refusal (before: TypeError in the limits or the build)."""
+    from gan_demo.ui.limits import check_model_limits
+
+    cfg = make_cfg()
+    save_checkpoint(tmp_path, cfg, *make_nets(cfg))
+    assert check_checkpoint(tmp_path)[1] == cfg  # a saved config comes back as it was
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["model"][field] = None
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert_one_line_error(lambda: check_checkpoint(tmp_path, check_config=check_model_limits), "does not match")
+    assert_one_line_error(lambda: load_checkpoint(tmp_path, "cpu"), "does not match")
 
 
 def test_config_messages_name_the_run_folder_not_the_server_path(tmp_path):
