@@ -60,20 +60,17 @@ def export(out: Path, img_size: int = 32) -> None:
 
 def score(trainer: Trainer) -> dict:
     """G_ema now, scored as `eval` scores the bundled digits (the classifier's figures need labelled data)."""
-    cfg = dataclasses.replace(trainer.cfg, data=dataclasses.replace(trainer.cfg.data, dataset="digits"))
-    sampler = Sampler(trainer.family.decoder_net(), trainer.family.critic, cfg, {"kind": "image"},
-                      trainer.device, lock=trainer.lock, name="live")
-    return _figures(sampler)
+    return _as_digits(Sampler.from_trainer(trainer, name="live"))
 
 
 def score_checkpoint(run_dir: str) -> dict:
     """A saved run (trained on a zip of the digits, e.g. by `python -m gan_demo train`), scored as score() does."""
-    sampler = Sampler.from_checkpoint(run_dir)
+    return _as_digits(Sampler.from_checkpoint(run_dir))
+
+
+def _as_digits(sampler: Sampler) -> dict:
+    """evaluate_sampler's figures with the run's data read as the bundled digits (the zip holds the same images)."""
     sampler.cfg = dataclasses.replace(sampler.cfg, data=dataclasses.replace(sampler.cfg.data, dataset="digits"))
-    return _figures(sampler)
-
-
-def _figures(sampler: Sampler) -> dict:
     report = evaluate_sampler(sampler)
     keys = ("precision", "recall", "fd_classifier", "classes_covered", "class_kl", "nn_train_rms_median")
     return {side: {k: report[side].get(k) for k in keys} for side in ("generated", "real")}
