@@ -20,7 +20,8 @@ IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
 RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
-DEFAULT_POLICY = "color,translation,cutout"  # gan_demo.augment.DEFAULT_POLICY (a test keeps the two alike)
+OPERATIONS = ("color", "translation", "cutout")  # DiffAugment's three groups (gan_demo.augment), in the order they are applied
+DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
 # ring8's own defaults for the nonsaturating GAN (issue 11): half the width, half the batch and 4x the
 # learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
 # quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
@@ -342,10 +343,20 @@ def auto_augment(n_images: int, below: int | None = None) -> str:
     return DEFAULT_POLICY if n_images < below else "none"
 
 
-def check_augment(check, augment, kind: str, family: str) -> None:
-    """augment is auto, none or a policy (gan_demo.augment.parse_policy); points are never augmented."""
-    from .augment import parse_policy
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """"color,translation" -> ("color", "translation"); "none" or "" -> (). ValueError names an unknown part."""
+    if policy in ("none", ""):
+        return ()
+    parts = tuple(p.strip() for p in policy.split(","))
+    unknown = [p for p in parts if p not in OPERATIONS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"augment: {policy!r} is not a policy; use none, or a comma-separated list of "
+                         f"{', '.join(OPERATIONS)} (each once), e.g. {DEFAULT_POLICY}")
+    return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
 
+
+def check_augment(check, augment, kind: str, family: str) -> None:
+    """augment is auto, none or a policy (parse_policy); points are never augmented."""
     try:
         policy = parse_policy(augment) if isinstance(augment, str) and augment != "auto" else ()
     except ValueError as exc:

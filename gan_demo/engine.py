@@ -1,4 +1,4 @@
-"""What the Trainer and every model family share: devices, bf16 autocast, the blow-up threshold, gradient norms, EMA, the step context.
+"""What the Trainer and every model family share: devices, bf16 autocast, seeded noise, the blow-up threshold, gradient norms, EMA, the step context.
 
 Arrows point down: trainer.py and families/* import from here; this module imports neither.
 """
@@ -13,6 +13,16 @@ from torch import nn
 
 LR_DECAY_END = 0.1  # what the learning rates fall to, as a share of theirs, by the end of a run's decay (config lr_decay)
 BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
+
+
+def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
+    """(n, z_dim) float32 standard normal noise on the CPU, drawn with a CPU generator seeded
+    with `seed`, so a seed names the same latent (the same image) on every device.
+    """
+    if z_dim < 1 or n < 0:
+        raise ValueError(f"z_dim must be >= 1 and n >= 0 (got z_dim={z_dim}, n={n})")
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    return torch.randn(n, z_dim, generator=generator, dtype=torch.float32)
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -21,10 +21,9 @@ import torch
 from . import distributed
 from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
 from .data import Dataset, load_dataset
-from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
+from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device, z_from_seed
 from .families import FAMILIES
-from .latent import z_from_seed
-from .viz import to_unit
+from .imagestore import to_unit
 
 __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "resolve_device", "native_bf16", "BLOWUP"]
 
@@ -69,7 +68,7 @@ class StepRecord:
 @dataclass
 class QualityRecord:
     """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch;
-    for stacked-digits, its 1,000 modes counted (gan_demo.stacked.LiveModes) and no grid figures."""
+    for stacked-digits, its 1,000 modes counted (gan_demo.modes.LiveModes) and no grid figures."""
 
     step: int  # steps taken when measured
     grid_kl: float | None = None  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
@@ -248,7 +247,7 @@ class Trainer:
         if ds.kind == "2d":
             order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(t.seed))[:QUALITY_REAL_POINTS]
             self._quality_real = ds.x[order.to(ds.x.device)].float().cpu()
-        from .stacked import LIVE_EVERY, LiveModes
+        from .modes import LIVE_EVERY, LiveModes
         self._live_modes = LiveModes.for_run(self.cfg, self.device)  # stacked-digits with a cached classifier
         self.quality_every = QUALITY_EVERY if ds.kind == "2d" else (LIVE_EVERY if self._live_modes else 0)
 

@@ -21,7 +21,7 @@ from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORM
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
-from ..stacked import LIVE_EVERY, LIVE_SAMPLES
+from ..modes import LIVE_EVERY, LIVE_SAMPLES
 from ..stacked import NAME as STACKED
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
