@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values
 from .data import Dataset, load_dataset
 from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
 from .families import FAMILIES
@@ -307,11 +307,7 @@ class Trainer:
 
         Checked here (ConfigError naming the setting); applied at the next step boundary, where it is
         recorded in cfg.schedule, so the checkpoint keeps it and `--schedule` replays it."""
-        allowed = LIVE_SETTINGS.get(self.cfg.family, ())
-        unknown = set(settings) - set(allowed)
-        if unknown or not settings:
-            raise ConfigError(f"a {self.cfg.family} run can change {', '.join(allowed)} while it trains"
-                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        check_live_values(self.cfg.family, settings)
         trial = RunConfig.from_dict({**self.cfg.to_dict(), "schedule": []})
         apply_live(trial, settings)
         trial.validate()

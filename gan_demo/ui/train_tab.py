@@ -25,8 +25,8 @@ from ..stacked import LIVE_EVERY, LIVE_SAMPLES
 from ..stacked import NAME as STACKED
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
-from .errors import for_visitor, user_error
-from .limits import WEB_LIMITS, check_web_limits
+from .errors import for_visitor, refusal, user_error
+from .limits import WEB_LIMITS, check_live_change, check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
@@ -655,9 +655,10 @@ def build(ctx) -> dict:
             if not changes:
                 return {message: f"Nothing to apply: the settings that can change while it trains "
                                  f"({', '.join(live)}) are as the run has them."}
+            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
             trainer.change(**changes)
         except (ConfigError, ValueError) as exc:
-            return {message: f"### Cannot apply\n{exc}"}
+            return {message: f"### Cannot apply\n{refusal(exc)}"}
         words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
         return {message: f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
                          "the command below replays it (--schedule).",
