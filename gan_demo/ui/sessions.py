@@ -91,7 +91,7 @@ def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
     return trainers if ended else [t for t in trainers if t.running]
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
     gc.collect()
     libc = ctypes.util.find_library("c")
@@ -272,7 +272,7 @@ class SessionRegistry:
         for sid in expired:
             self.drop(sid)
         if expired:
-            _release_memory()
+            release_memory()
 
     def _release_if_ended(self, session: Session) -> None:
         # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.
