@@ -14,6 +14,7 @@ import torch
 from ..config import DataConfig
 from ..trainer import resolve_device
 from .catalog import Catalog
+from .long_jobs import JobQueue
 from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,9 @@ class AppContext:
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
     data_dir: str = DataConfig().data_dir
+    # Long jobs: one runs at a time, each visitor holds one place, the rest wait in turn with their place shown.
+    projections: JobQueue = field(default_factory=lambda: JobQueue("projections"))
+    evaluations: JobQueue = field(default_factory=lambda: JobQueue("evaluations"))
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
