@@ -120,6 +120,14 @@ def no_sync(module: nn.Module) -> None:
     """sync_grads for one process: the gradients are already the whole batch's."""
 
 
+def never() -> bool:
+    return False
+
+
+class StepInterrupted(Exception):
+    """Stop was asked for between two phases of a step: the step is abandoned (not counted)."""
+
+
 @dataclass
 class StepContext:
     """What the Trainer hands a family so it can train without knowing the Trainer (minGPT's split).
@@ -138,6 +146,13 @@ class StepContext:
     noise: Callable[[int], torch.Tensor]
     sync_grads: Callable[[nn.Module], None] = no_sync
     use_amp: bool = False  # the Trainer may switch it (bench); families read it at each step
+    interrupted: Callable[[], bool] = never  # whether Stop was asked for while this step runs
 
     def autocast(self):
         return autocast(self.device, self.use_amp)
+
+    def stop_point(self) -> None:
+        """Between two phases of a step: raise StepInterrupted if Stop was asked for, so a long step
+        (n_critic D updates, then G) ends within one phase instead of at the step's end."""
+        if self.interrupted():
+            raise StepInterrupted()

@@ -19,9 +19,10 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values
 from .data import Dataset, load_dataset
-from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device, z_from_seed
+from .engine import (BLOWUP, StepContext, StepInterrupted, all_finite, autocast, data_scale, native_bf16, resolve_device,
+                     z_from_seed)
 from .families import FAMILIES
 from .imagestore import to_unit
 
@@ -197,7 +198,8 @@ class Trainer:
         # The family trains through this context: data and noise by this trainer's methods (a subclass may
         # change how they are drawn), gradients averaged over the processes between backward and step.
         self.ctx = StepContext(device=self.device, generator=self.gen, batch_size=self.batch_size,
-                               draw=self._real_batch, noise=self._noise, sync_grads=self._sync_grads, use_amp=use_amp)
+                               draw=self._real_batch, noise=self._noise, sync_grads=self._sync_grads, use_amp=use_amp,
+                               interrupted=self._interrupted)
         self.family = FAMILIES[self.cfg.family](self.cfg, self.ctx, dist=self.dist)  # weights from the seed alone
         self.family.step = self.cfg.step
 
@@ -306,11 +308,7 @@ class Trainer:
 
         Checked here (ConfigError naming the setting); applied at the next step boundary, where it is
         recorded in cfg.schedule, so the checkpoint keeps it and `--schedule` replays it."""
-        allowed = LIVE_SETTINGS.get(self.cfg.family, ())
-        unknown = set(settings) - set(allowed)
-        if unknown or not settings:
-            raise ConfigError(f"a {self.cfg.family} run can change {', '.join(allowed)} while it trains"
-                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        check_live_values(self.cfg.family, settings)
         trial = RunConfig.from_dict({**self.cfg.to_dict(), "schedule": []})
         apply_live(trial, settings)
         trial.validate()
@@ -557,6 +555,13 @@ class Trainer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _interrupted(self) -> bool:
+        """Whether the step in progress should end between its phases: Stop was asked for, in the run's own
+        loop (a single step asked for by hand always completes), in one process (under torchrun ranks
+        stop only at the step boundaries they agreed on)."""
+        return (self._stop.is_set() and not self.dist.active and self._thread is not None
+                and threading.current_thread() is self._thread)
+
     def _stop_decided(self) -> bool:
         """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
         return self._stop_agreed if self.dist.active else self._stop.is_set()
@@ -576,7 +581,10 @@ class Trainer:
                 if self._stop_decided():
                     break
                 self._hand_over()
-                self._queue_step()
+                try:
+                    self._queue_step()
+                except StepInterrupted:  # Stop asked for mid-step: the step is abandoned, not counted
+                    break
                 # The step numbers are read back in batches: a read is a host sync, which on a GPU
                 # would stall the queue of kernels every step.
                 if len(self._pending) >= READBACK_STEPS or (not many and time.perf_counter() - read_at >= READBACK_S):
