@@ -188,6 +188,7 @@ class Trainer:
         self.control = RunControl()  # pause/resume/stop, read by the loop that steps this run
         self.loop: RunLoop | None = None  # the thread stepping this run alone (start); a pool steps it otherwise
         self.pooled: threading.Event | None = None  # while a pool steps this run: set when the pool lets it go
+        self.pool_note: str | None = None  # why RunPools trained this run alone, if it did
         self._stop_agreed = False  # under torchrun: some rank asked to stop, as agreed at the last read-back
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
         self._good_state = None
@@ -411,7 +412,7 @@ class Trainer:
         finite = all(all_finite(net) for net in self.family.networks.values())
         if not distributed.all_agree(finite, self.dist, self.device):
             return
-        self._good_state = copy.deepcopy(self.family.state_dict())  # nets, optimizers and the step
+        self._good_state = _copied(self.family.state_dict())  # nets, optimizers and the step
         self._good_step = self.step
 
     def _forget_after(self, step: int) -> None:
@@ -517,11 +518,20 @@ class Trainer:
         return any(opt is not None for opt in self.family.optimizers.values())
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the run to end: its own thread, or its pool's releasing it."""
-        if self.loop is not None:
-            self.loop.join(timeout)
-        elif self.pooled is not None:
-            self.pooled.wait(timeout)
+        """Wait for the run to end: its own thread, or its pool's letting it go (a run that moves from
+        a pool to another or to a thread of its own is followed there)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            loop, pooled = self.loop, self.pooled
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if pooled is not None and not pooled.is_set():
+                pooled.wait(left)
+            elif loop is not None and loop.alive:
+                loop.join(left)
+            else:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
 
     @property
     def stop_requested(self) -> bool:
@@ -542,6 +552,15 @@ class Trainer:
 
     def queue_step(self) -> None:
         self._queue_step()
+
+    def apply_due_changes(self) -> None:
+        """At a step boundary (the lock held): scheduled and live setting changes (a pool steps the run)."""
+        self._apply_due_changes()
+
+    def queue_values(self, values: torch.Tensor, seconds: float) -> None:
+        """A step computed elsewhere (a pool, the lock held): its numbers in series order, on the device."""
+        self._pending.append((self.step, values, seconds))
+        self._rate.append((time.perf_counter(), self.step))
 
     def read_back(self) -> bool:
         return self._read_back()
@@ -646,6 +665,18 @@ class Trainer:
         # Continue the noise stream from a point that depends on the step, not on the first run.
         trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))
         return trainer
+
+
+def _copied(state):
+    """A deep copy of a state dict whose tensors are cloned one by one: a pooled run's weights are views
+    of its pool's stacked tensors, which copy.deepcopy would copy whole."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: _copied(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_copied(v) for v in state)
+    return copy.deepcopy(state)
 
 
 def _resume_state(run_dir: str | Path) -> dict:
