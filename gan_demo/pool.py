@@ -105,16 +105,20 @@ class _StackedNet:
 
 class _StackedAdam:
     """torch.optim.Adam's single-tensor update on stacked parameters, with a learning rate and a step
-    count per run. Starts from the runs' own optimizer state, whose exp_avg / exp_avg_sq become views
-    of the stacked moments (sync_steps writes the step counts back for a save or a rollback)."""
+    count per run. Starts from the runs' own optimizer state, which then holds views of the stacked
+    moments and one step tensor per run kept current, so saving or copying a run's optimizers while it
+    is pooled reads its state as its solo run's would be."""
 
     def __init__(self, net: _StackedNet, optimizers: list[torch.optim.Optimizer], modules: list[torch.nn.Module]):
         self.net, self.optimizers, self.modules = net, optimizers, modules
         group = optimizers[0].param_groups[0]
         self.beta1, self.beta2 = group["betas"]
         self.eps = group["eps"]
-        self.steps = [float(opt.state[next(m.parameters())]["step"]) if opt.state.get(next(m.parameters())) else 0.0
-                      for opt, m in zip(optimizers, modules)]
+        self.steps = []
+        for opt, module in zip(optimizers, modules):
+            state = opt.state.get(next(module.parameters()))
+            self.steps.append(float(state["step"]) if state else 0.0)
+        self.step_tensors = [torch.tensor(s, dtype=torch.float32) for s in self.steps]
         self.exp_avg, self.exp_avg_sq = {}, {}
         for name in net.names:
             per_run = [dict(m.named_parameters())[name] for m in modules]
@@ -122,48 +126,40 @@ class _StackedAdam:
             zeros = torch.zeros_like(per_run[0].data, memory_format=torch.preserve_format)
             self.exp_avg[name] = _stack([s["exp_avg"] if s else zeros for s in states])
             self.exp_avg_sq[name] = _stack([s["exp_avg_sq"] if s else zeros for s in states])
-        self.sync_steps()
-
-    def sync_steps(self) -> None:
-        """Each run's optimizer state as torch.optim.Adam keeps it: views of the moments and its step count."""
-        for i, (opt, module) in enumerate(zip(self.optimizers, self.modules)):
+        for i, (opt, module) in enumerate(zip(optimizers, modules)):
             for name, p in module.named_parameters():
-                state = opt.state[p]
-                state["exp_avg"] = self.exp_avg[name][i]
-                state["exp_avg_sq"] = self.exp_avg_sq[name][i]
-                step = state.get("step")
-                if isinstance(step, torch.Tensor):
-                    step.fill_(self.steps[i])
-                else:
-                    state["step"] = torch.tensor(self.steps[i], dtype=torch.float32)
+                opt.state[p] = {"step": self.step_tensors[i], "exp_avg": self.exp_avg[name][i],
+                                "exp_avg_sq": self.exp_avg_sq[name][i]}
 
     @torch.no_grad()
     def step(self, lrs: list[float]) -> None:
         for i in range(len(self.steps)):
             self.steps[i] += 1
+            self.step_tensors[i].fill_(self.steps[i])
         shape = (len(lrs),)
         bc1 = [1 - self.beta1 ** s for s in self.steps]
-        bc2_sqrt = [(1 - self.beta2 ** s) ** 0.5 for s in self.steps]
         neg_step_size = torch.tensor([-lr / b for lr, b in zip(lrs, bc1)], dtype=torch.float32)
-        bc2_sqrt = torch.tensor(bc2_sqrt, dtype=torch.float32)
+        bc2_sqrt = torch.tensor([(1 - self.beta2 ** s) ** 0.5 for s in self.steps], dtype=torch.float32)
+        device = self.net.params[self.net.names[0]].device
+        neg_step_size, bc2_sqrt = neg_step_size.to(device), bc2_sqrt.to(device)
         for name in self.net.names:
             param, grad = self.net.params[name], self.net.params[name].grad
             m, v = self.exp_avg[name], self.exp_avg_sq[name]
             view = shape + (1,) * (param.dim() - 1)
             m.lerp_(grad, 1 - self.beta1)
             v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-            denom = (v.sqrt() / bc2_sqrt.to(param.device).view(view)).add_(self.eps)
-            param.add_(neg_step_size.to(param.device).view(view) * m / denom)
+            denom = (v.sqrt() / bc2_sqrt.view(view)).add_(self.eps)
+            param.add_(neg_step_size.view(view) * m / denom)  # addcdiv's order: (value * m) / denom
 
     @staticmethod
     def release(optimizers, modules) -> None:
-        """The runs' optimizers own their moments again (copies)."""
+        """The runs' optimizers own their state again: copies of whatever it holds now (a rollback
+        may have loaded other tensors into it), one step tensor per parameter as torch.optim.Adam keeps it."""
         for opt, module in zip(optimizers, modules):
             for p in module.parameters():
                 state = opt.state.get(p)
                 if state:
-                    state["exp_avg"] = state["exp_avg"].clone()
-                    state["exp_avg_sq"] = state["exp_avg_sq"].clone()
+                    opt.state[p] = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
 def _grad_norms(grads: list[torch.Tensor]) -> torch.Tensor:
@@ -194,16 +190,10 @@ class StackedGAN:
 
     def release(self) -> None:
         """The families own their weights and optimizer moments again (before the stack is dropped)."""
-        self.sync()
         for name in ("G", "D", "G_ema"):
             _StackedNet.release([getattr(f, name) for f in self.families])
         _StackedAdam.release([f.opt_G for f in self.families], [f.G for f in self.families])
         _StackedAdam.release([f.opt_D for f in self.families], [f.D for f in self.families])
-
-    def sync(self) -> None:
-        """Each family's optimizers as a solo run's would be now (for a save, a good-state copy, a rollback)."""
-        self.adam_G.sync_steps()
-        self.adam_D.sync_steps()
 
     def draw(self, family) -> dict:
         """One run's draws for a whole step, in its solo step's order: per D update real, z (and the
@@ -364,7 +354,6 @@ class RunPool:
 
     def _end(self, trainer) -> None:
         """Read back the last steps and finish (or stop) the run, or roll it back if they diverged."""
-        self._sync()
         if trainer.read_back():
             trainer.finish()
         self._leave(trainer)
@@ -372,10 +361,6 @@ class RunPool:
     def _fail(self, trainer, exc: Exception) -> None:
         trainer.fail(exc)
         self._leave(trainer)
-
-    def _sync(self) -> None:
-        if self.stack is not None:
-            self.stack.sync()
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -407,7 +392,6 @@ class RunPool:
                 if trainer.stop_decided() or trainer.step >= trainer.target_steps:
                     self._end(trainer)
                 elif trainer.control.paused and trainer in self._stacked:
-                    self._sync()
                     if not trainer.read_back():  # show every step taken before waiting
                         self._leave(trainer)
                         continue
@@ -452,7 +436,6 @@ class RunPool:
     def _move(self, trainer) -> None:
         """A live change the pool cannot vary: the run leaves and goes on where regroup puts it
         (its join() follows it there)."""
-        self._sync()
         if not trainer.read_back():
             self._leave(trainer)
             return
@@ -467,7 +450,6 @@ class RunPool:
         left.set()
 
     def _read_back_all(self) -> None:
-        self._sync()
         for trainer in list(self._stacked):
             try:
                 ok = trainer.read_back()  # a divergence rolls this run back; it then leaves

@@ -6,7 +6,6 @@ gradio: the CLI registers a callback that prints, the UI polls snapshot().
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import threading
@@ -21,7 +20,7 @@ import torch
 from . import distributed
 from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
 from .data import Dataset, load_dataset
-from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
+from .engine import BLOWUP, StepContext, all_finite, autocast, copied_state, data_scale, native_bf16, resolve_device
 from .families import FAMILIES
 from .latent import z_from_seed
 from .run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo
@@ -412,7 +411,7 @@ class Trainer:
         finite = all(all_finite(net) for net in self.family.networks.values())
         if not distributed.all_agree(finite, self.dist, self.device):
             return
-        self._good_state = _copied(self.family.state_dict())  # nets, optimizers and the step
+        self._good_state = copied_state(self.family.state_dict())  # nets, optimizers and the step
         self._good_step = self.step
 
     def _forget_after(self, step: int) -> None:
@@ -665,18 +664,6 @@ class Trainer:
         # Continue the noise stream from a point that depends on the step, not on the first run.
         trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))
         return trainer
-
-
-def _copied(state):
-    """A deep copy of a state dict whose tensors are cloned one by one: a pooled run's weights are views
-    of its pool's stacked tensors, which copy.deepcopy would copy whole."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().clone()
-    if isinstance(state, dict):
-        return {k: _copied(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_copied(v) for v in state)
-    return copy.deepcopy(state)
 
 
 def _resume_state(run_dir: str | Path) -> dict:
