@@ -236,3 +236,34 @@ def test_run_pools_group_runs_by_their_shapes():
         tr.join(JOIN_S)
     assert [tr.state for tr in runs] == ["finished"] * 3
     assert_same_run(runs[2], solo(wide, 5))
+
+
+def test_train_seeds_writes_a_run_folder_per_seed_and_a_summary(tmp_path, capsys):
+    from gan_demo.__main__ import main
+
+    flags = ["--dataset", "ring8", "--n-points", "500", "--width", "16", "--depth", "2", "--batch-size", "32",
+             "--steps", "6", "--save-every", "0", "--quiet", "--device", "cpu"]
+    assert main(["train", "--seeds", "0-2,5", "--out", str(tmp_path / "sweep"), *flags]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary == json.loads((tmp_path / "sweep" / "summary.json").read_text())
+    assert summary["pooled"] and [r["seed"] for r in summary["runs"]] == [0, 1, 2, 5]
+    for line in summary["runs"]:
+        assert line["state"] == "finished" and line["step"] == 6 and line["n_modes"] == 8
+        assert 0 <= line["modes_covered"] <= 8 and 0 <= line["high_quality"] <= 1 and line["grid_kl"] >= 0
+    # Each folder is a normal run folder: the same weights as the solo run of that seed.
+    assert main(["train", "--seed", "5", "--out", str(tmp_path / "solo"), *flags]) == 0
+    pooled_run, solo_run = load_checkpoint(tmp_path / "sweep" / "seed-5"), load_checkpoint(tmp_path / "solo")
+    assert pooled_run.step == solo_run.step == 6 and pooled_run.cfg.train.seed == 5
+    for name, net in pooled_run.networks.items():
+        for key, value in net.state_dict().items():
+            assert torch.allclose(value, solo_run.networks[name].state_dict()[key], atol=ATOL), (name, key)
+
+
+@pytest.mark.parametrize("seeds", ["3-1", "a", "0-100000", "1,-2"])
+def test_train_seeds_refuses_a_bad_list(seeds, tmp_path):
+    from gan_demo.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--seeds", seeds, "--out", str(tmp_path), "--steps", "2", "--quiet", "--device", "cpu"])
+    assert exit_info.value.code == 2
+    assert not any(tmp_path.iterdir())
