@@ -67,9 +67,44 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([t.detach() for t in tensors])
 
 
+def _plain_mlp(module: torch.nn.Module) -> bool:
+    """An unconditional MLPGenerator or MLPDiscriminator without normalisation: _mlp_forward runs it."""
+    from .models import MLPDiscriminator, MLPGenerator
+
+    if not isinstance(module, (MLPGenerator, MLPDiscriminator)) or module.n_classes:
+        return False
+    layers = module.net if isinstance(module, MLPGenerator) else module.features
+    return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
+
+
+def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor) -> torch.Tensor:
+    """base's forward (models.MLPGenerator / MLPDiscriminator) for R runs at once: each Linear as one
+    baddbmm over the stacked weights (R, out, in), activations as they are. (R, B, in) -> (R, B, out)."""
+    from .models import MLPGenerator
+
+    def linear(prefix: str, h: torch.Tensor) -> torch.Tensor:
+        w, b = params[prefix + "weight"], params.get(prefix + "bias")
+        if b is None:
+            return torch.bmm(h, w.transpose(1, 2))
+        return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+
+    if isinstance(base, MLPGenerator):
+        h = x.reshape(x.shape[0], x.shape[1], base.z_dim)
+        for i, layer in enumerate(base.net):
+            h = linear(f"net.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
+        return h * base.data_scale
+    h = x.reshape(x.shape[0], x.shape[1], -1) / base.data_scale
+    for i, layer in enumerate(base.features):
+        h = linear(f"features.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
+    return linear("out.", h).squeeze(2).float()  # (R, B) logits
+
+
 class _StackedNet:
     """One network of every run stacked: params name -> (R, ...) leaf tensors; each run's module then
-    holds views of them (module.param.data is stacked[name][i])."""
+    holds views of them (module.param.data is stacked[name][i]). Runs through vmap(functional_call), or
+    for plain MLPs through one baddbmm per layer (faster: benchmarks/pool_speed.py kernels)."""
+
+    fast_mlp = True  # the baddbmm path for plain MLPs (the benchmark switches it off to compare)
 
     def __init__(self, modules: list[torch.nn.Module], grad: bool):
         self.base = copy.deepcopy(modules[0])  # the structure functional_call runs (its own weights unused)
@@ -81,12 +116,15 @@ class _StackedNet:
         for i, module in enumerate(modules):
             for name, p in module.named_parameters():
                 p.data = self.params[name].data[i]
-        self.forward = vmap(partial(functional_call, self.base))
+        self.vmapped = vmap(partial(functional_call, self.base))
+        self.mlp = self.fast_mlp and _plain_mlp(self.base)
 
     def __call__(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
         """(R, B, ...) -> (R, B, ...), each run through its own weights."""
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
-        return self.forward(params, (x,))
+        if self.mlp:
+            return _mlp_forward(self.base, params, x)
+        return self.vmapped(params, (x,))
 
     def grads(self) -> list[torch.Tensor]:
         return [self.params[n].grad for n in self.names]

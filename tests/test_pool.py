@@ -79,6 +79,15 @@ def test_a_run_in_a_pool_of_four_matches_its_solo_run(loss, r1_gamma):
     assert not torch.allclose(runs[0].family.G.net[0].weight, runs[1].family.G.net[0].weight)
 
 
+def test_the_vmap_path_matches_too(monkeypatch):
+    """Networks other than plain MLPs go through vmap(functional_call): same numbers as the baddbmm path's."""
+    from gan_demo import pool as pool_module
+
+    monkeypatch.setattr(pool_module._StackedNet, "fast_mlp", False)
+    runs = pooled([cfg(seed, "wgan-gp", 0.1) for seed in range(3)], steps=8)
+    assert_same_run(runs[1], solo(cfg(1, "wgan-gp", 0.1), 8))
+
+
 def test_runs_join_and_leave_at_any_step():
     first = [Trainer(cfg(seed)) for seed in range(2)]
     pool = RunPool(pool_key(first[0]))
