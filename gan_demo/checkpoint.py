@@ -16,6 +16,7 @@ from torch import nn
 
 from .config import FORMAT_VERSION, ConfigError, RunConfig
 from .files import write_atomic
+from .engine import copied_state
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -114,7 +115,7 @@ def save_networks(
     state_path = run_dir / STATE_FILE
     optimizers = {name: opt for name, opt in (optimizers or {}).items() if opt is not None}
     if optimizers:
-        state = {"step": step, **{name: opt.state_dict() for name, opt in optimizers.items()}}
+        state = {"step": step, **{name: copied_state(opt.state_dict()) for name, opt in optimizers.items()}}
         write_atomic(state_path, lambda f: torch.save(state, f))
     elif state_path.exists():
         state_path.unlink()

@@ -5,6 +5,7 @@ Arrows point down: trainer.py and families/* import from here; this module impor
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,6 +84,19 @@ def all_finite(module: nn.Module) -> bool:
     """No NaN or infinity in the module's floating-point weights and buffers (one host sync, not one per tensor)."""
     checks = [torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()]
     return bool(torch.stack(checks).all()) if checks else True
+
+
+def copied_state(state):
+    """A deep copy of a (nested) state dict whose tensors are cloned one by one: each its own storage,
+    where copy.deepcopy or torch.save would keep views sharing one (a pooled run's weights and Adam
+    state are views of its pool's stacked tensors, and its Adam steps one tensor per run)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: copied_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(copied_state(v) for v in state)
+    return copy.deepcopy(state)
 
 
 def data_scale(ds) -> float:
