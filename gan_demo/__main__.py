@@ -157,6 +157,7 @@ def _train_seeds(args) -> int:
     """train --seeds: one run per seed, trained together as one pool (gan_demo.pool), each saved as a normal
     run folder OUT/seed-N, and a summary of each seed's final quality (printed and in OUT/summary.json)."""
     from .pool import RunPools
+    from .live_quality import live_quality
     from .trainer import Trainer
 
     seeds = parse_seeds(args.seeds)
@@ -168,7 +169,7 @@ def _train_seeds(args) -> int:
         cfg = RunConfig.from_dict(base.to_dict())
         cfg.schedule = [dict(entry) for entry in base.schedule]
         cfg.train.seed = seed
-        trainers.append(Trainer(cfg, dataset=dataset))
+        trainers.append(Trainer(cfg, dataset=dataset, live_quality=live_quality))
     first = trainers[0]
     total = first.cfg.train.steps
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
@@ -239,6 +240,7 @@ def _train(args, dist, device) -> int:
     """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
     from . import distributed
     from .checkpoint import is_checkpoint
+    from .live_quality import live_quality
     from .trainer import Trainer
 
     master = dist.master
@@ -253,14 +255,14 @@ def _train(args, dist, device) -> int:
         saved = distributed.from_master(  # rank 0 reads; the folder need not be on every node
             lambda: RunConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8"))), dist)
         dataset = distributed.master_first(lambda: local_dataset(saved.data, device), dist)
-        trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist)
+        trainer = Trainer.from_checkpoint(out, device=device, dataset=dataset, dist=dist, live_quality=live_quality)
         if getattr(args, "TrainConfig.steps"):
             trainer.cfg.train.steps = getattr(args, "TrainConfig.steps")
         say(f"resuming {out} at step {trainer.step}")
     else:
         cfg = config_from_args(args)
         dataset = distributed.master_first(lambda: local_dataset(cfg.data, device or cfg.train.device), dist)
-        trainer = Trainer(cfg, device=device, dataset=dataset, dist=dist)
+        trainer = Trainer(cfg, device=device, dataset=dataset, dist=dist, live_quality=live_quality)
     if trainer.dataset.note:
         say(trainer.dataset.note)
     cfg = trainer.cfg

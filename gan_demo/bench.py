@@ -120,9 +120,11 @@ def machine() -> dict:
 def build_trainer(cfg: RunConfig):
     """A Trainer for cfg, on cfg.train.device; `bench` is a command-line tool, so its data paths are trusted."""
     from .data import load_dataset
+    from .live_quality import live_quality
     from .trainer import Trainer, resolve_device
 
-    return Trainer(cfg, dataset=load_dataset(cfg.data, resolve_device(cfg.train.device), trusted=True))
+    return Trainer(cfg, dataset=load_dataset(cfg.data, resolve_device(cfg.train.device), trusted=True),
+                   live_quality=live_quality)
 
 
 def _time_project(trainer, steps: int) -> dict:

@@ -81,11 +81,11 @@ class Comparison:
     """Runs A and B, built and started together; pause, resume, stop and single steps act on both or on one."""
 
     def __init__(self, cfg_a: RunConfig, cfg_b: RunConfig, device=None, datasets: dict[str, Dataset] | None = None,
-                 slack: int = 0):
+                 slack: int = 0, live_quality=None):
         check_pair(cfg_a, cfg_b)
         datasets = datasets or {}
         # Each run loads its own copy of the data: a run that ends frees its copy while the other trains on.
-        self.runs = {label: Trainer(cfg, device=device, dataset=datasets.get(label))
+        self.runs = {label: Trainer(cfg, device=device, dataset=datasets.get(label), live_quality=live_quality)
                      for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
         self.started = dict(zip(LABELS, (cfg_a, cfg_b)))  # the settings as started (auto kept auto): their commands
         self.diff = differences(self.runs["A"].cfg, self.runs["B"].cfg)  # resolved: "auto" shown as its value

@@ -55,6 +55,8 @@ class LiveModes:
     counts (BENCHMARKS.md section 8).
     """
 
+    every = LIVE_EVERY  # steps between two counts
+
     def __init__(self, classifier, z_dim: int, seed: int):
         self.classifier = classifier
         self.z = z_from_seed(seed, z_dim, LIVE_SAMPLES)  # (LIVE_SAMPLES, z_dim) on the CPU, fixed for the run

@@ -36,8 +36,6 @@ GOOD_STATE_EVERY = 50  # steps between snapshots of known-good weights (divergen
 READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) after this many steps...
 READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends (one process only:
 # under torchrun every rank reads back at the same step numbers, never by the clock, or the ranks would hang)
-QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
-QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
 
 
 @dataclass
@@ -68,8 +66,8 @@ class StepRecord:
 
 @dataclass
 class QualityRecord:
-    """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch;
-    for stacked-digits, its 1,000 modes counted (gan_demo.modes.LiveModes) and no grid figures."""
+    """How close a 2D run's samples are to the data, from the sampling net on the fixed noise batch;
+    for stacked-digits, its 1,000 modes counted and no grid figures (measured by gan_demo.live_quality)."""
 
     step: int  # steps taken when measured
     grid_kl: float | None = None  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
@@ -122,7 +120,8 @@ class Trainer:
 
     Owns what every family shares: the device and precision, the seeded data and noise stream, the
     run thread (pause/resume/stop), batched read-back into a history of the family's named series,
-    divergence rollback through the family's state dict, the 2D quality figures and checkpoints.
+    divergence rollback through the family's state dict, checkpoints, and the live quality figures measured by
+    the live_quality callback it is handed (gan_demo.live_quality).
     The family (self.family) owns its networks and optimizers; what it offers (a GAN's G, D, G_ema,
     opt_G, opt_D) also reads through the trainer (trainer.G is trainer.family.G).
 
@@ -131,7 +130,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: RunConfig, device: str | torch.device | None = None, dataset: Dataset | None = None,
-                 dist: distributed.Dist | None = None):
+                 dist: distributed.Dist | None = None, live_quality: Callable[["Trainer"], object] | None = None):
         self.dist = dist if dist is not None else distributed.SINGLE
         self.device = resolve_device(device if device is not None else cfg.train.device)
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, world_size=self.dist.world_size))
@@ -204,16 +203,11 @@ class Trainer:
         self._next_change = sum(1 for entry in self.cfg.schedule if entry["step"] < self.step or
                                 (self.step > 0 and entry["step"] == self.step))
 
-        # 2D runs: quality figures every QUALITY_EVERY steps, against a fixed draw of real points.
+        # Live quality figures (2D runs, stacked digits): measured by the callback the caller hands in.
         self.quality_history = History(record_type=QualityRecord)
         self.last_quality: QualityRecord | None = None
-        self._quality_real = None
-        if ds.kind == "2d":
-            order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(t.seed))[:QUALITY_REAL_POINTS]
-            self._quality_real = ds.x[order.to(ds.x.device)].float().cpu()
-        from .modes import LIVE_EVERY, LiveModes
-        self._live_modes = LiveModes.for_run(self.cfg, self.device)  # stacked-digits with a cached classifier
-        self.quality_every = QUALITY_EVERY if ds.kind == "2d" else (LIVE_EVERY if self._live_modes else 0)
+        self._live_quality = live_quality(self) if live_quality is not None else None
+        self.quality_every = self._live_quality.every if self._live_quality is not None else 0
 
     def __getattr__(self, name: str):
         """What the family offers reads through the trainer (a GAN's G, D, G_ema, opt_G, opt_D) for the
@@ -385,23 +379,9 @@ class Trainer:
         return self._read_back()
 
     def _measure_quality(self) -> None:
-        """Quality figures of the sampling net on the fixed noise batch (2D runs), into quality_history."""
-        from .metrics import grid_divergence, mode_metrics
-
-        if self._live_modes is not None:  # stacked-digits: 1,000 modes read by the digits classifier
-            self.last_quality = QualityRecord(self.step, **self._live_modes.measure(self.generate))
-            self.quality_history.add(self.last_quality)
-            return
-        fake = self.generate(self.fixed_z)
-        grid = grid_divergence(self._quality_real, fake)
-        rec = QualityRecord(self.step, grid_kl=grid["kl"], grid_js=grid["js"])
-        ds = self.dataset
-        if ds.modes is not None:
-            m = mode_metrics(fake, ds.modes, ds.sigma)
-            rec.modes_covered, rec.n_modes = m["modes_covered"], m["n_modes"]
-            rec.high_quality, rec.mode_kl = m["high_quality"], m["mode_kl"]
-        self.last_quality = rec
-        self.quality_history.add(rec)
+        """The live quality figures of the sampling net (the live_quality callback's measure), into quality_history."""
+        self.last_quality = QualityRecord(self.step, **self._live_quality.measure(self.generate))
+        self.quality_history.add(self.last_quality)
 
     # -------------------------------------------------------- divergence guard
     def _save_good_state(self) -> None:
@@ -657,13 +637,15 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, device: str | torch.device | None = None,
-                        dataset: Dataset | None = None, dist: distributed.Dist | None = None) -> "Trainer":
+                        dataset: Dataset | None = None, dist: distributed.Dist | None = None,
+                        live_quality: Callable[["Trainer"], object] | None = None) -> "Trainer":
         """Rebuild a run to continue training: weights, optimizer state and step count.
         Under torchrun the master reads the folder and sends its contents to the other ranks."""
         dist = dist if dist is not None else distributed.SINGLE
         state = distributed.from_master(lambda: _resume_state(run_dir), dist)
         cfg = RunConfig.from_dict(state["config"])
-        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset, dist=dist)
+        trainer = cls(cfg, device=device if device is not None else "auto", dataset=dataset, dist=dist,
+                      live_quality=live_quality)
         trainer.family.load_state_dict(state["family"])
         # Continue the noise stream from a point that depends on the step, not on the first run.
         trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))

@@ -6,6 +6,7 @@ import pytest
 
 from gan_demo.config import IMAGE_DATASETS, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.models import step_cost
+from gan_demo.live_quality import live_quality
 from gan_demo.trainer import Trainer
 from gan_demo.ui.app import PRETRAINED
 from gan_demo.ui.lessons_tab import LESSONS
@@ -15,7 +16,7 @@ from gan_demo.ui.train_tab import config_from_values, quality_line, quality_plot
 
 def run(dataset: str, steps: int = 30) -> Trainer:
     tr = Trainer(RunConfig(data=DataConfig(dataset=dataset, n_points=1000), model=ModelConfig(width=16, depth=1),
-                           train=TrainConfig(batch_size=64, steps=steps, device="cpu")))
+                           train=TrainConfig(batch_size=64, steps=steps, device="cpu")), live_quality=live_quality)
     tr.run()
     return tr
 

@@ -20,6 +20,7 @@ from gan_demo.config import FAMILY_NAMES, DataConfig, ModelConfig, RunConfig, Tr
 from gan_demo.families import FAMILIES, GAN, VAE
 from gan_demo.latent import z_from_seed
 from gan_demo.sampler import Sampler
+from gan_demo.live_quality import live_quality
 from gan_demo.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +151,7 @@ def test_a_family_defined_here_trains_through_the_trainer(monkeypatch, tmp_path)
 
 # ------------------------------------------------------------------ the VAE through the Trainer
 def test_vae_trains_on_points_saves_and_samples(tmp_path):
-    tr = Trainer(vae_points())
+    tr = Trainer(vae_points(), live_quality=live_quality)
     assert tr.run() == "finished" and tr.step == 6
     snap = tr.snapshot()
     assert snap["family"] == "vae" and snap["series"] == list(VAE.series)

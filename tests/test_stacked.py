@@ -188,13 +188,14 @@ def test_quality_tab_summarises_1000_modes():
 
 
 def test_trainer_counts_modes_live_with_a_cached_classifier(tmp_path, data_dir):
+    from gan_demo.live_quality import live_quality
     from gan_demo.modes import LIVE_EVERY, LIVE_SAMPLES
     from gan_demo.ui.train_tab import quality_boxes, quality_line, quality_plots
 
     def trainer_in(folder):
         return Trainer(RunConfig(data=DataConfig(dataset="stacked-digits", img_size=16, data_dir=str(folder)),
                                  model=ModelConfig(ngf=8, ndf=8, z_dim=16),
-                                 train=TrainConfig(batch_size=16, steps=2, device="cpu")))
+                                 train=TrainConfig(batch_size=16, steps=2, device="cpu")), live_quality=live_quality)
 
     assert trainer_in(tmp_path).quality_every == 0  # no classifier cached there: no live count, no stall
     trainer = trainer_in(data_dir)

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from gan_demo.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo import live_quality as live_quality_module
 from gan_demo import trainer as trainer_module
+from gan_demo.live_quality import live_quality
 from gan_demo.trainer import History, StepRecord, Trainer
 
 
@@ -206,9 +208,10 @@ def test_divergence_is_caught_between_batched_read_backs(monkeypatch):
 
 
 def test_2d_runs_record_quality_every_k_steps(monkeypatch):
-    monkeypatch.setattr(trainer_module, "QUALITY_EVERY", 10)
+    monkeypatch.setattr(live_quality_module, "QUALITY_EVERY", 10)
     monkeypatch.setattr(trainer_module, "READBACK_STEPS", 1)
-    tr = Trainer(toy_cfg(steps=40))
+    assert Trainer(toy_cfg(steps=40)).quality_every == 0  # measured only when the caller hands in the callback
+    tr = Trainer(toy_cfg(steps=40), live_quality=live_quality)
     tr.run()
     q = tr.snapshot()["quality_history"]
     assert q["step"] == [1, 11, 21, 31]
@@ -217,10 +220,10 @@ def test_2d_runs_record_quality_every_k_steps(monkeypatch):
     assert tr.snapshot()["quality"]["step"] == 31
     # a 2D set without known modes still gets the grid divergences; image runs get none
     moons = Trainer(RunConfig(data=DataConfig(dataset="moons", n_points=500), model=ModelConfig(width=16, depth=1),
-                              train=TrainConfig(batch_size=32, steps=3, device="cpu")))
+                              train=TrainConfig(batch_size=32, steps=3, device="cpu")), live_quality=live_quality)
     moons.run()
     assert moons.last_quality.modes_covered is None and moons.last_quality.grid_js > 0
-    images = Trainer(image_cfg())
+    images = Trainer(image_cfg(), live_quality=live_quality)
     images.run()
     assert images.snapshot()["quality"] is None and images.snapshot()["quality_history"]["step"] == []
 
@@ -228,7 +231,7 @@ def test_2d_runs_record_quality_every_k_steps(monkeypatch):
 def test_quality_falls_as_the_generator_learns():
     """The live figures measure something: a trained ring8 G is far closer to the data than at step 1."""
     tr = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=4000), model=ModelConfig(width=256, depth=3),
-                           train=TrainConfig(batch_size=128, steps=400, device="cpu")))
+                           train=TrainConfig(batch_size=128, steps=400, device="cpu")), live_quality=live_quality)
     tr.run()
     q = tr.quality_history.columns()
     assert q["grid_js"][0] > 0.6  # at the start G's points sit in a clump far from the ring

@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..compare import LABELS, Comparison
 from ..config import RunConfig
+from ..live_quality import live_quality
 from ..trainer import Trainer
 
 TIMELINE_EVERY = 50  # steps between progress grids kept for the timeline slider
@@ -156,7 +157,7 @@ class SessionRegistry:
         """
         self._reserve(session, 1)
         try:
-            trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
+            trainer = Trainer(cfg, device=device, dataset=dataset, live_quality=live_quality)  # a bad config fails here
             self._end_live_runs(session)
             with self._lock:
                 session.trainer, session.run_cfg = trainer, cfg
@@ -177,7 +178,7 @@ class SessionRegistry:
         """
         self._reserve(session, len(LABELS))
         try:
-            pair = Comparison(cfg_a, cfg_b, device=device)  # a bad config fails here, old runs untouched
+            pair = Comparison(cfg_a, cfg_b, device=device, live_quality=live_quality)  # a bad config fails here
             self._end_live_runs(session)
             with self._lock:
                 session.pair = pair

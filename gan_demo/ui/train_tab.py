@@ -24,7 +24,7 @@ from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
 from ..modes import LIVE_EVERY, LIVE_SAMPLES
 from ..stacked import NAME as STACKED
-from ..trainer import QUALITY_EVERY
+from ..live_quality import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .errors import for_visitor, refusal, user_error
 from .limits import WEB_LIMITS, check_live_change, check_web_limits
