@@ -91,6 +91,11 @@ def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
     return trainers if ended else [t for t in trainers if t.running]
 
 
+def _local_run(cfg: RunConfig, device=None, dataset=None, run_id: str | None = None) -> Trainer:
+    """A run trained in this process (the run id names it only in the session)."""
+    return Trainer(cfg, device=device, dataset=dataset)
+
+
 def _release_memory() -> None:
     """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
     gc.collect()
@@ -112,6 +117,8 @@ class SessionRegistry:
         self.paused_timeout = paused_timeout
         self.clock = clock
         self.on_drop: list[Callable[[Session], None]] = []  # e.g. the catalog forgets the session's files
+        # Builds a session's run: in this process by default; `--ray` sets gan_demo.remote.RayRuns.make_run.
+        self.make_run: Callable[..., Trainer] = _local_run
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
@@ -154,11 +161,13 @@ class SessionRegistry:
         """
         self._reserve(session, 1)
         try:
-            trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
+            run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+            # a bad config fails here, old run untouched
+            trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
             self._end_live_runs(session)
             with self._lock:
                 session.trainer, session.run_cfg = trainer, cfg
-                session.run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+                session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY
                 trainer.start()
