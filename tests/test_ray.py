@@ -14,7 +14,7 @@ import torch
 ray = pytest.importorskip("ray")
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from gan_demo.remote import Placement, RayRuns, RemoteRun  # noqa: E402
+from gan_demo.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.trainer import Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +151,14 @@ def test_session_expiry_ends_the_runs_actor(local_ray):
     run = session.trainer
     assert isinstance(run, RemoteRun) and run.run_id == session.run_id
     wait_for(lambda: run.step >= 2, "2 steps")
+    # What the Train tab, the API and Explore read of a run works on the proxy.
+    from gan_demo.ui.train_tab import LiveView, progress_picture
+
+    picture = progress_picture(run, LiveView())
+    assert picture.size == (512, 512)
+    sampler = ctx.catalog.sampler("current run", session)  # Explore on the live run: nets from its checkpoint
+    assert sampler.trainer is run and sampler.step >= 2
+    assert sampler.generate(torch.zeros(1, sampler.z_dim)).shape == (1, 2)
     host = run._host
     registry.drop("visitor")
 
@@ -174,8 +182,8 @@ def test_a_removed_node_loses_at_most_the_last_checkpoint():
     try:
         ray.init(address=cluster.address, log_to_driver=False)
         # The head's CPU is taken first, so the run lands on the worker node.
-        holder = ray.remote(num_cpus=1)(_Holder).remote()
-        ray.get(holder.ready.remote(), timeout=WAIT_S)
+        holder = ray.remote(num_cpus=1)(RunHost).remote()  # any actor importable on the workers
+        ray.get(holder.pid.remote(), timeout=WAIT_S)
         worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         runs = RayRuns(Placement(num_cpus=1, every_steps=20, every_s=0.5, poll_s=0.1), device="cpu")
@@ -198,8 +206,3 @@ def test_a_removed_node_loses_at_most_the_last_checkpoint():
             runs.close()
         ray.shutdown()
         cluster.shutdown()
-
-
-class _Holder:
-    def ready(self) -> bool:
-        return True
