@@ -26,7 +26,10 @@ from pathlib import Path
 import ray
 import torch
 
+from . import distributed
 from .config import RunConfig
+from .engine import StepContext
+from .families import FAMILIES
 from .files import write_atomic
 from .trainer import History, Trainer
 
@@ -227,34 +230,35 @@ class DatasetFace:
 
 
 class FamilyFace:
-    """A remote run's family as the front end sees it: its name, and for Explore the sampling networks
-    rebuilt from the run's last checkpoint (so they are at most one checkpoint interval behind)."""
+    """A remote run's family as the front end sees it: its name, and (for Explore and the VAE views) a copy
+    of the family on the CPU loaded from the run's last checkpoint, so at most one interval behind."""
 
     def __init__(self, run: "RemoteRun"):
-        from .families import FAMILIES
-
         self._run = run
-        self._cls = FAMILIES[run.cfg.family]
-        self.name = self._cls.name
-        self._nets: tuple[int, dict] | None = None  # (checkpoint step, networks)
+        self.name = run.cfg.family
+        self._copy: tuple[int, object] | None = None  # (checkpoint step, the family loaded from it)
 
-    @property
-    def networks(self) -> dict:
-        ckpt = self._run.latest_checkpoint(fresh=self._nets is None)
-        if self._nets is None or self._nets[0] != ckpt["step"]:
-            nets = self._cls.empty_networks(self._run.cfg)
-            for name, net in nets.items():
-                net.load_state_dict(ckpt["family"][name])
-                net.eval()
-            self._nets = (ckpt["step"], nets)
-        return self._nets[1]
+    def _family(self):
+        ckpt = self._run.latest_checkpoint(fresh=self._copy is None)
+        if self._copy is None or self._copy[0] != ckpt["step"]:
+            cfg = RunConfig.from_dict(ckpt["config"])
+            ctx = StepContext(device=torch.device("cpu"), generator=torch.Generator(), batch_size=1,
+                              draw=_never_trained, noise=_never_trained, sync_grads=lambda module: None,
+                              use_amp=False)
+            family = FAMILIES[cfg.family](cfg, ctx, dist=distributed.SINGLE)
+            family.load_state_dict(ckpt["family"])
+            family.release_optimizers()  # the front end only samples
+            self._copy = (ckpt["step"], family)
+        return self._copy[1]
 
-    def decoder_net(self, ema: bool = True):
-        return self._cls.sampling_nets(self._run.cfg, self.networks)[0]
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._family(), name)
 
-    @property
-    def critic(self):
-        return self._cls.sampling_nets(self._run.cfg, self.networks)[1]
+
+def _never_trained(n: int):
+    raise RuntimeError("a remote run's family copy on the front end is for sampling only")
 
 
 class RemoteRun:
