@@ -1,8 +1,10 @@
 """One ring8 run in-process vs in a Ray actor (steps/s), and a killed actor: seconds until it trains on, steps lost.
 
-    OMP_NUM_THREADS=1 python benchmarks/ray_run.py [--seconds 20] [--kills 3]
+    OMP_NUM_THREADS=1 python benchmarks/ray_run.py [--seconds 20] [--rounds 3] [--kills 3]
 
-Both runs are polled as the Train tab polls them (snapshot() every 0.5 s). The kill uses the app's
+Both runs are polled as the Train tab polls them (snapshot() and the progress picture every 0.5 s), one at
+a time while the other is paused, in turn (the front end's CPU includes the training for the in-process
+run). The kill uses the app's
 checkpoint interval (gan_demo.remote.Placement: 200 steps or 10 s, pulled every 1 s).
 """
 from __future__ import annotations
@@ -27,41 +29,52 @@ def ring8() -> RunConfig:
     return RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(steps=10**7, device="cpu"))
 
 
-def rate(run, seconds: float, warmup: float = 5.0) -> float:
-    """Steps/s over `seconds` after `warmup`, polling snapshot() as the UI does."""
+def rate(run, seconds: float, warmup: float = 5.0) -> tuple[float, float]:
+    """(steps/s, this process's CPU seconds per second) over `seconds` after `warmup`, polling as the Train
+    tab does: snapshot() and the progress picture every POLL_S."""
+    from gan_demo.ui.train_tab import LiveView, progress_picture
+
+    view = LiveView()
+
     def poll_until(t_end):
         while time.monotonic() < t_end:
             run.snapshot()
+            progress_picture(run, view)
             time.sleep(POLL_S)
 
     poll_until(time.monotonic() + warmup)
-    t0, s0 = time.monotonic(), run.step
+    t0, s0, c0 = time.monotonic(), run.step, time.process_time()
     poll_until(t0 + seconds)
-    t1, s1 = time.monotonic(), run.step
-    return (s1 - s0) / (t1 - t0)
+    t1, s1, c1 = time.monotonic(), run.step, time.process_time()
+    return (s1 - s0) / (t1 - t0), (c1 - c0) / (t1 - t0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kills", type=int, default=3)
     args = parser.parse_args()
 
-    local = Trainer(ring8())
-    local.start()
-    local_rate = rate(local, args.seconds)
-    local.stop()
-    local.join(30)
-    print(f"in-process: {local_rate:.1f} steps/s  (load {os.getloadavg()[0]:.2f})", flush=True)
-
     from gan_demo.remote import RayRuns
 
+    # Both runs live side by side; each round measures one while the other is paused, in turn, so that
+    # both see the same load from the other users of the machine.
     runs = RayRuns.connect("local", device="cpu")
-    remote = runs.make_run(ring8())
+    remote, local = runs.make_run(ring8()), Trainer(ring8())
     remote.start()
-    remote_rate = rate(remote, args.seconds)
-    print(f"ray actor:  {remote_rate:.1f} steps/s = {100 * remote_rate / local_rate:.0f}% of in-process  "
-          f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    local.start()
+    local.pause()
+    for round_ in range(args.rounds):
+        for name, run, other in (("ray actor", remote, local), ("in-process", local, remote)):
+            other.pause()
+            run.resume()
+            steps, cpu = rate(run, args.seconds)
+            print(f"round {round_ + 1} {name:10s}: {steps:.1f} steps/s, front end's CPU {100 * cpu:.0f}% of a core  "
+                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    local.stop()
+    local.join(30)
+    remote.resume()
 
     for kill in range(args.kills):
         while remote.checkpoint_step is None or remote.checkpoint_step < 1:

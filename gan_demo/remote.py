@@ -42,6 +42,10 @@ REAL_POINTS_SENT = 2048  # 2D runs: real points sent to the front end for the pr
 log = logging.getLogger(__name__)
 
 
+class Recovering(RuntimeError):
+    """The run's host died and its replacement is being started."""
+
+
 @dataclass
 class Placement:
     """What each run asks of the cluster, and how often its checkpoint is pulled to the front end."""
@@ -267,12 +271,15 @@ class RemoteRun:
     Commands go to the host; a dead host is replaced from the latest checkpoint (see module docstring).
     """
 
+    remote = True  # the 2D lab, which steps and reads a run's nets directly, shows only its status
+
     def __init__(self, runs: "RayRuns", cfg: RunConfig, device: str, dataset=None, run_id: str | None = None):
         self._runs = runs
         self.run_id = run_id or "run-" + secrets.token_hex(8)  # server-made: the host's key for this run
         self._device_arg = device
         self._dataset_ref = None if dataset is None else ray.put(dataset)
-        self._lock = threading.RLock()  # one recovery at a time
+        self._lock = threading.Lock()  # guards _recovery
+        self._recovery: tuple | None = None  # (the dead host, its replacement's done event)
         self.lock = threading.RLock()  # Explore's sampler draws under it (the nets it reads are local copies)
         self.paused_at: float | None = None  # front-end clock (the registry's slot limit)
         self.recoveries = 0  # hosts replaced so far
@@ -294,8 +301,9 @@ class RemoteRun:
         self.dataset = DatasetFace(facts["dataset"])
 
     # ------------------------------------------------------------ calls
-    def _call(self, name: str, *args, timeout: float = CALL_TIMEOUT_S):
-        """host.name(run_id, *args); a dead host is replaced once and the call made again."""
+    def _call(self, name: str, *args, timeout: float = CALL_TIMEOUT_S, wait: bool = True):
+        """host.name(run_id, *args). A dead host is replaced (in the background) and the call made again once
+        the new one is up; with wait=False a dead host raises Recovering instead of waiting."""
         for attempt in (0, 1):
             host = self._host
             try:
@@ -303,13 +311,26 @@ class RemoteRun:
             except ray.exceptions.RayActorError:
                 if attempt or self._closed:
                     raise
-                self._recover(host)
+                done = self._replace(host)
+                if not wait:
+                    raise Recovering(self.run_id) from None
+                done.wait(OPEN_TIMEOUT_S + 4 * CALL_TIMEOUT_S)
 
-    def _recover(self, dead) -> None:
-        """Replace a dead host: a new one continues from the latest checkpoint, as it was (training or paused)."""
+    def _replace(self, dead) -> threading.Event:
+        """Start replacing a dead host in a thread of its own (once per dead host: many runs lost with one
+        machine come back side by side); the event is set when it is done or has failed."""
         with self._lock:
+            if self._recovery is None or self._recovery[0] is not dead:
+                done = threading.Event()
+                self._recovery = (dead, done)
+                threading.Thread(target=self._recover, args=(dead, done), name="ray-recover", daemon=True).start()
+            return self._recovery[1]
+
+    def _recover(self, dead, done: threading.Event) -> None:
+        """Replace a dead host: a new one continues from the latest checkpoint, as it was (training or paused)."""
+        try:
             if self._host is not dead or self._closed:
-                return  # another thread has already replaced it
+                return
             was = self._status or {"state": "idle", "step": 0}
             ckpt = self._checkpoint
             from_step = ckpt["step"] if ckpt else 0
@@ -328,16 +349,36 @@ class RemoteRun:
                 elif was["state"] == "stopping":
                     ray.get(host.stop.remote(self.run_id, ""), timeout=CALL_TIMEOUT_S)
                 ray.get(host.set_message.remote(self.run_id, message), timeout=CALL_TIMEOUT_S)  # start cleared it
-            self._host, self._status = host, None
             self._take_facts(facts)
+            self._host, self._status = host, None
             self.recoveries += 1
+        except Exception:  # no room on the cluster, or the new host died too: the next call tries again
+            log.warning("run %s: replacing its lost worker failed", self.run_id, exc_info=True)
+            with self._lock:
+                self._recovery = None
+        finally:
+            done.set()
 
     def _refresh(self) -> dict:
-        self._status = self._call("status")
-        self._status_at = time.monotonic()
-        if self._status["state"] != "paused":
+        try:
+            status = self._call("status", wait=False)
+        except Recovering:  # the last status, saying what is happening, until the new host is up
+            if self._status is None:
+                return self._refresh_waiting()
+            lost = {**(self._status or {"state": "idle", "step": 0}), "running": True}
+            lost["message"] = ("its worker was lost; the run is coming back on a new worker from its checkpoint at "
+                               f"step {self.checkpoint_step or 0:,}")
+            return lost
+        return self._keep(status)
+
+    def _refresh_waiting(self) -> dict:
+        return self._keep(self._call("status"))
+
+    def _keep(self, status: dict) -> dict:
+        self._status, self._status_at = status, time.monotonic()
+        if status["state"] != "paused":
             self.paused_at = None
-        return self._status
+        return status
 
     def _read(self) -> dict:
         """The host's status, fresh within STATUS_TTL_S (commands always refresh it)."""
@@ -461,7 +502,10 @@ class RemoteRun:
         """Ask the host for the run's state if one is due (or force); keep only the latest. True if pulled."""
         after = self._checkpoint["step"] if self._checkpoint else 0
         p = self._runs.placement
-        state = self._call("checkpoint", after, p.every_steps, p.every_s, force)
+        try:
+            state = self._call("checkpoint", after, p.every_steps, p.every_s, force, wait=force)
+        except Recovering:
+            return False
         if state is None:
             return False
         self._checkpoint = state

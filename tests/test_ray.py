@@ -159,6 +159,9 @@ def test_session_expiry_ends_the_runs_actor(local_ray):
     sampler = ctx.catalog.sampler("current run", session)  # Explore on the live run: nets from its checkpoint
     assert sampler.trainer is run and sampler.step >= 2
     assert sampler.generate(torch.zeros(1, sampler.z_dim)).shape == (1, 2)
+    from gan_demo.ui.lab_tab import in_lab, status_text
+
+    assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only
     host = run._host
     registry.drop("visitor")
 
