@@ -547,13 +547,13 @@ class RayRuns:
         if not ray.is_initialized():
             if address == "auto":
                 try:
-                    ray.init(address="auto", include_dashboard=False, log_to_driver=False)
+                    ray.init(address="auto", log_to_driver=False)
                 except ConnectionError:
                     address = "local"
             if address == "local":
                 ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
             elif address != "auto":
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=address, log_to_driver=False)
         return cls(placement, device)
 
     def new_host(self):
@@ -588,7 +588,8 @@ class RayRuns:
                 try:
                     run.pull_checkpoint()
                 except Exception:  # a run that cannot be reached now is retried at the next pull
-                    log.warning("checkpoint pull for %s failed", run.run_id, exc_info=True)
+                    if not run._closed:
+                        log.warning("checkpoint pull for %s failed", run.run_id, exc_info=True)
             del runs
 
     def close(self) -> None:
