@@ -360,6 +360,11 @@ class RemoteRun:
             done.set()
 
     def _refresh(self) -> dict:
+        if self._closed:  # its host is gone on purpose: the last status, ended
+            ended = {**(self._status or {"state": "stopped", "step": 0}), "running": False}
+            if ended.get("state") in ("running", "paused", "stopping"):
+                ended["state"] = "stopped"
+            return ended
         try:
             status = self._call("status", wait=False)
         except Recovering:  # the last status, saying what is happening, until the new host is up

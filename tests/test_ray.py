@@ -162,17 +162,24 @@ def test_session_expiry_ends_the_runs_actor(local_ray):
     from gan_demo.ui.lab_tab import in_lab, status_text
 
     assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only
+    # A new run replaces the session's run: the old one's actor is ended at once.
+    replaced = run._host
+    registry.start(session, toy_cfg(steps=10**6), ctx.device)
+    assert session.trainer is not run and run.state == "stopped" and not run.running
+    run = session.trainer
+    wait_for(lambda: _dead(replaced), "the replaced run's actor to end")
     host = run._host
     registry.drop("visitor")
+    wait_for(lambda: _dead(host), "the dropped session's actor to end")
 
-    def dead() -> bool:  # ray.kill reaches the actor a moment after it returns
-        try:
-            ray.get(host.pid.remote(), timeout=WAIT_S)
-        except ray.exceptions.RayActorError:
-            return True
-        return False
 
-    wait_for(dead, "the dropped session's actor to end")
+def _dead(host) -> bool:
+    """Whether an actor has ended (ray.kill reaches it a moment after it returns)."""
+    try:
+        ray.get(host.pid.remote(), timeout=WAIT_S)
+    except ray.exceptions.RayActorError:
+        return True
+    return False
 
 
 def test_a_removed_node_loses_at_most_the_last_checkpoint():

@@ -220,6 +220,8 @@ class SessionRegistry:
             if trainer.running:
                 raise Busy("busy: your previous run is still finishing its current step; press Start again "
                            "in a moment")
+        if session.trainer is not None and getattr(session.trainer, "remote", False):
+            session.trainer.close()  # a run on Ray gives its actor's CPU (and GPU share) back to the cluster
 
     def stop(self, session: Session, wait: float = STOP_WAIT_S) -> None:
         """Ask the session's run to stop at its next step boundary; wait up to `wait` seconds for it.
