@@ -27,6 +27,7 @@ import ray
 import torch
 
 from . import distributed
+from .compare import LABELS, Comparison, check_pair, differences
 from .config import RunConfig
 from .engine import StepContext
 from .families import FAMILIES
@@ -141,6 +142,22 @@ class RunHost:
 
     def release_training(self, run_id: str) -> None:
         self._runs[run_id].release_training()
+
+    def lockstep(self, run_ids: list[str], slack: int = 0) -> None:
+        """Pace these runs together (a comparison's A and B, as gan_demo.compare.Lockstep does in-process)."""
+        from .compare import Lockstep
+
+        Lockstep([self._runs[run_id] for run_id in run_ids], slack)
+
+    def step_by_hand(self, run_id: str) -> dict | None:
+        """One step of a paused run (a comparison's step-by-step mode): its record, or None if not paused."""
+        trainer = self._runs[run_id]
+        if trainer.state != "paused" or trainer.step >= trainer.target_steps:
+            return None
+        trainer.flush()  # the steps the loop took before pausing go into the history first
+        rec = trainer.step_once()
+        trainer.history.add(rec)
+        return rec.to_dict()
 
     def set_message(self, run_id: str, message: str) -> None:
         self._runs[run_id].message = message
@@ -273,7 +290,8 @@ class RemoteRun:
 
     remote = True  # the 2D lab, which steps and reads a run's nets directly, shows only its status
 
-    def __init__(self, runs: "RayRuns", cfg: RunConfig, device: str, dataset=None, run_id: str | None = None):
+    def __init__(self, runs: "RayRuns", cfg: RunConfig, device: str, dataset=None, run_id: str | None = None,
+                 host=None):
         self._runs = runs
         self.run_id = run_id or "run-" + secrets.token_hex(8)  # server-made: the host's key for this run
         self._device_arg = device
@@ -285,7 +303,7 @@ class RemoteRun:
         self.recoveries = 0  # hosts replaced so far
         self._checkpoint: dict | None = None  # the latest pulled state: one per run (bounded memory)
         self._closed = False
-        self._host = runs.new_host()
+        self._host = host if host is not None else runs.new_host()  # a comparison's two runs share one
         facts = ray.get(self._host.open.remote(self.run_id, cfg.to_dict(), device, self._dataset_ref),
                         timeout=OPEN_TIMEOUT_S)
         self._take_facts(facts)
@@ -420,6 +438,11 @@ class RemoteRun:
                 break
         self._refresh()
 
+    def step_by_hand(self) -> dict | None:
+        out = self._call("step_by_hand")
+        self._refresh()
+        return out
+
     def release_training(self) -> None:
         self._call("release_training")
         self._refresh()
@@ -532,6 +555,27 @@ class RemoteRun:
         return ray.get(self._host.node_id.remote(), timeout=CALL_TIMEOUT_S)
 
 
+class RemotePair(Comparison):
+    """A comparison on Ray: runs A and B in one host, paced together there (Lockstep) as in-process.
+    After a lost worker each run comes back on its own, and the two train on without the pacing."""
+
+    def __init__(self, runs: "RayRuns", cfg_a: RunConfig, cfg_b: RunConfig, run_ids: dict[str, str],
+                 slack: int = 0):
+        check_pair(cfg_a, cfg_b)
+        host = runs.new_host()
+        self.runs = {label: RemoteRun(runs, cfg, runs.device, run_id=run_ids[label], host=host)
+                     for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
+        self.started = dict(zip(LABELS, (cfg_a, cfg_b)))
+        self.diff = differences(self.runs["A"].cfg, self.runs["B"].cfg)
+        ray.get(host.lockstep.remote([run.run_id for run in self.runs.values()], slack), timeout=CALL_TIMEOUT_S)
+        self.lockstep = None  # in the host
+
+    def step(self, which: str | None = None) -> dict[str, dict]:
+        picked = self.pick(which)
+        out = {label: run.step_by_hand() for label, run in self.runs.items() if run in picked}
+        return {label: rec for label, rec in out.items() if rec is not None}
+
+
 class RayRuns:
     """The app's link to a Ray cluster: makes RemoteRuns, and pulls their checkpoints in one thread."""
 
@@ -571,6 +615,11 @@ class RayRuns:
         """The registry's run factory (the front end's device is not the workers'; self.device is)."""
         return RemoteRun(self, cfg, self.device, dataset=dataset, run_id=run_id)
 
+    def make_pair(self, cfg_a: RunConfig, cfg_b: RunConfig, device=None, run_ids: dict | None = None) -> RemotePair:
+        """The registry's comparison factory: runs A and B in one host, keyed by the session's run ids."""
+        run_ids = run_ids or {label: "run-" + secrets.token_hex(8) for label in LABELS}
+        return RemotePair(self, cfg_a, cfg_b, run_ids)
+
     def watch(self, run: RemoteRun) -> None:
         with self._watch_lock:
             self._watched.add(run)
@@ -581,9 +630,10 @@ class RayRuns:
 
     def forget_session(self, session) -> None:
         """A session ended: end the hosts of its runs (the registry's on_drop hook)."""
-        trainer = getattr(session, "trainer", None)
-        if isinstance(trainer, RemoteRun):
-            trainer.close()
+        pair = getattr(session, "pair", None)
+        for run in (getattr(session, "trainer", None), *(pair.runs.values() if pair is not None else ())):
+            if isinstance(run, RemoteRun):
+                run.close()
 
     def _pull_loop(self) -> None:
         while not self._closed.wait(self.placement.poll_s):

@@ -140,7 +140,7 @@ def test_a_killed_worker_loses_at_most_the_last_checkpoint(runs):
     run.close()
 
 
-def test_session_expiry_ends_the_runs_actor(local_ray):
+def test_a_session_on_ray_trains_compares_and_frees_its_actors(local_ray, tmp_path):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gan_demo.ui.app import AppContext
 
@@ -168,9 +168,24 @@ def test_session_expiry_ends_the_runs_actor(local_ray):
     assert session.trainer is not run and run.state == "stopped" and not run.running
     run = session.trainer
     wait_for(lambda: _dead(replaced), "the replaced run's actor to end")
+    # A comparison: runs A and B in one actor, paced together, stepped by hand, saved.
+    pair = registry.start_pair(session, toy_cfg(steps=10**6), toy_cfg(steps=10**6, lr_d=0.0005), ctx.device)
+    a, b = pair.runs["A"], pair.runs["B"]
+    assert {a.run_id, b.run_id} == set(session.pair_ids.values()) and a._host is b._host
+    wait_for(lambda: min(a.step, b.step) >= 5, "both runs of the comparison to take 5 steps")
+    pair.pause()
+    wait_for(lambda: a.state == b.state == "paused", "the comparison to pause")
+    assert abs(a.step - b.step) <= 1  # lockstep: neither runs ahead
+    before = {"A": a.step, "B": b.step}
+    records = pair.step()
+    # (a step that was in flight when Pause came may end first, as in-process)
+    assert set(records) == {"A", "B"} and records["A"]["step"] == a.step > before["A"]
+    saved = pair.save(tmp_path / "pair")
+    assert (saved / "A" / "model.safetensors").is_file() and (saved / "comparison.json").is_file()
     host = run._host
+    pair_host = a._host
     registry.drop("visitor")
-    wait_for(lambda: _dead(host), "the dropped session's actor to end")
+    wait_for(lambda: _dead(host) and _dead(pair_host), "the dropped session's actors to end")
 
 
 def _dead(host) -> bool:

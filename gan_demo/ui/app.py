@@ -81,7 +81,7 @@ class AppContext:
             from ..remote import RayRuns
 
             runs = RayRuns.connect(ray, device=device)
-            registry.make_run = runs.make_run
+            registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
             registry.on_drop.append(runs.forget_session)
         folder = str(data_dir or DataConfig().data_dir)
         hide_folder(folder)

@@ -96,6 +96,18 @@ def _local_run(cfg: RunConfig, device=None, dataset=None, run_id: str | None = N
     return Trainer(cfg, device=device, dataset=dataset)
 
 
+def _local_pair(cfg_a: RunConfig, cfg_b: RunConfig, device=None, run_ids: dict | None = None) -> Comparison:
+    """A comparison trained in this process."""
+    return Comparison(cfg_a, cfg_b, device=device)
+
+
+def _close_remote(*runs) -> None:
+    """End the actors of replaced runs on Ray (their CPU and GPU share go back to the cluster)."""
+    for run in runs:
+        if getattr(run, "remote", False):
+            run.close()
+
+
 def _release_memory() -> None:
     """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
     gc.collect()
@@ -119,6 +131,7 @@ class SessionRegistry:
         self.on_drop: list[Callable[[Session], None]] = []  # e.g. the catalog forgets the session's files
         # Builds a session's run: in this process by default; `--ray` sets gan_demo.remote.RayRuns.make_run.
         self.make_run: Callable[..., Trainer] = _local_run
+        self.make_pair: Callable[..., Comparison] = _local_pair
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
@@ -165,6 +178,7 @@ class SessionRegistry:
             # a bad config fails here, old run untouched
             trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
             self._end_live_runs(session)
+            _close_remote(session.trainer)
             with self._lock:
                 session.trainer, session.run_cfg = trainer, cfg
                 session.run_id = run_id
@@ -184,11 +198,14 @@ class SessionRegistry:
         """
         self._reserve(session, len(LABELS))
         try:
-            pair = Comparison(cfg_a, cfg_b, device=device)  # a bad config fails here, old runs untouched
+            run_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
+            # a bad config fails here, old runs untouched
+            pair = self.make_pair(cfg_a, cfg_b, device=device, run_ids=run_ids)
             self._end_live_runs(session)
+            _close_remote(*(session.pair.runs.values() if session.pair else ()))
             with self._lock:
                 session.pair = pair
-                session.pair_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
+                session.pair_ids = run_ids
                 session.pair_timeline.clear()
                 pair.start()
         finally:
@@ -220,8 +237,6 @@ class SessionRegistry:
             if trainer.running:
                 raise Busy("busy: your previous run is still finishing its current step; press Start again "
                            "in a moment")
-        if session.trainer is not None and getattr(session.trainer, "remote", False):
-            session.trainer.close()  # a run on Ray gives its actor's CPU (and GPU share) back to the cluster
 
     def stop(self, session: Session, wait: float = STOP_WAIT_S) -> None:
         """Ask the session's run to stop at its next step boundary; wait up to `wait` seconds for it.
