@@ -32,7 +32,7 @@ from .config import RunConfig
 from .engine import StepContext
 from .families import FAMILIES
 from .files import write_atomic
-from .trainer import History, Trainer
+from .trainer import Trainer
 
 CALL_TIMEOUT_S = 60.0  # one call to a host (a join waits longer, in short calls)
 OPEN_TIMEOUT_S = 120.0  # building a run in a new host: a worker process starts and loads the data
