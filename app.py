@@ -17,6 +17,10 @@ def main() -> None:
                         help="drop a visitor's session (and stop its run) after this many seconds without any "
                              "event from it (default 1800: 30 minutes)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device for training and sampling (default auto)")
+    parser.add_argument("--ray", metavar="auto|local|ADDRESS", default=None,
+                        help="train visitors' runs in Ray actors: auto (a cluster already started on this machine, "
+                             "else a new one on the loopback), local (always a new one), or a head's HOST:PORT "
+                             "(README: \"A class bigger than one machine\"); without it Ray is not used")
     args = parser.parse_args()
     if args.max_runs < 1:
         parser.error("--max-runs must be at least 1")
@@ -26,7 +30,7 @@ def main() -> None:
     from gan_demo.ui import launch
 
     launch(host=args.host, port=args.port, share=args.share, max_runs=args.max_runs, device=args.device,
-           session_timeout=args.session_timeout)
+           session_timeout=args.session_timeout, ray=args.ray)
 
 
 if __name__ == "__main__":

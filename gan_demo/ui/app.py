@@ -12,6 +12,7 @@ import gradio as gr
 import torch
 
 from ..config import DataConfig
+from ..live_quality import live_quality
 from ..trainer import resolve_device
 from .catalog import Catalog
 from .long_jobs import JobQueue
@@ -72,7 +73,8 @@ class AppContext:
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
-               session_timeout: float = SESSION_TIMEOUT_S, data_dir: str | Path | None = None) -> "AppContext":
+               session_timeout: float = SESSION_TIMEOUT_S, data_dir: str | Path | None = None,
+               ray: str | None = None) -> "AppContext":
         from .errors import hide_folder
         from .explore_tab import forget_session_files
 
@@ -81,6 +83,12 @@ class AppContext:
         catalog = Catalog(pretrained, registry, dev)
         # An expired or closed session takes its files and cached samplers with it.
         registry.on_drop += [catalog.forget, forget_session_files]
+        if ray:  # visitors' runs live in Ray actors (README: "A class bigger than one machine")
+            from ..remote import RayRuns
+
+            runs = RayRuns.connect(ray, device=device, live_quality=live_quality)
+            registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
+            registry.on_drop.append(runs.forget_session)
         folder = str(data_dir or DataConfig().data_dir)
         hide_folder(folder)
         gate = RenderGate(training=lambda: registry.active_runs() > 0)
@@ -137,8 +145,8 @@ def _make_unload(ctx: AppContext):
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_runs: int = 2,
            device: str = "auto", prevent_thread_lock: bool = False, session_timeout: float = SESSION_TIMEOUT_S,
-           **kwargs):
-    ctx = AppContext.create(device=device, max_runs=max_runs, session_timeout=session_timeout)
+           ray: str | None = None, **kwargs):
+    ctx = AppContext.create(device=device, max_runs=max_runs, session_timeout=session_timeout, ray=ray)
     ctx.registry.start_reaper()
     demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)

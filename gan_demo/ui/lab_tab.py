@@ -270,8 +270,10 @@ def pull(state: dict) -> float:
 
 
 def in_lab(trainer: Trainer | None) -> bool:
-    """Whether the lab can show this run: a GAN (it draws D's map and G's pull) on 2D points."""
-    return trainer is not None and trainer.kind == "2d" and trainer.family.critic is not None
+    """Whether the lab can show this run: a GAN (it draws D's map and G's pull) on 2D points, trained in this
+    process (the lab reads and steps its nets directly; a run on Ray shows its status line only)."""
+    return (trainer is not None and trainer.kind == "2d" and not getattr(trainer, "remote", False)
+            and trainer.family.critic is not None)
 
 
 def status_text(trainer: Trainer | None, state: dict | None = None) -> str:

@@ -94,6 +94,23 @@ def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
     return trainers if ended else [t for t in trainers if t.running]
 
 
+def _local_run(cfg: RunConfig, device=None, dataset=None, run_id: str | None = None) -> Trainer:
+    """A run trained in this process (the run id names it only in the session)."""
+    return Trainer(cfg, device=device, dataset=dataset, live_quality=live_quality)
+
+
+def _local_pair(cfg_a: RunConfig, cfg_b: RunConfig, device=None, run_ids: dict | None = None) -> Comparison:
+    """A comparison trained in this process."""
+    return Comparison(cfg_a, cfg_b, device=device, live_quality=live_quality)
+
+
+def _close_remote(*runs) -> None:
+    """End the actors of replaced runs on Ray (their CPU and GPU share go back to the cluster)."""
+    for run in runs:
+        if getattr(run, "remote", False):
+            run.close()
+
+
 def release_memory() -> None:
     """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
     gc.collect()
@@ -115,6 +132,9 @@ class SessionRegistry:
         self.paused_timeout = paused_timeout
         self.clock = clock
         self.on_drop: list[Callable[[Session], None]] = []  # e.g. the catalog forgets the session's files
+        # Builds a session's run: in this process by default; `--ray` sets gan_demo.remote.RayRuns.make_run.
+        self.make_run: Callable[..., Trainer] = _local_run
+        self.make_pair: Callable[..., Comparison] = _local_pair
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
@@ -157,11 +177,14 @@ class SessionRegistry:
         """
         self._reserve(session, 1)
         try:
-            trainer = Trainer(cfg, device=device, dataset=dataset, live_quality=live_quality)  # a bad config fails here
+            run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+            # a bad config fails here, old run untouched
+            trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
             self._end_live_runs(session)
+            _close_remote(session.trainer)
             with self._lock:
                 session.trainer, session.run_cfg = trainer, cfg
-                session.run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+                session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY
                 trainer.start()
@@ -178,11 +201,14 @@ class SessionRegistry:
         """
         self._reserve(session, len(LABELS))
         try:
-            pair = Comparison(cfg_a, cfg_b, device=device, live_quality=live_quality)  # a bad config fails here
+            run_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
+            # a bad config fails here, old runs untouched
+            pair = self.make_pair(cfg_a, cfg_b, device=device, run_ids=run_ids)
             self._end_live_runs(session)
+            _close_remote(*(session.pair.runs.values() if session.pair else ()))
             with self._lock:
                 session.pair = pair
-                session.pair_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
+                session.pair_ids = run_ids
                 session.pair_timeline.clear()
                 pair.start()
         finally:
