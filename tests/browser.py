@@ -65,6 +65,10 @@ def serve(demo: Any, **launch_kwargs: Any) -> Iterator[str]:
     kwargs = dict(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
     kwargs.update(launch_kwargs)
     _, url, _ = demo.launch(**kwargs)
+    if getattr(demo, "ctx", None) is not None:  # as gan_demo.ui.app.launch does: the plain picture routes
+        from gan_demo.ui.app import add_image_route
+
+        add_image_route(demo)
     try:
         yield url
     finally:

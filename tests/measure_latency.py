@@ -218,7 +218,7 @@ def main() -> None:
     import gradio as gr
 
     from gan_demo.ui import AppContext, build_demo
-    from gan_demo.ui.app import CSS, MAX_UPLOAD, add_image_route
+    from gan_demo.ui.app import CSS, MAX_UPLOAD
 
     root, which = pretrained_dir(args.pretrained)
     out = {"checkpoint": which, "device": "cpu", "load_before": load()}
@@ -227,7 +227,6 @@ def main() -> None:
     demo.queue(default_concurrency_limit=8)
     with serve(demo, max_file_size=MAX_UPLOAD, enable_monitoring=False, footer_links=["api"],
                theme=gr.themes.Soft(), css=CSS) as url:
-        add_image_route(demo)
         if args.no_browser or chromium_path() is None:
             out["browser_slider_to_image"] = "skipped (no chromium)" if not args.no_browser else "skipped"
         else:

@@ -56,9 +56,13 @@ def path_frames(sampler, points: torch.Tensor, forward: int, size: int = GIF_SIZ
     for u, v in pixels:
         draw.ellipse((u - 2, v - 2, u + 2, v + 2), fill=PATH_COLOR)
     frames = []
-    for u, v in to_pixels(points, bounds, size):
+    count_font = font(max(11, size // 24))
+    for i, (u, v) in enumerate(to_pixels(points, bounds, size)):
         frame = path.copy()
-        mark_point(ImageDraw.Draw(frame), u, v, radius=6)
+        draw = ImageDraw.Draw(frame)
+        mark_point(draw, u, v, radius=6)
+        # the frame number: frames stay distinct (a GIF merges equal ones) even where G hardly moves
+        draw.text((6, size - 6), f"{i + 1}/{len(points)}", fill=(60, 60, 60), font=count_font, anchor="lb")
         frames.append(frame)
     summary = path.copy()
     draw = ImageDraw.Draw(summary)
