@@ -411,7 +411,7 @@ def test_tabs_work_through_a_launched_app(pretrained):
         assert "D(x)" in text and "+ 1.00·e[0]" in text
         with urllib.request.urlopen(f"{url}image?checkpoint=digits&seed=0&label=0&mode=raw&offsets=1,0", timeout=60) as r:
             assert Image.open(io.BytesIO(r.read())).size == (320, 320)
-        strip, gif, download, status = client.predict(
+        strip, gif, download, status, *scrubber = client.predict(
             "digits", "seed", 0, None, "seed", 1, None, "slerp", 5, True, 1.0, 0, 80, api_name="/run")
         assert gif_frames(gif) == 8 and "5 frames" in status
 

@@ -5,6 +5,7 @@ import json
 import math
 import random
 import shutil
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -212,6 +213,20 @@ def readout(sampler, sample, score, seed, mode, offsets, truncation, label, proj
             f"z = {latent_formula(seed, mode, offsets, projected)} · truncation ψ = {float(truncation):.2f}{cls}{where}")
 
 
+_score_memo: dict[tuple, float | None] = {}  # D's score of recently drawn latents: the readout reuses the route's
+SCORE_MEMO = 512
+_score_lock = threading.Lock()
+
+
+def _score_key(sampler, z: torch.Tensor, label, truncation) -> tuple:
+    return (id(sampler), sampler.step, z.reshape(-1).float().numpy().tobytes(), label, round(float(truncation), 6))
+
+
+def remembered_score(sampler, z: torch.Tensor, label, truncation):
+    """D's score of this latent if it was drawn lately (None without a critic), else KeyError."""
+    return _score_memo[_score_key(sampler, z, label_of(sampler, label), truncation)]
+
+
 def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor, float | None, Image.Image]:
     """Generate one latent (1, z_dim): (sample, D's score or None, the picture Explore shows). One render at a
     time across the app (ctx.render_gate): a live run keeps its share of the CPU."""
@@ -220,6 +235,10 @@ def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor
         sample, score = sampler.generate(z, label, float(truncation), with_score=True)
         sample, score = sample[0], None if score is None else float(score[0])
         picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
+    with _score_lock:
+        _score_memo[_score_key(sampler, z, label, truncation)] = score
+        while len(_score_memo) > SCORE_MEMO:
+            _score_memo.pop(next(iter(_score_memo)))
     return sample, score, picture
 
 
@@ -380,7 +399,17 @@ class Explore:
 
     def describe(self, request: gr.Request, name, seed, mode, truncation, label, *offsets) -> str:
         """A control moved and the browser fetched its picture from the image route: the readout (D's score,
-        the latent in words) for the same latent."""
+        the latent in words) for the same latent. An image's score comes from the picture's own render when
+        that came first (no second forward pass)."""
+        try:
+            sampler = self._sampler(name, request)
+            base, what = self._base(self._session(request), name)
+            if sampler.kind == "image":
+                z = latent_of(sampler, seed, mode, offsets, base)
+                score = remembered_score(sampler, z, label, truncation)
+                return readout(sampler, None, score, seed, mode, offsets, truncation, label_of(sampler, label), what)
+        except (KeyError, ValueError, RuntimeError):
+            pass  # not drawn yet (or a bad value, which render() explains)
         return self.render(request, name, seed, mode, truncation, label, *offsets)[1]
 
     def seed_typed(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
@@ -670,6 +699,10 @@ def build(ctx) -> dict:
             # choices change with the checkpoint; label_of() checks the value, so no list is enforced here
             label = gr.Dropdown([], value=None, label="Class", visible=False, elem_id="explore-class",
                                 allow_custom_value=True, info="conditional models generate the class you ask for")
+    from . import latent_map
+
+    lmap = latent_map.build(ctx, h, {"checkpoint": checkpoint, "seed": seed, "mode": mode, "truncation": truncation,
+                                     "label": label, "sliders": sliders, "image": image, "score": score})
     with gr.Accordion("Bookmarks", open=True):
         gr.Markdown("Save the shown latent; bookmarks are the endpoints you can pick on the **Interpolate** tab.")
         with gr.Row():
@@ -698,10 +731,12 @@ def build(ctx) -> dict:
     seed.input(None, latent_inputs, None, js=FETCH_JS.format(source="'seed'"), **private)
     seed.input(h.seed_typed, [*controls, *sliders], [score, route], **fast)
     random_btn.click(h.random_seed, [checkpoint, mode, truncation, label, *sliders], [seed, *shown], **fast)
-    mode.input(h.change_mode, controls, [*sliders, *shown], **quiet)
+    map_axes = dict(fn=lmap["handlers"].axes, inputs=[checkpoint, mode], outputs=[lmap["x_axis"], lmap["y_axis"]],
+                    **quiet)
+    mode.input(h.change_mode, controls, [*sliders, *shown], **quiet).then(**map_axes)
 
     # .change (not .input): other tabs set the checkpoint too ("send to Explore").
-    checkpoint.change(h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet)
+    checkpoint.change(h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet).then(**map_axes)
     refresh.click(h.refresh, checkpoint, checkpoint, **quiet).then(
         h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet)
     upload.upload(h.upload_run, upload, [checkpoint, status], **quiet)
@@ -731,4 +766,4 @@ def build(ctx) -> dict:
     projection_panel.build(ctx, h, checkpoint, image, bookmarks, download, after=[reload, keep])
     return {"checkpoint": checkpoint, "reload": reload, "seed": seed, "mode": mode, "sliders": sliders, "truncation": truncation,
             "label": label, "image": image, "score": score, "status": status, "bookmarks": bookmarks,
-            "handlers": h}
+            "route": route, "map": lmap, "handlers": h}
