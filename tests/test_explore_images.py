@@ -282,3 +282,72 @@ def test_interpolate_keeps_its_frames_for_the_scrubber(ctx, http, request_):
     assert not np.array_equal(pixels(frames[0].content), pixels(frames[5].content))
     assert http.get(at(route, {"i": 6})).status_code == 400
     assert http.get(at(route.replace("set=", "set=x"), {"i": 0})).status_code == 404
+
+
+# ------------------------------------------------------------------------------------- browser
+# Fires `input` events along a slider as a drag does (one every `everyMs`, without waiting for pictures),
+# counting the distinct pictures the page shows meanwhile; resolves with that count once the last one shows.
+DRAG_JS = """
+async ([values, everyMs]) => {
+  const range = document.querySelector('#explore-slider-0 input[type=range]');
+  const host = document.querySelector('#explore-image');
+  const seen = new Set();
+  const obs = new MutationObserver(() => { const img = host.querySelector('img'); if (img) seen.add(img.src); });
+  obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  for (const v of values) {
+    range.value = String(v);
+    range.dispatchEvent(new Event('input', {bubbles: true}));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  obs.disconnect();
+  return seen.size;
+}
+"""
+SAME_BYTES_JS = """
+async ([a, b]) => {
+  const get = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
+  const [x, y] = await Promise.all([get(a), get(b)]);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+"""
+
+
+def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_scrubber_work(ctx):
+    from browser import browser_page, click_tab, image_src, open_app, serve, set_slider, wait_for_new_image
+
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            with gr.Tab("Explore", id="explore"):
+                explore_tab.build(ctx)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interpolate_tab.build(ctx)
+    demo.queue()
+    demo.ctx = ctx  # serve() adds the picture routes, as the app's launch() does
+    with serve(demo) as url, browser_page() as page:
+        open_app(page, url, "#explore-image img")
+        values = [round(0.1 * i, 2) for i in range(1, 31)]
+        shown = page.evaluate(DRAG_JS, [values, 15])
+        assert shown >= 2  # pictures followed the drag, not only its end
+        # the latest move wins: once the page settles, the picture is the one for the last value
+        final = f"{url}image?checkpoint=digits&seed=0&truncation=1&label=0&mode=raw&offsets=3,0,0,0,0,0,0,0"
+        page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('3.00·e[0]')")
+        page.wait_for_function(f"async () => ({SAME_BYTES_JS})([document.querySelector('#explore-image img').src, "
+                               f"'{final}'])", timeout=30_000)
+
+        page.get_by_text("Latent map", exact=True).click()
+        page.click("#map-draw")
+        wait_for_new_image(page, "map-image", None)
+        assert "9 × 9 latents" in page.locator("#map-caption").inner_text()
+        before = image_src(page, "explore-image")
+        box = page.locator("#map-image img").bounding_box()
+        page.locator("#map-image img").click(position={"x": box["width"] * 0.05, "y": box["height"] * 0.95})  # bottom left
+        wait_for_new_image(page, "explore-image", before)
+        assert page.locator("#explore-slider-1 input[type=number]").input_value() == "-2"
+
+        click_tab(page, "Interpolate")
+        page.locator("#interp-run").click()
+        first = wait_for_new_image(page, "interp-frame", None)
+        set_slider(page, "interp-scrub", 4)
+        assert wait_for_new_image(page, "interp-frame", first).startswith("blob:")
+        assert page.external_requests == []
