@@ -285,25 +285,6 @@ def test_interpolate_keeps_its_frames_for_the_scrubber(ctx, http, request_):
 
 
 # ------------------------------------------------------------------------------------- browser
-# Fires `input` events along a slider as a drag does (one every `everyMs`, without waiting for pictures),
-# counting the distinct pictures the page shows meanwhile; resolves with that count once the last one shows.
-DRAG_JS = """
-async ([values, everyMs]) => {
-  const range = document.querySelector('#explore-slider-0 input[type=range]');
-  const host = document.querySelector('#explore-image');
-  const seen = new Set();
-  const obs = new MutationObserver(() => { const img = host.querySelector('img'); if (img) seen.add(img.src); });
-  obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-  for (const v of values) {
-    range.value = String(v);
-    range.dispatchEvent(new Event('input', {bubbles: true}));
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  await new Promise((r) => setTimeout(r, 50));
-  obs.disconnect();
-  return seen.size;
-}
-"""
 SAME_BYTES_JS = """
 async ([a, b]) => {
   const get = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
@@ -314,7 +295,8 @@ async ([a, b]) => {
 
 
 def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_scrubber_work(ctx):
-    from browser import browser_page, click_tab, image_src, open_app, serve, set_slider, wait_for_new_image
+    from browser import (browser_page, click_tab, drag_pictures, image_src, open_app, serve, set_slider,
+                         wait_for_new_image)
 
     with gr.Blocks() as demo:
         with gr.Tabs():
@@ -327,7 +309,7 @@ def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_s
     with serve(demo) as url, browser_page() as page:
         open_app(page, url, "#explore-image img")
         values = [round(0.1 * i, 2) for i in range(1, 31)]
-        shown = page.evaluate(DRAG_JS, [values, 15])
+        shown = drag_pictures(page, "explore-slider-0", "explore-image", values, 15)
         assert shown >= 2  # pictures followed the drag, not only its end
         # the latest move wins: once the page settles, the picture is the one for the last value
         final = f"{url}image?checkpoint=digits&seed=0&truncation=1&label=0&mode=raw&offsets=3,0,0,0,0,0,0,0"
