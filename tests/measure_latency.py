@@ -7,7 +7,8 @@
     loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
     sequential, so each figure is one whole round trip. The picture comes straight from GET /image
     (gan_demo/ui/explore.js); measured alone and while a digits run trains in another session.
-(b) A 1 s drag: 60 input events 16.7 ms apart along the slider; the distinct pictures shown during it.
+(b) A 1 s drag: 60 input events 16.7 ms apart along a slider not moved before (three drags, three
+    sliders); the distinct pictures shown during it.
 (c) The latent map (9 x 9 digits): click "Draw the map" until the map is shown, in the browser; and the
     handler alone (LatentMap.draw), p50 over a few calls.
 (d) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
@@ -117,10 +118,16 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
             wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
             slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
             lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
-            drags = [drag_pictures(page, SLIDER, IMAGE, slider_values(60, -1.5 + 0.01 * k), 1000 / 60) for k in range(3)]
+            # each drag on its own slider: 60 latents never asked for before (no picture from the browser's cache)
+            drags = [drag_pictures(page, f"explore-slider-{k}", IMAGE, slider_values(60, -1.5), 1000 / 60)
+                     for k in (1, 2, 3)]
             page.get_by_text("Latent map", exact=True).click()
             page.wait_for_selector("#map-draw", state="visible")
-            map_ms = [page.evaluate(MAP_JS) for _ in range(6)][1:]  # the first warms up
+            map_ms = []
+            for k in range(6):  # the first warms up; the span alternates, so each map differs from the last
+                page.locator("#map-span input[type=range]").fill(str(1.75 if k % 2 else 2.0))
+                map_ms.append(page.evaluate(MAP_JS))
+            map_ms = map_ms[1:]
             external = list(page.external_requests)
     finally:
         if session is not None:

@@ -5,10 +5,11 @@
   if (window.ganExplore) return [];
   const lanes = {};
   const note = (sel, text) => {
+    // a refusal (an expired page, too many requests) is said where the readout is; the next readout replaces it
     const host = document.querySelector(sel);
     if (host) host.setAttribute('title', text || '');
-    const box = document.querySelector(sel + '-note');
-    if (box) { box.textContent = text || ''; box.style.display = text ? '' : 'none'; }
+    const box = sel === '#explore-image' ? document.querySelector('#explore-readout .prose') : null;
+    if (box && text) box.textContent = '⚠ ' + text;
   };
   async function run(sel, lane) {
     lane.busy = true;

@@ -194,11 +194,12 @@ class ImageRoutes:
             response.set_cookie(VIEWER_COOKIE, viewer, httponly=True, samesite="strict")
         return response
 
-    def picture(self, sampler, view: dict, base=None) -> Response:
-        """The PNG Explore shows for this view, with D's score in a header (absent without a critic)."""
+    def picture(self, sampler, view: dict, base=None, fixed: bool = False) -> Response:
+        """The PNG Explore shows for this view, with D's score in a header (absent without a critic).
+        fixed: the weights never change (a pretrained run), so the browser may keep the picture."""
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
         _, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"])
-        headers = {"Cache-Control": "private, no-store"}
+        headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store"}
         if score is not None:
             headers["X-Score"] = f"{score:.6f}"
         return Response(png(picture), media_type="image/png", headers=headers)
@@ -216,7 +217,7 @@ class ImageRoutes:
                 raise RouteError(404, f"checkpoint: one of {', '.join(self.ctx.catalog.pretrained())} "
                                       "(your own runs have their own picture links).")
             sampler = self.ctx.catalog.sampler(name)
-            return self.picture(sampler, parse_view(sampler, query))
+            return self.picture(sampler, parse_view(sampler, query), fixed=True)
 
         return self._answer(work, request)
 
