@@ -1,5 +1,7 @@
-"""Explore's plain picture routes: session-bound run tokens, a per-viewer rate limit, and the pictures they serve
-(one latent's sample, Interpolate's frames), so a slider's picture skips Gradio's event round trip."""
+"""Explore's and Interpolate's plain picture routes: session-bound run tokens, a per-viewer rate limit, the pictures.
+
+A slider's picture is fetched by the browser straight from these routes, skipping Gradio's event round trip.
+"""
 from __future__ import annotations
 
 import io
