@@ -215,16 +215,22 @@ def readout(sampler, sample, score, seed, mode, offsets, truncation, label, proj
 
 _score_memo: dict[tuple, float | None] = {}  # D's score of recently drawn latents: the readout reuses the route's
 SCORE_MEMO = 512
-_score_lock = threading.Lock()
+_score_drawn = threading.Condition()  # notified when a drawn latent's score is remembered
+SCORE_WAIT_S = 0.3  # how long a readout waits for its picture's render before rendering the latent itself
 
 
 def _score_key(sampler, z: torch.Tensor, label, truncation) -> tuple:
     return (id(sampler), sampler.step, z.reshape(-1).float().numpy().tobytes(), label, round(float(truncation), 6))
 
 
-def remembered_score(sampler, z: torch.Tensor, label, truncation):
-    """D's score of this latent if it was drawn lately (None without a critic), else KeyError."""
-    return _score_memo[_score_key(sampler, z, label_of(sampler, label), truncation)]
+def remembered_score(sampler, z: torch.Tensor, label, truncation, wait: float = 0.0):
+    """D's score of this latent if it was drawn lately (None without a critic), else KeyError. wait: seconds
+    to wait for it (the browser asks for the picture as the readout is asked for: one render serves both)."""
+    key = _score_key(sampler, z, label_of(sampler, label), truncation)
+    with _score_drawn:
+        if _score_drawn.wait_for(lambda: key in _score_memo, timeout=wait):
+            return _score_memo[key]
+    raise KeyError(key)
 
 
 def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor, float | None, Image.Image]:
@@ -235,10 +241,11 @@ def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor
         sample, score = sampler.generate(z, label, float(truncation), with_score=True)
         sample, score = sample[0], None if score is None else float(score[0])
         picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
-    with _score_lock:
+    with _score_drawn:
         _score_memo[_score_key(sampler, z, label, truncation)] = score
         while len(_score_memo) > SCORE_MEMO:
             _score_memo.pop(next(iter(_score_memo)))
+        _score_drawn.notify_all()
     return sample, score, picture
 
 
@@ -406,7 +413,7 @@ class Explore:
             base, what = self._base(self._session(request), name)
             if sampler.kind == "image":
                 z = latent_of(sampler, seed, mode, offsets, base)
-                score = remembered_score(sampler, z, label, truncation)
+                score = remembered_score(sampler, z, label, truncation, wait=SCORE_WAIT_S)
                 return readout(sampler, None, score, seed, mode, offsets, truncation, label_of(sampler, label), what)
         except (KeyError, ValueError, RuntimeError):
             pass  # not drawn yet (or a bad value, which render() explains)
