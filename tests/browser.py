@@ -65,6 +65,10 @@ def serve(demo: Any, **launch_kwargs: Any) -> Iterator[str]:
     kwargs = dict(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port())
     kwargs.update(launch_kwargs)
     _, url, _ = demo.launch(**kwargs)
+    if getattr(demo, "ctx", None) is not None:  # as gan_demo.ui.app.launch does: the plain picture routes
+        from gan_demo.ui.app import add_image_route
+
+        add_image_route(demo)
     try:
         yield url
     finally:
@@ -178,6 +182,31 @@ def slider_latencies(page: Any, slider_id: str, image_id: str, values: list[floa
                      timeout_ms: float = 20_000) -> list[float]:
     """Milliseconds from each slider move (input event) to the new image painted, one move at a time."""
     return page.evaluate(SLIDER_LATENCY_JS, [f"#{slider_id}", f"#{image_id}", list(values), timeout_ms])
+
+
+# Fires `input` events along a slider as a drag does (one every everyMs, not waiting for pictures) and
+# resolves with the number of distinct pictures the output <img> showed during the drag.
+DRAG_JS = """
+async ([sliderSel, imgSel, values, everyMs]) => {
+  const range = document.querySelector(sliderSel + ' input[type=range]');
+  const host = document.querySelector(imgSel);
+  const seen = new Set();
+  const obs = new MutationObserver(() => { const img = host.querySelector('img'); if (img) seen.add(img.src); });
+  obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  for (const v of values) {
+    range.value = String(v);
+    range.dispatchEvent(new Event('input', {bubbles: true}));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  obs.disconnect();
+  return seen.size;
+}
+"""
+
+
+def drag_pictures(page: Any, slider_id: str, image_id: str, values: list[float], every_ms: float) -> int:
+    """Distinct pictures shown while `values` are sent as a drag's input events, one every every_ms."""
+    return page.evaluate(DRAG_JS, [f"#{slider_id}", f"#{image_id}", list(values), every_ms])
 
 
 def percentile(xs: list[float], q: float) -> float:

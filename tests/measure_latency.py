@@ -1,16 +1,22 @@
-"""Measure the latent-slider round trip in the browser and over the REST API (not a pytest test).
+"""Measure Explore's picture round trips in the browser and over HTTP (not a pytest test).
 
     .venv/bin/python tests/measure_latency.py [--moves 50] [--calls 50] [--pretrained DIR]
 
 (a) Browser: headless Chromium on the Explore tab. For each move, set a latent slider's value and
     dispatch `input` (as a drag does), then wait until the output <img> shows a new src that has
     loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
-    sequential, so each figure is one whole round trip.
-(b) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
+    sequential, so each figure is one whole round trip. The picture comes straight from GET /image
+    (gan_demo/ui/explore.js); measured alone and while a digits run trains in another session.
+(b) A 1 s drag: 60 input events 16.7 ms apart along a slider not moved before (three drags, three
+    sliders); the distinct pictures shown during it.
+(c) The latent map (9 x 9 digits): click "Draw the map" until the map is shown, in the browser; and the
+    handler alone (LatentMap.draw), p50 over a few calls.
+(d) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
     which inflates its figures), and a raw HTTP round trip with urllib: POST /gradio_api/call/generate,
     read the event stream until `complete`, then GET the returned image file.
-(c) GET /image?checkpoint=digits&seed=N: the plain PNG route beside Gradio's API (one request).
-(d) A digits run's steps/s alone and while --load-clients threads call /generate back to back.
+(e) GET /image?checkpoint=digits&seed=N: the plain PNG route beside Gradio's API (one request).
+(f) A digits run's steps/s alone and while --load-clients threads call /generate back to back, and while
+    they request Explore views from GET /image back to back (each thread its own viewer cookie).
 
 Prints one JSON object: p50/p95/min/max in ms for each, and the machine's load (`uptime`) and nproc.
 Uses checkpoints/digits when it exists, else a tiny conditional digits DCGAN made on the spot.
@@ -33,8 +39,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import (browser_page, chromium_path, open_app, percentile, serve,  # noqa: E402
-                           slider_latencies, wait_for_new_image)
+from tests.browser import (browser_page, chromium_path, drag_pictures, open_app, percentile,  # noqa: E402
+                           serve, slider_latencies, wait_for_new_image)
 
 SLIDER = "explore-slider-0"
 IMAGE = "explore-image"
@@ -79,16 +85,83 @@ def slider_values(n: int, start: float = -2.5) -> list[float]:
     return [round(start + 0.05 * i, 2) for i in range(n)]
 
 
-def measure_browser(url: str, moves: int) -> dict:
-    with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
-        open_app(page, url, ready="#start")
-        page.get_by_role("tab", name="Explore", exact=True).click()
-        page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
-        wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
-        slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
-        lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
-        external = list(page.external_requests)
-    return {**stats(lat), "external_requests": len(external)}
+MAP_JS = """
+async () => {
+  const host = document.querySelector('#map-image');
+  const before = host.querySelector('img')?.getAttribute('src') ?? null;
+  const t0 = performance.now();
+  const shown = new Promise((resolve) => {
+    const check = () => {
+      const img = host.querySelector('img');
+      if (!img || img.getAttribute('src') === before) return;
+      obs.disconnect();
+      img.decode().catch(() => {}).then(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+    };
+    const obs = new MutationObserver(check);
+    obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  });
+  document.querySelector('#map-draw').click();
+  return await shown;
+}
+"""
+
+
+def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict:
+    """Slider move -> picture shown (sequential moves), a 1 s drag, and the latent map, in Chromium.
+    train: a digits run trains in another session meanwhile."""
+    session = start_digits_run(ctx, "latency-train") if train else None
+    try:
+        with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
+            open_app(page, url, ready="#start")
+            page.get_by_role("tab", name="Explore", exact=True).click()
+            page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
+            wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
+            slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
+            lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
+            # each drag on its own slider: 60 latents never asked for before (no picture from the browser's cache)
+            drags = [drag_pictures(page, f"explore-slider-{k}", IMAGE, slider_values(60, -1.5), 1000 / 60)
+                     for k in (1, 2, 3)]
+            page.get_by_text("Latent map", exact=True).click()
+            page.wait_for_selector("#map-draw", state="visible")
+            map_ms = []
+            for k in range(6):  # the first warms up; the span alternates, so each map differs from the last
+                page.locator("#map-span input[type=range]").fill(str(1.75 if k % 2 else 2.0))
+                map_ms.append(page.evaluate(MAP_JS))
+            map_ms = map_ms[1:]
+            external = list(page.external_requests)
+    finally:
+        if session is not None:
+            ctx.registry.stop(session)
+    steps = None if session is None else session.trainer.step
+    return {**stats(lat), "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
+            "external_requests": len(external), **({"digits_run_steps_meanwhile": steps} if train else {})}
+
+
+def measure_map_handler(ctx, calls: int = 10) -> dict:
+    """LatentMap.draw on the digits checkpoint (81 latents, one forward pass, the PNG-ready picture)."""
+    from types import SimpleNamespace
+
+    from gan_demo.ui.explore_tab import Explore
+    from gan_demo.ui.latent_map import LatentMap
+
+    m = LatentMap(ctx, Explore(ctx))
+    req = SimpleNamespace(session_hash="latency-map")
+    lat = []
+    for i in range(-2, calls):
+        t0 = time.perf_counter()
+        m.draw(req, "digits", i + 10, "raw", 1.0, 0, 0, 1, 9, 2.0, *([0.0] * 8))
+        if i >= 0:
+            lat.append((time.perf_counter() - t0) * 1000)
+    return stats(lat)
+
+
+def start_digits_run(ctx, name: str):
+    from gan_demo.config import DataConfig, RunConfig, TrainConfig
+
+    session = ctx.registry.get(name)
+    ctx.registry.start(session, RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(steps=10**6)), ctx.device)
+    time.sleep(2)  # past the first steps
+    return session
 
 
 def measure_client(url: str, calls: int) -> dict:
@@ -164,31 +237,48 @@ def measure_get_image(url: str, calls: int) -> dict:
     return stats(lat)
 
 
-def measure_training_under_load(ctx, url: str, clients: int, seconds: float) -> dict:
-    """steps/s of a live digits run alone, then while `clients` threads request /generate back to back."""
+def explore_view_call(base: str, seed: int, opener) -> None:
+    """One Explore view from GET /image (what a slider move fetches)."""
+    offsets = ",".join(["0.5"] + ["0"] * 7)
+    with opener.open(f"{base}/image?checkpoint=digits&seed={seed}&label=0&truncation=1&mode=raw&offsets={offsets}",
+                     timeout=60) as r:
+        r.read()
+
+
+def measure_training_under_load(ctx, url: str, clients: int, seconds: float, kind: str = "generate") -> dict:
+    """steps/s of a live digits run alone, then while `clients` threads call /generate (kind "generate") or
+    request Explore views from GET /image (kind "image", each thread a browser with its own cookie) back to back."""
+    import http.cookiejar
     import threading
+    import urllib.error
 
-    from gan_demo.config import DataConfig, RunConfig, TrainConfig
-
-    session = ctx.registry.get("latency-load")
-    trainer = ctx.registry.start(session, RunConfig(data=DataConfig(dataset="digits"),
-                                                    train=TrainConfig(steps=10**6)), ctx.device)
+    session = start_digits_run(ctx, "latency-load")
+    trainer = session.trainer
 
     def rate() -> float:
         s0, t0 = trainer.step, time.perf_counter()
         time.sleep(seconds)
         return (trainer.step - s0) / (time.perf_counter() - t0)
 
-    time.sleep(2)  # past the first steps
     alone = rate()
     stop = threading.Event()
-    served = [0]
+    served, refused = [0], [0]
 
     def hammer(i: int) -> None:
         seed = 1000 * i
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         while not stop.is_set():
-            raw_call(url.rstrip("/"), seed)
-            served[0] += 1
+            try:
+                if kind == "generate":
+                    raw_call(url.rstrip("/"), seed)
+                else:
+                    explore_view_call(url.rstrip("/"), seed, opener)
+                served[0] += 1
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:
+                    raise
+                refused[0] += 1
+                time.sleep(0.05)
             seed += 1
 
     threads = [threading.Thread(target=hammer, args=(i,), daemon=True) for i in range(clients)]
@@ -199,9 +289,9 @@ def measure_training_under_load(ctx, url: str, clients: int, seconds: float) -> 
     for t in threads:
         t.join(60)
     ctx.registry.stop(session)
-    return {"clients": clients, "seconds": seconds, "steps_per_s_alone": round(alone, 2),
+    return {"clients": clients, "seconds": seconds, "kind": kind, "steps_per_s_alone": round(alone, 2),
             "steps_per_s_under_load": round(loaded, 2), "ratio": round(loaded / alone, 2),
-            "generate_calls_served": served[0]}
+            "calls_served": served[0], "calls_refused_429": refused[0]}
 
 
 def main() -> None:
@@ -218,7 +308,7 @@ def main() -> None:
     import gradio as gr
 
     from gan_demo.ui import AppContext, build_demo
-    from gan_demo.ui.app import CSS, MAX_UPLOAD, add_image_route
+    from gan_demo.ui.app import CSS, MAX_UPLOAD
 
     root, which = pretrained_dir(args.pretrained)
     out = {"checkpoint": which, "device": "cpu", "load_before": load()}
@@ -227,11 +317,12 @@ def main() -> None:
     demo.queue(default_concurrency_limit=8)
     with serve(demo, max_file_size=MAX_UPLOAD, enable_monitoring=False, footer_links=["api"],
                theme=gr.themes.Soft(), css=CSS) as url:
-        add_image_route(demo)
         if args.no_browser or chromium_path() is None:
             out["browser_slider_to_image"] = "skipped (no chromium)" if not args.no_browser else "skipped"
         else:
             out["browser_slider_to_image"] = measure_browser(url, args.moves)
+            out["browser_slider_to_image_while_digits_trains"] = measure_browser(url, args.moves, ctx, train=True)
+        out["latent_map_handler"] = measure_map_handler(ctx)
         out["api_gradio_client_generate"] = measure_client(url, args.calls)
         complete, with_file = measure_raw(url, args.calls)
         out["api_http_generate_until_complete"] = complete
@@ -240,6 +331,8 @@ def main() -> None:
         if args.load_clients:
             out["training_under_generate_load"] = measure_training_under_load(ctx, url, args.load_clients,
                                                                               args.load_seconds)
+            out["training_under_image_load"] = measure_training_under_load(ctx, url, args.load_clients,
+                                                                           args.load_seconds, kind="image")
     out["load_after"] = load()
     print(json.dumps(out, indent=1))
 

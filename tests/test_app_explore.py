@@ -1,7 +1,9 @@
 """Explore and Interpolate tabs: handler logic on tiny checkpoints, and the wiring through a launched app."""
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -402,11 +404,14 @@ def test_tabs_work_through_a_launched_app(pretrained):
                 interp = interpolate_tab.build(ctx)
     assert {"checkpoint"} <= set(explore) and {"checkpoint"} <= set(interp)
     demo.queue()
+    demo.ctx = ctx
     with serve(demo) as url:
         client = Client(url, verbose=False)
-        picture, text = client.predict("digits", 0, RAW, 1.0, 0, *([1.0] + ZEROS[1:]), api_name="/render")
-        assert Image.open(picture).size == (320, 320) and "D(x)" in text
-        strip, gif, download, status = client.predict(
+        text = client.predict("digits", 0, RAW, 1.0, 0, *([1.0] + ZEROS[1:]), api_name="/describe")
+        assert "D(x)" in text and "+ 1.00·e[0]" in text
+        with urllib.request.urlopen(f"{url}image?checkpoint=digits&seed=0&label=0&mode=raw&offsets=1,0", timeout=60) as r:
+            assert Image.open(io.BytesIO(r.read())).size == (320, 320)
+        strip, gif, download, status, *scrubber = client.predict(
             "digits", "seed", 0, None, "seed", 1, None, "slerp", 5, True, 1.0, 0, 80, api_name="/run")
         assert gif_frames(gif) == 8 and "5 frames" in status
 
@@ -425,6 +430,7 @@ def test_in_the_browser_sliders_bookmarks_and_interpolation(pretrained, tmp_path
             with gr.Tab("Interpolate", id="interpolate"):
                 interpolate_tab.build(ctx)
     demo.queue()
+    demo.ctx = ctx  # serve() adds the picture routes, as the app's launch() does
 
     def choose(page, elem_id, option):
         page.locator(f"#{elem_id} input").click()

@@ -123,6 +123,8 @@ def markdown_text(page, elem_id: str) -> str:
 
 
 def fetch_bytes(page, url: str) -> bytes:
+    if url.startswith("blob:"):  # a picture the page fetched itself (Explore's fast route): read it in the page
+        return bytes(page.evaluate("async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", url))
     response = page.request.get(url)
     assert response.ok, f"GET {url}: {response.status}"
     return response.body()

@@ -64,6 +64,7 @@ class AppContext:
     # so rendering load takes at most about one core from a live run.
     render_gate: "RenderGate" = field(default_factory=lambda: RenderGate())
     image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
+    image_routes: object | None = None  # explore_images.ImageRoutes: run tokens, rate limits (made on first use)
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
     data_dir: str = DataConfig().data_dir
@@ -177,10 +178,11 @@ def stop_on_signals() -> None:
 
 
 def add_image_route(demo: gr.Blocks) -> None:
-    """GET /image beside Gradio's API: a plain, cacheable PNG route (README, API section).
+    """GET /image beside Gradio's API (a plain, cacheable PNG route; README, API section), and Explore's and
+    Interpolate's picture routes for a session's own runs (gan_demo.ui.explore_images).
 
     Added first in the route list, ahead of Gradio's catch-all page route.
     """
-    app = demo.server_app
-    app.add_api_route("/image", demo.ctx.image_route, methods=["GET"], include_in_schema=False)
-    app.router.routes.insert(0, app.router.routes.pop())
+    from .explore_images import add_routes
+
+    add_routes(demo.server_app, demo.ctx)

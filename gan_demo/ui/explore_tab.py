@@ -5,6 +5,7 @@ import json
 import math
 import random
 import shutil
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -12,6 +13,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..checkpoint import CheckpointError
+from ..config import TOY_DATASETS
+from ..data import DataError, load_dataset
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
 from .catalog import holds_comparison, is_live
@@ -32,15 +35,15 @@ FILES_ROOT = temp_dir("gan_demo_explore_")  # per-session JSON and GIF files
 PREFERRED = ("digits",)  # shown first when present: images say more than 2D points at first sight
 
 SCORE_NOTES = {  # what D's number means, by the loss the run was trained with
-    "nonsaturating": "the discriminator's probability that this sample is real (1 = real, 0 = fake). "
-                     "Once G fools D, it hovers around 0.5.",
-    "minimax": "the discriminator's probability that this sample is real (1 = real, 0 = fake). "
-               "Once G fools D, it hovers around 0.5.",
+    "nonsaturating": "the discriminator's probability that this sample is real (1 = real, 0 = fake).",
+    "minimax": "the discriminator's probability that this sample is real (1 = real, 0 = fake).",
     "hinge": "sigmoid of the discriminator's hinge score: above 0.5 it leans 'real', below 'fake'.",
     "lsgan": "the least-squares discriminator's output, trained toward 1 for real and 0 for fake data.",
     "wgan-gp": "the critic's raw score: higher means more real-looking. It has no fixed scale, "
                "so compare samples with each other.",
 }
+TYPICAL_SAMPLES = 256  # samples scored once per checkpoint to say what a usual score is for that model
+TYPICAL_SEED = 12345
 
 
 # ------------------------------------------------------------------------------------ latents
@@ -103,16 +106,34 @@ def sample_picture(sample: torch.Tensor, size: int = VIEW_SIZE) -> Image.Image:
 
 
 _cloud_cache: dict[tuple[int, int], tuple] = {}
+REAL_POINTS = 1000  # real data points drawn under a 2D generator's cloud (missing modes show as bare green)
+
+
+def real_points(sampler) -> torch.Tensor | None:
+    """(N, 2) real data of a 2D run: a live run's own data, else the toy set it names; None for data not on
+    this server (an uploaded run trained on a CSV)."""
+    trainer = sampler.trainer
+    dataset = getattr(trainer, "dataset", None)
+    if dataset is not None and dataset.kind == "2d":
+        return dataset.x[:REAL_POINTS].detach().float().cpu()
+    if sampler.cfg.data.dataset not in TOY_DATASETS:
+        return None
+    try:
+        return load_dataset(sampler.cfg.data, "cpu").x[:REAL_POINTS].float()
+    except (DataError, OSError):
+        return None
 
 
 def cloud_view(sampler, size: int = VIEW_SIZE) -> tuple[Image.Image, tuple]:
-    """A 2D generator's cloud of samples as a picture, and its bounds; drawn once per sampler and cloud."""
+    """A 2D generator's cloud of samples over the real data (green) as a picture, and its bounds; drawn once
+    per sampler and cloud."""
     cloud = sampler.cloud()
     key = (id(sampler), size)
     hit = _cloud_cache.get(key)
     if hit is None or hit[0] is not cloud:
-        bounds = default_bounds(cloud)
-        hit = (cloud, points_image(None, cloud, bounds, size=size), bounds)
+        real = real_points(sampler)
+        bounds = default_bounds(cloud if real is None else torch.cat([cloud, real]))
+        hit = (cloud, points_image(real, cloud, bounds, size=size), bounds)
         _cloud_cache[key] = hit
         while len(_cloud_cache) > 16:
             _cloud_cache.pop(next(iter(_cloud_cache)))
@@ -145,12 +166,39 @@ def point_picture(sampler, point: torch.Tensor, size: int = VIEW_SIZE) -> Image.
     return img
 
 
+_typical_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
+
+
+def typical_scores(sampler) -> tuple[float, float, float] | None:
+    """(10th, 50th, 90th percentile) of D's score on this model's own samples (TYPICAL_SAMPLES seeds, every
+    class): what a usual score is for that model. None without a critic. Cached per sampler and step."""
+    if not sampler.has_critic:
+        return None
+    key = (id(sampler), sampler.step // 500)  # a live run's D moves on: scored again every 500 steps
+    hit = _typical_cache.get(key)
+    if hit is None:
+        _, scores = sampler.generate(z_from_seed(TYPICAL_SEED, sampler.z_dim, TYPICAL_SAMPLES), None, 1.0,
+                                     with_score=True)
+        q = torch.quantile(scores.reshape(-1).float(), torch.tensor([0.1, 0.5, 0.9]))
+        hit = _typical_cache[key] = tuple(float(v) for v in q)
+        while len(_typical_cache) > 32:
+            _typical_cache.pop(next(iter(_typical_cache)))
+    return hit
+
+
 def score_note(sampler, score: float | None) -> str:
     if score is None:  # a family without a discriminator (a VAE)
         return "**no discriminator**: a VAE's decoder draws this sample; nothing scores how real it looks."
     loss = sampler.cfg.train.loss
     name = "critic score" if loss == "wgan-gp" else "D(x)"
-    return f"**{name} = {score:.3f}**: {SCORE_NOTES.get(loss, '')}"
+    text = f"**{name} = {score:.3f}**: {SCORE_NOTES.get(loss, '')}"
+    typical = typical_scores(sampler)
+    if typical is not None:
+        low, mid, high = typical
+        text += (f" For this model a usual value is **{mid:.3f}** (80% of its samples score {low:.3f} to "
+                 f"{high:.3f}): a trained D still tells most generated samples from real ones, so a good "
+                 "generator's samples need not reach 0.5. Higher than usual: this sample looks more real to D.")
+    return text
 
 
 def readout(sampler, sample, score, seed, mode, offsets, truncation, label, projected: str | None = None) -> str:
@@ -158,11 +206,48 @@ def readout(sampler, sample, score, seed, mode, offsets, truncation, label, proj
     where = ""
     if sampler.kind == "2d":
         x, y = (float(c) for c in sample.reshape(-1)[:2])
+        real = "" if real_points(sampler) is None else "; green = the real data (a bare green patch is a missed mode)"
         where = (f" · G(z) = ({x:.2f}, {y:.2f}): the orange dot; purple = {sampler.cloud().shape[0]} "
-                 "samples, the generator's whole distribution")
+                 f"samples, the generator's whole distribution{real}")
     cls = f" · class {sampler.class_names[label]}" if label is not None else ""
     return (f"{score_note(sampler, score)}\n\n"
             f"z = {latent_formula(seed, mode, offsets, projected)} · truncation ψ = {float(truncation):.2f}{cls}{where}")
+
+
+_score_memo: dict[tuple, float | None] = {}  # D's score of recently drawn latents: the readout reuses the route's
+SCORE_MEMO = 512
+_score_drawn = threading.Condition()  # notified when a drawn latent's score is remembered
+SCORE_WAIT_S = 0.3  # how long a readout waits for its picture's render before rendering the latent itself
+
+
+def _score_key(sampler, z: torch.Tensor, label, truncation) -> tuple:
+    return (id(sampler), sampler.step, z.reshape(-1).float().numpy().tobytes(), label, round(float(truncation), 6))
+
+
+def remembered_score(sampler, z: torch.Tensor, label, truncation, wait: float = 0.0):
+    """D's score of this latent if it was drawn lately (None without a critic), else KeyError. wait: seconds
+    to wait for it (the browser asks for the picture as the readout is asked for: one render serves both)."""
+    key = _score_key(sampler, z, label_of(sampler, label), truncation)
+    with _score_drawn:
+        if _score_drawn.wait_for(lambda: key in _score_memo, timeout=wait):
+            return _score_memo[key]
+    raise KeyError(key)
+
+
+def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor, float | None, Image.Image]:
+    """Generate one latent (1, z_dim): (sample, D's score or None, the picture Explore shows). One render at a
+    time across the app (ctx.render_gate): a live run keeps its share of the CPU."""
+    label = label_of(sampler, label)
+    with ctx.render_gate:
+        sample, score = sampler.generate(z, label, float(truncation), with_score=True)
+        sample, score = sample[0], None if score is None else float(score[0])
+        picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
+    with _score_drawn:
+        _score_memo[_score_key(sampler, z, label, truncation)] = score
+        while len(_score_memo) > SCORE_MEMO:
+            _score_memo.pop(next(iter(_score_memo)))
+        _score_drawn.notify_all()
+    return sample, score, picture
 
 
 # ---------------------------------------------------------------------------------- bookmarks
@@ -304,10 +389,7 @@ class Explore:
         """Generate the latent the controls describe: (picture, readout Markdown)."""
         label = label_of(sampler, label)
         z = latent_of(sampler, seed, mode, offsets, base)
-        with self.ctx.render_gate:  # one render at a time across the app: a live run keeps its share of the CPU
-            sample, score = sampler.generate(z, label, float(truncation), with_score=True)
-            sample, score = sample[0], None if score is None else float(score[0])
-            picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
+        sample, score, picture = draw(self.ctx, sampler, z, label, truncation)
         return picture, readout(sampler, sample, score, seed, mode, offsets, truncation, label, what)
 
     def render(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
@@ -322,6 +404,42 @@ class Explore:
         """The seed was typed: the latent is the seed's again (a projected one is left)."""
         self._session(request).projected = None
         return self.render(request, name, seed, mode, truncation, label, *offsets)
+
+    def describe(self, request: gr.Request, name, seed, mode, truncation, label, *offsets) -> str:
+        """A control moved and the browser fetched its picture from the image route: the readout (D's score,
+        the latent in words) for the same latent. An image's score comes from the picture's own render when
+        that came first (no second forward pass)."""
+        try:
+            sampler = self._sampler(name, request)
+            base, what = self._base(self._session(request), name)
+            if sampler.kind == "image":
+                z = latent_of(sampler, seed, mode, offsets, base)
+                score = remembered_score(sampler, z, label, truncation, wait=SCORE_WAIT_S)
+                return readout(sampler, None, score, seed, mode, offsets, truncation, label_of(sampler, label), what)
+        except (KeyError, ValueError, RuntimeError):
+            pass  # not drawn yet (or a bad value, which render() explains)
+        return self.render(request, name, seed, mode, truncation, label, *offsets)[1]
+
+    def seed_typed(self, request: gr.Request, name, seed, mode, truncation, label, *offsets):
+        """The seed was typed: the latent is the seed's again (a projected one is left). Returns (readout, route)."""
+        self._session(request).projected = None
+        return self.describe(request, name, seed, mode, truncation, label, *offsets), self.route(request, name)
+
+    def route(self, request: gr.Request, name) -> str:
+        """Where the browser fetches this checkpoint's pictures (explore_images.ImageRoutes.route_for)."""
+        from .explore_images import image_routes
+
+        if not name:
+            return ""
+        return image_routes(self.ctx).route_for(self._session(request), name)
+
+    def select_routed(self, request: gr.Request, name, seed, mode, truncation, label, pending):
+        """select(), then the picture route for the checkpoint shown."""
+        return (*self.select(request, name, seed, mode, truncation, label, pending), self.route(request, name))
+
+    def restore_routed(self, request: gr.Request, bookmark_name, current):
+        """restore(), then the picture route (a checkpoint switch sends its own through select_routed)."""
+        return (*self.restore(request, bookmark_name, current), self.route(request, current))
 
     def random_seed(self, request: gr.Request, name, mode, truncation, label, *offsets):
         seed = random.randrange(MAX_SEED)
@@ -545,6 +663,11 @@ def _about(sampler, name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- layout
+EXPLORE_JS = (Path(__file__).with_name("explore.js")).read_text()  # installs window.ganExplore (no CDN, no file served)
+FETCH_JS = ("(route, seed, mode, psi, label, ...offsets) => {{ window.ganExplore && "
+            "window.ganExplore.latent(route, seed, mode, psi, label, offsets, {source}); return []; }}")
+
+
 def build(ctx) -> dict:
     """Lay out the Explore tab inside the current gr.Tab and wire its events."""
     h = Explore(ctx)
@@ -553,6 +676,7 @@ def build(ctx) -> dict:
     # queue=False: the move skips the queue's join/stream round trip (measured: README, Latency).
     fast = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="undocumented")
     quiet = dict(api_visibility="undocumented")
+    private = dict(api_visibility="private", queue=False)
 
     gr.Markdown("Pick a trained generator and walk its latent space: each latent **z** is a point the generator "
                 "turns into a sample. Move the sliders to move **z** along one axis, either a raw dimension of z "
@@ -587,6 +711,10 @@ def build(ctx) -> dict:
             # choices change with the checkpoint; label_of() checks the value, so no list is enforced here
             label = gr.Dropdown([], value=None, label="Class", visible=False, elem_id="explore-class",
                                 allow_custom_value=True, info="conditional models generate the class you ask for")
+    from . import latent_map
+
+    lmap = latent_map.build(ctx, h, {"checkpoint": checkpoint, "seed": seed, "mode": mode, "truncation": truncation,
+                                     "label": label, "sliders": sliders, "image": image, "score": score})
     with gr.Accordion("Bookmarks", open=True):
         gr.Markdown("Save the shown latent; bookmarks are the endpoints you can pick on the **Interpolate** tab.")
         with gr.Row():
@@ -600,37 +728,43 @@ def build(ctx) -> dict:
                                             elem_id="explore-load")
                 clear = gr.Button("Clear bookmarks", size="sm")
 
+    route = gr.Textbox("", visible=False, elem_id="explore-route")  # where the browser fetches this checkpoint's pictures
     controls = [checkpoint, seed, mode, truncation, label]
     view_outputs = [label, *sliders, seed, mode, truncation, image, score, status]
     shown = [image, score]
 
-    # Every move regenerates the picture; only the latest move of a burst is computed.
-    for slider in sliders:
-        slider.input(h.render, [*controls, *sliders], shown, **fast)
-    seed.input(h.render_seed, [*controls, *sliders], shown, **fast)
-    truncation.input(h.render, [*controls, *sliders], shown, **fast)
-    label.input(h.render, [*controls, *sliders], shown, **fast)
+    # A move: the browser fetches its picture straight from the image route (explore.js: the latest move wins,
+    # stale ones are dropped), and the server sends the readout for the same latent (the latest of a burst).
+    gr.on(None, None, None, None, js=EXPLORE_JS, **private)
+    latent_inputs = [route, seed, mode, truncation, label, *sliders]
+    for control in (*sliders, truncation, label):
+        control.input(None, latent_inputs, None, js=FETCH_JS.format(source="''"), **private)
+        control.input(h.describe, [*controls, *sliders], score, **fast)
+    seed.input(None, latent_inputs, None, js=FETCH_JS.format(source="'seed'"), **private)
+    seed.input(h.seed_typed, [*controls, *sliders], [score, route], **fast)
     random_btn.click(h.random_seed, [checkpoint, mode, truncation, label, *sliders], [seed, *shown], **fast)
-    mode.input(h.change_mode, controls, [*sliders, *shown], **quiet)
+    map_axes = dict(fn=lmap["handlers"].axes, inputs=[checkpoint, mode], outputs=[lmap["x_axis"], lmap["y_axis"]],
+                    **quiet)
+    mode.input(h.change_mode, controls, [*sliders, *shown], **quiet).then(**map_axes)
 
     # .change (not .input): other tabs set the checkpoint too ("send to Explore").
-    checkpoint.change(h.select, [*controls, pending], [pending, *view_outputs], **quiet)
+    checkpoint.change(h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet).then(**map_axes)
     refresh.click(h.refresh, checkpoint, checkpoint, **quiet).then(
-        h.select, [*controls, pending], [pending, *view_outputs], **quiet)
+        h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet)
     upload.upload(h.upload_run, upload, [checkpoint, status], **quiet)
 
     # Bookmarks are also kept in the browser (localStorage), so a reload or a server restart keeps them.
     stored = gr.BrowserState(None, storage_key="gan_demo_bookmarks")
     keep = dict(fn=h.stored_bookmarks, inputs=None, outputs=stored, **quiet)
     save_btn.click(h.save_bookmark, [*controls, *sliders], [bookmarks, download, status], **quiet).then(**keep)
-    bookmarks.input(h.restore, [bookmarks, checkpoint], [pending, checkpoint, *view_outputs], **quiet)
+    bookmarks.input(h.restore_routed, [bookmarks, checkpoint], [pending, checkpoint, *view_outputs, route], **quiet)
     load_json.upload(h.load_bookmarks, load_json, [bookmarks, download, status], **quiet).then(**keep)
     clear.click(h.clear_bookmarks, None, [bookmarks, download, status], **quiet).then(**keep)
     gr.on(None, h.restore_stored, stored, [bookmarks, download], **quiet)
 
     # On page load and whenever the tab is opened: the checkpoint list may have grown.
     gr.on(None, h.first_choices, None, checkpoint, **quiet).then(
-        h.select, [*controls, pending], [pending, *view_outputs], **quiet)
+        h.select_routed, [*controls, pending], [pending, *view_outputs, route], **quiet)
     tab = gr.context.get_render_context()
     if isinstance(tab, gr.Tab):
         tab.select(h.refresh, checkpoint, checkpoint, **quiet).then(
@@ -638,10 +772,10 @@ def build(ctx) -> dict:
 
     # Other tabs that set the checkpoint can chain `.then(**explore["reload"])` to redraw even when the
     # value did not change (e.g. "current run" sent again after more training).
-    reload = dict(fn=h.select, inputs=[*controls, pending], outputs=[pending, *view_outputs], **quiet)
+    reload = dict(fn=h.select_routed, inputs=[*controls, pending], outputs=[pending, *view_outputs, route], **quiet)
     from . import projection_panel
 
     projection_panel.build(ctx, h, checkpoint, image, bookmarks, download, after=[reload, keep])
     return {"checkpoint": checkpoint, "reload": reload, "seed": seed, "mode": mode, "sliders": sliders, "truncation": truncation,
             "label": label, "image": image, "score": score, "status": status, "bookmarks": bookmarks,
-            "handlers": h}
+            "route": route, "map": lmap, "handlers": h}

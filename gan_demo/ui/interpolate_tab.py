@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..latent import z_from_seed
 from ..viz import font, gif_bytes
-from .explore_tab import (MAX_SEED, bookmark_names, cloud_view, default_choice, label_of, mark_point, sample_picture,
+from .explore_tab import (EXPLORE_JS, MAX_SEED, bookmark_names, cloud_view, default_choice, label_of, mark_point, sample_picture,
                           session_file, to_pixels)
 
 SEED, BOOKMARK = "seed", "bookmark"
@@ -19,6 +19,8 @@ GIF_SIZE = 256  # side of each GIF frame in pixels
 STRIP_CELL = 64  # side of each frame in the strip (tiny images enlarged, nearest)
 STRIP_COLUMNS = 16  # frames per row of the strip
 PATH_COLOR = (90, 90, 90)
+SCRUB_JS = ("(route, i) => { if (route && window.ganExplore) "
+            "window.ganExplore.request('#interp-frame', route + '&i=' + (Number(i) - 1)); return []; }")
 
 
 # ----------------------------------------------------------------------------------- pictures
@@ -56,9 +58,13 @@ def path_frames(sampler, points: torch.Tensor, forward: int, size: int = GIF_SIZ
     for u, v in pixels:
         draw.ellipse((u - 2, v - 2, u + 2, v + 2), fill=PATH_COLOR)
     frames = []
-    for u, v in to_pixels(points, bounds, size):
+    count_font = font(max(11, size // 24))
+    for i, (u, v) in enumerate(to_pixels(points, bounds, size)):
         frame = path.copy()
-        mark_point(ImageDraw.Draw(frame), u, v, radius=6)
+        draw = ImageDraw.Draw(frame)
+        mark_point(draw, u, v, radius=6)
+        # the frame number: frames stay distinct (a GIF merges equal ones) even where G hardly moves
+        draw.text((6, size - 6), f"{i + 1}/{len(points)}", fill=(60, 60, 60), font=count_font, anchor="lb")
         frames.append(frame)
     summary = path.copy()
     draw = ImageDraw.Draw(summary)
@@ -96,6 +102,25 @@ class Interpolate:
     def run(self, request: gr.Request, name, a_kind, a_seed, a_bookmark, b_kind, b_seed, b_bookmark, mode,
             frames, pingpong, truncation, label, frame_ms):
         """Generate the path and its pictures. Returns (strip, GIF file, download button, status)."""
+        return self._walk(request, name, a_kind, a_seed, a_bookmark, b_kind, b_seed, b_bookmark, mode, frames,
+                          pingpong, truncation, label, frame_ms)[:4]
+
+    def run_with_scrubber(self, request: gr.Request, *values):
+        """run(), and the frames kept for the scrubber: (strip, GIF, download, status, scrubber, first frame,
+        frames route). The scrubber's moves fetch frames from that route in the browser (no event round trip)."""
+        *out, pictures = self._walk(request, *values)
+        if pictures is None:
+            return (*out, gr.skip(), gr.skip(), gr.skip())
+        from .explore_images import image_routes
+
+        route = image_routes(self.ctx).keep_frames(self._session(request), pictures)
+        scrub = gr.update(minimum=1, maximum=len(pictures), value=1, visible=True,
+                          label=f"Scrub the frames (1 to {len(pictures)})")
+        return (*out, scrub, gr.update(value=pictures[0], visible=True), route)
+
+    def _walk(self, request, name, a_kind, a_seed, a_bookmark, b_kind, b_seed, b_bookmark, mode, frames, pingpong,
+              truncation, label, frame_ms):
+        """(strip, GIF file, download button, status, the GIF's frames or None)."""
         session = self._session(request)
         frames = int(frames)
         try:
@@ -106,7 +131,7 @@ class Interpolate:
             samples = sampler.interpolation(z_a, z_b, frames, mode, bool(pingpong), label, float(truncation))
         except (KeyError, ValueError, RuntimeError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            return gr.skip(), gr.skip(), gr.skip(), f"⚠ {text}"
+            return gr.skip(), gr.skip(), gr.skip(), f"⚠ {text}", None
         if sampler.kind == "2d":
             pictures, strip = path_frames(sampler, samples, frames)
         else:
@@ -118,7 +143,7 @@ class Interpolate:
         cls = f", class {sampler.class_names[label]}" if label is not None else ""
         status = (f"{frames} frames from {about_a} to {about_b} by {mode}{loop}{cls}, "
                   f"truncation ψ = {float(truncation):.2f}. GIF: {gif.stat().st_size // 1024 + 1} KB.")
-        return strip, str(gif), gr.update(value=str(gif), interactive=True), status
+        return strip, str(gif), gr.update(value=str(gif), interactive=True), status, pictures
 
     def choose_checkpoint(self, request: gr.Request, name, label):
         """Show the class picker for conditional models only."""
@@ -205,9 +230,21 @@ def build(ctx) -> dict:
                         "(with ping-pong, forth and back). For 2D checkpoints each frame is the generator's "
                         "cloud with the moving sample in orange.")
 
-    go.click(h.run, [checkpoint, a_kind, a_seed, a_bookmark, b_kind, b_seed, b_bookmark, mode, frames, pingpong,
-                     truncation, label, frame_ms], [strip, gif, download, status],
-             concurrency_id="interpolate", concurrency_limit=2, **quiet)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            scrub = gr.Slider(1, 2, value=1, step=1, label="Scrub the frames", visible=False, elem_id="interp-scrub",
+                              info="drag to step through the frames at your own pace")
+        frame = gr.Image(show_label=False, type="pil", format="png", interactive=False, height=GIF_SIZE + 20,
+                         buttons=["download"], elem_id="interp-frame", scale=2, visible=False)
+    frames_route = gr.Textbox("", visible=False, elem_id="interp-frames-route")
+
+    go.click(h.run_with_scrubber, [checkpoint, a_kind, a_seed, a_bookmark, b_kind, b_seed, b_bookmark, mode, frames,
+                                   pingpong, truncation, label, frame_ms],
+             [strip, gif, download, status, scrub, frame, frames_route],
+             concurrency_id="interpolate", concurrency_limit=2, api_name="run", **quiet)
+    # Scrubbing: the browser fetches the kept frame itself (gan_demo/ui/explore.js), the latest move winning.
+    gr.on(None, None, None, None, js=EXPLORE_JS, api_visibility="private", queue=False)
+    scrub.input(None, [frames_route, scrub], None, js=SCRUB_JS, api_visibility="private", queue=False)
     checkpoint.change(h.choose_checkpoint, [checkpoint, label], [label, status], **quiet)
     refresh.click(h.refresh, [checkpoint, a_bookmark, b_bookmark], [checkpoint, a_bookmark, b_bookmark], **quiet)
     gr.on(None, h.first_choices, None, checkpoint, **quiet).then(
@@ -219,4 +256,4 @@ def build(ctx) -> dict:
     return {"checkpoint": checkpoint, "a_kind": a_kind, "a_seed": a_seed, "a_bookmark": a_bookmark,
             "b_kind": b_kind, "b_seed": b_seed, "b_bookmark": b_bookmark, "mode": mode, "frames": frames,
             "pingpong": pingpong, "truncation": truncation, "label": label, "strip": strip, "gif": gif,
-            "download": download, "status": status, "run": go, "handlers": h}
+            "download": download, "status": status, "run": go, "scrub": scrub, "frame": frame, "handlers": h}

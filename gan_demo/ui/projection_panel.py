@@ -193,8 +193,11 @@ def build(ctx, explore_handlers, checkpoint, image, bookmarks, download, after: 
                     run = gr.Button("Project", variant="primary", elem_id="project-run")
                     stop = gr.Button("Stop", elem_id="project-stop")
             with gr.Column(scale=2, min_width=320):
-                picture = gr.Image(label="target · reconstruction · |difference|", type="pil", format="png",
-                                   interactive=False, elem_id="project-result")
+                # The caption sits above the picture, not on it (a gr.Image label overlaps the image's top).
+                gr.Markdown("**Left to right:** the target · its reconstruction G(z) · their |difference|",
+                            elem_id="project-caption")
+                picture = gr.Image(show_label=False, type="pil", format="png", interactive=False,
+                                   elem_id="project-result")
                 status = gr.Markdown(elem_id="project-status")
                 curve = gr.LinePlot(None, x="step", y="loss", label="Loss while searching z", elem_id="project-curve",
                                     x_title="Adam step", y_title="loss")

@@ -1,0 +1,275 @@
+"""Explore's and Interpolate's plain picture routes: session-bound run tokens, a per-viewer rate limit, the pictures.
+
+A slider's picture is fetched by the browser straight from these routes, skipping Gradio's event round trip.
+"""
+from __future__ import annotations
+
+import io
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+from urllib.parse import quote
+
+from PIL import Image
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from . import explore_tab as ex
+
+VIEWER_COOKIE = "gan_demo_viewer"  # names one browser: a run token works only in the browser that used it first
+RATE_PER_S, BURST = 60.0, 120  # a viewer's picture requests: a hand dragging a slider sends at most ~60 a second
+ANONYMOUS_RATE_PER_S, ANONYMOUS_BURST = 120.0, 240  # per address, for callers without the cookie (curl, scripts)
+MAX_KEYS = 10_000  # rate-limit buckets kept (oldest dropped): memory stays bounded whatever the callers do
+MAX_QUERY = 600  # characters: a picture's whole query is far shorter
+EXPLORE_PATH, FRAME_PATH = "/explore/image", "/interpolate/frame"
+
+
+class RouteError(Exception):
+    """A refused picture request: an HTTP status and one sentence for the visitor."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class RateLimit:
+    """Token buckets by key: `rate` requests a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            level, then = self._buckets.pop(key, (float(self.burst), now))
+            level = min(float(self.burst), level + (now - then) * self.rate)
+            allowed = level >= 1.0
+            self._buckets[key] = (level - 1.0 if allowed else level, now)
+            while len(self._buckets) > MAX_KEYS:
+                self._buckets.popitem(last=False)
+        return allowed
+
+
+# ------------------------------------------------------------------------------ query checking
+def _number(query, name: str, lo: float, hi: float, default: float, whole: bool = False) -> float:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise RouteError(400, f"{name} must be {kind} (got {text[:20]!r}).") from None
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise RouteError(400, f"{name} must be between {lo:g} and {hi:g} (got {text[:20]}).")
+    return value
+
+
+def parse_view(sampler, query) -> dict:
+    """{seed, mode, offsets, truncation, label} from a picture's query, checked against the sampler;
+    RouteError(400) names the first bad value."""
+    seed = int(_number(query, "seed", 0, ex.MAX_SEED, 0, whole=True))
+    truncation = _number(query, "truncation", 0.0, 3.0, 1.0)
+    mode = query.get("mode") or ex.RAW
+    if mode not in (ex.RAW, ex.PCA):
+        raise RouteError(400, f"mode must be '{ex.RAW}' or '{ex.PCA}' (got {mode[:20]!r}).")
+    offsets = [0.0] * ex.N_SLIDERS
+    parts = [p for p in (query.get("offsets") or "").split(",") if p.strip()]
+    if len(parts) > ex.N_SLIDERS:
+        raise RouteError(400, f"offsets: at most {ex.N_SLIDERS} numbers, one per slider (got {len(parts)}).")
+    for i, part in enumerate(parts):
+        offsets[i] = _number({"offsets": part.strip()}, "offsets", -ex.SLIDER_MAX, ex.SLIDER_MAX, 0.0)
+    axes = sampler.directions(ex.N_SLIDERS)[0].shape[0] if mode == ex.PCA else sampler.z_dim
+    if any(v != 0.0 for v in offsets[axes:]):
+        what = "principal directions" if mode == ex.PCA else "latent dimensions"
+        raise RouteError(400, f"offsets: this checkpoint has {axes} {what}, so only the first {axes} may move.")
+    label = None
+    if sampler.n_classes:
+        label = int(_number(query, "label", 0, sampler.n_classes - 1, 0, whole=True))
+    elif query.get("label") not in (None, ""):
+        raise RouteError(400, "label: this checkpoint is not class-conditional (leave label out).")
+    return {"seed": seed, "mode": mode, "offsets": offsets, "truncation": truncation, "label": label}
+
+
+def png(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # fast: a slider picture is sent once and dropped
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------- routes
+class ImageRoutes:
+    """The app's picture routes and what they need: run tokens, Interpolate's frames, the rate limits."""
+
+    def __init__(self, ctx, clock: Callable[[], float] = time.monotonic):
+        self.ctx = ctx
+        self._tokens: dict[str, dict] = {}  # token -> {"session", "name", "viewer"}
+        self._by_run: dict[tuple[str, str], str] = {}  # (session id, checkpoint name) -> token
+        self._frames: dict[str, tuple[str, list[bytes]]] = {}  # session id -> (nonce, PNG frames)
+        self._lock = threading.Lock()
+        self.limit = RateLimit(RATE_PER_S, BURST, clock)
+        self.anonymous_limit = RateLimit(ANONYMOUS_RATE_PER_S, ANONYMOUS_BURST, clock)
+        ctx.registry.on_drop.append(self.forget)
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def token_for(self, session, name: str) -> str:
+        """The unguessable token naming one of this session's checkpoints (the same one each time)."""
+        key = (session.session_id, name)
+        with self._lock:
+            token = self._by_run.get(key)
+            if token is None:
+                token = secrets.token_urlsafe(18)
+                self._by_run[key] = token
+                self._tokens[token] = {"session": session.session_id, "name": name, "viewer": None}
+            return token
+
+    def route_for(self, session, name: str) -> str:
+        """Where the browser fetches this checkpoint's pictures: GET /image for a pretrained run (unless the
+        sliders move from a projected latent, which is the session's), else the session's token route."""
+        projected = session.projected is not None and session.projected.get("checkpoint") == name
+        if name in self.ctx.catalog.pretrained() and not projected:
+            return f"/image?checkpoint={quote(name)}"
+        return f"{EXPLORE_PATH}?token={self.token_for(session, name)}"
+
+    def keep_frames(self, session, pictures: list[Image.Image]) -> str:
+        """Keep Interpolate's frames for the scrubber; returns their route (a new nonce per set)."""
+        frames = [png(p) for p in pictures]
+        nonce = secrets.token_hex(4)
+        with self._lock:
+            self._frames[session.session_id] = (nonce, frames)
+        return f"{FRAME_PATH}?token={self.token_for(session, '')}&set={nonce}"
+
+    def forget(self, session) -> None:
+        """The session ended: its tokens stop working and its frames are freed."""
+        with self._lock:
+            for key in [k for k in self._by_run if k[0] == session.session_id]:
+                self._tokens.pop(self._by_run.pop(key), None)
+            self._frames.pop(session.session_id, None)
+
+    def _owner(self, token: str, viewer: str) -> dict:
+        """The token's entry once this viewer may use it (the first viewer to use a token keeps it)."""
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is None:
+                raise RouteError(404, "That picture link has expired or was never valid: reload the page.")
+            if entry["viewer"] is None:
+                entry["viewer"] = viewer
+            elif entry["viewer"] != viewer:
+                raise RouteError(403, "That picture link belongs to another visitor's session.")
+            return dict(entry)
+
+    # -- requests --------------------------------------------------------------------------------
+    def _admit(self, request: Request) -> tuple[str, bool]:
+        """(viewer id, whether it is new) once the caller is within its rate limit; RouteError otherwise."""
+        if len(request.url.query) > MAX_QUERY:
+            raise RouteError(414, "That picture request is too long.")
+        viewer = request.cookies.get(VIEWER_COOKIE) or ""
+        fresh = not (8 <= len(viewer) <= 64 and viewer.replace("-", "").replace("_", "").isalnum())
+        if fresh:
+            viewer = secrets.token_urlsafe(18)
+            host = request.client.host if request.client else "unknown"
+            allowed = self.anonymous_limit.allow(host)
+        else:
+            allowed = self.limit.allow(viewer)
+        if not allowed:
+            raise RouteError(429, "Too many picture requests at once: wait a moment.")
+        return viewer, fresh
+
+    def _answer(self, work: Callable[[str], Response], request: Request) -> Response:
+        try:
+            viewer, fresh = self._admit(request)
+            response = work(viewer)
+        except RouteError as exc:
+            response = PlainTextResponse(exc.message, status_code=exc.status)
+            if exc.status == 429:
+                response.headers["Retry-After"] = "1"
+            return response
+        except (KeyError, ValueError, RuntimeError) as exc:  # the catalog's and sampler's sentences
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            return PlainTextResponse(str(text)[:300], status_code=400)
+        if fresh:
+            response.set_cookie(VIEWER_COOKIE, viewer, httponly=True, samesite="strict")
+        return response
+
+    def picture(self, sampler, view: dict, base=None, fixed: bool = False) -> Response:
+        """The PNG Explore shows for this view, with D's score in a header (absent without a critic).
+        fixed: the weights never change (a pretrained run), so the browser may keep the picture."""
+        z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
+        _, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"])
+        headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store"}
+        if score is not None:
+            headers["X-Score"] = f"{score:.6f}"
+        return Response(png(picture), media_type="image/png", headers=headers)
+
+    def pretrained_image(self, request: Request) -> Response:
+        """GET /image: a pretrained run's picture; with mode or offsets, the picture Explore shows for that view."""
+        query = request.query_params
+
+        def work(viewer: str) -> Response:
+            if query.get("mode") is None and query.get("offsets") is None:
+                return self.ctx.image_route(query.get("checkpoint", ""), query.get("seed", "0"),
+                                            query.get("truncation", "1.0"), query.get("label"))
+            name = query.get("checkpoint", "")
+            if name not in self.ctx.catalog.pretrained():
+                raise RouteError(404, f"checkpoint: one of {', '.join(self.ctx.catalog.pretrained())} "
+                                      "(your own runs have their own picture links).")
+            sampler = self.ctx.catalog.sampler(name)
+            return self.picture(sampler, parse_view(sampler, query), fixed=True)
+
+        return self._answer(work, request)
+
+    def explore_image(self, request: Request) -> Response:
+        """GET /explore/image?token=...: one of a session's checkpoints (its live run, a comparison's run, an
+        upload, or a pretrained run moved from a projected latent), by the token the page was given."""
+        query = request.query_params
+
+        def work(viewer: str) -> Response:
+            entry = self._owner(query.get("token", ""), viewer)
+            session = self.ctx.registry.get(entry["session"])
+            sampler = self.ctx.catalog.sampler(entry["name"], session)
+            base = None
+            p = session.projected
+            if query.get("from") != "seed" and p is not None and p["checkpoint"] == entry["name"]:
+                import torch
+
+                base = torch.tensor(p["z"], dtype=torch.float32)
+            return self.picture(sampler, parse_view(sampler, query), base)
+
+        return self._answer(work, request)
+
+    def frame(self, request: Request) -> Response:
+        """GET /interpolate/frame?token=...&set=...&i=K: frame K of the session's last interpolation."""
+        query = request.query_params
+
+        def work(viewer: str) -> Response:
+            entry = self._owner(query.get("token", ""), viewer)
+            with self._lock:
+                nonce, frames = self._frames.get(entry["session"], ("", []))
+            if not frames or query.get("set") != nonce:
+                raise RouteError(404, "Those frames are gone: press Interpolate again.")
+            i = int(_number(query, "i", 0, len(frames) - 1, 0, whole=True))
+            return Response(frames[i], media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+        return self._answer(work, request)
+
+
+def image_routes(ctx) -> ImageRoutes:
+    """The context's ImageRoutes (made on first use)."""
+    routes = getattr(ctx, "image_routes", None)
+    if routes is None:
+        routes = ctx.image_routes = ImageRoutes(ctx)
+    return routes
+
+
+def add_routes(app, ctx) -> None:
+    """GET /image, /explore/image and /interpolate/frame on the server's app, ahead of Gradio's catch-all page."""
+    routes = image_routes(ctx)
+    for path, handler in (("/image", routes.pretrained_image), (EXPLORE_PATH, routes.explore_image),
+                          (FRAME_PATH, routes.frame)):
+        app.add_api_route(path, handler, methods=["GET"], include_in_schema=False)
+        app.router.routes.insert(0, app.router.routes.pop())
