@@ -34,11 +34,11 @@ def machine() -> dict:
 
 def solo(steps: int) -> dict:
     tr = Trainer(ring8(0, steps))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tr.run(steps)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"what": "solo", "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
-            **machine()}
+            "cpu_ms_per_step": round(1000 * cpu / steps, 2), **machine()}
 
 
 def pool(runs: int, steps: int, vmap: bool = False) -> dict:
@@ -48,16 +48,17 @@ def pool(runs: int, steps: int, vmap: bool = False) -> dict:
 
     trainers = [Trainer(ring8(seed, steps)) for seed in range(runs)]
     p = RunPool(pool_key(trainers[0]))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for tr in trainers:
         p.add(tr, steps)
     for tr in trainers:
         tr.join()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert all(tr.state == "finished" for tr in trainers), [tr.state for tr in trainers]
     each = steps / seconds
     return {"what": "pool", "runs": runs, "stacked_forward": "vmap" if vmap else "baddbmm", "steps": steps, "seconds": round(seconds, 2),
-            "steps_per_s_each": round(each, 1), "steps_per_s_total": round(each * runs, 1), **machine()}
+            "steps_per_s_each": round(each, 1), "steps_per_s_total": round(each * runs, 1),
+            "cpu_ms_per_run_step": round(1000 * cpu / (steps * runs), 2), **machine()}
 
 
 # ------------------------------------------------------------------ the stacked step alone, two ways
