@@ -23,7 +23,7 @@ FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test 
 RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
 OPERATIONS = ("color", "translation", "cutout")  # DiffAugment's three groups (gan_demo.augment), in the order they are applied
 DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
-# ring8's own defaults for the nonsaturating GAN (issue 11): half the width, half the batch and 4x the
+# ring8's own defaults for the nonsaturating GAN: half the width, half the batch and 4x the
 # learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
 # quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
 # defaults"). grid25, spiral and moons keep the 2D defaults: on grid25 these settings lost modes (20-22 of 25
@@ -32,7 +32,7 @@ FAST_2D = ("ring8",)
 FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
 FAST_2D_BATCH = 256
 FAST_2D_LR = 4e-3  # Adam learning rate of G and D
-# The image GAN's defaults (issue 11, part 6; BENCHMARKS.md section 10), measured on 1,438 digits as a zip
+# The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
 # of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
 # 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real (2.97x with two
 # threads instead of one), recall 0.94, precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718

@@ -27,7 +27,7 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
     vae = RunConfig(family="vae").resolved()
     assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
     assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 4000, 0.0)
-    # The image GAN's defaults since issue 11: a quarter-size DCGAN at 5e-4, BatchNorm in D (no R1), 4,000 steps.
+    # The image GAN's defaults: a quarter-size DCGAN at 5e-4, BatchNorm in D (no R1), 4,000 steps.
     assert (digits.model.ngf, digits.model.ndf, digits.train.lr_g, digits.train.lr_d) == (32, 32, 5e-4, 5e-4)
     assert digits.model.d_norm == "batch" and ring.model.ngf == 64
     hinge = RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(loss="hinge")).resolved(channels=1)
