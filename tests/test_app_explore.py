@@ -18,9 +18,9 @@ gr = pytest.importorskip("gradio")
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from gan_demo.latent import z_from_seed  # noqa: E402
 from gan_demo.trainer import Trainer  # noqa: E402
-from gan_demo.ui import explore_tab, interpolate_tab  # noqa: E402
+from gan_demo.ui import explore_tab, interpolate_tab, widgets  # noqa: E402
 from gan_demo.ui.app import AppContext  # noqa: E402
-from gan_demo.ui.explore_tab import MARK_COLOR, N_SLIDERS, PCA, RAW  # noqa: E402
+from gan_demo.ui.widgets import MARK_COLOR, N_SLIDERS, PCA, RAW  # noqa: E402
 
 ZEROS = [0.0] * N_SLIDERS
 
@@ -150,7 +150,7 @@ def test_2d_checkpoint_shows_the_cloud_with_the_point_highlighted(explore, reque
 
 def test_random_seed_draws_a_new_latent(explore, request_):
     seed, picture, text = explore.random_seed(request_, "digits", RAW, 1.0, 0, *ZEROS)
-    assert 0 <= seed <= explore_tab.MAX_SEED and f"seed {seed}" in text
+    assert 0 <= seed <= widgets.MAX_SEED and f"seed {seed}" in text
     assert np.array_equal(pixels(picture), render(explore, request_, seed=seed)[0])
 
 
@@ -199,7 +199,7 @@ def test_bookmarks_round_trip_through_json(explore, request_, tmp_path):
     first = saved["bookmarks"][0]
     assert (first["checkpoint"], first["seed"], first["mode"], first["label"]) == ("digits", 42, RAW, 2)
     assert first["offsets"] == offsets and first["truncation"] == 0.8 and len(first["z"]) == 16
-    expected_z = explore_tab.latent_of(explore.ctx.catalog.sampler("digits"), 42, RAW, offsets)[0]
+    expected_z = widgets.latent_of(explore.ctx.catalog.sampler("digits"), 42, RAW, offsets)[0]
     assert torch.allclose(torch.tensor(first["z"]), expected_z, atol=1e-5)
 
     # a fresh session loads the file and restores the first bookmark exactly
@@ -227,7 +227,7 @@ def test_bookmarks_kept_in_the_browser_come_back_after_a_reload_or_restart(explo
         request_.session_hash).bookmarks
     # damaged, hostile or oversized values are ignored, and a session's own bookmarks are never replaced
     for bad in ("{not json", json.dumps({"bookmarks": [{"z": "x"}]}), "[" * 100_000, 42, None,
-                " " * (explore_tab.MAX_BOOKMARK_FILE + 1)):
+                " " * (widgets.MAX_BOOKMARK_FILE + 1)):
         other = SimpleNamespace(session_hash=f"{request_.session_hash}-bad-{hash(str(bad)) % 1000}")
         dropdown, _ = explore.restore_stored(other, bad)
         assert dropdown["choices"] == []
@@ -503,7 +503,7 @@ def test_a_projected_held_out_image_becomes_a_bookmark_and_the_sliders_move_from
                                        "slerp", 4, False, 1.0, 0, 80)
     assert gif_frames(gif) == 4
     # bookmark files keep the projection; typing a seed goes back to the seed's latent
-    parsed = explore_tab.parse_bookmarks(explore_tab.bookmarks_json(session.bookmarks))
+    parsed = widgets.parse_bookmarks(widgets.bookmarks_json(session.bookmarks))
     assert parsed[-1]["base"] == session.bookmarks[-1]["base"]
     _, text = explore.render_seed(request_, "digits", 5, RAW, 1.0, 0, *ZEROS)
     assert text.split("z = ")[1].startswith("seed 5") and session.projected is None
@@ -533,7 +533,7 @@ def test_uploads_and_drawings_project_and_stop_and_bad_input_is_explained(panel,
 
 
 def test_clicking_a_2d_generators_picture_projects_that_point(panel, explore, request_):
-    from gan_demo.ui.explore_tab import VIEW_SIZE, cloud_view
+    from gan_demo.ui.widgets import VIEW_SIZE, cloud_view
 
     sampler = explore.ctx.catalog.sampler("ring8")
     _, (xmin, xmax, ymin, ymax) = cloud_view(sampler)

@@ -18,7 +18,7 @@ from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.latent import z_from_seed
 from gan_demo.sampler import Sampler
 from gan_demo.trainer import Trainer
-from gan_demo.ui import explore_tab, interpolate_tab
+from gan_demo.ui import explore_tab, interpolate_tab, widgets
 from gan_demo.ui.app import AppContext, build_demo
 from gan_demo.ui.catalog import (CURRENT_RUN, MAX_CURVE_POINTS, MAX_SUMMARY_BYTES, PAIR_RUNS, Catalog,
                                  checked_summary, holds_comparison, is_live)
@@ -89,7 +89,7 @@ def test_a_live_comparisons_runs_are_listed_and_private(pretrained):
         explore = explore_tab.Explore(ctx)
         listed = explore.refresh(SimpleNamespace(session_hash="alice"), "comparison B")
         assert listed["value"] == "comparison B" and "comparison A" in listed["choices"]
-        view = explore.view("comparison B", 3, explore_tab.RAW, 1.0, None, [0.0] * explore_tab.N_SLIDERS,
+        view = explore.view("comparison B", 3, widgets.RAW, 1.0, None, [0.0] * widgets.N_SLIDERS,
                             SimpleNamespace(session_hash="alice"))
         assert view[-1].startswith("**comparison B**: ring8 (2D points)")
         interp = interpolate_tab.Interpolate(ctx)

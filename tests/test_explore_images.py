@@ -18,10 +18,10 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from gan_demo.trainer import Trainer  # noqa: E402
-from gan_demo.ui import explore_tab, interpolate_tab, latent_map  # noqa: E402
+from gan_demo.ui import explore_tab, interpolate_tab, widgets, latent_map  # noqa: E402
 from gan_demo.ui.app import AppContext  # noqa: E402
 from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, add_routes, image_routes  # noqa: E402
-from gan_demo.ui.explore_tab import N_SLIDERS, PCA, RAW  # noqa: E402
+from gan_demo.ui.widgets import N_SLIDERS, PCA, RAW  # noqa: E402
 
 ZEROS = [0.0] * N_SLIDERS
 
@@ -217,7 +217,7 @@ def test_the_map_is_the_grid_of_latents_and_a_click_moves_there(ctx, explore, re
     z = latent_map.map_latents(ctx.catalog.sampler("digits"), 4, mode, offsets, None, 0, 2, state["xs"], state["ys"])
     moved = list(offsets)
     moved[0], moved[2] = state["xs"][3], state["ys"][-1]  # top row (largest y), fourth column
-    assert torch.allclose(z[3], explore_tab.latent_of(ctx.catalog.sampler("digits"), 4, mode, moved)[0], atol=1e-5)
+    assert torch.allclose(z[3], widgets.latent_of(ctx.catalog.sampler("digits"), 4, mode, moved)[0], atol=1e-5)
     cell = state["cell"]
     out = m.click(request_, SimpleNamespace(index=[3 * cell + cell // 2, cell // 2]), state, "digits", 4, mode, 1.0, 1,
                   *offsets)
@@ -256,7 +256,7 @@ def test_bad_map_requests_are_explained(ctx, explore, request_):
 def test_the_readout_says_what_a_usual_score_is_for_this_model(explore, request_):
     _, text = explore.render(request_, "digits", 0, RAW, 1.0, 0, *ZEROS)
     assert "usual value is" in text and "hovers around 0.5" not in text
-    low, mid, high = explore_tab.typical_scores(explore.ctx.catalog.sampler("digits"))
+    low, mid, high = widgets.typical_scores(explore.ctx.catalog.sampler("digits"))
     assert low <= mid <= high and f"{mid:.3f}" in text
 
 

@@ -354,7 +354,7 @@ def test_explore_interpolate_and_quality_work_without_a_critic(tmp_path):
     from types import SimpleNamespace
 
     from gan_demo.evaluate import evaluate_checkpoint
-    from gan_demo.ui import explore_tab, interpolate_tab
+    from gan_demo.ui import explore_tab, interpolate_tab, widgets
     from gan_demo.ui.app import AppContext
 
     Trainer(vae_points()).save(tmp_path / "ring-vae")
@@ -362,9 +362,9 @@ def test_explore_interpolate_and_quality_work_without_a_critic(tmp_path):
     ctx = AppContext.create(device="cpu", pretrained=tmp_path)
     request = SimpleNamespace(session_hash="test-vae")
     explore, interp = explore_tab.Explore(ctx), interpolate_tab.Interpolate(ctx)
-    zeros = [0.0] * explore_tab.N_SLIDERS
+    zeros = [0.0] * widgets.N_SLIDERS
     for name, label in (("ring-vae", None), ("digits-vae", 0)):
-        picture, text = explore.render(request, name, 3, explore_tab.RAW, 1.0, label, *zeros)
+        picture, text = explore.render(request, name, 3, widgets.RAW, 1.0, label, *zeros)
         assert picture is not None and "no discriminator" in text and "z =" in text
         strip, gif, _, status = interp.run(request, name, "seed", 0, None, "seed", 1, None, "slerp", 8, False, 1.0,
                                            label, 80)

@@ -77,7 +77,7 @@ class AppContext:
                session_timeout: float = SESSION_TIMEOUT_S, data_dir: str | Path | None = None,
                ray: str | None = None) -> "AppContext":
         from .errors import hide_folder
-        from .explore_tab import forget_session_files
+        from .widgets import forget_session_files
 
         dev = resolve_device(device)
         registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout)

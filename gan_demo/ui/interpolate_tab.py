@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..latent import z_from_seed
 from ..viz import font, gif_bytes
-from .explore_tab import (EXPLORE_JS, MAX_SEED, bookmark_names, cloud_view, default_choice, label_of, mark_point, sample_picture,
+from .widgets import (EXPLORE_JS, MAX_SEED, bookmark_names, cloud_view, default_choice, label_of, mark_point, sample_picture,
                           session_file, to_pixels)
 
 SEED, BOOKMARK = "seed", "bookmark"

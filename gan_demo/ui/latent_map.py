@@ -9,7 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..viz import default_bounds, font, points_image
-from . import explore_tab as ex
+from . import widgets as ex
 
 MIN_GRID, MAX_GRID, GRID = 3, 15, 9  # cells per side
 MAP_PX = 480  # about the map's side in pixels
@@ -117,7 +117,7 @@ def nearest(values: list[float], value: float) -> int:
 class LatentMap:
     """The map's handlers: values in, pictures and slider values out (the engine: Sampler.generate)."""
 
-    def __init__(self, ctx, explore: ex.Explore):
+    def __init__(self, ctx, explore):
         self.ctx, self.explore = ctx, explore
 
     def axes(self, request: gr.Request, name, mode):
@@ -145,7 +145,7 @@ class LatentMap:
             with self.ctx.render_gate:  # one forward pass for the whole grid
                 samples = sampler.generate(z, label, float(truncation))
         except (KeyError, ValueError, RuntimeError) as exc:
-            return gr.skip(), ex._problem(exc), gr.skip()
+            return gr.skip(), ex.problem(exc), gr.skip()
         state = {"checkpoint": name, "mode": mode, "x_axis": x_axis, "y_axis": y_axis, "xs": xs, "ys": ys, "n": n,
                  "kind": sampler.kind}
         if sampler.kind == "2d":
@@ -184,7 +184,7 @@ class LatentMap:
         return (mark_cell(state, index), *sliders, picture, text)
 
 
-def build(ctx, explore: ex.Explore, c: dict) -> dict:
+def build(ctx, explore, c: dict) -> dict:
     """The map's panel inside Explore's layout; c holds Explore's components (checkpoint, seed, mode, ...)."""
     h = LatentMap(ctx, explore)
     quiet = dict(api_visibility="undocumented")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..config import IMAGE_DATASETS, DataConfig
 from ..projection import image_target, project
-from .explore_tab import N_SLIDERS, VIEW_SIZE, bookmark_of, bookmark_names, cloud_view, sample_picture
+from .widgets import N_SLIDERS, VIEW_SIZE, bookmark_of, bookmark_names, cloud_view, sample_picture
 from .long_jobs import THREADS
 
 SOURCES = [("Upload an image", "upload"), ("Draw one", "draw"), ("A held-out real image", "held-out")]

@@ -12,7 +12,7 @@ from ..evaluate import DEFAULT_N, METRICS, evaluate_sampler, table_rows
 from ..viz import FAKE_COLOR, REAL_COLOR, nearest_picture
 from .catalog import is_live
 from .errors import for_visitor
-from .explore_tab import default_choice
+from .widgets import default_choice
 from .long_jobs import THREADS
 
 MIN_N, MAX_N, N_STEP = 500, 26_000, 500  # sample-count slider (26,000: the stacked-digits protocol)
