@@ -30,3 +30,28 @@ def clients(app, tmp_path_factory):
     for client in made:
         ctx.registry.drop(client.session_hash)
         client.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds on 2 cores; `pytest -m 'not slow and not browser'` "
+                                       "is the quick loop for development, `pytest` (CI) runs everything")
+    config.addinivalue_line("markers", "browser: drives headless Chromium against the app")
+
+
+def _drives_a_browser(item) -> bool:
+    """A test that opens Chromium: it calls the browser helpers or takes a fixture that does."""
+    import inspect
+
+    if {"page", "app_url", "browser"} & set(getattr(item, "fixturenames", ())):
+        return True
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError, AttributeError):
+        return False
+    return "browser_page(" in source or "require_browser(" in source
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _drives_a_browser(item):
+            item.add_marker(pytest.mark.browser)
