@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 # Per device: the sizes that keep the whole script under 5 minutes on one GPU, or about a minute on a CPU.
 SIZES = {
     "cuda": dict(model=["--ngf", "64", "--ndf", "64"], bench_steps=50, bench_warmup=10, train_steps=300, torchrun_steps=100, engine_steps=40,
-                 step_repeats=10, vae_steps=50, bench_batches=(64, 512, 2048)),
+                 step_repeats=10, vae_steps=50, bench_batches=(64, 512, 2048), pool_runs=100, pool_steps=300),
     "cpu": dict(model=["--img-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "16"], bench_steps=3, bench_warmup=1,
-                train_steps=6, torchrun_steps=4, engine_steps=6, step_repeats=2, vae_steps=3, bench_batches=(64, 512)),
+                train_steps=6, torchrun_steps=4, engine_steps=6, step_repeats=2, vae_steps=3, bench_batches=(64, 512),
+                pool_runs=4, pool_steps=20),
 }
 BENCH_GOAL_RATIO = 3.0  # issue 10: >= 3x the canonical loop at batch 64
 PEAK_GOAL = 0.40  # issue 10: aim for 40% of the bf16 peak at batch 512 and 2048
@@ -287,10 +288,44 @@ def check_vae_step(a) -> dict:
             "decoded_shape": list(images.shape)}
 
 
+def check_pool(a) -> dict:
+    """ring8 at its defaults on the device: one solo run's steps/s, then pool_runs runs stacked in one RunPool
+    (gan_demo.pool): steps/s each and in all, against the solo run. (Image runs are not pooled yet.)"""
+    from gan_demo.config import DataConfig, RunConfig, TrainConfig
+    from gan_demo.pool import RunPool, pool_key
+    from gan_demo.trainer import Trainer
+
+    s = SIZES[a.device]
+    steps, runs = s["pool_steps"], s["pool_runs"]
+
+    def ring8(seed):
+        return RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(seed=seed, steps=steps, device=a.device))
+
+    solo = Trainer(ring8(0), device=a.device)
+    t0 = time.perf_counter()
+    if solo.run(steps) != "finished":
+        raise RuntimeError(f"solo run: {solo.state} {solo.message}")
+    solo_rate = steps / (time.perf_counter() - t0)
+    trainers = [Trainer(ring8(seed), device=a.device) for seed in range(runs)]
+    pool = RunPool(pool_key(trainers[0]))
+    t0 = time.perf_counter()
+    for tr in trainers:
+        pool.add(tr, steps)
+    for tr in trainers:
+        tr.join(600)
+    seconds = time.perf_counter() - t0
+    states = {tr.state for tr in trainers}
+    if states != {"finished"}:
+        raise RuntimeError(f"pooled runs ended {states}")
+    each = steps / seconds
+    return {"runs": runs, "steps": steps, "solo_steps_per_s": round(solo_rate, 1), "pooled_steps_per_s_each": round(each, 1),
+            "pooled_steps_per_s_total": round(each * runs, 1), "total_vs_solo": round(each * runs / solo_rate, 2)}
+
+
 CHECKS = {
     "env": check_env, "bench_64": check_bench_64, "bench_512": check_bench_512, "bench_2048": check_bench_2048,
     "bench_512_compile": check_bench_512_compile, "train_sample": check_train_sample, "engine": check_engine,
-    "torchrun": check_torchrun, "gan_step": check_gan_step, "vae_step": check_vae_step,
+    "torchrun": check_torchrun, "gan_step": check_gan_step, "vae_step": check_vae_step, "pool": check_pool,
 }
 
 
