@@ -330,3 +330,33 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
         assert "Cannot apply" in fns["on_apply"](data, request)[tab["message"]]
     finally:
         ctx.registry.drop("live")
+
+
+def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
+    from gan_demo.config import DataConfig, ModelConfig, TrainConfig, VAESettings, field_docs
+    from gan_demo.ui.plain_words import WORDS
+    from gan_demo.ui.train_tab import CONTROL_FIELDS, settings_details
+
+    assert set(CONTROL_FIELDS) <= set(WORDS)
+    for name in CONTROL_FIELDS:
+        short, help_text = WORDS[name]
+        assert len(short) <= 22, short  # a label, not a sentence
+        assert len(help_text) <= 72 and "\n" not in help_text and "None" not in help_text, (name, help_text)
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig), **field_docs(VAESettings)}
+    details = settings_details(docs)
+    for name in CONTROL_FIELDS:
+        if name in docs:  # the config's own words (the CLI's help) stay one fold away, with the flag
+            assert f"`--{name.replace('_', '-')}`" in details and docs[name][:40] in details
+
+
+def test_a_lessons_first_use_of_a_term_links_to_the_glossary_outside_formulas_and_code():
+    from gan_demo.ui.plain_words import GLOSSARY, LINKED_TERMS, link_terms
+
+    anchors = {anchor for _, anchor, _ in GLOSSARY}
+    assert {anchor for _, anchor in LINKED_TERMS} <= anchors
+    text = "the critic is 1-Lipschitz; $D(x) = 1$ and `r_t` then D(x), D(x) again and **r_t**"
+    linked = link_terms(text)
+    assert "[1-Lipschitz](#glossary-lipschitz)" in linked
+    assert "$D(x) = 1$" in linked and "`r_t`" in linked  # formulas and code untouched
+    assert linked.count("[D(x)](#glossary-dx)") == 1 and "D(x) again" in linked  # the first use only
+    assert "**[r_t](#glossary-r-t)**" in linked

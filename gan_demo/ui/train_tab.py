@@ -27,6 +27,7 @@ from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .errors import for_visitor, user_error
 from .limits import WEB_LIMITS, check_web_limits
+from .plain_words import WORDS, help_line, label
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
@@ -382,6 +383,15 @@ def quality_boxes(trainer) -> dict[str, bool]:
             "modes": trainer.dataset.modes is not None or (trainer.kind == "image" and bool(trainer.quality_every))}
 
 
+def settings_details(docs: dict[str, str]) -> str:
+    """Every control's short label beside its command-line flag and the config's full description (the ⓘ fold)."""
+    rows = ["| setting | command line | in full |", "|---|---|---|"]
+    for name in CONTROL_FIELDS:
+        if name in docs:
+            rows.append(f"| {WORDS[name][0]} | `--{name.replace('_', '-')}` | {docs[name].replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def _button_updates(state: str | None) -> list:
     """interactive flags for Start, Pause, Resume, Stop, Reset, Save, Send to Explore, Apply now."""
     live = state in ("running", "paused")
@@ -399,105 +409,97 @@ def _png(picture: Image.Image) -> bytes:
 # ============================================================================ the tab
 def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
-    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig),
+            **field_docs(VAESettings)}
     initial = values_for({})
     gan = initial["family"] == "gan"
     save_root = temp_dir("gan_demo_saves_")
 
-    def info(name: str, extra: str = "") -> str:
-        return (docs.get(name, "") + extra).strip()
-
     # ---------------------------------------------------------------- layout
     controls: dict[str, gr.components.Component] = {}
+
+    def words(name: str) -> dict:
+        """A control's short label and one-line help (plain_words); the config's full words are in the ⓘ fold."""
+        return {"label": label(name), "info": help_line(name)}
+
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=340):
+            # What a lesson needs stays open: the model, the data, the game's rules, how long, the seed.
             controls["family"] = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILY_NAMES], value=initial["family"],
-                                          label="Model family",
-                                          info="A GAN's generator learns by fooling a discriminator; a VAE's "
-                                               "decoder learns to rebuild data its encoder squeezed into z.")
+                                          **words("family"))
             controls["dataset"] = gr.Dropdown(
                 choices=[(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS], value=initial["dataset"],
-                label="Dataset",
-                info="2D point sets train in seconds; images take minutes on a CPU. Or upload your own below.")
-            upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
-                             file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
-            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], label="Loss", visible=gan,
-                                        info="How D and G score each other; the Lessons tab shows each formula.")
-            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], label="Reconstruction term",
-                                         visible=not gan,
-                                         info="−log p(x|z): bernoulli (cross-entropy on grey levels, images only) "
-                                              "or gaussian (squared error, points or images).")
+                **words("dataset"))
+            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], visible=gan, **words("loss"))
+            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], visible=not gan,
+                                         **words("recon"))
             with gr.Row():
-                controls["beta"] = gr.Number(initial["beta"], label="β (KL weight)", minimum=0, step=0.1,
-                                             visible=not gan,
-                                             info="loss = recon + β·KL. 1 trains on the ELBO itself; more gives "
-                                                  "a smoother latent space and blurrier images (β-VAE).")
-                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], label="KL warm-up steps", precision=0,
-                                                  minimum=0, visible=not gan,
-                                                  info="The KL weight ramps from 0 to β over these steps; 0 = none.")
-            with gr.Row():
-                controls["steps"] = gr.Number(initial["steps"], label="Steps", precision=0, minimum=1,
-                                              maximum=WEB_LIMITS["steps"], info=info("steps"))
-                controls["batch_size"] = gr.Number(initial["batch_size"], label="Batch size", precision=0,
-                                                   minimum=1, maximum=WEB_LIMITS["batch_size"],
-                                                   info=info("batch_size"))
-            with gr.Row():
-                controls["lr_g"] = gr.Number(initial["lr_g"], label="Learning rate G", minimum=0, step=1e-4,
-                                             info=info("lr_g"))
-                controls["lr_d"] = gr.Number(initial["lr_d"], label="Learning rate D", minimum=0, step=1e-4,
-                                             info=info("lr_d"))
-                controls["lr_vae"] = gr.Number(initial["lr_vae"], label="Learning rate", minimum=0, step=1e-4,
-                                               visible=not gan,
-                                               info="Adam's learning rate for the encoder and the decoder.")
-            with gr.Row():
-                controls["z_dim"] = gr.Number(initial["z_dim"], label="z_dim (latent size)", precision=0, minimum=1,
-                                              maximum=WEB_LIMITS["z_dim"], info=info("z_dim"))
-                controls["seed"] = gr.Number(initial["seed"], label="Seed", precision=0, minimum=0,
-                                             info=info("seed"))
-            controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, label="n_critic",
-                                             info=info("n_critic"), visible=gan)
+                controls["steps"] = gr.Number(initial["steps"], precision=0, minimum=1,
+                                              maximum=WEB_LIMITS["steps"], **words("steps"))
+                controls["seed"] = gr.Number(initial["seed"], precision=0, minimum=0, **words("seed"))
+                controls["beta"] = gr.Number(initial["beta"], minimum=0, step=0.1, visible=not gan, **words("beta"))
+            # The rest is folded: open it to tune a run.
+            with gr.Accordion("Your own data", open=False, elem_id="train_upload_box"):
+                upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
+                                 file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
+            with gr.Accordion("Training", open=False, elem_id="train_training_box"):
+                with gr.Row():
+                    controls["batch_size"] = gr.Number(initial["batch_size"], precision=0, minimum=1,
+                                                       maximum=WEB_LIMITS["batch_size"], **words("batch_size"))
+                    controls["z_dim"] = gr.Number(initial["z_dim"], precision=0, minimum=1,
+                                                  maximum=WEB_LIMITS["z_dim"], **words("z_dim"))
+                with gr.Row():
+                    controls["lr_g"] = gr.Number(initial["lr_g"], minimum=0, step=1e-4, **words("lr_g"))
+                    controls["lr_d"] = gr.Number(initial["lr_d"], minimum=0, step=1e-4, **words("lr_d"))
+                    controls["lr_vae"] = gr.Number(initial["lr_vae"], minimum=0, step=1e-4, visible=not gan,
+                                                   **words("lr_vae"))
+                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], precision=0, minimum=0, visible=not gan,
+                                                  **words("kl_warmup"))
+                controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, visible=gan,
+                                                 **words("n_critic"))
             with gr.Accordion("Model", open=False):
                 two_d = dataset_kind(initial["dataset"]) == "2d"
                 controls["width"] = gr.Slider(8, WEB_LIMITS["width"], value=initial["width"], step=8,
-                                              label="MLP width", info=info("width"), visible=two_d)
+                                              visible=two_d, **words("width"))
                 controls["depth"] = gr.Slider(1, WEB_LIMITS["depth"], value=initial["depth"], step=1,
-                                              label="MLP depth", info=info("depth"), visible=two_d)
+                                              visible=two_d, **words("depth"))
                 controls["activation"] = gr.Dropdown(list(ACTIVATIONS), value=initial["activation"],
-                                                     label="MLP activation", info=info("activation"), visible=two_d)
-                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4, label="ngf",
-                                            info=info("ngf"), visible=not two_d)
-                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4, label="ndf",
-                                            info=info("ndf"), visible=not two_d)
-                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"], label="Image size",
-                                                   info=info("img_size"), visible=not two_d)
+                                                     visible=two_d, **words("activation"))
+                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4,
+                                            visible=not two_d, **words("ngf"))
+                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4,
+                                            visible=not two_d, **words("ndf"))
+                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"],
+                                                   visible=not two_d, **words("img_size"))
                 controls["channels"] = gr.Dropdown([("the dataset's own", 0), ("1 (grayscale)", 1), ("3 (RGB)", 3)],
-                                                   value=initial["channels"], label="Channels",
-                                                   info=info("channels"), visible=not two_d)
-                controls["conditional"] = gr.Checkbox(initial["conditional"], label="Class-conditional",
-                                                      info=info("conditional"), visible=not two_d)
+                                                   value=initial["channels"], visible=not two_d, **words("channels"))
+                controls["conditional"] = gr.Checkbox(initial["conditional"], visible=not two_d,
+                                                      **words("conditional"))
             with gr.Accordion("Advanced", open=False):
-                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], label="Architecture",
-                                            info=info("arch"))
-                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"],
-                                                 label="D normalisation", info=info("d_norm"), visible=gan)
+                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], **words("arch"))
+                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"], visible=gan,
+                                                 **words("d_norm"))
                 with gr.Row():
-                    controls["beta1"] = gr.Number(initial["beta1"], label="Adam beta1", minimum=0, maximum=0.999,
-                                                  step=0.05, info=info("beta1"))
-                    controls["beta2"] = gr.Number(initial["beta2"], label="Adam beta2", minimum=0, maximum=0.9999,
-                                                  step=0.001, info=info("beta2"))
+                    controls["beta1"] = gr.Number(initial["beta1"], minimum=0, maximum=0.999, step=0.05,
+                                                  **words("beta1"))
+                    controls["beta2"] = gr.Number(initial["beta2"], minimum=0, maximum=0.9999, step=0.001,
+                                                  **words("beta2"))
                 with gr.Row():
-                    controls["gp_weight"] = gr.Number(initial["gp_weight"], label="gp_weight", minimum=0,
-                                                      info=info("gp_weight"), visible=gan)
-                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], label="r1_gamma", minimum=0, step=0.05,
-                                                     info=info("r1_gamma"), visible=gan)
+                    controls["gp_weight"] = gr.Number(initial["gp_weight"], minimum=0, visible=gan,
+                                                      **words("gp_weight"))
+                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], minimum=0, step=0.05, visible=gan,
+                                                     **words("r1_gamma"))
                 with gr.Row():
-                    controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
-                                                      maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
-                    controls["lr_decay"] = gr.Number(initial["lr_decay"], label="lr_decay", minimum=0, maximum=1,
-                                                     step=0.1, info=info("lr_decay"), visible=gan)
-                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], label="augment",
-                                                  info=info("augment"), visible=gan)
-
+                    controls["ema_decay"] = gr.Number(initial["ema_decay"], minimum=0, maximum=0.9999, step=0.0005,
+                                                      visible=gan, **words("ema_decay"))
+                    controls["lr_decay"] = gr.Number(initial["lr_decay"], minimum=0, maximum=1, step=0.1,
+                                                     visible=gan, **words("lr_decay"))
+                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], visible=gan,
+                                                  **words("augment"))
+            with gr.Accordion("(i) Every setting in full, with its command-line flag", open=False, elem_id="train_details"):
+                gr.Markdown(settings_details(docs), elem_id="train_details_text")
+            gr.Markdown("New words (D(x), G_ema, mode collapse, ...)? See the **glossary** at the end of the "
+                        "**Lessons** tab.", elem_id="train_glossary_hint")
         with gr.Column(scale=2, min_width=480):
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start", min_width=80)
