@@ -31,7 +31,8 @@ from .plain_words import WORDS, help_line, label
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          CHANGE_SERIES, R_T, change_markers, plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
+                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, change_markers, plot_columns, plots_for,
+                          shows_r_t, vae_pictures, vae_pictures_due, vae_view)
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -55,7 +56,8 @@ DATASET_LABELS = {
 SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while the run trained (vertical lines)
                  "loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
                  "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
-                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d"}
+                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
+                 SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
 
 # The controls, by RunConfig field name, in the order handlers receive them.
@@ -260,6 +262,8 @@ class LiveView:
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
     graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
+    drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
+    redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -526,6 +530,9 @@ def build(ctx) -> dict:
                     d_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
                                          color_map=SERIES_COLORS, label=second.label,
                                          elem_id="d_plot", x_title="step", y_title=second.y_title)
+                    rt_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                          color_map=SERIES_COLORS, label=R_T_PLOT.label, elem_id="rt_plot",
+                                          x_title="step", y_title=R_T_PLOT.y_title, y_lim=[-1, 1], visible=False)
             with gr.Row(visible=False, equal_height=False) as vae_box:  # a VAE image run's own pictures
                 with gr.Column(scale=1, min_width=260):
                     gr.Markdown("**Reconstructions**: real images (left) through the encoder's mean and the "
@@ -594,7 +601,7 @@ def build(ctx) -> dict:
         return {modes_box: gr.update(visible=shown["box"]), modes_plot: gr.update(visible=shown["modes"], label=label),
                 kl_plot: gr.update(visible=shown["grid"]), js_plot: gr.update(visible=shown["grid"])}
 
-    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
+    live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
                     manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
 
@@ -608,11 +615,12 @@ def build(ctx) -> dict:
 
     def family_view(family: str, trainer=None) -> dict:
         """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
-        first, second = plots_for(family)
+        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
         vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
         latent = trainer is not None and has_latent_pictures(trainer)
         return {loss_plot: gr.LinePlot(None, label=first.label, y_title=first.y_title),
                 d_plot: gr.LinePlot(None, label=second.label, y_title=second.y_title),
+                rt_plot: gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
                 samples_md: SAMPLES_CAPTION[family], vae_box: gr.update(visible=vae_images),
                 manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
                 recon_image: None, manifold_image: None, scatter_image: None}
@@ -631,11 +639,29 @@ def build(ctx) -> dict:
         out.update(zip(buttons, _button_updates(state)))
         return out
 
-    def live_curves(trainer, snap) -> dict:
-        """The two line plots from the run's declared series, labelled for its family."""
+    def live_curves(trainer, snap, current: LiveView) -> dict:
+        """The line plots from the run's declared series, labelled for its family and loss (scores or
+        probabilities), r_t on its own for an image GAN.
+
+        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
+        setting changed: its marker) is emptied this tick and drawn with it at the next."""
         out = {}
-        for component, plot in zip((loss_plot, d_plot), plots_for(snap["family"])):
+        plots = [*zip((loss_plot, d_plot), plots_for(snap["family"], trainer.cfg.train.loss))]
+        if shows_r_t(trainer):
+            plots.append((rt_plot, R_T_PLOT))
+        drawn = current.drawn_series if current.drawn_series is not None else {}
+        current.drawn_series, current.redraw = drawn, False
+        for component, plot in plots:
             frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            series = set() if frame is None else set(frame["series"])
+            key = component.elem_id
+            if key in drawn and not series <= drawn[key]:
+                drawn.pop(key)
+                current.redraw = True
+                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
+                continue
+            if series:
+                drawn.setdefault(key, series)
             out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
         return out
 
@@ -729,7 +755,8 @@ def build(ctx) -> dict:
                 vae_images = trainer.family.name == "vae" and trainer.kind == "image"
                 latent = has_latent_pictures(trainer)
                 out.update({samples_md: SAMPLES_CAPTION[snap["family"]], vae_box: gr.update(visible=vae_images),
-                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent)})
+                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
+                            rt_plot: gr.update(visible=shows_r_t(trainer))})
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
@@ -745,9 +772,9 @@ def build(ctx) -> dict:
             out[modes_md] = quality_line(snap["quality"])
         # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
         # picture), and once more when the run ends.
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended:
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
             current.plotted_at = now
-            out.update(live_curves(trainer, snap))
+            out.update(live_curves(trainer, snap, current))
             kl, js, modes, n_modes = quality_plots(snap["quality_history"])
             if modes is not None:
                 out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
@@ -767,7 +794,7 @@ def build(ctx) -> dict:
                 current.frames = len(tl)
                 out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1))
         current.step, current.state = snap["step"], snap["state"]
-        if snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped):
+        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
             out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
         return out
 
@@ -925,7 +952,7 @@ def build(ctx) -> dict:
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
-            "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
+            "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "timeline": timeline, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
             "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
