@@ -599,6 +599,34 @@ def test_lab_graph_highlights_the_d_step(page):
     page.locator("#train_graph").screenshot(path=str(artifacts_dir() / "train_graph.png"))
 
 
+def test_a_drawing_trains_without_picking_the_brush_first(page):
+    """Issue 22: drawn strokes gave "your drawing gives 0 points" until the brush was picked; choosing "drawn by
+    you" now picks it, so a student just draws."""
+    from gan_demo.ui.lab_tab import DRAWN
+
+    click_tab(page, "2D lab")
+    pick(page, "lab-source", DRAWN)
+    page.wait_for_selector("#lab-draw canvas", state="visible")
+    page.wait_for_function("""() => document.querySelector('#lab-draw button[aria-label="Brush"]')
+                                      ?.classList.contains('highlight')""", timeout=WAIT_MS)
+    box = page.locator("#lab-draw canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dy in (-40, 0, 40):  # three strokes across the middle
+        page.mouse.move(cx - 80, cy + dy)
+        page.mouse.down()
+        for i in range(1, 17):
+            page.mouse.move(cx - 80 + 10 * i, cy + dy + (5 if i % 2 else -5))
+        page.mouse.up()
+    page.locator("#lab-steps input").fill("20")
+    page.click("#lab-start")
+    page.wait_for_function("() => /your drawing \\(\\d+ points\\)/.test(document.querySelector('#lab-status').innerText)"
+                           " || /Could not start/.test(document.querySelector('#lab-status').innerText)",
+                           timeout=WAIT_MS)
+    screenshot(page, "lab_drawn")
+    assert "Could not start" not in markdown_text(page, "lab-status"), markdown_text(page, "lab-status")
+    pick(page, "lab-source", "ring8")
+
+
 def test_a_lessons_term_links_to_its_glossary_entry(page):
     """Lesson 1 says "1-Lipschitz": the word is a link, and following it brings the glossary's entry into view."""
     click_tab(page, "Lessons")

@@ -484,6 +484,20 @@ class LabHandlers:
                 self._key(trainer, show))
 
 
+# Picking "drawn by you" selects the sketchpad's brush, so the first stroke draws (gradio's sketchpad starts with
+# no tool, and strokes made then gave "your drawing gives 0 points"). Retried while the pad is being shown.
+PICK_BRUSH_JS = """(source) => {
+  if (source !== %r) return;
+  let tries = 0;
+  const pick = () => {
+    const brush = document.querySelector('#lab-draw button[aria-label="Brush"]');
+    if (brush && brush.offsetParent !== null) { brush.click(); return; }
+    if (tries++ < 50) setTimeout(pick, 100);
+  };
+  pick();
+}""" % DRAWN
+
+
 def _source_visibility(source: str):
     return gr.update(visible=source == UPLOADED), gr.update(visible=source == DRAWN)
 
@@ -510,7 +524,7 @@ def build(ctx, train: dict | None = None) -> dict:
             csv_file = gr.File(label="CSV of x,y points (one point per line)", file_types=[".csv"],
                                visible=False, elem_id="lab-csv")
             drawing = capped_drawing(gr.Sketchpad(
-                label="Draw your data: pick the brush on the left, then draw", canvas_size=(360, 360),
+                label="Draw your data with the mouse", canvas_size=(360, 360),
                 fixed_canvas=True, layers=False, transforms=(),
                 brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"), visible=False,
                 elem_id="lab-draw"))
@@ -549,6 +563,7 @@ def build(ctx, train: dict | None = None) -> dict:
     show.change(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_layers", **quick)
     loss.change(h.preview_graph, loss, graph, api_name="lab_graph_preview", **quick)
     source.change(_source_visibility, source, [csv_file, drawing], api_name="lab_source", **quick)
+    source.input(None, source, None, js=PICK_BRUSH_JS, api_visibility="private")
     start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
                 concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
                 show_progress="minimal")
