@@ -419,3 +419,53 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
         assert CHANGE_SERIES in series(out, "d_plot") and CHANGE_SERIES in series(out, "loss_plot")
     finally:
         ctx.registry.drop("charts")
+
+
+def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_opens_at_its_latest_frame():
+    """Issue 22: after Pause the status said step 446 while the charts and graph stayed at ~317 (their rate limit
+    skipped the last draw); the timeline opened at 0 below its range (92-401) with an empty picture."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="pause")
+    session = ctx.registry.get("pause")
+    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        view, trainer = out[tab["view"]], session.trainer
+
+        def trained_past(step: int) -> None:
+            deadline = time.monotonic() + 60
+            while trainer.snapshot()["step"] <= step:
+                assert time.monotonic() < deadline, "the run did not train"
+                trainer.join(0.05)
+
+        for past in (0, session.timeline_stride, 2 * session.timeline_stride):  # three kept frames
+            trained_past(past)
+            out = fns["on_tick"](view, request)
+        frames = list(session.timeline)
+        assert len(frames) >= 2
+        update = out[tab["timeline"]]
+        assert update["minimum"] == frames[0][0] and update["value"] == frames[-1][0]  # the latest, inside the range
+        picture, caption = fns["on_timeline"](update["value"], request)
+        assert picture is not None and f"{frames[-1][0]:,}" in caption
+
+        trained_past(trainer.snapshot()["step"] + 5)
+        trainer.pause()
+        view.plotted_at = time.monotonic()  # the curves were just drawn: the rate limit would skip this tick
+        out = fns["on_tick"](view, request)  # paused: drawn anyway, at the status's step
+        import re
+
+        shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out[tab["status"]]).group(1).replace(",", ""))
+        assert max(r[0] for r in out[tab["loss_plot"]].value["data"]) == shown  # the charts: the status's step
+        assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
+    finally:
+        ctx.registry.drop("pause")

@@ -572,7 +572,7 @@ def build(ctx) -> dict:
                 # The run's GAN as GAN Lab draws it, with the latest numbers (redrawn with the curves).
                 model_graph = gr.HTML(run_graph(config_from_values(initial)), elem_id="train_graph",
                                       js_on_load=None)
-            with gr.Accordion("Timeline: earlier grids", open=False):
+            with gr.Accordion("Timeline: earlier grids", open=False, elem_id="timeline_box") as timeline_box:
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
                                      info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
                 timeline_caption = gr.Markdown("")
@@ -761,7 +761,10 @@ def build(ctx) -> dict:
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         stepped = snap["step"] != current.step
-        ended = snap["state"] in TERMINAL and snap["state"] != current.state
+        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
+        # the charts and the graph all show the same step (the curves' rate limit would skip it).
+        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
+            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
         now = time.monotonic()
         if stepped:
             picture = progress_picture(trainer, current)
@@ -792,7 +795,9 @@ def build(ctx) -> dict:
             tl = session.timeline  # read after keep_frame: thinning replaces the deque
             if len(tl) != current.frames:
                 current.frames = len(tl)
-                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1))
+                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
+                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
+                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
         current.step, current.state = snap["step"], snap["state"]
         if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
             out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
@@ -930,6 +935,8 @@ def build(ctx) -> dict:
     apply_now.click(on_apply, set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
+    timeline_box.expand(on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
+                        concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]
     picks = [controls["dataset"], controls["loss"], controls["family"]]  # what the auto values depend on
     for picked in picks:
@@ -952,7 +959,8 @@ def build(ctx) -> dict:
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
-            "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "timeline": timeline, "timer": timer, "view": view,
+            "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "timeline": timeline,
+            "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
             "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
