@@ -26,7 +26,7 @@ from .errors import for_visitor, user_error
 from .lab_tab import in_lab, lab_picture
 from .sessions import Busy
 from .tempdirs import temp_dir
-from .train_tab import (AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
+from .train_tab import (SCROLL_TO_SAMPLE, AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
                         progress_picture, quality_boxes, swap_defaults)
 from .train_views import CHANGE_SERIES, SCORE_PLOT, plots_for
 
@@ -499,4 +499,4 @@ def wire_send_to_explore(ctx, compare: dict, explore: dict, interp: dict, tabs) 
 
     for label, button in compare["send"].items():
         button.click(sender(label), None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
-                     api_visibility="private")
+                     api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")

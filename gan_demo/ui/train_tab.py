@@ -978,4 +978,17 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
         return gr.Tabs(selected="explore"), picked, picked
 
     train["send"].click(send, None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
-                        api_visibility="private")
+                        api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")
+
+
+# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
+# picture into view once the tab shows it (retried while the tab switches).
+SCROLL_TO_SAMPLE = """() => {
+  let tries = 0;
+  const show = () => {
+    const picture = document.querySelector('#explore-image');
+    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
+    if (tries++ < 50) setTimeout(show, 100);
+  };
+  show();
+}"""
