@@ -311,12 +311,21 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def eta_words(snap: dict) -> str:
+    """The ETA with its range ("ETA 2 min 10 s, likely 1 min 50 s to 2 min 40 s"), or "ETA –" before it is known."""
+    text = f"ETA {_duration(snap['eta_s'])}"
+    span = snap.get("eta_range_s")
+    if snap["eta_s"] is not None and span is not None and _duration(span[0]) != _duration(span[1]):
+        text += f" (likely {_duration(span[0])} to {_duration(span[1])}, at the last minute's speed)"
+    return text
+
+
 def status_line(snap: dict | None, run_id: str | None = None) -> str:
     if snap is None:
         return "No run yet: choose a dataset and settings, then press **Start**."
     parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
     if snap["state"] == "running":
-        parts += [f"{snap['steps_per_s']:.1f} steps/s", f"ETA {_duration(snap['eta_s'])}"]
+        parts += [f"{snap['steps_per_s']:.1f} steps/s", eta_words(snap)]
     parts.append(f"device **{snap['device']}**")
     if run_id:
         parts.append(f"run id `{run_id}`")
