@@ -6,6 +6,7 @@ import contextlib
 import json
 import signal
 import sys
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -111,6 +112,10 @@ def cmd_train(args) -> int:
     from . import distributed
 
     dist = distributed.from_environ()  # torchrun's RANK / LOCAL_RANK / WORLD_SIZE; SINGLE for a plain run
+    if args.seeds is not None:
+        if dist.active or args.resume:
+            fail("--seeds trains a sweep in one process from scratch (not under torchrun, not with --resume)")
+        return _train_seeds(args)
     if not dist.active:
         return _train(args, dist, device=None)
     device = distributed.device_for(dist, getattr(args, "TrainConfig.device") or "auto")
@@ -127,6 +132,107 @@ def cmd_train(args) -> int:
         raise
     distributed.shutdown(dist)
     return code
+
+
+MAX_SEEDS = 256  # --seeds: runs one sweep may train at once
+
+
+def parse_seeds(text: str) -> list[int]:
+    """--seeds: "0-15", "3,5,8" or a mix ("0-3,10"); each seed once, in order; at most MAX_SEEDS."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            fail(f"--seeds: {part.strip()!r} is not a seed or a range like 0-15")
+        lo, hi = int(lo), int(hi) if dash else int(lo)
+        if hi < lo:
+            fail(f"--seeds: the range {part.strip()!r} runs backwards")
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            fail(f"--seeds: at most {MAX_SEEDS} seeds in one sweep")
+        seeds.extend(range(lo, hi + 1))
+    return list(dict.fromkeys(seeds))
+
+
+def _train_seeds(args) -> int:
+    """train --seeds: one run per seed, trained together as one pool (gan_demo.pool), each saved as a normal
+    run folder OUT/seed-N, and a summary of each seed's final quality (printed and in OUT/summary.json)."""
+    from .pool import RunPools
+    from .trainer import Trainer
+
+    seeds = parse_seeds(args.seeds)
+    out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}-seeds")
+    base = config_from_args(args)
+    dataset = local_dataset(base.data, base.train.device)  # one copy: each run samples it with its own generator
+    trainers = []
+    for seed in seeds:
+        cfg = RunConfig.from_dict(base.to_dict())
+        cfg.schedule = [dict(entry) for entry in base.schedule]
+        cfg.train.seed = seed
+        trainers.append(Trainer(cfg, dataset=dataset))
+    first = trainers[0]
+    total = first.cfg.train.steps
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    say(f"training {len(seeds)} seeds of {base.data.dataset} ({first.cfg.model.arch}, {first.cfg.train.loss}) "
+        f"on {first.device} for {total} steps each -> {out}/seed-N")
+
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total * len(seeds), unit="step", dynamic_ncols=True, file=sys.stderr)
+    bar_lock = threading.Lock()
+
+    def on_step(tr, rec):
+        if bar is not None:
+            with bar_lock:
+                bar.update(1)
+        if args.save_every and rec.step % args.save_every == 0:
+            tr.save(out / f"seed-{tr.cfg.train.seed}")
+
+    pools = RunPools()
+    previous = signal.signal(signal.SIGINT, lambda *_: [tr.stop() for tr in trainers])
+    start = time.perf_counter()
+    try:
+        for tr in trainers:
+            tr.add_callback(on_step)
+            pools.start(tr, total)
+        for tr in trainers:
+            tr.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - start
+    if first.pool_note:
+        say(f"these runs trained side by side, not pooled: {first.pool_note}")
+    runs = [_seed_summary(tr, out / f"seed-{tr.cfg.train.seed}") for tr in trainers]
+    summary = {"seeds": len(seeds), "steps": total, "seconds": round(elapsed, 1),
+               "pooled": first.pool_note is None, "runs": runs}
+    if runs and runs[0].get("n_modes"):
+        summary["seeds_with_all_modes"] = sum(r["modes_covered"] == r["n_modes"] for r in runs)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary))
+    return 1 if any(r["state"] in ("diverged", "failed") for r in runs) else 0
+
+
+def _seed_summary(trainer, run_dir: Path) -> dict:
+    """One seed's line of a sweep's summary: its state and final quality; its run folder saved."""
+    from .metrics import grid_divergence
+
+    path = trainer.save(run_dir)
+    _write_preview(trainer, path / "samples.png")
+    line = {"seed": trainer.cfg.train.seed, "state": trainer.state, "step": trainer.step, "checkpoint": str(path)}
+    if trainer.message:
+        line["message"] = trainer.message
+    if trainer.kind == "2d":
+        from .latent import z_from_seed
+
+        samples = trainer.generate(z_from_seed(12345, trainer.cfg.model.z_dim, 2500))
+        line["grid_kl"] = grid_divergence(trainer.dataset.x[:2048].float().cpu(), samples)["kl"]
+        if trainer.dataset.modes is not None:
+            line.update(_mode_summary(trainer))
+    return line
 
 
 def _train(args, dist, device) -> int:
@@ -402,6 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
     train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--seeds", default=None, metavar="SEEDS",
+                       help="a seed sweep: train one run per seed (0-15, or 1,4,9) together as one pool, each saved "
+                            "as OUT/seed-N, plus OUT/summary.json with each seed's final modes covered, "
+                            "high-quality share and grid KL (replaces --seed)")
     train.add_argument("--schedule", default=None, metavar="JSON_OR_FILE",
                        help="settings to change while training, as a JSON list or a file holding one: "
                             "[{\"step\": 500, \"lr_d\": 0.01}, ...] (GAN: lr_g, lr_d, n_critic, loss, r1_gamma, "

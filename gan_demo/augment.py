@@ -14,22 +14,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-OPERATIONS = ("color", "translation", "cutout")  # the paper's three groups, in the order they are applied
-DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
+from .config import DEFAULT_POLICY, OPERATIONS, parse_policy  # noqa: F401  (a policy's names are a run setting, checked in config)
+
 TRANSLATION_RATIO = 0.125  # shift by up to 1/8 of the side, each way (the paper's value)
 CUTOUT_RATIO = 0.5  # a square of half the side is blanked (the paper's value)
-
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """"color,translation" -> ("color", "translation"); "none" or "" -> (). ValueError names an unknown part."""
-    if policy in ("none", ""):
-        return ()
-    parts = tuple(p.strip() for p in policy.split(","))
-    unknown = [p for p in parts if p not in OPERATIONS]
-    if unknown or len(set(parts)) != len(parts):
-        raise ValueError(f"augment: {policy!r} is not a policy; use none, or a comma-separated list of "
-                         f"{', '.join(OPERATIONS)} (each once), e.g. {DEFAULT_POLICY}")
-    return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
 
 
 def _uniform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

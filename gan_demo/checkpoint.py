@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from .config import FORMAT_VERSION, ConfigError, RunConfig
+from .files import write_atomic
+from .engine import copied_state
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -114,7 +115,7 @@ def save_networks(
     state_path = run_dir / STATE_FILE
     optimizers = {name: opt for name, opt in (optimizers or {}).items() if opt is not None}
     if optimizers:
-        state = {"step": step, **{name: opt.state_dict() for name, opt in optimizers.items()}}
+        state = {"step": step, **{name: copied_state(opt.state_dict()) for name, opt in optimizers.items()}}
         write_atomic(state_path, lambda f: torch.save(state, f))
     elif state_path.exists():
         state_path.unlink()
@@ -173,24 +174,6 @@ def _normalise_dataset_info(info: dict | None, cfg: RunConfig) -> dict:
         kind=info.get("kind") or cfg.kind,
     )
     return info
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call write(binary file) on a temp file beside path, fsync it, then rename it over path."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _fsync_dir(path: Path) -> None:

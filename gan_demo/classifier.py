@@ -16,7 +16,7 @@ from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from .checkpoint import write_atomic
+from .files import write_atomic
 from .config import LABELLED_DATASETS, DataConfig
 
 CLASSIFIER_VERSION = 1  # bump when the architecture or the recipe changes: older caches are retrained

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -20,7 +21,8 @@ IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
 RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
-DEFAULT_POLICY = "color,translation,cutout"  # gan_demo.augment.DEFAULT_POLICY (a test keeps the two alike)
+OPERATIONS = ("color", "translation", "cutout")  # DiffAugment's three groups (gan_demo.augment), in the order they are applied
+DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
 # ring8's own defaults for the nonsaturating GAN (issue 11): half the width, half the batch and 4x the
 # learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
 # quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
@@ -342,10 +344,20 @@ def auto_augment(n_images: int, below: int | None = None) -> str:
     return DEFAULT_POLICY if n_images < below else "none"
 
 
-def check_augment(check, augment, kind: str, family: str) -> None:
-    """augment is auto, none or a policy (gan_demo.augment.parse_policy); points are never augmented."""
-    from .augment import parse_policy
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """"color,translation" -> ("color", "translation"); "none" or "" -> (). ValueError names an unknown part."""
+    if policy in ("none", ""):
+        return ()
+    parts = tuple(p.strip() for p in policy.split(","))
+    unknown = [p for p in parts if p not in OPERATIONS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"augment: {policy!r} is not a policy; use none, or a comma-separated list of "
+                         f"{', '.join(OPERATIONS)} (each once), e.g. {DEFAULT_POLICY}")
+    return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
 
+
+def check_augment(check, augment, kind: str, family: str) -> None:
+    """augment is auto, none or a policy (parse_policy); points are never augmented."""
     try:
         policy = parse_policy(augment) if isinstance(augment, str) and augment != "auto" else ()
     except ValueError as exc:
@@ -377,32 +389,77 @@ def apply_live(cfg: "RunConfig", changes: dict) -> None:
         setattr(cfg.vae if name in ("beta", "lr_vae") else cfg.train, name, value)
 
 
-def check_schedule(cfg: "RunConfig") -> None:
-    """Raise ConfigError naming the first bad entry of cfg.schedule (steps in order, known settings, valid values)."""
-    allowed = LIVE_SETTINGS.get(cfg.family, ())
-    if not isinstance(cfg.schedule, list) or len(cfg.schedule) > MAX_SCHEDULE:
+def check_live_values(family: str, changes: dict, where: str = "") -> None:
+    """Raise ConfigError (one sentence naming the setting) unless every change is a live setting of this
+    family with a value of its field's type: ints are ints, numbers are numbers, text is text.
+
+    validate() compares values with numbers, so a "0.01" or a [1, 2] would raise a TypeError there, and a
+    2.5 for n_critic would pass it and fail inside the training step."""
+    allowed = LIVE_SETTINGS.get(family, ())
+    prefix = f"{where}: " if where else ""
+    unknown = set(changes) - set(allowed)
+    if unknown or not changes:
+        raise ConfigError(f"{prefix}a {family} run can change {', '.join(allowed)} while it trains"
+                          + (f" (not {', '.join(sorted(map(str, unknown)))[:200]})" if unknown else ""))
+    for name, value in changes.items():
+        kind = _LIVE_TYPES[name]
+        if value is None:
+            raise ConfigError(f"{prefix}give {name} a value (auto cannot be a change)")
+        if kind is int:
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+            if ok and abs(value) >= 10**9:  # validate() would quote all of its digits
+                raise ConfigError(f"{prefix}{name} is out of range (got {_short(value)})")
+        elif kind is float:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and abs(value) < 1e300 and math.isfinite(value))  # abs() first: a 400-digit int overflows isfinite
+            want = "a finite number"
+        else:
+            ok, want = isinstance(value, str), "a text"
+        if not ok:
+            raise ConfigError(f"{prefix}{name} must be {want} (got {_short(value)})")
+
+
+def check_schedule(cfg: "RunConfig", each=None) -> None:
+    """Raise ConfigError naming the first bad entry of cfg.schedule (steps in order, known settings, values
+    of the right type and range); each(trial), when given, is called with the settings in force from each
+    entry on (e.g. the web app's work-per-step budget) and may raise ConfigError too.
+
+    The entries are applied in turn to one copy of the config, so the check is linear in the schedule's
+    length, which is capped at MAX_SCHEDULE."""
+    schedule = cfg.schedule
+    if not isinstance(schedule, list) or len(schedule) > MAX_SCHEDULE:
         raise ConfigError(f"schedule: must be a list of at most {MAX_SCHEDULE} changes")
+    if not schedule:
+        return
+    trial = RunConfig(family=cfg.family, data=dataclasses.replace(cfg.data), model=dataclasses.replace(cfg.model),
+                      train=dataclasses.replace(cfg.train), vae=dataclasses.replace(cfg.vae), step=cfg.step)
     last = -1
-    for i, entry in enumerate(cfg.schedule):
+    for i, entry in enumerate(schedule):
         where = f"schedule[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("step"), int) or isinstance(entry.get("step"), bool):
-            raise ConfigError(f"{where}: must be an object with a whole-number \"step\"")
-        if entry["step"] < last:
-            raise ConfigError(f"{where}: steps must not go back (step {entry['step']} after {last})")
-        last = entry["step"]
+        step = entry.get("step") if isinstance(entry, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= 10**12:
+            raise ConfigError(f"{where}: must be an object with a whole-number \"step\" (0 or more)")
+        if step < last:
+            raise ConfigError(f"{where}: steps must not go back (step {step} after {last})")
+        last = step
         changes = {k: v for k, v in entry.items() if k != "step"}
-        unknown = set(changes) - set(allowed)
-        if any(v is None for v in changes.values()):
-            raise ConfigError(f"{where}: give each changed setting a value (auto cannot be a change)")
-        if unknown or not changes:
-            raise ConfigError(f"{where}: a {cfg.family} run can change {', '.join(allowed)} while it trains"
-                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
-        trial = RunConfig.from_dict({**cfg.to_dict(), "schedule": []})
+        check_live_values(cfg.family, changes, where)
         apply_live(trial, changes)
         try:
             trial.validate()
+            if each is not None:
+                each(trial)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+
+
+def _short(value) -> str:
+    """A visitor's value as an error quotes it: its type for containers, at most 40 characters otherwise."""
+    if isinstance(value, (list, dict)):
+        return f"a JSON {'list' if isinstance(value, list) else 'object'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a {len(str(abs(value)))}-digit number" if abs(value) < 10**4000 else "a huge number"
+    return repr(value)[:40]
 
 
 # ModelConfig fields derived from the dataset, never set by the user.
@@ -449,6 +506,10 @@ def field_type(klass, name: str) -> type:
     hint = typing.get_type_hints(klass)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
+
+# Each live setting's value type (int, float or str), for check_live_values.
+_LIVE_TYPES = {name: field_type(VAESettings if name in ("beta", "lr_vae") else TrainConfig, name)
+               for names in LIVE_SETTINGS.values() for name in names}
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
 GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking",

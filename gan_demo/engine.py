@@ -1,10 +1,11 @@
-"""What the Trainer and every model family share: devices, bf16 autocast, the blow-up threshold, gradient norms, EMA, the step context.
+"""What the Trainer and every model family share: devices, bf16 autocast, seeded noise, the blow-up threshold, gradient norms, EMA, the step context.
 
 Arrows point down: trainer.py and families/* import from here; this module imports neither.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,6 +14,16 @@ from torch import nn
 
 LR_DECAY_END = 0.1  # what the learning rates fall to, as a share of theirs, by the end of a run's decay (config lr_decay)
 BLOWUP = 1e6  # a loss or gradient norm beyond this has exploded even if it is still a finite float
+
+
+def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
+    """(n, z_dim) float32 standard normal noise on the CPU, drawn with a CPU generator seeded
+    with `seed`, so a seed names the same latent (the same image) on every device.
+    """
+    if z_dim < 1 or n < 0:
+        raise ValueError(f"z_dim must be >= 1 and n >= 0 (got z_dim={z_dim}, n={n})")
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    return torch.randn(n, z_dim, generator=generator, dtype=torch.float32)
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -75,6 +86,19 @@ def all_finite(module: nn.Module) -> bool:
     return bool(torch.stack(checks).all()) if checks else True
 
 
+def copied_state(state):
+    """A deep copy of a (nested) state dict whose tensors are cloned one by one: each its own storage,
+    where copy.deepcopy or torch.save would keep views sharing one (a pooled run's weights and Adam
+    state are views of its pool's stacked tensors, and its Adam steps one tensor per run)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: copied_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(copied_state(v) for v in state)
+    return copy.deepcopy(state)
+
+
 def data_scale(ds) -> float:
     """The spread of a 2D set (std over both axes), rounded so configs stay readable; 1 for images."""
     if ds.kind != "2d":
@@ -110,6 +134,14 @@ def no_sync(module: nn.Module) -> None:
     """sync_grads for one process: the gradients are already the whole batch's."""
 
 
+def never() -> bool:
+    return False
+
+
+class StepInterrupted(Exception):
+    """Stop was asked for between two phases of a step: the step is abandoned (not counted)."""
+
+
 @dataclass
 class StepContext:
     """What the Trainer hands a family so it can train without knowing the Trainer (minGPT's split).
@@ -128,6 +160,13 @@ class StepContext:
     noise: Callable[[int], torch.Tensor]
     sync_grads: Callable[[nn.Module], None] = no_sync
     use_amp: bool = False  # the Trainer may switch it (bench); families read it at each step
+    interrupted: Callable[[], bool] = never  # whether Stop was asked for while this step runs
 
     def autocast(self):
         return autocast(self.device, self.use_amp)
+
+    def stop_point(self) -> None:
+        """Between two phases of a step: raise StepInterrupted if Stop was asked for, so a long step
+        (n_critic D updates, then G) ends within one phase instead of at the step's end."""
+        if self.interrupted():
+            raise StepInterrupted()

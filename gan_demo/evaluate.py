@@ -298,7 +298,8 @@ def _evaluate_stacked(sampler, data_cfg: DataConfig, n: int, seed: int, progress
     digits classifier, then modes covered out of 1,000 and the mode histogram's KL from uniform."""
     from .data import load_dataset
     from .metrics import mode_histogram
-    from .stacked import N_MODES, mode_of_digits, read_digits, stacked_classifier
+    from .modes import read_digits, stacked_classifier
+    from .stacked import N_MODES, mode_of_digits
 
     progress(0.05, "loading held-out stacked digits")
     test = load_dataset(data_cfg, "cpu", split="test")  # x: a StackView, y: the true modes

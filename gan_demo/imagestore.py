@@ -1,4 +1,4 @@
-"""uint8 image sets: the decoded-image cache in the data folder, device placement, and float batches from uint8 pixels."""
+"""uint8 image sets: the decoded-image cache in the data folder, device placement, float batches from uint8 pixels, and [-1, 1] -> [0, 1]."""
 from __future__ import annotations
 
 import hashlib
@@ -23,6 +23,13 @@ def to_float(pixels: torch.Tensor) -> torch.Tensor:
     if pixels.dtype != torch.uint8:
         return pixels
     return (pixels.to(torch.float32) * (2.0 / 255.0) - 1.0).clamp_(-1.0, 1.0)
+
+
+def to_unit(x):
+    """Map generator output in [-1, 1] to [0, 1], clamped (tensor or numpy array)."""
+    if isinstance(x, torch.Tensor):
+        return ((x + 1) / 2).clamp(0, 1)
+    return np.clip((np.asarray(x) + 1) / 2, 0, 1)
 
 
 # ============================================================================ the cache
@@ -72,7 +79,7 @@ def write_cache(path: Path, key: dict, pixels: np.ndarray, info: dict) -> None:
     The record goes last and holds the pixels' size and checksum: a crash in between leaves a
     pair that read_cache refuses, never one it trusts.
     """
-    from .checkpoint import write_atomic
+    from .files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"format": CACHE_FORMAT, "key": key, "shape": list(pixels.shape), "dtype": "uint8",

@@ -5,18 +5,10 @@ from typing import Callable
 
 import torch
 
+from .engine import z_from_seed  # noqa: F401  (seeded noise lives below the trainer and the families; a seed's latent)
+
 INTERPOLATIONS = ("slerp", "lerp")
 _PARALLEL_EPS = 1e-4  # sin(angle) below this: the great circle is undefined, use lerp
-
-
-def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
-    """(n, z_dim) float32 standard normal noise on the CPU, drawn with a CPU generator seeded
-    with `seed`, so a seed names the same latent (the same image) on every device.
-    """
-    if z_dim < 1 or n < 0:
-        raise ValueError(f"z_dim must be >= 1 and n >= 0 (got z_dim={z_dim}, n={n})")
-    generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    return torch.randn(n, z_dim, generator=generator, dtype=torch.float32)
 
 
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:

@@ -6,7 +6,6 @@ gradio: the CLI registers a callback that prints, the UI polls snapshot().
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import threading
@@ -19,14 +18,16 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values
 from .data import Dataset, load_dataset
-from .engine import BLOWUP, StepContext, all_finite, autocast, data_scale, native_bf16, resolve_device
+from .engine import (BLOWUP, StepContext, all_finite, autocast, copied_state, data_scale, native_bf16, resolve_device,
+                     z_from_seed)
 from .families import FAMILIES
-from .latent import z_from_seed
-from .viz import to_unit
+from .imagestore import to_unit
+from .run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo
 
-__all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "resolve_device", "native_bf16", "BLOWUP"]
+__all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", "resolve_device", "native_bf16", "BLOWUP",
+           "HANDOVER_S"]
 
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
 FIXED_BATCH_IMAGES = 64  # progress-grid images (8 x 8) for unconditional image models
@@ -37,7 +38,6 @@ READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and wheneve
 # under torchrun every rank reads back at the same step numbers, never by the clock, or the ranks would hang)
 QUALITY_EVERY = 25  # 2D runs: steps between quality figures (modes covered, grid KL/JS) in quality_history
 QUALITY_REAL_POINTS = 2048  # 2D runs: real points the generated ones are compared with
-HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 
 
 @dataclass
@@ -69,7 +69,7 @@ class StepRecord:
 @dataclass
 class QualityRecord:
     """How close a 2D run's samples are to the data (gan_demo.metrics), from the sampling net on the fixed noise batch;
-    for stacked-digits, its 1,000 modes counted (gan_demo.stacked.LiveModes) and no grid figures."""
+    for stacked-digits, its 1,000 modes counted (gan_demo.modes.LiveModes) and no grid figures."""
 
     step: int  # steps taken when measured
     grid_kl: float | None = None  # KL(real || generated) on a 20 x 20 grid (GAN Lab's measure; 0 = same histogram)
@@ -117,43 +117,6 @@ def _step_values(out: dict[str, torch.Tensor], series: tuple[str, ...]) -> torch
     return torch.stack([out[n].float().reshape(()) for n in series])
 
 
-class HandoverLock:
-    """A re-entrant lock that knows whether someone is waiting for it.
-
-    The run loop releases the trainer's lock after each step and takes it again at once, so a
-    plain lock lets a reader (the progress grid, a slider on the live run) wait through two or
-    three steps. The loop checks `waiting` between steps and lets the reader in first.
-    """
-
-    def __init__(self):
-        self._lock = threading.RLock()
-        self._count = threading.Lock()
-        self._waiting = 0
-
-    @property
-    def waiting(self) -> int:
-        return self._waiting
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        with self._count:
-            self._waiting += 1
-        try:
-            return self._lock.acquire(blocking, timeout)
-        finally:
-            with self._count:
-                self._waiting -= 1
-
-    def release(self) -> None:
-        self._lock.release()
-
-    def __enter__(self) -> "HandoverLock":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
 class Trainer:
     """Trains one model family (cfg.family: a GAN, a VAE) in steps or in a background thread.
 
@@ -198,7 +161,8 @@ class Trainer:
         # The family trains through this context: data and noise by this trainer's methods (a subclass may
         # change how they are drawn), gradients averaged over the processes between backward and step.
         self.ctx = StepContext(device=self.device, generator=self.gen, batch_size=self.batch_size,
-                               draw=self._real_batch, noise=self._noise, sync_grads=self._sync_grads, use_amp=use_amp)
+                               draw=self._real_batch, noise=self._noise, sync_grads=self._sync_grads, use_amp=use_amp,
+                               interrupted=self._interrupted)
         self.family = FAMILIES[self.cfg.family](self.cfg, self.ctx, dist=self.dist)  # weights from the seed alone
         self.family.step = self.cfg.step
 
@@ -221,12 +185,11 @@ class Trainer:
         self.callbacks: list[Callable[["Trainer", StepRecord], None]] = []
         self.pace: Callable[["Trainer"], None] | None = None  # called before each step of the run loop (gan_demo.compare.Lockstep)
         self.lock = HandoverLock()  # held for each step; take it to read models consistently
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
+        self.control = RunControl()  # pause/resume/stop, read by the loop that steps this run
+        self.loop: RunLoop | None = None  # the thread stepping this run alone (start); a pool steps it otherwise
+        self.pooled: threading.Event | None = None  # while a pool steps this run: set when the pool lets it go
+        self.pool_note: str | None = None  # why RunPools trained this run alone, if it did
         self._stop_agreed = False  # under torchrun: some rank asked to stop, as agreed at the last read-back
-        self._unpaused = threading.Event()
-        self._unpaused.set()
         self._rate = deque(maxlen=50)  # (time, step) for steps/s
         self._good_state = None
         self._good_step = -1
@@ -248,7 +211,7 @@ class Trainer:
         if ds.kind == "2d":
             order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(t.seed))[:QUALITY_REAL_POINTS]
             self._quality_real = ds.x[order.to(ds.x.device)].float().cpu()
-        from .stacked import LIVE_EVERY, LiveModes
+        from .modes import LIVE_EVERY, LiveModes
         self._live_modes = LiveModes.for_run(self.cfg, self.device)  # stacked-digits with a cached classifier
         self.quality_every = QUALITY_EVERY if ds.kind == "2d" else (LIVE_EVERY if self._live_modes else 0)
 
@@ -307,11 +270,7 @@ class Trainer:
 
         Checked here (ConfigError naming the setting); applied at the next step boundary, where it is
         recorded in cfg.schedule, so the checkpoint keeps it and `--schedule` replays it."""
-        allowed = LIVE_SETTINGS.get(self.cfg.family, ())
-        unknown = set(settings) - set(allowed)
-        if unknown or not settings:
-            raise ConfigError(f"a {self.cfg.family} run can change {', '.join(allowed)} while it trains"
-                              + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
+        check_live_values(self.cfg.family, settings)
         trial = RunConfig.from_dict({**self.cfg.to_dict(), "schedule": []})
         apply_live(trial, settings)
         trial.validate()
@@ -395,7 +354,7 @@ class Trainer:
             records = [self._make_record(step, row, seconds) for (step, _, seconds), row in zip(self._pending, rows)]
             bad = next((i for i, rec in enumerate(records) if not rec.finite()), None)
             if self.dist.active:
-                rows, bad, self._stop_agreed = distributed.agree_on_read_back(stacked, bad, self._stop.is_set(), self.dist)
+                rows, bad, self._stop_agreed = distributed.agree_on_read_back(stacked, bad, self.control.stop_requested, self.dist)
                 records = [self._make_record(step, row, seconds) for (step, _, seconds), row in zip(self._pending, rows)]
             for i, rec in enumerate(records):
                 if i == bad:
@@ -449,7 +408,7 @@ class Trainer:
         finite = all(all_finite(net) for net in self.family.networks.values())
         if not distributed.all_agree(finite, self.dist, self.device):
             return
-        self._good_state = copy.deepcopy(self.family.state_dict())  # nets, optimizers and the step
+        self._good_state = copied_state(self.family.state_dict())  # nets, optimizers and the step
         self._good_step = self.step
 
     def _forget_after(self, step: int) -> None:
@@ -482,18 +441,21 @@ class Trainer:
     def start(self, steps: int | None = None) -> None:
         """Train in a background thread until `steps` total steps (default cfg.train.steps)."""
         with self.lock:
-            if self._thread is not None and self._thread.is_alive():
-                raise RuntimeError("a run is already in progress")
-            self.target_steps = steps if steps is not None else self.cfg.train.steps
-            self._stop.clear()
-            self._unpaused.set()
-            self.state = "running"
-            self.message = ""
-            self.error = None
-            self._stop_agreed = False
-            self._rate.clear()
-            self._thread = threading.Thread(target=self._loop, name="gan-trainer", daemon=True)
-            self._thread.start()
+            self.prepare_start(steps)
+            self.loop = RunLoop(lambda: run_solo(self), name="gan-trainer")
+            self.loop.start()
+
+    def prepare_start(self, steps: int | None = None) -> None:
+        """The run's side of a start (the lock held), whichever loop then steps it: a solo thread or a pool."""
+        if self.running:
+            raise RuntimeError("a run is already in progress")
+        self.target_steps = steps if steps is not None else self.cfg.train.steps
+        self.control.reset()
+        self.state = "running"
+        self.message = ""
+        self.error = None
+        self._stop_agreed = False
+        self._rate.clear()
 
     def run(self, steps: int | None = None) -> str:
         """Train in the calling thread (the CLI); returns the final state."""
@@ -506,25 +468,31 @@ class Trainer:
     def pause(self) -> None:
         """The app's pause (one process; under torchrun a paused rank would leave the others waiting)."""
         if self.state == "running" and not self.dist.active:
-            self._unpaused.clear()
-            self.paused_at = time.monotonic()
+            self.control.pause()
             self.state = "paused"
 
     def resume(self) -> None:
         if self.state == "paused":
             self.state = "running"
-            self.paused_at = None
-            self._unpaused.set()
+            self.control.resume()
 
     def stop(self, message: str = "") -> None:
         """Stop at the next step boundary; the state reads "stopping" until the thread has ended."""
-        self._stop.set()
+        self.control.stop_event.set()
         if self.running and self.state in ("running", "paused"):
             self.state = "stopping"
             if message:
                 self.message = message
-        self.paused_at = None
-        self._unpaused.set()
+        self.control.stop()
+
+    @property
+    def paused_at(self) -> float | None:
+        """time.monotonic() of the pause, while paused (the app's slot limit)."""
+        return self.control.paused_at
+
+    @paused_at.setter
+    def paused_at(self, value: float | None) -> None:
+        self.control.paused_at = value
 
     def release_training(self) -> None:
         """Free what only training needs once a run has ended (optimizers, rollback copy, image data);
@@ -546,58 +514,81 @@ class Trainer:
         return any(opt is not None for opt in self.family.optimizers.values())
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait for the run to end: its own thread, or its pool's letting it go (a run that moves from
+        a pool to another or to a thread of its own is followed there)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            loop, pooled = self.loop, self.pooled
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if pooled is not None and not pooled.is_set():
+                pooled.wait(left)
+            elif loop is not None and loop.alive:
+                loop.join(left)
+            else:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
 
     @property
     def stop_requested(self) -> bool:
         """Stop was asked for (the run ends at its next step boundary)."""
-        return self._stop.is_set()
+        return self.control.stop_requested
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Its own thread is alive, or a pool is stepping it."""
+        if self.loop is not None and self.loop.alive:
+            return True
+        return self.pooled is not None and not self.pooled.is_set()
 
-    def _stop_decided(self) -> bool:
-        """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
-        return self._stop_agreed if self.dist.active else self._stop.is_set()
+    def _interrupted(self) -> bool:
+        """Whether the step in progress should end between its phases: Stop was asked for, in the run's own
+        loop (a single step asked for by hand always completes), in one process (under torchrun ranks
+        stop only at the step boundaries they agreed on)."""
+        return (self.control.stop_requested and not self.dist.active and self.loop is not None
+                and self.loop.is_current())
 
-    def _loop(self) -> None:
+    # The run's side of a step loop (gan_demo.run_loop.run_solo and gan_demo.pool call these).
+    def begin_loop(self) -> None:
+        """Before the first step of a loop: the known-good weights a divergence rolls back to."""
         self._save_good_state()
-        read_at = time.perf_counter()
-        many = self.dist.active  # torchrun: pause is the app's (one process); read back by step count only
-        try:
-            while self.step < self.target_steps:
-                if self.pace is not None:  # a comparison keeps its two runs at the same step
-                    self.pace(self)
-                if not many and not self._unpaused.is_set():
-                    if not self._read_back():  # show every step taken before waiting
-                        return
-                    self._unpaused.wait()
-                if self._stop_decided():
-                    break
-                self._hand_over()
-                self._queue_step()
-                # The step numbers are read back in batches: a read is a host sync, which on a GPU
-                # would stall the queue of kernels every step.
-                if len(self._pending) >= READBACK_STEPS or (not many and time.perf_counter() - read_at >= READBACK_S):
-                    if not self._read_back():
-                        return
-                    read_at = time.perf_counter()
-            if not self._read_back():
-                return
-            self.state = "stopped" if self._stop_decided() else "finished"
-        except Exception as exc:  # kept for the caller instead of dying silently in a thread
-            self._pending.clear()
-            self.state = "failed"
-            self.message = f"training failed: {type(exc).__name__}: {exc}"
-            self.error = exc
 
-    def _hand_over(self) -> None:
-        """Between two steps: if a reader waits for the lock, give it the chance to take it first."""
-        deadline = time.perf_counter() + HANDOVER_S
-        while self.lock.waiting and time.perf_counter() < deadline:
-            time.sleep(0.0005)
+    def queue_step(self) -> None:
+        self._queue_step()
+
+    def apply_due_changes(self) -> None:
+        """At a step boundary (the lock held): scheduled and live setting changes (a pool steps the run)."""
+        self._apply_due_changes()
+
+    def queue_values(self, values: torch.Tensor, seconds: float) -> None:
+        """A step computed elsewhere (a pool, the lock held): its numbers in series order, on the device."""
+        self._pending.append((self.step, values, seconds))
+        self._rate.append((time.perf_counter(), self.step))
+
+    def read_back(self) -> bool:
+        return self._read_back()
+
+    def read_back_due(self, elapsed_s: float | None) -> bool:
+        """Time to read back: READBACK_STEPS steps pending, or READBACK_S seconds since the last read
+        (elapsed_s None: by step count only, as under torchrun)."""
+        return len(self._pending) >= READBACK_STEPS or (elapsed_s is not None and elapsed_s >= READBACK_S)
+
+    def stop_decided(self) -> bool:
+        """Stop asked for: at once in one process; under torchrun only once all ranks agreed at a read-back."""
+        return self._stop_agreed if self.dist.active else self.control.stop_requested
+
+    _stop_decided = stop_decided
+
+    def finish(self) -> None:
+        """The loop ended without divergence or error: stopped or finished."""
+        self.state = "stopped" if self.stop_decided() else "finished"
+
+    def fail(self, exc: Exception) -> None:
+        """The loop raised while stepping this run: kept for the caller instead of dying silently in a thread."""
+        self._pending.clear()
+        self.state = "failed"
+        self.message = f"training failed: {type(exc).__name__}: {exc}"
+        self.error = exc
 
     # ------------------------------------------------------------------ reading
     @property

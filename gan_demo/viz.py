@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .imagestore import to_unit  # noqa: F401  (pictures are drawn from [0, 1]; the map lives with the image data)
+
 # GAN Lab's colours: green for real data, purple for generated data (ColorBrewer PRGn ends).
 REAL_COLOR = (27, 120, 55)
 FAKE_COLOR = (118, 42, 131)
@@ -61,13 +63,6 @@ def _heat_lut(strength: float) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------------------- images
-def to_unit(x):
-    """Map generator output in [-1, 1] to [0, 1], clamped (tensor or numpy array)."""
-    if isinstance(x, torch.Tensor):
-        return ((x + 1) / 2).clamp(0, 1)
-    return np.clip((np.asarray(x) + 1) / 2, 0, 1)
-
-
 def image_grid(x, nrow: int = 8, pad: int = 2, upscale: int = 1, pad_value: float = 1.0) -> Image.Image:
     """An RGB grid of images.
 

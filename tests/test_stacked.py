@@ -12,7 +12,8 @@ from gan_demo.config import ConfigError, DataConfig, ModelConfig, RunConfig, Tra
 from gan_demo.data import DataError, _digits_split, load_dataset
 from gan_demo.evaluate import default_n, evaluate_checkpoint, format_report
 from gan_demo.metrics import mode_histogram
-from gan_demo.stacked import EVAL_N, N_MODES, SPLIT_TRIPLES, draw_triples, load_stacked_digits, read_digits
+from gan_demo.modes import read_digits
+from gan_demo.stacked import EVAL_N, N_MODES, SPLIT_TRIPLES, draw_triples, load_stacked_digits
 from gan_demo.trainer import Trainer
 
 QUICK_IMAGES = 3000  # training length of the test classifier (as tests/test_eval.py)
@@ -187,7 +188,7 @@ def test_quality_tab_summarises_1000_modes():
 
 
 def test_trainer_counts_modes_live_with_a_cached_classifier(tmp_path, data_dir):
-    from gan_demo.stacked import LIVE_EVERY, LIVE_SAMPLES
+    from gan_demo.modes import LIVE_EVERY, LIVE_SAMPLES
     from gan_demo.ui.train_tab import quality_boxes, quality_line, quality_plots
 
     def trainer_in(folder):

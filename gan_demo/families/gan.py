@@ -115,7 +115,9 @@ class GAN:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One round: n_critic D updates, then one G update. SERIES as 0-d device tensors."""
         for _ in range(self.cfg.train.n_critic):
+            self.ctx.stop_point()  # Stop lands within one phase, however many D updates a step takes
             d_out = self.d_update()
+        self.ctx.stop_point()
         g_out = self.g_update()
         return {**d_out, **g_out}
 

@@ -26,6 +26,7 @@ from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TO
 from ..latent import z_from_seed
 from .catalog import is_live
 from .errors import user_error
+from .long_jobs import THREADS
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_tab import cli_command, config_from_values, whole_number
@@ -262,7 +263,9 @@ def register(ctx) -> None:
         uploaded, or this session's run id). image: a picture file (centre-cropped and resized to the
         model's size). label: the class for a class-conditional checkpoint (default: the best class is
         searched for). steps: Adam steps on z, 1 to 1000. Returns (a PNG file: the image beside its
-        reconstruction, {"z": [...], "label", "error" (mean absolute pixel error in [0, 1]), "steps"})."""
+        reconstruction, {"z": [...], "label", "error" (mean absolute pixel error in [0, 1]), "steps"}).
+        Projections run one at a time across all visitors, in the order they came; a session has one in the
+        queue or running at a time (a second call meanwhile is refused), and at most 7 wait."""
         from ..projection import image_target, project
 
         with _readable_errors():
@@ -277,7 +280,10 @@ def register(ctx) -> None:
             if not path:
                 raise gr.Error("image: send a picture file")
             target = image_target(str(path), sampler)
-            found = project(sampler, target, labels, steps=steps)  # one projection at a time: the "project" queue
+            # One projection at a time, one place per session (ctx.projections), the rest wait in turn
+            # (gr.api takes no gr.Progress: an API caller's place is not streamed; Explore's panel shows it).
+            with ctx.projections.turn(request.session_hash if request else ""):
+                found = project(sampler, target, labels, steps=steps)
             picture = viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2,
                                      upscale=_upscale(sampler))
             data = _png_bytes(picture)
@@ -416,7 +422,7 @@ def register(ctx) -> None:
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
     gr.api(generate, api_name="generate", **render)
     gr.api(interpolate, api_name="interpolate", **render)
-    gr.api(project_image, api_name="project", concurrency_limit=1, concurrency_id="project")  # shared with Explore's
+    gr.api(project_image, api_name="project", concurrency_limit=THREADS, concurrency_id="project")  # with Explore's
     gr.api(train_start, api_name="train_start")
     gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)

@@ -1,6 +1,7 @@
 """Assemble the tabs into one gr.Blocks app and launch it."""
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import torch
 from ..config import DataConfig
 from ..trainer import resolve_device
 from .catalog import Catalog
+from .long_jobs import JobQueue
 from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +66,9 @@ class AppContext:
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
     data_dir: str = DataConfig().data_dir
+    # Long jobs: one runs at a time, each visitor holds one place, the rest wait in turn with their place shown.
+    projections: JobQueue = field(default_factory=lambda: JobQueue("projections"))
+    evaluations: JobQueue = field(default_factory=lambda: JobQueue("evaluations"))
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
@@ -142,8 +147,25 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_r
                 prevent_thread_lock=True, **kwargs)
     add_image_route(demo)
     if not prevent_thread_lock:
-        demo.block_thread()
+        stop_on_signals()
+        try:
+            demo.block_thread()  # returns once SIGINT or SIGTERM closed the server
+        finally:
+            ctx.registry.close()  # every run stopped; the temp folder goes at exit (tempdirs' atexit hook)
     return demo
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM end the app as Ctrl+C in a terminal does: the server closes, runs stop, and the
+    process exits normally, so its exit clean-up (the temp folder) runs. Without this a SIGTERM killed the
+    process at once, and a SIGINT sent to an app started in the background (which ignores SIGINT) did nothing;
+    both left the temp folder until the next start. A second signal ends the process at once."""
+    def interrupt(signum, frame):
+        signal.signal(signum, signal.SIG_DFL)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def add_image_route(demo: gr.Blocks) -> None:

@@ -1,13 +1,17 @@
 """Generators to explore: pretrained runs, each session's live runs, uploaded run folders and comparisons (zip)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import secrets
 import shutil
 import threading
 import zipfile
 import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import CheckpointError, check_checkpoint, list_checkpoints
@@ -17,7 +21,7 @@ from ..families import FAMILIES
 from ..sampler import Sampler
 from ..trainer import STATES, QualityRecord
 from .limits import check_model_limits
-from .sessions import Session, SessionRegistry
+from .sessions import Session, SessionRegistry, release_memory
 from .tempdirs import temp_dir
 
 CURRENT_RUN = "current run"
@@ -27,6 +31,24 @@ RUN_FILES = ("config.json", "model.safetensors")  # all that a run needs to be e
 MAX_SUMMARY_BYTES = 8 * 2**20  # a comparison.json (two runs' curves of at most MAX_CURVE_POINTS points)
 MAX_CURVE_POINTS = 5_000  # points per curve of a reopened comparison (a run's History keeps 2,000)
 MAX_TEXT = 200  # characters of a setting's value in a reopened comparison's differences
+# Uploaded runs live on disk and, once loaded, in memory (their weights): bounded per session and in total.
+# A session past its bounds loses its oldest upload (with a message); the server past its own refuses.
+MAX_SESSION_RUNS = 4  # uploaded runs a session keeps (a comparison's A and B count two)
+MAX_SESSION_BYTES = 256 * 2**20  # their files together (at least MAX_UPLOAD_BYTES: one largest upload fits)
+MAX_TOTAL_RUNS = 32  # uploaded runs held for all sessions together
+MAX_TOTAL_BYTES = 1024 * 2**20  # their files together
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Upload:
+    """One upload a session holds: a run, or a comparison's two runs, kept (and evicted) together."""
+
+    names: tuple[str, ...]  # its checkpoint names (server-made)
+    nbytes: int  # its files' bytes on disk (about what its weights take in memory once loaded)
+    digest: str  # sha256 of the zip as sent: the same file sent again is this upload
+    summary: dict | None = None  # a comparison's checked comparison.json
 
 
 def is_live(name) -> bool:
@@ -48,6 +70,8 @@ class Catalog:
         self._live: dict[int, Sampler] = {}  # id(trainer) -> sampler over its live weights
         self._lock = threading.Lock()
         self._pretrained: tuple[int, list[str]] | None = None  # (folder mtime, names)
+        self._held: dict[str, OrderedDict[str, Upload]] = {}  # session token -> its uploads by digest, oldest first
+        self._adding = threading.Lock()  # one upload is read and loaded at a time: its bytes pass through memory
 
     # ------------------------------------------------------------ listing
     def pretrained(self) -> list[str]:
@@ -123,6 +147,7 @@ class Catalog:
     def forget(self, session: Session) -> None:
         """A session ended: drop its uploads (files and cached samplers) and its live runs' samplers."""
         with self._lock:
+            self._held.pop(session.token, None)
             for key in [k for k in self._cache if k.startswith(session.token + "/")]:
                 del self._cache[key]
             for _, trainer in self.live_runs(session).values():
@@ -141,13 +166,27 @@ class Catalog:
             return sampler
 
     # ------------------------------------------------------------ uploads
-    def add_upload(self, zip_path: str | Path, session: Session) -> str:
+    def add_upload(self, zip_path: str | Path, session: Session, notes: list | None = None) -> str:
         """Take a zipped run folder; only config.json and model.safetensors are read, in memory.
 
         Nothing is extracted by its stored name. The config is checked against the web limits and
         the weights' header against the config before any network is built; then the files are
         validated by loading them (which never unpickles anything). Returns the new checkpoint's name.
+        The same zip sent again returns the name it got the first time; notes (a list) gets a sentence
+        for that and for each older upload evicted to keep the session within its bounds.
         """
+        notes = [] if notes is None else notes
+        digest = _sha256(zip_path)
+        with self._adding:
+            kept = self._same_upload(session, digest, notes)
+            if kept is not None:
+                return kept.names[0]
+            files = self._read_run(zip_path)
+            name = "upload-" + secrets.token_hex(8)
+            self._install(session, {name: files}, upload=Upload((name,), _size(files), digest), notes=notes)
+        return name
+
+    def _read_run(self, zip_path) -> dict[str, bytes]:
         with _open_zip(zip_path) as zf:
             members = {}
             for info in zf.infolist():
@@ -159,12 +198,9 @@ class Catalog:
             missing = [f for f in RUN_FILES if f not in members]
             if missing:
                 raise CheckpointError(f"the zip holds no {' or '.join(missing)}: zip a run folder made by gan_demo")
-            files = {base: _read_member(zf, info, MAX_UPLOAD_BYTES) for base, info in members.items()}
-        name = "upload-" + secrets.token_hex(8)
-        self._install(session, {name: files})
-        return name
+            return {base: _read_member(zf, info, MAX_UPLOAD_BYTES) for base, info in members.items()}
 
-    def add_comparison(self, zip_path: str | Path, session: Session) -> dict:
+    def add_comparison(self, zip_path: str | Path, session: Session, notes: list | None = None) -> dict:
         """Take a zipped saved comparison (Comparison.save's folder: A/, B/ and comparison.json, with or
         without the folder around them): {"A": checkpoint name, "B": checkpoint name, "summary": ...}.
 
@@ -172,8 +208,25 @@ class Catalog:
         read, in memory, never extracted by their stored names; each run is checked against the web
         limits and its weights' header before any network is built. comparison.json is size-limited,
         parsed as JSON and rebuilt from its checked parts only (checked_summary). The two runs are saved
-        under server-made names in words ("saved comparison A", "saved comparison B") and listed as this session's uploads.
+        under server-made names in words ("saved comparison A", "saved comparison B", then "saved comparison 2
+        A", ...) and listed as this session's uploads; the two count as two of the session's uploaded runs. The
+        same zip sent again is not loaded twice.
         """
+        notes = [] if notes is None else notes
+        digest = _sha256(zip_path)
+        with self._adding:
+            kept = self._same_upload(session, digest, notes)
+            if kept is not None:
+                return {**dict(zip(LABELS, kept.names)), "summary": kept.summary}
+            summary, files = self._read_comparison(zip_path)
+            names = self._comparison_names(session)
+            upload = Upload(tuple(names.values()), sum(_size(f) for f in files.values()), digest, summary)
+            self._install(session, {names[label]: files[label] for label in LABELS},
+                          families={names[label]: summary["runs"][label]["family"] for label in LABELS},
+                          upload=upload, notes=notes)
+        return {**names, "summary": summary}
+
+    def _read_comparison(self, zip_path) -> tuple[dict, dict[str, dict[str, bytes]]]:
         with _open_zip(zip_path) as zf:
             members = _comparison_members(zf)
             summary_info = members.pop(COMPARISON_FILE)
@@ -190,10 +243,7 @@ class Catalog:
                 label, base = key.split("/")
                 files[label][base] = data = _read_member(zf, info, budget, "the two runs' files", MAX_UPLOAD_BYTES)
                 budget -= len(data)
-        names = self._comparison_names(session)
-        self._install(session, {names[label]: files[label] for label in LABELS},
-                      families={names[label]: summary["runs"][label]["family"] for label in LABELS})
-        return {**names, "summary": summary}
+        return summary, files
 
     def _comparison_names(self, session: Session) -> dict[str, str]:
         """Words for a reopened comparison's runs: "saved comparison A" and "... B", then "saved comparison 2 A",
@@ -206,9 +256,62 @@ class Catalog:
                 return names
         raise CheckpointError("this session has opened too many comparisons: reload the page to start afresh")
 
-    def _install(self, session: Session, runs: dict[str, dict[str, bytes]], families: dict | None = None) -> None:
+    # ------------------------------------------------------------ upload bounds
+    def _same_upload(self, session: Session, digest: str, notes: list) -> Upload | None:
+        """This session's upload of the same zip, if it still holds it (then it becomes the newest)."""
+        with self._lock:
+            held = self._held.get(session.token, OrderedDict())
+            kept = held.get(digest)
+            if kept is None or not all((self._upload_dir(session) / n).is_dir() for n in kept.names):
+                return None
+            held.move_to_end(digest)
+        notes.append(f"You uploaded this file before: it is {' and '.join(kept.names)}, loaded once.")
+        return kept
+
+    def _make_room(self, session: Session, upload: Upload, notes: list) -> None:
+        """Evict this session's oldest uploads until the new one fits its bounds, or raise CheckpointError
+        (saying the limit) when the server's bounds for all sessions would not hold it."""
+        mib = 2**20
+        with self._lock:
+            held = self._held.setdefault(session.token, OrderedDict())
+            runs, nbytes = sum(len(u.names) for u in held.values()), sum(u.nbytes for u in held.values())
+            victims = []
+            for old in held.values():
+                if runs + len(upload.names) <= MAX_SESSION_RUNS and nbytes + upload.nbytes <= MAX_SESSION_BYTES:
+                    break
+                victims.append(old)
+                runs, nbytes = runs - len(old.names), nbytes - old.nbytes
+            if runs + len(upload.names) > MAX_SESSION_RUNS or nbytes + upload.nbytes > MAX_SESSION_BYTES:
+                raise CheckpointError(f"this upload is too large for one visitor: {upload.nbytes / mib:,.0f} MiB "
+                                      f"in {len(upload.names)} runs (at most {MAX_SESSION_RUNS} runs and "
+                                      f"{MAX_SESSION_BYTES // mib:,} MiB)")
+            all_runs = sum(len(u.names) for h in self._held.values() for u in h.values())
+            all_bytes = sum(u.nbytes for h in self._held.values() for u in h.values())
+            freed_runs, freed_bytes = sum(len(v.names) for v in victims), sum(v.nbytes for v in victims)
+            if (all_runs - freed_runs + len(upload.names) > MAX_TOTAL_RUNS
+                    or all_bytes - freed_bytes + upload.nbytes > MAX_TOTAL_BYTES):
+                raise CheckpointError(f"the server holds as many uploaded runs as it can for all visitors "
+                                      f"({all_runs} runs, {all_bytes / mib:,.0f} MiB; at most {MAX_TOTAL_RUNS} "
+                                      f"runs and {MAX_TOTAL_BYTES // mib:,} MiB): try again when other "
+                                      "visitors' sessions have ended")
+            for old in victims:
+                del held[old.digest]
+            held[upload.digest] = upload  # reserved before its files are written: racing uploads see it
+        for old in victims:
+            self._remove(session, old.names)
+            notes.append(f"Removed your oldest upload ({', '.join(old.names)}) to make room: a visitor keeps at "
+                         f"most {MAX_SESSION_RUNS} uploaded runs and {MAX_SESSION_BYTES // mib:,} MiB.")
+            log.info("evicted upload %s of session %s", ", ".join(old.names), session.token)
+        if victims:
+            release_memory()  # their weights go back to the system before the new ones load
+
+    def _install(self, session: Session, runs: dict[str, dict[str, bytes]], families: dict | None = None,
+                 upload: Upload | None = None, notes: list | None = None) -> None:
         """Write each run's files to a new folder named by the server, check them (and, when given, that
-        each run is of the family a comparison.json says), then load them. If any run is refused, none is kept."""
+        each run is of the family a comparison.json says), then load them. If any run is refused, none is kept.
+        upload: its place in the session's bounds, made first (older uploads may be evicted)."""
+        if upload is not None:
+            self._make_room(session, upload, [] if notes is None else notes)
         try:
             for name, files in runs.items():
                 folder = self._upload_dir(session) / name
@@ -230,6 +333,9 @@ class Catalog:
             samplers = {name: Sampler.from_checkpoint(self._upload_dir(session) / name, self.device) for name in runs}
         except BaseException:
             self._remove(session, runs)
+            if upload is not None:
+                with self._lock:
+                    self._held.get(session.token, {}).pop(upload.digest, None)
             raise
         with self._lock:
             for name, sampler in samplers.items():
@@ -241,6 +347,22 @@ class Catalog:
                 self._cache.pop(f"{session.token}/{name}", None)
         for name in names:
             shutil.rmtree(self._upload_dir(session) / name, ignore_errors=True)
+
+
+def _sha256(path) -> str:
+    """The file's sha256 (read in chunks; gradio caps an upload at 50 MB), or CheckpointError if unreadable."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(2**20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the upload: {exc.strerror or 'unreadable'}") from None
+    return digest.hexdigest()
+
+
+def _size(files: dict[str, bytes]) -> int:
+    return sum(len(data) for data in files.values())
 
 
 # ---------------------------------------------------------------------- zip members
@@ -324,8 +446,8 @@ def _scalar(value, where: str):
     """A setting's value as shown: None, a bool, a finite number, or a short string."""
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 1e300:
-        return value
+    if isinstance(value, (int, float)) and abs(value) < 1e300 and math.isfinite(value):  # abs() first: a
+        return value  # 400-digit integer makes isfinite raise OverflowError
     if isinstance(value, str) and len(value) <= MAX_TEXT:
         return value
     _bad(f"{where} must be a number, true/false, null or a text of at most {MAX_TEXT} characters")
@@ -374,6 +496,8 @@ def _checked_columns(columns, names: tuple[str, ...], where: str) -> dict:
             _bad(f"{where}.{name} must be a list of at most {MAX_CURVE_POINTS:,} numbers")
         if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
             _bad(f"{where}.{name} must hold numbers only")
+        if any(isinstance(v, int) and abs(v) >= 1e300 for v in values):  # float() of it would overflow
+            _bad(f"{where}.{name} holds a number too large to plot")
         out[name] = [v if v is None or math.isfinite(v) else None for v in values]  # JSON has no NaN
     if "step" not in out:
         _bad(f"{where} has no step column")

@@ -19,10 +19,11 @@ from PIL import Image
 from .. import viz
 from ..compare import LABELS, describe
 from ..checkpoint import CheckpointError
-from ..config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, ConfigError, DataConfig, RunConfig, check_schedule
+from ..config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, MAX_SCHEDULE, ConfigError, DataConfig, RunConfig
 from ..data import DataError, load_dataset
 from ..latent import z_from_seed
-from .errors import for_visitor, user_error
+from .errors import for_visitor, refusal, user_error
+from .limits import check_web_limits
 from .lab_tab import in_lab, lab_picture
 from .sessions import Busy
 from .tempdirs import temp_dir
@@ -40,6 +41,7 @@ B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma
 B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
 B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("width", "z_dim"),
                ("ngf", "ndf"), ("beta", "lr_vae"))
+MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
 B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}
 RUN_COLORS = {"A": ("#2166ac", "#5aae61", "#1b7837"), "B": ("#d6604d", "#e08214", "#b2182b")}  # per run, by series
 WHICH = [("both runs", "both"), ("run A only", "A"), ("run B only", "B")]
@@ -66,10 +68,15 @@ def parse_schedule(text) -> list:
     """B's schedule from the tab's text (JSON: [{"step": 1000, "lr_d": 0.002}]), checked; [] when empty."""
     if text is None or (isinstance(text, str) and not text.strip()):
         return []
+    if isinstance(text, str) and len(text) > MAX_SCHEDULE_TEXT:
+        raise ConfigError(f"schedule: at most {MAX_SCHEDULE_TEXT:,} characters (got {len(text):,}); a schedule "
+                          f"holds at most {MAX_SCHEDULE:,} changes")
     try:
         schedule = json.loads(text) if isinstance(text, str) else text
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"schedule: not JSON ({exc}); e.g. [{{\"step\": 1000, \"lr_d\": 0.002}}]") from None
+    except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
+        raise ConfigError(f"schedule: not JSON ({str(exc)[:120]}); e.g. [{{\"step\": 1000, \"lr_d\": 0.002}}]") from None
+    except RecursionError:
+        raise ConfigError("schedule: nested too deeply; e.g. [{\"step\": 1000, \"lr_d\": 0.002}]") from None
     return schedule
 
 
@@ -80,7 +87,7 @@ def pair_configs(a_values: dict, changes: dict, uploads: dict | None = None) -> 
     cfg_b = config_from_values(values, uploads)
     if schedule:
         cfg_b.schedule = schedule
-        check_schedule(cfg_b)
+        check_web_limits(cfg_b)  # the values, their types, and each change's work per step, as a start's
     return cfg_a, cfg_b
 
 
@@ -324,7 +331,7 @@ def build(ctx, train: dict) -> dict:
         except Busy as exc:
             return {message: f"### Server busy\n{exc}"}
         except (ConfigError, DataError, ValueError, RuntimeError) as exc:
-            return {message: f"### Cannot start\n{for_visitor(exc)}"}
+            return {message: f"### Cannot start\n{refusal(exc)}"}
         commands = "\n\n".join(f"**{label}:**\n```\n{cli_command(cfg, session.pair_ids[label])}\n```"
                                for label, cfg in zip(LABELS, (cfg_a, cfg_b)))
         return {message: "", summary: commands, view: PairView(), timer: gr.Timer(active=True),

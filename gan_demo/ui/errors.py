@@ -21,6 +21,13 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def refusal(message) -> str:
+    """A visitor's mistake shown in the page (not as a toast): the one-line sentence, logged once."""
+    message = " ".join(for_visitor(message).split())
+    log.warning("user error: %s", message)
+    return message
+
+
 def for_visitor(message) -> str:
     """An engine message as a web visitor may read it: the server's data folders are not named.
 

@@ -15,6 +15,7 @@ from ..checkpoint import CheckpointError
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
 from .catalog import holds_comparison, is_live
+from .errors import refusal
 from .tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
@@ -403,20 +404,24 @@ class Explore:
         if not path:
             return gr.skip(), gr.skip()
         session = self._session(request)
+        notes = []  # the catalog's words for a file sent again, or an older upload removed to make room
         try:
             if holds_comparison(path):
-                opened = self.ctx.catalog.add_comparison(path, session)
+                opened = self.ctx.catalog.add_comparison(path, session, notes)
                 name, note = opened["A"], f"**{opened['A']}** (A) and **{opened['B']}** (B)"
                 gr.Info(f"Opened a saved comparison: its runs are {opened['A']} (A) and {opened['B']} (B).")
                 text = f"Loaded the comparison's two runs as {note}."
             else:
-                name = self.ctx.catalog.add_upload(path, session)
+                name = self.ctx.catalog.add_upload(path, session, notes)
                 text = f"Loaded the uploaded run as **{name}**."
         except CheckpointError as exc:
-            gr.Warning(f"Could not load that run: {exc}")
-            return gr.skip(), f"⚠ Could not load that run: {exc}"
+            why = refusal(exc)
+            gr.Warning(f"Could not load that run: {why}")
+            return gr.skip(), f"⚠ Could not load that run: {why}"
+        for note in notes:
+            gr.Info(note)
         names = self.ctx.catalog.choices(session)
-        return gr.update(choices=names, value=name), text
+        return gr.update(choices=names, value=name), " ".join([text, *notes])
 
     # -- bookmarks -----------------------------------------------------------------------------
     def _bookmark_outputs(self, session, selected=None, status=""):

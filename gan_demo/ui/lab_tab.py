@@ -139,6 +139,9 @@ def _check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the
     try:
         with Image.open(source) as im:
             w, h = im.size
+    except Image.DecompressionBombError:  # PIL refuses to open past 2x its pixel limit (~179 megapixels)
+        raise user_error(f"{what} is too large to open (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+                         f"{hint} (at most {max_side:,} pixels a side)") from None
     except Exception:  # not an image: gradio's own decoding says so
         return
     if max(w, h) > max_side:

@@ -13,6 +13,7 @@ from PIL import Image
 from ..config import IMAGE_DATASETS, DataConfig
 from ..projection import image_target, project
 from .explore_tab import N_SLIDERS, VIEW_SIZE, bookmark_of, bookmark_names, cloud_view, sample_picture
+from .long_jobs import THREADS
 
 SOURCES = [("Upload an image", "upload"), ("Draw one", "draw"), ("A held-out real image", "held-out")]
 MAX_STEPS = 1000
@@ -94,10 +95,12 @@ class ProjectionPanel:
             target, label, what = self._target(sampler, source, upload, drawing, index)
             steps = max(1, min(MAX_STEPS, int(steps or 300)))
             labels = None if label is None else torch.tensor([label])
-            found = project(sampler, target, labels, steps=steps, feature_weight=float(feature_weight or 0),
-                            progress=lambda step, loss: progress((step, steps), desc="Adam on z", unit="steps"),
-                            should_stop=session.projection_stop.is_set)
-        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+            waiting = lambda ahead: progress(0.0, desc=f"waiting: {ahead} projection(s) before yours")  # noqa: E731
+            with self.ctx.projections.turn(request.session_hash, on_wait=waiting):
+                found = project(sampler, target, labels, steps=steps, feature_weight=float(feature_weight or 0),
+                                progress=lambda step, loss: progress((step, steps), desc="Adam on z", unit="steps"),
+                                should_stop=session.projection_stop.is_set)
+        except (KeyError, ValueError, RuntimeError, OSError) as exc:  # Busy (the queue) is a RuntimeError
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             return gr.skip(), f"⚠ Could not project: {text}", gr.skip(), gr.skip(), gr.skip()
         status = self._keep(session, sampler, name, found, what)
@@ -122,7 +125,8 @@ class ProjectionPanel:
             _, (xmin, xmax, ymin, ymax) = cloud_view(sampler)
             u, v = evt.index
             point = torch.tensor([[xmin + u / VIEW_SIZE * (xmax - xmin), ymax - v / VIEW_SIZE * (ymax - ymin)]])
-            found = project(sampler, point, steps=POINT_STEPS)
+            with self.ctx.projections.turn(request.session_hash):
+                found = project(sampler, point, steps=POINT_STEPS)
         except (KeyError, ValueError, RuntimeError) as exc:
             return f"⚠ Could not project: {exc}", gr.skip(), gr.skip()
         x, y = point[0].tolist()
@@ -198,9 +202,9 @@ def build(ctx, explore_handlers, checkpoint, image, bookmarks, download, after: 
                              gr.update(visible=s == "held-out")], source, [upload, drawing, index], queue=False, **quiet)
     # Named apart from the API's /project (the UI event would otherwise take that name first).
     projected = run.click(h.project, [checkpoint, source, upload, drawing, index, steps, features],
-                          [picture, status, curve, bookmarks, download], concurrency_limit=1,
+                          [picture, status, curve, bookmarks, download], concurrency_limit=THREADS,
                           concurrency_id="project", api_name="explore_project", **quiet)
-    clicked = image.select(h.click_point, [checkpoint], [status, bookmarks, download], concurrency_limit=1,
+    clicked = image.select(h.click_point, [checkpoint], [status, bookmarks, download], concurrency_limit=THREADS,
                            concurrency_id="project", api_name="explore_click_point", **quiet)
     for event in (projected, clicked):
         for step in after:

@@ -13,6 +13,7 @@ from ..viz import FAKE_COLOR, REAL_COLOR, nearest_picture
 from .catalog import is_live
 from .errors import for_visitor
 from .explore_tab import default_choice
+from .long_jobs import THREADS
 
 MIN_N, MAX_N, N_STEP = 500, 26_000, 500  # sample-count slider (26,000: the stacked-digits protocol)
 GENERATED, REAL = "generated", "held-out real"  # the two series of the table and the histogram
@@ -262,10 +263,12 @@ class Quality:
             sampler = self.ctx.catalog.sampler(name, self._session(request))
             check_web_data(sampler)
             progress(0.0, desc="starting")
-            # The server's data folder, whatever a checkpoint's config.json says: an uploaded run's paths are
-            # the uploader's words, and the classifier cache is written there.
-            report = evaluate_sampler(sampler, n=n, keep_samples=True, data_dir=self.ctx.data_dir,
-                                      progress=lambda fraction, message: progress(fraction, desc=message))
+            waiting = lambda ahead: progress(0.0, desc=f"waiting: {ahead} evaluation(s) before yours")  # noqa: E731
+            with self.ctx.evaluations.turn(request.session_hash, on_wait=waiting):
+                # The server's data folder, whatever a checkpoint's config.json says: an uploaded run's paths are
+                # the uploader's words, and the classifier cache is written there.
+                report = evaluate_sampler(sampler, n=n, keep_samples=True, data_dir=self.ctx.data_dir,
+                                          progress=lambda fraction, message: progress(fraction, desc=message))
         except (KeyError, ValueError, RuntimeError, OSError) as exc:
             text = for_visitor(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
             gr.Warning(f"Could not measure {name or 'that generator'}: {text}")
@@ -341,11 +344,11 @@ def build(ctx) -> dict:
         command = gr.Code(language="shell", interactive=False, lines=2, wrap_lines=True,
                           label="The same measurement from the command line", elem_id="quality-cli")
 
-    # Heavy (seconds, or minutes while a classifier trains): one evaluation at a time across all sessions;
-    # the rest queue with their progress shown.
+    # Heavy (seconds, or minutes while a classifier trains): one evaluation at a time across all sessions
+    # (ctx.evaluations), one place per visitor; the rest wait in turn with their place shown.
     measure.click(h.measure, [checkpoint, n], [status, results, about, table, explained, histogram_box, histogram_about,
                                                histogram, nearest_box, nearest, notes, command],
-                  api_visibility="private", concurrency_limit=1, concurrency_id="quality")
+                  api_visibility="private", concurrency_limit=THREADS, concurrency_id="quality")
     refresh.click(h.refresh, checkpoint, checkpoint, **quiet)
     tab = gr.context.get_render_context()
     if isinstance(tab, gr.Tab):  # opening the tab refreshes the list: a run may have started meanwhile

@@ -56,6 +56,8 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     bookmarks: list = field(default_factory=list)  # saved latents (dicts) from Explore; Interpolate's endpoints
     uploads: dict = field(default_factory=dict)  # server-made id -> path of a dataset file this session uploaded
+    upload_sizes: dict = field(default_factory=dict)  # server-made id -> bytes of that file
+    upload_digests: dict = field(default_factory=dict)  # sha256 of a file -> its server-made id (sent again: kept once)
     projected: dict | None = None  # Explore's latent found by projecting an image: {"checkpoint", "z", "label", "what"}
     projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
     starting: int = 0  # slots reserved while this session's new run (1) or comparison (2) is being built
@@ -91,7 +93,7 @@ def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
     return trainers if ended else [t for t in trainers if t.running]
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     """Give freed memory back to the system (glibc keeps it in its arenas otherwise)."""
     gc.collect()
     libc = ctypes.util.find_library("c")
@@ -272,7 +274,7 @@ class SessionRegistry:
         for sid in expired:
             self.drop(sid)
         if expired:
-            _release_memory()
+            release_memory()
 
     def _release_if_ended(self, session: Session) -> None:
         # 2D runs keep their (small) optimizers: the 2D lab can still step them by hand.

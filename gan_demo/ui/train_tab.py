@@ -1,6 +1,7 @@
 """The Train tab: a run's settings, Start/Pause/Resume/Stop/Reset, live pictures and curves, checkpoints."""
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import secrets
@@ -21,12 +22,12 @@ from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORM
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from ..graph import run_graph
-from ..stacked import LIVE_EVERY, LIVE_SAMPLES
+from ..modes import LIVE_EVERY, LIVE_SAMPLES
 from ..stacked import NAME as STACKED
 from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
-from .errors import for_visitor, user_error
-from .limits import WEB_LIMITS, check_web_limits
+from .errors import for_visitor, refusal, user_error
+from .limits import WEB_LIMITS, check_live_change, check_web_limits
 from .plain_words import WORDS, help_line, label
 from .sessions import Busy
 from .tempdirs import temp_dir
@@ -41,6 +42,7 @@ REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
+MAX_SESSION_DATASET_BYTES = 200 * 2**20  # their bytes together (Gradio takes one file of at most 50 MB)
 
 DATASET_LABELS = {
     "ring8": "ring8: 8 Gaussians on a circle (2D)",
@@ -226,6 +228,39 @@ def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
     if uploaded:
         text = f"# {shown.data.dataset} is the file you uploaded\n{text}"
     return text
+
+
+def keep_dataset_upload(session, path: Path) -> tuple[str, list[str]]:
+    """(the dropdown's key for this file, sentences for the visitor): the same file sent again keeps its key;
+    past MAX_SESSION_UPLOADS files or MAX_SESSION_DATASET_BYTES the oldest are forgotten (Gradio cleans
+    their files), each with a sentence saying the limit."""
+    digest, size = file_digest(path), path.stat().st_size
+    known = session.upload_digests.get(digest)
+    if known in session.uploads:
+        session.uploads[known] = session.uploads.pop(known)  # now the newest
+        return known, [f"You uploaded this file before: it is kept once ({session.uploads[known].name})."]
+    notes = []
+    while session.uploads and (len(session.uploads) >= MAX_SESSION_UPLOADS or size + sum(
+            session.upload_sizes.get(k, 0) for k in session.uploads) > MAX_SESSION_DATASET_BYTES):
+        oldest = next(iter(session.uploads))
+        notes.append(f"Forgot your oldest uploaded dataset ({session.uploads.pop(oldest).name}) to make room: a "
+                     f"visitor keeps at most {MAX_SESSION_UPLOADS} files and {MAX_SESSION_DATASET_BYTES // 2**20} MiB.")
+        session.upload_sizes.pop(oldest, None)
+    # The dropdown's value: a key, never a path (its suffix tells points from images).
+    upload_id = f"upload-{secrets.token_hex(8)}{path.suffix.lower()}"
+    session.uploads[upload_id], session.upload_sizes[upload_id] = path, size
+    session.upload_digests = {d: k for d, k in session.upload_digests.items() if k in session.uploads}
+    session.upload_digests[digest] = upload_id
+    return upload_id, notes
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, read in chunks (Gradio caps an upload at MAX_UPLOAD)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_upload(path: str | Path) -> str:
@@ -692,9 +727,10 @@ def build(ctx) -> dict:
             if not changes:
                 return {message: f"Nothing to apply: the settings that can change while it trains "
                                  f"({', '.join(live)}) are as the run has them."}
+            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
             trainer.change(**changes)
         except (ConfigError, ValueError) as exc:
-            return {message: f"### Cannot apply\n{exc}"}
+            return {message: f"### Cannot apply\n{refusal(exc)}"}
         words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
         return {message: f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
                          "the command below replays it (--schedule).",
@@ -894,17 +930,13 @@ def build(ctx) -> dict:
             # Empty the upload box again, so the next file can be dropped straight in.
             return [None] + [gr.update()] * (1 + len(auto_names)) + [f"### Cannot use this file\n{exc}"]
         session = session_of(request)
-        if len(session.uploads) >= MAX_SESSION_UPLOADS:  # the oldest is forgotten (Gradio cleans its file)
-            session.uploads.pop(next(iter(session.uploads)))
-        # The dropdown's value: a key, never a path (its suffix tells points from images).
-        upload_id = f"upload-{secrets.token_hex(8)}{Path(path).suffix.lower()}"
-        session.uploads[upload_id] = Path(path)
+        upload_id, notes = keep_dataset_upload(session, Path(path))
         choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
         choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
         new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss, family)
         return ([gr.update(), gr.update(choices=choices, value=upload_id)]
                 + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
-                + [f"Uploaded {description}. Press **Start** to train on it."])
+                + [" ".join([f"Uploaded {description}. Press **Start** to train on it.", *notes])])
 
     def on_graph_settings(request: gr.Request, *values):
         """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""

@@ -1,0 +1,118 @@
+"""Run pools on ring8 at its defaults: steps/s of a solo run and of pools of R runs, and the stacked step's two ways.
+
+    python benchmarks/pool_speed.py solo  [--steps N]          # a solo run through Trainer.run (run_solo)
+    python benchmarks/pool_speed.py pool  --runs 1 4 12 24     # R runs in one RunPool: steps/s each and in total
+    python benchmarks/pool_speed.py kernels --runs 1 4 12 24   # the stacked D+G step alone: vmap(functional_call)
+                                                               # against weights (R, in, out) with baddbmm
+Prints one JSON line per measurement. Uses torch's default threads unless OMP_NUM_THREADS is set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gan_demo.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.trainer import Trainer  # noqa: E402
+
+
+def ring8(seed: int, steps: int) -> RunConfig:
+    return RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(seed=seed, steps=steps, device="cpu"))
+
+
+def machine() -> dict:
+    return {"threads": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "load": os.getloadavg()}
+
+
+def solo(steps: int) -> dict:
+    tr = Trainer(ring8(0, steps))
+    start = time.perf_counter()
+    tr.run(steps)
+    seconds = time.perf_counter() - start
+    return {"what": "solo", "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
+            **machine()}
+
+
+def pool(runs: int, steps: int, vmap: bool = False) -> dict:
+    from gan_demo.pool import RunPool, _StackedNet, pool_key
+
+    _StackedNet.fast_mlp = not vmap
+
+    trainers = [Trainer(ring8(seed, steps)) for seed in range(runs)]
+    p = RunPool(pool_key(trainers[0]))
+    start = time.perf_counter()
+    for tr in trainers:
+        p.add(tr, steps)
+    for tr in trainers:
+        tr.join()
+    seconds = time.perf_counter() - start
+    assert all(tr.state == "finished" for tr in trainers), [tr.state for tr in trainers]
+    each = steps / seconds
+    return {"what": "pool", "runs": runs, "stacked_forward": "vmap" if vmap else "baddbmm", "steps": steps, "seconds": round(seconds, 2),
+            "steps_per_s_each": round(each, 1), "steps_per_s_total": round(each * runs, 1), **machine()}
+
+
+# ------------------------------------------------------------------ the stacked step alone, two ways
+def kernels(runs: int, steps: int) -> dict:
+    """One D update's (nonsaturating + R1) and one G update's forward and backward for R stacked runs, no
+    optimizer: through vmap(functional_call) and through one baddbmm per layer (pool._StackedNet.fast_mlp)."""
+    from gan_demo import pool as pool_module
+
+    trainers = [Trainer(ring8(seed, 10)) for seed in range(runs)]
+    cfg = trainers[0].cfg
+    z = torch.randn(runs, cfg.train.batch_size, cfg.model.z_dim)
+    real = torch.randn(runs, cfg.train.batch_size, 2)
+    result = {"what": "kernels", "runs": runs, "width": cfg.model.width, "depth": cfg.model.depth,
+              "batch": cfg.train.batch_size}
+    for name, fast in (("vmap", False), ("baddbmm", True)):
+        pool_module._StackedNet.fast_mlp = fast
+        stack = pool_module.StackedGAN([tr.family for tr in trainers])
+
+        def step():
+            with torch.no_grad():
+                fake = stack.G(z, detached=True)
+            x = real.detach().requires_grad_(True)
+            real_logits = stack.D(x)
+            (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
+            loss = stack._d_loss(real_logits, stack.D(fake)) + 0.05 * grad.pow(2).sum(2).mean(1)
+            loss.sum().backward()
+            stack._g_loss(stack.D(stack.G(z), detached=True)).sum().backward()
+
+        for _ in range(5):
+            step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        result[f"{name}_steps_per_s"] = round(steps / (time.perf_counter() - start), 1)
+        stack.release()
+    pool_module._StackedNet.fast_mlp = True
+    return {**result, **machine()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("solo", "pool", "kernels"))
+    parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 12, 24])
+    parser.add_argument("--steps", type=int, default=None, help="steps per run (default: solo 2000, pool 300)")
+    parser.add_argument("--vmap", action="store_true", help="pool: the stacked forward through vmap, not baddbmm")
+    args = parser.parse_args()
+    if args.what == "solo":
+        print(json.dumps(solo(args.steps or 2000)), flush=True)
+        return
+    for runs in args.runs:
+        if args.what == "pool":
+            print(json.dumps(pool(runs, args.steps or 300, args.vmap)), flush=True)
+        else:
+            print(json.dumps(kernels(runs, args.steps or 50)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
