@@ -281,3 +281,12 @@ def test_the_figures_say_their_sample_counts_fd_compares_like_with_like_and_a_mi
     assert all(v != "–" for v in table[quality_tab.SAMPLES])
     assert "Sample-size bias" in out[EXPLAIN] and "perfect generator" not in out[EXPLAIN]
     assert "cannot be imported" not in out[NOTES] and "Error" not in out[NOTES]
+
+
+def test_the_summary_names_the_figures_whose_sample_counts_differ():
+    """A 2D report whose real column has fewer points than were generated says so for those figures, and only
+    figures measured on equal counts are called like for like."""
+    report = {"counts": {"modes_covered": [2500, 1000], "grid_kl": [2500, 1000]}}
+    words = quality_tab.sample_counts_words(report, "points")
+    assert "modes covered" in words and "same count" not in words
+    assert quality_tab.sample_counts_words({"counts": {"fd_classifier": [359, 359]}}, "images") == ""

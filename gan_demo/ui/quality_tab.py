@@ -178,6 +178,20 @@ def nearest_picture_of(report: dict):
     return nearest_picture(samples["generated"], samples["nearest"], report["nearest_train"]["distances"])
 
 
+def sample_counts_words(report: dict, what: str) -> str:
+    """Which figures compare equal sample counts and which do not (and why), from the report's counts."""
+    counts = report.get("counts", {})
+    shown = [key for key in METRICS if key in counts]
+    unequal = [METRICS[key][0] for key in shown if counts[key][0] != counts[key][1]]
+    if not unequal:
+        return ""
+    equal = [METRICS[key][0] for key in shown if counts[key][0] == counts[key][1]]
+    text = (f" The held-out set has fewer {what} than were generated, so {', '.join(unequal)} compare different "
+            "sample counts (the samples column): a share or a rate barely depends on the count, but counts and "
+            "divergences do, so read those columns side by side with care")
+    return text + (f"; {', '.join(equal)} use the same count on both sides." if equal else ".")
+
+
 def summary(report: dict, name: str, live: bool) -> str:
     """Which generator was measured, on what, how long it took (Markdown)."""
     what = "points" if report.get("kind") == "2d" else "images"
@@ -185,11 +199,7 @@ def summary(report: dict, name: str, live: bool) -> str:
     text = (f"**{name}**: {report.get('dataset')} at step {report.get('step')}{cond} · {report.get('n_generated')} "
             f"generated {what} (seed {report.get('seed')}) beside {report.get('n_real')} held-out real {what} · "
             f"{report.get('seconds')} s on {report.get('device')}.")
-    m, n = report.get("n_compared"), report.get("n_generated")
-    if m is not None and n is not None and m < n:
-        text += (f" The held-out set has only {m:,} {what}, so every figure that depends on the sample count is "
-                 f"measured on {m:,} generated and {m:,} real {what} (the samples column says which); the others "
-                 f"are shares of all {n:,} generated {what}.")
+    text += sample_counts_words(report, what)
     clf = report.get("classifier")
     if clf:
         origin = f"trained now in {clf['train_seconds']} s, then cached" if clf.get("trained_now") else "cached"
