@@ -152,8 +152,9 @@ def _evaluate_points(sampler, data_cfg: DataConfig, n: int, seed: int, progress,
     if _is_path(data_cfg.dataset):
         notes.append("a point file has no held-out split: the real figures compare the file with itself")
     notes.append("real column: held-out points; grid divergences against the training draw of the same size")
+    counts = {key: [n, m] for key in (*generated, *real_figures)}  # samples behind each figure: generated, real
     return {"n_generated": n, "n_real": m, "n_compared": m, "generated": generated, "real": real_figures,
-            "notes": notes}
+            "counts": counts, "notes": notes}
 
 
 def _is_path(dataset: str) -> bool:
@@ -280,9 +281,16 @@ def _evaluate_images(sampler, data_cfg: DataConfig, n: int, seed: int, progress,
         real["fid"] = standard_fid(reference, to_float(_subset(test.x, MAX_REFERENCE, seed)), sampler.device)["value"]
     samples = {"generated": to_unit(fake[:NEAREST_SHOWN]),
                "nearest": to_unit(reference[torch.tensor(shown["indices"], dtype=torch.long)])}
+    # Samples behind each figure (generated, real): the distances (FD, precision/recall, nearest image) depend
+    # on the count, so both sides use m; the class figures are shares of all n generated and all held-out.
+    counts = {key: [n, len(test)] for key in (*generated, *real)}
+    counts.update({key: [m, m] for key in ("fd_classifier", "precision", "recall", "nn_train_rms_median",
+                                          "nn_train_rms_min") if key in generated})
+    if "fid" in generated:
+        counts["fid"] = [n, min(len(test), MAX_REFERENCE)]
     return {"n_generated": n, "n_real": len(test), "n_compared": m, "n_reference": len(reference),
-            "generated": generated, "real": real, "classifier": classifier, "nearest_train": nearest_train,
-            "standard_fid": fid, "notes": notes, "samples": samples}
+            "generated": generated, "real": real, "counts": counts, "classifier": classifier,
+            "nearest_train": nearest_train, "standard_fid": fid, "notes": notes, "samples": samples}
 
 
 def _evaluate_stacked(sampler, data_cfg: DataConfig, n: int, seed: int, progress) -> dict:
@@ -330,8 +338,9 @@ def _evaluate_stacked(sampler, data_cfg: DataConfig, n: int, seed: int, progress
         f"held-out real: {m} triples stacked from digits' held-out images (none of them in the training triples)",
         f"KL from uniform has a floor from counting alone, about (1000 - 1) / (2 x {n}) = {999 / (2 * n):.3f}",
     ]
+    counts = {key: [n, m] for key in (*generated, *real)}  # samples behind each figure: generated, real
     return {"n_generated": n, "n_real": m, "n_compared": m, "generated": generated, "real": real,
-            "classifier": clf.summary(), "notes": notes}
+            "counts": counts, "classifier": clf.summary(), "notes": notes}
 
 
 def _reference_indices(n_train: int, m: int, seed: int) -> list[int]:

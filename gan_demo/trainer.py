@@ -578,6 +578,37 @@ class Trainer:
         (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
+    ETA_WINDOW_S = 60.0  # the ETA's speed: steps over about the last minute
+    ETA_MARK_S = 0.5  # at most one (time, step) mark per this many seconds
+    ETA_MIN_MARKS = 5  # marks needed before the window's speed (and a range) is used
+
+    def _eta(self, remaining: int) -> tuple[float | None, float | None, float | None]:
+        """(ETA, low, high) in seconds, from the speed over about the last ETA_WINDOW_S of steps (issue 22: the
+        speed of the last 50 steps made the ETA jump between 8 and 48 minutes within a minute).
+
+        Each snapshot (the UI polls about every second) leaves a (time, step) mark; the speed is the
+        steps over the window's span, and the low and high ETAs come from the quartiles of the speeds
+        between marks (steps/s swings while other runs share the CPU). Without enough marks yet: the
+        speed of the last steps and no range. Marks are dropped while the run does not train.
+        """
+        marks = self.__dict__.setdefault("_eta_marks", deque())
+        if self.state != "running":
+            marks.clear()
+            return None, None, None
+        now = time.monotonic()
+        if not marks or now - marks[-1][0] >= self.ETA_MARK_S:
+            marks.append((now, self.step))
+        while len(marks) > 2 and now - marks[1][0] >= self.ETA_WINDOW_S:
+            marks.popleft()
+        (t0, s0), (t1, s1) = marks[0], marks[-1]
+        if len(marks) < self.ETA_MIN_MARKS or s1 <= s0:
+            rate = self.steps_per_s
+            return (remaining / rate if rate > 0 else None), None, None
+        speeds = sorted((b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, list(marks)[1:]))
+        low, high = speeds[len(speeds) // 4], speeds[(3 * len(speeds)) // 4]
+        eta = remaining / ((s1 - s0) / (t1 - t0))
+        return eta, (remaining / high if high > 0 else None), (remaining / low if low > 0 else None)
+
     def snapshot(self) -> dict:
         """A small, UI-free summary of the run: numbers and history, no pictures."""
         rate = self.steps_per_s
@@ -585,13 +616,15 @@ class Trainer:
         # record and the history describe the same moment (at most READBACK_S behind the training).
         step = self.step - len(self._pending)
         remaining = max(0, self.target_steps - step)
+        eta, eta_low, eta_high = self._eta(remaining)
         return {
             "step": step,
             "target_steps": self.target_steps,
             "state": self.state,
             "message": self.message,
             "steps_per_s": rate,
-            "eta_s": remaining / rate if rate > 0 and self.state == "running" else None,
+            "eta_s": eta,  # smoothed over about the last minute of steps (_eta)
+            "eta_range_s": (eta_low, eta_high) if eta_low is not None and eta_high is not None else None,
             "device": str(self.device),
             "kind": self.kind,
             "precision": self.precision,

@@ -77,7 +77,7 @@ def test_lab_says_so_for_an_image_run(ctx):
     h = lab_tab.LabHandlers(ctx)
     picture, status, _, _ = h.refresh(ALL_LAYERS, None, request())
     assert picture is None and "digits" in status and "image set" in status and "Start a 2D run" in status
-    _, note, _, _, _ = h.d_step(ALL_LAYERS, request())
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, request=request())
     assert "image set" in note
 
 
@@ -89,7 +89,7 @@ def test_lab_says_it_shows_gans_for_a_vae_run(ctx):
     h = lab_tab.LabHandlers(ctx)
     picture, status, graph, key = h.refresh(ALL_LAYERS, None, request())
     assert picture is None and "The 2D lab shows GANs; this run is a VAE" in status and "Train" in status
-    _, note, _, _, _ = h.d_step(ALL_LAYERS, request())
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, request=request())
     assert "this run is a VAE" in note and trainer.step == 3  # no step taken
     assert 'data-part="D"' in h.preview_graph("hinge", request())  # the loss picker's GAN, not an error
     assert h.refresh(ALL_LAYERS, key, request()) == (gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -103,7 +103,7 @@ def test_d_step_changes_d_only_and_explains(ctx):
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
     _, _, _, key = h.refresh(ALL_LAYERS, None, request())
 
-    picture, note, status, _, new_key = h.d_step(ALL_LAYERS, request())
+    picture, note, status, _, new_key = h.d_step(ALL_LAYERS, request=request())
     assert isinstance(picture, Image.Image)
     assert new_key != key  # the timer will not redraw over it, and knows D changed
     assert trainer.step == 3  # a D step is not a training step
@@ -117,7 +117,7 @@ def test_g_step_moves_points_and_explains(ctx):
     trainer = start_tiny(ctx)
     h = lab_tab.LabHandlers(ctx)
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
-    picture, note, status, _, _ = h.g_step(ALL_LAYERS, request())
+    picture, note, status, _, _ = h.g_step(ALL_LAYERS, request=request())
     assert trainer.step == 4 and "step 4" in status
     assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
     assert note.startswith("**One G step**") and "moved" in note and "nearest real point" in note
@@ -144,7 +144,7 @@ def test_d_and_g_steps_highlight_their_part_of_the_graph_with_the_steps_numbers(
         return dict(taken)
 
     monkeypatch.setattr(trainer, "d_step_only", spy)
-    _, _, _, graph, _ = h.d_step(ALL_LAYERS, request())
+    _, _, _, graph, _ = h.d_step(ALL_LAYERS, request=request())
     parts = graph_parts(graph)
     assert parts["D"].get("data-state") == "updating" and parts["G"].get("data-state") == "frozen"
     assert "updating D" in graph_texts(parts["D"]) and "least squares (LSGAN)" in graph
@@ -152,7 +152,7 @@ def test_d_and_g_steps_highlight_their_part_of_the_graph_with_the_steps_numbers(
     assert graph_texts(parts["loss_D"])[-1] == fmt(taken["loss_d"])
     assert "step 3" in graph  # a D step is not a training step
 
-    _, _, _, graph, key = h.g_step(ALL_LAYERS, request())
+    _, _, _, graph, key = h.g_step(ALL_LAYERS, request=request())
     parts = graph_parts(graph)
     assert parts["G"].get("data-state") == "updating" and parts["D"].get("data-state") == "frozen"
     assert "updating G" in graph_texts(parts["G"]) and "step 4" in graph
@@ -181,7 +181,7 @@ def test_step_pauses_a_running_run(ctx):
     trainer = ctx.registry.start(ctx.registry.get("s1"), tiny_cfg(steps=100_000), ctx.device)
     try:
         h = lab_tab.LabHandlers(ctx)
-        h.g_step(ALL_LAYERS, request())
+        h.g_step(ALL_LAYERS, request=request())
         assert trainer.state == "paused"
         h.resume(request())
         assert trainer.state == "running"
@@ -190,9 +190,20 @@ def test_step_pauses_a_running_run(ctx):
         trainer.join(30)
 
 
-def test_step_without_a_run_says_what_to_do(ctx):
-    picture, note, status, _, _ = lab_tab.LabHandlers(ctx).g_step(ALL_LAYERS, request())
-    assert "Start a 2D run first" in note
+def test_step_without_a_run_starts_one_from_the_labs_settings_paused(ctx):
+    """Issue 22: the step mode refused before a run; its first click now starts one (paused) and steps it."""
+    h = lab_tab.LabHandlers(ctx)
+    picture, note, status, graph, _ = h.g_step(ALL_LAYERS, "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 50,
+                                               request=request())
+    trainer = ctx.registry.get("s1").trainer
+    assert lab_tab.in_lab(trainer) and trainer.state == "paused" and trainer.cfg.train.steps == 50
+    assert "Started a 2D run" in note and "**One G step**" in note and picture is not None
+    assert 'data-part="G" data-state="updating"' in graph
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 50, request=request())
+    assert ctx.registry.get("s1").trainer is trainer and "Started" not in note  # the same run, stepped again
+    _, note, _, _, _ = h.d_step(ALL_LAYERS, "ring8", None, None, "nonsaturating", -1, 1e-3, 50, request=request("s2"))
+    assert "Could not start" in note and ctx.registry.get("s2").trainer is None
+    assert "Start a 2D run first" in h.g_step(ALL_LAYERS, request=request("s3"))[1]  # no settings given: nothing to start
 
 
 def test_step_notes_use_the_numbers():
@@ -252,7 +263,7 @@ def test_drawn_and_uploaded_points_make_2d_runs(ctx, tmp_path):
     csv.write_text("x,y\n" + "\n".join(f"{np.cos(t):.4f},{np.sin(t):.4f}" for t in np.linspace(0, 6, 40)))
     cfg, dataset = h.run_config(lab_tab.UPLOADED, str(csv), None, "nonsaturating", 1e-3, 1e-3, 50)
     assert dataset.kind == "2d" and len(dataset) == 40 and cfg.data.dataset == str(csv)
-    status = h.start(lab_tab.UPLOADED, None, None, "nonsaturating", 1e-3, 1e-3, 50, request())
+    status = h.start(lab_tab.UPLOADED, None, None, "nonsaturating", 1e-3, 1e-3, 50, request=request())
     assert "upload a CSV" in status
 
 
@@ -358,5 +369,6 @@ def test_lab_events_through_gradio_client(ctx):
         trainer.join(120)
         picture, status, graph = client.predict(ALL_LAYERS, api_name="/lab_refresh")
         assert "step 2 of 2" in status and picture and 'data-part="D" data-state="idle"' in graph
-        picture, note, status, graph = client.predict(ALL_LAYERS, api_name="/lab_d_step")
+        picture, note, status, graph = client.predict(ALL_LAYERS, "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 2,
+                                                      api_name="/lab_d_step")  # the lab's settings: used without a run
         assert note.startswith("**One D step**") and 'data-part="D" data-state="updating"' in graph

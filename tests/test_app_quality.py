@@ -268,3 +268,25 @@ def test_the_tab_sits_after_interpolate_and_its_evaluation_is_private_and_one_at
     assert measures[0].show_progress == "full"
     quality_events = [fn for fn in demo.fns.values() if getattr(fn.fn, "__self__", None).__class__ is quality_tab.Quality]
     assert quality_events and all(fn.api_visibility == "private" for fn in quality_events)
+
+
+def test_the_figures_say_their_sample_counts_fd_compares_like_with_like_and_a_missing_fid_is_quiet(digits_out):
+    """Issue 22: the table said 2,500 generated while FD used 359; FD's sample-size bias was not explained; the
+    held-out column was "what a perfect generator would reach"; a missing torchmetrics read as an error."""
+    out, _ = digits_out
+    table = out[TABLE]
+    fd = row(table, METRICS["fd_classifier"][0])[quality_tab.SAMPLES]
+    generated, real = (int(v.replace(",", "")) for v in fd.split(" / "))
+    assert generated == real  # FD is biased by the count: both sides use the same one
+    assert all(v != "–" for v in table[quality_tab.SAMPLES])
+    assert "Sample-size bias" in out[EXPLAIN] and "perfect generator" not in out[EXPLAIN]
+    assert "cannot be imported" not in out[NOTES] and "Error" not in out[NOTES]
+
+
+def test_the_summary_names_the_figures_whose_sample_counts_differ():
+    """A 2D report whose real column has fewer points than were generated says so for those figures, and only
+    figures measured on equal counts are called like for like."""
+    report = {"counts": {"modes_covered": [2500, 1000], "grid_kl": [2500, 1000]}}
+    words = quality_tab.sample_counts_words(report, "points")
+    assert "modes covered" in words and "same count" not in words
+    assert quality_tab.sample_counts_words({"counts": {"fd_classifier": [359, 359]}}, "images") == ""

@@ -1,6 +1,7 @@
 """Train tab helpers: the live 2D quality figures in words and as curves; the limits of web runs."""
 import json
 import math
+import time
 
 import pytest
 
@@ -209,12 +210,10 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
 
         first, second = out[tab["loss_plot"]], out[tab["d_plot"]]
         assert "KL" in first.label and first.y_title == "nats" and "ELBO" in second.label
-        from gan_demo.ui.train_views import CHANGE_SERIES as marker  # its empty point is always there
-        rows = [r for r in first.value["data"] if r[2] != marker]
-        assert {r[2] for r in rows} == {"reconstruction", "KL"}
-        assert [r[2] for r in first.value["data"] if r[2] == marker] == [marker]
+        rows = first.value["data"]
+        assert {r[2] for r in rows} == {"reconstruction", "KL"}  # no "setting changed" entry: nothing changed
         assert [r[1] for r in rows if r[2] == "KL"] == pytest.approx(snap["history"]["kl"])
-        assert [r[1] for r in second.value["data"] if r[2] != marker] == pytest.approx(snap["history"]["elbo"])
+        assert [r[1] for r in second.value["data"]] == pytest.approx(snap["history"]["elbo"])
 
         view = out[tab["view"]].vae
         family = trainer.family
@@ -331,3 +330,143 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
         assert "Cannot apply" in fns["on_apply"](data, request)[tab["message"]]
     finally:
         ctx.registry.drop("live")
+
+
+def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
+    from gan_demo.config import DataConfig, ModelConfig, TrainConfig, VAESettings, field_docs
+    from gan_demo.ui.plain_words import WORDS
+    from gan_demo.ui.train_tab import CONTROL_FIELDS, settings_details
+
+    assert set(CONTROL_FIELDS) <= set(WORDS)
+    for name in CONTROL_FIELDS:
+        short, help_text = WORDS[name]
+        assert len(short) <= 22, short  # a label, not a sentence
+        assert len(help_text) <= 72 and "\n" not in help_text and "None" not in help_text, (name, help_text)
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig), **field_docs(VAESettings)}
+    details = settings_details(docs)
+    for name in CONTROL_FIELDS:
+        if name in docs:  # the config's own words (the CLI's help) stay one fold away, with the flag
+            assert f"`--{name.replace('_', '-')}`" in details and docs[name][:40] in details
+
+
+def test_a_lessons_first_use_of_a_term_links_to_the_glossary_outside_formulas_and_code():
+    from gan_demo.ui.plain_words import GLOSSARY, LINKED_TERMS, link_terms
+
+    anchors = {anchor for _, anchor, _ in GLOSSARY}
+    assert {anchor for _, anchor in LINKED_TERMS} <= anchors
+    text = "the critic is 1-Lipschitz; $D(x) = 1$ and `r_t` then D(x), D(x) again and **r_t**"
+    linked = link_terms(text)
+    assert "[1-Lipschitz](#glossary-lipschitz)" in linked
+    assert "$D(x) = 1$" in linked and "`r_t`" in linked  # formulas and code untouched
+    assert linked.count("[D(x)](#glossary-dx)") == 1 and "D(x) again" in linked  # the first use only
+    assert "**[r_t](#glossary-r-t)**" in linked
+
+
+def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_and_a_change_when_made():
+    """Issue 22: no "setting changed" entry until a setting changed, r_t off the D chart of a 2D run, a WGAN
+    critic's scores labelled as scores; a chart that gains the marker is emptied once, then drawn with it."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+    from gan_demo.ui.train_views import CHANGE_SERIES, R_T, SCORE_REAL
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="charts")
+    session = ctx.registry.get("charts")
+
+    def series(out, name):
+        return {r[2] for r in out[tab[name]].value["data"]}
+
+    try:
+        for loss, d_series in (("nonsaturating", {"D(x)", "D(G(z))"}), ("wgan-gp", {SCORE_REAL, "critic on generated"})):
+            values = train_tab.values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
+                                           "batch_size": 32})
+            out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+            assert out[tab["rt_plot"]].visible is False  # a 2D run: no r_t chart
+            session.trainer.join(60)
+            out = fns["on_tick"](out[tab["view"]], request)
+            assert series(out, "d_plot") == d_series and series(out, "loss_plot") == {"loss_D", "loss_G"}
+            assert (out[tab["d_plot"]].y_title == "probability") == (loss == "nonsaturating")
+
+        values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        trainer = session.trainer
+
+        def trained_past(step: int) -> None:  # wait (bounded) until the history holds a step past `step`
+            deadline = time.monotonic() + 60
+            while not any(s > step for s in trainer.snapshot()["history"]["step"]):
+                assert time.monotonic() < deadline, "the run did not train"
+                trainer.join(0.05)
+
+        trained_past(0)
+        trainer.pause()
+        view = out[tab["view"]]
+        out = fns["on_tick"](view, request)
+        assert CHANGE_SERIES not in series(out, "d_plot") and R_T not in series(out, "d_plot")
+        trainer.change(lr_d=0.01)
+        trainer.resume()
+        trained_past(trainer.step + 1)
+        trainer.pause()
+        view.plotted_at = 0.0  # the curves are due again (they are redrawn every PLOTS_EVERY_S)
+        out = fns["on_tick"](view, request)  # the plots gain the marker: emptied first, the timer kept on
+        assert out[tab["d_plot"]].value is None and tab["timer"] not in out  # the timer is not switched off
+        out = fns["on_tick"](view, request)
+        assert CHANGE_SERIES in series(out, "d_plot") and CHANGE_SERIES in series(out, "loss_plot")
+    finally:
+        ctx.registry.drop("charts")
+
+
+def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_opens_at_its_latest_frame():
+    """Issue 22: after Pause the status said step 446 while the charts and graph stayed at ~317 (their rate limit
+    skipped the last draw); the timeline opened at 0 below its range (92-401) with an empty picture."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="pause")
+    session = ctx.registry.get("pause")
+    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        view, trainer = out[tab["view"]], session.trainer
+
+        def trained_past(step: int) -> None:
+            deadline = time.monotonic() + 60
+            while trainer.snapshot()["step"] <= step:
+                assert time.monotonic() < deadline, "the run did not train"
+                trainer.join(0.05)
+
+        for past in (0, session.timeline_stride, 2 * session.timeline_stride):  # three kept frames
+            trained_past(past)
+            out = fns["on_tick"](view, request)
+        frames = list(session.timeline)
+        assert len(frames) >= 2
+        update = out[tab["timeline"]]
+        assert update["minimum"] == frames[0][0] and update["value"] == frames[-1][0]  # the latest, inside the range
+        picture, caption = fns["on_timeline"](update["value"], request)
+        assert picture is not None and f"{frames[-1][0]:,}" in caption
+
+        trained_past(trainer.snapshot()["step"] + 5)
+        trainer.pause()
+        view.plotted_at = time.monotonic()  # the curves were just drawn: the rate limit would skip this tick
+        out = fns["on_tick"](view, request)  # paused: drawn anyway, at the status's step
+        import re
+
+        shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out[tab["status"]]).group(1).replace(",", ""))
+        assert max(r[0] for r in out[tab["loss_plot"]].value["data"]) == shown  # the charts: the status's step
+        assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
+    finally:
+        ctx.registry.drop("pause")

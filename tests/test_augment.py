@@ -185,9 +185,14 @@ def test_resumed_run_keeps_its_augmentation(tmp_path, monkeypatch):
     assert back.cfg.train.augment == aug.DEFAULT_POLICY  # chosen when the run started, not again
 
 
-def test_r_t_is_drawn_on_the_D_plot():
-    from gan_demo.ui.train_views import R_T, plot_columns, plots_for
+def test_r_t_has_a_chart_of_its_own_for_image_gans_only():
+    """r_t jumps between -1 and +1: on the D plot it buried D(x) and D(G(z)) (issue 22), so it has its own."""
+    from gan_demo.ui.train_views import R_T, R_T_PLOT, plot_columns, plots_for, shows_r_t
 
-    _, d_plot = plots_for("gan")
-    assert plot_columns(d_plot, Trainer(image_run()).series)["r_t"] == R_T
+    trainer = Trainer(image_run())
+    assert plot_columns(R_T_PLOT, trainer.series)["r_t"] == R_T and shows_r_t(trainer)
+    assert all("r_t" not in plot_columns(plot, trainer.series) for plot in plots_for("gan"))
     assert "r_t" not in plot_columns(plots_for("vae")[1], ("elbo",))
+    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=256), model=ModelConfig(width=16, depth=1),
+                             train=TrainConfig(batch_size=32, steps=1, device="cpu")))
+    assert not shows_r_t(ring)

@@ -118,6 +118,19 @@ def wait_for_plot_change(page, elem_id: str, old: str, timeout_ms: float = WAIT_
     return plot_signature(page, elem_id)
 
 
+# The Train tab's folded settings: the fold (accordion) each one sits in.
+FOLD_OF = {"batch_size": ("train_training_box", "Training"), "lr_d": ("train_training_box", "Training"),
+           "z_dim": ("train_training_box", "Training"), "upload": ("train_upload_box", "Your own data")}
+
+
+def reveal(page, name: str) -> None:
+    """Open the fold that holds the Train tab's `name` setting, unless it is open already."""
+    if not page.locator(f"#train_{name}").is_visible():
+        box, title = FOLD_OF[name]
+        page.locator(f"#{box}").get_by_text(title, exact=True).click()
+    page.wait_for_selector(f"#train_{name}", state="visible")
+
+
 def markdown_text(page, elem_id: str) -> str:
     return page.locator(f"#{elem_id}").inner_text()
 
@@ -135,11 +148,32 @@ def selected_tab(page) -> str:
 
 
 # -------------------------------------------------------------------------------------- tests
+TRAIN_TAB_MAX_PX = 1350  # issue 22: the Train tab before a run, at 1400 x 900 (it was 1,858 px)
+
+
+def test_train_tab_fits_a_lesson_before_a_run(page):
+    """Before any run the Train tab shows a lesson's few settings and folds the rest: at 1400 x 900 it is at most
+    1,350 px tall, the folded settings are hidden and every open control has a one-line help."""
+    click_tab(page, "Train")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    try:
+        page.wait_for_selector("#train_steps", state="visible")
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        screenshot(page, "train_before_start_1400")
+        assert height <= TRAIN_TAB_MAX_PX, height
+        for folded in ("batch_size", "lr_g", "beta1", "augment"):
+            assert not page.locator(f"#train_{folded}").is_visible(), folded
+        assert "How long to train" in markdown_text(page, "train_steps")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_train_on_an_uploaded_csv_names_the_file_not_a_server_path(page, tmp_path):
     """Upload points in the Train tab: the dataset list shows the file, the command names it, a run starts."""
     click_tab(page, "Train")
     points = tmp_path / "my_points.csv"
     points.write_text("x,y\n" + "\n".join(f"{(i % 9) / 3:.3f},{(i % 7) / 2:.3f}" for i in range(600)))
+    reveal(page, "upload")
     page.locator("#train_upload input[type=file]").set_input_files(str(points))
     page.wait_for_function("() => document.querySelector('#train_message').innerText.includes('Uploaded my_points.csv')",
                            timeout=WAIT_MS)
@@ -166,6 +200,7 @@ def test_train_ring8_grid_and_plot_change(page):
     screenshot(page, "train_before_start")  # what a class sees first
     # A small, fast run: ring8 (the default dataset), batch 64, MLP width 16, 3,000 steps.
     page.locator("#train_steps input").fill("3000")
+    reveal(page, "batch_size")
     page.locator("#train_batch_size input").fill("64")
     page.get_by_text("Model", exact=True).click()  # open the "Model" accordion to reach the width slider
     page.wait_for_selector("#train_width input[type=range]", state="visible")
@@ -223,6 +258,7 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     set_slider(page, "train_ngf", 8)
     set_slider(page, "train_ndf", 8)
     pick(page, "train_img_size", "16")
+    reveal(page, "z_dim")
     page.locator("#train_z_dim input").fill("2")
     page.locator("#train_batch_size input").fill("32")
     page.locator("#train_steps input").fill("4000")
@@ -263,6 +299,7 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
 def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
     click_tab(page, "Train")
     page.locator("#train_steps input").fill("100000")
+    reveal(page, "batch_size")
     page.locator("#train_batch_size input").fill("64")
     page.click("#start")
     page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
@@ -562,6 +599,67 @@ def test_lab_graph_highlights_the_d_step(page):
     page.get_by_text("The model", exact=True).click()  # open the accordion
     page.wait_for_selector("#train_graph svg g[data-part='D']", state="visible", timeout=WAIT_MS)
     page.locator("#train_graph").screenshot(path=str(artifacts_dir() / "train_graph.png"))
+
+
+def test_a_drawing_trains_without_picking_the_brush_first(page):
+    """Issue 22: drawn strokes gave "your drawing gives 0 points" until the brush was picked; choosing "drawn by
+    you" now picks it, so a student just draws."""
+    from gan_demo.ui.lab_tab import DRAWN
+
+    click_tab(page, "2D lab")
+    pick(page, "lab-source", DRAWN)
+    page.wait_for_selector("#lab-draw canvas", state="visible")
+    page.wait_for_function("""() => document.querySelector('#lab-draw button[aria-label="Brush"]')
+                                      ?.classList.contains('highlight')""", timeout=WAIT_MS)
+    box = page.locator("#lab-draw canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dy in (-40, 0, 40):  # three strokes across the middle
+        page.mouse.move(cx - 80, cy + dy)
+        page.mouse.down()
+        for i in range(1, 17):
+            page.mouse.move(cx - 80 + 10 * i, cy + dy + (5 if i % 2 else -5))
+        page.mouse.up()
+    page.locator("#lab-steps input").fill("20")
+    page.click("#lab-start")
+    page.wait_for_function("() => /your drawing \\(\\d+ points\\)/.test(document.querySelector('#lab-status').innerText)"
+                           " || /Could not start/.test(document.querySelector('#lab-status').innerText)",
+                           timeout=WAIT_MS)
+    screenshot(page, "lab_drawn")
+    assert "Could not start" not in markdown_text(page, "lab-status"), markdown_text(page, "lab-status")
+    pick(page, "lab-source", "ring8")
+
+
+def test_a_lessons_term_links_to_its_glossary_entry(page):
+    """Lesson 1 says "1-Lipschitz": the word is a link, and following it brings the glossary's entry into view."""
+    click_tab(page, "Lessons")
+    entry = page.locator("#glossary-lipschitz")
+    page.wait_for_selector("#glossary", state="visible")
+    assert entry.count() == 1
+    page.locator("#lesson-collapse a[href='#glossary-lipschitz']").first.click()
+    page.wait_for_function("""() => { const r = document.querySelector('#glossary-lipschitz').getBoundingClientRect();
+                                       return r.top >= 0 && r.top < window.innerHeight; }""", timeout=WAIT_MS)
+    assert "Lipschitz" in markdown_text(page, "glossary")
+    screenshot(page, "lessons_glossary")
+
+
+def test_send_to_explore_brings_the_sample_into_view(page):
+    """Issue 22: "Send to Explore" kept the scroll position, so the sample was off screen (not reproduced here at
+    1280 x 900, where the tab switch scrolled to the top; Explore's picture is now scrolled into view anyway)."""
+    click_tab(page, "Train")
+    page.locator("#reset").click(force=True)
+    page.locator("#train_steps input").fill("30")
+    page.click("#start")
+    page.wait_for_function("() => /finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")  # the button is far down
+    page.click("#send_to_explore")
+    page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')?.innerText.trim()"
+                           " === 'Explore'", timeout=WAIT_MS)
+    page.wait_for_function("""() => { const r = document.querySelector('#explore-image').getBoundingClientRect();
+                                       return r.height > 0 && r.top >= 0 && r.top < window.innerHeight; }""",
+                           timeout=WAIT_MS)
+    screenshot(page, "explore_after_send")
+    click_tab(page, "Train")
+    page.locator("#reset").click(force=True)
 
 
 def test_every_tab_opens(page):

@@ -102,3 +102,19 @@ def test_a_gan_and_a_vae_side_by_side(tmp_path):
     folder = pair.save(tmp_path / "cmp")
     sampler = Sampler.from_checkpoint(folder / "B", "cpu")
     assert saved_picture(sampler, sampler.cfg).size == (512, 512)
+
+
+def test_a_critics_scores_and_ds_probabilities_never_share_an_axis():
+    """Issue 22: minimax (A) against WGAN-GP (B) drew probabilities and raw critic scores on one axis."""
+    from gan_demo.ui.compare_tab import color_map, slot_columns
+    from gan_demo.ui.train_views import SCORE_FAKE, SCORE_REAL
+
+    series = ("loss_d", "loss_g", "d_real", "d_fake", "r_t")
+    losses, probabilities, scores = slot_columns({"A": ("gan", "minimax", series), "B": ("gan", "wgan-gp", series)})
+    assert set(losses) == {"A", "B"}
+    assert probabilities == {"A": {"d_real": "D(x)", "d_fake": "D(G(z))"}}
+    assert scores == {"B": {"d_real": SCORE_REAL, "d_fake": SCORE_FAKE}}
+    assert not any("r_t" in columns for chart in (losses, probabilities, scores) for columns in chart.values())
+    _, same, none = slot_columns({"A": ("gan", "hinge", series), "B": ("gan", "nonsaturating", series)})
+    assert set(same) == {"A", "B"} and none == {}
+    assert {f"B: {SCORE_REAL}", f"A: {SCORE_FAKE}"} <= set(color_map())  # every drawn series has its colour

@@ -343,3 +343,29 @@ def test_lr_decay_brings_both_learning_rates_down_at_the_end():
     assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(2e-3 * lr_factor(19, 20, 0.5))
     assert tr.cfg.train.lr_d == 4e-3  # the setting itself stays as set
 
+
+
+def test_the_eta_is_the_last_minutes_speed_with_a_range(monkeypatch):
+    """Issue 22: the ETA used the last 50 steps' speed and jumped between 8 and 48 minutes within a minute.
+    A fake clock: snapshots every second of a run whose speed alternates 8 and 12 steps/s after a slow start."""
+    import types
+
+    from gan_demo import trainer as trainer_module
+
+    tr = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=256), model=ModelConfig(width=16, depth=1),
+                           train=TrainConfig(batch_size=32, steps=100_000)), device="cpu")
+    clock = [0.0]
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0],
+                                                                      perf_counter=lambda: clock[0]))
+    tr.state = "running"
+    for second in range(200):
+        tr.step += 1 if second < 100 else (8 if second % 2 else 12)  # 1 step/s, then 10 steps/s on average
+        clock[0] = float(second)
+        snap = tr.snapshot()
+    remaining = tr.target_steps - tr.step
+    assert snap["eta_s"] == pytest.approx(remaining / 10, rel=0.05)  # the slow start is over a minute old
+    low, high = snap["eta_range_s"]
+    assert low < snap["eta_s"] < high and low == pytest.approx(remaining / 12, rel=0.01)
+    assert high == pytest.approx(remaining / 8, rel=0.01)
+    tr.state = "paused"
+    assert tr.snapshot()["eta_s"] is None and tr.snapshot()["eta_range_s"] is None

@@ -208,8 +208,9 @@ class Catalog:
         read, in memory, never extracted by their stored names; each run is checked against the web
         limits and its weights' header before any network is built. comparison.json is size-limited,
         parsed as JSON and rebuilt from its checked parts only (checked_summary). The two runs are saved
-        under server-made names ("upload-<hex>-A", "upload-<hex>-B") and listed as this session's uploads;
-        the two count as two of the session's uploaded runs. The same zip sent again is not loaded twice.
+        under server-made names in words ("saved comparison A", "saved comparison B", then "saved comparison 2
+        A", ...) and listed as this session's uploads; the two count as two of the session's uploaded runs. The
+        same zip sent again is not loaded twice.
         """
         notes = [] if notes is None else notes
         digest = _sha256(zip_path)
@@ -218,8 +219,7 @@ class Catalog:
             if kept is not None:
                 return {**dict(zip(LABELS, kept.names)), "summary": kept.summary}
             summary, files = self._read_comparison(zip_path)
-            base_name = "upload-" + secrets.token_hex(8)
-            names = {label: f"{base_name}-{label}" for label in LABELS}
+            names = self._comparison_names(session)
             upload = Upload(tuple(names.values()), sum(_size(f) for f in files.values()), digest, summary)
             self._install(session, {names[label]: files[label] for label in LABELS},
                           families={names[label]: summary["runs"][label]["family"] for label in LABELS},
@@ -244,6 +244,17 @@ class Catalog:
                 files[label][base] = data = _read_member(zf, info, budget, "the two runs' files", MAX_UPLOAD_BYTES)
                 budget -= len(data)
         return summary, files
+
+    def _comparison_names(self, session: Session) -> dict[str, str]:
+        """Words for a reopened comparison's runs: "saved comparison A" and "... B", then "saved comparison 2 A",
+        ... (made by the server; a session's uploads are its own, so the names need not be unguessable)."""
+        taken = set(self.uploads(session))
+        for n in range(1, 1000):
+            base = "saved comparison" if n == 1 else f"saved comparison {n}"
+            names = {label: f"{base} {label}" for label in LABELS}
+            if not taken & set(names.values()):
+                return names
+        raise CheckpointError("this session has opened too many comparisons: reload the page to start afresh")
 
     # ------------------------------------------------------------ upload bounds
     def _same_upload(self, session: Session, digest: str, notes: list) -> Upload | None:
@@ -311,12 +322,12 @@ class Catalog:
                 try:
                     _, cfg = check_checkpoint(self._upload_dir(session) / name, check_config=check_model_limits)
                 except ConfigError as exc:
-                    which = f"run {name.rsplit('-', 1)[-1]} " if families else "this run "
+                    which = f"run {name.rsplit(' ', 1)[-1]} " if families else "this run "
                     raise CheckpointError(f"{which}is bigger than the web app explores: {exc}") from None
                 except RecursionError:  # a config.json nested too deeply for the JSON parser
                     raise CheckpointError("config.json is nested too deeply: not a gan_demo config") from None
                 if families and families[name] != cfg.family:
-                    label = name.rsplit("-", 1)[-1]
+                    label = name.rsplit(" ", 1)[-1]  # "saved comparison B" -> B
                     raise CheckpointError(f"{COMPARISON_FILE} says run {label} is a {families[name]}, but its "
                                           f"config.json says {cfg.family}")
             samplers = {name: Sampler.from_checkpoint(self._upload_dir(session) / name, self.device) for name in runs}

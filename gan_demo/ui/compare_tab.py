@@ -27,9 +27,9 @@ from .limits import check_web_limits
 from .lab_tab import in_lab, lab_picture
 from .sessions import Busy
 from .tempdirs import temp_dir
-from .train_tab import (AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
+from .train_tab import (SCROLL_TO_SAMPLE, AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
                         progress_picture, quality_boxes, swap_defaults)
-from .train_views import CHANGE_SERIES, plots_for
+from .train_views import CHANGE_SERIES, SCORE_PLOT, plots_for
 
 TICK_S = 1.0  # seconds between live updates of a comparison
 PLOTS_EVERY_S = 2.0  # curves redrawn at most this often while training
@@ -137,12 +137,32 @@ def overlay(histories: dict[str, dict], columns_of: dict[str, dict], schedules: 
     return data
 
 
+SLOTS = 3  # the Compare tab's curve charts: losses, D's probabilities (or a VAE's ELBO), a critic's raw scores
+
+
+def slot_plots(family: str, loss: str | None):
+    """The run's plots by chart: {0: losses, 1: probabilities or ELBO, or 2: scores}. A probability and a
+    critic's score never share an axis: a score loss's D outputs go to a chart of their own."""
+    first, second = plots_for(family, loss)
+    return {0: first, (2 if second is SCORE_PLOT else 1): second}
+
+
+def slot_columns(runs: dict[str, tuple]) -> list[dict]:
+    """For each chart, {label: {column: series name}} of the runs drawn on it; runs: label -> (family, loss,
+    declared series)."""
+    out = [{} for _ in range(SLOTS)]
+    for label, (family, loss, series) in runs.items():
+        for slot, plot in slot_plots(family, loss).items():
+            out[slot][label] = {c: n for c, n in plot.columns.items() if c in series}
+    return out
+
+
 def color_map() -> dict:
     """Fixed colours by series name: A in blues and greens, B in reds and oranges; changes in grey."""
     out = {}
     for label, colors in RUN_COLORS.items():
         for family in FAMILY_NAMES:
-            for i, plot in enumerate(plots_for(family)):
+            for i, plot in enumerate((*plots_for(family), SCORE_PLOT)):
                 for j, name in enumerate(plot.columns.values()):
                     out[f"{label}: {name}"] = colors[(i + j) % len(colors)]
         out[f"{label}: modes covered"] = colors[0]
@@ -263,18 +283,26 @@ def build(ctx, train: dict) -> dict:
             reopen = gr.File(label="Open a saved comparison (.zip)", file_types=[".zip"], elem_id="compare_open")
             summary = gr.Markdown("", elem_id="compare_summary")
         with gr.Column(scale=3):
+            message = gr.Markdown("", elem_id="compare_message")
+            # The pictures first (above the fold), each named in a caption above it: gradio's label would
+            # sit on the picture's own legend (top left).
+            with gr.Row():
+                with gr.Column(min_width=240):
+                    caption_a = gr.Markdown("**A**", elem_id="compare_a_caption")
+                    picture_a = gr.Image(label="A", show_label=False, type="pil", format="png", interactive=False,
+                                         elem_id="compare_a", elem_classes=["pixelated"])
+                with gr.Column(min_width=240):
+                    caption_b = gr.Markdown("**B**", elem_id="compare_b_caption")
+                    picture_b = gr.Image(label="B", show_label=False, type="pil", format="png", interactive=False,
+                                         elem_id="compare_b", elem_classes=["pixelated"])
             status = gr.Markdown("No comparison yet: set B's changes and press **Start both**, or start one "
                                  "from the **Lessons** tab.", elem_id="compare_status")
-            message = gr.Markdown("", elem_id="compare_message")
-            with gr.Row():
-                picture_a = gr.Image(label="A", type="pil", format="png", interactive=False, elem_id="compare_a",
-                                     elem_classes=["pixelated"])
-                picture_b = gr.Image(label="B", type="pil", format="png", interactive=False, elem_id="compare_b",
-                                     elem_classes=["pixelated"])
             colors = color_map()
             plots = [gr.LinePlot(None, x="step", y="value", color="series", color_title="", color_map=colors,
-                                 label=label, x_title="step", y_title="", elem_id=f"compare_plot_{i}")
-                     for i, label in enumerate(("Losses (A and B)", "D's outputs (A and B)"))]
+                                 label=label, x_title="step", y_title="", elem_id=f"compare_plot_{i}",
+                                 visible=i < 2)  # the scores' chart: only when a run's loss gives scores
+                     for i, label in enumerate(("Losses (A and B)", "D's outputs (A and B)",
+                                                "D's raw scores (A and B)"))]
             modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="", color_map=colors,
                                      label="Modes covered (A and B)", x_title="step", y_title="modes",
                                      elem_id="compare_modes", visible=False)
@@ -284,7 +312,8 @@ def build(ctx, train: dict) -> dict:
     view = gr.State(None)
     timer = gr.Timer(TICK_S, active=False)
     b_list = [b_controls[n] for n in B_FIELDS]
-    live_outputs = [status, message, picture_a, picture_b, *plots, modes_plot, kl_plot, view, timer, summary]
+    captions = {"A": caption_a, "B": caption_b}
+    live_outputs = [status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, view, timer, summary]
 
     # ---------------------------------------------------------------- handlers
     def session_of(request: gr.Request):
@@ -311,10 +340,12 @@ def build(ctx, train: dict) -> dict:
     def plot_visibility(pair) -> dict:
         labels = {}
         for i, component in enumerate(plots):
-            titles = {label: plots_for(t.family.name)[i].label for label, t in pair.runs.items()}
+            titles = {label: slot_plots(t.family.name, t.cfg.train.loss)[i].label
+                      for label, t in pair.runs.items() if i in slot_plots(t.family.name, t.cfg.train.loss)}
             same = len(set(titles.values())) == 1  # the same family: one title for both
-            labels[component] = gr.update(label=f"A and B: {titles['A']}" if same else
-                                          " · ".join(f"{label}: {title}" for label, title in titles.items()))
+            labels[component] = gr.update(visible=bool(titles), label=(
+                f"{' and '.join(titles)}: {next(iter(titles.values()))}" if same else
+                " · ".join(f"{label}: {title}" for label, title in titles.items())))
         boxes = [quality_boxes(t) for t in pair.runs.values()]
         return {**labels, modes_plot: gr.update(visible=any(b["modes"] for b in boxes)),
                 kl_plot: gr.update(visible=any(b["grid"] for b in boxes))}
@@ -336,8 +367,8 @@ def build(ctx, train: dict) -> dict:
             for label, component in (("A", picture_a), ("B", picture_b)):
                 trainer = pair.runs[label]
                 lv = current.views.setdefault(label, LiveView())
-                out[component] = gr.update(value=run_picture(trainer, lv),
-                                           label=f"{label} · step {snaps[label]['step']:,} · {snaps[label]['state']}")
+                out[component] = run_picture(trainer, lv)
+                out[captions[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
         if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or changed:
             current.plotted_at = now
             out.update(live_curves(pair, snaps))
@@ -351,10 +382,12 @@ def build(ctx, train: dict) -> dict:
         out = {}
         histories = {label: snaps[label]["history"] for label in LABELS}
         schedules = {label: snaps[label]["schedule"] for label in LABELS}
-        for i, component in enumerate(plots):
-            columns = {label: {c: n for c, n in plots_for(snaps[label]["family"])[i].columns.items()
-                               if c in snaps[label]["series"]} for label in LABELS}
-            out[component] = overlay(histories, columns, schedules)
+        runs = {label: (snaps[label]["family"], pair.runs[label].cfg.train.loss, snaps[label]["series"])
+                for label in LABELS}
+        for component, columns in zip(plots, slot_columns(runs)):
+            if columns:
+                out[component] = overlay({label: histories[label] for label in columns}, columns,
+                                         {label: schedules[label] for label in columns})
         out.update(quality_curves({label: snaps[label]["quality_history"] for label in LABELS}))
         return out
 
@@ -421,17 +454,19 @@ def build(ctx, train: dict) -> dict:
         except (CheckpointError, ConfigError) as exc:
             return {message: f"### Cannot open this file\n{for_visitor(exc)}", reopen: None}
         out = {reopen: None, timer: gr.Timer(active=False)}
-        summary_ = opened["summary"]
+        summary_, losses = opened["summary"], {}
         for label, component in (("A", picture_a), ("B", picture_b)):
             sampler = ctx.catalog.sampler(opened[label], session)
             run = summary_["runs"][label]
-            out[component] = gr.update(value=saved_picture(sampler, sampler.cfg),
-                                       label=f"{label} · step {run['step']:,} · saved ({opened[label]})")
+            out[component] = saved_picture(sampler, sampler.cfg)
+            out[captions[label]] = f"**{label}** · step {run['step']:,} · saved comparison {label}"
+            losses[label] = sampler.cfg.train.loss
         histories = {label: summary_["runs"][label]["history"] for label in LABELS}
-        for i, component in enumerate(plots):
-            columns = {label: {c: n for c, n in plots_for(summary_["runs"][label]["family"])[i].columns.items()
-                               if c in summary_["runs"][label]["series"]} for label in LABELS}
-            out[component] = overlay(histories, columns)
+        runs = {label: (summary_["runs"][label]["family"], losses[label], summary_["runs"][label]["series"])
+                for label in LABELS}
+        for component, columns in zip(plots, slot_columns(runs)):
+            out[component] = gr.LinePlot(overlay({label: histories[label] for label in columns}, columns),
+                                         visible=bool(columns))
         quality = {label: summary_["runs"][label]["quality_history"] for label in LABELS}
         out.update(quality_curves(quality))
         diff = {k: tuple(v) for k, v in summary_["differences"].items()}
@@ -448,7 +483,7 @@ def build(ctx, train: dict) -> dict:
     for button, action in ((pause, do_pause), (resume, do_resume), (stop, do_stop), (step, do_step)):
         button.click(act(action), which, [message, timer], show_progress="hidden", concurrency_limit=None, **private)
     save.click(on_save, None, saved, **private)
-    reopen.upload(on_open, reopen, [reopen, status, message, picture_a, picture_b, *plots, modes_plot, kl_plot, timer],
+    reopen.upload(on_open, reopen, [reopen, status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, timer],
                   **private)
     return {"b_controls": b_controls, "start": start, "send": {"A": send_a, "B": send_b}, "start_event": start_event, "status": status,
             "message": message, "picture_a": picture_a, "picture_b": picture_b, "plots": plots, "timer": timer,
@@ -471,4 +506,4 @@ def wire_send_to_explore(ctx, compare: dict, explore: dict, interp: dict, tabs) 
 
     for label, button in compare["send"].items():
         button.click(sender(label), None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
-                     api_visibility="private")
+                     api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")

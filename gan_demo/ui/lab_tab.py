@@ -431,20 +431,43 @@ class LabHandlers:
         self.ctx.registry.stop(session)
         return status_text(session.trainer)
 
-    def d_step(self, show: list, request: gr.Request):
-        """One discriminator update alone (the background run is paused first), with a note."""
-        return self._one_step("D", show, request)
+    def d_step(self, show: list, source=None, csv_file=None, drawing=None, loss=None, lr_g=None, lr_d=None,
+               steps=None, request: gr.Request = None):
+        """One discriminator update alone (the background run is paused first), with a note. Without a 2D run,
+        one is started (paused) from the lab's settings (as Start takes them)."""
+        settings = [source, csv_file, drawing, loss, lr_g, lr_d, steps] if source is not None else []
+        return self._one_step("D", show, settings, request)
 
-    def g_step(self, show: list, request: gr.Request):
-        """One generator update alone (the background run is paused first), with a note."""
-        return self._one_step("G", show, request)
+    def g_step(self, show: list, source=None, csv_file=None, drawing=None, loss=None, lr_g=None, lr_d=None,
+               steps=None, request: gr.Request = None):
+        """One generator update alone (the background run is paused first), with a note; as d_step."""
+        settings = [source, csv_file, drawing, loss, lr_g, lr_d, steps] if source is not None else []
+        return self._one_step("G", show, settings, request)
 
-    def _one_step(self, which: str, show: list, request: gr.Request):
+    def _paused_run(self, settings: list, request: gr.Request) -> Trainer:
+        """A new 2D run from the lab's settings, paused before it trains on its own (the step mode's first click)."""
+        session = self.ctx.registry.get(request.session_hash)
+        cfg, dataset = self.run_config(*settings)
+        trainer = self.ctx.registry.start(session, cfg, self.ctx.device, dataset=dataset)
+        trainer.pause()
+        return trainer
+
+    def _one_step(self, which: str, show: list, settings: list, request: gr.Request):
         trainer = self._trainer(request)
+        started = ""
         if not in_lab(trainer):
-            msg = ("Start a 2D run first (above, on the right); then step through it here."
-                   if trainer is None else status_text(trainer))
-            return gr.skip(), msg, status_text(trainer), gr.skip(), gr.skip()
+            if trainer is not None and trainer.state in ("running", "paused"):  # never replace a live image run
+                return gr.skip(), status_text(trainer), status_text(trainer), gr.skip(), gr.skip()
+            if not settings:  # called without the lab's settings (an API client): nothing to start from
+                msg = ("Start a 2D run first (above, on the right); then step through it here."
+                       if trainer is None else status_text(trainer))
+                return gr.skip(), msg, status_text(trainer), gr.skip(), gr.skip()
+            try:
+                trainer = self._paused_run(settings, request)
+            except (ValueError, Busy) as e:  # ConfigError, DataError, bad numbers, server full
+                return gr.skip(), f"Could not start a run to step through: {e}", status_text(None), gr.skip(), gr.skip()
+            started = ("Started a 2D run from the settings above, paused so that you step it; press **Resume** to "
+                       "let it train on its own.\n\n")
         trainer.pause()  # the background run waits; its next step starts only after resume
         view = view_of(trainer)
         kind = trainer.cfg.train.loss
@@ -462,7 +485,22 @@ class LabHandlers:
         note_fn = d_step_note if which == "D" else g_step_note
         note = note_fn(kind, trainer.step, scores_before, scores_after, change)
         graph = graph_svg(trainer, updating=which, numbers=numbers)
-        return render(trainer, show, after), note, status_text(trainer, after), graph, self._key(trainer, show)
+        return (render(trainer, show, after), started + note, status_text(trainer, after), graph,
+                self._key(trainer, show))
+
+
+# Picking "drawn by you" selects the sketchpad's brush, so the first stroke draws (gradio's sketchpad starts with
+# no tool, and strokes made then gave "your drawing gives 0 points"). Retried while the pad is being shown.
+PICK_BRUSH_JS = """(source) => {
+  if (source !== %r) return;
+  let tries = 0;
+  const pick = () => {
+    const brush = document.querySelector('#lab-draw button[aria-label="Brush"]');
+    if (brush && brush.offsetParent !== null) { brush.click(); return; }
+    if (tries++ < 50) setTimeout(pick, 100);
+  };
+  pick();
+}""" % DRAWN
 
 
 def _source_visibility(source: str):
@@ -491,7 +529,7 @@ def build(ctx, train: dict | None = None) -> dict:
             csv_file = gr.File(label="CSV of x,y points (one point per line)", file_types=[".csv"],
                                visible=False, elem_id="lab-csv")
             drawing = capped_drawing(gr.Sketchpad(
-                label="Draw your data: pick the brush on the left, then draw", canvas_size=(360, 360),
+                label="Draw your data with the mouse", canvas_size=(360, 360),
                 fixed_canvas=True, layers=False, transforms=(),
                 brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"), visible=False,
                 elem_id="lab-draw"))
@@ -530,14 +568,16 @@ def build(ctx, train: dict | None = None) -> dict:
     show.change(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_layers", **quick)
     loss.change(h.preview_graph, loss, graph, api_name="lab_graph_preview", **quick)
     source.change(_source_visibility, source, [csv_file, drawing], api_name="lab_source", **quick)
+    source.input(None, source, None, js=PICK_BRUSH_JS, api_visibility="private")
     start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
                 concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
                 show_progress="minimal")
     pause.click(h.pause, None, status, api_name="lab_pause", **quick)
     resume.click(h.resume, None, status, api_name="lab_resume", **quick)
     stop.click(h.stop, None, status, api_name="lab_stop", **quick)
-    d_step.click(h.d_step, show, [picture, note, status, graph, last_key], api_name="lab_d_step", **quick)
-    g_step.click(h.g_step, show, [picture, note, status, graph, last_key], api_name="lab_g_step", **quick)
+    settings = [source, csv_file, drawing, loss, lr_g, lr_d, steps]  # a first step starts a run from these
+    d_step.click(h.d_step, [show, *settings], [picture, note, status, graph, last_key], api_name="lab_d_step", **quick)
+    g_step.click(h.g_step, [show, *settings], [picture, note, status, graph, last_key], api_name="lab_g_step", **quick)
     if isinstance(tab, gr.Tab) and isinstance(tab.parent, gr.Tabs):
         # Poll only while the lab is on screen: a hidden tab's timer keeps ticking otherwise.
         def follow_tab(evt: gr.SelectData):

@@ -7,6 +7,7 @@ import gradio as gr
 
 from ..losses import LOSS_FORMULAS, LOSS_NOTES
 from .compare_tab import B_FIELDS, SAME, changes_between
+from .plain_words import glossary_markdown, link_terms
 from .train_tab import values_for
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -470,13 +471,16 @@ def build(ctx) -> dict:
                 for label, tab in lesson.tabs:
                     btn = gr.Button(label, variant="primary", elem_id=f"lesson-{lesson.key}-{tab}")
                     tab_buttons.append((btn, tab))
-            gr.Markdown(lesson.text, latex_delimiters=LATEX)
+            gr.Markdown(link_terms(lesson.text), latex_delimiters=LATEX)
             if lesson.losses:
                 gr.Markdown(formulas_markdown(lesson.losses), latex_delimiters=LATEX)
     with gr.Accordion("All the losses", open=False, elem_id="lesson-losses"):
         gr.Markdown("$D$ is the discriminator's output: a probability $D(x) = \\sigma(\\ell)$ of its logit "
                     "$\\ell$ for the logistic losses, the raw score for the others.\n\n"
                     + formulas_markdown(LOSS_FORMULAS), latex_delimiters=LATEX)
+    # Always open (not folded): the lessons' words link here, and a link cannot open a closed fold.
+    gr.Markdown("## Glossary\nThe words the lessons use, in plain words.\n\n" + glossary_markdown(),
+                elem_id="glossary", sanitize_html=False)
     return {"buttons": buttons, "tab_buttons": tab_buttons, "compare_buttons": compare_buttons}
 
 

@@ -18,7 +18,8 @@ from .long_jobs import THREADS
 MIN_N, MAX_N, N_STEP = 500, 26_000, 500  # sample-count slider (26,000: the stacked-digits protocol)
 GENERATED, REAL = "generated", "held-out real"  # the two series of the table and the histogram
 COLORS = {GENERATED: "#%02x%02x%02x" % FAKE_COLOR, REAL: "#%02x%02x%02x" % REAL_COLOR}  # as in the 2D pictures
-TABLE_HEADERS = ["figure", GENERATED, REAL, "better"]
+SAMPLES = "samples (generated / real)"  # how many samples each figure was measured on
+TABLE_HEADERS = ["figure", GENERATED, REAL, "better", SAMPLES]
 MAX_BINS = 100  # classes or modes the histogram orders (ring8 8, digits 10, grid25 25)
 # stacked digits: 1,000 bars would be unreadable, so the chart counts modes by how many samples they got,
 # in multiples of a fair share (n / 1,000): a perfect generator puts nearly every mode in "0.5-2x"
@@ -32,7 +33,11 @@ EXPLAIN = {
                      "by the features of a small classifier this project trains on the same dataset: an FID analogue. "
                      "It compares the average and the spread of the two feature clouds, so it rises when images look "
                      "wrong *and* when they lack variety. It is not the FID published in papers (that one uses an "
-                     "Inception network): compare it with the held-out real column and with other runs measured here.",
+                     "Inception network): compare it with the held-out real column and with other runs measured here. "
+                     "**Sample-size bias:** FD estimated from fewer samples comes out higher (the spread of a small "
+                     "sample is noisier, and noise adds distance), so two FDs can only be compared when they were "
+                     "measured on the same number of samples: both columns here use the same count (the samples "
+                     "column), and a figure measured with another count elsewhere is not comparable.",
     "classifier_score": "**classifier score**: the Inception Score formula with the same classifier. High (at most "
                         "the number of classes) when each image is clearly one class and all classes appear equally.",
     "classes_covered": "**classes covered**: classes the classifier finds in at least a tenth of a fair share of the "
@@ -76,9 +81,14 @@ EXPLAIN = {
 }
 REAL_COLUMN = {
     "image": "The **held-out real** column scores real images the generator never saw (the test split) in the same "
-             "way: it is what a perfect generator would reach with this many samples. Compare the two columns.",
+             "way, with the same number of samples: a yardstick, not a limit. The distances are measured to the "
+             "*training* images, and the test split differs a little from them, so a generator can score below "
+             "the held-out column (closer to its training set than new real images are): read that as \"as good "
+             "as real data here\", or, with a nearest-image median far below the real one, as copying. "
+             "Compare the two columns.",
     "2d": "The **held-out real** column scores a fresh draw of real points the same way (grid divergences: against "
-          "the training draw): what a perfect generator would reach with this many samples. Compare the two columns.",
+          "the training draw), with the same number of samples: a yardstick, not a limit (a generator can score "
+          "a little below it by chance). Compare the two columns.",
 }
 PROBLEMS = {
     "image": "**Mode collapse** looks like: few classes covered, a class KL well above the real one, precision high "
@@ -94,8 +104,13 @@ PROBLEMS = {
 
 # ----------------------------------------------------------------------------------- results
 def figures_table(report: dict) -> pd.DataFrame:
-    """One row per figure the report holds: plain-words name, generated, held-out real, which way is better."""
-    return pd.DataFrame(table_rows(report), columns=TABLE_HEADERS)
+    """One row per figure the report holds: plain-words name, generated, held-out real, which way is better,
+    and how many samples each side was measured on."""
+    gen, real = report.get("generated", {}), report.get("real", {})
+    keys = [key for key in METRICS if key in gen or key in real]  # table_rows' order
+    counts = report.get("counts", {})
+    samples = [f"{counts[key][0]:,} / {counts[key][1]:,}" if key in counts else "–" for key in keys]
+    return pd.DataFrame([(*r, c) for r, c in zip(table_rows(report), samples)], columns=TABLE_HEADERS)
 
 
 def explanation(report: dict) -> str:
@@ -163,6 +178,20 @@ def nearest_picture_of(report: dict):
     return nearest_picture(samples["generated"], samples["nearest"], report["nearest_train"]["distances"])
 
 
+def sample_counts_words(report: dict, what: str) -> str:
+    """Which figures compare equal sample counts and which do not (and why), from the report's counts."""
+    counts = report.get("counts", {})
+    shown = [key for key in METRICS if key in counts]
+    unequal = [METRICS[key][0] for key in shown if counts[key][0] != counts[key][1]]
+    if not unequal:
+        return ""
+    equal = [METRICS[key][0] for key in shown if counts[key][0] == counts[key][1]]
+    text = (f" The held-out set has fewer {what} than were generated, so {', '.join(unequal)} compare different "
+            "sample counts (the samples column): a share or a rate barely depends on the count, but counts and "
+            "divergences do, so read those columns side by side with care")
+    return text + (f"; {', '.join(equal)} use the same count on both sides." if equal else ".")
+
+
 def summary(report: dict, name: str, live: bool) -> str:
     """Which generator was measured, on what, how long it took (Markdown)."""
     what = "points" if report.get("kind") == "2d" else "images"
@@ -170,6 +199,7 @@ def summary(report: dict, name: str, live: bool) -> str:
     text = (f"**{name}**: {report.get('dataset')} at step {report.get('step')}{cond} · {report.get('n_generated')} "
             f"generated {what} (seed {report.get('seed')}) beside {report.get('n_real')} held-out real {what} · "
             f"{report.get('seconds')} s on {report.get('device')}.")
+    text += sample_counts_words(report, what)
     clf = report.get("classifier")
     if clf:
         origin = f"trained now in {clf['train_seconds']} s, then cached" if clf.get("trained_now") else "cached"
@@ -181,12 +211,18 @@ def summary(report: dict, name: str, live: bool) -> str:
     return text
 
 
+OPTIONAL_FID = ("The standard FID (Inception features, the papers' figure) is optional and not set up on this "
+                "server; FD_classifier plays its part here.")
+
+
 def notes_markdown(report: dict) -> str:
+    """The report's notes; a standard FID that could not run is a quiet line, not an error (it is optional)."""
     notes = list(report.get("notes", []))
     fid = report.get("standard_fid") or {}
+    quiet = ""
     if fid.get("note") and "fid" not in report.get("generated", {}):
-        notes.insert(0, fid["note"])
-    return "**Notes**\n\n" + "\n".join(f"- {note}" for note in notes) if notes else ""
+        quiet = f"\n\n<small>{OPTIONAL_FID}</small>"
+    return ("**Notes**\n\n" + "\n".join(f"- {note}" for note in notes) if notes else "") + quiet
 
 
 def cli_command(name: str, n: int, folder: Path | None) -> str:

@@ -28,10 +28,12 @@ from ..live_quality import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .errors import for_visitor, refusal, user_error
 from .limits import WEB_LIMITS, check_live_change, check_web_limits
+from .plain_words import WORDS, help_line, label
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          CHANGE_SERIES, R_T, change_markers, plot_columns, plots_for, vae_pictures, vae_pictures_due, vae_view)
+                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, change_markers, plot_columns, plots_for,
+                          shows_r_t, vae_pictures, vae_pictures_due, vae_view)
 
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
@@ -56,7 +58,8 @@ DATASET_LABELS = {
 SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while the run trained (vertical lines)
                  "loss_D": "#2166ac", "loss_G": "#762a83", "D(x)": "#1b7837", "D(G(z))": "#762a83",
                  "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
-                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d"}
+                 "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
+                 SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
 
 # The controls, by RunConfig field name, in the order handlers receive them.
@@ -294,6 +297,8 @@ class LiveView:
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
     graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
+    drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
+    redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -341,12 +346,21 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def eta_words(snap: dict) -> str:
+    """The ETA with its range ("ETA 2 min 10 s, likely 1 min 50 s to 2 min 40 s"), or "ETA –" before it is known."""
+    text = f"ETA {_duration(snap['eta_s'])}"
+    span = snap.get("eta_range_s")
+    if snap["eta_s"] is not None and span is not None and _duration(span[0]) != _duration(span[1]):
+        text += f" (likely {_duration(span[0])} to {_duration(span[1])}, at the last minute's speed)"
+    return text
+
+
 def status_line(snap: dict | None, run_id: str | None = None) -> str:
     if snap is None:
         return "No run yet: choose a dataset and settings, then press **Start**."
     parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
     if snap["state"] == "running":
-        parts += [f"{snap['steps_per_s']:.1f} steps/s", f"ETA {_duration(snap['eta_s'])}"]
+        parts += [f"{snap['steps_per_s']:.1f} steps/s", eta_words(snap)]
     parts.append(f"device **{snap['device']}**")
     if run_id:
         parts.append(f"run id `{run_id}`")
@@ -417,6 +431,15 @@ def quality_boxes(trainer) -> dict[str, bool]:
             "modes": trainer.dataset.modes is not None or (trainer.kind == "image" and bool(trainer.quality_every))}
 
 
+def settings_details(docs: dict[str, str]) -> str:
+    """Every control's short label beside its command-line flag and the config's full description (the ⓘ fold)."""
+    rows = ["| setting | command line | in full |", "|---|---|---|"]
+    for name in CONTROL_FIELDS:
+        if name in docs:
+            rows.append(f"| {WORDS[name][0]} | `--{name.replace('_', '-')}` | {docs[name].replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def _button_updates(state: str | None) -> list:
     """interactive flags for Start, Pause, Resume, Stop, Reset, Save, Send to Explore, Apply now."""
     live = state in ("running", "paused")
@@ -434,105 +457,97 @@ def _png(picture: Image.Image) -> bytes:
 # ============================================================================ the tab
 def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
-    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig)}
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig),
+            **field_docs(VAESettings)}
     initial = values_for({})
     gan = initial["family"] == "gan"
     save_root = temp_dir("gan_demo_saves_")
 
-    def info(name: str, extra: str = "") -> str:
-        return (docs.get(name, "") + extra).strip()
-
     # ---------------------------------------------------------------- layout
     controls: dict[str, gr.components.Component] = {}
+
+    def words(name: str) -> dict:
+        """A control's short label and one-line help (plain_words); the config's full words are in the ⓘ fold."""
+        return {"label": label(name), "info": help_line(name)}
+
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=340):
+            # What a lesson needs stays open: the model, the data, the game's rules, how long, the seed.
             controls["family"] = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILY_NAMES], value=initial["family"],
-                                          label="Model family",
-                                          info="A GAN's generator learns by fooling a discriminator; a VAE's "
-                                               "decoder learns to rebuild data its encoder squeezed into z.")
+                                          **words("family"))
             controls["dataset"] = gr.Dropdown(
                 choices=[(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS], value=initial["dataset"],
-                label="Dataset",
-                info="2D point sets train in seconds; images take minutes on a CPU. Or upload your own below.")
-            upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
-                             file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
-            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], label="Loss", visible=gan,
-                                        info="How D and G score each other; the Lessons tab shows each formula.")
-            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], label="Reconstruction term",
-                                         visible=not gan,
-                                         info="−log p(x|z): bernoulli (cross-entropy on grey levels, images only) "
-                                              "or gaussian (squared error, points or images).")
+                **words("dataset"))
+            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], visible=gan, **words("loss"))
+            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], visible=not gan,
+                                         **words("recon"))
             with gr.Row():
-                controls["beta"] = gr.Number(initial["beta"], label="β (KL weight)", minimum=0, step=0.1,
-                                             visible=not gan,
-                                             info="loss = recon + β·KL. 1 trains on the ELBO itself; more gives "
-                                                  "a smoother latent space and blurrier images (β-VAE).")
-                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], label="KL warm-up steps", precision=0,
-                                                  minimum=0, visible=not gan,
-                                                  info="The KL weight ramps from 0 to β over these steps; 0 = none.")
-            with gr.Row():
-                controls["steps"] = gr.Number(initial["steps"], label="Steps", precision=0, minimum=1,
-                                              maximum=WEB_LIMITS["steps"], info=info("steps"))
-                controls["batch_size"] = gr.Number(initial["batch_size"], label="Batch size", precision=0,
-                                                   minimum=1, maximum=WEB_LIMITS["batch_size"],
-                                                   info=info("batch_size"))
-            with gr.Row():
-                controls["lr_g"] = gr.Number(initial["lr_g"], label="Learning rate G", minimum=0, step=1e-4,
-                                             info=info("lr_g"))
-                controls["lr_d"] = gr.Number(initial["lr_d"], label="Learning rate D", minimum=0, step=1e-4,
-                                             info=info("lr_d"))
-                controls["lr_vae"] = gr.Number(initial["lr_vae"], label="Learning rate", minimum=0, step=1e-4,
-                                               visible=not gan,
-                                               info="Adam's learning rate for the encoder and the decoder.")
-            with gr.Row():
-                controls["z_dim"] = gr.Number(initial["z_dim"], label="z_dim (latent size)", precision=0, minimum=1,
-                                              maximum=WEB_LIMITS["z_dim"], info=info("z_dim"))
-                controls["seed"] = gr.Number(initial["seed"], label="Seed", precision=0, minimum=0,
-                                             info=info("seed"))
-            controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, label="n_critic",
-                                             info=info("n_critic"), visible=gan)
+                controls["steps"] = gr.Number(initial["steps"], precision=0, minimum=1,
+                                              maximum=WEB_LIMITS["steps"], **words("steps"))
+                controls["seed"] = gr.Number(initial["seed"], precision=0, minimum=0, **words("seed"))
+                controls["beta"] = gr.Number(initial["beta"], minimum=0, step=0.1, visible=not gan, **words("beta"))
+            # The rest is folded: open it to tune a run.
+            with gr.Accordion("Your own data", open=False, elem_id="train_upload_box"):
+                upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
+                                 file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
+            with gr.Accordion("Training", open=False, elem_id="train_training_box"):
+                with gr.Row():
+                    controls["batch_size"] = gr.Number(initial["batch_size"], precision=0, minimum=1,
+                                                       maximum=WEB_LIMITS["batch_size"], **words("batch_size"))
+                    controls["z_dim"] = gr.Number(initial["z_dim"], precision=0, minimum=1,
+                                                  maximum=WEB_LIMITS["z_dim"], **words("z_dim"))
+                with gr.Row():
+                    controls["lr_g"] = gr.Number(initial["lr_g"], minimum=0, step=1e-4, **words("lr_g"))
+                    controls["lr_d"] = gr.Number(initial["lr_d"], minimum=0, step=1e-4, **words("lr_d"))
+                    controls["lr_vae"] = gr.Number(initial["lr_vae"], minimum=0, step=1e-4, visible=not gan,
+                                                   **words("lr_vae"))
+                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], precision=0, minimum=0, visible=not gan,
+                                                  **words("kl_warmup"))
+                controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, visible=gan,
+                                                 **words("n_critic"))
             with gr.Accordion("Model", open=False):
                 two_d = dataset_kind(initial["dataset"]) == "2d"
                 controls["width"] = gr.Slider(8, WEB_LIMITS["width"], value=initial["width"], step=8,
-                                              label="MLP width", info=info("width"), visible=two_d)
+                                              visible=two_d, **words("width"))
                 controls["depth"] = gr.Slider(1, WEB_LIMITS["depth"], value=initial["depth"], step=1,
-                                              label="MLP depth", info=info("depth"), visible=two_d)
+                                              visible=two_d, **words("depth"))
                 controls["activation"] = gr.Dropdown(list(ACTIVATIONS), value=initial["activation"],
-                                                     label="MLP activation", info=info("activation"), visible=two_d)
-                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4, label="ngf",
-                                            info=info("ngf"), visible=not two_d)
-                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4, label="ndf",
-                                            info=info("ndf"), visible=not two_d)
-                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"], label="Image size",
-                                                   info=info("img_size"), visible=not two_d)
+                                                     visible=two_d, **words("activation"))
+                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4,
+                                            visible=not two_d, **words("ngf"))
+                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4,
+                                            visible=not two_d, **words("ndf"))
+                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"],
+                                                   visible=not two_d, **words("img_size"))
                 controls["channels"] = gr.Dropdown([("the dataset's own", 0), ("1 (grayscale)", 1), ("3 (RGB)", 3)],
-                                                   value=initial["channels"], label="Channels",
-                                                   info=info("channels"), visible=not two_d)
-                controls["conditional"] = gr.Checkbox(initial["conditional"], label="Class-conditional",
-                                                      info=info("conditional"), visible=not two_d)
+                                                   value=initial["channels"], visible=not two_d, **words("channels"))
+                controls["conditional"] = gr.Checkbox(initial["conditional"], visible=not two_d,
+                                                      **words("conditional"))
             with gr.Accordion("Advanced", open=False):
-                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], label="Architecture",
-                                            info=info("arch"))
-                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"],
-                                                 label="D normalisation", info=info("d_norm"), visible=gan)
+                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], **words("arch"))
+                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"], visible=gan,
+                                                 **words("d_norm"))
                 with gr.Row():
-                    controls["beta1"] = gr.Number(initial["beta1"], label="Adam beta1", minimum=0, maximum=0.999,
-                                                  step=0.05, info=info("beta1"))
-                    controls["beta2"] = gr.Number(initial["beta2"], label="Adam beta2", minimum=0, maximum=0.9999,
-                                                  step=0.001, info=info("beta2"))
+                    controls["beta1"] = gr.Number(initial["beta1"], minimum=0, maximum=0.999, step=0.05,
+                                                  **words("beta1"))
+                    controls["beta2"] = gr.Number(initial["beta2"], minimum=0, maximum=0.9999, step=0.001,
+                                                  **words("beta2"))
                 with gr.Row():
-                    controls["gp_weight"] = gr.Number(initial["gp_weight"], label="gp_weight", minimum=0,
-                                                      info=info("gp_weight"), visible=gan)
-                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], label="r1_gamma", minimum=0, step=0.05,
-                                                     info=info("r1_gamma"), visible=gan)
+                    controls["gp_weight"] = gr.Number(initial["gp_weight"], minimum=0, visible=gan,
+                                                      **words("gp_weight"))
+                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], minimum=0, step=0.05, visible=gan,
+                                                     **words("r1_gamma"))
                 with gr.Row():
-                    controls["ema_decay"] = gr.Number(initial["ema_decay"], label="ema_decay", minimum=0,
-                                                      maximum=0.9999, step=0.0005, info=info("ema_decay"), visible=gan)
-                    controls["lr_decay"] = gr.Number(initial["lr_decay"], label="lr_decay", minimum=0, maximum=1,
-                                                     step=0.1, info=info("lr_decay"), visible=gan)
-                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], label="augment",
-                                                  info=info("augment"), visible=gan)
-
+                    controls["ema_decay"] = gr.Number(initial["ema_decay"], minimum=0, maximum=0.9999, step=0.0005,
+                                                      visible=gan, **words("ema_decay"))
+                    controls["lr_decay"] = gr.Number(initial["lr_decay"], minimum=0, maximum=1, step=0.1,
+                                                     visible=gan, **words("lr_decay"))
+                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], visible=gan,
+                                                  **words("augment"))
+            with gr.Accordion("(i) Every setting in full, with its command-line flag", open=False, elem_id="train_details"):
+                gr.Markdown(settings_details(docs), elem_id="train_details_text")
+            gr.Markdown("New words (D(x), G_ema, mode collapse, ...)? See the **glossary** at the end of the "
+                        "**Lessons** tab.", elem_id="train_glossary_hint")
         with gr.Column(scale=2, min_width=480):
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start", min_width=80)
@@ -559,6 +574,9 @@ def build(ctx) -> dict:
                     d_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
                                          color_map=SERIES_COLORS, label=second.label,
                                          elem_id="d_plot", x_title="step", y_title=second.y_title)
+                    rt_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="",
+                                          color_map=SERIES_COLORS, label=R_T_PLOT.label, elem_id="rt_plot",
+                                          x_title="step", y_title=R_T_PLOT.y_title, y_lim=[-1, 1], visible=False)
             with gr.Row(visible=False, equal_height=False) as vae_box:  # a VAE image run's own pictures
                 with gr.Column(scale=1, min_width=260):
                     gr.Markdown("**Reconstructions**: real images (left) through the encoder's mean and the "
@@ -598,7 +616,7 @@ def build(ctx) -> dict:
                 # The run's GAN as GAN Lab draws it, with the latest numbers (redrawn with the curves).
                 model_graph = gr.HTML(run_graph(config_from_values(initial)), elem_id="train_graph",
                                       js_on_load=None)
-            with gr.Accordion("Timeline: earlier grids", open=False):
+            with gr.Accordion("Timeline: earlier grids", open=False, elem_id="timeline_box") as timeline_box:
                 timeline = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="timeline",
                                      info="Grids are kept every 50 steps (thinned on long runs); drag to look back.")
                 timeline_caption = gr.Markdown("")
@@ -627,7 +645,7 @@ def build(ctx) -> dict:
         return {modes_box: gr.update(visible=shown["box"]), modes_plot: gr.update(visible=shown["modes"], label=label),
                 kl_plot: gr.update(visible=shown["grid"]), js_plot: gr.update(visible=shown["grid"])}
 
-    live_outputs = [grid, status, message, loss_plot, d_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
+    live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
                     manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
 
@@ -641,11 +659,12 @@ def build(ctx) -> dict:
 
     def family_view(family: str, trainer=None) -> dict:
         """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
-        first, second = plots_for(family)
+        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
         vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
         latent = trainer is not None and has_latent_pictures(trainer)
         return {loss_plot: gr.LinePlot(None, label=first.label, y_title=first.y_title),
                 d_plot: gr.LinePlot(None, label=second.label, y_title=second.y_title),
+                rt_plot: gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
                 samples_md: SAMPLES_CAPTION[family], vae_box: gr.update(visible=vae_images),
                 manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
                 recon_image: None, manifold_image: None, scatter_image: None}
@@ -664,11 +683,29 @@ def build(ctx) -> dict:
         out.update(zip(buttons, _button_updates(state)))
         return out
 
-    def live_curves(trainer, snap) -> dict:
-        """The two line plots from the run's declared series, labelled for its family."""
+    def live_curves(trainer, snap, current: LiveView) -> dict:
+        """The line plots from the run's declared series, labelled for its family and loss (scores or
+        probabilities), r_t on its own for an image GAN.
+
+        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
+        setting changed: its marker) is emptied this tick and drawn with it at the next."""
         out = {}
-        for component, plot in zip((loss_plot, d_plot), plots_for(snap["family"])):
+        plots = [*zip((loss_plot, d_plot), plots_for(snap["family"], trainer.cfg.train.loss))]
+        if shows_r_t(trainer):
+            plots.append((rt_plot, R_T_PLOT))
+        drawn = current.drawn_series if current.drawn_series is not None else {}
+        current.drawn_series, current.redraw = drawn, False
+        for component, plot in plots:
             frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            series = set() if frame is None else set(frame["series"])
+            key = component.elem_id
+            if key in drawn and not series <= drawn[key]:
+                drawn.pop(key)
+                current.redraw = True
+                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
+                continue
+            if series:
+                drawn.setdefault(key, series)
             out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
         return out
 
@@ -763,12 +800,16 @@ def build(ctx) -> dict:
                 vae_images = trainer.family.name == "vae" and trainer.kind == "image"
                 latent = has_latent_pictures(trainer)
                 out.update({samples_md: SAMPLES_CAPTION[snap["family"]], vae_box: gr.update(visible=vae_images),
-                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent)})
+                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
+                            rt_plot: gr.update(visible=shows_r_t(trainer))})
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         stepped = snap["step"] != current.step
-        ended = snap["state"] in TERMINAL and snap["state"] != current.state
+        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
+        # the charts and the graph all show the same step (the curves' rate limit would skip it).
+        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
+            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
         now = time.monotonic()
         if stepped:
             picture = progress_picture(trainer, current)
@@ -779,9 +820,9 @@ def build(ctx) -> dict:
             out[modes_md] = quality_line(snap["quality"])
         # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
         # picture), and once more when the run ends.
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended:
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
             current.plotted_at = now
-            out.update(live_curves(trainer, snap))
+            out.update(live_curves(trainer, snap, current))
             kl, js, modes, n_modes = quality_plots(snap["quality_history"])
             if modes is not None:
                 out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
@@ -799,9 +840,11 @@ def build(ctx) -> dict:
             tl = session.timeline  # read after keep_frame: thinning replaces the deque
             if len(tl) != current.frames:
                 current.frames = len(tl)
-                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1))
+                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
+                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
+                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
         current.step, current.state = snap["step"], snap["state"]
-        if snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped):
+        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
             out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
         return out
 
@@ -933,6 +976,8 @@ def build(ctx) -> dict:
     apply_now.click(on_apply, set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
+    timeline_box.expand(on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
+                        concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]
     picks = [controls["dataset"], controls["loss"], controls["family"]]  # what the auto values depend on
     for picked in picks:
@@ -955,7 +1000,8 @@ def build(ctx) -> dict:
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
             "save": save, "send": send, "saved": saved, "status": status, "message": message, "grid": grid,
-            "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
+            "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "timeline": timeline,
+            "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
             "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
@@ -973,4 +1019,17 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
         return gr.Tabs(selected="explore"), picked, picked
 
     train["send"].click(send, None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
-                        api_visibility="private")
+                        api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")
+
+
+# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
+# picture into view once the tab shows it (retried while the tab switches).
+SCROLL_TO_SAMPLE = """() => {
+  let tries = 0;
+  const show = () => {
+    const picture = document.querySelector('#explore-image');
+    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
+    if (tries++ < 50) setTimeout(show, 100);
+  };
+  show();
+}"""

@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from .. import viz
+from ..losses import PROBABILITY_LOSSES
 
 RECON_IMAGES = 16  # real images shown beside their reconstructions (a 4 x 4 grid each)
 SCATTER_POINTS = 600  # real images encoded for the latent scatter
@@ -31,13 +32,15 @@ class Plot:
 
 
 R_T = "r_t (ADA)"  # the legend's name of the GAN's r_t series (gan_demo.augment.overfit_sign)
+SCORE_REAL, SCORE_FAKE = "critic on real", "critic on generated"  # a score loss's D outputs (not probabilities)
 
 # What each family's two plots draw, from the series its train_step declares (snapshot()["series"]).
+# r_t has a chart of its own (R_T_PLOT): it jumps between -1 and +1 and would bury D(x) and D(G(z)).
 PLOTS = {
     "gan": (Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss"),
-            Plot({"d_real": "D(x)", "d_fake": "D(G(z))", "r_t": R_T},
-                 "D(x) on real data, D(G(z)) on generated; r_t = mean sign of D on real (ADA): "
-                 "near +1, D is sure every real image is real: it memorises", "D")),
+            Plot({"d_real": "D(x)", "d_fake": "D(G(z))"},
+                 "D(x) on real data, D(G(z)) on generated: D's probability that a sample is real",
+                 "probability")),
     "vae": (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
                  "nats per sample", "nats"),
             Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
@@ -49,8 +52,25 @@ SAMPLES_CAPTION = {
 }
 
 
-def plots_for(family: str) -> tuple[Plot, Plot]:
-    return PLOTS.get(family, PLOTS["gan"])
+# A loss whose D gives a score, not a probability (wgan-gp, lsgan): its outputs get their own names and axis.
+SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
+                  "D's raw scores on real and generated data (not probabilities: the gap between them is what "
+                  "counts)", "score")
+R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
+                "real image: it memorises them; near 0 is healthy", "r_t")
+
+
+def plots_for(family: str, loss: str | None = None) -> tuple[Plot, Plot]:
+    """A family's two plots; a GAN whose loss gives scores, not probabilities, draws them as scores."""
+    first, second = PLOTS.get(family, PLOTS["gan"])
+    if family == "gan" and loss is not None and loss not in PROBABILITY_LOSSES:
+        second = SCORE_PLOT
+    return first, second
+
+
+def shows_r_t(trainer) -> bool:
+    """r_t (ADA's overfitting sign) is charted for image GANs: on 2D sets, with endless data, it only jumps."""
+    return trainer.family.name == "gan" and trainer.kind == "image"
 
 
 def plot_columns(plot: Plot, series) -> dict:
@@ -169,15 +189,15 @@ def change_markers(frame, schedule: list[dict]):
 
     All markers are one series (a plot's colours are fixed by name), drawn as a comb along the lowest
     value: up and back down at each change's step. What changed is said in the Train tab's message and in
-    the run's command (--schedule)."""
+    the run's command (--schedule). Without a change there is no marker series, so the legend names only
+    what is drawn (a plot fixes its series when first drawn: the Train tab empties it before a new one,
+    gradio 6.31)."""
     import pandas as pd
 
-    if frame is None:
+    if frame is None or not schedule:
         return frame
     low, high = float(frame["value"].min()), float(frame["value"].max())
-    # One empty point from the first drawing on: the plot fixes its series when first drawn, so a
-    # series that appears later would never be drawn (gradio 6.31).
-    rows = [{"step": int(frame["step"].iloc[0]), "value": float("nan"), "series": CHANGE_SERIES}]
+    rows = []
     for entry in schedule:
         rows += [{"step": entry["step"], "value": v, "series": CHANGE_SERIES} for v in (low, high, low)]
     return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
