@@ -1,7 +1,6 @@
 """The 2D lab tab (GAN Lab): D's decision map, G's gradients and manifold, live; step-by-step mode; your own points."""
 from __future__ import annotations
 
-import io
 import math
 import tempfile
 import threading
@@ -22,10 +21,10 @@ from ..lab import lab_change, lab_state, mean_scores
 from ..losses import PROBABILITY_LOSSES
 from ..trainer import Trainer
 from ..viz import default_bounds, lab_image
-from .errors import user_error
 from .limits import check_web_limits
 from .sessions import Busy
 from .tempdirs import temp_dir
+from .widgets import check_drawing_size, ink_mask
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
 UPLOADED, DRAWN = "uploaded CSV", "drawn by you"
@@ -35,7 +34,6 @@ HEAT_RES = 64  # D is evaluated on a HEAT_RES x HEAT_RES grid
 N_FAKE = 512  # generated points drawn (a fixed noise batch, so steps can be compared point by point)
 N_REAL = 1000  # real points drawn
 MAX_DRAWN = 2000  # stroke pixels kept as points of a drawn distribution
-MAX_DRAWING_SIDE = 2048  # pixels; the canvas is 360 x 360 (about 3x that on a high-density screen)
 TICK_S = 0.5  # seconds between polls of the run
 _DEFAULTS_2D = RunConfig(data=DataConfig(dataset="ring8")).resolved().train  # what a 2D run resolves to
 DEFAULT_LR = _DEFAULTS_2D.lr_g
@@ -71,7 +69,7 @@ def drawn_points(drawing, max_points: int = MAX_DRAWN, seed: int = 0) -> np.ndar
     or one image array. A pixel is ink when it is dark and not transparent. The longer side of the
     canvas spans [-1, 1], so shapes keep their proportions.
     """
-    mask = _ink(drawing)
+    mask = ink_mask(drawing)
     if mask is None:
         return np.zeros((0, 2), np.float32)
     rows, cols = np.nonzero(mask)
@@ -83,30 +81,6 @@ def drawn_points(drawing, max_points: int = MAX_DRAWN, seed: int = 0) -> np.ndar
     x = (cols + 0.5 - w / 2) / half
     y = (h / 2 - rows - 0.5) / half  # image rows go down, y goes up
     return np.stack([x, y], 1).astype(np.float32)
-
-
-def _ink(drawing) -> np.ndarray | None:
-    """(H, W) bool mask of drawn pixels, or None when nothing was given."""
-    if drawing is None:
-        return None
-    if isinstance(drawing, dict):
-        images = [im for im in (drawing.get("layers") or []) if im is not None]
-        images += [drawing["composite"]] if drawing.get("composite") is not None else []
-    else:
-        images = [drawing]
-    mask = None
-    for im in images:
-        a = np.asarray(im)
-        if a.ndim == 2:
-            ink = a < 128
-        elif a.ndim == 3 and a.shape[2] in (3, 4):
-            ink = a[..., :3].astype(np.float32).mean(2) < 128
-            if a.shape[2] == 4:
-                ink &= a[..., 3] > 32  # transparent pixels carry arbitrary colours
-        else:
-            continue
-        mask = ink if mask is None or mask.shape != ink.shape else (mask | ink)
-    return mask
 
 
 def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
@@ -125,27 +99,11 @@ def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
             parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
             for part in [parts.background, parts.composite, *(parts.layers or [])]:
                 if part is not None:
-                    _check_drawing_size(part)
+                    check_drawing_size(part)
         return decode(payload)
 
     pad.preprocess = preprocess
     return pad
-
-
-def _check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the drawing",
-                        hint: str = "draw on the canvas") -> None:
-    """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
-    source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
-    try:
-        with Image.open(source) as im:
-            w, h = im.size
-    except Image.DecompressionBombError:  # PIL refuses to open past 2x its pixel limit (~179 megapixels)
-        raise user_error(f"{what} is too large to open (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
-                         f"{hint} (at most {max_side:,} pixels a side)") from None
-    except Exception:  # not an image: gradio's own decoding says so
-        return
-    if max(w, h) > max_side:
-        raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
 
 
 def _direction(dx: float, dy: float) -> str:

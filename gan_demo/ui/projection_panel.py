@@ -12,7 +12,8 @@ from PIL import Image
 
 from ..config import IMAGE_DATASETS, DataConfig
 from ..projection import image_target, project
-from .widgets import N_SLIDERS, VIEW_SIZE, bookmark_of, bookmark_names, cloud_view, sample_picture
+from .widgets import (N_SLIDERS, VIEW_SIZE, bookmark_names, bookmark_of, check_drawing_size, cloud_view, ink_mask,
+                      sample_picture)
 from .long_jobs import THREADS
 
 SOURCES = [("Upload an image", "upload"), ("Draw one", "draw"), ("A held-out real image", "held-out")]
@@ -34,9 +35,8 @@ def held_out(dataset: str, img_size: int, channels: int):
 
 def drawn_image(drawing) -> Image.Image:
     """A sketchpad drawing as the digit datasets show digits: light strokes on black, cropped square around them."""
-    from .lab_tab import _ink
 
-    mask = _ink(drawing)
+    mask = ink_mask(drawing)
     if mask is None or not mask.any():
         raise ValueError("draw something first (a digit, say)")
     rows, cols = np.nonzero(mask)
@@ -152,13 +152,12 @@ class ProjectionPanel:
 def capped_image(component: gr.Image) -> gr.Image:
     """component, refusing pictures larger than MAX_PHOTO_SIDE a side from their headers, before gradio
     decodes them (as the 2D lab's sketchpad does)."""
-    from .lab_tab import _check_drawing_size
 
     decode = component.preprocess
 
     def preprocess(payload):
         if payload is not None:
-            _check_drawing_size(payload, MAX_PHOTO_SIDE, "the image", "send a smaller one")
+            check_drawing_size(payload, MAX_PHOTO_SIDE, "the image", "send a smaller one")
         return decode(payload)
 
     component.preprocess = preprocess

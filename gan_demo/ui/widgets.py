@@ -2,12 +2,14 @@
 bookmarks, the session's files, and the Explore script the browser runs."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
 import threading
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -15,6 +17,7 @@ from ..config import TOY_DATASETS
 from ..data import DataError, load_dataset
 from ..latent import z_from_seed
 from ..viz import default_bounds, points_image
+from .errors import user_error
 from .tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
@@ -365,3 +368,47 @@ def problem(exc: Exception) -> str:
 
 
 EXPLORE_JS = (Path(__file__).with_name("explore.js")).read_text()  # installs window.ganExplore (no CDN, no file served)
+
+
+# ------------------------------------------------------------------------------------ drawings
+MAX_DRAWING_SIDE = 2048  # pixels; the canvas is 360 x 360 (about 3x that on a high-density screen)
+
+
+def ink_mask(drawing) -> np.ndarray | None:
+    """(H, W) bool mask of drawn pixels, or None when nothing was given."""
+    if drawing is None:
+        return None
+    if isinstance(drawing, dict):
+        images = [im for im in (drawing.get("layers") or []) if im is not None]
+        images += [drawing["composite"]] if drawing.get("composite") is not None else []
+    else:
+        images = [drawing]
+    mask = None
+    for im in images:
+        a = np.asarray(im)
+        if a.ndim == 2:
+            ink = a < 128
+        elif a.ndim == 3 and a.shape[2] in (3, 4):
+            ink = a[..., :3].astype(np.float32).mean(2) < 128
+            if a.shape[2] == 4:
+                ink &= a[..., 3] > 32  # transparent pixels carry arbitrary colours
+        else:
+            continue
+        mask = ink if mask is None or mask.shape != ink.shape else (mask | ink)
+    return mask
+
+
+def check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the drawing",
+                        hint: str = "draw on the canvas") -> None:
+    """Raise a gr.Error when one layer of a drawing (a FileData or its bytes) is too large, reading only its header."""
+    source = io.BytesIO(part) if isinstance(part, (bytes, bytearray, memoryview)) else part.path
+    try:
+        with Image.open(source) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:  # PIL refuses to open past 2x its pixel limit (~179 megapixels)
+        raise user_error(f"{what} is too large to open (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+                         f"{hint} (at most {max_side:,} pixels a side)") from None
+    except Exception:  # not an image: gradio's own decoding says so
+        return
+    if max(w, h) > max_side:
+        raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
