@@ -3,7 +3,6 @@ past the work budget, values of the wrong type, huge pictures and numbers, a flo
 inside a long step, and the temp folder after SIGINT / SIGTERM."""
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
