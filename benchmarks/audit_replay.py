@@ -314,25 +314,38 @@ def round2(session_timeout: float) -> None:
         flood = []
 
         api_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "project")
+        data = ["digits", picture, None, 1000]
+        flood = {}
 
-        def project(session: str):  # by the queue, as the browser joins it (gradio's /call/ route mixes up
-            began = time.perf_counter()  # concurrent calls of one session)
-            msg = queue_event(url, api_index, ["digits", picture, None, 1000], session)
-            flood.append({"session": session, "ok": bool(msg.get("success")), "s": round(time.perf_counter() - began, 1),
-                          "answer": None if msg.get("success") else answer(msg)[:160]})
+        def project(session: str, calls: int):
+            """`calls` projections joined at once by one session, as the browser joins the queue; one stream
+            (a session has one) reads every answer."""
+            began = time.perf_counter()
+            with httpx.Client(timeout=TIMEOUT_S * 3) as http:
+                body = {"data": data, "session_hash": session, "fn_index": api_index, "event_data": None,
+                        "trigger_id": None}
+                events = {http.post(f"{url}/gradio_api/queue/join", json=body).json()["event_id"] for _ in range(calls)}
+                done = []
+                with http.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}) as stream:
+                    for line in stream.iter_lines():
+                        msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                        if msg.get("event_id") in events and msg.get("msg") == "process_completed":
+                            done.append({"ok": bool(msg.get("success")), "s": round(time.perf_counter() - began, 1),
+                                         "answer": None if msg.get("success") else answer(msg)[:160]})
+                            if len(done) == calls:
+                                break
+            flood[session] = done
 
-        threads = [threading.Thread(target=project, args=("flooder",)) for _ in range(8)]
-        for t in threads:
-            t.start()
+        flooder = threading.Thread(target=project, args=("flooder", 8))
+        flooder.start()
         time.sleep(1)
-        other = threading.Thread(target=project, args=("patient",))
-        other.start()
-        for t in (*threads, other):
-            t.join(TIMEOUT_S)
-        out["projection_flood"] = {"flooder_accepted": sum(r["ok"] for r in flood if r["session"] == "flooder"),
-                                   "flooder_refused": sum(not r["ok"] for r in flood if r["session"] == "flooder"),
-                                   "a_refusal": next((r["answer"] for r in flood if not r["ok"]), None),
-                                   "patient": next(r for r in flood if r["session"] == "patient")}
+        project("patient", 1)
+        flooder.join(TIMEOUT_S * 3)
+        out["projection_flood"] = {"flooder_accepted": sum(r["ok"] for r in flood.get("flooder", [])),
+                                   "flooder_refused": sum(not r["ok"] for r in flood.get("flooder", [])),
+                                   "flooder_answers_s": [r["s"] for r in flood.get("flooder", [])],
+                                   "a_refusal": next((r["answer"] for r in flood.get("flooder", []) if not r["ok"]), None),
+                                   "patient": flood["patient"]}
         out["rss_end_mib"] = round(rss_mib(server.pid))
     finally:
         server.terminate()
