@@ -277,9 +277,7 @@ class RunConfig:
                   "find by itself, which is what the dataset measures")
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
                   f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
-        check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
-        check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
-        check(t.lr_d is None or 0 < t.lr_d < 1e6, "lr_d", f"must be a positive number, {auto} (got {t.lr_d})")
+        check_live_settings(check, t, v)
         check(t.beta1 is None or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1), {auto} (got {t.beta1})")
         check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
         check(t.batch_size is None or 1 <= t.batch_size <= 65536, "batch_size",
@@ -288,9 +286,6 @@ class RunConfig:
         check(t.batch_size is None or t.batch_size % t.world_size == 0, "batch_size",
               f"the global batch ({t.batch_size}) must split evenly across the {t.world_size} processes "
               f"(use a multiple of {t.world_size})")
-        check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
-        check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
-        check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
         check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
               f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
         check(t.lr_decay is None or 0 <= t.lr_decay <= 1, "lr_decay", f"must be between 0 and 1, {auto} (got {t.lr_decay})")
@@ -301,7 +296,6 @@ class RunConfig:
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
         check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, self.kind)
-        check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
         check_schedule(self)
 
     # ----------------------------------------------------------------- cli
@@ -354,6 +348,20 @@ def parse_policy(policy: str) -> tuple[str, ...]:
         raise ValueError(f"augment: {policy!r} is not a policy; use none, or a comma-separated list of "
                          f"{', '.join(OPERATIONS)} (each once), e.g. {DEFAULT_POLICY}")
     return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
+
+
+def check_live_settings(check, t: "TrainConfig", v: "VAESettings") -> None:
+    """The ranges of the settings a run can change while it trains (LIVE_SETTINGS): validate() checks them
+    with the rest, and check_schedule after each change (the other settings cannot change)."""
+    auto = "or auto for the default"
+    check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
+    check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
+    check(t.lr_d is None or 0 < t.lr_d < 1e6, "lr_d", f"must be a positive number, {auto} (got {t.lr_d})")
+    check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
+    check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
+    check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
+    check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+    check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
 
 
 def check_augment(check, augment, kind: str, family: str) -> None:
@@ -433,6 +441,11 @@ def check_schedule(cfg: "RunConfig", each=None) -> None:
         return
     trial = RunConfig(family=cfg.family, data=dataclasses.replace(cfg.data), model=dataclasses.replace(cfg.model),
                       train=dataclasses.replace(cfg.train), vae=dataclasses.replace(cfg.vae), step=cfg.step)
+
+    def check(ok: bool, name: str, msg: str):
+        if not ok:
+            raise ConfigError(f"{name}: {msg}")
+
     last = -1
     for i, entry in enumerate(schedule):
         where = f"schedule[{i}]"
@@ -446,7 +459,7 @@ def check_schedule(cfg: "RunConfig", each=None) -> None:
         check_live_values(cfg.family, changes, where)
         apply_live(trial, changes)
         try:
-            trial.validate()
+            check_live_settings(check, trial.train, trial.vae)  # only live settings change along a schedule
             if each is not None:
                 each(trial)
         except ConfigError as exc:

@@ -3,7 +3,6 @@ past the work budget, values of the wrong type, huge pictures and numbers, a flo
 inside a long step, and the temp folder after SIGINT / SIGTERM."""
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -294,3 +293,155 @@ def test_stop_lands_within_one_phase_of_a_long_step():
     assert len(phases) == 3 and tr.step == 0  # the step was abandoned at the next phase, not run to its end
     tr.step_once()  # a step asked for by hand after the stop runs whole
     assert len(phases) == 103 and tr.step == 1
+
+
+# --------------------------------------------------- row 4: huge numbers and pictures, as outside clients
+def test_a_comparison_json_with_a_400_digit_number_is_one_sentence(app, client, tmp_path, caplog):
+    from gan_demo.compare import COMPARISON_FILE, Comparison
+
+    pair = Comparison(ring_cfg(steps=2), ring_cfg(steps=2, loss="hinge"), device="cpu")
+    folder = pair.save(tmp_path / "comparison")
+    summary = json.loads((folder / COMPARISON_FILE).read_text())
+    huge = "1" * 400
+    setting = {**summary, "differences": {**summary["differences"], "n_critic": ["HUGE", 1]}}
+    curve = {**summary, "runs": {**summary["runs"], "A": {**summary["runs"]["A"], "history": {"step": ["HUGE"]}}}}
+    for what, hostile in {"a setting": setting, "a curve": curve}.items():
+        text = json.dumps(hostile).replace('"HUGE"', huge)
+        archive = tmp_path / f"{what}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for f in folder.rglob("*"):
+                if f.is_file() and f.name != COMPARISON_FILE:
+                    zf.write(f, f.relative_to(folder))
+            zf.writestr(COMPARISON_FILE, text)
+        caplog.clear()
+        status = upload(client, archive)
+        assert status.startswith("⚠ Could not load that run: comparison.json: "), (what, status)
+        assert "Traceback" not in status and str(tmp_path) not in status and "\n" not in status
+        assert [r.levelno for r in caplog.records if r.name == "gan_demo"] == [logging.WARNING]
+        assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_30000_pixel_sketch_is_refused_in_one_sentence(app, client, tmp_path, caplog):
+    png = blank_png(tmp_path / "bomb.png", 30000)  # 900 megapixels, ~100 KB: PIL refuses to open it at all
+    drawing = {"background": None, "layers": [], "composite": handle_file(str(png))}
+    caplog.clear()
+    with pytest.raises(Exception) as refused:
+        client.predict("digits", "draw", None, drawing, 0, 20, 0.0, api_name="/explore_project")
+    text = str(refused.value)
+    assert "the drawing is too large to open" in text and "at most" in text and str(tmp_path) not in text
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(":")[0] for r in errors] == ["user error"] and not any(r.exc_info for r in errors)
+
+
+# ------------------------------------------------------------- row 6: a flood of projections
+def test_one_visitor_holds_one_place_in_the_projection_queue(app, tmp_path, monkeypatch):
+    """/project: a session's second call while its first runs is refused at once; another session's call
+    waits its turn and then runs."""
+    from gan_demo import projection
+
+    ctx, _, url = app
+    entered, release = threading.Event(), threading.Event()
+    real = projection.project
+
+    def held(*args, **kwargs):
+        entered.set()
+        assert release.wait(TIMEOUT_S)
+        return real(*args, steps=1)
+
+    monkeypatch.setattr(projection, "project", held)
+    image = tmp_path / "digit.png"
+    blank_png(image, 16)
+    import httpx
+
+    with httpx.Client(timeout=TIMEOUT_S) as http:  # as a raw client: the file first, then calls by session hash
+        with open(image, "rb") as f:
+            served = http.post(f"{url}/gradio_api/upload", files={"files": ("digit.png", f, "image/png")}).json()[0]
+    picture = {"path": served, "meta": {"_type": "gradio.FileData"}}
+    results = {}
+
+    def project(key: str, session_hash: str):
+        out = call(url, "project", ["digits", picture, None, 5], session_hash, timeout=TIMEOUT_S)
+        results[key] = ("ok" if out["success"] else "refused", json.dumps(out["data"]))
+
+    first = threading.Thread(target=project, args=("first", "flooder"))
+    first.start()
+    assert entered.wait(TIMEOUT_S)
+    # The flooder's next projection is refused at once (asked of the queue itself: gradio's /call/ route
+    # answered a second call of a session whose first is still streaming with a 404 of its own).
+    from gan_demo.ui.sessions import Busy
+
+    with pytest.raises(Busy, match="at most 1 per visitor"):
+        with ctx.projections.turn("flooder"):
+            pass
+    other = threading.Thread(target=project, args=("other", "patient"))
+    other.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    while ctx.projections.waiting() < 1 and time.monotonic() < deadline:  # the other visitor waits its turn
+        time.sleep(0.01)
+    assert ctx.projections.waiting() == 1 and "other" not in results
+    release.set()
+    first.join(TIMEOUT_S)
+    other.join(TIMEOUT_S)
+    assert results["first"][0] == "ok" and results["other"][0] == "ok"
+    assert ctx.projections.waiting() == 0 and ctx.projections.running() == 0
+
+
+def test_the_queue_takes_visitors_in_turn_and_tells_each_its_place():
+    from gan_demo.ui.long_jobs import JobQueue
+    from gan_demo.ui.sessions import Busy
+
+    queue = JobQueue("projections", workers=1, per_session=1, max_waiting=2)
+    started, release, places, order = threading.Event(), threading.Event(), {}, []
+
+    def job(key: str):
+        with queue.turn(key, on_wait=lambda ahead: places.setdefault(key, []).append(ahead)):
+            order.append(key)
+            started.set()
+            assert release.wait(TIMEOUT_S)
+
+    first = threading.Thread(target=job, args=("a",))
+    first.start()
+    assert started.wait(TIMEOUT_S)
+    waiting = []
+    for key in ("b", "c"):
+        waiting.append(threading.Thread(target=job, args=(key,)))
+        waiting[-1].start()
+        deadline = time.monotonic() + TIMEOUT_S
+        while key not in places and time.monotonic() < deadline:
+            time.sleep(0.01)
+    with pytest.raises(Busy, match="at most 1 per visitor"):
+        with queue.turn("a"):
+            pass
+    with pytest.raises(Busy, match="busy: 2 projections are waiting \\(at most 2\\)"):
+        with queue.turn("d"):
+            pass
+    assert places == {"b": [1], "c": [2]}
+    release.set()
+    for t in (first, *waiting):
+        t.join(TIMEOUT_S)
+    assert order == ["a", "b", "c"] and queue.waiting() == 0 and queue.running() == 0
+
+
+# ------------------------------------------------------------------ row 7: signals
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_removes_the_apps_temp_folder(tmp_path, signum):
+    port = __import__("tests.browser", fromlist=["free_port"]).free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_DISABLE_TELEMETRY": "1"}
+    # start_new_session: the app is not in the test's process group (a SIGINT to the group would reach pytest)
+    app = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--device", "cpu"], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    try:
+        for line in app.stdout:  # the app says where it listens once it does
+            if "Running on local URL" in line:
+                break
+        roots = list(tmp_path.glob("gan_demo_run_*"))
+        assert len(roots) == 1 and roots[0].is_dir()
+        app.send_signal(signum)
+        app.wait(TIMEOUT_S)
+        assert not roots[0].exists()
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(TIMEOUT_S)

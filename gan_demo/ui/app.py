@@ -147,6 +147,8 @@ def _make_unload(ctx: AppContext):
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_runs: int = 2,
            device: str = "auto", prevent_thread_lock: bool = False, session_timeout: float = SESSION_TIMEOUT_S,
            ray: str | None = None, **kwargs):
+    if not prevent_thread_lock:
+        stop_on_signals()  # from the start: a signal while the server starts up cleans up too
     ctx = AppContext.create(device=device, max_runs=max_runs, session_timeout=session_timeout, ray=ray)
     ctx.registry.start_reaper()
     demo = build_demo(ctx)
@@ -156,7 +158,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, max_r
                 prevent_thread_lock=True, **kwargs)
     add_image_route(demo)
     if not prevent_thread_lock:
-        stop_on_signals()
         try:
             demo.block_thread()  # returns once SIGINT or SIGTERM closed the server
         finally:
