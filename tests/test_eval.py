@@ -126,12 +126,25 @@ def test_knn_precision_recall_and_nearest_neighbours():
     assert near["distances"][0][0] < 1e-3 < near["distances"][0][1]
 
 
-def test_standard_fid_is_a_note_without_weights():
+def test_standard_fid_is_a_note_without_torchmetrics_or_its_weights(monkeypatch, tmp_path):
+    """Never an error and never a download: without torchmetrics, or with it but without the Inception weights
+    in torch hub's cache (an empty cache folder here), the result is a note saying which."""
+    import sys
+
     x = torch.zeros(4, 1, 16, 16)
+    monkeypatch.setitem(sys.modules, "torchmetrics", None)  # an import of it fails, installed or not
+    monkeypatch.setitem(sys.modules, "torchmetrics.image.fid", None)
     out = standard_fid(x, x)
-    assert out["value"] is None or isinstance(out["value"], float)
-    if out["value"] is None:
-        assert out["note"].startswith("standard FID not computed:") and "torchmetrics" in out["note"]
+    assert out["value"] is None
+    assert out["note"].startswith("standard FID not computed: torchmetrics cannot be imported")
+    monkeypatch.undo()
+    try:
+        import torchmetrics.image.fid  # noqa: F401
+    except Exception:
+        return  # not installed here: the second case needs it
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    out = standard_fid(x, x)
+    assert out["value"] is None and "the Inception weights are not in" in out["note"]
 
 
 # ------------------------------------------------------------------------------ eval

@@ -92,8 +92,11 @@ def test_bad_changes_are_refused_naming_the_setting_and_a_vae_changes_beta():
 
 
 def test_a_rollback_keeps_the_settings_the_user_chose():
+    from test_trainer import poison_from
+
     tr = Trainer(ring_cfg(lr_g=1e3, lr_d=1e3, steps=500), device="cpu")
     tr.change(lr_d=900.0)
+    poison_from(tr, 3)  # diverges on cue, not after however many steps lr 1e3 takes
     assert tr.run() == "diverged"
     assert tr.family.opt_D.param_groups[0]["lr"] == 900.0 and tr.cfg.train.lr_d == 900.0
 

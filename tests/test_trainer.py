@@ -197,13 +197,29 @@ def test_snapshot_shows_only_steps_read_back():
     assert snap["step"] == 2 == snap["last"]["step"] and snap["history"]["step"] == [1, 2]
 
 
+def poison_from(trainer, call: int) -> None:
+    """From the family's call-th step on, its numbers come back NaN: a blow-up on cue, whatever the learning rates."""
+    real, calls = trainer.family.train_step, [0]
+
+    def train_step(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls[0] += 1
+        return {k: v * float("nan") for k, v in out.items()} if calls[0] >= call else out
+
+    trainer.family.train_step = train_step
+
+
 def test_divergence_is_caught_between_batched_read_backs(monkeypatch):
     monkeypatch.setattr(trainer_module, "READBACK_STEPS", 16)
     monkeypatch.setattr(trainer_module, "READBACK_S", 1e9)
-    tr = Trainer(toy_cfg(lr_g=1e3, lr_d=1e3, steps=500))
+    tr = Trainer(toy_cfg(steps=500))
+    poison_from(tr, 123)
     assert tr.run() == "diverged"
     bad = int(tr.message.split()[3].rstrip(";"))
-    assert tr.step < bad and tr.step % trainer_module.GOOD_STATE_EVERY == 0
+    # rolled back to the last good weights: kept at the first read-back (every 16 steps here) that came at least
+    # GOOD_STATE_EVERY steps after the previous ones (step 0), so step 64; nothing of steps 65..123 is kept
+    assert bad == 123 and tr.step == 64 and trainer_module.GOOD_STATE_EVERY == 50
+    assert tr.history.columns()["step"][-1] == 64
     assert all(math.isfinite(v) for v in tr.history.columns()["loss_d"])  # nothing from the blown-up steps
 
 
