@@ -496,6 +496,32 @@ def test_packed_checkpoint_saves_and_samples(tmp_path):
     assert score is not None and 0.0 <= score <= 1.0
 
 
+# ------------------------------------------------------------------ the Train and Compare tabs
+def test_train_tab_values_reach_the_config_and_its_command():
+    from gan_demo.ui.train_tab import FAMILY_ONLY, cli_command, config_from_values, values_for
+
+    assert {"mbstd_group", "pack"} <= set(FAMILY_ONLY["gan"])
+    values = values_for({"dataset": "stacked-digits", "img_size": 16, "d_norm": "none"})
+    assert (values["mbstd_group"], values["pack"]) == (0, 0)  # off unless chosen
+    cfg = config_from_values({**values, "mbstd_group": 4, "pack": 2})
+    assert (cfg.model.mbstd_group, cfg.model.pack) == (4, 2)
+    assert "--mbstd-group 4 --pack 2" in cli_command(cfg)
+    with pytest.raises(ConfigError, match="^pack:"):
+        config_from_values({**values, "pack": 3})  # batch 64: no whole packs of 3
+
+
+def test_compare_tab_b_can_add_mbstd_or_packing():
+    from gan_demo.ui.compare_tab import B_FIELDS, B_MORE_ROWS, pair_configs
+    from gan_demo.ui.train_tab import values_for
+
+    assert ("mbstd_group", "pack") in B_MORE_ROWS and {"mbstd_group", "pack"} <= set(B_FIELDS)
+    a = values_for({"dataset": "ring8"})
+    cfg_a, cfg_b = pair_configs(a, {"mbstd_group": "4", "pack": ""})  # textboxes: empty = same as A
+    assert (cfg_a.model.mbstd_group, cfg_b.model.mbstd_group, cfg_b.model.pack) == (0, 4, 0)
+    _, cfg_b = pair_configs(a, {"pack": "2"})
+    assert cfg_b.model.pack == 2
+
+
 def _rounded(value):
     if isinstance(value, float):
         return float(f"{value:.8g}")

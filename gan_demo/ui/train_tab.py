@@ -17,6 +17,7 @@ from PIL import Image
 
 from .. import viz
 from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+                      MAX_MBSTD_GROUP, MAX_PACK,
                       RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
@@ -59,7 +60,7 @@ FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder +
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
-                  "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
+                  "ndf", "d_norm", "mbstd_group", "pack", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
                   "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
                   "lr_vae", "steps",
                   "seed")
@@ -68,7 +69,7 @@ CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", 
 AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
                "lr_decay")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
+FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
                        "lr_decay", "augment"),
                "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
@@ -480,6 +481,13 @@ def build(ctx) -> dict:
                                             info=info("arch"))
                 controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"],
                                                  label="D normalisation", info=info("d_norm"), visible=gan)
+                with gr.Row():  # D's view of the batch (issue 19): the published fixes for mode collapse
+                    controls["mbstd_group"] = gr.Number(initial["mbstd_group"], label="Minibatch stddev group",
+                                                        precision=0, minimum=0, maximum=MAX_MBSTD_GROUP,
+                                                        info=info("mbstd_group"), visible=gan)
+                    controls["pack"] = gr.Number(initial["pack"], label="PacGAN pack (samples D judges at once)",
+                                                 precision=0, minimum=0, maximum=MAX_PACK, info=info("pack"),
+                                                 visible=gan)
                 with gr.Row():
                     controls["beta1"] = gr.Number(initial["beta1"], label="Adam beta1", minimum=0, maximum=0.999,
                                                   step=0.05, info=info("beta1"))
