@@ -43,7 +43,7 @@ class TimeBudget:
     def __init__(self, minutes: float, limit: int | None = None, clock=time.perf_counter):
         check_minutes(minutes)
         self.minutes, self.limit, self.clock = float(minutes), limit, clock
-        self.started = self.start_step = None
+        self.started = self.start_step = self.trainer = None
         self.warm: tuple[float, int] | None = None  # (clock, step) once the first steps are behind
         self.steps: int | None = None  # the chosen total, once decided
 
@@ -57,7 +57,7 @@ class TimeBudget:
                               "the total steps before the speed is known; use lr_decay below 1, or give the steps")
         t.steps = PLACEHOLDER_STEPS if self.limit is None else min(PLACEHOLDER_STEPS, max(self.limit, trainer.step + 1))
         trainer.target_steps = t.steps
-        self.started, self.start_step = self.clock(), trainer.step
+        self.started, self.start_step, self.trainer = self.clock(), trainer.step, trainer
         trainer.add_callback(self)
 
     def __call__(self, trainer, rec) -> None:

@@ -106,3 +106,37 @@ def test_cli_minutes_refuses_steps_too(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--dataset", "ring8", "--minutes", "1", "--steps", "10", "--out", str(tmp_path / "x")])
     assert "minutes: give either --minutes or --steps" in capsys.readouterr().err
+
+
+def test_train_tab_minutes_sets_the_steps_and_the_command():
+    """The Train tab's "Train for: minutes": the run starts with the speed unknown, then its steps (and the
+    command shown, and the saved config) name the chosen count; the run ends there."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui import train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="s1")
+    values = train_tab.values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 64})
+    data = {tab["controls"][n]: v for n, v in values.items()}
+    with pytest.raises(ConfigError, match="^minutes:"):
+        train_tab.time_budget("minutes", train_tab.WEB_MINUTES + 1)
+    try:
+        out = fns["on_start"]({**data, tab["train_for"]: "minutes", tab["minutes"]: 0.01}, request)
+        assert "Timing the first steps to fill 0.01 minutes" in out[tab["message"]]
+        session = ctx.registry.get("s1")
+        trainer = session.trainer
+        trainer.join(120)
+        assert trainer.state == "finished" and session.budget.decided
+        out = fns["on_tick"](out[tab["view"]], request)
+        steps = session.budget.steps
+        assert trainer.step == trainer.cfg.train.steps == steps < train_tab.WEB_LIMITS["steps"]
+        assert f"--steps {steps} " in out[tab["cli"]] and f"{steps:,} steps" in out[tab["message"]]
+    finally:
+        ctx.registry.drop("s1")

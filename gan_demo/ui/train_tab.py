@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .. import viz
+from ..budget import TimeBudget
 from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       MAX_MBSTD_GROUP, MAX_PACK,
                       RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
@@ -39,6 +40,8 @@ PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Veg
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
+TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
+WEB_MINUTES = 60  # the longest time budget a web run may ask for (its steps also stay within WEB_LIMITS)
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
 
 DATASET_LABELS = {
@@ -211,6 +214,17 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
             setattr(part, name, None)
     check_web_limits(cfg)
     return cfg
+
+
+def time_budget(train_for: str, minutes) -> TimeBudget | None:
+    """The Train tab's "Train for": None for steps, or a TimeBudget of `minutes` (at most WEB_MINUTES) whose
+    steps stay within the web's step limit; ConfigError names the field."""
+    if train_for != "minutes":
+        return None
+    if minutes is None or not 0 < float(minutes) <= WEB_MINUTES:
+        raise ConfigError(f"minutes: between 0 and {WEB_MINUTES} in the web app (got {minutes}); train longer runs "
+                          "with the command line (--minutes)")
+    return TimeBudget(float(minutes), limit=WEB_LIMITS["steps"])
 
 
 def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
@@ -436,6 +450,12 @@ def build(ctx) -> dict:
                 controls["kl_warmup"] = gr.Number(initial["kl_warmup"], label="KL warm-up steps", precision=0,
                                                   minimum=0, visible=not gan,
                                                   info="The KL weight ramps from 0 to β over these steps; 0 = none.")
+            with gr.Row():
+                train_for = gr.Radio(TRAIN_FOR, value="steps", label="Train for", elem_id="train_for",
+                                     info="A number of steps, or minutes: the steps are then set from the speed of "
+                                          "the first ones and shown in the command below, which repeats the run")
+                minutes = gr.Number(2, label="Minutes", minimum=0.1, maximum=WEB_MINUTES, step=0.5, visible=False,
+                                    elem_id="train_minutes")
             with gr.Row():
                 controls["steps"] = gr.Number(initial["steps"], label="Steps", precision=0, minimum=1,
                                               maximum=WEB_LIMITS["steps"], info=info("steps"))
@@ -696,7 +716,8 @@ def build(ctx) -> dict:
         session = session_of(request)
         try:
             cfg = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            trainer = ctx.registry.start(session, cfg, ctx.device)
+            budget = time_budget(data.get(train_for, "steps"), data.get(minutes))
+            trainer = ctx.registry.start(session, cfg, ctx.device, budget=budget)
         except Busy as exc:
             gr.Warning(str(exc))
             return {message: f"### Server busy\n{exc}"}
@@ -710,7 +731,11 @@ def build(ctx) -> dict:
         if cfg.data.dataset == STACKED and not trainer.quality_every:
             note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
                     "measure any stacked-digits run in the Quality tab, then start again")
-        out.update({message: f"Dataset note: {note}" if note else "",
+        shown = f"Dataset note: {note}" if note else ""
+        if budget is not None:
+            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
+                                                  "are set then, and the command below shows them.")))
+        out.update({message: shown,
                     **_quality_updates(trainer),
                     cli: cli_command(cfg, session.run_id),
                     model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
@@ -739,6 +764,14 @@ def build(ctx) -> dict:
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
+        budget = session.budget
+        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
+                and session.run_cfg.train.steps != budget.steps:
+            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
+            out[cli] = live_command(session)
+            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
+                    "(in the command below and in the saved config.json).")
+            out[message] = " ".join(filter(None, (out.get(message), told)))
         stepped = snap["step"] != current.step
         ended = snap["state"] in TERMINAL and snap["state"] != current.state
         now = time.monotonic()
@@ -898,8 +931,10 @@ def build(ctx) -> dict:
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(on_start, set(inputs), live_outputs + [cli], show_progress="minimal", **private)
-    timer.tick(on_tick, [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    start.click(on_start, set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    timer.tick(on_tick, [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
+    train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
+                     [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
     for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
                            (stop, lambda s, t: ctx.registry.stop(s))):
         button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
@@ -934,7 +969,7 @@ def build(ctx) -> dict:
             "loss_plot": loss_plot, "d_plot": d_plot, "timeline": timeline, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-            "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
+            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
