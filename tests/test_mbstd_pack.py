@@ -522,6 +522,24 @@ def test_compare_tab_b_can_add_mbstd_or_packing():
     assert cfg_b.model.pack == 2
 
 
+def test_lesson_5_compares_the_collapsing_d_with_its_fixes():
+    """Lesson 5's extra comparisons: A is the D without BatchNorm at the lesson's settings, B the same D with
+    packing or minibatch stddev and nothing else changed."""
+    from gan_demo.ui.compare_tab import pair_configs
+    from gan_demo.ui.lessons_tab import LESSONS
+
+    lesson = next(l for l in LESSONS if l.key == "stacked")
+    pairs = dict(lesson.more_pairs())
+    assert len(pairs) == 2
+    for a_values, changes in pairs.values():
+        cfg_a, cfg_b = pair_configs(a_values, {k: str(v) for k, v in changes.items()})
+        assert (cfg_a.data.dataset, cfg_a.data.img_size, cfg_a.train.steps, cfg_a.model.d_norm) == \
+            ("stacked-digits", 16, 800, "none")
+        a, b = cfg_a.to_dict(), cfg_b.to_dict()
+        differ = {k for k in a["model"] if a["model"][k] != b["model"][k]}
+        assert differ in ({"pack"}, {"mbstd_group"}) and a["train"] == b["train"] and a["data"] == b["data"]
+
+
 def _rounded(value):
     if isinstance(value, float):
         return float(f"{value:.8g}")
