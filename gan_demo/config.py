@@ -482,8 +482,8 @@ def field_type(klass, name: str) -> type:
     return args[0] if args else hint
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking",
-            "ema_decay", "augment")
+GAN_ONLY = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma",
+            "mode_seeking", "ema_decay", "augment")
 
 
 def _quote(s: str) -> str:

@@ -151,7 +151,9 @@ def pack_of(D: nn.Module) -> int:
 
 def judge_each(D: nn.Module, x: torch.Tensor, y=None) -> torch.Tensor:
     """D's output for every sample, (B,): a packed D's verdict on a pack is given to each of its samples.
-    For pictures of D's opinion (the 2D lab's map, a sample's score); training uses D's own output."""
+    For pictures of D's opinion (the 2D lab's map, a sample's score); training uses D's own output.
+    A lone sample is packed with itself and has no spread, which a packed or minibatch-stddev D reads as a
+    collapsed batch: its score says less than a score within a batch does."""
     logits = D(x, y)
     m = pack_of(D)
     return logits if m == 1 else logits.repeat_interleave(m)[:x.shape[0]]
@@ -348,9 +350,11 @@ class DCGANDiscriminator(nn.Module):
     whole D is Lipschitz-bounded; "none" has no normalisation.
     Conditional (n_classes > 0): projection discriminator, logit = conv(h) + <embed(y), flat(h)>,
     with h the (ndf*k) x 4 x 4 features (the final 4 x 4 conv is a linear map of flat(h)).
-    mbstd_group > 0 appends the minibatch standard deviation to h as one more 4 x 4 channel, which the
-    final conv reads (ProGAN's place for it: before D's last layers); pack = m > 0 judges m images at
-    once, (B, nc, H, W) -> (B/m, m*nc, H, W), and returns one logit per pack, (B/m,).
+    mbstd_group > 0 appends the minibatch standard deviation to h as one more 4 x 4 channel and mixes it
+    into the features with one more 3 x 3 conv + LeakyReLU before the final conv (StyleGAN's epilogue;
+    read by the final linear conv alone, the spread helped far less: BENCHMARKS.md, "Minibatch stddev and
+    packing"); pack = m > 0 judges m images at once, (B, nc, H, W) -> (B/m, m*nc, H, W), and returns one
+    logit per pack, (B/m,).
     """
 
     def __init__(self, channels: int = 3, img_size: int = 32, ndf: int = 64, d_norm: str = "batch",
@@ -362,8 +366,11 @@ class DCGANDiscriminator(nn.Module):
         self.mbstd_group, self.pack = mbstd_group, pack
         layers, width = dcgan_down(channels * max(pack, 1), img_size, ndf, batch_norm=d_norm == "batch")
         self.features = nn.Sequential(*layers)
-        # state size: (ndf*mult [+ 1 spread]) x 4 x 4 -> 1 x 1 x 1
-        self.out = nn.Conv2d(width + (1 if mbstd_group else 0), 1, 4, 1, 0)
+        if mbstd_group:  # StyleGAN's epilogue: the spread joins the features in one more 3 x 3 conv before the last
+            # state size: (ndf*mult + 1) x 4 x 4 -> (ndf*mult) x 4 x 4
+            self.epilogue = nn.Sequential(nn.Conv2d(width + 1, width, 3, 1, 1), nn.LeakyReLU(0.2))
+        # state size: (ndf*mult) x 4 x 4 -> 1 x 1 x 1
+        self.out = nn.Conv2d(width, 1, 4, 1, 0)
         self.apply(dcgan_init)
         if n_classes > 0:
             self.embed = nn.Embedding(n_classes * max(pack, 1), width * 4 * 4)
@@ -378,7 +385,7 @@ class DCGANDiscriminator(nn.Module):
         if self.pack:
             x, y = pack_samples(x, self.pack, y)  # (B/m, m*nc, H, W), labels (B/m, m)
         h = self.features(x)  # (B, ndf*k, 4, 4)
-        seen = minibatch_stddev(h, self.mbstd_group) if self.mbstd_group else h  # (B, ndf*k [+ 1], 4, 4)
+        seen = self.epilogue(minibatch_stddev(h, self.mbstd_group)) if self.mbstd_group else h  # (B, ndf*k, 4, 4)
         logit = self.out(seen).reshape(x.shape[0])  # (B,)
         e = _projection(self.embed, y, self.pack, self.n_classes) if self.n_classes else None
         if e is not None:
