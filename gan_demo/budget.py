@@ -1,7 +1,6 @@
 """Training to a time budget: the steps a run of N minutes takes, set from the measured speed of its first steps."""
 from __future__ import annotations
 
-import math
 import time
 
 from .config import ConfigError
@@ -36,9 +35,9 @@ def steps_for(minutes: float, steps_done: int, elapsed: float, steps_per_s: floa
 
 class TimeBudget:
     """A Trainer callback that sets a run's steps from its speed: the run starts with a placeholder step count,
-    and once MEASURE_SHARE of the budget (at most MEASURE_MAX_S) has passed, the steps become those that fill the
-    budget at the speed measured after the first MEASURE_MIN_STEPS (over at least as many more), in cfg.train.steps too, so config.json (and the command it
-    gives) repeats the run exactly. One process only: under torchrun, ranks would read different clocks."""
+    and once MEASURE_SHARE of the budget (at most MEASURE_MAX_S) has passed, the steps become those that fill
+    the budget at the speed measured after the first MEASURE_MIN_STEPS (over at least as many more), in
+    cfg.train.steps too, so config.json (and the command it gives) repeats the run exactly. One process only: under torchrun, ranks would read different clocks."""
 
     def __init__(self, minutes: float, limit: int | None = None, clock=time.perf_counter):
         check_minutes(minutes)
@@ -89,8 +88,3 @@ class TimeBudget:
     def decided(self) -> bool:
         return self.steps is not None
 
-
-def describe(minutes: float) -> str:
-    """'2 min' / '90 s' for messages."""
-    seconds = minutes * 60
-    return f"{math.floor(seconds)} s" if seconds < 120 else f"{minutes:g} min"

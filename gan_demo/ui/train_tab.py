@@ -765,6 +765,8 @@ def build(ctx) -> dict:
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
         budget = session.budget
+        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
+            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
         if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
                 and session.run_cfg.train.steps != budget.steps:
             session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
