@@ -315,9 +315,9 @@ different to D from a varied batch of real images. Take it out and D judges one 
 colour channels: its first layer sees 6 channels instead of 3, and it gives one verdict for the pair. Two real
 images are two independent triples, almost never the same one; two samples of a collapsed G are often the same
 few triples. So "the two look alike" becomes evidence of *fake* that D can learn, and G is only called real when
-its pairs are as varied as real pairs, which it cannot fake without covering the modes. (PacGAN shows that
-packing m samples raises the penalty on missing modes roughly to the power m.) D sees half as many inputs a step,
-each twice as wide, so a step costs about the same. *Minibatch standard deviation* (Karras et al. 2018, ProGAN,
+its pairs are as varied as real pairs, which it cannot fake without covering the modes. (PacGAN proves that the
+distance D estimates between packed real and packed generated samples grows with m for a generator that drops
+modes.) D sees half as many inputs a step, only its first layer twice as wide, so a step costs no more. *Minibatch standard deviation* (Karras et al. 2018, ProGAN,
 kept in StyleGAN) adds one more channel near D's end: for a group of 4 samples it takes the spread (standard
 deviation) of every feature of D's last 4 × 4 map across the group, averages them into one number, and appends it
 to each sample's features, which one more convolution mixes in before D's verdict. Real groups are varied (a
