@@ -246,6 +246,14 @@ def _train(args, dist, device) -> int:
     master = dist.master
     say = (lambda text: print(text, file=sys.stderr)) if master else (lambda text: None)
     out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}")
+    budget = None
+    if args.minutes is not None:
+        from .budget import TimeBudget
+
+        if args.resume or getattr(args, "TrainConfig.steps"):
+            raise ConfigError("minutes: give either --minutes or --steps, and not with --resume (a resumed run "
+                              "keeps the steps its config.json names; --steps adds more)")
+        budget = TimeBudget(args.minutes)
     if args.resume:
         if not distributed.from_master(lambda: is_checkpoint(out), dist):  # under torchrun rank 0 looks
             if not master:
@@ -266,10 +274,13 @@ def _train(args, dist, device) -> int:
     if trainer.dataset.note:
         say(trainer.dataset.note)
     cfg = trainer.cfg
+    if budget is not None:
+        budget.attach(trainer)  # placeholder steps until the speed of the first ones is known
     total = cfg.train.steps
     what = f"{cfg.model.arch}, {cfg.train.loss}" if cfg.family == "gan" else f"{cfg.family}, {cfg.model.arch}, {cfg.vae.recon}"
+    length = f"{args.minutes:g} minutes (steps set from the speed of the first ones)" if budget else f"{total} steps"
     say(f"training {cfg.data.dataset} ({what}) on {trainer.device} "
-        f"({trainer.precision}){_processes(trainer)} for {total} steps -> {out}")
+        f"({trainer.precision}){_processes(trainer)} for {length} -> {out}")
 
     bar = None
     if not args.quiet and master:
@@ -278,6 +289,13 @@ def _train(args, dist, device) -> int:
         bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
 
     def on_step(tr, rec):
+        if budget is not None and budget.decided and not getattr(on_step, "told", False):
+            on_step.told = True
+            say(f"\n{args.minutes:g} minutes at the speed of the first {tr.step} steps: {budget.steps} steps "
+                f"(written to config.json; --steps {budget.steps} repeats the run)")
+            if bar is not None:
+                bar.total = budget.steps
+                bar.refresh()
         if bar is not None:
             bar.update(1)
             if rec.step % 10 == 0:
@@ -286,23 +304,27 @@ def _train(args, dist, device) -> int:
                     modes = f"modes {q.modes_covered}/{q.n_modes} " if q.n_modes else ""
                     quality = f" {modes}JS {q.grid_js:.3f}" if q.grid_js is not None else f" {modes}KL {q.mode_kl:.2f}"
                 bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
-        if args.save_every and rec.step % args.save_every == 0 and master:
+        if args.save_every and rec.step % args.save_every == 0 and master and (budget is None or budget.decided):
             tr.save(out)
 
     trainer.add_callback(on_step)
     start = time.perf_counter()
     try:
         with _stop_on_signals(trainer):
-            state = trainer.run(total)
+            state = trainer.run(None if budget else total)
     finally:
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - start
+    if budget is not None:
+        budget.finish(trainer)  # stopped before the speed was known: the steps it took
     if not master:
         return 1 if state == "diverged" else 0
     path = trainer.save(out)
     _write_preview(trainer, path / "samples.png")
     summary = {"state": state, "step": trainer.step, "seconds": round(elapsed, 1), "checkpoint": str(path)}
+    if budget is not None:
+        summary["minutes"] = args.minutes
     if trainer.kind == "2d" and trainer.dataset.modes is not None:
         summary.update(_mode_summary(trainer))
     print(json.dumps(summary))
@@ -514,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a seed sweep: train one run per seed (0-15, or 1,4,9) together as one pool, each saved "
                             "as OUT/seed-N, plus OUT/summary.json with each seed's final modes covered, "
                             "high-quality share and grid KL (replaces --seed)")
+    train.add_argument("--minutes", type=float, default=None, metavar="N",
+                       help="train for about N minutes instead of --steps: the steps are set from the speed of the "
+                            "first steps (5%% of the time, at most 30 s) and written to config.json, so --steps repeats the run")
     train.add_argument("--schedule", default=None, metavar="JSON_OR_FILE",
                        help="settings to change while training, as a JSON list or a file holding one: "
                             "[{\"step\": 500, \"lr_d\": 0.01}, ...] (GAN: lr_g, lr_d, n_critic, loss, r1_gamma, "

@@ -80,6 +80,8 @@ class ModelConfig:
     ndf: int | None = None  # DCGAN discriminator base channels; auto (None) picks the default (an image GAN: 32, a VAE: 64)
     d_norm: str = "auto"  # D normalisation: batch, spectral, none; auto = batch (none for wgan-gp / R1, which penalise per-sample gradients)
     conditional: bool = False  # class-conditional G and D (labelled sets only)
+    mbstd_group: int = 0  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off
+    pack: int = 0  # PacGAN packing (Lin et al. 2018): D judges this many samples at once, concatenated along channels (images) or features (points); 0 = off
     # Filled from the dataset by resolve(); stored so a checkpoint rebuilds without the data.
     data_dim: int = 2  # output size of an MLP generator (2 for points)
     channels: int = 1  # image channels
@@ -271,6 +273,7 @@ class RunConfig:
         check(m.ngf is None or 1 <= m.ngf <= 1024, "ngf", f"must be between 1 and 1024, {auto} (got {m.ngf})")
         check(m.ndf is None or 1 <= m.ndf <= 1024, "ndf", f"must be between 1 and 1024, {auto} (got {m.ndf})")
         check(m.d_norm in D_NORMS, "d_norm", f"must be one of {', '.join(D_NORMS)} (got {m.d_norm!r})")
+        check_batch_view(check, self)
         if m.conditional:
             check(d.dataset != "stacked-digits", "conditional",
                   "stacked-digits is unconditional: its 1,000 modes (three digits) are what the generator must "
@@ -373,6 +376,34 @@ def check_augment(check, augment, kind: str, family: str) -> None:
     check(isinstance(augment, str), "augment", f"must be auto, none or a policy such as {DEFAULT_POLICY} (got {augment!r})")
     check(not (policy and kind == "2d" and family == "gan"), "augment",
           "augments images only; a 2D run trains on its points as they are (use auto or none)")
+
+
+MAX_PACK = 16  # samples one packed D input may hold
+MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
+
+
+def check_batch_view(check, cfg: "RunConfig") -> None:
+    """mbstd_group and pack: the GAN's D options that let D see more than one sample at a time.
+
+    The batch must split into whole packs on every process, and the packs into whole groups, so that
+    every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
+    m, t = cfg.model, cfg.train
+    for name, value, top in (("mbstd_group", m.mbstd_group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
+        check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
+              f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
+        check(value == 0 or cfg.family == "gan", name, "changes the GAN's discriminator; a VAE has none (use 0)")
+    if t.batch_size is None or cfg.family != "gan" or t.world_size < 1 or t.batch_size % t.world_size:
+        return  # the batch's own checks speak first
+    share = t.batch_size // t.world_size
+    if m.pack:
+        check(share % m.pack == 0, "pack",
+              f"D judges packs of {m.pack} samples, so the batch each process draws ({share}) must be a multiple "
+              f"of {m.pack}")
+    seen = share // m.pack if m.pack else share
+    if m.mbstd_group:
+        check(seen % m.mbstd_group == 0, "mbstd_group",
+              f"D sees {seen} {'packs' if m.pack else 'samples'} a step, which must split into groups of "
+              f"{m.mbstd_group} (pick a group size that divides {seen})")
 
 
 def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
@@ -525,8 +556,8 @@ _LIVE_TYPES = {name: field_type(VAESettings if name in ("beta", "lr_vae") else T
                for names in LIVE_SETTINGS.values() for name in names}
 
 # ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma", "mode_seeking",
-            "ema_decay", "augment")
+GAN_ONLY = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma",
+            "mode_seeking", "ema_decay", "augment")
 
 
 def _quote(s: str) -> str:

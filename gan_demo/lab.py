@@ -5,6 +5,7 @@ import torch
 
 from .latent import z_from_seed
 from .losses import d_score, display_prob, g_loss
+from .models import judge_each
 from .viz import grid_points
 
 
@@ -48,14 +49,15 @@ def lab_state(trainer, bounds: tuple[float, float, float, float], res: int = 64,
         try:
             with torch.no_grad():
                 pts = torch.from_numpy(grid_points(bounds, res)).to(device)
-                heat = display_prob(kind, D(pts).float()).reshape(res, res).cpu()
+                heat = display_prob(kind, judge_each(D, pts).float()).reshape(res, res).cpu()
                 z = z_from_seed(seed, z_dim, n_fake).to(device)
                 fake = G(z).float()
                 zg = noise_grid(z_dim, manifold_rows).reshape(-1, z_dim).to(device)
                 manifold = G(zg).float().reshape(manifold_rows, manifold_rows, -1).cpu()
             # The generator's gradient with respect to each of its samples (D's weights fixed).
             x = fake.detach().clone().requires_grad_(True)
-            loss = g_loss(kind, D(x).float()) * x.shape[0]  # per-sample gradients, not averaged away
+            logits = D(x).float()  # one per sample, or one per pack for a packed D
+            loss = g_loss(kind, logits) * logits.shape[0]  # per-sample (per-pack) gradients, not averaged away
             (grad,) = torch.autograd.grad(loss, x)
         finally:
             G.train(modes[0])

@@ -104,26 +104,40 @@ def _input_grad(D: Callable, x: torch.Tensor, y) -> torch.Tensor:
 
 
 def gradient_penalty(D: Callable, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None = None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, pack: int = 1) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2] on x_hat = a x + (1 - a) G(z),
     a ~ U(0, 1) drawn per sample. `y` labels the pairs (same for real and fake) for a conditional D.
 
+    A packed D (PacGAN, pack = m > 1) judges m samples as one input: a is drawn per pack and the norm is
+    that of the gradient with respect to the whole packed input (its m samples together).
     The penalty is per sample, so it is meaningless with BatchNorm in D (use d_norm "none").
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # (B, 1, ...) broadcasts over a sample
+    alpha_shape = (real.shape[0] // pack,) + (1,) * (real.dim() - 1)  # (B/m, 1, ...) broadcasts over a sample
     alpha = torch.rand(alpha_shape, generator=generator, device=real.device, dtype=real.dtype)
+    if pack > 1:
+        alpha = alpha.repeat_interleave(pack, dim=0)  # one mixing weight for every sample of a pack
     x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
-    grad = _input_grad(D, x_hat, y)
+    grad = _packed(_input_grad(D, x_hat, y), pack)
     norm = torch.sqrt(grad.pow(2).sum(dim=1) + 1e-12)  # eps: finite gradient at grad = 0
     return (norm - 1.0).pow(2).mean()
 
 
-def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018): E_x ||grad_x D(x)||^2 on real data; multiply by gamma / 2 outside."""
-    grad = _input_grad(D, real, y)
+def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None, pack: int = 1) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E_x ||grad_x D(x)||^2 on real data; multiply by gamma / 2 outside.
+    With a packed D (pack = m > 1) x is a pack of m samples: the squared norm is over the packed input."""
+    grad = _packed(_input_grad(D, real, y), pack)
     return grad.pow(2).sum(dim=1).mean()
+
+
+def _packed(grad: torch.Tensor, pack: int) -> torch.Tensor:
+    """(B, data size) per-sample gradients -> (B/m, m * data size): one row per packed input of D."""
+    if pack <= 1:
+        return grad
+    if grad.shape[0] % pack:
+        raise ValueError(f"a packed D's penalty needs whole packs: {grad.shape[0]} samples in packs of {pack}")
+    return grad.reshape(grad.shape[0] // pack, -1)
 
 
 PROBABILITY_LOSSES = ("nonsaturating", "minimax", "hinge")  # D's output reads as a probability through sigma

@@ -109,6 +109,68 @@ def _spectral_norm_all(module: nn.Module) -> None:
             spectral_norm(child)
 
 
+# ------------------------------------------------- D's view of the batch
+def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
+    """Karras et al. 2018 (ProGAN; StyleGAN2's MinibatchStdLayer with one channel): h with one more
+    channel, the standard deviation of each feature over a group of samples, averaged over the features.
+
+    (N, C) -> (N, C + 1) or (N, C, H, W) -> (N, C + 1, H, W). Sample i is in group i mod (N / g), as in
+    StyleGAN; g = group, or the largest size <= group that divides N (an odd batch outside training).
+    A collapsed batch (every sample alike) has a spread near 0 where real data has a wide one: D can see that.
+    """
+    n = h.shape[0]
+    g = max(1, min(group, n))
+    while n % g:
+        g -= 1
+    y = h.float().reshape(g, n // g, *h.shape[1:])  # (g, N/g, C, ...)
+    y = y - y.mean(dim=0)
+    spread = (y.square().mean(dim=0) + 1e-8).sqrt().flatten(1).mean(dim=1)  # (N/g,): one number a group
+    spread = spread.repeat(g).reshape(n, 1, *([1] * (h.dim() - 2)))  # (N, 1[, 1, 1])
+    return torch.cat([h, spread.to(h.dtype).expand(n, 1, *h.shape[2:])], dim=1)
+
+
+def pack_samples(x: torch.Tensor, pack: int, y: torch.Tensor | None = None):
+    """PacGAN (Lin et al. 2018): m = pack consecutive samples as one input, concatenated along dim 1.
+
+    (B, C, ...) -> (B/m, m*C, ...), and labels (B,) -> (B/m, m). A batch that is not a multiple of m (only
+    outside training: config validation keeps training batches whole) is filled up by wrapping around."""
+    b = x.shape[0]
+    extra = -b % pack
+    if extra and b:
+        idx = torch.arange(b + extra, device=x.device) % b
+        x = x[idx]
+        y = None if y is None else y[idx]
+    packed = x.reshape(-1, pack * x.shape[1], *x.shape[2:])
+    return packed, None if y is None else y.reshape(-1, pack)
+
+
+def pack_of(D: nn.Module) -> int:
+    """How many samples D judges at once (1 for a D without packing)."""
+    return max(1, getattr(D, "pack", 0))
+
+
+def judge_each(D: nn.Module, x: torch.Tensor, y=None) -> torch.Tensor:
+    """D's output for every sample, (B,): a packed D's verdict on a pack is given to each of its samples.
+    For pictures of D's opinion (the 2D lab's map, a sample's score); training uses D's own output.
+    A lone sample is packed with itself and has no spread, which a packed or minibatch-stddev D reads as a
+    collapsed batch: its score says less than a score within a batch does."""
+    logits = D(x, y)
+    m = pack_of(D)
+    return logits if m == 1 else logits.repeat_interleave(m)[:x.shape[0]]
+
+
+def _projection(embed: nn.Embedding, y: torch.Tensor | None, pack: int, n_classes: int) -> torch.Tensor | None:
+    """The class vectors a projection discriminator takes the inner product with: embed(y), (B, F); packed,
+    labels (P, m) -> the sum over each pack of its samples' vectors, each position with its own table
+    (rows j*n_classes ... for position j), so log p(y_1..y_m | pack) = sum_j log p(y_j | pack)."""
+    if y is None:
+        return None
+    if pack <= 1:
+        return embed(y)
+    offsets = torch.arange(pack, device=y.device) * n_classes
+    return embed(y + offsets).sum(dim=1)
+
+
 # -------------------------------------------------------------------- MLP
 class MLPGenerator(nn.Module):
     """z (B, z_dim) [+ class embedding] -> `depth` hidden layers of `width` -> (B, data_dim).
@@ -146,18 +208,26 @@ class MLPDiscriminator(nn.Module):
     rule: no normalisation on D's input layer); "spectral" wraps every linear in spectral
     normalisation. Conditional (n_classes > 0): a projection discriminator (Miyato & Koyama
     2018), logit = out(h) + <embed(y), h> with h the last hidden features.
+    mbstd_group > 0 appends the minibatch standard deviation before the last hidden layer (so the
+    spread passes a nonlinearity); pack = m > 0 judges m points at once, (B, data_dim) -> (B/m, m*data_dim),
+    and returns one logit per pack, (B/m,).
     """
 
     def __init__(self, data_dim: int = 2, width: int = 256, depth: int = 3, activation: str = "relu",
-                 d_norm: str = "none", n_classes: int = 0, data_scale: float = 1.0):
+                 d_norm: str = "none", n_classes: int = 0, data_scale: float = 1.0, mbstd_group: int = 0,
+                 pack: int = 0):
         super().__init__()
         _check_d_norm(d_norm)
         self.n_classes, self.in_shape = n_classes, (data_dim,)
         self.data_scale = data_scale  # inputs are divided by it (see MLPGenerator)
+        self.mbstd_group, self.pack = mbstd_group, pack
         layers: list[nn.Module] = []
-        in_dim = data_dim
+        in_dim = data_dim * max(pack, 1)
         for i in range(depth):
             batch_norm = d_norm == "batch" and i > 0
+            if i == depth - 1:
+                self.mbstd_at = len(layers)  # features[:mbstd_at] -> + spread -> the last hidden layer
+                in_dim += 1 if mbstd_group else 0
             layers.append(nn.Linear(in_dim, width, bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width))
@@ -168,18 +238,26 @@ class MLPDiscriminator(nn.Module):
         if n_classes > 0:
             # Same scale as the default init of `out` (uniform +-1/sqrt(fan_in)), so neither
             # term of the logit dominates at the start.
-            self.embed = nn.Embedding(n_classes, in_dim)
+            self.embed = nn.Embedding(n_classes * max(pack, 1), in_dim)
             bound = 1.0 / math.sqrt(in_dim)
             nn.init.uniform_(self.embed.weight, -bound, bound)
         if d_norm == "spectral":
             _spectral_norm_all(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        h = self.features(x.reshape(x.shape[0], -1) / self.data_scale)  # (B, width)
-        logit = self.out(h).squeeze(1)  # (B,)
+        x = x.reshape(x.shape[0], -1) / self.data_scale
         y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
-        if y is not None:
-            logit = logit + (self.embed(y) * h).sum(dim=1)
+        if self.pack:
+            x, y = pack_samples(x, self.pack, y)  # (B/m, m*data_dim), labels (B/m, m)
+        if self.mbstd_group:
+            h = minibatch_stddev(self.features[:self.mbstd_at](x), self.mbstd_group)
+            h = self.features[self.mbstd_at:](h)  # (B, width)
+        else:
+            h = self.features(x)  # (B, width)
+        logit = self.out(h).squeeze(1)  # (B,)
+        e = _projection(self.embed, y, self.pack, self.n_classes) if self.n_classes else None
+        if e is not None:
+            logit = logit + (e * h).sum(dim=1)
         return logit.float()
 
 
@@ -272,21 +350,30 @@ class DCGANDiscriminator(nn.Module):
     whole D is Lipschitz-bounded; "none" has no normalisation.
     Conditional (n_classes > 0): projection discriminator, logit = conv(h) + <embed(y), flat(h)>,
     with h the (ndf*k) x 4 x 4 features (the final 4 x 4 conv is a linear map of flat(h)).
+    mbstd_group > 0 appends the minibatch standard deviation to h as one more 4 x 4 channel and mixes it
+    into the features with one more 3 x 3 conv + LeakyReLU before the final conv (StyleGAN's epilogue;
+    read by the final linear conv alone, the spread helped far less: BENCHMARKS.md, "Minibatch stddev and
+    packing"); pack = m > 0 judges m images at once, (B, nc, H, W) -> (B/m, m*nc, H, W), and returns one
+    logit per pack, (B/m,).
     """
 
     def __init__(self, channels: int = 3, img_size: int = 32, ndf: int = 64, d_norm: str = "batch",
-                 n_classes: int = 0):
+                 n_classes: int = 0, mbstd_group: int = 0, pack: int = 0):
         super().__init__()
         _check_image(img_size, channels)
         _check_d_norm(d_norm)
         self.n_classes, self.in_shape = n_classes, (channels, img_size, img_size)
-        layers, width = dcgan_down(channels, img_size, ndf, batch_norm=d_norm == "batch")
+        self.mbstd_group, self.pack = mbstd_group, pack
+        layers, width = dcgan_down(channels * max(pack, 1), img_size, ndf, batch_norm=d_norm == "batch")
         self.features = nn.Sequential(*layers)
+        if mbstd_group:  # StyleGAN's epilogue: the spread joins the features in one more 3 x 3 conv before the last
+            # state size: (ndf*mult + 1) x 4 x 4 -> (ndf*mult) x 4 x 4
+            self.epilogue = nn.Sequential(nn.Conv2d(width + 1, width, 3, 1, 1), nn.LeakyReLU(0.2))
         # state size: (ndf*mult) x 4 x 4 -> 1 x 1 x 1
         self.out = nn.Conv2d(width, 1, 4, 1, 0)
         self.apply(dcgan_init)
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, width * 4 * 4)
+            self.embed = nn.Embedding(n_classes * max(pack, 1), width * 4 * 4)
             nn.init.normal_(self.embed.weight, 0.0, 0.02)  # same scale as the final conv
         if d_norm == "spectral":
             _spectral_norm_all(self)
@@ -294,11 +381,15 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
-        h = self.features(x)  # (B, ndf*k, 4, 4)
-        logit = self.out(h).reshape(x.shape[0])  # (B,)
         y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
-        if y is not None:
-            logit = logit + (self.embed(y) * h.flatten(1)).sum(dim=1)
+        if self.pack:
+            x, y = pack_samples(x, self.pack, y)  # (B/m, m*nc, H, W), labels (B/m, m)
+        h = self.features(x)  # (B, ndf*k, 4, 4)
+        seen = self.epilogue(minibatch_stddev(h, self.mbstd_group)) if self.mbstd_group else h  # (B, ndf*k, 4, 4)
+        logit = self.out(seen).reshape(x.shape[0])  # (B,)
+        e = _projection(self.embed, y, self.pack, self.n_classes) if self.n_classes else None
+        if e is not None:
+            logit = logit + (e * h.flatten(1)).sum(dim=1)
         return logit.float()
 
 
@@ -313,10 +404,11 @@ def build_models(m: ModelConfig) -> tuple[nn.Module, nn.Module]:
         raise ValueError(f"n_classes must be >= 0 (got {m.n_classes})")
     if m.arch == "mlp":
         G = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes, m.data_scale)
-        D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes, m.data_scale)
+        D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes, m.data_scale,
+                             m.mbstd_group, m.pack)
     elif m.arch == "dcgan":
         G = DCGANGenerator(m.z_dim, m.channels, m.img_size, m.ngf, m.n_classes)
-        D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes)
+        D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes, m.mbstd_group, m.pack)
     else:
         raise ValueError(f"arch must be mlp or dcgan (got {m.arch!r}); resolve the config first")
     return G, D

@@ -10,6 +10,7 @@ import torch
 from .checkpoint import Checkpoint, load_checkpoint
 from .latent import interpolate, principal_directions, truncate, z_from_seed
 from .losses import d_prob
+from .models import judge_each
 from .viz import to_unit
 
 BOUNDS_SAMPLES = 2000  # samples used to frame a 2D generator's picture
@@ -141,7 +142,7 @@ class Sampler:
                 x = self.decoder(z.to(self.device), y_dev).float()
                 score = None
                 if with_score and self.critic is not None:
-                    score = d_prob(self.cfg.train.loss, self.critic(x, y_dev).float())
+                    score = d_prob(self.cfg.train.loss, judge_each(self.critic, x, y_dev).float())
             finally:
                 for net, mode in zip(nets, modes):
                     net.train(mode)

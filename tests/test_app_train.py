@@ -150,8 +150,8 @@ def test_family_switch_shows_each_familys_settings_and_command():
     shown = {name for name, c in controls.items() if c in out and out[c]["visible"]}
     hidden = {name for name, c in controls.items() if c in out and not out[c]["visible"]}
     assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
-    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
-                      "augment", "lr_decay"}
+    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma",
+                      "ema_decay", "augment", "lr_decay"}
     assert "ELBO" in out[tab["d_plot"]].label and "KL" in out[tab["loss_plot"]].label  # no run: relabelled
     back = fns["on_family_change"]("gan", request)
     assert back[controls["loss"]]["visible"] and not back[controls["beta"]]["visible"]

@@ -37,9 +37,11 @@ SAME = ""  # a B control left empty: the same as A
 # The settings B can change, in the order of the tab's controls ("same as A" when empty). The data and the
 # seed are A's: a comparison changes how the models learn, not what they learn from.
 B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "beta1", "beta2", "d_norm",
+            "mbstd_group", "pack",
             "ema_decay", "lr_decay", "augment", "batch_size", "steps", "width", "z_dim", "ngf", "ndf", "beta", "lr_vae", "schedule")
 B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
-B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("width", "z_dim"),
+B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("mbstd_group", "pack"),
+               ("width", "z_dim"),
                ("ngf", "ndf"), ("beta", "lr_vae"))
 MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
 B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}

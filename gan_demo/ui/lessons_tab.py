@@ -36,6 +36,12 @@ class Lesson:
     # A one-click comparison (the Compare tab): (A's preset values, B's changes as the Compare tab's B controls
     # take them, schedule included). None: a lesson with two presets compares them (A = the first).
     comparison: tuple[dict, dict] | None = None
+    # More one-click comparisons, each with its own button: (button label, (A's preset values, B's changes)).
+    more_comparisons: tuple[tuple[str, tuple[dict, dict]], ...] = ()
+
+    def more_pairs(self) -> list[tuple[str, tuple[dict, dict]]]:
+        """(button label, (A's Train-tab values, B's changes)) of each of more_comparisons."""
+        return [(label, (values_for(a), dict(b))) for label, (a, b) in self.more_comparisons]
 
     def pair(self) -> tuple[dict, dict] | None:
         """(A's Train-tab values, B's changes) of this lesson's comparison, or None."""
@@ -55,6 +61,7 @@ _SMALL = {"dataset": "ring8", "width": 128, "batch_size": 256, "r1_gamma": 0.0, 
 # Lesson 5: the DCGAN defaults on stacked-digits at 16 px (the sources are 8 x 8, so 16 px loses nothing
 # and a step costs about a quarter of 32 px), 800 steps: the run BENCHMARKS.md measured.
 _STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0}
+_NO_BN = {**_STACKED, "d_norm": "none"}  # the D that collapses; lesson 5 also gives it the published fixes (issue 19)
 
 # Lesson 7: ring8's defaults, and the same run with D's learning rate x10 from step 2,500 (half of its 5,000),
 # as BENCHMARKS.md measured it (`train --schedule`).
@@ -239,17 +246,25 @@ where each $z$ lands among all the generated points.
         title="5. Mode collapse in images: 1,000 modes (stacked digits)",
         presets=(
             Preset("Load: DCGAN on stacked-digits (16 px, 800 steps)", _STACKED),
-            Preset("Load: the same with a D without BatchNorm", {**_STACKED, "d_norm": "none"}),
+            Preset("Load: the same with a D without BatchNorm", _NO_BN),
             Preset("Load: a small D (ndf 8)", {**_STACKED, "ndf": 8}),
+            Preset("Load: D without BatchNorm + packing (pack 2)", {**_NO_BN, "pack": 2}),
+            Preset("Load: D without BatchNorm + minibatch stddev", {**_NO_BN, "mbstd_group": 4}),
         ),
         comparison=(_STACKED, {"d_norm": "none"}),  # A does not collapse, B (the same D without BatchNorm) does
+        more_comparisons=(
+            ("The fix: no BatchNorm (A) against the same D with packing (B)", (_NO_BN, {"pack": 2})),
+            ("No BatchNorm (A) against the same D with minibatch stddev (B)", (_NO_BN, {"mbstd_group": 4})),
+        ),
         tabs=(("Open Quality", "quality"),),
         text="""\
 **Try it.** Press **Compare side by side**: A is the DCGAN with its default discriminator, B the same D without
 its BatchNorm layers (`d_norm` none); nothing else differs. Watch the two sample grids: B's fills with a few
-colour combinations repeated over and over. When they have finished, open the **Quality** tab, pick
-*comparison A* (then *comparison B*), set the samples to 26,000 and press *Measure quality*. The *Load* buttons
-put one configuration in the Train tab (the third shrinks D to an eighth of its channels instead).
+colour combinations repeated over and over. Then press **The fix**: A is that collapsing D, B the same D judging
+its images two at a time (PacGAN packing, `pack` 2); the third button gives B a minibatch-stddev layer instead
+(`mbstd_group` 4). When a comparison has finished, open the **Quality** tab, pick *comparison A* (then
+*comparison B*), set the samples to 26,000 and press *Measure quality*. The *Load* buttons put one
+configuration in the Train tab (the third shrinks D to an eighth of its channels instead).
 
 **The data.** Each image of *stacked-digits* holds three handwritten digits, one per colour channel (red, green,
 blue), each drawn independently of the others. That makes $10 \\times 10 \\times 10 = 1{,}000$ kinds of image
@@ -266,32 +281,50 @@ collapsed generator leaves many modes empty and piles samples into a few. Once t
 the first measurement in the Quality tab), the Train tab also counts modes while it trains, on 2,600 samples
 every 500 steps (even perfect samples cover only about 925 modes with 2,600 draws). Watch D(x) and D(G(z)) too.
 
-**What we measured** (seed 0, CPU, the image defaults: ngf = ndf = 32, Adam 5e-4; `python -m gan_demo eval`,
-26,000 samples; BENCHMARKS.md section 8):
+**What we measured** (seeds 0, 1 and 2 of each row, 16 px, 800 steps, the image defaults: ngf = ndf = 32,
+Adam 5e-4; `python -m gan_demo eval`, 26,000 samples; one CPU thread; BENCHMARKS.md, "Minibatch stddev and
+packing"). GAN training is chaotic, so each cell gives the median of the three seeds and, after the slash, the worst:
 
-| step 800 | modes covered | KL from uniform | classifier confidence per digit | training CPU time |
-|---|---|---|---|---|
-| **A: the defaults** (first preset) | **989 / 1,000** | **0.36** | 0.79 | 53 s |
-| **B: D without BatchNorm** (second preset) | **115 / 1,000** | **4.51** | 0.81 | 48 s |
-| D without BatchNorm, with an R1 penalty of 0.1 | 328 / 1,000 | 4.00 | 0.82 | 63 s |
-| a small D (ndf 8, third preset) | 953 / 1,000 | 0.58 | 0.75 | 38 s |
-| held-out real triples | 1,000 / 1,000 | 0.020 | 0.99 (98.3% of triples read right) | |
-| published (Stacked MNIST, their own networks): DCGAN | 99 | 3.4 | | |
-| published: Unrolled GAN / VEEGAN / PacDCGAN2 | 48.7 / 150 / 1,000 | 4.32 / 2.95 / 0.06 | | |
+| step 800 | modes covered: median / worst | KL from uniform: median / worst |
+|---|---|---|
+| **A: the defaults** (first preset) | **984 / 974** | **0.35 / 0.43** |
+| **B: D without BatchNorm** (second preset) | **125 / 79** | **5.68 / 6.06** |
+| **the fix: D without BatchNorm + packing, pack 2** (fourth preset) | **970 / 788** | **0.60 / 1.37** |
+| D without BatchNorm + packing, pack 4 | 850 / 646 | 1.17 / 2.14 |
+| D without BatchNorm + minibatch stddev, group 4 (fifth preset) | 743 / 737 | 1.55 / 1.71 |
+| held-out real triples | 1,000 | 0.020 |
+| published (Stacked MNIST, their own networks): DCGAN | 99 | 3.4 |
+| published: Unrolled GAN / VEEGAN / PacDCGAN2 | 48.7 / 150 / 1,000 | 4.32 / 2.95 / 0.06 |
 
-**B collapses**: 115 of the 1,000 modes (KL 4.51), as the published DCGAN does (99 modes, KL 3.4).
-Taking BatchNorm out of D is the whole difference, and an R1 penalty does not bring the variety back. Shrinking
-D to an eighth of its channels matters far less (953 modes). The default DCGAN (A) has **not** collapsed in the
-papers' sense, but its histogram is not even (KL 0.36 against real data's 0.02): some digits are drawn more
-often than others in every channel. The published figures come from other architectures, image sizes and
-training lengths, so they are a yardstick, not a like-for-like comparison.
+Earlier single runs (seed 0, section 8 of BENCHMARKS.md) also found that an R1 penalty of 0.1 on the D without
+BatchNorm does not bring the variety back (328 modes) and that a small D (ndf 8) matters far less (953).
+**B collapses**, as the published DCGAN does (99 modes, KL 3.4): taking BatchNorm out of D is the whole
+difference. **Packing brings the variety back** to nearly the defaults' (970 of 1,000 modes in the median run),
+with nothing else changed. Minibatch stddev helps too, less than packing here (743 modes in the median run,
+six times B's). The default DCGAN (A) has **not** collapsed in the papers' sense, but its histogram is not
+even (KL 0.35 against real data's 0.02): some digits are drawn more often than others in every channel. The
+published figures come from other architectures, image sizes and training lengths, so they are a yardstick, not
+a like-for-like comparison.
 
 **Why.** G is rewarded only for images D currently calls real. Nothing rewards it for drawing *every* triple
 equally often: if a few combinations fool D, drifting toward them lowers G's loss, and a verdict on one
-image at a time cannot tell that the images lack variety. PacGAN's fix is to let D judge several samples at
-once, so that a lack of variety becomes something D can see. BatchNorm in D does a little of that by accident:
+image at a time cannot tell that the images lack variety. BatchNorm in D does a little of that by accident:
 it normalises each layer with the statistics of the whole batch, so a batch of fakes that are all alike looks
 different to D from a varied batch of real images. Take it out and D judges one image at a time again.
+
+**What the fixes let D see.** *Packing* (Lin et al. 2018, PacGAN) hands D two images at once, stacked along the
+colour channels: its first layer sees 6 channels instead of 3, and it gives one verdict for the pair. Two real
+images are two independent triples, almost never the same one; two samples of a collapsed G are often the same
+few triples. So "the two look alike" becomes evidence of *fake* that D can learn, and G is only called real when
+its pairs are as varied as real pairs, which it cannot fake without covering the modes. (PacGAN proves that the
+distance D estimates between packed real and packed generated samples grows with m for a generator that drops
+modes.) D sees half as many inputs a step, only its first layer twice as wide, so a step costs no more. *Minibatch standard deviation* (Karras et al. 2018, ProGAN,
+kept in StyleGAN) adds one more channel near D's end: for a group of 4 samples it takes the spread (standard
+deviation) of every feature of D's last 4 × 4 map across the group, averages them into one number, and appends it
+to each sample's features, which one more convolution mixes in before D's verdict. Real groups are varied (a
+large spread), a collapsed G's groups are not (a spread near 0), so D can tell a collapsed batch from a real one.
+(Read by D's last, linear layer alone, without that convolution, the same number did far less: 272 modes in the
+median run.) Both keep D free of BatchNorm, which is what a per-sample penalty such as R1 needs.
 """,
     ),
     Lesson(
@@ -457,14 +490,17 @@ def build(ctx) -> dict:
                 "tables give the spread over several seeds.")
     buttons = []  # (button, Preset) pairs
     tab_buttons = []  # (button, tab id) pairs
-    compare_buttons = []  # (button, Lesson) pairs
+    compare_buttons = []  # (button, its comparison: a function giving (A's values, B's changes)) pairs
     for i, lesson in enumerate(LESSONS):
         with gr.Accordion(lesson.title, open=i == 0, elem_id=f"lesson-{lesson.key}"):
             with gr.Row():
                 if lesson.pair() is not None:
                     btn = gr.Button("▶ Compare side by side (starts both)", variant="primary",
                                     elem_id=f"lesson-{lesson.key}-compare")
-                    compare_buttons.append((btn, lesson))
+                    compare_buttons.append((btn, lesson.pair))
+                for k, (label, pair) in enumerate(lesson.more_pairs()):
+                    btn = gr.Button(f"▶ {label}", variant="primary", elem_id=f"lesson-{lesson.key}-compare-{k + 1}")
+                    compare_buttons.append((btn, lambda pair=pair: pair))
                 for j, preset in enumerate(lesson.presets):
                     btn = gr.Button(preset.label, variant="secondary", elem_id=f"lesson-{lesson.key}-{j}")
                     buttons.append((btn, preset))
@@ -494,16 +530,16 @@ def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs, compare: dict | None = 
     if compare is not None:
         b_controls = compare["b_controls"]
 
-        def comparer(lesson: Lesson):
+        def comparer(pair):
             def load():
-                a_values, changes = lesson.pair()
+                a_values, changes = pair()
                 b = [changes.get(n) for n in B_FIELDS]  # the B controls are text: "" = same as A
                 return [a_values[n] for n in names] + [SAME if v is None else str(v) for v in b] + \
                     [gr.Tabs(selected="compare")]
             return load
 
-        for btn, lesson in lessons["compare_buttons"]:
-            btn.click(comparer(lesson), None, [*controls.values(), *(b_controls[n] for n in B_FIELDS), tabs],
+        for btn, pair in lessons["compare_buttons"]:
+            btn.click(comparer(pair), None, [*controls.values(), *(b_controls[n] for n in B_FIELDS), tabs],
                       show_progress="hidden", concurrency_limit=None, api_visibility="private"
                       ).then(**compare["start_event"])
 

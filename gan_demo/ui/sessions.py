@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..budget import TimeBudget
 from ..compare import LABELS, Comparison
 from ..config import RunConfig
 from ..live_quality import live_quality
@@ -52,6 +53,7 @@ class Session:
     trainer: Trainer | None = None
     run_id: str | None = None
     run_cfg: RunConfig | None = None  # the run's settings as started (auto values kept auto): its command line
+    budget: TimeBudget | None = None  # a run trained to a time budget: sets its steps once its speed is known
     timeline: deque = field(default_factory=deque)  # (step, picture) pairs, oldest first
     timeline_stride: int = TIMELINE_EVERY
     last_seen: float = field(default_factory=time.monotonic)
@@ -168,22 +170,25 @@ class SessionRegistry:
         return len(self._sessions)
 
     # ---------------------------------------------------------------------- runs
-    def start(self, session: Session, cfg: RunConfig, device, dataset=None) -> Trainer:
+    def start(self, session: Session, cfg: RunConfig, device, dataset=None, budget: TimeBudget | None = None) -> Trainer:
         """Build a Trainer for the session's new run and start it, unless the server is full.
 
         The slot is reserved under the lock before the trainer is built (outside it) and given back
         if building fails, so racing starts cannot exceed max_runs. The session's previous run (and its
         comparison) is stopped, and the new one starts only once the old threads have ended.
+        budget: train for minutes instead of cfg.train.steps (its steps are set once the speed is measured).
         """
         self._reserve(session, 1)
         try:
             run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
             # a bad config fails here, old run untouched
             trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
+            if budget is not None:
+                budget.attach(trainer)
             self._end_live_runs(session)
             _close_remote(session.trainer)
             with self._lock:
-                session.trainer, session.run_cfg = trainer, cfg
+                session.trainer, session.run_cfg, session.budget = trainer, cfg, budget
                 session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY

@@ -17,7 +17,9 @@ import torch
 from PIL import Image
 
 from .. import viz
+from ..budget import TimeBudget
 from ..config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
+                      MAX_MBSTD_GROUP, MAX_PACK,
                       RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
                       TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
 from ..data import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
@@ -41,6 +43,8 @@ PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Veg
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
+TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
+WEB_MINUTES = 60  # the longest time budget a web run may ask for (its steps also stay within WEB_LIMITS)
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
 MAX_SESSION_DATASET_BYTES = 200 * 2**20  # their bytes together (Gradio takes one file of at most 50 MB)
 
@@ -64,7 +68,7 @@ FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder +
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
-                  "ndf", "d_norm", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
+                  "ndf", "d_norm", "mbstd_group", "pack", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
                   "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
                   "lr_vae", "steps",
                   "seed")
@@ -73,7 +77,7 @@ CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", 
 AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
                "lr_decay")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "gp_weight", "r1_gamma", "ema_decay",
+FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
                        "lr_decay", "augment"),
                "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.config)
@@ -215,6 +219,17 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
             setattr(part, name, None)
     check_web_limits(cfg)
     return cfg
+
+
+def time_budget(train_for: str, minutes) -> TimeBudget | None:
+    """The Train tab's "Train for": None for steps, or a TimeBudget of `minutes` (at most WEB_MINUTES) whose
+    steps stay within the web's step limit; ConfigError names the field."""
+    if train_for != "minutes":
+        return None
+    if minutes is None or not 0 < float(minutes) <= WEB_MINUTES:
+        raise ConfigError(f"minutes: between 0 and {WEB_MINUTES} in the web app (got {minutes}); train longer runs "
+                          "with the command line (--minutes)")
+    return TimeBudget(float(minutes), limit=WEB_LIMITS["steps"])
 
 
 def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
@@ -486,6 +501,11 @@ def build(ctx) -> dict:
                                               maximum=WEB_LIMITS["steps"], **words("steps"))
                 controls["seed"] = gr.Number(initial["seed"], precision=0, minimum=0, **words("seed"))
                 controls["beta"] = gr.Number(initial["beta"], minimum=0, step=0.1, visible=not gan, **words("beta"))
+            with gr.Row():
+                train_for = gr.Radio(TRAIN_FOR, value="steps", label="Train for", elem_id="train_for",
+                                     info="Steps, or minutes: the steps then come from the speed of the first ones.")
+                minutes = gr.Number(2, label="Minutes", minimum=0.1, maximum=WEB_MINUTES, step=0.5, visible=False,
+                                    elem_id="train_minutes")
             # The rest is folded: open it to tune a run.
             with gr.Accordion("Your own data", open=False, elem_id="train_upload_box"):
                 upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
@@ -527,6 +547,11 @@ def build(ctx) -> dict:
                 controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], **words("arch"))
                 controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"], visible=gan,
                                                  **words("d_norm"))
+                with gr.Row():  # D's view of the batch: the published fixes for mode collapse
+                    controls["mbstd_group"] = gr.Number(initial["mbstd_group"], precision=0, minimum=0,
+                                                        maximum=MAX_MBSTD_GROUP, visible=gan, **words("mbstd_group"))
+                    controls["pack"] = gr.Number(initial["pack"], precision=0, minimum=0, maximum=MAX_PACK, visible=gan,
+                                                 **words("pack"))
                 with gr.Row():
                     controls["beta1"] = gr.Number(initial["beta1"], minimum=0, maximum=0.999, step=0.05,
                                                   **words("beta1"))
@@ -761,7 +786,8 @@ def build(ctx) -> dict:
         session = session_of(request)
         try:
             cfg = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            trainer = ctx.registry.start(session, cfg, ctx.device)
+            budget = time_budget(data.get(train_for, "steps"), data.get(minutes))
+            trainer = ctx.registry.start(session, cfg, ctx.device, budget=budget)
         except Busy as exc:
             gr.Warning(str(exc))
             return {message: f"### Server busy\n{exc}"}
@@ -775,7 +801,11 @@ def build(ctx) -> dict:
         if cfg.data.dataset == STACKED and not trainer.quality_every:
             note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
                     "measure any stacked-digits run in the Quality tab, then start again")
-        out.update({message: f"Dataset note: {note}" if note else "",
+        shown = f"Dataset note: {note}" if note else ""
+        if budget is not None:
+            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
+                                                  "are set then, and the command below shows them.")))
+        out.update({message: shown,
                     **_quality_updates(trainer),
                     cli: cli_command(cfg, session.run_id),
                     model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
@@ -805,6 +835,16 @@ def build(ctx) -> dict:
             if snap["state"] == "diverged":
                 gr.Warning(snap["message"])
         out[status] = status_line(snap, session.run_id)
+        budget = session.budget
+        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
+            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
+        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
+                and session.run_cfg.train.steps != budget.steps:
+            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
+            out[cli] = live_command(session)
+            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
+                    "(in the command below and in the saved config.json).")
+            out[message] = " ".join(filter(None, (out.get(message), told)))
         stepped = snap["step"] != current.step
         # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
         # the charts and the graph all show the same step (the curves' rate limit would skip it).
@@ -965,8 +1005,10 @@ def build(ctx) -> dict:
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(on_start, set(inputs), live_outputs + [cli], show_progress="minimal", **private)
-    timer.tick(on_tick, [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    start.click(on_start, set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    timer.tick(on_tick, [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
+    train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
+                     [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
     for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
                            (stop, lambda s, t: ctx.registry.stop(s))):
         button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
@@ -1004,7 +1046,7 @@ def build(ctx) -> dict:
             "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-            "scatter_image": scatter_image, "cli": cli, "upload": upload, "values_for": values_for}
+            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
