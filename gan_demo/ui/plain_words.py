@@ -38,8 +38,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "ema_decay": ("G_ema averaging", "The pictures come from an average of G; 0 = off."),
     "lr_decay": ("Slow down at the end", "Share of the run over which the learning rates shrink."),
     "augment": ("Augment images", "Shift and recolour images the judge sees (stops memorising)."),
-    "mbstd_group": ("Judge sees the batch's spread", "Minibatch stddev: D compares samples in groups of this size; 0 = off."),
-    "pack": ("Judge looks at packs", "PacGAN: D judges this many samples at once, so sameness shows; 0 or 1 = off."),
+    "mbstd_group": ("Judge sees the spread", "Minibatch stddev: D sees how alike groups of this size are; 0 = off."),
+    "pack": ("Judge sees packs", "PacGAN: D judges this many samples at once; 0 or 1 = off."),
 }
 
 
