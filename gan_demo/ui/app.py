@@ -12,8 +12,10 @@ import gradio as gr
 import torch
 
 from ..config import DataConfig
+from ..pool import RunPools
 from ..trainer import resolve_device
 from .catalog import Catalog
+from .live_cache import PictureCache
 from .long_jobs import JobQueue
 from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
@@ -69,6 +71,8 @@ class AppContext:
     # Long jobs: one runs at a time, each visitor holds one place, the rest wait in turn with their place shown.
     projections: JobQueue = field(default_factory=lambda: JobQueue("projections"))
     evaluations: JobQueue = field(default_factory=lambda: JobQueue("evaluations"))
+    # Each live run's progress picture, drawn once per shown step however many tabs poll it.
+    pictures: PictureCache = field(default_factory=PictureCache)
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
@@ -77,14 +81,18 @@ class AppContext:
         from .explore_tab import forget_session_files
 
         dev = resolve_device(device)
-        registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout)
+        # Visitors' compatible runs (2D MLP GANs of the same shapes) train as one pooled step.
+        registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout, pools=RunPools())
         catalog = Catalog(pretrained, registry, dev)
         # An expired or closed session takes its files and cached samplers with it.
         registry.on_drop += [catalog.forget, forget_session_files]
+        pictures = PictureCache()
+        registry.on_drop.append(lambda session: pictures.forget(session.trainer))
         folder = str(data_dir or DataConfig().data_dir)
         hide_folder(folder)
         gate = RenderGate(training=lambda: registry.active_runs() > 0)
-        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder, render_gate=gate)
+        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder, render_gate=gate,
+                   pictures=pictures)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:

@@ -28,6 +28,7 @@ from ..trainer import QUALITY_EVERY
 from .catalog import CURRENT_RUN
 from .errors import for_visitor, refusal, user_error
 from .limits import WEB_LIMITS, check_live_change, check_web_limits
+from .live_cache import refresh_s
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
@@ -294,6 +295,7 @@ class LiveView:
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
     graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
+    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -770,9 +772,13 @@ def build(ctx) -> dict:
         stepped = snap["step"] != current.step
         ended = snap["state"] in TERMINAL and snap["state"] != current.state
         now = time.monotonic()
-        if stepped:
-            picture = progress_picture(trainer, current)
+        if stepped:  # drawn once per (run, step) however many tabs poll
+            picture = ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
             out[grid] = picture
+        tick = refresh_s(ctx.registry.active_runs(), TICK_S)
+        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
+            current.tick_s = tick
+            out[timer] = gr.Timer(tick, active=True)
         if stepped or ended:
             out.update(live_vae_pictures(trainer, current, ended, now))
         if (stepped or ended) and snap["quality"] is not None:
