@@ -28,6 +28,7 @@ from .run_loop import RunLoop, hand_over
 
 __all__ = ["pool_key", "why_not_poolable", "RunPool", "RunPools", "StackedGAN"]
 
+MEASURED_STEPS = 8  # stacked steps at one size before a pool's own timing prices its runs (member_seconds)
 IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop looks for a resume, stop or newcomer
 
 
@@ -355,10 +356,12 @@ class RunPool:
 
     def member_seconds(self) -> float | None:
         """What one run's share of a stacked step takes (step seconds / runs, the fastest of the latest
-        steps: other work on the machine only ever slows a step down), or None before the pool has
-        stepped: the price of a run in this pool (the app's admission)."""
-        timings = list(self.timings)
-        return min(s / n for s, n in timings) if timings else None
+        steps at the pool's current size: other work on the machine only ever slows a step down), or
+        None until MEASURED_STEPS steps at this size (a pool that grows, a class starting at once, is
+        priced by estimate): the price of a run in this pool (the app's admission)."""
+        runs = len(self._stacked)
+        timings = [s / n for s, n in list(self.timings) if n == runs]
+        return min(timings) if len(timings) >= MEASURED_STEPS else None
 
     def add(self, trainer, steps: int | None = None) -> None:
         """Start trainer in this pool (its pool_key must be this pool's)."""

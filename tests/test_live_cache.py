@@ -1,7 +1,9 @@
 """Live views under a class (issue 16 point 4): each run's picture drawn once per step however many polls ask."""
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.trainer import Trainer
@@ -60,3 +62,12 @@ def test_the_refresh_slows_under_load():
     assert refresh_s(0, TICK_S) == refresh_s(6, TICK_S) == TICK_S
     assert TICK_S < refresh_s(12, TICK_S) < refresh_s(24, TICK_S) <= SLOWEST_TICK_S
     assert refresh_s(1000, TICK_S) == SLOWEST_TICK_S
+
+
+def test_the_cache_keeps_no_ended_run_alive():
+    cache, run = PictureCache(), tiny_run()
+    cache.get(run, 0, lambda: "picture")
+    gone = weakref.ref(run)
+    del run
+    gc.collect()
+    assert gone() is None

@@ -8,6 +8,7 @@ the API) gets the same picture. The tabs' refresh interval grows with the number
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable
 
@@ -26,12 +27,12 @@ class PictureCache:
     """The latest picture of each run, by (run, step): drawn by the first poll of a step, shared by the rest.
 
     A poll that asks while another draws the same run waits for that drawing instead of drawing again.
-    Runs are keyed by identity (the cache holds the run, so its id is not reused while kept); the least
-    recently asked runs are dropped past RUNS_KEPT."""
+    Runs are keyed by identity through a weak reference (the cache never keeps an ended run's networks
+    alive, and a reused id is told apart); the least recently asked runs are dropped past RUNS_KEPT."""
 
     def __init__(self, runs_kept: int = RUNS_KEPT):
         self.runs_kept = runs_kept
-        self._entries: OrderedDict[int, tuple] = OrderedDict()  # id(run) -> (run, step, picture, lock)
+        self._entries: OrderedDict[int, tuple] = OrderedDict()  # id(run) -> (weakref(run), step, picture, lock)
         self._lock = threading.Lock()
         self.draws = 0  # pictures drawn since the start (what the cache saves is polls - draws)
 
@@ -39,8 +40,8 @@ class PictureCache:
         """The run's picture at `step`: draw() once per (run, step) however many polls ask."""
         with self._lock:
             entry = self._entries.get(id(run))
-            if entry is None or entry[0] is not run:
-                entry = (run, None, None, threading.Lock())
+            if entry is None or entry[0]() is not run:
+                entry = (weakref.ref(run), None, None, threading.Lock())
                 self._entries[id(run)] = entry
             self._entries.move_to_end(id(run))
             while len(self._entries) > self.runs_kept:
@@ -49,18 +50,18 @@ class PictureCache:
         with run_lock:  # one drawing per run at a time; the others wait and take its picture
             with self._lock:
                 current = self._entries.get(id(run), entry)
-            if current[0] is run and current[1] == step:
+            if current[0]() is run and current[1] == step:
                 return current[2]
             picture = draw()
             with self._lock:
                 self.draws += 1
                 if id(run) in self._entries:
-                    self._entries[id(run)] = (run, step, picture, run_lock)
+                    self._entries[id(run)] = (weakref.ref(run), step, picture, run_lock)
             return picture
 
     def forget(self, run) -> None:
         """Drop a run's picture (its session ended)."""
         with self._lock:
             entry = self._entries.get(id(run))
-            if entry is not None and entry[0] is run:
+            if entry is not None and entry[0]() is run:
                 del self._entries[id(run)]

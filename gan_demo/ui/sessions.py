@@ -73,6 +73,7 @@ class Session:
     projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
     starting: int = 0  # runs being started in this session: its new run (1) or comparison (2)
     reserved: float = 0.0  # the slots those runs will hold, reserved until they have started
+    joining: tuple | None = None  # the pool_key of the pool that run is about to join (racing joins count it)
     pair: Comparison | None = None  # the Compare tab's runs A and B
     pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
     pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
@@ -167,15 +168,15 @@ class SessionRegistry:
         return len(self._sessions)
 
     # ------------------------------------------------------------------- prices
-    def _member_seconds(self, pool: RunPool, trainer: Trainer | None = None) -> float:
+    def _member_seconds(self, key: tuple, pool: RunPool | None) -> float:
         """One run's share of the pool's stacked step: measured, or estimated from its FLOPs."""
-        measured = pool.member_seconds()
+        measured = pool.member_seconds() if pool is not None else None
         if measured is not None:
             return measured
-        return self._member_s.get(pool.key, POOL_SLOT_S)
+        return self._member_s.get(key, POOL_SLOT_S)
 
     def _pool_slots(self, pool: RunPool, runs: int) -> float:
-        return max(1.0, runs * self._member_seconds(pool) / POOL_SLOT_S)
+        return max(1.0, runs * self._member_seconds(pool.key, pool) / POOL_SLOT_S)
 
     def price(self, trainer: Trainer) -> float:
         """The slots this live run holds: one alone, its share of its pool's slots when pooled."""
@@ -185,19 +186,24 @@ class SessionRegistry:
         runs = max(1, len(pool))
         return self._pool_slots(pool, runs) / runs
 
-    def _price_new(self, trainer: Trainer) -> float:
-        """The slots a new run will add: one alone or as a new pool, the pool's growth when it joins one."""
+    def _price_new(self, trainer: Trainer) -> tuple[Callable[[], float], tuple | None]:
+        """(the slots a new run will add, read under the lock; the pool_key it joins or None): one alone
+        or as a new pool, the pool's growth when it joins one (counting other sessions' racing joins)."""
         key = pool_key(trainer) if self.pools is not None else None
         if key is None:
-            return 1.0
+            return (lambda: 1.0), None
         if key not in self._member_s:  # step_cost builds the nets on the meta device: once per kind of run
             flops, _ = StepBudget(trainer.cfg).cost(trainer.cfg.train)
             self._member_s[key] = flops / POOL_FLOPS_PER_S
-        pool = self.pools.joining(trainer)
-        if pool is None:
-            return max(1.0, self._member_s[key] / POOL_SLOT_S)
-        runs = len(pool)
-        return self._pool_slots(pool, runs + 1) - self._pool_slots(pool, runs)
+
+        def price() -> float:
+            pool = self.pools.joining(trainer)
+            runs = (len(pool) if pool is not None else 0) + sum(
+                1 for s in self._sessions.values() if s.starting and s.joining == key)
+            member = self._member_seconds(key, pool)
+            return max(1.0, (runs + 1) * member / POOL_SLOT_S) - (max(1.0, runs * member / POOL_SLOT_S) if runs else 0.0)
+
+        return price, key
 
     def _load(self, session: Session) -> float:
         """The slots this session holds: its live runs' prices, or what its starting runs reserved."""
@@ -215,7 +221,8 @@ class SessionRegistry:
         """
         self._reserve(session, 1, 0.0, check_only=True)
         trainer = Trainer(cfg, device=device, dataset=dataset)  # a bad config fails here, old run untouched
-        self._reserve(session, 1, self._price_new(trainer))
+        price, joining = self._price_new(trainer)
+        self._reserve(session, 1, price, joining)
         try:
             self._end_live_runs(session)
             with self._lock:
@@ -229,7 +236,7 @@ class SessionRegistry:
                     trainer.start()
         finally:
             with self._lock:
-                session.starting, session.reserved = 0, 0.0
+                session.starting, session.reserved, session.joining = 0, 0.0, None
         return trainer
 
     def start_pair(self, session: Session, cfg_a: RunConfig, cfg_b: RunConfig, device) -> Comparison:
@@ -252,10 +259,11 @@ class SessionRegistry:
                 session.starting, session.reserved = 0, 0.0
         return pair
 
-    def _reserve(self, session: Session, n: int, price: float, check_only: bool = False) -> None:
-        """Reserve `price` slots for the session's n new run(s) under the lock, or raise Busy saying why
-        (check_only: only refuse a server already past its budget). The session's own live runs do not count:
-        the new start replaces them."""
+    def _reserve(self, session: Session, n: int, price: float | Callable[[], float], joining: tuple | None = None,
+                 check_only: bool = False) -> None:
+        """Reserve `price` slots (a number, or a function read under the lock) for the session's n new
+        run(s), or raise Busy saying why (check_only: only refuse a server already past its budget).
+        The session's own live runs do not count: the new start replaces them."""
         if not check_only:
             self.sweep()
         with self._lock:
@@ -263,10 +271,11 @@ class SessionRegistry:
                 raise Busy("busy: a run is already starting in this session; wait for it")
             others = [s for s in self._sessions.values() if s is not session and _slots(s)]
             held = sum(self._load(s) for s in others)
+            price = price() if callable(price) else price
             if held + price > self.max_runs + 1e-9:
                 raise Busy(self._busy_message(others, held, n, max(price, 1e-9)))
             if not check_only:
-                session.starting, session.reserved = n, price
+                session.starting, session.reserved, session.joining = n, price, joining
 
     def _end_live_runs(self, session: Session) -> None:
         """Stop the session's run and comparison before new ones start; Busy if a thread will not end."""
