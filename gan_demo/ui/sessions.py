@@ -9,8 +9,8 @@ dictionary key only; anything on disk is named by the server-made `Session.token
 The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, VAEs, a
 comparison's runs) holds one slot. Runs that can share a pooled step (gan_demo.pool: 2D MLP GANs of
 the same shapes) train as one pool in one thread, and a pool holds max(1, its step time / POOL_SLOT_S)
-slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run), or
-an estimate from the run's FLOPs before it has stepped. So a class of ring8 runs fits in one or two
+slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run, once
+it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two
 slots, while every run of a pool still does at least 1 / (max_runs * POOL_SLOT_S) steps/s.
 """
 from __future__ import annotations
