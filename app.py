@@ -12,7 +12,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet; off by default)")
-    parser.add_argument("--max-runs", type=int, default=2, help="training runs allowed at once across all visitors (default 2)")
+    parser.add_argument("--max-runs", type=int, default=2, help="training slots across all visitors (default 2): a run that trains alone (an image "
+                        "run, a VAE, each run of a comparison) holds one; 2D runs of the same shapes (ring8 at its "
+                        "defaults, say) train together as one pooled step and share a slot per 0.1 s of that step, "
+                        "so a class of 24 ring8 runs fits in the default")
     parser.add_argument("--session-timeout", type=float, default=1800, metavar="SECONDS",
                         help="drop a visitor's session (and stop its run) after this many seconds without any "
                              "event from it (default 1800: 30 minutes)")

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import threading
 import time
+from collections import deque
 from functools import partial
 
 import torch
@@ -27,6 +28,7 @@ from .run_loop import RunLoop, hand_over
 
 __all__ = ["pool_key", "why_not_poolable", "RunPool", "RunPools", "StackedGAN"]
 
+MEASURED_STEPS = 8  # stacked steps at one size before a pool's own timing prices its runs (member_seconds)
 IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop looks for a resume, stop or newcomer
 
 
@@ -342,10 +344,24 @@ class RunPool:
         self.stack: StackedGAN | None = None
         self._stacked: list = []  # the runs the current stack holds, in order
         self.steps_taken = 0  # pooled steps (each steps every active run once)
+        self.timings: deque = deque(maxlen=32)  # (seconds, runs) of the latest stacked steps: what a run costs here
 
     def __len__(self) -> int:
         with self._lock:
             return len(self.members) + len(self._joining)
+
+    def __contains__(self, trainer) -> bool:
+        with self._lock:
+            return trainer in self.members or trainer in self._joining
+
+    def member_seconds(self) -> float | None:
+        """What one run's share of a stacked step takes (step seconds / runs, the fastest of the latest
+        steps at the pool's current size: other work on the machine only ever slows a step down), or
+        None until MEASURED_STEPS steps at this size (a pool that grows, a class starting at once, is
+        priced by estimate): the price of a run in this pool (the app's admission)."""
+        runs = len(self._stacked)
+        timings = [s / n for s, n in list(self.timings) if n == runs]
+        return min(timings) if len(timings) >= MEASURED_STEPS else None
 
     def add(self, trainer, steps: int | None = None) -> None:
         """Start trainer in this pool (its pool_key must be this pool's)."""
@@ -375,13 +391,17 @@ class RunPool:
             return True
 
     def _restack(self, active: list) -> None:
-        """The stack holds exactly `active` (weights handed back to the runs that leave it)."""
+        """The stack holds exactly `active` (weights handed back to the runs that leave it). Every run
+        concerned is locked meanwhile: a paused run's 2D lab step by hand never sees its weights moved."""
         if active == self._stacked:
             return
-        if self.stack is not None:
-            self.stack.release()
-        self.stack = StackedGAN([t.family for t in active]) if active else None
-        self._stacked = list(active)
+        with contextlib.ExitStack() as locks:
+            for trainer in dict.fromkeys(self._stacked + list(active)):
+                locks.enter_context(trainer.lock)
+            if self.stack is not None:
+                self.stack.release()
+            self.stack = StackedGAN([t.family for t in active]) if active else None
+            self._stacked = list(active)
 
     def _leave(self, trainer) -> None:
         """trainer leaves the pool (its state already says why); its weights become its own again."""
@@ -467,6 +487,7 @@ class RunPool:
             start = time.perf_counter()
             values = self.stack.train_step([draws[t] for t in self._stacked])  # (R, series)
             seconds = time.perf_counter() - start
+            self.timings.append((seconds, len(self._stacked)))
             for i, trainer in enumerate(self._stacked):
                 trainer.queue_values(values[i], seconds)
             self.steps_taken += 1
@@ -526,6 +547,19 @@ class RunPools:
                 del self.pools[stale]
             pool = self.pools.setdefault(key, RunPool(key, regroup=self._regroup))
             pool.add(trainer, steps)
+
+    def pool_of(self, trainer) -> RunPool | None:
+        """The pool stepping this run (None: it trains alone or has ended)."""
+        with self._lock:
+            pools = list(self.pools.values())
+        return next((p for p in pools if trainer in p), None)
+
+    def joining(self, trainer) -> RunPool | None:
+        """The live pool start(trainer) would put this run into (None: it would train alone or start a pool)."""
+        key = pool_key(trainer)
+        with self._lock:
+            pool = self.pools.get(key) if key is not None else None
+        return pool if pool is not None and len(pool) else None
 
     def _regroup(self, trainer) -> None:
         self.start(trainer, trainer.target_steps)

@@ -265,11 +265,16 @@ def test_run_cap_gives_a_busy_message(pretrained, tmp_path):
     second = Client(url, verbose=False, download_files=str(tmp_path))
     try:
         run_id = first.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")["run_id"]
+        # Another ring8 run of the same shapes joins the first one's pool (its slot); a VAE trains alone.
+        joined = second.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")
+        assert ctx.registry.slots_in_use() == pytest.approx(1.0)
+        second.predict(joined["run_id"], api_name="/train_stop")
+        vae = json.dumps({"family": "vae", "width": 16, "depth": 2, "batch_size": 64})
         with pytest.raises(AppError, match=r"busy: 1 runs are training or paused on this server \(limit 1\); "
                                            r"a slot should free in about"):
-            second.predict("ring8", 100, config_json=TINY_RING8, api_name="/train_start")
+            second.predict("ring8", 100, config_json=vae, api_name="/train_start")
         first.predict(run_id, api_name="/train_stop")
-        freed = second.predict("ring8", 100, config_json=TINY_RING8, api_name="/train_start")
+        freed = second.predict("ring8", 100, config_json=vae, api_name="/train_start")
         assert freed["state"] == "running"
     finally:
         for c in (first, second):

@@ -13,8 +13,10 @@ import torch
 
 from ..config import DataConfig
 from ..live_quality import live_quality
+from ..pool import RunPools
 from ..trainer import resolve_device
 from .catalog import Catalog
+from .live_cache import PictureCache
 from .long_jobs import JobQueue
 from .sessions import SESSION_TIMEOUT_S, SessionRegistry
 
@@ -71,6 +73,8 @@ class AppContext:
     # Long jobs: one runs at a time, each visitor holds one place, the rest wait in turn with their place shown.
     projections: JobQueue = field(default_factory=lambda: JobQueue("projections"))
     evaluations: JobQueue = field(default_factory=lambda: JobQueue("evaluations"))
+    # Each live run's progress picture, drawn once per shown step however many tabs poll it.
+    pictures: PictureCache = field(default_factory=PictureCache)
 
     @classmethod
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
@@ -80,7 +84,8 @@ class AppContext:
         from .widgets import forget_session_files
 
         dev = resolve_device(device)
-        registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout)
+        # Visitors' compatible runs (2D MLP GANs of the same shapes) train as one pooled step.
+        registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout, pools=RunPools())
         catalog = Catalog(pretrained, registry, dev)
         # An expired or closed session takes its files and cached samplers with it.
         registry.on_drop += [catalog.forget, forget_session_files]
@@ -89,11 +94,15 @@ class AppContext:
 
             runs = RayRuns.connect(ray, device=device, live_quality=live_quality)
             registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
+            registry.pools = None  # runs on Ray train in their actors, one slot each
             registry.on_drop.append(runs.forget_session)
+        pictures = PictureCache()
+        registry.on_drop.append(lambda session: pictures.forget(session.trainer))
         folder = str(data_dir or DataConfig().data_dir)
         hide_folder(folder)
         gate = RenderGate(training=lambda: registry.active_runs() > 0)
-        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder, render_gate=gate)
+        return cls(registry=registry, catalog=catalog, device=dev, data_dir=folder, render_gate=gate,
+                   pictures=pictures)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:

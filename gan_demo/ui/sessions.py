@@ -1,10 +1,17 @@
-"""Per-browser-session training runs: a registry keyed by session hash, with a cap on concurrent runs.
+"""Per-browser-session training runs: a registry keyed by session hash, with a budget of training slots.
 
 Every visitor's share of the server is bounded here: a session not seen for `session_timeout`
 seconds is dropped (its run stopped and freed), a paused run holds its slot for at most
-`paused_timeout` seconds, and the run cap is checked and a slot reserved in one step under the
+`paused_timeout` seconds, and the budget is checked and a share reserved in one step under the
 lock, so racing starts can never exceed it. The session hash is chosen by the client: it is a
 dictionary key only; anything on disk is named by the server-made `Session.token`.
+
+The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, VAEs, a
+comparison's runs) holds one slot. Runs that can share a pooled step (gan_demo.pool: 2D MLP GANs of
+the same shapes) train as one pool in one thread, and a pool holds max(1, its step time / POOL_SLOT_S)
+slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run, once
+it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two
+slots, while every run of a pool still does at least 1 / (max_runs * POOL_SLOT_S) steps/s.
 """
 from __future__ import annotations
 
@@ -23,7 +30,9 @@ from ..budget import TimeBudget
 from ..compare import LABELS, Comparison
 from ..config import RunConfig
 from ..live_quality import live_quality
+from ..pool import RunPool, RunPools, pool_key
 from ..trainer import Trainer
+from .limits import StepBudget
 
 TIMELINE_EVERY = 50  # steps between progress grids kept for the timeline slider
 TIMELINE_MAX = 120  # grids kept; past this every other one is dropped (memory stays flat)
@@ -31,6 +40,8 @@ SESSION_TIMEOUT_S = 30 * 60  # a session not seen for this long is dropped with 
 PAUSED_TIMEOUT_S = 10 * 60  # a paused run gives up its slot (it is stopped) after this long
 STOP_WAIT_S = 10.0  # how long Stop waits for the step in progress before answering "stopping"
 REPLACE_WAIT_S = 30.0  # how long a new Start waits for the session's previous run to end its step
+POOL_SLOT_S = 0.1  # a pool holds one slot per this many seconds of its stacked step (each run in it >= 10 steps/s)
+POOL_FLOPS_PER_S = 50e9  # a pooled 2D run's work rate until its pool has measured one (ring8 pooled here: ~120)
 RUN_ID_BYTES = 8  # run ids are unguessable (64 random bits): they name a run in the API and in Explore
 
 log = logging.getLogger(__name__)
@@ -63,7 +74,9 @@ class Session:
     upload_digests: dict = field(default_factory=dict)  # sha256 of a file -> its server-made id (sent again: kept once)
     projected: dict | None = None  # Explore's latent found by projecting an image: {"checkpoint", "z", "label", "what"}
     projection_stop: threading.Event = field(default_factory=threading.Event)  # Explore's Stop for a projection
-    starting: int = 0  # slots reserved while this session's new run (1) or comparison (2) is being built
+    starting: int = 0  # runs being started in this session: its new run (1) or comparison (2)
+    reserved: float = 0.0  # the slots those runs will hold, reserved until they have started
+    joining: tuple | None = None  # the pool_key of the pool that run is about to join (racing joins count it)
     pair: Comparison | None = None  # the Compare tab's runs A and B
     pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
     pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
@@ -128,8 +141,11 @@ class SessionRegistry:
     """Sessions by hash and runs by id; at most max_runs train (or sit paused) at once across all sessions."""
 
     def __init__(self, max_runs: int = 2, session_timeout: float = SESSION_TIMEOUT_S,
-                 paused_timeout: float = PAUSED_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
-        self.max_runs = max_runs
+                 paused_timeout: float = PAUSED_TIMEOUT_S, clock: Callable[[], float] = time.monotonic,
+                 pools: RunPools | None = None):
+        self.max_runs = max_runs  # the budget in slots (see the module's docstring)
+        self.pools = pools  # where poolable runs train together (None: every run trains alone, one slot each)
+        self._member_s: dict[tuple, float] = {}  # pool_key -> a run's estimated seconds of a pooled step
         self.session_timeout = session_timeout
         self.paused_timeout = paused_timeout
         self.clock = clock
@@ -166,25 +182,76 @@ class SessionRegistry:
         with self._lock:
             return sum(_slots(s) for s in self._sessions.values())
 
+    def slots_in_use(self) -> float:
+        """The budget held across all sessions (at most max_runs)."""
+        with self._lock:
+            return sum(self._load(s) for s in self._sessions.values())
+
     def __len__(self) -> int:
         return len(self._sessions)
+
+    # ------------------------------------------------------------------- prices
+    def _member_seconds(self, key: tuple, pool: RunPool | None) -> float:
+        """One run's share of the pool's stacked step: measured, or estimated from its FLOPs."""
+        measured = pool.member_seconds() if pool is not None else None
+        if measured is not None:
+            return measured
+        return self._member_s.get(key, POOL_SLOT_S)
+
+    def _pool_slots(self, pool: RunPool, runs: int) -> float:
+        return max(1.0, runs * self._member_seconds(pool.key, pool) / POOL_SLOT_S)
+
+    def price(self, trainer: Trainer) -> float:
+        """The slots this live run holds: one alone, its share of its pool's slots when pooled."""
+        pool = self.pools.pool_of(trainer) if self.pools is not None else None
+        if pool is None:
+            return 1.0
+        runs = max(1, len(pool))
+        return self._pool_slots(pool, runs) / runs
+
+    def _price_new(self, trainer: Trainer) -> tuple[Callable[[], float], tuple | None]:
+        """(the slots a new run will add, read under the lock; the pool_key it joins or None): one alone
+        or as a new pool, the pool's growth when it joins one (counting other sessions' racing joins)."""
+        key = pool_key(trainer) if self.pools is not None else None
+        if key is None:
+            return (lambda: 1.0), None
+        if key not in self._member_s:  # step_cost builds the nets on the meta device: once per kind of run
+            flops, _ = StepBudget(trainer.cfg).cost(trainer.cfg.train)
+            self._member_s[key] = flops / POOL_FLOPS_PER_S
+
+        def price() -> float:
+            pool = self.pools.joining(trainer)
+            runs = (len(pool) if pool is not None else 0) + sum(
+                1 for s in self._sessions.values() if s.starting and s.joining == key)
+            member = self._member_seconds(key, pool)
+            return max(1.0, (runs + 1) * member / POOL_SLOT_S) - (max(1.0, runs * member / POOL_SLOT_S) if runs else 0.0)
+
+        return price, key
+
+    def _load(self, session: Session) -> float:
+        """The slots this session holds: its live runs' prices, or what its starting runs reserved."""
+        return max(session.reserved, sum(self.price(t) for t in _live_trainers(session)))
 
     # ---------------------------------------------------------------------- runs
     def start(self, session: Session, cfg: RunConfig, device, dataset=None, budget: TimeBudget | None = None) -> Trainer:
         """Build a Trainer for the session's new run and start it, unless the server is full.
 
-        The slot is reserved under the lock before the trainer is built (outside it) and given back
-        if building fails, so racing starts cannot exceed max_runs. The session's previous run (and its
-        comparison) is stopped, and the new one starts only once the old threads have ended.
+        A server past its budget refuses before anything is built. The trainer is built (outside the lock) to
+        price it (alone: one slot; joining a pool: what the pool grows by), then its share is checked
+        and reserved under the lock, so racing starts cannot exceed max_runs. The session's previous run
+        (and its comparison) is stopped, and the new one starts, in a pool when it can share one, only
+        once the old threads have ended.
         budget: train for minutes instead of cfg.train.steps (its steps are set once the speed is measured).
         """
-        self._reserve(session, 1)
+        self._reserve(session, 1, 0.0, check_only=True)
+        run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
+        # a bad config fails here, old run untouched
+        trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
+        if budget is not None:
+            budget.attach(trainer)
+        price, joining = self._price_new(trainer)
+        self._reserve(session, 1, price, joining)
         try:
-            run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
-            # a bad config fails here, old run untouched
-            trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
-            if budget is not None:
-                budget.attach(trainer)
             self._end_live_runs(session)
             _close_remote(session.trainer)
             with self._lock:
@@ -192,10 +259,13 @@ class SessionRegistry:
                 session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY
-                trainer.start()
+                if self.pools is not None:
+                    self.pools.start(trainer)  # trains alone when it cannot be pooled (trainer.pool_note says why)
+                else:
+                    trainer.start()
         finally:
             with self._lock:
-                session.starting = 0
+                session.starting, session.reserved, session.joining = 0, 0.0, None
         return trainer
 
     def start_pair(self, session: Session, cfg_a: RunConfig, cfg_b: RunConfig, device) -> Comparison:
@@ -204,7 +274,7 @@ class SessionRegistry:
         Like start(): refused when the server has fewer than two free slots; the session's previous run
         and comparison are stopped first (a visitor trains one run or one comparison at a time).
         """
-        self._reserve(session, len(LABELS))
+        self._reserve(session, len(LABELS), float(len(LABELS)))  # paced runs train alone: a slot each
         try:
             run_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
             # a bad config fails here, old runs untouched
@@ -218,21 +288,26 @@ class SessionRegistry:
                 pair.start()
         finally:
             with self._lock:
-                session.starting = 0
+                session.starting, session.reserved = 0, 0.0
         return pair
 
-    def _reserve(self, session: Session, n: int) -> None:
-        """Reserve n slots for the session's new run(s) under the lock, or raise Busy saying why.
+    def _reserve(self, session: Session, n: int, price: float | Callable[[], float], joining: tuple | None = None,
+                 check_only: bool = False) -> None:
+        """Reserve `price` slots (a number, or a function read under the lock) for the session's n new
+        run(s), or raise Busy saying why (check_only: only refuse a server already past its budget).
         The session's own live runs do not count: the new start replaces them."""
-        self.sweep()
+        if not check_only:
+            self.sweep()
         with self._lock:
             if session.starting:
                 raise Busy("busy: a run is already starting in this session; wait for it")
             others = [s for s in self._sessions.values() if s is not session and _slots(s)]
-            held = sum(_slots(s) for s in others)
-            if held + n > self.max_runs:
-                raise Busy(self._busy_message(others, held, n))
-            session.starting = n
+            held = sum(self._load(s) for s in others)
+            price = price() if callable(price) else price
+            if held + price > self.max_runs + 1e-9:
+                raise Busy(self._busy_message(others, held, n, max(price, 1e-9)))
+            if not check_only:
+                session.starting, session.reserved, session.joining = n, price, joining
 
     def _end_live_runs(self, session: Session) -> None:
         """Stop the session's run and comparison before new ones start; Busy if a thread will not end."""
@@ -267,26 +342,43 @@ class SessionRegistry:
             trainer.join(wait)
         self._release_if_ended(session)
 
-    def _busy_message(self, holders: list[Session], held: int | None = None, wanted: int = 1) -> str:
-        """Why a start is refused, and when a slot is expected to free."""
+    def _busy_message(self, holders: list[Session], held: float, wanted: int = 1, price: float = 1.0) -> str:
+        """Why a start is refused, and when enough slots are expected to free (the lock held)."""
+        runs = sum(_slots(s) for s in holders)
+        wait = self._wait_for(holders, held, price)
+        when = f"a slot should free in about {_minutes(wait)}" if wait is not None else "try again in a minute"
+        need = (f"; a comparison trains two runs, so it needs {wanted} free slots (the cap counts runs, not "
+                f"visitors)" if wanted > 1 else "")
+        limit = (f"limit {self.max_runs}" if abs(held - runs) < 1e-6 else
+                 f"using {held:.1f} of its {self.max_runs} slots: runs pooled together share theirs")
+        return (f"busy: {runs} runs are training or paused on this server ({limit}){need}; "
+                f"{when} (a paused run gives up its slot after {_minutes(self.paused_timeout)}, "
+                f"a visitor's run is stopped {_minutes(self.session_timeout)} after their last visit)")
+
+    def _wait_for(self, holders: list[Session], held: float, price: float) -> float | None:
+        """Seconds until enough slots free for `price`, from the live runs' ETAs, the paused runs' and
+        the sessions' time-outs (None: no run says when it ends)."""
         now = self.clock()
-        held = sum(_slots(s) for s in holders) if held is None else held
-        waits = []
+        events = []  # (seconds from now, slots freed, the session they belong to)
         for s in holders:
             for t in _live_trainers(s):
                 if t.state == "paused" and t.paused_at is not None:
-                    waits.append(max(0.0, self.paused_timeout - (now - t.paused_at)))
-                elif t.state == "running":
-                    eta = t.snapshot()["eta_s"]
+                    events.append((max(0.0, self.paused_timeout - (now - t.paused_at)), self.price(t), s))
+                elif t.state in ("running", "stopping"):
+                    eta = t.snapshot()["eta_s"] if t.state == "running" else 0.0
                     if eta is not None:
-                        waits.append(eta)
-            waits.append(max(0.0, self.session_timeout - (now - s.last_seen)))
-        when = f"a slot should free in about {_minutes(min(waits))}" if waits else "try again in a minute"
-        need = (f"; a comparison trains two runs, so it needs {wanted} free slots (the cap counts runs, not "
-                f"visitors)" if wanted > 1 else "")
-        return (f"busy: {held} runs are training or paused on this server (limit {self.max_runs}){need}; "
-                f"{when} (a paused run gives up its slot after {_minutes(self.paused_timeout)}, "
-                f"a visitor's run is stopped {_minutes(self.session_timeout)} after their last visit)")
+                        events.append((eta, self.price(t), s))
+            events.append((max(0.0, self.session_timeout - (now - s.last_seen)), float("inf"), s))
+        freed: dict[int, float] = {}
+        total = 0.0
+        for seconds, slots, s in sorted(events, key=lambda e: e[0]):
+            load = self._load(s)
+            gain = min(slots, load - freed.get(id(s), 0.0))  # a session frees at most what it holds
+            freed[id(s)] = freed.get(id(s), 0.0) + gain
+            total += gain
+            if held - total + price <= self.max_runs + 1e-9:
+                return seconds
+        return None
 
     # ----------------------------------------------------------- clean-up
     def sweep(self) -> None:

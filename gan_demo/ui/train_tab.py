@@ -31,6 +31,7 @@ from .catalog import CURRENT_RUN
 from .errors import for_visitor, refusal, user_error
 from .limits import WEB_LIMITS, check_live_change, check_web_limits
 from .plain_words import WORDS, help_line, label
+from .live_cache import refresh_s
 from .sessions import Busy
 from .tempdirs import temp_dir
 from .train_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
@@ -314,6 +315,7 @@ class LiveView:
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
     drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
     redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
+    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -851,9 +853,13 @@ def build(ctx) -> dict:
         ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
             snap["state"] == "paused" and (snap["state"] != current.state or stepped))
         now = time.monotonic()
-        if stepped:
-            picture = progress_picture(trainer, current)
+        if stepped:  # drawn once per (run, step) however many tabs poll
+            picture = ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
             out[grid] = picture
+        tick = refresh_s(ctx.registry.active_runs(), TICK_S)
+        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
+            current.tick_s = tick
+            out[timer] = gr.Timer(tick, active=True)
         if stepped or ended:
             out.update(live_vae_pictures(trainer, current, ended, now))
         if (stepped or ended) and snap["quality"] is not None:

@@ -1,0 +1,153 @@
+"""A class of 24 against a real server: `python app.py` (no flags but a free port), 24 visitors start ring8 at once.
+
+Each visitor is its own gradio_client session; all 24 call /train_start for ring8 at its defaults
+(5,000 steps, seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
+their run ends. Meanwhile a bystander calls /generate on the pretrained ring8 checkpoint in a loop.
+Prints the accepted count, each visitor's steps/s (steps / seconds from its start to its end), the
+class's total steps/s, the time until all 24 finished and how many covered 8/8 modes, and the
+bystander's /generate p50 / p95. Stops after --limit seconds and prints what it has then.
+
+    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POLL_S = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("app.py did not answer in time")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=5000, help="ring8's default")
+    parser.add_argument("--limit", type=float, default=540, help="seconds before it stops and prints what it has")
+    args = parser.parse_args()
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1")
+    from gradio_client import Client
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_server(url, proc)
+        clients = [Client(url, verbose=False) for _ in range(args.visitors)]
+        bystander = Client(url, verbose=False)
+        bystander.predict("ring8", 0, api_name="/generate")  # warm: the sampler is built once
+        barrier = threading.Barrier(args.visitors)
+        results: dict[int, dict] = {}
+        done = threading.Event()
+        latencies: list[float] = []
+
+        def visitor(i: int) -> None:
+            client = clients[i]
+            barrier.wait()
+            t0 = time.monotonic()
+            try:
+                started = client.predict("ring8", args.steps, "nonsaturating", i, "", api_name="/train_start")
+            except Exception as exc:  # refused ("busy") or failed
+                results[i] = {"accepted": False, "why": str(exc)[:160]}
+                return
+            results[i] = {"accepted": True, "t0": t0}
+            run_id = started["run_id"]
+            while not done.is_set():
+                status = client.predict(run_id, api_name="/train_poll")
+                results[i].update(step=status["step"], state=status["state"], modes=status.get("modes_covered"),
+                                  at=time.monotonic())
+                if status["state"] not in ("running", "paused"):
+                    break
+                done.wait(POLL_S)
+
+        def watch() -> None:
+            seed = 0
+            while not done.is_set():
+                t = time.perf_counter()
+                bystander.predict("ring8", seed, api_name="/generate")
+                latencies.append(time.perf_counter() - t)
+                seed += 1
+                done.wait(0.25)
+
+        threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
+        watcher = threading.Thread(target=watch, daemon=True)
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        watcher.start()
+        for t in threads:
+            t.join(max(0.0, args.limit - (time.monotonic() - start)))
+        done.set()
+        watcher.join(30)
+        elapsed = time.monotonic() - start
+
+        accepted = [r for r in results.values() if r.get("accepted")]
+        print(f"visitors {args.visitors}, accepted {len(accepted)}")
+        for i in sorted(results):
+            r = results[i]
+            if not r.get("accepted"):
+                print(f"  visitor {i:2d}: refused: {r['why']}")
+                continue
+            seconds = r.get("at", r["t0"]) - r["t0"]
+            rate = r.get("step", 0) / seconds if seconds > 0 else 0.0
+            r["rate"] = rate
+            print(f"  visitor {i:2d}: {r.get('state')} at step {r.get('step')}, {rate:.1f} steps/s, "
+                  f"modes covered {r.get('modes')}")
+        total = sum(r.get("rate", 0.0) for r in accepted)
+        print(f"class total: {total:.1f} steps/s")
+        finished = [r for r in accepted if r.get("state") == "finished"]
+        all_modes = [r for r in finished if r.get("modes") == 8]
+        if accepted and len(finished) == len(accepted):
+            last = max(r["at"] for r in finished) - start
+            print(f"all {len(finished)} finished in {last:.0f} s (within {POLL_S:.0f} s polling); "
+                  f"{len(all_modes)} with 8/8 modes")
+        else:
+            print(f"after {elapsed:.0f} s: {len(finished)} of {len(accepted)} finished, {len(all_modes)} with 8/8 modes")
+        if latencies:
+            print(f"bystander /generate: {len(latencies)} calls, p50 {1000 * statistics.median(latencies):.0f} ms, "
+                  f"p95 {1000 * percentile(latencies, 0.95):.0f} ms")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()
