@@ -180,7 +180,7 @@ def audit_zip(folder: Path, salt: str = "") -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from gan_demo.families.gan import GAN
 
     run = folder / "audit-run"
@@ -237,7 +237,7 @@ def poll_speed(url: str, run_id: str) -> float:
 
 
 def round2(session_timeout: float) -> None:
-    from gan_demo.config import RunConfig
+    from gan_demo.core.config import RunConfig
     from gan_demo.ui.limits import check_web_limits
     from tests.measure_limits import blank_png
 

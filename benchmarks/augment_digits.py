@@ -5,7 +5,7 @@
         --augment none --steps 2000 --eval-at 500,1000,2000 --log /tmp/aug/d300-none.jsonl
 
 `train` takes every `python -m gan_demo train` setting, trains in this process and, at each step of
---eval-at, scores G_ema as `eval` scores the bundled digits (gan_demo.evaluate.evaluate_sampler with the
+--eval-at, scores G_ema as `eval` scores the bundled digits (gan_demo.evaluation.evaluate.evaluate_sampler with the
 dataset read as "digits": 2,500 samples of seed 12345, the digits classifier, k-NN precision and recall and
 the Frechet distance in its feature space against the 1,438 training digits, beside the 359 held-out
 digits scored the same way). A zip has no labels, so `eval` on the zip itself gives no classifier figures.
@@ -33,11 +33,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_demo.__main__ import add_config_flags, config_from_args  # noqa: E402
-from gan_demo.config import DataConfig  # noqa: E402
-from gan_demo.data import load_dataset  # noqa: E402
-from gan_demo.evaluate import evaluate_sampler  # noqa: E402
-from gan_demo.sampler import Sampler  # noqa: E402
-from gan_demo.trainer import Trainer  # noqa: E402
+from gan_demo.core.config import DataConfig  # noqa: E402
+from gan_demo.data.datasets import load_dataset  # noqa: E402
+from gan_demo.evaluation.evaluate import evaluate_sampler  # noqa: E402
+from gan_demo.explore.sampler import Sampler  # noqa: E402
+from gan_demo.training.trainer import Trainer  # noqa: E402
 
 SUBSET = 300  # the "few hundred" set: a seeded draw from the training split
 SUBSET_SEED = 0

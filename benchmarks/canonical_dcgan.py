@@ -27,8 +27,8 @@ try:  # run as a script from a checkout: make gan_demo importable
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_demo.config import RunConfig
-from gan_demo.models import build_models
+from gan_demo.core.config import RunConfig
+from gan_demo.families.nets import build_models
 
 
 class DigitsImages(torch.utils.data.Dataset):
@@ -50,7 +50,7 @@ class DigitsImages(torch.utils.data.Dataset):
 def make_dataset(cfg: RunConfig) -> DigitsImages:
     """The training images of cfg's dataset as PIL images, with the example's transforms to cfg's size.
 
-    digits: the original 8 x 8 scikit-learn images (the same 80% training split as gan_demo.data),
+    digits: the original 8 x 8 scikit-learn images (the same 80% training split as gan_demo.data.datasets),
     resized by the transform like MNIST in the example. Other image sets: the project's loaded
     training tensor turned back into PIL images.
     """
@@ -60,7 +60,7 @@ def make_dataset(cfg: RunConfig) -> DigitsImages:
     if cfg.data.dataset == "digits":
         from sklearn.datasets import load_digits
 
-        from gan_demo.data import _digits_split  # the project's fixed train/test split
+        from gan_demo.data.datasets import _digits_split  # the project's fixed train/test split
 
         bunch = load_digits()
         idx = _digits_split(len(bunch.images), "train")
@@ -70,7 +70,7 @@ def make_dataset(cfg: RunConfig) -> DigitsImages:
             images = [im.convert("RGB") for im in images]
         targets = [int(t) for t in bunch.target[idx]]
     else:
-        from gan_demo.data import load_dataset
+        from gan_demo.data.datasets import load_dataset
 
         ds = load_dataset(cfg.data, "cpu", split="train")
         pixels = ((ds.x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
-    from gan_demo.data import load_dataset
+    from gan_demo.data.datasets import load_dataset
 
     cfg = RunConfig()
     cfg.data.dataset, cfg.data.img_size = args.dataset, args.img_size

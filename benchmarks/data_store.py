@@ -108,9 +108,10 @@ def _timed(module, name: str, times: dict) -> None:
 def phase_load(folder: str, data_dir: str, img_size: int) -> dict:
     import torch  # noqa: F401  (imported before the baseline: every real load has torch loaded)
 
-    from gan_demo import imagefiles, imagestore
-    from gan_demo.config import DataConfig
-    from gan_demo.data import load_dataset
+    from gan_demo.data import image_decode as imagefiles
+    from gan_demo.data import image_cache as imagestore
+    from gan_demo.core.config import DataConfig
+    from gan_demo.data.datasets import load_dataset
 
     parts: dict[str, float] = {}
     for module, name in ((imagefiles, "scan_folder"), (imagefiles, "decode_all"), (imagestore, "read_cache"),
@@ -146,9 +147,9 @@ def phase_step(folder: str, data_dir: str, img_size: int, steps: int, rounds: in
 
     import torch
 
-    from gan_demo.config import DataConfig, RunConfig, TrainConfig
-    from gan_demo.data import load_dataset
-    from gan_demo.trainer import Trainer
+    from gan_demo.core.config import DataConfig, RunConfig, TrainConfig
+    from gan_demo.data.datasets import load_dataset
+    from gan_demo.training.trainer import Trainer
 
     load_before = _load_average()
     data_cfg = DataConfig(dataset=folder, data_dir=data_dir, img_size=img_size, channels=3)
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
 
-    from gan_demo.imagestore import CACHE_FOLDER
+    from gan_demo.data.image_cache import CACHE_FOLDER
 
     shutil.rmtree(Path(args.data_dir) / CACHE_FOLDER, ignore_errors=True)
     common = [args.folder, "--data-dir", args.data_dir, "--img-size", str(args.img_size)]

@@ -45,7 +45,7 @@ def _sub(args: list[str], timeout: float, env: dict | None = None) -> subprocess
 
 
 def _model_cfg(device: str, **train):
-    from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     if device == "cpu":
         return RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8, z_dim=16),
@@ -149,8 +149,8 @@ def check_engine(a) -> dict:
     (seed, slider directions, interpolation) live and from the saved checkpoint."""
     import torch
 
-    from gan_demo.sampler import Sampler
-    from gan_demo.trainer import Trainer
+    from gan_demo.explore.sampler import Sampler
+    from gan_demo.training.trainer import Trainer
 
     s = SIZES[a.device]
     tr = Trainer(_model_cfg(a.device, steps=10**6), device=a.device)
@@ -226,8 +226,8 @@ def check_gan_step(a) -> dict:
     """Every loss on images (and conditional), and the 2D lab's single steps, on the device: finite numbers, ms per step."""
     import torch
 
-    from gan_demo.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
-    from gan_demo.trainer import Trainer
+    from gan_demo.core.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.training.trainer import Trainer
 
     s = SIZES[a.device]
     out = {}
@@ -264,8 +264,8 @@ def check_vae_step(a) -> dict:
         return {"skipped": "gan_demo/families/vae.py is not in this checkout"}
     import torch
 
-    from gan_demo.config import DataConfig
-    from gan_demo.data import load_dataset
+    from gan_demo.core.config import DataConfig
+    from gan_demo.data.datasets import load_dataset
     from gan_demo.families import FAMILIES
 
     s = SIZES[a.device]
@@ -290,10 +290,10 @@ def check_vae_step(a) -> dict:
 
 def check_pool(a) -> dict:
     """ring8 at its defaults on the device: one solo run's steps/s, then pool_runs runs stacked in one RunPool
-    (gan_demo.pool): steps/s each and in all, against the solo run. (Image runs are not pooled yet.)"""
-    from gan_demo.config import DataConfig, RunConfig, TrainConfig
-    from gan_demo.pool import RunPool, pool_key
-    from gan_demo.trainer import Trainer
+    (gan_demo.training.pool): steps/s each and in all, against the solo run. (Image runs are not pooled yet.)"""
+    from gan_demo.core.config import DataConfig, RunConfig, TrainConfig
+    from gan_demo.training.pool import RunPool, pool_key
+    from gan_demo.training.trainer import Trainer
 
     s = SIZES[a.device]
     steps, runs = s["pool_steps"], s["pool_runs"]

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_demo.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
-from gan_demo.trainer import Trainer  # noqa: E402
+from gan_demo.core.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.training.trainer import Trainer  # noqa: E402
 
 
 def ring8(seed: int, steps: int) -> RunConfig:
@@ -42,7 +42,7 @@ def solo(steps: int) -> dict:
 
 
 def pool(runs: int, steps: int, vmap: bool = False) -> dict:
-    from gan_demo.pool import RunPool, _StackedNet, pool_key
+    from gan_demo.training.pool import RunPool, _StackedNet, pool_key
 
     _StackedNet.fast_mlp = not vmap
 
@@ -65,7 +65,7 @@ def pool(runs: int, steps: int, vmap: bool = False) -> dict:
 def kernels(runs: int, steps: int) -> dict:
     """One D update's (nonsaturating + R1) and one G update's forward and backward for R stacked runs, no
     optimizer: through vmap(functional_call) and through one baddbmm per layer (pool._StackedNet.fast_mlp)."""
-    from gan_demo import pool as pool_module
+    from gan_demo.training import pool as pool_module
 
     trainers = [Trainer(ring8(seed, 10)) for seed in range(runs)]
     cfg = trainers[0].cfg

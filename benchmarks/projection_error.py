@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_demo.config import DataConfig  # noqa: E402
-from gan_demo.data import load_dataset  # noqa: E402
-from gan_demo.projection import project  # noqa: E402
-from gan_demo.sampler import Sampler  # noqa: E402
+from gan_demo.core.config import DataConfig  # noqa: E402
+from gan_demo.data.datasets import load_dataset  # noqa: E402
+from gan_demo.explore.projection import project  # noqa: E402
+from gan_demo.explore.sampler import Sampler  # noqa: E402
 
 
 def summary(errors: torch.Tensor) -> dict:

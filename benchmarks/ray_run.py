@@ -5,7 +5,7 @@
 Both runs are polled as the Train tab polls them (snapshot() and the progress picture every 0.5 s), one at
 a time while the other is paused, in turn (the front end's CPU includes the training for the in-process
 run). The kill uses the app's
-checkpoint interval (gan_demo.remote.Placement: 200 steps or 10 s, pulled every 1 s).
+checkpoint interval (gan_demo.training.remote.Placement: 200 steps or 10 s, pulled every 1 s).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_demo.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
-from gan_demo.trainer import Trainer  # noqa: E402
+from gan_demo.core.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.training.trainer import Trainer  # noqa: E402
 
 POLL_S = 0.5  # the Train tab's poll
 
@@ -32,7 +32,7 @@ def ring8() -> RunConfig:
 def rate(run, seconds: float, warmup: float = 5.0) -> tuple[float, float]:
     """(steps/s, this process's CPU seconds per second) over `seconds` after `warmup`, polling as the Train
     tab does: snapshot() and the progress picture every POLL_S."""
-    from gan_demo.ui.train_tab import LiveView, progress_picture
+    from gan_demo.ui.tabs.train import LiveView, progress_picture
 
     view = LiveView()
 
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     args = parser.parse_args()
 
-    from gan_demo.remote import RayRuns
+    from gan_demo.training.remote import RayRuns
 
     # Both runs live side by side; each round measures one while the other is paused, in turn, so that
     # both see the same load from the other users of the machine.

@@ -21,10 +21,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_demo.checkpoint import load_checkpoint  # noqa: E402
-from gan_demo.config import DataConfig  # noqa: E402
-from gan_demo.data import load_dataset  # noqa: E402
-from gan_demo.sampler import Sampler  # noqa: E402
+from gan_demo.training.checkpoint import load_checkpoint  # noqa: E402
+from gan_demo.core.config import DataConfig  # noqa: E402
+from gan_demo.data.datasets import load_dataset  # noqa: E402
+from gan_demo.explore.sampler import Sampler  # noqa: E402
 
 
 def summary(errors: torch.Tensor) -> dict:

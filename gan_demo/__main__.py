@@ -11,7 +11,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import (CHOICES, FAMILY_NAMES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
+from gan_demo.core.config import (CHOICES, FAMILY_NAMES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
                      RunConfig, TrainConfig, VAESettings, field_docs, field_type)
 
 EXIT_USAGE = 2
@@ -100,8 +100,8 @@ def read_schedule(text: str) -> list:
 def local_dataset(data_cfg: DataConfig, device: str):
     """The dataset of a command-line run: its paths are the user's own (trusted: large folders and zips,
     decoded by worker processes, cached in --data-dir); the web app loads uploads with the small limits."""
-    from .data import load_dataset
-    from .trainer import resolve_device
+    from gan_demo.data.datasets import load_dataset
+    from gan_demo.training.trainer import resolve_device
 
     return load_dataset(data_cfg, resolve_device(device), trusted=True)
 
@@ -109,7 +109,7 @@ def local_dataset(data_cfg: DataConfig, device: str):
 def cmd_train(args) -> int:
     import torch  # noqa: F401  (imported late so --help stays fast)
 
-    from . import distributed
+    from gan_demo.core import distributed
 
     dist = distributed.from_environ()  # torchrun's RANK / LOCAL_RANK / WORLD_SIZE; SINGLE for a plain run
     if args.seeds is not None:
@@ -154,11 +154,11 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _train_seeds(args) -> int:
-    """train --seeds: one run per seed, trained together as one pool (gan_demo.pool), each saved as a normal
+    """train --seeds: one run per seed, trained together as one pool (gan_demo.training.pool), each saved as a normal
     run folder OUT/seed-N, and a summary of each seed's final quality (printed and in OUT/summary.json)."""
-    from .pool import RunPools
-    from .live_quality import live_quality
-    from .trainer import Trainer
+    from gan_demo.training.pool import RunPools
+    from gan_demo.evaluation.live_quality import live_quality
+    from gan_demo.training.trainer import Trainer
 
     seeds = parse_seeds(args.seeds)
     out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}-seeds")
@@ -219,7 +219,7 @@ def _train_seeds(args) -> int:
 
 def _seed_summary(trainer, run_dir: Path) -> dict:
     """One seed's line of a sweep's summary: its state and final quality; its run folder saved."""
-    from .metrics import grid_divergence
+    from gan_demo.evaluation.metrics import grid_divergence
 
     path = trainer.save(run_dir)
     _write_preview(trainer, path / "samples.png")
@@ -227,7 +227,7 @@ def _seed_summary(trainer, run_dir: Path) -> dict:
     if trainer.message:
         line["message"] = trainer.message
     if trainer.kind == "2d":
-        from .latent import z_from_seed
+        from gan_demo.explore.latent import z_from_seed
 
         samples = trainer.generate(z_from_seed(12345, trainer.cfg.model.z_dim, 2500))
         line["grid_kl"] = grid_divergence(trainer.dataset.x[:2048].float().cpu(), samples)["kl"]
@@ -238,17 +238,17 @@ def _seed_summary(trainer, run_dir: Path) -> dict:
 
 def _train(args, dist, device) -> int:
     """The train command in one process, or in one of torchrun's (only the master prints and saves)."""
-    from . import distributed
-    from .checkpoint import is_checkpoint
-    from .live_quality import live_quality
-    from .trainer import Trainer
+    from gan_demo.core import distributed
+    from gan_demo.training.checkpoint import is_checkpoint
+    from gan_demo.evaluation.live_quality import live_quality
+    from gan_demo.training.trainer import Trainer
 
     master = dist.master
     say = (lambda text: print(text, file=sys.stderr)) if master else (lambda text: None)
     out = Path(args.out or f"runs/{Path(getattr(args, 'DataConfig.dataset') or 'ring8').stem}")
     budget = None
     if args.minutes is not None:
-        from .budget import TimeBudget
+        from gan_demo.training.budget import TimeBudget
 
         if args.resume or getattr(args, "TrainConfig.steps"):
             raise ConfigError("minutes: give either --minutes or --steps, and not with --resume (a resumed run "
@@ -369,7 +369,7 @@ def _stop_on_signals(trainer):
 
 
 def _write_preview(trainer, path: Path) -> None:
-    from . import viz
+    from gan_demo.render import viz
 
     samples = trainer.sample_fixed()
     if trainer.kind == "2d":
@@ -382,8 +382,8 @@ def _write_preview(trainer, path: Path) -> None:
 
 
 def _mode_summary(trainer, n: int = 2500, seed: int = 12345) -> dict:
-    from .latent import z_from_seed
-    from .metrics import mode_metrics
+    from gan_demo.explore.latent import z_from_seed
+    from gan_demo.evaluation.metrics import mode_metrics
 
     samples = trainer.generate(z_from_seed(seed, trainer.cfg.model.z_dim, n))
     m = mode_metrics(samples, trainer.dataset.modes, trainer.dataset.sigma)
@@ -394,9 +394,9 @@ def _mode_summary(trainer, n: int = 2500, seed: int = 12345) -> dict:
 def cmd_sample(args) -> int:
     import numpy as np
 
-    from .latent import z_from_seed
-    from .sampler import Sampler
-    from .trainer import resolve_device
+    from gan_demo.explore.latent import z_from_seed
+    from gan_demo.explore.sampler import Sampler
+    from gan_demo.training.trainer import resolve_device
 
     sampler = Sampler.from_checkpoint(args.checkpoint, resolve_device(args.device))
     m = sampler.cfg.model
@@ -413,7 +413,7 @@ def cmd_sample(args) -> int:
     np.save(args.out, out.numpy().astype(np.float32))
     print(f"wrote {args.out}: {tuple(out.shape)} float32", file=sys.stderr)
     if args.grid:
-        from . import viz
+        from gan_demo.render import viz
 
         if kind == "image":
             image = viz.image_grid(out[:256], nrow=m.n_classes if (m.n_classes and args.label is None) else 16,
@@ -429,9 +429,9 @@ def cmd_sample(args) -> int:
 def cmd_project(args) -> int:
     import torch
 
-    from .projection import image_target, project
-    from .sampler import Sampler
-    from .trainer import resolve_device
+    from gan_demo.explore.projection import image_target, project
+    from gan_demo.explore.sampler import Sampler
+    from gan_demo.training.trainer import resolve_device
 
     sampler = Sampler.from_checkpoint(args.checkpoint, resolve_device(args.device))
     if (args.image is None) == (args.point is None):
@@ -462,7 +462,7 @@ def cmd_project(args) -> int:
     what = "mean absolute pixel error" if sampler.kind == "image" else "distance"
     print(f"wrote {args.out}: z of {len(result['z'])} numbers, {what} {result['error']:.4f}", file=sys.stderr)
     if args.picture and sampler.kind == "image":
-        from . import viz
+        from gan_demo.render import viz
 
         viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2, upscale=max(1, 128 // sampler.cfg.model.img_size)).save(args.picture)
         print(f"wrote {args.picture}: the target beside its reconstruction", file=sys.stderr)
@@ -471,14 +471,14 @@ def cmd_project(args) -> int:
 
 # --------------------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate_checkpoint
+    from gan_demo.evaluation.evaluate import evaluate_checkpoint
 
     report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, device=args.device, data_dir=args.data_dir,
                                  trusted=True)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        from .evaluate import format_report
+        from gan_demo.evaluation.evaluate import format_report
 
         print(format_report(report))
     return 0
@@ -486,7 +486,7 @@ def cmd_eval(args) -> int:
 
 # --------------------------------------------------------------------------- bench
 def cmd_bench(args) -> int:
-    from .bench import DEFAULT_STEPS, format_bench, poll_overhead, run_bench
+    from gan_demo.evaluation.bench import DEFAULT_STEPS, format_bench, poll_overhead, run_bench
 
     # The bench is the DCGAN comparison unless told otherwise: digits at the config's default size.
     base = RunConfig(data=DataConfig(dataset="digits"))
@@ -497,7 +497,7 @@ def cmd_bench(args) -> int:
 
         torch.set_num_threads(args.threads)
     if args.ablation:
-        from .bench import ablation, format_ablation
+        from gan_demo.evaluation.bench import ablation, format_ablation
 
         result = ablation(cfg, steps=getattr(args, "TrainConfig.steps") or 4, rounds=args.rounds, warmup=args.warmup,
                           threads=args.threads or 1, compile=args.compile, canonical=not args.no_canonical)
@@ -606,9 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .checkpoint import CheckpointError
-    from .data import DataError
-    from .distributed import MasterError
+    from gan_demo.training.checkpoint import CheckpointError
+    from gan_demo.data.datasets import DataError
+    from gan_demo.core.distributed import MasterError
 
     try:
         return args.func(args)

@@ -64,8 +64,8 @@ def pretrained_dir(arg: str | None) -> tuple[Path, str]:
         return ROOT / "checkpoints", "checkpoints/digits"
     import torch
 
-    from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from gan_demo.trainer import Trainer
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.training.trainer import Trainer
 
     root = Path(tempfile.mkdtemp(prefix="gan_demo_latency_"))
     trainer = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
@@ -141,7 +141,7 @@ def measure_map_handler(ctx, calls: int = 10) -> dict:
     """LatentMap.draw on the digits checkpoint (81 latents, one forward pass, the PNG-ready picture)."""
     from types import SimpleNamespace
 
-    from gan_demo.ui.explore_tab import Explore
+    from gan_demo.ui.tabs.explore import Explore
     from gan_demo.ui.latent_map import LatentMap
 
     m = LatentMap(ctx, Explore(ctx))
@@ -156,7 +156,7 @@ def measure_map_handler(ctx, calls: int = 10) -> dict:
 
 
 def start_digits_run(ctx, name: str):
-    from gan_demo.config import DataConfig, RunConfig, TrainConfig
+    from gan_demo.core.config import DataConfig, RunConfig, TrainConfig
 
     session = ctx.registry.get(name)
     ctx.registry.start(session, RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(steps=10**6)), ctx.device)

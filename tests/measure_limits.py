@@ -57,8 +57,8 @@ def peak_mib() -> float:
 def measure(case: str, tmp: Path) -> dict:
     """Prepare the case, then time only the call under test and the growth of the peak RSS."""
     if case == "upload":
-        from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-        from gan_demo.trainer import Trainer
+        from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+        from gan_demo.training.trainer import Trainer
         from gan_demo.ui.app import AppContext
 
         Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=8, ndf=8),
@@ -79,7 +79,7 @@ def measure(case: str, tmp: Path) -> dict:
         from gan_demo.ui.app import AppContext, build_demo
 
         with gr.Blocks():
-            from gan_demo.ui import lab_tab
+            from gan_demo.ui.tabs import lab as lab_tab
 
             pad = lab_tab.build(AppContext.create(device="cpu"))["drawing"]
         png = blank_png(tmp / "huge.png", 12000)
@@ -88,8 +88,8 @@ def measure(case: str, tmp: Path) -> dict:
             value = pad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(png))))
             return f"accepted: composite {value['composite'].shape}"
     elif case == "zip":
-        from gan_demo.config import DataConfig
-        from gan_demo.data import load_dataset
+        from gan_demo.core.config import DataConfig
+        from gan_demo.data.datasets import load_dataset
 
         png = blank_png(tmp / "big.png", 7999)
         with zipfile.ZipFile(tmp / "big16.zip", "w") as zf:
@@ -97,9 +97,9 @@ def measure(case: str, tmp: Path) -> dict:
                 zf.write(png, f"{i:02d}.png")
         call = lambda: f"accepted: {len(load_dataset(DataConfig(dataset=str(tmp / 'big16.zip'), img_size=32), 'cpu'))} images"  # noqa: E731
     elif case.startswith("step:"):
-        from gan_demo.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-        from gan_demo.models import step_cost
-        from gan_demo.trainer import Trainer
+        from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+        from gan_demo.families.nets import step_cost
+        from gan_demo.training.trainer import Trainer
 
         data, model, train = STEP_CONFIGS[case[5:]]
         trainer = Trainer(RunConfig(data=DataConfig(**data), model=ModelConfig(**model),

@@ -22,9 +22,9 @@ What a family class F offers the Trainer, the checkpoint and the Sampler:
     f.critic                       D, or None for a family without one
     f.state_dict(), f.load_state_dict(state)  everything training changes (rollback, checkpoints)
     f.release_optimizers()         drop the optimizer state once training is over
-Nothing here imports trainer.py: arrows point down (what both need lives in gan_demo.engine).
+Nothing here imports trainer.py: arrows point down (what both need lives in gan_demo.core.step_utils).
 """
-from .gan import GAN
-from .vae import VAE
+from gan_demo.families.gan import GAN
+from gan_demo.families.vae import VAE
 
 FAMILIES = {"gan": GAN, "vae": VAE}

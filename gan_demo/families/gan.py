@@ -6,12 +6,12 @@ import copy
 import torch
 from torch import nn
 
-from .. import distributed
-from ..augment import augment, overfit_sign, parse_policy
-from ..config import RunConfig
-from ..engine import StepContext, frozen, grad_norm, lr_factor, update_ema
-from ..losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
-from ..models import build_models
+from gan_demo.core import distributed
+from gan_demo.families.augment import augment, overfit_sign, parse_policy
+from gan_demo.core.config import RunConfig
+from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
+from gan_demo.families.losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
+from gan_demo.families.nets import build_models
 
 # What train_step returns, in this order (the Train tab, /train_poll and the CLI read these names).
 SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "r_t")
@@ -74,7 +74,7 @@ class GAN:
 
     @staticmethod
     def sampling_nets(cfg: RunConfig, networks: dict[str, nn.Module]) -> tuple[nn.Module, nn.Module]:
-        """(decoder, critic) for gan_demo.sampler.Sampler: G_ema and D."""
+        """(decoder, critic) for gan_demo.explore.sampler.Sampler: G_ema and D."""
         return networks["G_ema"], networks["D"]
 
     # ------------------------------------------------------------------ facts

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import distributed
-from ..config import DEFAULT_Z_DIM as CONFIG_Z_DIM
-from ..config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
-from ..engine import StepContext, grad_norm
-from ..losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
-from ..models import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
+from gan_demo.core import distributed
+from gan_demo.core.config import DEFAULT_Z_DIM as CONFIG_Z_DIM
+from gan_demo.core.config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
+from gan_demo.core.step_utils import StepContext, grad_norm
+from gan_demo.families.losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from gan_demo.families.nets import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
                       mlp_layers)
 
 KINDS = ("2d", "image")
@@ -51,7 +51,7 @@ class VAEConfig:
     data_scale: float = 1.0  # spread (std) of 2D data; the MLPs work in units of it
 
     def fit_to(self, dataset) -> "VAEConfig":
-        """A copy describing `dataset` (a gan_demo.data.Dataset): its kind, shape, labels and spread."""
+        """A copy describing `dataset` (a gan_demo.data.datasets.Dataset): its kind, shape, labels and spread."""
         if self.conditional and not dataset.n_classes:
             raise ConfigError(f"conditional: dataset {dataset.name!r} has no labels")
         facts = dict(kind=dataset.kind, n_classes=dataset.n_classes if self.conditional else 0)
@@ -298,7 +298,7 @@ class VAE:
                     group["lr"] = changes["lr_vae"]
 
     def decoder_net(self, ema: bool = True) -> nn.Module:
-        """(z, y) -> samples, as gan_demo.sampler.Sampler and the Trainer's progress grid use it (no EMA: ema is ignored)."""
+        """(z, y) -> samples, as gan_demo.explore.sampler.Sampler and the Trainer's progress grid use it (no EMA: ema is ignored)."""
         return self._decoder_mean
 
     @property
@@ -315,7 +315,7 @@ class VAE:
 
     @staticmethod
     def sampling_nets(cfg: RunConfig, networks: dict[str, nn.Module]) -> tuple[nn.Module, None]:
-        """(decoder, critic) for gan_demo.sampler.Sampler: the decoder's mean, no critic."""
+        """(decoder, critic) for gan_demo.explore.sampler.Sampler: the decoder's mean, no critic."""
         return DecoderMean(networks["decoder"], vae_config(cfg).resolved()), None
 
     def release_optimizers(self) -> None:

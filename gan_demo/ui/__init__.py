@@ -9,6 +9,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from .app import AppContext, build_demo, launch  # noqa: E402
+from gan_demo.ui.app import AppContext, build_demo, launch  # noqa: E402
 
 __all__ = ["AppContext", "build_demo", "launch"]

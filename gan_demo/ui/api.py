@@ -20,16 +20,16 @@ import torch
 from PIL import Image, ImageDraw
 from starlette.responses import PlainTextResponse, Response
 
-from .. import viz
-from ..compare import LABELS, check_pair
-from ..config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
-from ..latent import z_from_seed
-from .catalog import is_live
-from .errors import user_error
-from .long_jobs import THREADS
-from .sessions import Busy
-from .tempdirs import temp_dir
-from .train_tab import cli_command, config_from_values, whole_number
+from gan_demo.render import viz
+from gan_demo.training.compare import LABELS, check_pair
+from gan_demo.core.config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
+from gan_demo.explore.latent import z_from_seed
+from gan_demo.ui.catalog import is_live
+from gan_demo.ui.errors import user_error
+from gan_demo.ui.long_jobs import THREADS
+from gan_demo.ui.sessions import Busy
+from gan_demo.ui.tempdirs import temp_dir
+from gan_demo.ui.tabs.train import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture
@@ -266,7 +266,7 @@ def register(ctx) -> None:
         reconstruction, {"z": [...], "label", "error" (mean absolute pixel error in [0, 1]), "steps"}).
         Projections run one at a time across all visitors, in the order they came; a session has one in the
         queue or running at a time (a second call meanwhile is refused), and at most 7 wait."""
-        from ..projection import image_target, project
+        from gan_demo.explore.projection import image_target, project
 
         with _readable_errors():
             sampler, _ = sampler_for(checkpoint, request)
@@ -466,7 +466,7 @@ def _settings_from_json(text: str, argument: str = "config_json") -> dict:
     a checkpoint's config.json.
 
     In sections, what a config.json holds but a visitor cannot set is skipped: fields derived from the
-    dataset or the launcher, and those the server decides (gan_demo.config: the one map of settings).
+    dataset or the launcher, and those the server decides (gan_demo.core.config: the one map of settings).
     """
     if text is None or not str(text).strip():
         return {}

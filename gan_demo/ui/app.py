@@ -11,14 +11,14 @@ from typing import Callable
 import gradio as gr
 import torch
 
-from ..config import DataConfig
-from ..live_quality import live_quality
-from ..pool import RunPools
-from ..trainer import resolve_device
-from .catalog import Catalog
-from .live_cache import PictureCache
-from .long_jobs import JobQueue
-from .sessions import SESSION_TIMEOUT_S, SessionRegistry
+from gan_demo.core.config import DataConfig
+from gan_demo.evaluation.live_quality import live_quality
+from gan_demo.training.pool import RunPools
+from gan_demo.training.trainer import resolve_device
+from gan_demo.ui.catalog import Catalog
+from gan_demo.ui.live_cache import PictureCache
+from gan_demo.ui.long_jobs import JobQueue
+from gan_demo.ui.sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED = ROOT / "checkpoints"
@@ -80,8 +80,8 @@ class AppContext:
     def create(cls, device: str = "auto", max_runs: int = 2, pretrained: str | Path = PRETRAINED,
                session_timeout: float = SESSION_TIMEOUT_S, data_dir: str | Path | None = None,
                ray: str | None = None) -> "AppContext":
-        from .errors import hide_folder
-        from .widgets import forget_session_files
+        from gan_demo.ui.errors import hide_folder
+        from gan_demo.ui.widgets import forget_session_files
 
         dev = resolve_device(device)
         # Visitors' compatible runs (2D MLP GANs of the same shapes) train as one pooled step.
@@ -90,7 +90,7 @@ class AppContext:
         # An expired or closed session takes its files and cached samplers with it.
         registry.on_drop += [catalog.forget, forget_session_files]
         if ray:  # visitors' runs live in Ray actors (README: "A class bigger than one machine")
-            from ..remote import RayRuns
+            from gan_demo.training.remote import RayRuns
 
             runs = RayRuns.connect(ray, device=device, live_quality=live_quality)
             registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
@@ -106,7 +106,13 @@ class AppContext:
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
-    from . import compare_tab, explore_tab, interpolate_tab, lab_tab, lessons_tab, quality_tab, train_tab
+    from gan_demo.ui.tabs import compare as compare_tab
+    from gan_demo.ui.tabs import explore as explore_tab
+    from gan_demo.ui.tabs import interpolate as interpolate_tab
+    from gan_demo.ui.tabs import lab as lab_tab
+    from gan_demo.ui.tabs import lessons as lessons_tab
+    from gan_demo.ui.tabs import quality as quality_tab
+    from gan_demo.ui.tabs import train as train_tab
 
     ctx = ctx or AppContext.create()
     with gr.Blocks(title="gan_demo: train a GAN live", delete_cache=(600, 3600)) as demo:
@@ -138,7 +144,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         compare_page.select(lambda: gr.Timer(active=True), None, compare["timer"], api_visibility="private",
                             show_progress="hidden", concurrency_limit=None)
         demo.unload(_make_unload(ctx))
-        from . import api
+        from gan_demo.ui import api
 
         api.register(ctx)
     demo.ctx = ctx
@@ -193,6 +199,6 @@ def add_image_route(demo: gr.Blocks) -> None:
 
     Added first in the route list, ahead of Gradio's catch-all page route.
     """
-    from .explore_images import add_routes
+    from gan_demo.ui.explore_images import add_routes
 
     add_routes(demo.server_app, demo.ctx)

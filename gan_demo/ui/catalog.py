@@ -14,15 +14,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import CheckpointError, check_checkpoint, list_checkpoints
-from ..compare import COMPARISON_FILE, FORMAT_VERSION, LABELS
-from ..config import MAX_SCHEDULE, ConfigError, section_of
-from ..families import FAMILIES
-from ..sampler import Sampler
-from ..trainer import STATES, QualityRecord
-from .limits import check_model_limits
-from .sessions import Session, SessionRegistry, release_memory
-from .tempdirs import temp_dir
+from gan_demo.training.checkpoint import CheckpointError, check_checkpoint, list_checkpoints
+from gan_demo.training.compare import COMPARISON_FILE, FORMAT_VERSION, LABELS
+from gan_demo.core.config import MAX_SCHEDULE, ConfigError, section_of
+from gan_demo.families import FAMILIES
+from gan_demo.explore.sampler import Sampler
+from gan_demo.training.trainer import STATES, QualityRecord
+from gan_demo.ui.limits import check_model_limits
+from gan_demo.ui.sessions import Session, SessionRegistry, release_memory
+from gan_demo.ui.tempdirs import temp_dir
 
 CURRENT_RUN = "current run"
 PAIR_RUNS = {"A": "comparison A", "B": "comparison B"}  # a live comparison's runs in the checkpoint lists

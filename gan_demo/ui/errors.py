@@ -5,7 +5,7 @@ import logging
 
 import gradio as gr
 
-from ..config import DataConfig, data_dir
+from gan_demo.core.config import DataConfig, data_dir
 
 log = logging.getLogger("gan_demo")
 

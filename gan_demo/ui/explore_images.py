@@ -17,7 +17,7 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from . import widgets as ex
+from gan_demo.ui import widgets as ex
 
 VIEWER_COOKIE = "gan_demo_viewer"  # names one browser: a run token works only in the browser that used it first
 RATE_PER_S, BURST = 60.0, 120  # a viewer's picture requests: a hand dragging a slider sends at most ~60 a second

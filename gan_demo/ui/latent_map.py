@@ -8,8 +8,8 @@ import gradio as gr
 import torch
 from PIL import Image, ImageDraw
 
-from ..viz import default_bounds, font, points_image
-from . import widgets as ex
+from gan_demo.render.viz import default_bounds, font, points_image
+from gan_demo.ui import widgets as ex
 
 MIN_GRID, MAX_GRID, GRID = 3, 15, 9  # cells per side
 MAP_PX = 480  # about the map's side in pixels

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import ConfigError, RunConfig, apply_live, check_schedule
-from ..models import step_cost
+from gan_demo.core.config import ConfigError, RunConfig, apply_live, check_schedule
+from gan_demo.families.nets import step_cost
 
 # Bigger runs belong on the command line. Applied to the Train tab, the 2D lab and API runs.
 WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from typing import Callable, Iterator
 
-from .sessions import Busy
+from gan_demo.ui.sessions import Busy
 
 THREADS = 8  # handlers of one kind of job Gradio runs at once (its concurrency_limit): running and waiting
 WAIT_POLL_S = 1.0  # how often a waiting job re-reads its place (it is also woken whenever one ends)

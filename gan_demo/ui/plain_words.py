@@ -1,6 +1,6 @@
 """Student-level words for the UI: each Train control's short label and one-line help, and the lessons' glossary.
 
-The config's own docstrings (gan_demo.config.field_docs) stay the CLI's help and the full detail behind the
+The config's own docstrings (gan_demo.core.config.field_docs) stay the CLI's help and the full detail behind the
 Train tab's "ⓘ" fold; these are what a student reads first.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ lock, so racing starts can never exceed it. The session hash is chosen by the cl
 dictionary key only; anything on disk is named by the server-made `Session.token`.
 
 The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, VAEs, a
-comparison's runs) holds one slot. Runs that can share a pooled step (gan_demo.pool: 2D MLP GANs of
+comparison's runs) holds one slot. Runs that can share a pooled step (gan_demo.training.pool: 2D MLP GANs of
 the same shapes) train as one pool in one thread, and a pool holds max(1, its step time / POOL_SLOT_S)
 slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run, once
 it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two
@@ -26,13 +26,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..budget import TimeBudget
-from ..compare import LABELS, Comparison
-from ..config import RunConfig
-from ..live_quality import live_quality
-from ..pool import RunPool, RunPools, pool_key
-from ..trainer import Trainer
-from .limits import StepBudget
+from gan_demo.training.budget import TimeBudget
+from gan_demo.training.compare import LABELS, Comparison
+from gan_demo.core.config import RunConfig
+from gan_demo.evaluation.live_quality import live_quality
+from gan_demo.training.pool import RunPool, RunPools, pool_key
+from gan_demo.training.trainer import Trainer
+from gan_demo.ui.limits import StepBudget
 
 TIMELINE_EVERY = 50  # steps between progress grids kept for the timeline slider
 TIMELINE_MAX = 120  # grids kept; past this every other one is dropped (memory stays flat)
@@ -150,7 +150,7 @@ class SessionRegistry:
         self.paused_timeout = paused_timeout
         self.clock = clock
         self.on_drop: list[Callable[[Session], None]] = []  # e.g. the catalog forgets the session's files
-        # Builds a session's run: in this process by default; `--ray` sets gan_demo.remote.RayRuns.make_run.
+        # Builds a session's run: in this process by default; `--ray` sets gan_demo.training.remote.RayRuns.make_run.
         self.make_run: Callable[..., Trainer] = _local_run
         self.make_pair: Callable[..., Comparison] = _local_pair
         self._sessions: dict[str, Session] = {}

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..config import TOY_DATASETS
-from ..data import DataError, load_dataset
-from ..latent import z_from_seed
-from ..viz import default_bounds, points_image
-from .errors import user_error
-from .tempdirs import temp_dir
+from gan_demo.core.config import TOY_DATASETS
+from gan_demo.data.datasets import DataError, load_dataset
+from gan_demo.explore.latent import z_from_seed
+from gan_demo.render.viz import default_bounds, points_image
+from gan_demo.ui.errors import user_error
+from gan_demo.ui.tempdirs import temp_dir
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
 SLIDER_MAX = 3.0  # sliders move the latent by -3..3 units (z ~ N(0, I): three standard deviations)

@@ -1,0 +1,590 @@
+"""Run configuration: one dataclass per concern, validated in one place."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+TOY_DATASETS = ("ring8", "grid25", "spiral", "moons")
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "stacked-digits")  # the web app offers these
+CLI_DATASETS = ("celeba",)  # image sets too large to decode inside a web server: the command line loads them
+LABELLED_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # stacked-digits' 1,000 modes are for G to find unaided
+LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
+ARCHS = ("auto", "mlp", "dcgan")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "silu")
+D_NORMS = ("auto", "batch", "spectral", "none")
+IMG_SIZES = (16, 32, 64)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
+RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
+OPERATIONS = ("color", "translation", "cutout")  # DiffAugment's three groups (gan_demo.families.augment), in the order they are applied
+DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
+# ring8's own defaults for the nonsaturating GAN: half the width, half the batch and 4x the
+# learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
+# quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
+# defaults"). grid25, spiral and moons keep the 2D defaults: on grid25 these settings lost modes (20-22 of 25
+# after 3,000-4,000 steps) and the decay alone lowered the high-quality share (0.858 against 0.877).
+FAST_2D = ("ring8",)
+FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
+FAST_2D_BATCH = 256
+FAST_2D_LR = 4e-3  # Adam learning rate of G and D
+# The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
+# of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
+# 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real (2.97x with two
+# threads instead of one), recall 0.94, precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718
+# CPU-seconds (1,500 steps). R1 raised precision on the digits (0.54 at 3,000 steps) but takes BatchNorm out
+# of D, and on stacked-digits that collapsed G (328 of 1,000 modes against 989), so images keep no R1.
+# Other image losses keep 2e-4; the VAE keeps 64 channels and 3,000 steps (its figures were measured so).
+IMAGE_GAN_CHANNELS = 32
+IMAGE_GAN_LR = 5e-4
+DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
+# augment="auto" augments image GAN sets with fewer training images than this. 0: never yet. Measured (BENCHMARKS.md
+# section 10): on 300 digits, 2,000 steps of the defaults, DiffAugment kept D from memorising (r_t 0.46 against
+# 1.0) but its FD was worse (58.7 against 46.9), so no size has been shown to gain within the default steps.
+AUGMENT_BELOW = 0
+AUGMENT_CHOICES = ("auto", "none", "color,translation,cutout", "translation,cutout", "translation", "color")  # the web app's list
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the field."""
+
+
+def dataset_kind(dataset: str) -> str:
+    """'2d' for point sets (toy mixtures, CSV files), 'image' for everything else."""
+    if dataset in TOY_DATASETS or str(dataset).lower().endswith(".csv"):
+        return "2d"
+    return "image"
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "ring8"  # registry name (ring8, grid25, spiral, moons, digits, stacked-digits, mnist, ..., celeba) or a path (.csv of x,y points, image folder, .zip)
+    data_dir: str = "~/.cache/gan_demo"  # where torchvision sets and CelebA are downloaded and looked for, and big image sets are cached decoded
+    img_size: int = 32  # side of image sets in pixels: 16, 32 or 64
+    channels: int | None = None  # 1 (grayscale) or 3 (RGB); auto (None) keeps the dataset's own (1 for digits/mnist, 3 for cifar10 and folders)
+    n_points: int = 20000  # points drawn from a 2D mixture (its whole training set)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 100 for images; VAE: 2 and 16)
+    width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, else 256)
+    depth: int = 3  # MLP hidden layers
+    activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
+    ngf: int | None = None  # DCGAN generator base channels (widths ngf * 2^k); auto (None) picks the default (an image GAN: 32, a VAE: 64)
+    ndf: int | None = None  # DCGAN discriminator base channels; auto (None) picks the default (an image GAN: 32, a VAE: 64)
+    d_norm: str = "auto"  # D normalisation: batch, spectral, none; auto = batch (none for wgan-gp / R1, which penalise per-sample gradients)
+    conditional: bool = False  # class-conditional G and D (labelled sets only)
+    mbstd_group: int = 0  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off
+    pack: int = 0  # PacGAN packing (Lin et al. 2018): D judges this many samples at once, concatenated along channels (images) or features (points); 0 = off
+    # Filled from the dataset by resolve(); stored so a checkpoint rebuilds without the data.
+    data_dim: int = 2  # output size of an MLP generator (2 for points)
+    channels: int = 1  # image channels
+    img_size: int = 32  # image side
+    n_classes: int = 0  # number of labels when conditional, else 0
+    data_scale: float = 1.0  # spread (std) of 2D data; the MLP works in units of it
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
+    beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
+    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 256, other 2D runs: 512, images: 64)
+    n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
+    gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
+    r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
+    mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
+    lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, else 0); configs saved before it existed read 0
+    ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it); early on it is capped at (1 + step) / (10 + step), which stays under 0.999 until step 8,990
+    augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, image GANs: 4000, image VAEs: 3000)
+    seed: int = 0  # seed for weights, data order and noise
+    device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
+    amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (all processes) instead of each process's share
+    world_size: int = 1  # processes the global batch was split across (set from torchrun, not a flag)
+
+
+@dataclass
+class VAESettings:
+    """The VAE family's own settings; it shares the rest (z_dim, width, depth, ngf, ndf, conditional,
+    batch_size, steps, beta1, beta2, seed, device, amp) with the GAN's model and train sections."""
+
+    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
+    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
+    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
+
+
+@dataclass
+class RunConfig:
+    family: str = "gan"  # model family: gan (generator + discriminator) or vae (encoder + decoder); checkpoints without one are GANs
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    vae: VAESettings = field(default_factory=VAESettings)
+    step: int = 0  # training steps already taken (set when saved)
+    schedule: list = field(default_factory=list)  # settings changed during the run: [{"step": N, "lr_d": 0.01, ...}], applied when the run reaches step N (LIVE_SETTINGS)
+    format_version: int = FORMAT_VERSION  # checkpoint format
+
+    # ------------------------------------------------------------------ io
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("config must be a JSON object")
+        version = d.get("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ConfigError(f"format_version {version} is not supported (this version reads {FORMAT_VERSION})")
+
+        def build(klass, sub):
+            sub = sub or {}
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{klass.__name__} must be a JSON object")
+            names = {f.name: f for f in fields(klass)}
+            unknown = set(sub) - set(names)
+            if unknown:
+                raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
+            legacy = LEGACY_AUTO.get(klass.__name__, {})
+            if sub:  # a section written before a field existed meant what the code did then
+                sub = {**ADDED_LATER.get(klass.__name__, {}), **sub}
+            sub = {k: (None if k in legacy and v == legacy[k] else v) for k, v in sub.items()}  # 0 / -1 meant auto
+            return klass(**sub)
+
+        cfg = cls(
+            family=d.get("family", "gan"),  # format 1 before the VAE: every checkpoint was a GAN
+            data=build(DataConfig, d.get("data")),
+            model=build(ModelConfig, d.get("model")),
+            train=build(TrainConfig, d.get("train")),
+            vae=build(VAESettings, d.get("vae")),
+            step=int(d.get("step", 0)),
+            schedule=d.get("schedule") or [],
+        )
+        return cfg
+
+    @property
+    def kind(self) -> str:
+        return dataset_kind(self.data.dataset)
+
+    # ------------------------------------------------------------ defaults
+    def resolved(self, *, channels: int | None = None, n_classes: int = 0, data_dim: int = 2,
+                 data_scale: float | None = None, n_images: int | None = None) -> "RunConfig":
+        """A copy with every 'pick the default' value filled in and checked.
+
+        channels / n_classes / data_dim / n_images describe the dataset once it is loaded
+        (the Trainer passes them); a resolved config rebuilds the models alone. Without
+        n_images an image GAN's augment stays "auto".
+        """
+        cfg = RunConfig.from_dict(self.to_dict())
+        d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
+        cfg.validate()  # the family first: its name picks the defaults below
+        two_d = cfg.kind == "2d"
+        vae = cfg.family == "vae"
+        if m.arch == "auto":
+            m.arch = "mlp" if two_d else "dcgan"
+        if m.z_dim is None:
+            m.z_dim = DEFAULT_Z_DIM[cfg.family][cfg.kind]
+        # ring8's GAN with the 2D recipe (nonsaturating + R1), as measured: the click-through demo's set, sharp in a minute
+        fast = not vae and two_d and t.loss == "nonsaturating" and d.dataset in FAST_2D
+        image_gan = not vae and not two_d
+        if m.width is None:
+            m.width = FAST_2D_WIDTH if fast else 256
+        if m.ngf is None:
+            m.ngf = IMAGE_GAN_CHANNELS if image_gan else 64
+        if m.ndf is None:
+            m.ndf = IMAGE_GAN_CHANNELS if image_gan else 64
+        image_lr = IMAGE_GAN_LR if t.loss == "nonsaturating" else 2e-4
+        if t.lr_g is None:
+            t.lr_g = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
+        if t.lr_d is None:
+            t.lr_d = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
+        if t.beta1 is None:
+            t.beta1 = 0.9 if vae else 0.0 if t.loss == "wgan-gp" else 0.5
+        if t.batch_size is None:
+            t.batch_size = FAST_2D_BATCH if fast else 512 if two_d else 64
+        if t.r1_gamma is None:
+            t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
+        if t.steps is None:
+            t.steps = 5000 if two_d else 4000 if image_gan else 3000
+        if t.lr_decay is None:
+            t.lr_decay = 0.5 if fast else 0.0
+        if t.mode_seeking is None:
+            t.mode_seeking = 1.0 if m.conditional else 0.0
+        if m.d_norm == "auto":
+            m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
+        if two_d or vae:  # points are not images, and the VAE has no D to augment for
+            t.augment = "none"
+        elif t.augment == "auto" and n_images is not None:
+            t.augment = auto_augment(n_images)
+        m.img_size = d.img_size
+        m.data_dim = data_dim
+        if channels is not None:
+            m.channels = channels
+        elif d.channels:
+            m.channels = d.channels
+        m.n_classes = n_classes if m.conditional else 0
+        if data_scale is not None:
+            m.data_scale = data_scale
+        if vae:  # a GAN's config keeps the VAE section as it was given (auto: None)
+            if v.recon is None:
+                v.recon = "gaussian" if two_d else "bernoulli"
+            if v.recon_sigma is None:
+                v.recon_sigma = 0.1 * m.data_scale if two_d else 0.1
+            if v.lr_vae is None:
+                v.lr_vae = 1e-3
+        cfg.validate()
+        return cfg
+
+    # ---------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad field."""
+        d, m, t, v = self.data, self.model, self.train, self.vae
+
+        def check(ok: bool, name: str, msg: str):
+            if not ok:
+                raise ConfigError(f"{name}: {msg}")
+
+        check(self.family in FAMILY_NAMES, "family", f"must be one of {', '.join(FAMILY_NAMES)} (got {self.family!r})")
+
+        check(isinstance(d.dataset, str) and d.dataset != "", "dataset", "must name a dataset or a path")
+        check(d.img_size in IMG_SIZES, "img_size", f"must be one of {', '.join(map(str, IMG_SIZES))} (got {d.img_size})")
+        check(d.channels in (None, 1, 3), "channels", f"must be 1, 3, or auto (the dataset's own) (got {d.channels})")
+        check(100 <= d.n_points <= 10_000_000, "n_points", f"must be between 100 and 10,000,000 (got {d.n_points})")
+        check(m.arch in ARCHS, "arch", f"must be one of {', '.join(ARCHS)} (got {m.arch!r})")
+        if m.arch != "auto":
+            want = "mlp" if self.kind == "2d" else "dcgan"
+            check(m.arch == want, "arch", f"{m.arch} does not fit the {self.kind} dataset {d.dataset!r}; use {want}")
+        auto = "or auto for the default"
+        check(m.z_dim is None or 1 <= m.z_dim <= 1024, "z_dim", f"must be between 1 and 1024, {auto} (got {m.z_dim})")
+        check(m.width is None or 1 <= m.width <= 4096, "width", f"must be between 1 and 4096, {auto} (got {m.width})")
+        check(1 <= m.depth <= 16, "depth", f"must be between 1 and 16 (got {m.depth})")
+        check(m.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)} (got {m.activation!r})")
+        check(m.ngf is None or 1 <= m.ngf <= 1024, "ngf", f"must be between 1 and 1024, {auto} (got {m.ngf})")
+        check(m.ndf is None or 1 <= m.ndf <= 1024, "ndf", f"must be between 1 and 1024, {auto} (got {m.ndf})")
+        check(m.d_norm in D_NORMS, "d_norm", f"must be one of {', '.join(D_NORMS)} (got {m.d_norm!r})")
+        check_batch_view(check, self)
+        if m.conditional:
+            check(d.dataset != "stacked-digits", "conditional",
+                  "stacked-digits is unconditional: its 1,000 modes (three digits) are what the generator must "
+                  "find by itself, which is what the dataset measures")
+            check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
+                  f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
+        check_live_settings(check, t, v)
+        check(t.beta1 is None or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1), {auto} (got {t.beta1})")
+        check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
+        check(t.batch_size is None or 1 <= t.batch_size <= 65536, "batch_size",
+              f"must be between 1 and 65536, {auto} (got {t.batch_size})")
+        check(1 <= t.world_size <= 65536, "world_size", f"must be between 1 and 65536 (got {t.world_size})")
+        check(t.batch_size is None or t.batch_size % t.world_size == 0, "batch_size",
+              f"the global batch ({t.batch_size}) must split evenly across the {t.world_size} processes "
+              f"(use a multiple of {t.world_size})")
+        check(t.mode_seeking is None or 0 <= t.mode_seeking <= 100, "mode_seeking",
+              f"must be between 0 and 100, {auto} (got {t.mode_seeking})")
+        check(t.lr_decay is None or 0 <= t.lr_decay <= 1, "lr_decay", f"must be between 0 and 1, {auto} (got {t.lr_decay})")
+        check(0 <= t.ema_decay < 1, "ema_decay", f"must be in [0, 1) (got {t.ema_decay})")
+        check_augment(check, t.augment, self.kind, self.family)
+        check(t.steps is None or 1 <= t.steps <= 100_000_000, "steps",
+              f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
+        check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
+        check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
+        check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, self.kind)
+        check_schedule(self)
+
+    # ----------------------------------------------------------------- cli
+    def to_cli(self, out: str = "runs/my-run") -> str:
+        """The `python -m gan_demo train ...` command that repeats this run headless.
+
+        Only fields that differ from the defaults are written, so the command stays short.
+        """
+        base = RunConfig()
+        launcher = "python -m gan_demo train"
+        if self.train.world_size > 1:  # made by that many processes: say how to start them again
+            launcher = f"torchrun --standalone --nproc_per_node={self.train.world_size} -m gan_demo train"
+        parts = [launcher, f"--dataset {_quote(self.data.dataset)}"]
+        if self.family != base.family:
+            parts.append(f"--family {self.family}")
+        for section in ("data", "model", "train") + (("vae",) if self.family == "vae" else ()):
+            mine, default = getattr(self, section), getattr(base, section)
+            for f in fields(mine):
+                if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
+                        or (section, f.name) == ("data", "dataset") or (self.family != "gan" and f.name in GAN_ONLY)):
+                    continue
+                value = getattr(mine, f.name)
+                if value == getattr(default, f.name):
+                    continue
+                flag = "--" + f.name.replace("_", "-")
+                if isinstance(value, bool):
+                    parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+                else:
+                    parts.append(f"{flag} {_quote(str(value))}")
+        if self.schedule:
+            parts.append(f"--schedule {_quote(json.dumps(self.schedule, separators=(',', ':')))}")
+        parts.append(f"--out {_quote(out)}")
+        return " ".join(parts)
+
+
+def auto_augment(n_images: int, below: int | None = None) -> str:
+    """What augment="auto" means for an image GAN on n_images training images: the paper's policy under
+    `below` (default AUGMENT_BELOW) images, else none."""
+    below = AUGMENT_BELOW if below is None else below
+    return DEFAULT_POLICY if n_images < below else "none"
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """"color,translation" -> ("color", "translation"); "none" or "" -> (). ValueError names an unknown part."""
+    if policy in ("none", ""):
+        return ()
+    parts = tuple(p.strip() for p in policy.split(","))
+    unknown = [p for p in parts if p not in OPERATIONS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"augment: {policy!r} is not a policy; use none, or a comma-separated list of "
+                         f"{', '.join(OPERATIONS)} (each once), e.g. {DEFAULT_POLICY}")
+    return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
+
+
+def check_live_settings(check, t: "TrainConfig", v: "VAESettings") -> None:
+    """The ranges of the settings a run can change while it trains (LIVE_SETTINGS): validate() checks them
+    with the rest, and check_schedule after each change (the other settings cannot change)."""
+    auto = "or auto for the default"
+    check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
+    check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
+    check(t.lr_d is None or 0 < t.lr_d < 1e6, "lr_d", f"must be a positive number, {auto} (got {t.lr_d})")
+    check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
+    check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
+    check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
+    check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+    check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+
+
+def check_augment(check, augment, kind: str, family: str) -> None:
+    """augment is auto, none or a policy (parse_policy); points are never augmented."""
+    try:
+        policy = parse_policy(augment) if isinstance(augment, str) and augment != "auto" else ()
+    except ValueError as exc:
+        check(False, "augment", str(exc).removeprefix("augment: "))
+    check(isinstance(augment, str), "augment", f"must be auto, none or a policy such as {DEFAULT_POLICY} (got {augment!r})")
+    check(not (policy and kind == "2d" and family == "gan"), "augment",
+          "augments images only; a 2D run trains on its points as they are (use auto or none)")
+
+
+MAX_PACK = 16  # samples one packed D input may hold
+MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
+
+
+def check_batch_view(check, cfg: "RunConfig") -> None:
+    """mbstd_group and pack: the GAN's D options that let D see more than one sample at a time.
+
+    The batch must split into whole packs on every process, and the packs into whole groups, so that
+    every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
+    m, t = cfg.model, cfg.train
+    for name, value, top in (("mbstd_group", m.mbstd_group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
+        check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
+              f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
+        check(value == 0 or cfg.family == "gan", name, "changes the GAN's discriminator; a VAE has none (use 0)")
+    if t.batch_size is None or cfg.family != "gan" or t.world_size < 1 or t.batch_size % t.world_size:
+        return  # the batch's own checks speak first
+    share = t.batch_size // t.world_size
+    if m.pack:
+        check(share % m.pack == 0, "pack",
+              f"D judges packs of {m.pack} samples, so the batch each process draws ({share}) must be a multiple "
+              f"of {m.pack}")
+    seen = share // m.pack if m.pack else share
+    if m.mbstd_group:
+        check(seen % m.mbstd_group == 0, "mbstd_group",
+              f"D sees {seen} {'packs' if m.pack else 'samples'} a step, which must split into groups of "
+              f"{m.mbstd_group} (pick a group size that divides {seen})")
+
+
+def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
+    """The VAE's own settings, checked alike in a RunConfig and in a standalone VAEConfig (check(ok, name, msg))."""
+    check(recon is None or recon in RECONSTRUCTIONS, "recon",
+          f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {recon!r})")
+    check(not (recon == "bernoulli" and kind == "2d"), "recon", "bernoulli needs pixels in [0, 1]; points use gaussian")
+    check(recon_sigma is None or 0 < recon_sigma < 1e6, "recon_sigma",
+          f"must be positive, or None for auto (got {recon_sigma})")
+    check(0 <= beta <= 1000, "beta", f"must be between 0 and 1000 (got {beta})")
+    check(0 <= kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {kl_warmup})")
+
+
+# Settings a run can change while it trains (the app's live controls, --schedule), per family.
+LIVE_SETTINGS = {"gan": ("lr_g", "lr_d", "n_critic", "loss", "r1_gamma", "gp_weight"), "vae": ("beta", "lr_vae")}
+MAX_SCHEDULE = 1000  # changes one run may record
+
+
+def apply_live(cfg: "RunConfig", changes: dict) -> None:
+    """Set live settings (LIVE_SETTINGS) on cfg in place: the vae section's or train's field of that name."""
+    for name, value in changes.items():
+        setattr(cfg.vae if name in ("beta", "lr_vae") else cfg.train, name, value)
+
+
+def check_live_values(family: str, changes: dict, where: str = "") -> None:
+    """Raise ConfigError (one sentence naming the setting) unless every change is a live setting of this
+    family with a value of its field's type: ints are ints, numbers are numbers, text is text.
+
+    validate() compares values with numbers, so a "0.01" or a [1, 2] would raise a TypeError there, and a
+    2.5 for n_critic would pass it and fail inside the training step."""
+    allowed = LIVE_SETTINGS.get(family, ())
+    prefix = f"{where}: " if where else ""
+    unknown = set(changes) - set(allowed)
+    if unknown or not changes:
+        raise ConfigError(f"{prefix}a {family} run can change {', '.join(allowed)} while it trains"
+                          + (f" (not {', '.join(sorted(map(str, unknown)))[:200]})" if unknown else ""))
+    for name, value in changes.items():
+        kind = _LIVE_TYPES[name]
+        if value is None:
+            raise ConfigError(f"{prefix}give {name} a value (auto cannot be a change)")
+        if kind is int:
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+            if ok and abs(value) >= 10**9:  # validate() would quote all of its digits
+                raise ConfigError(f"{prefix}{name} is out of range (got {_short(value)})")
+        elif kind is float:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and abs(value) < 1e300 and math.isfinite(value))  # abs() first: a 400-digit int overflows isfinite
+            want = "a finite number"
+        else:
+            ok, want = isinstance(value, str), "a text"
+        if not ok:
+            raise ConfigError(f"{prefix}{name} must be {want} (got {_short(value)})")
+
+
+def check_schedule(cfg: "RunConfig", each=None) -> None:
+    """Raise ConfigError naming the first bad entry of cfg.schedule (steps in order, known settings, values
+    of the right type and range); each(trial), when given, is called with the settings in force from each
+    entry on (e.g. the web app's work-per-step budget) and may raise ConfigError too.
+
+    The entries are applied in turn to one copy of the config, so the check is linear in the schedule's
+    length, which is capped at MAX_SCHEDULE."""
+    schedule = cfg.schedule
+    if not isinstance(schedule, list) or len(schedule) > MAX_SCHEDULE:
+        raise ConfigError(f"schedule: must be a list of at most {MAX_SCHEDULE} changes")
+    if not schedule:
+        return
+    trial = RunConfig(family=cfg.family, data=dataclasses.replace(cfg.data), model=dataclasses.replace(cfg.model),
+                      train=dataclasses.replace(cfg.train), vae=dataclasses.replace(cfg.vae), step=cfg.step)
+
+    def check(ok: bool, name: str, msg: str):
+        if not ok:
+            raise ConfigError(f"{name}: {msg}")
+
+    last = -1
+    for i, entry in enumerate(schedule):
+        where = f"schedule[{i}]"
+        step = entry.get("step") if isinstance(entry, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= 10**12:
+            raise ConfigError(f"{where}: must be an object with a whole-number \"step\" (0 or more)")
+        if step < last:
+            raise ConfigError(f"{where}: steps must not go back (step {step} after {last})")
+        last = step
+        changes = {k: v for k, v in entry.items() if k != "step"}
+        check_live_values(cfg.family, changes, where)
+        apply_live(trial, changes)
+        try:
+            check_live_settings(check, trial.train, trial.vae)  # only live settings change along a schedule
+            if each is not None:
+                each(trial)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+def _short(value) -> str:
+    """A visitor's value as an error quotes it: its type for containers, at most 40 characters otherwise."""
+    if isinstance(value, (list, dict)):
+        return f"a JSON {'list' if isinstance(value, list) else 'object'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a {len(str(abs(value)))}-digit number" if abs(value) < 10**4000 else "a huge number"
+    return repr(value)[:40]
+
+
+# ModelConfig fields derived from the dataset, never set by the user.
+# Auto fields were written as these sentinels before None meant "auto" (config.json of older runs, APIs).
+LEGACY_AUTO = {
+    "DataConfig": {"channels": 0},
+    "ModelConfig": {"z_dim": 0},
+    "TrainConfig": {"lr_g": 0, "lr_d": 0, "beta1": -1, "batch_size": 0, "r1_gamma": -1, "mode_seeking": -1,
+                    "steps": 0},
+}
+# Fields added after FORMAT_VERSION 1 whose auto value is not what older runs did: a config.json without
+# one (a checkpoint saved before it existed) gets the value that reproduces how that run trained.
+ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none"}}
+RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
+# TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
+LAUNCH_ONLY = ("world_size",)
+# Fields the server decides for web runs (where data lives, what it trains on), never a web visitor.
+SERVER_ONLY = ("data_dir", "device")
+
+
+def section_of() -> dict[str, str]:
+    """{field name: "data" | "model" | "train" | "vae" | "run"} for every field a run's settings can name.
+
+    The one map from a flat setting to its config section (the Train tab, the API and their tests use
+    it); a name in two sections (img_size, channels) belongs to data: the model's copy is derived.
+    """
+    out = {f.name: "vae" for f in fields(VAESettings)}
+    out.update({f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY})
+    out.update({f.name: "model" for f in fields(ModelConfig) if f.name not in RESOLVED_ONLY})
+    out.update({f.name: "data" for f in fields(DataConfig)})
+    out["family"] = "run"  # RunConfig.family itself
+    return out
+
+
+def web_settings() -> dict[str, str]:
+    """section_of() less what the server decides: the settings a web visitor may choose."""
+    return {name: section for name, section in section_of().items() if name not in SERVER_ONLY}
+
+
+def field_type(klass, name: str) -> type:
+    """The value type of a config field: int, float, bool or str (an auto field, `X | None`, gives X)."""
+    import typing
+
+    hint = typing.get_type_hints(klass)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+# Each live setting's value type (int, float or str), for check_live_values.
+_LIVE_TYPES = {name: field_type(VAESettings if name in ("beta", "lr_vae") else TrainConfig, name)
+               for names in LIVE_SETTINGS.values() for name in names}
+
+# ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
+GAN_ONLY = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma",
+            "mode_seeking", "ema_decay", "augment")
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+def data_dir(cfg: DataConfig) -> Path:
+    return Path(cfg.data_dir).expanduser()
+
+
+def field_docs(klass) -> dict[str, str]:
+    """The one-line comment beside each field of a config dataclass (used as CLI help)."""
+    import inspect
+    import re
+
+    docs = {}
+    for line in inspect.getsource(klass).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=.*?  # (.+)$", line)
+        if match:
+            docs[match.group(1)] = match.group(2).strip()
+    return docs
+
+
+CHOICES = {  # fields whose values come from a fixed list
+    "arch": ARCHS, "activation": ACTIVATIONS, "d_norm": D_NORMS, "loss": LOSSES,
+    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3), "recon": RECONSTRUCTIONS,
+    "family": FAMILY_NAMES,
+}

@@ -1,0 +1,1 @@
+"""Datasets: the registry, image decoding, the uint8 image cache, stacked digits."""

@@ -1,0 +1,1 @@
+"""A run (Trainer), the loop that steps runs, checkpoints and comparisons."""

@@ -1,0 +1,155 @@
+"""The run loop apart from the run: the thread that steps runs, pause/resume/stop flags, the handover lock.
+
+A run (gan_demo.training.trainer.Trainer) keeps its own bookkeeping (history, read-back, rollback, checkpoints);
+this module owns the thread and the order of a step loop. run_solo steps one run, as Trainer.start does;
+gan_demo.training.pool steps a pool of runs in one thread with the same controls. Never imports gradio, nor the
+Trainer (runs are handed in).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from gan_demo.core.step_utils import StepInterrupted
+
+HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
+
+
+class HandoverLock:
+    """A re-entrant lock that knows whether someone is waiting for it.
+
+    The run loop releases the trainer's lock after each step and takes it again at once, so a
+    plain lock lets a reader (the progress grid, a slider on the live run) wait through two or
+    three steps. The loop checks `waiting` between steps and lets the reader in first.
+    """
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._count:
+            self._waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._count:
+                self._waiting -= 1
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> "HandoverLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def hand_over(lock: HandoverLock) -> None:
+    """Between two steps: if a reader waits for the lock, give it the chance to take it first."""
+    deadline = time.perf_counter() + HANDOVER_S
+    while lock.waiting and time.perf_counter() < deadline:
+        time.sleep(0.0005)
+
+
+class RunControl:
+    """One run's pause/resume/stop flags, set from any thread and read by whichever loop steps the run."""
+
+    def __init__(self):
+        self.stop_event = threading.Event()
+        self.unpaused = threading.Event()
+        self.unpaused.set()
+        self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
+
+    def reset(self) -> None:
+        """Before a new start: not stopped, not paused."""
+        self.stop_event.clear()
+        self.unpaused.set()
+        self.paused_at = None
+
+    def pause(self) -> None:
+        self.unpaused.clear()
+        self.paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        self.paused_at = None
+        self.unpaused.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.paused_at = None
+        self.unpaused.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.unpaused.is_set()
+
+
+class RunLoop:
+    """The background thread that runs a step loop (body) to its end: run_solo for one run, a pool's loop for many."""
+
+    def __init__(self, body: Callable[[], None], name: str = "gan-trainer"):
+        self._thread = threading.Thread(target=body, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def is_current(self) -> bool:
+        """Whether the caller runs in this loop's thread."""
+        return threading.current_thread() is self._thread
+
+
+def run_solo(run) -> None:
+    """The step loop of one run until its target step, a stop, a divergence or an error.
+
+    run: a Trainer (anything with its step methods): begin_loop, pace, control, queue_step, read_back,
+    read_back_due, stop_decided, finish and fail. Pausing reads back every step taken first, then waits;
+    under torchrun (run.dist.active) there is no pause and read-backs go by step count only."""
+    run.begin_loop()
+    read_at = time.perf_counter()
+    many = run.dist.active
+    try:
+        while run.step < run.target_steps:
+            if run.pace is not None:  # a comparison keeps its runs at the same step
+                run.pace(run)
+            if not many and run.control.paused:
+                if not run.read_back():  # show every step taken before waiting
+                    return
+                run.control.unpaused.wait()
+            if run.stop_decided():
+                break
+            hand_over(run.lock)
+            try:
+                run.queue_step()
+            except StepInterrupted:  # Stop asked for mid-step: the step is abandoned, not counted
+                break
+            # The step numbers are read back in batches: a read is a host sync, which on a GPU
+            # would stall the queue of kernels every step.
+            if run.read_back_due(None if many else time.perf_counter() - read_at):
+                if not run.read_back():
+                    return
+                read_at = time.perf_counter()
+        if not run.read_back():
+            return
+        run.finish()
+    except Exception as exc:  # kept for the caller instead of dying silently in a thread
+        run.fail(exc)

@@ -1,0 +1,203 @@
+"""The Train tab's per-family views: which series each plot draws and how it is labelled, and a VAE's live pictures.
+
+No gradio here: each function takes a Trainer (and the tab's LiveView state) and returns data or PIL pictures.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from PIL import Image, ImageDraw
+
+from gan_demo.render import viz
+from gan_demo.families.losses import PROBABILITY_LOSSES
+
+RECON_IMAGES = 16  # real images shown beside their reconstructions (a 4 x 4 grid each)
+SCATTER_POINTS = 600  # real images encoded for the latent scatter
+MANIFOLD_SIDE = 15  # the decoded manifold is MANIFOLD_SIDE x MANIFOLD_SIDE latents
+MANIFOLD_SPAN = 2.5  # ... spread evenly over [-span, span]^2 (most of N(0, I)'s mass)
+SCATTER_BOUNDS = (-4.0, 4.0, -4.0, 4.0)  # the scatter's fixed window in z-space (the picture never jumps)
+VAE_PICTURES_EVERY_S = 3.0  # encoding and decoding pause the training: at most this often while it runs
+PICTURE_PX = 480  # about the side of the tiled reconstruction and manifold pictures
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One of the Train tab's two line plots for a family: history column -> series name, and its labels."""
+
+    columns: dict  # history column -> the series' name in the legend
+    label: str
+    y_title: str
+
+
+R_T = "r_t (ADA)"  # the legend's name of the GAN's r_t series (gan_demo.families.augment.overfit_sign)
+SCORE_REAL, SCORE_FAKE = "critic on real", "critic on generated"  # a score loss's D outputs (not probabilities)
+
+# What each family's two plots draw, from the series its train_step declares (snapshot()["series"]).
+# r_t has a chart of its own (R_T_PLOT): it jumps between -1 and +1 and would bury D(x) and D(G(z)).
+PLOTS = {
+    "gan": (Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss"),
+            Plot({"d_real": "D(x)", "d_fake": "D(G(z))"},
+                 "D(x) on real data, D(G(z)) on generated: D's probability that a sample is real",
+                 "probability")),
+    "vae": (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
+                 "nats per sample", "nats"),
+            Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
+                 "ELBO (nats)")),
+}
+SAMPLES_CAPTION = {
+    "gan": "**Samples** of G_ema from a fixed noise batch (the same z every time)",
+    "vae": "**Samples**: the decoder on a fixed noise batch z ~ N(0, I) (the same z every time)",
+}
+
+
+# A loss whose D gives a score, not a probability (wgan-gp, lsgan): its outputs get their own names and axis.
+SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
+                  "D's raw scores on real and generated data (not probabilities: the gap between them is what "
+                  "counts)", "score")
+R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
+                "real image: it memorises them; near 0 is healthy", "r_t")
+
+
+def plots_for(family: str, loss: str | None = None) -> tuple[Plot, Plot]:
+    """A family's two plots; a GAN whose loss gives scores, not probabilities, draws them as scores."""
+    first, second = PLOTS.get(family, PLOTS["gan"])
+    if family == "gan" and loss is not None and loss not in PROBABILITY_LOSSES:
+        second = SCORE_PLOT
+    return first, second
+
+
+def shows_r_t(trainer) -> bool:
+    """r_t (ADA's overfitting sign) is charted for image GANs: on 2D sets, with endless data, it only jumps."""
+    return trainer.family.name == "gan" and trainer.kind == "image"
+
+
+def plot_columns(plot: Plot, series) -> dict:
+    """The plot's columns that the run declares (a family's series), in the plot's order."""
+    return {column: name for column, name in plot.columns.items() if column in series}
+
+
+# ------------------------------------------------------------------------------- VAE pictures
+@dataclass
+class VAEView:
+    """A VAE run's fixed real data for its pictures, drawn once per run, and when they were last drawn."""
+
+    real: torch.Tensor  # (RECON_IMAGES, C, H, W) in [-1, 1]
+    real_y: torch.Tensor | None  # their labels, or None for an unlabelled set
+    scatter: torch.Tensor  # (SCATTER_POINTS, C, H, W) images to encode
+    scatter_y: torch.Tensor | None
+    drawn_at: float = -1e9  # time.monotonic() of the last drawing
+
+
+def vae_view(trainer, seed: int = 0) -> VAEView | None:
+    """A fixed draw of real images (seeded: the same images all run long, whatever the training draws).
+
+    Taken when the run starts: a finished run gives its image data back (Trainer.release_training),
+    and then there is nothing to draw from (None).
+    """
+    ds = trainer.dataset
+    if len(ds) == 0:
+        return None
+    order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))
+    pick = order[:RECON_IMAGES]
+    spread = order[:SCATTER_POINTS]
+    labels = ds.y.cpu() if ds.y is not None else None
+    return VAEView(real=ds.images(pick).float().cpu(), real_y=None if labels is None else labels[pick],
+                   scatter=ds.images(spread).float().cpu(), scatter_y=None if labels is None else labels[spread])
+
+
+def has_latent_pictures(trainer) -> bool:
+    """The two pictures of Kingma & Welling's figure 4 need a 2-dimensional latent (and images to tile)."""
+    return trainer.family.name == "vae" and trainer.kind == "image" and trainer.cfg.model.z_dim == 2
+
+
+def vae_pictures_due(view: VAEView, ended: bool, now: float | None = None) -> bool:
+    """Whether to draw a VAE's pictures now: at most every VAE_PICTURES_EVERY_S, and once more when the run ends."""
+    now = time.monotonic() if now is None else now
+    return ended or now - view.drawn_at >= VAE_PICTURES_EVERY_S
+
+
+def grid_upscale(img_size: int, per_row: int) -> int:
+    """The enlargement (nearest) that makes per_row images of img_size about PICTURE_PX wide."""
+    return max(1, round(PICTURE_PX / (per_row * img_size)))
+
+
+def reconstruction_picture(trainer, view: VAEView) -> Image.Image:
+    """The fixed real images (left) beside their reconstructions decode(encode(x).mu) (right), 4 x 4 each,
+    a title under each."""
+    family = trainer.family
+    y = view.real_y if trainer.cfg.model.n_classes else None
+    with trainer.lock:  # reconstruct switches the nets to eval mode: not while a step runs
+        recon = family.reconstruct(view.real.to(trainer.device), None if y is None else y.to(trainer.device))
+    up = grid_upscale(trainer.cfg.model.img_size, 8)
+    left = viz.image_grid(viz.to_unit(view.real), nrow=4, upscale=up)
+    right = viz.image_grid(viz.to_unit(recon.float().cpu()), nrow=4, upscale=up)
+    return _side_by_side(left, right, ("real", "reconstructed"))
+
+
+def _side_by_side(left: Image.Image, right: Image.Image, titles: tuple[str, str], gap: int = 16) -> Image.Image:
+    """Two pictures next to each other, a title under each (gradio's buttons cover the top-right corner)."""
+    title_font = viz.font(18)
+    foot = 28
+    height = max(left.height, right.height)
+    out = Image.new("RGB", (left.width + gap + right.width, height + foot), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    for x, picture, title in ((0, left, titles[0]), (left.width + gap, right, titles[1])):
+        out.paste(picture, (x, 0))
+        draw.text((x + picture.width / 2, height + foot / 2), title, fill=(30, 30, 30), font=title_font, anchor="mm")
+    return out
+
+
+def manifold_picture(trainer) -> Image.Image:
+    """The decoder at a MANIFOLD_SIDE^2 grid of z over [-span, span]^2, tiled: z1 grows left to right, z2
+    bottom to top (as in the scatter). A conditional VAE draws its first class."""
+    n = MANIFOLD_SIDE
+    ticks = torch.linspace(-MANIFOLD_SPAN, MANIFOLD_SPAN, n)
+    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # row 0 at the top is the largest z2
+    z = torch.stack([z1.reshape(-1), z2.reshape(-1)], 1)  # (n*n, 2), row-major like the grid
+    y = torch.zeros(n * n, dtype=torch.long, device=trainer.device) if trainer.cfg.model.n_classes else None
+    with trainer.lock:
+        images = trainer.family.decode(z.to(trainer.device), y)
+    return viz.image_grid(viz.to_unit(images.float().cpu()), nrow=n, pad=1,
+                          upscale=grid_upscale(trainer.cfg.model.img_size, n))
+
+
+def scatter_picture(trainer, view: VAEView) -> Image.Image:
+    """The fixed real images encoded (the means of q(z|x)) as points in z-space, coloured by class."""
+    y = view.scatter_y if trainer.cfg.model.n_classes else None
+    with trainer.lock:
+        mu, _ = trainer.family.encode(view.scatter.to(trainer.device), None if y is None else y.to(trainer.device))
+    names = trainer.dataset.class_names if view.scatter_y is not None else ()
+    return viz.class_scatter(mu.float().cpu(), view.scatter_y, SCATTER_BOUNDS, class_names=names, size=448,
+                             square=(-MANIFOLD_SPAN, MANIFOLD_SPAN), axes=("z1", "z2"))
+
+
+def vae_pictures(trainer, view: VAEView) -> dict:
+    """{"recon": picture, "manifold": picture or None, "scatter": picture or None} for a VAE image run."""
+    latent = has_latent_pictures(trainer)
+    return {"recon": reconstruction_picture(trainer, view),
+            "manifold": manifold_picture(trainer) if latent else None,
+            "scatter": scatter_picture(trainer, view) if latent else None}
+
+
+CHANGE_SERIES = "setting changed"  # the markers' series on the curves (the Train tab's colour map names it)
+
+
+def change_markers(frame, schedule: list[dict]):
+    """The plot's rows plus a vertical line at each step where a setting changed during the run.
+
+    All markers are one series (a plot's colours are fixed by name), drawn as a comb along the lowest
+    value: up and back down at each change's step. What changed is said in the Train tab's message and in
+    the run's command (--schedule). Without a change there is no marker series, so the legend names only
+    what is drawn (a plot fixes its series when first drawn: the Train tab empties it before a new one,
+    gradio 6.31)."""
+    import pandas as pd
+
+    if frame is None or not schedule:
+        return frame
+    low, high = float(frame["value"].min()), float(frame["value"].max())
+    rows = []
+    for entry in schedule:
+        rows += [{"step": entry["step"], "value": v, "series": CHANGE_SERIES} for v in (low, high, low)]
+    return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)

@@ -1,0 +1,511 @@
+"""The Compare tab: runs A and B side by side (A = the Train tab's settings, B = A with what the user changes).
+
+Both start together from the same seed and data and are kept at the same step (gan_demo.training.compare);
+their pictures sit side by side and every curve overlays A and B. A lesson starts a comparison in
+one click. A finished comparison is saved as one zip and reopened here and in Explore.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+
+import gradio as gr
+import pandas as pd
+import torch
+from PIL import Image
+
+from gan_demo.render import viz
+from gan_demo.training.compare import LABELS, describe
+from gan_demo.training.checkpoint import CheckpointError
+from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, MAX_SCHEDULE, ConfigError, DataConfig, RunConfig
+from gan_demo.data.datasets import DataError, load_dataset
+from gan_demo.explore.latent import z_from_seed
+from gan_demo.ui.errors import for_visitor, refusal, user_error
+from gan_demo.ui.limits import check_web_limits
+from gan_demo.ui.tabs.lab import in_lab, lab_picture
+from gan_demo.ui.sessions import Busy
+from gan_demo.ui.tempdirs import temp_dir
+from gan_demo.ui.tabs.train import (SCROLL_TO_SAMPLE, AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
+                        progress_picture, quality_boxes, swap_defaults)
+from gan_demo.ui.run_views import CHANGE_SERIES, SCORE_PLOT, plots_for
+
+TICK_S = 1.0  # seconds between live updates of a comparison
+PLOTS_EVERY_S = 2.0  # curves redrawn at most this often while training
+SAME = ""  # a B control left empty: the same as A
+# The settings B can change, in the order of the tab's controls ("same as A" when empty). The data and the
+# seed are A's: a comparison changes how the models learn, not what they learn from.
+B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "beta1", "beta2", "d_norm",
+            "mbstd_group", "pack",
+            "ema_decay", "lr_decay", "augment", "batch_size", "steps", "width", "z_dim", "ngf", "ndf", "beta", "lr_vae", "schedule")
+B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
+B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("mbstd_group", "pack"),
+               ("width", "z_dim"),
+               ("ngf", "ndf"), ("beta", "lr_vae"))
+MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
+B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}
+RUN_COLORS = {"A": ("#2166ac", "#5aae61", "#1b7837"), "B": ("#d6604d", "#e08214", "#b2182b")}  # per run, by series
+WHICH = [("both runs", "both"), ("run A only", "A"), ("run B only", "B")]
+
+
+# ============================================================ B's settings (no gradio)
+def b_values(a_values: dict, changes: dict) -> tuple[dict, list]:
+    """B's control values (A's, with the family/loss defaults moved as the Train tab would, then B's changes)
+    and B's schedule of changes while it trains ([] unless given). Empty changes mean "same as A"."""
+    changes = {k: v for k, v in changes.items() if v is not None and str(v).strip() != SAME}
+    unknown = set(changes) - set(B_FIELDS)
+    if unknown:
+        raise ConfigError(f"B cannot change {', '.join(sorted(unknown))} (the data and the seed are A's)")
+    schedule = changes.pop("schedule", None)
+    values = dict(a_values)
+    family, loss = changes.get("family", values["family"]), changes.get("loss", values["loss"])
+    if (family, loss) != (values["family"], values["loss"]):  # defaults follow B's loss and family, as on Train
+        values.update(swap_defaults({n: values[n] for n in AUTO_FIELDS}, values["dataset"], loss, family))
+    values.update(changes)
+    return values, parse_schedule(schedule)
+
+
+def parse_schedule(text) -> list:
+    """B's schedule from the tab's text (JSON: [{"step": 1000, "lr_d": 0.002}]), checked; [] when empty."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return []
+    if isinstance(text, str) and len(text) > MAX_SCHEDULE_TEXT:
+        raise ConfigError(f"schedule: at most {MAX_SCHEDULE_TEXT:,} characters (got {len(text):,}); a schedule "
+                          f"holds at most {MAX_SCHEDULE:,} changes")
+    try:
+        schedule = json.loads(text) if isinstance(text, str) else text
+    except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
+        raise ConfigError(f"schedule: not JSON ({str(exc)[:120]}); e.g. [{{\"step\": 1000, \"lr_d\": 0.002}}]") from None
+    except RecursionError:
+        raise ConfigError("schedule: nested too deeply; e.g. [{\"step\": 1000, \"lr_d\": 0.002}]") from None
+    return schedule
+
+
+def pair_configs(a_values: dict, changes: dict, uploads: dict | None = None) -> tuple[RunConfig, RunConfig]:
+    """A's and B's RunConfigs from the Train tab's values and B's changes; ConfigError names the field."""
+    cfg_a = config_from_values(a_values, uploads)
+    values, schedule = b_values(a_values, changes)
+    cfg_b = config_from_values(values, uploads)
+    if schedule:
+        cfg_b.schedule = schedule
+        check_web_limits(cfg_b)  # the values, their types, and each change's work per step, as a start's
+    return cfg_a, cfg_b
+
+
+def changes_between(a_values: dict, b_values_: dict) -> dict:
+    """The B controls' values that turn A into B (a lesson's two presets): {field: value}.
+
+    Measured from A with B's family and loss (their defaults moved, as b_values does), so a setting B
+    states explicitly is kept even where it equals what A shows."""
+    switch = {k: b_values_[k] for k in ("family", "loss") if b_values_.get(k, a_values[k]) != a_values[k]}
+    base, _ = b_values(a_values, switch)
+    out = dict(switch)
+    for name in B_FIELDS:
+        if name in base and base[name] != b_values_.get(name, base[name]):
+            out[name] = b_values_[name]
+    missing = {n for n in CONTROL_FIELDS if base.get(n) != b_values_.get(n)} - set(out)
+    if missing:
+        raise ConfigError(f"a comparison's B cannot change {', '.join(sorted(missing))}")
+    return out
+
+
+# ============================================================ overlaid curves (no gradio)
+def overlay(histories: dict[str, dict], columns_of: dict[str, dict], schedules: dict[str, list] | None = None):
+    """One long-format frame of both runs' curves: series "A: loss_D", "B: loss_D", ...
+
+    histories: label -> history columns; columns_of: label -> {column: series name}. Every series gets
+    one empty row from the first drawing on (a gradio plot keeps the series it was first drawn with),
+    and a schedule's changes are marked as vertical lines ("B: setting changed")."""
+    frames = []
+    for label, history in histories.items():
+        columns = columns_of.get(label, {})
+        frame = curves(history, columns)
+        names = [f"{label}: {name}" for name in columns.values()]
+        if frame is not None:
+            frame["series"] = label + ": " + frame["series"]
+            frames.append(frame)
+        frames.append(pd.DataFrame({"step": [0] * len(names), "value": [float("nan")] * len(names), "series": names}))
+    data = pd.concat(frames, ignore_index=True) if frames else None
+    if data is None or data["value"].notna().sum() == 0:
+        return None
+    low, high = float(data["value"].min()), float(data["value"].max())
+    rows = []
+    for label, schedule in (schedules or {}).items():
+        for entry in schedule:
+            rows += [{"step": entry["step"], "value": v, "series": f"{label}: {CHANGE_SERIES}"} for v in (low, high, low)]
+    if rows:
+        data = pd.concat([data, pd.DataFrame(rows)], ignore_index=True)
+    return data
+
+
+SLOTS = 3  # the Compare tab's curve charts: losses, D's probabilities (or a VAE's ELBO), a critic's raw scores
+
+
+def slot_plots(family: str, loss: str | None):
+    """The run's plots by chart: {0: losses, 1: probabilities or ELBO, or 2: scores}. A probability and a
+    critic's score never share an axis: a score loss's D outputs go to a chart of their own."""
+    first, second = plots_for(family, loss)
+    return {0: first, (2 if second is SCORE_PLOT else 1): second}
+
+
+def slot_columns(runs: dict[str, tuple]) -> list[dict]:
+    """For each chart, {label: {column: series name}} of the runs drawn on it; runs: label -> (family, loss,
+    declared series)."""
+    out = [{} for _ in range(SLOTS)]
+    for label, (family, loss, series) in runs.items():
+        for slot, plot in slot_plots(family, loss).items():
+            out[slot][label] = {c: n for c, n in plot.columns.items() if c in series}
+    return out
+
+
+def color_map() -> dict:
+    """Fixed colours by series name: A in blues and greens, B in reds and oranges; changes in grey."""
+    out = {}
+    for label, colors in RUN_COLORS.items():
+        for family in FAMILY_NAMES:
+            for i, plot in enumerate((*plots_for(family), SCORE_PLOT)):
+                for j, name in enumerate(plot.columns.values()):
+                    out[f"{label}: {name}"] = colors[(i + j) % len(colors)]
+        out[f"{label}: modes covered"] = colors[0]
+        out[f"{label}: KL(real || G)"] = colors[0]
+        out[f"{label}: {CHANGE_SERIES}"] = "#999999" if label == "A" else "#555555"
+    return out
+
+
+def status_table(snaps: dict[str, dict], diff: dict) -> str:
+    """Both runs' state, step, speed and quality figures as a Markdown table."""
+    rows = [("state", lambda s: f"**{s['state']}**"),
+            ("step", lambda s: f"{s['step']:,} / {s['target_steps']:,}"),
+            ("steps/s", lambda s: f"{s['steps_per_s']:.1f}" if s["state"] == "running" else "–")]
+    q_any = any(s["quality"] for s in snaps.values())
+    if q_any:
+        def q(key, fmt):
+            return lambda s: fmt(s["quality"][key]) if s["quality"] and s["quality"].get(key) is not None else "–"
+        rows += [("modes covered", lambda s: (f"{s['quality']['modes_covered']} / {s['quality']['n_modes']}"
+                                              if s["quality"] and s["quality"].get("n_modes") else "–")),
+                 ("high-quality samples", q("high_quality", lambda v: f"{100 * v:.0f}%")),
+                 ("KL(real ‖ G)", q("grid_kl", lambda v: f"{v:.3f}"))]
+    lines = ["| | A | B |", "|---|---|---|"]
+    for name, fn in rows:
+        lines.append(f"| {name} | " + " | ".join(fn(snaps[label]) for label in LABELS) + " |")
+    messages = [f"**{label}:** {s['message']}" for label, s in snaps.items() if s["message"]]
+    return "\n".join(lines) + f"\n\n**B changes:** {describe(diff)}" + ("\n\n" + "  \n".join(messages) if messages else "")
+
+
+# ============================================================ pictures (no gradio)
+@dataclass
+class PairView:
+    """What the browser showed of the session's comparison (kept in a gr.State)."""
+
+    key: tuple | None = None  # the comparison's run ids
+    steps: dict = field(default_factory=dict)  # label -> step last drawn
+    states: dict = field(default_factory=dict)
+    views: dict = field(default_factory=dict)  # label -> LiveView (2D: the real points drawn beside)
+    plotted_at: float = 0.0
+    drawn_at: float = 0.0
+
+
+def run_picture(trainer, view: LiveView) -> Image.Image:
+    """A 2D GAN: the 2D lab's picture (D's map under the points); otherwise the progress grid or points."""
+    if in_lab(trainer):
+        return lab_picture(trainer, ["heat map"])[0]
+    return progress_picture(trainer, view)
+
+
+def saved_picture(sampler, cfg: RunConfig) -> Image.Image:
+    """A reopened run's samples on its fixed noise batch (the progress grid it showed while training)."""
+    n = 1024 if sampler.kind == "2d" else 64
+    z = z_from_seed(cfg.train.seed + 1, sampler.z_dim, n)
+    with torch.no_grad():
+        x = sampler.generate(z).float().cpu()
+    if sampler.kind != "2d":
+        return viz.image_grid(x, nrow=8, upscale=max(1, 64 // cfg.model.img_size))
+    real = None
+    if cfg.data.dataset in ("ring8", "grid25", "spiral", "moons"):
+        real = load_dataset(DataConfig(dataset=cfg.data.dataset, n_points=2000), "cpu").x.float()
+    bounds = viz.default_bounds(real if real is not None else x)
+    return viz.points_image(real if real is not None else x[:0], x, bounds, size=512)
+
+
+# ============================================================================ the tab
+def build(ctx, train: dict) -> dict:
+    """Lay out the Compare tab; A's settings are the Train tab's controls (train["controls"])."""
+    save_root = temp_dir("gan_demo_compare_saves_")
+    a_controls = train["controls"]
+    a_names = list(a_controls)
+
+    gr.Markdown("**Compare two runs side by side.** Run **A** uses the settings on the **Train** tab; run **B** is "
+                "the same except what you change below (empty = same as A). Both start together from the same "
+                "seed and data and are kept at the same step, so every difference you see comes from what you "
+                "changed. The Lessons tab starts ready-made comparisons in one click.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=340):
+            with gr.Row():
+                start = gr.Button("Start both", variant="primary", elem_id="compare_start")
+                stop = gr.Button("Stop", variant="stop", elem_id="compare_stop")
+            which = gr.Radio(WHICH, value="both", label="Pause, Resume, Step and Stop act on", elem_id="compare_which")
+            with gr.Row():
+                pause = gr.Button("Pause", elem_id="compare_pause")
+                resume = gr.Button("Resume", elem_id="compare_resume")
+                step = gr.Button("Step", elem_id="compare_step")
+            b_controls = {}
+
+            def b_control(name: str):
+                if name in B_CHOICES:
+                    b_controls[name] = gr.Dropdown([("same as A", SAME), *[(c, c) for c in B_CHOICES[name]]],
+                                                   value=SAME, label=f"B's {name}", elem_id=f"compare_b_{name}",
+                                                   min_width=100)
+                elif name == "schedule":
+                    b_controls[name] = gr.Textbox(
+                        "", label="B's changes while it trains (schedule)", elem_id="compare_b_schedule",
+                        placeholder='[{"step": 1000, "lr_d": 0.002}]',
+                        info="JSON: at each step, the live settings B takes from then on (lr_g, lr_d, n_critic, "
+                             "loss, r1_gamma, gp_weight; beta, lr_vae for a VAE). Marked on the curves.")
+                else:
+                    b_controls[name] = gr.Textbox("", label=f"B's {name}", placeholder="same as A", max_lines=1,
+                                                  elem_id=f"compare_b_{name}", min_width=100)
+
+            with gr.Accordion("B differs from A in… (empty = same as A)", open=True):
+                for row in B_ROWS:
+                    with gr.Row():
+                        for name in row:
+                            b_control(name)
+                b_control("schedule")
+                with gr.Accordion("More of B's settings", open=False):
+                    for row in B_MORE_ROWS:
+                        with gr.Row():
+                            for name in row:
+                                b_control(name)
+            with gr.Row():
+                send_a = gr.Button("Explore A", elem_id="compare_explore_a")
+                send_b = gr.Button("Explore B", elem_id="compare_explore_b")
+            save = gr.Button("Save both (one zip)", elem_id="compare_save")
+            saved = gr.File(label="Saved comparison", visible=False, elem_id="compare_saved")
+            reopen = gr.File(label="Open a saved comparison (.zip)", file_types=[".zip"], elem_id="compare_open")
+            summary = gr.Markdown("", elem_id="compare_summary")
+        with gr.Column(scale=3):
+            message = gr.Markdown("", elem_id="compare_message")
+            # The pictures first (above the fold), each named in a caption above it: gradio's label would
+            # sit on the picture's own legend (top left).
+            with gr.Row():
+                with gr.Column(min_width=240):
+                    caption_a = gr.Markdown("**A**", elem_id="compare_a_caption")
+                    picture_a = gr.Image(label="A", show_label=False, type="pil", format="png", interactive=False,
+                                         elem_id="compare_a", elem_classes=["pixelated"])
+                with gr.Column(min_width=240):
+                    caption_b = gr.Markdown("**B**", elem_id="compare_b_caption")
+                    picture_b = gr.Image(label="B", show_label=False, type="pil", format="png", interactive=False,
+                                         elem_id="compare_b", elem_classes=["pixelated"])
+            status = gr.Markdown("No comparison yet: set B's changes and press **Start both**, or start one "
+                                 "from the **Lessons** tab.", elem_id="compare_status")
+            colors = color_map()
+            plots = [gr.LinePlot(None, x="step", y="value", color="series", color_title="", color_map=colors,
+                                 label=label, x_title="step", y_title="", elem_id=f"compare_plot_{i}",
+                                 visible=i < 2)  # the scores' chart: only when a run's loss gives scores
+                     for i, label in enumerate(("Losses (A and B)", "D's outputs (A and B)",
+                                                "D's raw scores (A and B)"))]
+            modes_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="", color_map=colors,
+                                     label="Modes covered (A and B)", x_title="step", y_title="modes",
+                                     elem_id="compare_modes", visible=False)
+            kl_plot = gr.LinePlot(None, x="step", y="value", color="series", color_title="", color_map=colors,
+                                  label="KL(real ‖ G) on a 20 × 20 grid (A and B)", x_title="step", y_title="KL",
+                                  elem_id="compare_kl", visible=False)
+    view = gr.State(None)
+    timer = gr.Timer(TICK_S, active=False)
+    b_list = [b_controls[n] for n in B_FIELDS]
+    captions = {"A": caption_a, "B": caption_b}
+    live_outputs = [status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, view, timer, summary]
+
+    # ---------------------------------------------------------------- handlers
+    def session_of(request: gr.Request):
+        return ctx.registry.get(request.session_hash)
+
+    def read_inputs(data: dict) -> tuple[dict, dict]:
+        return ({n: data[a_controls[n]] for n in a_names}, {n: data[b_controls[n]] for n in B_FIELDS})
+
+    def on_start(data: dict, request: gr.Request):
+        session = session_of(request)
+        a_values, changes = read_inputs(data)
+        try:
+            cfg_a, cfg_b = pair_configs(a_values, changes, session.uploads)
+            ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
+        except Busy as exc:
+            return {message: f"### Server busy\n{exc}"}
+        except (ConfigError, DataError, ValueError, RuntimeError) as exc:
+            return {message: f"### Cannot start\n{refusal(exc)}"}
+        commands = "\n\n".join(f"**{label}:**\n```\n{cli_command(cfg, session.pair_ids[label])}\n```"
+                               for label, cfg in zip(LABELS, (cfg_a, cfg_b)))
+        return {message: "", summary: commands, view: PairView(), timer: gr.Timer(active=True),
+                **plot_visibility(session.pair)}
+
+    def plot_visibility(pair) -> dict:
+        labels = {}
+        for i, component in enumerate(plots):
+            titles = {label: slot_plots(t.family.name, t.cfg.train.loss)[i].label
+                      for label, t in pair.runs.items() if i in slot_plots(t.family.name, t.cfg.train.loss)}
+            same = len(set(titles.values())) == 1  # the same family: one title for both
+            labels[component] = gr.update(visible=bool(titles), label=(
+                f"{' and '.join(titles)}: {next(iter(titles.values()))}" if same else
+                " · ".join(f"{label}: {title}" for label, title in titles.items())))
+        boxes = [quality_boxes(t) for t in pair.runs.values()]
+        return {**labels, modes_plot: gr.update(visible=any(b["modes"] for b in boxes)),
+                kl_plot: gr.update(visible=any(b["grid"] for b in boxes))}
+
+    def on_tick(current: PairView | None, request: gr.Request):
+        session = session_of(request)
+        pair = session.pair
+        if pair is None:
+            return {timer: gr.Timer(active=False)}
+        key = tuple(session.pair_ids.values())
+        if current is None or current.key != key:
+            current = PairView(key=key)
+        snaps = {label: t.snapshot() for label, t in pair.runs.items()}
+        out = {view: current, status: status_table(snaps, pair.diff)}
+        now = time.monotonic()
+        stepped = any(snaps[l]["step"] != current.steps.get(l) for l in LABELS)
+        changed = any(snaps[l]["state"] != current.states.get(l) for l in LABELS)
+        if stepped or changed:
+            for label, component in (("A", picture_a), ("B", picture_b)):
+                trainer = pair.runs[label]
+                lv = current.views.setdefault(label, LiveView())
+                out[component] = run_picture(trainer, lv)
+                out[captions[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or changed:
+            current.plotted_at = now
+            out.update(live_curves(pair, snaps))
+        current.steps = {l: snaps[l]["step"] for l in LABELS}
+        current.states = {l: snaps[l]["state"] for l in LABELS}
+        if all(s["state"] in TERMINAL or (s["state"] == "paused") for s in snaps.values()) and not stepped:
+            out[timer] = gr.Timer(active=False)  # nothing more to show until Resume, Step or Start
+        return out
+
+    def live_curves(pair, snaps: dict) -> dict:
+        out = {}
+        histories = {label: snaps[label]["history"] for label in LABELS}
+        schedules = {label: snaps[label]["schedule"] for label in LABELS}
+        runs = {label: (snaps[label]["family"], pair.runs[label].cfg.train.loss, snaps[label]["series"])
+                for label in LABELS}
+        for component, columns in zip(plots, slot_columns(runs)):
+            if columns:
+                out[component] = overlay({label: histories[label] for label in columns}, columns,
+                                         {label: schedules[label] for label in columns})
+        out.update(quality_curves({label: snaps[label]["quality_history"] for label in LABELS}))
+        return out
+
+    def quality_curves(quality: dict) -> dict:
+        out = {}
+        if any(any(quality[l].get("n_modes", [])) for l in LABELS):
+            n_modes = max(n for l in LABELS for n in quality[l].get("n_modes", []) if n)
+            frame = overlay(quality, {l: {"modes_covered": "modes covered"} for l in LABELS})
+            out[modes_plot] = gr.LinePlot(frame, y_lim=[0, n_modes])
+        if any(v is not None for l in LABELS for v in quality[l].get("grid_kl", [])):
+            out[kl_plot] = overlay(quality, {l: {"grid_kl": "KL(real || G)"} for l in LABELS})
+        return out
+
+    def act(action):
+        def handler(chosen: str, request: gr.Request):
+            session = session_of(request)
+            if session.pair is None:
+                return {message: "Start a comparison first."}
+            note = action(session, chosen or "both")
+            return {message: note or "", timer: gr.Timer(active=True)}
+        return handler
+
+    def do_pause(session, chosen):
+        session.pair.pause(chosen)
+
+    def do_resume(session, chosen):
+        session.pair.resume(chosen)
+
+    def do_stop(session, chosen):
+        ctx.registry.stop_pair(session, chosen)
+
+    def do_step(session, chosen):
+        """Step-by-step: pause the chosen runs (if they train) and take one step of each."""
+        pair = session.pair
+        pair.pause(chosen)
+        done = pair.step(chosen)
+        if not done:
+            return "Nothing to step: the chosen runs have ended. Start a new comparison."
+        return "One step: " + ", ".join(f"{label} now at step {rec['step']:,}" for label, rec in done.items()) + \
+            ". Press **Resume** to train on."
+
+    def on_save(request: gr.Request):
+        session = session_of(request)
+        if session.pair is None:
+            raise user_error("Nothing to save yet: start a comparison first.")
+        folder = save_root / session.token
+        shutil.rmtree(folder, ignore_errors=True)  # one saved comparison per browser session
+        name = "comparison-" + "-".join(session.pair_ids[label][4:12] for label in LABELS)
+        run_dir = session.pair.save(folder / name)
+        for label, trainer in session.pair.runs.items():  # the command ignores the step: it trains from step 0
+            (run_dir / label / "command.txt").write_text(cli_command(trainer.cfg, session.pair_ids[label]) + "\n")
+        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
+        steps = ", ".join(f"{label} at step {t.step:,}" for label, t in session.pair.runs.items())
+        gr.Info(f"Saved both runs ({steps}).")
+        return gr.update(value=archive, visible=True, label=f"Comparison ({steps}): open it here or in Explore")
+
+    def on_open(file, request: gr.Request):
+        if file is None:
+            return {}
+        session = session_of(request)
+        path = file if isinstance(file, str) else file.name
+        try:
+            opened = ctx.catalog.add_comparison(path, session)
+        except (CheckpointError, ConfigError) as exc:
+            return {message: f"### Cannot open this file\n{for_visitor(exc)}", reopen: None}
+        out = {reopen: None, timer: gr.Timer(active=False)}
+        summary_, losses = opened["summary"], {}
+        for label, component in (("A", picture_a), ("B", picture_b)):
+            sampler = ctx.catalog.sampler(opened[label], session)
+            run = summary_["runs"][label]
+            out[component] = saved_picture(sampler, sampler.cfg)
+            out[captions[label]] = f"**{label}** · step {run['step']:,} · saved comparison {label}"
+            losses[label] = sampler.cfg.train.loss
+        histories = {label: summary_["runs"][label]["history"] for label in LABELS}
+        runs = {label: (summary_["runs"][label]["family"], losses[label], summary_["runs"][label]["series"])
+                for label in LABELS}
+        for component, columns in zip(plots, slot_columns(runs)):
+            out[component] = gr.LinePlot(overlay({label: histories[label] for label in columns}, columns),
+                                         visible=bool(columns))
+        quality = {label: summary_["runs"][label]["quality_history"] for label in LABELS}
+        out.update(quality_curves(quality))
+        diff = {k: tuple(v) for k, v in summary_["differences"].items()}
+        out[status] = (f"**Opened a saved comparison.** B changes: {describe(diff)}. Both runs are in **Explore** "
+                       f"and **Interpolate** as `{opened['A']}` (A) and `{opened['B']}` (B).")
+        return out
+
+    # ------------------------------------------------------------- wiring
+    private = dict(api_visibility="private")
+    inputs = {*a_controls.values(), *b_list}
+    start_event = dict(fn=on_start, inputs=inputs, outputs=live_outputs, show_progress="minimal", **private)
+    start.click(**start_event)
+    timer.tick(on_tick, [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    for button, action in ((pause, do_pause), (resume, do_resume), (stop, do_stop), (step, do_step)):
+        button.click(act(action), which, [message, timer], show_progress="hidden", concurrency_limit=None, **private)
+    save.click(on_save, None, saved, **private)
+    reopen.upload(on_open, reopen, [reopen, status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, timer],
+                  **private)
+    return {"b_controls": b_controls, "start": start, "send": {"A": send_a, "B": send_b}, "start_event": start_event, "status": status,
+            "message": message, "picture_a": picture_a, "picture_b": picture_b, "plots": plots, "timer": timer,
+            "view": view}
+
+
+def wire_send_to_explore(ctx, compare: dict, explore: dict, interp: dict, tabs) -> None:
+    """"Explore A" / "Explore B": switch to the Explore tab with that run of the session's comparison selected
+    (Interpolate gets it too)."""
+    from gan_demo.ui.catalog import PAIR_RUNS
+
+    def sender(label: str):
+        def send(request: gr.Request):
+            session = ctx.registry.get(request.session_hash)
+            if session.pair is None:
+                raise user_error("No comparison yet: start one first.")
+            picked = gr.update(choices=ctx.catalog.choices(session), value=PAIR_RUNS[label])
+            return gr.Tabs(selected="explore"), picked, picked
+        return send
+
+    for label, button in compare["send"].items():
+        button.click(sender(label), None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
+                     api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")

@@ -1,0 +1,472 @@
+"""Train tab helpers: the live 2D quality figures in words and as curves; the limits of web runs."""
+import json
+import math
+import time
+
+import pytest
+
+from gan_demo.core.config import IMAGE_DATASETS, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
+from gan_demo.families.nets import step_cost
+from gan_demo.evaluation.live_quality import live_quality
+from gan_demo.training.trainer import Trainer
+from gan_demo.ui.app import PRETRAINED
+from gan_demo.ui.tabs.lessons import LESSONS
+from gan_demo.ui.limits import STEP_BYTES, STEP_FLOPS, check_web_limits
+from gan_demo.ui.tabs.train import config_from_values, quality_line, quality_plots, values_for
+
+
+def run(dataset: str, steps: int = 30) -> Trainer:
+    tr = Trainer(RunConfig(data=DataConfig(dataset=dataset, n_points=1000), model=ModelConfig(width=16, depth=1),
+                           train=TrainConfig(batch_size=64, steps=steps, device="cpu")), live_quality=live_quality)
+    tr.run()
+    return tr
+
+
+def test_quality_of_a_mixture_in_words_and_curves():
+    snap = run("ring8", steps=60).snapshot()
+    q = snap["quality"]
+    line = quality_line(q)
+    assert f"Modes covered: {q['modes_covered']} / 8" in line
+    assert f"KL(real ‖ G) {q['grid_kl']:.3f}" in line and f"JS {q['grid_js']:.3f}" in line
+    assert f"step {q['step']:,}" in line and f"{math.log(2):.2f}" in line
+    kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+    assert n_modes == 8
+    steps = snap["quality_history"]["step"]
+    assert list(modes["step"]) == steps and list(modes["value"]) == snap["quality_history"]["modes_covered"]
+    assert list(kl["step"]) == steps and kl["value"].tolist() == snap["quality_history"]["grid_kl"]
+    assert set(js["series"]) == {"JS(real, G)"} and js["value"].tolist() == snap["quality_history"]["grid_js"]
+
+
+def test_quality_without_modes_shows_the_grid_divergence_only():
+    snap = run("moons").snapshot()
+    line = quality_line(snap["quality"])
+    assert "Modes covered" not in line and "Grid divergence" in line
+    kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+    assert modes is None and n_modes is None and kl is not None and js is not None
+    assert quality_line(None) == ""
+    assert quality_plots({"step": []}) == (None, None, None, None)
+
+
+def test_model_graph_follows_the_run_at_the_curves_pace(monkeypatch):
+    """on_tick writes the latest record on the Train tab's model graph: only when it changed, at most every
+    PLOTS_EVERY_S (a fake clock, so no test depends on wall time)."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.render.model_diagram import fmt
+    from gan_demo.ui.tabs import train as train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    on_tick = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "on_tick")
+    graph = tab["model_graph"]
+    assert 'data-part="D"' in graph.value and "non-saturating" in graph.value  # drawn before any run
+    clock = [1000.0]
+    monkeypatch.setattr(train_tab, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    request = types.SimpleNamespace(session_hash="s1")
+    session = ctx.registry.get("s1")
+    try:
+        cfg = RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=1),
+                        train=TrainConfig(loss="hinge", batch_size=64, steps=3))
+        trainer = ctx.registry.start(session, cfg, ctx.device)
+        trainer.join(60)
+        out = on_tick(None, request)
+        last = trainer.snapshot()["last"]
+        assert "hinge" in out[graph] and f"|∇D| {fmt(last['grad_norm_d'])}" in out[graph]
+        assert 'data-state="updating"' not in out[graph]  # a training run: nothing highlighted
+        view = out[tab["view"]]
+        assert graph not in on_tick(view, request)  # nothing new: not redrawn
+        trainer.step_once()  # a new record, but within PLOTS_EVERY_S of the last drawing
+        clock[0] += train_tab.PLOTS_EVERY_S / 2
+        assert graph not in on_tick(view, request)
+        trainer.step_once()
+        clock[0] += train_tab.PLOTS_EVERY_S
+        out = on_tick(view, request)
+        assert f"{fmt(trainer.last_record.loss_g)}" in out[graph] and "step 5" in out[graph]
+    finally:
+        ctx.registry.drop("s1")
+# ------------------------------------------------------------------------- web limits
+def test_web_runs_are_capped_by_work_and_memory_per_step():
+    # Each field within WEB_LIMITS, together ~1,000 TFLOP and ~43 GiB per step.
+    with pytest.raises(ConfigError, match="GFLOP per training step .*lower batch_size, ngf, ndf, img_size or n_critic"):
+        config_from_values({"dataset": "digits", "img_size": 64, "channels": 3, "ngf": 256, "ndf": 256,
+                            "batch_size": 4096, "n_critic": 10})
+    with pytest.raises(ConfigError, match="lower batch_size, width, depth or n_critic"):
+        config_from_values({"dataset": "ring8", "width": 1024, "depth": 8, "batch_size": 4096})
+    # Few FLOPs (batch 1), but G, G_ema, D and Adam's moments of 91 M parameters: ~1.7 GiB.
+    with pytest.raises(ConfigError, match="MiB to train"):
+        config_from_values({"dataset": "digits", "img_size": 64, "channels": 3, "ngf": 256, "ndf": 256,
+                            "batch_size": 1})
+
+
+def test_defaults_pretrained_runs_and_lessons_fit_well_inside_the_budget():
+    configs = [config_from_values(values_for({"dataset": d})) for d in TOY_DATASETS + IMAGE_DATASETS]
+    configs += [config_from_values(values_for(p.values)) for lesson in LESSONS for p in lesson.presets]
+    configs += [RunConfig.from_dict(json.loads(p.read_text())) for p in sorted(PRETRAINED.glob("*/config.json"))]
+    assert len(configs) > len(TOY_DATASETS + IMAGE_DATASETS) + 3
+    for cfg in configs:
+        check_web_limits(cfg)
+        cost = step_cost(cfg.resolved())
+        assert cost.flops < STEP_FLOPS / 4 and cost.memory_bytes < STEP_BYTES / 4, cfg.to_cli()
+
+
+def test_the_largest_seed_survives_the_train_tab_exactly():
+    for value in (2**63 - 1, "9223372036854775807", " 9223372036854775807 "):
+        assert config_from_values({"seed": value}).train.seed == 2**63 - 1
+    assert config_from_values({"seed": 7.0}).train.seed == 7
+    with pytest.raises(ConfigError, match="seed: must be between 0 and 2\\^63 - 1 \\(got 9223372036854775808\\)"):
+        config_from_values({"seed": 2**63})
+    for bad in (1.5, "1e400", float("inf"), "seven", True):
+        with pytest.raises(ConfigError, match="seed: must be a whole number"):
+            config_from_values({"seed": bad})
+
+
+# ------------------------------------------------------------------------- the VAE family
+def built_tab():
+    """The Train tab in a Blocks (no server): (ctx, tab, {handler name: function})."""
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    return ctx, tab, {f.fn.__name__: f.fn for f in demo.fns.values()}
+
+
+def test_family_switch_shows_each_familys_settings_and_command():
+    import types
+
+    from gan_demo.ui.tabs.train import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
+
+    ctx, tab, fns = built_tab()
+    controls, request = tab["controls"], types.SimpleNamespace(session_hash="s1")
+    assert controls["family"].value == "gan" and not controls["beta"].visible and controls["loss"].visible
+    out = fns["on_family_change"]("vae", request)
+    shown = {name for name, c in controls.items() if c in out and out[c]["visible"]}
+    hidden = {name for name, c in controls.items() if c in out and not out[c]["visible"]}
+    assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
+    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma",
+                      "ema_decay", "augment", "lr_decay"}
+    assert "ELBO" in out[tab["d_plot"]].label and "KL" in out[tab["loss_plot"]].label  # no run: relabelled
+    back = fns["on_family_change"]("gan", request)
+    assert back[controls["loss"]]["visible"] and not back[controls["beta"]]["visible"]
+    assert back[tab["loss_plot"]].label == "Losses: loss_D and loss_G"
+
+    # The auto values follow the family: a VAE's latent is 2 on points, 16 on images; Adam's beta1 0.9.
+    auto = list(AUTO_FIELDS)
+    gan_digits = values_for({"dataset": "digits"})
+    new = fns["on_dataset_input"]("digits", "nonsaturating", "vae", *[gan_digits[n] for n in auto])
+    moved = {n: u["value"] for n, u in zip(auto, new) if "value" in u}
+    assert (moved["z_dim"], moved["beta1"], moved["recon"], moved["lr_vae"]) == (16, 0.9, "bernoulli", 1e-3)
+    assert swap_defaults({"z_dim": 5, "beta1": 0.5}, "ring8", "nonsaturating", "vae") == {"beta1": 0.9}  # typed: stays
+
+    # The shown command repeats the run: the VAE's settings, none of the GAN's.
+    values = values_for({"family": "vae", "dataset": "digits", "beta": 0.5, "kl_warmup": 200, "z_dim": 2})
+    assert set(values) == set(CONTROL_FIELDS) and values["recon"] == "bernoulli" and values["beta1"] == 0.9
+    command = fns["on_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    assert command.startswith("python -m gan_demo train --dataset digits --family vae ")
+    assert "--z-dim 2" in command and "--beta 0.5" in command and "--kl-warmup 200" in command
+    assert "--loss" not in command and "--lr" not in command and "--beta1" not in command  # auto stays auto
+    cfg = config_from_values(values)
+    assert cfg.family == "vae" and cfg.vae.recon is None and cfg.vae.lr_vae is None and cfg.train.beta1 is None
+    assert config_from_values(values_for({"dataset": "ring8"})).vae == RunConfig().vae  # a GAN's vae section: auto
+    with pytest.raises(ConfigError, match="recon: bernoulli needs pixels"):
+        config_from_values(values_for({"family": "vae", "dataset": "ring8", "recon": "bernoulli"}))
+    graph = fns["on_graph_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    assert "VAE · loss = recon + β·KL (β = 0.5)" in graph
+    ctx.registry.drop("s1")
+
+
+def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
+    """A tiny digits VAE with a 2D latent, started and watched through the tab's handlers: the curves are the
+    family's series; the pictures are the run's own encoder and decoder on the real images drawn at Start."""
+    import types
+
+    import numpy as np
+    import torch
+
+    from gan_demo.render import viz
+    from gan_demo.ui import run_views as train_views
+
+    ctx, tab, fns = built_tab()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"family": "vae", "dataset": "digits", "img_size": 16, "ngf": 8, "ndf": 8, "z_dim": 2,
+                         "batch_size": 32, "steps": 30, "conditional": False})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        assert "--family vae" in out[tab["cli"]] and out[tab["vae_box"]]["visible"]
+        assert out[tab["manifold_box"]]["visible"] and out[tab["scatter_box"]]["visible"]
+        assert out[tab["samples_md"]].startswith("**Samples**: the decoder")
+        trainer = ctx.registry.get("s1").trainer
+        trainer.join(60)
+        out = fns["on_tick"](out[tab["view"]], request)
+        snap = trainer.snapshot()
+        assert snap["family"] == "vae" and snap["state"] == "finished"
+
+        first, second = out[tab["loss_plot"]], out[tab["d_plot"]]
+        assert "KL" in first.label and first.y_title == "nats" and "ELBO" in second.label
+        rows = first.value["data"]
+        assert {r[2] for r in rows} == {"reconstruction", "KL"}  # no "setting changed" entry: nothing changed
+        assert [r[1] for r in rows if r[2] == "KL"] == pytest.approx(snap["history"]["kl"])
+        assert [r[1] for r in second.value["data"]] == pytest.approx(snap["history"]["elbo"])
+
+        view = out[tab["view"]].vae
+        family = trainer.family
+        with trainer.lock:
+            recon = family.reconstruct(view.real)
+            mu, _ = family.encode(view.scatter)
+        # Real images on the left, their reconstructions on the right (above a row of titles).
+        picture = np.asarray(out[tab["recon_image"]])
+        up = train_views.grid_upscale(16, 8)  # two 4-wide grids side by side
+        left = np.asarray(viz.image_grid(viz.to_unit(view.real), nrow=4, upscale=up))
+        right = np.asarray(viz.image_grid(viz.to_unit(recon), nrow=4, upscale=up))
+        h, w = left.shape[:2]
+        assert picture.shape[0] > h and (picture[:h, :w] == left).all() and (picture[:h, -w:] == right).all()
+        assert not (left == right).all()
+
+        # The manifold: z1 grows left to right, z2 bottom to top; its top-left cell is z = (-2.5, 2.5).
+        manifold = out[tab["manifold_image"]]
+        n, span = train_views.MANIFOLD_SIDE, train_views.MANIFOLD_SPAN
+        cell = manifold.width // n
+        up = train_views.grid_upscale(16, n)
+        corner = viz.tensor_to_image(viz.to_unit(family.decode(torch.tensor([[-span, span]]))), upscale=up)
+        assert np.array_equal(np.asarray(manifold.crop((1, 1, 1 + corner.width, 1 + corner.height))), np.asarray(corner))
+        far = viz.tensor_to_image(viz.to_unit(family.decode(torch.tensor([[span, -span]]))), upscale=up)
+        end = manifold.width - 1 - far.width
+        assert np.array_equal(np.asarray(manifold.crop((end, end, end + far.width, end + far.height))), np.asarray(far))
+        assert cell > 16
+
+        # The scatter: each encoded image where its mean lies, in its class's colour (the last class drawn is
+        # on top, so its points show whole); a legend strip of the 10 classes beside the square plot.
+        scatter = np.asarray(out[tab["scatter_image"]])
+        size = 448
+        assert scatter.shape[0] == size and scatter.shape[1] > size
+        last = int(view.scatter_y.max())
+        mine = mu[(view.scatter_y == last) & (mu.abs() < 4).all(1)]
+        assert len(mine) > 20
+        xmin, xmax, ymin, ymax = train_views.SCATTER_BOUNDS
+        u = ((mine[:, 0] - xmin) / (xmax - xmin) * size).floor().long()
+        v = ((ymax - mine[:, 1]) / (ymax - ymin) * size).floor().long()
+        assert (scatter[v.numpy(), u.numpy()] == viz.CLASS_COLORS[last]).all()
+        legend = scatter[:, size:].reshape(-1, 3)
+        assert all((legend == viz.CLASS_COLORS[k]).all(1).any() for k in range(10))
+
+        # Nothing new: no redraw; and the pictures wait VAE_PICTURES_EVERY_S between drawings.
+        again = fns["on_tick"](out[tab["view"]], request)
+        assert tab["recon_image"] not in again and tab["loss_plot"] not in again
+        assert not train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + 1.0)
+        assert train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + train_views.VAE_PICTURES_EVERY_S)
+        assert train_views.vae_pictures_due(view, ended=True, now=view.drawn_at)
+
+        # Reset: no run, its pictures gone, the plots labelled for the family still picked.
+        reset = fns["on_reset"]("vae", request)
+        assert reset[tab["recon_image"]] is None and not reset[tab["vae_box"]]["visible"]
+        assert "ELBO" in reset[tab["d_plot"]].label and ctx.registry.get("s1").trainer is None
+    finally:
+        ctx.registry.drop("s1")
+
+
+def test_a_2d_vae_draws_points_and_no_image_pictures():
+    import types
+
+    ctx, tab, fns = built_tab()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"family": "vae", "dataset": "ring8", "width": 16, "depth": 1, "batch_size": 64, "steps": 5})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        assert out[tab["view"]].vae is None and not out[tab["vae_box"]]["visible"]
+        ctx.registry.get("s1").trainer.join(60)
+        out = fns["on_tick"](out[tab["view"]], request)
+        assert out[tab["grid"]].size == (512, 512)  # real and generated points, as for a GAN
+        assert tab["recon_image"] not in out
+    finally:
+        ctx.registry.drop("s1")
+
+
+def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    controls = tab["controls"]
+    request = types.SimpleNamespace(session_hash="live")
+    session = ctx.registry.get("live")
+    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
+    data = {controls[name]: value for name, value in values.items()}
+    try:
+        out = fns["on_apply"](data, request)
+        assert "Start a run first" in out[tab["message"]]
+        trainer = ctx.registry.start(session, train_tab.config_from_values(values), ctx.device)
+        trainer.pause()
+        out = fns["on_apply"](data, request)
+        assert "Nothing to apply" in out[tab["message"]]
+        data[controls["lr_d"]], data[controls["n_critic"]] = 0.01, 2
+        out = fns["on_apply"](data, request)
+        assert f"lr_d {values['lr_d']} → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
+        assert "--schedule" in out[tab["cli"]] and '"lr_d":0.01' in out[tab["cli"]]
+        assert "--lr-d" not in out[tab["cli"]]  # the run as started: the change is in the schedule only
+        trainer.step_once()  # the change applies at the next step
+        assert trainer.family.opt_D.param_groups[0]["lr"] == 0.01 and trainer.cfg.train.n_critic == 2
+        trainer.step_once()
+        snap = trainer.snapshot()
+        history = {"step": [1, 2, 3, 4], "loss_d": [1.5, 1.2, 1.4, 1.1]}  # as many read-back steps as a test wants
+        frame = train_tab.change_markers(train_tab.curves(history, {"loss_d": "loss_D"}), snap["schedule"])
+        marker = frame[(frame["series"] == train_tab.CHANGE_SERIES) & frame["value"].notna()]
+        assert len(marker) == 3 and set(marker["step"]) == {snap["schedule"][0]["step"]}
+        assert marker["value"].max() == frame["value"].max() and marker["value"].min() == frame["value"].min()
+        data[controls["n_critic"]] = 0
+        assert "Cannot apply" in fns["on_apply"](data, request)[tab["message"]]
+    finally:
+        ctx.registry.drop("live")
+
+
+def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
+    from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, VAESettings, field_docs
+    from gan_demo.ui.plain_words import WORDS
+    from gan_demo.ui.tabs.train import CONTROL_FIELDS, settings_details
+
+    assert set(CONTROL_FIELDS) <= set(WORDS)
+    for name in CONTROL_FIELDS:
+        short, help_text = WORDS[name]
+        assert len(short) <= 22, short  # a label, not a sentence
+        assert len(help_text) <= 72 and "\n" not in help_text and "None" not in help_text, (name, help_text)
+    docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig), **field_docs(VAESettings)}
+    details = settings_details(docs)
+    for name in CONTROL_FIELDS:
+        if name in docs:  # the config's own words (the CLI's help) stay one fold away, with the flag
+            assert f"`--{name.replace('_', '-')}`" in details and docs[name][:40] in details
+
+
+def test_a_lessons_first_use_of_a_term_links_to_the_glossary_outside_formulas_and_code():
+    from gan_demo.ui.plain_words import GLOSSARY, LINKED_TERMS, link_terms
+
+    anchors = {anchor for _, anchor, _ in GLOSSARY}
+    assert {anchor for _, anchor in LINKED_TERMS} <= anchors
+    text = "the critic is 1-Lipschitz; $D(x) = 1$ and `r_t` then D(x), D(x) again and **r_t**"
+    linked = link_terms(text)
+    assert "[1-Lipschitz](#glossary-lipschitz)" in linked
+    assert "$D(x) = 1$" in linked and "`r_t`" in linked  # formulas and code untouched
+    assert linked.count("[D(x)](#glossary-dx)") == 1 and "D(x) again" in linked  # the first use only
+    assert "**[r_t](#glossary-r-t)**" in linked
+
+
+def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_and_a_change_when_made():
+    """Issue 22: no "setting changed" entry until a setting changed, r_t off the D chart of a 2D run, a WGAN
+    critic's scores labelled as scores; a chart that gains the marker is emptied once, then drawn with it."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+    from gan_demo.ui.app import AppContext
+    from gan_demo.ui.run_views import CHANGE_SERIES, R_T, SCORE_REAL
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="charts")
+    session = ctx.registry.get("charts")
+
+    def series(out, name):
+        return {r[2] for r in out[tab[name]].value["data"]}
+
+    try:
+        for loss, d_series in (("nonsaturating", {"D(x)", "D(G(z))"}), ("wgan-gp", {SCORE_REAL, "critic on generated"})):
+            values = train_tab.values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
+                                           "batch_size": 32})
+            out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+            assert out[tab["rt_plot"]].visible is False  # a 2D run: no r_t chart
+            session.trainer.join(60)
+            out = fns["on_tick"](out[tab["view"]], request)
+            assert series(out, "d_plot") == d_series and series(out, "loss_plot") == {"loss_D", "loss_G"}
+            assert (out[tab["d_plot"]].y_title == "probability") == (loss == "nonsaturating")
+
+        values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        trainer = session.trainer
+
+        def trained_past(step: int) -> None:  # wait (bounded) until the history holds a step past `step`
+            deadline = time.monotonic() + 60
+            while not any(s > step for s in trainer.snapshot()["history"]["step"]):
+                assert time.monotonic() < deadline, "the run did not train"
+                trainer.join(0.05)
+
+        trained_past(0)
+        trainer.pause()
+        view = out[tab["view"]]
+        out = fns["on_tick"](view, request)
+        assert CHANGE_SERIES not in series(out, "d_plot") and R_T not in series(out, "d_plot")
+        trainer.change(lr_d=0.01)
+        trainer.resume()
+        trained_past(trainer.step + 1)
+        trainer.pause()
+        view.plotted_at = 0.0  # the curves are due again (they are redrawn every PLOTS_EVERY_S)
+        out = fns["on_tick"](view, request)  # the plots gain the marker: emptied first, the timer kept on
+        assert out[tab["d_plot"]].value is None and tab["timer"] not in out  # the timer is not switched off
+        out = fns["on_tick"](view, request)
+        assert CHANGE_SERIES in series(out, "d_plot") and CHANGE_SERIES in series(out, "loss_plot")
+    finally:
+        ctx.registry.drop("charts")
+
+
+def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_opens_at_its_latest_frame():
+    """Issue 22: after Pause the status said step 446 while the charts and graph stayed at ~317 (their rate limit
+    skipped the last draw); the timeline opened at 0 below its range (92-401) with an empty picture."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks() as demo:
+        tab = train_tab.build(ctx)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    request = types.SimpleNamespace(session_hash="pause")
+    session = ctx.registry.get("pause")
+    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+    try:
+        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        view, trainer = out[tab["view"]], session.trainer
+
+        def trained_past(step: int) -> None:
+            deadline = time.monotonic() + 60
+            while trainer.snapshot()["step"] <= step:
+                assert time.monotonic() < deadline, "the run did not train"
+                trainer.join(0.05)
+
+        for past in (0, session.timeline_stride, 2 * session.timeline_stride):  # three kept frames
+            trained_past(past)
+            out = fns["on_tick"](view, request)
+        frames = list(session.timeline)
+        assert len(frames) >= 2
+        update = out[tab["timeline"]]
+        assert update["minimum"] == frames[0][0] and update["value"] == frames[-1][0]  # the latest, inside the range
+        picture, caption = fns["on_timeline"](update["value"], request)
+        assert picture is not None and f"{frames[-1][0]:,}" in caption
+
+        trained_past(trainer.snapshot()["step"] + 5)
+        trainer.pause()
+        view.plotted_at = time.monotonic()  # the curves were just drawn: the rate limit would skip this tick
+        out = fns["on_tick"](view, request)  # paused: drawn anyway, at the status's step
+        import re
+
+        shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out[tab["status"]]).group(1).replace(",", ""))
+        assert max(r[0] for r in out[tab["loss_plot"]].value["data"]) == shown  # the charts: the status's step
+        assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
+    finally:
+        ctx.registry.drop("pause")

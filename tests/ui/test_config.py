@@ -1,0 +1,120 @@
+"""Run configuration: None means auto, one map of settings for the CLI, the Train tab and the API."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gan_demo.core.config import (LEGACY_AUTO, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
+                             section_of, web_settings)
+from gan_demo.ui.api import _settings_from_json
+from gan_demo.ui.tabs.train import CONTROL_FIELDS, config_from_values, values_for
+
+AUTO = {"z_dim": "model", "ngf": "model", "ndf": "model", "lr_g": "train", "lr_d": "train", "beta1": "train", "batch_size": "train",
+        "r1_gamma": "train", "mode_seeking": "train", "steps": "train", "channels": "data"}
+
+
+def test_auto_fields_are_none_and_resolve_per_dataset_kind():
+    cfg = RunConfig()
+    for name, section in AUTO.items():
+        assert getattr(getattr(cfg, section), name) is None, name
+    ring = RunConfig().resolved()
+    digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 256, 5000, 0.1)
+    assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
+    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()
+    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
+    vae = RunConfig(family="vae").resolved()
+    assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
+    assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 4000, 0.0)
+    # The image GAN's defaults: a quarter-size DCGAN at 5e-4, BatchNorm in D (no R1), 4,000 steps.
+    assert (digits.model.ngf, digits.model.ndf, digits.train.lr_g, digits.train.lr_d) == (32, 32, 5e-4, 5e-4)
+    assert digits.model.d_norm == "batch" and ring.model.ngf == 64
+    hinge = RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(loss="hinge")).resolved(channels=1)
+    assert (hinge.model.ngf, hinge.train.lr_g, hinge.train.steps) == (32, 2e-4, 4000)
+    vae_digits = RunConfig(family="vae", data=DataConfig(dataset="digits")).resolved(channels=1)
+    assert (vae_digits.model.ngf, vae_digits.model.ndf, vae_digits.train.steps) == (64, 64, 3000)  # as its figures were measured
+    wgan = RunConfig(train=TrainConfig(loss="wgan-gp")).resolved()
+    assert wgan.train.beta1 == 0.0 and wgan.train.r1_gamma == 0.0
+
+
+def test_lr_decay_is_auto_and_configs_saved_before_it_keep_constant_rates():
+    saved = RunConfig().resolved().to_dict()
+    del saved["train"]["lr_decay"]  # a checkpoint's config.json from before the field existed
+    old = RunConfig.from_dict(json.loads(json.dumps(saved)))
+    assert old.train.lr_decay == 0.0 and old.resolved().train.lr_decay == 0.0
+    assert "--lr-decay 0.0" in old.to_cli()  # repeating it from the CLI keeps the rates constant too
+    with pytest.raises(ConfigError, match="lr_decay: must be between 0 and 1"):
+        RunConfig(train=TrainConfig(lr_decay=1.5)).validate()
+
+
+def test_errors_say_what_is_allowed_including_auto():
+    for cfg, message in ((RunConfig(train=TrainConfig(lr_g=0.0)), "lr_g: must be a positive number, or auto"),
+                         (RunConfig(train=TrainConfig(batch_size=0)), "batch_size: must be between 1 and 65536, or auto"),
+                         (RunConfig(model=ModelConfig(z_dim=0)), "z_dim: must be between 1 and 1024, or auto"),
+                         (RunConfig(data=DataConfig(channels=2)), "channels: must be 1, 3, or auto")):
+        with pytest.raises(ConfigError, match=message):
+            cfg.validate()
+
+
+def test_legacy_sentinels_in_old_config_json_mean_auto():
+    old = RunConfig().to_dict()
+    for section, klass in (("data", "DataConfig"), ("model", "ModelConfig"), ("train", "TrainConfig")):
+        old[section].update(LEGACY_AUTO[klass])
+    cfg = RunConfig.from_dict(json.loads(json.dumps(old)))
+    assert cfg == RunConfig()
+    assert "--steps" not in cfg.to_cli() and "--lr-g" not in cfg.to_cli()
+
+
+def test_one_map_of_settings():
+    sections = section_of()
+    assert sections["img_size"] == "data" and sections["channels"] == "data" and sections["lr_g"] == "train"
+    assert "world_size" not in sections and "data_scale" not in sections
+    web = web_settings()
+    assert "device" not in web and "data_dir" not in web and "amp" in web
+    assert set(CONTROL_FIELDS) <= set(web)
+    assert field_type(TrainConfig, "lr_g") is float and field_type(TrainConfig, "seed") is int
+    assert field_type(TrainConfig, "amp") is bool and field_type(DataConfig, "channels") is int
+
+
+def test_nested_and_flat_api_settings_agree():
+    """The audit: a nested {"train": {"amp": false}} was silently dropped while the flat one applied."""
+    flat = config_from_values({"dataset": "digits", **_settings_from_json('{"amp": false, "ngf": 16}')})
+    nested = config_from_values({"dataset": "digits",
+                                 **_settings_from_json('{"train": {"amp": false}, "model": {"ngf": 16}}')})
+    assert flat.train.amp is False and nested.train.amp is False and flat == nested
+    # a checkpoint's own config.json: what the server decides or the dataset derives is skipped
+    saved = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1).to_dict()
+    assert config_from_values({"dataset": "digits", **_settings_from_json(json.dumps(saved))}).train.amp is True
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="lr_g belongs in the train section"):
+        _settings_from_json('{"model": {"lr_g": 0.1}}')
+    with pytest.raises(gr.Error, match="nested too deeply"):
+        _settings_from_json("[" * 100_000)
+
+
+def test_web_values_keep_auto_and_exact_big_seeds():
+    cfg = config_from_values(values_for({}))
+    assert cfg.train.lr_g is None and cfg.train.steps is None and cfg.data.channels is None  # shown resolved, kept auto
+    assert config_from_values({"seed": 2**63 - 1}).train.seed == 2**63 - 1
+    assert config_from_values({"seed": str(2**63 - 1)}).train.seed == 2**63 - 1
+    assert config_from_values({"steps": None}).train.steps is None
+    for bad, message in (({"seed": 2**63}, "seed: must be between 0 and 2"), ({"lr_g": "1e999"}, "lr_g: must be a finite"),
+                         ({"steps": 2.5}, "steps: must be a whole number"), ({"width": True}, "width: must be a whole number"), ({"lr_d": True}, "lr_d: must be a number")):
+        with pytest.raises(ConfigError, match=message):
+            config_from_values(bad)
+
+
+def test_the_train_tab_shows_the_image_gans_channels_and_keeps_them_auto():
+    from gan_demo.ui.tabs.train import swap_defaults
+
+    assert (values_for({"dataset": "ring8"})["ngf"], values_for({"dataset": "digits"})["ngf"]) == (64, 32)
+    shown = values_for({"dataset": "digits"})
+    cfg = config_from_values(shown)
+    assert (cfg.model.ngf, cfg.model.ndf, cfg.train.lr_g, cfg.train.steps) == (None, None, None, None)  # still auto
+    assert config_from_values({**shown, "ngf": 64}).model.ngf == 64  # a typed value stays
+    # Picking digits after ring8 moves the shown defaults; picking the VAE moves them back to its 64.
+    assert swap_defaults({"ngf": 64, "ndf": 64, "lr_g": 4e-3}, "digits", "nonsaturating") == {
+        "ngf": 32, "ndf": 32, "lr_g": 5e-4}
+    assert swap_defaults({"ngf": 32, "ndf": 32}, "digits", "nonsaturating", "vae") == {"ngf": 64, "ndf": 64}

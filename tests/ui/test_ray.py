@@ -1,0 +1,235 @@
+"""Runs on a real Ray cluster (gan_demo.training.remote): the proxy matches an in-process Trainer, a killed worker and a
+removed node lose at most the last checkpoint, session expiry frees the actors, and the app without --ray
+never imports ray."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
+from gan_demo.training.trainer import Trainer  # noqa: E402
+
+pytestmark = pytest.mark.slow  # real clusters / several processes: seconds each
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_S = 90  # the longest any condition below is waited for (a worker process starts and imports torch)
+
+
+def toy_cfg(**train) -> RunConfig:
+    t = dict(batch_size=64, steps=20, seed=0, device="cpu")
+    t.update(train)
+    return RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=32, depth=2),
+                     train=TrainConfig(**t))
+
+
+def wait_for(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
+    """Poll condition() until it is true; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def runs(local_ray):
+    # Checkpoints often, so the kill test is short; production pulls every 200 steps or 10 s.
+    r = RayRuns(Placement(num_cpus=1, every_steps=20, every_s=0.5, poll_s=0.1), device="cpu")
+    yield r
+    r.close()
+
+
+def test_app_without_ray_never_imports_it():
+    code = ("import os, sys; os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'\n"
+            "from gan_demo.ui.app import AppContext, build_demo\n"
+            "build_demo(AppContext.create(device='cpu'))\n"
+            "assert 'ray' not in sys.modules, 'ray was imported'\n"
+            "assert 'gan_demo.training.remote' not in sys.modules\n"
+            "print('ok')\n")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=WAIT_S,
+                         env=env)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_a_run_through_the_proxy_has_the_in_process_numbers(runs, tmp_path):
+    cfg = toy_cfg(steps=30)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the actor (Ray gives it one thread per CPU reserved)
+    try:
+        local = Trainer(cfg)
+        assert local.run() == "finished"
+    finally:
+        torch.set_num_threads(threads)
+    remote = runs.make_run(cfg, run_id="run-0123456789abcdef")
+    assert remote.run_id == "run-0123456789abcdef" and remote.state == "idle"
+    remote.start()
+    remote.join(WAIT_S)
+    assert not remote.running and remote.state == "finished" and remote.step == 30
+    snap, want = remote.snapshot(), local.snapshot()
+    assert snap["step"] == want["step"] == 30
+    for name in ("step", *want["series"]):
+        assert snap["history"][name] == want["history"][name], name
+    assert torch.equal(remote.sample_fixed(), local.sample_fixed())  # 2D points come as they are
+    z = torch.randn(5, local.cfg.model.z_dim)
+    assert torch.allclose(remote.generate(z), local.generate(z), atol=1e-6)  # threads may sum in another order
+    # Save: the same files, written on the front end into a folder the server named.
+    a, b = remote.save(tmp_path / "remote"), local.save(tmp_path / "local")
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
+    # Explore reads the sampling nets from the pulled checkpoint, on the front end.
+    net = remote.family.decoder_net()
+    with torch.no_grad():
+        assert torch.allclose(net(z.clone(), None), local.family.decoder_net()(z.clone(), None), atol=1e-6)
+    assert remote.dataset.name == "ring8" and remote.dataset.modes.shape == (8, 2) and len(remote.dataset) > 0
+    remote.close()
+
+
+def test_pause_resume_stop_and_live_change_through_the_proxy(runs):
+    run = runs.make_run(toy_cfg(steps=10**6))
+    run.start()
+    wait_for(lambda: run.step >= 3, "3 steps")
+    run.pause()
+    assert run.state == "paused" and run.paused_at is not None
+    run.change(lr_d=0.0005)
+    run.resume()
+    assert run.state == "running" and run.paused_at is None
+    wait_for(lambda: any(e.get("lr_d") == 0.0005 for e in run.cfg.schedule), "the change in the schedule")
+    assert run._live_values()["lr_d"] == 0.0005
+    run.stop()
+    run.join(WAIT_S)
+    assert not run.running and run.state == "stopped"
+    picture = run.sample_fixed()
+    assert picture.shape[1] == 2 and torch.isfinite(picture).all()
+    run.close()
+
+
+def test_a_killed_worker_loses_at_most_the_last_checkpoint(runs):
+    run = runs.make_run(toy_cfg(steps=10**6), run_id="run-00000000000000aa")
+    run.start()
+    wait_for(lambda: (run.checkpoint_step or 0) >= 40, "a checkpoint at step 40 or later")
+    pid, ckpt_step = run.host_pid(), run.checkpoint_step
+    os.kill(pid, signal.SIGKILL)
+    # The checkpoint thread notices the dead host and starts a new one from the checkpoint.
+    wait_for(lambda: run.recoveries == 1, "the run's recovery")
+    assert run.run_id == "run-00000000000000aa"
+    assert "worker was lost" in run.message and f"checkpoint at step {ckpt_step:,}" in run.message
+    restarted = run.snapshot()
+    assert restarted["history"]["step"][0] == 1  # the history came back with the weights
+    wait_for(lambda: run.step > ckpt_step + 5 and run.state == "running", "training on after the recovery")
+    assert run.host_pid() != pid
+    run.stop()
+    run.join(WAIT_S)
+    run.close()
+
+
+def test_a_session_on_ray_trains_compares_and_frees_its_actors(local_ray, tmp_path):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from gan_demo.ui.app import AppContext
+
+    ctx = AppContext.create(device="cpu", ray="auto")
+    registry = ctx.registry
+    session = registry.get("visitor")
+    registry.start(session, toy_cfg(steps=10**6), ctx.device)
+    run = session.trainer
+    assert isinstance(run, RemoteRun) and run.run_id == session.run_id
+    wait_for(lambda: run.step >= 2, "2 steps")
+    # What the Train tab, the API and Explore read of a run works on the proxy.
+    from gan_demo.ui.tabs.train import LiveView, progress_picture
+
+    picture = progress_picture(run, LiveView())
+    assert picture.size == (512, 512)
+    sampler = ctx.catalog.sampler("current run", session)  # Explore on the live run: nets from its checkpoint
+    assert sampler.trainer is run and sampler.step >= 2
+    assert sampler.generate(torch.zeros(1, sampler.z_dim)).shape == (1, 2)
+    from gan_demo.ui.tabs.lab import in_lab, status_text
+
+    assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only
+    # A new run replaces the session's run: the old one's actor is ended at once.
+    replaced = run._host
+    registry.start(session, toy_cfg(steps=10**6), ctx.device)
+    assert session.trainer is not run and run.state == "stopped" and not run.running
+    run = session.trainer
+    wait_for(lambda: _dead(replaced), "the replaced run's actor to end")
+    # A comparison: runs A and B in one actor, paced together, stepped by hand, saved.
+    pair = registry.start_pair(session, toy_cfg(steps=10**6), toy_cfg(steps=10**6, lr_d=0.0005), ctx.device)
+    a, b = pair.runs["A"], pair.runs["B"]
+    assert {a.run_id, b.run_id} == set(session.pair_ids.values()) and a._host is b._host
+    wait_for(lambda: min(a.step, b.step) >= 5, "both runs of the comparison to take 5 steps")
+    pair.pause()
+    wait_for(lambda: a.state == b.state == "paused", "the comparison to pause")
+    assert abs(a.step - b.step) <= 1  # lockstep: neither runs ahead
+    before = {"A": a.step, "B": b.step}
+    records = pair.step()
+    # (a step that was in flight when Pause came may end first, as in-process)
+    assert set(records) == {"A", "B"} and records["A"]["step"] == a.step > before["A"]
+    saved = pair.save(tmp_path / "pair")
+    assert (saved / "A" / "model.safetensors").is_file() and (saved / "comparison.json").is_file()
+    host = run._host
+    pair_host = a._host
+    registry.drop("visitor")
+    wait_for(lambda: _dead(host) and _dead(pair_host), "the dropped session's actors to end")
+
+
+def _dead(host) -> bool:
+    """Whether an actor has ended (ray.kill reaches it a moment after it returns)."""
+    try:
+        ray.get(host.pid.remote(), timeout=WAIT_S)
+    except ray.exceptions.RayActorError:
+        return True
+    return False
+
+
+def test_a_removed_node_loses_at_most_the_last_checkpoint():
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    runs = None
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        # The head's CPU is taken first, so the run lands on the worker node.
+        holder = ray.remote(num_cpus=1)(RunHost).remote()  # any actor importable on the workers
+        ray.get(holder.pid.remote(), timeout=WAIT_S)
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        runs = RayRuns(Placement(num_cpus=1, every_steps=20, every_s=0.5, poll_s=0.1), device="cpu")
+        run = runs.make_run(toy_cfg(steps=10**6))
+        assert run.host_node() == worker.node_id
+        run.start()
+        wait_for(lambda: (run.checkpoint_step or 0) >= 20, "a checkpoint at step 20 or later")
+        ray.kill(holder)  # the head has room again
+        cluster.remove_node(worker)
+        wait_for(lambda: run.recoveries == 1, "the run's recovery on the head")
+        assert run.host_node() != worker.node_id
+        ckpt_step = run.checkpoint_step
+        wait_for(lambda: run.step > ckpt_step + 5 and run.state == "running", "training on, on the head")
+        assert "worker was lost" in run.message
+        run.stop()
+        run.join(WAIT_S)
+        run.close()
+    finally:
+        if runs is not None:
+            runs.close()
+        ray.shutdown()
+        cluster.shutdown()
