@@ -23,8 +23,12 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-import ray
 import torch
+
+# A Ray call made after ray.shutdown() (a late checkpoint pull) must fail, not join whatever cluster the last
+# address file names: auto-connect would, and a driver whose cluster is gone then exits the whole process.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+import ray  # noqa: E402
 
 from gan_demo.core import distributed
 from gan_demo.training.compare import LABELS, Comparison, check_pair, differences
@@ -640,6 +644,8 @@ class RayRuns:
 
     def _pull_loop(self) -> None:
         while not self._closed.wait(self.placement.poll_s):
+            if not ray.is_initialized():  # ray.shutdown() came first: nothing to pull from
+                continue
             with self._watch_lock:
                 runs = list(self._watched)
             for run in runs:

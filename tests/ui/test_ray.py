@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # no Ray call may join a cluster left by another test
 ray = pytest.importorskip("ray")
 
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
@@ -148,6 +149,14 @@ def test_a_session_on_ray_trains_compares_and_frees_its_actors(local_ray, tmp_pa
 
     ctx = AppContext.create(device="cpu", ray="auto")
     registry = ctx.registry
+    try:
+        _session_on_ray(ctx, registry, tmp_path)
+    finally:
+        registry.close()
+        registry.make_run.__self__.close()  # the app's RayRuns: its checkpoint thread ends with the test
+
+
+def _session_on_ray(ctx, registry, tmp_path):
     session = registry.get("visitor")
     registry.start(session, toy_cfg(steps=10**6), ctx.device)
     run = session.trainer
