@@ -186,7 +186,9 @@ def _session_on_ray(ctx, registry, tmp_path):
     wait_for(lambda: min(a.step, b.step) >= 5, "both runs of the comparison to take 5 steps")
     pair.pause()
     wait_for(lambda: a.state == b.state == "paused", "the comparison to pause")
-    assert abs(a.step - b.step) <= 1  # lockstep: neither runs ahead
+    # lockstep: neither runs ahead. Each proxy's step is the status it last read from the actor, so one may
+    # still show a step from before the pause: paused runs' steps settle, a run ahead would not.
+    wait_for(lambda: abs(a.step - b.step) <= 1, "both paused runs' steps to read within one of each other")
     before = {"A": a.step, "B": b.step}
     records = pair.step()
     # (a step that was in flight when Pause came may end first, as in-process)
