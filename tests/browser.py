@@ -76,6 +76,22 @@ def serve(demo: Any, **launch_kwargs: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def launched_app(pretrained, max_runs: int = 2) -> Iterator[tuple[Any, Any, str]]:
+    """The app on pretrained runs, launched in this process as `python app.py` queues it: (ctx, demo, url
+    without its trailing slash); every session's run is stopped afterwards."""
+    from gan_demo.ui import AppContext, build_demo
+
+    ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=max_runs)
+    demo = build_demo(ctx)
+    demo.queue(default_concurrency_limit=8)
+    try:
+        with serve(demo, show_error=True, enable_monitoring=False) as url:
+            yield ctx, demo, url.rstrip("/")
+    finally:
+        ctx.registry.close()
+
+
+@contextlib.contextmanager
 def browser_page(
     *, width: int = 1200, height: int = 900, timeout_ms: float = 20_000
 ) -> Iterator[Any]:

@@ -21,10 +21,10 @@ from gan_demo.training.trainer import Trainer
 from gan_demo.ui.tabs import explore as explore_tab
 from gan_demo.ui.tabs import interpolate as interpolate_tab
 from gan_demo.ui import widgets
-from gan_demo.ui.app import AppContext, build_demo
+from gan_demo.ui.app import AppContext
 from gan_demo.ui.catalog import (CURRENT_RUN, MAX_CURVE_POINTS, MAX_SUMMARY_BYTES, PAIR_RUNS, Catalog,
                                  checked_summary, holds_comparison, is_live)
-from tests.browser import serve
+from tests.browser import launched_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -256,14 +256,8 @@ def test_checked_summary_keeps_only_known_parts():
 # ------------------------------------------------------------------------------------------- the API
 @pytest.fixture(scope="module")
 def app(pretrained):
-    ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
-    demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=8)
-    try:
-        with serve(demo, show_error=True, enable_monitoring=False) as url:
-            yield ctx, url
-    finally:
-        ctx.registry.close()
+    with launched_app(pretrained) as (ctx, _, url):
+        yield ctx, url
 
 
 def poll_until(client: Client, done, what: str, which: str = "both") -> dict:

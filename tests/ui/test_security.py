@@ -20,11 +20,11 @@ from gan_demo.core.config import ConfigError, DataConfig, ModelConfig, RunConfig
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui import sessions as sessions_module
 from gan_demo.ui import tempdirs
-from gan_demo.ui.app import AppContext, build_demo
+from gan_demo.ui.app import AppContext
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
 from gan_demo.ui.tabs.train import config_from_values
-from tests.browser import serve
+from tests.browser import launched_app
 from tests.raw_http import call, queue_event
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
@@ -56,14 +56,8 @@ def pretrained(tmp_path):
 
 @pytest.fixture
 def app(pretrained):
-    ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
-    demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=8)
-    try:
-        with serve(demo, show_error=True, enable_monitoring=False) as url:
-            yield ctx, demo, url.rstrip("/")
-    finally:
-        ctx.registry.close()
+    with launched_app(pretrained) as app:
+        yield app
 
 
 def fn_index(demo, name: str) -> int:

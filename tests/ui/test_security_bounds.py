@@ -20,8 +20,8 @@ from gradio_client import Client, handle_file
 from gan_demo.core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, check_schedule
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui import catalog as catalog_module
-from gan_demo.ui.app import AppContext, build_demo
-from tests.browser import serve
+from gan_demo.ui.app import AppContext
+from tests.browser import launched_app
 from tests.measure_limits import blank_png
 from tests.raw_http import call
 
@@ -49,14 +49,8 @@ def pretrained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(pretrained):
-    ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
-    demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=8)
-    try:
-        with serve(demo, show_error=True, enable_monitoring=False) as url:
-            yield ctx, demo, url.rstrip("/")
-    finally:
-        ctx.registry.close()
+    with launched_app(pretrained) as app:
+        yield app
 
 
 @pytest.fixture
