@@ -20,12 +20,14 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 import gradio as gr
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from gan_demo.core.config import IMAGE_DATASETS, TOY_DATASETS
 from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, RouteError, png
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.run_views import plot_columns, plots_for
@@ -52,7 +54,7 @@ class Frame:
 
     step: int
     at: float  # clock() when it was made
-    state: str
+    tick: float  # seconds it stays current (the watch pages' refresh when it was made)
     png: bytes
     status: bytes  # JSON
 
@@ -98,6 +100,10 @@ class Shares:
                     if entry.run() is run:
                         return token
                     self._end(token, "That run has ended: its owner started another one.")
+            for token, entry in list(self._live.items()):  # links of ended runs no watcher asked about since
+                why = self._why_ended(entry)
+                if why:
+                    self._end(token, why)
             if len(self._live) >= self.max_shares:
                 raise ShareError(f"The server already shares {self.max_shares} runs, its limit: try again when "
                                  "one of them ends.")
@@ -139,37 +145,49 @@ class Shares:
             if entry is None:
                 why = self._ended.get(token)
                 raise RouteError(410, why) if why else RouteError(404, NOT_A_LINK)
-            session, run = entry.session(), entry.run()
-            why = None
-            if session is None or run is None or session.trainer is not run:
-                why = "This shared run has ended: its owner reset it or started another one."
-            elif run.state in ENDED_STATES:
-                verb = {"finished": "finished", "diverged": "diverged and stopped", "failed": "failed"}.get(
-                    run.state, "was stopped")
-                why = f"This shared run has ended: it {verb} at step {run.step:,}."
+            why = self._why_ended(entry)
             if why:
                 self._end(token, why)
                 raise RouteError(410, why)
-            return entry, run
+            return entry, entry.run()
+
+    @staticmethod
+    def _why_ended(entry: Share) -> str | None:
+        """Why a link's run no longer counts as live (one sentence), or None while it trains or is paused."""
+        session, run = entry.session(), entry.run()
+        if session is None or run is None or session.trainer is not run:
+            return "This shared run has ended: its owner reset it or started another one."
+        if run.state in ENDED_STATES:
+            verb = {"finished": "finished", "diverged": "diverged and stopped", "failed": "failed"}.get(
+                run.state, "was stopped")
+            return f"This shared run has ended: it {verb} at step {run.step:,}."
+        return None
 
     def frame(self, token: str) -> Frame:
         """The shared run's current frame: remade at most once per refresh, whoever asks."""
         entry, run = self._entry(token)
         with entry.lock:
             now = self.clock()
-            tick = refresh_s(self.ctx.registry.active_runs(), REFRESH_S)
             old = entry.frame
-            if old is not None and now - old.at < tick:
+            if old is not None and now - old.at < old.tick:
                 return old
+            tick = refresh_s(self.ctx.registry.active_runs(), REFRESH_S)
             snap = run.snapshot()
             step = snap["step"]
             if old is not None and old.step == step:
                 picture = old.png  # paused: the same picture
             else:
                 picture = png(self.ctx.pictures.get(run, step, lambda: self._draw(run)))
-            entry.frame = Frame(step, now, snap["state"], picture,
-                                json.dumps(watch_status(snap, run.cfg.train.loss, tick), allow_nan=False).encode())
+            entry.frame = Frame(step, now, tick, picture,
+                                json.dumps(watch_status(snap, run.cfg.train.loss, tick, run.cfg.data.dataset),
+                                           allow_nan=False).encode())
             return entry.frame
+
+    def current(self, token: str) -> Frame | None:
+        """The shared run's frame while it is current (no waiting, no drawing), else None."""
+        entry, _ = self._entry(token)
+        frame = entry.frame
+        return frame if frame is not None and self.clock() - frame.at < frame.tick else None
 
     def _draw(self, run):
         if self.draw is None:
@@ -177,7 +195,8 @@ class Shares:
         return self.draw(run)
 
     # -- routes ------------------------------------------------------------------------------------
-    def _answer(self, request: Request, work: Callable[[], Response]) -> Response:
+    async def _answer(self, request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+        """work()'s response once the caller is within its rate limit, else (or when work refuses) one sentence."""
         viewer = request.cookies.get(VIEWER_COOKIE) or ""
         fresh = not (8 <= len(viewer) <= 64 and viewer.replace("-", "").replace("_", "").isalnum())
         try:
@@ -189,8 +208,10 @@ class Shares:
                 allowed = self.limit.allow(viewer)
             if not allowed:
                 raise RouteError(429, "Too many requests from this screen at once: wait a moment.")
-            response = work()
-        except RouteError as exc:
+            response = await work()
+        except (RouteError, RuntimeError, ValueError, KeyError) as exc:  # a run that cannot be read: its sentence
+            if not isinstance(exc, RouteError):
+                exc = RouteError(503, f"The run cannot be read right now ({str(exc)[:200]}): the page tries again.")
             response = PlainTextResponse(exc.message, status_code=exc.status, headers={"Cache-Control": "no-store"})
             if exc.status == 429:
                 response.headers["Retry-After"] = "2"
@@ -200,31 +221,39 @@ class Shares:
             response.set_cookie(VIEWER_COOKIE, viewer, httponly=True, samesite="strict")
         return response
 
-    def page(self, request: Request) -> Response:
-        """GET /watch/<token>: the watch page (the link is checked first, so a bad one answers its sentence)."""
+    async def _frame_of(self, request: Request) -> Frame:
+        """The link's current frame: served from the event loop while it is current (nearly every poll); a new
+        one is made in a worker thread (it waits for the run's step and draws), so the server never stalls."""
         token = request.path_params.get("token", "")
+        return self.current(token) or await run_in_threadpool(self.frame, token)
 
-        def work() -> Response:
-            self._entry(token)
+    async def page(self, request: Request) -> Response:
+        """GET /watch/<token>: the watch page (the link is checked first, so a bad one answers its sentence)."""
+        async def work() -> Response:
+            self._entry(request.path_params.get("token", ""))
             nonce = secrets.token_urlsafe(12)
             policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
                       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
             return HTMLResponse(WATCH_PAGE.replace("{nonce}", nonce),
                                 headers={"Cache-Control": "no-store", "Content-Security-Policy": policy})
 
-        return self._answer(request, work)
+        return await self._answer(request, work)
 
-    def picture(self, request: Request) -> Response:
+    async def picture(self, request: Request) -> Response:
         """GET /watch/<token>/picture: the run's progress picture (PNG) as of the last refresh."""
-        token = request.path_params.get("token", "")
-        return self._answer(request, lambda: Response(self.frame(token).png, media_type="image/png",
-                                                      headers={"Cache-Control": "no-store"}))
+        async def work() -> Response:
+            frame = await self._frame_of(request)
+            return Response(frame.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    def status(self, request: Request) -> Response:
+        return await self._answer(request, work)
+
+    async def status(self, request: Request) -> Response:
         """GET /watch/<token>/status: the run's step, speed, state, curves and quality numbers (JSON)."""
-        token = request.path_params.get("token", "")
-        return self._answer(request, lambda: Response(self.frame(token).status, media_type="application/json",
-                                                      headers={"Cache-Control": "no-store"}))
+        async def work() -> Response:
+            frame = await self._frame_of(request)
+            return Response(frame.status, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+        return await self._answer(request, work)
 
 
 def thin(history: dict, columns: dict) -> dict:
@@ -252,8 +281,10 @@ def quality_words(q: dict | None) -> str | None:
     return f"{' · '.join(parts)} (step {q['step']:,})" if parts else None
 
 
-def watch_status(snap: dict, loss: str | None, tick: float) -> dict:
-    """What a watch page shows of a run's snapshot; no run id, no settings beyond the family and loss."""
+def watch_status(snap: dict, loss: str | None, tick: float, dataset: str = "") -> dict:
+    """What a watch page shows of a run's snapshot; no run id, no settings beyond the family, loss and dataset."""
+    data = dataset if dataset in TOY_DATASETS + IMAGE_DATASETS else "the owner's own data"  # never a server path
+    title = f"a {'VAE' if snap['family'] == 'vae' else 'GAN'} learning {data}"
     plots = []
     for plot in plots_for(snap["family"], loss):
         series = thin(snap["history"], plot_columns(plot, snap["series"]))
@@ -263,8 +294,8 @@ def watch_status(snap: dict, loss: str | None, tick: float) -> dict:
     return {"state": snap["state"], "step": snap["step"], "target_steps": snap["target_steps"],
             "steps_per_s": round(rate, 2) if rate is not None and math.isfinite(rate) else None,
             "eta_s": snap["eta_s"] if snap["eta_s"] is not None and math.isfinite(snap["eta_s"]) else None,
-            "family": snap["family"], "kind": snap["kind"], "picture_step": snap["step"], "refresh_s": tick,
-            "curves": plots, "quality": quality_words(snap["quality"])}
+            "family": snap["family"], "kind": snap["kind"], "title": title, "picture_step": snap["step"],
+            "refresh_s": tick, "curves": plots, "quality": quality_words(snap["quality"])}
 
 
 def shares_of(ctx) -> Shares:
@@ -330,7 +361,8 @@ PROJECTOR_CSS = """
 body.gd-projector .gradio-container { --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: 22px;
   --text-lg: 26px; --text-xl: 30px; --text-xxl: 36px; --block-label-text-size: 18px; --block-title-text-size: 22px;
   --block-info-text-size: 18px; --button-small-text-size: 18px; --button-large-text-size: 24px;
-  --input-text-size: 20px; max-width: none !important; }
+  --input-text-size: 20px; }
+body.gd-projector .gradio-container .main.app { max-width: none !important; }
 body.gd-projector .gradio-container .prose { font-size: 22px; }
 body.gd-projector #train_status, body.gd-projector #train_status .prose { font-size: 30px; line-height: 1.35; }
 body.gd-projector .column:has(#train_family):not(:has(.column #train_family)),
@@ -364,7 +396,7 @@ button.addEventListener('click', () => show(!document.body.classList.contains(KE
 """ % json.dumps(PROJECTOR_CSS + """
 .gd-projector-button { padding: 4px 12px; border-radius: 8px; border: 1px solid var(--border-color-primary);
   background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color);
-  font-size: var(--button-small-text-size); cursor: pointer; min-height: 100%; }
+  font-size: var(--button-small-text-size); font-weight: 600; cursor: pointer; width: 100%; min-height: 100%; }
 """)
 
 
@@ -376,7 +408,8 @@ WATCH_PAGE = """<!doctype html>
 body { margin: 0; font: 24px/1.35 system-ui, sans-serif; background: #fafafa; color: #1a1a1a; }
 main { display: flex; flex-wrap: wrap; gap: 24px; padding: 20px; align-items: flex-start; }
 #picture-box { flex: 3 1 560px; text-align: center; }
-#picture { max-width: 100%; max-height: 78vh; image-rendering: pixelated; background: #fff; border: 1px solid #ddd; }
+#picture { width: min(100%, 80vh); height: auto; image-rendering: pixelated; background: #fff; border: 1px solid #ddd; }
+#title { font-size: 22px; color: #555; margin: 0 0 4px; }
 #side { flex: 2 1 360px; }
 #status { font-size: 34px; font-weight: 600; margin: 0 0 8px; }
 #detail, #quality { margin: 4px 0; }
@@ -385,7 +418,7 @@ canvas { width: 100%; height: 220px; background: #fff; border: 1px solid #ddd; m
 .label { font-size: 18px; color: #555; margin-top: 12px; }
 </style></head><body><main>
 <div id="picture-box"><img id="picture" alt="The run's samples, live"></div>
-<div id="side"><p id="status">Connecting…</p><p id="detail"></p><p id="quality"></p><p id="notice" hidden></p>
+<div id="side"><p id="title"></p><p id="status">Connecting…</p><p id="detail"></p><p id="quality"></p><p id="notice" hidden></p>
 <div id="charts"></div></div>
 </main>
 <script nonce="{nonce}">
@@ -429,7 +462,11 @@ canvas { width: 100%; height: 220px; background: #fff; border: 1px solid #ddd; m
     const box = $('charts');
     while (box.children.length > curves.length * 2) box.lastChild.remove();
     curves.forEach((plot, i) => {
-      if (!box.children[2 * i]) { const l = document.createElement('div'); l.className = 'label'; box.append(l, document.createElement('canvas')); }
+      if (!box.children[2 * i]) {
+        const label = document.createElement('div');
+        label.className = 'label';
+        box.append(label, document.createElement('canvas'));
+      }
       box.children[2 * i].textContent = plot.label;
       draw(box.children[2 * i + 1], plot);
     });
@@ -440,8 +477,8 @@ canvas { width: 100%; height: 220px; background: #fff; border: 1px solid #ddd; m
     let r;
     try { r = await fetch(base + '/status', {cache: 'no-store'}); }
     catch (e) { setText('status', 'Reconnecting…'); setTimeout(poll, Math.min(10000, delay *= 2)); return; }
-    if (r.status === 429) { setTimeout(poll, 2000); return; }
-    if (!r.ok) { ended(await r.text()); return; }
+    if (r.status === 404 || r.status === 410) { ended(await r.text()); return; }  // the link ended: say why, stop
+    if (!r.ok) { setText('status', 'Reconnecting…'); setTimeout(poll, 2000); return; }  // busy: try again
     const s = await r.json();
     delay = Math.max(500, 1000 * s.refresh_s);
     $('notice').hidden = true;
@@ -449,6 +486,7 @@ canvas { width: 100%; height: 220px; background: #fff; border: 1px solid #ddd; m
     setText('detail', (s.steps_per_s != null ? s.steps_per_s.toFixed(1) + ' steps/s · ' : '') +
             (s.state === 'running' ? 'ETA ' + duration(s.eta_s) : ''));
     setText('quality', s.quality || '');
+    setText('title', 'Live: ' + s.title);
     if (s.picture_step !== shownPicture) {
       shownPicture = s.picture_step;
       $('picture').src = base + '/picture?step=' + s.picture_step;

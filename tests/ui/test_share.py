@@ -229,6 +229,9 @@ def test_live_links_are_capped_and_polls_rate_limited(app, http):
         shares.revoke(sessions[0])
         shares.share(sessions[2])
         assert shares.live_count() == 2
+        ctx.registry.stop(sessions[1])  # a run that ends frees its place though no screen asked about it since
+        shares.share(start_run(app, sessions[0].session_id))
+        assert shares.live_count() == 2
     finally:
         for session in sessions:
             ctx.registry.stop(session)
