@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+METRICS = ("ThreadTime", "ProcessTime", "TaskDuration", "TaskOtherDuration", "ScriptDuration", "LayoutDuration",
+           "RecalcStyleDuration", "V8CompileDuration")
 
 
 def busy(page, seconds: float) -> dict:
@@ -45,7 +46,13 @@ def main() -> None:
     parser.add_argument("--dataset", default="ring8")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pages", nargs="+", choices=("train", "watch"), default=["train", "watch"])
+    parser.add_argument("--plots-every", type=float, default=None,
+                        help="seconds between the Train tab's curve redraws (default: the tab's PLOTS_EVERY_S)")
     args = parser.parse_args()
+    if args.plots_every is not None:
+        from gan_demo.ui.tabs import train
+
+        train.PLOTS_EVERY_S = args.plots_every
     from gan_demo.ui.app import PRETRAINED
     from tests.browser import browser_page, launched_app, open_app
 
@@ -57,8 +64,10 @@ def main() -> None:
         page.locator("#train_steps input").fill("100000")
         page.click("#start")
         page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)")
-        page.wait_for_selector("#loss_plot svg g.mark-line path", state="attached")
-        common = {"dataset": args.dataset, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+        page.wait_for_selector("#train_grid img", state="attached")
+        trainers = [s.trainer for s in list(ctx.registry._sessions.values()) if s.trainer is not None]
+        assert [t.cfg.data.dataset for t in trainers] == [args.dataset], "the run is not on the asked dataset"
+        common = {"dataset": args.dataset, "steps_per_s": round(trainers[0].snapshot()["steps_per_s"], 1), "plots_every_s": args.plots_every, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
         if "train" in args.pages:
             result = busy(page, args.seconds)
             print(json.dumps({"page": "train tab", **result, **common, "load": os.getloadavg()}), flush=True)
