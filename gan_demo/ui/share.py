@@ -347,9 +347,12 @@ def build_row(ctx, draw: Callable) -> dict:
         words = "Stopped sharing: the link no longer works." if ended else "This run was not shared."
         return gr.update(value="", visible=False), words
 
+    def show_link(whole: str) -> str:  # the link as the browser made it whole (ABSOLUTE_LINK_JS runs first)
+        return whole
+
     private = dict(api_visibility="private", show_progress="hidden", concurrency_limit=None)
-    share_button.click(share_run, None, [link, note], **private).then(None, link, link, js=ABSOLUTE_LINK_JS,
-                                                                        api_visibility="private")
+    share_button.click(share_run, None, [link, note], **private).then(show_link, link, link, js=ABSOLUTE_LINK_JS,
+                                                                        **private)
     unshare_button.click(stop_sharing, None, [link, note], **private)
     return {"share": share_button, "stop_sharing": unshare_button, "link": link, "note": note}
 
