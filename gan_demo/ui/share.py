@@ -397,9 +397,10 @@ const show = (on) => {
 show(new URLSearchParams(window.location.search).get('view') === 'projector');
 button.addEventListener('click', () => show(!document.body.classList.contains(KEY)));
 """ % json.dumps(PROJECTOR_CSS + """
-.gd-projector-button { padding: 4px 12px; border-radius: 8px; border: 1px solid var(--border-color-primary);
+.gd-projector-button { padding: 6px 12px; border-radius: 8px; border: 1px solid var(--border-color-primary);
   background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color);
-  font-size: var(--button-small-text-size); font-weight: 600; cursor: pointer; width: 100%; min-height: 100%; }
+  font: 600 15px/1.4 inherit; font-family: inherit; cursor: pointer; width: 100%; }
+body.gd-projector .gd-projector-button { font-size: 20px; }
 """)
 
 
