@@ -184,7 +184,13 @@ class Shares:
             return entry.frame
 
     def current(self, token: str) -> Frame | None:
-        """The shared run's frame while it is current (no waiting, no drawing), else None."""
+        """The shared run's frame while it is current (no waiting, no drawing), else None. None for a run on Ray,
+        whose state may be a remote call: that is read in a worker thread, never on the server's event loop."""
+        with self._lock:
+            entry = self._live.get(token)
+            run = entry.run() if entry is not None else None
+        if run is None or getattr(run, "remote", False):
+            return None
         entry, _ = self._entry(token)
         frame = entry.frame
         return frame if frame is not None and self.clock() - frame.at < frame.tick else None
