@@ -418,7 +418,8 @@ WATCH_PAGE = """<!doctype html>
 body { margin: 0; font: 24px/1.35 system-ui, sans-serif; background: #fafafa; color: #1a1a1a; }
 main { display: flex; flex-wrap: wrap; gap: 24px; padding: 20px; align-items: flex-start; }
 #picture-box { flex: 3 1 560px; text-align: center; }
-#picture { width: min(100%, 80vh); height: auto; image-rendering: pixelated; background: #fff; border: 1px solid #ddd; }
+#picture { width: min(100%, 80vh); height: auto; background: #fff; border: 1px solid #ddd; }
+#picture.pixels { image-rendering: pixelated; }
 #title { font-size: 22px; color: #555; margin: 0 0 4px; }
 #side { flex: 2 1 360px; }
 #status { font-size: 34px; font-weight: 600; margin: 0 0 8px; }
@@ -497,6 +498,7 @@ canvas { width: 100%; height: 220px; background: #fff; border: 1px solid #ddd; m
             (s.state === 'running' ? 'ETA ' + duration(s.eta_s) : ''));
     setText('quality', s.quality || '');
     setText('title', 'Live: ' + s.title);
+    $('picture').classList.toggle('pixels', s.kind === 'image');  // a grid of small images: sharp pixels
     if (s.picture_step !== shownPicture) {
       shownPicture = s.picture_step;
       $('picture').src = base + '/picture?step=' + s.picture_step;
