@@ -67,6 +67,7 @@ class AppContext:
     render_gate: "RenderGate" = field(default_factory=lambda: RenderGate())
     image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
     image_routes: object | None = None  # explore_images.ImageRoutes: run tokens, rate limits (made on first use)
+    shares: object | None = None  # share.Shares: live runs shared by link (made on first use)
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
     data_dir: str = DataConfig().data_dir
@@ -195,10 +196,12 @@ def stop_on_signals() -> None:
 
 def add_image_route(demo: gr.Blocks) -> None:
     """GET /image beside Gradio's API (a plain, cacheable PNG route; README, API section), and Explore's and
-    Interpolate's picture routes for a session's own runs (gan_demo.ui.explore_images).
+    Interpolate's picture routes for a session's own runs (gan_demo.ui.explore_images), and the watch pages of
+    runs shared by link (gan_demo.ui.share).
 
     Added first in the route list, ahead of Gradio's catch-all page route.
     """
-    from gan_demo.ui.explore_images import add_routes
+    from gan_demo.ui import explore_images, share
 
-    add_routes(demo.server_app, demo.ctx)
+    explore_images.add_routes(demo.server_app, demo.ctx)
+    share.add_routes(demo.server_app, demo.ctx)

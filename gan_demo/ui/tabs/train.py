@@ -30,6 +30,7 @@ from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
 from gan_demo.ui.limits import WEB_LIMITS, check_live_change, check_web_limits
+from gan_demo.ui import share
 from gan_demo.ui.plain_words import WORDS, help_line, label
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
@@ -653,6 +654,7 @@ def build(ctx) -> dict:
                 save = gr.Button("Save run as checkpoint (zip)", interactive=False, elem_id="save_run")
                 send = gr.Button("Send to Explore", interactive=False, elem_id="send_to_explore")
             saved = gr.File(label="Checkpoint", visible=False, interactive=False, elem_id="saved_run")
+            share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # a live link; projector view
             cli = gr.Code(cli_command(config_from_values(initial)), language="shell", interactive=False, lines=3,
                           label="The same run from the command line", elem_id="train_cli", wrap_lines=True)
     for name, component in controls.items():
