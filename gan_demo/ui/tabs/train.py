@@ -76,7 +76,7 @@ CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", 
 # Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
 # the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
 AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
-               "lr_decay")
+               "lr_decay", "mbstd_group")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
 FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
                        "lr_decay", "augment"),
@@ -129,7 +129,7 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "digits") for l in LOSSES for f in FAMILY_NAMES]
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_NAMES]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):
