@@ -69,7 +69,8 @@ def measure(argv: list[str]) -> None:
         snap = trainer.snapshot()
         trainer.sample_fixed()
         polls.append({"t": round(time.monotonic() - t0, 3), "step": snap["step"], "trainer_step": trainer.step,
-                      "steps_per_s": snap["steps_per_s"], "eta_s": snap["eta_s"], "eta_range_s": snap["eta_range_s"]})
+                      "steps_per_s": snap["steps_per_s"], "eta_s": snap["eta_s"], "eta_range_s": snap["eta_range_s"],
+                      "load": os.getloadavg()[0], "cpu_s": round(time.process_time(), 3)})
         time.sleep(args.poll)
     trainer.join()
     end = time.monotonic() - t0

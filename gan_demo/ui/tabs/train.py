@@ -66,6 +66,7 @@ SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while th
                  "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
                  SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
+QUICK_DIGITS_LABEL = "Quick digits (under 3 min)"  # the button that loads lessons.QUICK_DIGITS
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
@@ -582,6 +583,7 @@ def build(ctx) -> dict:
                 resume = gr.Button("Resume", interactive=False, elem_id="resume", min_width=80)
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop", min_width=80)
                 reset = gr.Button("Reset", interactive=False, elem_id="reset", min_width=80)
+                quick_digits = gr.Button(QUICK_DIGITS_LABEL, elem_id="train_quick_digits", min_width=80)
             apply_now = gr.Button("Apply changed settings to the running run", interactive=False, size="sm",
                                   elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
@@ -1052,7 +1054,8 @@ def build(ctx) -> dict:
             "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for}
+            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for,
+            "quick_digits": quick_digits}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
