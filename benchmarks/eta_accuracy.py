@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=1 python benchmarks/eta_accuracy.py --dataset ring8 --log /tmp/eta-ring8.json
     OMP_NUM_THREADS=1 python benchmarks/eta_accuracy.py --dataset digits --steps 2000 --log /tmp/eta-digits.json
-    python benchmarks/eta_accuracy.py --replay /tmp/eta-ring8.json     # the recorded marks through eta_from_marks now
+    python benchmarks/eta_accuracy.py --replay /tmp/eta-ring8.json [SECONDS | half | all]   # the recorded marks
+                                                      # through eta_from_marks, with another window if given
 
 Takes every `python -m gan_demo train` setting and trains as the app does (a background thread, the app's live
 quality callback), polling like the Train tab: every --poll seconds a snapshot() (which leaves the ETA's mark)
@@ -25,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gan_demo.training.eta import WINDOW_S, eta_from_marks  # noqa: E402
 
 
-def errors(polls: list[dict], end: float, target: int, key: str = "eta_s") -> dict:
-    """Worst |ETA / actual remaining - 1| over the polls past 10% and 25% of the steps, with where it happened."""
+def errors(polls: list[dict], end: float, target: int, key: str = "eta_s", min_left_s: float = 10.0) -> dict:
+    """Worst |ETA / actual remaining - 1| over the polls past 10% and 25% of the steps with more than min_left_s
+    still to go (in the last seconds a second of rounding is a large share), with where it happened."""
     out = {}
     for share in (0.10, 0.25):
-        rows = [(p["t"], p["step"], p[key]) for p in polls if p["step"] >= share * target and end - p["t"] > 0]
+        rows = [(p["t"], p["step"], p[key]) for p in polls if p["step"] >= share * target and end - p["t"] > min_left_s]
         errs = [(e / (end - t) - 1 if e is not None else float("inf"), t, s) for t, s, e in rows]
         worst = max(errs, key=lambda r: abs(r[0]), default=None)
         out[f"after_{int(share * 100)}pct"] = None if worst is None else {
@@ -37,12 +39,14 @@ def errors(polls: list[dict], end: float, target: int, key: str = "eta_s") -> di
     return out
 
 
-def replay(polls: list[dict], target: int, estimator=eta_from_marks) -> list[dict]:
-    """Each poll's ETA from the marks the app would hold at that moment (the polls of the last WINDOW_S)."""
+def replay(polls: list[dict], target: int, window: str = str(WINDOW_S), estimator=eta_from_marks) -> list[dict]:
+    """Each poll's ETA from the marks the app would hold at that moment: the polls of the last `window` seconds
+    (the app's WINDOW_S by default), "half" (of the time elapsed) or "all" (the whole run's average speed)."""
     out, marks = [], []
     for p in polls:
         marks.append((p["t"], p["trainer_step"]))
-        while len(marks) > 2 and p["t"] - marks[1][0] >= WINDOW_S:
+        span = p["t"] / 2 if window == "half" else float("inf") if window == "all" else float(window)
+        while len(marks) > 2 and p["t"] - marks[1][0] >= span:
             marks.pop(0)
         eta, _, _ = estimator(marks, max(0, target - p["step"]), p["steps_per_s"])
         out.append({**p, "replayed_eta_s": eta})
@@ -84,11 +88,13 @@ def measure(argv: list[str]) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--replay":
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--replay":
         report = json.loads(Path(sys.argv[2]).read_text())
-        polls = replay(report["polls"], report["target_steps"])
-        print(json.dumps({"recorded": report["errors"],
-                          "replayed": errors(polls, report["wall_s"], report["target_steps"], "replayed_eta_s")}))
+        window = sys.argv[3] if len(sys.argv) == 4 else str(WINDOW_S)
+        polls = replay(report["polls"], report["target_steps"], window)
+        print(json.dumps({"recorded": errors(report["polls"], report["wall_s"], report["target_steps"]),
+                          f"replayed, window {window}": errors(polls, report["wall_s"], report["target_steps"],
+                                                               "replayed_eta_s")}))
     else:
         measure(sys.argv[1:])
 
