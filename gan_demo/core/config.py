@@ -405,7 +405,8 @@ def check_batch_view(check, cfg: "RunConfig") -> None:
     The batch must split into whole packs on every process, and the packs into whole groups, so that
     every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
     m, t = cfg.model, cfg.train
-    for name, value, top in (("mbstd_group", 0 if m.mbstd_group is None else m.mbstd_group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
+    group = 0 if m.mbstd_group is None else m.mbstd_group  # auto: off until resolved()
+    for name, value, top in (("mbstd_group", group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
         check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
               f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
         check(value == 0 or cfg.family == "gan", name, "changes the GAN's discriminator; a VAE has none (use 0)")
