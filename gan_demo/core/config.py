@@ -80,7 +80,7 @@ class ModelConfig:
     ndf: int | None = None  # DCGAN discriminator base channels; auto (None) picks the default (an image GAN: 32, a VAE: 64)
     d_norm: str = "auto"  # D normalisation: batch, spectral, none; auto = batch (none for wgan-gp / R1, which penalise per-sample gradients)
     conditional: bool = False  # class-conditional G and D (labelled sets only)
-    mbstd_group: int = 0  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off
+    mbstd_group: int | None = None  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off; auto (None) picks the default (a grid25 GAN with the nonsaturating loss: 4 where its batch splits into groups of 4, else 0); configs saved before it existed read 0
     pack: int = 0  # PacGAN packing (Lin et al. 2018): D judges this many samples at once, concatenated along channels (images) or features (points); 0 = off
     # Filled from the dataset by resolve(); stored so a checkpoint rebuilds without the data.
     data_dim: int = 2  # output size of an MLP generator (2 for points)
@@ -221,6 +221,8 @@ class RunConfig:
             t.lr_decay = 0.5 if fast else 0.0
         if t.mode_seeking is None:
             t.mode_seeking = 1.0 if m.conditional else 0.0
+        if m.mbstd_group is None:
+            m.mbstd_group = default_mbstd_group(cfg)
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
         if two_d or vae:  # points are not images, and the VAE has no D to augment for
@@ -378,6 +380,21 @@ def check_augment(check, augment, kind: str, family: str) -> None:
           "augments images only; a 2D run trains on its points as they are (use auto or none)")
 
 
+def default_mbstd_group(cfg: "RunConfig") -> int:
+    """What mbstd_group=None means: 4 for a grid25 GAN with the nonsaturating loss (over seeds 0-2 it kept 25 / 25
+    modes, worst 79.1% high quality, where D without it lost 4 modes in one seed: BENCHMARKS.md section 12), so
+    long as each process's batch (or its packs) splits into groups of 4; else 0 (off: ring8's worst seed was
+    no better with it, and the image defaults' BatchNorm D beat it on stacked-digits)."""
+    m, t = cfg.model, cfg.train
+    if cfg.family != "gan" or cfg.data.dataset not in MBSTD_DATASETS or t.loss != "nonsaturating":
+        return 0
+    share = (t.batch_size or 0) // max(t.world_size, 1)
+    seen = share // m.pack if m.pack else share
+    return MBSTD_DEFAULT_GROUP if seen and seen % MBSTD_DEFAULT_GROUP == 0 else 0
+
+
+MBSTD_DATASETS = ("grid25",)  # where minibatch stddev is on by default (default_mbstd_group)
+MBSTD_DEFAULT_GROUP = 4
 MAX_PACK = 16  # samples one packed D input may hold
 MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
 
@@ -388,7 +405,8 @@ def check_batch_view(check, cfg: "RunConfig") -> None:
     The batch must split into whole packs on every process, and the packs into whole groups, so that
     every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
     m, t = cfg.model, cfg.train
-    for name, value, top in (("mbstd_group", m.mbstd_group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
+    group = 0 if m.mbstd_group is None else m.mbstd_group  # auto: off until resolved()
+    for name, value, top in (("mbstd_group", group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
         check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
               f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
         check(value == 0 or cfg.family == "gan", name, "changes the GAN's discriminator; a VAE has none (use 0)")
@@ -516,7 +534,7 @@ LEGACY_AUTO = {
 }
 # Fields added after FORMAT_VERSION 1 whose auto value is not what older runs did: a config.json without
 # one (a checkpoint saved before it existed) gets the value that reproduces how that run trained.
-ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none"}}
+ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none"}, "ModelConfig": {"mbstd_group": 0}}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)

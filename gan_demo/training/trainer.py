@@ -24,6 +24,7 @@ from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast,
                      z_from_seed)
 from gan_demo.families import FAMILIES
 from gan_demo.data.image_cache import to_unit
+from gan_demo.training.eta import WINDOW_S as ETA_WINDOW_S, eta_from_marks
 from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo
 
 __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", "resolve_device", "native_bf16", "BLOWUP",
@@ -578,19 +579,12 @@ class Trainer:
         (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
-    ETA_WINDOW_S = 60.0  # the ETA's speed: steps over about the last minute
     ETA_MARK_S = 0.5  # at most one (time, step) mark per this many seconds
-    ETA_MIN_MARKS = 5  # marks needed before the window's speed (and a range) is used
 
     def _eta(self, remaining: int) -> tuple[float | None, float | None, float | None]:
-        """(ETA, low, high) in seconds, from the speed over about the last ETA_WINDOW_S of steps (issue 22: the
-        speed of the last 50 steps made the ETA jump between 8 and 48 minutes within a minute).
-
-        Each snapshot (the UI polls about every second) leaves a (time, step) mark; the speed is the
-        steps over the window's span, and the low and high ETAs come from the quartiles of the speeds
-        between marks (steps/s swings while other runs share the CPU). Without enough marks yet: the
-        speed of the last steps and no range. Marks are dropped while the run does not train.
-        """
+        """(ETA, low, high) in seconds (gan_demo.training.eta.eta_from_marks) from the (time, step) marks of
+        about the last ETA_WINDOW_S: each snapshot (the UI polls about every second) leaves one. Marks are
+        dropped while the run does not train."""
         marks = self.__dict__.setdefault("_eta_marks", deque())
         if self.state != "running":
             marks.clear()
@@ -598,16 +592,9 @@ class Trainer:
         now = time.monotonic()
         if not marks or now - marks[-1][0] >= self.ETA_MARK_S:
             marks.append((now, self.step))
-        while len(marks) > 2 and now - marks[1][0] >= self.ETA_WINDOW_S:
+        while len(marks) > 2 and now - marks[1][0] >= ETA_WINDOW_S:
             marks.popleft()
-        (t0, s0), (t1, s1) = marks[0], marks[-1]
-        if len(marks) < self.ETA_MIN_MARKS or s1 <= s0:
-            rate = self.steps_per_s
-            return (remaining / rate if rate > 0 else None), None, None
-        speeds = sorted((b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, list(marks)[1:]))
-        low, high = speeds[len(speeds) // 4], speeds[(3 * len(speeds)) // 4]
-        eta = remaining / ((s1 - s0) / (t1 - t0))
-        return eta, (remaining / high if high > 0 else None), (remaining / low if low > 0 else None)
+        return eta_from_marks(list(marks), remaining, self.steps_per_s)
 
     def snapshot(self) -> dict:
         """A small, UI-free summary of the run: numbers and history, no pictures."""

@@ -118,3 +118,60 @@ def test_the_train_tab_shows_the_image_gans_channels_and_keeps_them_auto():
     assert swap_defaults({"ngf": 64, "ndf": 64, "lr_g": 4e-3}, "digits", "nonsaturating") == {
         "ngf": 32, "ndf": 32, "lr_g": 5e-4}
     assert swap_defaults({"ngf": 32, "ndf": 32}, "digits", "nonsaturating", "vae") == {"ngf": 64, "ndf": 64}
+
+
+def test_mbstd_group_is_auto_four_for_grid25s_gan_and_off_elsewhere():
+    def group(dataset="grid25", family="gan", **train):
+        return RunConfig(family=family, data=DataConfig(dataset=dataset), train=TrainConfig(**train)).resolved(
+            channels=1).model.mbstd_group
+
+    assert RunConfig().model.mbstd_group is None
+    assert group() == 4
+    for dataset in ("ring8", "spiral", "moons", "digits", "stacked-digits"):
+        assert group(dataset) == 0, dataset
+    assert group(family="vae") == 0 and group(loss="hinge") == 0  # measured only for the nonsaturating GAN
+    assert group(batch_size=510) == 0 and group(batch_size=8) == 4  # no groups of 4 in 510: off, not an error
+    packed = RunConfig(data=DataConfig(dataset="grid25"), model=ModelConfig(pack=2), train=TrainConfig(batch_size=24))
+    assert packed.resolved().model.mbstd_group == 4  # 12 packs: three groups of 4
+    packed.train.batch_size = 12
+    assert packed.resolved().model.mbstd_group == 0  # 6 packs
+    for chosen in (0, 8):
+        assert RunConfig(data=DataConfig(dataset="grid25"), model=ModelConfig(mbstd_group=chosen)).resolved() \
+            .model.mbstd_group == chosen  # a chosen value, 0 included, stays
+    # The Train tab shows the resolved value and keeps it auto; switching sets moves it.
+    from gan_demo.ui.tabs.train import swap_defaults
+
+    shown = values_for({"dataset": "grid25"})
+    assert shown["mbstd_group"] == 4 and config_from_values(shown).model.mbstd_group is None
+    assert config_from_values({**shown, "mbstd_group": 0}).model.mbstd_group == 0
+    assert swap_defaults({"mbstd_group": 4}, "ring8", "nonsaturating") == {"mbstd_group": 0}
+    assert swap_defaults({"mbstd_group": 0}, "grid25", "nonsaturating") == {"mbstd_group": 4}
+
+
+def test_grid25_checkpoint_from_before_the_auto_group_rebuilds_as_before():
+    """checkpoints/grid25 was trained without minibatch stddev and its config.json has no mbstd_group: it must
+    read 0 (not the new auto 4, whose D has another first layer), load strictly and sample as it always did."""
+    from pathlib import Path
+
+    import torch
+
+    from gan_demo.families import FAMILIES
+    from gan_demo.training.checkpoint import load_checkpoint
+
+    run = Path(__file__).resolve().parents[2] / "checkpoints" / "grid25"
+    saved = json.loads((run / "config.json").read_text())
+    assert "mbstd_group" not in saved["model"]
+    cfg = RunConfig.from_dict(saved)
+    assert cfg.model.mbstd_group == 0 and cfg.resolved().model.mbstd_group == 0
+    assert RunConfig.from_dict({**saved, "model": {**saved["model"], "mbstd_group": 0}}).resolved().model.mbstd_group == 0
+    auto = RunConfig.from_dict({**saved, "model": {**saved["model"], "mbstd_group": None}}).resolved()
+    assert auto.model.mbstd_group == 4  # what the field's absence would have meant without the rule
+    auto_d = FAMILIES["gan"].empty_networks(auto)["D"].state_dict()
+    ck = load_checkpoint(run)  # every network with strict=True
+    assert {k: v.shape for k, v in auto_d.items()} != {k: v.shape for k, v in ck.D.state_dict().items()}
+    assert ck.cfg.model.mbstd_group == 0 and ck.D.mbstd_group == 0
+    z = torch.randn(4, ck.cfg.model.z_dim, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        x = ck.G_ema(z)
+    expected = [[1.97319, 2.02766], [3.97320, -3.97145], [-2.00621, 3.96807], [3.91290, -3.69126]]
+    torch.testing.assert_close(x, torch.tensor(expected), rtol=1e-4, atol=1e-4)

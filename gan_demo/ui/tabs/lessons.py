@@ -8,7 +8,7 @@ import gradio as gr
 from gan_demo.families.losses import LOSS_FORMULAS, LOSS_NOTES
 from gan_demo.ui.tabs.compare import B_FIELDS, SAME, changes_between
 from gan_demo.ui.plain_words import glossary_markdown, link_terms
-from gan_demo.ui.tabs.train import values_for
+from gan_demo.ui.tabs.train import QUICK_DIGITS_LABEL, values_for
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
@@ -70,6 +70,12 @@ _LR_D_X10 = '[{"step": 2500, "lr_d": 0.04}]'
 # Lesson 8: the image defaults on the bundled digits' 1,438 training images at 32 px, 2,000 steps, without and with
 # DiffAugment, and with an R1 penalty instead: the runs BENCHMARKS.md section 10 measured (as a zip of the same images).
 _FEW = {"dataset": "digits", "img_size": 32, "steps": 2000, "seed": 0, "augment": "none"}
+
+# The Train tab's "Quick digits" button: digits the classifier reads within 3 minutes on a CPU, chosen by the worst of
+# seeds 0-2 among a few candidates (README, "Quality of the defaults"; benchmarks/quick_digits.py). 16 px: the
+# bundled digits are 8 x 8 scans, and a step costs about a fifth of 32 px.
+QUICK_DIGITS = Preset(QUICK_DIGITS_LABEL, {"dataset": "digits", "img_size": 16, "conditional": True, "steps": 1000,
+                                           "seed": 0})
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -552,6 +558,11 @@ def wire(ctx, lessons: dict, train: dict, tabs: gr.Tabs, compare: dict | None = 
     for btn, preset in lessons["buttons"]:
         btn.click(loader(preset), None, [*controls.values(), tabs], show_progress="hidden", concurrency_limit=None,
                   api_visibility="private")
+    # The Train tab's own preset: its settings, and training for its steps (not a time budget).
+    if "quick_digits" in train:
+        train["quick_digits"].click(lambda: [*loader(QUICK_DIGITS)(), "steps"], None,
+                                    [*controls.values(), tabs, train["train_for"]], show_progress="hidden",
+                                    concurrency_limit=None, api_visibility="private")
     for btn, tab in lessons["tab_buttons"]:
         btn.click(lambda tab=tab: gr.Tabs(selected=tab), None, tabs, show_progress="hidden", concurrency_limit=None,
                   api_visibility="private")

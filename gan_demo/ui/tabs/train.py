@@ -67,6 +67,7 @@ SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while th
                  "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
                  SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
+QUICK_DIGITS_LABEL = "Quick digits (under 3 min)"  # the button that loads lessons.QUICK_DIGITS
 
 # The controls, by RunConfig field name, in the order handlers receive them.
 CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
@@ -77,7 +78,7 @@ CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", 
 # Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
 # the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
 AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
-               "lr_decay")
+               "lr_decay", "mbstd_group")
 # Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
 FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
                        "lr_decay", "augment"),
@@ -130,7 +131,7 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "digits") for l in LOSSES for f in FAMILY_NAMES]
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_NAMES]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):
@@ -583,6 +584,7 @@ def build(ctx) -> dict:
                 resume = gr.Button("Resume", interactive=False, elem_id="resume", min_width=80)
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop", min_width=80)
                 reset = gr.Button("Reset", interactive=False, elem_id="reset", min_width=80)
+                quick_digits = gr.Button(QUICK_DIGITS_LABEL, elem_id="train_quick_digits", min_width=80)
             apply_now = gr.Button("Apply changed settings to the running run", interactive=False, size="sm",
                                   elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
@@ -1054,7 +1056,8 @@ def build(ctx) -> dict:
             "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for}
+            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for,
+            "quick_digits": quick_digits}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
