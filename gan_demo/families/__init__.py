@@ -4,8 +4,11 @@ A checkpoint's config.json names its family by this key (RunConfig.family; confi
 are GANs). The Trainer builds a family from a resolved RunConfig and a StepContext and knows
 nothing else about it (minGPT: "the Trainer has nothing to do with GPT").
 
-What a family class F offers the Trainer, the checkpoint and the Sampler:
+What a family class F offers the config, the Trainer, the checkpoint and the Sampler:
     F.name                         its key here
+    F.spec                         its config.FamilySpec: its settings dataclass (RunConfig's section of its name),
+                                   the shared fields only it reads, its live settings, defaults and checks;
+                                   register() hands it to the config, which imports no family
     F.series                       names of the numbers train_step returns, in order (the curves to plot)
     F.bounded                      those of them that have exploded once beyond engine.BLOWUP
     F.network_names, F.optimizer_names   the keys of networks / optimizers (checkpoint prefixes, state.pt keys)
@@ -23,8 +26,26 @@ What a family class F offers the Trainer, the checkpoint and the Sampler:
     f.state_dict(), f.load_state_dict(state)  everything training changes (rollback, checkpoints)
     f.release_optimizers()         drop the optimizer state once training is over
 Nothing here imports trainer.py: arrows point down (what both need lives in gan_demo.core.step_utils).
+A new family is its module plus one entry in FAMILIES (or a register() call from outside the package).
 """
+from gan_demo.core.config import register_family, unregister_family
 from gan_demo.families.gan import GAN
 from gan_demo.families.vae import VAE
 
 FAMILIES = {"gan": GAN, "vae": VAE}
+
+
+def register(family) -> None:
+    """Add a family class (a plugin, a test's toy) to FAMILIES and its settings to the config's registry."""
+    FAMILIES[family.name] = family
+    register_family(family.spec)
+
+
+def unregister(name: str) -> None:
+    """Forget a family register() added."""
+    FAMILIES.pop(name, None)
+    unregister_family(name)
+
+
+for _family in FAMILIES.values():
+    register_family(_family.spec)

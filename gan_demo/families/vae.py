@@ -9,20 +9,69 @@ import torch
 from torch import nn
 
 from gan_demo.core import distributed
-from gan_demo.core.config import DEFAULT_Z_DIM as CONFIG_Z_DIM
-from gan_demo.core.config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
+from gan_demo.core.config import IMG_SIZES, ConfigError, FamilySpec, RunConfig
 from gan_demo.core.step_utils import StepContext, grad_norm
-from gan_demo.families.losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from gan_demo.families.losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from gan_demo.families.nets import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
                       mlp_layers)
 
 KINDS = ("2d", "image")
-DEFAULT_Z_DIM = CONFIG_Z_DIM["vae"]  # 2 for 2D sets (the manifold picture), 16 for images
+DEFAULT_Z_DIM = {"2d": 2, "image": 16}  # 2 for 2D sets (the manifold picture), 16 for images
 DEFAULT_RECON = {"2d": "gaussian", "image": "bernoulli"}
 IMAGE_SIGMA = 0.1  # default std of a Gaussian image decoder, on the [-1, 1] pixel scale
 POINT_SIGMA = 0.1  # default std of a Gaussian point decoder, in units of the data's spread
 # What train_step returns, in this order; all per-sample means over the batch, in nats.
 SERIES = ("loss", "recon", "kl", "elbo", "kl_weight", "grad_norm")
+
+
+@dataclass
+class VAESettings:
+    """The VAE family's own settings (RunConfig's "vae" section); it shares the rest (z_dim, width, depth, ngf,
+    ndf, conditional, batch_size, steps, beta1, beta2, seed, device, amp) with the model and train sections."""
+
+    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
+    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
+    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
+
+
+LIVE = ("beta", "lr_vae")  # what a run may change while it trains
+
+
+def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
+    """The VAE's own settings, checked alike in a RunConfig and in a standalone VAEConfig (check(ok, name, msg))."""
+    check(recon is None or recon in RECONSTRUCTIONS, "recon",
+          f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {recon!r})")
+    check(not (recon == "bernoulli" and kind == "2d"), "recon", "bernoulli needs pixels in [0, 1]; points use gaussian")
+    check(recon_sigma is None or 0 < recon_sigma < 1e6, "recon_sigma",
+          f"must be positive, or None for auto (got {recon_sigma})")
+    check(0 <= beta <= 1000, "beta", f"must be between 0 and 1000 (got {beta})")
+    check(0 <= kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {kl_warmup})")
+
+
+def check_settings(check, v: VAESettings, kind: str) -> None:
+    """A RunConfig's vae section (FamilySpec.check): the ranges above and the learning rate."""
+    check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+    check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+    check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, kind)
+
+
+def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
+    """The VAE's auto values (RunConfig.resolved fills the shared rest): its section, and Adam's beta1 0.9."""
+    t, v, two_d = cfg.train, cfg.vae, cfg.kind == "2d"
+    if t.beta1 is None:
+        t.beta1 = 0.9
+    if v.recon is None:
+        v.recon = DEFAULT_RECON[cfg.kind]
+    if v.recon_sigma is None:
+        v.recon_sigma = POINT_SIGMA * cfg.model.data_scale if two_d else IMAGE_SIGMA
+    if v.lr_vae is None:
+        v.lr_vae = 1e-3
+
+
+SPEC = FamilySpec(name="vae", z_dim=DEFAULT_Z_DIM, settings=VAESettings, live=LIVE, defaults=resolve_defaults,
+                  check=check_settings, choices={"recon": RECONSTRUCTIONS})
 
 
 @dataclass
@@ -232,6 +281,7 @@ class VAE:
     """
 
     name = "vae"  # the key in families.FAMILIES, recorded in a checkpoint's config
+    spec = SPEC  # what the config knows of it: its settings section, live settings, defaults and checks
     Config = VAEConfig
     series = SERIES  # the curves train_step's dict holds
     bounded = ("loss",)  # beyond engine.BLOWUP per sample it has exploded
@@ -288,7 +338,7 @@ class VAE:
         return {"elbo": self.train_step}
 
     def apply_settings(self, changes: dict) -> None:
-        """Live settings (config.LIVE_SETTINGS["vae"]: beta, lr_vae) from the next step on."""
+        """Live settings (LIVE: beta, lr_vae) from the next step on."""
         if "beta" in changes:
             self.cfg.beta = changes["beta"]
         if "lr_vae" in changes:
@@ -305,6 +355,11 @@ class VAE:
     def critic(self) -> None:
         """A VAE has no discriminator: samples get no 'how real' score."""
         return None
+
+    @staticmethod
+    def describe(cfg: RunConfig) -> str:
+        """The run in a few words for the command line's first line: "vae, mlp, gaussian"."""
+        return f"vae, {cfg.model.arch}, {cfg.vae.recon}"
 
     @classmethod
     def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:

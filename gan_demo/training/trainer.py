@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from gan_demo.core import distributed
-from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values
+from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values, live_section
 from gan_demo.data.datasets import Dataset, load_dataset
 from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast, copied_state, data_scale, native_bf16, resolve_device,
                      z_from_seed)
@@ -410,8 +410,7 @@ class Trainer:
 
     def _live_values(self) -> dict:
         """The current value of every live setting of this run's family."""
-        return {name: getattr(self.cfg.vae if name in ("beta", "lr_vae") else self.cfg.train, name)
-                for name in LIVE_SETTINGS.get(self.cfg.family, ())}
+        return {name: getattr(live_section(self.cfg, name), name) for name in LIVE_SETTINGS.get(self.cfg.family, ())}
 
     # ---------------------------------------------------------------- run loop
     def add_callback(self, fn: Callable[["Trainer", StepRecord], None]) -> None:
