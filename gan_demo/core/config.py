@@ -135,8 +135,8 @@ def unregister_family(name: str) -> None:
 
 
 class RegistryView(Mapping):
-    """A read-only mapping built from FAMILY_SPECS on every read, so that a module which took it at import
-    (the Train tab's LIVE_SETTINGS, SECTION_OF) also sees a family registered after it."""
+    """A read-only mapping built from a registry (FAMILY_SPECS, families.FAMILIES) on every read, so that a module
+    which took it at import (the Train tab's LIVE_SETTINGS, SECTION_OF) also sees a family registered after it."""
 
     def __init__(self, build: Callable[[], dict]):
         self._build = build

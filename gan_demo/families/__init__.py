@@ -25,11 +25,17 @@ What a family class F offers the config, the Trainer, the checkpoint and the Sam
     f.critic                       D, or None for a family without one
     f.state_dict(), f.load_state_dict(state)  everything training changes (rollback, checkpoints)
     f.release_optimizers()         drop the optimizer state once training is over
+    F.step_cost(cfg)               optional: nets.StepCost of one step, priced without allocating (the web limits);
+                                   without it step_cost() counts 6 FLOPs per weight per sample
+    F.plots(loss), F.samples_caption, F.describe(cfg)   optional: its face in the Train tab and the CLI
 Nothing here imports trainer.py: arrows point down (what both need lives in gan_demo.core.step_utils).
 A new family is its module plus one entry in FAMILIES (or a register() call from outside the package).
 """
-from gan_demo.core.config import register_family, unregister_family
+import torch
+
+from gan_demo.core.config import RunConfig, register_family, unregister_family
 from gan_demo.families.gan import GAN
+from gan_demo.families.nets import StepCost, count_params
 from gan_demo.families.vae import VAE
 
 FAMILIES = {"gan": GAN, "vae": VAE}
@@ -49,3 +55,16 @@ def unregister(name: str) -> None:
 
 for _family in FAMILIES.values():
     register_family(_family.spec)
+
+
+
+def step_cost(cfg: RunConfig) -> StepCost:
+    """The work and memory of one training step of a resolved config, as its family prices it. A family that
+    does not price itself is counted as dense layers: 6 FLOPs per weight per sample (forward 2, backward 4)
+    and fp32 weights, gradients and Adam's two moments (its activations are not counted)."""
+    family = FAMILIES[cfg.family]
+    if hasattr(family, "step_cost"):
+        return family.step_cost(cfg)
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        params = sum(count_params(net) for net in family.empty_networks(cfg).values())
+    return StepCost(flops=6.0 * params * cfg.train.batch_size, memory_bytes=16.0 * params, params=params)

@@ -10,8 +10,9 @@ from gan_demo.core import distributed
 from gan_demo.families.augment import augment, overfit_sign, parse_policy
 from gan_demo.core.config import FamilySpec, RunConfig, auto_augment
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
-from gan_demo.families.losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
-from gan_demo.families.nets import build_models
+from gan_demo.families.losses import PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty
+from gan_demo.families.plots import Plot
+from gan_demo.families.nets import StepCost, build_models, step_cost
 
 # What train_step returns, in this order (the Train tab, /train_poll and the CLI read these names).
 SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "r_t")
@@ -62,6 +63,19 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
         t.augment = auto_augment(n_images)
 
 
+R_T = "r_t (ADA)"  # the legend's name of the r_t series (gan_demo.families.augment.overfit_sign)
+SCORE_REAL, SCORE_FAKE = "critic on real", "critic on generated"  # a score loss's D outputs (not probabilities)
+LOSS_PLOT = Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss")
+PROBABILITY_PLOT = Plot({"d_real": "D(x)", "d_fake": "D(G(z))"},
+                        "D(x) on real data, D(G(z)) on generated: D's probability that a sample is real", "probability")
+# A loss whose D gives a score, not a probability (wgan-gp, lsgan): its outputs get their own names and axis.
+SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
+                  "D's raw scores on real and generated data (not probabilities: the gap between them is what "
+                  "counts)", "score")
+# r_t has a chart of its own: it jumps between -1 and +1 and would bury D(x) and D(G(z)).
+R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
+                "real image: it memorises them; near 0 is healthy", "r_t")
+
 SPEC = FamilySpec(name="gan", z_dim=DEFAULT_Z_DIM, shared=SETTINGS, live=LIVE, defaults=resolve_defaults)
 
 
@@ -75,6 +89,7 @@ class GAN:
 
     name = "gan"  # the key in families.FAMILIES, recorded in a checkpoint's config
     spec = SPEC  # what the config knows of it: its settings, live settings and defaults
+    samples_caption = "**Samples** of G_ema from a fixed noise batch (the same z every time)"
     series = SERIES
     bounded = BOUNDED
     network_names = ("G", "G_ema", "D")  # model.safetensors key prefixes, in this order
@@ -112,6 +127,16 @@ class GAN:
         if self.policy:
             x = augment(x, self.policy, self.ctx.generator)
         return self.D(x, y)
+
+    @staticmethod
+    def step_cost(cfg: RunConfig) -> StepCost:
+        """The work and memory of one step (n_critic D updates and a G update): nets.step_cost."""
+        return step_cost(cfg)
+
+    @staticmethod
+    def plots(loss: str | None = None) -> tuple[Plot, Plot]:
+        """The Train tab's two charts: the losses, then D's outputs (as scores for a loss that gives no probabilities)."""
+        return LOSS_PLOT, (PROBABILITY_PLOT if loss is None or loss in PROBABILITY_LOSSES else SCORE_PLOT)
 
     @staticmethod
     def describe(cfg: RunConfig) -> str:

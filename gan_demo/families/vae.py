@@ -11,8 +11,10 @@ from torch import nn
 from gan_demo.core import distributed
 from gan_demo.core.config import IMG_SIZES, ConfigError, FamilySpec, RunConfig
 from gan_demo.core.step_utils import StepContext, grad_norm
+from gan_demo.families.plots import Plot
 from gan_demo.families.losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
-from gan_demo.families.nets import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
+from gan_demo.families.nets import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, StepCost, checked_labels, count_params, dcgan_down,
+                                    dcgan_init, embed_dim, forward_cost,
                       mlp_layers)
 
 KINDS = ("2d", "image")
@@ -69,6 +71,11 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     if v.lr_vae is None:
         v.lr_vae = 1e-3
 
+
+PLOTS = (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
+              "nats per sample", "nats"),
+         Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
+              "ELBO (nats)"))
 
 SPEC = FamilySpec(name="vae", z_dim=DEFAULT_Z_DIM, settings=VAESettings, live=LIVE, defaults=resolve_defaults,
                   check=check_settings, choices={"recon": RECONSTRUCTIONS})
@@ -165,14 +172,14 @@ class MLPEncoder(nn.Module):
         self.z_dim, self.n_classes, self.data_scale = z_dim, n_classes, data_scale
         in_dim = data_dim
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
         self.features = nn.Sequential(*mlp_layers(in_dim, width, depth, activation))
         self.out = nn.Linear(width, 2 * z_dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = x.reshape(x.shape[0], -1) / self.data_scale  # (B, data_dim)
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
         if y is not None:
             h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)  # (B, data_dim + embed_dim)
         mu, logvar = self.out(self.features(h)).chunk(2, dim=1)  # (B, 2 z_dim) -> 2 x (B, z_dim)
@@ -195,7 +202,7 @@ class ConvEncoder(nn.Module):
         self.apply(dcgan_init)
         in_dim = width * 4 * 4
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
         self.out = nn.Linear(in_dim, 2 * z_dim)
 
@@ -203,7 +210,7 @@ class ConvEncoder(nn.Module):
         if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
         h = self.features(x).flatten(1)  # (B, ndf*k, 4, 4) -> (B, ndf*k*16)
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
         if y is not None:
             h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)
         mu, logvar = self.out(h).chunk(2, dim=1)
@@ -282,6 +289,7 @@ class VAE:
 
     name = "vae"  # the key in families.FAMILIES, recorded in a checkpoint's config
     spec = SPEC  # what the config knows of it: its settings section, live settings, defaults and checks
+    samples_caption = "**Samples**: the decoder on a fixed noise batch z ~ N(0, I) (the same z every time)"
     Config = VAEConfig
     series = SERIES  # the curves train_step's dict holds
     bounded = ("loss",)  # beyond engine.BLOWUP per sample it has exploded
@@ -355,6 +363,29 @@ class VAE:
     def critic(self) -> None:
         """A VAE has no discriminator: samples get no 'how real' score."""
         return None
+
+    @staticmethod
+    def step_cost(cfg: RunConfig) -> StepCost:
+        """The work of one ELBO step of a resolved config, from layer shapes on the meta device (nothing allocated):
+        encoder and decoder forward, then backward (~2x forward), on one batch. Memory: fp32 weights, gradients
+        and Adam's two moments of both nets, and their activations (what autograd keeps for backward)."""
+        b, z_dim = cfg.train.batch_size, cfg.model.z_dim
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            c = vae_config(cfg).resolved()
+            encoder, decoder = build_vae_nets(c)
+            x = (torch.zeros(b, c.data_dim) if cfg.kind == "2d"
+                 else torch.zeros(b, cfg.model.channels, cfg.model.img_size, cfg.model.img_size))
+            y = torch.zeros(b, dtype=torch.long) if cfg.model.n_classes else None
+            e_flops, e_acts, _ = forward_cost(encoder, x, y)
+            d_flops, d_acts, _ = forward_cost(decoder, torch.zeros(b, z_dim), y)
+        params = count_params(encoder) + count_params(decoder)
+        return StepCost(flops=3.0 * (e_flops + d_flops), memory_bytes=4.0 * (4 * params + e_acts + d_acts),
+                        params=params)
+
+    @staticmethod
+    def plots(loss: str | None = None) -> tuple[Plot, Plot]:
+        """The Train tab's two charts: reconstruction and KL, then the ELBO (loss: unused, a VAE has one)."""
+        return PLOTS
 
     @staticmethod
     def describe(cfg: RunConfig) -> str:
