@@ -14,7 +14,7 @@ What a family class F offers the config, the Trainer, the checkpoint and the Sam
     F.network_names, F.optimizer_names   the keys of networks / optimizers (checkpoint prefixes, state.pt keys)
     F(cfg, ctx, dist=...)          builds nets and optimizers from a resolved RunConfig, weights from the seed
                                    alone; data, noise, autocast and gradient averaging come from the
-                                   engine.StepContext (the VAE also builds standalone from its own VAEConfig)
+                                   engine.StepContext (the VAE also builds standalone: vae.fit_to)
     F.empty_networks(cfg)          name -> module, to load a checkpoint's weights into
     F.sampling_nets(cfg, networks) (decoder, critic or None): what a Sampler draws with and scores with
     f.train_step() -> dict[str, Tensor]  one update; 0-d tensors left on the device
