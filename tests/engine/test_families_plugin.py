@@ -173,3 +173,13 @@ def test_unregistered_it_is_gone():
     with pytest.raises(ConfigError, match="family: must be one of gan, vae"):
         RunConfig(family="point").validate()
     assert "point" not in RunConfig().to_dict()
+
+
+def test_it_has_a_diagram_and_a_price_without_declaring_them(point_family):
+    from gan_demo.families import step_cost
+    from gan_demo.render.model_diagram import run_graph
+
+    svg = run_graph(moons().resolved(), numbers={"dist": 0.5}, step=3)
+    assert svg.startswith("<svg") and "point" in svg and "mean" in svg and "dist 0.5" in svg
+    cost = step_cost(moons().resolved(data_dim=2))
+    assert cost.params == 2 * 2 + 2 and cost.flops == 6.0 * cost.params * 100

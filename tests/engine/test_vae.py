@@ -396,3 +396,20 @@ if __name__ == "__main__":  # PYTHONPATH=. python tests/engine/test_vae.py: the 
     torch.set_num_threads(1)
     print("GOLDEN: dict = " + pprint.pformat(_rounded({c: measure_golden(c) for c in GOLDEN_CASES}), width=120,
                                              sort_dicts=False))
+
+
+def test_step_cost_prices_the_encoder_and_decoder(digits):
+    """A VAE's step is its own nets forward and backward (~3x forward), not a GAN's G and D."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_demo.families import step_cost
+
+    cfg = fit_to(vae_config(ngf=4, ndf=4, z_dim=4, batch_size=8, conditional=True), digits)
+    cost = step_cost(cfg)
+    vae = VAE(cfg, "cpu")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        mu, _ = vae.encoder(digits.x[:8], digits.y[:8])
+        vae.decoder(mu, digits.y[:8])
+    assert cost.flops == 3 * counter.get_total_flops() > 0
+    assert cost.params == sum(p.numel() for net in vae.networks.values() for p in net.parameters())
+    assert cost.memory_bytes > 16 * cost.params  # weights, gradients and Adam's moments, plus activations
