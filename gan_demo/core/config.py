@@ -486,12 +486,12 @@ def check_batch_view(check, cfg: "RunConfig") -> None:
     The batch must split into whole packs on every process, and the packs into whole groups, so that
     every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
     m, t = cfg.model, cfg.train
+    reads = set(family_spec(cfg.family).shared)  # the family whose D these shape (the GAN) names them as its own
     for name, value, top in (("mbstd_group", m.mbstd_group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
         check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
               f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
-        check(value == 0 or name in family_spec(cfg.family).shared, name,
-              f"changes the GAN's discriminator; a {cfg.family.upper()} has none (use 0)")
-    if t.batch_size is None or name not in family_spec(cfg.family).shared or t.world_size < 1 or t.batch_size % t.world_size:
+        check(value == 0 or name in reads, name, f"changes the GAN's discriminator; a {cfg.family.upper()} has none (use 0)")
+    if t.batch_size is None or not {"mbstd_group", "pack"} <= reads or t.world_size < 1 or t.batch_size % t.world_size:
         return  # the batch's own checks speak first
     share = t.batch_size // t.world_size
     if m.pack:
@@ -658,6 +658,7 @@ def field_type(klass, name: str) -> type:
     hint = typing.get_type_hints(klass)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
+
 
 def _quote(s: str) -> str:
     import shlex
