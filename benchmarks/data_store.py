@@ -166,8 +166,8 @@ def phase_step(folder: str, data_dir: str, img_size: int, steps: int, rounds: in
             start = time.perf_counter()
             tr.run(tr.step + per_round)
             seconds[name] += time.perf_counter() - start
-    same = all(torch.equal(a, b) for a, b in zip(trainers["uint8"].G.state_dict().values(),
-                                                 trainers["float32"].G.state_dict().values()))
+    same = all(torch.equal(a, b) for a, b in zip(trainers["uint8"].family.G.state_dict().values(),
+                                                 trainers["float32"].family.G.state_dict().values()))
     n = per_round * rounds
     return {
         "phase": "training step", "img_size": img_size, "batch_size": batch, "images": len(u8), "steps": n,

@@ -247,7 +247,7 @@ def check_gan_step(a) -> dict:
         out["precision"] = tr.precision
     lab = Trainer(RunConfig(data=DataConfig(dataset="ring8"), model=ModelConfig(width=64, depth=2),
                             train=TrainConfig(device=a.device)), device=a.device)
-    d, g = lab.d_step_only(), lab.g_step_only()
+    d, g = lab.run_phase("d"), lab.run_phase("g")
     if not all(math.isfinite(v) for v in (*d.values(), *g.values())) or lab.step != 1:
         raise RuntimeError(f"2D lab steps: {d} {g}")
     points = lab.sample_fixed()
@@ -264,15 +264,17 @@ def check_vae_step(a) -> dict:
         return {"skipped": "gan_demo/families/vae.py is not in this checkout"}
     import torch
 
-    from gan_demo.core.config import DataConfig
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig
     from gan_demo.data.datasets import load_dataset
     from gan_demo.families import FAMILIES
+    from gan_demo.families.vae import fit_to
 
     s = SIZES[a.device]
     VAE = FAMILIES["vae"]
-    ds = load_dataset(DataConfig(dataset="digits", img_size=16 if a.device == "cpu" else 32), a.device)
+    data = DataConfig(dataset="digits", img_size=16 if a.device == "cpu" else 32)
+    ds = load_dataset(data, a.device)
     small = dict(ngf=8, ndf=8, z_dim=8) if a.device == "cpu" else {}
-    vae = VAE(VAE.Config(conditional=True, **small).fit_to(ds), a.device)
+    vae = VAE(fit_to(RunConfig(family="vae", data=data, model=ModelConfig(conditional=True, **small)), ds), a.device)
     gen = torch.Generator(device=a.device).manual_seed(0)
     vae.train_step(ds.sample(64, gen))
     _sync(a.device)

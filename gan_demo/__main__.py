@@ -11,8 +11,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from gan_demo.core.config import (CHOICES, FAMILY_NAMES, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
-                     RunConfig, TrainConfig, VAESettings, field_docs, field_type)
+from gan_demo.core.config import (CHOICES, FAMILY_SPECS, LAUNCH_ONLY, RESOLVED_ONLY, ConfigError, DataConfig, ModelConfig,
+                     RunConfig, TrainConfig, field_docs, field_type)
 
 EXIT_USAGE = 2
 
@@ -30,16 +30,22 @@ def fail(message: str, code: int = EXIT_USAGE):
 
 
 # --------------------------------------------------------------------------- flags from config
-SECTIONS = {"DataConfig": "data", "ModelConfig": "model", "TrainConfig": "train", "VAESettings": "vae"}
+SHARED_SECTIONS = {"DataConfig": "data", "ModelConfig": "model", "TrainConfig": "train"}
 FLAG_TYPES = {"int": int, "float": float, "str": str}  # a field's annotation ("float | None") -> the flag's type
+
+
+def sections() -> dict[str, str]:
+    """{config class name: its section in RunConfig} (the flags' dest is "TrainConfig.lr_g", "VAESettings.beta"):
+    the shared sections and every registered family's own."""
+    return {**SHARED_SECTIONS, **{spec.settings.__name__: name for name, spec in FAMILY_SPECS.items() if spec.settings}}
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field (--lr-g for TrainConfig.lr_g), help from the field's comment."""
-    parser.add_argument("--family", dest="RunConfig.family", default=None, choices=FAMILY_NAMES,
+    parser.add_argument("--family", dest="RunConfig.family", default=None, choices=tuple(FAMILY_SPECS),
                         help=f"{field_docs(RunConfig)['family']} (default: gan)")
-    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training"),
-                         (VAESettings, "VAE (--family vae)")):
+    own = [(spec.settings, f"{name.upper()} (--family {name})") for name, spec in FAMILY_SPECS.items() if spec.settings]
+    for klass, title in ((DataConfig, "data"), (ModelConfig, "model"), (TrainConfig, "training"), *own):
         group = parser.add_argument_group(title)
         docs = field_docs(klass)
         for f in fields(klass):
@@ -69,7 +75,7 @@ def config_from_args(args, base: RunConfig | None = None) -> RunConfig:
         if "." not in key or value is None:
             continue
         section_name, name = key.split(".")
-        section = cfg if section_name == "RunConfig" else getattr(cfg, SECTIONS[section_name])
+        section = cfg if section_name == "RunConfig" else getattr(cfg, sections()[section_name])
         setattr(section, name, value)
     if getattr(args, "schedule", None):
         cfg.schedule = read_schedule(args.schedule)
@@ -277,7 +283,10 @@ def _train(args, dist, device) -> int:
     if budget is not None:
         budget.attach(trainer)  # placeholder steps until the speed of the first ones is known
     total = cfg.train.steps
-    what = f"{cfg.model.arch}, {cfg.train.loss}" if cfg.family == "gan" else f"{cfg.family}, {cfg.model.arch}, {cfg.vae.recon}"
+    from gan_demo.families import FAMILIES
+
+    family = FAMILIES[cfg.family]
+    what = family.describe(cfg) if hasattr(family, "describe") else f"{cfg.family}, {cfg.model.arch}"
     length = f"{args.minutes:g} minutes (steps set from the speed of the first ones)" if budget else f"{total} steps"
     say(f"training {cfg.data.dataset} ({what}) on {trainer.device} "
         f"({trainer.precision}){_processes(trainer)} for {length} -> {out}")

@@ -73,7 +73,7 @@ def pretrained_dir(arg: str | None) -> tuple[Path, str]:
                                 train=TrainConfig(batch_size=64, steps=1)), device="cpu")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():  # random weights large enough that every latent gives a different picture
-        for p in trainer.G_ema.parameters():
+        for p in trainer.family.G_ema.parameters():
             if p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
     trainer.save(root / "digits")

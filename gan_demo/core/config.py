@@ -1,11 +1,24 @@
-"""Run configuration: one dataclass per concern, validated in one place."""
+"""Run configuration: one dataclass per concern, validated in one place, and the registry of family settings.
+
+The shared sections (data, model, train) live here; each model family owns the rest. A family tells the config
+about itself with a FamilySpec (its own settings dataclass, the shared fields only it reads, its live settings,
+its defaults and checks) that gan_demo.families registers into FAMILY_SPECS at import: core imports no family,
+arrows point down. RunConfig holds one section per registered family that has settings of its own (cfg.vae,
+config.json's "vae"), so the CLI flags, section_of() and the checkpoints read a family's settings from the
+registry. gan_demo/__init__.py imports gan_demo.families, so the built-in families are registered before any
+config is built. The GAN's settings (loss, lr_g, d_norm, ...) stay in the shared model and train sections,
+where every config.json since format 1 has them; its FamilySpec names them as its own (`shared`).
+"""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Callable
 
 FORMAT_VERSION = 1
 
@@ -19,29 +32,11 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "silu")
 D_NORMS = ("auto", "batch", "spectral", "none")
 IMG_SIZES = (16, 32, 64)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-FAMILY_NAMES = ("gan", "vae")  # the keys of gan_demo.families.FAMILIES (a test keeps the two alike)
-RECONSTRUCTIONS = ("bernoulli", "gaussian")  # the VAE's reconstruction terms (losses.RECONSTRUCTIONS)
 OPERATIONS = ("color", "translation", "cutout")  # DiffAugment's three groups (gan_demo.families.augment), in the order they are applied
 DEFAULT_POLICY = "color,translation,cutout"  # the paper's choice for small sets (its "policy color,translation,cutout")
-# ring8's own defaults for the nonsaturating GAN: half the width, half the batch and 4x the
-# learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
-# quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
-# defaults"). grid25, spiral and moons keep the 2D defaults: on grid25 these settings lost modes (20-22 of 25
-# after 3,000-4,000 steps) and the decay alone lowered the high-quality share (0.858 against 0.877).
-FAST_2D = ("ring8",)
-FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
-FAST_2D_BATCH = 256
-FAST_2D_LR = 4e-3  # Adam learning rate of G and D
-# The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
-# of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
-# 2e-4 (the nonsaturating loss, the one measured), 4,000 steps: 620 CPU-seconds, FD 2.35x real (2.97x with two
-# threads instead of one), recall 0.94, precision 0.45, where the old defaults (64, 2e-4) had FD 5.7x, recall 0.93, precision 0.41 after 718
-# CPU-seconds (1,500 steps). R1 raised precision on the digits (0.54 at 3,000 steps) but takes BatchNorm out
-# of D, and on stacked-digits that collapsed G (328 of 1,000 modes against 989), so images keep no R1.
-# Other image losses keep 2e-4; the VAE keeps 64 channels and 3,000 steps (its figures were measured so).
-IMAGE_GAN_CHANNELS = 32
+# Adam's default rate for image runs with the nonsaturating loss (other losses: 2e-4), measured for the image GAN
+# (BENCHMARKS.md section 10; gan_demo.families.gan holds the rest of its recipe).
 IMAGE_GAN_LR = 5e-4
-DEFAULT_Z_DIM = {"gan": {"2d": 8, "image": 100}, "vae": {"2d": 2, "image": 16}}
 # augment="auto" augments image GAN sets with fewer training images than this. 0: never yet. Measured (BENCHMARKS.md
 # section 10): on 300 digits, 2,000 steps of the defaults, DiffAugment kept D from memorising (r_t 0.46 against
 # 1.0) but its FD was worse (58.7 against 46.9), so no size has been shown to gain within the default steps.
@@ -113,32 +108,126 @@ class TrainConfig:
     world_size: int = 1  # processes the global batch was split across (set from torchrun, not a flag)
 
 
-@dataclass
-class VAESettings:
-    """The VAE family's own settings; it shares the rest (z_dim, width, depth, ngf, ndf, conditional,
-    batch_size, steps, beta1, beta2, seed, device, amp) with the GAN's model and train sections."""
+@dataclass(frozen=True)
+class FamilySpec:
+    """What the config knows of a model family, registered by the family (gan_demo.families) into FAMILY_SPECS."""
 
-    recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
-    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
-    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
-    kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
-    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
+    name: str  # the family's key (RunConfig.family, gan_demo.families.FAMILIES)
+    z_dim: dict  # the default z_dim by dataset kind: {"2d": ..., "image": ...}
+    settings: type | None = None  # its own settings dataclass: RunConfig's section of the family's name (cfg.vae)
+    shared: tuple[str, ...] = ()  # model / train fields only this family reads (left out of another family's command)
+    live: tuple[str, ...] = ()  # the settings a run may change while it trains: its own or shared ones
+    defaults: Callable[["RunConfig", int | None], None] | None = None  # (cfg, n_images): fill its auto values in place, before the shared defaults
+    check: Callable[[Callable, Any, str], None] | None = None  # (check, its settings, kind): its own section's ranges; check(ok, name, msg)
+    choices: dict = field(default_factory=dict)  # its own fields whose values come from a fixed list (CLI choices)
 
 
-@dataclass
+FAMILY_SPECS: dict[str, FamilySpec] = {}  # name -> FamilySpec, filled by gan_demo.families
+
+
+def register_family(spec: FamilySpec) -> None:
+    """Make a family known to the config (its flags, sections, defaults and checks); unregister_family undoes it."""
+    FAMILY_SPECS[spec.name] = spec
+
+
+def unregister_family(name: str) -> None:
+    FAMILY_SPECS.pop(name, None)
+
+
+class RegistryView(Mapping):
+    """A read-only mapping built from a registry (FAMILY_SPECS, families.FAMILIES) on every read, so that a module
+    which took it at import (the Train tab's LIVE_SETTINGS, SECTION_OF) also sees a family registered after it."""
+
+    def __init__(self, build: Callable[[], dict]):
+        self._build = build
+
+    def __getitem__(self, key):
+        return self._build()[key]
+
+    def __iter__(self):
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __repr__(self) -> str:
+        return repr(self._build())
+
+
+def family_settings_classes() -> dict[str, type]:
+    """{family name: its own settings dataclass} for every registered family that has one."""
+    return {name: spec.settings for name, spec in FAMILY_SPECS.items() if spec.settings is not None}
+
+
+def family_spec(name: str) -> FamilySpec:
+    """The registered family `name`; ConfigError names the family field otherwise."""
+    if name not in FAMILY_SPECS:
+        raise ConfigError(f"family: must be one of {', '.join(FAMILY_SPECS)} (got {name!r})")
+    return FAMILY_SPECS[name]
+
+
+# Settings a run can change while it trains (the app's live controls, --schedule), per family.
+LIVE_SETTINGS = RegistryView(lambda: {name: spec.live for name, spec in FAMILY_SPECS.items()})
+
+
+def __getattr__(name: str):
+    if name == "FAMILY_NAMES":  # the registered families' names, in registration order
+        return tuple(FAMILY_SPECS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass(init=False)
 class RunConfig:
+    """The shared sections plus each registered family's own settings (cfg.vae); cfg.settings is the chosen
+    family's. RunConfig(family="vae", vae=VAESettings(beta=2)) names a family's section by the family."""
+
     family: str = "gan"  # model family: gan (generator + discriminator) or vae (encoder + decoder); checkpoints without one are GANs
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    vae: VAESettings = field(default_factory=VAESettings)
     step: int = 0  # training steps already taken (set when saved)
     schedule: list = field(default_factory=list)  # settings changed during the run: [{"step": N, "lr_d": 0.01, ...}], applied when the run reaches step N (LIVE_SETTINGS)
     format_version: int = FORMAT_VERSION  # checkpoint format
+    sections: dict = field(default_factory=dict)  # family name -> its own settings, for every registered family with some (config.json: one key each)
+
+    def __init__(self, family: str = "gan", data: DataConfig | None = None, model: ModelConfig | None = None,
+                 train: TrainConfig | None = None, step: int = 0, schedule: list | None = None,
+                 format_version: int = FORMAT_VERSION, sections: dict | None = None, **settings):
+        classes = family_settings_classes()
+        unknown = set(settings) - set(classes)
+        if unknown:
+            raise TypeError(f"RunConfig has no section {', '.join(sorted(unknown))} (registered families with "
+                            f"settings: {', '.join(classes) or 'none'})")
+        self.family = family
+        self.data = DataConfig() if data is None else data
+        self.model = ModelConfig() if model is None else model
+        self.train = TrainConfig() if train is None else train
+        self.step = step
+        self.schedule = [] if schedule is None else schedule
+        self.format_version = format_version
+        self.sections = {name: klass() for name, klass in classes.items()}
+        self.sections.update(sections or {})
+        self.sections.update(settings)
+
+    def __getattr__(self, name: str):
+        """A family's own section by the family's name: cfg.vae."""
+        sections = self.__dict__.get("sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def settings(self):
+        """The chosen family's own settings (None for a family without a section of its own, such as the GAN)."""
+        return self.sections.get(self.family)
 
     # ------------------------------------------------------------------ io
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = {"family": self.family, "data": dataclasses.asdict(self.data), "model": dataclasses.asdict(self.model),
+               "train": dataclasses.asdict(self.train)}
+        out.update({name: dataclasses.asdict(section) for name, section in self.sections.items()})
+        out.update(step=self.step, schedule=copy.deepcopy(self.schedule), format_version=self.format_version)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
@@ -167,7 +256,7 @@ class RunConfig:
             data=build(DataConfig, d.get("data")),
             model=build(ModelConfig, d.get("model")),
             train=build(TrainConfig, d.get("train")),
-            vae=build(VAESettings, d.get("vae")),
+            sections={name: build(klass, d.get(name)) for name, klass in family_settings_classes().items()},
             step=int(d.get("step", 0)),
             schedule=d.get("schedule") or [],
         )
@@ -187,48 +276,15 @@ class RunConfig:
         n_images an image GAN's augment stays "auto".
         """
         cfg = RunConfig.from_dict(self.to_dict())
-        d, m, t, v = cfg.data, cfg.model, cfg.train, cfg.vae
+        d, m, t = cfg.data, cfg.model, cfg.train
         cfg.validate()  # the family first: its name picks the defaults below
+        spec = FAMILY_SPECS[cfg.family]
         two_d = cfg.kind == "2d"
-        vae = cfg.family == "vae"
         if m.arch == "auto":
             m.arch = "mlp" if two_d else "dcgan"
         if m.z_dim is None:
-            m.z_dim = DEFAULT_Z_DIM[cfg.family][cfg.kind]
-        # ring8's GAN with the 2D recipe (nonsaturating + R1), as measured: the click-through demo's set, sharp in a minute
-        fast = not vae and two_d and t.loss == "nonsaturating" and d.dataset in FAST_2D
-        image_gan = not vae and not two_d
-        if m.width is None:
-            m.width = FAST_2D_WIDTH if fast else 256
-        if m.ngf is None:
-            m.ngf = IMAGE_GAN_CHANNELS if image_gan else 64
-        if m.ndf is None:
-            m.ndf = IMAGE_GAN_CHANNELS if image_gan else 64
-        image_lr = IMAGE_GAN_LR if t.loss == "nonsaturating" else 2e-4
-        if t.lr_g is None:
-            t.lr_g = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
-        if t.lr_d is None:
-            t.lr_d = FAST_2D_LR if fast else 1e-3 if two_d else image_lr
-        if t.beta1 is None:
-            t.beta1 = 0.9 if vae else 0.0 if t.loss == "wgan-gp" else 0.5
-        if t.batch_size is None:
-            t.batch_size = FAST_2D_BATCH if fast else 512 if two_d else 64
-        if t.r1_gamma is None:
-            t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
-        if t.steps is None:
-            t.steps = 5000 if two_d else 4000 if image_gan else 3000
-        if t.lr_decay is None:
-            t.lr_decay = 0.5 if fast else 0.0
-        if t.mode_seeking is None:
-            t.mode_seeking = 1.0 if m.conditional else 0.0
-        if m.mbstd_group is None:
-            m.mbstd_group = default_mbstd_group(cfg)
-        if m.d_norm == "auto":
-            m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
-        if two_d or vae:  # points are not images, and the VAE has no D to augment for
-            t.augment = "none"
-        elif t.augment == "auto" and n_images is not None:
-            t.augment = auto_augment(n_images)
+            m.z_dim = spec.z_dim[cfg.kind]
+        # What the dataset says, before the family's defaults (a 2D VAE's recon_sigma is in units of the spread)
         m.img_size = d.img_size
         m.data_dim = data_dim
         if channels is not None:
@@ -238,26 +294,51 @@ class RunConfig:
         m.n_classes = n_classes if m.conditional else 0
         if data_scale is not None:
             m.data_scale = data_scale
-        if vae:  # a GAN's config keeps the VAE section as it was given (auto: None)
-            if v.recon is None:
-                v.recon = "gaussian" if two_d else "bernoulli"
-            if v.recon_sigma is None:
-                v.recon_sigma = 0.1 * m.data_scale if two_d else 0.1
-            if v.lr_vae is None:
-                v.lr_vae = 1e-3
+        if spec.defaults is not None:  # the family's own picks first (a ring8 GAN's recipe, a VAE's beta1, ...)
+            spec.defaults(cfg, n_images)
+        # The shared defaults for what the family left auto (another family's sections keep theirs as given)
+        if m.width is None:
+            m.width = 256
+        if m.ngf is None:
+            m.ngf = 64
+        if m.ndf is None:
+            m.ndf = 64
+        image_lr = IMAGE_GAN_LR if t.loss == "nonsaturating" else 2e-4
+        if t.lr_g is None:
+            t.lr_g = 1e-3 if two_d else image_lr
+        if t.lr_d is None:
+            t.lr_d = 1e-3 if two_d else image_lr
+        if t.beta1 is None:
+            t.beta1 = 0.0 if t.loss == "wgan-gp" else 0.5
+        if t.batch_size is None:
+            t.batch_size = 512 if two_d else 64
+        if t.r1_gamma is None:
+            t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
+        if t.steps is None:
+            t.steps = 5000 if two_d else 3000
+        if t.lr_decay is None:
+            t.lr_decay = 0.0
+        if t.mode_seeking is None:
+            t.mode_seeking = 1.0 if m.conditional else 0.0
+        if m.mbstd_group is None:
+            m.mbstd_group = default_mbstd_group(cfg)
+        if m.d_norm == "auto":
+            m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
+        if two_d or "augment" not in spec.shared:  # points are not images; a family without D has none to augment for
+            t.augment = "none"
         cfg.validate()
         return cfg
 
     # ---------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
-        d, m, t, v = self.data, self.model, self.train, self.vae
+        d, m, t = self.data, self.model, self.train
 
         def check(ok: bool, name: str, msg: str):
             if not ok:
                 raise ConfigError(f"{name}: {msg}")
 
-        check(self.family in FAMILY_NAMES, "family", f"must be one of {', '.join(FAMILY_NAMES)} (got {self.family!r})")
+        family_spec(self.family)
 
         check(isinstance(d.dataset, str) and d.dataset != "", "dataset", "must name a dataset or a path")
         check(d.img_size in IMG_SIZES, "img_size", f"must be one of {', '.join(map(str, IMG_SIZES))} (got {d.img_size})")
@@ -282,7 +363,7 @@ class RunConfig:
                   "find by itself, which is what the dataset measures")
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
                   f"needs a labelled dataset ({', '.join(LABELLED_DATASETS)}), not {d.dataset!r}")
-        check_live_settings(check, t, v)
+        check_live_settings(check, self)
         check(t.beta1 is None or 0 <= t.beta1 < 1, "beta1", f"must be in [0, 1), {auto} (got {t.beta1})")
         check(0 <= t.beta2 < 1, "beta2", f"must be in [0, 1) (got {t.beta2})")
         check(t.batch_size is None or 1 <= t.batch_size <= 65536, "batch_size",
@@ -300,7 +381,7 @@ class RunConfig:
               f"must be between 1 and 100,000,000, {auto} (got {t.steps})")
         check(0 <= t.seed < 2**63, "seed", f"must be between 0 and 2^63 - 1 (got {t.seed})")
         check(t.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)} (got {t.device!r})")
-        check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, self.kind)
+        check_family_settings(check, self)
         check_schedule(self)
 
     # ----------------------------------------------------------------- cli
@@ -316,11 +397,12 @@ class RunConfig:
         parts = [launcher, f"--dataset {_quote(self.data.dataset)}"]
         if self.family != base.family:
             parts.append(f"--family {self.family}")
-        for section in ("data", "model", "train") + (("vae",) if self.family == "vae" else ()):
+        others = owned_by_other_families(self.family)
+        for section in ("data", "model", "train") + ((self.family,) if self.settings is not None else ()):
             mine, default = getattr(self, section), getattr(base, section)
             for f in fields(mine):
                 if ((section == "model" and f.name in RESOLVED_ONLY) or (section == "train" and f.name in LAUNCH_ONLY)
-                        or (section, f.name) == ("data", "dataset") or (self.family != "gan" and f.name in GAN_ONLY)):
+                        or (section, f.name) == ("data", "dataset") or f.name in others):
                     continue
                 value = getattr(mine, f.name)
                 if value == getattr(default, f.name):
@@ -355,9 +437,11 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     return tuple(op for op in OPERATIONS if op in parts)  # applied in a fixed order whatever the spelling
 
 
-def check_live_settings(check, t: "TrainConfig", v: "VAESettings") -> None:
+def check_live_settings(check, cfg: "RunConfig") -> None:
     """The ranges of the settings a run can change while it trains (LIVE_SETTINGS): validate() checks them
-    with the rest, and check_schedule after each change (the other settings cannot change)."""
+    with the rest, and check_schedule after each change (the other settings cannot change). The shared train
+    section's here, each family's own section by its FamilySpec.check."""
+    t = cfg.train
     auto = "or auto for the default"
     check(t.loss in LOSSES, "loss", f"must be one of {', '.join(LOSSES)} (got {t.loss!r})")
     check(t.lr_g is None or 0 < t.lr_g < 1e6, "lr_g", f"must be a positive number, {auto} (got {t.lr_g})")
@@ -365,8 +449,22 @@ def check_live_settings(check, t: "TrainConfig", v: "VAESettings") -> None:
     check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
     check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
     check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
-    check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
-    check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+    check_family_settings(check, cfg)
+
+
+def check_family_settings(check, cfg: "RunConfig") -> None:
+    """Every registered family's own section, checked by its FamilySpec.check (a GAN's config keeps a VAE
+    section too, checked alike)."""
+    for name, section in cfg.sections.items():
+        spec = FAMILY_SPECS.get(name)
+        if spec is not None and spec.check is not None:
+            spec.check(check, section, cfg.kind)
+
+
+def owned_by_other_families(family: str) -> set[str]:
+    """Shared model / train fields that only other families read (a VAE's command leaves out the GAN's loss)."""
+    mine = set(FAMILY_SPECS[family].shared) if family in FAMILY_SPECS else set()
+    return {name for spec in FAMILY_SPECS.values() for name in spec.shared} - mine
 
 
 def check_augment(check, augment, kind: str, family: str) -> None:
@@ -376,7 +474,7 @@ def check_augment(check, augment, kind: str, family: str) -> None:
     except ValueError as exc:
         check(False, "augment", str(exc).removeprefix("augment: "))
     check(isinstance(augment, str), "augment", f"must be auto, none or a policy such as {DEFAULT_POLICY} (got {augment!r})")
-    check(not (policy and kind == "2d" and family == "gan"), "augment",
+    check(not (policy and kind == "2d" and "augment" in family_spec(family).shared), "augment",
           "augments images only; a 2D run trains on its points as they are (use auto or none)")
 
 
@@ -386,7 +484,8 @@ def default_mbstd_group(cfg: "RunConfig") -> int:
     long as each process's batch (or its packs) splits into groups of 4; else 0 (off: ring8's worst seed was
     no better with it, and the image defaults' BatchNorm D beat it on stacked-digits)."""
     m, t = cfg.model, cfg.train
-    if cfg.family != "gan" or cfg.data.dataset not in MBSTD_DATASETS or t.loss != "nonsaturating":
+    if "mbstd_group" not in family_spec(cfg.family).shared or cfg.data.dataset not in MBSTD_DATASETS \
+            or t.loss != "nonsaturating":
         return 0
     share = (t.batch_size or 0) // max(t.world_size, 1)
     seen = share // m.pack if m.pack else share
@@ -405,12 +504,13 @@ def check_batch_view(check, cfg: "RunConfig") -> None:
     The batch must split into whole packs on every process, and the packs into whole groups, so that
     every training sample is judged (the evaluation's odd batches are padded by the model itself)."""
     m, t = cfg.model, cfg.train
+    reads = set(family_spec(cfg.family).shared)  # the family whose D these shape (the GAN) names them as its own
     group = 0 if m.mbstd_group is None else m.mbstd_group  # auto: off until resolved()
     for name, value, top in (("mbstd_group", group, MAX_MBSTD_GROUP), ("pack", m.pack, MAX_PACK)):
         check(isinstance(value, int) and not isinstance(value, bool) and (value == 0 or 2 <= value <= top), name,
               f"must be 0 (off) or a whole number between 2 and {top} (got {value!r})")
-        check(value == 0 or cfg.family == "gan", name, "changes the GAN's discriminator; a VAE has none (use 0)")
-    if t.batch_size is None or cfg.family != "gan" or t.world_size < 1 or t.batch_size % t.world_size:
+        check(value == 0 or name in reads, name, f"changes the GAN's discriminator; a {cfg.family.upper()} has none (use 0)")
+    if t.batch_size is None or not {"mbstd_group", "pack"} <= reads or t.world_size < 1 or t.batch_size % t.world_size:
         return  # the batch's own checks speak first
     share = t.batch_size // t.world_size
     if m.pack:
@@ -424,26 +524,26 @@ def check_batch_view(check, cfg: "RunConfig") -> None:
               f"{m.mbstd_group} (pick a group size that divides {seen})")
 
 
-def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
-    """The VAE's own settings, checked alike in a RunConfig and in a standalone VAEConfig (check(ok, name, msg))."""
-    check(recon is None or recon in RECONSTRUCTIONS, "recon",
-          f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {recon!r})")
-    check(not (recon == "bernoulli" and kind == "2d"), "recon", "bernoulli needs pixels in [0, 1]; points use gaussian")
-    check(recon_sigma is None or 0 < recon_sigma < 1e6, "recon_sigma",
-          f"must be positive, or None for auto (got {recon_sigma})")
-    check(0 <= beta <= 1000, "beta", f"must be between 0 and 1000 (got {beta})")
-    check(0 <= kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {kl_warmup})")
-
-
-# Settings a run can change while it trains (the app's live controls, --schedule), per family.
-LIVE_SETTINGS = {"gan": ("lr_g", "lr_d", "n_critic", "loss", "r1_gamma", "gp_weight"), "vae": ("beta", "lr_vae")}
 MAX_SCHEDULE = 1000  # changes one run may record
 
 
+def live_section(cfg: "RunConfig", name: str, family: str | None = None):
+    """The section of cfg that holds live setting `name` of `family` (default: cfg's own): that family's
+    settings when the field is theirs, else train."""
+    own = cfg.sections.get(cfg.family if family is None else family)
+    return own if own is not None and name in {f.name for f in fields(own)} else cfg.train
+
+
+def live_type(family: str, name: str) -> type:
+    """The value type (int, float or str) of a registered family's live setting, from the field that holds it."""
+    own = FAMILY_SPECS[family].settings
+    return field_type(own if own is not None and name in {f.name for f in fields(own)} else TrainConfig, name)
+
+
 def apply_live(cfg: "RunConfig", changes: dict) -> None:
-    """Set live settings (LIVE_SETTINGS) on cfg in place: the vae section's or train's field of that name."""
+    """Set live settings (LIVE_SETTINGS) on cfg in place, each in its section (live_section)."""
     for name, value in changes.items():
-        setattr(cfg.vae if name in ("beta", "lr_vae") else cfg.train, name, value)
+        setattr(live_section(cfg, name), name, value)
 
 
 def check_live_values(family: str, changes: dict, where: str = "") -> None:
@@ -459,7 +559,7 @@ def check_live_values(family: str, changes: dict, where: str = "") -> None:
         raise ConfigError(f"{prefix}a {family} run can change {', '.join(allowed)} while it trains"
                           + (f" (not {', '.join(sorted(map(str, unknown)))[:200]})" if unknown else ""))
     for name, value in changes.items():
-        kind = _LIVE_TYPES[name]
+        kind = live_type(family, name)
         if value is None:
             raise ConfigError(f"{prefix}give {name} a value (auto cannot be a change)")
         if kind is int:
@@ -489,7 +589,8 @@ def check_schedule(cfg: "RunConfig", each=None) -> None:
     if not schedule:
         return
     trial = RunConfig(family=cfg.family, data=dataclasses.replace(cfg.data), model=dataclasses.replace(cfg.model),
-                      train=dataclasses.replace(cfg.train), vae=dataclasses.replace(cfg.vae), step=cfg.step)
+                      train=dataclasses.replace(cfg.train), step=cfg.step,
+                      sections={name: dataclasses.replace(section) for name, section in cfg.sections.items()})
 
     def check(ok: bool, name: str, msg: str):
         if not ok:
@@ -508,7 +609,7 @@ def check_schedule(cfg: "RunConfig", each=None) -> None:
         check_live_values(cfg.family, changes, where)
         apply_live(trial, changes)
         try:
-            check_live_settings(check, trial.train, trial.vae)  # only live settings change along a schedule
+            check_live_settings(check, trial)  # only live settings change along a schedule
             if each is not None:
                 each(trial)
         except ConfigError as exc:
@@ -543,12 +644,12 @@ SERVER_ONLY = ("data_dir", "device")
 
 
 def section_of() -> dict[str, str]:
-    """{field name: "data" | "model" | "train" | "vae" | "run"} for every field a run's settings can name.
+    """{field name: "data" | "model" | "train" | a family's name ("vae") | "run"} for every field a run's settings can name.
 
     The one map from a flat setting to its config section (the Train tab, the API and their tests use
     it); a name in two sections (img_size, channels) belongs to data: the model's copy is derived.
     """
-    out = {f.name: "vae" for f in fields(VAESettings)}
+    out = {f.name: name for name, klass in family_settings_classes().items() for f in fields(klass)}
     out.update({f.name: "train" for f in fields(TrainConfig) if f.name not in LAUNCH_ONLY})
     out.update({f.name: "model" for f in fields(ModelConfig) if f.name not in RESOLVED_ONLY})
     out.update({f.name: "data" for f in fields(DataConfig)})
@@ -556,9 +657,17 @@ def section_of() -> dict[str, str]:
     return out
 
 
-def web_settings() -> dict[str, str]:
-    """section_of() less what the server decides: the settings a web visitor may choose."""
-    return {name: section for name, section in section_of().items() if name not in SERVER_ONLY}
+def web_settings() -> Mapping[str, str]:
+    """section_of() less what the server decides: the settings a web visitor may choose (read from the
+    registry on every use, so a module may keep it)."""
+    return RegistryView(lambda: {name: section for name, section in section_of().items() if name not in SERVER_ONLY})
+
+
+def section_classes() -> Mapping[str, type]:
+    """{section: its dataclass} for every section a setting can live in (section_of's values): the shared
+    ones, each family's own, and "run" (RunConfig); read from the registry on every use."""
+    return RegistryView(lambda: {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+                                 **family_settings_classes(), "run": RunConfig})
 
 
 def field_type(klass, name: str) -> type:
@@ -568,14 +677,6 @@ def field_type(klass, name: str) -> type:
     hint = typing.get_type_hints(klass)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
-
-# Each live setting's value type (int, float or str), for check_live_values.
-_LIVE_TYPES = {name: field_type(VAESettings if name in ("beta", "lr_vae") else TrainConfig, name)
-               for names in LIVE_SETTINGS.values() for name in names}
-
-# ModelConfig / TrainConfig fields only the GAN family reads (left out of another family's command).
-GAN_ONLY = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma",
-            "mode_seeking", "ema_decay", "augment")
 
 
 def _quote(s: str) -> str:
@@ -601,8 +702,11 @@ def field_docs(klass) -> dict[str, str]:
     return docs
 
 
-CHOICES = {  # fields whose values come from a fixed list
+SHARED_CHOICES = {  # shared fields whose values come from a fixed list
     "arch": ARCHS, "activation": ACTIVATIONS, "d_norm": D_NORMS, "loss": LOSSES,
-    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3), "recon": RECONSTRUCTIONS,
-    "family": FAMILY_NAMES,
+    "device": DEVICES, "img_size": IMG_SIZES, "channels": (1, 3),
 }
+# Every field whose values come from a fixed list: the shared ones, each family's own (FamilySpec.choices), family.
+CHOICES = RegistryView(lambda: {**SHARED_CHOICES, **{name: values for spec in FAMILY_SPECS.values()
+                                                       for name, values in spec.choices.items()},
+                                "family": tuple(FAMILY_SPECS)})

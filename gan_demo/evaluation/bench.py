@@ -175,12 +175,12 @@ def run_bench(cfg: RunConfig, steps: int = DEFAULT_STEPS, warmup: int = 5, canon
         "dataset": rcfg.data.dataset, "arch": rcfg.model.arch, "img_size": rcfg.model.img_size if trainer.kind == "image" else None,
         "batch_size": batch, "device": str(device), "precision": trainer.precision, "amp_bf16": trainer.use_amp,
         "compile": compile,
-        "params_G": count_params(trainer.G), "params_D": count_params(trainer.D),
+        "params_G": count_params(trainer.family.G), "params_D": count_params(trainer.family.D),
         "steps": steps, "warmup": warmup, "rounds": min(rounds, steps), "notes": [],
     }
     result["flops_per_step"] = step_flops(trainer.step_once)  # eager, before any compilation
     if compile:
-        trainer.family.G, trainer.family.D = torch.compile(trainer.G), torch.compile(trainer.D)
+        trainer.family.G, trainer.family.D = torch.compile(trainer.family.G), torch.compile(trainer.family.D)
     # Warm-up (and, with compile, compilation: its first steps minus the steady step time).
     _sync(device)
     start = time.perf_counter()
@@ -377,8 +377,8 @@ def poll_overhead(cfg: RunConfig, steps: int = 30, interval: float = POLL_INTERV
 
 # ------------------------------------------------------------------------------ fast-path ablation
 def _undo_channels_last(trainer) -> None:
-    trainer.G.to(memory_format=torch.contiguous_format)
-    trainer.D.to(memory_format=torch.contiguous_format)
+    trainer.family.G.to(memory_format=torch.contiguous_format)
+    trainer.family.D.to(memory_format=torch.contiguous_format)
 
 
 def _bf16(trainer) -> None:
@@ -424,7 +424,7 @@ def ablation(cfg: RunConfig, steps: int = 4, rounds: int = 5, warmup: int = 2, t
             variants[name] = (trainer.step_once, d_grads)
         if compile:
             trainer = build_trainer(cfg)
-            trainer.family.G, trainer.family.D = torch.compile(trainer.G), torch.compile(trainer.D)
+            trainer.family.G, trainer.family.D = torch.compile(trainer.family.G), torch.compile(trainer.family.D)
             variants["torch.compile"] = (trainer.step_once, False)
         if canonical and trainer.kind == "image" and (module := load_canonical()) is not None:
             loop = module.make_loop(trainer.cfg, trainer.device, workers=2)

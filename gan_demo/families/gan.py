@@ -8,14 +8,75 @@ from torch import nn
 
 from gan_demo.core import distributed
 from gan_demo.families.augment import augment, overfit_sign, parse_policy
-from gan_demo.core.config import RunConfig
+from gan_demo.core.config import FamilySpec, RunConfig, auto_augment
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
-from gan_demo.families.losses import d_loss, d_score, g_loss, gradient_penalty, r1_penalty
-from gan_demo.families.nets import build_models
+from gan_demo.families.losses import PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty
+from gan_demo.families.plots import Plot
+from gan_demo.families.nets import StepCost, build_models, step_cost
 
 # What train_step returns, in this order (the Train tab, /train_poll and the CLI read these names).
 SERIES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "r_t")
 BOUNDED = ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g")  # beyond engine.BLOWUP these have exploded
+
+# The GAN's settings sit in the shared model and train sections (where every config.json has them); these
+# are the ones only it reads, so another family's command line leaves them out.
+SETTINGS = ("d_norm", "mbstd_group", "pack", "loss", "lr_g", "lr_d", "lr_decay", "n_critic", "gp_weight", "r1_gamma",
+            "mode_seeking", "ema_decay", "augment")
+LIVE = ("lr_g", "lr_d", "n_critic", "loss", "r1_gamma", "gp_weight")  # what a run may change while it trains
+DEFAULT_Z_DIM = {"2d": 8, "image": 100}
+# ring8's own defaults for the nonsaturating GAN: half the width, half the batch and 4x the
+# learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
+# quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
+# defaults"). grid25, spiral and moons keep the 2D defaults: on grid25 these settings lost modes (20-22 of 25
+# after 3,000-4,000 steps) and the decay alone lowered the high-quality share (0.858 against 0.877).
+FAST_2D = ("ring8",)
+FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
+FAST_2D_BATCH = 256
+FAST_2D_LR = 4e-3  # Adam learning rate of G and D
+# The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
+# of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
+# 2e-4 (the nonsaturating loss, the one measured: config.IMAGE_GAN_LR), 4,000 steps: 620 CPU-seconds, FD 2.35x
+# real (2.97x with two threads instead of one), recall 0.94, precision 0.45, where the old defaults (64, 2e-4) had
+# FD 5.7x, recall 0.93, precision 0.41 after 718 CPU-seconds (1,500 steps). R1 raised precision on the digits (0.54
+# at 3,000 steps) but takes BatchNorm out of D, and on stacked-digits that collapsed G (328 of 1,000 modes against
+# 989), so images keep no R1. Other image losses keep 2e-4; the VAE keeps 64 channels and 3,000 steps.
+IMAGE_GAN_CHANNELS = 32
+IMAGE_GAN_STEPS = 4000
+
+
+def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
+    """The GAN's own auto values (RunConfig.resolved fills the rest with the shared defaults): ring8's recipe
+    with the nonsaturating loss, the image GAN's channels and steps, and augment="auto" once n_images is known."""
+    d, m, t = cfg.data, cfg.model, cfg.train
+    if cfg.kind == "2d":
+        if t.loss == "nonsaturating" and d.dataset in FAST_2D:
+            for section, name, value in ((m, "width", FAST_2D_WIDTH), (t, "batch_size", FAST_2D_BATCH),
+                                         (t, "lr_g", FAST_2D_LR), (t, "lr_d", FAST_2D_LR), (t, "lr_decay", 0.5)):
+                if getattr(section, name) is None:
+                    setattr(section, name, value)
+        return
+    for section, name, value in ((m, "ngf", IMAGE_GAN_CHANNELS), (m, "ndf", IMAGE_GAN_CHANNELS),
+                                 (t, "steps", IMAGE_GAN_STEPS)):
+        if getattr(section, name) is None:
+            setattr(section, name, value)
+    if t.augment == "auto" and n_images is not None:
+        t.augment = auto_augment(n_images)
+
+
+R_T = "r_t (ADA)"  # the legend's name of the r_t series (gan_demo.families.augment.overfit_sign)
+SCORE_REAL, SCORE_FAKE = "critic on real", "critic on generated"  # a score loss's D outputs (not probabilities)
+LOSS_PLOT = Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss")
+PROBABILITY_PLOT = Plot({"d_real": "D(x)", "d_fake": "D(G(z))"},
+                        "D(x) on real data, D(G(z)) on generated: D's probability that a sample is real", "probability")
+# A loss whose D gives a score, not a probability (wgan-gp, lsgan): its outputs get their own names and axis.
+SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
+                  "D's raw scores on real and generated data (not probabilities: the gap between them is what "
+                  "counts)", "score")
+# r_t has a chart of its own: it jumps between -1 and +1 and would bury D(x) and D(G(z)).
+R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
+                "real image: it memorises them; near 0 is healthy", "r_t")
+
+SPEC = FamilySpec(name="gan", z_dim=DEFAULT_Z_DIM, shared=SETTINGS, live=LIVE, defaults=resolve_defaults)
 
 
 class GAN:
@@ -27,6 +88,8 @@ class GAN:
     """
 
     name = "gan"  # the key in families.FAMILIES, recorded in a checkpoint's config
+    spec = SPEC  # what the config knows of it: its settings, live settings and defaults
+    samples_caption = "**Samples** of G_ema from a fixed noise batch (the same z every time)"
     series = SERIES
     bounded = BOUNDED
     network_names = ("G", "G_ema", "D")  # model.safetensors key prefixes, in this order
@@ -65,6 +128,21 @@ class GAN:
             x = augment(x, self.policy, self.ctx.generator)
         return self.D(x, y)
 
+    @staticmethod
+    def step_cost(cfg: RunConfig) -> StepCost:
+        """The work and memory of one step (n_critic D updates and a G update): nets.step_cost."""
+        return step_cost(cfg)
+
+    @staticmethod
+    def plots(loss: str | None = None) -> tuple[Plot, Plot]:
+        """The Train tab's two charts: the losses, then D's outputs (as scores for a loss that gives no probabilities)."""
+        return LOSS_PLOT, (PROBABILITY_PLOT if loss is None or loss in PROBABILITY_LOSSES else SCORE_PLOT)
+
+    @staticmethod
+    def describe(cfg: RunConfig) -> str:
+        """The run in a few words for the command line's first line: "dcgan, hinge"."""
+        return f"{cfg.model.arch}, {cfg.train.loss}"
+
     @classmethod
     def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:
         """The networks a checkpoint holds, built from its config for its weights to be loaded into."""
@@ -102,7 +180,7 @@ class GAN:
         return self.D
 
     def apply_settings(self, changes: dict) -> None:
-        """Live settings (config.LIVE_SETTINGS["gan"]) from the next update on: the phases read cfg.train
+        """Live settings (LIVE) from the next update on: the phases read cfg.train
         each update; the learning rates go into the optimizers. D's normalisation stays what it was built with."""
         for name, value in changes.items():
             setattr(self.cfg.train, name, value)

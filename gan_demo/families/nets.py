@@ -49,11 +49,11 @@ def _check_d_norm(d_norm: str) -> None:
         raise ValueError(f"d_norm must be one of {', '.join(D_NORM_KINDS)} (got {d_norm!r}); resolve the config first")
 
 
-def _embed_dim(z_dim: int) -> int:
+def embed_dim(z_dim: int) -> int:
     return min(z_dim, MAX_EMBED_DIM)
 
 
-def _labels(y, batch: int, n_classes: int, device: torch.device, who: str) -> torch.Tensor | None:
+def checked_labels(y, batch: int, n_classes: int, device: torch.device, who: str) -> torch.Tensor | None:
     """Checked class labels as a (B,) long tensor, or None for an unconditional model.
 
     An unconditional model ignores y, so a trainer may always pass the dataset's labels.
@@ -187,7 +187,7 @@ class MLPGenerator(nn.Module):
         self.data_scale = data_scale
         in_dim = z_dim
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
         layers = mlp_layers(in_dim, width, depth, activation)
         layers.append(nn.Linear(width if depth else in_dim, data_dim))
@@ -195,7 +195,7 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         z = _noise(z, self.z_dim)
-        y = _labels(y, z.shape[0], self.n_classes, z.device, "the generator")
+        y = checked_labels(y, z.shape[0], self.n_classes, z.device, "the generator")
         if y is not None:
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
         return self.net(z) * self.data_scale  # (B, data_dim)
@@ -246,7 +246,7 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1) / self.data_scale
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
         if self.pack:
             x, y = pack_samples(x, self.pack, y)  # (B/m, m*data_dim), labels (B/m, m)
         if self.mbstd_group:
@@ -287,7 +287,7 @@ class DCGANGenerator(nn.Module):
         self.z_dim, self.n_classes, self.out_shape = z_dim, n_classes, (channels, img_size, img_size)
         in_dim = z_dim
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))  # N(0, 1) init, like z
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))  # N(0, 1) init, like z
             in_dim += self.embed.embedding_dim
         mult = img_size // 8  # 64 px: 8, 32 px: 4, 16 px: 2
         # input is Z, going into a convolution; state size: (z_dim [+ embed_dim]) x 1 x 1
@@ -315,7 +315,7 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         z = _noise(z, self.z_dim)
-        y = _labels(y, z.shape[0], self.n_classes, z.device, "the generator")
+        y = checked_labels(y, z.shape[0], self.n_classes, z.device, "the generator")
         if y is not None:
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)  # (B, z_dim + embed_dim)
         return self.net(z[:, :, None, None])  # (B, z_dim', 1, 1) -> (B, C, H, W)
@@ -381,7 +381,7 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the discriminator")
         if self.pack:
             x, y = pack_samples(x, self.pack, y)  # (B/m, m*nc, H, W), labels (B/m, m)
         h = self.features(x)  # (B, ndf*k, 4, 4)
@@ -440,8 +440,8 @@ def step_cost(cfg: RunConfig) -> StepCost:
         G, D = build_models(m)
         z = torch.zeros(b, m.z_dim)
         y = torch.zeros(b, dtype=torch.long) if m.n_classes else None
-        g_flops, g_acts, fake = _forward_cost(G, z, y)
-        d_flops, d_acts, _ = _forward_cost(D, fake, y)
+        g_flops, g_acts, fake = forward_cost(G, z, y)
+        d_flops, d_acts, _ = forward_cost(D, fake, y)
     penalty = t.loss == "wgan-gp" or t.r1_gamma > 0
     d_update = g_flops + 3 * 2 * d_flops + (4 * d_flops if penalty else 0)
     g_update = 3 * (g_flops + d_flops)
@@ -453,7 +453,7 @@ def step_cost(cfg: RunConfig) -> StepCost:
     return StepCost(flops=float(t.n_critic * d_update + g_update), memory_bytes=float(memory), params=p_g + p_d)
 
 
-def _forward_cost(net: nn.Module, x: torch.Tensor, y) -> tuple[float, int, torch.Tensor]:
+def forward_cost(net: nn.Module, x: torch.Tensor, y) -> tuple[float, int, torch.Tensor]:
     """(FLOPs, output elements of every leaf module, output) of one forward pass (meta tensors)."""
     totals = {"flops": 0.0, "acts": 0}
 

@@ -2,22 +2,19 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from gan_demo.core import distributed
-from gan_demo.core.config import DEFAULT_Z_DIM as CONFIG_Z_DIM
-from gan_demo.core.config import IMG_SIZES, ConfigError, RunConfig, check_vae_settings
-from gan_demo.core.step_utils import StepContext, grad_norm
-from gan_demo.families.losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
-from gan_demo.families.nets import (MLP_ACTIVATIONS, DCGANGenerator, MLPGenerator, _embed_dim, _labels, dcgan_down, dcgan_init,
-                      mlp_layers)
-
-KINDS = ("2d", "image")
-DEFAULT_Z_DIM = CONFIG_Z_DIM["vae"]  # 2 for 2D sets (the manifold picture), 16 for images
+from gan_demo.core.config import ConfigError, FamilySpec, RunConfig
+from gan_demo.core.step_utils import StepContext, data_scale, grad_norm
+from gan_demo.families.losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
+from gan_demo.families.nets import (DCGANGenerator, MLPGenerator, StepCost, checked_labels, count_params, dcgan_down,
+                                    dcgan_init, embed_dim, forward_cost, mlp_layers)
+from gan_demo.families.plots import Plot
+DEFAULT_Z_DIM = {"2d": 2, "image": 16}  # 2 for 2D sets (the manifold picture), 16 for images
 DEFAULT_RECON = {"2d": "gaussian", "image": "bernoulli"}
 IMAGE_SIGMA = 0.1  # default std of a Gaussian image decoder, on the [-1, 1] pixel scale
 POINT_SIGMA = 0.1  # default std of a Gaussian point decoder, in units of the data's spread
@@ -26,83 +23,68 @@ SERIES = ("loss", "recon", "kl", "elbo", "kl_weight", "grad_norm")
 
 
 @dataclass
-class VAEConfig:
-    z_dim: int | None = None  # latent size; None = 2 for 2D sets, 16 for images
-    width: int = 256  # MLP hidden units per layer (2D sets), in the encoder and the decoder
-    depth: int = 3  # MLP hidden layers (2D sets), in the encoder and the decoder
-    activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
-    ngf: int = 64  # decoder base channels (images; the DCGAN generator's layout)
-    ndf: int = 64  # encoder base channels (images; the DCGAN discriminator's layout)
-    conditional: bool = False  # q(z|x,y) and p(x|z,y): a class embedding into both nets (labelled sets only)
+class VAESettings:
+    """The VAE family's own settings (RunConfig's "vae" section); it shares the rest (z_dim, width, depth, ngf,
+    ndf, conditional, batch_size, steps, beta1, beta2, seed, device, amp) with the model and train sections."""
+
     recon: str | None = None  # reconstruction term: bernoulli (BCE, images only) or gaussian (MSE); None = bernoulli for images, gaussian for 2D
-    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x data_scale for 2D
+    recon_sigma: float | None = None  # std of the Gaussian decoder in data units; None = 0.1 for images ([-1, 1] pixels), 0.1 x the data's spread for 2D
     beta: float = 1.0  # weight of the KL term (beta-VAE); 1 trains on the ELBO itself
     kl_warmup: int = 0  # steps over which the KL weight ramps up linearly from 0 to beta; 0 = no warm-up
-    lr: float = 1e-3  # Adam learning rate
-    beta1: float = 0.9  # Adam beta1
-    beta2: float = 0.999  # Adam beta2
-    seed: int = 0  # seed for the weights and the reparameterization noise
-    # What the data looks like (fit_to fills these from a dataset); stored so a checkpoint rebuilds without the data.
-    kind: str = "image"  # 2d (points: MLP nets) or image (convolutional nets)
-    data_dim: int = 2  # numbers per point (2D sets)
-    channels: int = 1  # image channels, 1 or 3
-    img_size: int = 32  # image side: 16, 32 or 64
-    n_classes: int = 0  # number of labels when conditional, else 0
-    data_scale: float = 1.0  # spread (std) of 2D data; the MLPs work in units of it
+    lr_vae: float | None = None  # Adam learning rate of the encoder and decoder; None = 1e-3
 
-    def fit_to(self, dataset) -> "VAEConfig":
-        """A copy describing `dataset` (a gan_demo.data.datasets.Dataset): its kind, shape, labels and spread."""
-        if self.conditional and not dataset.n_classes:
-            raise ConfigError(f"conditional: dataset {dataset.name!r} has no labels")
-        facts = dict(kind=dataset.kind, n_classes=dataset.n_classes if self.conditional else 0)
-        if dataset.kind == "image":
-            facts.update(channels=dataset.channels, img_size=dataset.img_size)
-        else:
-            std = float(dataset.x.float().std())
-            facts.update(data_dim=dataset.data_dim, data_scale=float(f"{max(std, 1e-3):.3g}"))  # as the GAN's MLP
-        return dataclasses.replace(self, **facts)
 
-    def resolved(self) -> "VAEConfig":
-        """A copy with every None ('auto') filled in from the kind of data, checked."""
-        self.validate()
-        cfg = dataclasses.replace(self)
-        if cfg.z_dim is None:
-            cfg.z_dim = DEFAULT_Z_DIM[cfg.kind]
-        if cfg.recon is None:
-            cfg.recon = DEFAULT_RECON[cfg.kind]
-        if cfg.recon_sigma is None:
-            cfg.recon_sigma = IMAGE_SIGMA if cfg.kind == "image" else POINT_SIGMA * cfg.data_scale
-        cfg.validate()
-        return cfg
+LIVE = ("beta", "lr_vae")  # what a run may change while it trains
 
-    def validate(self) -> None:
-        """Raise ConfigError naming the first bad field."""
 
-        def check(ok: bool, name: str, msg: str):
-            if not ok:
-                raise ConfigError(f"{name}: {msg}")
+def check_vae_settings(check, recon, recon_sigma, beta, kl_warmup, kind: str) -> None:
+    """The ranges of the VAE's own settings (check(ok, name, msg))."""
+    check(recon is None or recon in RECONSTRUCTIONS, "recon",
+          f"must be one of {', '.join(RECONSTRUCTIONS)}, or None for auto (got {recon!r})")
+    check(not (recon == "bernoulli" and kind == "2d"), "recon", "bernoulli needs pixels in [0, 1]; points use gaussian")
+    check(recon_sigma is None or 0 < recon_sigma < 1e6, "recon_sigma",
+          f"must be positive, or None for auto (got {recon_sigma})")
+    check(0 <= beta <= 1000, "beta", f"must be between 0 and 1000 (got {beta})")
+    check(0 <= kl_warmup <= 100_000_000, "kl_warmup", f"must be between 0 and 100,000,000 (got {kl_warmup})")
 
-        check(self.kind in KINDS, "kind", f"must be one of {', '.join(KINDS)} (got {self.kind!r})")
-        check(self.z_dim is None or 1 <= self.z_dim <= 1024, "z_dim", f"must be between 1 and 1024, or None for auto (got {self.z_dim})")
-        check(1 <= self.width <= 4096, "width", f"must be between 1 and 4096 (got {self.width})")
-        check(1 <= self.depth <= 16, "depth", f"must be between 1 and 16 (got {self.depth})")
-        check(self.activation in MLP_ACTIVATIONS, "activation",
-              f"must be one of {', '.join(MLP_ACTIVATIONS)} (got {self.activation!r})")
-        check(1 <= self.ngf <= 1024, "ngf", f"must be between 1 and 1024 (got {self.ngf})")
-        check(1 <= self.ndf <= 1024, "ndf", f"must be between 1 and 1024 (got {self.ndf})")
-        check_vae_settings(check, self.recon, self.recon_sigma, self.beta, self.kl_warmup, self.kind)
-        check(0 < self.lr < 1e6, "lr", f"must be positive (got {self.lr})")
-        check(0 <= self.beta1 < 1, "beta1", f"must be in [0, 1) (got {self.beta1})")
-        check(0 <= self.beta2 < 1, "beta2", f"must be in [0, 1) (got {self.beta2})")
-        check(0 <= self.seed < 2**63, "seed", f"must be between 0 and 2^63 (got {self.seed})")
-        check(1 <= self.data_dim <= 1024, "data_dim", f"must be between 1 and 1024 (got {self.data_dim})")
-        check(self.channels in (1, 3), "channels", f"must be 1 or 3 (got {self.channels})")
-        check(self.img_size in IMG_SIZES, "img_size",
-              f"must be one of {', '.join(map(str, IMG_SIZES))} (got {self.img_size})")
-        check(self.n_classes >= 0, "n_classes", f"must be >= 0 (got {self.n_classes})")
-        check(not self.conditional or self.n_classes > 0, "conditional",
-              "needs labels: fit the config to a labelled dataset (fit_to) or set n_classes")
-        check(self.data_scale > 0, "data_scale", f"must be positive (got {self.data_scale})")
+
+def check_settings(check, v: VAESettings, kind: str) -> None:
+    """A RunConfig's vae section (FamilySpec.check): the ranges above and the learning rate."""
+    check(0 <= v.beta <= 1000, "beta", f"must be between 0 and 1000 (got {v.beta})")
+    check(v.lr_vae is None or 0 < v.lr_vae < 1e6, "lr_vae", f"must be positive, or None for auto (got {v.lr_vae})")
+    check_vae_settings(check, v.recon, v.recon_sigma, v.beta, v.kl_warmup, kind)
+
+
+def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
+    """The VAE's auto values (RunConfig.resolved fills the shared rest): its section, and Adam's beta1 0.9."""
+    t, v, two_d = cfg.train, cfg.vae, cfg.kind == "2d"
+    if t.beta1 is None:
+        t.beta1 = 0.9
+    if v.recon is None:
+        v.recon = DEFAULT_RECON[cfg.kind]
+    if v.recon_sigma is None:
+        v.recon_sigma = POINT_SIGMA * cfg.model.data_scale if two_d else IMAGE_SIGMA
+    if v.lr_vae is None:
+        v.lr_vae = 1e-3
+
+
+PLOTS = (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
+              "nats per sample", "nats"),
+         Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
+              "ELBO (nats)"))
+
+SPEC = FamilySpec(name="vae", z_dim=DEFAULT_Z_DIM, settings=VAESettings, live=LIVE, defaults=resolve_defaults,
+                  check=check_settings, choices={"recon": RECONSTRUCTIONS})
+
+
+def fit_to(cfg: RunConfig, dataset) -> RunConfig:
+    """cfg (family "vae") resolved with the facts of `dataset` (a gan_demo.data.datasets.Dataset), as a Trainer
+    resolves it: what a standalone VAE(cfg, device) is built from. ConfigError when a conditional VAE's set has no labels."""
+    if cfg.model.conditional and not dataset.n_classes:
+        raise ConfigError(f"conditional: dataset {dataset.name!r} has no labels")
+    image = dataset.kind == "image"
+    return cfg.resolved(channels=dataset.channels if image else None, n_classes=dataset.n_classes,
+                        data_dim=2 if image else dataset.data_dim, data_scale=data_scale(dataset))
 
 
 # ------------------------------------------------------------------ networks
@@ -116,14 +98,14 @@ class MLPEncoder(nn.Module):
         self.z_dim, self.n_classes, self.data_scale = z_dim, n_classes, data_scale
         in_dim = data_dim
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
         self.features = nn.Sequential(*mlp_layers(in_dim, width, depth, activation))
         self.out = nn.Linear(width, 2 * z_dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = x.reshape(x.shape[0], -1) / self.data_scale  # (B, data_dim)
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
         if y is not None:
             h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)  # (B, data_dim + embed_dim)
         mu, logvar = self.out(self.features(h)).chunk(2, dim=1)  # (B, 2 z_dim) -> 2 x (B, z_dim)
@@ -146,7 +128,7 @@ class ConvEncoder(nn.Module):
         self.apply(dcgan_init)
         in_dim = width * 4 * 4
         if n_classes > 0:
-            self.embed = nn.Embedding(n_classes, _embed_dim(z_dim))
+            self.embed = nn.Embedding(n_classes, embed_dim(z_dim))
             in_dim += self.embed.embedding_dim
         self.out = nn.Linear(in_dim, 2 * z_dim)
 
@@ -154,24 +136,23 @@ class ConvEncoder(nn.Module):
         if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
         h = self.features(x).flatten(1)  # (B, ndf*k, 4, 4) -> (B, ndf*k*16)
-        y = _labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
+        y = checked_labels(y, x.shape[0], self.n_classes, x.device, "the encoder")
         if y is not None:
             h = torch.cat([h, self.embed(y).to(h.dtype)], dim=1)
         mu, logvar = self.out(h).chunk(2, dim=1)
         return mu, logvar
 
 
-def build_vae_nets(cfg: VAEConfig) -> tuple[nn.Module, nn.Module]:
-    """(encoder, decoder) for a resolved VAEConfig. The decoders are the GAN's generators: the MLP
-    one outputs the mean in data coordinates; the DCGAN one without its tanh outputs logits (B, C, S, S)."""
+def build_vae_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) for a resolved RunConfig (its model section). The decoders are the GAN's generators:
+    the MLP one outputs the mean in data coordinates; the DCGAN one without its tanh outputs logits (B, C, S, S)."""
+    m = cfg.model
     if cfg.kind == "2d":
-        encoder = MLPEncoder(cfg.z_dim, cfg.data_dim, cfg.width, cfg.depth, cfg.activation, cfg.n_classes,
-                             cfg.data_scale)
-        decoder = MLPGenerator(cfg.z_dim, cfg.data_dim, cfg.width, cfg.depth, cfg.activation, cfg.n_classes,
-                               cfg.data_scale)
+        encoder = MLPEncoder(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes, m.data_scale)
+        decoder = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes, m.data_scale)
     else:
-        encoder = ConvEncoder(cfg.z_dim, cfg.channels, cfg.img_size, cfg.ndf, cfg.n_classes)
-        decoder = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.img_size, cfg.ngf, cfg.n_classes, tanh=False)
+        encoder = ConvEncoder(m.z_dim, m.channels, m.img_size, m.ndf, m.n_classes)
+        decoder = DCGANGenerator(m.z_dim, m.channels, m.img_size, m.ngf, m.n_classes, tanh=False)
     return encoder, decoder
 
 
@@ -180,23 +161,13 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) 
     return mu + torch.exp(0.5 * logvar) * noise
 
 
-def vae_config(cfg: RunConfig) -> VAEConfig:
-    """The VAEConfig of a resolved RunConfig (family "vae"): the shared model and train fields, the vae section."""
-    m, t, v = cfg.model, cfg.train, cfg.vae
-    return VAEConfig(z_dim=m.z_dim, width=m.width, depth=m.depth, activation=m.activation, ngf=m.ngf, ndf=m.ndf,
-                     conditional=m.conditional, recon=v.recon, recon_sigma=v.recon_sigma, beta=v.beta,
-                     kl_warmup=v.kl_warmup, lr=v.lr_vae, beta1=t.beta1, beta2=t.beta2, seed=t.seed, kind=cfg.kind,
-                     data_dim=m.data_dim, channels=m.channels, img_size=m.img_size, n_classes=m.n_classes,
-                     data_scale=m.data_scale)
-
-
 class DecoderMean(nn.Module):
     """The decoder as a sampler sees it: (z, y) -> the mean of p(x|z), images in [-1, 1] (B, C, H, W)
     like the GAN's G, or points (B, data_dim). Wraps the decoder (its weights are the decoder's)."""
 
-    def __init__(self, decoder: nn.Module, cfg: VAEConfig):
+    def __init__(self, decoder: nn.Module, cfg: RunConfig):
         super().__init__()
-        self.decoder, self.kind, self.recon = decoder, cfg.kind, cfg.recon
+        self.decoder, self.kind, self.recon = decoder, cfg.kind, cfg.vae.recon
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         return decoder_mean(self.decoder(z, y), self.kind, self.recon)
@@ -232,46 +203,51 @@ class VAE:
     """
 
     name = "vae"  # the key in families.FAMILIES, recorded in a checkpoint's config
-    Config = VAEConfig
+    spec = SPEC  # what the config knows of it: its settings section, live settings, defaults and checks
+    samples_caption = "**Samples**: the decoder on a fixed noise batch z ~ N(0, I) (the same z every time)"
     series = SERIES  # the curves train_step's dict holds
     bounded = ("loss",)  # beyond engine.BLOWUP per sample it has exploded
     network_names = ("encoder", "decoder")  # model.safetensors key prefixes
     optimizer_names = ("opt",)  # state.pt keys
 
-    def __init__(self, cfg: VAEConfig | RunConfig, device: str | torch.device | StepContext = "cpu",
+    def __init__(self, cfg: RunConfig, device: str | torch.device | StepContext = "cpu",
                  generator: torch.Generator | None = None, dist: distributed.Dist = distributed.SINGLE):
-        """Standalone: VAE(VAEConfig, device[, generator]); train_step(batch) on batches you draw.
-        From a Trainer: VAE(resolved RunConfig, StepContext, dist=...); train_step() draws its own
-        batch through the context, averages gradients over the processes and autocasts as it says."""
+        """cfg: a resolved RunConfig of family "vae" (a Trainer's, or fit_to(cfg, dataset)); weights from its seed.
+        Standalone: VAE(cfg, device[, generator]); train_step(batch) on batches you draw.
+        From a Trainer: VAE(cfg, StepContext, dist=...); train_step() draws its own batch through the context,
+        averages gradients over the processes and autocasts as it says."""
+        if cfg.family != "vae" or cfg.model.z_dim is None or cfg.vae.recon is None or cfg.vae.lr_vae is None:
+            raise ValueError("a VAE is built from a resolved RunConfig of family vae (fit_to(cfg, dataset) or "
+                             "cfg.resolved(...) with the dataset's facts)")
         self.ctx = device if isinstance(device, StepContext) else None
         if self.ctx is not None:
             device, generator = self.ctx.device, self.ctx.generator
-        self.cfg = (vae_config(cfg) if isinstance(cfg, RunConfig) else cfg).resolved()
+        self.cfg = cfg
         self.device = torch.device(device)
-        c = self.cfg
+        t = cfg.train
         with torch.random.fork_rng(devices=[]):  # weights from the seed alone, the caller's RNG untouched
-            torch.manual_seed(c.seed)
-            encoder, decoder = build_vae_nets(c)
-        if isinstance(cfg, RunConfig) and cfg.train.sync_bn and dist.world_size > 1:
+            torch.manual_seed(t.seed)
+            encoder, decoder = build_vae_nets(cfg)
+        if t.sync_bn and dist.world_size > 1:
             encoder, decoder = distributed.convert_sync_batchnorm(encoder), distributed.convert_sync_batchnorm(decoder)
         self.encoder, self.decoder = encoder.to(self.device), decoder.to(self.device)
-        self._decoder_mean = DecoderMean(self.decoder, self.cfg)  # one object: a live Sampler knows it by identity
-        adam = dict(lr=c.lr, betas=(c.beta1, c.beta2))
+        self._decoder_mean = DecoderMean(self.decoder, cfg)  # one object: a live Sampler knows it by identity
+        adam = dict(lr=cfg.vae.lr_vae, betas=(t.beta1, t.beta2))
         if self.device.type == "cuda":
             adam["fused"] = True
         self.opt = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], **adam)
         # The reparameterization noise: the caller's generator (a Trainer shares its own), else one seeded here.
-        self.gen = generator if generator is not None else torch.Generator(device=self.device).manual_seed(c.seed)
+        self.gen = generator if generator is not None else torch.Generator(device=self.device).manual_seed(t.seed)
         self.step = 0  # train_steps taken (drives the KL warm-up; part of the state dict)
 
     # ------------------------------------------------------------------ facts
     @property
     def z_dim(self) -> int:
-        return self.cfg.z_dim
+        return self.cfg.model.z_dim
 
     @property
     def n_classes(self) -> int:
-        return self.cfg.n_classes
+        return self.cfg.model.n_classes
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -288,11 +264,11 @@ class VAE:
         return {"elbo": self.train_step}
 
     def apply_settings(self, changes: dict) -> None:
-        """Live settings (config.LIVE_SETTINGS["vae"]: beta, lr_vae) from the next step on."""
-        if "beta" in changes:
-            self.cfg.beta = changes["beta"]
+        """Live settings (LIVE: beta, lr_vae) from the next step on."""
+        for name in ("beta", "lr_vae"):
+            if name in changes:
+                setattr(self.cfg.vae, name, changes[name])
         if "lr_vae" in changes:
-            self.cfg.lr = changes["lr_vae"]
             if self.opt is not None:
                 for group in self.opt.param_groups:
                     group["lr"] = changes["lr_vae"]
@@ -306,17 +282,44 @@ class VAE:
         """A VAE has no discriminator: samples get no 'how real' score."""
         return None
 
+    @staticmethod
+    def step_cost(cfg: RunConfig) -> StepCost:
+        """The work of one ELBO step of a resolved config, from layer shapes on the meta device (nothing allocated):
+        encoder and decoder forward, then backward (~2x forward), on one batch. Memory: fp32 weights, gradients
+        and Adam's two moments of both nets, and their activations (what autograd keeps for backward)."""
+        b, z_dim = cfg.train.batch_size, cfg.model.z_dim
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            encoder, decoder = build_vae_nets(cfg)
+            x = (torch.zeros(b, cfg.model.data_dim) if cfg.kind == "2d"
+                 else torch.zeros(b, cfg.model.channels, cfg.model.img_size, cfg.model.img_size))
+            y = torch.zeros(b, dtype=torch.long) if cfg.model.n_classes else None
+            e_flops, e_acts, _ = forward_cost(encoder, x, y)
+            d_flops, d_acts, _ = forward_cost(decoder, torch.zeros(b, z_dim), y)
+        params = count_params(encoder) + count_params(decoder)
+        return StepCost(flops=3.0 * (e_flops + d_flops), memory_bytes=4.0 * (4 * params + e_acts + d_acts),
+                        params=params)
+
+    @staticmethod
+    def plots(loss: str | None = None) -> tuple[Plot, Plot]:
+        """The Train tab's two charts: reconstruction and KL, then the ELBO (loss: unused, a VAE has one)."""
+        return PLOTS
+
+    @staticmethod
+    def describe(cfg: RunConfig) -> str:
+        """The run in a few words for the command line's first line: "vae, mlp, gaussian"."""
+        return f"vae, {cfg.model.arch}, {cfg.vae.recon}"
+
     @classmethod
     def empty_networks(cls, cfg: RunConfig) -> dict[str, nn.Module]:
         """The networks a checkpoint holds, built from its (resolved) config for its weights to be loaded into."""
         with torch.random.fork_rng(devices=[]):
-            encoder, decoder = build_vae_nets(vae_config(cfg).resolved())
+            encoder, decoder = build_vae_nets(cfg)
         return {"encoder": encoder, "decoder": decoder}
 
     @staticmethod
     def sampling_nets(cfg: RunConfig, networks: dict[str, nn.Module]) -> tuple[nn.Module, None]:
         """(decoder, critic) for gan_demo.explore.sampler.Sampler: the decoder's mean, no critic."""
-        return DecoderMean(networks["decoder"], vae_config(cfg).resolved()), None
+        return DecoderMean(networks["decoder"], cfg), None
 
     def release_optimizers(self) -> None:
         """Drop the Adam state once training is over (the nets stay for sampling and saving)."""
@@ -324,17 +327,17 @@ class VAE:
 
     # ------------------------------------------------------------------ training
     def _labels(self, y):
-        return y if self.cfg.n_classes else None  # an unconditional VAE ignores the dataset's labels
+        return y if self.cfg.model.n_classes else None  # an unconditional VAE ignores the dataset's labels
 
     def _nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) per sample (B,) from the decoder's raw output."""
-        if self.cfg.recon == "bernoulli":
+        if self.cfg.vae.recon == "bernoulli":
             return bernoulli_nll(out, (x + 1) / 2)  # [-1, 1] pixels -> [0, 1] grey levels
-        return gaussian_nll(self._mean(out), x, self.cfg.recon_sigma)
+        return gaussian_nll(self._mean(out), x, self.cfg.vae.recon_sigma)
 
     def _mean(self, out: torch.Tensor) -> torch.Tensor:
         """The decoder's raw output -> the mean of p(x|z): [-1, 1] pixels or data coordinates."""
-        return decoder_mean(out, self.cfg.kind, self.cfg.recon)
+        return decoder_mean(out, self.cfg.kind, self.cfg.vae.recon)
 
     def _autocast(self):
         return self.ctx.autocast() if self.ctx is not None else contextlib.nullcontext()
@@ -360,7 +363,7 @@ class VAE:
             out = self.decoder(z, y)
         recon = self._nll(out.float(), x)  # (B,)
         kl = gaussian_kl(mu, logvar)  # (B,)
-        weight = kl_weight(self.cfg.beta, self.step, self.cfg.kl_warmup)
+        weight = kl_weight(self.cfg.vae.beta, self.step, self.cfg.vae.kl_warmup)
         loss = (recon + weight * kl).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

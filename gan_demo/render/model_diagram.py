@@ -11,6 +11,7 @@ import math
 from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
+from gan_demo.families import FAMILIES
 from gan_demo.families.losses import PROBABILITY_LOSSES
 from gan_demo.render.viz import FAKE_COLOR, REAL_COLOR
 
@@ -406,18 +407,62 @@ def model_graph(family: str = "gan", **kw) -> str:
     raise ValueError(f"family: gan or vae (got {family!r})")
 
 
-def run_graph(cfg, *, updating: str | None = None, numbers: dict | None = None, dataset: str | None = None,
-              step: int | None = None) -> str:
-    """The graph of a RunConfig's family (ideally resolved, so "auto" is its value): a GAN with its loss,
-    penalties and data; a VAE with its reconstruction term and beta (updating: "enc+dec" or None)."""
-    if cfg.family == "vae":
-        if cfg.vae.recon is None:
-            cfg = cfg.resolved()
-        return vae_graph(kind=cfg.kind, updating=updating, numbers=numbers, beta=cfg.vae.beta, recon=cfg.vae.recon,
-                         dataset=cfg.data.dataset if dataset is None else dataset, step=step)
+def _gan_run_graph(cfg, *, updating: str | None, numbers: dict | None, dataset: str | None,
+                   step: int | None) -> str:
+    """A GAN with its loss, penalties and data (updating: "D", "G" or None)."""
     if cfg.train.r1_gamma is None or cfg.train.mode_seeking is None:  # "auto": the numbers the run will use
         cfg = cfg.resolved()
     t = cfg.train
     return gan_graph(t.loss, kind=cfg.kind, updating=updating, numbers=numbers, r1_gamma=t.r1_gamma,
                      gp_weight=t.gp_weight, mode_seeking=t.mode_seeking,
                      dataset=cfg.data.dataset if dataset is None else dataset, step=step)
+
+
+def _vae_run_graph(cfg, *, updating: str | None, numbers: dict | None, dataset: str | None,
+                   step: int | None) -> str:
+    """A VAE with its reconstruction term and beta (updating: "enc+dec" or None)."""
+    if cfg.vae.recon is None:
+        cfg = cfg.resolved()
+    return vae_graph(kind=cfg.kind, updating=updating, numbers=numbers, beta=cfg.vae.beta, recon=cfg.vae.recon,
+                     dataset=cfg.data.dataset if dataset is None else dataset, step=step)
+
+
+# family -> its hand-drawn diagram of a RunConfig; a family without one gets family_graph (its networks and series)
+DIAGRAMS = {"gan": _gan_run_graph, "vae": _vae_run_graph}
+
+
+def family_graph(family, *, updating: str | None = None, numbers: dict | None = None, dataset: str = "",
+                 step: int | None = None) -> str:
+    """Any family's diagram from what it declares: z, then its networks in order (network_names; `updating`,
+    a phase's name, highlights them all), then its numbers (series)."""
+    n = numbers or {}
+    heading = f"{family.name} · networks {', '.join(family.network_names)}"
+    svg = _Svg(200, f"Model graph: {heading}; " + (f"updating ({updating})" if updating else "no part highlighted"))
+    svg.text(12, 22, heading, size=14, weight="bold", anchor="start")
+    if step is not None:
+        svg.text(WIDTH - 12, 22, f"step {step:,}", size=12, anchor="end", fill=MUTED)
+    names = list(family.network_names)
+    w = min(140, (WIDTH - 20 - 150) / max(1, len(names)) - 20)
+    x = 10
+    _box(svg, "z", x, 60, 70, 70, MUTED, "z", [_short(dataset) if dataset else None])
+    x += 90
+    for name in names:
+        svg.arrow([(x - 20, 95), (x - 2, 95)], INK)
+        _box(svg, name, x, 60, w, 70, INK, name, [], state="updating" if updating else "idle",
+             badge=(x + w / 2, 136), badge_text="updating")
+        x += w + 20
+    svg.arrow([(x - 20, 95), (x - 2, 95)], INK)
+    _box(svg, "numbers", x, 40, WIDTH - 10 - x, 110, INK, "numbers",
+         [_with(name, n.get(name)) or name for name in family.series[:5]])
+    return svg.svg()
+
+
+def run_graph(cfg, *, updating: str | None = None, numbers: dict | None = None, dataset: str | None = None,
+              step: int | None = None) -> str:
+    """The graph of a RunConfig's family (ideally resolved, so "auto" is its value): its DIAGRAMS entry (a GAN
+    with its loss, penalties and data; a VAE with its reconstruction term and beta), else family_graph."""
+    draw = DIAGRAMS.get(cfg.family)
+    if draw is not None:
+        return draw(cfg, updating=updating, numbers=numbers, dataset=dataset, step=step)
+    return family_graph(FAMILIES[cfg.family], updating=updating, numbers=numbers,
+                        dataset=cfg.data.dataset if dataset is None else dataset, step=step)

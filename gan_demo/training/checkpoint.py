@@ -21,7 +21,6 @@ from gan_demo.core.step_utils import copied_state
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.pt"
-PREFIXES = ("G", "G_ema", "D")  # a GAN's key prefixes in model.safetensors, one per network (families.GAN.network_names)
 
 
 class CheckpointError(ValueError):
@@ -40,21 +39,6 @@ class Checkpoint:
     dataset_info: dict  # n_classes, class_names, modes ([[x, y], ...] or None), sigma, kind
     path: Path  # the run folder
 
-    @property
-    def G(self) -> nn.Module | None:
-        """A GAN's generator (None for other families)."""
-        return self.networks.get("G")
-
-    @property
-    def G_ema(self) -> nn.Module | None:
-        """A GAN's moving average of G (use it for sampling); None for other families."""
-        return self.networks.get("G_ema")
-
-    @property
-    def D(self) -> nn.Module | None:
-        """A GAN's discriminator (call .train() to keep training); None for other families."""
-        return self.networks.get("D")
-
     def sampling_nets(self) -> tuple[nn.Module, nn.Module | None]:
         """(decoder, critic or None): what gan_demo.explore.sampler.Sampler draws and scores with."""
         from gan_demo.families import FAMILIES
@@ -63,22 +47,6 @@ class Checkpoint:
 
 
 # ------------------------------------------------------------------ saving
-def save_checkpoint(
-    run_dir: str | Path,
-    cfg: RunConfig,
-    G: nn.Module,
-    G_ema: nn.Module,
-    D: nn.Module,
-    opt_G: torch.optim.Optimizer | None = None,
-    opt_D: torch.optim.Optimizer | None = None,
-    step: int | None = None,
-    dataset_info: dict | None = None,
-) -> Path:
-    """A GAN's checkpoint: save_networks with G, G_ema, D and their optimizers."""
-    return save_networks(run_dir, cfg, dict(zip(PREFIXES, (G, G_ema, D))), {"opt_G": opt_G, "opt_D": opt_D},
-                         step=step, dataset_info=dataset_info)
-
-
 def save_networks(
     run_dir: str | Path,
     cfg: RunConfig,
@@ -97,7 +65,7 @@ def save_networks(
     """
     run_dir = Path(run_dir)
     if cfg.model.arch == "auto" or cfg.model.z_dim is None:
-        raise CheckpointError("save_checkpoint needs a resolved config (call cfg.resolved() first)")
+        raise CheckpointError("save_networks needs a resolved config (call cfg.resolved() first)")
     step = int(cfg.step if step is None else step)
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -127,7 +95,7 @@ def save_networks(
 
 
 def dataset_info_of(dataset) -> dict:
-    """The dataset_info dict for save_checkpoint from a gan_demo.data.datasets.Dataset (or anything with its fields)."""
+    """The dataset_info dict for save_networks from a gan_demo.data.datasets.Dataset (or anything with its fields)."""
     modes = getattr(dataset, "modes", None)
     return {
         "n_classes": int(getattr(dataset, "n_classes", 0) or 0),

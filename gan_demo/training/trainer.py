@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from gan_demo.core import distributed
-from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values
+from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values, live_section
 from gan_demo.data.datasets import Dataset, load_dataset
 from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast, copied_state, data_scale, native_bf16, resolve_device,
                      z_from_seed)
@@ -123,8 +123,8 @@ class Trainer:
     run thread (pause/resume/stop), batched read-back into a history of the family's named series,
     divergence rollback through the family's state dict, checkpoints, and the live quality figures measured by
     the live_quality callback it is handed (gan_demo.evaluation.live_quality).
-    The family (self.family) owns its networks and optimizers; what it offers (a GAN's G, D, G_ema,
-    opt_G, opt_D) also reads through the trainer (trainer.G is trainer.family.G).
+    The family (self.family) owns its networks, optimizers and phases: callers reach them there
+    (trainer.family.G; the 2D lab's single steps are run_phase("d") and run_phase("g")).
 
     dist (gan_demo.core.distributed.Dist): this process's place under torchrun; each rank trains on its
     share of the global batch, with data and noise seeded by seed + rank and averaged gradients.
@@ -209,18 +209,6 @@ class Trainer:
         self.last_quality: QualityRecord | None = None
         self._live_quality = live_quality(self) if live_quality is not None else None
         self.quality_every = self._live_quality.every if self._live_quality is not None else 0
-
-    def __getattr__(self, name: str):
-        """What the family offers reads through the trainer (a GAN's G, D, G_ema, opt_G, opt_D) for the
-        2D lab, the bench and tests; the trainer itself never names them."""
-        family = self.__dict__.get("family")
-        if family is None or name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return getattr(family, name)
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r} "
-                                 f"(nor has its {family.name} family)") from None
 
     # ------------------------------------------------------------------ steps
     @property
@@ -321,14 +309,6 @@ class Trainer:
             self._apply_due_changes()
             return {k: float(v) for k, v in phases[name]().items()}
 
-    def d_step_only(self) -> dict[str, float]:
-        """The 2D lab's D step: run_phase("d")."""
-        return self.run_phase("d")
-
-    def g_step_only(self) -> dict[str, float]:
-        """The 2D lab's G step: run_phase("g"); counts as a step."""
-        return self.run_phase("g")
-
     def _make_record(self, step: int, row: list[float], seconds: float) -> StepRecord:
         return StepRecord(step, dict(zip(self.series, row)), seconds, self.family.bounded)
 
@@ -411,8 +391,7 @@ class Trainer:
 
     def _live_values(self) -> dict:
         """The current value of every live setting of this run's family."""
-        return {name: getattr(self.cfg.vae if name in ("beta", "lr_vae") else self.cfg.train, name)
-                for name in LIVE_SETTINGS.get(self.cfg.family, ())}
+        return {name: getattr(live_section(self.cfg, name), name) for name in LIVE_SETTINGS.get(self.cfg.family, ())}
 
     # ---------------------------------------------------------------- run loop
     def add_callback(self, fn: Callable[["Trainer", StepRecord], None]) -> None:

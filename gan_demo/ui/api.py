@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from gan_demo.render import viz
 from gan_demo.training.compare import LABELS, check_pair
-from gan_demo.core.config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, section_of
+from gan_demo.core.config import IMAGE_DATASETS, LAUNCH_ONLY, RESOLVED_ONLY, SERVER_ONLY, TOY_DATASETS, family_settings_classes, section_of
 from gan_demo.explore.latent import z_from_seed
 from gan_demo.ui.catalog import is_live
 from gan_demo.ui.errors import user_error
@@ -479,17 +479,17 @@ def _settings_from_json(text: str, argument: str = "config_json") -> dict:
                        "e.g. {\"width\": 64}") from None
     if not isinstance(obj, dict):
         raise gr.Error(f"{argument} must be a JSON object, e.g. {{\"width\": 64}}")
-    sections = {"data", "model", "train", "vae"}
+    sections = {"data", "model", "train", *family_settings_classes()}  # each family's own section too ("vae")
     if not (set(obj) & sections):
         return obj
     skip = {"step", "format_version", "dataset_info", "schedule"}  # a web run starts afresh: no replayed changes
     unknown = set(obj) - sections - skip - {"family"}
     if unknown:
         raise gr.Error(f"{argument}: unknown section(s) {', '.join(sorted(unknown))} (use family, data, model, "
-                       "train, vae)")
+                       f"train, {', '.join(family_settings_classes())})")
     home = section_of()
     flat = {"family": obj["family"]} if "family" in obj else {}
-    for section in ("data", "model", "train", "vae"):
+    for section in ("data", "model", "train", *family_settings_classes()):
         part = obj.get(section) or {}
         if not isinstance(part, dict):
             raise gr.Error(f"{argument}: {section} must be a JSON object")

@@ -4,13 +4,13 @@ from __future__ import annotations
 import dataclasses
 
 from gan_demo.core.config import ConfigError, RunConfig, apply_live, check_schedule
-from gan_demo.families.nets import step_cost
+from gan_demo.families import step_cost
 
 # Bigger runs belong on the command line. Applied to the Train tab, the 2D lab and API runs.
 WEB_LIMITS = {"steps": 100_000, "batch_size": 4096, "width": 1024, "depth": 8, "ngf": 256, "ndf": 256,
               "z_dim": 512, "n_points": 200_000}
 MODEL_FIELDS = ("width", "depth", "ngf", "ndf", "z_dim")  # what an uploaded run is checked against
-# One training step (n_critic D updates and a G update) as models.step_cost estimates it. Measured on
+# One training step (a GAN's n_critic D updates and a G update) as its family's step_cost estimates it. Measured on
 # the 2-core CPU this was written on: digits' default (28.6 GFLOP) takes 124 ms a step; a DCGAN runs
 # ~300 GFLOP/s (bf16), an MLP ~23 GFLOP/s (fp32), so a step at the budget takes ~0.7 s or ~9 s. The
 # per-field limits alone allowed ~1,000 TFLOP and ~43 GiB a step (64 px, ngf = ndf = 256, batch 4,096).

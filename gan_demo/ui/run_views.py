@@ -10,8 +10,11 @@ from dataclasses import dataclass
 import torch
 from PIL import Image, ImageDraw
 
+from gan_demo.core.config import RegistryView
+from gan_demo.families import FAMILIES
+from gan_demo.families.gan import R_T, R_T_PLOT, SCORE_FAKE, SCORE_PLOT, SCORE_REAL  # noqa: F401  (the tabs' names)
+from gan_demo.families.plots import Plot, series_plots
 from gan_demo.render import viz
-from gan_demo.families.losses import PROBABILITY_LOSSES
 
 RECON_IMAGES = 16  # real images shown beside their reconstructions (a 4 x 4 grid each)
 SCATTER_POINTS = 600  # real images encoded for the latent scatter
@@ -22,55 +25,20 @@ VAE_PICTURES_EVERY_S = 3.0  # encoding and decoding pause the training: at most 
 PICTURE_PX = 480  # about the side of the tiled reconstruction and manifold pictures
 
 
-@dataclass(frozen=True)
-class Plot:
-    """One of the Train tab's two line plots for a family: history column -> series name, and its labels."""
-
-    columns: dict  # history column -> the series' name in the legend
-    label: str
-    y_title: str
-
-
-R_T = "r_t (ADA)"  # the legend's name of the GAN's r_t series (gan_demo.families.augment.overfit_sign)
-SCORE_REAL, SCORE_FAKE = "critic on real", "critic on generated"  # a score loss's D outputs (not probabilities)
-
-# What each family's two plots draw, from the series its train_step declares (snapshot()["series"]).
-# r_t has a chart of its own (R_T_PLOT): it jumps between -1 and +1 and would bury D(x) and D(G(z)).
-PLOTS = {
-    "gan": (Plot({"loss_d": "loss_D", "loss_g": "loss_G"}, "Losses: loss_D and loss_G", "loss"),
-            Plot({"d_real": "D(x)", "d_fake": "D(G(z))"},
-                 "D(x) on real data, D(G(z)) on generated: D's probability that a sample is real",
-                 "probability")),
-    "vae": (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(x|z) and KL(q(z|x) ‖ p(z)), "
-                 "nats per sample", "nats"),
-            Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
-                 "ELBO (nats)")),
-}
-SAMPLES_CAPTION = {
-    "gan": "**Samples** of G_ema from a fixed noise batch (the same z every time)",
-    "vae": "**Samples**: the decoder on a fixed noise batch z ~ N(0, I) (the same z every time)",
-}
-
-
-# A loss whose D gives a score, not a probability (wgan-gp, lsgan): its outputs get their own names and axis.
-SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
-                  "D's raw scores on real and generated data (not probabilities: the gap between them is what "
-                  "counts)", "score")
-R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
-                "real image: it memorises them; near 0 is healthy", "r_t")
+# Each family declares its charts (plots(loss)) and its samples' caption; these read them from the registry.
+SAMPLES_CAPTION = RegistryView(lambda: {name: family.samples_caption for name, family in FAMILIES.items()})
 
 
 def plots_for(family: str, loss: str | None = None) -> tuple[Plot, Plot]:
-    """A family's two plots; a GAN whose loss gives scores, not probabilities, draws them as scores."""
-    first, second = PLOTS.get(family, PLOTS["gan"])
-    if family == "gan" and loss is not None and loss not in PROBABILITY_LOSSES:
-        second = SCORE_PLOT
-    return first, second
+    """A family's two charts (a GAN whose loss gives scores, not probabilities, draws them as scores); a family
+    that declares none charts its series by their own names."""
+    cls = FAMILIES.get(family, FAMILIES["gan"])
+    return cls.plots(loss) if hasattr(cls, "plots") else series_plots(cls.name, tuple(cls.series))
 
 
 def shows_r_t(trainer) -> bool:
     """r_t (ADA's overfitting sign) is charted for image GANs: on 2D sets, with endless data, it only jumps."""
-    return trainer.family.name == "gan" and trainer.kind == "image"
+    return "r_t" in trainer.series and trainer.kind == "image"
 
 
 def plot_columns(plot: Plot, series) -> dict:

@@ -56,7 +56,7 @@ def make_tiny_checkpoints(root: Path) -> Path:
     # random weights make the image depend visibly on z, which is all a slider test needs.
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for p in digits.G_ema.parameters():
+        for p in digits.family.G_ema.parameters():
             if p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
     digits.save(root / "digits")

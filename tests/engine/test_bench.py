@@ -64,7 +64,7 @@ def test_canonical_loop_trains_the_same_models():
     trainer = Trainer(tiny_cfg())
     cfg = trainer.cfg
     netG, netD = canonical.build(cfg, torch.device("cpu"))
-    for (name, a), b in zip(trainer.G.state_dict().items(), netG.state_dict().values()):
+    for (name, a), b in zip(trainer.family.G.state_dict().items(), netG.state_dict().values()):
         assert torch.equal(a, b), name  # identical models and initial weights
     loop = canonical.training_loop(netG, netD, torch.utils.data.DataLoader(canonical.make_dataset(cfg), batch_size=16,
                                                                            shuffle=True, num_workers=0),
@@ -100,17 +100,17 @@ def test_fast_path_changes_nothing_but_speed(monkeypatch):
     from gan_demo.families import gan as gan_module
 
     fast = Trainer(tiny_cfg(amp=False))  # fp32 on both sides: bf16 autocast changes the numbers, by design
-    assert fast.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.family.G.net[0].weight.is_contiguous(memory_format=torch.channels_last)
     fast.step_once()
-    assert all(p.requires_grad for p in fast.D.parameters())  # D trains again after the G step
+    assert all(p.requires_grad for p in fast.family.D.parameters())  # D trains again after the G step
     monkeypatch.setattr(gan_module, "frozen", lambda module: contextlib.nullcontext())
     slow = Trainer(tiny_cfg(amp=False))
-    slow.G.to(memory_format=torch.contiguous_format)
-    slow.D.to(memory_format=torch.contiguous_format)
+    slow.family.G.to(memory_format=torch.contiguous_format)
+    slow.family.D.to(memory_format=torch.contiguous_format)
     slow.step_once()
-    for (name, a), b in zip(fast.G.state_dict().items(), slow.G.state_dict().values()):
+    for (name, a), b in zip(fast.family.G.state_dict().items(), slow.family.G.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name
-    for (name, a), b in zip(fast.D.state_dict().items(), slow.D.state_dict().values()):
+    for (name, a), b in zip(fast.family.D.state_dict().items(), slow.family.D.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name
 
 

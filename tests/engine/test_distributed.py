@@ -74,7 +74,7 @@ class SharedOrderTrainer(Trainer):
 
 def _weights(tr: Trainer) -> dict[str, torch.Tensor]:
     out = {}
-    for prefix, module in (("G", tr.G), ("D", tr.D), ("G_ema", tr.G_ema)):
+    for prefix, module in (("G", tr.family.G), ("D", tr.family.D), ("G_ema", tr.family.G_ema)):
         out.update({f"{prefix}.{k}": v.detach().clone().contiguous() for k, v in module.state_dict().items()})
     return out
 
@@ -128,7 +128,7 @@ def _equivalence_ranks(dist, out_dir):
         state = tr.run()
         results[name] = {"state": state, "initial": initial, "final": _weights(tr), "read_at": read_at,
                          "loss_d": tr.history.columns()["loss_d"], "local_batch": tr.batch_size,
-                         "global_bn": sum(isinstance(m, distributed.GlobalBatchNorm) for m in (*tr.G.modules(), *tr.D.modules()))}
+                         "global_bn": sum(isinstance(m, distributed.GlobalBatchNorm) for m in (*tr.family.G.modules(), *tr.family.D.modules()))}
     return results
 
 

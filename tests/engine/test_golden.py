@@ -85,10 +85,10 @@ def measure_lab(loss: str) -> dict:
     d_steps, g_steps = [], []
     for which in "DDGDG":
         if which == "D":
-            out = tr.d_step_only()
+            out = tr.run_phase("d")
             d_steps.append([out[k] for k in ("loss_d", "d_real", "d_fake", "grad_norm_d")])
         else:
-            out = tr.g_step_only()
+            out = tr.run_phase("g")
             g_steps.append([out[k] for k in ("loss_g", "grad_norm_g")])
     real = tr.dataset.x[:64]
     fake = tr.generate(z_from_seed(3, tr.cfg.model.z_dim, 64), ema=False)

@@ -88,7 +88,7 @@ def test_bad_changes_are_refused_naming_the_setting_and_a_vae_changes_beta():
     vae.step_once()
     vae.change(beta=0.25)
     vae.step_once()
-    assert vae.family.cfg.beta == 0.25 and vae.cfg.vae.beta == 0.25 and vae.cfg.schedule == [{"step": 1, "beta": 0.25}]
+    assert vae.family.cfg.vae.beta == 0.25 and vae.cfg.vae.beta == 0.25 and vae.cfg.schedule == [{"step": 1, "beta": 0.25}]
 
 
 def test_a_rollback_keeps_the_settings_the_user_chose():

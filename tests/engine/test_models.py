@@ -291,7 +291,7 @@ def test_step_cost_of_a_tiny_mlp_by_hand():
 def test_step_cost_counts_forward_flops_as_torch_does(d_norm):
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gan_demo.families.nets import _forward_cost
+    from gan_demo.families.nets import forward_cost
 
     cfg = RunConfig(data=DataConfig(dataset="digits", img_size=16),
                     model=ModelConfig(ngf=8, ndf=8, conditional=True, d_norm=d_norm)).resolved(channels=1, n_classes=10)
@@ -300,7 +300,7 @@ def test_step_cost_counts_forward_flops_as_torch_does(d_norm):
     for net, x in ((G, z), (D, torch.zeros(4, 1, 16, 16))):
         with FlopCounterMode(display=False) as counter:
             net(x, y)
-        assert _forward_cost(net, x, y)[0] == counter.get_total_flops() > 0
+        assert forward_cost(net, x, y)[0] == counter.get_total_flops() > 0
 
 
 def test_step_cost_of_a_huge_model_allocates_nothing():

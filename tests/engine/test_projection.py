@@ -20,7 +20,7 @@ def digits(tmp_path_factory):
                            train=TrainConfig(batch_size=16, steps=1, amp=False)), device="cpu")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for p in tr.G_ema.parameters():
+        for p in tr.family.G_ema.parameters():
             if p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     folder = tmp_path_factory.mktemp("digits") / "run"

@@ -97,7 +97,7 @@ def test_divergence_stops_and_restores_last_good_weights():
     assert state == "diverged"
     assert tr.message.startswith("diverged at step") and "lower the learning rate" in tr.message
     assert tr.step < 500 and tr.snapshot()["state"] == "diverged"
-    for module in (tr.G, tr.D, tr.G_ema):
+    for module in (tr.family.G, tr.family.D, tr.family.G_ema):
         assert all(torch.isfinite(p).all() for p in module.state_dict().values() if p.is_floating_point())
     assert torch.isfinite(tr.sample_fixed()).all()
 
@@ -136,7 +136,7 @@ def test_resume_continues_step_count_and_optimizer_state(tmp_path):
     tr.run()
     tr.save(tmp_path / "run")
     back = Trainer.from_checkpoint(tmp_path / "run", device="cpu")
-    state = back.opt_G.state_dict()["state"]
+    state = back.family.opt_G.state_dict()["state"]
     assert state and int(state[0]["step"]) == 6
     assert back.run(10) == "finished" and back.step == 10
     assert back.history.columns()["step"][0] == 7
@@ -264,7 +264,7 @@ def test_bf16_autocast_only_for_image_models_on_native_hardware(monkeypatch):
     tr = Trainer(image_cfg(conditional=True))
     for _ in range(3):
         assert tr.step_once().finite()  # a bf16 step also runs where bf16 is emulated
-    assert all(p.dtype == torch.float32 for p in tr.G.parameters())  # autocast: weights and Adam state stay fp32
+    assert all(p.dtype == torch.float32 for p in tr.family.G.parameters())  # autocast: weights and Adam state stay fp32
     monkeypatch.setattr(trainer_module, "native_bf16", lambda device: False)
     assert not Trainer(image_cfg()).use_amp and Trainer(image_cfg()).precision == "fp32"
 
@@ -339,7 +339,7 @@ def test_release_training_frees_optimizers_and_image_data_but_still_samples():
     tr.run()
     before = tr.sample_fixed()
     tr.release_training()
-    assert tr.opt_G is None and tr.opt_D is None and tr._good_state is None and len(tr.dataset) == 0
+    assert tr.family.opt_G is None and tr.family.opt_D is None and tr._good_state is None and len(tr.dataset) == 0
     assert tr.dataset.channels == 1 and torch.equal(tr.sample_fixed(), before)
 
 
@@ -353,11 +353,11 @@ def test_lr_decay_brings_both_learning_rates_down_at_the_end():
     assert lr_factor(19, 20, 0.0) == 1.0
     tr = Trainer(toy_cfg(lr_g=2e-3, lr_d=1e-3, lr_decay=0.5))
     tr.run(15)
-    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(14, 20, 0.5))  # the 15th update's rate
+    assert tr.family.opt_D.param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(14, 20, 0.5))  # the 15th update's rate
     tr.change(lr_d=4e-3)  # a live change is decayed alike
     tr.run()
-    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(4e-3 * lr_factor(19, 20, 0.5))
-    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(2e-3 * lr_factor(19, 20, 0.5))
+    assert tr.family.opt_D.param_groups[0]["lr"] == pytest.approx(4e-3 * lr_factor(19, 20, 0.5))
+    assert tr.family.opt_G.param_groups[0]["lr"] == pytest.approx(2e-3 * lr_factor(19, 20, 0.5))
     assert tr.cfg.train.lr_d == 4e-3  # the setting itself stays as set
 
 

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from gan_demo.core.config import ConfigError, DataConfig
+from gan_demo.core.config import ConfigError, DataConfig, RunConfig, section_of
 from gan_demo.data.datasets import load_dataset
 from gan_demo.families import FAMILIES
-from gan_demo.families.vae import SERIES, VAE, VAEConfig, reparameterize
+from gan_demo.families.vae import SERIES, VAE, MLPEncoder, VAESettings, fit_to, reparameterize
 from gan_demo.explore.latent import z_from_seed
 from gan_demo.families.losses import bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from gan_demo.families.nets import DCGANDiscriminator, DCGANGenerator
@@ -32,10 +32,18 @@ def digits():
     return load_dataset(DataConfig(dataset="digits", img_size=16), "cpu")
 
 
+def vae_config(dataset: str = "digits", img_size: int = 16, **settings) -> RunConfig:
+    """A VAE's RunConfig (not resolved) with these settings, each in its section (model, train, vae, data)."""
+    cfg = RunConfig(family="vae", data=DataConfig(dataset=dataset, img_size=img_size))
+    home = section_of()
+    for name, value in settings.items():
+        setattr(getattr(cfg, home[name]), name, value)
+    return cfg
+
+
 def image_vae(img_size=16, channels=1, conditional=False, **kw) -> VAE:
-    cfg = VAEConfig(kind="image", img_size=img_size, channels=channels, conditional=conditional,
-                    n_classes=3 if conditional else 0, ngf=4, ndf=4, z_dim=5, **kw)
-    return VAE(cfg, "cpu")
+    cfg = vae_config(img_size=img_size, conditional=conditional, ngf=4, ndf=4, z_dim=5, **kw)
+    return VAE(cfg.resolved(channels=channels, n_classes=3 if conditional else 0), "cpu")
 
 
 # ------------------------------------------------------------------ shapes
@@ -69,18 +77,16 @@ def test_conv_nets_mirror_the_dcgan_shapes(img_size):
     assert decoder == [p.shape for p in DCGANGenerator(5, 3, img_size, 4).parameters()]
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
-def test_point_shapes(conditional):
-    cfg = VAEConfig(kind="2d", data_dim=2, width=8, depth=2, conditional=conditional, n_classes=4 if conditional else 0,
-                    data_scale=2.0)
-    vae = VAE(cfg, "cpu")
-    assert vae.cfg.z_dim == 2 and vae.cfg.recon == "gaussian" and vae.cfg.recon_sigma == pytest.approx(0.2)
+def test_point_shapes():
+    vae = VAE(vae_config("ring8", width=8, depth=2).resolved(data_scale=2.0), "cpu")
+    assert vae.z_dim == 2 and vae.cfg.vae.recon == "gaussian" and vae.cfg.vae.recon_sigma == pytest.approx(0.2)
     x = torch.randn(6, 2)
-    y = torch.arange(6) % 4 if conditional else None
-    mu, logvar = vae.encode(x, y)
+    mu, logvar = vae.encode(x)
     assert mu.shape == logvar.shape == (6, 2)
-    assert vae.decode(z_from_seed(1, 2, 6), y).shape == (6, 2)
-    assert set(vae.train_step((x, y))) == set(SERIES)
+    assert vae.decode(z_from_seed(1, 2, 6)).shape == (6, 2)
+    assert set(vae.train_step((x, None))) == set(SERIES)
+    labelled = MLPEncoder(2, 2, 8, 2, n_classes=4)  # the point encoder takes labels too (a class embedding)
+    assert all(t.shape == (6, 2) for t in labelled(x, torch.arange(6) % 4))
 
 
 def test_labels_are_required_by_a_conditional_vae_and_ignored_otherwise():
@@ -93,41 +99,44 @@ def test_labels_are_required_by_a_conditional_vae_and_ignored_otherwise():
 
 # ------------------------------------------------------------------ config
 def test_fit_to_reads_the_dataset_and_auto_values_resolve(digits):
-    cfg = VAEConfig(conditional=True).fit_to(digits)
-    assert (cfg.kind, cfg.channels, cfg.img_size, cfg.n_classes) == ("image", 1, 16, 10)
-    resolved = cfg.resolved()
-    assert (resolved.z_dim, resolved.recon, resolved.recon_sigma) == (16, "bernoulli", 0.1)
-    assert cfg.z_dim is None  # resolved() is a copy
-    assert VAEConfig().fit_to(digits).n_classes == 0  # an unconditional VAE ignores the labels
+    given = vae_config(conditional=True)
+    cfg = fit_to(given, digits)
+    m, v = cfg.model, cfg.vae
+    assert (cfg.kind, m.channels, m.img_size, m.n_classes) == ("image", 1, 16, 10)
+    assert (m.z_dim, v.recon, v.recon_sigma, v.lr_vae, cfg.train.beta1) == (16, "bernoulli", 0.1, 1e-3, 0.9)
+    assert given.model.z_dim is None  # resolved is a copy
+    assert fit_to(vae_config(), digits).model.n_classes == 0  # an unconditional VAE ignores the labels
     ring = load_dataset(DataConfig(dataset="ring8", n_points=500), "cpu")
-    points = VAEConfig().fit_to(ring).resolved()
-    assert points.kind == "2d" and points.data_dim == 2 and points.recon == "gaussian"
-    assert points.data_scale == pytest.approx(float(ring.x.std()), rel=1e-2)
+    points = fit_to(vae_config("ring8", n_points=500), ring)
+    assert points.kind == "2d" and points.model.data_dim == 2 and points.vae.recon == "gaussian"
+    assert points.model.data_scale == pytest.approx(float(ring.x.std()), rel=1e-2)
     with pytest.raises(ConfigError, match="conditional: dataset 'ring8' has no labels"):
-        VAEConfig(conditional=True).fit_to(ring)
+        fit_to(vae_config("ring8", conditional=True), ring)
+    with pytest.raises(ValueError, match="resolved RunConfig of family vae"):
+        VAE(given, "cpu")
 
 
 @pytest.mark.parametrize("field, value, message", [
     ("recon", "laplace", "recon: must be one of bernoulli, gaussian"),
     ("beta", -1.0, "beta: must be between 0 and 1000"),
-    ("z_dim", 0, "z_dim: must be between 1 and 1024, or None for auto"),
+    ("z_dim", 2000, "z_dim: must be between 1 and 1024"),
     ("recon_sigma", 0.0, "recon_sigma: must be positive"),
     ("kl_warmup", -5, "kl_warmup: must be between 0"),
     ("img_size", 28, "img_size: must be one of 16, 32, 64"),
-    ("conditional", True, "conditional: needs labels"),
+    ("conditional", True, "conditional: needs a labelled dataset"),
 ])
 def test_bad_settings_name_the_field(field, value, message):
     with pytest.raises(ConfigError, match=message):
-        VAE(VAEConfig(**{field: value}), "cpu")
+        VAE(vae_config("moons", **{field: value}).resolved(), "cpu")
 
 
 def test_bernoulli_is_refused_for_points():
     with pytest.raises(ConfigError, match="recon: bernoulli needs pixels"):
-        VAEConfig(kind="2d", recon="bernoulli").resolved()
+        vae_config("ring8", recon="bernoulli").resolved()
 
 
 def test_registry_holds_the_class_itself():
-    assert FAMILIES["vae"] is VAE and VAE.name == "vae" and VAE.Config is VAEConfig
+    assert FAMILIES["vae"] is VAE and VAE.name == "vae" and VAE.spec.settings is VAESettings
 
 
 # ------------------------------------------------------------------ ELBO terms by hand
@@ -168,7 +177,7 @@ def test_kl_weight_and_reparameterize():
 
 
 def test_step_numbers_add_up_and_warmup_starts_at_zero(digits):
-    vae = VAE(VAEConfig(ngf=4, ndf=4, z_dim=4, beta=2.0, kl_warmup=4).fit_to(digits), "cpu")
+    vae = VAE(fit_to(vae_config(ngf=4, ndf=4, z_dim=4, beta=2.0, kl_warmup=4), digits), "cpu")
     gen = torch.Generator().manual_seed(0)
     weights = []
     for _ in range(6):
@@ -182,10 +191,10 @@ def test_step_numbers_add_up_and_warmup_starts_at_zero(digits):
 
 # ------------------------------------------------------------------ golden values
 GOLDEN_CASES = {
-    "digits-bernoulli": lambda ds: VAEConfig(ngf=8, ndf=8, z_dim=8),
-    "digits-gaussian-conditional": lambda ds: VAEConfig(ngf=8, ndf=8, z_dim=8, recon="gaussian", conditional=True,
-                                                        kl_warmup=3),
-    "ring8": lambda ds: VAEConfig(width=16, depth=2),
+    "digits-bernoulli": lambda ds: vae_config(ngf=8, ndf=8, z_dim=8),
+    "digits-gaussian-conditional": lambda ds: vae_config(ngf=8, ndf=8, z_dim=8, recon="gaussian", conditional=True,
+                                                         kl_warmup=3),
+    "ring8": lambda ds: vae_config("ring8", n_points=1000, width=16, depth=2),
 }
 
 
@@ -199,7 +208,7 @@ def measure_golden(case: str) -> dict:
     """5 steps from seed 0 on batches from a seeded generator: every number, a slice of decoded latents,
     the encoding of two training samples and their reconstructions."""
     ds = golden_dataset(case)
-    vae = VAE(GOLDEN_CASES[case](ds).fit_to(ds), "cpu")
+    vae = VAE(fit_to(GOLDEN_CASES[case](ds), ds), "cpu")
     gen = torch.Generator().manual_seed(0)
     steps = []
     for _ in range(5):
@@ -338,7 +347,7 @@ def test_golden_five_steps(case):
 
 # ------------------------------------------------------------------ state, learning
 def test_state_dict_rolls_back_exactly(digits):
-    vae = VAE(VAEConfig(ngf=4, ndf=4, z_dim=4, conditional=True, kl_warmup=5).fit_to(digits), "cpu")
+    vae = VAE(fit_to(vae_config(ngf=4, ndf=4, z_dim=4, conditional=True, kl_warmup=5), digits), "cpu")
     data_gen = torch.Generator().manual_seed(1)
     for _ in range(2):
         vae.train_step(digits.sample(8, data_gen))
@@ -363,7 +372,7 @@ def test_a_few_hundred_steps_learn_digits(digits):
     training image is to them. Measured (1 thread): loss 162.0 -> 109.7 (mean of the first / last 20
     steps), held-out MSE 0.091 against the mean image's 0.179; 1.6-3 s on a shared 2-core box."""
     test = load_dataset(DataConfig(dataset="digits", img_size=16), "cpu", split="test")
-    vae = VAE(VAEConfig(ngf=8, ndf=8, z_dim=8, lr=2e-3).fit_to(digits), "cpu")
+    vae = VAE(fit_to(vae_config(ngf=8, ndf=8, z_dim=8, lr_vae=2e-3), digits), "cpu")
     gen = torch.Generator().manual_seed(1)
     losses = [float(vae.train_step(digits.sample(32, gen))["loss"]) for _ in range(300)]
     first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20
@@ -387,3 +396,20 @@ if __name__ == "__main__":  # PYTHONPATH=. python tests/engine/test_vae.py: the 
     torch.set_num_threads(1)
     print("GOLDEN: dict = " + pprint.pformat(_rounded({c: measure_golden(c) for c in GOLDEN_CASES}), width=120,
                                              sort_dicts=False))
+
+
+def test_step_cost_prices_the_encoder_and_decoder(digits):
+    """A VAE's step is its own nets forward and backward (~3x forward), not a GAN's G and D."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_demo.families import step_cost
+
+    cfg = fit_to(vae_config(ngf=4, ndf=4, z_dim=4, batch_size=8, conditional=True), digits)
+    cost = step_cost(cfg)
+    vae = VAE(cfg, "cpu")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        mu, _ = vae.encoder(digits.x[:8], digits.y[:8])
+        vae.decoder(mu, digits.y[:8])
+    assert cost.flops == 3 * counter.get_total_flops() > 0
+    assert cost.params == sum(p.numel() for net in vae.networks.values() for p in net.parameters())
+    assert cost.memory_bytes > 16 * cost.params  # weights, gradients and Adam's moments, plus activations

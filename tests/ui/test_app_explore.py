@@ -50,7 +50,7 @@ def pretrained(tmp_path_factory):
                        model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
                        train=TrainConfig(batch_size=64, steps=1))
     trainer = Trainer(digits, device="cpu")
-    _visible(trainer.G_ema)
+    _visible(trainer.family.G_ema)
     trainer.save(root / "digits")
     return root
 

@@ -100,16 +100,16 @@ def test_lab_says_it_shows_gans_for_a_vae_run(ctx):
 def test_d_step_changes_d_only_and_explains(ctx):
     trainer = start_tiny(ctx)
     h = lab_tab.LabHandlers(ctx)
-    g_before = [p.detach().clone() for p in trainer.G.parameters()]
-    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    g_before = [p.detach().clone() for p in trainer.family.G.parameters()]
+    d_before = [p.detach().clone() for p in trainer.family.D.parameters()]
     _, _, _, key = h.refresh(ALL_LAYERS, None, request())
 
     picture, note, status, _, new_key = h.d_step(ALL_LAYERS, request=request())
     assert isinstance(picture, Image.Image)
     assert new_key != key  # the timer will not redraw over it, and knows D changed
     assert trainer.step == 3  # a D step is not a training step
-    assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.family.G.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, trainer.family.D.parameters()))
     assert note.startswith("**One D step**") and "real points" in note and "did not move" in note
     assert "(was " in note  # before and after figures, computed
 
@@ -117,10 +117,10 @@ def test_d_step_changes_d_only_and_explains(ctx):
 def test_g_step_moves_points_and_explains(ctx):
     trainer = start_tiny(ctx)
     h = lab_tab.LabHandlers(ctx)
-    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    d_before = [p.detach().clone() for p in trainer.family.D.parameters()]
     picture, note, status, _, _ = h.g_step(ALL_LAYERS, request=request())
     assert trainer.step == 4 and "step 4" in status
-    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.family.D.parameters()))
     assert note.startswith("**One G step**") and "moved" in note and "nearest real point" in note
 
 
@@ -138,13 +138,13 @@ def test_d_and_g_steps_highlight_their_part_of_the_graph_with_the_steps_numbers(
     trainer = start_tiny(ctx, loss="lsgan")
     h = lab_tab.LabHandlers(ctx)
     taken = {}
-    d_step_only = trainer.d_step_only
+    run_phase = trainer.run_phase
 
-    def spy():  # the numbers of the very step the handler ran
-        taken.update(d_step_only())
+    def spy(name):  # the numbers of the very step the handler ran
+        taken.update(run_phase(name))
         return dict(taken)
 
-    monkeypatch.setattr(trainer, "d_step_only", spy)
+    monkeypatch.setattr(trainer, "run_phase", spy)
     _, _, _, graph, _ = h.d_step(ALL_LAYERS, request=request())
     parts = graph_parts(graph)
     assert parts["D"].get("data-state") == "updating" and parts["G"].get("data-state") == "frozen"

@@ -333,7 +333,8 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
 
 
 def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
-    from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, VAESettings, field_docs
+    from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, field_docs
+    from gan_demo.families.vae import VAESettings
     from gan_demo.ui.plain_words import WORDS
     from gan_demo.ui.tabs.train import CONTROL_FIELDS, settings_details
 

@@ -18,7 +18,7 @@ from gan_demo.training.checkpoint import (
     is_checkpoint,
     list_checkpoints,
     load_checkpoint,
-    save_checkpoint,
+    save_networks,
 )
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig
 from gan_demo.families.nets import build_models
@@ -27,6 +27,12 @@ FILES = {"config.json", "model.safetensors", "state.pt"}
 
 
 # ---------------------------------------------------------------- helpers
+def save_checkpoint(run_dir, cfg: RunConfig, G, G_ema, D, opt_G=None, opt_D=None, step=None, dataset_info=None):
+    """A GAN's nets and optimizers saved under its names (families.GAN.network_names, optimizer_names)."""
+    return save_networks(run_dir, cfg, {"G": G, "G_ema": G_ema, "D": D}, {"opt_G": opt_G, "opt_D": opt_D},
+                         step=step, dataset_info=dataset_info)
+
+
 def mlp_cfg(width: int = 16, depth: int = 2) -> RunConfig:
     return RunConfig(data=DataConfig(dataset="ring8"), model=ModelConfig(width=width, depth=depth)).resolved()
 
@@ -138,7 +144,7 @@ def test_round_trip_is_exact(tmp_path, make_cfg):
     assert isinstance(ckpt, Checkpoint) and ckpt.path == out
     assert ckpt.step == 42 and ckpt.cfg.step == 42 and ckpt.opt_state is None
     assert ckpt.cfg.model == cfg.model and ckpt.cfg.train == cfg.train and ckpt.cfg.data == cfg.data
-    for original, loaded in ((G, ckpt.G), (G_ema, ckpt.G_ema), (D, ckpt.D)):
+    for original, loaded in ((G, ckpt.networks["G"]), (G_ema, ckpt.networks["G_ema"]), (D, ckpt.networks["D"])):
         want, got = original.state_dict(), loaded.state_dict()
         assert set(want) == set(got)
         for k in want:
@@ -146,8 +152,8 @@ def test_round_trip_is_exact(tmp_path, make_cfg):
         assert not loaded.training
     z, y = make_z(cfg), make_y(cfg)
     with torch.no_grad():
-        assert torch.equal(G_ema.eval()(z, y), ckpt.G_ema(z, y))
-        assert not torch.equal(ckpt.G(z, y), ckpt.G_ema(z, y))  # G and G_ema kept apart
+        assert torch.equal(G_ema.eval()(z, y), ckpt.networks["G_ema"](z, y))
+        assert not torch.equal(ckpt.networks["G"](z, y), ckpt.networks["G_ema"](z, y))  # G and G_ema kept apart
 
     assert ckpt.dataset_info["n_classes"] == cfg.model.n_classes
     assert ckpt.dataset_info["class_names"] == info["class_names"]
@@ -186,7 +192,7 @@ def test_optimizer_state_round_trip(tmp_path):
     assert_same(opt_D.state_dict(), ckpt.opt_state["opt_D"])
     # The state loads into fresh optimizers over the rebuilt models.
     t = cfg.train
-    new_G = torch.optim.Adam(ckpt.G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
+    new_G = torch.optim.Adam(ckpt.networks["G"].parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
     new_G.load_state_dict(ckpt.opt_state["opt_G"])
     assert_same(opt_G.state_dict(), new_G.state_dict())
 
@@ -221,7 +227,7 @@ def test_compiled_modules_are_saved_unwrapped(tmp_path):
     ckpt = load_checkpoint(tmp_path, "cpu")
     z = make_z(cfg)
     with torch.no_grad():
-        assert torch.equal(G_ema(z), ckpt.G_ema(z))
+        assert torch.equal(G_ema(z), ckpt.networks["G_ema"](z))
 
 
 def test_shared_tensors_are_saved(tmp_path):
@@ -231,7 +237,7 @@ def test_shared_tensors_are_saved(tmp_path):
     save_checkpoint(tmp_path, cfg, G, G, D)
     ckpt = load_checkpoint(tmp_path, "cpu")
     for k, v in G.state_dict().items():
-        assert torch.equal(v, ckpt.G.state_dict()[k]) and torch.equal(v, ckpt.G_ema.state_dict()[k])
+        assert torch.equal(v, ckpt.networks["G"].state_dict()[k]) and torch.equal(v, ckpt.networks["G_ema"].state_dict()[k])
 
 
 def test_unresolved_config_is_refused(tmp_path):

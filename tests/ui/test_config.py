@@ -168,10 +168,10 @@ def test_grid25_checkpoint_from_before_the_auto_group_rebuilds_as_before():
     assert auto.model.mbstd_group == 4  # what the field's absence would have meant without the rule
     auto_d = FAMILIES["gan"].empty_networks(auto)["D"].state_dict()
     ck = load_checkpoint(run)  # every network with strict=True
-    assert {k: v.shape for k, v in auto_d.items()} != {k: v.shape for k, v in ck.D.state_dict().items()}
-    assert ck.cfg.model.mbstd_group == 0 and ck.D.mbstd_group == 0
+    assert {k: v.shape for k, v in auto_d.items()} != {k: v.shape for k, v in ck.networks["D"].state_dict().items()}
+    assert ck.cfg.model.mbstd_group == 0 and ck.networks["D"].mbstd_group == 0
     z = torch.randn(4, ck.cfg.model.z_dim, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
-        x = ck.G_ema(z)
+        x = ck.networks["G_ema"](z)
     expected = [[1.97319, 2.02766], [3.97320, -3.97145], [-2.00621, 3.96807], [3.91290, -3.69126]]
     torch.testing.assert_close(x, torch.tensor(expected), rtol=1e-4, atol=1e-4)

@@ -42,7 +42,7 @@ def pretrained(tmp_path_factory):
                                train=TrainConfig(batch_size=64, steps=1)), device="cpu")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for p in digits.G_ema.parameters():
+        for p in digits.family.G_ema.parameters():
             if p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
     digits.save(root / "digits")

@@ -488,8 +488,8 @@ def test_old_checkpoints_rebuild_as_before(name):
     z = torch.randn(6, m.z_dim, generator=torch.Generator().manual_seed(7))
     y = torch.arange(6) % m.n_classes if m.n_classes else None
     with torch.no_grad():
-        x = ck.G_ema(z, y)
-        logits = ck.D(x, y)
+        x = ck.networks["G_ema"](z, y)
+        logits = ck.networks["D"](x, y)
     torch.testing.assert_close(logits, torch.tensor(OLD_CHECKPOINTS[name]["d"]), rtol=2e-4, atol=2e-5)
     assert float(x.double().sum()) == pytest.approx(OLD_CHECKPOINTS[name]["g"], rel=1e-5)
 
@@ -502,7 +502,7 @@ def test_packed_checkpoint_saves_and_samples(tmp_path):
     path = tr.save(tmp_path / "run")
     ck = load_checkpoint(path)
     assert (ck.cfg.model.mbstd_group, ck.cfg.model.pack) == (2, 2)
-    assert ck.D.pack == 2 and ck.D.mbstd_group == 2
+    assert ck.networks["D"].pack == 2 and ck.networks["D"].mbstd_group == 2
     sampler = Sampler.from_checkpoint(path)
     x, score = sampler.from_seed(3)  # one sample: its score from a pack filled up by wrapping around
     assert score is not None and 0.0 <= score <= 1.0

@@ -173,7 +173,7 @@ def test_a_finished_image_run_frees_its_training_state():
     tr = reg.start(s, cfg, "cpu")
     tr.join(TIMEOUT_S)
     reg.sweep()
-    assert tr.opt_G is None and tr.opt_D is None and len(tr.dataset) == 0
+    assert tr.family.opt_G is None and tr.family.opt_D is None and len(tr.dataset) == 0
     assert torch.isfinite(tr.sample_fixed()).all()  # Explore still works
 
 

@@ -433,10 +433,10 @@ class LabHandlers:
             before = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_before = mean_scores(trainer, view.real, before["fake"])
             if which == "D":
-                numbers = trainer.d_step_only()  # loss_d, d_real, d_fake, grad_norm_d
+                numbers = trainer.run_phase("d")  # loss_d, d_real, d_fake, grad_norm_d
                 view.d_only_steps += 1
             else:
-                numbers = trainer.g_step_only()  # loss_g, grad_norm_g
+                numbers = trainer.run_phase("g")  # loss_g, grad_norm_g
             after = lab_state(trainer, view.bounds, res=HEAT_RES, n_fake=N_FAKE)
             scores_after = mean_scores(trainer, view.real, after["fake"])
         change = lab_change(before, after, view.real, view.bounds)

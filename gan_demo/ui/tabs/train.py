@@ -20,8 +20,9 @@ from gan_demo.render import viz
 from gan_demo.training.budget import TimeBudget
 from gan_demo.core.config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       MAX_MBSTD_GROUP, MAX_PACK,
-                      RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
-                      TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
+                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
+                      TrainConfig, dataset_kind, field_docs, field_type, live_section, section_classes, web_settings)
+from gan_demo.families.vae import RECONSTRUCTIONS, VAESettings
 from gan_demo.data.datasets import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from gan_demo.render.model_diagram import run_graph
 from gan_demo.evaluation.modes import LIVE_EVERY, LIVE_SAMPLES
@@ -84,7 +85,7 @@ FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_grou
                        "lr_decay", "augment"),
                "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.core.config)
-CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
+CONFIG_CLASS = section_classes()  # section -> its dataclass (each registered family's own included)
 NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
                    if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
 
@@ -751,7 +752,7 @@ def build(ctx) -> dict:
             wanted = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
             wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
             live = LIVE_SETTINGS.get(trainer.cfg.family, ())
-            section = {name: (wanted.vae if name in ("beta", "lr_vae") else wanted.train) for name in live}
+            section = {name: live_section(wanted, name, trainer.cfg.family) for name in live}
             current = trainer._live_values()
             changes = {name: getattr(section[name], name) for name in live
                        if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
