@@ -34,16 +34,14 @@ def main() -> None:
     _, line = handler.start(visitor)
     print(json.dumps({"started": line, "slots_in_use": round(registry.slots_in_use(), 2)}), flush=True)
     sweep = registry.get("teacher").sweep
-    pending = sorted(args.at)
+    pending = {label: sorted(args.at) for label in sweep}  # each setting's count when its seeds pass each step
     while True:
         views = handler.walls(visitor)  # what the page's timer asks for (walls drawn once per new step)
-        for (label, runs), view in zip(sweep.items(), views):
-            done = [t.last_quality.step for t in runs if t.last_quality is not None]
-            while pending and len(done) == len(runs) and min(done) >= pending[0] and label == list(sweep)[-1]:
-                for lab, group in sweep.items():
-                    print(json.dumps({"step": pending[0], "seconds": round(time.perf_counter() - start, 1),
-                                      "count": count_line(lab, group), "load": os.getloadavg()}), flush=True)
-                pending.pop(0)
+        for label, runs in sweep.items():
+            measured = [t.last_quality.step for t in runs if t.last_quality is not None]
+            while pending[label] and len(measured) == len(runs) and min(measured) >= pending[label][0]:
+                print(json.dumps({"step": pending[label].pop(0), "seconds": round(time.perf_counter() - start, 1),
+                                  "count": count_line(label, runs), "load": os.getloadavg()}), flush=True)
         if not any(v.running for v in views):
             break
         time.sleep(TICK_S)

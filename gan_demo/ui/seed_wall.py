@@ -56,6 +56,10 @@ per seed at step 2,000; CPU, 2026-12-04):
 | non-saturating | **15 of 16** | 2 to 6 for 15 seeds, 8 of 8 for one (seed 12) |
 | either loss **with R1 0.1** (the app's ring8 default) | **0 of 16** | 8 of 8 for every seed, 73% to 93% of samples within $3\\sigma$ |
 
+The walls' own live counts agreed when we ran this lesson (`benchmarks/seed_wall_lesson.py`: minimax 16 of
+16 collapsed, non-saturating 15 of 16 at step 2,000); the 32 runs took 538 s on a 2-core CPU that other work
+was sharing.
+
 **Why it matters.** One run is one draw from a distribution of outcomes: a single lucky seed can make a
 setting look stable, and a single unlucky one can make it look broken. The minimax generator mostly stalls
 (lesson 3: its gradient vanishes where D rejects its samples); the non-saturating one reaches the ring but

@@ -46,6 +46,7 @@ def test_sweep_configs_differ_only_in_loss_and_seed():
     assert {k for k in a["train"] if a["train"][k] != b["train"][k]} == {"loss"}
 
 
+@pytest.mark.slow  # two pools of tiny runs train for a while on a shared CPU
 def test_both_pools_start_advance_count_stop_and_free_their_slots(lesson):
     handler, registry = lesson
     visitor = SimpleNamespace(session_hash="teacher")
@@ -85,6 +86,7 @@ def test_both_pools_start_advance_count_stop_and_free_their_slots(lesson):
     registry.start(registry.get("other"), cfg, torch.device("cpu"))  # the freed slots admit another visitor
 
 
+@pytest.mark.slow  # two pools of tiny runs train for a while on a shared CPU
 def test_a_dropped_session_stops_its_sweep(lesson):
     handler, registry = lesson
     handler.start(SimpleNamespace(session_hash="gone"))
@@ -94,6 +96,7 @@ def test_a_dropped_session_stops_its_sweep(lesson):
     assert registry.active_runs() == 0 and registry.slots_in_use() == 0
 
 
+@pytest.mark.slow  # two pools of tiny runs train for a while on a shared CPU
 def test_a_new_run_replaces_the_sweep_and_a_sweep_replaces_a_run(lesson):
     handler, registry = lesson
     visitor = SimpleNamespace(session_hash="v")
