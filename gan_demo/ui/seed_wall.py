@@ -137,7 +137,7 @@ class SeedWall:
         if not runs:
             return "Press **Start the sweep** to train both settings' seeds."
         live = sum(t.running for t in runs)
-        steps = max(t.snapshot()["step"] for t in runs)
+        steps = max(shown_step(t) for t in runs)
         target = runs[0].target_steps
         if live:
             return f"Training {live} runs as {len(self._session(request).sweep)} pools: step {steps:,} of {target:,}."
@@ -145,7 +145,7 @@ class SeedWall:
         return f"The sweep has ended ({', '.join(ended)}) at step {steps:,} of {target:,}."
 
     def _view(self, label: str, runs: list) -> WallView:
-        steps = tuple(t.snapshot()["step"] for t in runs)
+        steps = tuple(shown_step(t) for t in runs)
         drawn = self._drawn.get(runs[0])
         if drawn is None or drawn[0] != steps:
             drawn = (steps, self._draw(runs))
@@ -159,6 +159,12 @@ class SeedWall:
         marks = [bool(collapsed(t.last_quality)) for t in runs]
         captions = [f"{t.cfg.train.seed}" for t in runs]
         return seed_wall(samples, bounds, cols=WALL_COLS, cell=CELL_PX, real=modes, captions=captions, marked=marks)
+
+
+def shown_step(trainer) -> int:
+    """The run's latest step read back (what its history and quality describe), without building a snapshot."""
+    record = trainer.last_record
+    return record.step if record is not None else 0
 
 
 def count_line(label: str, runs: list) -> str:
