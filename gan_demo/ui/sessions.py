@@ -309,12 +309,17 @@ class SessionRegistry:
         runs share (each samples it with its own seeded generator).
         """
         n = sum(len(cfgs) for cfgs in groups.values())
-        self._reserve(session, n, 0.0, check_only=True)
+        # without pools (runs on Ray) each run holds a slot: refused before any is built
+        self._reserve(session, n, 0.0 if self.pools is not None else float(n), check_only=True)
         # a bad config fails here, old runs untouched
         built = {label: [self.make_run(cfg, device=device, dataset=dataset, run_id="run-" + secrets.token_hex(RUN_ID_BYTES))
                          for cfg in cfgs] for label, cfgs in groups.items()}
         prices = [self._price_new(runs[0], len(runs))[0] for runs in built.values() if runs]
-        self._reserve(session, n, lambda: sum(price() for price in prices))
+        try:
+            self._reserve(session, n, lambda: sum(price() for price in prices))
+        except Busy:
+            _close_remote(*(t for runs in built.values() for t in runs))
+            raise
         try:
             self._end_live_runs(session)
             _close_remote(*_sweep_runs(session))

@@ -109,3 +109,16 @@ def test_a_new_run_replaces_the_sweep_and_a_sweep_replaces_a_run(lesson):
     handler.start(visitor)
     assert not trainer.running
     handler.stop(visitor)
+
+
+@pytest.mark.slow  # two pools of tiny runs train for a while on a shared CPU
+def test_a_full_server_refuses_the_sweep_with_a_sentence(lesson):
+    handler, registry = lesson
+    cfg = RunConfig.from_dict({"data": {"dataset": "ring8", "n_points": 2000}, "model": {"width": 32},
+                               "train": {"batch_size": 32, "steps": 100_000, "device": "cpu"}})
+    other = registry.start(registry.get("other"), cfg, torch.device("cpu"))  # one slot of the two
+    views, line = handler.start(SimpleNamespace(session_hash="late"))
+    assert views == [] and line.startswith("busy:")
+    assert registry.get("late").sweep is None and registry.active_runs() == 1
+    registry.stop(registry.get("other"))
+    assert not other.running
