@@ -202,6 +202,20 @@ class _StackedAdam:
                     opt.state[p] = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
+def _per_run(fn, single_row: bool = True):
+    """fn (a loss or score of one run's logits) for every run: vmap over the runs' axis, or for a pool of one
+    (single_row) fn on its one row, unsqueezed: the same numbers without vmap's per-call cost, which was
+    most of what a solo pooled step spent outside its kernels (benchmarks/app_overhead.py)."""
+    batched = vmap(fn)
+
+    def call(*tensors: torch.Tensor) -> torch.Tensor:
+        if single_row and tensors[0].shape[0] == 1:
+            return fn(*(t[0] for t in tensors)).unsqueeze(0)
+        return batched(*tensors)
+
+    return call
+
+
 def _grad_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     """engine.grad_norm of each run: (R,)."""
     per_tensor = torch.stack([torch.linalg.vector_norm(g.float().flatten(1), dim=1) for g in grads], dim=1)
@@ -214,6 +228,8 @@ class StackedGAN:
     Each run's data, noise and penalty draws come from its own StepContext in the order its solo step
     draws them, so a run's numbers match its solo run's to float tolerance (tests/test_pool.py)."""
 
+    single_row = True  # a pool of one computes its losses without vmap (the benchmark switches it off to compare)
+
     def __init__(self, families: list):
         self.families = families
         self.G = _StackedNet([f.G for f in families], grad=True)
@@ -224,9 +240,10 @@ class StackedGAN:
         t = families[0].cfg.train
         self.loss, self.n_critic, self.r1 = t.loss, t.n_critic, t.r1_gamma > 0
         self.device = families[0].ctx.device
-        self._d_loss = vmap(partial(d_loss, self.loss))
-        self._g_loss = vmap(partial(g_loss, self.loss))
-        self._overfit_sign = vmap(partial(overfit_sign, self.loss))
+        self._d_loss = _per_run(partial(d_loss, self.loss), self.single_row)
+        self._g_loss = _per_run(partial(g_loss, self.loss), self.single_row)
+        self._overfit_sign = _per_run(partial(overfit_sign, self.loss), self.single_row)
+        self._d_score = _per_run(partial(d_score, self.loss), self.single_row)  # built once, not every step
 
     def release(self) -> None:
         """The families own their weights and optimizer moments again (before the stack is dropped)."""
@@ -295,8 +312,8 @@ class StackedGAN:
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         return {
             "loss_d": loss.detach(),
-            "d_real": vmap(partial(d_score, self.loss))(real_logits),
-            "d_fake": vmap(partial(d_score, self.loss))(fake_logits),
+            "d_real": self._d_score(real_logits),
+            "d_fake": self._d_score(fake_logits),
             "grad_norm_d": gnorm,
             "r_t": self._overfit_sign(real_logits, fake_logits),
         }

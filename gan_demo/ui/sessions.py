@@ -80,6 +80,7 @@ class Session:
     pair: Comparison | None = None  # the Compare tab's runs A and B
     pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
     pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
+    sweep: dict | None = None  # a seed sweep's runs: {setting's label: [Trainer, one per seed]} (ui.seed_wall)
 
     @property
     def active(self) -> bool:
@@ -99,6 +100,7 @@ def _slots(session: Session) -> int:
     """Runs of this session counted against the cap: each run whose thread lives (training, paused, or
     finishing its last step), or the slots reserved for the runs being built, whichever is more."""
     running = (session.trainer is not None and session.trainer.running) + (session.pair.running if session.pair else 0)
+    running += sum(t.running for t in _sweep_runs(session))
     # A start's reserved slots become its new runs (and its old runs are stopped): count them once.
     return max(session.starting, running)
 
@@ -106,7 +108,13 @@ def _slots(session: Session) -> int:
 def _live_trainers(session: Session, ended: bool = False) -> list[Trainer]:
     """The session's trainers whose threads live (with ended=True: all of them): its run, the comparison's two."""
     trainers = [t for t in (session.trainer, *(session.pair.runs.values() if session.pair else ())) if t is not None]
+    trainers += _sweep_runs(session)
     return trainers if ended else [t for t in trainers if t.running]
+
+
+def _sweep_runs(session: Session) -> list[Trainer]:
+    """Every run of the session's seed sweep (none without one)."""
+    return [t for runs in (session.sweep or {}).values() for t in runs]
 
 
 def _local_run(cfg: RunConfig, device=None, dataset=None, run_id: str | None = None) -> Trainer:
@@ -209,12 +217,13 @@ class SessionRegistry:
         runs = max(1, len(pool))
         return self._pool_slots(pool, runs) / runs
 
-    def _price_new(self, trainer: Trainer) -> tuple[Callable[[], float], tuple | None]:
+    def _price_new(self, trainer: Trainer, count: int = 1) -> tuple[Callable[[], float], tuple | None]:
         """(the slots a new run will add, read under the lock; the pool_key it joins or None): one alone
-        or as a new pool, the pool's growth when it joins one (counting other sessions' racing joins)."""
+        or as a new pool, the pool's growth when it joins one (counting other sessions' racing joins).
+        count: that many runs like trainer join at once (a seed sweep's runs of one setting)."""
         key = pool_key(trainer) if self.pools is not None else None
         if key is None:
-            return (lambda: 1.0), None
+            return (lambda: float(count)), None
         if key not in self._member_s:  # step_cost builds the nets on the meta device: once per kind of run
             flops, _ = StepBudget(trainer.cfg).cost(trainer.cfg.train)
             self._member_s[key] = flops / POOL_FLOPS_PER_S
@@ -224,7 +233,7 @@ class SessionRegistry:
             runs = (len(pool) if pool is not None else 0) + sum(
                 1 for s in self._sessions.values() if s.starting and s.joining == key)
             member = self._member_seconds(key, pool)
-            return max(1.0, (runs + 1) * member / POOL_SLOT_S) - (max(1.0, runs * member / POOL_SLOT_S) if runs else 0.0)
+            return max(1.0, (runs + count) * member / POOL_SLOT_S) - (max(1.0, runs * member / POOL_SLOT_S) if runs else 0.0)
 
         return price, key
 
@@ -291,6 +300,50 @@ class SessionRegistry:
                 session.starting, session.reserved = 0, 0.0
         return pair
 
+    def start_sweep(self, session: Session, groups: dict[str, list[RunConfig]], device, dataset=None) -> dict:
+        """Build and start the session's seed sweep: {label: [RunConfig per seed]} -> {label: [Trainer]}.
+
+        Like start(): the runs of one setting train as one pool (runs that cannot be pooled hold a slot
+        each), priced by what their pools grow by and reserved at once, or refused (Busy) when they do not
+        fit; the session's previous run, comparison and sweep are stopped first. dataset: one copy the
+        runs share (each samples it with its own seeded generator).
+        """
+        n = sum(len(cfgs) for cfgs in groups.values())
+        # without pools (runs on Ray) each run holds a slot: refused before any is built
+        self._reserve(session, n, 0.0 if self.pools is not None else float(n), check_only=True)
+        # a bad config fails here, old runs untouched
+        built = {label: [self.make_run(cfg, device=device, dataset=dataset, run_id="run-" + secrets.token_hex(RUN_ID_BYTES))
+                         for cfg in cfgs] for label, cfgs in groups.items()}
+        prices = [self._price_new(runs[0], len(runs))[0] for runs in built.values() if runs]
+        try:
+            self._reserve(session, n, lambda: sum(price() for price in prices))
+        except Busy:
+            _close_remote(*(t for runs in built.values() for t in runs))
+            raise
+        try:
+            self._end_live_runs(session)
+            _close_remote(*_sweep_runs(session))
+            with self._lock:
+                session.sweep = built
+                for trainer in _sweep_runs(session):
+                    if self.pools is not None:
+                        self.pools.start(trainer)
+                    else:
+                        trainer.start()
+        finally:
+            with self._lock:
+                session.starting, session.reserved = 0, 0.0
+        return built
+
+    def stop_sweep(self, session: Session, wait: float = STOP_WAIT_S) -> None:
+        """Stop every run of the session's sweep at its next step boundary, as stop() does."""
+        runs = [t for t in _sweep_runs(session) if t.running]
+        for trainer in runs:
+            trainer.stop()
+        deadline = time.monotonic() + wait
+        for trainer in runs:
+            trainer.join(max(0.0, deadline - time.monotonic()))
+
     def _reserve(self, session: Session, n: int, price: float | Callable[[], float], joining: tuple | None = None,
                  check_only: bool = False) -> None:
         """Reserve `price` slots (a number, or a function read under the lock) for the session's n new
@@ -312,6 +365,7 @@ class SessionRegistry:
     def _end_live_runs(self, session: Session) -> None:
         """Stop the session's run and comparison before new ones start; Busy if a thread will not end."""
         live = [t for t in (session.trainer, *(session.pair.runs.values() if session.pair else ())) if t is not None]
+        live += _sweep_runs(session)
         for trainer in live:
             if trainer.running:
                 trainer.stop()
@@ -421,7 +475,7 @@ class SessionRegistry:
                 hook(session)
             except Exception:  # a hook's failure must not keep the session alive
                 log.warning("session clean-up hook failed", exc_info=True)
-        session.trainer = session.pair = None
+        session.trainer = session.pair = session.sweep = None
         session.timeline.clear()
         session.pair_timeline.clear()
 

@@ -8,6 +8,7 @@ import gradio as gr
 from gan_demo.families.losses import LOSS_FORMULAS, LOSS_NOTES
 from gan_demo.ui.tabs.compare import B_FIELDS, SAME, changes_between
 from gan_demo.ui.plain_words import glossary_markdown, link_terms
+from gan_demo.ui import seed_wall
 from gan_demo.ui.tabs.train import QUICK_DIGITS_LABEL, values_for
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -516,6 +517,9 @@ def build(ctx) -> dict:
             gr.Markdown(link_terms(lesson.text), latex_delimiters=LATEX)
             if lesson.losses:
                 gr.Markdown(formulas_markdown(lesson.losses), latex_delimiters=LATEX)
+    with gr.Accordion(seed_wall.TITLE, open=False, elem_id="lesson-seeds"):  # live walls of 16 seeds per setting
+        gr.Markdown(link_terms(seed_wall.TEXT), latex_delimiters=LATEX)
+        seed_wall.build(ctx)
     with gr.Accordion("All the losses", open=False, elem_id="lesson-losses"):
         gr.Markdown("$D$ is the discriminator's output: a probability $D(x) = \\sigma(\\ell)$ of its logit "
                     "$\\ell$ for the logistic losses, the raw score for the others.\n\n"
