@@ -11,6 +11,7 @@
     the main thread, blob, decode, paint) with the main thread's long tasks per move.
 (b) A 1 s drag: 60 input events 16.7 ms apart along a slider not moved before (three drags, three
     sliders); the distinct pictures shown during it.
+(b') Interpolate's scrubber: scrub move -> frame shown, as (a), on 32 frames (first visits, then again).
 (c) The latent map (9 x 9 digits): click "Draw the map" until the map is shown, in the browser; and the
     handler alone (LatentMap.draw), p50 over a few calls.
 (d) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
@@ -218,6 +219,20 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
             "external_requests": len(external), **({"digits_run_steps_meanwhile": steps} if train else {})}
 
 
+def measure_scrubber(url: str) -> dict:
+    """Interpolate's scrubber: 32 frames made, then each frame scrubbed to once (a new picture each move,
+    sequential moves as for the sliders), and the same 31 moves again (the browser keeps the frames it fetched)."""
+    with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
+        open_app(page, url, ready="#start")
+        page.get_by_role("tab", name="Interpolate", exact=True).click()
+        page.locator("#interp-frames input[type=range]").fill("32")
+        page.locator("#interp-run").click()
+        wait_for_new_image(page, "interp-frame", None, timeout_ms=120_000)
+        first = slider_latencies(page, "interp-scrub", "interp-frame", list(range(2, 33)), timeout_ms=60_000)
+        again = slider_latencies(page, "interp-scrub", "interp-frame", list(range(1, 32)), timeout_ms=60_000)
+    return {"first_visit": stats(first), "again": stats(again)}
+
+
 def measure_map_handler(ctx, calls: int = 10) -> dict:
     """LatentMap.draw on the digits checkpoint (81 latents, one forward pass, the PNG-ready picture)."""
     from types import SimpleNamespace
@@ -404,6 +419,7 @@ def main() -> None:
         else:
             out["browser_slider_to_image"] = measure_browser(url, args.moves)
             out["browser_slider_to_image_while_digits_trains"] = measure_browser(url, args.moves, ctx, train=True)
+            out["browser_interpolate_scrub_to_frame"] = measure_scrubber(url)
         if args.browser_only:
             out["load_after"] = load()
             print(json.dumps(out, indent=1))

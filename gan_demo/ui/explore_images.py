@@ -24,6 +24,10 @@ RATE_PER_S, BURST = 60.0, 120  # a viewer's picture requests: a hand dragging a 
 ANONYMOUS_RATE_PER_S, ANONYMOUS_BURST = 120.0, 240  # per address, for callers without the cookie (curl, scripts)
 MAX_KEYS = 10_000  # rate-limit buckets kept (oldest dropped): memory stays bounded whatever the callers do
 MAX_QUERY = 600  # characters: a picture's whole query is far shorter
+# While a run trains, these pictures are spaced at least this far apart across all visitors (Gradio's events
+# keep the app's 0.1 s): a plain GET costs its ~5 ms render and little else, so 30 a second keep a hand's pace
+# (a slider move shown within 60 ms) and leave the run most of its speed (README, Latency).
+PICTURE_SPACING_S = 1 / 30
 EXPLORE_PATH, FRAME_PATH = "/explore/image", "/interpolate/frame"
 
 
@@ -202,7 +206,8 @@ class ImageRoutes:
         event needed. fixed: the weights never change (a pretrained run), so the browser may keep the picture.
         what: what the projected latent `base` was found for."""
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
-        sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"])
+        sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"],
+                                         gate=self.ctx.render_gate.spaced(PICTURE_SPACING_S))
         text = ex.readout(sampler, sample, score, view["seed"], view["mode"], view["offsets"], view["truncation"],
                           view["label"], what)
         headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store",
