@@ -1,14 +1,17 @@
 """Measure Explore's picture round trips in the browser and over HTTP (not a pytest test).
 
-    .venv/bin/python tests/measure_latency.py [--moves 50] [--calls 50] [--pretrained DIR]
+    .venv/bin/python tests/measure_latency.py [--moves 50] [--calls 50] [--pretrained DIR] [--browser-only]
 
 (a) Browser: headless Chromium on the Explore tab. For each move, set a latent slider's value and
     dispatch `input` (as a drag does), then wait until the output <img> shows a new src that has
     loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
     sequential, so each figure is one whole round trip. The picture comes straight from GET /image
-    (gan_demo/ui/explore.js); measured alone and while a digits run trains in another session.
+    (gan_demo/ui/explore.js); measured alone and while a digits run trains in another session. Then as
+    many moves again split into phases (PHASES: Gradio's dispatch, the network, the server, the wait for
+    the main thread, blob, decode, paint) with the main thread's long tasks per move.
 (b) A 1 s drag: 60 input events 16.7 ms apart along a slider not moved before (three drags, three
     sliders); the distinct pictures shown during it.
+(b') Interpolate's scrubber: scrub move -> frame shown, as (a), on 32 frames (first visits, then again).
 (c) The latent map (9 x 9 digits): click "Draw the map" until the map is shown, in the browser; and the
     handler alone (LatentMap.draw), p50 over a few calls.
 (d) REST: gradio_client `Client.predict(..., api_name="/generate")` (it polls its queue every 50 ms,
@@ -106,18 +109,97 @@ async () => {
 """
 
 
+# Time stamps inside the page for the phase split (added before the app loads): when each fetch starts and
+# resolves, when a body is read as a blob, and the main thread's long tasks (over 50 ms).
+PHASE_INIT = """
+window.__phase = [];
+const stamp = (k) => window.__phase.push([k, performance.now()]);
+const plainFetch = window.fetch;
+window.fetch = async function (url, opts) {
+  const picture = /\\/(image|explore\\/image|interpolate\\/frame)\\?/.test(String(url));
+  if (picture) stamp('fetch');
+  const response = await plainFetch.apply(this, arguments);
+  if (picture) stamp('response');
+  return response;
+};
+const plainBlob = Response.prototype.blob;
+Response.prototype.blob = async function () { const b = await plainBlob.apply(this, arguments); stamp('blob'); return b; };
+window.__long = [];
+try { new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push([e.startTime, e.duration])))
+        .observe({type: 'longtask', buffered: false}); } catch (e) {}
+"""
+
+# One slider move at a time, split into phases (ms): input event -> the page's fetch starts (Gradio dispatches
+# the event to explore.js) -> the request leaves (Resource Timing's requestStart) -> the server's first byte
+# (responseStart) -> the fetch resolves on the main thread -> the body is a blob -> the <img> gets its new src
+# -> decoded -> the next animation frame (painted). Also the long tasks' time on the main thread per move.
+PHASES_JS = """
+async ([sliderSel, imgSel, values]) => {
+  const range = document.querySelector(sliderSel + ' input[type=range]');
+  const host = document.querySelector(imgSel);
+  const out = [];
+  for (const v of values) {
+    const before = host.querySelector('img')?.getAttribute('src') ?? null;
+    window.__phase = []; window.__long = []; performance.clearResourceTimings();
+    let t0 = 0; const t = {};
+    const shown = new Promise((resolve) => {
+      let fired = false;
+      const check = () => {
+        const img = host.querySelector('img');
+        if (fired || !img || img.getAttribute('src') === before) return;
+        fired = true; obs.disconnect(); t.src = performance.now();
+        img.decode().catch(() => {}).then(() => { t.decoded = performance.now();
+          requestAnimationFrame(() => { t.painted = performance.now(); resolve(); }); });
+      };
+      const obs = new MutationObserver(check);
+      obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    });
+    t0 = performance.now();
+    range.value = String(v);
+    range.dispatchEvent(new Event('input', {bubbles: true}));
+    await shown;
+    await new Promise((r) => setTimeout(r, 100));  // what the move set off afterwards (Gradio events) ends too
+    const first = (k) => (window.__phase.find(([name, at]) => name === k && at >= t0) || [null, NaN])[1];
+    const res = performance.getEntriesByType('resource').filter((e) => /\\/(image|explore\\/image)\\?/.test(e.name))
+      .pop() || {};
+    const at = [t0, first('fetch'), res.requestStart, res.responseStart, first('response'), first('blob'), t.src,
+                t.decoded, t.painted];
+    out.push({phases: at.slice(1).map((x, i) => x - at[i]), total: t.painted - t0,
+              long_tasks_ms: window.__long.filter(([s]) => s >= t0).reduce((a, [, d]) => a + d, 0),
+              new_connection: res.connectEnd > res.connectStart});
+  }
+  return out;
+}
+"""
+PHASES = ["input -> fetch starts", "fetch -> request sent", "request -> server's first byte",
+          "first byte -> fetch resolves on the main thread", "-> body read (blob)", "-> <img> src set",
+          "-> decoded", "-> next frame (painted)"]
+
+
+def phase_split(page, values: list[float]) -> dict:
+    """p50 (and p95) of each phase of a slider move, over `values` moves of the first slider."""
+    moves = page.evaluate(PHASES_JS, [f"#{SLIDER}", f"#{IMAGE}", list(values)])
+    split = {name: f"{percentile([m['phases'][i] for m in moves], 50):.1f} / "
+                   f"{percentile([m['phases'][i] for m in moves], 95):.1f}" for i, name in enumerate(PHASES)}
+    return {"p50 / p95 ms": split, "total": stats([m["total"] for m in moves]),
+            "long_tasks_ms_per_move_p50": round(percentile([m["long_tasks_ms"] for m in moves], 50), 1),
+            "moves_on_a_new_connection": sum(m["new_connection"] for m in moves)}
+
+
 def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict:
     """Slider move -> picture shown (sequential moves), a 1 s drag, and the latent map, in Chromium.
     train: a digits run trains in another session meanwhile."""
     session = start_digits_run(ctx, "latency-train") if train else None
     try:
         with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
+            page.add_init_script(PHASE_INIT)
             open_app(page, url, ready="#start")
             page.get_by_role("tab", name="Explore", exact=True).click()
             page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
             wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
             slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
             lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
+            phases = phase_split(page, slider_values(moves, 0.05))
             # each drag on its own slider: 60 latents never asked for before (no picture from the browser's cache)
             drags = [drag_pictures(page, f"explore-slider-{k}", IMAGE, slider_values(60, -1.5), 1000 / 60)
                      for k in (1, 2, 3)]
@@ -133,8 +215,22 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
         if session is not None:
             ctx.registry.stop(session)
     steps = None if session is None else session.trainer.step
-    return {**stats(lat), "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
+    return {**stats(lat), "phases": phases, "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
             "external_requests": len(external), **({"digits_run_steps_meanwhile": steps} if train else {})}
+
+
+def measure_scrubber(url: str) -> dict:
+    """Interpolate's scrubber: 32 frames made, then each frame scrubbed to once (a new picture each move,
+    sequential moves as for the sliders), and the same 31 moves again (the browser keeps the frames it fetched)."""
+    with browser_page(width=1280, height=900, timeout_ms=120_000) as page:
+        open_app(page, url, ready="#start")
+        page.get_by_role("tab", name="Interpolate", exact=True).click()
+        page.locator("#interp-frames input[type=range]").fill("32")
+        page.locator("#interp-run").click()
+        wait_for_new_image(page, "interp-frame", None, timeout_ms=120_000)
+        first = slider_latencies(page, "interp-scrub", "interp-frame", list(range(2, 33)), timeout_ms=60_000)
+        again = slider_latencies(page, "interp-scrub", "interp-frame", list(range(1, 32)), timeout_ms=60_000)
+    return {"first_visit": stats(first), "again": stats(again)}
 
 
 def measure_map_handler(ctx, calls: int = 10) -> dict:
@@ -300,6 +396,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50, help="API calls of each kind (default 50)")
     parser.add_argument("--pretrained", help="folder with a `digits` checkpoint (default: checkpoints/ or a tiny one)")
     parser.add_argument("--no-browser", action="store_true", help="only the REST figures")
+    parser.add_argument("--browser-only", action="store_true", help="only the browser figures (no REST, no load)")
     parser.add_argument("--load-clients", type=int, default=20,
                         help="REST clients calling /generate while a digits run trains (0: skip; default 20)")
     parser.add_argument("--load-seconds", type=float, default=15, help="seconds per steps/s measurement")
@@ -322,6 +419,11 @@ def main() -> None:
         else:
             out["browser_slider_to_image"] = measure_browser(url, args.moves)
             out["browser_slider_to_image_while_digits_trains"] = measure_browser(url, args.moves, ctx, train=True)
+            out["browser_interpolate_scrub_to_frame"] = measure_scrubber(url)
+        if args.browser_only:
+            out["load_after"] = load()
+            print(json.dumps(out, indent=1))
+            return
         out["latent_map_handler"] = measure_map_handler(ctx)
         out["api_gradio_client_generate"] = measure_client(url, args.calls)
         complete, with_file = measure_raw(url, args.calls)

@@ -24,6 +24,10 @@ RATE_PER_S, BURST = 60.0, 120  # a viewer's picture requests: a hand dragging a 
 ANONYMOUS_RATE_PER_S, ANONYMOUS_BURST = 120.0, 240  # per address, for callers without the cookie (curl, scripts)
 MAX_KEYS = 10_000  # rate-limit buckets kept (oldest dropped): memory stays bounded whatever the callers do
 MAX_QUERY = 600  # characters: a picture's whole query is far shorter
+# While a run trains, these pictures are spaced at least this far apart across all visitors (Gradio's events
+# keep the app's 0.1 s): a plain GET costs its ~5 ms render and little else, so 30 a second keep a hand's pace
+# (a slider move shown within 60 ms) and leave the run most of its speed (README, Latency).
+PICTURE_SPACING_S = 1 / 30
 EXPLORE_PATH, FRAME_PATH = "/explore/image", "/interpolate/frame"
 
 
@@ -196,12 +200,18 @@ class ImageRoutes:
             response.set_cookie(VIEWER_COOKIE, viewer, httponly=True, samesite="strict")
         return response
 
-    def picture(self, sampler, view: dict, base=None, fixed: bool = False) -> Response:
-        """The PNG Explore shows for this view, with D's score in a header (absent without a critic).
-        fixed: the weights never change (a pretrained run), so the browser may keep the picture."""
+    def picture(self, sampler, view: dict, base=None, fixed: bool = False, what: str | None = None) -> Response:
+        """The PNG Explore shows for this view, with D's score (absent without a critic) and the readout
+        Markdown (percent-encoded UTF-8) in headers: the page shows the readout with its picture, no Gradio
+        event needed. fixed: the weights never change (a pretrained run), so the browser may keep the picture.
+        what: what the projected latent `base` was found for."""
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
-        _, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"])
-        headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store"}
+        sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"],
+                                         gate=self.ctx.render_gate.spaced(PICTURE_SPACING_S))
+        text = ex.readout(sampler, sample, score, view["seed"], view["mode"], view["offsets"], view["truncation"],
+                          view["label"], what)
+        headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store",
+                   "X-Readout": quote(text, safe="")}
         if score is not None:
             headers["X-Score"] = f"{score:.6f}"
         return Response(png(picture), media_type="image/png", headers=headers)
@@ -232,13 +242,13 @@ class ImageRoutes:
             entry = self._owner(query.get("token", ""), viewer)
             session = self.ctx.registry.get(entry["session"])
             sampler = self.ctx.catalog.sampler(entry["name"], session)
-            base = None
+            base, what = None, None
             p = session.projected
             if query.get("from") != "seed" and p is not None and p["checkpoint"] == entry["name"]:
                 import torch
 
-                base = torch.tensor(p["z"], dtype=torch.float32)
-            return self.picture(sampler, parse_view(sampler, query), base)
+                base, what = torch.tensor(p["z"], dtype=torch.float32), p["what"]
+            return self.picture(sampler, parse_view(sampler, query), base, what=what)
 
         return self._answer(work, request)
 

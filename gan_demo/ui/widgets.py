@@ -233,11 +233,12 @@ def remembered_score(sampler, z: torch.Tensor, label, truncation, wait: float = 
     raise KeyError(key)
 
 
-def draw(ctx, sampler, z: torch.Tensor, label, truncation) -> tuple[torch.Tensor, float | None, Image.Image]:
+def draw(ctx, sampler, z: torch.Tensor, label, truncation, gate=None) -> tuple[torch.Tensor, float | None, Image.Image]:
     """Generate one latent (1, z_dim): (sample, D's score or None, the picture Explore shows). One render at a
-    time across the app (ctx.render_gate): a live run keeps its share of the CPU."""
+    time across the app (ctx.render_gate, or `gate`, the same one with its own spacing): a live run keeps its
+    share of the CPU."""
     label = label_of(sampler, label)
-    with ctx.render_gate:
+    with gate or ctx.render_gate:
         sample, score = sampler.generate(z, label, float(truncation), with_score=True)
         sample, score = sample[0], None if score is None else float(score[0])
         picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)

@@ -361,3 +361,22 @@ def test_renders_are_spaced_only_while_a_run_trains():
     with gate:
         pass
     assert len(slept) == 1  # long enough since the last one: no wait
+
+
+def test_a_spaced_render_waits_its_own_interval_behind_the_same_gate():
+    from gan_demo.ui.app import RenderGate
+
+    clock, slept = [100.0], []
+    gate = RenderGate(interval=0.1, training=lambda: True, clock=lambda: clock[0], sleep=slept.append)
+    with gate:
+        clock[0] += 0.01
+    with gate.spaced(0.03):  # a picture route's render: 0.03 s after the last render of any kind
+        clock[0] += 0.01
+    assert slept == [pytest.approx(0.03)]
+    with gate:  # an ordinary render after it still keeps the gate's own 0.1 s
+        pass
+    assert slept[-1] == pytest.approx(0.1)
+    with pytest.raises(RuntimeError):
+        with gate.spaced(0.03):
+            raise RuntimeError("a failed render")
+    assert gate._lock.acquire(blocking=False)  # the gate was let go all the same

@@ -56,8 +56,8 @@ class Explore:
         return self.render(request, name, seed, mode, truncation, label, *offsets)
 
     def describe(self, request: gr.Request, name, seed, mode, truncation, label, *offsets) -> str:
-        """A control moved and the browser fetched its picture from the image route: the readout (D's score,
-        the latent in words) for the same latent. An image's score comes from the picture's own render when
+        """The seed was typed and the browser fetched its picture from the image route: the readout (D's score,
+        the latent in words) for the same latent (a slider's readout comes with its picture, explore.js). An image's score comes from the picture's own render when
         that came first (no second forward pass)."""
         try:
             sampler = self._sampler(name, request)
@@ -308,8 +308,14 @@ def _about(sampler, name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- layout
-FETCH_JS = ("(route, seed, mode, psi, label, ...offsets) => {{ window.ganExplore && "
-            "window.ganExplore.latent(route, seed, mode, psi, label, offsets, {source}); return []; }}")
+# A move's picture and readout come from the picture route (explore.js); the function resolves with the
+# readout's Markdown (undefined leaves it as it is). The seed's readout comes from its server event (typing a
+# seed also leaves a projected latent), so only a refusal of its picture is said there.
+FETCH_JS = ("(route, seed, mode, psi, label, ...offsets) => window.ganExplore ? "
+            "window.ganExplore.latent(route, seed, mode, psi, label, offsets, '') : undefined")
+SEED_FETCH_JS = ("(route, seed, mode, psi, label, ...offsets) => window.ganExplore ? "
+                 "window.ganExplore.latent(route, seed, mode, psi, label, offsets, 'seed')"
+                 ".then((text) => (text && text.startsWith('⚠') ? text : undefined)) : undefined")
 
 
 def build(ctx) -> dict:
@@ -377,14 +383,14 @@ def build(ctx) -> dict:
     view_outputs = [label, *sliders, seed, mode, truncation, image, score, status]
     shown = [image, score]
 
-    # A move: the browser fetches its picture straight from the image route (explore.js: the latest move wins,
-    # stale ones are dropped), and the server sends the readout for the same latent (the latest of a burst).
+    # A move: the browser fetches its picture and readout straight from the image route (explore.js: the latest
+    # move wins, stale ones are dropped), with no server event: a Gradio backend event per move kept the page's
+    # main thread busy for ~25-50 ms, and the picture waited behind it (README, Latency).
     gr.on(None, None, None, None, js=EXPLORE_JS, **private)
     latent_inputs = [route, seed, mode, truncation, label, *sliders]
     for control in (*sliders, truncation, label):
-        control.input(None, latent_inputs, None, js=FETCH_JS.format(source="''"), **private)
-        control.input(h.describe, [*controls, *sliders], score, **fast)
-    seed.input(None, latent_inputs, None, js=FETCH_JS.format(source="'seed'"), **private)
+        control.input(None, latent_inputs, score, js=FETCH_JS, **private)
+    seed.input(None, latent_inputs, score, js=SEED_FETCH_JS, **private)
     seed.input(h.seed_typed, [*controls, *sliders], [score, route], **fast)
     random_btn.click(h.random_seed, [checkpoint, mode, truncation, label, *sliders], [seed, *shown], **fast)
     map_axes = dict(fn=lmap["handlers"].axes, inputs=[checkpoint, mode], outputs=[lmap["x_axis"], lmap["y_axis"]],
