@@ -29,7 +29,7 @@ from gan_demo.ui.errors import user_error
 from gan_demo.ui.long_jobs import THREADS
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.tabs.train import cli_command, config_from_values, whole_number
+from gan_demo.ui.forms import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture

@@ -412,3 +412,39 @@ def check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the 
         return
     if max(w, h) > max_side:
         raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
+
+
+def capped_drawing(pad: "gr.Sketchpad") -> "gr.Sketchpad":
+    """pad, refusing images larger than MAX_DRAWING_SIDE from their headers, before anything is decoded.
+
+    gradio's preprocess decodes every layer in full (whatever `type` is): a PNG of 12000 x 12000 pixels
+    (17 KB when blank) cost +1.6 GB and 14 s there. PIL opens lazily, so the size is known from the header alone. The check
+    wraps this one component's preprocess: a gr.Sketchpad subclass would make gradio write a .pyi
+    stub beside this file.
+    """
+    decode = pad.preprocess
+
+    def preprocess(payload):
+        if payload is not None:
+            cached = pad.blob_storage.get(payload.id) if payload.id is not None else None
+            parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
+            for part in [parts.background, parts.composite, *(parts.layers or [])]:
+                if part is not None:
+                    check_drawing_size(part)
+        return decode(payload)
+
+    pad.preprocess = preprocess
+    return pad
+
+
+# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
+# picture into view once the tab shows it (retried while the tab switches).
+SCROLL_TO_SAMPLE = """() => {
+  let tries = 0;
+  const show = () => {
+    const picture = document.querySelector('#explore-image');
+    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
+    if (tries++ < 50) setTimeout(show, 100);
+  };
+  show();
+}"""

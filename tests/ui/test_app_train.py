@@ -12,7 +12,8 @@ from gan_demo.training.trainer import Trainer
 from gan_demo.ui.app import PRETRAINED
 from gan_demo.ui.tabs.lessons import LESSONS
 from gan_demo.ui.limits import STEP_BYTES, STEP_FLOPS, check_web_limits
-from gan_demo.ui.tabs.train import config_from_values, quality_line, quality_plots, values_for
+from gan_demo.ui.forms import config_from_values, values_for
+from gan_demo.ui.tabs.train import quality_line, quality_plots
 
 
 def run(dataset: str, steps: int = 30) -> Trainer:
@@ -141,7 +142,7 @@ def built_tab():
 def test_family_switch_shows_each_familys_settings_and_command():
     import types
 
-    from gan_demo.ui.tabs.train import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
+    from gan_demo.ui.forms import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
 
     ctx, tab, fns = built_tab()
     controls, request = tab["controls"], types.SimpleNamespace(session_hash="s1")
@@ -293,6 +294,7 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
 
     import gradio as gr
 
+    from gan_demo.ui.run_views import change_markers, curves
     from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.app import AppContext
 
@@ -303,12 +305,12 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
     controls = tab["controls"]
     request = types.SimpleNamespace(session_hash="live")
     session = ctx.registry.get("live")
-    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
+    values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
     data = {controls[name]: value for name, value in values.items()}
     try:
         out = fns["on_apply"](data, request)
         assert "Start a run first" in out[tab["message"]]
-        trainer = ctx.registry.start(session, train_tab.config_from_values(values), ctx.device)
+        trainer = ctx.registry.start(session, config_from_values(values), ctx.device)
         trainer.pause()
         out = fns["on_apply"](data, request)
         assert "Nothing to apply" in out[tab["message"]]
@@ -322,7 +324,7 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
         trainer.step_once()
         snap = trainer.snapshot()
         history = {"step": [1, 2, 3, 4], "loss_d": [1.5, 1.2, 1.4, 1.1]}  # as many read-back steps as a test wants
-        frame = train_tab.change_markers(train_tab.curves(history, {"loss_d": "loss_D"}), snap["schedule"])
+        frame = change_markers(curves(history, {"loss_d": "loss_D"}), snap["schedule"])
         marker = frame[(frame["series"] == train_tab.CHANGE_SERIES) & frame["value"].notna()]
         assert len(marker) == 3 and set(marker["step"]) == {snap["schedule"][0]["step"]}
         assert marker["value"].max() == frame["value"].max() and marker["value"].min() == frame["value"].min()
@@ -335,7 +337,8 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
 def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
     from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, VAESettings, field_docs
     from gan_demo.ui.plain_words import WORDS
-    from gan_demo.ui.tabs.train import CONTROL_FIELDS, settings_details
+    from gan_demo.ui.forms import CONTROL_FIELDS
+    from gan_demo.ui.tabs.train import settings_details
 
     assert set(CONTROL_FIELDS) <= set(WORDS)
     for name in CONTROL_FIELDS:
@@ -385,7 +388,7 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
 
     try:
         for loss, d_series in (("nonsaturating", {"D(x)", "D(G(z))"}), ("wgan-gp", {SCORE_REAL, "critic on generated"})):
-            values = train_tab.values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
+            values = values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
                                            "batch_size": 32})
             out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
             assert out[tab["rt_plot"]].visible is False  # a 2D run: no r_t chart
@@ -394,7 +397,7 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
             assert series(out, "d_plot") == d_series and series(out, "loss_plot") == {"loss_D", "loss_G"}
             assert (out[tab["d_plot"]].y_title == "probability") == (loss == "nonsaturating")
 
-        values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+        values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
         out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
         trainer = session.trainer
 
@@ -438,7 +441,7 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
     fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
     request = types.SimpleNamespace(session_hash="pause")
     session = ctx.registry.get("pause")
-    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+    values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
     try:
         out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
         view, trainer = out[tab["view"]], session.trainer

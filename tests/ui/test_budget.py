@@ -115,6 +115,7 @@ def test_train_tab_minutes_sets_the_steps_and_the_command():
 
     import gradio as gr
 
+    from gan_demo.ui import forms
     from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.app import AppContext
 
@@ -123,7 +124,7 @@ def test_train_tab_minutes_sets_the_steps_and_the_command():
         tab = train_tab.build(ctx)
     fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
     request = types.SimpleNamespace(session_hash="s1")
-    values = train_tab.values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 64})
+    values = forms.values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 64})
     data = {tab["controls"][n]: v for n, v in values.items()}
     with pytest.raises(ConfigError, match="^minutes:"):
         train_tab.time_budget("minutes", train_tab.WEB_MINUTES + 1)

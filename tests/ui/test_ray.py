@@ -163,7 +163,7 @@ def _session_on_ray(ctx, registry, tmp_path):
     assert isinstance(run, RemoteRun) and run.run_id == session.run_id
     wait_for(lambda: run.step >= 2, "2 steps")
     # What the Train tab, the API and Explore read of a run works on the proxy.
-    from gan_demo.ui.tabs.train import LiveView, progress_picture
+    from gan_demo.ui.run_views import LiveView, progress_picture
 
     picture = progress_picture(run, LiveView())
     assert picture.size == (512, 512)

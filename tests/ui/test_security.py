@@ -23,7 +23,7 @@ from gan_demo.ui import tempdirs
 from gan_demo.ui.app import AppContext
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
-from gan_demo.ui.tabs.train import config_from_values
+from gan_demo.ui.forms import config_from_values
 from tests.browser import launched_app
 from tests.raw_http import call, queue_event
 

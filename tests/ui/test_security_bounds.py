@@ -175,7 +175,7 @@ def tabs(monkeypatch):
 
 
 def tiny_values(**changes) -> dict:
-    from gan_demo.ui.tabs.train import values_for
+    from gan_demo.ui.forms import values_for
 
     return values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 32,
                        "steps": 100_000, **changes})

@@ -6,7 +6,6 @@ one click. A finished comparison is saved as one zip and reopened here and in Ex
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -19,95 +18,27 @@ from PIL import Image
 from gan_demo.render import viz
 from gan_demo.training.compare import LABELS, describe
 from gan_demo.training.checkpoint import CheckpointError
-from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, MAX_SCHEDULE, ConfigError, DataConfig, RunConfig
+from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, ConfigError, DataConfig, RunConfig
 from gan_demo.data.datasets import DataError, load_dataset
 from gan_demo.explore.latent import z_from_seed
 from gan_demo.ui.errors import for_visitor, refusal, user_error
-from gan_demo.ui.limits import check_web_limits
-from gan_demo.ui.tabs.lab import in_lab, lab_picture
+from gan_demo.ui.lab_views import in_lab, lab_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.tabs.train import (SCROLL_TO_SAMPLE, AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
-                        progress_picture, quality_boxes, swap_defaults)
-from gan_demo.ui.run_views import CHANGE_SERIES, SCORE_PLOT, plots_for
+from gan_demo.ui.forms import B_FIELDS, SAME, cli_command, pair_configs
+from gan_demo.ui.run_views import (CHANGE_SERIES, SCORE_PLOT, TERMINAL, LiveView, curves, plots_for, progress_picture,
+                                   quality_boxes)
+from gan_demo.ui.widgets import SCROLL_TO_SAMPLE
 
 TICK_S = 1.0  # seconds between live updates of a comparison
 PLOTS_EVERY_S = 2.0  # curves redrawn at most this often while training
-SAME = ""  # a B control left empty: the same as A
-# The settings B can change, in the order of the tab's controls ("same as A" when empty). The data and the
-# seed are A's: a comparison changes how the models learn, not what they learn from.
-B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "beta1", "beta2", "d_norm",
-            "mbstd_group", "pack",
-            "ema_decay", "lr_decay", "augment", "batch_size", "steps", "width", "z_dim", "ngf", "ndf", "beta", "lr_vae", "schedule")
 B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
 B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("mbstd_group", "pack"),
                ("width", "z_dim"),
                ("ngf", "ndf"), ("beta", "lr_vae"))
-MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
 B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}
 RUN_COLORS = {"A": ("#2166ac", "#5aae61", "#1b7837"), "B": ("#d6604d", "#e08214", "#b2182b")}  # per run, by series
 WHICH = [("both runs", "both"), ("run A only", "A"), ("run B only", "B")]
-
-
-# ============================================================ B's settings (no gradio)
-def b_values(a_values: dict, changes: dict) -> tuple[dict, list]:
-    """B's control values (A's, with the family/loss defaults moved as the Train tab would, then B's changes)
-    and B's schedule of changes while it trains ([] unless given). Empty changes mean "same as A"."""
-    changes = {k: v for k, v in changes.items() if v is not None and str(v).strip() != SAME}
-    unknown = set(changes) - set(B_FIELDS)
-    if unknown:
-        raise ConfigError(f"B cannot change {', '.join(sorted(unknown))} (the data and the seed are A's)")
-    schedule = changes.pop("schedule", None)
-    values = dict(a_values)
-    family, loss = changes.get("family", values["family"]), changes.get("loss", values["loss"])
-    if (family, loss) != (values["family"], values["loss"]):  # defaults follow B's loss and family, as on Train
-        values.update(swap_defaults({n: values[n] for n in AUTO_FIELDS}, values["dataset"], loss, family))
-    values.update(changes)
-    return values, parse_schedule(schedule)
-
-
-def parse_schedule(text) -> list:
-    """B's schedule from the tab's text (JSON: [{"step": 1000, "lr_d": 0.002}]), checked; [] when empty."""
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return []
-    if isinstance(text, str) and len(text) > MAX_SCHEDULE_TEXT:
-        raise ConfigError(f"schedule: at most {MAX_SCHEDULE_TEXT:,} characters (got {len(text):,}); a schedule "
-                          f"holds at most {MAX_SCHEDULE:,} changes")
-    try:
-        schedule = json.loads(text) if isinstance(text, str) else text
-    except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
-        raise ConfigError(f"schedule: not JSON ({str(exc)[:120]}); e.g. [{{\"step\": 1000, \"lr_d\": 0.002}}]") from None
-    except RecursionError:
-        raise ConfigError("schedule: nested too deeply; e.g. [{\"step\": 1000, \"lr_d\": 0.002}]") from None
-    return schedule
-
-
-def pair_configs(a_values: dict, changes: dict, uploads: dict | None = None) -> tuple[RunConfig, RunConfig]:
-    """A's and B's RunConfigs from the Train tab's values and B's changes; ConfigError names the field."""
-    cfg_a = config_from_values(a_values, uploads)
-    values, schedule = b_values(a_values, changes)
-    cfg_b = config_from_values(values, uploads)
-    if schedule:
-        cfg_b.schedule = schedule
-        check_web_limits(cfg_b)  # the values, their types, and each change's work per step, as a start's
-    return cfg_a, cfg_b
-
-
-def changes_between(a_values: dict, b_values_: dict) -> dict:
-    """The B controls' values that turn A into B (a lesson's two presets): {field: value}.
-
-    Measured from A with B's family and loss (their defaults moved, as b_values does), so a setting B
-    states explicitly is kept even where it equals what A shows."""
-    switch = {k: b_values_[k] for k in ("family", "loss") if b_values_.get(k, a_values[k]) != a_values[k]}
-    base, _ = b_values(a_values, switch)
-    out = dict(switch)
-    for name in B_FIELDS:
-        if name in base and base[name] != b_values_.get(name, base[name]):
-            out[name] = b_values_[name]
-    missing = {n for n in CONTROL_FIELDS if base.get(n) != b_values_.get(n)} - set(out)
-    if missing:
-        raise ConfigError(f"a comparison's B cannot change {', '.join(sorted(missing))}")
-    return out
 
 
 # ============================================================ overlaid curves (no gradio)

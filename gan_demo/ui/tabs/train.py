@@ -8,20 +8,16 @@ import secrets
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import torch
 from PIL import Image
 
-from gan_demo.render import viz
-from gan_demo.training.budget import TimeBudget
 from gan_demo.core.config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       MAX_MBSTD_GROUP, MAX_PACK,
-                      RECONSTRUCTIONS, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
-                      TrainConfig, VAESettings, dataset_kind, field_docs, field_type, web_settings)
+                      RECONSTRUCTIONS, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
+                      TrainConfig, VAESettings, dataset_kind, field_docs)
 from gan_demo.data.datasets import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from gan_demo.render.model_diagram import run_graph
 from gan_demo.evaluation.modes import LIVE_EVERY, LIVE_SAMPLES
@@ -29,23 +25,21 @@ from gan_demo.data.stacked import NAME as STACKED
 from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
-from gan_demo.ui.limits import WEB_LIMITS, check_live_change, check_web_limits
+from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, WEB_MINUTES, cli_command, config_from_values,
+                               swap_defaults, time_budget, values_for)
+from gan_demo.ui.limits import WEB_LIMITS, check_live_change
 from gan_demo.ui.plain_words import WORDS, help_line, label
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, change_markers, plot_columns, plots_for,
+from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
+                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
+                          curves, has_latent_pictures, plot_columns, plots_for, progress_picture, quality_boxes,
                           shows_r_t, vae_pictures, vae_pictures_due, vae_view)
+from gan_demo.ui.widgets import SCROLL_TO_SAMPLE
 
-TICK_S = 0.75  # seconds between live updates while a run is shown
-CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
 PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
-REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
-GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
-TERMINAL = ("finished", "stopped", "diverged", "failed")
 TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
-WEB_MINUTES = 60  # the longest time budget a web run may ask for (its steps also stay within WEB_LIMITS)
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
 MAX_SESSION_DATASET_BYTES = 200 * 2**20  # their bytes together (Gradio takes one file of at most 50 MB)
 
@@ -67,185 +61,8 @@ SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while th
                  SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
 
-# The controls, by RunConfig field name, in the order handlers receive them.
-CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
-                  "ndf", "d_norm", "mbstd_group", "pack", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
-                  "lr_vae", "steps",
-                  "seed")
-# Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
-# the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
-               "lr_decay")
-# Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
-                       "lr_decay", "augment"),
-               "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
-SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.core.config)
-CONFIG_CLASS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "vae": VAESettings, "run": RunConfig}
-NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
-                   if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
 
-
-# ============================================================ settings <-> RunConfig (no gradio)
-def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating", family: str = "gan") -> dict:
-    """The values the auto fields take for this dataset, loss and family (a VAE: z_dim 2 or 16, beta1 0.9).
-
-    The vae section's fields take a VAE's defaults whatever the family, so a GAN's hidden VAE controls
-    show them too (and go back to None: a GAN's config keeps its vae section "auto").
-    """
-    def resolve(name: str) -> RunConfig:
-        return RunConfig(family=name, data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
-
-    cfg = resolve(family)
-    vae = cfg if family == "vae" else resolve("vae")
-    return {name: getattr(getattr(vae if SECTION_OF[name] == "vae" else cfg, SECTION_OF[name]), name)
-            for name in AUTO_FIELDS}
-
-
-def values_for(preset: dict | None = None) -> dict:
-    """Every control's value for a preset {field: value}: defaults resolved for its dataset and loss, then the preset.
-
-    The tab's first values come from here; a preset that leaves fields out gets its dataset's defaults.
-    """
-    preset = dict(preset or {})
-    unknown = set(preset) - set(CONTROL_FIELDS)
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    base = RunConfig()
-    values = {name: getattr(base if SECTION_OF[name] == "run" else getattr(base, SECTION_OF[name]), name)
-              for name in CONTROL_FIELDS}
-    values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss),
-                                    preset.get("family", base.family)))
-    values["channels"] = 0  # the control's word for auto: "the dataset's own"
-    values.update(preset)
-    return values
-
-
-def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -> dict:
-    """New values for the auto fields after the dataset, loss or family changed.
-
-    A field still showing a default (of any dataset kind, loss or family) moves to the new default;
-    a value the user typed stays.
-    """
-    new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "digits") for l in LOSSES for f in FAMILY_NAMES]
-    out = {}
-    for name, value in current.items():
-        if value is None or any(value == k[name] for k in known):
-            out[name] = new[name]
-    return out
-
-
-def _coerce(name: str, value, kind: type):
-    """A control's or an API's value as the field's type (int, float, bool, str); ConfigError names the field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ConfigError(f"{name}: enter a value")
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: must be true or false (got {value!r})")
-        return value
-    if kind is str:
-        return str(value)
-    if kind is int:
-        number = whole_number(value)
-        if number is None:
-            raise ConfigError(f"{name}: must be a whole number (got {str(value)[:40]!r})")
-        return number
-    if isinstance(value, bool):
-        raise ConfigError(f"{name}: must be a number (got {value!r})")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name}: {str(value)[:40]!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{name}: must be a finite number (got {value})")
-    return number
-
-
-def whole_number(value) -> int | None:
-    """value as an exact int (an int, a float such as 3.0, or a string such as "9223372036854775807"), else None.
-
-    Never through float alone: a float has 53 bits, so 2**63 - 1 (the largest seed) would become 2**63.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(number) if number.is_integer() else None  # is_integer is False for inf and nan
-
-
-def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
-    """A RunConfig from control values (or an API's {field: value}); raises ConfigError naming the field.
-
-    The dataset is a built-in name or the server-made id of a file this session uploaded (`uploads`:
-    id -> path); no other string reaches the file system. Auto fields equal to their resolved default
-    are stored as the "pick the default" sentinel, so the config (and its command line) stays short.
-    """
-    values = dict(values)
-    dataset = values.get("dataset", RunConfig().data.dataset)
-    if uploads and dataset in uploads:
-        values["dataset"] = str(uploads[dataset])
-    elif dataset not in TOY_DATASETS + IMAGE_DATASETS:
-        raise ConfigError(f"dataset: unknown dataset {str(dataset)[:80]!r}; use one of "
-                          f"{', '.join(TOY_DATASETS + IMAGE_DATASETS)} or upload a file")
-    cfg = RunConfig()
-    for name, value in values.items():
-        if name in SERVER_ONLY:
-            raise ConfigError(f"{name}: cannot be set from the web app (the server chooses it)")
-        if name not in SECTION_OF:
-            raise ConfigError(f"unknown setting: {name}")
-        section = SECTION_OF[name]
-        if value is None and name in NONE_MEANS_AUTO:
-            coerced = None  # auto: the default for the dataset, family and loss
-        elif value in (None, 0) and (section, name) == ("data", "channels"):
-            coerced = None  # the dataset's own channels
-        else:
-            coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
-        setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
-    cfg.validate()
-    defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss, cfg.family)
-    for name in AUTO_FIELDS:
-        part = getattr(cfg, SECTION_OF[name])
-        if getattr(part, name) == defaults[name]:
-            setattr(part, name, None)
-    check_web_limits(cfg)
-    return cfg
-
-
-def time_budget(train_for: str, minutes) -> TimeBudget | None:
-    """The Train tab's "Train for": None for steps, or a TimeBudget of `minutes` (at most WEB_MINUTES) whose
-    steps stay within the web's step limit; ConfigError names the field."""
-    if train_for != "minutes":
-        return None
-    if minutes is None or not 0 < float(minutes) <= WEB_MINUTES:
-        raise ConfigError(f"minutes: between 0 and {WEB_MINUTES} in the web app (got {minutes}); train longer runs "
-                          "with the command line (--minutes)")
-    return TimeBudget(float(minutes), limit=WEB_LIMITS["steps"])
-
-
-def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
-    """The command that repeats this run headless (an uploaded file is named by its own name)."""
-    shown = RunConfig.from_dict(cfg.to_dict())
-    uploaded = Path(shown.data.dataset).is_absolute()
-    if uploaded:
-        shown.data.dataset = Path(shown.data.dataset).name
-    out = f"runs/{run_id or Path(shown.data.dataset).stem}"
-    text = shown.to_cli(out=out)
-    if uploaded:
-        text = f"# {shown.data.dataset} is the file you uploaded\n{text}"
-    return text
-
-
+# ============================================================ dataset uploads (no gradio)
 def keep_dataset_upload(session, path: Path) -> tuple[str, list[str]]:
     """(the dropdown's key for this file, sentences for the visitor): the same file sent again keeps its key;
     past MAX_SESSION_UPLOADS files or MAX_SESSION_DATASET_BYTES the oldest are forgotten (Gradio cleans
@@ -300,58 +117,6 @@ def check_upload(path: str | Path) -> str:
 
 
 # ================================================================ live pictures (no gradio)
-@dataclass
-class LiveView:
-    """What the browser session last showed of its run (kept in a gr.State)."""
-
-    run_id: str | None = None
-    step: int = -1
-    state: str = ""
-    frames: int = 0
-    real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
-    bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
-    plotted_at: float = 0.0  # time.monotonic() of the last curve update
-    graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
-    vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
-    drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
-    redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
-    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
-
-
-def progress_picture(trainer, view: LiveView) -> Image.Image:
-    """G_ema on the fixed noise batch as a picture: a grid of images, or generated points over real ones."""
-    samples = trainer.sample_fixed()
-    ds = trainer.dataset
-    if trainer.kind != "2d":
-        nrow = trainer.cfg.model.n_classes or 8
-        upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
-        return viz.image_grid(samples, nrow=nrow, upscale=upscale)
-    if view.real is None:
-        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
-        view.real = ds.x[order.to(ds.x.device)].float().cpu()
-        view.bounds = viz.default_bounds(view.real)
-    return viz.points_image(view.real, samples, view.bounds, size=512)
-
-
-def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
-    """Long-format (step, value, series) rows for a LinePlot, thinned to CURVE_POINTS per series.
-
-    None when there is nothing to draw: gradio 6.31 never draws lines into a LinePlot that
-    was given an empty DataFrame, so an empty plot must be None.
-    """
-    steps = history.get("step", [])
-    stride = max(1, math.ceil(len(steps) / CURVE_POINTS))
-    rows = {"step": [], "value": [], "series": []}
-    for column, series in columns.items():
-        values = history.get(column, [])
-        for s, v in zip(steps[::stride], values[::stride]):
-            if math.isfinite(v):
-                rows["step"].append(s)
-                rows["value"].append(v)
-                rows["series"].append(series)
-    return pd.DataFrame(rows) if rows["step"] else None
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -439,13 +204,6 @@ def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFr
     kl = curves(quality_history, {"grid_kl": "KL(real || G)"})
     js = curves(quality_history, {"grid_js": "JS(real, G)"})
     return kl, js, modes, n_modes
-
-
-def quality_boxes(trainer) -> dict[str, bool]:
-    """Which live quality panels a run shows: the box (2D sets; stacked-digits with its classifier cached),
-    the modes-covered chart (ring8, grid25, stacked-digits) and the grid KL / JS charts (2D sets)."""
-    return {"box": bool(trainer.quality_every), "grid": trainer.kind == "2d",
-            "modes": trainer.dataset.modes is not None or (trainer.kind == "image" and bool(trainer.quality_every))}
 
 
 def settings_details(docs: dict[str, str]) -> str:
@@ -1068,16 +826,3 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
 
     train["send"].click(send, None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
                         api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")
-
-
-# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
-# picture into view once the tab shows it (retried while the tab switches).
-SCROLL_TO_SAMPLE = """() => {
-  let tries = 0;
-  const show = () => {
-    const picture = document.querySelector('#explore-image');
-    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
-    if (tries++ < 50) setTimeout(show, 100);
-  };
-  show();
-}"""
