@@ -1,6 +1,7 @@
 """The Train tab: a run's settings, Start/Pause/Resume/Stop/Reset, live pictures and curves, checkpoints."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -229,6 +230,372 @@ def _png(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+# ============================================================================ the handlers
+BUTTONS = ("start", "pause", "resume", "stop", "reset", "save", "send", "apply_now")  # as _button_updates orders them
+
+
+def by_name(handler, parts: dict):
+    """handler as gradio calls it: a {component: value} input becomes {name: value}, and its {name: value}
+    result becomes {component: value} (parts: name -> component, the names build() returns)."""
+    names = {component: name for name, component in parts.items()}
+
+    @functools.wraps(handler)
+    def wired(*args, **kwargs):
+        args = [{names[c]: v for c, v in arg.items()} if isinstance(arg, dict) and arg and all(c in names for c in arg)
+                else arg for arg in args]
+        return {parts[name]: value for name, value in handler(*args, **kwargs).items()}
+
+    return wired
+
+
+class Train:
+    """The tab's handlers: values in (a control's value, or {field: value} for Start and Apply now) and values
+    out ({output name: value}, named as build() names the components), so they run without a built app."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.save_root = temp_dir("gan_demo_saves_")
+
+    def _quality_updates(self, trainer) -> dict:
+        shown = quality_boxes(trainer)
+        label = (f"Modes covered (of {LIVE_SAMPLES:,} samples from G_ema, every {LIVE_EVERY} steps)"
+                 if trainer.kind == "image" else "Modes covered (of 1,024 samples from G_ema)")
+        return {"modes_box": gr.update(visible=shown["box"]), "modes_plot": gr.update(visible=shown["modes"], label=label),
+                "kl_plot": gr.update(visible=shown["grid"]), "js_plot": gr.update(visible=shown["grid"])}
+
+    def family_controls(self, family: str) -> dict:
+        """Visibility of each family's own controls: the picked family's shown, the other's hidden."""
+        return {n: gr.update(visible=owner == family) for owner, owned in FAMILY_ONLY.items() for n in owned}
+
+    def session_of(self, request: gr.Request):
+        return self.ctx.registry.get(request.session_hash)
+
+    def family_view(self, family: str, trainer=None) -> dict:
+        """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
+        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
+        vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
+        latent = trainer is not None and has_latent_pictures(trainer)
+        return {"loss_plot": gr.LinePlot(None, label=first.label, y_title=first.y_title),
+                "d_plot": gr.LinePlot(None, label=second.label, y_title=second.y_title),
+                "rt_plot": gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
+                "samples_md": SAMPLES_CAPTION[family], "vae_box": gr.update(visible=vae_images),
+                "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
+                "recon_image": None, "manifold_image": None, "scatter_image": None}
+
+    def cleared(self, session, run_snap=None, family: str = "gan") -> dict:
+        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
+        buttons for the run's state."""
+        state = run_snap["state"] if run_snap else None
+        out = {"grid": None, "modes_plot": None, "kl_plot": None, "js_plot": None,
+               "modes_md": "", "timeline": gr.update(minimum=0, maximum=1, value=0), "timeline_image": None,
+               "timeline_caption": "",
+               "status": status_line(run_snap, session.run_id if run_snap else None),
+               "message": message_for(run_snap)}
+        trainer = session.trainer if run_snap else None
+        out.update(self.family_view(trainer.family.name if trainer else family, trainer))
+        out.update(zip(BUTTONS, _button_updates(state)))
+        return out
+
+    def live_curves(self, trainer, snap, current: LiveView) -> dict:
+        """The line plots from the run's declared series, labelled for its family and loss (scores or
+        probabilities), r_t on its own for an image GAN.
+
+        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
+        setting changed: its marker) is emptied this tick and drawn with it at the next."""
+        out = {}
+        plots = [*zip(("loss_plot", "d_plot"), plots_for(snap["family"], trainer.cfg.train.loss))]
+        if shows_r_t(trainer):
+            plots.append(("rt_plot", R_T_PLOT))
+        drawn = current.drawn_series if current.drawn_series is not None else {}
+        current.drawn_series, current.redraw = drawn, False
+        for component, plot in plots:
+            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            series = set() if frame is None else set(frame["series"])
+            key = component  # the plot's name, its elem_id too
+            if key in drawn and not series <= drawn[key]:
+                drawn.pop(key)
+                current.redraw = True
+                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
+                continue
+            if series:
+                drawn.setdefault(key, series)
+            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
+        return out
+
+    def on_apply(self, values: dict, request: gr.Request):
+        """Apply now: the live settings (config.LIVE_SETTINGS) whose controls differ from the run's, from its
+        next step on; marked on the curves and recorded in the command (--schedule)."""
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None or trainer.state not in ("running", "paused"):
+            return {"message": "Start a run first: settings change a run while it trains."}
+        try:
+            wanted = config_from_values({name: values[name] for name in CONTROL_FIELDS}, session.uploads)
+            wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
+            live = LIVE_SETTINGS.get(trainer.cfg.family, ())
+            section = {name: (wanted.vae if name in ("beta", "lr_vae") else wanted.train) for name in live}
+            current = trainer._live_values()
+            changes = {name: getattr(section[name], name) for name in live
+                       if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
+            if not changes:
+                return {"message": f"Nothing to apply: the settings that can change while it trains "
+                                 f"({', '.join(live)}) are as the run has them."}
+            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
+            trainer.change(**changes)
+        except (ConfigError, ValueError) as exc:
+            return {"message": f"### Cannot apply\n{refusal(exc)}"}
+        words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
+        return {"message": f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
+                         "the command below replays it (--schedule).",
+                "cli": self.live_command(session, changes)}
+
+    def first_vae_view(self, trainer) -> VAEView | None:
+        """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return None
+        return vae_view(trainer, seed=trainer.cfg.train.seed)
+
+    def live_vae_pictures(self, trainer, current: LiveView, ended: bool, now: float) -> dict:
+        """A VAE image run's reconstructions (and with a 2D latent its manifold and scatter), every few seconds."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return {}
+        if current.vae is None:  # a run started elsewhere (a lesson, the API): its data, while it has them
+            current.vae = vae_view(trainer, seed=trainer.cfg.train.seed)
+        if current.vae is None or not vae_pictures_due(current.vae, ended, now):
+            return {}
+        current.vae.drawn_at = now
+        pictures = vae_pictures(trainer, current.vae)
+        out = {"recon_image": pictures["recon"]}
+        if pictures["manifold"] is not None:
+            out.update({"manifold_image": pictures["manifold"], "scatter_image": pictures["scatter"]})
+        return out
+
+    def on_start(self, values: dict, request: gr.Request):
+        session = self.session_of(request)
+        try:
+            cfg = config_from_values({name: values[name] for name in CONTROL_FIELDS}, session.uploads)
+            budget = time_budget(values.get("train_for", "steps"), values.get("minutes"))
+            trainer = self.ctx.registry.start(session, cfg, self.ctx.device, budget=budget)
+        except Busy as exc:
+            gr.Warning(str(exc))
+            return {"message": f"### Server busy\n{exc}"}
+        except (ConfigError, DataError, ValueError) as exc:
+            why = for_visitor(exc)
+            gr.Warning(f"Cannot start: {why}")
+            return {"message": f"### Cannot start\n{why}"}
+        snap = trainer.snapshot()
+        out = self.cleared(session, snap)
+        note = trainer.dataset.note
+        if cfg.data.dataset == STACKED and not trainer.quality_every:
+            note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
+                    "measure any stacked-digits run in the Quality tab, then start again")
+        shown = f"Dataset note: {note}" if note else ""
+        if budget is not None:
+            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
+                                                  "are set then, and the command below shows them.")))
+        out.update({"message": shown,
+                    **self._quality_updates(trainer),
+                    "cli": cli_command(cfg, session.run_id),
+                    "model_graph": run_graph(trainer.cfg, dataset=trainer.dataset.name),
+                    "view": LiveView(run_id=session.run_id, vae=self.first_vae_view(trainer)),
+                    "timer": gr.Timer(active=True)})
+        return out
+
+    def on_tick(self, current: LiveView | None, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            return {"timer": gr.Timer(active=False)}
+        if current is None or current.run_id != session.run_id:
+            current = LiveView(run_id=session.run_id)
+        snap = trainer.snapshot()
+        out = {"view": current}
+        if snap["state"] != current.state:
+            out.update(zip(BUTTONS, _button_updates(snap["state"])))
+            out["message"] = message_for(snap)
+            out.update(self._quality_updates(trainer))
+            if current.state == "":  # the first tick of a run this view has not shown yet (started elsewhere)
+                vae_images = trainer.family.name == "vae" and trainer.kind == "image"
+                latent = has_latent_pictures(trainer)
+                out.update({"samples_md": SAMPLES_CAPTION[snap["family"]], "vae_box": gr.update(visible=vae_images),
+                            "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
+                            "rt_plot": gr.update(visible=shows_r_t(trainer))})
+            if snap["state"] == "diverged":
+                gr.Warning(snap["message"])
+        out["status"] = status_line(snap, session.run_id)
+        budget = session.budget
+        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
+            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
+        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
+                and session.run_cfg.train.steps != budget.steps:
+            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
+            out["cli"] = self.live_command(session)
+            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
+                    "(in the command below and in the saved config.json).")
+            out["message"] = " ".join(filter(None, (out.get("message"), told)))
+        stepped = snap["step"] != current.step
+        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
+        # the charts and the graph all show the same step (the curves' rate limit would skip it).
+        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
+            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
+        now = time.monotonic()
+        if stepped:  # drawn once per (run, step) however many tabs poll
+            picture = self.ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
+            out["grid"] = picture
+        tick = refresh_s(self.ctx.registry.active_runs(), TICK_S)
+        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
+            current.tick_s = tick
+            out["timer"] = gr.Timer(tick, active=True)
+        if stepped or ended:
+            out.update(self.live_vae_pictures(trainer, current, ended, now))
+        if (stepped or ended) and snap["quality"] is not None:
+            out["modes_md"] = quality_line(snap["quality"])
+        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
+        # picture), and once more when the run ends.
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
+            current.plotted_at = now
+            out.update(self.live_curves(trainer, snap, current))
+            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+            if modes is not None:
+                out["modes_plot"] = gr.LinePlot(modes, y_lim=[0, n_modes])
+            if kl is not None:
+                out["kl_plot"] = kl
+                out["js_plot"] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
+            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
+                current.graphed = snap["last"]
+                out["model_graph"] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
+                                             step=snap["step"])
+        if stepped:
+            last = session.timeline[-1][0] if session.timeline else None
+            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
+                session.keep_frame(snap["step"], _png(picture))
+            tl = session.timeline  # read after keep_frame: thinning replaces the deque
+            if len(tl) != current.frames:
+                current.frames = len(tl)
+                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
+                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
+                out["timeline"] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
+        current.step, current.state = snap["step"], snap["state"]
+        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
+            out["timer"] = gr.Timer(active=False)  # nothing more to show until Resume or Start
+        return out
+
+    def on_timeline(self, step, request: gr.Request):
+        frames = list(self.session_of(request).timeline)
+        if not frames:
+            return None, ""
+        chosen = frames[0]
+        for frame in frames:
+            if frame[0] <= step:
+                chosen = frame
+        return Image.open(io.BytesIO(chosen[1])), f"The grid at step **{chosen[0]:,}**"
+
+    def control(self, action):
+        def handler(request: gr.Request):
+            session = self.session_of(request)
+            trainer = session.trainer
+            if trainer is None:
+                return {}
+            action(session, trainer)
+            snap = trainer.snapshot()
+            out = dict(zip(BUTTONS, _button_updates(snap["state"])))
+            out["status"] = status_line(snap, session.run_id)
+            out["timer"] = gr.Timer(active=True)  # one more tick shows the final state
+            return out
+
+        return handler
+
+    def on_reset(self, family, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        self.ctx.registry.stop(session)
+        session.trainer, session.run_id = None, None
+        session.timeline.clear()
+        out = self.cleared(session, family=family)  # no run: the plots are labelled for the picked family
+        out.update({"modes_box": gr.update(visible=False), "view": None, "timer": gr.Timer(active=False),
+                    "saved": gr.update(value=None, visible=False)})
+        if trainer is not None:  # the graph keeps the run's model, without its numbers
+            out["model_graph"] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
+        return out
+
+    def on_save(self, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            raise user_error("Nothing to save yet: start a run first.")
+        folder = self.save_root / session.token  # the server's name for the session, never the client's hash
+        shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
+        run_dir = trainer.save(folder / session.run_id)
+        (run_dir / "command.txt").write_text(cli_command(trainer.cfg, session.run_id) + "\n")  # from step 0
+        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
+        gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
+        return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
+
+    def on_dataset_input(self, dataset, loss, family, *auto_values):
+        current = dict(zip(AUTO_FIELDS, auto_values))
+        new = swap_defaults(current, dataset, loss, family)
+        return [gr.update(value=new[n]) if n in new else gr.update() for n in AUTO_FIELDS]
+
+    def on_family_change(self, family, request: gr.Request):
+        """Show the picked family's settings and hide the other's; without a run, relabel the plots too."""
+        out = self.family_controls(family)
+        if self.session_of(request).trainer is None:
+            out.update({component: update for component, update in self.family_view(family).items()
+                        if component in ("loss_plot", "d_plot", "samples_md")})
+        return out
+
+    def on_dataset_change(self, dataset):
+        two = dataset_kind(dataset or "ring8") == "2d"
+        labelled = dataset in LABELLED_DATASETS
+        updates = [gr.update(visible=two)] * 3 + [gr.update(visible=not two)] * 4
+        updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
+        return updates
+
+    def on_upload(self, request: gr.Request, file, dataset, loss, family, *auto_values):
+        if file is None:
+            return [gr.update()] * (2 + len(AUTO_FIELDS)) + [""]
+        path = file if isinstance(file, str) else file.name
+        try:
+            description = check_upload(path)
+        except DataError as exc:
+            gr.Warning(str(exc))
+            # Empty the upload box again, so the next file can be dropped straight in.
+            return [None] + [gr.update()] * (1 + len(AUTO_FIELDS)) + [f"### Cannot use this file\n{exc}"]
+        session = self.session_of(request)
+        upload_id, notes = keep_dataset_upload(session, Path(path))
+        choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
+        choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
+        new = swap_defaults(dict(zip(AUTO_FIELDS, auto_values)), path, loss, family)
+        return ([gr.update(), gr.update(choices=choices, value=upload_id)]
+                + [gr.update(value=new[n]) if n in new else gr.update() for n in AUTO_FIELDS]
+                + [" ".join([f"Uploaded {description}. Press **Start** to train on it.", *notes])])
+
+    def on_graph_settings(self, request: gr.Request, *values):
+        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
+        if self.session_of(request).trainer is not None:
+            return gr.skip()
+        try:
+            return run_graph(config_from_values(dict(zip(CONTROL_FIELDS, values)), self.session_of(request).uploads))
+        except (ConfigError, DataError, ValueError):
+            return gr.skip()
+
+    def live_command(self, session, pending: dict | None = None) -> str:
+        """The live run's command: its settings as started and every change so far (--schedule)."""
+        trainer = session.trainer
+        shown = RunConfig.from_dict((session.run_cfg or trainer.cfg).to_dict())  # as started: auto stays auto
+        shown.schedule = [*trainer.cfg.schedule, *([{"step": trainer.step, **pending}] if pending else [])]
+        return cli_command(shown, session.run_id)
+
+    def on_settings(self, request: gr.Request, *values):
+        session = self.session_of(request)
+        if session.trainer is not None and session.trainer.state in ("running", "paused"):
+            return self.live_command(session)  # while a run is live the box describes it; Apply changes it
+        try:
+            return cli_command(config_from_values(dict(zip(CONTROL_FIELDS, values)), session.uploads))
+        except (ConfigError, DataError, ValueError) as exc:
+            return f"# these settings cannot run yet: {exc}"
+
+
 # ============================================================================ the tab
 def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
@@ -236,7 +603,6 @@ def build(ctx) -> dict:
             **field_docs(VAESettings)}
     initial = values_for({})
     gan = initial["family"] == "gan"
-    save_root = temp_dir("gan_demo_saves_")
 
     # ---------------------------------------------------------------- layout
     controls: dict[str, gr.components.Component] = {}
@@ -423,385 +789,58 @@ def build(ctx) -> dict:
     buttons = [start, pause, resume, stop, reset, save, send, apply_now]
     auto_names = list(AUTO_FIELDS)
 
-    def _quality_updates(trainer) -> dict:
-        shown = quality_boxes(trainer)
-        label = (f"Modes covered (of {LIVE_SAMPLES:,} samples from G_ema, every {LIVE_EVERY} steps)"
-                 if trainer.kind == "image" else "Modes covered (of 1,024 samples from G_ema)")
-        return {modes_box: gr.update(visible=shown["box"]), modes_plot: gr.update(visible=shown["modes"], label=label),
-                kl_plot: gr.update(visible=shown["grid"]), js_plot: gr.update(visible=shown["grid"])}
-
     live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
                     manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
 
-    # ------------------------------------------------------------- handlers
-    def family_controls(family: str) -> dict:
-        """Visibility of each family's own controls: the picked family's shown, the other's hidden."""
-        return {controls[n]: gr.update(visible=owner == family) for owner, owned in FAMILY_ONLY.items() for n in owned}
+    h = Train(ctx)
+    parts = {**controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset, "save": save,
+             "send": send, "apply_now": apply_now, "saved": saved, "status": status, "message": message, "grid": grid,
+             "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "modes_box": modes_box, "modes_md": modes_md,
+             "modes_plot": modes_plot, "kl_plot": kl_plot, "js_plot": js_plot, "timeline": timeline,
+             "timeline_image": timeline_image, "timeline_caption": timeline_caption, "timer": timer, "view": view,
+             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
+             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
+             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes}
 
-    def session_of(request: gr.Request):
-        return ctx.registry.get(request.session_hash)
-
-    def family_view(family: str, trainer=None) -> dict:
-        """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
-        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
-        vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
-        latent = trainer is not None and has_latent_pictures(trainer)
-        return {loss_plot: gr.LinePlot(None, label=first.label, y_title=first.y_title),
-                d_plot: gr.LinePlot(None, label=second.label, y_title=second.y_title),
-                rt_plot: gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
-                samples_md: SAMPLES_CAPTION[family], vae_box: gr.update(visible=vae_images),
-                manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
-                recon_image: None, manifold_image: None, scatter_image: None}
-
-    def cleared(session, run_snap=None, family: str = "gan") -> dict:
-        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
-        buttons for the run's state."""
-        state = run_snap["state"] if run_snap else None
-        out = {grid: None, modes_plot: None, kl_plot: None, js_plot: None,
-               modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
-               timeline_caption: "",
-               status: status_line(run_snap, session.run_id if run_snap else None),
-               message: message_for(run_snap)}
-        trainer = session.trainer if run_snap else None
-        out.update(family_view(trainer.family.name if trainer else family, trainer))
-        out.update(zip(buttons, _button_updates(state)))
-        return out
-
-    def live_curves(trainer, snap, current: LiveView) -> dict:
-        """The line plots from the run's declared series, labelled for its family and loss (scores or
-        probabilities), r_t on its own for an image GAN.
-
-        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
-        setting changed: its marker) is emptied this tick and drawn with it at the next."""
-        out = {}
-        plots = [*zip((loss_plot, d_plot), plots_for(snap["family"], trainer.cfg.train.loss))]
-        if shows_r_t(trainer):
-            plots.append((rt_plot, R_T_PLOT))
-        drawn = current.drawn_series if current.drawn_series is not None else {}
-        current.drawn_series, current.redraw = drawn, False
-        for component, plot in plots:
-            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
-            series = set() if frame is None else set(frame["series"])
-            key = component.elem_id
-            if key in drawn and not series <= drawn[key]:
-                drawn.pop(key)
-                current.redraw = True
-                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
-                continue
-            if series:
-                drawn.setdefault(key, series)
-            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
-        return out
-
-    def on_apply(data: dict, request: gr.Request):
-        """Apply now: the live settings (config.LIVE_SETTINGS) whose controls differ from the run's, from its
-        next step on; marked on the curves and recorded in the command (--schedule)."""
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None or trainer.state not in ("running", "paused"):
-            return {message: "Start a run first: settings change a run while it trains."}
-        try:
-            wanted = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
-            live = LIVE_SETTINGS.get(trainer.cfg.family, ())
-            section = {name: (wanted.vae if name in ("beta", "lr_vae") else wanted.train) for name in live}
-            current = trainer._live_values()
-            changes = {name: getattr(section[name], name) for name in live
-                       if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
-            if not changes:
-                return {message: f"Nothing to apply: the settings that can change while it trains "
-                                 f"({', '.join(live)}) are as the run has them."}
-            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
-            trainer.change(**changes)
-        except (ConfigError, ValueError) as exc:
-            return {message: f"### Cannot apply\n{refusal(exc)}"}
-        words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
-        return {message: f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
-                         "the command below replays it (--schedule).",
-                cli: live_command(session, changes)}
-
-    def first_vae_view(trainer) -> VAEView | None:
-        """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
-        if trainer.family.name != "vae" or trainer.kind != "image":
-            return None
-        return vae_view(trainer, seed=trainer.cfg.train.seed)
-
-    def live_vae_pictures(trainer, current: LiveView, ended: bool, now: float) -> dict:
-        """A VAE image run's reconstructions (and with a 2D latent its manifold and scatter), every few seconds."""
-        if trainer.family.name != "vae" or trainer.kind != "image":
-            return {}
-        if current.vae is None:  # a run started elsewhere (a lesson, the API): its data, while it has them
-            current.vae = vae_view(trainer, seed=trainer.cfg.train.seed)
-        if current.vae is None or not vae_pictures_due(current.vae, ended, now):
-            return {}
-        current.vae.drawn_at = now
-        pictures = vae_pictures(trainer, current.vae)
-        out = {recon_image: pictures["recon"]}
-        if pictures["manifold"] is not None:
-            out.update({manifold_image: pictures["manifold"], scatter_image: pictures["scatter"]})
-        return out
-
-    def on_start(data: dict, request: gr.Request):
-        session = session_of(request)
-        try:
-            cfg = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            budget = time_budget(data.get(train_for, "steps"), data.get(minutes))
-            trainer = ctx.registry.start(session, cfg, ctx.device, budget=budget)
-        except Busy as exc:
-            gr.Warning(str(exc))
-            return {message: f"### Server busy\n{exc}"}
-        except (ConfigError, DataError, ValueError) as exc:
-            why = for_visitor(exc)
-            gr.Warning(f"Cannot start: {why}")
-            return {message: f"### Cannot start\n{why}"}
-        snap = trainer.snapshot()
-        out = cleared(session, snap)
-        note = trainer.dataset.note
-        if cfg.data.dataset == STACKED and not trainer.quality_every:
-            note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
-                    "measure any stacked-digits run in the Quality tab, then start again")
-        shown = f"Dataset note: {note}" if note else ""
-        if budget is not None:
-            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
-                                                  "are set then, and the command below shows them.")))
-        out.update({message: shown,
-                    **_quality_updates(trainer),
-                    cli: cli_command(cfg, session.run_id),
-                    model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
-                    view: LiveView(run_id=session.run_id, vae=first_vae_view(trainer)),
-                    timer: gr.Timer(active=True)})
-        return out
-
-    def on_tick(current: LiveView | None, request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None:
-            return {timer: gr.Timer(active=False)}
-        if current is None or current.run_id != session.run_id:
-            current = LiveView(run_id=session.run_id)
-        snap = trainer.snapshot()
-        out = {view: current}
-        if snap["state"] != current.state:
-            out.update(zip(buttons, _button_updates(snap["state"])))
-            out[message] = message_for(snap)
-            out.update(_quality_updates(trainer))
-            if current.state == "":  # the first tick of a run this view has not shown yet (started elsewhere)
-                vae_images = trainer.family.name == "vae" and trainer.kind == "image"
-                latent = has_latent_pictures(trainer)
-                out.update({samples_md: SAMPLES_CAPTION[snap["family"]], vae_box: gr.update(visible=vae_images),
-                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
-                            rt_plot: gr.update(visible=shows_r_t(trainer))})
-            if snap["state"] == "diverged":
-                gr.Warning(snap["message"])
-        out[status] = status_line(snap, session.run_id)
-        budget = session.budget
-        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
-            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
-        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
-                and session.run_cfg.train.steps != budget.steps:
-            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
-            out[cli] = live_command(session)
-            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
-                    "(in the command below and in the saved config.json).")
-            out[message] = " ".join(filter(None, (out.get(message), told)))
-        stepped = snap["step"] != current.step
-        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
-        # the charts and the graph all show the same step (the curves' rate limit would skip it).
-        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
-            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
-        now = time.monotonic()
-        if stepped:  # drawn once per (run, step) however many tabs poll
-            picture = ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
-            out[grid] = picture
-        tick = refresh_s(ctx.registry.active_runs(), TICK_S)
-        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
-            current.tick_s = tick
-            out[timer] = gr.Timer(tick, active=True)
-        if stepped or ended:
-            out.update(live_vae_pictures(trainer, current, ended, now))
-        if (stepped or ended) and snap["quality"] is not None:
-            out[modes_md] = quality_line(snap["quality"])
-        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
-        # picture), and once more when the run ends.
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
-            current.plotted_at = now
-            out.update(live_curves(trainer, snap, current))
-            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
-            if modes is not None:
-                out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
-            if kl is not None:
-                out[kl_plot] = kl
-                out[js_plot] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
-            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
-                current.graphed = snap["last"]
-                out[model_graph] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
-                                             step=snap["step"])
-        if stepped:
-            last = session.timeline[-1][0] if session.timeline else None
-            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
-                session.keep_frame(snap["step"], _png(picture))
-            tl = session.timeline  # read after keep_frame: thinning replaces the deque
-            if len(tl) != current.frames:
-                current.frames = len(tl)
-                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
-                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
-                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
-        current.step, current.state = snap["step"], snap["state"]
-        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
-            out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
-        return out
-
-    def on_timeline(step, request: gr.Request):
-        frames = list(session_of(request).timeline)
-        if not frames:
-            return None, ""
-        chosen = frames[0]
-        for frame in frames:
-            if frame[0] <= step:
-                chosen = frame
-        return Image.open(io.BytesIO(chosen[1])), f"The grid at step **{chosen[0]:,}**"
-
-    def control(action):
-        def handler(request: gr.Request):
-            session = session_of(request)
-            trainer = session.trainer
-            if trainer is None:
-                return {}
-            action(session, trainer)
-            snap = trainer.snapshot()
-            out = dict(zip(buttons, _button_updates(snap["state"])))
-            out[status] = status_line(snap, session.run_id)
-            out[timer] = gr.Timer(active=True)  # one more tick shows the final state
-            return out
-
-        return handler
-
-    def on_reset(family, request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        ctx.registry.stop(session)
-        session.trainer, session.run_id = None, None
-        session.timeline.clear()
-        out = cleared(session, family=family)  # no run: the plots are labelled for the picked family
-        out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
-                    saved: gr.update(value=None, visible=False)})
-        if trainer is not None:  # the graph keeps the run's model, without its numbers
-            out[model_graph] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
-        return out
-
-    def on_save(request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None:
-            raise user_error("Nothing to save yet: start a run first.")
-        folder = save_root / session.token  # the server's name for the session, never the client's hash
-        shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
-        run_dir = trainer.save(folder / session.run_id)
-        (run_dir / "command.txt").write_text(cli_command(trainer.cfg, session.run_id) + "\n")  # from step 0
-        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
-        gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
-        return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
-
-    def on_dataset_input(dataset, loss, family, *auto_values):
-        current = dict(zip(auto_names, auto_values))
-        new = swap_defaults(current, dataset, loss, family)
-        return [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
-
-    def on_family_change(family, request: gr.Request):
-        """Show the picked family's settings and hide the other's; without a run, relabel the plots too."""
-        out = family_controls(family)
-        if session_of(request).trainer is None:
-            out.update({component: update for component, update in family_view(family).items()
-                        if component in (loss_plot, d_plot, samples_md)})
-        return out
-
-    def on_dataset_change(dataset):
-        two = dataset_kind(dataset or "ring8") == "2d"
-        labelled = dataset in LABELLED_DATASETS
-        updates = [gr.update(visible=two)] * 3 + [gr.update(visible=not two)] * 4
-        updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
-        return updates
-
-    def on_upload(request: gr.Request, file, dataset, loss, family, *auto_values):
-        if file is None:
-            return [gr.update()] * (2 + len(auto_names)) + [""]
-        path = file if isinstance(file, str) else file.name
-        try:
-            description = check_upload(path)
-        except DataError as exc:
-            gr.Warning(str(exc))
-            # Empty the upload box again, so the next file can be dropped straight in.
-            return [None] + [gr.update()] * (1 + len(auto_names)) + [f"### Cannot use this file\n{exc}"]
-        session = session_of(request)
-        upload_id, notes = keep_dataset_upload(session, Path(path))
-        choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
-        choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
-        new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss, family)
-        return ([gr.update(), gr.update(choices=choices, value=upload_id)]
-                + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
-                + [" ".join([f"Uploaded {description}. Press **Start** to train on it.", *notes])])
-
-    def on_graph_settings(request: gr.Request, *values):
-        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
-        if session_of(request).trainer is not None:
-            return gr.skip()
-        try:
-            return run_graph(config_from_values(dict(zip(names, values)), session_of(request).uploads))
-        except (ConfigError, DataError, ValueError):
-            return gr.skip()
-
-    def live_command(session, pending: dict | None = None) -> str:
-        """The live run's command: its settings as started and every change so far (--schedule)."""
-        trainer = session.trainer
-        shown = RunConfig.from_dict((session.run_cfg or trainer.cfg).to_dict())  # as started: auto stays auto
-        shown.schedule = [*trainer.cfg.schedule, *([{"step": trainer.step, **pending}] if pending else [])]
-        return cli_command(shown, session.run_id)
-
-    def on_settings(request: gr.Request, *values):
-        session = session_of(request)
-        if session.trainer is not None and session.trainer.state in ("running", "paused"):
-            return live_command(session)  # while a run is live the box describes it; Apply changes it
-        try:
-            return cli_command(config_from_values(dict(zip(names, values)), session.uploads))
-        except (ConfigError, DataError, ValueError) as exc:
-            return f"# these settings cannot run yet: {exc}"
+    def named(handler):
+        return by_name(handler, parts)
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(on_start, set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
-    timer.tick(on_tick, [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
+    start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
     for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
                            (stop, lambda s, t: ctx.registry.stop(s))):
-        button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
+        button.click(named(h.control(action)), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
-    reset.click(on_reset, controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
-    save.click(on_save, None, saved, **private)
-    apply_now.click(on_apply, set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
-    timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
+    reset.click(named(h.on_reset), controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    save.click(h.on_save, None, saved, **private)
+    apply_now.click(named(h.on_apply), set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
+    timeline.input(h.on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
-    timeline_box.expand(on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
+    timeline_box.expand(h.on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
                         concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]
     picks = [controls["dataset"], controls["loss"], controls["family"]]  # what the auto values depend on
     for picked in picks:
-        picked.input(on_dataset_input, [*picks, *auto_controls], auto_controls, show_progress="hidden", **private)
+        picked.input(h.on_dataset_input, [*picks, *auto_controls], auto_controls, show_progress="hidden", **private)
     # .change, not .input: a lesson's preset that sets the family shows its settings too.
-    controls["family"].change(on_family_change, controls["family"],
+    controls["family"].change(named(h.on_family_change), controls["family"],
                               [*(controls[n] for names_ in FAMILY_ONLY.values() for n in names_), loss_plot, d_plot,
                                samples_md], show_progress="hidden", **private)
     kind_controls = [controls[n] for n in ("width", "depth", "activation", "ngf", "ndf", "img_size", "channels",
                                            "conditional")]
-    controls["dataset"].change(on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
+    controls["dataset"].change(h.on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
                                queue=False, **private)
-    upload.upload(on_upload, [upload, *picks, *auto_controls],
+    upload.upload(h.on_upload, [upload, *picks, *auto_controls],
                   [upload, controls["dataset"], *auto_controls, message], **private)
-    gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
+    gr.on([c.change for c in inputs], h.on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
           queue=False, **private)
     gr.on([controls[n].change for n in ("family", "dataset", "loss", "r1_gamma", "gp_weight", "beta", "recon")],
-          on_graph_settings, inputs,
+          h.on_graph_settings, inputs,
           model_graph, trigger_mode="always_last", show_progress="hidden", queue=False, **private)
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
@@ -810,7 +849,8 @@ def build(ctx) -> dict:
             "timeline_image": timeline_image, "timer": timer, "view": view,
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for}
+            "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for,
+            "handlers": h}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
