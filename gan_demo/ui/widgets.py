@@ -1,7 +1,9 @@
 """What more than one tab draws and reads: latents from sliders, sample pictures, 2D clouds, D's readout,
-bookmarks, the session's files, and the Explore script the browser runs."""
+bookmarks, the session's files, the Explore script the browser runs, and the wiring of handlers that take and
+give values by name."""
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -435,6 +437,20 @@ def capped_drawing(pad: "gr.Sketchpad") -> "gr.Sketchpad":
 
     pad.preprocess = preprocess
     return pad
+
+
+def by_name(handler, parts: dict):
+    """handler as gradio calls it: a {component: value} input becomes {name: value}, and its {name: value}
+    result becomes {component: value} (parts: name -> component, the names build() returns)."""
+    names = {component: name for name, component in parts.items()}
+
+    @functools.wraps(handler)
+    def wired(*args, **kwargs):
+        args = [{names[c]: v for c, v in arg.items()} if isinstance(arg, dict) and arg and all(c in names for c in arg)
+                else arg for arg in args]
+        return {parts[name]: value for name, value in handler(*args, **kwargs).items()}
+
+    return wired
 
 
 # After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's

@@ -1,7 +1,6 @@
 """The Train tab: a run's settings, Start/Pause/Resume/Stop/Reset, live pictures and curves, checkpoints."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import math
@@ -37,7 +36,7 @@ from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION
                           CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
                           curves, has_latent_pictures, plot_columns, plots_for, progress_picture, quality_boxes,
                           shows_r_t, vae_pictures, vae_pictures_due, vae_view)
-from gan_demo.ui.widgets import SCROLL_TO_SAMPLE
+from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
 PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
 TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
@@ -232,20 +231,6 @@ def _png(picture: Image.Image) -> bytes:
 
 # ============================================================================ the handlers
 BUTTONS = ("start", "pause", "resume", "stop", "reset", "save", "send", "apply_now")  # as _button_updates orders them
-
-
-def by_name(handler, parts: dict):
-    """handler as gradio calls it: a {component: value} input becomes {name: value}, and its {name: value}
-    result becomes {component: value} (parts: name -> component, the names build() returns)."""
-    names = {component: name for name, component in parts.items()}
-
-    @functools.wraps(handler)
-    def wired(*args, **kwargs):
-        args = [{names[c]: v for c, v in arg.items()} if isinstance(arg, dict) and arg and all(c in names for c in arg)
-                else arg for arg in args]
-        return {parts[name]: value for name, value in handler(*args, **kwargs).items()}
-
-    return wired
 
 
 class Train:
