@@ -27,34 +27,6 @@ from gan_demo.ui.widgets import MARK_COLOR, N_SLIDERS, PCA, RAW  # noqa: E402
 ZEROS = [0.0] * N_SLIDERS
 
 
-def _visible(G: torch.nn.Module) -> None:
-    """Untrained DCGAN weights (std 0.02) through eval-mode batch norm make a flat grey image;
-    larger random weights make the output depend visibly on z, which is all these tests need."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in G.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    """A folder with a tiny ring8 MLP and a tiny conditional digits DCGAN (16 px, ngf/ndf 8, z_dim 16)."""
-    root = tmp_path_factory.mktemp("pretrained")
-    ring = RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
-                     train=TrainConfig(batch_size=64, steps=1))
-    trainer = Trainer(ring, device="cpu")
-    trainer.step_once()
-    trainer.save(root / "ring8")
-    digits = RunConfig(data=DataConfig(dataset="digits", img_size=16),
-                       model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
-                       train=TrainConfig(batch_size=64, steps=1))
-    trainer = Trainer(digits, device="cpu")
-    _visible(trainer.G_ema)
-    trainer.save(root / "digits")
-    return root
-
-
 @pytest.fixture(scope="module")
 def ctx(pretrained):
     return AppContext.create(device="cpu", pretrained=pretrained)

@@ -17,7 +17,6 @@ from fastapi import FastAPI  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from gan_demo.training.trainer import Trainer  # noqa: E402
 from gan_demo.ui.tabs import explore as explore_tab
 from gan_demo.ui.tabs import interpolate as interpolate_tab
 from gan_demo.ui import widgets
@@ -27,26 +26,6 @@ from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, add_routes, ima
 from gan_demo.ui.widgets import N_SLIDERS, PCA, RAW  # noqa: E402
 
 ZEROS = [0.0] * N_SLIDERS
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    """A tiny ring8 MLP and a tiny conditional digits DCGAN (16 px, z_dim 16) with visible weights."""
-    root = tmp_path_factory.mktemp("pretrained")
-    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
-                             train=TrainConfig(batch_size=64, steps=1)), device="cpu")
-    ring.step_once()
-    ring.save(root / "ring8")
-    digits = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
-                               model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
-                               train=TrainConfig(batch_size=64, steps=1)), device="cpu")
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in digits.G_ema.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
-    digits.save(root / "digits")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,10 @@ from gan_demo.ui.app import AppContext
 from tests.browser import launched_app
 from tests.measure_limits import blank_png
 from tests.raw_http import call
+from tests.configs import ring_cfg
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ring_cfg(steps: int = 3, **train) -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
-                     train=TrainConfig(batch_size=32, steps=steps, **train))
 
 
 @pytest.fixture(scope="module")
