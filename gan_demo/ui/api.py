@@ -220,7 +220,7 @@ class Api:
                 raise gr.Error(f"checkpoint: one of {', '.join(self.ctx.catalog.pretrained())} (GET /image serves "
                                "the pretrained runs; use /generate for your own runs and uploads)")
             data, _ = self.render_sample(self.ctx.catalog.sampler(checkpoint), False, seed, truncation,
-                                    None if label in (None, "") else label)
+                                         None if label in (None, "") else label)
         except (gr.Error, ValueError, KeyError) as exc:
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
             return PlainTextResponse(str(message), status_code=400)

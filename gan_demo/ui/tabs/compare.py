@@ -329,7 +329,7 @@ class Compare:
         out.update(self.quality_curves(quality))
         diff = {k: tuple(v) for k, v in summary_["differences"].items()}
         out["status"] = (f"**Opened a saved comparison.** B changes: {describe(diff)}. Both runs are in **Explore** "
-                       f"and **Interpolate** as `{opened['A']}` (A) and `{opened['B']}` (B).")
+                         f"and **Interpolate** as `{opened['A']}` (A) and `{opened['B']}` (B).")
         return out
 
 

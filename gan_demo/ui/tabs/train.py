@@ -324,14 +324,14 @@ class Train:
                        if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
             if not changes:
                 return {"message": f"Nothing to apply: the settings that can change while it trains "
-                                 f"({', '.join(live)}) are as the run has them."}
+                                   f"({', '.join(live)}) are as the run has them."}
             check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
             trainer.change(**changes)
         except (ConfigError, ValueError) as exc:
             return {"message": f"### Cannot apply\n{refusal(exc)}"}
         words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
         return {"message": f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
-                         "the command below replays it (--schedule).",
+                           "the command below replays it (--schedule).",
                 "cli": self.live_command(session, changes)}
 
     def first_vae_view(self, trainer) -> VAEView | None:
@@ -449,7 +449,7 @@ class Train:
             if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
                 current.graphed = snap["last"]
                 out["model_graph"] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
-                                             step=snap["step"])
+                                               step=snap["step"])
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
