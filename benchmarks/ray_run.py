@@ -32,7 +32,7 @@ def ring8() -> RunConfig:
 def rate(run, seconds: float, warmup: float = 5.0) -> tuple[float, float]:
     """(steps/s, this process's CPU seconds per second) over `seconds` after `warmup`, polling as the Train
     tab does: snapshot() and the progress picture every POLL_S."""
-    from gan_demo.ui.tabs.train import LiveView, progress_picture
+    from gan_demo.ui.run_views import LiveView, progress_picture
 
     view = LiveView()
 

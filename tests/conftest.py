@@ -11,6 +11,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pytest  # noqa: E402
 
 
+def visible_weights(G) -> None:
+    """Untrained DCGAN weights (std 0.02) through eval-mode batch norm make a flat grey image;
+    larger random weights make the output depend visibly on z, which is all the Explore tests need."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in G.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A folder named like the pretrained runs: a tiny ring8 MLP (one step) and a tiny conditional digits
+    DCGAN (16 px, ngf/ndf 8, z_dim 16) with visible weights. A test module with other needs defines its own."""
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.training.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("pretrained")
+    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
+                             train=TrainConfig(batch_size=64, steps=1)), device="cpu")
+    ring.step_once()
+    ring.save(root / "ring8")
+    digits = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
+                               model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
+                               train=TrainConfig(batch_size=64, steps=1)), device="cpu")
+    visible_weights(digits.family.G_ema)
+    digits.save(root / "digits")
+    return root
+
+
 @pytest.fixture(scope="module")
 def clients(app, tmp_path_factory):
     """Factory of gradio_client sessions on the module's app (its `app` fixture yields (ctx, url)); all

@@ -29,7 +29,7 @@ from gan_demo.ui.errors import user_error
 from gan_demo.ui.long_jobs import THREADS
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.tabs.train import cli_command, config_from_values, whole_number
+from gan_demo.ui.forms import cli_command, config_from_values, whole_number
 
 IMAGE_PX = 256  # generated images are enlarged (nearest) to at least this side
 POINTS_PX = 512  # side of a 2D generator's picture
@@ -124,68 +124,72 @@ def _upscale(sampler) -> int:
     return max(1, -(-IMAGE_PX // sampler.cfg.model.img_size))
 
 
-def register(ctx) -> None:
-    """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
-    files = _ResultFiles()
+class Api:
+    """The API's handlers: each method is one endpoint (or the plain GET /image), values in and values out;
+    the helpers before them find the caller's session, run and generator."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.files = _ResultFiles()
 
     # ------------------------------------------------------------------ lookups
-    def own_session(request: gr.Request):
+    def own_session(self, request: gr.Request):
         if not has_session(request):
             raise gr.Error("this call carries no session: a run belongs to the client session that started it, "
                            "so use gradio_client, or send the same \"session_hash\" (any random string) in the "
                            "body of every call (/gradio_api/call/... accepts it beside \"data\")")
-        return ctx.registry.get(request.session_hash)
+        return self.ctx.registry.get(request.session_hash)
 
-    def no_run(run_id: str) -> gr.Error:
+    def no_run(self, run_id: str) -> gr.Error:
         return gr.Error(f"no run {run_id!r} in this session: a run belongs to the client session that "
                         "started it (start one with /train_start or /compare_start)")
 
-    def no_pair() -> gr.Error:
+    def no_pair(self) -> gr.Error:
         return gr.Error("no comparison in this session: a comparison belongs to the client session that "
                         "started it (start one with /compare_start)")
 
-    def owns_run(session, run_id: str) -> bool:
+    def owns_run(self, session, run_id: str) -> bool:
         return bool(run_id) and run_id in (session.run_id, *session.pair_ids.values())
 
-    def sampler_for(checkpoint: str, request: gr.Request):
+    def sampler_for(self, checkpoint: str, request: gr.Request):
         """(sampler, live): a pretrained or uploaded checkpoint, or one of this session's runs."""
         name = (checkpoint or "").strip()
         if is_live(name):
-            session = own_session(request)
-            if name.startswith("run-") and not owns_run(session, name):
-                raise no_run(name)
-            return ctx.catalog.sampler(name, session), True
-        session = own_session(request) if has_session(request) else None  # its uploads are its own
-        return ctx.catalog.sampler(name, session), False
+            session = self.own_session(request)
+            if name.startswith("run-") and not self.owns_run(session, name):
+                raise self.no_run(name)
+            return self.ctx.catalog.sampler(name, session), True
+        session = self.own_session(request) if has_session(request) else None  # its uploads are its own
+        return self.ctx.catalog.sampler(name, session), False
 
-    def label_for(sampler, label):
+    def label_for(self, sampler, label):
         if sampler.n_classes == 0:
             if label is not None:
                 raise gr.Error("label: this checkpoint is not class-conditional (leave label empty)")
             return None
         return 0 if label is None else _int("label", label, 0, sampler.n_classes - 1)
 
-    def cloud_background(sampler, live: bool, points: torch.Tensor):
+    def cloud_background(self, sampler, live: bool, points: torch.Tensor):
         """The generator's cloud (fresh for a live run: its weights move) framed to include `points`."""
         cloud = sampler.generate(z_from_seed(0, sampler.z_dim, CLOUD_POINTS)) if live else sampler.cloud()
         bounds = viz.default_bounds(torch.cat([cloud, points]))
         return viz.points_image(None, cloud, bounds, size=POINTS_PX), bounds
 
-    def result_file(picture_bytes: bytes, name: str, mime: str) -> gr.FileData:
-        path = files.write(name, picture_bytes)
+    def result_file(self, picture_bytes: bytes, name: str, mime: str) -> gr.FileData:
+        path = self.files.write(name, picture_bytes)
         return gr.FileData(path=str(path), orig_name=name, mime_type=mime)
 
     # ------------------------------------------------------------- generating
-    def render_sample(sampler, live: bool, seed, truncation, label) -> tuple[bytes, str]:
+    def render_sample(self, sampler, live: bool, seed, truncation, label) -> tuple[bytes, str]:
         """(PNG bytes, file name) of one sample: what /generate and GET /image return. One render at a
-        time across the app (ctx.render_gate), so rendering never takes more than a share of the CPU."""
+        time across the app (self.ctx.render_gate), so rendering never takes more than a share of the CPU."""
         seed = _int("seed", seed, 0, MAX_SEED)
         truncation = _float("truncation", truncation, 0.0, 3.0)
-        label = label_for(sampler, label)
-        with ctx.render_gate:
+        label = self.label_for(sampler, label)
+        with self.ctx.render_gate:
             x, _ = sampler.from_seed(seed, label, truncation)
             if sampler.kind == "2d":
-                picture, bounds = cloud_background(sampler, live, x.reshape(1, 2))
+                picture, bounds = self.cloud_background(sampler, live, x.reshape(1, 2))
                 draw = ImageDraw.Draw(picture)
                 u, v = _marker(draw, bounds, POINTS_PX, x)
                 draw.text((u + 12, v - 8), f"seed {seed}", fill=(20, 20, 20), font=viz.font(14),
@@ -196,7 +200,7 @@ def register(ctx) -> None:
         suffix = "" if label is None else f"-label{label}"
         return data, f"{_slug(sampler.name or 'sample')}-seed{seed}{suffix}.png"
 
-    def generate(checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
+    def generate(self, checkpoint: str, seed: int, truncation: float = 1.0, label: int | None = None,
                  request: gr.Request = None) -> gr.FileData:
         """One sample as a PNG file. checkpoint: a pretrained name (e.g. "digits", "ring8"), an uploaded
         run, or a run id from /train_start or /compare_start (this session's only). seed: names the latent
@@ -204,47 +208,45 @@ def register(ctx) -> None:
         sample. label: the class for a class-conditional checkpoint (default 0). For 2D checkpoints the
         picture is the generator's cloud of points with the seed's point marked in orange."""
         with _readable_errors():
-            sampler, live = sampler_for(checkpoint, request)
-            data, name = render_sample(sampler, live, seed, truncation, label)
-        return result_file(data, name, "image/png")
+            sampler, live = self.sampler_for(checkpoint, request)
+            data, name = self.render_sample(sampler, live, seed, truncation, label)
+        return self.result_file(data, name, "image/png")
 
-    def image_route(checkpoint: str = "", seed: str = "0", truncation: str = "1.0", label: str | None = None):
+    def image_route(self, checkpoint: str = "", seed: str = "0", truncation: str = "1.0", label: str | None = None):
         """GET /image?checkpoint=digits&seed=7&truncation=1&label=3: a pretrained checkpoint's sample as a
         plain PNG response, cacheable (the same query is always the same picture), without Gradio's queue."""
         try:
-            if checkpoint not in ctx.catalog.pretrained():
-                raise gr.Error(f"checkpoint: one of {', '.join(ctx.catalog.pretrained())} (GET /image serves "
+            if checkpoint not in self.ctx.catalog.pretrained():
+                raise gr.Error(f"checkpoint: one of {', '.join(self.ctx.catalog.pretrained())} (GET /image serves "
                                "the pretrained runs; use /generate for your own runs and uploads)")
-            data, _ = render_sample(ctx.catalog.sampler(checkpoint), False, seed, truncation,
-                                    None if label in (None, "") else label)
+            data, _ = self.render_sample(self.ctx.catalog.sampler(checkpoint), False, seed, truncation,
+                                         None if label in (None, "") else label)
         except (gr.Error, ValueError, KeyError) as exc:
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
             return PlainTextResponse(str(message), status_code=400)
         return Response(data, media_type="image/png",
                         headers={"Cache-Control": "public, max-age=86400", "ETag": f'"{hashlib.sha1(data).hexdigest()[:16]}"'})
 
-    ctx.image_route = image_route
-
-    def interpolate(checkpoint: str, seed_a: int, seed_b: int, frames: int = 16, mode: str = "slerp",
+    def interpolate(self, checkpoint: str, seed_a: int, seed_b: int, frames: int = 16, mode: str = "slerp",
                     label: int | None = None, request: gr.Request = None) -> gr.FileData:
         """An animated GIF walking from seed_a's latent to seed_b's. frames: 2 to 256. mode: "slerp"
         (spherical, keeps latents at a typical length) or "lerp" (straight line). label: the class for a
         class-conditional checkpoint (default 0). For 2D checkpoints the orange point walks over the
         generator's cloud. A thin bar at the bottom shows how far along the path each frame is."""
         with _readable_errors():
-            sampler, live = sampler_for(checkpoint, request)
+            sampler, live = self.sampler_for(checkpoint, request)
             seed_a = _int("seed_a", seed_a, 0, MAX_SEED)
             seed_b = _int("seed_b", seed_b, 0, MAX_SEED)
             frames = _int("frames", frames, 2, 256)
             if mode not in ("slerp", "lerp"):
                 raise gr.Error(f"mode must be 'slerp' or 'lerp' (got {mode!r})")
-            label = label_for(sampler, label)
+            label = self.label_for(sampler, label)
             z_a, z_b = z_from_seed(seed_a, sampler.z_dim), z_from_seed(seed_b, sampler.z_dim)
-            with ctx.render_gate:  # one render at a time across the app
+            with self.ctx.render_gate:  # one render at a time across the app
                 path = sampler.interpolation(z_a, z_b, frames=frames, mode=mode, label=label)
                 pictures = []
                 if sampler.kind == "2d":
-                    background, bounds = cloud_background(sampler, live, path)
+                    background, bounds = self.cloud_background(sampler, live, path)
                     for point in path:
                         picture = background.copy()
                         _marker(ImageDraw.Draw(picture), bounds, POINTS_PX, point)
@@ -254,10 +256,10 @@ def register(ctx) -> None:
                 pictures = [_progress_bar(p, i / (frames - 1)) for i, p in enumerate(pictures)]
                 data = viz.gif_bytes(pictures, duration_ms=GIF_FRAME_MS)
         name = f"{_slug(sampler.name or checkpoint)}-{seed_a}-to-{seed_b}-{mode}.gif"
-        return result_file(data, name, "image/gif")
+        return self.result_file(data, name, "image/gif")
 
     # -------------------------------------------------------------- projecting
-    def project_image(checkpoint: str, image: gr.FileData, label: int | None = None, steps: int = 300,
+    def project_image(self, checkpoint: str, image: gr.FileData, label: int | None = None, steps: int = 300,
                       request: gr.Request = None) -> tuple[gr.FileData, dict]:
         """Find the latent z whose sample looks like your image. checkpoint: an image checkpoint (pretrained,
         uploaded, or this session's run id). image: a picture file (centre-cropped and resized to the
@@ -269,31 +271,31 @@ def register(ctx) -> None:
         from gan_demo.explore.projection import image_target, project
 
         with _readable_errors():
-            sampler, _ = sampler_for(checkpoint, request)
+            sampler, _ = self.sampler_for(checkpoint, request)
             if sampler.kind != "image":
                 raise gr.Error("checkpoint: /project takes an image generator (2D generators: use the app's Explore tab)")
             steps = _int("steps", steps, 1, 1000)
             labels = None
             if label is not None:
-                labels = torch.tensor([label_for(sampler, label)])
+                labels = torch.tensor([self.label_for(sampler, label)])
             path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
             if not path:
                 raise gr.Error("image: send a picture file")
             target = image_target(str(path), sampler)
-            # One projection at a time, one place per session (ctx.projections), the rest wait in turn
+            # One projection at a time, one place per session (self.ctx.projections), the rest wait in turn
             # (gr.api takes no gr.Progress: an API caller's place is not streamed; Explore's panel shows it).
-            with ctx.projections.turn(request.session_hash if request else ""):
+            with self.ctx.projections.turn(request.session_hash if request else ""):
                 found = project(sampler, target, labels, steps=steps)
             picture = viz.image_grid(torch.cat([target, found.reconstruction]), nrow=2,
                                      upscale=_upscale(sampler))
             data = _png_bytes(picture)
         name = f"{_slug(sampler.name or checkpoint)}-projected.png"
-        return result_file(data, name, "image/png"), {
+        return self.result_file(data, name, "image/png"), {
             "z": [round(float(v), 6) for v in found.z[0]], "label": None if found.labels is None else int(found.labels[0]),
             "error": round(float(found.error[0]), 6), "steps": len(found.losses)}
 
     # ---------------------------------------------------------------- training
-    def run_status(trainer, run_id: str | None) -> dict:
+    def run_status(self, trainer, run_id: str | None) -> dict:
         """A run's status as /train_poll returns it (a comparison's runs each have one)."""
         snap = trainer.snapshot()
         last = snap["last"] or {}
@@ -318,20 +320,20 @@ def register(ctx) -> None:
                            mode_kl=q["mode_kl"])
         return out
 
-    def own_run(run_id: str, request: gr.Request):
+    def own_run(self, run_id: str, request: gr.Request):
         """(session, trainer, label): this session's run by its id; label is "A" or "B" for a comparison's
         run, None for the session's single run."""
-        session = own_session(request)
+        session = self.own_session(request)
         run_id = str(run_id or "").strip()
         if run_id and session.run_id == run_id and session.trainer is not None:
             return session, session.trainer, None
         pair = session.pair
         label = next((label for label, rid in session.pair_ids.items() if rid == run_id), None) if run_id else None
         if pair is None or label is None:
-            raise no_run(run_id)
+            raise self.no_run(run_id)
         return session, pair.runs[label], label
 
-    def train_start(dataset: str = "ring8", steps: int = 2000, loss: str = "nonsaturating", seed: int = 0,
+    def train_start(self, dataset: str = "ring8", steps: int = 2000, loss: str = "nonsaturating", seed: int = 0,
                     config_json: str = "", request: gr.Request = None) -> dict:
         """Start training a GAN (or a VAE) on the server; returns its run id and status. One run per client
         session (starting again replaces it). config_json: more settings as a JSON object, either flat
@@ -343,11 +345,11 @@ def register(ctx) -> None:
             values = {"dataset": dataset, "steps": steps, "loss": loss, "seed": seed}
             values.update(_settings_from_json(config_json))
             cfg = config_from_values(_api_dataset(values))
-            session = own_session(request)
-            ctx.registry.start(session, cfg, ctx.device)
-            return {**run_status(session.trainer, session.run_id), "command": cli_command(cfg, session.run_id)}
+            session = self.own_session(request)
+            self.ctx.registry.start(session, cfg, self.ctx.device)
+            return {**self.run_status(session.trainer, session.run_id), "command": cli_command(cfg, session.run_id)}
 
-    def train_poll(run_id: str, request: gr.Request = None) -> dict:
+    def train_poll(self, run_id: str, request: gr.Request = None) -> dict:
         """Status of this session's run: state (running, paused, finished, stopped, diverged, failed), step,
         steps/s, ETA in seconds, family, the last step's series (a GAN's losses and D outputs, a VAE's
         loss, recon, kl and elbo); for 2D sets the grid KL/JS divergence of the
@@ -355,32 +357,32 @@ def register(ctx) -> None:
         steps (quality_step says when). message explains a divergence or failure. run_id may also be one
         of a comparison's two runs (from /compare_start)."""
         with _readable_errors():
-            _, trainer, _ = own_run(run_id, request)
-            return run_status(trainer, str(run_id).strip())
+            _, trainer, _ = self.own_run(run_id, request)
+            return self.run_status(trainer, str(run_id).strip())
 
-    def train_stop(run_id: str, request: gr.Request = None) -> dict:
+    def train_stop(self, run_id: str, request: gr.Request = None) -> dict:
         """Stop this session's run (it stays available to /generate and /interpolate); returns its status.
         run_id may also be one of a comparison's two runs: that one stops, the other trains on."""
         with _readable_errors():
-            session, trainer, label = own_run(run_id, request)
+            session, trainer, label = self.own_run(run_id, request)
             if label is None:
-                ctx.registry.stop(session)
+                self.ctx.registry.stop(session)
             else:
-                ctx.registry.stop_pair(session, label)
-            return run_status(trainer, str(run_id).strip())
+                self.ctx.registry.stop_pair(session, label)
+            return self.run_status(trainer, str(run_id).strip())
 
     # -------------------------------------------------------------- comparisons
-    def pair_status(session, which: str = "both") -> dict:
+    def pair_status(self, session, which: str = "both") -> dict:
         """{"runs": {label: run status}, "differences": {setting: [A's, B's]}, "commands": {label: CLI}}."""
         pair = session.pair
         if pair is None:
-            raise no_pair()
+            raise self.no_pair()
         labels = LABELS if which == "both" else (which,)
-        return {"runs": {label: run_status(pair.runs[label], session.pair_ids.get(label)) for label in labels},
+        return {"runs": {label: self.run_status(pair.runs[label], session.pair_ids.get(label)) for label in labels},
                 "differences": {name: list(values) for name, values in pair.diff.items()},
                 "commands": {label: cli_command(pair.started[label], session.pair_ids.get(label)) for label in labels}}
 
-    def compare_start(config_a_json: str = "", config_b_json: str = "", request: gr.Request = None) -> dict:
+    def compare_start(self, config_a_json: str = "", config_b_json: str = "", request: gr.Request = None) -> dict:
         """Start a comparison: two runs, A and B, trained side by side from the same seed and data and kept
         at the same step. config_a_json: A's settings as /train_start's config_json (flat or in sections;
         unset ones take /train_start's defaults: ring8, 2000 steps, the nonsaturating loss, seed 0).
@@ -396,39 +398,44 @@ def register(ctx) -> None:
             cfg_a = config_from_values(_api_dataset(values_a))
             cfg_b = config_from_values(_api_dataset({**values_a, **changes}, "B's dataset"))
             check_pair(cfg_a, cfg_b)
-            session = own_session(request)
-            ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
-            return pair_status(session)
+            session = self.own_session(request)
+            self.ctx.registry.start_pair(session, cfg_a, cfg_b, self.ctx.device)
+            return self.pair_status(session)
 
-    def compare_poll(which: str = "both", request: gr.Request = None) -> dict:
+    def compare_poll(self, which: str = "both", request: gr.Request = None) -> dict:
         """Status of this session's comparison: {"runs": {"A": status, "B": status}, "differences",
         "commands"} as /compare_start returns it. which: "both" (default), "A" or "B" (then "runs" and
         "commands" hold that run only)."""
         with _readable_errors():
-            return pair_status(own_session(request), _which(which))
+            return self.pair_status(self.own_session(request), _which(which))
 
-    def compare_stop(which: str = "both", request: gr.Request = None) -> dict:
+    def compare_stop(self, which: str = "both", request: gr.Request = None) -> dict:
         """Stop this session's comparison: "both" (default), or "A" or "B" alone (the other trains on).
         Stopped runs stay available to /generate and /interpolate by their run ids. Returns the status
         as /compare_poll does."""
         with _readable_errors():
             which = _which(which)
-            session = own_session(request)
+            session = self.own_session(request)
             if session.pair is None:
-                raise no_pair()
-            ctx.registry.stop_pair(session, which)
-            return pair_status(session, which)
+                raise self.no_pair()
+            self.ctx.registry.stop_pair(session, which)
+            return self.pair_status(session, which)
 
+
+def register(ctx) -> None:
+    """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+    api = Api(ctx)
+    ctx.image_route = api.image_route
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
-    gr.api(generate, api_name="generate", **render)
-    gr.api(interpolate, api_name="interpolate", **render)
-    gr.api(project_image, api_name="project", concurrency_limit=THREADS, concurrency_id="project")  # with Explore's
-    gr.api(train_start, api_name="train_start")
-    gr.api(train_poll, api_name="train_poll", concurrency_limit=None)
-    gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
-    gr.api(compare_start, api_name="compare_start")
-    gr.api(compare_poll, api_name="compare_poll", concurrency_limit=None)
-    gr.api(compare_stop, api_name="compare_stop", concurrency_limit=None)
+    gr.api(api.generate, api_name="generate", **render)
+    gr.api(api.interpolate, api_name="interpolate", **render)
+    gr.api(api.project_image, api_name="project", concurrency_limit=THREADS, concurrency_id="project")  # with Explore's
+    gr.api(api.train_start, api_name="train_start")
+    gr.api(api.train_poll, api_name="train_poll", concurrency_limit=None)
+    gr.api(api.train_stop, api_name="train_stop", concurrency_limit=None)
+    gr.api(api.compare_start, api_name="compare_start")
+    gr.api(api.compare_poll, api_name="compare_poll", concurrency_limit=None)
+    gr.api(api.compare_stop, api_name="compare_stop", concurrency_limit=None)
 
 
 def has_session(request: gr.Request) -> bool:

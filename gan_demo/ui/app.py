@@ -126,6 +126,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
     from gan_demo.ui.tabs import interpolate as interpolate_tab
     from gan_demo.ui.tabs import lab as lab_tab
     from gan_demo.ui.tabs import lessons as lessons_tab
+    from gan_demo.ui.tabs import projection as projection_panel
     from gan_demo.ui.tabs import quality as quality_tab
     from gan_demo.ui.tabs import train as train_tab
 
@@ -140,6 +141,8 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
                 compare = compare_tab.build(ctx, train)
             with gr.Tab("Explore", id="explore"):
                 explore = explore_tab.build(ctx)
+                projection_panel.build(ctx, explore["handlers"], explore["checkpoint"], explore["image"],
+                                       explore["bookmarks"], explore["download"], after=[explore["reload"], explore["keep"]])
             with gr.Tab("Interpolate", id="interpolate"):
                 interp = interpolate_tab.build(ctx)
             with gr.Tab("Quality", id="quality"):

@@ -5,6 +5,8 @@ Train tab's "ⓘ" fold; these are what a student reads first.
 """
 from __future__ import annotations
 
+QUICK_DIGITS_LABEL = "Quick digits (under 3 min)"  # the Train tab's button that loads the quick digits preset (Lessons)
+
 # {RunConfig field: (label, one line of help)}. A help line says what the setting does to the run, not how.
 WORDS: dict[str, tuple[str, str]] = {
     "family": ("Kind of model", "A GAN learns by fooling a judge; a VAE squeezes and rebuilds its data."),

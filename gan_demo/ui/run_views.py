@@ -1,12 +1,15 @@
-"""The Train tab's per-family views: which series each plot draws and how it is labelled, and a VAE's live pictures.
+"""A run's live views, shared by the Train and Compare tabs: what a browser last showed (LiveView), the progress
+picture and curves, which series each plot draws and how it is labelled, and a VAE's live pictures.
 
 No gradio here: each function takes a Trainer (and the tab's LiveView state) and returns data or PIL pictures.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from PIL import Image, ImageDraw
 
@@ -23,6 +26,11 @@ MANIFOLD_SPAN = 2.5  # ... spread evenly over [-span, span]^2 (most of N(0, I)'s
 SCATTER_BOUNDS = (-4.0, 4.0, -4.0, 4.0)  # the scatter's fixed window in z-space (the picture never jumps)
 VAE_PICTURES_EVERY_S = 3.0  # encoding and decoding pause the training: at most this often while it runs
 PICTURE_PX = 480  # about the side of the tiled reconstruction and manifold pictures
+TICK_S = 0.75  # seconds between live updates while a run is shown
+CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
+REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
+GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
+TERMINAL = ("finished", "stopped", "diverged", "failed")
 
 
 # Each family declares its charts (plots(loss)) and its samples' caption; these read them from the registry.
@@ -169,3 +177,62 @@ def change_markers(frame, schedule: list[dict]):
     for entry in schedule:
         rows += [{"step": entry["step"], "value": v, "series": CHANGE_SERIES} for v in (low, high, low)]
     return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+
+
+@dataclass
+class LiveView:
+    """What the browser session last showed of its run (kept in a gr.State)."""
+
+    run_id: str | None = None
+    step: int = -1
+    state: str = ""
+    frames: int = 0
+    real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
+    bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
+    plotted_at: float = 0.0  # time.monotonic() of the last curve update
+    graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
+    vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
+    drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
+    redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
+    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
+
+
+def progress_picture(trainer, view: LiveView) -> Image.Image:
+    """G_ema on the fixed noise batch as a picture: a grid of images, or generated points over real ones."""
+    samples = trainer.sample_fixed()
+    ds = trainer.dataset
+    if trainer.kind != "2d":
+        nrow = trainer.cfg.model.n_classes or 8
+        upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
+        return viz.image_grid(samples, nrow=nrow, upscale=upscale)
+    if view.real is None:
+        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
+        view.real = ds.x[order.to(ds.x.device)].float().cpu()
+        view.bounds = viz.default_bounds(view.real)
+    return viz.points_image(view.real, samples, view.bounds, size=512)
+
+
+def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
+    """Long-format (step, value, series) rows for a LinePlot, thinned to CURVE_POINTS per series.
+
+    None when there is nothing to draw: gradio 6.31 never draws lines into a LinePlot that
+    was given an empty DataFrame, so an empty plot must be None.
+    """
+    steps = history.get("step", [])
+    stride = max(1, math.ceil(len(steps) / CURVE_POINTS))
+    rows = {"step": [], "value": [], "series": []}
+    for column, series in columns.items():
+        values = history.get(column, [])
+        for s, v in zip(steps[::stride], values[::stride]):
+            if math.isfinite(v):
+                rows["step"].append(s)
+                rows["value"].append(v)
+                rows["series"].append(series)
+    return pd.DataFrame(rows) if rows["step"] else None
+
+
+def quality_boxes(trainer) -> dict[str, bool]:
+    """Which live quality panels a run shows: the box (2D sets; stacked-digits with its classifier cached),
+    the modes-covered chart (ring8, grid25, stacked-digits) and the grid KL / JS charts (2D sets)."""
+    return {"box": bool(trainer.quality_every), "grid": trainer.kind == "2d",
+            "modes": trainer.dataset.modes is not None or (trainer.kind == "image" and bool(trainer.quality_every))}

@@ -1,7 +1,9 @@
 """What more than one tab draws and reads: latents from sliders, sample pictures, 2D clouds, D's readout,
-bookmarks, the session's files, and the Explore script the browser runs."""
+bookmarks, the session's files, the Explore script the browser runs, and the wiring of handlers that take and
+give values by name."""
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -413,3 +415,53 @@ def check_drawing_size(part, max_side: int = MAX_DRAWING_SIDE, what: str = "the 
         return
     if max(w, h) > max_side:
         raise user_error(f"{what} is {w:,} x {h:,} pixels; {hint} (at most {max_side:,} pixels a side)")
+
+
+def capped_drawing(pad: "gr.Sketchpad") -> "gr.Sketchpad":
+    """pad, refusing images larger than MAX_DRAWING_SIDE from their headers, before anything is decoded.
+
+    gradio's preprocess decodes every layer in full (whatever `type` is): a PNG of 12000 x 12000 pixels
+    (17 KB when blank) cost +1.6 GB and 14 s there. PIL opens lazily, so the size is known from the header alone. The check
+    wraps this one component's preprocess: a gr.Sketchpad subclass would make gradio write a .pyi
+    stub beside this file.
+    """
+    decode = pad.preprocess
+
+    def preprocess(payload):
+        if payload is not None:
+            cached = pad.blob_storage.get(payload.id) if payload.id is not None else None
+            parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
+            for part in [parts.background, parts.composite, *(parts.layers or [])]:
+                if part is not None:
+                    check_drawing_size(part)
+        return decode(payload)
+
+    pad.preprocess = preprocess
+    return pad
+
+
+def by_name(handler, parts: dict):
+    """handler as gradio calls it: a {component: value} input becomes {name: value}, and its {name: value}
+    result becomes {component: value} (parts: name -> component, the names build() returns)."""
+    names = {component: name for name, component in parts.items()}
+
+    @functools.wraps(handler)
+    def wired(*args, **kwargs):
+        args = [{names[c]: v for c, v in arg.items()} if isinstance(arg, dict) and arg and all(c in names for c in arg)
+                else arg for arg in args]
+        return {parts[name]: value for name, value in handler(*args, **kwargs).items()}
+
+    return wired
+
+
+# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
+# picture into view once the tab shows it (retried while the tab switches).
+SCROLL_TO_SAMPLE = """() => {
+  let tries = 0;
+  const show = () => {
+    const picture = document.querySelector('#explore-image');
+    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
+    if (tries++ < 50) setTimeout(show, 100);
+  };
+  show();
+}"""

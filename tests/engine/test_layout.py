@@ -109,3 +109,43 @@ def test_the_reader_resolves_imports(tmp_path, source, expected, monkeypatch):
             assert any("_layout_probe" in w for w in upward_imports())
     finally:
         target.unlink()
+
+
+TABS = PACKAGE / "ui" / "tabs"
+
+
+def tab_imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every ui/tabs module a file imports, `from gan_demo.ui.tabs import x` read as tabs.x."""
+    found = []
+    for line, module in imports_of(path):
+        if module == "gan_demo.ui.tabs":
+            node = next(n for n in ast.walk(ast.parse(path.read_text()))
+                        if isinstance(n, ast.ImportFrom) and n.lineno == line)
+            found += [(line, f"gan_demo.ui.tabs.{a.name}") for a in node.names]
+        elif module.startswith("gan_demo.ui.tabs."):
+            found.append((line, module))
+    return found
+
+
+def tabs_importing_tabs() -> list[str]:
+    return [f"gan_demo/ui/tabs/{path.name}:{line} imports {module}"
+            for path in sorted(TABS.glob("*.py")) for line, module in tab_imports_of(path)]
+
+
+def test_no_tab_imports_another_tab():
+    """A tab is a handler class plus its layout; what two tabs share lives in ui/ (forms, widgets, run_views,
+    lab_views), and the app wires one tab to another."""
+    wrong = tabs_importing_tabs()
+    assert not wrong, "tabs that import other tabs:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("source", ["from gan_demo.ui.tabs import train\n", "from ..tabs.train import build\n",
+                                    "import gan_demo.ui.tabs.compare\n"])
+def test_the_tab_check_sees_each_way_of_importing(source):
+    """The check itself can fail: a probe tab importing a tab in each way is reported."""
+    target = TABS / "_tabs_probe.py"
+    target.write_text(source)
+    try:
+        assert any("_tabs_probe" in w for w in tabs_importing_tabs())
+    finally:
+        target.unlink()

@@ -11,13 +11,9 @@ from gan_demo.evaluation import live_quality as live_quality_module
 from gan_demo.training import trainer as trainer_module
 from gan_demo.evaluation.live_quality import live_quality
 from gan_demo.training.trainer import History, StepRecord, Trainer
+from tests.configs import toy_cfg
 
-
-def toy_cfg(**train) -> RunConfig:
-    t = dict(batch_size=64, steps=20, seed=0, device="cpu")
-    t.update(train)
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=32, depth=2),
-                     train=TrainConfig(**t))
+WAIT_S = 30  # the longest wait for a step or a pause on a busy machine
 
 
 def image_cfg(conditional=False, **train) -> RunConfig:
@@ -58,23 +54,52 @@ def test_generate_shapes_and_range():
     assert points.shape[1] == 2
 
 
+class WatchedEvent(threading.Event):
+    """A threading.Event that also tells when someone waits on it while it is clear (the loop parked)."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocked = threading.Event()
+
+    def wait(self, timeout=None):
+        if not self.is_set():
+            self.blocked.set()
+        return super().wait(timeout)
+
+
 def test_pause_resume_stop():
     tr = Trainer(toy_cfg(steps=10**6))
-    seen = []
-    tr.add_callback(lambda t, rec: seen.append(rec.step))
+    seen, reached = [], {}
+
+    def record(t, rec):
+        seen.append(rec.step)
+        for step, event in list(reached.items()):
+            if rec.step >= step:
+                event.set()
+
+    def step_reached(step: int) -> threading.Event:
+        """Set once a step >= `step` is read back (record appends before it looks, so none is missed)."""
+        event = reached[step] = threading.Event()
+        if seen and seen[-1] >= step:
+            event.set()
+        return event
+
+    tr.add_callback(record)
+    unpaused = tr.control.unpaused
+    parked = tr.control.unpaused = WatchedEvent()  # set when the loop waits for a resume
+    if unpaused.is_set():
+        parked.set()
+    three = step_reached(3)
     tr.start()
-    deadline = time.time() + 10
-    while tr.step < 3 and time.time() < deadline:
-        time.sleep(0.01)
+    assert three.wait(WAIT_S), "the run did not reach step 3"
     tr.pause()
-    time.sleep(0.1)  # let the step in flight finish
+    assert parked.blocked.wait(WAIT_S), "the loop did not park"  # the step in flight finished and was read back
     paused_at = tr.step
-    time.sleep(0.3)
-    assert tr.step == paused_at and tr.state == "paused"
+    assert tr.state == "paused" and seen[-1] == paused_at
+    tr.sample_fixed()  # a reader while paused: the loop stays parked, the step where it was
+    assert tr.step == paused_at and tr.state == "paused" and not parked.is_set()
     tr.resume()
-    deadline = time.time() + 10
-    while tr.step <= paused_at + 2 and time.time() < deadline:
-        time.sleep(0.01)
+    assert step_reached(paused_at + 3).wait(WAIT_S), "the run did not train on after resume"
     assert tr.step > paused_at and tr.state == "running"
     tr.stop()
     tr.join(5)
@@ -169,9 +194,15 @@ def test_a_reader_gets_the_lock_within_about_one_step():
         time.sleep(0.03)
         return original()
 
-    tr._step_tensors = slow_step
+    stepping = threading.Event()
+
+    def first_steps():
+        stepping.set()
+        return slow_step()
+
+    tr._step_tensors = first_steps
     tr.start()
-    time.sleep(0.2)
+    assert stepping.wait(WAIT_S)  # the loop is stepping
     advanced = []
     try:
         for _ in range(20):

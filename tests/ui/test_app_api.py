@@ -189,7 +189,7 @@ def test_interpolate_refuses_bad_input(client):
 
 
 # ------------------------------------------------------------------------------------- training
-def test_train_start_poll_stop(clients):
+def test_train_start_poll_stop(app, clients):
     client = clients()
     started = client.predict("ring8", LONG_RUN, "nonsaturating", 0, TINY_RING8, api_name="/train_start")
     run_id = started["run_id"]
@@ -211,7 +211,9 @@ def test_train_start_poll_stop(clients):
 
     stopped = client.predict(run_id, api_name="/train_stop")
     assert stopped["state"] == "stopped" and stopped["step"] < LONG_RUN
-    time.sleep(0.5)
+    trainer = app[0].registry.get(client.session_hash).trainer
+    trainer.join(POLL_TIMEOUT_S)  # its thread has ended: no step can follow
+    assert not trainer.running
     assert client.predict(run_id, api_name="/train_poll")["step"] == stopped["step"]
 
 

@@ -16,7 +16,7 @@ from gan_demo.data.datasets import DataError
 from gan_demo.render.model_diagram import fmt
 from gan_demo.ui.tabs import lab as lab_tab
 from gan_demo.ui.tabs import lessons as lessons_tab
-from gan_demo.ui.tabs.train import CONTROL_FIELDS, config_from_values, values_for
+from gan_demo.ui.forms import CONTROL_FIELDS, config_from_values, values_for
 from gan_demo.ui.app import AppContext
 
 ALL_LAYERS = list(lab_tab.LAYERS)

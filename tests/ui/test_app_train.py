@@ -12,7 +12,8 @@ from gan_demo.training.trainer import Trainer
 from gan_demo.ui.app import PRETRAINED
 from gan_demo.ui.tabs.lessons import LESSONS
 from gan_demo.ui.limits import STEP_BYTES, STEP_FLOPS, check_web_limits
-from gan_demo.ui.tabs.train import config_from_values, quality_line, quality_plots, values_for
+from gan_demo.ui.forms import config_from_values, values_for
+from gan_demo.ui.tabs.train import quality_line, quality_plots
 
 
 def run(dataset: str, steps: int = 30) -> Trainer:
@@ -125,42 +126,44 @@ def test_the_largest_seed_survives_the_train_tab_exactly():
 
 
 # ------------------------------------------------------------------------- the VAE family
-def built_tab():
-    """The Train tab in a Blocks (no server): (ctx, tab, {handler name: function})."""
-    import gradio as gr
-
+def handlers():
+    """The Train tab's handlers, called directly (no app built): (ctx, train_tab.Train)."""
     from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.app import AppContext
 
     ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        tab = train_tab.build(ctx)
-    return ctx, tab, {f.fn.__name__: f.fn for f in demo.fns.values()}
+    return ctx, train_tab.Train(ctx)
 
 
 def test_family_switch_shows_each_familys_settings_and_command():
     import types
 
-    from gan_demo.ui.tabs.train import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
+    from gan_demo.ui.forms import AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, swap_defaults
 
-    ctx, tab, fns = built_tab()
-    controls, request = tab["controls"], types.SimpleNamespace(session_hash="s1")
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+
+    ctx, train = handlers()
+    with gr.Blocks():
+        controls = train_tab.build(ctx)["controls"]
+    request = types.SimpleNamespace(session_hash="s1")
     assert controls["family"].value == "gan" and not controls["beta"].visible and controls["loss"].visible
-    out = fns["on_family_change"]("vae", request)
-    shown = {name for name, c in controls.items() if c in out and out[c]["visible"]}
-    hidden = {name for name, c in controls.items() if c in out and not out[c]["visible"]}
+    out = train.on_family_change("vae", request)
+    shown = {name for name in controls if name in out and out[name]["visible"]}
+    hidden = {name for name in controls if name in out and not out[name]["visible"]}
     assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
     assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma",
                       "ema_decay", "augment", "lr_decay"}
-    assert "ELBO" in out[tab["d_plot"]].label and "KL" in out[tab["loss_plot"]].label  # no run: relabelled
-    back = fns["on_family_change"]("gan", request)
-    assert back[controls["loss"]]["visible"] and not back[controls["beta"]]["visible"]
-    assert back[tab["loss_plot"]].label == "Losses: loss_D and loss_G"
+    assert "ELBO" in out["d_plot"].label and "KL" in out["loss_plot"].label  # no run: relabelled
+    back = train.on_family_change("gan", request)
+    assert back["loss"]["visible"] and not back["beta"]["visible"]
+    assert back["loss_plot"].label == "Losses: loss_D and loss_G"
 
     # The auto values follow the family: a VAE's latent is 2 on points, 16 on images; Adam's beta1 0.9.
     auto = list(AUTO_FIELDS)
     gan_digits = values_for({"dataset": "digits"})
-    new = fns["on_dataset_input"]("digits", "nonsaturating", "vae", *[gan_digits[n] for n in auto])
+    new = train.on_dataset_input("digits", "nonsaturating", "vae", *[gan_digits[n] for n in auto])
     moved = {n: u["value"] for n, u in zip(auto, new) if "value" in u}
     assert (moved["z_dim"], moved["beta1"], moved["recon"], moved["lr_vae"]) == (16, 0.9, "bernoulli", 1e-3)
     assert swap_defaults({"z_dim": 5, "beta1": 0.5}, "ring8", "nonsaturating", "vae") == {"beta1": 0.9}  # typed: stays
@@ -168,7 +171,7 @@ def test_family_switch_shows_each_familys_settings_and_command():
     # The shown command repeats the run: the VAE's settings, none of the GAN's.
     values = values_for({"family": "vae", "dataset": "digits", "beta": 0.5, "kl_warmup": 200, "z_dim": 2})
     assert set(values) == set(CONTROL_FIELDS) and values["recon"] == "bernoulli" and values["beta1"] == 0.9
-    command = fns["on_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    command = train.on_settings(request, *[values[n] for n in CONTROL_FIELDS])
     assert command.startswith("python -m gan_demo train --dataset digits --family vae ")
     assert "--z-dim 2" in command and "--beta 0.5" in command and "--kl-warmup 200" in command
     assert "--loss" not in command and "--lr" not in command and "--beta1" not in command  # auto stays auto
@@ -177,7 +180,7 @@ def test_family_switch_shows_each_familys_settings_and_command():
     assert config_from_values(values_for({"dataset": "ring8"})).vae == RunConfig().vae  # a GAN's vae section: auto
     with pytest.raises(ConfigError, match="recon: bernoulli needs pixels"):
         config_from_values(values_for({"family": "vae", "dataset": "ring8", "recon": "bernoulli"}))
-    graph = fns["on_graph_settings"](request, *[values[n] for n in CONTROL_FIELDS])
+    graph = train.on_graph_settings(request, *[values[n] for n in CONTROL_FIELDS])
     assert "VAE · loss = recon + β·KL (β = 0.5)" in graph
     ctx.registry.drop("s1")
 
@@ -193,35 +196,35 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
     from gan_demo.render import viz
     from gan_demo.ui import run_views as train_views
 
-    ctx, tab, fns = built_tab()
+    ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="s1")
     values = values_for({"family": "vae", "dataset": "digits", "img_size": 16, "ngf": 8, "ndf": 8, "z_dim": 2,
                          "batch_size": 32, "steps": 30, "conditional": False})
     try:
-        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
-        assert "--family vae" in out[tab["cli"]] and out[tab["vae_box"]]["visible"]
-        assert out[tab["manifold_box"]]["visible"] and out[tab["scatter_box"]]["visible"]
-        assert out[tab["samples_md"]].startswith("**Samples**: the decoder")
+        out = train.on_start(values, request)
+        assert "--family vae" in out["cli"] and out["vae_box"]["visible"]
+        assert out["manifold_box"]["visible"] and out["scatter_box"]["visible"]
+        assert out["samples_md"].startswith("**Samples**: the decoder")
         trainer = ctx.registry.get("s1").trainer
         trainer.join(60)
-        out = fns["on_tick"](out[tab["view"]], request)
+        out = train.on_tick(out["view"], request)
         snap = trainer.snapshot()
         assert snap["family"] == "vae" and snap["state"] == "finished"
 
-        first, second = out[tab["loss_plot"]], out[tab["d_plot"]]
+        first, second = out["loss_plot"], out["d_plot"]
         assert "KL" in first.label and first.y_title == "nats" and "ELBO" in second.label
         rows = first.value["data"]
         assert {r[2] for r in rows} == {"reconstruction", "KL"}  # no "setting changed" entry: nothing changed
         assert [r[1] for r in rows if r[2] == "KL"] == pytest.approx(snap["history"]["kl"])
         assert [r[1] for r in second.value["data"]] == pytest.approx(snap["history"]["elbo"])
 
-        view = out[tab["view"]].vae
+        view = out["view"].vae
         family = trainer.family
         with trainer.lock:
             recon = family.reconstruct(view.real)
             mu, _ = family.encode(view.scatter)
         # Real images on the left, their reconstructions on the right (above a row of titles).
-        picture = np.asarray(out[tab["recon_image"]])
+        picture = np.asarray(out["recon_image"])
         up = train_views.grid_upscale(16, 8)  # two 4-wide grids side by side
         left = np.asarray(viz.image_grid(viz.to_unit(view.real), nrow=4, upscale=up))
         right = np.asarray(viz.image_grid(viz.to_unit(recon), nrow=4, upscale=up))
@@ -230,7 +233,7 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
         assert not (left == right).all()
 
         # The manifold: z1 grows left to right, z2 bottom to top; its top-left cell is z = (-2.5, 2.5).
-        manifold = out[tab["manifold_image"]]
+        manifold = out["manifold_image"]
         n, span = train_views.MANIFOLD_SIDE, train_views.MANIFOLD_SPAN
         cell = manifold.width // n
         up = train_views.grid_upscale(16, n)
@@ -243,7 +246,7 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
 
         # The scatter: each encoded image where its mean lies, in its class's colour (the last class drawn is
         # on top, so its points show whole); a legend strip of the 10 classes beside the square plot.
-        scatter = np.asarray(out[tab["scatter_image"]])
+        scatter = np.asarray(out["scatter_image"])
         size = 448
         assert scatter.shape[0] == size and scatter.shape[1] > size
         last = int(view.scatter_y.max())
@@ -257,16 +260,16 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
         assert all((legend == viz.CLASS_COLORS[k]).all(1).any() for k in range(10))
 
         # Nothing new: no redraw; and the pictures wait VAE_PICTURES_EVERY_S between drawings.
-        again = fns["on_tick"](out[tab["view"]], request)
-        assert tab["recon_image"] not in again and tab["loss_plot"] not in again
+        again = train.on_tick(out["view"], request)
+        assert "recon_image" not in again and "loss_plot" not in again
         assert not train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + 1.0)
         assert train_views.vae_pictures_due(view, ended=False, now=view.drawn_at + train_views.VAE_PICTURES_EVERY_S)
         assert train_views.vae_pictures_due(view, ended=True, now=view.drawn_at)
 
         # Reset: no run, its pictures gone, the plots labelled for the family still picked.
-        reset = fns["on_reset"]("vae", request)
-        assert reset[tab["recon_image"]] is None and not reset[tab["vae_box"]]["visible"]
-        assert "ELBO" in reset[tab["d_plot"]].label and ctx.registry.get("s1").trainer is None
+        reset = train.on_reset("vae", request)
+        assert reset["recon_image"] is None and not reset["vae_box"]["visible"]
+        assert "ELBO" in reset["d_plot"].label and ctx.registry.get("s1").trainer is None
     finally:
         ctx.registry.drop("s1")
 
@@ -274,16 +277,16 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
 def test_a_2d_vae_draws_points_and_no_image_pictures():
     import types
 
-    ctx, tab, fns = built_tab()
+    ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="s1")
     values = values_for({"family": "vae", "dataset": "ring8", "width": 16, "depth": 1, "batch_size": 64, "steps": 5})
     try:
-        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
-        assert out[tab["view"]].vae is None and not out[tab["vae_box"]]["visible"]
+        out = train.on_start(values, request)
+        assert out["view"].vae is None and not out["vae_box"]["visible"]
         ctx.registry.get("s1").trainer.join(60)
-        out = fns["on_tick"](out[tab["view"]], request)
-        assert out[tab["grid"]].size == (512, 512)  # real and generated points, as for a GAN
-        assert tab["recon_image"] not in out
+        out = train.on_tick(out["view"], request)
+        assert out["grid"].size == (512, 512)  # real and generated points, as for a GAN
+        assert "recon_image" not in out
     finally:
         ctx.registry.drop("s1")
 
@@ -291,43 +294,37 @@ def test_a_2d_vae_draws_points_and_no_image_pictures():
 def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
     import types
 
-    import gradio as gr
-
+    from gan_demo.ui.run_views import change_markers, curves
     from gan_demo.ui.tabs import train as train_tab
-    from gan_demo.ui.app import AppContext
 
-    ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        tab = train_tab.build(ctx)
-    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
-    controls = tab["controls"]
+    ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="live")
     session = ctx.registry.get("live")
-    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
-    data = {controls[name]: value for name, value in values.items()}
+    values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 64})
+    data = dict(values)
     try:
-        out = fns["on_apply"](data, request)
-        assert "Start a run first" in out[tab["message"]]
-        trainer = ctx.registry.start(session, train_tab.config_from_values(values), ctx.device)
+        out = train.on_apply(data, request)
+        assert "Start a run first" in out["message"]
+        trainer = ctx.registry.start(session, config_from_values(values), ctx.device)
         trainer.pause()
-        out = fns["on_apply"](data, request)
-        assert "Nothing to apply" in out[tab["message"]]
-        data[controls["lr_d"]], data[controls["n_critic"]] = 0.01, 2
-        out = fns["on_apply"](data, request)
-        assert f"lr_d {values['lr_d']} → 0.01" in out[tab["message"]] and "n_critic 1 → 2" in out[tab["message"]]
-        assert "--schedule" in out[tab["cli"]] and '"lr_d":0.01' in out[tab["cli"]]
-        assert "--lr-d" not in out[tab["cli"]]  # the run as started: the change is in the schedule only
+        out = train.on_apply(data, request)
+        assert "Nothing to apply" in out["message"]
+        data["lr_d"], data["n_critic"] = 0.01, 2
+        out = train.on_apply(data, request)
+        assert f"lr_d {values['lr_d']} → 0.01" in out["message"] and "n_critic 1 → 2" in out["message"]
+        assert "--schedule" in out["cli"] and '"lr_d":0.01' in out["cli"]
+        assert "--lr-d" not in out["cli"]  # the run as started: the change is in the schedule only
         trainer.step_once()  # the change applies at the next step
         assert trainer.family.opt_D.param_groups[0]["lr"] == 0.01 and trainer.cfg.train.n_critic == 2
         trainer.step_once()
         snap = trainer.snapshot()
         history = {"step": [1, 2, 3, 4], "loss_d": [1.5, 1.2, 1.4, 1.1]}  # as many read-back steps as a test wants
-        frame = train_tab.change_markers(train_tab.curves(history, {"loss_d": "loss_D"}), snap["schedule"])
+        frame = change_markers(curves(history, {"loss_d": "loss_D"}), snap["schedule"])
         marker = frame[(frame["series"] == train_tab.CHANGE_SERIES) & frame["value"].notna()]
         assert len(marker) == 3 and set(marker["step"]) == {snap["schedule"][0]["step"]}
         assert marker["value"].max() == frame["value"].max() and marker["value"].min() == frame["value"].min()
-        data[controls["n_critic"]] = 0
-        assert "Cannot apply" in fns["on_apply"](data, request)[tab["message"]]
+        data["n_critic"] = 0
+        assert "Cannot apply" in train.on_apply(data, request)["message"]
     finally:
         ctx.registry.drop("live")
 
@@ -336,7 +333,8 @@ def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_wo
     from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, field_docs
     from gan_demo.families.vae import VAESettings
     from gan_demo.ui.plain_words import WORDS
-    from gan_demo.ui.tabs.train import CONTROL_FIELDS, settings_details
+    from gan_demo.ui.forms import CONTROL_FIELDS
+    from gan_demo.ui.tabs.train import settings_details
 
     assert set(CONTROL_FIELDS) <= set(WORDS)
     for name in CONTROL_FIELDS:
@@ -368,35 +366,29 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
     critic's scores labelled as scores; a chart that gains the marker is emptied once, then drawn with it."""
     import types
 
-    import gradio as gr
-
     from gan_demo.ui.tabs import train as train_tab
-    from gan_demo.ui.app import AppContext
     from gan_demo.ui.run_views import CHANGE_SERIES, R_T, SCORE_REAL
 
-    ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        tab = train_tab.build(ctx)
-    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="charts")
     session = ctx.registry.get("charts")
 
     def series(out, name):
-        return {r[2] for r in out[tab[name]].value["data"]}
+        return {r[2] for r in out[name].value["data"]}
 
     try:
         for loss, d_series in (("nonsaturating", {"D(x)", "D(G(z))"}), ("wgan-gp", {SCORE_REAL, "critic on generated"})):
-            values = train_tab.values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
+            values = values_for({"dataset": "ring8", "loss": loss, "steps": 20, "width": 16, "depth": 1,
                                            "batch_size": 32})
-            out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
-            assert out[tab["rt_plot"]].visible is False  # a 2D run: no r_t chart
+            out = train.on_start(values, request)
+            assert out["rt_plot"].visible is False  # a 2D run: no r_t chart
             session.trainer.join(60)
-            out = fns["on_tick"](out[tab["view"]], request)
+            out = train.on_tick(out["view"], request)
             assert series(out, "d_plot") == d_series and series(out, "loss_plot") == {"loss_D", "loss_G"}
-            assert (out[tab["d_plot"]].y_title == "probability") == (loss == "nonsaturating")
+            assert (out["d_plot"].y_title == "probability") == (loss == "nonsaturating")
 
-        values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
-        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
+        values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+        out = train.on_start(values, request)
         trainer = session.trainer
 
         def trained_past(step: int) -> None:  # wait (bounded) until the history holds a step past `step`
@@ -407,17 +399,17 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
 
         trained_past(0)
         trainer.pause()
-        view = out[tab["view"]]
-        out = fns["on_tick"](view, request)
+        view = out["view"]
+        out = train.on_tick(view, request)
         assert CHANGE_SERIES not in series(out, "d_plot") and R_T not in series(out, "d_plot")
         trainer.change(lr_d=0.01)
         trainer.resume()
         trained_past(trainer.step + 1)
         trainer.pause()
         view.plotted_at = 0.0  # the curves are due again (they are redrawn every PLOTS_EVERY_S)
-        out = fns["on_tick"](view, request)  # the plots gain the marker: emptied first, the timer kept on
-        assert out[tab["d_plot"]].value is None and tab["timer"] not in out  # the timer is not switched off
-        out = fns["on_tick"](view, request)
+        out = train.on_tick(view, request)  # the plots gain the marker: emptied first, the timer kept on
+        assert out["d_plot"].value is None and "timer" not in out  # the timer is not switched off
+        out = train.on_tick(view, request)
         assert CHANGE_SERIES in series(out, "d_plot") and CHANGE_SERIES in series(out, "loss_plot")
     finally:
         ctx.registry.drop("charts")
@@ -428,21 +420,15 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
     skipped the last draw); the timeline opened at 0 below its range (92-401) with an empty picture."""
     import types
 
-    import gradio as gr
-
     from gan_demo.ui.tabs import train as train_tab
-    from gan_demo.ui.app import AppContext
 
-    ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        tab = train_tab.build(ctx)
-    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="pause")
     session = ctx.registry.get("pause")
-    values = train_tab.values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
+    values = values_for({"dataset": "ring8", "steps": 100_000, "width": 16, "depth": 1, "batch_size": 32})
     try:
-        out = fns["on_start"]({tab["controls"][n]: v for n, v in values.items()}, request)
-        view, trainer = out[tab["view"]], session.trainer
+        out = train.on_start(values, request)
+        view, trainer = out["view"], session.trainer
 
         def trained_past(step: int) -> None:
             deadline = time.monotonic() + 60
@@ -450,24 +436,25 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
                 assert time.monotonic() < deadline, "the run did not train"
                 trainer.join(0.05)
 
+        update = None
         for past in (0, session.timeline_stride, 2 * session.timeline_stride):  # three kept frames
             trained_past(past)
-            out = fns["on_tick"](view, request)
+            out = train.on_tick(view, request)
+            update = out.get("timeline", update)  # sent on a tick that kept a frame (a slow run keeps fewer)
         frames = list(session.timeline)
         assert len(frames) >= 2
-        update = out[tab["timeline"]]
         assert update["minimum"] == frames[0][0] and update["value"] == frames[-1][0]  # the latest, inside the range
-        picture, caption = fns["on_timeline"](update["value"], request)
+        picture, caption = train.on_timeline(update["value"], request)
         assert picture is not None and f"{frames[-1][0]:,}" in caption
 
         trained_past(trainer.snapshot()["step"] + 5)
         trainer.pause()
         view.plotted_at = time.monotonic()  # the curves were just drawn: the rate limit would skip this tick
-        out = fns["on_tick"](view, request)  # paused: drawn anyway, at the status's step
+        out = train.on_tick(view, request)  # paused: drawn anyway, at the status's step
         import re
 
-        shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out[tab["status"]]).group(1).replace(",", ""))
-        assert max(r[0] for r in out[tab["loss_plot"]].value["data"]) == shown  # the charts: the status's step
+        shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out["status"]).group(1).replace(",", ""))
+        assert max(r[0] for r in out["loss_plot"].value["data"]) == shown  # the charts: the status's step
         assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
     finally:
         ctx.registry.drop("pause")

@@ -113,30 +113,26 @@ def test_train_tab_minutes_sets_the_steps_and_the_command():
     command shown, and the saved config) name the chosen count; the run ends there."""
     import types
 
-    import gradio as gr
-
+    from gan_demo.ui import forms
     from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.app import AppContext
 
     ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        tab = train_tab.build(ctx)
-    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    train = train_tab.Train(ctx)  # the tab's handlers, called directly
     request = types.SimpleNamespace(session_hash="s1")
-    values = train_tab.values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 64})
-    data = {tab["controls"][n]: v for n, v in values.items()}
+    values = forms.values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 64})
     with pytest.raises(ConfigError, match="^minutes:"):
-        train_tab.time_budget("minutes", train_tab.WEB_MINUTES + 1)
+        forms.time_budget("minutes", forms.WEB_MINUTES + 1)
     try:
-        out = fns["on_start"]({**data, tab["train_for"]: "minutes", tab["minutes"]: 0.01}, request)
-        assert "Timing the first steps to fill 0.01 minutes" in out[tab["message"]]
+        out = train.on_start({**values, "train_for": "minutes", "minutes": 0.01}, request)
+        assert "Timing the first steps to fill 0.01 minutes" in out["message"]
         session = ctx.registry.get("s1")
         trainer = session.trainer
         trainer.join(120)
         assert trainer.state == "finished" and session.budget.decided
-        out = fns["on_tick"](out[tab["view"]], request)
+        out = train.on_tick(out["view"], request)
         steps = session.budget.steps
         assert trainer.step == trainer.cfg.train.steps == steps < train_tab.WEB_LIMITS["steps"]
-        assert f"--steps {steps} " in out[tab["cli"]] and f"{steps:,} steps" in out[tab["message"]]
+        assert f"--steps {steps} " in out["cli"] and f"{steps:,} steps" in out["message"]
     finally:
         ctx.registry.drop("s1")

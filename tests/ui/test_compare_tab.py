@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from gan_demo.core.config import ConfigError
-from gan_demo.ui.tabs.compare import B_FIELDS, b_values, changes_between, color_map, overlay, pair_configs, status_table
+from gan_demo.ui.forms import B_FIELDS, b_values, changes_between, pair_configs, values_for
+from gan_demo.ui.tabs.compare import color_map, overlay, status_table
 from gan_demo.ui.tabs.lessons import LESSONS
-from gan_demo.ui.tabs.train import values_for
 
 
 def test_b_is_a_with_its_changes_and_the_same_seed_and_data():
@@ -84,7 +84,7 @@ def test_a_gan_and_a_vae_side_by_side(tmp_path):
     from gan_demo.training.compare import Comparison
     from gan_demo.explore.sampler import Sampler
     from gan_demo.ui.tabs.compare import run_picture, saved_picture
-    from gan_demo.ui.tabs.train import LiveView
+    from gan_demo.ui.run_views import LiveView
     from gan_demo.ui.run_views import plots_for
 
     a = values_for({"dataset": "ring8", "steps": 20, "batch_size": 64, "width": 16, "depth": 2})

@@ -8,7 +8,7 @@ import pytest
 from gan_demo.core.config import (LEGACY_AUTO, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
                              section_of, web_settings)
 from gan_demo.ui.api import _settings_from_json
-from gan_demo.ui.tabs.train import CONTROL_FIELDS, config_from_values, values_for
+from gan_demo.ui.forms import CONTROL_FIELDS, config_from_values, values_for
 
 AUTO = {"z_dim": "model", "ngf": "model", "ndf": "model", "lr_g": "train", "lr_d": "train", "beta1": "train", "batch_size": "train",
         "r1_gamma": "train", "mode_seeking": "train", "steps": "train", "channels": "data"}
@@ -107,7 +107,7 @@ def test_web_values_keep_auto_and_exact_big_seeds():
 
 
 def test_the_train_tab_shows_the_image_gans_channels_and_keeps_them_auto():
-    from gan_demo.ui.tabs.train import swap_defaults
+    from gan_demo.ui.forms import swap_defaults
 
     assert (values_for({"dataset": "ring8"})["ngf"], values_for({"dataset": "digits"})["ngf"]) == (64, 32)
     shown = values_for({"dataset": "digits"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from types import SimpleNamespace
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -17,7 +17,6 @@ from fastapi import FastAPI  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from gan_demo.training.trainer import Trainer  # noqa: E402
 from gan_demo.ui.tabs import explore as explore_tab
 from gan_demo.ui.tabs import interpolate as interpolate_tab
 from gan_demo.ui import widgets
@@ -27,26 +26,6 @@ from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, add_routes, ima
 from gan_demo.ui.widgets import N_SLIDERS, PCA, RAW  # noqa: E402
 
 ZEROS = [0.0] * N_SLIDERS
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    """A tiny ring8 MLP and a tiny conditional digits DCGAN (16 px, z_dim 16) with visible weights."""
-    root = tmp_path_factory.mktemp("pretrained")
-    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
-                             train=TrainConfig(batch_size=64, steps=1)), device="cpu")
-    ring.step_once()
-    ring.save(root / "ring8")
-    digits = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16),
-                               model=ModelConfig(ngf=8, ndf=8, z_dim=16, conditional=True),
-                               train=TrainConfig(batch_size=64, steps=1)), device="cpu")
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in digits.family.G_ema.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
-    digits.save(root / "digits")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +79,6 @@ def test_get_image_with_a_view_is_the_picture_and_score_explore_shows(http, expl
     picture, text = explore.render(request_, "digits", 3, RAW, 0.8, 2, *offsets)
     assert np.array_equal(pixels(r.content), pixels(picture))
     assert f"D(x) = {float(r.headers['X-Score']):.3f}" in text
-    assert unquote(r.headers["X-Readout"]) == text  # the page shows the picture's readout with it, no server event
     # the readout for the same latent reuses that score and says the same
     assert explore.describe(request_, "digits", 3, RAW, 0.8, 2, *offsets) == text
     pca = http.get("/image", params={"checkpoint": "digits", **query(offsets, mode=PCA)})
@@ -141,10 +119,8 @@ def test_a_projected_latent_is_served_by_the_session_route(ctx, http, explore, r
     r = http.get(at(route, query([0.5] + ZEROS[1:])))
     picture, text = explore.render(request_, "digits", 3, RAW, 0.8, 2, *([0.5] + ZEROS[1:]))
     assert "projected z (your image)" in text and np.array_equal(pixels(r.content), pixels(picture))
-    assert unquote(r.headers["X-Readout"]) == text
     typed = http.get(at(route, query([0.5] + ZEROS[1:], **{"from": "seed"})))  # a typed seed leaves the projection
     assert not np.array_equal(pixels(typed.content), pixels(picture))
-    assert "projected" not in unquote(typed.headers["X-Readout"]) and "seed 3" in unquote(typed.headers["X-Readout"])
     text, new_route = explore.seed_typed(request_, "digits", 3, RAW, 0.8, 2, *ZEROS)
     assert session.projected is None and new_route.startswith("/image?") and "seed 3" in text
 
@@ -266,15 +242,13 @@ def test_the_readout_says_what_a_usual_score_is_for_this_model(explore, request_
     assert low <= mid <= high and f"{mid:.3f}" in text
 
 
-def test_a_2d_view_shows_the_real_data(explore, http, request_):
+def test_a_2d_view_shows_the_real_data(explore, request_):
     picture, text = explore.render(request_, "ring8", 0, RAW, 1.0, None, *ZEROS)
     rgb = pixels(picture).astype(int)
     from gan_demo.render.viz import REAL_COLOR
 
     greenish = np.all(np.abs(rgb - np.array(REAL_COLOR)) < 30, axis=-1)
     assert greenish.sum() > 30 and "green = the real data" in text
-    r = http.get("/image", params={"checkpoint": "ring8", **query(label="", seed=0, truncation=1.0)})
-    assert np.array_equal(pixels(r.content), pixels(picture)) and unquote(r.headers["X-Readout"]) == text
 
 
 def test_interpolate_keeps_its_frames_for_the_scrubber(ctx, http, request_):
@@ -320,9 +294,6 @@ def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_s
         # the latest move wins: once the page settles, the picture is the one for the last value
         final = f"{url}image?checkpoint=digits&seed=0&truncation=1&label=0&mode=raw&offsets=3,0,0,0,0,0,0,0"
         page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('3.00·e[0]')")
-        # the readout's D score is the shown picture's (both from the same response)
-        page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('D(x) = ' + "
-                               "Number(document.querySelector('#explore-image img').dataset.score).toFixed(3))")
         page.wait_for_function(f"async () => ({SAME_BYTES_JS})([document.querySelector('#explore-image img').src, "
                                f"'{final}'])", timeout=30_000)
 

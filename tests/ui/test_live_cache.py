@@ -8,7 +8,7 @@ import weakref
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.live_cache import SLOWEST_TICK_S, PictureCache, refresh_s
-from gan_demo.ui.tabs.train import TICK_S, LiveView, progress_picture
+from gan_demo.ui.run_views import TICK_S, LiveView, progress_picture
 
 TIMEOUT_S = 60
 

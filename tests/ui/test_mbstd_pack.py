@@ -510,7 +510,7 @@ def test_packed_checkpoint_saves_and_samples(tmp_path):
 
 # ------------------------------------------------------------------ the Train and Compare tabs
 def test_train_tab_values_reach_the_config_and_its_command():
-    from gan_demo.ui.tabs.train import FAMILY_ONLY, cli_command, config_from_values, values_for
+    from gan_demo.ui.forms import FAMILY_ONLY, cli_command, config_from_values, values_for
 
     assert {"mbstd_group", "pack"} <= set(FAMILY_ONLY["gan"])
     values = values_for({"dataset": "stacked-digits", "img_size": 16, "d_norm": "none"})
@@ -523,8 +523,8 @@ def test_train_tab_values_reach_the_config_and_its_command():
 
 
 def test_compare_tab_b_can_add_mbstd_or_packing():
-    from gan_demo.ui.tabs.compare import B_FIELDS, B_MORE_ROWS, pair_configs
-    from gan_demo.ui.tabs.train import values_for
+    from gan_demo.ui.forms import B_FIELDS, pair_configs, values_for
+    from gan_demo.ui.tabs.compare import B_MORE_ROWS
 
     assert ("mbstd_group", "pack") in B_MORE_ROWS and {"mbstd_group", "pack"} <= set(B_FIELDS)
     a = values_for({"dataset": "ring8"})
@@ -538,7 +538,7 @@ def test_compare_tab_b_can_add_mbstd_or_packing():
 def test_lesson_5_compares_the_collapsing_d_with_its_fixes():
     """Lesson 5's extra comparisons: A is the D without BatchNorm at the lesson's settings, B the same D with
     packing or minibatch stddev and nothing else changed."""
-    from gan_demo.ui.tabs.compare import pair_configs
+    from gan_demo.ui.forms import pair_configs
     from gan_demo.ui.tabs.lessons import LESSONS
 
     lesson = next(l for l in LESSONS if l.key == "stacked")

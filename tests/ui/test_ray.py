@@ -14,21 +14,14 @@ import torch
 os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # no Ray call may join a cluster left by another test
 ray = pytest.importorskip("ray")
 
-from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.training.trainer import Trainer  # noqa: E402
+from tests.configs import toy_cfg  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real clusters / several processes: seconds each
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 90  # the longest any condition below is waited for (a worker process starts and imports torch)
-
-
-def toy_cfg(**train) -> RunConfig:
-    t = dict(batch_size=64, steps=20, seed=0, device="cpu")
-    t.update(train)
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=32, depth=2),
-                     train=TrainConfig(**t))
 
 
 def wait_for(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
@@ -163,7 +156,7 @@ def _session_on_ray(ctx, registry, tmp_path):
     assert isinstance(run, RemoteRun) and run.run_id == session.run_id
     wait_for(lambda: run.step >= 2, "2 steps")
     # What the Train tab, the API and Explore read of a run works on the proxy.
-    from gan_demo.ui.tabs.train import LiveView, progress_picture
+    from gan_demo.ui.run_views import LiveView, progress_picture
 
     picture = progress_picture(run, LiveView())
     assert picture.size == (512, 512)

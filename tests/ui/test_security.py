@@ -23,16 +23,12 @@ from gan_demo.ui import tempdirs
 from gan_demo.ui.app import AppContext
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.sessions import Busy, NoSession, SessionRegistry
-from gan_demo.ui.tabs.train import config_from_values
+from gan_demo.ui.forms import config_from_values
 from tests.browser import launched_app
 from tests.raw_http import call, queue_event
+from tests.configs import ring_cfg
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
-
-
-def ring_cfg(steps: int = 3, seed: int = 0) -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
-                     train=TrainConfig(batch_size=32, steps=steps, seed=seed))
 
 
 class FakeClock:

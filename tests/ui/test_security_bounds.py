@@ -24,14 +24,10 @@ from gan_demo.ui.app import AppContext
 from tests.browser import launched_app
 from tests.measure_limits import blank_png
 from tests.raw_http import call
+from tests.configs import ring_cfg
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ring_cfg(steps: int = 3, **train) -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
-                     train=TrainConfig(batch_size=32, steps=steps, **train))
 
 
 @pytest.fixture(scope="module")
@@ -156,26 +152,20 @@ def tiny_cost() -> float:
 
 @pytest.fixture
 def tabs(monkeypatch):
-    """The Train and Compare tabs' handlers (no server), with a web budget twice a tiny ring8 run's step, so
-    a run "near the budget" trains in milliseconds."""
-    import gradio as gr
-
+    """The Train and Compare tabs' handlers, called directly (no app built), with a web budget twice a tiny
+    ring8 run's step, so a run "near the budget" trains in milliseconds."""
     from gan_demo.ui.tabs import compare as compare_tab
     from gan_demo.ui import limits
     from gan_demo.ui.tabs import train as train_tab
 
     ctx = AppContext.create(device="cpu")
-    with gr.Blocks() as demo:
-        train = train_tab.build(ctx)
-        compare = compare_tab.build(ctx, train)
     monkeypatch.setattr(limits, "STEP_FLOPS", 2 * tiny_cost())
-    fns = {(f.fn.__module__.rsplit(".", 1)[-1], f.fn.__name__): f.fn for f in demo.fns.values()}
-    yield ctx, train, compare, fns
+    yield ctx, train_tab.Train(ctx), compare_tab.Compare(ctx)
     ctx.registry.close()
 
 
 def tiny_values(**changes) -> dict:
-    from gan_demo.ui.tabs.train import values_for
+    from gan_demo.ui.forms import values_for
 
     return values_for({"dataset": "ring8", "width": 16, "depth": 2, "batch_size": 32,
                        "steps": 100_000, **changes})
@@ -187,13 +177,12 @@ class Request:
 
 
 def compare_start(tabs, schedule: str, caplog) -> str:
-    ctx, train, compare, fns = tabs
-    data = {train["controls"][n]: v for n, v in tiny_values().items()}
-    data.update({c: None for c in compare["b_controls"].values()})
-    data[compare["b_controls"]["schedule"]] = schedule
+    from gan_demo.ui.forms import B_FIELDS
+
+    ctx, _, compare = tabs
+    values = {**tiny_values(), **{f"b_{n}": None for n in B_FIELDS}, "b_schedule": schedule}  # B's fields: b_<name>
     caplog.clear()
-    out = fns[("compare", "on_start")](data, Request("cmp"))
-    return out[compare["message"]]
+    return compare.on_start(values, Request("cmp"))["message"]
 
 
 def test_a_schedule_past_the_work_budget_is_refused_before_it_starts(tabs, caplog):
@@ -245,20 +234,19 @@ def test_a_1000_entry_schedule_is_checked_in_one_pass(tabs, monkeypatch):
 
 
 def test_apply_goes_through_the_same_budget_as_a_start(tabs, caplog):
-    ctx, train, _, fns = tabs
-    controls = train["controls"]
+    ctx, train, _ = tabs
     session = ctx.registry.get("apply")
     ctx.registry.start(session, ring_cfg(steps=100_000), ctx.device).pause()
     # The audit's trick: the controls show a smaller batch, so the settings they show are within the budget;
     # the change applies to the running run's own batch.
-    data = {controls[n]: v for n, v in tiny_values(batch_size=8, n_critic=10).items()}
-    out = fns[("train", "on_apply")](data, Request("apply"))
-    assert out[train["message"]].startswith("### Cannot apply\ntoo much work per step")
+    values = tiny_values(batch_size=8, n_critic=10)
+    out = train.on_apply(values, Request("apply"))
+    assert out["message"].startswith("### Cannot apply\ntoo much work per step")
     assert session.trainer.cfg.train.n_critic == 1 and session.trainer._queued_changes == {}
-    data[controls["n_critic"]] = 1
-    data[controls["lr_d"]] = 0.002
-    out = fns[("train", "on_apply")](data, Request("apply"))
-    assert out[train["message"]].startswith("Applied from step")
+    values["n_critic"] = 1
+    values["lr_d"] = 0.002
+    out = train.on_apply(values, Request("apply"))
+    assert out["message"].startswith("Applied from step")
 
 
 def test_trainer_change_refuses_values_of_the_wrong_type():

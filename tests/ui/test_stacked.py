@@ -190,7 +190,8 @@ def test_quality_tab_summarises_1000_modes():
 def test_trainer_counts_modes_live_with_a_cached_classifier(tmp_path, data_dir):
     from gan_demo.evaluation.live_quality import live_quality
     from gan_demo.evaluation.modes import LIVE_EVERY, LIVE_SAMPLES
-    from gan_demo.ui.tabs.train import quality_boxes, quality_line, quality_plots
+    from gan_demo.ui.run_views import quality_boxes
+    from gan_demo.ui.tabs.train import quality_line, quality_plots
 
     def trainer_in(folder):
         return Trainer(RunConfig(data=DataConfig(dataset="stacked-digits", img_size=16, data_dir=str(folder)),

@@ -6,7 +6,6 @@ one click. A finished comparison is saved as one zip and reopened here and in Ex
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -19,95 +18,27 @@ from PIL import Image
 from gan_demo.render import viz
 from gan_demo.training.compare import LABELS, describe
 from gan_demo.training.checkpoint import CheckpointError
-from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, MAX_SCHEDULE, ConfigError, DataConfig, RunConfig
+from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, ConfigError, DataConfig, RunConfig
 from gan_demo.data.datasets import DataError, load_dataset
 from gan_demo.explore.latent import z_from_seed
 from gan_demo.ui.errors import for_visitor, refusal, user_error
-from gan_demo.ui.limits import check_web_limits
-from gan_demo.ui.tabs.lab import in_lab, lab_picture
+from gan_demo.ui.lab_views import in_lab, lab_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.tabs.train import (SCROLL_TO_SAMPLE, AUTO_FIELDS, CONTROL_FIELDS, TERMINAL, LiveView, cli_command, config_from_values, curves,
-                        progress_picture, quality_boxes, swap_defaults)
-from gan_demo.ui.run_views import CHANGE_SERIES, SCORE_PLOT, plots_for
+from gan_demo.ui.forms import B_FIELDS, CONTROL_FIELDS, SAME, cli_command, pair_configs
+from gan_demo.ui.run_views import (CHANGE_SERIES, SCORE_PLOT, TERMINAL, LiveView, curves, plots_for, progress_picture,
+                                   quality_boxes)
+from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
 TICK_S = 1.0  # seconds between live updates of a comparison
 PLOTS_EVERY_S = 2.0  # curves redrawn at most this often while training
-SAME = ""  # a B control left empty: the same as A
-# The settings B can change, in the order of the tab's controls ("same as A" when empty). The data and the
-# seed are A's: a comparison changes how the models learn, not what they learn from.
-B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "beta1", "beta2", "d_norm",
-            "mbstd_group", "pack",
-            "ema_decay", "lr_decay", "augment", "batch_size", "steps", "width", "z_dim", "ngf", "ndf", "beta", "lr_vae", "schedule")
 B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
 B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("mbstd_group", "pack"),
                ("width", "z_dim"),
                ("ngf", "ndf"), ("beta", "lr_vae"))
-MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
 B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}
 RUN_COLORS = {"A": ("#2166ac", "#5aae61", "#1b7837"), "B": ("#d6604d", "#e08214", "#b2182b")}  # per run, by series
 WHICH = [("both runs", "both"), ("run A only", "A"), ("run B only", "B")]
-
-
-# ============================================================ B's settings (no gradio)
-def b_values(a_values: dict, changes: dict) -> tuple[dict, list]:
-    """B's control values (A's, with the family/loss defaults moved as the Train tab would, then B's changes)
-    and B's schedule of changes while it trains ([] unless given). Empty changes mean "same as A"."""
-    changes = {k: v for k, v in changes.items() if v is not None and str(v).strip() != SAME}
-    unknown = set(changes) - set(B_FIELDS)
-    if unknown:
-        raise ConfigError(f"B cannot change {', '.join(sorted(unknown))} (the data and the seed are A's)")
-    schedule = changes.pop("schedule", None)
-    values = dict(a_values)
-    family, loss = changes.get("family", values["family"]), changes.get("loss", values["loss"])
-    if (family, loss) != (values["family"], values["loss"]):  # defaults follow B's loss and family, as on Train
-        values.update(swap_defaults({n: values[n] for n in AUTO_FIELDS}, values["dataset"], loss, family))
-    values.update(changes)
-    return values, parse_schedule(schedule)
-
-
-def parse_schedule(text) -> list:
-    """B's schedule from the tab's text (JSON: [{"step": 1000, "lr_d": 0.002}]), checked; [] when empty."""
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return []
-    if isinstance(text, str) and len(text) > MAX_SCHEDULE_TEXT:
-        raise ConfigError(f"schedule: at most {MAX_SCHEDULE_TEXT:,} characters (got {len(text):,}); a schedule "
-                          f"holds at most {MAX_SCHEDULE:,} changes")
-    try:
-        schedule = json.loads(text) if isinstance(text, str) else text
-    except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
-        raise ConfigError(f"schedule: not JSON ({str(exc)[:120]}); e.g. [{{\"step\": 1000, \"lr_d\": 0.002}}]") from None
-    except RecursionError:
-        raise ConfigError("schedule: nested too deeply; e.g. [{\"step\": 1000, \"lr_d\": 0.002}]") from None
-    return schedule
-
-
-def pair_configs(a_values: dict, changes: dict, uploads: dict | None = None) -> tuple[RunConfig, RunConfig]:
-    """A's and B's RunConfigs from the Train tab's values and B's changes; ConfigError names the field."""
-    cfg_a = config_from_values(a_values, uploads)
-    values, schedule = b_values(a_values, changes)
-    cfg_b = config_from_values(values, uploads)
-    if schedule:
-        cfg_b.schedule = schedule
-        check_web_limits(cfg_b)  # the values, their types, and each change's work per step, as a start's
-    return cfg_a, cfg_b
-
-
-def changes_between(a_values: dict, b_values_: dict) -> dict:
-    """The B controls' values that turn A into B (a lesson's two presets): {field: value}.
-
-    Measured from A with B's family and loss (their defaults moved, as b_values does), so a setting B
-    states explicitly is kept even where it equals what A shows."""
-    switch = {k: b_values_[k] for k in ("family", "loss") if b_values_.get(k, a_values[k]) != a_values[k]}
-    base, _ = b_values(a_values, switch)
-    out = dict(switch)
-    for name in B_FIELDS:
-        if name in base and base[name] != b_values_.get(name, base[name]):
-            out[name] = b_values_[name]
-    missing = {n for n in CONTROL_FIELDS if base.get(n) != b_values_.get(n)} - set(out)
-    if missing:
-        raise ConfigError(f"a comparison's B cannot change {', '.join(sorted(missing))}")
-    return out
 
 
 # ============================================================ overlaid curves (no gradio)
@@ -228,10 +159,183 @@ def saved_picture(sampler, cfg: RunConfig) -> Image.Image:
     return viz.points_image(real if real is not None else x[:0], x, bounds, size=512)
 
 
+# ============================================================================ the handlers
+PLOTS = tuple(f"plot_{i}" for i in range(SLOTS))  # the curve charts' names, as build() names them
+CAPTIONS = {"A": "caption_a", "B": "caption_b"}
+
+
+class Compare:
+    """The tab's handlers: values in ({name: value} for Start: A's fields as on Train, B's as b_<field>) and
+    values out ({output name: value}, named as build() names the components), so they run without a built app."""
+
+    def __init__(self, ctx, a_names=CONTROL_FIELDS):
+        self.ctx = ctx
+        self.a_names = list(a_names)  # A's fields in the Train tab's order (the first wrong one is reported)
+        self.save_root = temp_dir("gan_demo_compare_saves_")
+
+    def session_of(self, request: gr.Request):
+        return self.ctx.registry.get(request.session_hash)
+
+    def read_inputs(self, values: dict) -> tuple[dict, dict]:
+        """A's values (the Train tab's controls) and B's changes (named b_<field>) apart."""
+        return ({n: values[n] for n in self.a_names}, {n: values[f"b_{n}"] for n in B_FIELDS})
+
+    def on_start(self, values: dict, request: gr.Request):
+        session = self.session_of(request)
+        a_values, changes = self.read_inputs(values)
+        try:
+            cfg_a, cfg_b = pair_configs(a_values, changes, session.uploads)
+            self.ctx.registry.start_pair(session, cfg_a, cfg_b, self.ctx.device)
+        except Busy as exc:
+            return {"message": f"### Server busy\n{exc}"}
+        except (ConfigError, DataError, ValueError, RuntimeError) as exc:
+            return {"message": f"### Cannot start\n{refusal(exc)}"}
+        commands = "\n\n".join(f"**{label}:**\n```\n{cli_command(cfg, session.pair_ids[label])}\n```"
+                               for label, cfg in zip(LABELS, (cfg_a, cfg_b)))
+        return {"message": "", "summary": commands, "view": PairView(), "timer": gr.Timer(active=True),
+                **self.plot_visibility(session.pair)}
+
+    def plot_visibility(self, pair) -> dict:
+        labels = {}
+        for i, component in enumerate(PLOTS):
+            titles = {label: slot_plots(t.family.name, t.cfg.train.loss)[i].label
+                      for label, t in pair.runs.items() if i in slot_plots(t.family.name, t.cfg.train.loss)}
+            same = len(set(titles.values())) == 1  # the same family: one title for both
+            labels[component] = gr.update(visible=bool(titles), label=(
+                f"{' and '.join(titles)}: {next(iter(titles.values()))}" if same else
+                " · ".join(f"{label}: {title}" for label, title in titles.items())))
+        boxes = [quality_boxes(t) for t in pair.runs.values()]
+        return {**labels, "modes_plot": gr.update(visible=any(b["modes"] for b in boxes)),
+                "kl_plot": gr.update(visible=any(b["grid"] for b in boxes))}
+
+    def on_tick(self, current: PairView | None, request: gr.Request):
+        session = self.session_of(request)
+        pair = session.pair
+        if pair is None:
+            return {"timer": gr.Timer(active=False)}
+        key = tuple(session.pair_ids.values())
+        if current is None or current.key != key:
+            current = PairView(key=key)
+        snaps = {label: t.snapshot() for label, t in pair.runs.items()}
+        out = {"view": current, "status": status_table(snaps, pair.diff)}
+        now = time.monotonic()
+        stepped = any(snaps[l]["step"] != current.steps.get(l) for l in LABELS)
+        changed = any(snaps[l]["state"] != current.states.get(l) for l in LABELS)
+        if stepped or changed:
+            for label, component in (("A", "picture_a"), ("B", "picture_b")):
+                trainer = pair.runs[label]
+                lv = current.views.setdefault(label, LiveView())
+                out[component] = run_picture(trainer, lv)
+                out[CAPTIONS[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or changed:
+            current.plotted_at = now
+            out.update(self.live_curves(pair, snaps))
+        current.steps = {l: snaps[l]["step"] for l in LABELS}
+        current.states = {l: snaps[l]["state"] for l in LABELS}
+        if all(s["state"] in TERMINAL or (s["state"] == "paused") for s in snaps.values()) and not stepped:
+            out["timer"] = gr.Timer(active=False)  # nothing more to show until Resume, Step or Start
+        return out
+
+    def live_curves(self, pair, snaps: dict) -> dict:
+        out = {}
+        histories = {label: snaps[label]["history"] for label in LABELS}
+        schedules = {label: snaps[label]["schedule"] for label in LABELS}
+        runs = {label: (snaps[label]["family"], pair.runs[label].cfg.train.loss, snaps[label]["series"])
+                for label in LABELS}
+        for component, columns in zip(PLOTS, slot_columns(runs)):
+            if columns:
+                out[component] = overlay({label: histories[label] for label in columns}, columns,
+                                         {label: schedules[label] for label in columns})
+        out.update(self.quality_curves({label: snaps[label]["quality_history"] for label in LABELS}))
+        return out
+
+    def quality_curves(self, quality: dict) -> dict:
+        out = {}
+        if any(any(quality[l].get("n_modes", [])) for l in LABELS):
+            n_modes = max(n for l in LABELS for n in quality[l].get("n_modes", []) if n)
+            frame = overlay(quality, {l: {"modes_covered": "modes covered"} for l in LABELS})
+            out["modes_plot"] = gr.LinePlot(frame, y_lim=[0, n_modes])
+        if any(v is not None for l in LABELS for v in quality[l].get("grid_kl", [])):
+            out["kl_plot"] = overlay(quality, {l: {"grid_kl": "KL(real || G)"} for l in LABELS})
+        return out
+
+    def act(self, action):
+        def handler(chosen: str, request: gr.Request):
+            session = self.session_of(request)
+            if session.pair is None:
+                return {"message": "Start a comparison first."}
+            note = action(session, chosen or "both")
+            return {"message": note or "", "timer": gr.Timer(active=True)}
+        return handler
+
+    def do_pause(self, session, chosen):
+        session.pair.pause(chosen)
+
+    def do_resume(self, session, chosen):
+        session.pair.resume(chosen)
+
+    def do_stop(self, session, chosen):
+        self.ctx.registry.stop_pair(session, chosen)
+
+    def do_step(self, session, chosen):
+        """Step-by-step: pause the chosen runs (if they train) and take one step of each."""
+        pair = session.pair
+        pair.pause(chosen)
+        done = pair.step(chosen)
+        if not done:
+            return "Nothing to step: the chosen runs have ended. Start a new comparison."
+        return "One step: " + ", ".join(f"{label} now at step {rec['step']:,}" for label, rec in done.items()) + \
+            ". Press **Resume** to train on."
+
+    def on_save(self, request: gr.Request):
+        session = self.session_of(request)
+        if session.pair is None:
+            raise user_error("Nothing to save yet: start a comparison first.")
+        folder = self.save_root / session.token
+        shutil.rmtree(folder, ignore_errors=True)  # one saved comparison per browser session
+        name = "comparison-" + "-".join(session.pair_ids[label][4:12] for label in LABELS)
+        run_dir = session.pair.save(folder / name)
+        for label, trainer in session.pair.runs.items():  # the command ignores the step: it trains from step 0
+            (run_dir / label / "command.txt").write_text(cli_command(trainer.cfg, session.pair_ids[label]) + "\n")
+        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
+        steps = ", ".join(f"{label} at step {t.step:,}" for label, t in session.pair.runs.items())
+        gr.Info(f"Saved both runs ({steps}).")
+        return gr.update(value=archive, visible=True, label=f"Comparison ({steps}): open it here or in Explore")
+
+    def on_open(self, file, request: gr.Request):
+        if file is None:
+            return {}
+        session = self.session_of(request)
+        path = file if isinstance(file, str) else file.name
+        try:
+            opened = self.ctx.catalog.add_comparison(path, session)
+        except (CheckpointError, ConfigError) as exc:
+            return {"message": f"### Cannot open this file\n{for_visitor(exc)}", "reopen": None}
+        out = {"reopen": None, "timer": gr.Timer(active=False)}
+        summary_, losses = opened["summary"], {}
+        for label, component in (("A", "picture_a"), ("B", "picture_b")):
+            sampler = self.ctx.catalog.sampler(opened[label], session)
+            run = summary_["runs"][label]
+            out[component] = saved_picture(sampler, sampler.cfg)
+            out[CAPTIONS[label]] = f"**{label}** · step {run['step']:,} · saved comparison {label}"
+            losses[label] = sampler.cfg.train.loss
+        histories = {label: summary_["runs"][label]["history"] for label in LABELS}
+        runs = {label: (summary_["runs"][label]["family"], losses[label], summary_["runs"][label]["series"])
+                for label in LABELS}
+        for component, columns in zip(PLOTS, slot_columns(runs)):
+            out[component] = gr.LinePlot(overlay({label: histories[label] for label in columns}, columns),
+                                         visible=bool(columns))
+        quality = {label: summary_["runs"][label]["quality_history"] for label in LABELS}
+        out.update(self.quality_curves(quality))
+        diff = {k: tuple(v) for k, v in summary_["differences"].items()}
+        out["status"] = (f"**Opened a saved comparison.** B changes: {describe(diff)}. Both runs are in **Explore** "
+                         f"and **Interpolate** as `{opened['A']}` (A) and `{opened['B']}` (B).")
+        return out
+
+
 # ============================================================================ the tab
 def build(ctx, train: dict) -> dict:
     """Lay out the Compare tab; A's settings are the Train tab's controls (train["controls"])."""
-    save_root = temp_dir("gan_demo_compare_saves_")
     a_controls = train["controls"]
     a_names = list(a_controls)
 
@@ -314,182 +418,31 @@ def build(ctx, train: dict) -> dict:
     view = gr.State(None)
     timer = gr.Timer(TICK_S, active=False)
     b_list = [b_controls[n] for n in B_FIELDS]
-    captions = {"A": caption_a, "B": caption_b}
     live_outputs = [status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, view, timer, summary]
 
-    # ---------------------------------------------------------------- handlers
-    def session_of(request: gr.Request):
-        return ctx.registry.get(request.session_hash)
+    h = Compare(ctx, a_names)
+    parts = {**a_controls, **{f"b_{n}": c for n, c in b_controls.items()}, "status": status, "message": message,
+             "picture_a": picture_a, "picture_b": picture_b, "caption_a": caption_a, "caption_b": caption_b,
+             **dict(zip(PLOTS, plots)), "modes_plot": modes_plot, "kl_plot": kl_plot, "view": view, "timer": timer,
+             "summary": summary, "reopen": reopen, "saved": saved}
 
-    def read_inputs(data: dict) -> tuple[dict, dict]:
-        return ({n: data[a_controls[n]] for n in a_names}, {n: data[b_controls[n]] for n in B_FIELDS})
-
-    def on_start(data: dict, request: gr.Request):
-        session = session_of(request)
-        a_values, changes = read_inputs(data)
-        try:
-            cfg_a, cfg_b = pair_configs(a_values, changes, session.uploads)
-            ctx.registry.start_pair(session, cfg_a, cfg_b, ctx.device)
-        except Busy as exc:
-            return {message: f"### Server busy\n{exc}"}
-        except (ConfigError, DataError, ValueError, RuntimeError) as exc:
-            return {message: f"### Cannot start\n{refusal(exc)}"}
-        commands = "\n\n".join(f"**{label}:**\n```\n{cli_command(cfg, session.pair_ids[label])}\n```"
-                               for label, cfg in zip(LABELS, (cfg_a, cfg_b)))
-        return {message: "", summary: commands, view: PairView(), timer: gr.Timer(active=True),
-                **plot_visibility(session.pair)}
-
-    def plot_visibility(pair) -> dict:
-        labels = {}
-        for i, component in enumerate(plots):
-            titles = {label: slot_plots(t.family.name, t.cfg.train.loss)[i].label
-                      for label, t in pair.runs.items() if i in slot_plots(t.family.name, t.cfg.train.loss)}
-            same = len(set(titles.values())) == 1  # the same family: one title for both
-            labels[component] = gr.update(visible=bool(titles), label=(
-                f"{' and '.join(titles)}: {next(iter(titles.values()))}" if same else
-                " · ".join(f"{label}: {title}" for label, title in titles.items())))
-        boxes = [quality_boxes(t) for t in pair.runs.values()]
-        return {**labels, modes_plot: gr.update(visible=any(b["modes"] for b in boxes)),
-                kl_plot: gr.update(visible=any(b["grid"] for b in boxes))}
-
-    def on_tick(current: PairView | None, request: gr.Request):
-        session = session_of(request)
-        pair = session.pair
-        if pair is None:
-            return {timer: gr.Timer(active=False)}
-        key = tuple(session.pair_ids.values())
-        if current is None or current.key != key:
-            current = PairView(key=key)
-        snaps = {label: t.snapshot() for label, t in pair.runs.items()}
-        out = {view: current, status: status_table(snaps, pair.diff)}
-        now = time.monotonic()
-        stepped = any(snaps[l]["step"] != current.steps.get(l) for l in LABELS)
-        changed = any(snaps[l]["state"] != current.states.get(l) for l in LABELS)
-        if stepped or changed:
-            for label, component in (("A", picture_a), ("B", picture_b)):
-                trainer = pair.runs[label]
-                lv = current.views.setdefault(label, LiveView())
-                out[component] = run_picture(trainer, lv)
-                out[captions[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or changed:
-            current.plotted_at = now
-            out.update(live_curves(pair, snaps))
-        current.steps = {l: snaps[l]["step"] for l in LABELS}
-        current.states = {l: snaps[l]["state"] for l in LABELS}
-        if all(s["state"] in TERMINAL or (s["state"] == "paused") for s in snaps.values()) and not stepped:
-            out[timer] = gr.Timer(active=False)  # nothing more to show until Resume, Step or Start
-        return out
-
-    def live_curves(pair, snaps: dict) -> dict:
-        out = {}
-        histories = {label: snaps[label]["history"] for label in LABELS}
-        schedules = {label: snaps[label]["schedule"] for label in LABELS}
-        runs = {label: (snaps[label]["family"], pair.runs[label].cfg.train.loss, snaps[label]["series"])
-                for label in LABELS}
-        for component, columns in zip(plots, slot_columns(runs)):
-            if columns:
-                out[component] = overlay({label: histories[label] for label in columns}, columns,
-                                         {label: schedules[label] for label in columns})
-        out.update(quality_curves({label: snaps[label]["quality_history"] for label in LABELS}))
-        return out
-
-    def quality_curves(quality: dict) -> dict:
-        out = {}
-        if any(any(quality[l].get("n_modes", [])) for l in LABELS):
-            n_modes = max(n for l in LABELS for n in quality[l].get("n_modes", []) if n)
-            frame = overlay(quality, {l: {"modes_covered": "modes covered"} for l in LABELS})
-            out[modes_plot] = gr.LinePlot(frame, y_lim=[0, n_modes])
-        if any(v is not None for l in LABELS for v in quality[l].get("grid_kl", [])):
-            out[kl_plot] = overlay(quality, {l: {"grid_kl": "KL(real || G)"} for l in LABELS})
-        return out
-
-    def act(action):
-        def handler(chosen: str, request: gr.Request):
-            session = session_of(request)
-            if session.pair is None:
-                return {message: "Start a comparison first."}
-            note = action(session, chosen or "both")
-            return {message: note or "", timer: gr.Timer(active=True)}
-        return handler
-
-    def do_pause(session, chosen):
-        session.pair.pause(chosen)
-
-    def do_resume(session, chosen):
-        session.pair.resume(chosen)
-
-    def do_stop(session, chosen):
-        ctx.registry.stop_pair(session, chosen)
-
-    def do_step(session, chosen):
-        """Step-by-step: pause the chosen runs (if they train) and take one step of each."""
-        pair = session.pair
-        pair.pause(chosen)
-        done = pair.step(chosen)
-        if not done:
-            return "Nothing to step: the chosen runs have ended. Start a new comparison."
-        return "One step: " + ", ".join(f"{label} now at step {rec['step']:,}" for label, rec in done.items()) + \
-            ". Press **Resume** to train on."
-
-    def on_save(request: gr.Request):
-        session = session_of(request)
-        if session.pair is None:
-            raise user_error("Nothing to save yet: start a comparison first.")
-        folder = save_root / session.token
-        shutil.rmtree(folder, ignore_errors=True)  # one saved comparison per browser session
-        name = "comparison-" + "-".join(session.pair_ids[label][4:12] for label in LABELS)
-        run_dir = session.pair.save(folder / name)
-        for label, trainer in session.pair.runs.items():  # the command ignores the step: it trains from step 0
-            (run_dir / label / "command.txt").write_text(cli_command(trainer.cfg, session.pair_ids[label]) + "\n")
-        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
-        steps = ", ".join(f"{label} at step {t.step:,}" for label, t in session.pair.runs.items())
-        gr.Info(f"Saved both runs ({steps}).")
-        return gr.update(value=archive, visible=True, label=f"Comparison ({steps}): open it here or in Explore")
-
-    def on_open(file, request: gr.Request):
-        if file is None:
-            return {}
-        session = session_of(request)
-        path = file if isinstance(file, str) else file.name
-        try:
-            opened = ctx.catalog.add_comparison(path, session)
-        except (CheckpointError, ConfigError) as exc:
-            return {message: f"### Cannot open this file\n{for_visitor(exc)}", reopen: None}
-        out = {reopen: None, timer: gr.Timer(active=False)}
-        summary_, losses = opened["summary"], {}
-        for label, component in (("A", picture_a), ("B", picture_b)):
-            sampler = ctx.catalog.sampler(opened[label], session)
-            run = summary_["runs"][label]
-            out[component] = saved_picture(sampler, sampler.cfg)
-            out[captions[label]] = f"**{label}** · step {run['step']:,} · saved comparison {label}"
-            losses[label] = sampler.cfg.train.loss
-        histories = {label: summary_["runs"][label]["history"] for label in LABELS}
-        runs = {label: (summary_["runs"][label]["family"], losses[label], summary_["runs"][label]["series"])
-                for label in LABELS}
-        for component, columns in zip(plots, slot_columns(runs)):
-            out[component] = gr.LinePlot(overlay({label: histories[label] for label in columns}, columns),
-                                         visible=bool(columns))
-        quality = {label: summary_["runs"][label]["quality_history"] for label in LABELS}
-        out.update(quality_curves(quality))
-        diff = {k: tuple(v) for k, v in summary_["differences"].items()}
-        out[status] = (f"**Opened a saved comparison.** B changes: {describe(diff)}. Both runs are in **Explore** "
-                       f"and **Interpolate** as `{opened['A']}` (A) and `{opened['B']}` (B).")
-        return out
+    def named(handler):
+        return by_name(handler, parts)
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
     inputs = {*a_controls.values(), *b_list}
-    start_event = dict(fn=on_start, inputs=inputs, outputs=live_outputs, show_progress="minimal", **private)
+    start_event = dict(fn=named(h.on_start), inputs=inputs, outputs=live_outputs, show_progress="minimal", **private)
     start.click(**start_event)
-    timer.tick(on_tick, [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
-    for button, action in ((pause, do_pause), (resume, do_resume), (stop, do_stop), (step, do_step)):
-        button.click(act(action), which, [message, timer], show_progress="hidden", concurrency_limit=None, **private)
-    save.click(on_save, None, saved, **private)
-    reopen.upload(on_open, reopen, [reopen, status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, timer],
+    timer.tick(named(h.on_tick), [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    for button, action in ((pause, h.do_pause), (resume, h.do_resume), (stop, h.do_stop), (step, h.do_step)):
+        button.click(named(h.act(action)), which, [message, timer], show_progress="hidden", concurrency_limit=None, **private)
+    save.click(h.on_save, None, saved, **private)
+    reopen.upload(named(h.on_open), reopen, [reopen, status, message, picture_a, picture_b, caption_a, caption_b, *plots, modes_plot, kl_plot, timer],
                   **private)
     return {"b_controls": b_controls, "start": start, "send": {"A": send_a, "B": send_b}, "start_event": start_event, "status": status,
             "message": message, "picture_a": picture_a, "picture_b": picture_b, "plots": plots, "timer": timer,
-            "view": view}
+            "view": view, "handlers": h}
 
 
 def wire_send_to_explore(ctx, compare: dict, explore: dict, interp: dict, tabs) -> None:

@@ -423,9 +423,7 @@ def build(ctx) -> dict:
     # Other tabs that set the checkpoint can chain `.then(**explore["reload"])` to redraw even when the
     # value did not change (e.g. "current run" sent again after more training).
     reload = dict(fn=h.select_routed, inputs=[*controls, pending], outputs=[pending, *view_outputs, route], **quiet)
-    from gan_demo.ui.tabs import projection as projection_panel
-
-    projection_panel.build(ctx, h, checkpoint, image, bookmarks, download, after=[reload, keep])
-    return {"checkpoint": checkpoint, "reload": reload, "seed": seed, "mode": mode, "sliders": sliders, "truncation": truncation,
+    # The projection panel (ui/tabs/projection.py) is laid out below by the app: it chains [reload, keep].
+    return {"checkpoint": checkpoint, "reload": reload, "keep": keep, "download": download, "seed": seed, "mode": mode, "sliders": sliders, "truncation": truncation,
             "label": label, "image": image, "score": score, "status": status, "bookmarks": bookmarks,
             "route": route, "map": lmap, "handlers": h}

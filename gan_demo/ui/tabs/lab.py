@@ -3,14 +3,10 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
-import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from gradio.context import get_render_context
 from PIL import Image
 
@@ -20,19 +16,15 @@ from gan_demo.render.model_diagram import gan_graph, run_graph
 from gan_demo.explore.lab import lab_change, lab_state, mean_scores
 from gan_demo.families.losses import PROBABILITY_LOSSES
 from gan_demo.training.trainer import Trainer
-from gan_demo.render.viz import default_bounds, lab_image
+from gan_demo.ui.lab_views import HEAT_RES, N_FAKE, PICTURE_SIZE, in_lab, lab_picture, pull, render, view_of
 from gan_demo.ui.limits import check_web_limits
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.widgets import check_drawing_size, ink_mask
+from gan_demo.ui.widgets import capped_drawing, ink_mask
 
 LAYERS = ("heat map", "arrows", "manifold")  # picture layers the student can hide
 UPLOADED, DRAWN = "uploaded CSV", "drawn by you"
 SOURCES = TOY_DATASETS + (UPLOADED, DRAWN)
-PICTURE_SIZE = 512  # pixels
-HEAT_RES = 64  # D is evaluated on a HEAT_RES x HEAT_RES grid
-N_FAKE = 512  # generated points drawn (a fixed noise batch, so steps can be compared point by point)
-N_REAL = 1000  # real points drawn
 MAX_DRAWN = 2000  # stroke pixels kept as points of a drawn distribution
 TICK_S = 0.5  # seconds between polls of the run
 _DEFAULTS_2D = RunConfig(data=DataConfig(dataset="ring8")).resolved().train  # what a 2D run resolves to
@@ -81,29 +73,6 @@ def drawn_points(drawing, max_points: int = MAX_DRAWN, seed: int = 0) -> np.ndar
     x = (cols + 0.5 - w / 2) / half
     y = (h / 2 - rows - 0.5) / half  # image rows go down, y goes up
     return np.stack([x, y], 1).astype(np.float32)
-
-
-def capped_drawing(pad: gr.Sketchpad) -> gr.Sketchpad:
-    """pad, refusing images larger than MAX_DRAWING_SIDE from their headers, before anything is decoded.
-
-    gradio's preprocess decodes every layer in full (whatever `type` is): a PNG of 12000 x 12000 pixels
-    (17 KB when blank) cost +1.6 GB and 14 s there. PIL opens lazily, so the size is known from the header alone. The check
-    wraps this one component's preprocess: a gr.Sketchpad subclass would make gradio write a .pyi
-    stub beside this file.
-    """
-    decode = pad.preprocess
-
-    def preprocess(payload):
-        if payload is not None:
-            cached = pad.blob_storage.get(payload.id) if payload.id is not None else None
-            parts = cached or payload  # a drawing sent in chunks waits in blob_storage as bytes
-            for part in [parts.background, parts.composite, *(parts.layers or [])]:
-                if part is not None:
-                    check_drawing_size(part)
-        return decode(payload)
-
-    pad.preprocess = preprocess
-    return pad
 
 
 def _direction(dx: float, dy: float) -> str:
@@ -178,60 +147,6 @@ def g_step_note(kind: str, step: int, scores_before, scores_after, change: dict)
             f"nearest real point went from {nb:.4f} to {na:.4f}: {closer} the data. D {verb} them "
             f"{fmt.format(fa)} now (was {fmt.format(fb)}): {fooled}. D did not change, so the map stayed "
             "the same; the grey mesh moved with G.")
-
-
-# ------------------------------------------------------------------------ per-run view
-@dataclass
-class _View:
-    """What stays fixed while a run trains: the picture's bounds and the real points drawn."""
-
-    bounds: tuple[float, float, float, float]
-    real: torch.Tensor  # (N_REAL, 2) CPU
-    d_only_steps: int = 0  # D-only updates so far (they change the picture without a new step)
-
-
-_views: "weakref.WeakKeyDictionary[Trainer, _View]" = weakref.WeakKeyDictionary()
-_views_lock = threading.Lock()
-
-
-def view_of(trainer: Trainer) -> _View:
-    """The run's fixed view: bounds from the real data (so the picture never jumps) and a real subset."""
-    with _views_lock:
-        view = _views.get(trainer)
-        if view is None:
-            x = trainer.dataset.x.detach().float().cpu()
-            pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:N_REAL]
-            view = _views[trainer] = _View(bounds=default_bounds(x), real=x[pick])
-        return view
-
-
-def lab_picture(trainer: Trainer, show) -> tuple["Image.Image", dict]:
-    """The run's lab numbers (lab_state) and its picture with the layers in `show`."""
-    state = lab_state(trainer, view_of(trainer).bounds, res=HEAT_RES, n_fake=N_FAKE)
-    return render(trainer, show, state), state
-
-
-def render(trainer: Trainer, show, state: dict) -> "Image.Image":
-    """The lab picture of a 2D run from its lab_state: real and generated points plus the layers in `show`."""
-    view = view_of(trainer)
-    show = set(show or ())
-    return lab_image(view.real, state["fake"], view.bounds,
-                     heat=state["heat"] if "heat map" in show else None,
-                     grads=state["grads"] if "arrows" in show else None,
-                     manifold=state["manifold"] if "manifold" in show else None,
-                     size=PICTURE_SIZE)
-
-
-def pull(state: dict) -> float:
-    """Mean length of G's gradient on its samples, |dL_G/dx|: how hard the loss pulls them (the arrows are scaled)."""
-    return float(state["grads"].norm(dim=1).mean())
-
-
-def in_lab(trainer: Trainer | None) -> bool:
-    """Whether the lab can show this run: a GAN (it draws D's map and G's pull) on 2D points, trained in this
-    process (the lab reads and steps its nets directly; a run on Ray shows its status line only)."""
-    return (trainer is not None and trainer.kind == "2d" and not getattr(trainer, "remote", False)
-            and trainer.family.critic is not None)
 
 
 def status_text(trainer: Trainer | None, state: dict | None = None) -> str:

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from gan_demo.families.losses import LOSS_FORMULAS, LOSS_NOTES
-from gan_demo.ui.tabs.compare import B_FIELDS, SAME, changes_between
-from gan_demo.ui.plain_words import glossary_markdown, link_terms
+from gan_demo.ui.forms import B_FIELDS, SAME, changes_between, values_for
 from gan_demo.ui import seed_wall
-from gan_demo.ui.tabs.train import QUICK_DIGITS_LABEL, values_for
+from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL, glossary_markdown, link_terms
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gan_demo.core.config import IMAGE_DATASETS, DataConfig
 from gan_demo.explore.projection import image_target, project
-from gan_demo.ui.widgets import (N_SLIDERS, VIEW_SIZE, bookmark_names, bookmark_of, check_drawing_size, cloud_view, ink_mask,
+from gan_demo.ui.widgets import (N_SLIDERS, VIEW_SIZE, bookmark_names, bookmark_of, capped_drawing, check_drawing_size, cloud_view, ink_mask,
                       sample_picture)
 from gan_demo.ui.long_jobs import THREADS
 
@@ -179,8 +179,6 @@ def build(ctx, explore_handlers, checkpoint, image, bookmarks, download, after: 
                 source = gr.Radio(SOURCES, value="upload", label="Image", elem_id="project-source")
                 upload = capped_image(gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your image",
                                                height=200, elem_id="project-upload"))
-                from gan_demo.ui.tabs.lab import capped_drawing
-
                 drawing = capped_drawing(gr.Sketchpad(label="Draw (dark on white; it is inverted like the digits)",
                                                       height=260, visible=False, elem_id="project-draw"))
                 index = gr.Number(0, precision=0, minimum=0, label="Held-out image number", visible=False,

@@ -8,20 +8,16 @@ import secrets
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import torch
 from PIL import Image
 
-from gan_demo.render import viz
-from gan_demo.training.budget import TimeBudget
 from gan_demo.core.config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
                       MAX_MBSTD_GROUP, MAX_PACK,
-                      SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
-                      TrainConfig, dataset_kind, field_docs, field_type, live_section, section_classes, web_settings)
+                      TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
+                      TrainConfig, dataset_kind, field_docs, live_section)
 from gan_demo.families.vae import RECONSTRUCTIONS, VAESettings
 from gan_demo.data.datasets import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from gan_demo.render.model_diagram import run_graph
@@ -30,24 +26,22 @@ from gan_demo.data.stacked import NAME as STACKED
 from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
-from gan_demo.ui.limits import WEB_LIMITS, check_live_change, check_web_limits
+from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, WEB_MINUTES, cli_command, config_from_values,
+                               swap_defaults, time_budget, values_for)
+from gan_demo.ui.limits import WEB_LIMITS, check_live_change
 from gan_demo.ui import share
-from gan_demo.ui.plain_words import WORDS, help_line, label
+from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL, WORDS, help_line, label
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, VAEView, has_latent_pictures,
-                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, change_markers, plot_columns, plots_for,
+from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
+                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
+                          curves, has_latent_pictures, plot_columns, plots_for, progress_picture, quality_boxes,
                           shows_r_t, vae_pictures, vae_pictures_due, vae_view)
+from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
-TICK_S = 0.75  # seconds between live updates while a run is shown
-CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
 PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
-REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
-GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
-TERMINAL = ("finished", "stopped", "diverged", "failed")
 TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
-WEB_MINUTES = 60  # the longest time budget a web run may ask for (its steps also stay within WEB_LIMITS)
 MAX_SESSION_UPLOADS = 8  # dataset files a session can pick from; older ones are forgotten
 MAX_SESSION_DATASET_BYTES = 200 * 2**20  # their bytes together (Gradio takes one file of at most 50 MB)
 
@@ -68,187 +62,9 @@ SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while th
                  "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
                  SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
 FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
-QUICK_DIGITS_LABEL = "Quick digits (under 3 min)"  # the button that loads lessons.QUICK_DIGITS
-
-# The controls, by RunConfig field name, in the order handlers receive them.
-CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
-                  "ndf", "d_norm", "mbstd_group", "pack", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
-                  "lr_vae", "steps",
-                  "seed")
-# Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
-# the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
-               "lr_decay", "mbstd_group")
-# Controls only one family reads: shown when it is picked, hidden for the other (config.GAN_ONLY, VAESettings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
-                       "lr_decay", "augment"),
-               "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
-SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.core.config)
-CONFIG_CLASS = section_classes()  # section -> its dataclass (each registered family's own included)
-NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
-                   if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
 
 
-# ============================================================ settings <-> RunConfig (no gradio)
-def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating", family: str = "gan") -> dict:
-    """The values the auto fields take for this dataset, loss and family (a VAE: z_dim 2 or 16, beta1 0.9).
-
-    The vae section's fields take a VAE's defaults whatever the family, so a GAN's hidden VAE controls
-    show them too (and go back to None: a GAN's config keeps its vae section "auto").
-    """
-    def resolve(name: str) -> RunConfig:
-        return RunConfig(family=name, data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
-
-    cfg = resolve(family)
-    vae = cfg if family == "vae" else resolve("vae")
-    return {name: getattr(getattr(vae if SECTION_OF[name] == "vae" else cfg, SECTION_OF[name]), name)
-            for name in AUTO_FIELDS}
-
-
-def values_for(preset: dict | None = None) -> dict:
-    """Every control's value for a preset {field: value}: defaults resolved for its dataset and loss, then the preset.
-
-    The tab's first values come from here; a preset that leaves fields out gets its dataset's defaults.
-    """
-    preset = dict(preset or {})
-    unknown = set(preset) - set(CONTROL_FIELDS)
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    base = RunConfig()
-    values = {name: getattr(base if SECTION_OF[name] == "run" else getattr(base, SECTION_OF[name]), name)
-              for name in CONTROL_FIELDS}
-    values.update(resolved_defaults(preset.get("dataset", base.data.dataset), preset.get("loss", base.train.loss),
-                                    preset.get("family", base.family)))
-    values["channels"] = 0  # the control's word for auto: "the dataset's own"
-    values.update(preset)
-    return values
-
-
-def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -> dict:
-    """New values for the auto fields after the dataset, loss or family changed.
-
-    A field still showing a default (of any dataset kind, loss or family) moves to the new default;
-    a value the user typed stays.
-    """
-    new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_NAMES]
-    out = {}
-    for name, value in current.items():
-        if value is None or any(value == k[name] for k in known):
-            out[name] = new[name]
-    return out
-
-
-def _coerce(name: str, value, kind: type):
-    """A control's or an API's value as the field's type (int, float, bool, str); ConfigError names the field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ConfigError(f"{name}: enter a value")
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: must be true or false (got {value!r})")
-        return value
-    if kind is str:
-        return str(value)
-    if kind is int:
-        number = whole_number(value)
-        if number is None:
-            raise ConfigError(f"{name}: must be a whole number (got {str(value)[:40]!r})")
-        return number
-    if isinstance(value, bool):
-        raise ConfigError(f"{name}: must be a number (got {value!r})")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name}: {str(value)[:40]!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{name}: must be a finite number (got {value})")
-    return number
-
-
-def whole_number(value) -> int | None:
-    """value as an exact int (an int, a float such as 3.0, or a string such as "9223372036854775807"), else None.
-
-    Never through float alone: a float has 53 bits, so 2**63 - 1 (the largest seed) would become 2**63.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(number) if number.is_integer() else None  # is_integer is False for inf and nan
-
-
-def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
-    """A RunConfig from control values (or an API's {field: value}); raises ConfigError naming the field.
-
-    The dataset is a built-in name or the server-made id of a file this session uploaded (`uploads`:
-    id -> path); no other string reaches the file system. Auto fields equal to their resolved default
-    are stored as the "pick the default" sentinel, so the config (and its command line) stays short.
-    """
-    values = dict(values)
-    dataset = values.get("dataset", RunConfig().data.dataset)
-    if uploads and dataset in uploads:
-        values["dataset"] = str(uploads[dataset])
-    elif dataset not in TOY_DATASETS + IMAGE_DATASETS:
-        raise ConfigError(f"dataset: unknown dataset {str(dataset)[:80]!r}; use one of "
-                          f"{', '.join(TOY_DATASETS + IMAGE_DATASETS)} or upload a file")
-    cfg = RunConfig()
-    for name, value in values.items():
-        if name in SERVER_ONLY:
-            raise ConfigError(f"{name}: cannot be set from the web app (the server chooses it)")
-        if name not in SECTION_OF:
-            raise ConfigError(f"unknown setting: {name}")
-        section = SECTION_OF[name]
-        if value is None and name in NONE_MEANS_AUTO:
-            coerced = None  # auto: the default for the dataset, family and loss
-        elif value in (None, 0) and (section, name) == ("data", "channels"):
-            coerced = None  # the dataset's own channels
-        else:
-            coerced = _coerce(name, value, field_type(CONFIG_CLASS[section], name))
-        setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
-    cfg.validate()
-    defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss, cfg.family)
-    for name in AUTO_FIELDS:
-        part = getattr(cfg, SECTION_OF[name])
-        if getattr(part, name) == defaults[name]:
-            setattr(part, name, None)
-    check_web_limits(cfg)
-    return cfg
-
-
-def time_budget(train_for: str, minutes) -> TimeBudget | None:
-    """The Train tab's "Train for": None for steps, or a TimeBudget of `minutes` (at most WEB_MINUTES) whose
-    steps stay within the web's step limit; ConfigError names the field."""
-    if train_for != "minutes":
-        return None
-    if minutes is None or not 0 < float(minutes) <= WEB_MINUTES:
-        raise ConfigError(f"minutes: between 0 and {WEB_MINUTES} in the web app (got {minutes}); train longer runs "
-                          "with the command line (--minutes)")
-    return TimeBudget(float(minutes), limit=WEB_LIMITS["steps"])
-
-
-def cli_command(cfg: RunConfig, run_id: str | None = None) -> str:
-    """The command that repeats this run headless (an uploaded file is named by its own name)."""
-    shown = RunConfig.from_dict(cfg.to_dict())
-    uploaded = Path(shown.data.dataset).is_absolute()
-    if uploaded:
-        shown.data.dataset = Path(shown.data.dataset).name
-    out = f"runs/{run_id or Path(shown.data.dataset).stem}"
-    text = shown.to_cli(out=out)
-    if uploaded:
-        text = f"# {shown.data.dataset} is the file you uploaded\n{text}"
-    return text
-
-
+# ============================================================ dataset uploads (no gradio)
 def keep_dataset_upload(session, path: Path) -> tuple[str, list[str]]:
     """(the dropdown's key for this file, sentences for the visitor): the same file sent again keeps its key;
     past MAX_SESSION_UPLOADS files or MAX_SESSION_DATASET_BYTES the oldest are forgotten (Gradio cleans
@@ -303,58 +119,6 @@ def check_upload(path: str | Path) -> str:
 
 
 # ================================================================ live pictures (no gradio)
-@dataclass
-class LiveView:
-    """What the browser session last showed of its run (kept in a gr.State)."""
-
-    run_id: str | None = None
-    step: int = -1
-    state: str = ""
-    frames: int = 0
-    real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
-    bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
-    plotted_at: float = 0.0  # time.monotonic() of the last curve update
-    graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
-    vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
-    drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
-    redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
-    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
-
-
-def progress_picture(trainer, view: LiveView) -> Image.Image:
-    """G_ema on the fixed noise batch as a picture: a grid of images, or generated points over real ones."""
-    samples = trainer.sample_fixed()
-    ds = trainer.dataset
-    if trainer.kind != "2d":
-        nrow = trainer.cfg.model.n_classes or 8
-        upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
-        return viz.image_grid(samples, nrow=nrow, upscale=upscale)
-    if view.real is None:
-        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
-        view.real = ds.x[order.to(ds.x.device)].float().cpu()
-        view.bounds = viz.default_bounds(view.real)
-    return viz.points_image(view.real, samples, view.bounds, size=512)
-
-
-def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
-    """Long-format (step, value, series) rows for a LinePlot, thinned to CURVE_POINTS per series.
-
-    None when there is nothing to draw: gradio 6.31 never draws lines into a LinePlot that
-    was given an empty DataFrame, so an empty plot must be None.
-    """
-    steps = history.get("step", [])
-    stride = max(1, math.ceil(len(steps) / CURVE_POINTS))
-    rows = {"step": [], "value": [], "series": []}
-    for column, series in columns.items():
-        values = history.get(column, [])
-        for s, v in zip(steps[::stride], values[::stride]):
-            if math.isfinite(v):
-                rows["step"].append(s)
-                rows["value"].append(v)
-                rows["series"].append(series)
-    return pd.DataFrame(rows) if rows["step"] else None
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -444,13 +208,6 @@ def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFr
     return kl, js, modes, n_modes
 
 
-def quality_boxes(trainer) -> dict[str, bool]:
-    """Which live quality panels a run shows: the box (2D sets; stacked-digits with its classifier cached),
-    the modes-covered chart (ring8, grid25, stacked-digits) and the grid KL / JS charts (2D sets)."""
-    return {"box": bool(trainer.quality_every), "grid": trainer.kind == "2d",
-            "modes": trainer.dataset.modes is not None or (trainer.kind == "image" and bool(trainer.quality_every))}
-
-
 def settings_details(docs: dict[str, str]) -> str:
     """Every control's short label beside its command-line flag and the config's full description (the ⓘ fold)."""
     rows = ["| setting | command line | in full |", "|---|---|---|"]
@@ -474,6 +231,358 @@ def _png(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+# ============================================================================ the handlers
+BUTTONS = ("start", "pause", "resume", "stop", "reset", "save", "send", "apply_now")  # as _button_updates orders them
+
+
+class Train:
+    """The tab's handlers: values in (a control's value, or {field: value} for Start and Apply now) and values
+    out ({output name: value}, named as build() names the components), so they run without a built app."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.save_root = temp_dir("gan_demo_saves_")
+
+    def _quality_updates(self, trainer) -> dict:
+        shown = quality_boxes(trainer)
+        label = (f"Modes covered (of {LIVE_SAMPLES:,} samples from G_ema, every {LIVE_EVERY} steps)"
+                 if trainer.kind == "image" else "Modes covered (of 1,024 samples from G_ema)")
+        return {"modes_box": gr.update(visible=shown["box"]), "modes_plot": gr.update(visible=shown["modes"], label=label),
+                "kl_plot": gr.update(visible=shown["grid"]), "js_plot": gr.update(visible=shown["grid"])}
+
+    def family_controls(self, family: str) -> dict:
+        """Visibility of each family's own controls: the picked family's shown, the other's hidden."""
+        return {n: gr.update(visible=owner == family) for owner, owned in FAMILY_ONLY.items() for n in owned}
+
+    def session_of(self, request: gr.Request):
+        return self.ctx.registry.get(request.session_hash)
+
+    def family_view(self, family: str, trainer=None) -> dict:
+        """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
+        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
+        vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
+        latent = trainer is not None and has_latent_pictures(trainer)
+        return {"loss_plot": gr.LinePlot(None, label=first.label, y_title=first.y_title),
+                "d_plot": gr.LinePlot(None, label=second.label, y_title=second.y_title),
+                "rt_plot": gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
+                "samples_md": SAMPLES_CAPTION[family], "vae_box": gr.update(visible=vae_images),
+                "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
+                "recon_image": None, "manifold_image": None, "scatter_image": None}
+
+    def cleared(self, session, run_snap=None, family: str = "gan") -> dict:
+        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
+        buttons for the run's state."""
+        state = run_snap["state"] if run_snap else None
+        out = {"grid": None, "modes_plot": None, "kl_plot": None, "js_plot": None,
+               "modes_md": "", "timeline": gr.update(minimum=0, maximum=1, value=0), "timeline_image": None,
+               "timeline_caption": "",
+               "status": status_line(run_snap, session.run_id if run_snap else None),
+               "message": message_for(run_snap)}
+        trainer = session.trainer if run_snap else None
+        out.update(self.family_view(trainer.family.name if trainer else family, trainer))
+        out.update(zip(BUTTONS, _button_updates(state)))
+        return out
+
+    def live_curves(self, trainer, snap, current: LiveView) -> dict:
+        """The line plots from the run's declared series, labelled for its family and loss (scores or
+        probabilities), r_t on its own for an image GAN.
+
+        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
+        setting changed: its marker) is emptied this tick and drawn with it at the next."""
+        out = {}
+        plots = [*zip(("loss_plot", "d_plot"), plots_for(snap["family"], trainer.cfg.train.loss))]
+        if shows_r_t(trainer):
+            plots.append(("rt_plot", R_T_PLOT))
+        drawn = current.drawn_series if current.drawn_series is not None else {}
+        current.drawn_series, current.redraw = drawn, False
+        for component, plot in plots:
+            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            series = set() if frame is None else set(frame["series"])
+            key = component  # the plot's name, its elem_id too
+            if key in drawn and not series <= drawn[key]:
+                drawn.pop(key)
+                current.redraw = True
+                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
+                continue
+            if series:
+                drawn.setdefault(key, series)
+            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
+        return out
+
+    def on_apply(self, values: dict, request: gr.Request):
+        """Apply now: the live settings (config.LIVE_SETTINGS) whose controls differ from the run's, from its
+        next step on; marked on the curves and recorded in the command (--schedule)."""
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None or trainer.state not in ("running", "paused"):
+            return {"message": "Start a run first: settings change a run while it trains."}
+        try:
+            wanted = config_from_values({name: values[name] for name in CONTROL_FIELDS}, session.uploads)
+            wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
+            live = LIVE_SETTINGS.get(trainer.cfg.family, ())
+            section = {name: live_section(wanted, name, trainer.cfg.family) for name in live}
+            current = trainer._live_values()
+            changes = {name: getattr(section[name], name) for name in live
+                       if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
+            if not changes:
+                return {"message": f"Nothing to apply: the settings that can change while it trains "
+                                   f"({', '.join(live)}) are as the run has them."}
+            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
+            trainer.change(**changes)
+        except (ConfigError, ValueError) as exc:
+            return {"message": f"### Cannot apply\n{refusal(exc)}"}
+        words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
+        return {"message": f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
+                           "the command below replays it (--schedule).",
+                "cli": self.live_command(session, changes)}
+
+    def first_vae_view(self, trainer) -> VAEView | None:
+        """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return None
+        return vae_view(trainer, seed=trainer.cfg.train.seed)
+
+    def live_vae_pictures(self, trainer, current: LiveView, ended: bool, now: float) -> dict:
+        """A VAE image run's reconstructions (and with a 2D latent its manifold and scatter), every few seconds."""
+        if trainer.family.name != "vae" or trainer.kind != "image":
+            return {}
+        if current.vae is None:  # a run started elsewhere (a lesson, the API): its data, while it has them
+            current.vae = vae_view(trainer, seed=trainer.cfg.train.seed)
+        if current.vae is None or not vae_pictures_due(current.vae, ended, now):
+            return {}
+        current.vae.drawn_at = now
+        pictures = vae_pictures(trainer, current.vae)
+        out = {"recon_image": pictures["recon"]}
+        if pictures["manifold"] is not None:
+            out.update({"manifold_image": pictures["manifold"], "scatter_image": pictures["scatter"]})
+        return out
+
+    def on_start(self, values: dict, request: gr.Request):
+        session = self.session_of(request)
+        try:
+            cfg = config_from_values({name: values[name] for name in CONTROL_FIELDS}, session.uploads)
+            budget = time_budget(values.get("train_for", "steps"), values.get("minutes"))
+            trainer = self.ctx.registry.start(session, cfg, self.ctx.device, budget=budget)
+        except Busy as exc:
+            gr.Warning(str(exc))
+            return {"message": f"### Server busy\n{exc}"}
+        except (ConfigError, DataError, ValueError) as exc:
+            why = for_visitor(exc)
+            gr.Warning(f"Cannot start: {why}")
+            return {"message": f"### Cannot start\n{why}"}
+        snap = trainer.snapshot()
+        out = self.cleared(session, snap)
+        note = trainer.dataset.note
+        if cfg.data.dataset == STACKED and not trainer.quality_every:
+            note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
+                    "measure any stacked-digits run in the Quality tab, then start again")
+        shown = f"Dataset note: {note}" if note else ""
+        if budget is not None:
+            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
+                                                  "are set then, and the command below shows them.")))
+        out.update({"message": shown,
+                    **self._quality_updates(trainer),
+                    "cli": cli_command(cfg, session.run_id),
+                    "model_graph": run_graph(trainer.cfg, dataset=trainer.dataset.name),
+                    "view": LiveView(run_id=session.run_id, vae=self.first_vae_view(trainer)),
+                    "timer": gr.Timer(active=True)})
+        return out
+
+    def on_tick(self, current: LiveView | None, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            return {"timer": gr.Timer(active=False)}
+        if current is None or current.run_id != session.run_id:
+            current = LiveView(run_id=session.run_id)
+        snap = trainer.snapshot()
+        out = {"view": current}
+        if snap["state"] != current.state:
+            out.update(zip(BUTTONS, _button_updates(snap["state"])))
+            out["message"] = message_for(snap)
+            out.update(self._quality_updates(trainer))
+            if current.state == "":  # the first tick of a run this view has not shown yet (started elsewhere)
+                vae_images = trainer.family.name == "vae" and trainer.kind == "image"
+                latent = has_latent_pictures(trainer)
+                out.update({"samples_md": SAMPLES_CAPTION[snap["family"]], "vae_box": gr.update(visible=vae_images),
+                            "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
+                            "rt_plot": gr.update(visible=shows_r_t(trainer))})
+            if snap["state"] == "diverged":
+                gr.Warning(snap["message"])
+        out["status"] = status_line(snap, session.run_id)
+        budget = session.budget
+        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
+            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
+        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
+                and session.run_cfg.train.steps != budget.steps:
+            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
+            out["cli"] = self.live_command(session)
+            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
+                    "(in the command below and in the saved config.json).")
+            out["message"] = " ".join(filter(None, (out.get("message"), told)))
+        stepped = snap["step"] != current.step
+        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
+        # the charts and the graph all show the same step (the curves' rate limit would skip it).
+        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
+            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
+        now = time.monotonic()
+        if stepped:  # drawn once per (run, step) however many tabs poll
+            picture = self.ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
+            out["grid"] = picture
+        tick = refresh_s(self.ctx.registry.active_runs(), TICK_S)
+        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
+            current.tick_s = tick
+            out["timer"] = gr.Timer(tick, active=True)
+        if stepped or ended:
+            out.update(self.live_vae_pictures(trainer, current, ended, now))
+        if (stepped or ended) and snap["quality"] is not None:
+            out["modes_md"] = quality_line(snap["quality"])
+        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
+        # picture), and once more when the run ends.
+        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
+            current.plotted_at = now
+            out.update(self.live_curves(trainer, snap, current))
+            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+            if modes is not None:
+                out["modes_plot"] = gr.LinePlot(modes, y_lim=[0, n_modes])
+            if kl is not None:
+                out["kl_plot"] = kl
+                out["js_plot"] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
+            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
+                current.graphed = snap["last"]
+                out["model_graph"] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
+                                               step=snap["step"])
+        if stepped:
+            last = session.timeline[-1][0] if session.timeline else None
+            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
+                session.keep_frame(snap["step"], _png(picture))
+            tl = session.timeline  # read after keep_frame: thinning replaces the deque
+            if len(tl) != current.frames:
+                current.frames = len(tl)
+                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
+                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
+                out["timeline"] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
+        current.step, current.state = snap["step"], snap["state"]
+        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
+            out["timer"] = gr.Timer(active=False)  # nothing more to show until Resume or Start
+        return out
+
+    def on_timeline(self, step, request: gr.Request):
+        frames = list(self.session_of(request).timeline)
+        if not frames:
+            return None, ""
+        chosen = frames[0]
+        for frame in frames:
+            if frame[0] <= step:
+                chosen = frame
+        return Image.open(io.BytesIO(chosen[1])), f"The grid at step **{chosen[0]:,}**"
+
+    def control(self, action):
+        def handler(request: gr.Request):
+            session = self.session_of(request)
+            trainer = session.trainer
+            if trainer is None:
+                return {}
+            action(session, trainer)
+            snap = trainer.snapshot()
+            out = dict(zip(BUTTONS, _button_updates(snap["state"])))
+            out["status"] = status_line(snap, session.run_id)
+            out["timer"] = gr.Timer(active=True)  # one more tick shows the final state
+            return out
+
+        return handler
+
+    def on_reset(self, family, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        self.ctx.registry.stop(session)
+        session.trainer, session.run_id = None, None
+        session.timeline.clear()
+        out = self.cleared(session, family=family)  # no run: the plots are labelled for the picked family
+        out.update({"modes_box": gr.update(visible=False), "view": None, "timer": gr.Timer(active=False),
+                    "saved": gr.update(value=None, visible=False)})
+        if trainer is not None:  # the graph keeps the run's model, without its numbers
+            out["model_graph"] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
+        return out
+
+    def on_save(self, request: gr.Request):
+        session = self.session_of(request)
+        trainer = session.trainer
+        if trainer is None:
+            raise user_error("Nothing to save yet: start a run first.")
+        folder = self.save_root / session.token  # the server's name for the session, never the client's hash
+        shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
+        run_dir = trainer.save(folder / session.run_id)
+        (run_dir / "command.txt").write_text(cli_command(trainer.cfg, session.run_id) + "\n")  # from step 0
+        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
+        gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
+        return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
+
+    def on_dataset_input(self, dataset, loss, family, *auto_values):
+        current = dict(zip(AUTO_FIELDS, auto_values))
+        new = swap_defaults(current, dataset, loss, family)
+        return [gr.update(value=new[n]) if n in new else gr.update() for n in AUTO_FIELDS]
+
+    def on_family_change(self, family, request: gr.Request):
+        """Show the picked family's settings and hide the other's; without a run, relabel the plots too."""
+        out = self.family_controls(family)
+        if self.session_of(request).trainer is None:
+            out.update({component: update for component, update in self.family_view(family).items()
+                        if component in ("loss_plot", "d_plot", "samples_md")})
+        return out
+
+    def on_dataset_change(self, dataset):
+        two = dataset_kind(dataset or "ring8") == "2d"
+        labelled = dataset in LABELLED_DATASETS
+        updates = [gr.update(visible=two)] * 3 + [gr.update(visible=not two)] * 4
+        updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
+        return updates
+
+    def on_upload(self, request: gr.Request, file, dataset, loss, family, *auto_values):
+        if file is None:
+            return [gr.update()] * (2 + len(AUTO_FIELDS)) + [""]
+        path = file if isinstance(file, str) else file.name
+        try:
+            description = check_upload(path)
+        except DataError as exc:
+            gr.Warning(str(exc))
+            # Empty the upload box again, so the next file can be dropped straight in.
+            return [None] + [gr.update()] * (1 + len(AUTO_FIELDS)) + [f"### Cannot use this file\n{exc}"]
+        session = self.session_of(request)
+        upload_id, notes = keep_dataset_upload(session, Path(path))
+        choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
+        choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
+        new = swap_defaults(dict(zip(AUTO_FIELDS, auto_values)), path, loss, family)
+        return ([gr.update(), gr.update(choices=choices, value=upload_id)]
+                + [gr.update(value=new[n]) if n in new else gr.update() for n in AUTO_FIELDS]
+                + [" ".join([f"Uploaded {description}. Press **Start** to train on it.", *notes])])
+
+    def on_graph_settings(self, request: gr.Request, *values):
+        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
+        if self.session_of(request).trainer is not None:
+            return gr.skip()
+        try:
+            return run_graph(config_from_values(dict(zip(CONTROL_FIELDS, values)), self.session_of(request).uploads))
+        except (ConfigError, DataError, ValueError):
+            return gr.skip()
+
+    def live_command(self, session, pending: dict | None = None) -> str:
+        """The live run's command: its settings as started and every change so far (--schedule)."""
+        trainer = session.trainer
+        shown = RunConfig.from_dict((session.run_cfg or trainer.cfg).to_dict())  # as started: auto stays auto
+        shown.schedule = [*trainer.cfg.schedule, *([{"step": trainer.step, **pending}] if pending else [])]
+        return cli_command(shown, session.run_id)
+
+    def on_settings(self, request: gr.Request, *values):
+        session = self.session_of(request)
+        if session.trainer is not None and session.trainer.state in ("running", "paused"):
+            return self.live_command(session)  # while a run is live the box describes it; Apply changes it
+        try:
+            return cli_command(config_from_values(dict(zip(CONTROL_FIELDS, values)), session.uploads))
+        except (ConfigError, DataError, ValueError) as exc:
+            return f"# these settings cannot run yet: {exc}"
+
+
 # ============================================================================ the tab
 def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
@@ -481,7 +590,6 @@ def build(ctx) -> dict:
             **field_docs(VAESettings)}
     initial = values_for({})
     gan = initial["family"] == "gan"
-    save_root = temp_dir("gan_demo_saves_")
 
     # ---------------------------------------------------------------- layout
     controls: dict[str, gr.components.Component] = {}
@@ -670,385 +778,58 @@ def build(ctx) -> dict:
     buttons = [start, pause, resume, stop, reset, save, send, apply_now]
     auto_names = list(AUTO_FIELDS)
 
-    def _quality_updates(trainer) -> dict:
-        shown = quality_boxes(trainer)
-        label = (f"Modes covered (of {LIVE_SAMPLES:,} samples from G_ema, every {LIVE_EVERY} steps)"
-                 if trainer.kind == "image" else "Modes covered (of 1,024 samples from G_ema)")
-        return {modes_box: gr.update(visible=shown["box"]), modes_plot: gr.update(visible=shown["modes"], label=label),
-                kl_plot: gr.update(visible=shown["grid"]), js_plot: gr.update(visible=shown["grid"])}
-
     live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
                     manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
 
-    # ------------------------------------------------------------- handlers
-    def family_controls(family: str) -> dict:
-        """Visibility of each family's own controls: the picked family's shown, the other's hidden."""
-        return {controls[n]: gr.update(visible=owner == family) for owner, owned in FAMILY_ONLY.items() for n in owned}
+    h = Train(ctx)
+    parts = {**controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset, "save": save,
+             "send": send, "apply_now": apply_now, "saved": saved, "status": status, "message": message, "grid": grid,
+             "loss_plot": loss_plot, "d_plot": d_plot, "rt_plot": rt_plot, "modes_box": modes_box, "modes_md": modes_md,
+             "modes_plot": modes_plot, "kl_plot": kl_plot, "js_plot": js_plot, "timeline": timeline,
+             "timeline_image": timeline_image, "timeline_caption": timeline_caption, "timer": timer, "view": view,
+             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
+             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
+             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes}
 
-    def session_of(request: gr.Request):
-        return ctx.registry.get(request.session_hash)
-
-    def family_view(family: str, trainer=None) -> dict:
-        """The outputs that follow the family: plot labels, the samples' caption, a VAE image run's pictures."""
-        first, second = plots_for(family, trainer.cfg.train.loss if trainer is not None else None)
-        vae_images = trainer is not None and trainer.family.name == "vae" and trainer.kind == "image"
-        latent = trainer is not None and has_latent_pictures(trainer)
-        return {loss_plot: gr.LinePlot(None, label=first.label, y_title=first.y_title),
-                d_plot: gr.LinePlot(None, label=second.label, y_title=second.y_title),
-                rt_plot: gr.LinePlot(None, visible=trainer is not None and shows_r_t(trainer)),
-                samples_md: SAMPLES_CAPTION[family], vae_box: gr.update(visible=vae_images),
-                manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
-                recon_image: None, manifold_image: None, scatter_image: None}
-
-    def cleared(session, run_snap=None, family: str = "gan") -> dict:
-        """Outputs for a fresh view: empty pictures and curves (labelled for the run's family, else `family`),
-        buttons for the run's state."""
-        state = run_snap["state"] if run_snap else None
-        out = {grid: None, modes_plot: None, kl_plot: None, js_plot: None,
-               modes_md: "", timeline: gr.update(minimum=0, maximum=1, value=0), timeline_image: None,
-               timeline_caption: "",
-               status: status_line(run_snap, session.run_id if run_snap else None),
-               message: message_for(run_snap)}
-        trainer = session.trainer if run_snap else None
-        out.update(family_view(trainer.family.name if trainer else family, trainer))
-        out.update(zip(buttons, _button_updates(state)))
-        return out
-
-    def live_curves(trainer, snap, current: LiveView) -> dict:
-        """The line plots from the run's declared series, labelled for its family and loss (scores or
-        probabilities), r_t on its own for an image GAN.
-
-        A plot keeps the series it was first drawn with (gradio 6.31), so one that gains a series (a
-        setting changed: its marker) is emptied this tick and drawn with it at the next."""
-        out = {}
-        plots = [*zip((loss_plot, d_plot), plots_for(snap["family"], trainer.cfg.train.loss))]
-        if shows_r_t(trainer):
-            plots.append((rt_plot, R_T_PLOT))
-        drawn = current.drawn_series if current.drawn_series is not None else {}
-        current.drawn_series, current.redraw = drawn, False
-        for component, plot in plots:
-            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
-            series = set() if frame is None else set(frame["series"])
-            key = component.elem_id
-            if key in drawn and not series <= drawn[key]:
-                drawn.pop(key)
-                current.redraw = True
-                out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
-                continue
-            if series:
-                drawn.setdefault(key, series)
-            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
-        return out
-
-    def on_apply(data: dict, request: gr.Request):
-        """Apply now: the live settings (config.LIVE_SETTINGS) whose controls differ from the run's, from its
-        next step on; marked on the curves and recorded in the command (--schedule)."""
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None or trainer.state not in ("running", "paused"):
-            return {message: "Start a run first: settings change a run while it trains."}
-        try:
-            wanted = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            wanted = wanted.resolved(channels=trainer.cfg.model.channels if trainer.kind == "image" else None)
-            live = LIVE_SETTINGS.get(trainer.cfg.family, ())
-            section = {name: live_section(wanted, name, trainer.cfg.family) for name in live}
-            current = trainer._live_values()
-            changes = {name: getattr(section[name], name) for name in live
-                       if getattr(section[name], name) is not None and getattr(section[name], name) != current[name]}
-            if not changes:
-                return {message: f"Nothing to apply: the settings that can change while it trains "
-                                 f"({', '.join(live)}) are as the run has them."}
-            check_live_change(trainer.cfg, changes)  # the same work-per-step budget as a start
-            trainer.change(**changes)
-        except (ConfigError, ValueError) as exc:
-            return {message: f"### Cannot apply\n{refusal(exc)}"}
-        words = ", ".join(f"{k} {current[k]} → {v}" for k, v in changes.items())
-        return {message: f"Applied from step {trainer.step:,} on: {words}. The curves mark it with a vertical line; "
-                         "the command below replays it (--schedule).",
-                cli: live_command(session, changes)}
-
-    def first_vae_view(trainer) -> VAEView | None:
-        """A VAE image run's fixed real images, drawn as it starts (its data are given back when it ends)."""
-        if trainer.family.name != "vae" or trainer.kind != "image":
-            return None
-        return vae_view(trainer, seed=trainer.cfg.train.seed)
-
-    def live_vae_pictures(trainer, current: LiveView, ended: bool, now: float) -> dict:
-        """A VAE image run's reconstructions (and with a 2D latent its manifold and scatter), every few seconds."""
-        if trainer.family.name != "vae" or trainer.kind != "image":
-            return {}
-        if current.vae is None:  # a run started elsewhere (a lesson, the API): its data, while it has them
-            current.vae = vae_view(trainer, seed=trainer.cfg.train.seed)
-        if current.vae is None or not vae_pictures_due(current.vae, ended, now):
-            return {}
-        current.vae.drawn_at = now
-        pictures = vae_pictures(trainer, current.vae)
-        out = {recon_image: pictures["recon"]}
-        if pictures["manifold"] is not None:
-            out.update({manifold_image: pictures["manifold"], scatter_image: pictures["scatter"]})
-        return out
-
-    def on_start(data: dict, request: gr.Request):
-        session = session_of(request)
-        try:
-            cfg = config_from_values({name: data[controls[name]] for name in names}, session.uploads)
-            budget = time_budget(data.get(train_for, "steps"), data.get(minutes))
-            trainer = ctx.registry.start(session, cfg, ctx.device, budget=budget)
-        except Busy as exc:
-            gr.Warning(str(exc))
-            return {message: f"### Server busy\n{exc}"}
-        except (ConfigError, DataError, ValueError) as exc:
-            why = for_visitor(exc)
-            gr.Warning(f"Cannot start: {why}")
-            return {message: f"### Cannot start\n{why}"}
-        snap = trainer.snapshot()
-        out = cleared(session, snap)
-        note = trainer.dataset.note
-        if cfg.data.dataset == STACKED and not trainer.quality_every:
-            note = ("the live count of the 1,000 modes needs the digits classifier, trained once and cached: "
-                    "measure any stacked-digits run in the Quality tab, then start again")
-        shown = f"Dataset note: {note}" if note else ""
-        if budget is not None:
-            shown = " ".join(filter(None, (shown, f"Timing the first steps to fill {budget.minutes:g} minutes: the steps "
-                                                  "are set then, and the command below shows them.")))
-        out.update({message: shown,
-                    **_quality_updates(trainer),
-                    cli: cli_command(cfg, session.run_id),
-                    model_graph: run_graph(trainer.cfg, dataset=trainer.dataset.name),
-                    view: LiveView(run_id=session.run_id, vae=first_vae_view(trainer)),
-                    timer: gr.Timer(active=True)})
-        return out
-
-    def on_tick(current: LiveView | None, request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None:
-            return {timer: gr.Timer(active=False)}
-        if current is None or current.run_id != session.run_id:
-            current = LiveView(run_id=session.run_id)
-        snap = trainer.snapshot()
-        out = {view: current}
-        if snap["state"] != current.state:
-            out.update(zip(buttons, _button_updates(snap["state"])))
-            out[message] = message_for(snap)
-            out.update(_quality_updates(trainer))
-            if current.state == "":  # the first tick of a run this view has not shown yet (started elsewhere)
-                vae_images = trainer.family.name == "vae" and trainer.kind == "image"
-                latent = has_latent_pictures(trainer)
-                out.update({samples_md: SAMPLES_CAPTION[snap["family"]], vae_box: gr.update(visible=vae_images),
-                            manifold_box: gr.update(visible=latent), scatter_box: gr.update(visible=latent),
-                            rt_plot: gr.update(visible=shows_r_t(trainer))})
-            if snap["state"] == "diverged":
-                gr.Warning(snap["message"])
-        out[status] = status_line(snap, session.run_id)
-        budget = session.budget
-        if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
-            budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
-        if budget is not None and budget.trainer is trainer and budget.decided and session.run_cfg is not None \
-                and session.run_cfg.train.steps != budget.steps:
-            session.run_cfg.train.steps = budget.steps  # the command now repeats the run: --steps N
-            out[cli] = live_command(session)
-            told = (f"{budget.minutes:g} minutes at the speed of the first steps: **{budget.steps:,} steps** "
-                    "(in the command below and in the saved config.json).")
-            out[message] = " ".join(filter(None, (out.get(message), told)))
-        stepped = snap["step"] != current.step
-        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
-        # the charts and the graph all show the same step (the curves' rate limit would skip it).
-        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
-            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
-        now = time.monotonic()
-        if stepped:  # drawn once per (run, step) however many tabs poll
-            picture = ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
-            out[grid] = picture
-        tick = refresh_s(ctx.registry.active_runs(), TICK_S)
-        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
-            current.tick_s = tick
-            out[timer] = gr.Timer(tick, active=True)
-        if stepped or ended:
-            out.update(live_vae_pictures(trainer, current, ended, now))
-        if (stepped or ended) and snap["quality"] is not None:
-            out[modes_md] = quality_line(snap["quality"])
-        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
-        # picture), and once more when the run ends.
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
-            current.plotted_at = now
-            out.update(live_curves(trainer, snap, current))
-            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
-            if modes is not None:
-                out[modes_plot] = gr.LinePlot(modes, y_lim=[0, n_modes])
-            if kl is not None:
-                out[kl_plot] = kl
-                out[js_plot] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
-            if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
-                current.graphed = snap["last"]
-                out[model_graph] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
-                                             step=snap["step"])
-        if stepped:
-            last = session.timeline[-1][0] if session.timeline else None
-            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
-                session.keep_frame(snap["step"], _png(picture))
-            tl = session.timeline  # read after keep_frame: thinning replaces the deque
-            if len(tl) != current.frames:
-                current.frames = len(tl)
-                # The slider sits on the latest frame of its range (not 0, below the range); its picture is
-                # drawn when the fold is opened or the slider moved, not sent with every kept frame.
-                out[timeline] = gr.update(minimum=tl[0][0], maximum=max(tl[-1][0], tl[0][0] + 1), value=tl[-1][0])
-        current.step, current.state = snap["step"], snap["state"]
-        if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
-            out[timer] = gr.Timer(active=False)  # nothing more to show until Resume or Start
-        return out
-
-    def on_timeline(step, request: gr.Request):
-        frames = list(session_of(request).timeline)
-        if not frames:
-            return None, ""
-        chosen = frames[0]
-        for frame in frames:
-            if frame[0] <= step:
-                chosen = frame
-        return Image.open(io.BytesIO(chosen[1])), f"The grid at step **{chosen[0]:,}**"
-
-    def control(action):
-        def handler(request: gr.Request):
-            session = session_of(request)
-            trainer = session.trainer
-            if trainer is None:
-                return {}
-            action(session, trainer)
-            snap = trainer.snapshot()
-            out = dict(zip(buttons, _button_updates(snap["state"])))
-            out[status] = status_line(snap, session.run_id)
-            out[timer] = gr.Timer(active=True)  # one more tick shows the final state
-            return out
-
-        return handler
-
-    def on_reset(family, request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        ctx.registry.stop(session)
-        session.trainer, session.run_id = None, None
-        session.timeline.clear()
-        out = cleared(session, family=family)  # no run: the plots are labelled for the picked family
-        out.update({modes_box: gr.update(visible=False), view: None, timer: gr.Timer(active=False),
-                    saved: gr.update(value=None, visible=False)})
-        if trainer is not None:  # the graph keeps the run's model, without its numbers
-            out[model_graph] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
-        return out
-
-    def on_save(request: gr.Request):
-        session = session_of(request)
-        trainer = session.trainer
-        if trainer is None:
-            raise user_error("Nothing to save yet: start a run first.")
-        folder = save_root / session.token  # the server's name for the session, never the client's hash
-        shutil.rmtree(folder, ignore_errors=True)  # one saved zip per browser session
-        run_dir = trainer.save(folder / session.run_id)
-        (run_dir / "command.txt").write_text(cli_command(trainer.cfg, session.run_id) + "\n")  # from step 0
-        archive = shutil.make_archive(str(run_dir), "zip", root_dir=run_dir.parent, base_dir=run_dir.name)
-        gr.Info(f"Saved {session.run_id} at step {trainer.step:,}.")
-        return gr.update(value=archive, visible=True, label=f"Checkpoint {session.run_id} (step {trainer.step:,})")
-
-    def on_dataset_input(dataset, loss, family, *auto_values):
-        current = dict(zip(auto_names, auto_values))
-        new = swap_defaults(current, dataset, loss, family)
-        return [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
-
-    def on_family_change(family, request: gr.Request):
-        """Show the picked family's settings and hide the other's; without a run, relabel the plots too."""
-        out = family_controls(family)
-        if session_of(request).trainer is None:
-            out.update({component: update for component, update in family_view(family).items()
-                        if component in (loss_plot, d_plot, samples_md)})
-        return out
-
-    def on_dataset_change(dataset):
-        two = dataset_kind(dataset or "ring8") == "2d"
-        labelled = dataset in LABELLED_DATASETS
-        updates = [gr.update(visible=two)] * 3 + [gr.update(visible=not two)] * 4
-        updates.append(gr.update(visible=not two, interactive=labelled, **({} if labelled else {"value": False})))
-        return updates
-
-    def on_upload(request: gr.Request, file, dataset, loss, family, *auto_values):
-        if file is None:
-            return [gr.update()] * (2 + len(auto_names)) + [""]
-        path = file if isinstance(file, str) else file.name
-        try:
-            description = check_upload(path)
-        except DataError as exc:
-            gr.Warning(str(exc))
-            # Empty the upload box again, so the next file can be dropped straight in.
-            return [None] + [gr.update()] * (1 + len(auto_names)) + [f"### Cannot use this file\n{exc}"]
-        session = session_of(request)
-        upload_id, notes = keep_dataset_upload(session, Path(path))
-        choices = [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]
-        choices += [(f"{p.name} (uploaded)", key) for key, p in session.uploads.items()]
-        new = swap_defaults(dict(zip(auto_names, auto_values)), path, loss, family)
-        return ([gr.update(), gr.update(choices=choices, value=upload_id)]
-                + [gr.update(value=new[n]) if n in new else gr.update() for n in auto_names]
-                + [" ".join([f"Uploaded {description}. Press **Start** to train on it.", *notes])])
-
-    def on_graph_settings(request: gr.Request, *values):
-        """Without a run, the model graph follows the settings (loss, penalties, data); a run shows its own."""
-        if session_of(request).trainer is not None:
-            return gr.skip()
-        try:
-            return run_graph(config_from_values(dict(zip(names, values)), session_of(request).uploads))
-        except (ConfigError, DataError, ValueError):
-            return gr.skip()
-
-    def live_command(session, pending: dict | None = None) -> str:
-        """The live run's command: its settings as started and every change so far (--schedule)."""
-        trainer = session.trainer
-        shown = RunConfig.from_dict((session.run_cfg or trainer.cfg).to_dict())  # as started: auto stays auto
-        shown.schedule = [*trainer.cfg.schedule, *([{"step": trainer.step, **pending}] if pending else [])]
-        return cli_command(shown, session.run_id)
-
-    def on_settings(request: gr.Request, *values):
-        session = session_of(request)
-        if session.trainer is not None and session.trainer.state in ("running", "paused"):
-            return live_command(session)  # while a run is live the box describes it; Apply changes it
-        try:
-            return cli_command(config_from_values(dict(zip(names, values)), session.uploads))
-        except (ConfigError, DataError, ValueError) as exc:
-            return f"# these settings cannot run yet: {exc}"
+    def named(handler):
+        return by_name(handler, parts)
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(on_start, set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
-    timer.tick(on_tick, [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
+    start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
     for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
                            (stop, lambda s, t: ctx.registry.stop(s))):
-        button.click(control(action), None, [*buttons, status, timer], show_progress="hidden",
+        button.click(named(h.control(action)), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
-    reset.click(on_reset, controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
-    save.click(on_save, None, saved, **private)
-    apply_now.click(on_apply, set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
-    timeline.input(on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
+    reset.click(named(h.on_reset), controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    save.click(h.on_save, None, saved, **private)
+    apply_now.click(named(h.on_apply), set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
+    timeline.input(h.on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
                    concurrency_limit=None, **private)
-    timeline_box.expand(on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
+    timeline_box.expand(h.on_timeline, timeline, [timeline_image, timeline_caption], show_progress="hidden",
                         concurrency_limit=None, **private)
     auto_controls = [controls[n] for n in auto_names]
     picks = [controls["dataset"], controls["loss"], controls["family"]]  # what the auto values depend on
     for picked in picks:
-        picked.input(on_dataset_input, [*picks, *auto_controls], auto_controls, show_progress="hidden", **private)
+        picked.input(h.on_dataset_input, [*picks, *auto_controls], auto_controls, show_progress="hidden", **private)
     # .change, not .input: a lesson's preset that sets the family shows its settings too.
-    controls["family"].change(on_family_change, controls["family"],
+    controls["family"].change(named(h.on_family_change), controls["family"],
                               [*(controls[n] for names_ in FAMILY_ONLY.values() for n in names_), loss_plot, d_plot,
                                samples_md], show_progress="hidden", **private)
     kind_controls = [controls[n] for n in ("width", "depth", "activation", "ngf", "ndf", "img_size", "channels",
                                            "conditional")]
-    controls["dataset"].change(on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
+    controls["dataset"].change(h.on_dataset_change, controls["dataset"], kind_controls, show_progress="hidden",
                                queue=False, **private)
-    upload.upload(on_upload, [upload, *picks, *auto_controls],
+    upload.upload(h.on_upload, [upload, *picks, *auto_controls],
                   [upload, controls["dataset"], *auto_controls, message], **private)
-    gr.on([c.change for c in inputs], on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
+    gr.on([c.change for c in inputs], h.on_settings, inputs, cli, trigger_mode="always_last", show_progress="hidden",
           queue=False, **private)
     gr.on([controls[n].change for n in ("family", "dataset", "loss", "r1_gamma", "gp_weight", "beta", "recon")],
-          on_graph_settings, inputs,
+          h.on_graph_settings, inputs,
           model_graph, trigger_mode="always_last", show_progress="hidden", queue=False, **private)
 
     return {"controls": controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset,
@@ -1058,7 +839,7 @@ def build(ctx) -> dict:
             "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for,
-            "quick_digits": quick_digits}
+            "quick_digits": quick_digits, "handlers": h}
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
@@ -1074,16 +855,3 @@ def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) ->
 
     train["send"].click(send, None, [tabs, explore["checkpoint"], interp["checkpoint"]], show_progress="hidden",
                         api_visibility="private").then(None, js=SCROLL_TO_SAMPLE, api_visibility="private")
-
-
-# After "Send to Explore" the page keeps its scroll position, which left the sample off screen: bring Explore's
-# picture into view once the tab shows it (retried while the tab switches).
-SCROLL_TO_SAMPLE = """() => {
-  let tries = 0;
-  const show = () => {
-    const picture = document.querySelector('#explore-image');
-    if (picture && picture.offsetParent !== null) { picture.scrollIntoView({block: 'center'}); return; }
-    if (tries++ < 50) setTimeout(show, 100);
-  };
-  show();
-}"""
