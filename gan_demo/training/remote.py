@@ -16,6 +16,7 @@ id, and train on.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 import secrets
@@ -50,6 +51,10 @@ STATUS_TTL_S = 0.05  # reads within this long share one status call (a UI handle
 REAL_POINTS_SENT = 2048  # 2D runs: real points sent to the front end for the progress picture
 
 log = logging.getLogger(__name__)
+
+
+ENDED = ("stopped", "finished", "diverged", "failed")  # a run in these states holds no place in its host
+_HOST_NUMBERS = itertools.count()
 
 
 class Recovering(RuntimeError):
@@ -314,7 +319,9 @@ class Host:
 
     def __init__(self, runs: "RayRuns", key: tuple | None = None, slack: int | None = None):
         self._runs = runs
-        self.key = key  # the pool_key its runs share (None: a run alone, or a comparison)
+        self.placed_by = key  # the pool_key its runs share (None: a run alone, or a comparison)
+        # The registry's key of this pool (what pool_key reads of its runs): each pool host is priced on its own.
+        self.key = None if key is None else (key, next(_HOST_NUMBERS))
         self.slack = slack  # a comparison: its runs are paced in the actor with this slack (None: not paced)
         self.members: list["RemoteRun"] = []  # the runs placed here and not closed
         self.actor = runs.new_host()
@@ -322,16 +329,17 @@ class Host:
         self._recovery: tuple | None = None  # (the dead actor, its replacement's done event)
 
     def live(self) -> list["RemoteRun"]:
-        """The runs here that are about to start, training, paused or stopping, by their last known status
-        (no call to the actor: the registry reads this under its lock)."""
+        """The runs here that are about to start, starting, training, paused or stopping, by their last known
+        status (no call to the actor: the registry reads this under its lock)."""
         return [run for run in list(self.members) if run.holds_place()]
 
-    # The registry's face of a pool (gan_demo.training.pool.RunPool): its size, whether it holds a run, its price.
+    # The registry's face of a pool (gan_demo.training.pool.RunPool): its size, whether it holds a run, its
+    # price. Its runs are those started and not ended (a run placed here but not started joins at its start).
     def __len__(self) -> int:
         return sum(1 for run in self.live() if run.started)
 
     def __contains__(self, run) -> bool:
-        return run in self.live()
+        return run.started and run in self.live()
 
     def member_seconds(self) -> float | None:
         return None  # priced by the registry's estimate of a run's step (the actor's timings stay there)
@@ -385,7 +393,6 @@ class RemoteRun:
                  host: Host | None = None, key: tuple | None = None):
         self._runs = runs
         self.run_id = run_id or "run-" + secrets.token_hex(8)  # server-made: the host's key for this run
-        self.pool_key = key  # what gan_demo.training.pool.pool_key reads for a run on Ray (None: trains alone)
         self._device_arg = device
         self._dataset_ref = None if dataset is None else ray.put(dataset)
         self.lock = threading.RLock()  # Explore's sampler draws under it (the nets it reads are local copies)
@@ -408,6 +415,7 @@ class RemoteRun:
             self._group.members.remove(self)
             self._group = runs.place(self, key, new=True)
             facts = self._open(cfg)
+        self.pool_key = self._group.key  # what gan_demo.training.pool.pool_key reads (None: trains alone)
         self._take_facts(facts)
         self.family = FamilyFace(self)
         self._refresh()
@@ -429,9 +437,9 @@ class RemoteRun:
         self.dataset = DatasetFace(facts["dataset"])
 
     def holds_place(self) -> bool:
-        """Not closed, and not yet started or still training, paused or stopping (by its last known status)."""
+        """Not closed, and not ended by its last known status (placed, starting, training, paused, stopping)."""
         state = (self._status or {}).get("state", "idle")
-        return not self._closed and (state in ("running", "paused", "stopping") or not self.started)
+        return not self._closed and state not in ENDED
 
     # ------------------------------------------------------------ calls
     def _call(self, name: str, *args, timeout: float = CALL_TIMEOUT_S, wait: bool = True):
@@ -766,8 +774,8 @@ class RayRuns:
             if run in host.members:
                 host.members.remove(run)
             last = not host.members
-            if last and host.key is not None and host in self._pool_hosts.get(host.key, []):
-                self._pool_hosts[host.key].remove(host)
+            if last and host in self._pool_hosts.get(host.placed_by, []):
+                self._pool_hosts[host.placed_by].remove(host)
         try:
             if last:
                 ray.kill(host.actor)
