@@ -5,9 +5,14 @@ Each visitor is its own gradio_client session; all 24 call /train_start for ring
 their run ends. Meanwhile a bystander calls /generate on the pretrained ring8 checkpoint in a loop.
 Prints the accepted count, each visitor's steps/s (steps / seconds from its start to its end), the
 class's total steps/s, the time until all 24 finished and how many covered 8/8 modes, and the
-bystander's /generate p50 / p95. Stops after --limit seconds and prints what it has then.
+bystander's /generate p50 / p95, and the front end's CPU share (the app process's CPU seconds per second
+from the start to the end). Stops after --limit seconds and prints what it has then.
 
-    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540]
+With --ray-nodes N the app runs with `--ray ADDRESS` against a simulated cluster of N nodes started here
+(ray.cluster_utils.Cluster, --node-cpus CPUs each): the runs train in the cluster's actors, the front end
+only serves and polls.
+
+    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--ray-nodes 2]
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,6 +52,24 @@ def wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 180) -> N
     raise SystemExit("app.py did not answer in time")
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU seconds so far (/proc/PID/stat; its threads included, children not)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_cluster(nodes: int, cpus: float):
+    """A simulated cluster of `nodes` nodes on this machine, each with `cpus` CPUs (the head is one of them)."""
+    os.environ["PYTHONPATH"] = str(ROOT)  # the workers import gan_demo from this checkout
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus, "include_dashboard": False})
+    for _ in range(nodes - 1):
+        cluster.add_node(num_cpus=cpus)
+    return cluster
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -56,16 +80,22 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=24)
     parser.add_argument("--steps", type=int, default=5000, help="ring8's default")
     parser.add_argument("--limit", type=float, default=540, help="seconds before it stops and prints what it has")
+    parser.add_argument("--ray-nodes", type=int, default=0, help="train on a simulated Ray cluster of this many nodes")
+    parser.add_argument("--node-cpus", type=float, default=1.0, help="CPUs of each simulated node")
     args = parser.parse_args()
 
+    cluster = start_cluster(args.ray_nodes, args.node_cpus) if args.ray_nodes else None
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
     os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1")
     from gradio_client import Client
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    flags = ["--ray", cluster.address] if cluster is not None else []
+    # stderr to a file: a pipe nobody reads would fill and stall the app
+    log = tempfile.NamedTemporaryFile("w", prefix="class_of_24_app_", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *flags], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         wait_for_server(url, proc)
         clients = [Client(url, verbose=False) for _ in range(args.visitors)]
@@ -106,15 +136,15 @@ def main() -> None:
 
         threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
         watcher = threading.Thread(target=watch, daemon=True)
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), cpu_seconds(proc.pid)
         for t in threads:
             t.start()
         watcher.start()
         for t in threads:
             t.join(max(0.0, args.limit - (time.monotonic() - start)))
         done.set()
+        elapsed, cpu = time.monotonic() - start, cpu_seconds(proc.pid) - cpu_start
         watcher.join(30)
-        elapsed = time.monotonic() - start
 
         accepted = [r for r in results.values() if r.get("accepted")]
         print(f"visitors {args.visitors}, accepted {len(accepted)}")
@@ -141,12 +171,19 @@ def main() -> None:
         if latencies:
             print(f"bystander /generate: {len(latencies)} calls, p50 {1000 * statistics.median(latencies):.0f} ms, "
                   f"p95 {1000 * percentile(latencies, 0.95):.0f} ms")
+        print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
+              f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "
+              f"load {os.getloadavg()[0]:.2f}")
     finally:
         proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
+        print(f"the app's log: {log.name}")
+        if cluster is not None:
+            cluster.shutdown()
 
 
 if __name__ == "__main__":

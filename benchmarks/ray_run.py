@@ -1,10 +1,13 @@
 """One ring8 run in-process vs in a Ray actor (steps/s), and a killed actor: seconds until it trains on, steps lost.
 
-    OMP_NUM_THREADS=1 python benchmarks/ray_run.py [--seconds 20] [--rounds 3] [--kills 3]
+    OMP_NUM_THREADS=1 python benchmarks/ray_run.py [--seconds 20] [--rounds 3] [--kills 3] [--address local]
 
-Both runs are polled as the Train tab polls them (snapshot() and the progress picture every 0.5 s), one at
-a time while the other is paused, in turn (the front end's CPU includes the training for the in-process
-run). The kill uses the app's
+Three runs: in a Ray actor (a pool of one there, as `python app.py --ray auto` trains it; --address auto
+joins a cluster already running here, "local" starts one as auto does when there is none), in-process as
+the app trains it (a pool of one, gan_demo.training.pool.RunPools) and in-process alone (Trainer.start).
+Each is polled as the Train tab polls it (snapshot() and the progress picture every 0.5 s), one at a time
+while the others are paused, in turn (the front end's CPU includes the training for the in-process
+runs). The kill uses the app's
 checkpoint interval (gan_demo.training.remote.Placement: 200 steps or 10 s, pulled every 1 s).
 """
 from __future__ import annotations
@@ -54,26 +57,34 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--address", default="local", help="the cluster: local, auto or HOST:PORT")
     args = parser.parse_args()
 
+    from gan_demo.training.pool import RunPools
     from gan_demo.training.remote import RayRuns
 
-    # Both runs live side by side; each round measures one while the other is paused, in turn, so that
-    # both see the same load from the other users of the machine.
-    runs = RayRuns.connect("local", device="cpu")
-    remote, local = runs.make_run(ring8()), Trainer(ring8())
+    # The runs live side by side; each round measures one while the others are paused, in turn, so that
+    # all see the same load from the other users of the machine.
+    runs = RayRuns.connect(args.address, device="cpu")
+    remote, pooled, solo = runs.make_run(ring8()), Trainer(ring8()), Trainer(ring8())
+    contestants = {"ray actor": remote, "in-process pool": pooled, "in-process solo": solo}
     remote.start()
-    local.start()
-    local.pause()
+    RunPools().start(pooled)
+    solo.start()
+    pooled.pause()
+    solo.pause()
     for round_ in range(args.rounds):
-        for name, run, other in (("ray actor", remote, local), ("in-process", local, remote)):
-            other.pause()
+        for name, run in contestants.items():
+            for other in contestants.values():
+                if other is not run:
+                    other.pause()
             run.resume()
             steps, cpu = rate(run, args.seconds)
-            print(f"round {round_ + 1} {name:10s}: {steps:.1f} steps/s, front end's CPU {100 * cpu:.0f}% of a core  "
+            print(f"round {round_ + 1} {name:15s}: {steps:.1f} steps/s, front end's CPU {100 * cpu:.0f}% of a core  "
                   f"(load {os.getloadavg()[0]:.2f})", flush=True)
-    local.stop()
-    local.join(30)
+    for local in (pooled, solo):
+        local.stop()
+        local.join(30)
     remote.resume()
 
     for kill in range(args.kills):

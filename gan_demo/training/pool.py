@@ -56,7 +56,10 @@ def why_not_poolable(trainer) -> str | None:
 
 def pool_key(trainer) -> tuple | None:
     """What runs of one pool share: the networks' shapes and what the stacked step cannot vary per run.
-    None: the run trains alone (why_not_poolable says why)."""
+    None: the run trains alone (why_not_poolable says why). A run trained in a Ray actor
+    (gan_demo.training.remote.RemoteRun) carries the key it was placed by, found the same way."""
+    if getattr(trainer, "remote", False):
+        return trainer.pool_key
     if why_not_poolable(trainer) is not None:
         return None
     cfg, t = trainer.cfg, trainer.cfg.train

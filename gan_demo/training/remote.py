@@ -2,16 +2,21 @@
 
 Only `python app.py --ray ...` imports this module (it imports ray; the app without the flag never does).
 A RunHost actor (one worker process, placed by Ray by its CPU and GPU needs) holds Trainers keyed by a
-server-made run id; today it hosts one run, and a later run pool can be hosted the same way (a host is
-keyed by run id, never by anything a client sent). A RemoteRun on the front end answers what the UI asks a
-Trainer (start, pause, resume, stop, change, snapshot, sample_fixed, save, state, step, ...) by calling its
-host. The front end keeps one latest checkpoint of every run (weights, optimizer state, step, history),
-pulled every `every_steps` steps or `every_s` seconds; when the host dies (its process killed, its node
-lost) the run comes back in a new host from that checkpoint, with the same run id, and trains on.
+server-made run id (never by anything a client sent) and steps them as the app does in-process: runs that
+gan_demo.training.pool would pool train as one pool there (RunPools), others alone. The front end gives each
+pool its own host (up to Placement.pool_runs live runs; a larger class opens another host, which Ray may
+place on another machine), each run that cannot be pooled a host of its own, and a comparison's two runs
+one host that paces them. A RemoteRun on the front end answers what the UI asks a Trainer (start, pause,
+resume, stop, change, snapshot, sample_fixed, save, state, step, ...) by calling its host. The front end
+keeps one latest checkpoint of every run (weights, optimizer state, step, history), pulled every
+`every_steps` steps or `every_s` seconds; when a host dies (its process killed, its node lost) all its runs
+come back together in one new host from those checkpoints (pooled or paced as before), each with its run
+id, and train on.
 """
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 import secrets
@@ -32,6 +37,7 @@ import ray  # noqa: E402
 
 from gan_demo.core import distributed
 from gan_demo.training.compare import LABELS, Comparison, check_pair, differences
+from gan_demo.training.pool import RunPools, pool_key
 from gan_demo.core.config import RunConfig
 from gan_demo.core.step_utils import StepContext
 from gan_demo.families import FAMILIES
@@ -47,6 +53,10 @@ REAL_POINTS_SENT = 2048  # 2D runs: real points sent to the front end for the pr
 log = logging.getLogger(__name__)
 
 
+ENDED = ("stopped", "finished", "diverged", "failed")  # a run in these states holds no place in its host
+_HOST_NUMBERS = itertools.count()
+
+
 class Recovering(RuntimeError):
     """The run's host died and its replacement is being started."""
 
@@ -60,6 +70,9 @@ class Placement:
     every_steps: int = 200  # pull a run's checkpoint after this many steps ...
     every_s: float = 10.0  # ... or this many seconds, whichever comes first (a lost worker loses at most this)
     poll_s: float = 1.0  # how often the front end asks the hosts whether a checkpoint is due
+    # Live runs per pool host: a class beyond it opens another pool host, which Ray may place on another
+    # machine (on one CPU a pool's total steps/s stops growing at about 12 ring8 runs: README, "A whole class").
+    pool_runs: int = 12
 
     def gpus(self) -> float:
         if self.num_gpus is not None:
@@ -85,9 +98,14 @@ class RunHost:
         self._live_quality = live_quality  # the figures a run measures while it trains (gan_demo.evaluation.live_quality)
         self._runs: dict[str, Trainer] = {}
         self._pulled_at: dict[str, float] = {}
+        self._pools = RunPools()  # poolable runs train as one stacked step here, as in the app's own process
 
     def pid(self) -> int:
         return os.getpid()
+
+    def run_ids(self) -> list[str]:
+        """The runs this host holds."""
+        return list(self._runs)
 
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -124,10 +142,13 @@ class RunHost:
 
     # --------------------------------------------------------------- commands
     def start(self, run_id: str, steps: int | None = None) -> None:
-        self._runs[run_id].start(steps)
+        """Start the run in the pool that fits it, or alone (a paced or unpoolable run)."""
+        self._pools.start(self._runs[run_id], steps)
 
-    def pause(self, run_id: str) -> None:
-        self._runs[run_id].pause()
+    def pause(self, run_id: str, *also: str) -> None:
+        """Pause the run (and the runs `also`, in the same moment: a comparison's two stop at one step)."""
+        for name in (run_id, *also):
+            self._runs[name].pause()
 
     def resume(self, run_id: str) -> None:
         self._runs[run_id].resume()
@@ -175,8 +196,13 @@ class RunHost:
                 "target_steps": t.target_steps, "steps_per_s": t.steps_per_s,
                 "stop_requested": t.stop_requested, "holds_optimizers": t.holds_optimizers,
                 "last_record": t.last_record, "live_values": t._live_values(),
-                "cfg": t.cfg.to_dict(),
+                "cfg": t.cfg.to_dict(), "pool_size": self._pool_size(t), "paced": t.pace is not None,
                 "error": None if t.error is None else f"{type(t.error).__name__}: {t.error}"}
+
+    def _pool_size(self, trainer: Trainer) -> int:
+        """How many runs share this run's pooled step (0: it trains alone or has ended)."""
+        pool = self._pools.pool_of(trainer)
+        return 0 if pool is None else len(pool)
 
     def snapshot(self, run_id: str) -> dict:
         return self._runs[run_id].snapshot()
@@ -287,41 +313,133 @@ def _never_trained(n: int):
     raise RuntimeError("a remote run's family copy on the front end is for sampling only")
 
 
+class Host:
+    """One RunHost actor as the front end sees it: its handle, the runs placed in it, what they share there (a
+    pool's key, a comparison's pacing), and its replacement when it dies: one new actor for all its runs."""
+
+    def __init__(self, runs: "RayRuns", key: tuple | None = None, slack: int | None = None):
+        self._runs = runs
+        self.placed_by = key  # the pool_key its runs share (None: a run alone, or a comparison)
+        # The registry's key of this pool (what pool_key reads of its runs): each pool host is priced on its own.
+        self.key = None if key is None else (key, next(_HOST_NUMBERS))
+        self.slack = slack  # a comparison: its runs are paced in the actor with this slack (None: not paced)
+        self.members: list["RemoteRun"] = []  # the runs placed here and not closed
+        self.actor = runs.new_host()
+        self._lock = threading.Lock()  # guards _recovery
+        self._recovery: tuple | None = None  # (the dead actor, its replacement's done event)
+
+    def live(self) -> list["RemoteRun"]:
+        """The runs here that are about to start, starting, training, paused or stopping, by their last known
+        status (no call to the actor: the registry reads this under its lock)."""
+        return [run for run in list(self.members) if run.holds_place()]
+
+    # The registry's face of a pool (gan_demo.training.pool.RunPool): its size, whether it holds a run, its
+    # price. Its runs are those started and not ended (a run placed here but not started joins at its start).
+    def __len__(self) -> int:
+        return sum(1 for run in self.live() if run.started)
+
+    def __contains__(self, run) -> bool:
+        return run.started and run in self.live()
+
+    def member_seconds(self) -> float | None:
+        return None  # priced by the registry's estimate of a run's step (the actor's timings stay there)
+
+    def replace(self, dead) -> threading.Event:
+        """Start replacing a dead actor in a thread of its own (once per dead actor, whichever of its runs
+        noticed first); the event is set when it is done or has failed."""
+        with self._lock:
+            if self._recovery is None or self._recovery[0] is not dead:
+                done = threading.Event()
+                self._recovery = (dead, done)
+                threading.Thread(target=self._recover, args=(dead, done), name="ray-recover", daemon=True).start()
+            return self._recovery[1]
+
+    def _recover(self, dead, done: threading.Event) -> None:
+        """Replace a dead actor: a new one continues every run from its latest checkpoint, as it was (training
+        or paused), pooled or paced there as before."""
+        try:
+            runs = [run for run in list(self.members) if not run._closed]
+            if self.actor is not dead or not runs:
+                return
+            actor = self._runs.new_host()
+            plans = [(run, *run._reopen(actor)) for run in runs]  # each run built there from its checkpoint
+            if self.slack is not None:  # paced before they start, as a new comparison is (paced runs train alone)
+                ray.get(actor.lockstep.remote([run.run_id for run in runs], self.slack), timeout=CALL_TIMEOUT_S)
+            for run, was, message, facts in plans:
+                run._restart(actor, was, message)
+            self.actor = actor
+            for run, was, message, facts in plans:
+                run._take_facts(facts)
+                run._status = None
+                run.recoveries += 1
+        except Exception:  # no room on the cluster, or the new actor died too: the next call tries again
+            log.warning("replacing the lost worker of %s failed", [run.run_id for run in self.members],
+                        exc_info=True)
+            with self._lock:
+                self._recovery = None
+        finally:
+            done.set()
+
+
 class RemoteRun:
     """A run trained in a RunHost actor, with the surface the UI uses from a Trainer.
 
-    Commands go to the host; a dead host is replaced from the latest checkpoint (see module docstring).
+    Commands go to its host; a dead host is replaced from the latest checkpoints (see module docstring).
     """
 
     remote = True  # the 2D lab, which steps and reads a run's nets directly, shows only its status
 
     def __init__(self, runs: "RayRuns", cfg: RunConfig, device: str, dataset=None, run_id: str | None = None,
-                 host=None):
+                 host: Host | None = None, key: tuple | None = None):
         self._runs = runs
         self.run_id = run_id or "run-" + secrets.token_hex(8)  # server-made: the host's key for this run
         self._device_arg = device
         self._dataset_ref = None if dataset is None else ray.put(dataset)
-        self._lock = threading.Lock()  # guards _recovery
-        self._recovery: tuple | None = None  # (the dead host, its replacement's done event)
         self.lock = threading.RLock()  # Explore's sampler draws under it (the nets it reads are local copies)
         self.paused_at: float | None = None  # front-end clock (the registry's slot limit)
         self.recoveries = 0  # hosts replaced so far
+        self.started = False  # start() was called (a run placed but not started holds its place in a pool host)
         self._checkpoint: dict | None = None  # the latest pulled state: one per run (bounded memory)
         self._closed = False
-        self._host = host if host is not None else runs.new_host()  # a comparison's two runs share one
-        facts = ray.get(self._host.open.remote(self.run_id, cfg.to_dict(), device, self._dataset_ref),
-                        timeout=OPEN_TIMEOUT_S)
-        self._take_facts(facts)
         self._status, self._status_at = None, 0.0
+        if host is not None:  # a comparison's host
+            host.members.append(self)
+            self._group = host
+        else:  # a pool's host, or one of its own
+            self._group = runs.place(self, key)
+        try:
+            facts = self._open(cfg)
+        except ray.exceptions.RayActorError:  # the pool's host died meanwhile (it is being replaced): a new one
+            if host is not None or key is None:
+                raise
+            self._group.members.remove(self)
+            self._group = runs.place(self, key, new=True)
+            facts = self._open(cfg)
+        self.pool_key = self._group.key  # what gan_demo.training.pool.pool_key reads (None: trains alone)
+        self._take_facts(facts)
         self.family = FamilyFace(self)
         self._refresh()
         runs.watch(self)
+
+    def _open(self, cfg: RunConfig) -> dict:
+        return ray.get(self._host.open.remote(self.run_id, cfg.to_dict(), self._device_arg, self._dataset_ref),
+                       timeout=OPEN_TIMEOUT_S)
+
+    @property
+    def _host(self):
+        """The actor that holds this run now (a new one after a recovery)."""
+        return self._group.actor
 
     def _take_facts(self, facts: dict) -> None:
         self._cfg_dict, self._cfg = facts["cfg"], RunConfig.from_dict(facts["cfg"])
         self.kind, self.series, self.quality_every = facts["kind"], tuple(facts["series"]), facts["quality_every"]
         self.device = torch.device("cpu")  # where the front end's copies are (Explore's nets); the run's is in snapshot()
         self.dataset = DatasetFace(facts["dataset"])
+
+    def holds_place(self) -> bool:
+        """Not closed, and not ended by its last known status (placed, starting, training, paused, stopping)."""
+        state = (self._status or {}).get("state", "idle")
+        return not self._closed and state not in ENDED
 
     # ------------------------------------------------------------ calls
     def _call(self, name: str, *args, timeout: float = CALL_TIMEOUT_S, wait: bool = True):
@@ -334,53 +452,36 @@ class RemoteRun:
             except ray.exceptions.RayActorError:
                 if attempt or self._closed:
                     raise
-                done = self._replace(host)
+                done = self._group.replace(host)
                 if not wait:
                     raise Recovering(self.run_id) from None
                 done.wait(OPEN_TIMEOUT_S + 4 * CALL_TIMEOUT_S)
 
-    def _replace(self, dead) -> threading.Event:
-        """Start replacing a dead host in a thread of its own (once per dead host: many runs lost with one
-        machine come back side by side); the event is set when it is done or has failed."""
-        with self._lock:
-            if self._recovery is None or self._recovery[0] is not dead:
-                done = threading.Event()
-                self._recovery = (dead, done)
-                threading.Thread(target=self._recover, args=(dead, done), name="ray-recover", daemon=True).start()
-            return self._recovery[1]
+    def _reopen(self, actor) -> tuple[dict, str, dict]:
+        """Build this run in a new actor from its latest checkpoint: (its status before, the message saying
+        so, its facts). Started again by _restart once every run of the host is built."""
+        was = self._status or {"state": "idle", "step": 0}
+        ckpt = self._checkpoint
+        from_step = ckpt["step"] if ckpt else 0
+        lost_at = max(was["step"], from_step)  # the last step the front end heard of
+        message = (f"its worker was lost at step {lost_at:,}; the run came back on a new worker from its "
+                   f"checkpoint at step {from_step:,} (steps after it are trained again)")
+        log.warning("run %s: %s", self.run_id, message)
+        facts = ray.get(actor.open.remote(self.run_id, self._cfg.to_dict() if ckpt is None else None,
+                                          self._device_arg, self._dataset_ref, ckpt, message),
+                        timeout=OPEN_TIMEOUT_S)
+        return was, message, facts
 
-    def _recover(self, dead, done: threading.Event) -> None:
-        """Replace a dead host: a new one continues from the latest checkpoint, as it was (training or paused)."""
-        try:
-            if self._host is not dead or self._closed:
-                return
-            was = self._status or {"state": "idle", "step": 0}
-            ckpt = self._checkpoint
-            from_step = ckpt["step"] if ckpt else 0
-            lost_at = max(was["step"], from_step)  # the last step the front end heard of
-            message = (f"its worker was lost at step {lost_at:,}; the run came back on a new worker from its "
-                       f"checkpoint at step {from_step:,} (steps after it are trained again)")
-            log.warning("run %s: %s", self.run_id, message)
-            host = self._runs.new_host()
-            facts = ray.get(host.open.remote(self.run_id, self._cfg.to_dict() if ckpt is None else None,
-                                             self._device_arg, self._dataset_ref, ckpt, message),
-                            timeout=OPEN_TIMEOUT_S)
-            if was["state"] in ("running", "paused", "stopping"):
-                ray.get(host.start.remote(self.run_id, was.get("target_steps")), timeout=CALL_TIMEOUT_S)
-                if was["state"] == "paused":
-                    ray.get(host.pause.remote(self.run_id), timeout=CALL_TIMEOUT_S)
-                elif was["state"] == "stopping":
-                    ray.get(host.stop.remote(self.run_id, ""), timeout=CALL_TIMEOUT_S)
-                ray.get(host.set_message.remote(self.run_id, message), timeout=CALL_TIMEOUT_S)  # start cleared it
-            self._take_facts(facts)
-            self._host, self._status = host, None
-            self.recoveries += 1
-        except Exception:  # no room on the cluster, or the new host died too: the next call tries again
-            log.warning("run %s: replacing its lost worker failed", self.run_id, exc_info=True)
-            with self._lock:
-                self._recovery = None
-        finally:
-            done.set()
+    def _restart(self, actor, was: dict, message: str) -> None:
+        """Put the rebuilt run back in the state it had: training, paused or stopping (in its pool there)."""
+        if was["state"] not in ("running", "paused", "stopping"):
+            return
+        ray.get(actor.start.remote(self.run_id, was.get("target_steps")), timeout=CALL_TIMEOUT_S)
+        if was["state"] == "paused":
+            ray.get(actor.pause.remote(self.run_id), timeout=CALL_TIMEOUT_S)
+        elif was["state"] == "stopping":
+            ray.get(actor.stop.remote(self.run_id, ""), timeout=CALL_TIMEOUT_S)
+        ray.get(actor.set_message.remote(self.run_id, message), timeout=CALL_TIMEOUT_S)  # start cleared it
 
     def _refresh(self) -> dict:
         if self._closed:  # its host is gone on purpose: the last status, ended
@@ -416,11 +517,16 @@ class RemoteRun:
 
     # ---------------------------------------------------------- commands
     def start(self, steps: int | None = None) -> None:
+        self.started = True
         self._call("start", steps)
         self._refresh()
 
     def pause(self) -> None:
         self._call("pause")
+        self._paused()
+
+    def _paused(self) -> None:
+        """After a pause: the status read again, and the front end's clock of the pause started."""
         if self._refresh()["state"] == "paused" and self.paused_at is None:
             self.paused_at = time.monotonic()
 
@@ -453,13 +559,11 @@ class RemoteRun:
         self._refresh()
 
     def close(self) -> None:
-        """Stop the run and end its host (the session is gone)."""
+        """Stop the run and free its place in its host; the host ends with its last run (the session is gone,
+        or it started a new run)."""
         self._closed = True
         self._runs.forget(self)
-        try:
-            ray.kill(self._host)
-        except Exception:  # already dead
-            log.warning("ray.kill of run %s's host failed", self.run_id, exc_info=True)
+        self._runs.leave(self)
 
     # ----------------------------------------------------------- reading
     @property
@@ -509,6 +613,16 @@ class RemoteRun:
     @property
     def error(self) -> str | None:
         return self._read()["error"]
+
+    @property
+    def pool_size(self) -> int:
+        """How many runs share this run's pooled step in its host (0: it trains alone or has ended)."""
+        return self._read()["pool_size"]
+
+    @property
+    def paced(self) -> bool:
+        """Whether its host paces it with the other run of its comparison."""
+        return self._read()["paced"]
 
     def _live_values(self) -> dict:
         return self._read()["live_values"]
@@ -561,19 +675,27 @@ class RemoteRun:
 
 
 class RemotePair(Comparison):
-    """A comparison on Ray: runs A and B in one host, paced together there (Lockstep) as in-process.
-    After a lost worker each run comes back on its own, and the two train on without the pacing."""
+    """A comparison on Ray: runs A and B in one host, paced together there (Lockstep) as in-process, and
+    after a lost worker both back in one new host, paced again."""
 
     def __init__(self, runs: "RayRuns", cfg_a: RunConfig, cfg_b: RunConfig, run_ids: dict[str, str],
                  slack: int = 0):
         check_pair(cfg_a, cfg_b)
-        host = runs.new_host()
+        host = Host(runs, slack=slack)  # a lost host comes back with both runs, paced again
         self.runs = {label: RemoteRun(runs, cfg, runs.device, run_id=run_ids[label], host=host)
                      for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
         self.started = dict(zip(LABELS, (cfg_a, cfg_b)))
         self.diff = differences(self.runs["A"].cfg, self.runs["B"].cfg)
-        ray.get(host.lockstep.remote([run.run_id for run in self.runs.values()], slack), timeout=CALL_TIMEOUT_S)
+        ray.get(host.actor.lockstep.remote([run.run_id for run in self.runs.values()], slack),
+                timeout=CALL_TIMEOUT_S)
         self.lockstep = None  # in the host
+
+    def pause(self, which: str | None = None) -> None:
+        """One call pauses both runs (two calls would let the second run on alone while the first is paused)."""
+        picked = self.pick(which)
+        picked[0]._call("pause", *(run.run_id for run in picked[1:]))
+        for run in picked:
+            run._paused()
 
     def step(self, which: str | None = None) -> dict[str, dict]:
         picked = self.pick(which)
@@ -589,6 +711,9 @@ class RayRuns:
         self.device = device
         self.live_quality = live_quality  # handed to every host: the figures its runs measure while they train
         self._actor = ray.remote(RunHost)
+        self._pool_hosts: dict[tuple, list[Host]] = {}  # pool_key -> the hosts of its pools, in order opened
+        self._place_lock = threading.Lock()  # placing a run and a host's last run leaving never interleave
+        self.pools = RayPools(self)  # the registry's face of these pools (SessionRegistry.pools)
         self._watched: "weakref.WeakSet[RemoteRun]" = weakref.WeakSet()
         self._watch_lock = threading.Lock()
         self._closed = threading.Event()
@@ -615,12 +740,49 @@ class RayRuns:
     def new_host(self):
         p = self.placement
         # max_restarts=0: a dead host is replaced by RemoteRun from its checkpoint, not restarted empty by Ray.
-        return self._actor.options(num_cpus=p.num_cpus, num_gpus=p.gpus(), max_concurrency=8,
+        # max_concurrency: a pool host answers every run's status, join and checkpoint calls at once.
+        return self._actor.options(num_cpus=p.num_cpus, num_gpus=p.gpus(), max_concurrency=8 + 2 * p.pool_runs,
                                    max_restarts=0).remote(self.live_quality)
 
     def make_run(self, cfg: RunConfig, device=None, dataset=None, run_id: str | None = None) -> RemoteRun:
-        """The registry's run factory (the front end's device is not the workers'; self.device is)."""
-        return RemoteRun(self, cfg, self.device, dataset=dataset, run_id=run_id)
+        """The registry's run factory (the front end's device is not the workers'; self.device is): a run that
+        the app would pool goes into the host of a pool of its kind with room, or opens one; others train alone."""
+        return RemoteRun(self, cfg, self.device, dataset=dataset, run_id=run_id, key=placement_key(cfg, dataset))
+
+    def place(self, run: RemoteRun, key: tuple | None, new: bool = False) -> Host:
+        """Where a new run goes: alone in a host of its own (key None), or into the pool host of its key with
+        the fewest live runs below Placement.pool_runs, else a new one (new=True: a new one). The run is counted
+        there at once, so racing starts fill the hosts evenly."""
+        with self._place_lock:
+            if key is None:
+                host = Host(self)
+            else:
+                hosts = self._pool_hosts.setdefault(key, [])
+                room = [h for h in hosts if len(h.live()) < self.placement.pool_runs]
+                if new or not room:
+                    hosts.append(Host(self, key=key))
+                    room = hosts[-1:]
+                host = min(room, key=lambda h: len(h.live()))
+            host.members.append(run)
+            return host
+
+    def leave(self, run: RemoteRun) -> None:
+        """A closed run leaves its host: the host drops the run (freeing its memory there), and ends with
+        its last run."""
+        host = run._group
+        with self._place_lock:
+            if run in host.members:
+                host.members.remove(run)
+            last = not host.members
+            if last and host in self._pool_hosts.get(host.placed_by, []):
+                self._pool_hosts[host.placed_by].remove(host)
+        try:
+            if last:
+                ray.kill(host.actor)
+            else:
+                host.actor.close.remote(run.run_id)
+        except Exception:  # already dead
+            log.warning("ending run %s in its host failed", run.run_id, exc_info=True)
 
     def make_pair(self, cfg_a: RunConfig, cfg_b: RunConfig, device=None, run_ids: dict | None = None) -> RemotePair:
         """The registry's comparison factory: runs A and B in one host, keyed by the session's run ids."""
@@ -659,3 +821,34 @@ class RayRuns:
     def close(self) -> None:
         self._closed.set()
         self._thread.join(self.placement.poll_s + CALL_TIMEOUT_S)
+
+
+def placement_key(cfg: RunConfig, dataset=None) -> tuple | None:
+    """The pool_key a run of this config would have (None: it trains alone), found as the app finds it in-process:
+    on a Trainer built here, on the CPU, for GANs on 2D data only (only those pool; their data is small)."""
+    if cfg.family != "gan" or cfg.kind != "2d":
+        return None
+    return pool_key(Trainer(cfg, device="cpu", dataset=dataset))
+
+
+class RayPools:
+    """The session registry's face of the pools on Ray (as gan_demo.training.pool.RunPools in-process): the
+    pool host a run is in prices it, so a class's pooled runs share their slots as in the app's own process."""
+
+    def __init__(self, runs: RayRuns):
+        self._runs = runs
+
+    def start(self, run: RemoteRun, steps: int | None = None) -> None:
+        run.start(steps)  # placed at make_run; its host pools it
+
+    def pool_of(self, run) -> Host | None:
+        host = getattr(run, "_group", None)
+        return host if host is not None and host.key is not None and run in host else None
+
+    def joining(self, run) -> Host | None:
+        host = getattr(run, "_group", None)
+        return host if host is not None and host.key is not None and len(host) else None
+
+    @property
+    def running(self) -> int:
+        return sum(len(h) for hosts in list(self._runs._pool_hosts.values()) for h in hosts)

@@ -109,7 +109,7 @@ class AppContext:
 
             runs = RayRuns.connect(ray, device=device, live_quality=live_quality)
             registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
-            registry.pools = None  # runs on Ray train in their actors, one slot each
+            registry.pools = runs.pools  # pooled runs share one actor per pool, priced as in-process
             registry.on_drop.append(runs.forget_session)
         pictures = PictureCache()
         registry.on_drop.append(lambda session: pictures.forget(session.trainer))

@@ -259,7 +259,11 @@ class SessionRegistry:
         if budget is not None:
             budget.attach(trainer)
         price, joining = self._price_new(trainer)
-        self._reserve(session, 1, price, joining)
+        try:
+            self._reserve(session, 1, price, joining)
+        except Busy:
+            _close_remote(trainer)  # a refused run on Ray frees its place in its actor
+            raise
         try:
             self._end_live_runs(session)
             _close_remote(session.trainer)

@@ -2,6 +2,7 @@
 removed node lose at most the last checkpoint, session expiry frees the actors, and the app without --ray
 never imports ray."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import torch
 os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # no Ray call may join a cluster left by another test
 ray = pytest.importorskip("ray")
 
+from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from gan_demo.training.pool import RunPools  # noqa: E402
 from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.training.trainer import Trainer  # noqa: E402
 from tests.configs import toy_cfg  # noqa: E402
@@ -71,7 +74,9 @@ def test_a_run_through_the_proxy_has_the_in_process_numbers(runs, tmp_path):
     torch.set_num_threads(1)  # as in the actor (Ray gives it one thread per CPU reserved)
     try:
         local = Trainer(cfg)
-        assert local.run() == "finished"
+        RunPools().start(local)  # as the app trains it in-process: a pool of one (so does the actor)
+        local.join(WAIT_S)
+        assert local.state == "finished" and local.pool_note is None
     finally:
         torch.set_num_threads(threads)
     remote = runs.make_run(cfg, run_id="run-0123456789abcdef")
@@ -136,6 +141,63 @@ def test_a_killed_worker_loses_at_most_the_last_checkpoint(runs):
     run.close()
 
 
+def test_runs_the_app_would_pool_share_one_actor_and_come_back_together(runs):
+    from gan_demo.ui.sessions import SessionRegistry
+
+    registry = SessionRegistry(max_runs=2, pools=runs.pools)  # as app.py sets it up with --ray
+    registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
+    registry.on_drop.append(runs.forget_session)
+    try:
+        sessions = [registry.get(f"student-{i}") for i in range(3)]
+        group = [registry.start(s, toy_cfg(steps=10**6, seed=i), "cpu") for i, s in enumerate(sessions)]
+        host = group[0]._group
+        assert all(run._group is host for run in group) and len({run.host_pid() for run in group}) == 1
+        assert {registry.pools.pool_of(run) for run in group} == {host}
+        assert registry.slots_in_use() == pytest.approx(1.0)  # one pool of three tiny runs: one slot, as in-process
+        wait_for(lambda: all(run.pool_size == 3 for run in group), "the three runs to train as one pool")
+        wait_for(lambda: all(run.step >= 5 for run in group), "every pooled run to advance")
+        wait_for(lambda: all((run.checkpoint_step or 0) >= 20 for run in group), "a checkpoint of every run")
+        before = {run.run_id: run.checkpoint_step for run in group}
+        pid = group[0].host_pid()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: all(run.recoveries == 1 for run in group), "every run's recovery", every=0.2)
+        assert len({run.host_pid() for run in group}) == 1 and group[0].host_pid() != pid
+        for run in group:  # each from its own checkpoint, saying so
+            found = re.search(r"checkpoint at step ([\d,]+)", run.message)
+            assert "worker was lost" in run.message and found, run.message
+            assert int(found.group(1).replace(",", "")) >= before[run.run_id]
+        restored = {run.run_id: int(re.search(r"checkpoint at step ([\d,]+)", run.message).group(1).replace(",", ""))
+                    for run in group}
+        wait_for(lambda: all(run.step > restored[run.run_id] + 5 and run.state == "running" for run in group),
+                 "every run to train on after the recovery")
+        wait_for(lambda: all(run.pool_size == 3 for run in group), "the three runs to be pooled again")
+    finally:
+        registry.close()
+    wait_for(lambda: _dead(group[0]._host), "the pool's actor to end with its last run")
+
+
+def test_a_comparison_whose_worker_dies_comes_back_paced(runs):
+    pair = runs.make_pair(toy_cfg(steps=10**6), toy_cfg(steps=10**6, lr_d=0.0005))
+    a, b = pair.runs["A"], pair.runs["B"]
+    pair.start()
+    wait_for(lambda: min(a.checkpoint_step or 0, b.checkpoint_step or 0) >= 20, "a checkpoint of both runs")
+    pid = a.host_pid()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: a.recoveries == b.recoveries == 1, "both runs' recovery", every=0.2)
+    assert a._host is b._host and a.host_pid() != pid
+    assert a.paced and b.paced and a.pool_size == b.pool_size == 0  # paced there, so each trains alone
+    resumed = max(a.step, b.step)
+    wait_for(lambda: min(a.step, b.step) > resumed + 10, "both runs to train on after the recovery")
+    pair.pause()
+    wait_for(lambda: a.state == b.state == "paused", "the comparison to pause")
+    # Paced: neither ran ahead (each proxy's step is its last status read, so read until they settle).
+    wait_for(lambda: abs(a.step - b.step) <= 1, "both paused runs' steps to read within one of each other")
+    for run in (a, b):
+        run.stop()
+        run.join(WAIT_S)
+        run.close()
+
+
 def test_a_session_on_ray_trains_compares_and_frees_its_actors(local_ray, tmp_path):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gan_demo.ui.app import AppContext
@@ -166,12 +228,14 @@ def _session_on_ray(ctx, registry, tmp_path):
     from gan_demo.ui.tabs.lab import in_lab, status_text
 
     assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only
-    # A new run replaces the session's run: the old one's actor is ended at once.
-    replaced = run._host
+    # A new run replaces the session's run: it joins the same pool's actor, and the old one leaves it at once.
+    replaced, replaced_id = run._host, run.run_id
     registry.start(session, toy_cfg(steps=10**6), ctx.device)
     assert session.trainer is not run and run.state == "stopped" and not run.running
     run = session.trainer
-    wait_for(lambda: _dead(replaced), "the replaced run's actor to end")
+    assert run._host is replaced and registry.pools.pool_of(run) is run._group
+    wait_for(lambda: ray.get(replaced.run_ids.remote(), timeout=WAIT_S) == [run.run_id],
+             f"the replaced run {replaced_id} to leave its actor")
     # A comparison: runs A and B in one actor, paced together, stepped by hand, saved.
     pair = registry.start_pair(session, toy_cfg(steps=10**6), toy_cfg(steps=10**6, lr_d=0.0005), ctx.device)
     a, b = pair.runs["A"], pair.runs["B"]
