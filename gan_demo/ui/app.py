@@ -148,7 +148,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             with gr.Tab("Quality", id="quality"):
                 quality_tab.build(ctx)
             with gr.Tab("2D lab", id="lab"):
-                lab = lab_tab.build(ctx, train)
+                lab_tab.build(ctx, train)
             with gr.Tab("Lessons", id="lessons"):
                 lessons = lessons_tab.build(ctx)
         # Cross-tab wiring: a lesson fills the Train tab; a run is sent to Explore.

@@ -7,6 +7,7 @@ import weakref
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 
 from gan_demo.explore.lab import lab_state
 from gan_demo.render.viz import default_bounds, lab_image
@@ -42,13 +43,13 @@ def view_of(trainer: Trainer) -> _View:
         return view
 
 
-def lab_picture(trainer: Trainer, show) -> tuple["Image.Image", dict]:
+def lab_picture(trainer: Trainer, show) -> tuple[Image.Image, dict]:
     """The run's lab numbers (lab_state) and its picture with the layers in `show`."""
     state = lab_state(trainer, view_of(trainer).bounds, res=HEAT_RES, n_fake=N_FAKE)
     return render(trainer, show, state), state
 
 
-def render(trainer: Trainer, show, state: dict) -> "Image.Image":
+def render(trainer: Trainer, show, state: dict) -> Image.Image:
     """The lab picture of a 2D run from its lab_state: real and generated points plus the layers in `show`."""
     view = view_of(trainer)
     show = set(show or ())

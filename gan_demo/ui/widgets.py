@@ -10,6 +10,7 @@ import math
 import shutil
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from gan_demo.explore.latent import z_from_seed
 from gan_demo.render.viz import default_bounds, points_image
 from gan_demo.ui.errors import user_error
 from gan_demo.ui.tempdirs import temp_dir
+
+if TYPE_CHECKING:  # annotations only: the module builds no layout
+    import gradio as gr
 
 N_SLIDERS = 8  # latent sliders shown (raw z dimensions 0..7, or the first 8 principal directions)
 SLIDER_MAX = 3.0  # sliders move the latent by -3..3 units (z ~ N(0, I): three standard deviations)

@@ -15,7 +15,6 @@ import torch
 os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # no Ray call may join a cluster left by another test
 ray = pytest.importorskip("ray")
 
-from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from gan_demo.training.pool import RunPools  # noqa: E402
 from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.training.trainer import Trainer  # noqa: E402
