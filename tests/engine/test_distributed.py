@@ -165,7 +165,7 @@ class HookedTrainer(Trainer):
         here = self.dist.rank == rank and self.step == step
         if here and what == "poison_weight":
             with torch.no_grad():
-                next(self.D.parameters()).fill_(float("nan"))
+                next(self.family.D.parameters()).fill_(float("nan"))
         out, seconds = super()._step_tensors()
         if here and what == "nan_reading":  # a NaN in this rank's numbers alone: the weights never see it
             out["loss_g"] = out["loss_g"] * float("nan")
