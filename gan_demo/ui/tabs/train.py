@@ -693,7 +693,7 @@ def build(ctx) -> dict:
                 resume = gr.Button("Resume", interactive=False, elem_id="resume", min_width=80)
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop", min_width=80)
                 reset = gr.Button("Reset", interactive=False, elem_id="reset", min_width=80)
-                quick_digits = gr.Button(QUICK_DIGITS_LABEL, elem_id="train_quick_digits", min_width=80)
+                quick_digits = gr.Button(QUICK_DIGITS_LABEL, elem_id="train_quick_digits", min_width=170)
             apply_now = gr.Button("Apply changed settings to the running run", interactive=False, size="sm",
                                   elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
