@@ -279,7 +279,12 @@ def image_routes(ctx) -> ImageRoutes:
 def add_routes(app, ctx) -> None:
     """GET /image, /explore/image and /interpolate/frame on the server's app, ahead of Gradio's catch-all page."""
     routes = image_routes(ctx)
-    for path, handler in (("/image", routes.pretrained_image), (EXPLORE_PATH, routes.explore_image),
-                          (FRAME_PATH, routes.frame)):
+    add_get_routes(app, (("/image", routes.pretrained_image), (EXPLORE_PATH, routes.explore_image),
+                         (FRAME_PATH, routes.frame)))
+
+
+def add_get_routes(app, routes) -> None:
+    """(path, handler) pairs as plain GET routes, each moved ahead of Gradio's catch-all page route."""
+    for path, handler in routes:
         app.add_api_route(path, handler, methods=["GET"], include_in_schema=False)
         app.router.routes.insert(0, app.router.routes.pop())

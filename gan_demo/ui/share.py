@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from gan_demo.core.config import IMAGE_DATASETS, TOY_DATASETS
-from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, RouteError, png
+from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, RouteError, add_get_routes, png
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.run_views import plot_columns, plots_for
 
@@ -315,10 +315,8 @@ def shares_of(ctx) -> Shares:
 def add_routes(app, ctx) -> None:
     """GET /watch/<token>, /watch/<token>/picture and /watch/<token>/status, ahead of Gradio's catch-all page."""
     shares = shares_of(ctx)
-    for path, handler in ((f"{WATCH_PATH}/{{token}}", shares.page), (f"{WATCH_PATH}/{{token}}/picture", shares.picture),
-                          (f"{WATCH_PATH}/{{token}}/status", shares.status)):
-        app.add_api_route(path, handler, methods=["GET"], include_in_schema=False)
-        app.router.routes.insert(0, app.router.routes.pop())
+    add_get_routes(app, ((f"{WATCH_PATH}/{{token}}", shares.page), (f"{WATCH_PATH}/{{token}}/picture", shares.picture),
+                         (f"{WATCH_PATH}/{{token}}/status", shares.status)))
 
 
 # ----------------------------------------------------------------------------- the Train tab's row
