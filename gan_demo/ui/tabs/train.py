@@ -26,6 +26,7 @@ from gan_demo.data.stacked import NAME as STACKED
 from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
+from gan_demo.ui.explore_images import png
 from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, WEB_MINUTES, cli_command, config_from_values,
                                swap_defaults, time_budget, values_for)
 from gan_demo.ui.limits import WEB_LIMITS, check_live_change
@@ -223,12 +224,6 @@ def _button_updates(state: str | None) -> list:
     flags = (not live, state == "running", state == "paused", live, state is not None, state is not None,
              state is not None, live)
     return [gr.update(interactive=f) for f in flags]
-
-
-def _png(picture: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 # ============================================================================ the handlers
@@ -455,7 +450,7 @@ class Train:
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
-                session.keep_frame(snap["step"], _png(picture))
+                session.keep_frame(snap["step"], png(picture))
             tl = session.timeline  # read after keep_frame: thinning replaces the deque
             if len(tl) != current.frames:
                 current.frames = len(tl)
