@@ -120,6 +120,8 @@ class FamilySpec:
     defaults: Callable[["RunConfig", int | None], None] | None = None  # (cfg, n_images): fill its auto values in place, before the shared defaults
     check: Callable[[Callable, Any, str], None] | None = None  # (check, its settings, kind): its own section's ranges; check(ok, name, msg)
     choices: dict = field(default_factory=dict)  # its own fields whose values come from a fixed list (CLI choices)
+    faces: dict = field(default_factory=dict)  # setting -> core.faces.Face (None: no control): its controls in the web app
+    title: str = ""  # its choice in the web app's family picker ("GAN: generator + discriminator"); default: its name
 
 
 FAMILY_SPECS: dict[str, FamilySpec] = {}  # name -> FamilySpec, filled by gan_demo.families

@@ -8,7 +8,9 @@ from torch import nn
 
 from gan_demo.core import distributed
 from gan_demo.families.augment import augment, overfit_sign, parse_policy
-from gan_demo.core.config import FamilySpec, RunConfig, auto_augment
+from gan_demo.core.config import (AUGMENT_CHOICES, D_NORMS, LOSSES, MAX_MBSTD_GROUP, MAX_PACK, FamilySpec, RunConfig,
+                                  auto_augment)
+from gan_demo.core.faces import Face, Place
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
 from gan_demo.families.losses import PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty
 from gan_demo.families.plots import Plot
@@ -76,7 +78,38 @@ SCORE_PLOT = Plot({"d_real": SCORE_REAL, "d_fake": SCORE_FAKE},
 R_T_PLOT = Plot({"r_t": R_T}, "r_t: the average sign of D on real images (ADA). Near +1, D is sure of every "
                 "real image: it memorises them; near 0 is healthy", "r_t")
 
-SPEC = FamilySpec(name="gan", z_dim=DEFAULT_Z_DIM, shared=SETTINGS, live=LIVE, defaults=resolve_defaults)
+# Its settings' controls in the web app: a student's words, the control, its place on the Train tab (the lesson's
+# part or a fold, numbered among the shared controls of gan_demo.ui.forms) and its B field on Compare.
+FACES = {
+    "loss": Face("Game rules (loss)", "How the judge D and the generator G score each other.", "radio",
+                 choices=LOSSES, train=Place("lesson", 30), compare=Place("open", 11, "family")),
+    "lr_g": Face("Learning rate G", "How big the generator's update steps are.", minimum=0, step=1e-4,
+                 train=Place("training", 20, "lr"), compare=Place("open", 20, "lr")),
+    "lr_d": Face("Learning rate D", "How big the judge's update steps are.", minimum=0, step=1e-4,
+                 train=Place("training", 21, "lr"), compare=Place("open", 21, "lr")),
+    "n_critic": Face("D steps per G step", "Train the judge this many times per generator step.", "slider", 1, 10, 1,
+                     train=Place("training", 31), compare=Place("open", 30, "critic")),
+    "d_norm": Face("Judge normalisation", "Keeps the judge's numbers in check.", "dropdown", choices=D_NORMS,
+                   train=Place("advanced", 20), compare=Place("more", 31, "augment")),
+    "mbstd_group": Face("Judge sees the spread", "Minibatch stddev: D sees how alike groups of this size are; 0 = off.",
+                        minimum=0, maximum=MAX_MBSTD_GROUP, whole=True, train=Place("advanced", 30, "view"),
+                        compare=Place("more", 40, "view")),
+    "pack": Face("Judge sees packs", "PacGAN: D judges this many samples at once; 0 or 1 = off.", minimum=0,
+                 maximum=MAX_PACK, whole=True, train=Place("advanced", 31, "view"), compare=Place("more", 41, "view")),
+    "gp_weight": Face("Gradient penalty", "WGAN-GP: keeps the critic smooth (1-Lipschitz).", minimum=0,
+                      train=Place("advanced", 50, "penalty"), compare=Place("open", 31, "critic")),
+    "r1_gamma": Face("R1 penalty", "Keeps the judge smooth on real data; 0 = off.", minimum=0, step=0.05,
+                     train=Place("advanced", 51, "penalty"), compare=Place("open", 32, "critic")),
+    "ema_decay": Face("G_ema averaging", "The pictures come from an average of G; 0 = off.", minimum=0, maximum=0.9999,
+                      step=0.0005, train=Place("advanced", 60, "average"), compare=Place("more", 20, "average")),
+    "lr_decay": Face("Slow down at the end", "Share of the run over which the learning rates shrink.", minimum=0,
+                     maximum=1, step=0.1, train=Place("advanced", 61, "average"), compare=Place("more", 21, "average")),
+    "augment": Face("Augment images", "Shift and recolour images the judge sees (stops memorising).", "dropdown",
+                    choices=AUGMENT_CHOICES, train=Place("advanced", 70), compare=Place("more", 30, "augment")),
+}
+
+SPEC = FamilySpec(name="gan", z_dim=DEFAULT_Z_DIM, shared=SETTINGS, live=LIVE, defaults=resolve_defaults, faces=FACES,
+                  title="GAN: generator + discriminator")
 
 
 class GAN:

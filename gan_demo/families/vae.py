@@ -9,6 +9,7 @@ from torch import nn
 
 from gan_demo.core import distributed
 from gan_demo.core.config import ConfigError, FamilySpec, RunConfig
+from gan_demo.core.faces import Face, Place
 from gan_demo.core.step_utils import StepContext, data_scale, grad_norm
 from gan_demo.families.losses import RECONSTRUCTIONS, bernoulli_nll, gaussian_kl, gaussian_nll, kl_weight
 from gan_demo.families.nets import (DCGANGenerator, MLPGenerator, StepCost, checked_labels, count_params, dcgan_down,
@@ -73,8 +74,21 @@ PLOTS = (Plot({"recon": "reconstruction", "kl": "KL"}, "Reconstruction −log p(
          Plot({"elbo": "ELBO"}, "ELBO = −(reconstruction + KL): a lower bound on log p(x), higher is better",
               "ELBO (nats)"))
 
+# Its settings' controls in the web app (as the GAN's FACES); recon_sigma has none: the web app keeps its default.
+FACES = {
+    "recon": Face("Rebuild error", "How a rebuilt sample is compared with the real one.", "radio",
+                  choices=RECONSTRUCTIONS, train=Place("lesson", 31), compare=None),
+    "recon_sigma": None,
+    "beta": Face("β (squeeze)", "More: smoother latent space, blurrier images.", minimum=0, step=0.1,
+                 train=Place("lesson", 42, "run"), compare=Place("more", 70, "vae")),
+    "kl_warmup": Face("KL warm-up steps", "Start with no squeeze and ramp up over these steps.", minimum=0, whole=True,
+                      train=Place("training", 30), compare=None),
+    "lr_vae": Face("Learning rate", "How big each update step is.", minimum=0, step=1e-4,
+                   train=Place("training", 22, "lr"), compare=Place("more", 71, "vae")),
+}
+
 SPEC = FamilySpec(name="vae", z_dim=DEFAULT_Z_DIM, settings=VAESettings, live=LIVE, defaults=resolve_defaults,
-                  check=check_settings, choices={"recon": RECONSTRUCTIONS})
+                  check=check_settings, choices={"recon": RECONSTRUCTIONS}, faces=FACES, title="VAE: encoder + decoder")
 
 
 def fit_to(cfg: RunConfig, dataset) -> RunConfig:

@@ -8,54 +8,149 @@ import json
 import math
 from pathlib import Path
 
-from gan_demo.core.config import (FAMILY_NAMES, IMAGE_DATASETS, LOSSES, MAX_SCHEDULE, SERVER_ONLY, TOY_DATASETS, ConfigError,
-                                  DataConfig, RunConfig, TrainConfig, field_type, section_classes, web_settings)
+from gan_demo.core.config import (ACTIVATIONS, ARCHS, FAMILY_SPECS, IMAGE_DATASETS, IMG_SIZES, LOSSES,
+                                  MAX_SCHEDULE, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, RegistryView,
+                                  RunConfig, TrainConfig, family_settings_classes, field_type, section_classes,
+                                  web_settings)
+from gan_demo.core.faces import COMPARE_FOLDS, TRAIN_FOLDS, Face, Place, family_faces
 from gan_demo.training.budget import TimeBudget
 from gan_demo.ui.limits import WEB_LIMITS, check_web_limits
+from gan_demo.ui.plain_words import WORDS
 
 
 WEB_MINUTES = 60  # the longest time budget a web run may ask for (its steps also stay within WEB_LIMITS)
 
-# The controls, by RunConfig field name, in the order handlers receive them.
-CONTROL_FIELDS = ("family", "dataset", "img_size", "channels", "arch", "z_dim", "width", "depth", "activation", "ngf",
-                  "ndf", "d_norm", "mbstd_group", "pack", "conditional", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size",
-                  "n_critic", "gp_weight", "r1_gamma", "ema_decay", "lr_decay", "augment", "recon", "beta", "kl_warmup",
-                  "lr_vae", "steps",
-                  "seed")
-# Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
-# the resolved value instead, and a value equal to it goes back to None, so the config stays "auto".
-AUTO_FIELDS = ("z_dim", "width", "ngf", "ndf", "lr_g", "lr_d", "beta1", "batch_size", "r1_gamma", "steps", "recon", "lr_vae",
-               "lr_decay", "mbstd_group")
-# Controls only one family reads: shown when it is picked, hidden for the other (each family's FamilySpec.shared and settings).
-FAMILY_ONLY = {"gan": ("loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "ema_decay",
-                       "lr_decay", "augment"),
-               "vae": ("recon", "beta", "kl_warmup", "lr_vae")}
+# The shared settings' controls (each family's own come from its FamilySpec.faces): a student's words
+# (plain_words.WORDS), the control and its bounds, its place on the Train tab (numbered in tens, so that a family's
+# controls sit between them) and its B field on Compare (None: B keeps A's). The family and dataset pickers'
+# choices come from the registries.
+def _shared(name: str, control: str = "number", train: Place = Place("training"), compare: Place | None = None,
+            **bounds) -> Face:
+    return Face(*WORDS[name], control, train=train, compare=compare, **bounds)
+
+
+SHARED_FACES = {
+    "family": _shared("family", "radio", Place("lesson", 10), Place("open", 10, "family")),
+    "dataset": _shared("dataset", "dropdown", Place("lesson", 20)),
+    "steps": _shared("steps", train=Place("lesson", 40, "run"), compare=Place("open", 41, "length"), minimum=1,
+                     maximum=WEB_LIMITS["steps"], whole=True),
+    "seed": _shared("seed", train=Place("lesson", 41, "run"), minimum=0, whole=True),
+    "batch_size": _shared("batch_size", train=Place("training", 10, "size"), compare=Place("open", 40, "length"),
+                          minimum=1, maximum=WEB_LIMITS["batch_size"], whole=True),
+    "z_dim": _shared("z_dim", train=Place("training", 11, "size"), compare=Place("more", 51, "size"), minimum=1,
+                     maximum=WEB_LIMITS["z_dim"], whole=True),
+    "width": _shared("width", "slider", Place("model", 10), Place("more", 50, "size"), minimum=8,
+                     maximum=WEB_LIMITS["width"], step=8),
+    "depth": _shared("depth", "slider", Place("model", 20), minimum=1, maximum=WEB_LIMITS["depth"], step=1),
+    "activation": _shared("activation", "dropdown", Place("model", 30), choices=ACTIVATIONS),
+    "ngf": _shared("ngf", "slider", Place("model", 40), Place("more", 60, "channels"), minimum=4,
+                   maximum=WEB_LIMITS["ngf"], step=4),
+    "ndf": _shared("ndf", "slider", Place("model", 50), Place("more", 61, "channels"), minimum=4,
+                   maximum=WEB_LIMITS["ndf"], step=4),
+    "img_size": _shared("img_size", "dropdown", Place("model", 60), choices=IMG_SIZES),
+    "channels": _shared("channels", "dropdown", Place("model", 70),
+                        choices=(("the dataset's own", 0), ("1 (grayscale)", 1), ("3 (RGB)", 3))),
+    "conditional": _shared("conditional", "checkbox", Place("model", 80)),
+    "arch": _shared("arch", "radio", Place("advanced", 10), choices=ARCHS),
+    "beta1": _shared("beta1", train=Place("advanced", 40, "adam"), compare=Place("more", 10, "adam"), minimum=0,
+                     maximum=0.999, step=0.05),
+    "beta2": _shared("beta2", train=Place("advanced", 41, "adam"), compare=Place("more", 11, "adam"), minimum=0,
+                     maximum=0.9999, step=0.001),
+}
+# Shared controls one dataset kind reads: shown for it, hidden for the other (the Train tab's Model fold).
+KIND_ONLY = {"2d": ("width", "depth", "activation"), "image": ("ngf", "ndf", "img_size", "channels", "conditional")}
+
+
+def _faces() -> list[tuple[str, str | None, Face]]:
+    """(setting, the family that owns it or None, its face) for every control: the shared ones, then each registered
+    family's in registration order."""
+    out = [(name, None, face) for name, face in SHARED_FACES.items()]
+    for family, spec in FAMILY_SPECS.items():
+        out += [(name, family, face) for name, face in family_faces(spec).items()]
+    return out
+
+
+def _in_order(folds: tuple, place_of) -> dict:
+    """{setting: face} of the faces with a place, in page order: by fold, then order (ties: shared first, then
+    the families in registration order)."""
+    placed = [(name, face, place_of(face)) for name, _, face in _faces() if place_of(face) is not None]
+    placed.sort(key=lambda item: (folds.index(item[2].fold), item[2].order))
+    return {name: face for name, face, _ in placed}
+
+
+def fold_rows(faces: dict, place_of, fold: str) -> list[tuple[str | None, list[str]]]:
+    """The controls of one fold, in order, as (row name, settings): those that share a row name and follow each
+    other sit in one row; a control without a row name has a line of its own (row name None)."""
+    out: list[tuple[str | None, list[str]]] = []
+    for name, face in faces.items():
+        place = place_of(face)
+        if place.fold != fold:
+            continue
+        if place.row is not None and out and out[-1][0] == place.row:
+            out[-1][1].append(name)
+        else:
+            out.append((place.row, [name]))
+    return out
+
+
+def train_place(face: Face) -> Place:
+    return face.train
+
+
+def compare_place(face: Face) -> Place | None:
+    return face.compare
+
+
+# The controls, by RunConfig field name, in page order (the order handlers receive them): name -> its Face.
+CONTROL_FIELDS = RegistryView(lambda: _in_order(TRAIN_FOLDS, train_place))
+# Controls only one family reads: shown when it is picked, hidden for the others (each family's faces).
+FAMILY_ONLY = RegistryView(lambda: {family: tuple(name for name, owner, _ in _faces() if owner == family)
+                                    for family in FAMILY_SPECS})
 SECTION_OF = web_settings()  # the one map from a setting's name to its config section (gan_demo.core.config)
 CONFIG_CLASS = section_classes()  # section -> its dataclass (each registered family's own included)
-NONE_MEANS_AUTO = {name for name, section in SECTION_OF.items()
-                   if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}  # fields whose default is None
+
+
+def _none_means_auto() -> set[str]:
+    """The settings whose default is None ("auto")."""
+    return {name for name, section in SECTION_OF.items()
+            if section != "run" and getattr(CONFIG_CLASS[section](), name) is None}
+
+
+# Auto fields (None in the config: "the default for this dataset kind, loss and family"): the controls show
+# the resolved value instead, and a value equal to it goes back to None, so the config stays "auto". The
+# channels control has a word of its own for auto (0: "the dataset's own").
+def _auto_fields() -> dict:
+    auto = _none_means_auto()
+    return {name: face for name, face in CONTROL_FIELDS.items() if name != "channels" and name in auto}
+
+
+AUTO_FIELDS = RegistryView(_auto_fields)
 SAME = ""  # a B control left empty: the same as A
-# The settings B can change, in the order of the tab's controls ("same as A" when empty). The data and the
-# seed are A's: a comparison changes how the models learn, not what they learn from.
-B_FIELDS = ("family", "loss", "lr_g", "lr_d", "n_critic", "gp_weight", "r1_gamma", "beta1", "beta2", "d_norm",
-            "mbstd_group", "pack",
-            "ema_decay", "lr_decay", "augment", "batch_size", "steps", "width", "z_dim", "ngf", "ndf", "beta", "lr_vae", "schedule")
+# The settings B can change, in the order of Compare's controls ("same as A" when empty), and B's schedule. The
+# data and the seed are A's: a comparison changes how the models learn, not what they learn from.
+B_FIELDS = RegistryView(lambda: {**_in_order(COMPARE_FOLDS, compare_place), "schedule": None})
 MAX_SCHEDULE_TEXT = 100_000  # characters of B's schedule box (1,000 changes take ~30,000)
 
 
 def resolved_defaults(dataset: str = "ring8", loss: str = "nonsaturating", family: str = "gan") -> dict:
     """The values the auto fields take for this dataset, loss and family (a VAE: z_dim 2 or 16, beta1 0.9).
 
-    The vae section's fields take a VAE's defaults whatever the family, so a GAN's hidden VAE controls
-    show them too (and go back to None: a GAN's config keeps its vae section "auto").
+    A family's own section takes that family's defaults whatever the picked family, so a GAN's hidden VAE
+    controls show a VAE's (and go back to None: a GAN's config keeps its vae section "auto").
     """
     def resolve(name: str) -> RunConfig:
         return RunConfig(family=name, data=DataConfig(dataset=dataset or "ring8"), train=TrainConfig(loss=loss)).resolved()
 
-    cfg = resolve(family)
-    vae = cfg if family == "vae" else resolve("vae")
-    return {name: getattr(getattr(vae if SECTION_OF[name] == "vae" else cfg, SECTION_OF[name]), name)
-            for name in AUTO_FIELDS}
+    resolved = {family: resolve(family)}
+    own = family_settings_classes()  # the sections a family owns: resolved as that family resolves them
+
+    def source(section: str) -> RunConfig:
+        owner = section if section in own else family
+        if owner not in resolved:
+            resolved[owner] = resolve(owner)
+        return resolved[owner]
+
+    return {name: getattr(getattr(source(SECTION_OF[name]), SECTION_OF[name]), name) for name in AUTO_FIELDS}
 
 
 def values_for(preset: dict | None = None) -> dict:
@@ -84,7 +179,7 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_NAMES]
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_SPECS]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):
@@ -160,7 +255,7 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
         if name not in SECTION_OF:
             raise ConfigError(f"unknown setting: {name}")
         section = SECTION_OF[name]
-        if value is None and name in NONE_MEANS_AUTO:
+        if value is None and name in _none_means_auto():
             coerced = None  # auto: the default for the dataset, family and loss
         elif value in (None, 0) and (section, name) == ("data", "channels"):
             coerced = None  # the dataset's own channels

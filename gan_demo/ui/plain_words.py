@@ -1,4 +1,4 @@
-"""Student-level words for the UI: each Train control's short label and one-line help, and the lessons' glossary.
+"""Student-level words for the UI: each shared Train control's short label and one-line help, and the lessons' glossary.
 
 The config's own docstrings (gan_demo.core.config.field_docs) stay the CLI's help and the full detail behind the
 Train tab's "ⓘ" fold; these are what a student reads first.
@@ -7,22 +7,15 @@ from __future__ import annotations
 
 QUICK_DIGITS_LABEL = "Quick digits (under 3 min)"  # the Train tab's button that loads the quick digits preset (Lessons)
 
-# {RunConfig field: (label, one line of help)}. A help line says what the setting does to the run, not how.
+# {shared RunConfig field: (label, one line of help)}; a family's own are its faces (FamilySpec.faces).
+# A help line says what the setting does to the run, not how.
 WORDS: dict[str, tuple[str, str]] = {
     "family": ("Kind of model", "A GAN learns by fooling a judge; a VAE squeezes and rebuilds its data."),
     "dataset": ("Data to learn", "2D points train in seconds; images take minutes."),
-    "loss": ("Game rules (loss)", "How the judge D and the generator G score each other."),
-    "recon": ("Rebuild error", "How a rebuilt sample is compared with the real one."),
-    "beta": ("β (squeeze)", "More: smoother latent space, blurrier images."),
-    "kl_warmup": ("KL warm-up steps", "Start with no squeeze and ramp up over these steps."),
-    "lr_vae": ("Learning rate", "How big each update step is."),
     "steps": ("Steps", "How long to train; more steps, more time."),
     "batch_size": ("Batch size", "Samples looked at per step."),
-    "lr_g": ("Learning rate G", "How big the generator's update steps are."),
-    "lr_d": ("Learning rate D", "How big the judge's update steps are."),
     "z_dim": ("Noise size (z_dim)", "Random numbers G turns into one sample."),
     "seed": ("Seed", "Same seed, same run."),
-    "n_critic": ("D steps per G step", "Train the judge this many times per generator step."),
     "width": ("Network width", "Neurons per layer."),
     "depth": ("Network depth", "Hidden layers."),
     "activation": ("Activation", "The bend each neuron applies."),
@@ -32,25 +25,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "channels": ("Colours", "Grey or colour images."),
     "conditional": ("Ask for a class", "G draws the class you name (labelled data only)."),
     "arch": ("Network type", "MLP for points, convolutions (dcgan) for images."),
-    "d_norm": ("Judge normalisation", "Keeps the judge's numbers in check."),
     "beta1": ("Adam beta1", "Momentum of the updates."),
     "beta2": ("Adam beta2", "How fast step sizes adapt."),
-    "gp_weight": ("Gradient penalty", "WGAN-GP: keeps the critic smooth (1-Lipschitz)."),
-    "r1_gamma": ("R1 penalty", "Keeps the judge smooth on real data; 0 = off."),
-    "ema_decay": ("G_ema averaging", "The pictures come from an average of G; 0 = off."),
-    "lr_decay": ("Slow down at the end", "Share of the run over which the learning rates shrink."),
-    "augment": ("Augment images", "Shift and recolour images the judge sees (stops memorising)."),
-    "mbstd_group": ("Judge sees the spread", "Minibatch stddev: D sees how alike groups of this size are; 0 = off."),
-    "pack": ("Judge sees packs", "PacGAN: D judges this many samples at once; 0 or 1 = off."),
 }
-
-
-def label(name: str) -> str:
-    return WORDS[name][0]
-
-
-def help_line(name: str) -> str:
-    return WORDS[name][1]
 
 
 # The lessons' terms, in the order a student meets them: (term, anchor id, plain explanation).

@@ -33,8 +33,11 @@ GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to ab
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 
 
-# Each family declares its charts (plots(loss)) and its samples' caption; these read them from the registry.
-SAMPLES_CAPTION = RegistryView(lambda: {name: family.samples_caption for name, family in FAMILIES.items()})
+# Each family declares its charts (plots(loss)) and its samples' caption; these read them from the registry. Both
+# are optional: a family without a caption gets this one.
+DEFAULT_CAPTION = "**Samples** from a fixed noise batch (the same z every time)"
+SAMPLES_CAPTION = RegistryView(lambda: {name: getattr(family, "samples_caption", DEFAULT_CAPTION)
+                                        for name, family in FAMILIES.items()})
 
 
 def plots_for(family: str, loss: str | None = None) -> tuple[Plot, Plot]:

@@ -183,3 +183,40 @@ def test_it_has_a_diagram_and_a_price_without_declaring_them(point_family):
     assert svg.startswith("<svg") and "point" in svg and "mean" in svg and "dist 0.5" in svg
     cost = step_cost(moons().resolved(data_dim=2))
     assert cost.params == 2 * 2 + 2 and cost.flops == 6.0 * cost.params * 100
+
+
+def fold_of(component) -> str:
+    """The label of the accordion a control sits in ("open" outside one)."""
+    block = component.parent
+    while block is not None and type(block).__name__ != "Accordion":
+        block = block.parent
+    return "open" if block is None else block.label
+
+
+def test_its_setting_is_a_train_control_and_a_compare_b_field(point_family):
+    gr = pytest.importorskip("gradio")
+    import types
+
+    from gan_demo.ui.app import AppContext
+    from gan_demo.ui.forms import B_FIELDS, CONTROL_FIELDS, pair_configs, values_for
+    from gan_demo.ui.tabs import compare, train
+
+    ctx = AppContext.create(device="cpu")
+    with gr.Blocks():
+        train_parts = train.build(ctx)
+        compare_parts = compare.build(ctx, train_parts)
+    pull = train_parts["controls"]["pull"]  # a face derived from the field: its name, its comment, a number box
+    assert (type(pull).__name__, pull.label, pull.value, pull.visible, fold_of(pull)) == (
+        "Number", "Pull", 0.2, False, "Training")
+    assert pull.info == "share of the way from the point to the batch's mean that each step moves it"
+    assert ("point", "point") in train_parts["controls"]["family"].choices
+    shown = train_parts["handlers"].on_family_change("point", types.SimpleNamespace(session_hash="point"))
+    assert shown["pull"]["visible"] and not shown["loss"]["visible"] and not shown["beta"]["visible"]
+
+    b_pull = compare_parts["b_controls"]["pull"]
+    assert (type(b_pull).__name__, b_pull.label, fold_of(b_pull)) == ("Textbox", "B's pull", "More of B's settings")
+    assert "pull for a POINT" in compare_parts["b_controls"]["schedule"].info
+    values = values_for({"family": "point", "dataset": "moons", "steps": 5})
+    assert set(values) == set(CONTROL_FIELDS) and values["pull"] == 0.2 and "pull" in B_FIELDS
+    cfg_a, cfg_b = pair_configs(values, {"pull": "0.7"})
+    assert (cfg_a.family, cfg_a.point.pull, cfg_b.point.pull) == ("point", 0.2, 0.7)

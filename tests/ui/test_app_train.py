@@ -332,13 +332,11 @@ def test_apply_now_changes_the_running_run_marks_the_curves_and_the_command():
 def test_every_train_control_has_a_short_label_and_one_line_help_and_its_full_words_in_the_fold():
     from gan_demo.core.config import DataConfig, ModelConfig, TrainConfig, field_docs
     from gan_demo.families.vae import VAESettings
-    from gan_demo.ui.plain_words import WORDS
     from gan_demo.ui.forms import CONTROL_FIELDS
     from gan_demo.ui.tabs.train import settings_details
 
-    assert set(CONTROL_FIELDS) <= set(WORDS)
-    for name in CONTROL_FIELDS:
-        short, help_text = WORDS[name]
+    for name, face in CONTROL_FIELDS.items():  # the shared ones' words (plain_words) and each family's faces
+        short, help_text = face.label, face.help
         assert len(short) <= 22, short  # a label, not a sentence
         assert len(help_text) <= 72 and "\n" not in help_text and "None" not in help_text, (name, help_text)
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig), **field_docs(VAESettings)}

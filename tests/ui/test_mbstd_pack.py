@@ -524,9 +524,9 @@ def test_train_tab_values_reach_the_config_and_its_command():
 
 def test_compare_tab_b_can_add_mbstd_or_packing():
     from gan_demo.ui.forms import B_FIELDS, pair_configs, values_for
-    from gan_demo.ui.tabs.compare import B_MORE_ROWS
+    from gan_demo.ui.tabs.compare import b_rows
 
-    assert ("mbstd_group", "pack") in B_MORE_ROWS and {"mbstd_group", "pack"} <= set(B_FIELDS)
+    assert ("mbstd_group", "pack") in b_rows("more") and {"mbstd_group", "pack"} <= set(B_FIELDS)
     a = values_for({"dataset": "ring8"})
     cfg_a, cfg_b = pair_configs(a, {"mbstd_group": "4", "pack": ""})  # textboxes: empty = same as A
     assert (cfg_a.model.mbstd_group, cfg_b.model.mbstd_group, cfg_b.model.pack) == (None, 4, 0)  # A: auto

@@ -18,27 +18,41 @@ from PIL import Image
 from gan_demo.render import viz
 from gan_demo.training.compare import LABELS, describe
 from gan_demo.training.checkpoint import CheckpointError
-from gan_demo.core.config import AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, LOSSES, ConfigError, DataConfig, RunConfig
+from gan_demo.core.config import FAMILY_SPECS, LIVE_SETTINGS, ConfigError, DataConfig, RunConfig
 from gan_demo.data.datasets import DataError, load_dataset
 from gan_demo.explore.latent import z_from_seed
 from gan_demo.ui.errors import for_visitor, refusal, user_error
 from gan_demo.ui.lab_views import in_lab, lab_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.forms import B_FIELDS, CONTROL_FIELDS, SAME, cli_command, pair_configs
+from gan_demo.ui.forms import B_FIELDS, CONTROL_FIELDS, SAME, cli_command, compare_place, fold_rows, pair_configs
 from gan_demo.ui.run_views import (CHANGE_SERIES, SCORE_PLOT, TERMINAL, LiveView, curves, plots_for, progress_picture,
                                    quality_boxes)
 from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
 TICK_S = 1.0  # seconds between live updates of a comparison
 PLOTS_EVERY_S = 2.0  # curves redrawn at most this often while training
-B_ROWS = (("family", "loss"), ("lr_g", "lr_d"), ("n_critic", "gp_weight", "r1_gamma"), ("batch_size", "steps"))
-B_MORE_ROWS = (("beta1", "beta2"), ("ema_decay", "lr_decay"), ("augment", "d_norm"), ("mbstd_group", "pack"),
-               ("width", "z_dim"),
-               ("ngf", "ndf"), ("beta", "lr_vae"))
-B_CHOICES = {"family": FAMILY_NAMES, "loss": LOSSES, "d_norm": D_NORMS, "augment": AUGMENT_CHOICES}
 RUN_COLORS = {"A": ("#2166ac", "#5aae61", "#1b7837"), "B": ("#d6604d", "#e08214", "#b2182b")}  # per run, by series
 WHICH = [("both runs", "both"), ("run A only", "A"), ("run B only", "B")]
+
+
+def b_rows(fold: str) -> list[tuple[str, ...]]:
+    """B's fields in one part of the "B differs" box ("open", or "more": its fold), row by row, from the settings'
+    faces (forms.SHARED_FACES and each registered family's)."""
+    return [tuple(names) for _, names in fold_rows({n: f for n, f in B_FIELDS.items() if f is not None},
+                                                     compare_place, fold)]
+
+
+def b_choices(name: str) -> tuple:
+    """The values a B dropdown offers (the registered families for "family"); () for a text box."""
+    return tuple(FAMILY_SPECS) if name == "family" else B_FIELDS[name].choices
+
+
+def schedule_help() -> str:
+    """The schedule box's line: each family's live settings, the first family's bare ("…; beta, lr_vae for a VAE")."""
+    parts = [", ".join(live) + ("" if i == 0 else f" for a {family.upper()}")
+             for i, (family, live) in enumerate(LIVE_SETTINGS.items())]
+    return f"JSON: at each step, the live settings B takes from then on ({'; '.join(parts)}). Marked on the curves."
 
 
 # ============================================================ overlaid curves (no gradio)
@@ -94,7 +108,7 @@ def color_map() -> dict:
     """Fixed colours by series name: A in blues and greens, B in reds and oranges; changes in grey."""
     out = {}
     for label, colors in RUN_COLORS.items():
-        for family in FAMILY_NAMES:
+        for family in FAMILY_SPECS:
             for i, plot in enumerate((*plots_for(family), SCORE_PLOT)):
                 for j, name in enumerate(plot.columns.values()):
                     out[f"{label}: {name}"] = colors[(i + j) % len(colors)]
@@ -356,28 +370,27 @@ def build(ctx, train: dict) -> dict:
             b_controls = {}
 
             def b_control(name: str):
-                if name in B_CHOICES:
-                    b_controls[name] = gr.Dropdown([("same as A", SAME), *[(c, c) for c in B_CHOICES[name]]],
+                if name != "schedule" and b_choices(name):
+                    b_controls[name] = gr.Dropdown([("same as A", SAME), *[(c, c) for c in b_choices(name)]],
                                                    value=SAME, label=f"B's {name}", elem_id=f"compare_b_{name}",
                                                    min_width=100)
                 elif name == "schedule":
                     b_controls[name] = gr.Textbox(
                         "", label="B's changes while it trains (schedule)", elem_id="compare_b_schedule",
                         placeholder='[{"step": 1000, "lr_d": 0.002}]',
-                        info="JSON: at each step, the live settings B takes from then on (lr_g, lr_d, n_critic, "
-                             "loss, r1_gamma, gp_weight; beta, lr_vae for a VAE). Marked on the curves.")
+                        info=schedule_help())
                 else:
                     b_controls[name] = gr.Textbox("", label=f"B's {name}", placeholder="same as A", max_lines=1,
                                                   elem_id=f"compare_b_{name}", min_width=100)
 
             with gr.Accordion("B differs from A in… (empty = same as A)", open=True):
-                for row in B_ROWS:
+                for row in b_rows("open"):
                     with gr.Row():
                         for name in row:
                             b_control(name)
                 b_control("schedule")
                 with gr.Accordion("More of B's settings", open=False):
-                    for row in B_MORE_ROWS:
+                    for row in b_rows("more"):
                         with gr.Row():
                             for name in row:
                                 b_control(name)

@@ -1,6 +1,7 @@
 """The Train tab: a run's settings, Start/Pause/Resume/Stop/Reset, live pictures and curves, checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -14,11 +15,10 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from gan_demo.core.config import (LIVE_SETTINGS, ACTIVATIONS, ARCHS, AUGMENT_CHOICES, D_NORMS, FAMILY_NAMES, IMAGE_DATASETS, IMG_SIZES, LABELLED_DATASETS, LOSSES,
-                      MAX_MBSTD_GROUP, MAX_PACK,
+from gan_demo.core.config import (LIVE_SETTINGS, FAMILY_SPECS, IMAGE_DATASETS, LABELLED_DATASETS,
                       TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig,
-                      TrainConfig, dataset_kind, field_docs, live_section)
-from gan_demo.families.vae import RECONSTRUCTIONS, VAESettings
+                      TrainConfig, dataset_kind, family_settings_classes, field_docs, live_section)
+from gan_demo.core.faces import Face
 from gan_demo.data.datasets import IMAGE_EXTENSIONS, MIN_IMAGES, DataError, load_dataset
 from gan_demo.render.model_diagram import run_graph
 from gan_demo.evaluation.modes import LIVE_EVERY, LIVE_SAMPLES
@@ -27,11 +27,11 @@ from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
 from gan_demo.ui.explore_images import png
-from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, WEB_MINUTES, cli_command, config_from_values,
-                               swap_defaults, time_budget, values_for)
+from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, KIND_ONLY, WEB_MINUTES, cli_command,
+                               config_from_values, fold_rows, swap_defaults, time_budget, train_place, values_for)
 from gan_demo.ui.limits import WEB_LIMITS, check_live_change
 from gan_demo.ui import share
-from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL, WORDS, help_line, label
+from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
@@ -62,7 +62,8 @@ SERIES_COLORS = {CHANGE_SERIES: "#e66101",  # orange: a setting changed while th
                  "modes covered": "#e66101", "KL(real || G)": "#b2182b", "JS(real, G)": "#4d4d4d",
                  "reconstruction": "#2166ac", "KL": "#b2182b", "ELBO": "#1b7837", R_T: "#4d4d4d",
                  SCORE_REAL: "#1b7837", SCORE_FAKE: "#762a83"}
-FAMILY_LABELS = {"gan": "GAN: generator + discriminator", "vae": "VAE: encoder + decoder"}
+# The Train tab's folds after the lesson's part: (accordion label, elem_id), as forms.SHARED_FACES places controls.
+FOLDS = {"training": ("Training", "train_training_box"), "model": ("Model", None), "advanced": ("Advanced", None)}
 
 
 # ============================================================ dataset uploads (no gradio)
@@ -212,9 +213,9 @@ def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFr
 def settings_details(docs: dict[str, str]) -> str:
     """Every control's short label beside its command-line flag and the config's full description (the ⓘ fold)."""
     rows = ["| setting | command line | in full |", "|---|---|---|"]
-    for name in CONTROL_FIELDS:
+    for name, face in CONTROL_FIELDS.items():
         if name in docs:
-            rows.append(f"| {WORDS[name][0]} | `--{name.replace('_', '-')}` | {docs[name].replace('|', '/')} |")
+            rows.append(f"| {face.label} | `--{name.replace('_', '-')}` | {docs[name].replace('|', '/')} |")
     return "\n".join(rows)
 
 
@@ -579,36 +580,50 @@ class Train:
 
 
 # ============================================================================ the tab
+def control_for(face: Face, value, visible: bool, choices: list | None = None) -> gr.components.Component:
+    """A setting's control from its face (gan_demo.core.faces): the kind, its bounds or choices, its words."""
+    common = dict(label=face.label, info=face.help, visible=visible)
+    bounds = {k: v for k, v in (("minimum", face.minimum), ("maximum", face.maximum), ("step", face.step))
+              if v is not None}
+    if face.control == "slider":
+        return gr.Slider(value=value, **bounds, **common)
+    if face.control in ("radio", "dropdown"):
+        kind = gr.Radio if face.control == "radio" else gr.Dropdown
+        return kind(list(choices if choices is not None else face.choices), value=value, **common)
+    if face.control == "checkbox":
+        return gr.Checkbox(value, **common)
+    return gr.Number(value, precision=0 if face.whole else None, **bounds, **common)
+
+
 def build(ctx) -> dict:
     """Lay out the Train tab and wire its events; returns its components by name."""
     docs = {**field_docs(DataConfig), **field_docs(ModelConfig), **field_docs(TrainConfig),
-            **field_docs(VAESettings)}
+            **{k: v for klass in family_settings_classes().values() for k, v in field_docs(klass).items()}}
     initial = values_for({})
-    gan = initial["family"] == "gan"
 
     # ---------------------------------------------------------------- layout
     controls: dict[str, gr.components.Component] = {}
+    owner = {name: family for family, names in FAMILY_ONLY.items() for name in names}
+    kind_of = {name: kind for kind, names in KIND_ONLY.items() for name in names}
+    picked_kind = dataset_kind(initial["dataset"])
+    choices = {"family": [(spec.title or name, name) for name, spec in FAMILY_SPECS.items()],
+               "dataset": [(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS]}
 
-    def words(name: str) -> dict:
-        """A control's short label and one-line help (plain_words); the config's full words are in the ⓘ fold."""
-        return {"label": label(name), "info": help_line(name)}
+    def lay_out(fold: str) -> None:
+        """The controls of one part of the tab, from their faces (forms.SHARED_FACES and each family's): shown when
+        their family is picked and their dataset kind chosen; a short label and one-line help (plain words), the
+        config's full words in the ⓘ fold."""
+        for row, names in fold_rows(CONTROL_FIELDS, train_place, fold):
+            with gr.Row() if row is not None else contextlib.nullcontext():
+                for name in names:
+                    visible = (owner.get(name, initial["family"]) == initial["family"]
+                               and kind_of.get(name, picked_kind) == picked_kind)
+                    controls[name] = control_for(CONTROL_FIELDS[name], initial[name], visible, choices.get(name))
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=340):
             # What a lesson needs stays open: the model, the data, the game's rules, how long, the seed.
-            controls["family"] = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILY_NAMES], value=initial["family"],
-                                          **words("family"))
-            controls["dataset"] = gr.Dropdown(
-                choices=[(DATASET_LABELS[n], n) for n in TOY_DATASETS + IMAGE_DATASETS], value=initial["dataset"],
-                **words("dataset"))
-            controls["loss"] = gr.Radio(list(LOSSES), value=initial["loss"], visible=gan, **words("loss"))
-            controls["recon"] = gr.Radio(list(RECONSTRUCTIONS), value=initial["recon"], visible=not gan,
-                                         **words("recon"))
-            with gr.Row():
-                controls["steps"] = gr.Number(initial["steps"], precision=0, minimum=1,
-                                              maximum=WEB_LIMITS["steps"], **words("steps"))
-                controls["seed"] = gr.Number(initial["seed"], precision=0, minimum=0, **words("seed"))
-                controls["beta"] = gr.Number(initial["beta"], minimum=0, step=0.1, visible=not gan, **words("beta"))
+            lay_out("lesson")
             with gr.Row():
                 train_for = gr.Radio(TRAIN_FOR, value="steps", label="Train for", elem_id="train_for",
                                      info="Steps, or minutes: the steps then come from the speed of the first ones.")
@@ -618,65 +633,9 @@ def build(ctx) -> dict:
             with gr.Accordion("Your own data", open=False, elem_id="train_upload_box"):
                 upload = gr.File(label="Upload a dataset: a .zip of images or a .csv of x,y points",
                                  file_types=[".zip", ".csv"], file_count="single", elem_id="train_upload")
-            with gr.Accordion("Training", open=False, elem_id="train_training_box"):
-                with gr.Row():
-                    controls["batch_size"] = gr.Number(initial["batch_size"], precision=0, minimum=1,
-                                                       maximum=WEB_LIMITS["batch_size"], **words("batch_size"))
-                    controls["z_dim"] = gr.Number(initial["z_dim"], precision=0, minimum=1,
-                                                  maximum=WEB_LIMITS["z_dim"], **words("z_dim"))
-                with gr.Row():
-                    controls["lr_g"] = gr.Number(initial["lr_g"], minimum=0, step=1e-4, **words("lr_g"))
-                    controls["lr_d"] = gr.Number(initial["lr_d"], minimum=0, step=1e-4, **words("lr_d"))
-                    controls["lr_vae"] = gr.Number(initial["lr_vae"], minimum=0, step=1e-4, visible=not gan,
-                                                   **words("lr_vae"))
-                controls["kl_warmup"] = gr.Number(initial["kl_warmup"], precision=0, minimum=0, visible=not gan,
-                                                  **words("kl_warmup"))
-                controls["n_critic"] = gr.Slider(1, 10, value=initial["n_critic"], step=1, visible=gan,
-                                                 **words("n_critic"))
-            with gr.Accordion("Model", open=False):
-                two_d = dataset_kind(initial["dataset"]) == "2d"
-                controls["width"] = gr.Slider(8, WEB_LIMITS["width"], value=initial["width"], step=8,
-                                              visible=two_d, **words("width"))
-                controls["depth"] = gr.Slider(1, WEB_LIMITS["depth"], value=initial["depth"], step=1,
-                                              visible=two_d, **words("depth"))
-                controls["activation"] = gr.Dropdown(list(ACTIVATIONS), value=initial["activation"],
-                                                     visible=two_d, **words("activation"))
-                controls["ngf"] = gr.Slider(4, WEB_LIMITS["ngf"], value=initial["ngf"], step=4,
-                                            visible=not two_d, **words("ngf"))
-                controls["ndf"] = gr.Slider(4, WEB_LIMITS["ndf"], value=initial["ndf"], step=4,
-                                            visible=not two_d, **words("ndf"))
-                controls["img_size"] = gr.Dropdown(list(IMG_SIZES), value=initial["img_size"],
-                                                   visible=not two_d, **words("img_size"))
-                controls["channels"] = gr.Dropdown([("the dataset's own", 0), ("1 (grayscale)", 1), ("3 (RGB)", 3)],
-                                                   value=initial["channels"], visible=not two_d, **words("channels"))
-                controls["conditional"] = gr.Checkbox(initial["conditional"], visible=not two_d,
-                                                      **words("conditional"))
-            with gr.Accordion("Advanced", open=False):
-                controls["arch"] = gr.Radio(list(ARCHS), value=initial["arch"], **words("arch"))
-                controls["d_norm"] = gr.Dropdown(list(D_NORMS), value=initial["d_norm"], visible=gan,
-                                                 **words("d_norm"))
-                with gr.Row():  # D's view of the batch: the published fixes for mode collapse
-                    controls["mbstd_group"] = gr.Number(initial["mbstd_group"], precision=0, minimum=0,
-                                                        maximum=MAX_MBSTD_GROUP, visible=gan, **words("mbstd_group"))
-                    controls["pack"] = gr.Number(initial["pack"], precision=0, minimum=0, maximum=MAX_PACK, visible=gan,
-                                                 **words("pack"))
-                with gr.Row():
-                    controls["beta1"] = gr.Number(initial["beta1"], minimum=0, maximum=0.999, step=0.05,
-                                                  **words("beta1"))
-                    controls["beta2"] = gr.Number(initial["beta2"], minimum=0, maximum=0.9999, step=0.001,
-                                                  **words("beta2"))
-                with gr.Row():
-                    controls["gp_weight"] = gr.Number(initial["gp_weight"], minimum=0, visible=gan,
-                                                      **words("gp_weight"))
-                    controls["r1_gamma"] = gr.Number(initial["r1_gamma"], minimum=0, step=0.05, visible=gan,
-                                                     **words("r1_gamma"))
-                with gr.Row():
-                    controls["ema_decay"] = gr.Number(initial["ema_decay"], minimum=0, maximum=0.9999, step=0.0005,
-                                                      visible=gan, **words("ema_decay"))
-                    controls["lr_decay"] = gr.Number(initial["lr_decay"], minimum=0, maximum=1, step=0.1,
-                                                     visible=gan, **words("lr_decay"))
-                controls["augment"] = gr.Dropdown(list(AUGMENT_CHOICES), value=initial["augment"], visible=gan,
-                                                  **words("augment"))
+            for fold, (title, elem_id) in FOLDS.items():
+                with gr.Accordion(title, open=False, elem_id=elem_id):
+                    lay_out(fold)
             with gr.Accordion("(i) Every setting in full, with its command-line flag", open=False, elem_id="train_details"):
                 gr.Markdown(settings_details(docs), elem_id="train_details_text")
             gr.Markdown("New words (D(x), G_ema, mode collapse, ...)? See the **glossary** at the end of the "
