@@ -2,6 +2,14 @@
 
 __version__ = "0.1.0"
 
-# The families register their settings with gan_demo.core.config as they are imported (core imports no
-# family): importing them with the package means every RunConfig knows them, whatever was imported first.
-import gan_demo.families  # noqa: E402,F401
+from gan_demo.core import config as _config  # noqa: E402
+
+
+def _load_families() -> None:
+    """The families register their settings with gan_demo.core.config as they are imported (core imports no family)."""
+    import gan_demo.families  # noqa: F401
+
+
+# The registry imports them when first read, so every RunConfig knows them whatever was imported first, and a
+# command that reads no family (`python -m gan_demo --help`) does not import torch.
+_config.FAMILY_SPECS.loader = _load_families

@@ -530,7 +530,14 @@ def cmd_bench(args) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. `command`: the subcommand about to be parsed, whose config flags alone are built
+    (they come from the family registry, whose families import torch: `--help` and `sample` do without); None
+    builds every subcommand's."""
+    def config_flags(name: str, subparser: argparse.ArgumentParser) -> None:
+        if command is None or command == name:
+            add_config_flags(subparser)
+
     parser = Parser(prog="python -m gan_demo", description="Train and explore GANs from the command line.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -552,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="settings to change while training, as a JSON list or a file holding one: "
                             "[{\"step\": 500, \"lr_d\": 0.01}, ...] (GAN: lr_g, lr_d, n_critic, loss, r1_gamma, "
                             "gp_weight; VAE: beta, lr_vae); the app records one when you change settings live")
-    add_config_flags(train)
+    config_flags("train", train)
     train.set_defaults(func=cmd_train)
 
     sample = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
@@ -607,13 +614,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--poll-interval", type=float, default=0.75, help="seconds between polls (default 0.75, the Train tab's)")
     bench.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own; 1 for --ablation)")
     bench.add_argument("--json", action="store_true", help="print JSON")
-    add_config_flags(bench)
+    config_flags("bench", bench)
     bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else "")
     args = parser.parse_args(argv)
     from gan_demo.training.checkpoint import CheckpointError
     from gan_demo.data.datasets import DataError

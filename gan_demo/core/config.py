@@ -5,8 +5,8 @@ about itself with a FamilySpec (its own settings dataclass, the shared fields on
 its defaults and checks) that gan_demo.families registers into FAMILY_SPECS at import: core imports no family,
 arrows point down. RunConfig holds one section per registered family that has settings of its own (cfg.vae,
 config.json's "vae"), so the CLI flags, section_of() and the checkpoints read a family's settings from the
-registry. gan_demo/__init__.py imports gan_demo.families, so the built-in families are registered before any
-config is built. The GAN's settings (loss, lr_g, d_norm, ...) stay in the shared model and train sections,
+registry. gan_demo/__init__.py hands the registry a loader that imports gan_demo.families, so the built-in
+families are registered before anything reads it (and not before: they bring torch, which `--help` does without). The GAN's settings (loss, lr_g, d_norm, ...) stay in the shared model and train sections,
 where every config.json since format 1 has them; its FamilySpec names them as its own (`shared`).
 """
 from __future__ import annotations
@@ -124,11 +124,56 @@ class FamilySpec:
     title: str = ""  # its choice in the web app's family picker ("GAN: generator + discriminator"); default: its name
 
 
-FAMILY_SPECS: dict[str, FamilySpec] = {}  # name -> FamilySpec, filled by gan_demo.families
+class FamilyRegistry(dict):
+    """name -> FamilySpec. Its first read calls `loader` (set by gan_demo/__init__.py: import gan_demo.families, whose
+    families register themselves), so the built-in families are known to whoever reads it first, and only then."""
+
+    loader: Callable[[], None] | None = None
+
+    def load(self) -> None:
+        loader, self.loader = self.loader, None  # once; a read while it loads sees what has registered so far
+        if loader is not None:
+            loader()
+
+    def __getitem__(self, name):
+        self.load()
+        return super().__getitem__(name)
+
+    def __contains__(self, name) -> bool:
+        self.load()
+        return super().__contains__(name)
+
+    def __iter__(self):
+        self.load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.load()
+        return super().__len__()
+
+    def get(self, name, default=None):
+        self.load()
+        return super().get(name, default)
+
+    def keys(self):
+        self.load()
+        return super().keys()
+
+    def values(self):
+        self.load()
+        return super().values()
+
+    def items(self):
+        self.load()
+        return super().items()
+
+
+FAMILY_SPECS = FamilyRegistry()  # name -> FamilySpec, filled by gan_demo.families
 
 
 def register_family(spec: FamilySpec) -> None:
     """Make a family known to the config (its flags, sections, defaults and checks); unregister_family undoes it."""
+    FAMILY_SPECS.load()  # the built-in families first, whoever registers first
     FAMILY_SPECS[spec.name] = spec
 
 

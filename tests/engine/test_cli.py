@@ -101,3 +101,16 @@ def test_module_entry_point_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("train", "--loss", "nope")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_help_lists_the_commands_without_importing_torch():
+    """`python -m gan_demo --help` reads no family, so torch (seconds to import) stays out; a config reads the
+    registry, which then imports the families, so every family is known whatever was imported first."""
+    done = run_cli("--help")
+    assert done.returncode == 0 and "train" in done.stdout and "bench" in done.stdout
+    probe = ("import sys\nfrom gan_demo.__main__ import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print('torch' in sys.modules)\nfrom gan_demo.core.config import RunConfig\n"
+             "print(RunConfig(family='vae').vae.beta, 'torch' in sys.modules)")
+    lines = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).parents[2],
+                           timeout=300).stdout.splitlines()
+    assert lines[-2:] == ["False", "1.0 True"]

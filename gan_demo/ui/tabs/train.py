@@ -29,7 +29,7 @@ from gan_demo.ui.errors import for_visitor, refusal, user_error
 from gan_demo.ui.explore_images import png
 from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, KIND_ONLY, WEB_MINUTES, cli_command,
                                config_from_values, fold_rows, swap_defaults, time_budget, train_place, values_for)
-from gan_demo.ui.limits import WEB_LIMITS, check_live_change
+from gan_demo.ui.limits import check_live_change
 from gan_demo.ui import share
 from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL
 from gan_demo.ui.live_cache import refresh_s
