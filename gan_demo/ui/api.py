@@ -124,13 +124,11 @@ def _upscale(sampler) -> int:
     return max(1, -(-IMAGE_PX // sampler.cfg.model.img_size))
 
 
-class Api:
-    """The API's handlers: each method is one endpoint (or the plain GET /image), values in and values out;
-    the helpers before them find the caller's session, run and generator."""
+class Endpoints:
+    """What every endpoint class needs: the caller's session, and whether a run id is one of its runs."""
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.files = _ResultFiles()
 
     # ------------------------------------------------------------------ lookups
     def own_session(self, request: gr.Request):
@@ -150,6 +148,15 @@ class Api:
 
     def owns_run(self, session, run_id: str) -> bool:
         return bool(run_id) and run_id in (session.run_id, *session.pair_ids.values())
+
+
+class Pictures(Endpoints):
+    """The picture endpoints, one method each, values in and values out: /generate, /interpolate, /project and
+    the plain GET /image, from a pretrained or uploaded checkpoint or one of the caller's runs."""
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.files = _ResultFiles()
 
     def sampler_for(self, checkpoint: str, request: gr.Request):
         """(sampler, live): a pretrained or uploaded checkpoint, or one of this session's runs."""
@@ -294,6 +301,11 @@ class Api:
             "z": [round(float(v), 6) for v in found.z[0]], "label": None if found.labels is None else int(found.labels[0]),
             "error": round(float(found.error[0]), 6), "steps": len(found.losses)}
 
+
+class Runs(Endpoints):
+    """The run endpoints, one method each: start, poll and stop a training run (/train_*) or a comparison of
+    two runs, A and B (/compare_*), each in the caller's session."""
+
     # ---------------------------------------------------------------- training
     def run_status(self, trainer, run_id: str | None) -> dict:
         """A run's status as /train_poll returns it (a comparison's runs each have one)."""
@@ -424,18 +436,18 @@ class Api:
 
 def register(ctx) -> None:
     """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
-    api = Api(ctx)
-    ctx.image_route = api.image_route
+    pictures, runs = Pictures(ctx), Runs(ctx)
+    ctx.image_route = pictures.image_route
     render = dict(concurrency_limit=2, concurrency_id="api_render")  # ctx.render_gate lets one render at a time
-    gr.api(api.generate, api_name="generate", **render)
-    gr.api(api.interpolate, api_name="interpolate", **render)
-    gr.api(api.project_image, api_name="project", concurrency_limit=THREADS, concurrency_id="project")  # with Explore's
-    gr.api(api.train_start, api_name="train_start")
-    gr.api(api.train_poll, api_name="train_poll", concurrency_limit=None)
-    gr.api(api.train_stop, api_name="train_stop", concurrency_limit=None)
-    gr.api(api.compare_start, api_name="compare_start")
-    gr.api(api.compare_poll, api_name="compare_poll", concurrency_limit=None)
-    gr.api(api.compare_stop, api_name="compare_stop", concurrency_limit=None)
+    gr.api(pictures.generate, api_name="generate", **render)
+    gr.api(pictures.interpolate, api_name="interpolate", **render)
+    gr.api(pictures.project_image, api_name="project", concurrency_limit=THREADS, concurrency_id="project")  # with Explore's
+    gr.api(runs.train_start, api_name="train_start")
+    gr.api(runs.train_poll, api_name="train_poll", concurrency_limit=None)
+    gr.api(runs.train_stop, api_name="train_stop", concurrency_limit=None)
+    gr.api(runs.compare_start, api_name="compare_start")
+    gr.api(runs.compare_poll, api_name="compare_poll", concurrency_limit=None)
+    gr.api(runs.compare_stop, api_name="compare_stop", concurrency_limit=None)
 
 
 def has_session(request: gr.Request) -> bool:
