@@ -7,7 +7,8 @@ nothing else about it (minGPT: "the Trainer has nothing to do with GPT").
 What a family class F offers the config, the Trainer, the checkpoint and the Sampler:
     F.name                         its key here
     F.spec                         its config.FamilySpec: its settings dataclass (RunConfig's section of its name),
-                                   the shared fields only it reads, its live settings, defaults and checks;
+                                   the shared fields only it reads, its live settings, defaults and checks, and the
+                                   faces of its settings in the web app (core.faces; derived where it declares none);
                                    register() hands it to the config, which imports no family
     F.series                       names of the numbers train_step returns, in order (the curves to plot)
     F.bounded                      those of them that have exploded once beyond engine.BLOWUP
