@@ -43,6 +43,12 @@ class Face:
     train: Place = field(default_factory=lambda: Place("training"))  # its place on the Train tab
     compare: Place | None = field(default_factory=lambda: Place("more"))  # its B field on Compare; None: B keeps A's
 
+    def __post_init__(self):
+        for what, value, known in (("control", self.control, CONTROLS), ("train fold", self.train.fold, TRAIN_FOLDS),
+                                   ("compare fold", self.compare.fold if self.compare else "open", COMPARE_FOLDS)):
+            if value not in known:
+                raise ValueError(f"{self.label}: {what} must be one of {', '.join(known)} (got {value!r})")
+
 
 @lru_cache(maxsize=None)
 def face_from_field(klass, name: str, choices: tuple = ()) -> Face:
@@ -62,5 +68,5 @@ def family_faces(spec) -> dict[str, Face]:
     if spec.settings is not None:
         for f in fields(spec.settings):
             if f.name not in faces:
-                faces[f.name] = face_from_field(spec.settings, f.name, spec.choices.get(f.name, ()))
+                faces[f.name] = face_from_field(spec.settings, f.name, tuple(spec.choices.get(f.name, ())))
     return {name: face for name, face in faces.items() if face is not None}

@@ -143,3 +143,13 @@ def test_picking_a_family_shows_its_controls_and_hides_the_others():
         visible = shown_after_family_change(train_parts, family)
         assert sorted(n for n, v in visible.items() if v) == shown
         assert sorted(n for n, v in visible.items() if not v) == hidden
+
+
+def test_a_face_names_a_known_control_and_fold():
+    from gan_demo.core.faces import Face, Place
+
+    with pytest.raises(ValueError, match="control must be one of number, slider"):
+        Face("Pull", control="knob")
+    with pytest.raises(ValueError, match="train fold must be one of lesson, training"):
+        Face("Pull", train=Place("sidebar"))
+    assert Face("Pull", compare=None).train == Place("training")
