@@ -116,6 +116,7 @@ def test_train_tab_minutes_sets_the_steps_and_the_command():
     from gan_demo.ui import forms
     from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.app import AppContext
+    from gan_demo.ui.limits import WEB_LIMITS
 
     ctx = AppContext.create(device="cpu")
     train = train_tab.Train(ctx)  # the tab's handlers, called directly
@@ -132,7 +133,7 @@ def test_train_tab_minutes_sets_the_steps_and_the_command():
         assert trainer.state == "finished" and session.budget.decided
         out = train.on_tick(out["view"], request)
         steps = session.budget.steps
-        assert trainer.step == trainer.cfg.train.steps == steps < train_tab.WEB_LIMITS["steps"]
+        assert trainer.step == trainer.cfg.train.steps == steps < WEB_LIMITS["steps"]
         assert f"--steps {steps} " in out["cli"] and f"{steps:,} steps" in out["message"]
     finally:
         ctx.registry.drop("s1")
