@@ -760,7 +760,7 @@ def build(ctx) -> dict:
                 save = gr.Button("Save run as checkpoint (zip)", interactive=False, elem_id="save_run")
                 send = gr.Button("Send to Explore", interactive=False, elem_id="send_to_explore")
             saved = gr.File(label="Checkpoint", visible=False, interactive=False, elem_id="saved_run")
-            share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # a live link; projector view
+            share_row = share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # live link; projector
             cli = gr.Code(cli_command(config_from_values(initial)), language="shell", interactive=False, lines=3,
                           label="The same run from the command line", elem_id="train_cli", wrap_lines=True)
     for name, component in controls.items():
@@ -792,7 +792,8 @@ def build(ctx) -> dict:
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    started = start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli],
+                          show_progress="minimal", **private)
     timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
@@ -801,6 +802,7 @@ def build(ctx) -> dict:
         button.click(named(h.control(action)), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
     reset.click(named(h.on_reset), controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    share_row["follow_run"](reset, started)  # Reset ends and clears the live link; a Start that replaced the run too
     save.click(h.on_save, None, saved, **private)
     apply_now.click(named(h.on_apply), set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(h.on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
