@@ -643,19 +643,23 @@ def test_a_lessons_term_links_to_its_glossary_entry(page):
 
 
 def test_send_to_explore_brings_the_sample_into_view(page):
-    """Issue 22: "Send to Explore" kept the scroll position, so the sample was off screen (not reproduced here at
-    1280 x 900, where the tab switch scrolled to the top; Explore's picture is now scrolled into view anyway)."""
+    """Issue 22: "Send to Explore" kept the scroll position, so the sample was off screen. It shows once Explore
+    has been opened before (its tab stays in the page, so the switch keeps the Train tab's scroll position)."""
+    click_tab(page, "Explore")  # a student has looked at the pretrained models first
+    page.wait_for_selector("#explore-image", state="visible", timeout=WAIT_MS)
     click_tab(page, "Train")
     page.locator("#reset").click(force=True)
     page.locator("#train_steps input").fill("30")
     page.click("#start")
     page.wait_for_function("() => /finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")  # the button is far down
+    assert page.evaluate("() => window.scrollY") > 300
     page.click("#send_to_explore")
     page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')?.innerText.trim()"
                            " === 'Explore'", timeout=WAIT_MS)
+    # the whole sample on screen, not merely its tab selected
     page.wait_for_function("""() => { const r = document.querySelector('#explore-image').getBoundingClientRect();
-                                       return r.height > 0 && r.top >= 0 && r.top < window.innerHeight; }""",
+                                       return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""",
                            timeout=WAIT_MS)
     screenshot(page, "explore_after_send")
     click_tab(page, "Train")
