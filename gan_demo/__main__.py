@@ -197,7 +197,7 @@ def _train_seeds(args) -> int:
                 bar.update(1)
         if args.save_every and rec.step % args.save_every == 0:
             tr.save(out / f"seed-{tr.cfg.train.seed}")
-            _save_timeline(recorders.get(id(tr)), tr, out / f"seed-{tr.cfg.train.seed}")
+            _save_timeline(recorders.get(id(tr)), tr, out / f"seed-{tr.cfg.train.seed}", final=False)
 
     recorders = {id(tr): _timeline_recorder(args, tr) for tr in trainers}
     pools = RunPools()
@@ -320,7 +320,7 @@ def _train(args, dist, device) -> int:
                 bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0 and master and (budget is None or budget.decided):
             tr.save(out)
-            _save_timeline(recorder, tr, out)
+            _save_timeline(recorder, tr, out, final=False)
 
     trainer.add_callback(on_step)
     recorder = _timeline_recorder(args, trainer, out) if master else None
@@ -408,12 +408,13 @@ def _timeline_recorder(args, trainer, resumed_from: Path | None = None):
     return recorder
 
 
-def _save_timeline(recorder, trainer, run_dir: Path) -> None:
-    if recorder is None:
+def _save_timeline(recorder, trainer, run_dir: Path, final: bool = True) -> None:
+    """The recorded frames into run_dir/timeline.png; the final save adds the run's last step."""
+    if recorder is None or not recorder.timeline.steps:
         return
     from gan_demo.render.timeline import save_timeline
 
-    save_timeline(run_dir, recorder.finish(trainer))
+    save_timeline(run_dir, recorder.finish(trainer) if final else recorder.timeline)
 
 
 def _write_preview(trainer, path: Path) -> None:

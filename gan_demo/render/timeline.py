@@ -69,10 +69,12 @@ class TimelineRecorder:
             self._thin()
 
     def __call__(self, trainer, rec) -> None:
+        # Labelled with the trainer's step, not the record's: records are read back a few steps late, and the
+        # picture shows the weights as they are now.
         steps = self.timeline.steps
-        if steps and rec.step - steps[-1] < self.stride:
+        if steps and trainer.step - steps[-1] < self.stride:
             return
-        self.keep(rec.step, progress_frame(trainer))
+        self.keep(trainer.step, progress_frame(trainer))
 
     def keep(self, step: int, frame: Image.Image) -> None:
         self.timeline.steps.append(int(step))

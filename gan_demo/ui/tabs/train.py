@@ -30,7 +30,7 @@ from gan_demo.ui.explore_images import png
 from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, WEB_MINUTES, cli_command, config_from_values,
                                swap_defaults, time_budget, values_for)
 from gan_demo.ui.limits import WEB_LIMITS, check_live_change
-from gan_demo.ui import share
+from gan_demo.ui import recorded_timeline, share
 from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL, WORDS, help_line, label
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
@@ -360,7 +360,7 @@ class Train:
             trainer = self.ctx.registry.start(session, cfg, self.ctx.device, budget=budget)
         except Busy as exc:
             gr.Warning(str(exc))
-            return {"message": f"### Server busy\n{exc}"}
+            return {"message": f"{recorded_timeline.SERVER_BUSY}\n{exc}"}
         except (ConfigError, DataError, ValueError) as exc:
             why = for_visitor(exc)
             gr.Warning(f"Cannot start: {why}")
@@ -693,6 +693,7 @@ def build(ctx) -> dict:
                                   elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
             message = gr.Markdown("", elem_id="train_message")
+            recorded = recorded_timeline.build(ctx, elem_prefix="busy")  # shown when Start is refused
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     # The picture's own legend sits top-left, where gradio would overlay the label.
@@ -803,6 +804,7 @@ def build(ctx) -> dict:
                      concurrency_limit=None, **private)
     reset.click(named(h.on_reset), controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
     share_row["follow_run"](reset, started)  # Reset ends and clears the live link; a Start that replaced the run too
+    recorded["follow_start"](started, message)  # a refused Start shows the pretrained digits' recorded training
     save.click(h.on_save, None, saved, **private)
     apply_now.click(named(h.on_apply), set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(h.on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
