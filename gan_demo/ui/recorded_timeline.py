@@ -110,3 +110,28 @@ def build(ctx, name: str = RECORDED_RUN, elem_prefix: str = "recorded") -> dict:
         started.then(after_start, message, [box, slider, picture, words], **private)
 
     return {"box": box, "slider": slider, "picture": picture, "caption": words, "follow_start": follow_start}
+
+
+def build_for_checkpoint(ctx, checkpoint: gr.Dropdown, elem_prefix: str = "explore") -> dict:
+    """A folded "how this model learned" under a checkpoint picker, shown while the picked run is a pretrained one
+    with a recorded timeline; its slider scrubs that run's training."""
+    initial = opened(ctx, checkpoint.value) if isinstance(checkpoint.value, str) else (gr.update(visible=False),)
+    first = initial[0].get("visible", False)
+    with gr.Accordion("How this model learned: its training, recorded step by step", open=False, visible=first,
+                      elem_id=f"{elem_prefix}_timeline") as box:
+        slider = gr.Slider(**({k: initial[1][k] for k in ("minimum", "maximum", "step", "value")} if first
+                              else dict(minimum=0, maximum=1, step=1, value=0)),
+                           label="Training step", elem_id=f"{elem_prefix}_timeline_step")
+        words = gr.Markdown(initial[3] if first else "", elem_id=f"{elem_prefix}_timeline_caption")
+        picture = gr.Image(initial[2] if first else None, show_label=False, type="pil", format="png",
+                           interactive=False, elem_id=f"{elem_prefix}_timeline_image")
+    private = dict(api_visibility="private", show_progress="hidden", concurrency_limit=None)
+    slider.input(lambda name, step: scrub(ctx, name, step), [checkpoint, slider], [picture, words],
+                 trigger_mode="always_last", **private)
+
+    def picked(name) -> tuple:
+        fold, *rest = opened(ctx, name) if isinstance(name, str) else (gr.update(visible=False), gr.update(), None, "")
+        return (gr.update(visible=fold.get("visible", False)), *rest)  # open or folded as the student left it
+
+    checkpoint.change(picked, checkpoint, [box, slider, picture, words], **private)
+    return {"box": box, "slider": slider, "picture": picture, "caption": words}

@@ -67,3 +67,25 @@ def test_a_student_without_a_slot_scrubs_the_recorded_digits(app):
             page.screenshot(path=str(ARTIFACTS / "train_busy_recorded_timeline.png"), full_page=False)
     finally:
         ctx.registry.stop(ctx.registry.get("slot-holder"))
+
+
+def test_explore_shows_a_pretrained_runs_recorded_training(app):
+    """Explore, on a pretrained run with a timeline: a fold whose slider scrubs its training."""
+    from tests.browser import click_tab
+
+    _, _, url = app
+    with browser_page(width=1400, height=900, timeout_ms=WAIT_MS) as page:
+        open_app(page, url, ready="#start")
+        click_tab(page, "Explore")
+        page.wait_for_selector("#explore_timeline", state="visible", timeout=WAIT_MS)
+        page.locator("#explore_timeline").get_by_text("How this model learned", exact=False).first.click()
+        page.wait_for_selector("#explore_timeline_image img", state="visible", timeout=WAIT_MS)
+        first = image_src(page, "explore_timeline_image")
+        set_slider(page, "explore_timeline_step", 40)
+        page.wait_for_function("() => /at step 40 of 40 \\(finished\\)/.test(document.querySelector('#explore_timeline_caption')"
+                               ".innerText)", timeout=WAIT_MS)
+        page.wait_for_function("(first) => document.querySelector('#explore_timeline_image img')"
+                               "?.getAttribute('src') !== first", arg=first, timeout=WAIT_MS)
+        page.locator("#explore_timeline").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "explore_recorded_timeline.png"), full_page=False)
