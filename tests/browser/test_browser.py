@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (browser_page, click_tab, open_app, require_browser, serve, set_slider,
+from tests.browser import (browser_page, click_tab, image_src, open_app, require_browser, serve, set_slider,
                            wait_for_new_image)
 
 require_browser()
@@ -664,6 +664,48 @@ def test_send_to_explore_brings_the_sample_into_view(page):
     screenshot(page, "explore_after_send")
     click_tab(page, "Train")
     page.locator("#reset").click(force=True)
+
+
+def test_explore_on_a_2d_run_shows_the_real_data(page):
+    """Issue 22: Explore on a 2D run drew only the generator's cloud, so missing modes could not be seen; the
+    real points (green) are drawn under it."""
+    from PIL import Image
+
+    from gan_demo.render.viz import REAL_COLOR
+
+    click_tab(page, "Explore")
+    page.wait_for_selector("#explore-checkpoint input", state="visible")
+    before = image_src(page, "explore-image")
+    pick(page, "explore-checkpoint", "ring8")
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('ring8')",
+                           timeout=WAIT_MS)
+    src = wait_for_new_image(page, "explore-image", before, timeout_ms=WAIT_MS)
+    pixels = Image.open(io.BytesIO(fetch_bytes(page, src))).convert("RGB").getdata()
+    green = sum(1 for p in pixels if all(abs(a - b) <= 24 for a, b in zip(p, REAL_COLOR)))
+    assert green > 500, green  # 1,000 real points, each a dot of a few pixels
+    screenshot(page, "explore_2d_real_points")
+    pick(page, "explore-checkpoint", "digits")
+
+
+def test_interpolate_starts_between_two_different_samples(page):
+    """Issue 22: Interpolate's default endpoints were two zeros (a walk from a sample to itself)."""
+    click_tab(page, "Interpolate")
+    page.wait_for_selector("#interp-a-seed input", state="visible")
+    a = page.locator("#interp-a-seed input").input_value()
+    b = page.locator("#interp-b-seed input").input_value()
+    assert a != b, (a, b)
+
+
+def test_the_projection_caption_sits_above_its_picture(page):
+    """Issue 22: the projection's caption overlapped its picture (a gr.Image label drawn on the image's top)."""
+    click_tab(page, "Explore")
+    page.locator("#project-panel").get_by_text("Project an image into z", exact=True).click()
+    page.wait_for_selector("#project-result", state="visible", timeout=WAIT_MS)
+    caption = page.locator("#project-caption").bounding_box()
+    picture = page.locator("#project-result").bounding_box()
+    assert caption["height"] > 0 and caption["y"] + caption["height"] <= picture["y"] + 1, (caption, picture)
+    assert "reconstruction" in markdown_text(page, "project-caption")
+    page.locator("#project-panel").get_by_text("Project an image into z", exact=True).click()
 
 
 def test_every_tab_opens(page):
