@@ -666,6 +666,39 @@ def test_send_to_explore_brings_the_sample_into_view(page):
     page.locator("#reset").click(force=True)
 
 
+def test_after_pause_the_graph_and_timeline_show_the_paused_step(page):
+    """Issue 22: after Pause the status said step 446 while the graph and charts stayed at ~317; the timeline
+    opened at 0 below its range (92-401) with an empty picture."""
+    import re
+
+    click_tab(page, "Train")
+    page.locator("#reset").click(force=True)
+    page.locator("#train_steps input").fill("100000")
+    page.click("#start")
+    page.wait_for_function("() => { const m = /running\\*?\\*? · step ([\\d,]+)/.exec("
+                           "document.querySelector('#train_status').innerText);"
+                           " return m && parseInt(m[1].replace(/,/g, '')) > 300; }", timeout=WAIT_MS)
+    page.click("#pause")
+    page.wait_for_function("() => /paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.locator("#train_graph_box").get_by_text("The model", exact=True).click()
+    # the status (its step once the queued steps are read back) and the graph's numbers come to the same step
+    page.wait_for_function("""() => {
+        const status = /paused\\*?\\*? · step ([\\d,]+)/.exec(document.querySelector('#train_status').innerText);
+        const graph = Array.from(document.querySelectorAll('#train_graph svg text'), t => t.textContent)
+                           .map(t => /^step ([\\d,]+) ·/.exec(t)).find(Boolean);
+        return status && graph && status[1] === graph[1]; }""", timeout=WAIT_MS)
+    step = int(re.search(r"step ([\d,]+)", markdown_text(page, "train_status")).group(1).replace(",", ""))
+    page.locator("#timeline_box").get_by_text("Timeline: earlier grids", exact=True).click()
+    page.wait_for_selector("#timeline_image img", state="visible", timeout=WAIT_MS)
+    value = float(page.locator("#timeline input[type=number]").input_value())
+    low, high = (float(page.locator("#timeline input[type=range]").get_attribute(a)) for a in ("min", "max"))
+    assert low <= value <= high and 0 < value <= step, (low, value, high)  # a kept frame, not 0 below the range
+    assert f"{int(value):,}" in markdown_text(page, "timeline_box")
+    page.click("#stop")
+    page.locator("#train_graph_box").get_by_text("The model", exact=True).click()
+    page.locator("#timeline_box").get_by_text("Timeline: earlier grids", exact=True).click()
+
+
 def test_explore_on_a_2d_run_shows_the_real_data(page):
     """Issue 22: Explore on a 2D run drew only the generator's cloud, so missing modes could not be seen; the
     real points (green) are drawn under it."""
