@@ -699,6 +699,23 @@ def test_after_pause_the_graph_and_timeline_show_the_paused_step(page):
     page.locator("#timeline_box").get_by_text("Timeline: earlier grids", exact=True).click()
 
 
+def test_the_labs_step_mode_starts_a_run_on_its_first_click(app_url):
+    """Issue 22: the 2D lab's step mode refused before a run; its first click starts one (paused) and steps it.
+    A page of its own: a visitor who has not trained anything yet."""
+    with browser_page(width=1280, height=900, timeout_ms=WAIT_MS) as fresh:
+        open_app(fresh, app_url, ready="#start")
+        click_tab(fresh, "2D lab")
+        fresh.wait_for_selector("#lab-g-step", state="visible", timeout=WAIT_MS)
+        fresh.click("#lab-g-step")
+        fresh.wait_for_function("() => /Started a 2D run/.test(document.querySelector('#lab-note').innerText)",
+                                timeout=WAIT_MS)
+        assert "One G step" in markdown_text(fresh, "lab-note")
+        assert "Start a 2D run first" not in markdown_text(fresh, "lab-note")
+        fresh.wait_for_function("() => /paused/.test(document.querySelector('#lab-status').innerText)",
+                                timeout=WAIT_MS)
+        fresh.click("#lab-stop")
+
+
 def test_explore_on_a_2d_run_shows_the_real_data(page):
     """Issue 22: Explore on a 2D run drew only the generator's cloud, so missing modes could not be seen; the
     real points (green) are drawn under it."""
