@@ -716,6 +716,38 @@ def test_the_labs_step_mode_starts_a_run_on_its_first_click(app_url):
         fresh.click("#lab-stop")
 
 
+def test_a_loaded_comparison_zip_names_its_runs_in_words(app_url, tmp_path):
+    """Issue 22: a loaded comparison zip's runs were named like `upload-12f4000dd0f1c639-A`."""
+    import shutil
+
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.training.compare import Comparison
+
+    def tiny(loss):
+        return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
+                         train=TrainConfig(batch_size=32, steps=3, loss=loss))
+
+    pair = Comparison(tiny("nonsaturating"), tiny("hinge"), device="cpu")
+    pair.start()
+    pair.join(WAIT_MS / 1000)
+    folder = pair.save(tmp_path / "comparison-0123")
+    archive = shutil.make_archive(str(tmp_path / folder.name), "zip", root_dir=folder.parent, base_dir=folder.name)
+    with browser_page(width=1280, height=900, timeout_ms=WAIT_MS) as fresh:
+        open_app(fresh, app_url, ready="#start")
+        click_tab(fresh, "Compare")
+        fresh.locator("#compare_open input[type=file]").set_input_files(archive)
+        fresh.wait_for_function("() => document.querySelector('#compare_status').innerText.includes('Opened a "
+                                "saved comparison')", timeout=WAIT_MS)
+        assert "upload-" not in markdown_text(fresh, "compare_status")
+        click_tab(fresh, "Explore")
+        fresh.wait_for_selector("#explore-checkpoint input", state="visible", timeout=WAIT_MS)
+        fresh.locator("#explore-checkpoint input").click()
+        options = [o.inner_text() for o in fresh.get_by_role("option").all()]
+        fresh.keyboard.press("Escape")
+        assert {"saved comparison A", "saved comparison B"} <= set(options), options
+        assert not any(o.startswith("upload-") for o in options), options
+
+
 def test_explore_on_a_2d_run_shows_the_real_data(page):
     """Issue 22: Explore on a 2D run drew only the generator's cloud, so missing modes could not be seen; the
     real points (green) are drawn under it."""
