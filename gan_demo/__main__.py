@@ -118,6 +118,8 @@ def cmd_train(args) -> int:
     from gan_demo.core import distributed
 
     dist = distributed.from_environ()  # torchrun's RANK / LOCAL_RANK / WORLD_SIZE; SINGLE for a plain run
+    if args.timeline_every < 0:
+        fail(f"--timeline-every: must be 0 (none) or a number of steps (got {args.timeline_every})")
     if args.seeds is not None:
         if dist.active or args.resume:
             fail("--seeds trains a sweep in one process from scratch (not under torchrun, not with --resume)")
@@ -195,7 +197,9 @@ def _train_seeds(args) -> int:
                 bar.update(1)
         if args.save_every and rec.step % args.save_every == 0:
             tr.save(out / f"seed-{tr.cfg.train.seed}")
+            _save_timeline(recorders.get(id(tr)), tr, out / f"seed-{tr.cfg.train.seed}", final=False)
 
+    recorders = {id(tr): _timeline_recorder(args, tr) for tr in trainers}
     pools = RunPools()
     previous = signal.signal(signal.SIGINT, lambda *_: [tr.stop() for tr in trainers])
     start = time.perf_counter()
@@ -212,7 +216,7 @@ def _train_seeds(args) -> int:
     elapsed = time.perf_counter() - start
     if first.pool_note:
         say(f"these runs trained side by side, not pooled: {first.pool_note}")
-    runs = [_seed_summary(tr, out / f"seed-{tr.cfg.train.seed}") for tr in trainers]
+    runs = [_seed_summary(tr, out / f"seed-{tr.cfg.train.seed}", recorders.get(id(tr))) for tr in trainers]
     summary = {"seeds": len(seeds), "steps": total, "seconds": round(elapsed, 1),
                "pooled": first.pool_note is None, "runs": runs}
     if runs and runs[0].get("n_modes"):
@@ -223,12 +227,13 @@ def _train_seeds(args) -> int:
     return 1 if any(r["state"] in ("diverged", "failed") for r in runs) else 0
 
 
-def _seed_summary(trainer, run_dir: Path) -> dict:
+def _seed_summary(trainer, run_dir: Path, recorder=None) -> dict:
     """One seed's line of a sweep's summary: its state and final quality; its run folder saved."""
     from gan_demo.evaluation.metrics import grid_divergence
 
     path = trainer.save(run_dir)
     _write_preview(trainer, path / "samples.png")
+    _save_timeline(recorder, trainer, path)
     line = {"seed": trainer.cfg.train.seed, "state": trainer.state, "step": trainer.step, "checkpoint": str(path)}
     if trainer.message:
         line["message"] = trainer.message
@@ -315,8 +320,10 @@ def _train(args, dist, device) -> int:
                 bar.set_postfix_str(f"{_numbers(rec)}{quality}", refresh=False)
         if args.save_every and rec.step % args.save_every == 0 and master and (budget is None or budget.decided):
             tr.save(out)
+            _save_timeline(recorder, tr, out, final=False)
 
     trainer.add_callback(on_step)
+    recorder = _timeline_recorder(args, trainer, out) if master else None
     start = time.perf_counter()
     try:
         with _stop_on_signals(trainer):
@@ -331,6 +338,7 @@ def _train(args, dist, device) -> int:
         return 1 if state == "diverged" else 0
     path = trainer.save(out)
     _write_preview(trainer, path / "samples.png")
+    _save_timeline(recorder, trainer, path)
     summary = {"state": state, "step": trainer.step, "seconds": round(elapsed, 1), "checkpoint": str(path)}
     if budget is not None:
         summary["minutes"] = args.minutes
@@ -375,6 +383,38 @@ def _stop_on_signals(trainer):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _timeline_recorder(args, trainer, resumed_from: Path | None = None):
+    """The recorder of --timeline-every (None for 0), registered on the trainer; a resumed run continues the
+    frames its folder holds up to its step."""
+    if not args.timeline_every:
+        return None
+    from gan_demo.render.timeline import Timeline, TimelineError, TimelineRecorder, progress_frame, read_timeline
+
+    earlier = None
+    if args.resume and resumed_from is not None:
+        try:
+            earlier = read_timeline(resumed_from)
+        except TimelineError as e:
+            print(f"gan_demo: the earlier timeline is not continued: {e}", file=sys.stderr)
+        if earlier is not None:
+            kept = [i for i, s in enumerate(earlier.steps) if s <= trainer.step]
+            earlier = Timeline([earlier.steps[i] for i in kept], [earlier.frames[i] for i in kept])
+    recorder = TimelineRecorder(args.timeline_every, timeline=earlier)
+    if not recorder.timeline.steps:
+        recorder.keep(trainer.step, progress_frame(trainer))  # the untrained start: noise
+    trainer.add_callback(recorder)
+    return recorder
+
+
+def _save_timeline(recorder, trainer, run_dir: Path, final: bool = True) -> None:
+    """The recorded frames into run_dir/timeline.png; the final save adds the run's last step."""
+    if recorder is None or not recorder.timeline.steps:
+        return
+    from gan_demo.render.timeline import save_timeline
+
+    save_timeline(run_dir, recorder.finish(trainer) if final else recorder.timeline)
 
 
 def _write_preview(trainer, path: Path) -> None:
@@ -548,6 +588,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out (step count and optimizer state)")
     train.add_argument("--save-every", type=int, default=1000, metavar="N", help="save a checkpoint every N steps (0: only at the end; default 1000)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--timeline-every", type=int, default=50, metavar="N",
+                       help="keep the progress picture every N steps (at most 40, thinned evenly) in the run folder's "
+                            "timeline.png, to scrub through later (0: none; default 50)")
     train.add_argument("--seeds", default=None, metavar="SEEDS",
                        help="a seed sweep: train one run per seed (0-15, or 1,4,9) together as one pool, each saved "
                             "as OUT/seed-N, plus OUT/summary.json with each seed's final modes covered, "

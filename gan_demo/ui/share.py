@@ -111,13 +111,25 @@ class Shares:
             self._live[token] = Share(token, session.session_id, weakref.ref(session), weakref.ref(run))
             return token
 
-    def revoke(self, session) -> int:
-        """The owner stops sharing: the session's link stops working at once. Returns how many ended."""
+    def revoke(self, session, why: str = "Its owner stopped sharing this run.") -> int:
+        """The owner stops sharing (or resets the run): the session's link stops working at once, and its page
+        says `why`. Returns how many ended."""
         with self._lock:
             mine = [t for t, e in self._live.items() if e.session_id == session.session_id]
             for token in mine:
-                self._end(token, "Its owner stopped sharing this run.")
+                self._end(token, why)
             return len(mine)
+
+    def link_of(self, session) -> str | None:
+        """The token of the session's link while its run is live, else None (an ended one is ended here)."""
+        with self._lock:
+            for token, entry in list(self._live.items()):
+                if entry.session_id == session.session_id:
+                    why = self._why_ended(entry)
+                    if not why:
+                        return token
+                    self._end(token, why)
+            return None
 
     def forget_session(self, session) -> None:
         """The owner's session expired or closed: its link ends with it."""
@@ -320,6 +332,9 @@ def add_routes(app, ctx) -> None:
 
 
 # ----------------------------------------------------------------------------- the Train tab's row
+RESET_NOTE = "Reset: the live link ended with the run (its screens say so). Start a run and press **Share** for a new one."
+REPLACED_NOTE = "The live link ended with the previous run (its screens say so). Press **Share** for a link to this one."
+RESET_WHY = "Its owner reset this run: the shared run has ended."
 SHARE_NOTE = ("Anyone with this link sees this run live (picture, step, curves), read-only, on any number of "
               "screens; it stops working when the run ends or is reset, or when you press **Stop sharing**.")
 # The handler answers the link's path; the page makes it whole from its own address (the host the class reaches).
@@ -354,11 +369,30 @@ def build_row(ctx, draw: Callable) -> dict:
     def show_link(whole: str) -> str:  # the link as the browser made it whole (ABSOLUTE_LINK_JS runs first)
         return whole
 
+    def reset_link(shown: str, request: gr.Request):
+        """Reset ends the session's link at once (its screens say why) and clears the box."""
+        shares.revoke(ctx.registry.get(request.session_hash), why=RESET_WHY)
+        return gr.update(value="", visible=False), RESET_NOTE if shown else ""
+
+    def check_link(shown: str, request: gr.Request):
+        """After Start: a shown link whose run was replaced has ended, so it leaves the box; a refused Start
+        leaves the running run, and its link, as they were."""
+        if not shown or shares.link_of(ctx.registry.get(request.session_hash)) is not None:
+            return gr.update(), gr.update()
+        return gr.update(value="", visible=False), REPLACED_NOTE
+
     private = dict(api_visibility="private", show_progress="hidden", concurrency_limit=None)
+
+    def follow_run(reset: gr.Button, started) -> None:
+        """Wire the link to the run's life: `reset` the Train tab's Reset button, `started` its Start event."""
+        reset.click(reset_link, link, [link, note], **private)
+        started.then(check_link, link, [link, note], **private)
+
+    row = {"share": share_button, "stop_sharing": unshare_button, "link": link, "note": note, "follow_run": follow_run}
     share_button.click(share_run, None, [link, note], **private).then(show_link, link, link, js=ABSOLUTE_LINK_JS,
                                                                         **private)
     unshare_button.click(stop_sharing, None, [link, note], **private)
-    return {"share": share_button, "stop_sharing": unshare_button, "link": link, "note": note}
+    return row
 
 
 # ------------------------------------------------------------------------------ the projector view

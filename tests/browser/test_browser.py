@@ -7,6 +7,7 @@ Screenshots go to $GAN_DEMO_ARTIFACTS, else tests/artifacts/. Skipped without ch
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (browser_page, click_tab, open_app, require_browser, serve, set_slider,
+from tests.browser import (browser_page, click_tab, image_src, open_app, require_browser, serve, set_slider,
                            wait_for_new_image)
 
 require_browser()
@@ -643,23 +644,166 @@ def test_a_lessons_term_links_to_its_glossary_entry(page):
 
 
 def test_send_to_explore_brings_the_sample_into_view(page):
-    """Issue 22: "Send to Explore" kept the scroll position, so the sample was off screen (not reproduced here at
-    1280 x 900, where the tab switch scrolled to the top; Explore's picture is now scrolled into view anyway)."""
+    """Issue 22: "Send to Explore" kept the scroll position, so the sample was off screen. It shows once Explore
+    has been opened before (its tab stays in the page, so the switch keeps the Train tab's scroll position)."""
+    click_tab(page, "Explore")  # a student has looked at the pretrained models first
+    page.wait_for_selector("#explore-image", state="visible", timeout=WAIT_MS)
     click_tab(page, "Train")
     page.locator("#reset").click(force=True)
     page.locator("#train_steps input").fill("30")
     page.click("#start")
     page.wait_for_function("() => /finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")  # the button is far down
+    assert page.evaluate("() => window.scrollY") > 300
     page.click("#send_to_explore")
     page.wait_for_function("() => document.querySelector('button[role=tab][aria-selected=true]')?.innerText.trim()"
                            " === 'Explore'", timeout=WAIT_MS)
+    # the whole sample on screen, not merely its tab selected
     page.wait_for_function("""() => { const r = document.querySelector('#explore-image').getBoundingClientRect();
-                                       return r.height > 0 && r.top >= 0 && r.top < window.innerHeight; }""",
+                                       return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""",
                            timeout=WAIT_MS)
     screenshot(page, "explore_after_send")
     click_tab(page, "Train")
     page.locator("#reset").click(force=True)
+
+
+def test_after_pause_the_graph_and_timeline_show_the_paused_step(page):
+    """Issue 22: after Pause the status said step 446 while the graph and charts stayed at ~317; the timeline
+    opened at 0 below its range (92-401) with an empty picture."""
+    import re
+
+    click_tab(page, "Train")
+    page.locator("#reset").click(force=True)
+    page.locator("#train_steps input").fill("100000")
+    page.click("#start")
+    page.wait_for_function("() => { const m = /running\\*?\\*? · step ([\\d,]+)/.exec("
+                           "document.querySelector('#train_status').innerText);"
+                           " return m && parseInt(m[1].replace(/,/g, '')) > 300; }", timeout=WAIT_MS)
+    page.click("#pause")
+    page.wait_for_function("() => /paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    page.locator("#train_graph_box").get_by_text("The model", exact=True).click()
+    # the status (its step once the queued steps are read back) and the graph's numbers come to the same step
+    page.wait_for_function("""() => {
+        const status = /paused\\*?\\*? · step ([\\d,]+)/.exec(document.querySelector('#train_status').innerText);
+        const graph = Array.from(document.querySelectorAll('#train_graph svg text'), t => t.textContent)
+                           .map(t => /^step ([\\d,]+) ·/.exec(t)).find(Boolean);
+        return status && graph && status[1] === graph[1]; }""", timeout=WAIT_MS)
+    step = int(re.search(r"step ([\d,]+)", markdown_text(page, "train_status")).group(1).replace(",", ""))
+    page.locator("#timeline_box").get_by_text("Timeline: earlier grids", exact=True).click()
+    page.wait_for_selector("#timeline_image img", state="visible", timeout=WAIT_MS)
+    value = float(page.locator("#timeline input[type=number]").input_value())
+    low, high = (float(page.locator("#timeline input[type=range]").get_attribute(a)) for a in ("min", "max"))
+    assert low <= value <= high and 0 < value <= step, (low, value, high)  # a kept frame, not 0 below the range
+    assert f"{int(value):,}" in markdown_text(page, "timeline_box")
+    page.click("#stop")
+    page.locator("#train_graph_box").get_by_text("The model", exact=True).click()
+    page.locator("#timeline_box").get_by_text("Timeline: earlier grids", exact=True).click()
+
+
+@contextlib.contextmanager
+def fresh_visitor(page, url: str):
+    """Another visitor of the app (a browser context of its own: its own session), in the module's browser."""
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        fresh = context.new_page()
+        fresh.set_default_timeout(WAIT_MS)
+        open_app(fresh, url, ready="#start")
+        yield fresh
+    finally:
+        context.close()
+
+
+def test_the_labs_step_mode_starts_a_run_on_its_first_click(page, app_url):
+    """Issue 22: the 2D lab's step mode refused before a run; its first click starts one (paused) and steps it.
+    A visitor who has not trained anything yet."""
+    with fresh_visitor(page, app_url) as fresh:
+        click_tab(fresh, "2D lab")
+        fresh.wait_for_selector("#lab-g-step", state="visible", timeout=WAIT_MS)
+        fresh.click("#lab-g-step")
+        fresh.wait_for_function("() => /Started a 2D run/.test(document.querySelector('#lab-note').innerText)",
+                                timeout=WAIT_MS)
+        assert "One G step" in markdown_text(fresh, "lab-note")
+        assert "Start a 2D run first" not in markdown_text(fresh, "lab-note")
+        fresh.wait_for_function("() => /paused/.test(document.querySelector('#lab-status').innerText)",
+                                timeout=WAIT_MS)
+        fresh.click("#lab-stop")
+
+
+def test_a_loaded_comparison_zip_names_its_runs_in_words(page, app_url, tmp_path):
+    """Issue 22: a loaded comparison zip's runs were named like `upload-12f4000dd0f1c639-A`."""
+    import shutil
+
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.training.compare import Comparison
+
+    def tiny(loss):
+        return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
+                         train=TrainConfig(batch_size=32, steps=3, loss=loss))
+
+    pair = Comparison(tiny("nonsaturating"), tiny("hinge"), device="cpu")
+    pair.start()
+    pair.join(WAIT_MS / 1000)
+    folder = pair.save(tmp_path / "comparison-0123")
+    archive = shutil.make_archive(str(tmp_path / folder.name), "zip", root_dir=folder.parent, base_dir=folder.name)
+    with fresh_visitor(page, app_url) as fresh:
+        click_tab(fresh, "Compare")
+        fresh.locator("#compare_open input[type=file]").set_input_files(archive)
+        fresh.wait_for_function("() => document.querySelector('#compare_status').innerText.includes('Opened a "
+                                "saved comparison')", timeout=WAIT_MS)
+        assert "upload-" not in markdown_text(fresh, "compare_status")
+        click_tab(fresh, "Explore")
+        fresh.wait_for_selector("#explore-checkpoint input", state="visible", timeout=WAIT_MS)
+        fresh.locator("#explore-checkpoint input").click()
+        options = [o.inner_text() for o in fresh.get_by_role("option").all()]
+        fresh.keyboard.press("Escape")
+        assert {"saved comparison A", "saved comparison B"} <= set(options), options
+        assert not any(o.startswith("upload-") for o in options), options
+
+
+def test_explore_on_a_2d_run_shows_the_real_data(page):
+    """Issue 22: Explore on a 2D run drew only the generator's cloud, so missing modes could not be seen; the
+    real points (green) are drawn under it."""
+    from PIL import Image
+
+    from gan_demo.render.viz import REAL_COLOR
+
+    click_tab(page, "Explore")
+    page.wait_for_selector("#explore-checkpoint input", state="visible")
+    before = image_src(page, "explore-image")
+    pick(page, "explore-checkpoint", "ring8")
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('ring8')",
+                           timeout=WAIT_MS)
+    src = wait_for_new_image(page, "explore-image", before, timeout_ms=WAIT_MS)
+    pixels = Image.open(io.BytesIO(fetch_bytes(page, src))).convert("RGB").getdata()
+    green = sum(1 for p in pixels if all(abs(a - b) <= 24 for a, b in zip(p, REAL_COLOR)))
+    assert green > 500, green  # 1,000 real points, each a dot of a few pixels
+    screenshot(page, "explore_2d_real_points")
+    pick(page, "explore-checkpoint", "digits")
+
+
+def test_interpolate_starts_between_two_different_samples(page):
+    """Issue 22: Interpolate's default endpoints were two zeros (a walk from a sample to itself)."""
+    click_tab(page, "Interpolate")
+    page.wait_for_selector("#interp-a-seed input", state="visible")
+    a = page.locator("#interp-a-seed input").input_value()
+    b = page.locator("#interp-b-seed input").input_value()
+    assert a != b, (a, b)
+
+
+def test_the_projection_caption_sits_above_its_picture(page):
+    """Issue 22: the projection's caption overlapped its picture (a gr.Image label drawn on the image's top)."""
+    click_tab(page, "Explore")
+    page.wait_for_selector("#project-panel", state="visible", timeout=WAIT_MS)
+    opened_here = not page.locator("#project-result").is_visible()  # an earlier test may have left it open
+    if opened_here:
+        page.locator("#project-panel").get_by_text("Project an image into z", exact=True).click()
+    page.wait_for_selector("#project-result", state="visible", timeout=WAIT_MS)
+    caption = page.locator("#project-caption").bounding_box()
+    picture = page.locator("#project-result").bounding_box()
+    assert caption["height"] > 0 and caption["y"] + caption["height"] <= picture["y"] + 1, (caption, picture)
+    assert "reconstruction" in markdown_text(page, "project-caption")
+    if opened_here:
+        page.locator("#project-panel").get_by_text("Project an image into z", exact=True).click()
 
 
 def test_every_tab_opens(page):

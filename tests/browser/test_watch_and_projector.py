@@ -80,6 +80,34 @@ def test_a_shared_run_shows_live_on_another_screen(app):
         page.click("#stop")
 
 
+def test_reset_ends_the_link_and_clears_its_box(app):
+    """Reset ends the shared run: the owner's link box empties and hides, and the watching screen says why."""
+    from gan_demo.ui.share import RESET_WHY
+
+    _, _, url = app
+    with browser_page(width=1400, height=900, timeout_ms=WAIT_MS) as page:
+        open_app(page, url, ready="#start")
+        page.locator("#train_steps input").fill("100000")
+        page.click("#start")
+        page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)",
+                               timeout=WAIT_MS)
+        page.click("#share_run")
+        page.wait_for_function("() => /\\/watch\\//.test(document.querySelector('#share_link textarea, "
+                               "#share_link input')?.value || '')", timeout=WAIT_MS)
+        link = page.locator("#share_link textarea, #share_link input").first.input_value()
+        viewer = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        viewer.set_default_timeout(WAIT_MS)
+        viewer.goto(link)
+        viewer.wait_for_function("() => document.getElementById('picture').naturalWidth > 0", timeout=WAIT_MS)
+        page.click("#reset")
+        page.wait_for_selector("#share_link", state="hidden", timeout=WAIT_MS)
+        page.wait_for_function("() => /Reset: the live link ended/.test(document.querySelector('#share_note').innerText)",
+                               timeout=WAIT_MS)
+        viewer.wait_for_function("() => !document.getElementById('notice').hidden", timeout=WAIT_MS)
+        assert viewer.locator("#notice").inner_text() == RESET_WHY
+        screenshot(page, "share_after_reset")
+
+
 def viewer_requests(page) -> list[str]:
     """Every resource the page loaded (performance entries), so none came from elsewhere."""
     return page.evaluate("() => [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]")

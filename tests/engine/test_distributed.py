@@ -255,7 +255,8 @@ def test_torchrun_run_makes_one_checkpoint_that_sample_and_the_app_load(tmp_path
     assert len(lines) == 1, proc.stdout  # rank 0 alone prints the summary
     assert json.loads(lines[0])["state"] == "finished" and json.loads(lines[0])["step"] == 3
     assert proc.stderr.count("training digits") == 1 and "in 2 processes (gloo, batch 16 = 2 x 8)" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "samples.png", "state.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "samples.png", "state.pt",
+                                                    "timeline.png"]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["world_size"] == 2 and config["train"]["batch_size"] == 16 and config["step"] == 3
     assert RunConfig.from_dict({k: config[k] for k in ("data", "model", "train", "step")}).to_cli().startswith(

@@ -15,7 +15,8 @@ from PIL import Image
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.explore_images import image_routes
-from gan_demo.ui.share import MAX_SHARES, NOT_A_LINK, ShareError, Shares, shares_of
+from gan_demo.ui.share import (MAX_SHARES, NOT_A_LINK, REPLACED_NOTE, RESET_NOTE, RESET_WHY, ShareError, Shares,
+                               shares_of)
 from tests.browser import launched_app
 from tests.raw_http import call, queue_event
 
@@ -144,6 +145,30 @@ def test_a_link_ends_with_stop_reset_a_new_run_revoke_and_the_session(app, http)
     assert queue_event(url, reset, ["gan"], session.session_id, timeout=TIMEOUT_S)["success"]
     r = http.get(f"/watch/{token}/status")
     assert r.status_code == 410 and "ended" in r.text
+
+    # Reset's own event on the link: it ends at once, saying so on its screens, and leaves the owner's box
+    session = start_run(app, fresh_session())
+    token = shares.share(session)
+    reset_link = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "reset_link")
+    out = queue_event(url, reset_link, [f"http://x/watch/{token}"], session.session_id, timeout=TIMEOUT_S)
+    assert out["success"], out
+    box, note = out["output"]["data"]
+    assert box["value"] == "" and box["visible"] is False and note == RESET_NOTE
+    r = http.get(f"/watch/{token}/status")
+    assert r.status_code == 410 and r.text == RESET_WHY
+    ctx.registry.stop(session)
+
+    # after Start: a link whose run the new one replaced leaves the box; a live one stays
+    check_link = next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == "check_link")
+    session = start_run(app, fresh_session())
+    token = shares.share(session)
+    out = queue_event(url, check_link, [f"http://x/watch/{token}"], session.session_id, timeout=TIMEOUT_S)
+    assert out["output"]["data"][0].get("value") is None  # no change: its run still trains
+    start_run(app, session.session_id)
+    out = queue_event(url, check_link, [f"http://x/watch/{token}"], session.session_id, timeout=TIMEOUT_S)
+    box, note = out["output"]["data"]
+    assert box["value"] == "" and box["visible"] is False and note == REPLACED_NOTE
+    ctx.registry.stop(session)
 
     # a new run replaces the shared one
     session = start_run(app, fresh_session())

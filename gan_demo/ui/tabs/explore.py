@@ -365,6 +365,9 @@ def build(ctx) -> dict:
 
     lmap = latent_map.build(ctx, h, {"checkpoint": checkpoint, "seed": seed, "mode": mode, "truncation": truncation,
                                      "label": label, "sliders": sliders, "image": image, "score": score})
+    from gan_demo.ui import recorded_timeline
+
+    recorded_timeline.build_for_checkpoint(ctx, checkpoint)  # a pretrained run's recorded training, to scrub
     with gr.Accordion("Bookmarks", open=True):
         gr.Markdown("Save the shown latent; bookmarks are the endpoints you can pick on the **Interpolate** tab.")
         with gr.Row():

@@ -30,7 +30,7 @@ from gan_demo.ui.explore_images import png
 from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, KIND_ONLY, WEB_MINUTES, cli_command,
                                config_from_values, fold_rows, swap_defaults, time_budget, train_place, values_for)
 from gan_demo.ui.limits import check_live_change
-from gan_demo.ui import share
+from gan_demo.ui import recorded_timeline, share
 from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.sessions import Busy
@@ -361,7 +361,7 @@ class Train:
             trainer = self.ctx.registry.start(session, cfg, self.ctx.device, budget=budget)
         except Busy as exc:
             gr.Warning(str(exc))
-            return {"message": f"### Server busy\n{exc}"}
+            return {"message": f"{recorded_timeline.SERVER_BUSY}\n{exc}"}
         except (ConfigError, DataError, ValueError) as exc:
             why = for_visitor(exc)
             gr.Warning(f"Cannot start: {why}")
@@ -652,6 +652,7 @@ def build(ctx) -> dict:
                                   elem_id="train_apply")
             status = gr.Markdown(status_line(None), elem_id="train_status")
             message = gr.Markdown("", elem_id="train_message")
+            recorded = recorded_timeline.build(ctx, elem_prefix="busy")  # shown when Start is refused
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     # The picture's own legend sits top-left, where gradio would overlay the label.
@@ -719,7 +720,7 @@ def build(ctx) -> dict:
                 save = gr.Button("Save run as checkpoint (zip)", interactive=False, elem_id="save_run")
                 send = gr.Button("Send to Explore", interactive=False, elem_id="send_to_explore")
             saved = gr.File(label="Checkpoint", visible=False, interactive=False, elem_id="saved_run")
-            share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # a live link; projector view
+            share_row = share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # live link; projector
             cli = gr.Code(cli_command(config_from_values(initial)), language="shell", interactive=False, lines=3,
                           label="The same run from the command line", elem_id="train_cli", wrap_lines=True)
     for name, component in controls.items():
@@ -751,7 +752,8 @@ def build(ctx) -> dict:
 
     # ------------------------------------------------------------- wiring
     private = dict(api_visibility="private")
-    start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli], show_progress="minimal", **private)
+    started = start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli],
+                          show_progress="minimal", **private)
     timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
@@ -760,6 +762,8 @@ def build(ctx) -> dict:
         button.click(named(h.control(action)), None, [*buttons, status, timer], show_progress="hidden",
                      concurrency_limit=None, **private)
     reset.click(named(h.on_reset), controls["family"], live_outputs + [saved], show_progress="hidden", concurrency_limit=None, **private)
+    share_row["follow_run"](reset, started)  # Reset ends and clears the live link; a Start that replaced the run too
+    recorded["follow_start"](started, message)  # a refused Start shows the pretrained digits' recorded training
     save.click(h.on_save, None, saved, **private)
     apply_now.click(named(h.on_apply), set(inputs), [message, cli], show_progress="hidden", concurrency_limit=None, **private)
     timeline.input(h.on_timeline, timeline, [timeline_image, timeline_caption], trigger_mode="always_last", show_progress="hidden",
