@@ -198,3 +198,16 @@ def test_ring8s_auto_batch_and_steps_and_the_old_checkpoint_keeps_its_own():
     assert (saved["train"]["batch_size"], saved["train"]["steps"]) == (256, 5000)
     ck = load_checkpoint(run)  # every network with strict=True
     assert (ck.cfg.train.batch_size, ck.cfg.train.steps, ck.cfg.model.width) == (256, 5000, 128)
+
+
+def test_lesson_7_keeps_the_ring8_recipe_its_text_measured():
+    """Lesson 7 quotes figures of ring8 at batch 256 and 5,000 steps (the schedule switches at 2,500, half of them):
+    both runs keep those values whatever ring8's auto defaults are."""
+    from gan_demo.ui.forms import pair_configs
+    from gan_demo.ui.tabs.lessons import LESSONS
+
+    a_values, changes = next(l for l in LESSONS if l.key == "midrun").pair()
+    for cfg in pair_configs(a_values, {k: str(v) for k, v in changes.items()}):
+        r = cfg.resolved()
+        t = r.train
+        assert (t.batch_size, t.steps, t.lr_g, t.lr_d, t.lr_decay, r.model.width) == (256, 5000, 4e-3, 4e-3, 0.5, 128)
