@@ -20,7 +20,7 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
         assert getattr(getattr(cfg, section), name) is None, name
     ring = RunConfig().resolved()
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
-    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 256, 5000, 0.1)
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 128, 8000, 0.1)
     assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
     grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()
     assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
@@ -175,3 +175,39 @@ def test_grid25_checkpoint_from_before_the_auto_group_rebuilds_as_before():
         x = ck.networks["G_ema"](z)
     expected = [[1.97319, 2.02766], [3.97320, -3.97145], [-2.00621, 3.96807], [3.91290, -3.69126]]
     torch.testing.assert_close(x, torch.tensor(expected), rtol=1e-4, atol=1e-4)
+
+
+def test_ring8s_auto_batch_and_steps_and_the_old_checkpoint_keeps_its_own():
+    """ring8's GAN (non-saturating) resolves batch 128 and 8,000 steps; another loss, another 2D set or a given value
+    keeps the 2D defaults or the value; checkpoints/ring8 (saved with batch 256, 5,000 steps) rebuilds with those."""
+    from pathlib import Path
+
+    from gan_demo.families.gan import FAST_2D_BATCH, FAST_2D_STEPS
+    from gan_demo.training.checkpoint import load_checkpoint
+
+    ring = RunConfig().resolved().train
+    assert (FAST_2D_BATCH, FAST_2D_STEPS) == (128, 8000) and (ring.batch_size, ring.steps) == (128, 8000)
+    hinge = RunConfig(train=TrainConfig(loss="hinge")).resolved().train
+    assert (hinge.batch_size, hinge.steps) == (512, 5000)
+    moons = RunConfig(data=DataConfig(dataset="moons")).resolved().train
+    assert (moons.batch_size, moons.steps) == (512, 5000)
+    given = RunConfig(train=TrainConfig(batch_size=256, steps=5000)).resolved().train
+    assert (given.batch_size, given.steps, given.lr_g, given.lr_decay) == (256, 5000, 4e-3, 0.5)
+    run = Path(__file__).resolve().parents[2] / "checkpoints" / "ring8"
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["train"]["batch_size"], saved["train"]["steps"]) == (256, 5000)
+    ck = load_checkpoint(run)  # every network with strict=True
+    assert (ck.cfg.train.batch_size, ck.cfg.train.steps, ck.cfg.model.width) == (256, 5000, 128)
+
+
+def test_lesson_7_keeps_the_ring8_recipe_its_text_measured():
+    """Lesson 7 quotes figures of ring8 at batch 256 and 5,000 steps (the schedule switches at 2,500, half of them):
+    both runs keep those values whatever ring8's auto defaults are."""
+    from gan_demo.ui.forms import pair_configs
+    from gan_demo.ui.tabs.lessons import LESSONS
+
+    a_values, changes = next(l for l in LESSONS if l.key == "midrun").pair()
+    for cfg in pair_configs(a_values, {k: str(v) for k, v in changes.items()}):
+        r = cfg.resolved()
+        t = r.train
+        assert (t.batch_size, t.steps, t.lr_g, t.lr_d, t.lr_decay, r.model.width) == (256, 5000, 4e-3, 4e-3, 0.5, 128)
