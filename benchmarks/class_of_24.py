@@ -1,6 +1,6 @@
 """A class of 24 against a real server: `python app.py` (no flags but a free port), 24 visitors start ring8 at once.
 
-Each visitor is its own gradio_client session; all 24 call /train_start for ring8 at its defaults
+Each visitor is its own session (plain HTTP calls of the REST API with its own session hash); all 24 call /train_start for ring8 at its defaults
 (5,000 steps, seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
 their run ends. Meanwhile a bystander calls /generate on the pretrained ring8 checkpoint in a loop.
 Prints the accepted count, each visitor's steps/s (steps / seconds from its start to its end), the
@@ -12,7 +12,10 @@ With --ray-nodes N the app runs with `--ray ADDRESS` against a simulated cluster
 (ray.cluster_utils.Cluster, --node-cpus CPUs each): the runs train in the cluster's actors, the front end
 only serves and polls.
 
-    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--ray-nodes 2]
+With --profile OUT.json the app runs through benchmarks/profiled_app.py (counters, threads' CPU, the pool
+thread's profile, written when the app stops).
+
+    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--ray-nodes 2] [--profile OUT.json]
 """
 from __future__ import annotations
 
@@ -70,6 +73,43 @@ def start_cluster(nodes: int, cpus: float):
     return cluster
 
 
+class RestClient:
+    """One visitor: the app's REST API over plain HTTP (POST /gradio_api/call/<name>, then its event stream)
+    with one session hash and one kept-alive connection, as light on this machine as a browser's polls are
+    on the server's (gradio_client's threads took ~0.7 of a core for 25 clients, from the app's two cores).
+    predict() returns the result like gradio_client's; a file result is downloaded too."""
+
+    def __init__(self, url: str):
+        import secrets
+
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.session_hash = secrets.token_hex(8)
+        self.http = httpx.Client(timeout=180)
+
+    def predict(self, *data, api_name: str):
+        import json
+
+        name = api_name.strip("/")
+        r = self.http.post(f"{self.url}/gradio_api/call/{name}", json={"data": list(data), "session_hash": self.session_hash})
+        r.raise_for_status()
+        kind = None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    kind = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and kind in ("complete", "error"):
+                    result = json.loads(line[5:] or "null")
+                    if kind == "error":
+                        raise RuntimeError(str(result))
+                    value = result[0] if isinstance(result, list) and len(result) == 1 else result
+                    if isinstance(value, dict) and value.get("url"):
+                        self.http.get(value["url"]).raise_for_status()
+                    return value
+        raise RuntimeError(f"{api_name}: no final event")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -82,25 +122,27 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=540, help="seconds before it stops and prints what it has")
     parser.add_argument("--ray-nodes", type=int, default=0, help="train on a simulated Ray cluster of this many nodes")
     parser.add_argument("--node-cpus", type=float, default=1.0, help="CPUs of each simulated node")
+    parser.add_argument("--profile", metavar="OUT.json", default=None,
+                        help="run the app through benchmarks/profiled_app.py: timing counters, each thread's CPU "
+                             "and the pool thread's profile written to OUT.json when the app stops")
     args = parser.parse_args()
 
     cluster = start_cluster(args.ray_nodes, args.node_cpus) if args.ray_nodes else None
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
     os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1")
-    from gradio_client import Client
-
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     flags = ["--ray", cluster.address] if cluster is not None else []
     # stderr to a file: a pipe nobody reads would fill and stall the app
     log = tempfile.NamedTemporaryFile("w", prefix="class_of_24_app_", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *flags], cwd=ROOT, env=env,
+    launcher = ["benchmarks/profiled_app.py", str(Path(args.profile).resolve())] if args.profile else ["app.py"]
+    proc = subprocess.Popen([sys.executable, *launcher, "--port", str(port), *flags], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         wait_for_server(url, proc)
-        clients = [Client(url, verbose=False) for _ in range(args.visitors)]
-        bystander = Client(url, verbose=False)
-        bystander.predict("ring8", 0, api_name="/generate")  # warm: the sampler is built once
+        clients = [RestClient(url) for _ in range(args.visitors)]
+        bystander = RestClient(url)
+        bystander.predict("ring8", 0, 1.0, None, api_name="/generate")  # warm: the sampler is built once
         barrier = threading.Barrier(args.visitors)
         results: dict[int, dict] = {}
         done = threading.Event()
@@ -119,8 +161,11 @@ def main() -> None:
             run_id = started["run_id"]
             while not done.is_set():
                 status = client.predict(run_id, api_name="/train_poll")
+                now = time.monotonic()
                 results[i].update(step=status["step"], state=status["state"], modes=status.get("modes_covered"),
-                                  at=time.monotonic())
+                                  at=now)
+                if status.get("modes_covered") == 8 and "all_modes_at" not in results[i]:
+                    results[i]["all_modes_at"] = now - t0
                 if status["state"] not in ("running", "paused"):
                     break
                 done.wait(POLL_S)
@@ -129,7 +174,7 @@ def main() -> None:
             seed = 0
             while not done.is_set():
                 t = time.perf_counter()
-                bystander.predict("ring8", seed, api_name="/generate")
+                bystander.predict("ring8", seed, 1.0, None, api_name="/generate")
                 latencies.append(time.perf_counter() - t)
                 seed += 1
                 done.wait(0.25)
@@ -137,6 +182,7 @@ def main() -> None:
         threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
         watcher = threading.Thread(target=watch, daemon=True)
         start, cpu_start = time.monotonic(), cpu_seconds(proc.pid)
+        own_start = time.process_time()
         for t in threads:
             t.start()
         watcher.start()
@@ -144,6 +190,7 @@ def main() -> None:
             t.join(max(0.0, args.limit - (time.monotonic() - start)))
         done.set()
         elapsed, cpu = time.monotonic() - start, cpu_seconds(proc.pid) - cpu_start
+        own_cpu = time.process_time() - own_start
         watcher.join(30)
 
         accepted = [r for r in results.values() if r.get("accepted")]
@@ -156,10 +203,20 @@ def main() -> None:
             seconds = r.get("at", r["t0"]) - r["t0"]
             rate = r.get("step", 0) / seconds if seconds > 0 else 0.0
             r["rate"] = rate
+            first = r.get("all_modes_at")
             print(f"  visitor {i:2d}: {r.get('state')} at step {r.get('step')}, {rate:.1f} steps/s, "
-                  f"modes covered {r.get('modes')}")
+                  f"modes covered {r.get('modes')}, 8/8 first seen at {'-' if first is None else f'{first:.0f} s'}")
         total = sum(r.get("rate", 0.0) for r in accepted)
         print(f"class total: {total:.1f} steps/s")
+        rates = [r["rate"] for r in accepted if "rate" in r]
+        if rates:
+            median = statistics.median(rates)
+            print(f"fairness: slowest {min(rates):.1f}, median {median:.1f}, fastest {max(rates):.1f} steps/s; "
+                  f"slowest / median {min(rates) / median if median else 0:.2f} (goal >= 0.5)")
+        reached = sorted(r["all_modes_at"] for r in accepted if "all_modes_at" in r)
+        if reached:
+            print(f"8/8 modes first seen by {len(reached)} of {len(accepted)}: median {statistics.median(reached):.0f} s, "
+                  f"last {reached[-1]:.0f} s (goal: all within 300 s)")
         finished = [r for r in accepted if r.get("state") == "finished"]
         all_modes = [r for r in finished if r.get("modes") == 8]
         if accepted and len(finished) == len(accepted):
@@ -174,6 +231,8 @@ def main() -> None:
         print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
               f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "
               f"load {os.getloadavg()[0]:.2f}")
+        print(f"this benchmark's own clients' CPU: {own_cpu:.0f} s = {100 * own_cpu / elapsed:.0f}% of a core "
+              f"(taken from the same cores)")
     finally:
         proc.terminate()
         try:

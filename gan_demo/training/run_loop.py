@@ -7,6 +7,8 @@ Trainer (runs are handed in).
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from typing import Callable
@@ -14,6 +16,7 @@ from typing import Callable
 from gan_demo.core.step_utils import StepInterrupted
 
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
+TRAINING_NICE = 5  # a training thread runs this many nice levels below the process (Linux), so requests come first
 
 
 class HandoverLock:
@@ -97,11 +100,36 @@ class RunControl:
         return not self.unpaused.is_set()
 
 
-class RunLoop:
-    """The background thread that runs a step loop (body) to its end: run_solo for one run, a pool's loop for many."""
+def lower_thread_priority(by: int) -> None:
+    """The calling thread's OS priority set `by` nice levels below the process's (its main thread's; at most
+    19, never raised), for it alone and the threads it starts from now on (torch's intra-op threads). A
+    thread started by a training thread (a run leaving its pool) lands at the same level, not lower.
+    Linux only (elsewhere a thread id is not something setpriority takes); a refusal changes nothing."""
+    if by <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + by)
+        if wanted > now:
+            os.setpriority(os.PRIO_PROCESS, tid, wanted)
+    except OSError:
+        pass
 
-    def __init__(self, body: Callable[[], None], name: str = "gan-trainer"):
-        self._thread = threading.Thread(target=body, name=name, daemon=True)
+
+class RunLoop:
+    """The background thread that runs a step loop (body) to its end: run_solo for one run, a pool's loop for many.
+
+    The thread runs `nice` levels below the process: in a web server on a few cores, a visitor's request
+    (a slider's picture, a poll) then preempts training instead of queueing behind a whole stacked step,
+    and training still takes every cycle nobody else wants."""
+
+    def __init__(self, body: Callable[[], None], name: str = "gan-trainer", nice: int = TRAINING_NICE):
+        def run() -> None:
+            lower_thread_priority(nice)
+            body()
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -1,5 +1,8 @@
 """Run pools: a run trained in a pool gives its solo run's numbers; runs join, leave, pause, change, fail alone."""
 import json
+import os
+import sys
+import threading
 
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch
 from gan_demo.training.checkpoint import load_checkpoint
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.training.pool import RunPool, RunPools, pool_key, why_not_poolable
+from gan_demo.training.run_loop import TRAINING_NICE
 from gan_demo.training.trainer import Trainer
 
 JOIN_S = 120  # every wait on a pool has a timeout: a hang fails the test instead of blocking the suite
@@ -276,3 +280,30 @@ def test_train_seeds_refuses_a_bad_list(seeds, tmp_path):
         main(["train", "--seeds", seeds, "--out", str(tmp_path), "--steps", "2", "--quiet", "--device", "cpu"])
     assert exit_info.value.code == 2
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_training_threads_run_below_the_process_priority_so_requests_come_first():
+    """A pool's thread and a solo run's thread train TRAINING_NICE nice levels below the process (read inside
+    the training thread by a step callback); the thread that started them keeps its own."""
+    def nice_here() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = nice_here()
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    seen = {}
+
+    def record(trainer, rec) -> None:
+        seen.setdefault(trainer.cfg.train.seed, nice_here())
+
+    runs = [Trainer(cfg(seed)) for seed in (0, 1)]
+    for tr in runs:
+        tr.add_callback(record)
+    pool = RunPool(pool_key(runs[0]))
+    pool.add(runs[0], 3)
+    runs[1].start(3)
+    for tr in runs:
+        tr.join(JOIN_S)
+        assert tr.state == "finished"
+    assert seen == {0: max(before, min(19, base + TRAINING_NICE)), 1: max(before, min(19, base + TRAINING_NICE))}
+    assert nice_here() == before
