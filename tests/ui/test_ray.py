@@ -256,6 +256,20 @@ def _session_on_ray(ctx, registry, tmp_path):
     pair_host = a._host
     registry.drop("visitor")
     wait_for(lambda: _dead(host) and _dead(pair_host), "the dropped session's actors to end")
+    # The API's /train_* on Ray (once the visitor's actors have freed the cluster's 2 CPUs): a client's session
+    # hash (any string) is a dictionary key only (the actors are unnamed; the run id is the server's).
+    from types import SimpleNamespace
+
+    from gan_demo.ui.api import Api
+
+    api, request = Api(ctx), SimpleNamespace(session_hash="../../etc/passwd ray://x")
+    started = api.train_start("ring8", 50_000, "hinge", 3, '{"width": 16, "depth": 2, "batch_size": 64}', request)
+    api_run = registry.get(request.session_hash).trainer
+    assert isinstance(api_run, RemoteRun) and re.fullmatch(r"run-[0-9a-f]{16}", started["run_id"])
+    wait_for(lambda: api.train_poll(started["run_id"], request)["step"] >= 2, "the API's run to take 2 steps")
+    assert api.train_stop(started["run_id"], request)["state"] in ("stopping", "stopped")
+    registry.drop(request.session_hash)
+    wait_for(lambda: _dead(api_run._host), "the API session's actor to end")
 
 
 def _dead(host) -> bool:
