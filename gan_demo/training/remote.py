@@ -415,7 +415,8 @@ class RemoteRun:
             self._group.members.remove(self)
             self._group = runs.place(self, key, new=True)
             facts = self._open(cfg)
-        self.pool_key = self._group.key  # what gan_demo.training.pool.pool_key reads (None: trains alone)
+        # What gan_demo.training.pool.pool_key reads (None: trains alone): the kind of pool, shared by all its hosts.
+        self.pool_key = self._group.placed_by
         self._take_facts(facts)
         self.family = FamilyFace(self)
         self._refresh()
@@ -831,9 +832,39 @@ def placement_key(cfg: RunConfig, dataset=None) -> tuple | None:
     return pool_key(Trainer(cfg, device="cpu", dataset=dataset))
 
 
+class PoolKind:
+    """The registry's face of every pool host of one kind (one pool_key) together: a class's pooled runs are
+    priced as one pool, as in-process (max(1, runs x a run's estimated step / POOL_SLOT_S) slots), however many
+    hosts Ray spreads them over. Priced by the estimate alone (member_seconds None): a host's measured step
+    depends on the load of its machine, which would make admission depend on timing."""
+
+    def __init__(self, runs: RayRuns, key: tuple):
+        self._runs = runs
+        self.key = key
+
+    def hosts(self) -> list[Host]:
+        return list(self._runs._pool_hosts.get(self.key, ()))
+
+    def __len__(self) -> int:
+        return sum(len(h) for h in self.hosts())
+
+    def __contains__(self, run) -> bool:
+        return any(run in h for h in self.hosts())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PoolKind) and other._runs is self._runs and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def member_seconds(self) -> float | None:
+        return None
+
+
 class RayPools:
-    """The session registry's face of the pools on Ray (as gan_demo.training.pool.RunPools in-process): the
-    pool host a run is in prices it, so a class's pooled runs share their slots as in the app's own process."""
+    """The session registry's face of the pools on Ray (as gan_demo.training.pool.RunPools in-process): a run's
+    kind of pool (PoolKind, all its hosts) prices it, so a class's pooled runs share their slots as in the app's
+    own process."""
 
     def __init__(self, runs: RayRuns):
         self._runs = runs
@@ -841,13 +872,16 @@ class RayPools:
     def start(self, run: RemoteRun, steps: int | None = None) -> None:
         run.start(steps)  # placed at make_run; its host pools it
 
-    def pool_of(self, run) -> Host | None:
+    def pool_of(self, run) -> PoolKind | None:
         host = getattr(run, "_group", None)
-        return host if host is not None and host.key is not None and run in host else None
+        return PoolKind(self._runs, host.placed_by) if host is not None and host.key is not None and run in host else None
 
-    def joining(self, run) -> Host | None:
+    def joining(self, run) -> PoolKind | None:
         host = getattr(run, "_group", None)
-        return host if host is not None and host.key is not None and len(host) else None
+        if host is None or host.key is None:
+            return None
+        kind = PoolKind(self._runs, host.placed_by)
+        return kind if len(kind) else None
 
     @property
     def running(self) -> int:

@@ -151,7 +151,8 @@ def test_runs_the_app_would_pool_share_one_actor_and_come_back_together(runs):
         group = [registry.start(s, toy_cfg(steps=10**6, seed=i), "cpu") for i, s in enumerate(sessions)]
         host = group[0]._group
         assert all(run._group is host for run in group) and len({run.host_pid() for run in group}) == 1
-        assert {registry.pools.pool_of(run) for run in group} == {host}
+        kinds = {registry.pools.pool_of(run) for run in group}  # priced as one pool of their kind
+        assert len(kinds) == 1 and kinds.pop().hosts() == [host]
         assert registry.slots_in_use() == pytest.approx(1.0)  # one pool of three tiny runs: one slot, as in-process
         wait_for(lambda: all(run.pool_size == 3 for run in group), "the three runs to train as one pool")
         wait_for(lambda: all(run.step >= 5 for run in group), "every pooled run to advance")
@@ -232,7 +233,7 @@ def _session_on_ray(ctx, registry, tmp_path):
     registry.start(session, toy_cfg(steps=10**6), ctx.device)
     assert session.trainer is not run and run.state == "stopped" and not run.running
     run = session.trainer
-    assert run._host is replaced and registry.pools.pool_of(run) is run._group
+    assert run._host is replaced and registry.pools.pool_of(run).hosts() == [run._group]
     wait_for(lambda: ray.get(replaced.run_ids.remote(), timeout=WAIT_S) == [run.run_id],
              f"the replaced run {replaced_id} to leave its actor")
     # A comparison: runs A and B in one actor, paced together, stepped by hand, saved.
@@ -255,6 +256,20 @@ def _session_on_ray(ctx, registry, tmp_path):
     pair_host = a._host
     registry.drop("visitor")
     wait_for(lambda: _dead(host) and _dead(pair_host), "the dropped session's actors to end")
+    # The API's /train_* on Ray (once the visitor's actors have freed the cluster's 2 CPUs): a client's session
+    # hash (any string) is a dictionary key only (the actors are unnamed; the run id is the server's).
+    from types import SimpleNamespace
+
+    from gan_demo.ui.api import Api
+
+    api, request = Api(ctx), SimpleNamespace(session_hash="../../etc/passwd ray://x")
+    started = api.train_start("ring8", 50_000, "hinge", 3, '{"width": 16, "depth": 2, "batch_size": 64}', request)
+    api_run = registry.get(request.session_hash).trainer
+    assert isinstance(api_run, RemoteRun) and re.fullmatch(r"run-[0-9a-f]{16}", started["run_id"])
+    wait_for(lambda: api.train_poll(started["run_id"], request)["step"] >= 2, "the API's run to take 2 steps")
+    assert api.train_stop(started["run_id"], request)["state"] in ("stopping", "stopped")
+    registry.drop(request.session_hash)
+    wait_for(lambda: _dead(api_run._host), "the API session's actor to end")
 
 
 def _dead(host) -> bool:
@@ -296,6 +311,54 @@ def test_a_removed_node_loses_at_most_the_last_checkpoint():
         run.join(WAIT_S)
         run.close()
     finally:
+        if runs is not None:
+            runs.close()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_is_refused():
+    """24 ring8 runs at defaults on a 2-node cluster with the default budget (2 slots): all admitted, also when a
+    student presses Start again (the old run still holds its place, so a third pool host opens), priced as one
+    pool of their kind from the estimate (no timing), and the class's growth is refused at the same count
+    every time."""
+    from ray.cluster_utils import Cluster
+
+    from gan_demo.core.config import RunConfig, TrainConfig
+    from gan_demo.ui.sessions import Busy, SessionRegistry
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    runs = registry = None
+    try:
+        cluster.add_node(num_cpus=2)
+        ray.init(address=cluster.address, log_to_driver=False)
+        cluster.wait_for_nodes(timeout=WAIT_S)
+        runs = RayRuns(Placement(), device="cpu")  # defaults: 12 runs per pool host
+        registry = SessionRegistry(max_runs=2, pools=runs.pools)  # app.py's default budget, set up as with --ray
+        registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
+        registry.on_drop.append(runs.forget_session)
+        cfg = RunConfig(train=TrainConfig(steps=10**6, device="cpu"))  # ring8 at its defaults, kept training
+        sessions = [registry.get(f"student-{i}") for i in range(24)]
+        for s in sessions:
+            registry.start(s, cfg, "cpu")
+        restarted = registry.start(sessions[0], cfg, "cpu")  # pressed Start again: its old run still ends
+        assert len(runs._pool_hosts[restarted.pool_key]) == 3
+        assert registry.slots_in_use() <= 2.0 + 1e-9
+        crowd, refused = 0, None
+        while refused is None and crowd < 24:
+            try:
+                registry.start(registry.get(f"late-{crowd}"), cfg, "cpu")
+                crowd += 1
+            except Busy as e:
+                refused = str(e)
+        # One pool of n ring8 runs holds max(1, n x the estimated step / POOL_SLOT_S) slots: 2 slots hold 34.
+        assert refused is not None and crowd == 10, (crowd, refused)
+        assert "busy: 34 runs" in refused and ("slot should free" in refused or "try again" in refused)
+    finally:
+        if registry is not None:
+            registry.close()
         if runs is not None:
             runs.close()
         ray.shutdown()
