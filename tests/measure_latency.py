@@ -399,7 +399,7 @@ def main() -> None:
     parser.add_argument("--browser-only", action="store_true", help="only the browser figures (no REST, no load)")
     parser.add_argument("--load-clients", type=int, default=20,
                         help="REST clients calling /generate while a digits run trains (0: skip; default 20)")
-    parser.add_argument("--load-seconds", type=float, default=15, help="seconds per steps/s measurement")
+    parser.add_argument("--load-seconds", type=float, default=20, help="seconds per steps/s measurement (default 20)")
     args = parser.parse_args()
 
     import gradio as gr
