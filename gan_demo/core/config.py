@@ -92,7 +92,7 @@ class TrainConfig:
     lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
     beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
-    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 256, other 2D runs: 512, images: 64)
+    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, other 2D runs: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)

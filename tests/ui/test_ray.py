@@ -260,9 +260,9 @@ def _session_on_ray(ctx, registry, tmp_path):
     # hash (any string) is a dictionary key only (the actors are unnamed; the run id is the server's).
     from types import SimpleNamespace
 
-    from gan_demo.ui.api import Api
+    from gan_demo.ui.api import Runs
 
-    api, request = Api(ctx), SimpleNamespace(session_hash="../../etc/passwd ray://x")
+    api, request = Runs(ctx), SimpleNamespace(session_hash="../../etc/passwd ray://x")
     started = api.train_start("ring8", 50_000, "hinge", 3, '{"width": 16, "depth": 2, "batch_size": 64}', request)
     api_run = registry.get(request.session_hash).trainer
     assert isinstance(api_run, RemoteRun) and re.fullmatch(r"run-[0-9a-f]{16}", started["run_id"])
@@ -339,7 +339,7 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
         registry = SessionRegistry(max_runs=2, pools=runs.pools)  # app.py's default budget, set up as with --ray
         registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
         registry.on_drop.append(runs.forget_session)
-        cfg = RunConfig(train=TrainConfig(steps=10**6, device="cpu"))  # ring8 at its defaults, kept training
+        cfg = RunConfig(train=TrainConfig(steps=10**6, device="cpu", batch_size=256))  # ring8 at batch 256, kept training
         sessions = [registry.get(f"student-{i}") for i in range(24)]
         for s in sessions:
             registry.start(s, cfg, "cpu")
@@ -353,7 +353,7 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
                 crowd += 1
             except Busy as e:
                 refused = str(e)
-        # One pool of n ring8 runs holds max(1, n x the estimated step / POOL_SLOT_S) slots: 2 slots hold 34.
+        # One pool of n ring8 runs (batch 256) holds max(1, n x the estimated step / POOL_SLOT_S) slots: 2 slots hold 34.
         assert refused is not None and crowd == 10, (crowd, refused)
         assert "busy: 34 runs" in refused and ("slot should free" in refused or "try again" in refused)
     finally:
