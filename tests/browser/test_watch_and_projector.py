@@ -41,24 +41,34 @@ def picture_fingerprint(page) -> str:
         return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : ''; }""")
 
 
+def _start_and_share(page, url: str) -> str:
+    """Open the app, start a long run, press Share: the link once its box holds a whole /watch/<token> address."""
+    open_app(page, url, ready="#start")
+    page.locator("#train_steps input").fill("100000")
+    page.click("#start")
+    page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)",
+                           timeout=WAIT_MS)
+    page.click("#share_run")
+    page.wait_for_function("() => { const el = document.querySelector('#share_link textarea, #share_link input');"
+                           " return el && /^http:\\/\\/.+\\/watch\\/[A-Za-z0-9_-]{20,}$/.test(el.value); }",
+                           timeout=WAIT_MS)
+    return page.locator("#share_link textarea, #share_link input").first.input_value()
+
+
+def _watch(page, link: str):
+    """The link opened on another screen (a fresh browser context, as another student's)."""
+    viewer = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    viewer.set_default_timeout(WAIT_MS)
+    viewer.goto(link)
+    return viewer
+
+
 def test_a_shared_run_shows_live_on_another_screen(app):
     ctx, _, url = app
     with browser_page(width=1400, height=900, timeout_ms=WAIT_MS) as page:
-        open_app(page, url, ready="#start")
-        page.locator("#train_steps input").fill("100000")
-        page.click("#start")
-        page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)",
-                               timeout=WAIT_MS)
-        page.click("#share_run")
-        page.wait_for_function("() => { const el = document.querySelector('#share_link textarea, #share_link input');"
-                               " return el && /^http:\\/\\/.+\\/watch\\/[A-Za-z0-9_-]{20,}$/.test(el.value); }",
-                               timeout=WAIT_MS)
-        link = page.locator("#share_link textarea, #share_link input").first.input_value()
+        link = _start_and_share(page, url)
         assert link.startswith(url + "/watch/")
-
-        viewer = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        viewer.set_default_timeout(WAIT_MS)
-        viewer.goto(link)
+        viewer = _watch(page, link)
         viewer.wait_for_function("() => document.getElementById('picture').naturalWidth > 0", timeout=WAIT_MS)
         first = picture_fingerprint(viewer)
         viewer.wait_for_function(  # the picture follows the training: a later step's picture is shown
@@ -86,18 +96,9 @@ def test_reset_ends_the_link_and_clears_its_box(app):
 
     _, _, url = app
     with browser_page(width=1400, height=900, timeout_ms=WAIT_MS) as page:
-        open_app(page, url, ready="#start")
-        page.locator("#train_steps input").fill("100000")
-        page.click("#start")
-        page.wait_for_function("() => /running/.test(document.querySelector('#train_status').innerText)",
-                               timeout=WAIT_MS)
-        page.click("#share_run")
-        page.wait_for_function("() => /\\/watch\\//.test(document.querySelector('#share_link textarea, "
-                               "#share_link input')?.value || '')", timeout=WAIT_MS)
-        link = page.locator("#share_link textarea, #share_link input").first.input_value()
-        viewer = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        viewer.set_default_timeout(WAIT_MS)
-        viewer.goto(link)
+        link = _start_and_share(page, url)
+        assert link.startswith(url + "/watch/")
+        viewer = _watch(page, link)
         viewer.wait_for_function("() => document.getElementById('picture').naturalWidth > 0", timeout=WAIT_MS)
         page.click("#reset")
         page.wait_for_selector("#share_link", state="hidden", timeout=WAIT_MS)
