@@ -1,6 +1,7 @@
 """A run's recorded timeline: its progress picture every few steps, kept small, saved as one PNG strip in the run folder."""
 from __future__ import annotations
 
+import bisect
 import io
 import json
 from dataclasses import dataclass, field
@@ -32,10 +33,7 @@ class Timeline:
 
     def at(self, step: float) -> tuple[int, Image.Image]:
         """The last frame recorded at or before step (the first frame for a step before it)."""
-        chosen = 0
-        for i, s in enumerate(self.steps):
-            if s <= step:
-                chosen = i
+        chosen = max(0, bisect.bisect_right(self.steps, step) - 1)
         return self.steps[chosen], self.frames[chosen]
 
     def __len__(self) -> int:
