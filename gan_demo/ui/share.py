@@ -369,9 +369,8 @@ def build_row(ctx, draw: Callable) -> dict:
     def show_link(whole: str) -> str:  # the link as the browser made it whole (ABSOLUTE_LINK_JS runs first)
         return whole
 
-    def reset_link(shown: str, request: gr.Request):
-        """Reset ends the session's link at once (its screens say why) and clears the box."""
-        shares.revoke(ctx.registry.get(request.session_hash), why=RESET_WHY)
+    def reset_link(shown: str):
+        """After Reset (whose handler ended the session's link first, so its screens say why): the box clears."""
         return gr.update(value="", visible=False), RESET_NOTE if shown else ""
 
     def check_link(shown: str, request: gr.Request):

@@ -491,6 +491,8 @@ class Train:
     def on_reset(self, family, request: gr.Request):
         session = self.session_of(request)
         trainer = session.trainer
+        # The live link ends before the run does, so its screens read why (not a later poll's guess).
+        share.shares_of(self.ctx).revoke(session, why=share.RESET_WHY)
         self.ctx.registry.stop(session)
         session.trainer, session.run_id = None, None
         session.timeline.clear()
