@@ -35,12 +35,6 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def picture_fingerprint(page) -> str:
-    """The watch page's shown picture: its step (from its address) once it has loaded, else ''."""
-    return page.evaluate("""() => { const img = document.getElementById('picture');
-        return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : ''; }""")
-
-
 def _start_and_share(page, url: str) -> str:
     """Open the app, start a long run, press Share: the link once its box holds a whole /watch/<token> address."""
     open_app(page, url, ready="#start")
@@ -69,13 +63,16 @@ def test_a_shared_run_shows_live_on_another_screen(app):
         link = _start_and_share(page, url)
         assert link.startswith(url + "/watch/")
         viewer = _watch(page, link)
-        viewer.wait_for_function("() => document.getElementById('picture').naturalWidth > 0", timeout=WAIT_MS)
-        first = picture_fingerprint(viewer)
-        viewer.wait_for_function(  # the picture follows the training: a later step's picture is shown
+        first = viewer.wait_for_function(  # the first picture shown, read as it is shown
+            """() => { const img = document.getElementById('picture');
+                return img.complete && img.naturalWidth > 0 && img.getAttribute('src'); }""",
+            timeout=WAIT_MS).json_value()
+        later = viewer.wait_for_function(  # the picture follows the training: a later step's picture is shown
             """(first) => { const img = document.getElementById('picture');
-                return img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== first; }""",
-            arg=first, timeout=WAIT_MS)
-        steps = [int(s.split("step=")[1]) for s in (first, picture_fingerprint(viewer))]
+                return img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== first
+                    && img.getAttribute('src'); }""",
+            arg=first, timeout=WAIT_MS).json_value()  # the src seen shown (a read after it may catch the next one loading)
+        steps = [int(s.split("step=")[1]) for s in (first, later)]
         assert steps[1] > steps[0]
         viewer.wait_for_function("() => /running · step/.test(document.getElementById('status').textContent)",
                                  timeout=WAIT_MS)
