@@ -443,6 +443,49 @@ def test_explore_slider_changes_image(page):
     screenshot(page, "tab_explore")
 
 
+def test_explore_asks_a_move_early_once_and_shows_it_only_when_gradio_agrees(page):
+    """explore.js asks for a slider move's picture from the browser's own `input` listener, before Gradio's event
+    gets there: the early URL must be the one the event asks for (one request per move, not two), and a picture
+    no Gradio event asked for (a move Gradio never saw) is fetched but never shown."""
+    click_tab(page, "Explore")
+    page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
+                           timeout=WAIT_MS)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/image?" in r.url and "offsets=" in r.url else None)
+    set_slider(page, "explore-slider-1", 0.3)  # gives explore.js its context (route, seed, mode, label)
+    page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.30·e[1]')",
+                           timeout=WAIT_MS)
+    for value, shown in ((-1.25, "− 1.25·e[1]"), (1.8, "+ 1.80·e[1]")):
+        asked.clear()
+        before = image_src(page, "explore-image")
+        set_slider(page, "explore-slider-1", value)
+        wait_for_new_image(page, "explore-image", before, timeout_ms=WAIT_MS)
+        page.wait_for_function("(s) => document.querySelector('#explore-readout').innerText.includes(s)",
+                               arg=shown, timeout=WAIT_MS)
+        assert len(asked) == 1, asked  # the early request was the event's own
+
+    # A move that Gradio does not see (its event stopped before the slider): asked early, answered, not shown.
+    before, readout = image_src(page, "explore-image"), markdown_text(page, "explore-readout")
+    with page.expect_response(lambda r: "/image?" in r.url and "%2C1.8%2C-2%2C" in r.url, timeout=WAIT_MS):
+        page.evaluate("""() => {
+            const host = document.querySelector('#explore-slider-2');
+            const stop = (e) => e.stopPropagation();
+            host.addEventListener('input', stop, {capture: true, once: true});
+            const range = host.querySelector('input[type=range]');
+            range.value = '-2';
+            range.dispatchEvent(new Event('input', {bubbles: true}));
+        }""")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert image_src(page, "explore-image") == before
+    assert markdown_text(page, "explore-readout") == readout
+    set_slider(page, "explore-slider-2", -2)  # now Gradio sees it: the same picture is shown
+    wait_for_new_image(page, "explore-image", before, timeout_ms=WAIT_MS)
+    page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('− 2.00·e[2]')",
+                           timeout=WAIT_MS)
+    for i in (1, 2):
+        set_slider(page, f"explore-slider-{i}", 0)
+
+
 def test_interpolate_makes_a_gif(page):
     from PIL import Image
 
