@@ -124,6 +124,8 @@ window.fetch = async function (url, opts) {
 };
 const plainBlob = Response.prototype.blob;
 Response.prototype.blob = async function () { const b = await plainBlob.apply(this, arguments); stamp('blob'); return b; };
+const plainBuffer = Response.prototype.arrayBuffer;
+Response.prototype.arrayBuffer = async function () { const b = await plainBuffer.apply(this, arguments); stamp('blob'); return b; };
 window.__long = [];
 try { new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push([e.startTime, e.duration])))
         .observe({type: 'longtask', buffered: false}); } catch (e) {}

@@ -137,7 +137,11 @@ def markdown_text(page, elem_id: str) -> str:
 
 
 def fetch_bytes(page, url: str) -> bytes:
-    if url.startswith("blob:"):  # a picture the page fetched itself (Explore's fast route): read it in the page
+    if url.startswith("data:"):  # a picture the page fetched itself (Explore's fast route), as a data: URL
+        import base64
+
+        return base64.b64decode(url.split(",", 1)[1])
+    if url.startswith("blob:"):  # a picture the page made itself: read it in the page
         return bytes(page.evaluate("async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", url))
     response = page.request.get(url)
     assert response.ok, f"GET {url}: {response.status}"

@@ -311,5 +311,5 @@ def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_s
         page.locator("#interp-run").click()
         first = wait_for_new_image(page, "interp-frame", None)
         set_slider(page, "interp-scrub", 4)
-        assert wait_for_new_image(page, "interp-frame", first).startswith("blob:")
+        assert wait_for_new_image(page, "interp-frame", first).startswith("data:image/png;base64,")
         assert page.external_requests == []
