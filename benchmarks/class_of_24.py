@@ -1,7 +1,7 @@
 """A class of 24 against a real server: `python app.py` (no flags but a free port), 24 visitors start ring8 at once.
 
 Each visitor is its own session (plain HTTP calls of the REST API with its own session hash); all 24 call /train_start for ring8 at its defaults
-(5,000 steps, seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
+(8,000 steps, seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
 their run ends. Meanwhile a bystander calls /generate on the pretrained ring8 checkpoint in a loop.
 Prints the accepted count, each visitor's steps/s (steps / seconds from its start to its end), the
 class's total steps/s, the time until all 24 finished and how many covered 8/8 modes, and the
@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from gan_demo.families.gan import FAST_2D_STEPS  # noqa: E402  (ring8's default steps)
 POLL_S = 2.0
 
 
@@ -118,7 +120,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=24)
-    parser.add_argument("--steps", type=int, default=5000, help="ring8's default")
+    parser.add_argument("--steps", type=int, default=FAST_2D_STEPS, help=f"default: ring8's ({FAST_2D_STEPS})")
     parser.add_argument("--limit", type=float, default=540, help="seconds before it stops and prints what it has")
     parser.add_argument("--ray-nodes", type=int, default=0, help="train on a simulated Ray cluster of this many nodes")
     parser.add_argument("--node-cpus", type=float, default=1.0, help="CPUs of each simulated node")
