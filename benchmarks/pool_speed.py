@@ -4,6 +4,8 @@
     python benchmarks/pool_speed.py pool  --runs 1 4 12 24     # R runs in one RunPool: steps/s each and in total
     python benchmarks/pool_speed.py kernels --runs 1 4 12 24   # the stacked D+G step alone: vmap(functional_call)
                                                                # against weights (R, in, out) with baddbmm
+    python benchmarks/pool_speed.py bare --runs 24 [--no-r1]   # StackedGAN.train_step in a loop (draws, forward,
+                                                               # backward, Adam, EMA; no RunPool), R1 on or off
 Prints one JSON line per measurement. Uses torch's default threads unless OMP_NUM_THREADS is set.
 """
 from __future__ import annotations
@@ -98,12 +100,36 @@ def kernels(runs: int, steps: int) -> dict:
     return {**result, **machine()}
 
 
+def bare(runs: int, steps: int, r1: bool) -> dict:
+    """The pool's whole stacked step (StackedGAN.train_step with each run's draws) in a loop, without the
+    RunPool around it: its upper bound. Without R1 the D has no BatchNorm either (d_norm none), as with R1."""
+    from gan_demo.core.config import ModelConfig
+    from gan_demo.training.pool import StackedGAN
+
+    cfgs = [ring8(seed, 8000) for seed in range(runs)]
+    for cfg in cfgs:
+        cfg.model = ModelConfig(d_norm="none")
+        if not r1:
+            cfg.train.r1_gamma = 0.0
+    families = [Trainer(cfg).family for cfg in cfgs]
+    stack = StackedGAN(families)
+    for _ in range(10):
+        stack.train_step([stack.draw(f) for f in families])
+    start = time.perf_counter()
+    for _ in range(steps):
+        stack.train_step([stack.draw(f) for f in families])
+    seconds = time.perf_counter() - start
+    return {"what": "bare", "runs": runs, "r1_gamma": families[0].cfg.train.r1_gamma, "steps": steps,
+            "steps_per_s_total": round(runs * steps / seconds, 1), **machine()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("solo", "pool", "kernels"))
+    parser.add_argument("what", choices=("solo", "pool", "kernels", "bare"))
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 12, 24])
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default: solo 2000, pool 300)")
     parser.add_argument("--vmap", action="store_true", help="pool: the stacked forward through vmap, not baddbmm")
+    parser.add_argument("--no-r1", action="store_true", help="bare: without R1 (and without BatchNorm in D)")
     args = parser.parse_args()
     if args.what == "solo":
         print(json.dumps(solo(args.steps or 2000)), flush=True)
@@ -111,6 +137,8 @@ def main() -> None:
     for runs in args.runs:
         if args.what == "pool":
             print(json.dumps(pool(runs, args.steps or 300, args.vmap)), flush=True)
+        elif args.what == "bare":
+            print(json.dumps(bare(runs, args.steps or 60, not args.no_r1)), flush=True)
         else:
             print(json.dumps(kernels(runs, args.steps or 50)), flush=True)
 
