@@ -1,4 +1,4 @@
-"""Run pools: GAN runs whose networks have the same shapes trained as one stacked step in one thread.
+"""Run pools: GAN or VAE runs whose networks have the same shapes trained as one stacked step in one thread.
 
 Each run stays a Trainer of its own (seed, data and noise stream, learning rates and other per-run
 settings, pause/resume/stop, live changes, divergence rollback, history, checkpoints): the pool only
@@ -17,9 +17,9 @@ import time
 from collections import deque
 
 from gan_demo.training.run_loop import RunLoop, hand_over
-from gan_demo.training.stacked import StackedGAN, _StackedNet  # noqa: F401 (_StackedNet: benchmarks and tests reach it here)
+from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
 
-__all__ = ["pool_key", "why_not_poolable", "RunPool", "RunPools", "StackedGAN"]
+__all__ = ["pool_key", "why_not_poolable", "RunPool", "RunPools", "StackedGAN", "StackedVAE"]
 
 MEASURED_STEPS = 8  # stacked steps at one size before a pool's own timing prices its runs (member_seconds)
 IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop looks for a resume, stop or newcomer
@@ -28,21 +28,21 @@ IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop lo
 def why_not_poolable(trainer) -> str | None:
     """Why this run cannot train in a pool (None if it can)."""
     cfg, family = trainer.cfg, trainer.family
-    if cfg.family != "gan":
-        return f"the {cfg.family} family trains alone (pools stack GANs)"
+    if cfg.family not in STACKED:
+        return f"the {cfg.family} family trains alone (pools stack {' and '.join(name.upper() + 's' for name in STACKED)})"
     if trainer.kind != "2d" or cfg.model.arch != "mlp":
-        return "only 2D MLP GANs are pooled"
+        return "only 2D MLP models are pooled"
     if cfg.model.n_classes:
         return "conditional models train alone"
     if trainer.dist.active:
         return "runs under torchrun train alone"
     if trainer.pace is not None:
         return "paced runs (a comparison) train alone"
-    if trainer.use_amp or family.policy:
+    if trainer.use_amp or getattr(family, "policy", None):
         return "autocast or augmentation: the run trains alone"
-    if any(True for net in (family.G, family.D) for _ in net.buffers()):
+    if any(True for net in family.networks.values() for _ in net.buffers()):
         return "networks with buffers (BatchNorm, spectral norm) train alone: set d_norm none"
-    if family.opt_G is None or family.opt_D is None:
+    if any(opt is None for opt in family.optimizers.values()):
         return "the run's optimizers were released"
     return None
 
@@ -55,10 +55,10 @@ def pool_key(trainer) -> tuple | None:
         return trainer.pool_key
     if why_not_poolable(trainer) is not None:
         return None
-    cfg, t = trainer.cfg, trainer.cfg.train
+    cfg = trainer.cfg
     model = tuple(sorted(vars(cfg.model).items()))  # arch, z_dim, width, depth, activation, d_norm, data_scale, ...
-    return ("gan", trainer.kind, str(trainer.device), model, trainer.batch_size, t.loss, t.n_critic,
-            t.r1_gamma > 0, t.beta1, t.beta2)
+    return (cfg.family, trainer.kind, str(trainer.device), model, trainer.batch_size,
+            *STACKED[cfg.family].shared_settings(cfg))
 
 
 class RunPool:
@@ -76,7 +76,7 @@ class RunPool:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.loop: RunLoop | None = None
-        self.stack: StackedGAN | None = None
+        self.stack: StackedGAN | StackedVAE | None = None
         self._stacked: list = []  # the runs the current stack holds, in order
         self.steps_taken = 0  # pooled steps (each steps every active run once)
         self.timings: deque = deque(maxlen=32)  # (seconds, runs) of the latest stacked steps: what a run costs here
@@ -135,7 +135,7 @@ class RunPool:
                 locks.enter_context(trainer.lock)
             if self.stack is not None:
                 self.stack.release()
-            self.stack = StackedGAN([t.family for t in active]) if active else None
+            self.stack = STACKED[active[0].family.name]([t.family for t in active]) if active else None
             self._stacked = list(active)
 
     def _leave(self, trainer) -> None:

@@ -15,9 +15,9 @@ from torch.func import functional_call, vmap
 
 from gan_demo.families.augment import overfit_sign
 from gan_demo.core.step_utils import lr_factor
-from gan_demo.families.losses import d_loss, d_score, g_loss
+from gan_demo.families.losses import d_loss, d_score, g_loss, gaussian_kl, gaussian_nll, kl_weight
 
-__all__ = ["StackedGAN"]
+__all__ = ["StackedGAN", "StackedVAE", "STACKED"]
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -25,19 +25,22 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _plain_mlp(module: torch.nn.Module) -> bool:
-    """An unconditional MLPGenerator or MLPDiscriminator without normalisation: _mlp_forward runs it."""
+    """An unconditional MLPGenerator, MLPDiscriminator or MLPEncoder without normalisation: _mlp_forward runs it."""
     from gan_demo.families.nets import MLPDiscriminator, MLPGenerator
+    from gan_demo.families.vae import MLPEncoder
 
-    if not isinstance(module, (MLPGenerator, MLPDiscriminator)) or module.n_classes:
+    if not isinstance(module, (MLPGenerator, MLPDiscriminator, MLPEncoder)) or module.n_classes:
         return False
     layers = module.net if isinstance(module, MLPGenerator) else module.features
     return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
 
 
-def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor) -> torch.Tensor:
-    """base's forward (models.MLPGenerator / MLPDiscriminator) for R runs at once: each Linear as one
-    baddbmm over the stacked weights (R, out, in), activations as they are. (R, B, in) -> (R, B, out)."""
+def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor):
+    """base's forward (models.MLPGenerator / MLPDiscriminator, vae.MLPEncoder) for R runs at once: each Linear
+    as one baddbmm over the stacked weights (R, out, in), activations as they are. (R, B, in) -> (R, B, out);
+    the encoder's -> (mu, logvar), each (R, B, z_dim)."""
     from gan_demo.families.nets import MLPGenerator
+    from gan_demo.families.vae import MLPEncoder
 
     def linear(prefix: str, h: torch.Tensor) -> torch.Tensor:
         w, b = params[prefix + "weight"], params.get(prefix + "bias")
@@ -53,6 +56,9 @@ def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor) -> torch.
     h = x.reshape(x.shape[0], x.shape[1], -1) / base.data_scale
     for i, layer in enumerate(base.features):
         h = linear(f"features.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
+    if isinstance(base, MLPEncoder):
+        mu, logvar = linear("out.", h).chunk(2, dim=2)  # (R, B, 2 z_dim) -> 2 x (R, B, z_dim)
+        return mu, logvar
     return linear("out.", h).squeeze(2).float()  # (R, B) logits
 
 
@@ -76,8 +82,8 @@ class _StackedNet:
         self.vmapped = vmap(partial(functional_call, self.base))
         self.mlp = self.fast_mlp and _plain_mlp(self.base)
 
-    def __call__(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
-        """(R, B, ...) -> (R, B, ...), each run through its own weights."""
+    def __call__(self, x: torch.Tensor, detached: bool = False):
+        """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights."""
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
         if self.mlp:
             return _mlp_forward(self.base, params, x)
@@ -184,6 +190,12 @@ class StackedGAN:
     draws them, so a run's numbers match its solo run's to float tolerance (tests/test_pool.py)."""
 
     single_row = True  # a pool of one computes its losses without vmap (the benchmark switches it off to compare)
+
+    @staticmethod
+    def shared_settings(cfg) -> tuple:
+        """What every run of one stack must share beyond the networks' shapes (part of pool.pool_key)."""
+        t = cfg.train
+        return (t.loss, t.n_critic, t.r1_gamma > 0, t.beta1, t.beta2)
 
     def __init__(self, families: list):
         self.families = families
@@ -296,3 +308,76 @@ class StackedGAN:
         for name in self.G.names:
             ema, net = self.G_ema.params[name], self.G.params[name]
             ema.lerp_(net.detach(), weights.view((-1,) + (1,) * (ema.dim() - 1)))
+
+
+class StackedVAE:
+    """The VAE family's train_step (families.vae.VAE) for R unconditional 2D runs at once, bound to their families.
+
+    Each run draws its batch, then its reparameterization noise, from its own StepContext as its solo step
+    does, and keeps its own learning rate (its optimizer's, as lr_vae sets it), beta and KL warm-up; its one
+    Adam over encoder and decoder is stepped as two stacked halves with the same per-run step counts."""
+
+    @staticmethod
+    def shared_settings(cfg) -> tuple:
+        """What every run of one stack must share beyond the networks' shapes (part of pool.pool_key): the
+        reconstruction term and its sigma (fixed by the data's spread unless set; no live control) and Adam's betas."""
+        return (cfg.vae.recon, cfg.vae.recon_sigma, cfg.train.beta1, cfg.train.beta2)
+
+    def __init__(self, families: list):
+        self.families = families
+        encoders, decoders, opts = [f.encoder for f in families], [f.decoder for f in families], [f.opt for f in families]
+        self.encoder = _StackedNet(encoders, grad=True)
+        self.decoder = _StackedNet(decoders, grad=True)
+        self.adam_encoder = _StackedAdam(self.encoder, opts, encoders)
+        self.adam_decoder = _StackedAdam(self.decoder, opts, decoders)
+        self.recon_sigma = families[0].cfg.vae.recon_sigma
+        self.device = families[0].ctx.device
+
+    def release(self) -> None:
+        """The families own their weights and Adam state again (before the stack is dropped)."""
+        opts = [f.opt for f in self.families]
+        for name in ("encoder", "decoder"):
+            modules = [getattr(f, name) for f in self.families]
+            _StackedNet.release(modules)
+            _StackedAdam.release(opts, modules)
+
+    def draw(self, family) -> dict:
+        """One run's draws for a step, in its solo step's order: the batch, then the noise."""
+        ctx = family.ctx
+        x, _ = ctx.draw(ctx.batch_size)  # an unconditional VAE ignores the labels
+        return {"x": x, "noise": ctx.noise(x.shape[0])}
+
+    def train_step(self, draws: list[dict]) -> torch.Tensor:
+        """One ELBO step of every run; returns (R, len(SERIES)) on the device."""
+        from gan_demo.families.vae import reparameterize
+
+        fams = self.families
+        x = torch.stack([d["x"] for d in draws])  # (R, B, data_dim)
+        runs, batch = x.shape[:2]
+        mu, logvar = self.encoder(x)  # (R, B, z_dim) each
+        mu, logvar = mu.float(), logvar.float()
+        noise = torch.stack([d["noise"] for d in draws]).to(mu.dtype)
+        out = self.decoder(reparameterize(mu, logvar, noise))  # (R, B, data_dim): the mean of p(x|z) for 2D points
+        recon = gaussian_nll(out.float().flatten(0, 1), x.flatten(0, 1), self.recon_sigma).view(runs, batch)
+        kl = gaussian_kl(mu.flatten(0, 1), logvar.flatten(0, 1)).view(runs, batch)
+        weight = self._per_run([kl_weight(f.cfg.vae.beta, f.step, f.cfg.vae.kl_warmup) for f in fams])
+        loss = (recon + weight.unsqueeze(1) * kl).mean(dim=1)  # (R,)
+        self.encoder.zero_grad()
+        self.decoder.zero_grad()
+        loss.sum().backward()  # runs are independent: each run's weights get its own loss's gradient
+        gnorm = _grad_norms(self.encoder.grads() + self.decoder.grads())
+        lrs = [f.opt.param_groups[0]["lr"] for f in fams]  # lr_vae as the run's optimizer holds it (live changes, rollback)
+        self.adam_encoder.step(lrs)
+        self.adam_decoder.step(lrs)
+        for f in fams:
+            f.step += 1
+        recon, kl = recon.detach().mean(dim=1), kl.detach().mean(dim=1)
+        values = {"loss": loss.detach(), "recon": recon, "kl": kl, "elbo": -(recon + kl), "kl_weight": weight,
+                  "grad_norm": gnorm}
+        return torch.stack([values[n].float() for n in fams[0].series], dim=1)
+
+    def _per_run(self, values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+
+STACKED = {"gan": StackedGAN, "vae": StackedVAE}  # family name -> its stacked step (pool.RunPool builds it)
