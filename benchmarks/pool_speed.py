@@ -2,6 +2,8 @@
 
     python benchmarks/pool_speed.py solo  [--steps N]          # a solo run through Trainer.run (run_solo)
     python benchmarks/pool_speed.py pool  --runs 1 4 12 24     # R runs in one RunPool: steps/s each and in total
+    python benchmarks/pool_speed.py pool  --family vae         # the same for ring8 VAEs (solo too; not kernels)
+    python benchmarks/pool_speed.py threads --runs 4 12        # R solo runs at once, each its own thread (unpooled)
     python benchmarks/pool_speed.py kernels --runs 1 4 12 24   # the stacked D+G step alone: vmap(functional_call)
                                                                # against weights (R, in, out) with baddbmm
     python benchmarks/pool_speed.py bare --runs 24 [--no-r1]   # StackedGAN.train_step in a loop (draws, forward,
@@ -25,8 +27,8 @@ from gan_demo.core.config import DataConfig, RunConfig, TrainConfig  # noqa: E40
 from gan_demo.training.trainer import Trainer  # noqa: E402
 
 
-def ring8(seed: int, steps: int) -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="ring8"), train=TrainConfig(seed=seed, steps=steps, device="cpu"))
+def ring8(seed: int, steps: int, family: str = "gan") -> RunConfig:
+    return RunConfig(family=family, data=DataConfig(dataset="ring8"), train=TrainConfig(seed=seed, steps=steps, device="cpu"))
 
 
 def machine() -> dict:
@@ -34,21 +36,21 @@ def machine() -> dict:
             "load": os.getloadavg()}
 
 
-def solo(steps: int) -> dict:
-    tr = Trainer(ring8(0, steps))
+def solo(steps: int, family: str = "gan") -> dict:
+    tr = Trainer(ring8(0, steps, family))
     start, cpu = time.perf_counter(), time.process_time()
     tr.run(steps)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"what": "solo", "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
+    return {"what": "solo", "family": family, "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
             "cpu_ms_per_step": round(1000 * cpu / steps, 2), **machine()}
 
 
-def pool(runs: int, steps: int, vmap: bool = False) -> dict:
+def pool(runs: int, steps: int, vmap: bool = False, family: str = "gan") -> dict:
     from gan_demo.training.pool import RunPool, _StackedNet, pool_key
 
     _StackedNet.fast_mlp = not vmap
 
-    trainers = [Trainer(ring8(seed, steps)) for seed in range(runs)]
+    trainers = [Trainer(ring8(seed, steps, family)) for seed in range(runs)]
     p = RunPool(pool_key(trainers[0]))
     start, cpu = time.perf_counter(), time.process_time()
     for tr in trainers:
@@ -58,8 +60,23 @@ def pool(runs: int, steps: int, vmap: bool = False) -> dict:
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert all(tr.state == "finished" for tr in trainers), [tr.state for tr in trainers]
     each = steps / seconds
-    return {"what": "pool", "runs": runs, "stacked_forward": "vmap" if vmap else "baddbmm", "steps": steps, "seconds": round(seconds, 2),
+    return {"what": "pool", "family": family, "runs": runs, "stacked_forward": "vmap" if vmap else "baddbmm", "steps": steps, "seconds": round(seconds, 2),
             "steps_per_s_each": round(each, 1), "steps_per_s_total": round(each * runs, 1),
+            "cpu_ms_per_run_step": round(1000 * cpu / (steps * runs), 2), **machine()}
+
+
+def threads(runs: int, steps: int, family: str = "gan") -> dict:
+    """R runs trained alone at once, each in its own thread (Trainer.start): what a class gets unpooled."""
+    trainers = [Trainer(ring8(seed, steps, family)) for seed in range(runs)]
+    start, cpu = time.perf_counter(), time.process_time()
+    for tr in trainers:
+        tr.start(steps)
+    for tr in trainers:
+        tr.join()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert all(tr.state == "finished" for tr in trainers), [tr.state for tr in trainers]
+    return {"what": "threads", "family": family, "runs": runs, "steps": steps, "seconds": round(seconds, 2),
+            "steps_per_s_total": round(steps * runs / seconds, 1),
             "cpu_ms_per_run_step": round(1000 * cpu / (steps * runs), 2), **machine()}
 
 
@@ -125,18 +142,23 @@ def bare(runs: int, steps: int, r1: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("solo", "pool", "kernels", "bare"))
+    parser.add_argument("what", choices=("solo", "pool", "threads", "kernels", "bare"))
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 12, 24])
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default: solo 2000, pool 300)")
     parser.add_argument("--vmap", action="store_true", help="pool: the stacked forward through vmap, not baddbmm")
+    parser.add_argument("--family", choices=("gan", "vae"), default="gan", help="solo and pool: ring8 GANs or VAEs")
     parser.add_argument("--no-r1", action="store_true", help="bare: without R1 (and without BatchNorm in D)")
     args = parser.parse_args()
+    if args.what in ("kernels", "bare") and args.family != "gan":
+        parser.error(f"{args.what} measures the GAN's stacked step only")
     if args.what == "solo":
-        print(json.dumps(solo(args.steps or 2000)), flush=True)
+        print(json.dumps(solo(args.steps or 2000, args.family)), flush=True)
         return
     for runs in args.runs:
         if args.what == "pool":
-            print(json.dumps(pool(runs, args.steps or 300, args.vmap)), flush=True)
+            print(json.dumps(pool(runs, args.steps or 300, args.vmap, args.family)), flush=True)
+        elif args.what == "threads":
+            print(json.dumps(threads(runs, args.steps or 300, args.family)), flush=True)
         elif args.what == "bare":
             print(json.dumps(bare(runs, args.steps or 60, not args.no_r1)), flush=True)
         else:

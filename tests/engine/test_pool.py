@@ -222,8 +222,8 @@ def test_a_pooled_run_saves_the_same_run_folder_as_a_solo_run(tmp_path):
 
 
 def test_what_cannot_be_pooled_says_why_and_trains_alone():
-    vae = RunConfig(family="vae", data=DataConfig(dataset="ring8", n_points=500),
-                    train=TrainConfig(batch_size=32, steps=3, device="cpu"))
+    vae = RunConfig(family="vae", data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=4, ndf=4, z_dim=4),
+                    train=TrainConfig(batch_size=16, steps=3, device="cpu"))  # an image VAE (2D VAEs pool)
     batch_norm = cfg(0)
     batch_norm.model.d_norm = "batch"
     pools = RunPools()

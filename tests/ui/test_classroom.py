@@ -22,7 +22,7 @@ from tests.ui.test_app_api import LONG_RUN, TINY_RING8, launch, poll_until, pret
 pytest.importorskip("gradio_client")
 
 TIMEOUT_S = 120  # generous: the suite shares two CPU cores
-TINY_VAE = json.dumps({"family": "vae", "width": 16, "depth": 2, "batch_size": 32})
+TINY_ALONE = json.dumps({"width": 16, "depth": 2, "batch_size": 32, "d_norm": "batch"})  # BatchNorm: trains alone
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +105,15 @@ def test_an_over_budget_start_is_refused_saying_when_a_slot_frees(app, clients):
     ctx, _ = app
     first, second, third = clients(), clients(), clients()
     etas = {}
-    for client, eta in ((first, 42.0), (second, 300.0)):  # VAEs train alone: one slot each
-        client.predict("ring8", LONG_RUN, config_json=TINY_VAE, api_name="/train_start")
+    for client, eta in ((first, 42.0), (second, 300.0)):  # runs that train alone: one slot each
+        client.predict("ring8", LONG_RUN, config_json=TINY_ALONE, api_name="/train_start")
         trainer = ctx.registry.get(client.session_hash).trainer
         real = trainer.snapshot
         trainer.snapshot = lambda real=real, eta=eta: {**real(), "eta_s": eta}  # the ETA the run would report
         etas[client.session_hash] = trainer
     with pytest.raises(Exception, match=r"busy: 2 runs are training or paused on this server \(limit 2\); "
                                         r"a slot should free in about 42 s"):
-        third.predict("ring8", LONG_RUN, config_json=TINY_VAE, api_name="/train_start")
+        third.predict("ring8", LONG_RUN, config_json=TINY_ALONE, api_name="/train_start")
     # A ring8 run would start a pool: a slot of its own, refused the same way.
     with pytest.raises(Exception, match="a slot should free in about 42 s"):
         third.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")
@@ -144,6 +144,23 @@ def test_a_pool_past_its_slot_is_priced_by_what_it_measured(app):
                                        r"about 2 min") as refused:
             registry.start(sessions[2], tiny, "cpu")
         assert re.search(r"about 2 min", str(refused.value))
+    finally:
+        for s in sessions:
+            registry.drop(s.session_id)
+
+
+def test_a_class_of_2d_vaes_trains_as_one_pool(app):
+    """The app starts every run through its RunPools: 2D VAEs of one shape share a pool (one slot), apart from GANs."""
+    registry = app[0].registry
+    sessions = [registry.get(f"vae-{i}") for i in range(3)]
+    vae = RunConfig.from_dict({"family": "vae", "data": {"dataset": "ring8"}, "model": {"width": 16, "depth": 2},
+                               "train": {"batch_size": 32, "steps": LONG_RUN}})
+    try:
+        runs = [registry.start(s, vae, "cpu") for s in sessions]
+        pool = registry.pools.pool_of(runs[0])
+        assert pool is not None and pool.key[0] == "vae" and all(t.pool_note is None for t in runs)
+        assert all(registry.pools.pool_of(t) is pool for t in runs)
+        assert registry.slots_in_use() == pytest.approx(1.0)  # three tiny runs: one pooled step, one slot
     finally:
         for s in sessions:
             registry.drop(s.session_id)
