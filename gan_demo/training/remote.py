@@ -6,7 +6,9 @@ server-made run id (never by anything a client sent) and steps them as the app d
 gan_demo.training.pool would pool train as one pool there (RunPools), others alone. The front end gives each
 pool its own host (up to Placement.pool_runs live runs; a larger class opens another host, which Ray may
 place on another machine), each run that cannot be pooled a host of its own, and a comparison's two runs
-one host that paces them. A RemoteRun on the front end answers what the UI asks a Trainer (start, pause,
+one host that paces them. A run that needs a new host is refused at once (NoRoom) when no machine has the CPUs
+and GPU share a host asks for, and a host that Ray has not placed within Placement.place_s is ended and its runs
+refused, so a start never waits on a full cluster. A RemoteRun on the front end answers what the UI asks a Trainer (start, pause,
 resume, stop, change, snapshot, sample_fixed, save, state, step, ...) by calling its host. The front end
 keeps one latest checkpoint of every run (weights, optimizer state, step, history), pulled every
 `every_steps` steps or `every_s` seconds; when a host dies (its process killed, its node lost) all its runs
@@ -811,14 +813,16 @@ class RayRuns:
         (its runs' ETAs, from their last known status: no call to the actors)."""
         total = ray.cluster_resources()
         full = [name for name, amount in need.items() if not any(node.get(name, 0.0) >= amount - 1e-9 for node in free)]
-        what = " and ".join(f"every {name} of the cluster ({total.get(name, 0.0):g} in all)" if name == "CPU" else
-                            f"the cluster's GPUs ({total.get(name, 0.0):g} in all)" for name in full or need)
+        held = {"CPU": f"every CPU of the cluster ({total.get('CPU', 0.0):g} in all) is held by other runs' workers",
+                "GPU": f"no GPU of the cluster ({total.get('GPU', 0.0):g} in all) has a {need.get('GPU', 0.0):g} "
+                       "share free (other runs' workers hold the rest)"}
         asks = " and ".join(f"{amount:g} {name}" for name, amount in need.items())
+        what = (" and ".join(held[name] for name in full) if full else
+                f"no machine of the cluster has {asks} free at once (other runs' workers hold the rest)")
         wait = self._host_eta()
         when = (f"a place should free in about {_minutes(wait)}, when the runs of a worker finish" if wait is not None
                 else "try again in a few minutes, when other visitors' runs have ended")
-        return (f"busy: {what} is held by other runs' workers, and this run needs a new worker ({asks} on one "
-                f"machine); {when}")
+        return f"busy: {what}, and this run needs a new worker ({asks} on one machine); {when}"
 
     def _host_eta(self) -> float | None:
         """Seconds until the first of this app's workers has no live run left (None: no worker says when)."""

@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")
 from gan_demo.training.pool import RunPools  # noqa: E402
 from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.training.trainer import Trainer  # noqa: E402
-from tests.configs import toy_cfg  # noqa: E402
+from tests.configs import ring_cfg, toy_cfg  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real clusters / several processes: seconds each
 
@@ -312,7 +312,6 @@ def test_a_run_needing_a_new_worker_on_a_full_cluster_is_refused_at_once(local_r
     kind past its workers' room, is refused at once with a sentence; a run that fits an existing worker
     still starts; once a worker ends, the refused kind starts."""
     from gan_demo.ui.sessions import SessionRegistry
-    from tests.configs import ring_cfg
 
     wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, "the earlier tests' workers to end")
     runs = RayRuns(Placement(num_cpus=1, pool_runs=2), device="cpu")
@@ -370,6 +369,7 @@ def test_a_worker_ray_cannot_place_in_time_fails_its_run_and_is_given_up(local_r
         ray.kill(fillers.pop())
         assert _dead(host.actor)
         wait_for(lambda: ray.available_resources().get("CPU", 0) >= 1, "the filler's CPU to free")
+        runs.placement.place_s = WAIT_S  # a worker process starting on a loaded machine may take seconds
         run = runs.make_run(toy_cfg(steps=10**6))  # the freed CPU went to no stale worker: a new run gets it
         run.start()
         wait_for(lambda: run.step >= 2, "the new run to train")
@@ -378,6 +378,29 @@ def test_a_worker_ray_cannot_place_in_time_fails_its_run_and_is_given_up(local_r
         for f in fillers:
             ray.kill(f)
         runs.close()
+
+
+def test_a_run_asking_a_gpu_share_no_gpu_has_left_is_refused_at_once():
+    """Runs that ask a share of a GPU: the second 0.6 share of a (declared) GPU is refused at once, saying the GPU
+    is full, though CPUs are free; Ray only counts the share (the run itself trains on the CPU here)."""
+    from gan_demo.training.budget import NoRoom
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    runs = RayRuns(Placement(num_cpus=1, num_gpus=0.6), device="cpu")
+    try:
+        run = runs.make_run(toy_cfg(steps=10**6))
+        run.start()
+        wait_for(lambda: ray.available_resources().get("GPU", 0) < 0.6, "the cluster to see the GPU share held")
+        with pytest.raises(NoRoom, match=r"busy: no GPU of the cluster \(1 in all\) has a 0.6 share free.*"
+                                         r"needs a new worker \(1 CPU and 0.6 GPU on one machine\)"):
+            runs.make_run(ring_cfg(steps=10**6))  # another kind of pool: a new worker
+        assert ray.available_resources().get("CPU", 0) >= 1  # refused for the GPU, not the CPUs
+        run.close()
+    finally:
+        runs.close()
+        ray.shutdown()
 
 
 def test_a_removed_node_loses_at_most_the_last_checkpoint():
