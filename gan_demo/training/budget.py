@@ -88,3 +88,8 @@ class TimeBudget:
     def decided(self) -> bool:
         return self.steps is not None
 
+
+
+class NoRoom(RuntimeError):
+    """A cluster has no place for the worker a new run needs: the message says what is full and when a place
+    should free (the app shows it as it shows a full server)."""

@@ -6,7 +6,9 @@ server-made run id (never by anything a client sent) and steps them as the app d
 gan_demo.training.pool would pool train as one pool there (RunPools), others alone. The front end gives each
 pool its own host (up to Placement.pool_runs live runs; a larger class opens another host, which Ray may
 place on another machine), each run that cannot be pooled a host of its own, and a comparison's two runs
-one host that paces them. A RemoteRun on the front end answers what the UI asks a Trainer (start, pause,
+one host that paces them. A run that needs a new host is refused at once (NoRoom) when no machine has the CPUs
+and GPU share a host asks for, and a host that Ray has not placed within Placement.place_s is ended and its runs
+refused, so a start never waits on a full cluster. A RemoteRun on the front end answers what the UI asks a Trainer (start, pause,
 resume, stop, change, snapshot, sample_fixed, save, state, step, ...) by calling its host. The front end
 keeps one latest checkpoint of every run (weights, optimizer state, step, history), pulled every
 `every_steps` steps or `every_s` seconds; when a host dies (its process killed, its node lost) all its runs
@@ -36,6 +38,7 @@ os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
 import ray  # noqa: E402
 
 from gan_demo.core import distributed
+from gan_demo.training.budget import NoRoom
 from gan_demo.training.compare import LABELS, Comparison, check_pair, differences
 from gan_demo.training.pool import RunPools, pool_key
 from gan_demo.core.config import RunConfig
@@ -73,11 +76,18 @@ class Placement:
     # Live runs per pool host: a class beyond it opens another pool host, which Ray may place on another
     # machine (on one CPU a pool's total steps/s stops growing at about 12 ring8 runs: README, "A whole class").
     pool_runs: int = 12
+    # How long a new worker may take to be placed and started before its run is refused and the worker
+    # given up (a cluster that looked free but lost a node meanwhile, or racing starts took the last CPU).
+    place_s: float = 60.0
 
     def gpus(self) -> float:
         if self.num_gpus is not None:
             return self.num_gpus
         return 0.1 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+    def request(self) -> dict[str, float]:
+        """What one worker asks of one machine: {"CPU": n, "GPU": share} (a share of 0 is left out)."""
+        return {name: amount for name, amount in (("CPU", self.num_cpus), ("GPU", self.gpus())) if amount > 0}
 
 
 def _to_cpu(state):
@@ -325,8 +335,20 @@ class Host:
         self.slack = slack  # a comparison: its runs are paced in the actor with this slack (None: not paced)
         self.members: list["RemoteRun"] = []  # the runs placed here and not closed
         self.actor = runs.new_host()
+        self._up = self.actor.pid.remote()  # answered once Ray has placed the actor and its process runs
         self._lock = threading.Lock()  # guards _recovery
         self._recovery: tuple | None = None  # (the dead actor, its replacement's done event)
+
+    def ready(self) -> None:
+        """Wait (at most Placement.place_s) until Ray has placed and started this host's actor. If it has not,
+        the actor is given up (so it cannot take a CPU later) and NoRoom is raised: its runs cannot start."""
+        limit = self._runs.placement.place_s
+        try:
+            ray.get(self._up, timeout=limit)
+        except ray.exceptions.GetTimeoutError:
+            self._runs.give_up(self)
+            raise NoRoom(f"busy: the cluster could not place a new worker for this run within {limit:.0f} s "
+                         "(its machines are full, or one was lost meanwhile); try again in a minute") from None
 
     def live(self) -> list["RemoteRun"]:
         """The runs here that are about to start, starting, training, paused or stopping, by their last known
@@ -357,11 +379,13 @@ class Host:
     def _recover(self, dead, done: threading.Event) -> None:
         """Replace a dead actor: a new one continues every run from its latest checkpoint, as it was (training
         or paused), pooled or paced there as before."""
+        replacement = None
         try:
             runs = [run for run in list(self.members) if not run._closed]
             if self.actor is not dead or not runs:
                 return
             actor = self._runs.new_host()
+            replacement = actor
             plans = [(run, *run._reopen(actor)) for run in runs]  # each run built there from its checkpoint
             if self.slack is not None:  # paced before they start, as a new comparison is (paced runs train alone)
                 ray.get(actor.lockstep.remote([run.run_id for run in runs], self.slack), timeout=CALL_TIMEOUT_S)
@@ -375,6 +399,8 @@ class Host:
         except Exception:  # no room on the cluster, or the new actor died too: the next call tries again
             log.warning("replacing the lost worker of %s failed", [run.run_id for run in self.members],
                         exc_info=True)
+            if replacement is not None and self.actor is not replacement:  # not left waiting to take a CPU later
+                ray.kill(replacement)
             with self._lock:
                 self._recovery = None
         finally:
@@ -408,13 +434,17 @@ class RemoteRun:
         else:  # a pool's host, or one of its own
             self._group = runs.place(self, key)
         try:
-            facts = self._open(cfg)
-        except ray.exceptions.RayActorError:  # the pool's host died meanwhile (it is being replaced): a new one
-            if host is not None or key is None:
-                raise
-            self._group.members.remove(self)
-            self._group = runs.place(self, key, new=True)
-            facts = self._open(cfg)
+            try:
+                facts = self._open(cfg)
+            except ray.exceptions.RayActorError:  # the pool's host died meanwhile (it is being replaced): a new one
+                if host is not None or key is None:
+                    raise
+                self._group.members.remove(self)
+                self._group = runs.place(self, key, new=True)
+                facts = self._open(cfg)
+        except NoRoom:
+            runs.leave(self)
+            raise
         # What gan_demo.training.pool.pool_key reads (None: trains alone): the kind of pool, shared by all its hosts.
         self.pool_key = self._group.placed_by
         self._take_facts(facts)
@@ -423,6 +453,7 @@ class RemoteRun:
         runs.watch(self)
 
     def _open(self, cfg: RunConfig) -> dict:
+        self._group.ready()
         return ray.get(self._host.open.remote(self.run_id, cfg.to_dict(), self._device_arg, self._dataset_ref),
                        timeout=OPEN_TIMEOUT_S)
 
@@ -682,7 +713,7 @@ class RemotePair(Comparison):
     def __init__(self, runs: "RayRuns", cfg_a: RunConfig, cfg_b: RunConfig, run_ids: dict[str, str],
                  slack: int = 0):
         check_pair(cfg_a, cfg_b)
-        host = Host(runs, slack=slack)  # a lost host comes back with both runs, paced again
+        host = runs.new_group(slack=slack)  # a lost host comes back with both runs, paced again
         self.runs = {label: RemoteRun(runs, cfg, runs.device, run_id=run_ids[label], host=host)
                      for label, cfg in zip(LABELS, (cfg_a, cfg_b))}
         self.started = dict(zip(LABELS, (cfg_a, cfg_b)))
@@ -756,16 +787,65 @@ class RayRuns:
         there at once, so racing starts fill the hosts evenly."""
         with self._place_lock:
             if key is None:
-                host = Host(self)
+                host = self.new_group()
             else:
                 hosts = self._pool_hosts.setdefault(key, [])
                 room = [h for h in hosts if len(h.live()) < self.placement.pool_runs]
                 if new or not room:
-                    hosts.append(Host(self, key=key))
+                    hosts.append(self.new_group(key=key))
                     room = hosts[-1:]
                 host = min(room, key=lambda h: len(h.live()))
             host.members.append(run)
             return host
+
+    def new_group(self, key: tuple | None = None, slack: int | None = None) -> Host:
+        """A new host for a run (or a comparison), if some machine of the cluster has the CPUs (and GPU share) its
+        worker asks for; else NoRoom at once, saying what is full and when a place should free. Ray is asked
+        what is free now: a worker placed a moment ago may not show yet, and Host.ready bounds that case."""
+        need = self.placement.request()
+        free = _free_per_node()
+        if not any(all(node.get(name, 0.0) >= amount - 1e-9 for name, amount in need.items()) for node in free):
+            raise NoRoom(self._no_room_message(need, free))
+        return Host(self, key=key, slack=slack)
+
+    def _no_room_message(self, need: dict[str, float], free: list[dict[str, float]]) -> str:
+        """Why a run that needs a new worker is refused: what is full, and when a worker of this app should end
+        (its runs' ETAs, from their last known status: no call to the actors)."""
+        total = ray.cluster_resources()
+        full = [name for name, amount in need.items() if not any(node.get(name, 0.0) >= amount - 1e-9 for node in free)]
+        held = {"CPU": f"every CPU of the cluster ({total.get('CPU', 0.0):g} in all) is held by other runs' workers",
+                "GPU": f"no GPU of the cluster ({total.get('GPU', 0.0):g} in all) has a {need.get('GPU', 0.0):g} "
+                       "share free (other runs' workers hold the rest)"}
+        asks = " and ".join(f"{amount:g} {name}" for name, amount in need.items())
+        what = (" and ".join(held[name] for name in full) if full else
+                f"no machine of the cluster has {asks} free at once (other runs' workers hold the rest)")
+        wait = self._host_eta()
+        when = (f"a place should free in about {_minutes(wait)}, when the runs of a worker finish" if wait is not None
+                else "try again in a few minutes, when other visitors' runs have ended")
+        return f"busy: {what}, and this run needs a new worker ({asks} on one machine); {when}"
+
+    def _host_eta(self) -> float | None:
+        """Seconds until the first of this app's workers has no live run left (None: no worker says when)."""
+        with self._watch_lock:
+            runs = [run for run in self._watched if run.holds_place()]
+        ends: dict[int, list[float | None]] = {}
+        for run in runs:
+            status = run._status or {}
+            rate, left = status.get("steps_per_s") or 0.0, status.get("target_steps", 0) - status.get("step", 0)
+            eta = left / rate if status.get("state") == "running" and rate > 0 else None
+            ends.setdefault(id(run._group), []).append(eta)
+        known = [max(etas) for etas in ends.values() if None not in etas]
+        return min(known) if known else None
+
+    def give_up(self, host: Host) -> None:
+        """End a host whose actor Ray did not place in time (it must not take a CPU later) and forget it."""
+        with self._place_lock:
+            if host in self._pool_hosts.get(host.placed_by, []):
+                self._pool_hosts[host.placed_by].remove(host)
+        try:
+            ray.kill(host.actor)
+        except Exception:  # already gone
+            log.warning("ending an unplaced worker failed", exc_info=True)
 
     def leave(self, run: RemoteRun) -> None:
         """A closed run leaves its host: the host drops the run (freeing its memory there), and ends with
@@ -822,6 +902,21 @@ class RayRuns:
     def close(self) -> None:
         self._closed.set()
         self._thread.join(self.placement.poll_s + CALL_TIMEOUT_S)
+
+
+def _free_per_node() -> list[dict[str, float]]:
+    """What each live machine of the cluster has free now ({"CPU": ..., "GPU": ...} per node): a worker is
+    placed on one machine, so the cluster's total free CPUs can mislead."""
+    try:
+        from ray._private.state import available_resources_per_node
+        return list(available_resources_per_node().values())
+    except (ImportError, AttributeError):  # a Ray without it: the whole cluster as one machine
+        return [ray.available_resources()]
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"
 
 
 def placement_key(cfg: RunConfig, dataset=None) -> tuple | None:

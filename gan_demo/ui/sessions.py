@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gan_demo.training.budget import TimeBudget
+from gan_demo.training.budget import NoRoom, TimeBudget
 from gan_demo.training.compare import LABELS, Comparison
 from gan_demo.core.config import RunConfig
 from gan_demo.evaluation.live_quality import live_quality
@@ -255,7 +255,10 @@ class SessionRegistry:
         self._reserve(session, 1, 0.0, check_only=True)
         run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
         # a bad config fails here, old run untouched
-        trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
+        try:
+            trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
+        except NoRoom as e:  # on Ray: no machine can hold the new worker this run needs
+            raise Busy(str(e)) from None
         if budget is not None:
             budget.attach(trainer)
         price, joining = self._price_new(trainer)
@@ -291,7 +294,10 @@ class SessionRegistry:
         try:
             run_ids = {label: "run-" + secrets.token_hex(RUN_ID_BYTES) for label in LABELS}
             # a bad config fails here, old runs untouched
-            pair = self.make_pair(cfg_a, cfg_b, device=device, run_ids=run_ids)
+            try:
+                pair = self.make_pair(cfg_a, cfg_b, device=device, run_ids=run_ids)
+            except NoRoom as e:  # on Ray: no machine can hold the comparison's new worker
+                raise Busy(str(e)) from None
             self._end_live_runs(session)
             _close_remote(*(session.pair.runs.values() if session.pair else ()))
             with self._lock:
@@ -316,8 +322,16 @@ class SessionRegistry:
         # without pools (runs on Ray) each run holds a slot: refused before any is built
         self._reserve(session, n, 0.0 if self.pools is not None else float(n), check_only=True)
         # a bad config fails here, old runs untouched
-        built = {label: [self.make_run(cfg, device=device, dataset=dataset, run_id="run-" + secrets.token_hex(RUN_ID_BYTES))
-                         for cfg in cfgs] for label, cfgs in groups.items()}
+        built: dict[str, list[Trainer]] = {}
+        try:
+            for label, cfgs in groups.items():
+                built[label] = []
+                for cfg in cfgs:
+                    built[label].append(self.make_run(cfg, device=device, dataset=dataset,
+                                                      run_id="run-" + secrets.token_hex(RUN_ID_BYTES)))
+        except NoRoom as e:  # on Ray: the runs built so far give their places back
+            _close_remote(*(t for runs in built.values() for t in runs))
+            raise Busy(str(e)) from None
         prices = [self._price_new(runs[0], len(runs))[0] for runs in built.values() if runs]
         try:
             self._reserve(session, n, lambda: sum(price() for price in prices))

@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")
 from gan_demo.training.pool import RunPools  # noqa: E402
 from gan_demo.training.remote import Placement, RayRuns, RemoteRun, RunHost  # noqa: E402
 from gan_demo.training.trainer import Trainer  # noqa: E402
-from tests.configs import toy_cfg  # noqa: E402
+from tests.configs import ring_cfg, toy_cfg  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real clusters / several processes: seconds each
 
@@ -281,6 +281,128 @@ def _dead(host) -> bool:
     return False
 
 
+def _start_within(registry, session, cfg, timeout: float = 30.0):
+    """registry.start in a thread: (the run, or None; the Busy message, or None). Fails if the start neither
+    returns nor refuses within timeout seconds (a run waiting for a worker Ray cannot place)."""
+    import threading
+
+    from gan_demo.ui.sessions import Busy
+
+    out: dict = {}
+
+    def start():
+        try:
+            out["run"] = registry.start(session, cfg, "cpu")
+        except Busy as e:
+            out["busy"] = str(e)
+        except Exception as e:  # shown in the failure below
+            out["error"] = e
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        pytest.fail(f"the start neither began nor was refused within {timeout} s")
+    assert "error" not in out, repr(out.get("error"))
+    return out.get("run"), out.get("busy")
+
+
+def test_a_run_needing_a_new_worker_on_a_full_cluster_is_refused_at_once(local_ray):
+    """The cluster's 2 CPUs held by two pool workers of one kind: a run of another kind, or one more of that
+    kind past its workers' room, is refused at once with a sentence; a run that fits an existing worker
+    still starts; once a worker ends, the refused kind starts."""
+    from gan_demo.ui.sessions import SessionRegistry
+
+    wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, "the earlier tests' workers to end")
+    runs = RayRuns(Placement(num_cpus=1, pool_runs=2), device="cpu")
+    registry = SessionRegistry(max_runs=100, pools=runs.pools)  # slots never refuse here: the cluster does
+    registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
+    registry.on_drop.append(runs.forget_session)
+    try:
+        kind_a = [_start_within(registry, registry.get(f"a-{i}"), toy_cfg(steps=10**6, seed=i), WAIT_S)[0]
+                  for i in range(3)]  # two in the first worker, one in a second: both CPUs held
+        assert all(kind_a) and len({run._group for run in kind_a}) == 2
+        wait_for(lambda: ray.available_resources().get("CPU", 0) < 1, "the cluster to see its CPUs held")
+        fits, busy = _start_within(registry, registry.get("a-3"), toy_cfg(steps=10**6, seed=3), WAIT_S)
+        assert busy is None and fits._group is kind_a[2]._group  # room in a worker of its kind: admitted
+        held = registry.slots_in_use()
+        for who, cfg in (("b-0", ring_cfg(steps=10**6)), ("a-4", toy_cfg(steps=10**6, seed=4))):
+            run, busy = _start_within(registry, registry.get(who), cfg)
+            assert run is None and busy is not None, who
+            assert busy.startswith("busy:") and "CPU" in busy and "new worker" in busy, busy
+            assert "should free in about" in busy or "try again" in busy, busy
+            print(busy)
+            assert registry.get(who).trainer is None and registry.get(who).starting == 0
+            assert registry.slots_in_use() == pytest.approx(held)  # a refused run holds no slot
+        assert sum(len(hosts) for hosts in runs._pool_hosts.values()) == 2  # no worker left waiting for a place
+        registry.drop("a-2")
+        registry.drop("a-3")  # the second worker's runs: it ends, its CPU frees
+        wait_for(lambda: ray.available_resources().get("CPU", 0) >= 1, "the second worker's CPU to free")
+        run, busy = _start_within(registry, registry.get("b-0"), ring_cfg(steps=10**6), WAIT_S)
+        assert busy is None and run is not None
+        wait_for(lambda: run.step >= 2, "the run of the other kind to train")
+    finally:
+        registry.close()
+        runs.close()
+
+
+def test_a_worker_ray_cannot_place_in_time_fails_its_run_and_is_given_up(local_ray):
+    """A new worker that Ray has not placed within Placement.place_s (a full cluster that the check did not
+    foresee: here a host built past RayRuns.new_group's check) fails its run with a sentence, leaves no run
+    behind in it, and is ended, so it never takes the CPU that frees later."""
+    from gan_demo.training.budget import NoRoom
+    from gan_demo.training.remote import Host
+
+    wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, "the earlier tests' workers to end")
+    fillers = [ray.remote(num_cpus=1)(RunHost).remote() for _ in range(2)]
+    runs = RayRuns(Placement(num_cpus=1, place_s=2.0), device="cpu")
+    try:
+        ray.get([f.pid.remote() for f in fillers], timeout=WAIT_S)
+        wait_for(lambda: ray.available_resources().get("CPU", 0) < 1, "the cluster to see its CPUs held")
+        with pytest.raises(NoRoom, match="busy: every CPU of the cluster"):
+            runs.new_group()  # the check refuses at once
+        host = Host(runs)
+        started = time.monotonic()
+        with pytest.raises(NoRoom, match="could not place a new worker for this run within 2 s"):
+            RemoteRun(runs, toy_cfg(), "cpu", host=host)
+        assert time.monotonic() - started < WAIT_S and host.members == []
+        ray.kill(fillers.pop())
+        assert _dead(host.actor)
+        wait_for(lambda: ray.available_resources().get("CPU", 0) >= 1, "the filler's CPU to free")
+        runs.placement.place_s = WAIT_S  # a worker process starting on a loaded machine may take seconds
+        run = runs.make_run(toy_cfg(steps=10**6))  # the freed CPU went to no stale worker: a new run gets it
+        run.start()
+        wait_for(lambda: run.step >= 2, "the new run to train")
+        run.close()
+    finally:
+        for f in fillers:
+            ray.kill(f)
+        runs.close()
+
+
+def test_a_run_asking_a_gpu_share_no_gpu_has_left_is_refused_at_once():
+    """Runs that ask a share of a GPU: the second 0.6 share of a (declared) GPU is refused at once, saying the GPU
+    is full, though CPUs are free; Ray only counts the share (the run itself trains on the CPU here)."""
+    from gan_demo.training.budget import NoRoom
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    runs = RayRuns(Placement(num_cpus=1, num_gpus=0.6), device="cpu")
+    try:
+        run = runs.make_run(toy_cfg(steps=10**6))
+        run.start()
+        wait_for(lambda: ray.available_resources().get("GPU", 0) < 0.6, "the cluster to see the GPU share held")
+        with pytest.raises(NoRoom, match=r"busy: no GPU of the cluster \(1 in all\) has a 0.6 share free.*"
+                                         r"needs a new worker \(1 CPU and 0.6 GPU on one machine\)"):
+            runs.make_run(ring_cfg(steps=10**6))  # another kind of pool: a new worker
+        assert ray.available_resources().get("CPU", 0) >= 1  # refused for the GPU, not the CPUs
+        run.close()
+    finally:
+        runs.close()
+        ray.shutdown()
+
+
 def test_a_removed_node_loses_at_most_the_last_checkpoint():
     from ray.cluster_utils import Cluster
 
@@ -363,3 +485,4 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
             runs.close()
         ray.shutdown()
         cluster.shutdown()
+
