@@ -921,8 +921,9 @@ def _minutes(seconds: float) -> str:
 
 def placement_key(cfg: RunConfig, dataset=None) -> tuple | None:
     """The pool_key a run of this config would have (None: it trains alone), found as the app finds it in-process:
-    on a Trainer built here, on the CPU, for GANs on 2D data only (only those pool; their data is small)."""
-    if cfg.family != "gan" or cfg.kind != "2d":
+    on a Trainer built here, on the CPU, for runs on 2D data only (only those pool: GANs and VAEs; their data is
+    small)."""
+    if cfg.kind != "2d":
         return None
     return pool_key(Trainer(cfg, device="cpu", dataset=dataset))
 

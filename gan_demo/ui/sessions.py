@@ -6,8 +6,8 @@ seconds is dropped (its run stopped and freed), a paused run holds its slot for 
 lock, so racing starts can never exceed it. The session hash is chosen by the client: it is a
 dictionary key only; anything on disk is named by the server-made `Session.token`.
 
-The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, VAEs, a
-comparison's runs) holds one slot. Runs that can share a pooled step (gan_demo.training.pool: 2D MLP GANs of
+The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, a comparison's
+runs) holds one slot. Runs that can share a pooled step (gan_demo.training.pool: 2D MLP GANs, or 2D VAEs, of
 the same shapes) train as one pool in one thread, and a pool holds max(1, its step time / POOL_SLOT_S)
 slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run, once
 it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two

@@ -176,6 +176,31 @@ def test_runs_the_app_would_pool_share_one_actor_and_come_back_together(runs):
     wait_for(lambda: _dead(group[0]._host), "the pool's actor to end with its last run")
 
 
+def test_vae_runs_pool_in_one_actor_too(runs):
+    """2D VAEs pool in-process (training/stacked.StackedVAE); on Ray they share one actor's pool the same way."""
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.families.vae import VAESettings
+
+    def vae(seed: int) -> RunConfig:
+        return RunConfig(family="vae", data=DataConfig(dataset="ring8", n_points=1000),
+                         model=ModelConfig(width=32, depth=2), vae=VAESettings(),
+                         train=TrainConfig(batch_size=64, steps=10**6, seed=seed, device="cpu"))
+
+    group = [runs.make_run(vae(seed)) for seed in range(2)]
+    try:
+        assert group[0]._group is group[1]._group and group[0].pool_key is not None
+        for run in group:
+            run.start()
+        wait_for(lambda: all(run.pool_size == 2 for run in group), "the two VAEs to train as one pool")
+        wait_for(lambda: all(run.step >= 5 for run in group), "both pooled VAEs to advance")
+        assert all(run.family.name == "vae" for run in group)
+    finally:
+        for run in group:
+            run.stop()
+            run.close()
+    wait_for(lambda: _dead(group[0]._host), "the pool's actor to end with its last run")
+
+
 def test_a_comparison_whose_worker_dies_comes_back_paced(runs):
     pair = runs.make_pair(toy_cfg(steps=10**6), toy_cfg(steps=10**6, lr_d=0.0005))
     a, b = pair.runs["A"], pair.runs["B"]
