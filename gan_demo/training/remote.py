@@ -214,8 +214,8 @@ class RunHost:
         pool = self._pools.pool_of(trainer)
         return 0 if pool is None else len(pool)
 
-    def snapshot(self, run_id: str) -> dict:
-        return self._runs[run_id].snapshot()
+    def snapshot(self, run_id: str, history: bool = True) -> dict:
+        return self._runs[run_id].snapshot(history)
 
     def sample_fixed(self, run_id: str, ema: bool = True) -> torch.Tensor:
         return _compact(self._runs[run_id].sample_fixed(ema), self._runs[run_id].kind)
@@ -659,8 +659,8 @@ class RemoteRun:
     def _live_values(self) -> dict:
         return self._read()["live_values"]
 
-    def snapshot(self) -> dict:
-        return self._call("snapshot")
+    def snapshot(self, history: bool = True) -> dict:
+        return self._call("snapshot", history)
 
     def sample_fixed(self, ema: bool = True) -> torch.Tensor:
         return _uncompact(self._call("sample_fixed", ema))

@@ -575,15 +575,16 @@ class Trainer:
             marks.popleft()
         return eta_from_marks(list(marks), remaining, self.steps_per_s)
 
-    def snapshot(self) -> dict:
-        """A small, UI-free summary of the run: numbers and history, no pictures."""
+    def snapshot(self, history: bool = True) -> dict:
+        """A small, UI-free summary of the run: numbers and history, no pictures. history=False leaves out the
+        curves ("history", "quality_history"): a status poll need not copy every recorded step."""
         rate = self.steps_per_s
         # Steps whose numbers are still on the device are not shown yet, so that the step, the last
         # record and the history describe the same moment (at most READBACK_S behind the training).
         step = self.step - len(self._pending)
         remaining = max(0, self.target_steps - step)
         eta, eta_low, eta_high = self._eta(remaining)
-        return {
+        out = {
             "step": step,
             "target_steps": self.target_steps,
             "state": self.state,
@@ -597,11 +598,12 @@ class Trainer:
             "family": self.family.name,
             "series": list(self.series),  # the names in "last" and "history" besides step and seconds
             "last": self.last_record.to_dict() if self.last_record else None,
-            "history": self.history.columns(),
             "quality": self.last_quality.to_dict() if self.last_quality else None,
-            "quality_history": self.quality_history.columns(),
             "schedule": [dict(entry) for entry in self.cfg.schedule if entry["step"] <= step],  # changes made so far
         }
+        if history:
+            out.update(history=self.history.columns(), quality_history=self.quality_history.columns())
+        return out
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, ema: bool = True) -> torch.Tensor:

@@ -309,7 +309,7 @@ class Runs(Endpoints):
     # ---------------------------------------------------------------- training
     def run_status(self, trainer, run_id: str | None) -> dict:
         """A run's status as /train_poll returns it (a comparison's runs each have one)."""
-        snap = trainer.snapshot()
+        snap = trainer.snapshot(history=False)  # the curves are not part of a status
         last = snap["last"] or {}
         out = {
             "run_id": run_id,

@@ -228,6 +228,17 @@ def test_snapshot_shows_only_steps_read_back():
     assert snap["step"] == 2 == snap["last"]["step"] and snap["history"]["step"] == [1, 2]
 
 
+
+def test_a_status_snapshot_leaves_out_only_the_curves():
+    """snapshot(history=False), what /train_poll reads: every field of the full snapshot but the two curves."""
+    tr = Trainer(toy_cfg(steps=30))
+    tr.run(30)
+    full, status = tr.snapshot(), tr.snapshot(history=False)
+    assert len(full["history"]["step"]) == 30 and "quality_history" in full
+    assert "history" not in status and "quality_history" not in status
+    assert status == {k: v for k, v in full.items() if k not in ("history", "quality_history")}
+
+
 def poison_from(trainer, call: int) -> None:
     """From the family's call-th step on, its numbers come back NaN: a blow-up on cue, whatever the learning rates."""
     real, calls = trainer.family.train_step, [0]
