@@ -15,11 +15,19 @@ only serves and polls.
 With --profile OUT.json the app runs through benchmarks/profiled_app.py (counters, threads' CPU, the pool
 thread's profile, written when the app stops).
 
-    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--ray-nodes 2] [--profile OUT.json]
+With --views each visitor also keeps its Train tab open: it calls the tab's own live-update event (the
+gr.Timer's tick, over Gradio's queue: POST /gradio_api/queue/join, then the session's event stream
+/gradio_api/queue/data) in its own session, at the interval the app gives the timer (each tick's answer
+may set a new one: slower with more live runs), reads every answer to its end and fetches the pictures it
+returns, as the page's <img> would. Its REST polls go on beside, never two calls of one session at once.
+Prints the ticks answered and their latency p50 / p95 beside the other figures.
+
+    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--views] [--ray-nodes 2] [--profile OUT.json]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import statistics
@@ -33,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from gan_demo.families.gan import FAST_2D_STEPS  # noqa: E402  (ring8's default steps)
+from gan_demo.ui.run_views import TICK_S  # noqa: E402  (the Train tab timer's interval before a tick sets one)
 POLL_S = 2.0
 
 
@@ -112,6 +121,85 @@ class RestClient:
         raise RuntimeError(f"{api_name}: no final event")
 
 
+class TrainTabView:
+    """A visitor's open Train tab, as its page calls the tab's live-update event: the gr.Timer's tick.
+
+    The page joins Gradio's queue (POST /gradio_api/queue/join with the event's fn_index, the timer as its
+    trigger_id and the session hash; the tick's one input, the view's gr.State, is kept by the server and
+    sent as null) and reads the session's event stream (GET /gradio_api/queue/data) to the event's
+    process_completed message. Each answer's timer update sets the next interval or stops the ticks (a run
+    that ended); each picture it returns (a gradio FileData with a url, the <img> src) is fetched once.
+    Shares the visitor's session hash and connection, so the tick shows the run that session started."""
+
+    TRAIN_CLI = "train_cli"  # elem_id of an output that only the Train tab's live events have
+
+    def __init__(self, client: "RestClient", config: dict):
+        self.client = client
+        self.fn_index, self.timer_id, self.outputs = self.wiring(config)
+        self.interval = TICK_S  # the timer's value as built; the app's answers change it
+        self.active = True  # as after Start (the tab's Start turns the timer on)
+        self.shown: dict[int, str] = {}  # output position -> url of the picture the page shows there
+
+    @staticmethod
+    def output_id(config: dict, elem_id: str) -> int:
+        """The id of the component with this elem_id in the app's /config."""
+        return next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+
+    @classmethod
+    def wiring(cls, config: dict) -> tuple[int, int, list[int]]:
+        """(fn_index, the timer's id, output ids) of the Train tab's tick, from the app's /config."""
+        cli = cls.output_id(config, cls.TRAIN_CLI)
+        for index, dep in enumerate(config["dependencies"]):
+            if cli in dep["outputs"] and any(event == "tick" for _, event in dep["targets"]):
+                return dep.get("id", index), dep["targets"][0][0], dep["outputs"]
+        raise RuntimeError("no tick event with the Train tab's outputs in the app's config")
+
+    def tick(self, timeout_s: float = 120) -> list:
+        """One tick: the event's output values (its pictures fetched). Updates the interval and whether
+        the page would tick again. Raises if no result came within timeout_s (the stream's heartbeats
+        would keep it open forever)."""
+        import json
+
+        deadline = time.monotonic() + timeout_s
+        http, url = self.client.http, self.client.url
+        r = http.post(f"{url}/gradio_api/queue/join",
+                      json={"data": [None], "event_data": None, "fn_index": self.fn_index,
+                            "trigger_id": self.timer_id, "session_hash": self.client.session_hash})
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        output = None
+        with http.stream("GET", f"{url}/gradio_api/queue/data",
+                         params={"session_hash": self.client.session_hash}) as stream:
+            for line in stream.iter_lines():
+                if time.monotonic() > deadline:
+                    break
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "unexpected_error":
+                    raise RuntimeError(message.get("message"))
+                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    if not message.get("success"):
+                        raise RuntimeError(str(message.get("output")))
+                    output = message["output"]["data"]
+                    break
+        if output is None:
+            raise RuntimeError("the tick's event stream ended without its result")
+        for position, value in enumerate(output):
+            if self.outputs[position] == self.timer_id and value is not None:
+                update = value if isinstance(value, dict) else {"value": value}
+                if update.get("value") is not None:
+                    self.interval = float(update["value"])
+                if "active" in update:
+                    self.active = bool(update["active"])
+            picture = value.get("value", value) if isinstance(value, dict) and value.get("__type__") == "update" \
+                else value
+            if isinstance(picture, dict) and picture.get("url") and self.shown.get(position) != picture["url"]:
+                http.get(picture["url"]).raise_for_status()
+                self.shown[position] = picture["url"]
+        return output
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -127,6 +215,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="OUT.json", default=None,
                         help="run the app through benchmarks/profiled_app.py: timing counters, each thread's CPU "
                              "and the pool thread's profile written to OUT.json when the app stops")
+    parser.add_argument("--views", action="store_true",
+                        help="each visitor's Train tab open too: its live-update event at the page's rate")
     args = parser.parse_args()
 
     cluster = start_cluster(args.ray_nodes, args.node_cpus) if args.ray_nodes else None
@@ -145,6 +235,10 @@ def main() -> None:
         clients = [RestClient(url) for _ in range(args.visitors)]
         bystander = RestClient(url)
         bystander.predict("ring8", 0, 1.0, None, api_name="/generate")  # warm: the sampler is built once
+        config = clients[0].http.get(f"{url}config").json() if args.views else None
+        views = [TrainTabView(client, config) for client in clients] if args.views else []
+        ticks: list[float] = []  # each answered tick's seconds, from the join to its pictures fetched
+        tick_errors: list[str] = []
         barrier = threading.Barrier(args.visitors)
         results: dict[int, dict] = {}
         done = threading.Event()
@@ -161,7 +255,28 @@ def main() -> None:
                 return
             results[i] = {"accepted": True, "t0": t0}
             run_id = started["run_id"]
+            view = views[i] if views else None
+            next_poll = next_tick = time.monotonic()
             while not done.is_set():
+                if view is not None and view.active and next_tick < next_poll:
+                    done.wait(max(0.0, next_tick - time.monotonic()))
+                    if done.is_set():
+                        break
+                    t = time.perf_counter()
+                    try:
+                        view.tick()
+                        ticks.append(time.perf_counter() - t)
+                    except Exception as exc:  # counted, not fatal: the page would show an error and tick on
+                        tick_errors.append(str(exc)[:160])
+                    # the page's timer fires every interval; a tick due while one is pending is not sent
+                    now = time.monotonic()
+                    next_tick += view.interval
+                    if next_tick < now:
+                        next_tick += view.interval * math.ceil((now - next_tick) / view.interval)
+                    continue
+                done.wait(max(0.0, next_poll - time.monotonic()))
+                if done.is_set():
+                    break
                 status = client.predict(run_id, api_name="/train_poll")
                 now = time.monotonic()
                 results[i].update(step=status["step"], state=status["state"], modes=status.get("modes_covered"),
@@ -170,7 +285,7 @@ def main() -> None:
                     results[i]["all_modes_at"] = now - t0
                 if status["state"] not in ("running", "paused"):
                     break
-                done.wait(POLL_S)
+                next_poll = now + POLL_S
 
         def watch() -> None:
             seed = 0
@@ -230,6 +345,14 @@ def main() -> None:
         if latencies:
             print(f"bystander /generate: {len(latencies)} calls, p50 {1000 * statistics.median(latencies):.0f} ms, "
                   f"p95 {1000 * percentile(latencies, 0.95):.0f} ms")
+        if args.views:
+            interval = statistics.median(v.interval for v in views)
+            print(f"Train tab live updates: {len(ticks)} ticks answered ({len(ticks) / elapsed:.1f}/s), "
+                  + (f"p50 {1000 * statistics.median(ticks):.0f} ms, p95 {1000 * percentile(ticks, 0.95):.0f} ms, "
+                     if ticks else "")
+                  + f"{len(tick_errors)} failed; the tabs' last interval (median) {interval:.2f} s")
+            if tick_errors:
+                print(f"  first failure: {tick_errors[0]}")
         print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
               f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "
               f"load {os.getloadavg()[0]:.2f}")
