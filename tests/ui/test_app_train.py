@@ -456,3 +456,21 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
         assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
     finally:
         ctx.registry.drop("pause")
+
+
+def test_curves_are_redrawn_every_other_refresh_when_a_class_slows_the_refresh():
+    """A tick reads the curves (and copies the run's history) only when they are due: at most every 2 s, or every
+    other refresh once a class on the server slows the refresh; at once when the run ends or pauses."""
+    from gan_demo.ui.run_views import LiveView
+    from gan_demo.ui.tabs.train import PLOTS_EVERY_S, Train
+
+    running = {"step": 11, "state": "running"}
+    alone = LiveView(run_id="r", step=10, state="running", plotted_at=100.0)  # the tab's own pace (0.75 s)
+    assert not Train._curves_due(running, alone, 100.0 + PLOTS_EVERY_S - 0.1)
+    assert Train._curves_due(running, alone, 100.0 + PLOTS_EVERY_S + 0.1)
+    assert not Train._curves_due({"step": 10, "state": "running"}, alone, 200.0)  # no new step: nothing to draw
+    in_class = LiveView(run_id="r", step=10, state="running", plotted_at=100.0, tick_s=3.0)  # 24 runs training
+    assert not Train._curves_due(running, in_class, 105.9)
+    assert Train._curves_due(running, in_class, 106.1)
+    assert Train._curves_due({"step": 11, "state": "finished"}, in_class, 100.5)  # its last curves at once
+    assert Train._curves_due({"step": 10, "state": "paused"}, in_class, 100.5)

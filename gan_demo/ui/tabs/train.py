@@ -384,6 +384,22 @@ class Train:
                     "timer": gr.Timer(active=True)})
         return out
 
+    @staticmethod
+    def _ended(snap: dict, current: LiveView) -> bool:
+        """A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
+        the charts and the graph all show the same step (the curves' rate limit would skip it)."""
+        return (snap["state"] in TERMINAL and snap["state"] != current.state) or (
+            snap["state"] == "paused" and (snap["state"] != current.state or snap["step"] != current.step))
+
+    @classmethod
+    def _curves_due(cls, snap: dict, current: LiveView, now: float) -> bool:
+        """Curves at most every PLOTS_EVERY_S while running, and every other refresh when a class slows the
+        refresh (a redraw costs the browser more than the picture, and the server ~15 ms to build and encode),
+        once more when the run ends or pauses, and when the view asks for a redraw."""
+        every = max(PLOTS_EVERY_S, 2 * current.tick_s)
+        stepped = snap["step"] != current.step
+        return (stepped and now - current.plotted_at >= every) or cls._ended(snap, current) or current.redraw
+
     def on_tick(self, current: LiveView | None, request: gr.Request):
         session = self.session_of(request)
         trainer = session.trainer
@@ -391,7 +407,10 @@ class Train:
             return {"timer": gr.Timer(active=False)}
         if current is None or current.run_id != session.run_id:
             current = LiveView(run_id=session.run_id)
-        snap = trainer.snapshot()
+        now = time.monotonic()
+        snap = trainer.snapshot(history=False)  # most ticks draw no curves: no copy of every recorded step
+        if self._curves_due(snap, current, now):
+            snap = trainer.snapshot()  # everything below reads this one: status, curves and graph at one step
         out = {"view": current}
         if snap["state"] != current.state:
             out.update(zip(BUTTONS, _button_updates(snap["state"])))
@@ -417,11 +436,7 @@ class Train:
                     "(in the command below and in the saved config.json).")
             out["message"] = " ".join(filter(None, (out.get("message"), told)))
         stepped = snap["step"] != current.step
-        # A run that ended or paused gets its curves and graph drawn at its last step at once, so the status,
-        # the charts and the graph all show the same step (the curves' rate limit would skip it).
-        ended = (snap["state"] in TERMINAL and snap["state"] != current.state) or (
-            snap["state"] == "paused" and (snap["state"] != current.state or stepped))
-        now = time.monotonic()
+        ended = self._ended(snap, current)
         if stepped:  # drawn once per (run, step) however many tabs poll
             picture = self.ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
             out["grid"] = picture
@@ -433,9 +448,7 @@ class Train:
             out.update(self.live_vae_pictures(trainer, current, ended, now))
         if (stepped or ended) and snap["quality"] is not None:
             out["modes_md"] = quality_line(snap["quality"])
-        # Curves at most every PLOTS_EVERY_S while running (a redraw costs the browser more than the
-        # picture), and once more when the run ends.
-        if (stepped and now - current.plotted_at >= PLOTS_EVERY_S) or ended or current.redraw:
+        if "history" in snap:  # _curves_due said so
             current.plotted_at = now
             out.update(self.live_curves(trainer, snap, current))
             kl, js, modes, n_modes = quality_plots(snap["quality_history"])
