@@ -100,7 +100,7 @@ def install(out_path: str) -> None:
                         (trainer.Trainer, "_measure_quality"), (trainer.Trainer, "_save_good_state"),
                         (trainer.Trainer, "read_back"), (trainer.Trainer, "apply_due_changes"),
                         (trainer.Trainer, "queue_values"), (trainer.Trainer, "snapshot"),
-                        (api.Api, "train_poll"), (api.Api, "render_sample"), (api.Api, "generate"),
+                        (api.Runs, "train_poll"), (api.Pictures, "render_sample"), (api.Pictures, "generate"),
                         (app.RenderGate, "_enter")):
         timed(owner, name)
     timed(pool, "hand_over", "pool.hand_over")
