@@ -277,7 +277,12 @@ def main() -> None:
                 done.wait(max(0.0, next_poll - time.monotonic()))
                 if done.is_set():
                     break
-                status = client.predict(run_id, api_name="/train_poll")
+                try:
+                    status = client.predict(run_id, api_name="/train_poll")
+                except Exception:
+                    if done.is_set():  # the app stopped at the limit while this poll was on its way
+                        break
+                    raise
                 now = time.monotonic()
                 results[i].update(step=status["step"], state=status["state"], modes=status.get("modes_covered"),
                                   at=now)
