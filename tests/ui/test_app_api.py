@@ -268,7 +268,7 @@ def test_run_cap_gives_a_busy_message(pretrained, tmp_path):
     second = Client(url, verbose=False, download_files=str(tmp_path))
     try:
         run_id = first.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")["run_id"]
-        # Another ring8 run of the same shapes joins the first one's pool (its slot); a VAE trains alone.
+        # Another ring8 run of the same shapes joins the first one's pool (its slot); a VAE needs a pool of its own.
         joined = second.predict("ring8", LONG_RUN, config_json=TINY_RING8, api_name="/train_start")
         assert ctx.registry.slots_in_use() == pytest.approx(1.0)
         second.predict(joined["run_id"], api_name="/train_stop")

@@ -254,7 +254,7 @@ def test_racing_starts_in_one_session_leave_one_run_and_no_orphan():
 
 def test_racing_starts_over_http_give_at_most_two_runs(app):
     ctx, demo, url = app
-    tiny = json.dumps({"family": "vae", "width": 16, "depth": 2, "batch_size": 32})  # a VAE trains alone: a slot
+    tiny = json.dumps({"width": 16, "depth": 2, "batch_size": 32, "d_norm": "batch"})  # BatchNorm: alone, a slot each
     barrier = threading.Barrier(6)
     results = []
 
