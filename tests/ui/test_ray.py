@@ -199,6 +199,7 @@ def test_vae_runs_pool_in_one_actor_too(runs):
             run.stop()
             run.close()
     wait_for(lambda: _dead(group[0]._host), "the pool's actor to end with its last run")
+    wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, "its CPU to be free again")
 
 
 def test_a_comparison_whose_worker_dies_comes_back_paced(runs):
@@ -227,6 +228,8 @@ def test_a_session_on_ray_trains_compares_and_frees_its_actors(local_ray, tmp_pa
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gan_demo.ui.app import AppContext
 
+    # Workers of the tests before end asynchronously; admission reads Ray's free CPUs, so wait for them back.
+    wait_for(lambda: ray.available_resources().get("CPU", 0) >= 2, "the earlier tests' workers to free their CPUs")
     ctx = AppContext.create(device="cpu", ray="auto")
     registry = ctx.registry
     try:
