@@ -5,16 +5,14 @@ A run started through the REST API in one session is the run that session's Trai
 is bounded: the run's by WAIT_S, each tick's by its own deadline."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from benchmarks.class_of_24 import RestClient, TrainTabView
-from gan_demo.ui.app import AppContext, add_image_route, build_demo
-from tests.browser import free_port
+from gan_demo.ui.app import AppContext
+from tests.ui.test_app_api import TINY_RING8, launch
 
-TINY_RING8 = json.dumps({"width": 16, "depth": 2, "batch_size": 64})
 STEPS = 20
 WAIT_S = 90  # generous: the suite shares two CPU cores
 
@@ -22,11 +20,7 @@ WAIT_S = 90  # generous: the suite shares two CPU cores
 @pytest.fixture(scope="module")
 def app(pretrained):
     ctx = AppContext.create(device="cpu", pretrained=pretrained, max_runs=2)
-    demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                            quiet=True, show_error=True, enable_monitoring=False)
-    add_image_route(demo)
+    demo, url = launch(ctx)
     yield ctx, url
     demo.close()
 
