@@ -42,7 +42,11 @@ def solo(config: RunConfig, steps: int = STEPS) -> Trainer:
 
 
 def pooled(configs, steps: int = STEPS, trainer_cls=Trainer) -> list[Trainer]:
-    runs = [trainer_cls(c) for c in configs]
+    return pool_runs([trainer_cls(c) for c in configs], steps)
+
+
+def pool_runs(runs: list[Trainer], steps: int = STEPS) -> list[Trainer]:
+    """Train these runs `steps` steps as one pool; each join is bounded."""
     pool = RunPool(pool_key(runs[0]))
     for tr in runs:
         pool.add(tr, steps)

@@ -7,17 +7,8 @@ from gan_demo.families.vae import VAESettings
 from gan_demo.training.pool import RunPool, RunPools, StackedVAE, pool_key, why_not_poolable
 from gan_demo.training.trainer import Trainer
 
-JOIN_S = 120  # every wait on a pool has a timeout: a hang fails the test instead of blocking the suite
-STEPS = 20
-ATOL = 1e-5  # float tolerance: the stacked step sums in another order than the solo one
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from tests.engine.test_pool import ATOL, JOIN_S, STEPS, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
+from tests.engine.test_pool import pool_runs as pooled
 
 
 def vae_cfg(seed: int, lr_vae: float = 2e-3, beta: float = 1.0, kl_warmup: int = 5, **model) -> RunConfig:
@@ -31,22 +22,6 @@ def vae_cfg(seed: int, lr_vae: float = 2e-3, beta: float = 1.0, kl_warmup: int =
 def four() -> list[RunConfig]:
     """Four seeds; the last with its own learning rate, beta and warm-up (per-run settings inside one pool)."""
     return [vae_cfg(0), vae_cfg(1), vae_cfg(2), vae_cfg(3, lr_vae=5e-3, beta=0.5, kl_warmup=12)]
-
-
-def solo(config: RunConfig, steps: int = STEPS) -> Trainer:
-    tr = Trainer(config)
-    tr.run(steps)
-    return tr
-
-
-def pooled(runs: list[Trainer], steps: int = STEPS) -> list[Trainer]:
-    pool = RunPool(pool_key(runs[0]))
-    for tr in runs:
-        pool.add(tr, steps)
-    for tr in runs:
-        tr.join(JOIN_S)
-        assert not tr.running, "the pool did not let the run go"
-    return runs
 
 
 def assert_same_run(a: Trainer, b: Trainer) -> None:
