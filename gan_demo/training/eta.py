@@ -25,3 +25,9 @@ def eta_from_marks(marks: Sequence[tuple[float, int]], remaining: int,
             eta = remaining / ((s1 - s0) / (t1 - t0))
             return eta, (remaining / high if high > 0 else None), (remaining / low if low > 0 else None)
     return (remaining / fallback_rate if fallback_rate > 0 else None), None, None
+
+
+def in_words(seconds: float) -> str:
+    """A duration as a refusal or a status says it: "40 s" under a minute, else whole minutes ("12 min")."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"

@@ -40,6 +40,7 @@ import ray  # noqa: E402
 from gan_demo.core import distributed
 from gan_demo.training.budget import NoRoom
 from gan_demo.training.compare import LABELS, Comparison, check_pair, differences
+from gan_demo.training.eta import in_words
 from gan_demo.training.pool import RunPools, pool_key
 from gan_demo.core.config import RunConfig
 from gan_demo.core.step_utils import StepContext
@@ -49,6 +50,10 @@ from gan_demo.training.trainer import Trainer
 
 CALL_TIMEOUT_S = 60.0  # one call to a host (a join waits longer, in short calls)
 OPEN_TIMEOUT_S = 120.0  # building a run in a new host: a worker process starts and loads the data
+# Ray counts an ended worker's CPUs free again a moment after the kill: for this long after this app ended one,
+# a run that finds no room looks again (every FREED_POLL_S) before it is refused.
+FREED_LAG_S = 5.0
+FREED_POLL_S = 0.1
 JOIN_POLL_S = 1.0  # a join waits on the host in calls this long, so a dead host is noticed
 STATUS_TTL_S = 0.05  # reads within this long share one status call (a UI handler reads many fields at once)
 REAL_POINTS_SENT = 2048  # 2D runs: real points sent to the front end for the progress picture
@@ -745,6 +750,7 @@ class RayRuns:
         self._actor = ray.remote(RunHost)
         self._pool_hosts: dict[tuple, list[Host]] = {}  # pool_key -> the hosts of its pools, in order opened
         self._place_lock = threading.Lock()  # placing a run and a host's last run leaving never interleave
+        self._freed_at = -float("inf")  # time.monotonic() when this app last ended a host (its CPUs come back)
         self.pools = RayPools(self)  # the registry's face of these pools (SessionRegistry.pools)
         self._watched: "weakref.WeakSet[RemoteRun]" = weakref.WeakSet()
         self._watch_lock = threading.Lock()
@@ -804,7 +810,10 @@ class RayRuns:
         what is free now: a worker placed a moment ago may not show yet, and Host.ready bounds that case."""
         need = self.placement.request()
         free = _free_per_node()
-        if not any(all(node.get(name, 0.0) >= amount - 1e-9 for name, amount in need.items()) for node in free):
+        while not _fits(free, need) and time.monotonic() < self._freed_at + FREED_LAG_S:
+            time.sleep(FREED_POLL_S)  # a worker this app just ended: Ray gives its CPUs back a moment later
+            free = _free_per_node()
+        if not _fits(free, need):
             raise NoRoom(self._no_room_message(need, free))
         return Host(self, key=key, slack=slack)
 
@@ -812,7 +821,7 @@ class RayRuns:
         """Why a run that needs a new worker is refused: what is full, and when a worker of this app should end
         (its runs' ETAs, from their last known status: no call to the actors)."""
         total = ray.cluster_resources()
-        full = [name for name, amount in need.items() if not any(node.get(name, 0.0) >= amount - 1e-9 for node in free)]
+        full = [name for name, amount in need.items() if not _fits(free, {name: amount})]
         held = {"CPU": f"every CPU of the cluster ({total.get('CPU', 0.0):g} in all) is held by other runs' workers",
                 "GPU": f"no GPU of the cluster ({total.get('GPU', 0.0):g} in all) has a {need.get('GPU', 0.0):g} "
                        "share free (other runs' workers hold the rest)"}
@@ -820,7 +829,7 @@ class RayRuns:
         what = (" and ".join(held[name] for name in full) if full else
                 f"no machine of the cluster has {asks} free at once (other runs' workers hold the rest)")
         wait = self._host_eta()
-        when = (f"a place should free in about {_minutes(wait)}, when the runs of a worker finish" if wait is not None
+        when = (f"a place should free in about {in_words(wait)}, when the runs of a worker finish" if wait is not None
                 else "try again in a few minutes, when other visitors' runs have ended")
         return f"busy: {what}, and this run needs a new worker ({asks} on one machine); {when}"
 
@@ -844,6 +853,7 @@ class RayRuns:
                 self._pool_hosts[host.placed_by].remove(host)
         try:
             ray.kill(host.actor)
+            self._freed_at = time.monotonic()
         except Exception:  # already gone
             log.warning("ending an unplaced worker failed", exc_info=True)
 
@@ -860,6 +870,7 @@ class RayRuns:
         try:
             if last:
                 ray.kill(host.actor)
+                self._freed_at = time.monotonic()
             else:
                 host.actor.close.remote(run.run_id)
         except Exception:  # already dead
@@ -904,6 +915,11 @@ class RayRuns:
         self._thread.join(self.placement.poll_s + CALL_TIMEOUT_S)
 
 
+def _fits(free: list[dict[str, float]], need: dict[str, float]) -> bool:
+    """Whether one machine (of `free`, what each has free) has all of `need` at once."""
+    return any(all(node.get(name, 0.0) >= amount - 1e-9 for name, amount in need.items()) for node in free)
+
+
 def _free_per_node() -> list[dict[str, float]]:
     """What each live machine of the cluster has free now ({"CPU": ..., "GPU": ...} per node): a worker is
     placed on one machine, so the cluster's total free CPUs can mislead."""
@@ -912,11 +928,6 @@ def _free_per_node() -> list[dict[str, float]]:
         return list(available_resources_per_node().values())
     except (ImportError, AttributeError):  # a Ray without it: the whole cluster as one machine
         return [ray.available_resources()]
-
-
-def _minutes(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"
 
 
 def placement_key(cfg: RunConfig, dataset=None) -> tuple | None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gan_demo.training.budget import NoRoom, TimeBudget
+from gan_demo.training.eta import in_words
 from gan_demo.training.compare import LABELS, Comparison
 from gan_demo.core.config import RunConfig
 from gan_demo.evaluation.live_quality import live_quality
@@ -418,14 +419,14 @@ class SessionRegistry:
         """Why a start is refused, and when enough slots are expected to free (the lock held)."""
         runs = sum(_slots(s) for s in holders)
         wait = self._wait_for(holders, held, price)
-        when = f"a slot should free in about {_minutes(wait)}" if wait is not None else "try again in a minute"
+        when = f"a slot should free in about {in_words(wait)}" if wait is not None else "try again in a minute"
         need = (f"; a comparison trains two runs, so it needs {wanted} free slots (the cap counts runs, not "
                 f"visitors)" if wanted > 1 else "")
         limit = (f"limit {self.max_runs}" if abs(held - runs) < 1e-6 else
                  f"using {held:.1f} of its {self.max_runs} slots: runs pooled together share theirs")
         return (f"busy: {runs} runs are training or paused on this server ({limit}){need}; "
-                f"{when} (a paused run gives up its slot after {_minutes(self.paused_timeout)}, "
-                f"a visitor's run is stopped {_minutes(self.session_timeout)} after their last visit)")
+                f"{when} (a paused run gives up its slot after {in_words(self.paused_timeout)}, "
+                f"a visitor's run is stopped {in_words(self.session_timeout)} after their last visit)")
 
     def _wait_for(self, holders: list[Session], held: float, price: float) -> float | None:
         """Seconds until enough slots free for `price`, from the live runs' ETAs, the paused runs' and
@@ -464,7 +465,7 @@ class SessionRegistry:
         for s in sessions:
             for t in _live_trainers(s):
                 if t.state == "paused" and t.paused_at is not None and now - t.paused_at > self.paused_timeout:
-                    t.stop(f"stopped after {_minutes(self.paused_timeout)} paused, to free its slot for other "
+                    t.stop(f"stopped after {in_words(self.paused_timeout)} paused, to free its slot for other "
                            "visitors; it can still be saved and explored")
             self._release_if_ended(s)
         for sid in expired:
@@ -519,9 +520,3 @@ class SessionRegistry:
         for sid in list(self._sessions):
             self.drop(sid)
 
-
-def _minutes(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    return f"{round(seconds / 60)} min"
