@@ -203,18 +203,62 @@ def _stamp(pixels: np.ndarray, pad: int, p: np.ndarray, radius: float, color) ->
 
 def _draw_points(canvas: Image.Image, plot: _Plot, layers, radius: float) -> Image.Image:
     """Draw each (points (N, 2) | None, colour) layer in order as discs with a thin white rim."""
-    layers = [(plot.to_px(p[np.isfinite(p).all(1)]), c) for p, c in layers if p is not None and len(p)]
+    layers = [(p, c) for p, c in layers if p is not None and len(p)]
     if not layers:
         return canvas
-    r = radius * _SS
-    rim = r + 0.75 * _SS  # a thin white rim keeps dense clouds of points apart
-    pad = int(math.ceil(rim)) + 1
-    pixels = np.zeros((plot.px + 2 * pad, plot.px + 2 * pad, 3), np.uint8)
-    pixels[pad:-pad, pad:-pad] = np.asarray(canvas)
+    pixels, pad = _padded(canvas, radius)
     for p, color in layers:
-        _stamp(pixels, pad, p, rim, (255, 255, 255))
-        _stamp(pixels, pad, p, r, tuple(color))
+        _stamp_layer(pixels, pad, plot, p, color, radius)
+    return _unpadded(pixels, pad)
+
+
+def _padded(canvas: Image.Image, radius: float) -> tuple[np.ndarray, int]:
+    """The canvas as a (S + 2 pad, S + 2 pad, 3) array with a border wide enough for any point's disc."""
+    pad = int(math.ceil(radius * _SS + 0.75 * _SS)) + 1
+    pixels = np.zeros((canvas.size[1] + 2 * pad, canvas.size[0] + 2 * pad, 3), np.uint8)
+    pixels[pad:-pad, pad:-pad] = np.asarray(canvas)
+    return pixels, pad
+
+
+def _stamp_layer(pixels: np.ndarray, pad: int, plot: _Plot, points: np.ndarray, color, radius: float) -> None:
+    """Points (N, 2) in data coordinates as discs of `color` with a thin white rim (the finite ones)."""
+    p = plot.to_px(points[np.isfinite(points).all(1)])
+    r = radius * _SS
+    _stamp(pixels, pad, p, r + 0.75 * _SS, (255, 255, 255))  # the rim keeps dense clouds of points apart
+    _stamp(pixels, pad, p, r, tuple(color))
+
+
+def _unpadded(pixels: np.ndarray, pad: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(pixels[pad:-pad, pad:-pad]), "RGB")
+
+
+class PointsBackdrop:
+    """points_image for one fixed set of real points and bounds, drawn many times (a live run's picture at each
+    step): the white canvas, the grid and the real points are drawn once; draw(fake) stamps only the generated
+    points on a copy. The same pixels as points_image(real, fake, bounds, ...)."""
+
+    def __init__(self, real, bounds, size: int = 512, real_color=REAL_COLOR, fake_color=FAKE_COLOR,
+                 radius: float = 2.5, legend: bool = True):
+        self.plot = _Plot(bounds, size)
+        real_p = _points(real, "real")
+        self.has_real = real_p is not None
+        self.real_color, self.fake_color, self.radius, self.legend = real_color, fake_color, radius, legend
+        canvas = Image.new("RGB", (self.plot.px, self.plot.px), (255, 255, 255))
+        _draw_grid(ImageDraw.Draw(canvas, "RGBA"), self.plot, on_heat=False)
+        self.pixels, self.pad = _padded(canvas, radius)
+        if real_p is not None and len(real_p):
+            _stamp_layer(self.pixels, self.pad, self.plot, real_p, real_color, radius)
+
+    def draw(self, fake) -> Image.Image:
+        """The picture with these generated points (N, 2) over the backdrop."""
+        fake_p = _points(fake, "fake")
+        pixels = self.pixels.copy()
+        if fake_p is not None and len(fake_p):
+            _stamp_layer(pixels, self.pad, self.plot, fake_p, self.fake_color, self.radius)
+        img = _unpadded(pixels, self.pad).reduce(_SS)
+        if self.legend:
+            _draw_point_legend(img, self.real_color, self.fake_color, self.has_real, fake_p is not None)
+        return img
 
 
 def _draw_manifold(draw: ImageDraw.ImageDraw, plot: _Plot, manifold) -> None:

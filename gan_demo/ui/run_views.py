@@ -190,8 +190,7 @@ class LiveView:
     step: int = -1
     state: str = ""
     frames: int = 0
-    real: torch.Tensor | None = None  # 2D: the real points drawn beside the generated ones
-    bounds: tuple | None = None  # 2D: the picture's data window, fixed for the run
+    backdrop: viz.PointsBackdrop | None = None  # 2D: the grid and real points under the generated ones, drawn once
     plotted_at: float = 0.0  # time.monotonic() of the last curve update
     graphed: dict | None = None  # the step record (snapshot()["last"]) last written on the model graph
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
@@ -208,11 +207,11 @@ def progress_picture(trainer, view: LiveView) -> Image.Image:
         nrow = trainer.cfg.model.n_classes or 8
         upscale = max(1, GRID_CELL_PX // trainer.cfg.model.img_size)
         return viz.image_grid(samples, nrow=nrow, upscale=upscale)
-    if view.real is None:
+    if view.backdrop is None:  # the real points and the window stay for the run: drawn once per view
         order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:REAL_POINTS]
-        view.real = ds.x[order.to(ds.x.device)].float().cpu()
-        view.bounds = viz.default_bounds(view.real)
-    return viz.points_image(view.real, samples, view.bounds, size=512)
+        real = ds.x[order.to(ds.x.device)].float().cpu()
+        view.backdrop = viz.PointsBackdrop(real, viz.default_bounds(real), size=512)
+    return view.backdrop.draw(samples)
 
 
 def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
