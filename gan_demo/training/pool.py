@@ -80,6 +80,7 @@ class RunPool:
         self._stacked: list = []  # the runs the current stack holds, in order
         self.steps_taken = 0  # pooled steps (each steps every active run once)
         self.timings: deque = deque(maxlen=32)  # (seconds, runs) of the latest stacked steps: what a run costs here
+        self._key_checked: dict = {}  # run -> its settings_changed when its pool_key was last found to be this pool's
 
     def __len__(self) -> int:
         with self._lock:
@@ -143,6 +144,7 @@ class RunPool:
         if trainer in self._stacked:
             self._restack([t for t in self._stacked if t is not trainer])
         self.members.remove(trainer)
+        self._key_checked.pop(trainer, None)
         trainer.pooled.set()
 
     def _end(self, trainer) -> None:
@@ -207,9 +209,11 @@ class RunPool:
             for trainer in active:
                 try:
                     trainer.apply_due_changes()
-                    if pool_key(trainer) != self.key:
-                        moved.append(trainer)
-                        continue
+                    if self._key_checked.get(trainer) != trainer.settings_changed:  # a change may need another pool
+                        if pool_key(trainer) != self.key:
+                            moved.append(trainer)
+                            continue
+                        self._key_checked[trainer] = trainer.settings_changed
                     draws[trainer] = self.stack.draw(trainer.family)
                 except Exception as exc:
                     failed.append((trainer, exc))
@@ -236,6 +240,7 @@ class RunPool:
         if trainer in self._stacked:
             self._restack([t for t in self._stacked if t is not trainer])
         self.members.remove(trainer)
+        self._key_checked.pop(trainer, None)
         left, trainer.pooled = trainer.pooled, None
         try:
             (self.regroup or _train_alone)(trainer)

@@ -201,6 +201,7 @@ class Trainer:
         # the entries up to its step (its config holds their values).
         self._queued_changes: dict = {}
         self._changes_lock = threading.Lock()
+        self.settings_changed = 0  # how many times settings changed while training (a pool re-checks its key then)
         self._next_change = sum(1 for entry in self.cfg.schedule if entry["step"] < self.step or
                                 (self.step > 0 and entry["step"] == self.step))
 
@@ -276,6 +277,7 @@ class Trainer:
         if due:
             apply_live(self.cfg, due)
             self.family.apply_settings(due)
+            self.settings_changed += 1
 
     def _step_tensors(self) -> tuple[dict[str, torch.Tensor], float]:
         self._apply_due_changes()
