@@ -54,6 +54,8 @@ class _GroupedNet(_StackedNet):
 
     G: z (R, B, z_dim) -> images (R, B, C, H, W); D: images (R, B, C, H, W) -> logits (R, B)."""
 
+    conv_loop = None  # convolutions once per run (True) or grouped (False); None: per run on CPU, grouped elsewhere
+
     def __init__(self, modules: list[nn.Module], grad: bool):
         from gan_demo.families.nets import DCGANGenerator
 
@@ -67,9 +69,11 @@ class _GroupedNet(_StackedNet):
         self.channels_last = first.device.type == "cpu" and any(
             p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
             for p in modules[0].parameters())
+        if self.conv_loop is None:
+            self.conv_loop = first.device.type == "cpu"
         self.names = [name for name, _ in modules[0].named_parameters()]
-        self.params = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in modules])
-                       .contiguous().requires_grad_(grad) for name in self.names}
+        self.params = {name: self._stacked([dict(m.named_parameters())[name].detach() for m in modules])
+                       .requires_grad_(grad) for name in self.names}
         self.buffer_names = [name for name, _ in modules[0].named_buffers()]
         self.buffers = {name: torch.stack([dict(m.named_buffers())[name].detach() for m in modules]).contiguous()
                         for name in self.buffer_names}
@@ -78,6 +82,17 @@ class _GroupedNet(_StackedNet):
                 p.data = self.params[name].data[i]
             for name, b in module.named_buffers():
                 b.data = self.buffers[name][i]
+
+    def _stacked(self, rows: list[torch.Tensor]) -> torch.Tensor:
+        """(R, ...) of the rows; conv weights in NHWC on CPU as (R*out, in, k, k) seen as (R, out, in, k, k), so the
+        grouped weight is a view in the layout oneDNN runs fastest (3x on G's first layer) and each row is NHWC too."""
+        if not (self.channels_last and rows[0].dim() == 4):
+            return torch.stack(rows).contiguous()
+        flat = torch.empty((len(rows) * rows[0].shape[0], *rows[0].shape[1:]), dtype=rows[0].dtype,
+                           device=rows[0].device, memory_format=torch.channels_last)
+        stacked = flat.unflatten(0, (len(rows), rows[0].shape[0]))
+        stacked.copy_(torch.stack(rows))
+        return stacked
 
     def __call__(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
@@ -99,6 +114,8 @@ class _GroupedNet(_StackedNet):
         weight, bias = params.get(prefix + "weight"), params.get(prefix + "bias")
         weight = None if weight is None else weight.flatten(0, 1)  # (R, a, ...) -> (R*a, ...): the groups' layout
         bias = None if bias is None else bias.flatten()
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) and self.conv_loop:
+            return self._conv_per_run(layer, params[prefix + "weight"], params.get(prefix + "bias"), h)
         if isinstance(layer, nn.ConvTranspose2d):  # weight (R*in, out, k, k)
             return F.conv_transpose2d(h, weight, bias, layer.stride, layer.padding, layer.output_padding,
                                       self.runs, layer.dilation)
@@ -112,6 +129,18 @@ class _GroupedNet(_StackedNet):
         if isinstance(layer, _ELEMENTWISE):
             return layer(h)
         raise TypeError(f"a stacked DCGAN cannot run a {type(layer).__name__} layer")
+
+    def _conv_per_run(self, layer: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None, h: torch.Tensor):
+        """The layer run once per run on its channels, through its own weight row: the solo run's very kernels."""
+        outs = []
+        for i, x in enumerate(h.chunk(self.runs, dim=1)):
+            b = None if bias is None else bias[i]
+            if isinstance(layer, nn.ConvTranspose2d):
+                outs.append(F.conv_transpose2d(x, weight[i], b, layer.stride, layer.padding, layer.output_padding, 1,
+                                               layer.dilation))
+            else:
+                outs.append(F.conv2d(x, weight[i], b, layer.stride, layer.padding, layer.dilation))
+        return torch.cat(outs, dim=1)
 
     def release_runs(self, modules: list[nn.Module]) -> None:
         """The runs' modules own their weights and buffers again (copies of their rows, in the layout they had)."""
