@@ -1,9 +1,12 @@
-"""Stacked image GANs: R unconditional DCGAN runs of one shape trained as one step through grouped convolutions.
+"""Stacked image GANs: R unconditional DCGAN runs of one shape trained as one step, BatchNorm per run included.
 
-R runs' channels sit side by side, (B, R*C, H, W): each Conv2d / ConvTranspose2d becomes one convolution with
-groups=R whose weight is the runs' weights concatenated (the stacked (R, out, in, k, k) tensor seen as
-(R*out, in, k, k)), and each BatchNorm2d one batch norm over R*C channels, which is exactly every run's own
-batch norm (statistics per channel over the batch), its running statistics the runs' buffers concatenated.
+R runs' channels sit side by side, (B, R*C, H, W). Each BatchNorm2d becomes one batch norm over R*C channels,
+which is exactly every run's own batch norm (statistics per channel over the batch), its running statistics
+the runs' buffers concatenated; activations act on every channel alike. Each Conv2d / ConvTranspose2d runs
+either as one convolution with groups=R whose weight is the runs' weights concatenated (the stacked
+(R, out, in, k, k) tensor seen as (R*out, in, k, k): one kernel for all runs, the path on GPUs), or once per
+run on its channels with its own weight row (on CPU: the solo run's very kernels, as fast there as the
+grouped one, and ~1e-8 from the solo run where the grouped one sums in another order, ~1e-7).
 Each run's modules hold views of the stacked weights and buffers (as in gan_demo.training.stacked), so a
 save, a rollback or the progress grid sees the run as trained. Equivalence to the solo run is pinned by
 tests/engine/test_pool_images.py. Never imports gradio.
@@ -50,7 +53,7 @@ def why_not_stackable(trainer) -> str | None:
 
 class _GroupedNet(_StackedNet):
     """A DCGAN generator or discriminator of every run stacked: params and buffers name -> (R, ...) tensors, each
-    run's module holding views of its row; one grouped-convolution forward runs them all.
+    run's module holding views of its row; one forward runs them all (convolutions grouped or per run: conv_loop).
 
     G: z (R, B, z_dim) -> images (R, B, C, H, W); D: images (R, B, C, H, W) -> logits (R, B)."""
 

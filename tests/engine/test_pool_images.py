@@ -153,3 +153,30 @@ def test_image_runs_pool_by_shape():
         tr.join(JOIN_S)
     assert [tr.state for tr in runs] == ["finished"] * 3 and all(tr.pool_note is None for tr in runs)
     assert_same_run(runs[2], solo(wide, 4))
+
+
+def test_a_pooled_image_run_saves_the_solo_run_folder(tmp_path):
+    from gan_demo.training.checkpoint import load_checkpoint
+
+    runs = [Faulty(image_cfg(seed)) for seed in range(3)]
+    runs[1].fault = ("save", 10)  # saved while the pool steps it: weights, BatchNorm buffers and Adam state are views
+    runs[1].save_to = tmp_path / "pooled"
+    pool = RunPool(pool_key(runs[0]))
+    for tr in runs:
+        pool.add(tr, STEPS)
+    for tr in runs:
+        tr.join(JOIN_S)
+    alone = Trainer(image_cfg(1))
+    alone.run(10)
+    alone.save(tmp_path / "solo")
+    a, b = load_checkpoint(tmp_path / "pooled"), load_checkpoint(tmp_path / "solo")
+    assert a.step == b.step == 10
+    for name, net in a.networks.items():
+        for key, value in net.state_dict().items():
+            assert torch.allclose(value.float(), b.networks[name].state_dict()[key].float(), atol=1e-5), (name, key)
+    resumed, resumed_solo = (Trainer.from_checkpoint(tmp_path / d, device="cpu") for d in ("pooled", "solo"))
+    resumed.run(14)
+    resumed_solo.run(14)
+    assert_same_run(resumed, resumed_solo)
+    assert runs[1].state == "finished"
+    assert_same_run(runs[1], solo(image_cfg(1)))
