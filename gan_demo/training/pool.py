@@ -6,8 +6,8 @@ computes the steps. While a run is in a pool its networks' weights are views int
 tensors (R, ...), so reading the run (the progress grid, a save, a rollback) sees the weights as
 trained, without copies. The stacked step (gan_demo.training.stacked) runs the runs' networks with
 torch.func (vmap over functional_call): one forward and one backward per phase for all runs, with Adam,
-EMA and gradient norms computed per run on the stacked tensors; image GANs (gan_demo.training.stacked_conv) run
-as grouped convolutions, BatchNorm per run included. Runs join and leave between steps; a run that fails
+EMA and gradient norms computed per run on the stacked tensors; image DCGANs (gan_demo.training.stacked_conv)
+run side by side in the channels, BatchNorm per run included. Runs join and leave between steps; a run that fails
 (an exception in its data, a NaN) leaves alone and the others train on. Never imports gradio.
 """
 from __future__ import annotations
