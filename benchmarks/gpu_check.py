@@ -25,10 +25,11 @@ sys.path.insert(0, str(ROOT))
 # Per device: the sizes that keep the whole script under 5 minutes on one GPU, or about a minute on a CPU.
 SIZES = {
     "cuda": dict(model=["--ngf", "64", "--ndf", "64"], bench_steps=50, bench_warmup=10, train_steps=300, torchrun_steps=100, engine_steps=40,
-                 step_repeats=10, vae_steps=50, bench_batches=(64, 512, 2048), pool_runs=100, pool_steps=300),
+                 step_repeats=10, vae_steps=50, bench_batches=(64, 512, 2048), pool_runs=100, pool_steps=300,
+                 image_pool_runs=16, image_pool_steps=50),
     "cpu": dict(model=["--img-size", "16", "--ngf", "8", "--ndf", "8", "--z-dim", "16"], bench_steps=3, bench_warmup=1,
                 train_steps=6, torchrun_steps=4, engine_steps=6, step_repeats=2, vae_steps=3, bench_batches=(64, 512),
-                pool_runs=4, pool_steps=20),
+                pool_runs=4, pool_steps=20, image_pool_runs=4, image_pool_steps=4),
 }
 BENCH_GOAL_RATIO = 3.0  # issue 10: >= 3x the canonical loop at batch 64
 PEAK_GOAL = 0.40  # issue 10: aim for 40% of the bf16 peak at batch 512 and 2048
@@ -292,7 +293,7 @@ def check_vae_step(a) -> dict:
 
 def check_pool(a) -> dict:
     """ring8 at its defaults on the device: one solo run's steps/s, then pool_runs runs stacked in one RunPool
-    (gan_demo.training.pool): steps/s each and in all, against the solo run. (Image runs are not pooled yet.)"""
+    (gan_demo.training.pool): steps/s each and in all, against the solo run (image runs: check_pool_images)."""
     from gan_demo.core.config import DataConfig, RunConfig, TrainConfig
     from gan_demo.training.pool import RunPool, pool_key
     from gan_demo.training.trainer import Trainer
@@ -324,10 +325,62 @@ def check_pool(a) -> dict:
             "pooled_steps_per_s_total": round(each * runs, 1), "total_vs_solo": round(each * runs / solo_rate, 2)}
 
 
+def check_pool_images(a) -> dict:
+    """Digits DCGANs on the device (the digits defaults on CUDA, the small CPU model elsewhere), fp32 as pooled runs train
+    (bf16 autocast runs train alone): one solo run in fp32 and one with the solo run's own autocast, then
+    image_pool_runs fp32 runs stacked in one RunPool (gan_demo.training.stacked_conv): steps/s each and in all."""
+    from gan_demo.training.pool import RunPool, pool_key, why_not_poolable
+    from gan_demo.training.trainer import Trainer
+
+    s = SIZES[a.device]
+    steps, runs, warmup = s["image_pool_steps"], s["image_pool_runs"], 3
+
+    def digits(**train):  # the digits defaults (ngf = ndf = 32, 32 px) on CUDA
+        if a.device == "cpu":
+            return _model_cfg(a.device, **train)
+        from gan_demo.core.config import DataConfig, RunConfig, TrainConfig
+
+        return RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(device=a.device, **train))
+
+    def timed_solo(amp: bool) -> tuple[float, str]:
+        tr = Trainer(digits(seed=0, steps=warmup + steps, amp=amp), device=a.device)
+        tr.run(warmup)
+        _sync(a.device)
+        t0 = time.perf_counter()
+        if tr.run(warmup + steps) != "finished":
+            raise RuntimeError(f"solo run: {tr.state} {tr.message}")
+        _sync(a.device)
+        return steps / (time.perf_counter() - t0), tr.precision
+
+    solo_fp32, _ = timed_solo(False)
+    solo_own, precision = timed_solo(True)
+    trainers = [Trainer(digits(seed=seed, steps=warmup + steps, amp=False), device=a.device) for seed in range(runs)]
+    if why_not_poolable(trainers[0]):
+        raise RuntimeError(f"digits runs do not pool: {why_not_poolable(trainers[0])}")
+    pool = RunPool(pool_key(trainers[0]))
+    for target in (warmup, warmup + steps):  # the first pass warms the kernels up; the second is timed
+        _sync(a.device)
+        t0 = time.perf_counter()
+        for tr in trainers:
+            pool.add(tr, target)
+        for tr in trainers:
+            tr.join(600)
+        states = {tr.state for tr in trainers}
+        if states != {"finished"}:
+            raise RuntimeError(f"pooled runs ended {states}: {[tr.message for tr in trainers if tr.message][:2]}")
+    each = steps / (time.perf_counter() - t0)
+    return {"runs": runs, "steps": steps, "img_size": trainers[0].cfg.model.img_size, "ngf": trainers[0].cfg.model.ngf,
+            "solo_fp32_steps_per_s": round(solo_fp32, 2), "solo_steps_per_s": round(solo_own, 2),
+            "solo_precision": precision, "pooled_steps_per_s_each": round(each, 2),
+            "pooled_steps_per_s_total": round(each * runs, 2), "total_vs_solo": round(each * runs / solo_own, 2),
+            "total_vs_solo_fp32": round(each * runs / solo_fp32, 2)}
+
+
 CHECKS = {
     "env": check_env, "bench_64": check_bench_64, "bench_512": check_bench_512, "bench_2048": check_bench_2048,
     "bench_512_compile": check_bench_512_compile, "train_sample": check_train_sample, "engine": check_engine,
     "torchrun": check_torchrun, "gan_step": check_gan_step, "vae_step": check_vae_step, "pool": check_pool,
+    "pool_images": check_pool_images,
 }
 
 

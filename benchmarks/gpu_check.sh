@@ -3,7 +3,8 @@
 # canonical loop (images/s, ratio, share of the bf16 peak; batch 512 with torch.compile), a short CUDA training
 # of digits to a checkpoint and `sample` from it, the app's engine objects (Trainer pause/resume/stop, Sampler
 # seeds/directions/interpolation) on CUDA, a 1-process NCCL torchrun run, the GAN step (every loss) and the
-# VAE step (when gan_demo/families/vae.py exists) on CUDA, and 100 ring8 runs stacked in one run pool against a solo run.
+# VAE step (when gan_demo/families/vae.py exists) on CUDA, 100 ring8 runs stacked in one run pool against a solo run,
+# and 16 digits DCGANs (fp32) stacked in one run pool against a solo run (fp32 and bf16 autocast).
 #
 # Each check runs in its own process under its own timeout; one failing does not stop the others. Results:
 # OUT/<check>.json and OUT/summary.json (pass/fail and figures per check), and a table on stdout.
@@ -24,7 +25,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" && rm -f "$OUT"/*.json
 
 # check name and its time limit in seconds (sized for an H200; the CPU variant needs far less)
-CHECKS="env:60 bench_64:240 bench_512:240 bench_2048:180 bench_512_compile:240 train_sample:240 engine:180 torchrun:240 gan_step:240 vae_step:120 pool:240"
+CHECKS="env:60 bench_64:240 bench_512:240 bench_2048:180 bench_512_compile:240 train_sample:240 engine:180 torchrun:240 gan_step:240 vae_step:120 pool:240 pool_images:240"
 start=$(date +%s)
 for entry in $CHECKS; do
     name="${entry%%:*}" limit="${entry##*:}"

@@ -8,6 +8,9 @@
                                                                # against weights (R, in, out) with baddbmm
     python benchmarks/pool_speed.py bare --runs 24 [--no-r1]   # StackedGAN.train_step in a loop (draws, forward,
                                                                # backward, Adam, EMA; no RunPool), R1 on or off
+    python benchmarks/pool_speed.py pool --dataset digits --runs 1 4 16 [--img-size 16]
+        # digits DCGANs at their defaults: a solo run as the app trains it (bf16 autocast where native) and in fp32,
+        # then R fp32 runs in one RunPool (grouped convolutions; bf16 runs train alone), each after a warm-up
 Prints one JSON line per measurement. Uses torch's default threads unless OMP_NUM_THREADS is set.
 """
 from __future__ import annotations
@@ -43,6 +46,50 @@ def solo(steps: int, family: str = "gan") -> dict:
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"what": "solo", "family": family, "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
             "cpu_ms_per_step": round(1000 * cpu / steps, 2), **machine()}
+
+
+def digits(seed: int, steps: int, img_size: int | None, amp: bool = True) -> RunConfig:
+    """The digits GAN at the defaults `python -m gan_demo train --dataset digits` resolves to (img_size: 32 unless set)."""
+    data = DataConfig(dataset="digits") if img_size is None else DataConfig(dataset="digits", img_size=img_size)
+    return RunConfig(data=data, train=TrainConfig(seed=seed, steps=steps, device="cpu", amp=amp))
+
+
+IMAGE_WARMUP = 3  # steps before the clock starts (oneDNN picks and caches its kernels on the first passes)
+
+
+def image_solo(steps: int, img_size: int | None, amp: bool) -> dict:
+    tr = Trainer(digits(0, IMAGE_WARMUP + steps, img_size, amp))
+    tr.run(IMAGE_WARMUP)
+    start, cpu = time.perf_counter(), time.process_time()
+    tr.run(IMAGE_WARMUP + steps)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"what": "solo", "dataset": "digits", "img_size": tr.cfg.model.img_size, "precision": tr.precision,
+            "steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 2),
+            "cpu_ms_per_step": round(1000 * cpu / steps, 1), **machine()}
+
+
+def image_pool(runs: int, steps: int, img_size: int | None) -> dict:
+    """R digits runs in fp32 (amp off: bf16 runs train alone) in one RunPool, timed after a warm-up."""
+    from gan_demo.training.pool import RunPool, pool_key, why_not_poolable
+
+    trainers = [Trainer(digits(seed, IMAGE_WARMUP + steps, img_size, amp=False)) for seed in range(runs)]
+    if why_not_poolable(trainers[0]):
+        raise SystemExit(f"digits runs do not pool: {why_not_poolable(trainers[0])}")
+    p = RunPool(pool_key(trainers[0]))
+    timed = None
+    for target in (IMAGE_WARMUP, IMAGE_WARMUP + steps):
+        timed = time.perf_counter(), time.process_time()
+        for tr in trainers:
+            p.add(tr, target)
+        for tr in trainers:
+            tr.join()
+        assert all(tr.state == "finished" for tr in trainers), [tr.state for tr in trainers]
+    seconds, cpu = time.perf_counter() - timed[0], time.process_time() - timed[1]
+    each = steps / seconds
+    return {"what": "pool", "dataset": "digits", "img_size": trainers[0].cfg.model.img_size, "precision": "fp32",
+            "runs": runs, "steps": steps, "seconds": round(seconds, 2), "steps_per_s_each": round(each, 2),
+            "steps_per_s_total": round(each * runs, 2), "cpu_ms_per_run_step": round(1000 * cpu / (steps * runs), 1),
+            **machine()}
 
 
 def pool(runs: int, steps: int, vmap: bool = False, family: str = "gan") -> dict:
@@ -148,7 +195,18 @@ def main() -> None:
     parser.add_argument("--vmap", action="store_true", help="pool: the stacked forward through vmap, not baddbmm")
     parser.add_argument("--family", choices=("gan", "vae"), default="gan", help="solo and pool: ring8 GANs or VAEs")
     parser.add_argument("--no-r1", action="store_true", help="bare: without R1 (and without BatchNorm in D)")
+    parser.add_argument("--dataset", choices=("ring8", "digits"), default="ring8",
+                        help="pool: digits DCGANs at their defaults (with the solo runs to compare) instead of ring8")
+    parser.add_argument("--img-size", type=int, default=None, help="pool --dataset digits: image side (default 32)")
     args = parser.parse_args()
+    if args.dataset == "digits":
+        if args.what != "pool" or args.family != "gan":
+            parser.error("--dataset digits measures GAN pools (pool) only")
+        for amp in (True, False):
+            print(json.dumps(image_solo(args.steps or 20, args.img_size, amp)), flush=True)
+        for runs in args.runs:
+            print(json.dumps(image_pool(runs, args.steps or 20, args.img_size)), flush=True)
+        return
     if args.what in ("kernels", "bare") and args.family != "gan":
         parser.error(f"{args.what} measures the GAN's stacked step only")
     if args.what == "solo":

@@ -6,7 +6,8 @@ computes the steps. While a run is in a pool its networks' weights are views int
 tensors (R, ...), so reading the run (the progress grid, a save, a rollback) sees the weights as
 trained, without copies. The stacked step (gan_demo.training.stacked) runs the runs' networks with
 torch.func (vmap over functional_call): one forward and one backward per phase for all runs, with Adam,
-EMA and gradient norms computed per run on the stacked tensors. Runs join and leave between steps; a run that fails
+EMA and gradient norms computed per run on the stacked tensors; image DCGANs (gan_demo.training.stacked_conv)
+run side by side in the channels, BatchNorm per run included. Runs join and leave between steps; a run that fails
 (an exception in its data, a NaN) leaves alone and the others train on. Never imports gradio.
 """
 from __future__ import annotations
@@ -18,8 +19,10 @@ from collections import deque
 
 from gan_demo.training.run_loop import RunLoop, hand_over
 from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
+from gan_demo.training.stacked_conv import StackedImageGAN, why_not_stackable
 
-__all__ = ["pool_key", "why_not_poolable", "RunPool", "RunPools", "StackedGAN", "StackedVAE"]
+__all__ = ["pool_key", "why_not_poolable", "stack_class", "RunPool", "RunPools", "StackedGAN", "StackedImageGAN",
+           "StackedVAE"]
 
 MEASURED_STEPS = 8  # stacked steps at one size before a pool's own timing prices its runs (member_seconds)
 IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop looks for a resume, stop or newcomer
@@ -30,7 +33,9 @@ def why_not_poolable(trainer) -> str | None:
     cfg, family = trainer.cfg, trainer.family
     if cfg.family not in STACKED:
         return f"the {cfg.family} family trains alone (pools stack {' and '.join(name.upper() + 's' for name in STACKED)})"
-    if trainer.kind != "2d" or cfg.model.arch != "mlp":
+    if trainer.kind == "image" and cfg.family != "gan":
+        return "image VAEs train alone (pools stack 2D MLP models and image GANs)"
+    if trainer.kind == "2d" and cfg.model.arch != "mlp":
         return "only 2D MLP models are pooled"
     if cfg.model.n_classes:
         return "conditional models train alone"
@@ -38,9 +43,13 @@ def why_not_poolable(trainer) -> str | None:
         return "runs under torchrun train alone"
     if trainer.pace is not None:
         return "paced runs (a comparison) train alone"
-    if trainer.use_amp or getattr(family, "policy", None):
+    if trainer.kind == "image":
+        reason = why_not_stackable(trainer)
+        if reason is not None:
+            return reason
+    elif trainer.use_amp or getattr(family, "policy", None):
         return "autocast or augmentation: the run trains alone"
-    if any(True for net in family.networks.values() for _ in net.buffers()):
+    elif any(True for net in family.networks.values() for _ in net.buffers()):
         return "networks with buffers (BatchNorm, spectral norm) train alone: set d_norm none"
     if any(opt is None for opt in family.optimizers.values()):
         return "the run's optimizers were released"
@@ -57,8 +66,13 @@ def pool_key(trainer) -> tuple | None:
         return None
     cfg = trainer.cfg
     model = tuple(sorted(vars(cfg.model).items()))  # arch, z_dim, width, depth, activation, d_norm, data_scale, ...
-    return (cfg.family, trainer.kind, str(trainer.device), model, trainer.batch_size,
-            *STACKED[cfg.family].shared_settings(cfg))
+    return (cfg.family, trainer.kind, str(trainer.device), model, trainer.batch_size, trainer.use_amp,
+            *stack_class(trainer).shared_settings(cfg))
+
+
+def stack_class(trainer):
+    """The stacked step that trains this run's pool: image GANs through grouped convolutions, the rest by family."""
+    return StackedImageGAN if trainer.kind == "image" else STACKED[trainer.cfg.family]
 
 
 class RunPool:
@@ -76,7 +90,7 @@ class RunPool:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.loop: RunLoop | None = None
-        self.stack: StackedGAN | StackedVAE | None = None
+        self.stack: StackedGAN | StackedImageGAN | StackedVAE | None = None
         self._stacked: list = []  # the runs the current stack holds, in order
         self.steps_taken = 0  # pooled steps (each steps every active run once)
         self.timings: deque = deque(maxlen=32)  # (seconds, runs) of the latest stacked steps: what a run costs here
@@ -136,7 +150,7 @@ class RunPool:
                 locks.enter_context(trainer.lock)
             if self.stack is not None:
                 self.stack.release()
-            self.stack = STACKED[active[0].family.name]([t.family for t in active]) if active else None
+            self.stack = stack_class(active[0])([t.family for t in active]) if active else None
             self._stacked = list(active)
 
     def _leave(self, trainer) -> None:

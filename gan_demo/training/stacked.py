@@ -197,11 +197,13 @@ class StackedGAN:
         t = cfg.train
         return (t.loss, t.n_critic, t.r1_gamma > 0, t.beta1, t.beta2)
 
-    def __init__(self, families: list):
+    def __init__(self, families: list, net=None):
+        """net: the stacked network class (default _StackedNet; stacked_conv's grouped DCGANs for images)."""
         self.families = families
-        self.G = _StackedNet([f.G for f in families], grad=True)
-        self.D = _StackedNet([f.D for f in families], grad=True)
-        self.G_ema = _StackedNet([f.G_ema for f in families], grad=False)
+        net = net or _StackedNet
+        self.G = net([f.G for f in families], grad=True)
+        self.D = net([f.D for f in families], grad=True)
+        self.G_ema = net([f.G_ema for f in families], grad=False)
         self.adam_G = _StackedAdam(self.G, [f.opt_G for f in families], [f.G for f in families])
         self.adam_D = _StackedAdam(self.D, [f.opt_D for f in families], [f.D for f in families])
         t = families[0].cfg.train

@@ -26,3 +26,12 @@ def test_a_failing_check_records_why_and_the_summary_counts_missing_ones(tmp_pat
     assert total["skipped"] == ["bench_2048"]
     printed = capsys.readouterr().out
     assert "PASS  env" in printed and "FAIL  engine" in printed and f"2/{len(gpu_check.CHECKS)} checks passed" in printed
+
+
+def test_the_pooled_image_check_runs_on_a_cpu(tmp_path):
+    """16 pooled digits DCGANs against a solo run on a GPU; here its CPU form (4 tiny runs, 4 steps) must pass."""
+    assert gpu_check.main(["pool_images", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "pool_images.json").read_text())
+    assert result["pass"] and result["runs"] == gpu_check.SIZES["cpu"]["image_pool_runs"]
+    assert result["pooled_steps_per_s_each"] > 0 and result["solo_fp32_steps_per_s"] > 0
+    assert result["solo_precision"] in ("fp32", "bf16 autocast")

@@ -165,4 +165,4 @@ def test_what_a_vae_pool_cannot_share():
     image = RunConfig(family="vae", data=DataConfig(dataset="digits", img_size=16),
                       model=ModelConfig(ngf=4, ndf=4, z_dim=4), train=TrainConfig(batch_size=16, steps=2, device="cpu"))
     tr = Trainer(image)
-    assert pool_key(tr) is None and why_not_poolable(tr) == "only 2D MLP models are pooled"
+    assert pool_key(tr) is None and why_not_poolable(tr) == "image VAEs train alone (pools stack 2D MLP models and image GANs)"
