@@ -354,6 +354,10 @@ def check_pool_images(a) -> dict:
 
     solo_fp32, _ = timed_solo(False)
     solo_own, precision = timed_solo(True)
+    if a.device == "cpu":  # the app trains image runs alone on a CPU (no faster pooled); this checks the mechanism
+        from gan_demo.training import stacked_conv
+
+        stacked_conv.POOL_DEVICES = (*stacked_conv.POOL_DEVICES, "cpu")
     trainers = [Trainer(digits(seed=seed, steps=warmup + steps, amp=False), device=a.device) for seed in range(runs)]
     if why_not_poolable(trainers[0]):
         raise RuntimeError(f"digits runs do not pool: {why_not_poolable(trainers[0])}")

@@ -70,8 +70,10 @@ def image_solo(steps: int, img_size: int | None, amp: bool) -> dict:
 
 def image_pool(runs: int, steps: int, img_size: int | None) -> dict:
     """R digits runs in fp32 (amp off: bf16 runs train alone) in one RunPool, timed after a warm-up."""
+    from gan_demo.training import stacked_conv
     from gan_demo.training.pool import RunPool, pool_key, why_not_poolable
 
+    stacked_conv.POOL_DEVICES = ("cuda", "cpu")  # measured here although the app trains image runs alone on a CPU
     trainers = [Trainer(digits(seed, IMAGE_WARMUP + steps, img_size, amp=False)) for seed in range(runs)]
     if why_not_poolable(trainers[0]):
         raise SystemExit(f"digits runs do not pool: {why_not_poolable(trainers[0])}")

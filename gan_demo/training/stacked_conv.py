@@ -23,6 +23,11 @@ from gan_demo.training.stacked import StackedGAN, _StackedAdam, _StackedNet
 
 __all__ = ["StackedImageGAN", "why_not_stackable"]
 
+# Where image runs pool. On a CPU a pool of image runs is no faster than the runs alone (convolutions are the
+# time) and a pool of one is ~20% slower than its solo run (benchmarks/pool_speed.py --dataset digits), so there
+# they train alone; a GPU runs one grouped convolution for all runs, where a small run alone leaves it idle.
+POOL_DEVICES = ("cuda",)
+
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh)  # layers that act on (B, R*C, H, W) as on each run's (B, C, H, W)
 
 
@@ -31,6 +36,9 @@ def why_not_stackable(trainer) -> str | None:
     from gan_demo.families.nets import DCGANDiscriminator, DCGANGenerator
 
     cfg, family = trainer.cfg, trainer.family
+    if trainer.device.type not in POOL_DEVICES:
+        return (f"image runs pool on a GPU only: on a {trainer.device.type.upper()} a pool of them is no faster than "
+                "each alone")
     if cfg.model.arch != "dcgan" or not isinstance(family.G, DCGANGenerator) or not isinstance(family.D, DCGANDiscriminator):
         return "only DCGAN image models are pooled"
     if cfg.model.d_norm == "spectral":

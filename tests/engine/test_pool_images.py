@@ -5,10 +5,17 @@ import torch
 
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.training.pool import RunPool, RunPools, StackedImageGAN, pool_key, stack_class, why_not_poolable
+from gan_demo.training import stacked_conv
 from gan_demo.training.trainer import Trainer
 
 from tests.engine.test_pool import JOIN_S, STEPS, Faulty, assert_same_run, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
 from tests.engine.test_pool import pool_runs as pooled
+
+
+@pytest.fixture(autouse=True)
+def pools_on_cpu(monkeypatch):
+    """The mechanism is tested on CPU, where the app trains image runs alone (stacked_conv.POOL_DEVICES)."""
+    monkeypatch.setattr(stacked_conv, "POOL_DEVICES", ("cuda", "cpu"))
 
 
 def image_cfg(seed: int, loss: str = "nonsaturating", r1_gamma: float = 0.0, d_norm: str = "batch", **train) -> RunConfig:
@@ -139,6 +146,15 @@ def test_image_runs_that_cannot_be_stacked_say_why_and_train_alone():
     tr = Trainer(amp)
     assert (pool_key(tr) is None) == tr.use_amp  # bf16 autocast where it is native: alone; elsewhere it is fp32
     assert not pools.pools
+
+
+def test_on_a_cpu_the_app_trains_image_runs_alone_and_says_why(monkeypatch):
+    monkeypatch.setattr(stacked_conv, "POOL_DEVICES", ("cuda",))  # as shipped
+    tr = Trainer(image_cfg(0))
+    assert pool_key(tr) is None and why_not_poolable(tr).startswith("image runs pool on a GPU only")
+    RunPools().start(tr, 2)
+    tr.join(JOIN_S)
+    assert tr.state == "finished" and tr.pooled is None and "GPU only" in tr.pool_note
 
 
 def test_image_runs_pool_by_shape():
