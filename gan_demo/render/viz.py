@@ -235,7 +235,7 @@ def _unpadded(pixels: np.ndarray, pad: int) -> Image.Image:
 class PointsBackdrop:
     """points_image for one fixed set of real points and bounds, drawn many times (a live run's picture at each
     step): the white canvas, the grid and the real points are drawn once; draw(fake) stamps only the generated
-    points on a copy. The same pixels as points_image(real, fake, bounds, ...)."""
+    points on a copy. The same pixels as lab_image with only real and fake points."""
 
     def __init__(self, real, bounds, size: int = 512, real_color=REAL_COLOR, fake_color=FAKE_COLOR,
                  radius: float = 2.5, legend: bool = True):
@@ -442,8 +442,8 @@ def points_image(real, fake, bounds, size: int = 512, real_color=REAL_COLOR, fak
     real (N, 2), fake (M, 2) (either may be None) in data coordinates; bounds = (xmin, xmax,
     ymin, ymax), square for true shapes (see ``default_bounds``). Returns size x size RGB.
     """
-    return lab_image(real, fake, bounds, size=size, real_color=real_color, fake_color=fake_color,
-                     radius=radius, legend=legend)
+    return PointsBackdrop(real, bounds, size=size, real_color=real_color, fake_color=fake_color, radius=radius,
+                          legend=legend).draw(fake)
 
 
 

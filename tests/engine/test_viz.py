@@ -77,7 +77,7 @@ def test_points_image_draws_both_sets():
     ("few", "odd"),  # NaN and far-away points are left out in both
     ("few", "empty"),
 ])
-def test_points_backdrop_draws_the_same_pixels_as_points_image(real, fake):
+def test_points_backdrop_draws_the_same_pixels_as_lab_image(real, fake):
     rng = np.random.default_rng(0)
     sets = {"cloud": rng.normal(size=(1000, 2)), "few": rng.normal(size=(10, 2)), None: None,
             "odd": np.array([[np.nan, 1.0], [100.0, 3.0], [0.0, 0.0]]), "empty": np.zeros((0, 2))}
@@ -85,8 +85,9 @@ def test_points_backdrop_draws_the_same_pixels_as_points_image(real, fake):
     bounds = viz.default_bounds(real if real is not None else fake)
     backdrop = viz.PointsBackdrop(real, bounds, size=128)
     for shift in (0.0, 0.5):  # drawn twice: the first draw leaves the backdrop as it was
-        expected = np.asarray(viz.points_image(real, fake + shift, bounds, size=128))
+        expected = np.asarray(viz.lab_image(real, fake + shift, bounds, size=128))
         np.testing.assert_array_equal(np.asarray(backdrop.draw(fake + shift)), expected)
+        np.testing.assert_array_equal(np.asarray(viz.points_image(real, fake + shift, bounds, size=128)), expected)
 
 
 def test_lab_image_layers_and_orientation():
