@@ -160,8 +160,10 @@ class Faulty(Trainer):
         return super()._real_batch(n)
 
 
-def test_a_nan_or_an_exception_in_one_run_leaves_the_others_untouched():
-    runs = [Faulty(cfg(seed)) for seed in range(4)]
+def check_faults_stay_alone(make_cfg) -> None:
+    """Four runs of make_cfg(seed) in one pool: seed 1's weights turn NaN at step 9 (rolled back, diverged), seed 2's
+    data raises at step 4 (failed); seeds 0 and 3 finish with their solo runs' numbers."""
+    runs = [Faulty(make_cfg(seed)) for seed in range(4)]
     runs[1].fault = ("nan", 9)
     runs[2].fault = ("data", 4)
     pool = RunPool(pool_key(runs[0]))
@@ -173,8 +175,12 @@ def test_a_nan_or_an_exception_in_one_run_leaves_the_others_untouched():
     assert all(torch.isfinite(p).all() for p in runs[1].family.D.parameters())  # rolled back to good weights
     assert runs[2].state == "failed" and "the data broke" in runs[2].message
     assert runs[0].state == runs[3].state == "finished"
-    assert_same_run(runs[0], solo(cfg(0)))
-    assert_same_run(runs[3], solo(cfg(3)))
+    assert_same_run(runs[0], solo(make_cfg(0)))
+    assert_same_run(runs[3], solo(make_cfg(3)))
+
+
+def test_a_nan_or_an_exception_in_one_run_leaves_the_others_untouched():
+    check_faults_stay_alone(cfg)
 
 
 def test_pause_resume_and_stop_one_run_of_a_pool():

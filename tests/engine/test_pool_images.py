@@ -8,7 +8,7 @@ from gan_demo.training.pool import RunPool, RunPools, StackedImageGAN, pool_key,
 from gan_demo.training import stacked_conv
 from gan_demo.training.trainer import Trainer
 
-from tests.engine.test_pool import JOIN_S, STEPS, Faulty, assert_same_run, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
+from tests.engine.test_pool import JOIN_S, STEPS, Faulty, assert_same_run, check_faults_stay_alone, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
 from tests.engine.test_pool import pool_runs as pooled
 
 
@@ -88,20 +88,7 @@ def test_the_stacked_step_is_the_image_one_and_batch_norm_counts_per_run():
 
 
 def test_a_nan_or_an_exception_in_one_image_run_leaves_the_others_untouched():
-    runs = [Faulty(image_cfg(seed)) for seed in range(4)]
-    runs[1].fault = ("nan", 9)
-    runs[2].fault = ("data", 4)
-    pool = RunPool(pool_key(runs[0]))
-    for tr in runs:
-        pool.add(tr, STEPS)
-    for tr in runs:
-        tr.join(JOIN_S)
-    assert runs[1].state == "diverged" and runs[1].message.startswith("diverged at step 10;")
-    assert all(torch.isfinite(p).all() for p in runs[1].family.D.parameters())  # rolled back to good weights
-    assert runs[2].state == "failed" and "the data broke" in runs[2].message
-    assert runs[0].state == runs[3].state == "finished"
-    assert_same_run(runs[0], solo(image_cfg(0)))
-    assert_same_run(runs[3], solo(image_cfg(3)))
+    check_faults_stay_alone(image_cfg)
 
 
 def test_image_runs_join_late_and_pause():
