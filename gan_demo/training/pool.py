@@ -66,7 +66,7 @@ def pool_key(trainer) -> tuple | None:
         return None
     cfg = trainer.cfg
     model = tuple(sorted(vars(cfg.model).items()))  # arch, z_dim, width, depth, activation, d_norm, data_scale, ...
-    return (cfg.family, trainer.kind, str(trainer.device), model, trainer.batch_size, trainer.use_amp,
+    return (cfg.family, trainer.kind, str(trainer.device), model, trainer.batch_size,
             *stack_class(trainer).shared_settings(cfg))
 
 
