@@ -54,7 +54,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             default = klass().__getattribute__(f.name)
             flag = "--" + f.name.replace("_", "-")
             kwargs = dict(dest=f"{klass.__name__}.{f.name}", default=None, help=f"{docs.get(f.name, '')} (default: {'auto' if default is None else default})")
-            if isinstance(default, bool):
+            if field_type(klass, f.name) is bool:  # --amp / --no-amp; an auto bool is left out
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
                 kwargs["type"] = field_type(klass, f.name)

@@ -103,7 +103,7 @@ class TrainConfig:
     steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, image GANs: 4000, image VAEs: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
-    amp: bool = True  # bf16 autocast for image models where bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false: fp32 everywhere
+    amp: bool | None = None  # bf16 autocast for image models: true = wherever bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false = fp32 everywhere; auto (None) = on native CUDA GPUs only (on a CPU, oneDNN's bf16 kernels slow ~60x while another process shares the cores: BENCHMARKS.md section 17)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (all processes) instead of each process's share
     world_size: int = 1  # processes the global batch was split across (set from torchrun, not a flag)
 

@@ -38,6 +38,18 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+def bf16_autocast(amp: bool | None, device: torch.device) -> bool:
+    """Whether image models train under bf16 autocast on `device` (TrainConfig.amp): True where bf16 is native;
+    auto (None) on native CUDA GPUs only. On a CPU, auto is fp32: oneDNN's bf16 kernels at several threads took
+    ~75x longer a step (60 ms -> 4.5 s) while another process wanted one of the cores, as a browser or a second
+    visitor's run does, against +34% for fp32, which is as fast alone (BENCHMARKS.md section 17)."""
+    if amp is False:
+        return False
+    if amp is None and device.type != "cuda":
+        return False
+    return native_bf16(device)
+
+
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """'auto' picks cuda, then mps, then cpu; other names are checked, not guessed."""
     if isinstance(name, torch.device):

@@ -20,7 +20,7 @@ import torch
 from gan_demo.core import distributed
 from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values, live_section
 from gan_demo.data.datasets import Dataset, load_dataset
-from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast, copied_state, data_scale, native_bf16, resolve_device,
+from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast, bf16_autocast, copied_state, data_scale, native_bf16, resolve_device,
                      z_from_seed)
 from gan_demo.families import FAMILIES
 from gan_demo.data.image_cache import to_unit
@@ -155,9 +155,10 @@ class Trainer:
         self.batch_size = distributed.local_batch(t.batch_size, self.dist)  # this rank's share of the global batch
         # Training noise and data indices come from one seeded generator on the device (seed + rank).
         self.gen = torch.Generator(device=self.device).manual_seed(distributed.seed_for(t.seed, self.dist))
-        # bf16 autocast for the convolutions of image models, where the hardware has bf16 (BENCHMARKS.md:
-        # 1.6-1.8x on a CPU with AVX512-BF16); 2D points stay fp32 (tiny MLPs, and coordinates need the bits).
-        use_amp = t.amp and ds.kind == "image" and native_bf16(self.device)
+        # bf16 autocast for the convolutions of image models, by default on GPUs with native bf16 only (on a
+        # CPU it was no faster alone and ~75x slower beside a busy process: BENCHMARKS.md section 17); 2D points
+        # stay fp32 (tiny MLPs, and coordinates need the bits).
+        use_amp = ds.kind == "image" and bf16_autocast(t.amp, self.device)
         # The family trains through this context: data and noise by this trainer's methods (a subclass may
         # change how they are drawn), gradients averaged over the processes between backward and step.
         self.ctx = StepContext(device=self.device, generator=self.gen, batch_size=self.batch_size,

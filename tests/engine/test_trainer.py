@@ -9,6 +9,7 @@ import torch
 from gan_demo.core.config import LOSSES, DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.evaluation import live_quality as live_quality_module
 from gan_demo.training import trainer as trainer_module
+from gan_demo.core import step_utils
 from gan_demo.evaluation.live_quality import live_quality
 from gan_demo.training.trainer import History, StepRecord, Trainer
 from tests.configs import toy_cfg
@@ -299,16 +300,29 @@ def test_quality_falls_as_the_generator_learns():
 
 
 def test_bf16_autocast_only_for_image_models_on_native_hardware(monkeypatch):
-    monkeypatch.setattr(trainer_module, "native_bf16", lambda device: True)
-    assert Trainer(image_cfg()).use_amp and Trainer(image_cfg()).precision == "bf16 autocast"
+    monkeypatch.setattr(step_utils, "native_bf16", lambda device: True)
+    assert Trainer(image_cfg(amp=True)).use_amp and Trainer(image_cfg(amp=True)).precision == "bf16 autocast"
     assert not Trainer(image_cfg(amp=False)).use_amp
-    assert not Trainer(toy_cfg()).use_amp  # 2D points stay fp32
-    tr = Trainer(image_cfg(conditional=True))
+    assert not Trainer(toy_cfg(amp=True)).use_amp  # 2D points stay fp32
+    tr = Trainer(image_cfg(conditional=True, amp=True))
     for _ in range(3):
         assert tr.step_once().finite()  # a bf16 step also runs where bf16 is emulated
     assert all(p.dtype == torch.float32 for p in tr.family.G.parameters())  # autocast: weights and Adam state stay fp32
-    monkeypatch.setattr(trainer_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(step_utils, "native_bf16", lambda device: False)
+    assert not Trainer(image_cfg(amp=True)).use_amp and Trainer(image_cfg(amp=True)).precision == "fp32"
+
+
+def test_amp_auto_is_bf16_on_native_gpus_and_fp32_on_cpus(monkeypatch):
+    """auto (None): a CPU with native bf16 trains in fp32 (oneDNN's bf16 kernels collapse beside a busy
+    process, BENCHMARKS.md section 17), a GPU with native bf16 in bf16; true forces bf16 where it is native."""
+    monkeypatch.setattr(step_utils, "native_bf16", lambda device: True)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert TrainConfig().amp is None
+    assert step_utils.bf16_autocast(None, cpu) is False and step_utils.bf16_autocast(True, cpu) is True
+    assert step_utils.bf16_autocast(None, cuda) is True and step_utils.bf16_autocast(False, cuda) is False
     assert not Trainer(image_cfg()).use_amp and Trainer(image_cfg()).precision == "fp32"
+    monkeypatch.setattr(step_utils, "native_bf16", lambda device: False)
+    assert step_utils.bf16_autocast(None, cuda) is False and step_utils.bf16_autocast(True, cuda) is False
 
 
 def test_native_bf16_reads_the_cpu_flags(monkeypatch):

@@ -85,6 +85,8 @@ def test_nested_and_flat_api_settings_agree():
     assert flat.train.amp is False and nested.train.amp is False and flat == nested
     # a checkpoint's own config.json: what the server decides or the dataset derives is skipped
     saved = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1).to_dict()
+    assert config_from_values({"dataset": "digits", **_settings_from_json(json.dumps(saved))}).train.amp is None
+    saved["train"]["amp"] = True  # a config.json from before amp's auto (true was the default): kept as it trained
     assert config_from_values({"dataset": "digits", **_settings_from_json(json.dumps(saved))}).train.amp is True
     import gradio as gr
 
