@@ -16,8 +16,9 @@ With --profile OUT.json the app runs through benchmarks/profiled_app.py (counter
 thread's profile, written when the app stops).
 
 With --views each visitor also keeps its Train tab open: it calls the tab's own live-update event (the
-gr.Timer's tick, over Gradio's queue: POST /gradio_api/queue/join, then the session's event stream
-/gradio_api/queue/data) in its own session, at the interval the app gives the timer (each tick's answer
+gr.Timer's tick, as the page sends it: over Gradio's queue if the event is queued, POST
+/gradio_api/queue/join then the session's event stream /gradio_api/queue/data; else POST
+/gradio_api/run/predict) in its own session, at the interval the app gives the timer (each tick's answer
 may set a new one: slower with more live runs), reads every answer to its end and fetches the pictures it
 returns, as the page's <img> would. Its REST polls go on beside, never two calls of one session at once.
 Prints the ticks answered and their latency p50 / p95 beside the other figures.
@@ -124,10 +125,11 @@ class RestClient:
 class TrainTabView:
     """A visitor's open Train tab, as its page calls the tab's live-update event: the gr.Timer's tick.
 
-    The page joins Gradio's queue (POST /gradio_api/queue/join with the event's fn_index, the timer as its
-    trigger_id and the session hash; the tick's one input, the view's gr.State, is kept by the server and
-    sent as null) and reads the session's event stream (GET /gradio_api/queue/data) to the event's
-    process_completed message. Each answer's timer update sets the next interval or stops the ticks (a run
+    If the event goes through Gradio's queue, the page joins it (POST /gradio_api/queue/join with the event's
+    fn_index, the timer as its trigger_id and the session hash; the tick's one input, the view's gr.State, is
+    kept by the server and sent as null) and reads the session's event stream (GET /gradio_api/queue/data) to
+    the event's process_completed message; if not (queue=False), it posts the same body to
+    /gradio_api/run/predict and reads the answer from the reply. Each answer's timer update sets the next interval or stops the ticks (a run
     that ended); each picture it returns (a gradio FileData with a url, the <img> src) is fetched once.
     Shares the visitor's session hash and connection, so the tick shows the run that session started."""
 
@@ -135,7 +137,7 @@ class TrainTabView:
 
     def __init__(self, client: "RestClient", config: dict):
         self.client = client
-        self.fn_index, self.timer_id, self.outputs = self.wiring(config)
+        self.fn_index, self.timer_id, self.outputs, self.queued = self.wiring(config)
         self.interval = TICK_S  # the timer's value as built; the app's answers change it
         self.active = True  # as after Start (the tab's Start turns the timer on)
         self.shown: dict[int, str] = {}  # output position -> url of the picture the page shows there
@@ -146,45 +148,23 @@ class TrainTabView:
         return next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
 
     @classmethod
-    def wiring(cls, config: dict) -> tuple[int, int, list[int]]:
-        """(fn_index, the timer's id, output ids) of the Train tab's tick, from the app's /config."""
+    def wiring(cls, config: dict) -> tuple[int, int, list[int], bool]:
+        """(fn_index, the timer's id, output ids, whether it goes through the queue) of the Train tab's tick,
+        from the app's /config."""
         cli = cls.output_id(config, cls.TRAIN_CLI)
         for index, dep in enumerate(config["dependencies"]):
             if cli in dep["outputs"] and any(event == "tick" for _, event in dep["targets"]):
-                return dep.get("id", index), dep["targets"][0][0], dep["outputs"]
+                queued = dep.get("queue")
+                return (dep.get("id", index), dep["targets"][0][0], dep["outputs"],
+                        config.get("enable_queue", True) if queued is None else bool(queued))
         raise RuntimeError("no tick event with the Train tab's outputs in the app's config")
 
     def tick(self, timeout_s: float = 120) -> list:
         """One tick: the event's output values (its pictures fetched). Updates the interval and whether
         the page would tick again. Raises if no result came within timeout_s (the stream's heartbeats
         would keep it open forever)."""
-        import json
-
-        deadline = time.monotonic() + timeout_s
-        http, url = self.client.http, self.client.url
-        r = http.post(f"{url}/gradio_api/queue/join",
-                      json={"data": [None], "event_data": None, "fn_index": self.fn_index,
-                            "trigger_id": self.timer_id, "session_hash": self.client.session_hash})
-        r.raise_for_status()
-        event_id = r.json()["event_id"]
-        output = None
-        with http.stream("GET", f"{url}/gradio_api/queue/data",
-                         params={"session_hash": self.client.session_hash}) as stream:
-            for line in stream.iter_lines():
-                if time.monotonic() > deadline:
-                    break
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("msg") == "unexpected_error":
-                    raise RuntimeError(message.get("message"))
-                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
-                    if not message.get("success"):
-                        raise RuntimeError(str(message.get("output")))
-                    output = message["output"]["data"]
-                    break
-        if output is None:
-            raise RuntimeError("the tick's event stream ended without its result")
+        output = self._queued(timeout_s) if self.queued else self._direct(timeout_s)
+        http = self.client.http
         for position, value in enumerate(output):
             if self.outputs[position] == self.timer_id and value is not None:
                 update = value if isinstance(value, dict) else {"value": value}
@@ -199,6 +179,40 @@ class TrainTabView:
                 self.shown[position] = picture["url"]
         return output
 
+    def _body(self) -> dict:
+        return {"data": [None], "event_data": None, "fn_index": self.fn_index, "trigger_id": self.timer_id,
+                "session_hash": self.client.session_hash}
+
+    def _direct(self, timeout_s: float) -> list:
+        """An event outside the queue, as the page sends it: POST /gradio_api/run/predict, the answer in the reply."""
+        r = self.client.http.post(f"{self.client.url}/gradio_api/run/predict", json=self._body(), timeout=timeout_s)
+        r.raise_for_status()
+        return r.json()["data"]
+
+    def _queued(self, timeout_s: float) -> list:
+        """An event through the queue: join, then read the session's event stream to its process_completed."""
+        import json
+
+        deadline = time.monotonic() + timeout_s
+        http, url = self.client.http, self.client.url
+        r = http.post(f"{url}/gradio_api/queue/join", json=self._body())
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        with http.stream("GET", f"{url}/gradio_api/queue/data",
+                         params={"session_hash": self.client.session_hash}) as stream:
+            for line in stream.iter_lines():
+                if time.monotonic() > deadline:
+                    break
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "unexpected_error":
+                    raise RuntimeError(message.get("message"))
+                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    if not message.get("success"):
+                        raise RuntimeError(str(message.get("output")))
+                    return message["output"]["data"]
+        raise RuntimeError("the tick's event stream ended without its result")
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from gan_demo.core import distributed
-from gan_demo.core.config import LIVE_SETTINGS, ConfigError, RunConfig, apply_live, check_live_values, live_section
+from gan_demo.core.config import LIVE_SETTINGS, RunConfig, apply_live, check_live_values, live_section
 from gan_demo.data.datasets import Dataset, load_dataset
 from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast, bf16_autocast, copied_state, data_scale, native_bf16, resolve_device,
                      z_from_seed)

@@ -8,7 +8,7 @@ import gradio as gr
 import torch
 from PIL import Image, ImageDraw
 
-from gan_demo.render.viz import default_bounds, font, points_image
+from gan_demo.render.viz import default_bounds, points_image
 from gan_demo.ui import widgets as ex
 
 MIN_GRID, MAX_GRID, GRID = 3, 15, 9  # cells per side

@@ -3,24 +3,87 @@
 Every open Train tab polls its run (gr.Timer); with a class of 24 tabs the drawing can cost more than
 the training. A run's picture depends only on the run and the step its snapshot shows, so the first
 poll of a new step draws it and every other poll of that step (another tab on the same run, a reload,
-the API) gets the same picture. The tabs' refresh interval grows with the number of live runs.
+the API) gets the same picture, already encoded: its PNG is made at most once (the timeline's kept frame, a
+watch page) and written to one file at most once (the Train tab's image, which Gradio then serves without
+encoding it again). The tabs' refresh interval grows with the number of live runs.
 """
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from pathlib import Path
 from typing import Callable
+
+from gan_demo.ui.explore_images import png
+from gan_demo.ui.tempdirs import temp_dir
 
 RUNS_AT_FULL_RATE = 6  # up to this many live runs, every tab refreshes at its own pace (the Train tab's TICK_S)
 SLOWEST_TICK_S = 4.0  # the slowest refresh, however many runs train
 RUNS_KEPT = 48  # pictures kept: the latest of this many runs (a class and more; ~0.8 MB each)
+FILES_KEPT_S = 30.0  # a picture's file stays this long after it was written (Gradio copies it at once), then goes
 
 
 def refresh_s(live_runs: int, tick_s: float) -> float:
     """Seconds between a tab's live updates (tick_s when few runs train) with this many runs training or
     paused on the server: slower in proportion past RUNS_AT_FULL_RATE, at most SLOWEST_TICK_S."""
     return max(tick_s, min(SLOWEST_TICK_S, tick_s * live_runs / RUNS_AT_FULL_RATE))
+
+
+class LivePicture:
+    """A run's picture at one step: the image, its PNG encoded at most once, and a file of it written at most once."""
+
+    def __init__(self, image, files: "PictureFiles | None" = None):
+        self.image = image
+        self._files = files
+        self._png: bytes | None = None
+        self._path: str | None = None
+        self._lock = threading.Lock()
+
+    def png(self) -> bytes:
+        with self._lock:
+            if self._png is None:
+                self._png = png(self.image)
+            return self._png
+
+    def path(self) -> str:
+        """A PNG file of the picture (for a gr.Image output: Gradio serves the file as it is)."""
+        data = self.png()
+        with self._lock:
+            if self._path is None:
+                if self._files is None:
+                    raise RuntimeError("this picture has no folder for files")
+                self._path = self._files.write(data)
+            return self._path
+
+
+class PictureFiles:
+    """The live pictures' files: one folder, each file removed FILES_KEPT_S after it was written (by the next
+    write), so the folder holds at most the pictures of the last half minute."""
+
+    def __init__(self, folder: Callable[[], Path], kept_s: float = FILES_KEPT_S, clock: Callable[[], float] = time.monotonic):
+        self._folder_of, self._folder = folder, None
+        self.kept_s, self.clock = kept_s, clock
+        self._written: deque[tuple[float, Path]] = deque()
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> str:
+        with self._lock:
+            if self._folder is None:
+                self._folder = self._folder_of()
+            now = self.clock()
+            while self._written and now - self._written[0][0] > self.kept_s:
+                self._written.popleft()[1].unlink(missing_ok=True)
+            path = self._folder / f"{uuid.uuid4().hex}.png"
+            self._written.append((now, path))
+        path.write_bytes(data)
+        return str(path)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._written)
 
 
 class PictureCache:
@@ -30,14 +93,20 @@ class PictureCache:
     Runs are keyed by identity through a weak reference (the cache never keeps an ended run's networks
     alive, and a reused id is told apart); the least recently asked runs are dropped past RUNS_KEPT."""
 
-    def __init__(self, runs_kept: int = RUNS_KEPT):
+    def __init__(self, runs_kept: int = RUNS_KEPT, files: PictureFiles | None = None):
         self.runs_kept = runs_kept
+        self.files = files if files is not None else PictureFiles(_live_folder)
         self._entries: OrderedDict[int, tuple] = OrderedDict()  # id(run) -> (weakref(run), step, picture, lock)
         self._lock = threading.Lock()
         self.draws = 0  # pictures drawn since the start (what the cache saves is polls - draws)
 
     def get(self, run, step: int, draw: Callable[[], object]):
         """The run's picture at `step`: draw() once per (run, step) however many polls ask."""
+        return self.picture(run, step, draw).image
+
+    def picture(self, run, step: int, draw: Callable[[], object]) -> LivePicture:
+        """The run's LivePicture at `step` (its image drawn by draw() once per (run, step), its PNG and file
+        made once, by whichever poll asks first)."""
         with self._lock:
             entry = self._entries.get(id(run))
             if entry is None or entry[0]() is not run:
@@ -52,7 +121,7 @@ class PictureCache:
                 current = self._entries.get(id(run), entry)
             if current[0]() is run and current[1] == step:
                 return current[2]
-            picture = draw()
+            picture = LivePicture(draw(), self.files)
             with self._lock:
                 self.draws += 1
                 if id(run) in self._entries:
@@ -65,3 +134,8 @@ class PictureCache:
             entry = self._entries.get(id(run))
             if entry is not None and entry[0]() is run:
                 del self._entries[id(run)]
+
+
+def _live_folder() -> Path:
+    return temp_dir("live_")  # under the app's temp root, removed at exit
+

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from gan_demo.core.config import IMAGE_DATASETS, TOY_DATASETS
-from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, RouteError, add_get_routes, png
+from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, RouteError, add_get_routes
 from gan_demo.ui.live_cache import refresh_s
 from gan_demo.ui.run_views import plot_columns, plots_for
 
@@ -189,7 +189,7 @@ class Shares:
             if old is not None and old.step == step:
                 picture = old.png  # paused: the same picture
             else:
-                picture = png(self.ctx.pictures.get(run, step, lambda: self._draw(run)))
+                picture = self.ctx.pictures.picture(run, step, lambda: self._draw(run)).png()
             entry.frame = Frame(step, now, tick, picture,
                                 json.dumps(watch_status(snap, run.cfg.train.loss, tick, run.cfg.data.dataset),
                                            allow_nan=False).encode())

@@ -4,6 +4,7 @@ import math
 import time
 
 import pytest
+from PIL import Image
 
 from gan_demo.core.config import IMAGE_DATASETS, TOY_DATASETS, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.families.nets import step_cost
@@ -285,7 +286,7 @@ def test_a_2d_vae_draws_points_and_no_image_pictures():
         assert out["view"].vae is None and not out["vae_box"]["visible"]
         ctx.registry.get("s1").trainer.join(60)
         out = train.on_tick(out["view"], request)
-        assert out["grid"].size == (512, 512)  # real and generated points, as for a GAN
+        assert Image.open(out["grid"]).size == (512, 512)  # real and generated points, as for a GAN (a PNG file)
         assert "recon_image" not in out
     finally:
         ctx.registry.drop("s1")
@@ -474,3 +475,34 @@ def test_curves_are_redrawn_every_other_refresh_when_a_class_slows_the_refresh()
     assert Train._curves_due(running, in_class, 106.1)
     assert Train._curves_due({"step": 11, "state": "finished"}, in_class, 100.5)  # its last curves at once
     assert Train._curves_due({"step": 10, "state": "paused"}, in_class, 100.5)
+
+
+def test_a_diverged_run_is_told_through_the_queued_alert(monkeypatch):
+    """The tick runs outside Gradio's queue, where gr.Warning cannot reach the page: it hands a diverged run's
+    message to the hidden alert, whose queued change event shows the warning."""
+    import types
+
+    import gradio as gr
+
+    from gan_demo.ui.tabs import train as train_tab
+
+    ctx, train = handlers()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"dataset": "ring8", "width": 16, "depth": 1, "batch_size": 64, "steps": 5})
+    try:
+        out = train.on_start(values, request)
+        trainer = ctx.registry.get("s1").trainer
+        trainer.join(60)
+        view = train.on_tick(out["view"], request)["view"]
+        assert "alert" not in train.on_tick(view, request)
+        snapshot = trainer.snapshot
+        said = "diverged at step 5; rolled back to step 4"
+        monkeypatch.setattr(trainer, "snapshot", lambda **kw: {**snapshot(**kw), "state": "diverged", "message": said})
+        assert train.on_tick(view, request)["alert"] == said
+        warned = []
+        monkeypatch.setattr(gr, "Warning", warned.append)
+        train_tab._warn(said)
+        train_tab._warn("")
+        assert warned == [said]
+    finally:
+        ctx.registry.drop("s1")

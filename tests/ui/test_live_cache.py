@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import gc
+import io
+import tempfile
 import threading
 import weakref
+from pathlib import Path
+
+from PIL import Image
 
 from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from gan_demo.training.trainer import Trainer
-from gan_demo.ui.live_cache import SLOWEST_TICK_S, PictureCache, refresh_s
+from gan_demo.ui.live_cache import SLOWEST_TICK_S, PictureCache, PictureFiles, refresh_s
 from gan_demo.ui.run_views import TICK_S, LiveView, progress_picture
 
 TIMEOUT_S = 60
@@ -71,3 +76,23 @@ def test_the_cache_keeps_no_ended_run_alive():
     del run
     gc.collect()
     assert gone() is None
+
+
+def test_a_live_picture_is_encoded_and_written_once_and_old_files_go():
+    now, folder = [0.0], Path(tempfile.mkdtemp())
+    files = PictureFiles(lambda: folder, kept_s=30, clock=lambda: now[0])
+    cache, run = PictureCache(files=files), tiny_run()
+    picture = cache.picture(run, 0, lambda: progress_picture(run, LiveView()))
+    assert cache.picture(run, 0, lambda: "not drawn again") is picture and cache.get(run, 0, lambda: None) is picture.image
+    data = picture.png()
+    assert picture.png() is data and Image.open(io.BytesIO(data)).size == picture.image.size
+    path = picture.path()
+    assert picture.path() == path and Path(path).read_bytes() == data and Path(path).parent == folder
+    now[0] = 20.0
+    run.step_once()
+    newer = cache.picture(run, 1, lambda: progress_picture(run, LiveView())).path()
+    assert Path(path).exists() and len(files) == 2  # within kept_s of its writing: a tab may still be sending it
+    now[0] = 40.0
+    run.step_once()
+    newest = cache.picture(run, 2, lambda: progress_picture(run, LiveView())).path()
+    assert not Path(path).exists() and Path(newer).exists() and Path(newest).exists() and len(files) == 2

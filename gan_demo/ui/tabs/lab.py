@@ -8,7 +8,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 from gradio.context import get_render_context
-from PIL import Image
 
 from gan_demo.core.config import LOSSES, TOY_DATASETS, DataConfig, RunConfig, TrainConfig
 from gan_demo.data.datasets import MIN_POINTS, DataError, dataset_from_points, load_dataset

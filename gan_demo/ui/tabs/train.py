@@ -26,7 +26,6 @@ from gan_demo.data.stacked import NAME as STACKED
 from gan_demo.evaluation.live_quality import QUALITY_EVERY
 from gan_demo.ui.catalog import CURRENT_RUN
 from gan_demo.ui.errors import for_visitor, refusal, user_error
-from gan_demo.ui.explore_images import png
 from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, KIND_ONLY, WEB_MINUTES, cli_command,
                                config_from_values, fold_rows, swap_defaults, time_budget, train_place, values_for)
 from gan_demo.ui.limits import check_live_change
@@ -423,7 +422,7 @@ class Train:
                             "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
                             "rt_plot": gr.update(visible=shows_r_t(trainer))})
             if snap["state"] == "diverged":
-                gr.Warning(snap["message"])
+                out["alert"] = snap["message"]  # shown as a warning by alert's queued event (see _warn)
         out["status"] = status_line(snap, session.run_id)
         budget = session.budget
         if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
@@ -438,8 +437,8 @@ class Train:
         stepped = snap["step"] != current.step
         ended = self._ended(snap, current)
         if stepped:  # drawn once per (run, step) however many tabs poll
-            picture = self.ctx.pictures.get(trainer, snap["step"], lambda: progress_picture(trainer, current))
-            out["grid"] = picture
+            picture = self.ctx.pictures.picture(trainer, snap["step"], lambda: progress_picture(trainer, current))
+            out["grid"] = picture.path()  # encoded once per (run, step): Gradio serves the file as it is
         tick = refresh_s(self.ctx.registry.active_runs(), TICK_S)
         if tick != current.tick_s:  # a class on the server: every tab refreshes less often
             current.tick_s = tick
@@ -464,7 +463,7 @@ class Train:
         if stepped:
             last = session.timeline[-1][0] if session.timeline else None
             if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
-                session.keep_frame(snap["step"], png(picture))
+                session.keep_frame(snap["step"], picture.png())
             tl = session.timeline  # read after keep_frame: thinning replaces the deque
             if len(tl) != current.frames:
                 current.frames = len(tl)
@@ -742,6 +741,7 @@ def build(ctx) -> dict:
         component.elem_id = f"train_{name}"  # for browser tests: #train_width input[type=range], ...
     timer = gr.Timer(TICK_S, active=False)
     view = gr.State(None)
+    alert = gr.Textbox(visible=False, elem_id="train_alert")  # a diverged run's warning, from the tick (_warn)
 
     names = list(CONTROL_FIELDS)
     inputs = [controls[n] for n in names]
@@ -750,7 +750,7 @@ def build(ctx) -> dict:
 
     live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
-                    manifold_box, scatter_box, recon_image, manifold_image, scatter_image]
+                    manifold_box, scatter_box, recon_image, manifold_image, scatter_image, alert]
 
     h = Train(ctx)
     parts = {**controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset, "save": save,
@@ -760,7 +760,7 @@ def build(ctx) -> dict:
              "timeline_image": timeline_image, "timeline_caption": timeline_caption, "timer": timer, "view": view,
              "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
              "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes}
+             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "alert": alert}
 
     def named(handler):
         return by_name(handler, parts)
@@ -769,7 +769,10 @@ def build(ctx) -> dict:
     private = dict(api_visibility="private")
     started = start.click(named(h.on_start), set(inputs) | {train_for, minutes}, live_outputs + [cli],
                           show_progress="minimal", **private)
-    timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", concurrency_limit=None, **private)
+    # The tick skips Gradio's queue (a plain POST answered at once: ~15% more training for a class of 24 with
+    # their tabs open, BENCHMARKS.md section 13); gr.Warning cannot reach a page from there, so alert relays it.
+    timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    alert.change(_warn, alert, None, show_progress="hidden", **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
     for button, action in ((pause, lambda s, t: t.pause()), (resume, lambda s, t: t.resume()),
@@ -813,6 +816,12 @@ def build(ctx) -> dict:
             "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "upload": upload, "values_for": values_for,
             "quick_digits": quick_digits, "handlers": h}
+
+
+def _warn(text: str) -> None:
+    """A warning the tick asked for (a diverged run): this event goes through the queue, so the page shows it."""
+    if text:
+        gr.Warning(text)
 
 
 def wire_send_to_explore(ctx, train: dict, explore: dict, interp: dict, tabs) -> None:
