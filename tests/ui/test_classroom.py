@@ -17,6 +17,7 @@ from gan_demo.training.pool import RunPool
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.app import AppContext
 from gan_demo.ui.sessions import Busy
+from gan_demo.ui.tabs.train import Train, status_line
 from tests.ui.test_app_api import LONG_RUN, TINY_RING8, launch, poll_until, pretrained  # noqa: F401 (fixture)
 
 pytest.importorskip("gradio_client")
@@ -45,6 +46,10 @@ def test_two_sessions_ring8_runs_share_a_pool_and_each_pauses_and_stops_alone(ap
     assert ctx.registry.slots_in_use() == pytest.approx(1.0)  # one pool of two tiny runs: one slot
     poll_until(alice, run_a, lambda s: s["step"] > 0, "alice's first steps")
     poll_until(bob, run_b, lambda s: s["step"] > 0, "bob's first steps")
+    tab = Train(ctx)  # the Train tab's status line says the run is pooled
+    assert tab.pooled(a) == tab.pooled(b) == 2
+    assert "pooled: one step with 1 other run ·" in status_line({**a.snapshot(history=False), "state": "running"},
+                                                               run_a, tab.pooled(a))
 
     a.pause()  # what the Train tab's Pause does
     paused = poll_until(alice, run_a, lambda s: s["state"] == "paused", "alice's pause")
@@ -67,7 +72,7 @@ def test_two_sessions_ring8_runs_share_a_pool_and_each_pauses_and_stops_alone(ap
     poll_until(alice, run_a, lambda s: s["step"] > paused["step"], "alice's run to resume")
     assert alice.predict(run_a, api_name="/train_stop")["state"] == "stopped"
     assert bob.predict(run_b, api_name="/train_poll")["state"] == "running"  # untouched by alice's stop
-    assert len(pool) == 1
+    assert len(pool) == 1 and tab.pooled(b) == 1 and "pooled" not in status_line(b.snapshot(history=False), run_b, 1)
 
     ctx.registry.drop(bob.session_hash)  # bob's session expires: his run stops and the pool empties
     assert b.state == "stopped" and not b.running and len(pool) == 0

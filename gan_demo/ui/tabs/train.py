@@ -140,12 +140,16 @@ def eta_words(snap: dict) -> str:
     return text
 
 
-def status_line(snap: dict | None, run_id: str | None = None) -> str:
+def status_line(snap: dict | None, run_id: str | None = None, pooled: int = 0) -> str:
+    """The run's state in one line; pooled: the runs of the pool that steps it (0 or 1: it trains alone)."""
     if snap is None:
         return "No run yet: choose a dataset and settings, then press **Start**."
     parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
     if snap["state"] == "running":
         parts += [f"{snap['steps_per_s']:.1f} steps/s", eta_words(snap)]
+    if pooled > 1 and snap["state"] in ("running", "paused"):
+        others = pooled - 1
+        parts.append(f"pooled: one step with {others:,} other run{'s' if others > 1 else ''}")
     parts.append(f"device **{snap['device']}**")
     if run_id:
         parts.append(f"run id `{run_id}`")
@@ -399,6 +403,12 @@ class Train:
         stepped = snap["step"] != current.step
         return (stepped and now - current.plotted_at >= every) or cls._ended(snap, current) or current.redraw
 
+    def pooled(self, trainer) -> int:
+        """How many runs the pool stepping this run holds (0: it trains alone)."""
+        pools = self.ctx.registry.pools
+        pool = pools.pool_of(trainer) if pools is not None else None
+        return len(pool) if pool is not None else 0
+
     def on_tick(self, current: LiveView | None, request: gr.Request):
         session = self.session_of(request)
         trainer = session.trainer
@@ -423,7 +433,7 @@ class Train:
                             "rt_plot": gr.update(visible=shows_r_t(trainer))})
             if snap["state"] == "diverged":
                 out["alert"] = snap["message"]  # shown as a warning by alert's queued event (see _warn)
-        out["status"] = status_line(snap, session.run_id)
+        out["status"] = status_line(snap, session.run_id, self.pooled(trainer))
         budget = session.budget
         if budget is not None and budget.trainer is trainer and not budget.decided and snap["state"] in TERMINAL:
             budget.finish(trainer)  # stopped while timing its first steps: the steps it took, not the placeholder
