@@ -447,7 +447,8 @@ def build(ctx, train: dict) -> dict:
     inputs = {*a_controls.values(), *b_list}
     start_event = dict(fn=named(h.on_start), inputs=inputs, outputs=live_outputs, show_progress="minimal", **private)
     start.click(**start_event)
-    timer.tick(named(h.on_tick), [view], live_outputs, show_progress="hidden", concurrency_limit=None, **private)
+    # Unqueued, as the Train tab's tick (cheaper per tick under a class: BENCHMARKS.md section 13); no gr.Warning in it
+    timer.tick(named(h.on_tick), [view], live_outputs, show_progress="hidden", queue=False, **private)
     for button, action in ((pause, h.do_pause), (resume, h.do_resume), (stop, h.do_stop), (step, h.do_step)):
         button.click(named(h.act(action)), which, [message, timer], show_progress="hidden", concurrency_limit=None, **private)
     save.click(h.on_save, None, saved, **private)
