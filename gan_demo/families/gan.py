@@ -8,8 +8,8 @@ from torch import nn
 
 from gan_demo.core import distributed
 from gan_demo.families.augment import augment, overfit_sign, parse_policy
-from gan_demo.core.config import (AUGMENT_CHOICES, D_NORMS, LOSSES, MAX_MBSTD_GROUP, MAX_PACK, FamilySpec, RunConfig,
-                                  auto_augment)
+from gan_demo.core.config import (AUGMENT_CHOICES, D_NORMS, LOSSES, MAX_MBSTD_GROUP, MAX_PACK, OWN_IMAGES_R1,
+                                  FamilySpec, RunConfig, auto_augment, own_images)
 from gan_demo.core.faces import Face, Place
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
 from gan_demo.families.losses import PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty
@@ -52,7 +52,8 @@ IMAGE_GAN_STEPS = 4000
 
 def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     """The GAN's own auto values (RunConfig.resolved fills the rest with the shared defaults): ring8's recipe
-    with the nonsaturating loss, the image GAN's channels and steps, and augment="auto" once n_images is known."""
+    with the nonsaturating loss, the image GAN's channels and steps, R1 on a visitor's own images, and
+    augment="auto" once n_images is known."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.kind == "2d":
         if t.loss == "nonsaturating" and d.dataset in FAST_2D:
@@ -66,6 +67,8 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
                                  (t, "steps", IMAGE_GAN_STEPS)):
         if getattr(section, name) is None:
             setattr(section, name, value)
+    if own_images(d.dataset) and t.loss == "nonsaturating" and t.r1_gamma is None:
+        t.r1_gamma = OWN_IMAGES_R1  # so d_norm auto is none, and pack auto is 2 (config.default_pack)
     if t.augment == "auto" and n_images is not None:
         t.augment = auto_augment(n_images)
 

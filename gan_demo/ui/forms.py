@@ -172,6 +172,9 @@ def values_for(preset: dict | None = None) -> dict:
     return values
 
 
+OWN_IMAGES_EXAMPLE = "your-images.zip"  # stands for any folder or zip of a visitor's images (their own defaults)
+
+
 def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -> dict:
     """New values for the auto fields after the dataset, loss or family changed.
 
@@ -179,7 +182,8 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits") for l in LOSSES for f in FAMILY_SPECS]
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits", OWN_IMAGES_EXAMPLE) for l in LOSSES
+             for f in FAMILY_SPECS]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):

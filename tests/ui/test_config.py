@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from gan_demo.core.config import (LEGACY_AUTO, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
-                             section_of, web_settings)
+from gan_demo.core.config import (LEGACY_AUTO, OWN_IMAGES_PACK, OWN_IMAGES_R1, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
+                             own_images, section_of, web_settings)
 from gan_demo.ui.api import _settings_from_json
 from gan_demo.ui.forms import CONTROL_FIELDS, config_from_values, values_for
 
@@ -148,6 +148,46 @@ def test_mbstd_group_is_auto_four_for_grid25s_gan_and_off_elsewhere():
     assert config_from_values({**shown, "mbstd_group": 0}).model.mbstd_group == 0
     assert swap_defaults({"mbstd_group": 4}, "ring8", "nonsaturating") == {"mbstd_group": 0}
     assert swap_defaults({"mbstd_group": 0}, "grid25", "nonsaturating") == {"mbstd_group": 4}
+
+
+def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
+    """A folder or zip of a visitor's own images: R1 0.1, so no BatchNorm in D, and D judging packs of 2
+    (BENCHMARKS.md section 18); the bundled and downloaded sets, other losses and the VAE keep their defaults."""
+    def resolved(dataset, family="gan", **train):
+        return RunConfig(family=family, data=DataConfig(dataset=dataset), train=TrainConfig(**train)).resolved(channels=3)
+
+    def recipe(cfg):
+        return cfg.train.r1_gamma, cfg.model.pack, cfg.model.d_norm, cfg.model.mbstd_group
+
+    assert RunConfig().model.pack is None
+    for own in (str(tmp_path / "faces.zip"), str(tmp_path / "my_photos")):
+        assert recipe(resolved(own)) == (OWN_IMAGES_R1, OWN_IMAGES_PACK, "none", 0), own
+        assert recipe(resolved(own, r1_gamma=0.0)) == (0.0, 0, "batch", 0)  # R1 off by choice: the BatchNorm D
+        assert recipe(resolved(own, loss="hinge")) == (0.0, 0, "batch", 0)  # measured for the nonsaturating loss only
+        assert resolved(own, batch_size=63).model.pack == 0  # no whole packs in 63: off, not an error
+        vae = resolved(own, family="vae")
+        assert vae.train.r1_gamma == 0.0 and vae.model.pack == 0
+        chosen = RunConfig(data=DataConfig(dataset=own), model=ModelConfig(pack=4)).resolved(channels=3)
+        assert chosen.model.pack == 4  # a chosen value stays
+    for bundled in ("digits", "stacked-digits", "mnist", "cifar10", "celeba", "ring8", "grid25"):
+        assert resolved(bundled).model.pack == 0 and resolved(bundled).model.d_norm in ("batch", "none"), bundled
+        assert resolved(bundled).train.r1_gamma == (0.1 if bundled in ("ring8", "grid25") else 0.0), bundled
+    assert own_images(str(tmp_path / "x.zip")) and not own_images("digits") and not own_images("points.csv")
+    # a config.json written before pack existed reads 0; one written since holds its resolved number
+    saved = RunConfig(data=DataConfig(dataset=str(tmp_path / "x.zip"))).resolved(channels=3).to_dict()
+    assert saved["model"]["pack"] == OWN_IMAGES_PACK and RunConfig.from_dict(saved).model.pack == OWN_IMAGES_PACK
+    del saved["model"]["pack"]
+    assert RunConfig.from_dict(saved).model.pack == 0
+    # The Train tab shows the resolved value and keeps it auto; leaving your images for digits moves it back.
+    from gan_demo.ui.tabs.train import swap_defaults
+
+    zip_path = str(tmp_path / "x.zip")
+    shown = values_for({"dataset": zip_path})  # what the tab shows once the zip is uploaded (its server-made id: up1)
+    assert shown["pack"] == OWN_IMAGES_PACK and shown["r1_gamma"] == OWN_IMAGES_R1
+    cfg = config_from_values({**shown, "dataset": "up1"}, uploads={"up1": zip_path})
+    assert cfg.model.pack is None and cfg.train.r1_gamma is None
+    assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1}, "digits", "nonsaturating") == \
+        {"pack": 0, "r1_gamma": 0.0}
 
 
 def test_grid25_checkpoint_from_before_the_auto_group_rebuilds_as_before():

@@ -529,8 +529,8 @@ def test_compare_tab_b_can_add_mbstd_or_packing():
     assert ("mbstd_group", "pack") in b_rows("more") and {"mbstd_group", "pack"} <= set(B_FIELDS)
     a = values_for({"dataset": "ring8"})
     cfg_a, cfg_b = pair_configs(a, {"mbstd_group": "4", "pack": ""})  # textboxes: empty = same as A
-    assert (cfg_a.model.mbstd_group, cfg_b.model.mbstd_group, cfg_b.model.pack) == (None, 4, 0)  # A: auto
-    assert cfg_a.resolved().model.mbstd_group == 0  # off on ring8
+    assert (cfg_a.model.mbstd_group, cfg_b.model.mbstd_group, cfg_b.model.pack) == (None, 4, None)  # auto, as A's
+    assert cfg_a.resolved().model.mbstd_group == 0 and cfg_b.resolved().model.pack == 0  # off on ring8
     _, cfg_b = pair_configs(a, {"pack": "2"})
     assert cfg_b.model.pack == 2
 
