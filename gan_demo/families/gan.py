@@ -258,9 +258,9 @@ class GAN:
         # images before it (as StyleGAN2-ADA and the DiffAugment code do for R1).
         if t.loss == "wgan-gp":
             loss = loss + t.gp_weight * gradient_penalty(self.D_seen, real, fake.detach().to(real.dtype), y,
-                                                         generator=ctx.generator, pack=max(1, self.cfg.model.pack))
+                                                         generator=ctx.generator, pack=max(1, self.cfg.model.pack or 0))
         if t.r1_gamma > 0:  # a packed D: on the packed input (the m samples D judges together)
-            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D_seen, real, y, pack=max(1, self.cfg.model.pack))
+            loss = loss + 0.5 * t.r1_gamma * r1_penalty(self.D_seen, real, y, pack=max(1, self.cfg.model.pack or 0))
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         ctx.sync_grads(self.D)  # no-op in one process

@@ -405,10 +405,10 @@ def build_models(m: ModelConfig) -> tuple[nn.Module, nn.Module]:
     if m.arch == "mlp":
         G = MLPGenerator(m.z_dim, m.data_dim, m.width, m.depth, m.activation, m.n_classes, m.data_scale)
         D = MLPDiscriminator(m.data_dim, m.width, m.depth, m.activation, m.d_norm, m.n_classes, m.data_scale,
-                             m.mbstd_group, m.pack)
+                             m.mbstd_group or 0, m.pack or 0)  # auto (None) is off until resolved
     elif m.arch == "dcgan":
         G = DCGANGenerator(m.z_dim, m.channels, m.img_size, m.ngf, m.n_classes)
-        D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes, m.mbstd_group, m.pack)
+        D = DCGANDiscriminator(m.channels, m.img_size, m.ndf, m.d_norm, m.n_classes, m.mbstd_group or 0, m.pack or 0)
     else:
         raise ValueError(f"arch must be mlp or dcgan (got {m.arch!r}); resolve the config first")
     return G, D
