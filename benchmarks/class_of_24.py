@@ -129,8 +129,8 @@ class TrainTabView:
     fn_index, the timer as its trigger_id and the session hash; the tick's one input, the view's gr.State, is
     kept by the server and sent as null) and reads the session's event stream (GET /gradio_api/queue/data) to
     the event's process_completed message; if not (queue=False), it posts the same body to
-    /gradio_api/run/predict and reads the answer from the reply. Each answer's timer update sets the next interval or stops the ticks (a run
-    that ended); each picture it returns (a gradio FileData with a url, the <img> src) is fetched once.
+    /gradio_api/run/predict and reads the answer from the reply. Each answer's timer update sets the next
+    interval or stops the ticks (a run that ended); each picture it returns (a gradio FileData with a url, the <img> src) is fetched once.
     Shares the visitor's session hash and connection, so the tick shows the run that session started."""
 
     TRAIN_CLI = "train_cli"  # elem_id of an output that only the Train tab's live events have
@@ -213,6 +213,7 @@ class TrainTabView:
                         raise RuntimeError(str(message.get("output")))
                     return message["output"]["data"]
         raise RuntimeError("the tick's event stream ended without its result")
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -548,6 +548,9 @@ def default_mbstd_group(cfg: "RunConfig") -> int:
 
 
 MBSTD_DATASETS = ("grid25",)  # where minibatch stddev is on by default (default_mbstd_group)
+MBSTD_DEFAULT_GROUP = 4
+MAX_PACK = 16  # samples one packed D input may hold
+MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
 # A GAN on a visitor's own images (a folder or a zip, the nonsaturating loss) trains with R1 at this weight, so D
 # has no BatchNorm (d_norm auto), and D judges packs of OWN_IMAGES_PACK. On the bundled digits as a zip, three seeds
 # at one thread and at two, its worst seed beat the BatchNorm D's worst in precision (0.482-0.496 against
@@ -567,9 +570,6 @@ def default_pack(cfg: "RunConfig") -> int:
         return 0
     share = (t.batch_size or 0) // max(t.world_size, 1)
     return OWN_IMAGES_PACK if share and share % OWN_IMAGES_PACK == 0 else 0
-MBSTD_DEFAULT_GROUP = 4
-MAX_PACK = 16  # samples one packed D input may hold
-MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
 
 
 def check_batch_view(check, cfg: "RunConfig") -> None:

@@ -9,9 +9,9 @@ encoding it again). The tabs' refresh interval grows with the number of live run
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-import uuid
 import weakref
 from collections import OrderedDict, deque
 from pathlib import Path
@@ -35,7 +35,7 @@ def refresh_s(live_runs: int, tick_s: float) -> float:
 class LivePicture:
     """A run's picture at one step: the image, its PNG encoded at most once, and a file of it written at most once."""
 
-    def __init__(self, image, files: "PictureFiles | None" = None):
+    def __init__(self, image, files: "PictureFiles"):
         self.image = image
         self._files = files
         self._png: bytes | None = None
@@ -53,8 +53,6 @@ class LivePicture:
         data = self.png()
         with self._lock:
             if self._path is None:
-                if self._files is None:
-                    raise RuntimeError("this picture has no folder for files")
                 self._path = self._files.write(data)
             return self._path
 
@@ -76,7 +74,7 @@ class PictureFiles:
             now = self.clock()
             while self._written and now - self._written[0][0] > self.kept_s:
                 self._written.popleft()[1].unlink(missing_ok=True)
-            path = self._folder / f"{uuid.uuid4().hex}.png"
+            path = self._folder / f"{secrets.token_hex(16)}.png"  # server-made, as every file name here
             self._written.append((now, path))
         path.write_bytes(data)
         return str(path)
@@ -138,4 +136,3 @@ class PictureCache:
 
 def _live_folder() -> Path:
     return temp_dir("live_")  # under the app's temp root, removed at exit
-
