@@ -17,15 +17,20 @@ import threading
 import time
 from collections import deque
 
-from gan_demo.training.run_loop import RunLoop, hand_over
+from gan_demo.training.run_loop import RunLoop, hand_over, process_threads, solo_threads
 from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
 from gan_demo.training.stacked_conv import StackedImageGAN, why_not_stackable
 
-__all__ = ["pool_key", "why_not_poolable", "stack_class", "RunPool", "RunPools", "StackedGAN", "StackedImageGAN",
-           "StackedVAE"]
+__all__ = ["pool_key", "why_not_poolable", "stack_class", "RunPool", "PoolGroup", "RunPools", "StackedGAN",
+           "StackedImageGAN", "StackedVAE"]
 
 MEASURED_STEPS = 8  # stacked steps at one size before a pool's own timing prices its runs (member_seconds)
 IDLE_WAIT_S = 0.05  # while every run of a pool is paused: how often the loop looks for a resume, stop or newcomer
+# On a CPU the runs of one pool_key spread over up to this many pools, each its own thread with its share of the
+# cores: 24 ring8 runs through the app on 2 cores trained 639 class steps/s as two pools of 12 at one intra-op
+# thread each, 443 as one pool at two (BENCHMARKS 19). More pools than cores only add GIL handoffs; beyond 4 is
+# not measured (each pool's Python between its torch calls needs the one interpreter lock).
+MAX_CPU_POOLS = 4
 
 
 def why_not_poolable(trainer) -> str | None:
@@ -82,9 +87,10 @@ class RunPool:
     or changes a setting the pool cannot vary (then `regroup` places it, e.g. RunPools.add). A paused
     run stays in the pool without stepping. The thread ends when the last run has left."""
 
-    def __init__(self, key: tuple, regroup=None):
+    def __init__(self, key: tuple, regroup=None, threads: int | None = None):
         self.key = key
         self.regroup = regroup  # fn(trainer): where a run goes whose pool_key changed (default: train alone)
+        self.threads = threads  # torch's intra-op threads of the pool's thread (None: as torch gives them)
         self.members: list = []  # every run in the pool (stepping or paused)
         self._joining: list = []
         self._lock = threading.Lock()
@@ -123,7 +129,7 @@ class RunPool:
         with self._lock:
             self._joining.append(trainer)
             if self.loop is None or not self.loop.alive:
-                self.loop = RunLoop(self._run, name="gan-pool")
+                self.loop = RunLoop(self._run, name="gan-pool", threads=self.threads)
                 self.loop.start()
         self._wake.set()
 
@@ -278,16 +284,44 @@ def _train_alone(trainer) -> None:
     from gan_demo.training.run_loop import run_solo
 
     with trainer.lock:
-        trainer.loop = RunLoop(lambda: run_solo(trainer), name="gan-trainer")
+        trainer.loop = RunLoop(lambda: run_solo(trainer), name="gan-trainer",
+                               threads=solo_threads(trainer.kind, trainer.device))
         trainer.loop.start()
 
 
-class RunPools:
-    """Every pool of a process, by pool_key: start(trainer) puts a run into the pool that fits it, or
-    starts it alone when it cannot be pooled (the reason is kept in trainer.pool_note)."""
+class PoolGroup:
+    """Every live pool of one pool_key in a process, seen as one: what the app's admission prices (a class's
+    runs of one kind cost as one pool, however many threads step them)."""
 
-    def __init__(self):
-        self.pools: dict[tuple, RunPool] = {}
+    def __init__(self, key: tuple, pools: list[RunPool]):
+        self.key = key
+        self.pools = pools
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.pools)
+
+    def __contains__(self, trainer) -> bool:
+        return any(trainer in p for p in self.pools)
+
+    def member_seconds(self) -> float | None:
+        """A run's share of a stacked step, the least any of its pools measured (None until one has)."""
+        measured = [s for s in (p.member_seconds() for p in self.pools) if s is not None]
+        return min(measured) if measured else None
+
+
+class RunPools:
+    """Every pool of a process, by pool_key: start(trainer) puts a run into a pool that fits it, or starts it
+    alone when it cannot be pooled (the reason is kept in trainer.pool_note).
+
+    On a CPU the runs of one key spread over up to `cpu_pools` pools (default: the cores torch uses, at most
+    MAX_CPU_POOLS), a new run joining the smallest once they all exist; each pool's thread uses
+    cores // cpu_pools intra-op threads (at least one). On a GPU one pool per key. cores: torch's intra-op
+    threads for the process (default: process_threads())."""
+
+    def __init__(self, cpu_pools: int | None = None, cores: int | None = None):
+        self.cores = cores or process_threads()
+        self.cpu_pools = cpu_pools or max(1, min(self.cores, MAX_CPU_POOLS))
+        self.pools: dict[tuple, list[RunPool]] = {}  # pool_key -> its live pools
         self._lock = threading.Lock()
 
     def start(self, trainer, steps: int | None = None) -> None:
@@ -297,27 +331,48 @@ class RunPools:
             trainer.start(steps)
             return
         with self._lock:
-            for stale in [k for k, p in self.pools.items() if not len(p)]:
-                del self.pools[stale]
-            pool = self.pools.setdefault(key, RunPool(key, regroup=self._regroup))
+            self._drop_empty()
+            pools = self.pools.setdefault(key, [])
+            on_cpu = trainer.device.type == "cpu"
+            if len(pools) < (self.cpu_pools if on_cpu else 1):
+                threads = max(1, self.cores // self.cpu_pools) if on_cpu else None
+                pools.append(RunPool(key, regroup=self._regroup, threads=threads))
+            pool = min(pools, key=len)
             pool.add(trainer, steps)
+
+    def _drop_empty(self) -> None:
+        for key in list(self.pools):
+            self.pools[key] = [p for p in self.pools[key] if len(p)]
+            if not self.pools[key]:
+                del self.pools[key]
+
+    def _live(self) -> list[RunPool]:
+        with self._lock:
+            return [p for pools in self.pools.values() for p in pools]
 
     def pool_of(self, trainer) -> RunPool | None:
         """The pool stepping this run (None: it trains alone or has ended)."""
-        with self._lock:
-            pools = list(self.pools.values())
-        return next((p for p in pools if trainer in p), None)
+        return next((p for p in self._live() if trainer in p), None)
 
-    def joining(self, trainer) -> RunPool | None:
-        """The live pool start(trainer) would put this run into (None: it would train alone or start a pool)."""
+    def group_of(self, trainer) -> PoolGroup | None:
+        """Every pool of this run's kind, when it trains in one of them (None: it trains alone or has ended)."""
+        pool = self.pool_of(trainer)
+        return None if pool is None else self._group(pool.key)
+
+    def joining(self, trainer) -> PoolGroup | None:
+        """The live pools start(trainer) would put this run among (None: it would train alone or start them)."""
         key = pool_key(trainer)
+        group = self._group(key) if key is not None else None
+        return group if group is not None and len(group) else None
+
+    def _group(self, key: tuple) -> PoolGroup | None:
         with self._lock:
-            pool = self.pools.get(key) if key is not None else None
-        return pool if pool is not None and len(pool) else None
+            pools = list(self.pools.get(key, ()))
+        return PoolGroup(key, pools) if pools else None
 
     def _regroup(self, trainer) -> None:
         self.start(trainer, trainer.target_steps)
 
     @property
     def running(self) -> int:
-        return sum(len(p) for p in self.pools.values())
+        return sum(len(p) for p in self._live())

@@ -983,6 +983,8 @@ class RayPools:
         host = getattr(run, "_group", None)
         return PoolKind(self._runs, host.placed_by) if host is not None and host.key is not None and run in host else None
 
+    group_of = pool_of  # a kind of pool is already every host of it
+
     def joining(self, run) -> PoolKind | None:
         host = getattr(run, "_group", None)
         if host is None or host.key is None:

@@ -25,7 +25,7 @@ from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast,
 from gan_demo.families import FAMILIES
 from gan_demo.data.image_cache import to_unit
 from gan_demo.training.eta import WINDOW_S as ETA_WINDOW_S, eta_from_marks
-from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo
+from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo, solo_threads
 
 __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", "resolve_device", "native_bf16", "BLOWUP",
            "HANDOVER_S"]
@@ -54,6 +54,11 @@ class StepRecord:
         if values is not None and name in values:
             return values[name]
         raise AttributeError(f"{type(self).__name__} has no series {name!r}")
+
+    def __reduce__(self):
+        # Pickled by its fields: the default would look up __setstate__ through __getattr__ above, an
+        # AttributeError per record (3x the time of a checkpoint's history pulled from a Ray worker).
+        return (type(self), (self.step, self.values, self.seconds, self.bounded))
 
     def finite(self) -> bool:
         """False once training has blown up: a NaN or infinite value, or a bounded one gone astronomical."""
@@ -405,7 +410,8 @@ class Trainer:
         """Train in a background thread until `steps` total steps (default cfg.train.steps)."""
         with self.lock:
             self.prepare_start(steps)
-            self.loop = RunLoop(lambda: run_solo(self), name="gan-trainer")
+            self.loop = RunLoop(lambda: run_solo(self), name="gan-trainer",
+                                threads=solo_threads(self.kind, self.device))
             self.loop.start()
 
     def prepare_start(self, steps: int | None = None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -22,6 +23,11 @@ from gan_demo.ui.long_jobs import JobQueue
 from gan_demo.ui.sessions import SESSION_TIMEOUT_S, SessionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
+# Gradio's queue keeps figures of its last GRADIO_ANALYTICS_MAX_EVENTS events (10,000) and, by default, rebuilds
+# their summary (a pandas table, 2-6 ms of the interpreter) after every queued event, for a monitoring page this
+# app does not use: under a class that is time taken from training. Read when the queue is made (at launch).
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 PRETRAINED = ROOT / "checkpoints"
 RENDER_INTERVAL_S = 0.1  # at most ~10 renders a second across all visitors (BENCHMARKS: training under load)
 MAX_UPLOAD = "50mb"  # uploads (image zips, point CSVs, run zips) larger than this are refused

@@ -1,4 +1,4 @@
-"""The seed-sweep lesson: 16 seeds of two settings trained as two pools, shown as two live 4 x 4 walls with
+"""The seed-sweep lesson: 16 seeds of two settings trained in pools (each setting its own), shown as two live 4 x 4 walls with
 the count of seeds that collapsed under each."""
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ SETTINGS = (("minimax", {"loss": "minimax"}), ("non-saturating", {"loss": "nonsa
 TITLE = "9. Sixteen seeds at once: how often does a GAN collapse?"
 TEXT = f"""\
 **Try it.** Press **Start the sweep**: 16 seeds of the *minimax* loss and 16 of the *non-saturating* loss train
-at once on ring8, each setting's 16 as one pooled step (each pool holds at least one of the server's
-training slots: with the app's default of two the sweep needs an otherwise idle server, and visitors who start
-it together share its two pools).
+at once on ring8, each setting's 16 in pooled steps (a pool per CPU core, each stepping its seeds together; each
+setting holds at least one of the server's training slots: with the app's default of two the sweep needs an
+otherwise idle server, and visitors who start it together share its pools).
 Each small picture is one seed's generator (purple) over the eight modes (green dots); a red frame marks a
 seed that has **collapsed**: it covers fewer than 8 of 8 modes, or puts under {HQ_MIN:.0%} of its samples within
 $3\\sigma$ of a mode (its live quality, measured every 25 steps). The count under each wall is live.
@@ -140,7 +140,9 @@ class SeedWall:
         steps = max(shown_step(t) for t in runs)
         target = runs[0].target_steps
         if live:
-            return f"Training {live} runs as {len(self._session(request).sweep)} pools: step {steps:,} of {target:,}."
+            pools = self.ctx.registry.pools
+            stepped_by = {id(pools.pool_of(t)) for t in runs if t.running} if pools is not None else set()
+            return f"Training {live} runs as {len(stepped_by)} pools: step {steps:,} of {target:,}."
         ended = sorted({t.state for t in runs})
         return f"The sweep has ended ({', '.join(ended)}) at step {steps:,} of {target:,}."
 

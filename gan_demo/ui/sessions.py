@@ -31,7 +31,7 @@ from gan_demo.training.eta import in_words
 from gan_demo.training.compare import LABELS, Comparison
 from gan_demo.core.config import RunConfig
 from gan_demo.evaluation.live_quality import live_quality
-from gan_demo.training.pool import RunPool, RunPools, pool_key
+from gan_demo.training.pool import PoolGroup, RunPools, pool_key
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.limits import StepBudget
 
@@ -200,19 +200,19 @@ class SessionRegistry:
         return len(self._sessions)
 
     # ------------------------------------------------------------------- prices
-    def _member_seconds(self, key: tuple, pool: RunPool | None) -> float:
+    def _member_seconds(self, key: tuple, pool: PoolGroup | None) -> float:
         """One run's share of the pool's stacked step: measured, or estimated from its FLOPs."""
         measured = pool.member_seconds() if pool is not None else None
         if measured is not None:
             return measured
         return self._member_s.get(key, POOL_SLOT_S)
 
-    def _pool_slots(self, pool: RunPool, runs: int) -> float:
+    def _pool_slots(self, pool: PoolGroup, runs: int) -> float:
         return max(1.0, runs * self._member_seconds(pool.key, pool) / POOL_SLOT_S)
 
     def price(self, trainer: Trainer) -> float:
         """The slots this live run holds: one alone, its share of its pool's slots when pooled."""
-        pool = self.pools.pool_of(trainer) if self.pools is not None else None
+        pool = self.pools.group_of(trainer) if self.pools is not None else None  # its kind's pools, priced as one
         if pool is None:
             return 1.0
         runs = max(1, len(pool))

@@ -317,3 +317,42 @@ def test_training_threads_run_below_the_process_priority_so_requests_come_first(
         assert tr.state == "finished"
     assert seen == {0: max(before, min(19, base + TRAINING_NICE)), 1: max(before, min(19, base + TRAINING_NICE))}
     assert nice_here() == before
+
+
+def test_a_class_spreads_over_a_pool_per_core_each_with_one_intra_op_thread():
+    """RunPools on two cores: five runs of one kind spread over two pools (the smallest takes the next run), each
+    pool's thread trains with cores // pools intra-op threads, each run still gives its solo run's numbers, and
+    the group of a run's kind counts all five; a solo 2D run trains with one thread, an image run with the
+    process's count (run_loop.process_threads), each read inside its training thread."""
+    from gan_demo.training import run_loop
+
+    seen = {}
+
+    def record(trainer, rec) -> None:
+        seen.setdefault(trainer.cfg.train.seed, torch.get_num_threads())
+
+    configs = [cfg(seed) for seed in range(5)]
+    runs = [Trainer(c) for c in configs]
+    pools = RunPools(cpu_pools=2, cores=2)
+    for tr in runs:
+        tr.add_callback(record)
+        pools.start(tr, 8)
+    sizes = sorted(len(p) for p in pools.pools[pool_key(runs[0])])
+    assert sizes == [2, 3] and len(pools.group_of(runs[4])) == 5 and len(pools.joining(Trainer(cfg(9)))) == 5
+    assert pools.pool_of(runs[0]) is pools.pool_of(runs[2]) is pools.pool_of(runs[4]) is not pools.pool_of(runs[1])
+    for tr in runs:
+        tr.join(JOIN_S)
+    assert seen == {seed: 1 for seed in range(5)} and pools.running == 0 and pools.group_of(runs[0]) is None
+    for tr, config in zip(runs, configs):
+        assert_same_run(tr, solo(config, 8))
+    assert RunPools(cores=2).cpu_pools == 2 and RunPools(cores=16).cpu_pools == 4 and RunPools(cores=1).cpu_pools == 1
+
+    torch.set_num_threads(2)  # as torch starts on two cores: a 2D run's thread still takes one
+    alone = Trainer(cfg(7))
+    alone.add_callback(record)
+    alone.run(2)
+    image = Trainer(RunConfig(data=DataConfig(dataset="digits", img_size=16), model=ModelConfig(ngf=4, ndf=4, z_dim=4),
+                              train=TrainConfig(batch_size=16, seed=8, device="cpu")))
+    image.add_callback(record)
+    image.run(1)
+    assert seen[7] == 1 and seen[8] == run_loop.process_threads()

@@ -442,3 +442,14 @@ def test_the_eta_is_the_last_minutes_speed_with_a_range(monkeypatch):
     assert high == pytest.approx(remaining / 8, rel=0.01)
     tr.state = "paused"
     assert tr.snapshot()["eta_s"] is None and tr.snapshot()["eta_range_s"] is None
+
+
+def test_a_step_record_pickles_by_its_fields():
+    """A checkpoint pulled from a Ray worker carries the history's records: each pickles as its four fields and
+    comes back equal, its series readable as attributes."""
+    import pickle
+
+    rec = StepRecord(7, {"loss_d": 1.25, "loss_g": float("inf")}, 0.5, ("loss_d",))
+    back = pickle.loads(pickle.dumps([rec, rec], protocol=5))
+    assert back[0] == rec and back[0].loss_d == 1.25 and back[0].bounded == ("loss_d",) and not back[1].finite()
+    assert type(rec).__reduce__(rec)[1] == (7, rec.values, 0.5, ("loss_d",))

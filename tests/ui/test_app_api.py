@@ -99,6 +99,18 @@ def test_api_lists_the_endpoints_and_hides_ui_events(client):
     assert params == ["checkpoint", "seed", "truncation", "label"]
 
 
+def test_the_queue_does_not_summarise_its_events_after_each_one():
+    """Gradio's queue would rebuild a pandas summary of its last 10,000 events after every queued event (for a
+    monitoring page the app does not serve); the app's queue keeps 1,000 and summarises once per 1,000."""
+    import gradio as gr
+
+    with gr.Blocks() as demo:  # gan_demo.ui.app is imported: its queue settings hold for any queue made now
+        gr.Markdown("x")
+    demo.queue()
+    queue = demo._queue
+    assert queue.ANALYTICS_MAX_EVENTS == 1000 and queue.ANAYLTICS_CACHE_FREQUENCY == 1000
+
+
 def test_generate_png_same_seed_same_pixels(client):
     a = client.predict("digits", 7, api_name="/generate")
     again = client.predict(checkpoint="digits", seed=7, api_name="/generate")

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from gan_demo.core.config import DataConfig, RunConfig
-from gan_demo.training.pool import RunPool
+from gan_demo.training.pool import RunPool, RunPools
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.app import AppContext
 from gan_demo.ui.sessions import Busy
@@ -29,6 +29,9 @@ TINY_ALONE = json.dumps({"width": 16, "depth": 2, "batch_size": 32, "d_norm": "b
 @pytest.fixture(scope="module")
 def app(pretrained):  # noqa: F811
     ctx = AppContext.create(device="cpu", pretrained=pretrained)  # the default flags
+    # One pool per kind, so these tests see runs share a stacked step whatever the machine's cores (by default
+    # a class spreads over a pool per core: test_a_class_spread_over_two_pools_is_priced_as_one).
+    ctx.registry.pools = RunPools(cpu_pools=1)
     demo, url = launch(ctx)
     yield ctx, url
     demo.close()
@@ -169,3 +172,26 @@ def test_a_class_of_2d_vaes_trains_as_one_pool(app):
     finally:
         for s in sessions:
             registry.drop(s.session_id)
+
+
+def test_a_class_spread_over_two_pools_is_priced_as_one(app):
+    """On two cores the app's runs of one kind spread over two pools (a thread each, one intra-op thread each),
+    each run's status counting its own pool, and the class is priced as one pool: three tiny runs, one slot."""
+    registry = app[0].registry
+    one_pool = registry.pools
+    registry.pools = RunPools(cpu_pools=2, cores=2)
+    sessions = [registry.get(f"spread-{i}") for i in range(3)]
+    tiny = RunConfig.from_dict({"data": {"dataset": "ring8"}, "model": {"width": 16, "depth": 2},
+                                "train": {"batch_size": 32, "steps": LONG_RUN}})
+    try:
+        runs = [registry.start(s, tiny, "cpu") for s in sessions]
+        pools = [registry.pools.pool_of(t) for t in runs]
+        assert pools[0] is pools[2] and pools[1] is not pools[0] and sorted(map(len, {*pools})) == [1, 2]
+        assert all(p.threads == 1 for p in pools)
+        assert len(registry.pools.group_of(runs[1])) == 3
+        assert registry.slots_in_use() == pytest.approx(1.0)
+        assert [Train(app[0]).pooled(t) for t in runs] == [2, 1, 2]
+    finally:
+        for s in sessions:
+            registry.drop(s.session_id)
+        registry.pools = one_pool

@@ -54,9 +54,9 @@ def test_both_pools_start_advance_count_stop_and_free_their_slots(lesson):
     assert [v.running for v in views] == [True, True], line
     sweep = registry.get("teacher").sweep
     runs = [t for group in sweep.values() for t in group]
-    pools = {id(registry.pools.pool_of(t)) for t in runs}
-    assert len(pools) == 2  # one pool per setting, its four seeds in it
-    assert all(len(registry.pools.pool_of(t)) == len(SEEDS) for t in runs)
+    groups = {tuple(map(id, registry.pools.group_of(t).pools)) for t in runs}
+    assert len(groups) == 2  # each setting's pools apart, its four seeds in them (spread over a pool per core)
+    assert all(len(registry.pools.group_of(t)) == len(SEEDS) for t in runs)
     assert registry.active_runs() == 2 * len(SEEDS)
     assert 0 < registry.slots_in_use() <= registry.max_runs
 
