@@ -20,8 +20,12 @@ from typing import Callable
 from gan_demo.ui.explore_images import png
 from gan_demo.ui.tempdirs import temp_dir
 
-RUNS_AT_FULL_RATE = 6  # up to this many live runs, every tab refreshes at its own pace (the Train tab's TICK_S)
-SLOWEST_TICK_S = 4.0  # the slowest refresh, however many runs train
+# Up to this many live runs, every tab refreshes at its own pace (the Train tab's TICK_S); past it the tabs of a
+# class together send RUNS_AT_FULL_RATE / TICK_S updates a second (5.3), each ~40 ms of the server's interpreter
+# that the training threads wait for: 24 open tabs cost a class 0.69-0.75 of its speed at 8 a second, 0.76-0.79
+# at 5.3 (BENCHMARKS 19).
+RUNS_AT_FULL_RATE = 4
+SLOWEST_TICK_S = 6.0  # the slowest refresh, however many runs train
 RUNS_KEPT = 48  # pictures kept: the latest of this many runs (a class and more; ~0.8 MB each)
 FILES_KEPT_S = 30.0  # a picture's file stays this long after it was written (Gradio copies it at once), then goes
 
