@@ -8,6 +8,8 @@
                                                                # against weights (R, in, out) with baddbmm
     python benchmarks/pool_speed.py bare --runs 24 [--no-r1]   # StackedGAN.train_step in a loop (draws, forward,
                                                                # backward, Adam, EMA; no RunPool), R1 on or off
+    python benchmarks/pool_speed.py bare --runs 24 --split 2 --intra-op 1  # the same runs as 2 stacks, each
+                                                               # stepped by its own thread with 1 intra-op thread
     python benchmarks/pool_speed.py pool --dataset digits --runs 1 4 16 [--img-size 16]
         # digits DCGANs at their defaults: a solo run as the app trains it (bf16 autocast where native) and in fp32,
         # then R fp32 runs in one RunPool (grouped convolutions; bf16 runs train alone), each after a warm-up
@@ -166,9 +168,13 @@ def kernels(runs: int, steps: int) -> dict:
     return {**result, **machine()}
 
 
-def bare(runs: int, steps: int, r1: bool) -> dict:
+def bare(runs: int, steps: int, r1: bool, split: int = 1, intra_op: int | None = None) -> dict:
     """The pool's whole stacked step (StackedGAN.train_step with each run's draws) in a loop, without the
-    RunPool around it: its upper bound. Without R1 the D has no BatchNorm either (d_norm none), as with R1."""
+    RunPool around it: its upper bound. Without R1 the D has no BatchNorm either (d_norm none), as with R1.
+    split: the runs as that many stacks, each stepped `steps` times by a thread of its own (as RunPools spreads a
+    class over a pool per core); intra_op: torch's intra-op threads of each (None: torch's count)."""
+    import threading
+
     from gan_demo.core.config import ModelConfig
     from gan_demo.training.pool import StackedGAN
 
@@ -178,14 +184,26 @@ def bare(runs: int, steps: int, r1: bool) -> dict:
         if not r1:
             cfg.train.r1_gamma = 0.0
     families = [Trainer(cfg).family for cfg in cfgs]
-    stack = StackedGAN(families)
-    for _ in range(10):
-        stack.train_step([stack.draw(f) for f in families])
+    groups = [families[i::split] for i in range(split)]
+    stacks = [(StackedGAN(group), group) for group in groups]
+
+    def loop(stack, group, n: int) -> None:
+        if intra_op:
+            torch.set_num_threads(intra_op)
+        for _ in range(n):
+            stack.train_step([stack.draw(f) for f in group])
+
+    for stack, group in stacks:
+        loop(stack, group, 10)
+    threads = [threading.Thread(target=loop, args=(stack, group, steps)) for stack, group in stacks]
     start = time.perf_counter()
-    for _ in range(steps):
-        stack.train_step([stack.draw(f) for f in families])
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     seconds = time.perf_counter() - start
-    return {"what": "bare", "runs": runs, "r1_gamma": families[0].cfg.train.r1_gamma, "steps": steps,
+    return {"what": "bare", "runs": runs, "split": split, "intra_op": intra_op or torch.get_num_threads(),
+            "r1_gamma": families[0].cfg.train.r1_gamma, "steps": steps,
             "steps_per_s_total": round(runs * steps / seconds, 1), **machine()}
 
 
@@ -197,6 +215,8 @@ def main() -> None:
     parser.add_argument("--vmap", action="store_true", help="pool: the stacked forward through vmap, not baddbmm")
     parser.add_argument("--family", choices=("gan", "vae"), default="gan", help="solo and pool: ring8 GANs or VAEs")
     parser.add_argument("--no-r1", action="store_true", help="bare: without R1 (and without BatchNorm in D)")
+    parser.add_argument("--split", type=int, default=1, help="bare: the runs as this many stacks, a thread each")
+    parser.add_argument("--intra-op", type=int, default=None, help="bare: torch's intra-op threads of each stack's thread")
     parser.add_argument("--dataset", choices=("ring8", "digits"), default="ring8",
                         help="pool: digits DCGANs at their defaults (with the solo runs to compare) instead of ring8")
     parser.add_argument("--img-size", type=int, default=None, help="pool --dataset digits: image side (default 32)")
@@ -220,7 +240,7 @@ def main() -> None:
         elif args.what == "threads":
             print(json.dumps(threads(runs, args.steps or 300, args.family)), flush=True)
         elif args.what == "bare":
-            print(json.dumps(bare(runs, args.steps or 60, not args.no_r1)), flush=True)
+            print(json.dumps(bare(runs, args.steps or 60, not args.no_r1, args.split, args.intra_op)), flush=True)
         else:
             print(json.dumps(kernels(runs, args.steps or 50)), flush=True)
 
