@@ -20,7 +20,7 @@ from gan_demo.core.step_utils import StepInterrupted
 # torch's intra-op threads for a run that trains alone on images (read once, here, in the importing thread: a
 # training thread that sets its own count also changes the count torch gives threads started after it).
 _process_threads = torch.get_num_threads()
-SMALL_OPS_THREADS = 1  # a 2D model's matrices are too small to split: two threads made ring8 2.6x slower (BENCHMARKS 19)
+SMALL_OPS_THREADS = 1  # a 2D model's matrices are too small to split: two threads made ring8 2.8x slower (BENCHMARKS 19)
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 TRAINING_NICE = 5  # a training thread runs this many nice levels below the process (Linux), so requests come first
 
