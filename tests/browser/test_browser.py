@@ -203,8 +203,9 @@ def test_train_ring8_grid_and_plot_change(page):
     click_tab(page, "Train")
     assert selected_tab(page) == "Train"
     screenshot(page, "train_before_start")  # what a class sees first
-    # A small, fast run: ring8 (the default dataset), batch 64, MLP width 16, 3,000 steps.
-    page.locator("#train_steps input").fill("3000")
+    # A small, fast run: ring8 (the default dataset), batch 64, MLP width 16, steps enough to outlast the test
+    # (it is stopped below; at one intra-op thread such a run takes 3,000 steps in a few seconds).
+    page.locator("#train_steps input").fill("100000")
     reveal(page, "batch_size")
     page.locator("#train_batch_size input").fill("64")
     page.get_by_text("Model", exact=True).click()  # open the "Model" accordion to reach the width slider
