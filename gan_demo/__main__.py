@@ -542,9 +542,9 @@ def cmd_bench(args) -> int:
     cfg = config_from_args(args, base)
     steps = getattr(args, "TrainConfig.steps") or DEFAULT_STEPS  # --steps: timed steps
     if args.threads:
-        from gan_demo.training.run_loop import set_process_threads
+        import torch
 
-        set_process_threads(args.threads)  # this thread's and an image run's training thread's
+        torch.set_num_threads(args.threads)
     if args.ablation:
         from gan_demo.evaluation.bench import ablation, format_ablation
 

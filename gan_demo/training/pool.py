@@ -17,7 +17,9 @@ import threading
 import time
 from collections import deque
 
-from gan_demo.training.run_loop import RunLoop, hand_over, process_threads, solo_threads
+import torch
+
+from gan_demo.training.run_loop import RunLoop, hand_over, solo_threads
 from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
 from gan_demo.training.stacked_conv import StackedImageGAN, why_not_stackable
 
@@ -316,10 +318,10 @@ class RunPools:
     On a CPU the runs of one key spread over up to `cpu_pools` pools (default: the cores torch uses, at most
     MAX_CPU_POOLS), a new run joining the smallest once they all exist; each pool's thread uses
     cores // cpu_pools intra-op threads (at least one). On a GPU one pool per key. cores: torch's intra-op
-    threads for the process (default: process_threads())."""
+    threads (default: torch's count in the thread that makes the RunPools)."""
 
     def __init__(self, cpu_pools: int | None = None, cores: int | None = None):
-        self.cores = cores or process_threads()
+        self.cores = cores or torch.get_num_threads()
         self.cpu_pools = cpu_pools or max(1, min(self.cores, MAX_CPU_POOLS))
         self.pools: dict[tuple, list[RunPool]] = {}  # pool_key -> its live pools
         self._lock = threading.Lock()

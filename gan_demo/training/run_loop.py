@@ -17,33 +17,26 @@ import torch
 
 from gan_demo.core.step_utils import StepInterrupted
 
-# torch's intra-op threads for a run that trains alone on images (read once, here, in the importing thread: a
-# training thread that sets its own count also changes the count torch gives threads started after it).
-_process_threads = torch.get_num_threads()
 SMALL_OPS_THREADS = 1  # a 2D model's matrices are too small to split: two threads made ring8 2.8x slower (BENCHMARKS 19)
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 TRAINING_NICE = 5  # a training thread runs this many nice levels below the process (Linux), so requests come first
 
 
-def process_threads() -> int:
-    """The intra-op threads of a run that trains alone on images: torch's count when this module was imported,
-    or what set_process_threads chose since (the bench's --threads)."""
-    return _process_threads
-
-
-def set_process_threads(threads: int) -> None:
-    """Train image runs with `threads` intra-op threads (and use them in the calling thread)."""
-    global _process_threads
-    _process_threads = threads
+def own_threads(threads: int) -> None:
+    """The calling thread computes with `threads` intra-op threads; threads started later still get torch's count
+    (torch.set_num_threads also sets the count every later thread starts with, so a helper puts that back)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    if threads != before:
+        helper = threading.Thread(target=torch.set_num_threads, args=(before,), name="threads-restore")
+        helper.start()
+        helper.join()
 
 
 def solo_threads(kind: str, device) -> int | None:
     """The intra-op threads of one run's training thread: one for a 2D model on a CPU (its ops are too small
-    for two threads to share), the process's count for images, None (torch's choice) on a GPU."""
-    if getattr(device, "type", str(device)) != "cpu":
-        return None
-    return SMALL_OPS_THREADS if kind == "2d" else process_threads()
+    for two threads to share); None (torch's count) for images and on a GPU."""
+    return SMALL_OPS_THREADS if kind == "2d" and getattr(device, "type", str(device)) == "cpu" else None
 
 
 class HandoverLock:
@@ -150,15 +143,14 @@ class RunLoop:
     The thread runs `nice` levels below the process: in a web server on a few cores, a visitor's request
     (a slider's picture, a poll) then preempts training instead of queueing behind a whole stacked step,
     and training still takes every cycle nobody else wants.
-    threads: torch's intra-op threads for this thread's ops (None: as torch gives them; setting them also becomes
-    torch's count for threads started later, so every training thread sets its own)."""
+    threads: torch's intra-op threads for this thread's ops (None: torch's count; see own_threads)."""
 
     def __init__(self, body: Callable[[], None], name: str = "gan-trainer", nice: int = TRAINING_NICE,
                  threads: int | None = None):
         def run() -> None:
             lower_thread_priority(nice)
             if threads:
-                torch.set_num_threads(threads)
+                own_threads(threads)
             body()
 
         self._thread = threading.Thread(target=run, name=name, daemon=True)

@@ -322,10 +322,8 @@ def test_training_threads_run_below_the_process_priority_so_requests_come_first(
 def test_a_class_spreads_over_a_pool_per_core_each_with_one_intra_op_thread():
     """RunPools on two cores: five runs of one kind spread over two pools (the smallest takes the next run), each
     pool's thread trains with cores // pools intra-op threads, each run still gives its solo run's numbers, and
-    the group of a run's kind counts all five; a solo 2D run trains with one thread, an image run with the
-    process's count (run_loop.process_threads), each read inside its training thread."""
-    from gan_demo.training import run_loop
-
+    the group of a run's kind counts all five; a solo 2D run trains with one thread and an image run with torch's
+    count, each read inside its training thread; and no training thread changes the count other threads get."""
     seen = {}
 
     def record(trainer, rec) -> None:
@@ -355,4 +353,8 @@ def test_a_class_spreads_over_a_pool_per_core_each_with_one_intra_op_thread():
                               train=TrainConfig(batch_size=16, seed=8, device="cpu")))
     image.add_callback(record)
     image.run(1)
-    assert seen[7] == 1 and seen[8] == run_loop.process_threads()
+    later = []
+    reader = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    reader.start()
+    reader.join()
+    assert seen[7] == 1 and seen[8] == 2 and later == [2] and torch.get_num_threads() == 2
