@@ -162,8 +162,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _train_seeds(args) -> int:
-    """train --seeds: one run per seed, trained together as one pool (gan_demo.training.pool), each saved as a normal
-    run folder OUT/seed-N, and a summary of each seed's final quality (printed and in OUT/summary.json)."""
+    """train --seeds: one run per seed, trained together in pools (gan_demo.training.pool: a pool per core), each
+    saved as a normal run folder OUT/seed-N, and a summary of each seed's final quality (printed and in OUT/summary.json)."""
     from gan_demo.training.pool import RunPools
     from gan_demo.evaluation.live_quality import live_quality
     from gan_demo.training.trainer import Trainer
@@ -592,7 +592,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="keep the progress picture every N steps (at most 40, thinned evenly) in the run folder's "
                             "timeline.png, to scrub through later (0: none; default 50)")
     train.add_argument("--seeds", default=None, metavar="SEEDS",
-                       help="a seed sweep: train one run per seed (0-15, or 1,4,9) together as one pool, each saved "
+                       help="a seed sweep: train one run per seed (0-15, or 1,4,9) together in pools (a pool per core), each saved "
                             "as OUT/seed-N, plus OUT/summary.json with each seed's final modes covered, "
                             "high-quality share and grid KL (replaces --seed)")
     train.add_argument("--minutes", type=float, default=None, metavar="N",

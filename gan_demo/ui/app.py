@@ -105,7 +105,7 @@ class AppContext:
         from gan_demo.ui.widgets import forget_session_files
 
         dev = resolve_device(device)
-        # Visitors' compatible runs (2D MLP GANs of the same shapes) train as one pooled step.
+        # Visitors' compatible runs (2D MLP GANs of the same shapes) train in pooled steps, a pool per core.
         registry = SessionRegistry(max_runs=max_runs, session_timeout=session_timeout, pools=RunPools())
         catalog = Catalog(pretrained, registry, dev)
         # An expired or closed session takes its files and cached samplers with it.

@@ -100,7 +100,7 @@ class WallView:
 
 
 class SeedWall:
-    """The lesson's handlers: start the session's sweep (two pools through the registry), stop it, and
+    """The lesson's handlers: start the session's sweep (pooled through the registry), stop it, and
     turn its runs into two walls and their counts. Each wall is drawn once per new step of its runs,
     however often it is polled."""
 

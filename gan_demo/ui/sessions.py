@@ -8,8 +8,8 @@ dictionary key only; anything on disk is named by the server-made `Session.token
 
 The budget is `max_runs` slots. A run that trains alone (its own thread: image runs, a comparison's
 runs) holds one slot. Runs that can share a pooled step (gan_demo.training.pool: 2D MLP GANs, or 2D VAEs, of
-the same shapes) train as one pool in one thread, and a pool holds max(1, its step time / POOL_SLOT_S)
-slots, shared equally by its runs: what the pool measured (seconds of a stacked step per run, once
+the same shapes) train in pools (on a CPU a kind's runs spread over a pool per core, each pool one thread),
+and a kind's pools hold max(1, its step time / POOL_SLOT_S) slots together, shared equally by their runs: what the pool measured (seconds of a stacked step per run, once
 it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two
 slots, while every run of a pool still does at least 1 / (max_runs * POOL_SLOT_S) steps/s.
 """
@@ -314,7 +314,7 @@ class SessionRegistry:
     def start_sweep(self, session: Session, groups: dict[str, list[RunConfig]], device, dataset=None) -> dict:
         """Build and start the session's seed sweep: {label: [RunConfig per seed]} -> {label: [Trainer]}.
 
-        Like start(): the runs of one setting train as one pool (runs that cannot be pooled hold a slot
+        Like start(): the runs of one setting train in pools (runs that cannot be pooled hold a slot
         each), priced by what their pools grow by and reserved at once, or refused (Busy) when they do not
         fit; the session's previous run, comparison and sweep are stopped first. dataset: one copy the
         runs share (each samples it with its own seeded generator).
