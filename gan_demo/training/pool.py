@@ -19,7 +19,7 @@ from collections import deque
 
 import torch
 
-from gan_demo.training.run_loop import RunLoop, hand_over, solo_threads
+from gan_demo.training.run_loop import RunLoop, hand_over, solo_loop
 from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
 from gan_demo.training.stacked_conv import StackedImageGAN, why_not_stackable
 
@@ -283,11 +283,8 @@ class RunPool:
 
 def _train_alone(trainer) -> None:
     """A run that left its pool for a setting it cannot share goes on in its own thread."""
-    from gan_demo.training.run_loop import run_solo
-
     with trainer.lock:
-        trainer.loop = RunLoop(lambda: run_solo(trainer), name="gan-trainer",
-                               threads=solo_threads(trainer.kind, trainer.device))
+        trainer.loop = solo_loop(trainer)
         trainer.loop.start()
 
 

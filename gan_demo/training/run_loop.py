@@ -33,10 +33,6 @@ def own_threads(threads: int) -> None:
         helper.join()
 
 
-def solo_threads(kind: str, device) -> int | None:
-    """The intra-op threads of one run's training thread: one for a 2D model on a CPU (its ops are too small
-    for two threads to share); None (torch's count) for images and on a GPU."""
-    return SMALL_OPS_THREADS if kind == "2d" and getattr(device, "type", str(device)) == "cpu" else None
 
 
 class HandoverLock:
@@ -168,6 +164,17 @@ class RunLoop:
     def is_current(self) -> bool:
         """Whether the caller runs in this loop's thread."""
         return threading.current_thread() is self._thread
+
+
+def solo_threads(kind: str, device) -> int | None:
+    """The intra-op threads of one run's training thread: one for a 2D model on a CPU (its ops are too small
+    for two threads to share); None (torch's count) for images and on a GPU."""
+    return SMALL_OPS_THREADS if kind == "2d" and getattr(device, "type", str(device)) == "cpu" else None
+
+
+def solo_loop(run) -> RunLoop:
+    """The (unstarted) thread that trains one run alone: run_solo with the run's own intra-op threads."""
+    return RunLoop(lambda: run_solo(run), name="gan-trainer", threads=solo_threads(run.kind, run.device))
 
 
 def run_solo(run) -> None:

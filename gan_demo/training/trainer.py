@@ -25,7 +25,7 @@ from gan_demo.core.step_utils import (BLOWUP, StepContext, all_finite, autocast,
 from gan_demo.families import FAMILIES
 from gan_demo.data.image_cache import to_unit
 from gan_demo.training.eta import WINDOW_S as ETA_WINDOW_S, eta_from_marks
-from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, run_solo, solo_threads
+from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, solo_loop
 
 __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", "resolve_device", "native_bf16", "BLOWUP",
            "HANDOVER_S"]
@@ -410,8 +410,7 @@ class Trainer:
         """Train in a background thread until `steps` total steps (default cfg.train.steps)."""
         with self.lock:
             self.prepare_start(steps)
-            self.loop = RunLoop(lambda: run_solo(self), name="gan-trainer",
-                                threads=solo_threads(self.kind, self.device))
+            self.loop = solo_loop(self)
             self.loop.start()
 
     def prepare_start(self, steps: int | None = None) -> None:

@@ -141,7 +141,8 @@ class SeedWall:
         target = runs[0].target_steps
         if live:
             pools = self.ctx.registry.pools
-            stepped_by = {id(pools.pool_of(t)) for t in runs if t.running} if pools is not None else set()
+            stepping = map(pools.pool_of, runs) if pools is not None else ()
+            stepped_by = {id(pool) for pool in stepping if pool is not None}
             return f"Training {live} runs as {len(stepped_by)} pools: step {steps:,} of {target:,}."
         ended = sorted({t.state for t in runs})
         return f"The sweep has ended ({', '.join(ended)}) at step {steps:,} of {target:,}."
