@@ -25,11 +25,14 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _plain_mlp(module: torch.nn.Module) -> bool:
-    """An unconditional MLPGenerator, MLPDiscriminator or MLPEncoder without normalisation: _mlp_forward runs it."""
+    """An unconditional MLPGenerator, MLPDiscriminator or MLPEncoder without normalisation, and a discriminator
+    without minibatch stddev or packing: _mlp_forward runs it (the others go through vmap)."""
     from gan_demo.families.nets import MLPDiscriminator, MLPGenerator
     from gan_demo.families.vae import MLPEncoder
 
     if not isinstance(module, (MLPGenerator, MLPDiscriminator, MLPEncoder)) or module.n_classes:
+        return False
+    if getattr(module, "mbstd_group", 0) or getattr(module, "pack", 0):
         return False
     layers = module.net if isinstance(module, MLPGenerator) else module.features
     return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
@@ -208,6 +211,7 @@ class StackedGAN:
         self.adam_D = _StackedAdam(self.D, [f.opt_D for f in families], [f.D for f in families])
         t = families[0].cfg.train
         self.loss, self.n_critic, self.r1 = t.loss, t.n_critic, t.r1_gamma > 0
+        self.pack = max(1, families[0].cfg.model.pack or 0)  # a packed D's penalties are per pack (losses._packed)
         self.device = families[0].ctx.device
         self._d_loss = _per_run(partial(d_loss, self.loss), self.single_row)
         self._g_loss = _per_run(partial(g_loss, self.loss), self.single_row)
@@ -230,9 +234,9 @@ class StackedGAN:
             real, _ = ctx.draw(ctx.batch_size)
             z = ctx.noise(ctx.batch_size)
             alpha = None
-            if t.loss == "wgan-gp":
-                alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=ctx.generator,
-                                   device=real.device, dtype=real.dtype)
+            if t.loss == "wgan-gp":  # as losses.gradient_penalty draws it: one mixing weight a pack
+                alpha = torch.rand((real.shape[0] // self.pack,) + (1,) * (real.dim() - 1), generator=ctx.generator,
+                                   device=real.device, dtype=real.dtype).repeat_interleave(self.pack, dim=0)
             d.append((real, z, alpha))
         return {"d": d, "z_g": ctx.noise(ctx.batch_size)}
 
@@ -253,10 +257,11 @@ class StackedGAN:
         return torch.tensor(values, dtype=torch.float32, device=self.device)
 
     def _input_grad(self, x: torch.Tensor) -> torch.Tensor:
-        """losses._input_grad for every run: d sum D(x) / dx, kept in the graph. (R, B, ...) -> (R, B, n)."""
+        """losses._input_grad for every run, one row per input D judges (losses._packed): d sum D(x) / dx, kept
+        in the graph. (R, B, ...) -> (R, B / pack, pack * n)."""
         x = x.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
-        return grad.float().flatten(2)
+        return grad.float().reshape(x.shape[0], x.shape[1] // self.pack, -1)
 
     def _d_update(self, real, z, alphas) -> dict:
         fams = self.families

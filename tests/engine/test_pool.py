@@ -96,6 +96,22 @@ def test_the_vmap_path_matches_too(monkeypatch):
     assert_same_run(runs[1], solo(cfg(1, "wgan-gp", 0.1), 8))
 
 
+@pytest.mark.parametrize("model, loss, r1_gamma", [(dict(mbstd_group=4), "nonsaturating", 0.1),
+                                                   (dict(pack=2), "nonsaturating", 0.1), (dict(pack=2), "wgan-gp", 0.0)],
+                         ids=["mbstd-r1", "pack-r1", "pack-gp"])
+def test_a_d_that_sees_several_samples_pools_too(model, loss, r1_gamma):
+    """Minibatch stddev and packing (issue 19's D options) in a pool of three: each run its solo run's numbers
+    (they once failed in a pool: the baddbmm path ran D without them); a packed D's penalties are per pack."""
+    def config(seed):
+        c = cfg(seed, loss, r1_gamma)
+        c.model = ModelConfig(width=32, depth=2, d_norm="none", **model)
+        return c
+
+    runs = pooled([config(seed) for seed in range(3)], steps=8)
+    assert [tr.state for tr in runs] == ["finished"] * 3, [tr.message for tr in runs]
+    assert_same_run(runs[2], solo(config(2), 8))
+
+
 def test_runs_join_and_leave_at_any_step():
     first = [Trainer(cfg(seed)) for seed in range(2)]
     pool = RunPool(pool_key(first[0]))
