@@ -38,27 +38,49 @@ def _plain_mlp(module: torch.nn.Module) -> bool:
     return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
 
 
-def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor):
+def _slope_mask(layer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor | None:
+    """A ReLU's or LeakyReLU's slope at h as a constant tensor (no gradient), or None for other activations."""
+    if isinstance(layer, torch.nn.ReLU):
+        return (h > 0).to(h.dtype)
+    if isinstance(layer, torch.nn.LeakyReLU):
+        return torch.where(h > 0, 1.0, layer.negative_slope).to(h.dtype)
+    return None
+
+
+def _activate(layer: torch.nn.Module, h: torch.Tensor, constant_slopes: bool) -> torch.Tensor:
+    """layer(h); with constant_slopes a (leaky) ReLU as h times its slope mask, the same numbers (up to the sign
+    of a zero). Its second derivative is zero, but autograd's double backward of relu still sends zero tensors
+    back through the whole forward graph (two big matmuls a layer); a mask without a gradient cuts that path, so
+    a gradient penalty's backward (R1, WGAN-GP) skips it. Other activations have real second derivatives: as they are."""
+    mask = _slope_mask(layer, h) if constant_slopes else None
+    return layer(h) if mask is None else h * mask
+
+
+def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor, constant_slopes: bool = False):
     """base's forward (models.MLPGenerator / MLPDiscriminator, vae.MLPEncoder) for R runs at once: each Linear
-    as one baddbmm over the stacked weights (R, out, in), activations as they are. (R, B, in) -> (R, B, out);
-    the encoder's -> (mu, logvar), each (R, B, z_dim)."""
+    as one baddbmm over the stacked weights (R, out, in), activations as they are (constant_slopes: _activate).
+    (R, B, in) -> (R, B, out); the encoder's -> (mu, logvar), each (R, B, z_dim)."""
     from gan_demo.families.nets import MLPGenerator
     from gan_demo.families.vae import MLPEncoder
 
     def linear(prefix: str, h: torch.Tensor) -> torch.Tensor:
         w, b = params[prefix + "weight"], params.get(prefix + "bias")
+        if w.shape[1] == 1:  # one output (D's logit): a product and a sum; bmm's backward with an inner size of 1 is slow
+            out = (h * w).sum(dim=2, keepdim=True)
+            return out if b is None else out + b.unsqueeze(1)
         if b is None:
             return torch.bmm(h, w.transpose(1, 2))
         return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
+    def layers(prefix: str, modules: torch.nn.Sequential, h: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(modules):
+            h = linear(f"{prefix}.{i}.", h) if isinstance(layer, torch.nn.Linear) else _activate(layer, h, constant_slopes)
+        return h
+
     if isinstance(base, MLPGenerator):
-        h = x.reshape(x.shape[0], x.shape[1], base.z_dim)
-        for i, layer in enumerate(base.net):
-            h = linear(f"net.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
+        h = layers("net", base.net, x.reshape(x.shape[0], x.shape[1], base.z_dim))
         return h * base.data_scale
-    h = x.reshape(x.shape[0], x.shape[1], -1) / base.data_scale
-    for i, layer in enumerate(base.features):
-        h = linear(f"features.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
+    h = layers("features", base.features, x.reshape(x.shape[0], x.shape[1], -1) / base.data_scale)
     if isinstance(base, MLPEncoder):
         mu, logvar = linear("out.", h).chunk(2, dim=2)  # (R, B, 2 z_dim) -> 2 x (R, B, z_dim)
         return mu, logvar
@@ -85,11 +107,12 @@ class _StackedNet:
         self.vmapped = vmap(partial(functional_call, self.base))
         self.mlp = self.fast_mlp and _plain_mlp(self.base)
 
-    def __call__(self, x: torch.Tensor, detached: bool = False):
-        """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights."""
+    def __call__(self, x: torch.Tensor, detached: bool = False, constant_slopes: bool = False):
+        """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights.
+        constant_slopes: for a forward whose input gradient gets a gradient (plain MLPs only; see _activate)."""
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
         if self.mlp:
-            return _mlp_forward(self.base, params, x)
+            return _mlp_forward(self.base, params, x, constant_slopes)
         return self.vmapped(params, (x,))
 
     def grads(self) -> list[torch.Tensor]:
@@ -146,14 +169,22 @@ class _StackedAdam:
         bc2_sqrt = torch.tensor([(1 - self.beta2 ** s) ** 0.5 for s in self.steps], dtype=torch.float32)
         device = self.net.params[self.net.names[0]].device
         neg_step_size, bc2_sqrt = neg_step_size.to(device), bc2_sqrt.to(device)
-        for name in self.net.names:
-            param, grad = self.net.params[name], self.net.params[name].grad
-            m, v = self.exp_avg[name], self.exp_avg_sq[name]
-            view = shape + (1,) * (param.dim() - 1)
-            m.lerp_(grad, 1 - self.beta1)
-            v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-            denom = (v.sqrt() / bc2_sqrt.view(view)).add_(self.eps)
-            param.add_(neg_step_size.view(view) * m / denom)  # addcdiv's order: (value * m) / denom
+        # Each parameter's update as torch.optim.Adam's single-tensor one, op for op (the same numbers), through
+        # torch's foreach ops: one call a stage for all the parameters instead of one per parameter.
+        params = [self.net.params[name] for name in self.net.names]
+        grads = [p.grad for p in params]
+        ms = [self.exp_avg[name] for name in self.net.names]
+        vs = [self.exp_avg_sq[name] for name in self.net.names]
+        views = [shape + (1,) * (p.dim() - 1) for p in params]  # per-run scalars broadcast over a run's tensor
+        torch._foreach_lerp_(ms, grads, 1 - self.beta1)
+        torch._foreach_mul_(vs, self.beta2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - self.beta2)
+        denoms = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denoms, [bc2_sqrt.view(view) for view in views])
+        torch._foreach_add_(denoms, self.eps)
+        updates = torch._foreach_mul(ms, [neg_step_size.view(view) for view in views])
+        torch._foreach_div_(updates, denoms)  # addcdiv's order: (value * m) / denom
+        torch._foreach_add_(params, updates)
 
     @staticmethod
     def release(optimizers, modules) -> None:
@@ -256,18 +287,28 @@ class StackedGAN:
     def _per_run(self, values: list[float]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=self.device)
 
-    def _input_grad(self, x: torch.Tensor) -> torch.Tensor:
+    def _input_grad(self, x: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         """losses._input_grad for every run, one row per input D judges (losses._packed): d sum D(x) / dx, kept
-        in the graph. (R, B, ...) -> (R, B / pack, pack * n)."""
-        x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
+        in the graph. (R, B, ...) -> (R, B / pack, pack * n). logits: D's output on x (a leaf that requires its
+        gradient, from _judge_for_penalty), so that forward is not run again."""
+        if logits is None:
+            x, logits = self._judge_for_penalty(x)
+        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
         return grad.float().reshape(x.shape[0], x.shape[1] // self.pack, -1)
+
+    def _judge_for_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x as a leaf that requires its gradient, D's logits on it) for a gradient penalty on x (constant slopes)."""
+        x = x.detach().requires_grad_(True)
+        return x, self.D(x, constant_slopes=True).float()
 
     def _d_update(self, real, z, alphas) -> dict:
         fams = self.families
         with torch.no_grad():
             fake = self.G(z, detached=True)
-        real_logits = self.D(real).float()
+        if self.r1:  # one forward on the real batch serves the loss and R1 (the solo step runs two: same numbers)
+            real, real_logits = self._judge_for_penalty(real)
+        else:
+            real_logits = self.D(real).float()
         fake_logits = self.D(fake.detach()).float()
         loss = self._d_loss(real_logits, fake_logits)  # (R,)
         if self.loss == "wgan-gp":
@@ -277,10 +318,11 @@ class StackedGAN:
             gp = (torch.sqrt(grad.pow(2).sum(dim=2) + 1e-12) - 1.0).pow(2).mean(dim=1)
             loss = loss + self._per_run([f.cfg.train.gp_weight for f in fams]) * gp
         if self.r1:
-            r1 = self._input_grad(real).pow(2).sum(dim=2).mean(dim=1)
+            r1 = self._input_grad(real, real_logits).pow(2).sum(dim=2).mean(dim=1)
             loss = loss + self._per_run([0.5 * f.cfg.train.r1_gamma for f in fams]) * r1
         self.D.zero_grad()
-        loss.sum().backward()  # runs are independent: each run's weights get its own loss's gradient
+        # runs are independent: each run's weights get its own loss's gradient (and R1's real leaf none)
+        torch.autograd.backward(loss.sum(), inputs=list(self.D.params.values()))
         gnorm = _grad_norms(self.D.grads())
         self.adam_D.step([f.cfg.train.lr_d * lr_factor(f.step, f.cfg.train.steps, f.cfg.train.lr_decay) for f in fams])
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
