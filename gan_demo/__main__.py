@@ -409,12 +409,13 @@ def _timeline_recorder(args, trainer, resumed_from: Path | None = None):
 
 
 def _save_timeline(recorder, trainer, run_dir: Path, final: bool = True) -> None:
-    """The recorded frames into run_dir/timeline.png; the final save adds the run's last step."""
+    """The recorded frames into run_dir/timeline.png; the final save adds the run's last step (and packs the file
+    small; a periodic save, which the next one replaces, packs it fast)."""
     if recorder is None or not recorder.timeline.steps:
         return
     from gan_demo.render.timeline import save_timeline
 
-    save_timeline(run_dir, recorder.finish(trainer) if final else recorder.timeline)
+    save_timeline(run_dir, recorder.finish(trainer) if final else recorder.timeline, fast=not final)
 
 
 def _write_preview(trainer, path: Path) -> None:

@@ -95,8 +95,10 @@ class TimelineRecorder:
         self.stride *= 2
 
 
-def save_timeline(run_dir: str | Path, timeline: Timeline) -> Path:
-    """Write run_dir/timeline.png: the frames stacked top to bottom, their steps in a PNG text chunk."""
+def save_timeline(run_dir: str | Path, timeline: Timeline, fast: bool = False) -> Path:
+    """Write run_dir/timeline.png: the frames stacked top to bottom, their steps in a PNG text chunk.
+    fast: for a save a later one replaces (a run's periodic saves, in its training thread): light compression,
+    ~7x faster than the smallest file's search (65 against 470 ms for 40 frames of 256 px), 1.5x the bytes."""
     if not timeline.frames:
         raise ValueError("an empty timeline is not saved")
     first = timeline.frames[0]
@@ -110,12 +112,13 @@ def save_timeline(run_dir: str | Path, timeline: Timeline) -> Path:
     info.add_text(TIMELINE_KEY, json.dumps({"steps": [int(s) for s in timeline.steps], "frame_height": first.height,
                                             "mode": mode}))
     buf = io.BytesIO()
+    packing = {"compress_level": 1} if fast else {"optimize": True}
     if mode == "L":  # 16 grey levels in 4 bits: a third of the bytes, and early noisy frames compress poorly
         strip = strip.point(lambda v: (v * 15 + 127) // 255).convert("P")
         strip.putpalette([level * 17 for level in range(16) for _ in range(3)])
-        strip.save(buf, format="PNG", optimize=True, bits=4, pnginfo=info)
+        strip.save(buf, format="PNG", bits=4, pnginfo=info, **packing)
     else:
-        strip.save(buf, format="PNG", optimize=True, pnginfo=info)
+        strip.save(buf, format="PNG", pnginfo=info, **packing)
     path = Path(run_dir) / TIMELINE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda f: f.write(buf.getvalue()))

@@ -57,10 +57,11 @@ def test_recorder_as_callback_keeps_every_stride_and_the_last_step():
     assert rec.timeline.frames[0].mode == "L" and rec.timeline.frames[0].size == (10 * 6 + 2, 3 * 6 + 2)  # 30 of 40
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["final", "periodic"])
 @pytest.mark.parametrize("mode", ["L", "RGB"])
-def test_strip_round_trip(tmp_path, mode):
+def test_strip_round_trip(tmp_path, mode, fast):
     frames = [frame(v, mode=mode) for v in (0, 100, 255)]
-    save_timeline(tmp_path, Timeline([0, 50, 100], frames))
+    save_timeline(tmp_path, Timeline([0, 50, 100], frames), fast=fast)
     back = read_timeline(tmp_path)
     assert back.steps == [0, 50, 100] and len(back.frames) == 3
     for a, b in zip(frames, back.frames):
