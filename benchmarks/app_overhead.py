@@ -11,8 +11,6 @@ Three ways to train one ring8 run at its defaults (batch 256, width 128, R1), in
   app     `engine` through the app's session registry, with a poller doing what an open Train tab does at
           its rate (0.75 s): snapshot(), the progress picture once per new step (the app's PictureCache),
           the timeline frame, the curves' rows
---variants old new: each mode also with the pool's losses through vmap for a pool of one too (old, as before
-StackedGAN.single_row) and without (new), in the same turns.
 Prints one JSON line per measurement, with the load; with --profile the top costs of that mode's training
 thread (cProfile, by own time and cumulative).
 """
@@ -149,15 +147,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="each mode this many times, in turns")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--profile", choices=list(MODES), default=None, help="cProfile this mode's training thread")
-    parser.add_argument("--variants", nargs="+", default=["new"], choices=["old", "new"])
     args = parser.parse_args()
-    from gan_demo.training.pool import StackedGAN
 
     speeds: dict[str, list[float]] = {}
     for r in range(args.rounds):
-        for mode, variant in [(m, v) for m in args.modes for v in args.variants]:
-            StackedGAN.single_row = variant == "new"
-            name = mode if args.variants == ["new"] else f"{mode}_{variant}"
+        for mode in args.modes:
+            name = mode
             profile = cProfile.Profile() if args.profile == mode and r == args.rounds - 1 else None
             before = load()
             speed = MODES[mode](args.steps, profile)
@@ -168,10 +163,8 @@ def main() -> None:
             if profile is not None:
                 print(top(profile), file=sys.stderr, flush=True)
     best = {m: round(max(v), 1) for m, v in speeds.items() if v}
-    for variant in ("", "_old", "_new"):
-        if "bare" + variant in best:
-            best.update({f"{m}{variant}_vs_bare{variant}": round(best[m + variant] / best["bare" + variant], 2)
-                         for m in ("engine", "app") if m + variant in best})
+    if "bare" in best:
+        best.update({f"{m}_vs_bare": round(best[m] / best["bare"], 2) for m in ("engine", "app") if m in best})
     print(json.dumps({"best_steps_per_s": best, "load": load()}), flush=True)
 
 

@@ -85,13 +85,14 @@ def overfit_sign(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor
     (targets 1 and 0). A WGAN critic has no such point (adding a constant changes nothing), so for
     wgan-gp the midpoint of this batch's mean real and mean generated scores stands in: r_t then says
     how cleanly D separates the two. Near +1: D is sure every real image is real, i.e. it memorises;
-    ADA keeps it near 0.6 by augmenting more.
+    ADA keeps it near 0.6 by augmenting more. The batch is the last axis: (R, B) logits (R runs of a pool)
+    give one r_t per run.
     """
     real = real_logits.detach().float()
     if kind == "lsgan":
         threshold = 0.5
     elif kind == "wgan-gp":
-        threshold = 0.5 * (real.mean() + fake_logits.detach().float().mean())
+        threshold = 0.5 * (real.mean(-1, keepdim=True) + fake_logits.detach().float().mean(-1, keepdim=True))
     else:
         threshold = 0.0
-    return torch.sign(real - threshold).mean()
+    return torch.sign(real - threshold).mean(-1)

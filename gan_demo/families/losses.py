@@ -62,17 +62,18 @@ def d_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> t
     hinge:                  relu(1 - r) + relu(1 + f)
     lsgan:                  0.5 (r - 1)^2 + 0.5 f^2
     wgan-gp:                f - r   (add gp_weight * gradient_penalty(...) outside)
-    Each term is a mean over its own batch, so real and fake batches may differ in size.
+    Each term is a mean over its own batch, so real and fake batches may differ in size. The batch is the last
+    axis: (B,) logits give a scalar, (R, B) logits (R runs of a pool) one loss per run.
     """
     _check_kind(kind)
     r, f = real_logits.float(), fake_logits.float()
     if kind in ("nonsaturating", "minimax"):
-        return F.softplus(-r).mean() + F.softplus(f).mean()
+        return F.softplus(-r).mean(-1) + F.softplus(f).mean(-1)
     if kind == "hinge":
-        return F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+        return F.relu(1.0 - r).mean(-1) + F.relu(1.0 + f).mean(-1)
     if kind == "lsgan":
-        return 0.5 * (r - 1.0).pow(2).mean() + 0.5 * f.pow(2).mean()
-    return f.mean() - r.mean()  # wgan-gp
+        return 0.5 * (r - 1.0).pow(2).mean(-1) + 0.5 * f.pow(2).mean(-1)
+    return f.mean(-1) - r.mean(-1)  # wgan-gp
 
 
 def g_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -83,16 +84,17 @@ def g_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
     hinge:         -f
     lsgan:         0.5 (f - 1)^2
     wgan-gp:       -f
+    A mean over the batch, the last axis (as d_loss).
     """
     _check_kind(kind)
     f = fake_logits.float()
     if kind == "nonsaturating":
-        return F.softplus(-f).mean()
+        return F.softplus(-f).mean(-1)
     if kind == "minimax":
-        return -F.softplus(f).mean()
+        return -F.softplus(f).mean(-1)
     if kind == "lsgan":
-        return 0.5 * (f - 1.0).pow(2).mean()
-    return -f.mean()  # hinge, wgan-gp
+        return 0.5 * (f - 1.0).pow(2).mean(-1)
+    return -f.mean(-1)  # hinge, wgan-gp
 
 
 def _input_grad(D: Callable, x: torch.Tensor, y) -> torch.Tensor:
@@ -154,8 +156,8 @@ def d_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:
 
 
 def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
-    """What to show as "D(x)" (detached scalar): the batch mean of d_prob."""
-    return d_prob(kind, logits.detach().float()).mean()
+    """What to show as "D(x)" (detached scalar): the batch mean of d_prob (the batch the last axis, as d_loss)."""
+    return d_prob(kind, logits.detach().float()).mean(-1)
 
 
 def display_prob(kind: str, logits: torch.Tensor) -> torch.Tensor:

@@ -197,20 +197,6 @@ class _StackedAdam:
                     opt.state[p] = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
-def _per_run(fn, single_row: bool = True):
-    """fn (a loss or score of one run's logits) for every run: vmap over the runs' axis, or for a pool of one
-    (single_row) fn on its one row, unsqueezed: the same numbers without vmap's per-call cost, which was
-    most of what a solo pooled step spent outside its kernels (benchmarks/app_overhead.py)."""
-    batched = vmap(fn)
-
-    def call(*tensors: torch.Tensor) -> torch.Tensor:
-        if single_row and tensors[0].shape[0] == 1:
-            return fn(*(t[0] for t in tensors)).unsqueeze(0)
-        return batched(*tensors)
-
-    return call
-
-
 def _grad_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     """engine.grad_norm of each run: (R,)."""
     per_tensor = torch.stack([torch.linalg.vector_norm(g.float().flatten(1), dim=1) for g in grads], dim=1)
@@ -222,8 +208,6 @@ class StackedGAN:
 
     Each run's data, noise and penalty draws come from its own StepContext in the order its solo step
     draws them, so a run's numbers match its solo run's to float tolerance (tests/test_pool.py)."""
-
-    single_row = True  # a pool of one computes its losses without vmap (the benchmark switches it off to compare)
 
     @staticmethod
     def shared_settings(cfg) -> tuple:
@@ -244,10 +228,11 @@ class StackedGAN:
         self.loss, self.n_critic, self.r1 = t.loss, t.n_critic, t.r1_gamma > 0
         self.pack = max(1, families[0].cfg.model.pack or 0)  # a packed D's penalties are per pack (losses._packed)
         self.device = families[0].ctx.device
-        self._d_loss = _per_run(partial(d_loss, self.loss), self.single_row)
-        self._g_loss = _per_run(partial(g_loss, self.loss), self.single_row)
-        self._overfit_sign = _per_run(partial(overfit_sign, self.loss), self.single_row)
-        self._d_score = _per_run(partial(d_score, self.loss), self.single_row)  # built once, not every step
+        # The losses and scores reduce over the batch, the last axis: (R, B) logits give one value per run.
+        self._d_loss = partial(d_loss, self.loss)
+        self._g_loss = partial(g_loss, self.loss)
+        self._overfit_sign = partial(overfit_sign, self.loss)
+        self._d_score = partial(d_score, self.loss)
 
     def release(self) -> None:
         """The families own their weights and optimizer moments again (before the stack is dropped)."""
