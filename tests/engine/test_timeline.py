@@ -106,3 +106,25 @@ def test_cli_writes_the_timeline_and_resume_continues_it(tmp_path, capsys):
                  "--device", "cpu"]) == 0
     assert not (none / tl.TIMELINE_FILE).exists()
     capsys.readouterr()
+
+
+def test_a_2d_frame_draws_its_real_points_once_per_dataset():
+    """A 2D run's frame: the same pixels as points_image over its real data, the backdrop drawn once for the
+    dataset (a seed sweep's runs share it) and dropped with it."""
+    import gc
+
+    from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from gan_demo.render import viz
+    from gan_demo.training.trainer import Trainer
+
+    trainer = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
+                                train=TrainConfig(steps=2, device="cpu")))
+    real = trainer.dataset.x[:2000].cpu()
+    expected = viz.points_image(real, trainer.sample_fixed(), viz.default_bounds(real), size=tl.POINTS_SIZE, legend=False)
+    before = len(tl._backdrops)
+    for _ in range(2):
+        assert np.array_equal(np.asarray(tl.progress_frame(trainer)), np.asarray(expected))
+    assert len(tl._backdrops) == before + 1
+    del trainer, real
+    gc.collect()
+    assert len(tl._backdrops) == before
