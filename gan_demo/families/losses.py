@@ -7,6 +7,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from gan_demo.families.nets import constant_slopes
+
 LOSS_KINDS = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
 
 # kind -> (L_D, L_G) in LaTeX, for the lessons tab. D(x) is the discriminator's output: a
@@ -98,9 +100,11 @@ def g_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def _input_grad(D: Callable, x: torch.Tensor, y) -> torch.Tensor:
-    """d sum_i D(x_i) / dx, kept in the graph so a penalty on it trains D."""
+    """d sum_i D(x_i) / dx, kept in the graph so a penalty on it trains D (D's (leaky) ReLUs with constant slopes:
+    the same numbers, without backpropagating relu's zero second derivative through D)."""
     x = x.detach().requires_grad_(True)
-    out = D(x, y)
+    with constant_slopes():
+        out = D(x, y)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return grad.float().flatten(1)  # (B, data size)
 

@@ -1,6 +1,8 @@
 """Generators and discriminators (MLP for 2D points, DCGAN for images), built from a ModelConfig."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass
 
@@ -10,9 +12,50 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_demo.core.config import ModelConfig, RunConfig
 
+# ---------------------------------------------------------------- (leaky) ReLUs for gradient penalties
+_constant_slopes = contextvars.ContextVar("constant_slopes", default=False)
+
+
+@contextlib.contextmanager
+def constant_slopes():
+    """Inside (in this thread): D's ReLUs and LeakyReLUs run as their input times a slope mask that has no gradient
+    (slope_masked): the same numbers. For the forward whose input gradient gets a gradient (R1, the gradient
+    penalty): autograd's double backward of relu sends zero tensors back through the whole forward graph (two
+    matmuls or convolutions a layer, on zeros); the constant mask cuts that path."""
+    token = _constant_slopes.set(True)
+    try:
+        yield
+    finally:
+        _constant_slopes.reset(token)
+
+
+def slope_masked(layer: nn.Module, h: torch.Tensor) -> torch.Tensor | None:
+    """h through a ReLU or LeakyReLU layer as h times its slope there (a mask without a gradient: the same numbers
+    up to the sign of a zero); None for other layers (their second derivatives are real)."""
+    if isinstance(layer, nn.ReLU):
+        return h * (h > 0).to(h.dtype)
+    if isinstance(layer, nn.LeakyReLU):
+        return h * torch.where(h > 0, 1.0, layer.negative_slope).to(h.dtype)
+    return None
+
+
+class ReLU(nn.ReLU):
+    """nn.ReLU, with slope_masked's form inside constant_slopes()."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return slope_masked(self, x) if _constant_slopes.get() else super().forward(x)
+
+
+class LeakyReLU(nn.LeakyReLU):
+    """nn.LeakyReLU, with slope_masked's form inside constant_slopes()."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return slope_masked(self, x) if _constant_slopes.get() else super().forward(x)
+
+
 MLP_ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "relu": ReLU,
+    "leaky_relu": lambda: LeakyReLU(0.2),
     "elu": nn.ELU,
     "tanh": nn.Tanh,
     "silu": nn.SiLU,
@@ -327,14 +370,14 @@ def dcgan_down(channels: int, img_size: int, ndf: int, batch_norm: bool) -> tupl
     batch_norm puts BatchNorm2d in every block but the first. Also the VAE's convolutional encoder."""
     _check_image(img_size, channels)
     # input is (nc) x img_size x img_size
-    layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+    layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1), LeakyReLU(0.2)]
     # state size: (ndf) x img_size/2 x img_size/2
     mult, side = 1, img_size // 2
     while side > 4:
         layers.append(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=not batch_norm))
         if batch_norm:
             layers.append(nn.BatchNorm2d(ndf * mult * 2))
-        layers.append(nn.LeakyReLU(0.2))
+        layers.append(LeakyReLU(0.2))
         mult, side = mult * 2, side // 2
         # state size: (ndf*mult) x side x side, e.g. (ndf*2) x 8 x 8, then (ndf*4) x 4 x 4 at 32 px
     return layers, ndf * mult
@@ -368,7 +411,7 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         if mbstd_group:  # StyleGAN's epilogue: the spread joins the features in one more 3 x 3 conv before the last
             # state size: (ndf*mult + 1) x 4 x 4 -> (ndf*mult) x 4 x 4
-            self.epilogue = nn.Sequential(nn.Conv2d(width + 1, width, 3, 1, 1), nn.LeakyReLU(0.2))
+            self.epilogue = nn.Sequential(nn.Conv2d(width + 1, width, 3, 1, 1), LeakyReLU(0.2))
         # state size: (ndf*mult) x 4 x 4 -> 1 x 1 x 1
         self.out = nn.Conv2d(width, 1, 4, 1, 0)
         self.apply(dcgan_init)

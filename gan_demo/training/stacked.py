@@ -7,6 +7,7 @@ tolerance (tests/engine/test_pool.py). gan_demo.training.pool steps these. Never
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from functools import partial
 
@@ -14,6 +15,8 @@ import torch
 from torch.func import functional_call, vmap
 
 from gan_demo.families.augment import overfit_sign
+from gan_demo.families import nets
+from gan_demo.families.nets import slope_masked
 from gan_demo.core.step_utils import lr_factor
 from gan_demo.families.losses import d_loss, d_score, g_loss, gaussian_kl, gaussian_nll, kl_weight
 
@@ -38,22 +41,11 @@ def _plain_mlp(module: torch.nn.Module) -> bool:
     return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
 
 
-def _slope_mask(layer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor | None:
-    """A ReLU's or LeakyReLU's slope at h as a constant tensor (no gradient), or None for other activations."""
-    if isinstance(layer, torch.nn.ReLU):
-        return (h > 0).to(h.dtype)
-    if isinstance(layer, torch.nn.LeakyReLU):
-        return torch.where(h > 0, 1.0, layer.negative_slope).to(h.dtype)
-    return None
-
-
 def _activate(layer: torch.nn.Module, h: torch.Tensor, constant_slopes: bool) -> torch.Tensor:
-    """layer(h); with constant_slopes a (leaky) ReLU as h times its slope mask, the same numbers (up to the sign
-    of a zero). Its second derivative is zero, but autograd's double backward of relu still sends zero tensors
-    back through the whole forward graph (two big matmuls a layer); a mask without a gradient cuts that path, so
-    a gradient penalty's backward (R1, WGAN-GP) skips it. Other activations have real second derivatives: as they are."""
-    mask = _slope_mask(layer, h) if constant_slopes else None
-    return layer(h) if mask is None else h * mask
+    """layer(h); with constant_slopes a (leaky) ReLU as nets.slope_masked (the same numbers), for a forward whose
+    input gradient gets a gradient (nets.constant_slopes says why)."""
+    masked = slope_masked(layer, h) if constant_slopes else None
+    return layer(h) if masked is None else masked
 
 
 def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor, constant_slopes: bool = False):
@@ -109,11 +101,12 @@ class _StackedNet:
 
     def __call__(self, x: torch.Tensor, detached: bool = False, constant_slopes: bool = False):
         """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights.
-        constant_slopes: for a forward whose input gradient gets a gradient (plain MLPs only; see _activate)."""
+        constant_slopes: for a forward whose input gradient gets a gradient (nets.constant_slopes)."""
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
         if self.mlp:
             return _mlp_forward(self.base, params, x, constant_slopes)
-        return self.vmapped(params, (x,))
+        with nets.constant_slopes() if constant_slopes else contextlib.nullcontext():
+            return self.vmapped(params, (x,))
 
     def grads(self) -> list[torch.Tensor]:
         return [self.params[n].grad for n in self.names]

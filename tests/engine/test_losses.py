@@ -218,3 +218,50 @@ def test_r1_penalty_quadratic_d():
 
     real = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     assert r1_penalty(QuadraticD(), real).item() == pytest.approx((4 * 1 + 4 * 4) / 2)
+
+
+@pytest.mark.parametrize("net", ["mlp-relu", "mlp-leaky", "dcgan", "mlp-pack"])
+def test_penalties_with_constant_slopes_equal_plain_autograd(net):
+    """R1 and the gradient penalty run D's (leaky) ReLUs with constant slopes (nets.constant_slopes): the same
+    penalty and the same gradients for D's weights as autograd through nn.functional's relu, which also sends
+    relu's zero second derivative back through D."""
+    from gan_demo.families import losses
+    from gan_demo.families.nets import DCGANDiscriminator
+
+    torch.manual_seed(0)
+    if net == "dcgan":
+        D, x = DCGANDiscriminator(1, 16, 8, "none"), torch.randn(6, 1, 16, 16)
+    else:
+        D = MLPDiscriminator(width=16, depth=3, activation="leaky_relu" if net == "mlp-leaky" else "relu",
+                             pack=2 if net == "mlp-pack" else 0)
+        x = torch.randn(8, 2)
+    fake = torch.randn_like(x)
+    pack = 2 if net == "mlp-pack" else 1
+
+    def penalties():
+        D.zero_grad()
+        r1 = r1_penalty(lambda v, y: D(v), x, pack=pack)
+        gp = gradient_penalty(lambda v, y: D(v), x, fake, generator=torch.Generator().manual_seed(1), pack=pack)
+        (r1 + gp).backward()
+        # A bias that only shifts where the slopes change gets no gradient from a penalty (autograd's plain path
+        # hands it zeros): compare as zeros.
+        return torch.stack([r1, gp]).detach(), [torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                                                for p in D.parameters()]
+
+    values, grads = penalties()
+
+    def plain_input_grad(D_, v, y):  # losses._input_grad as it was: no constant slopes
+        v = v.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(D_(v, y).sum(), v, create_graph=True)
+        return grad.float().flatten(1)
+
+    original = losses._input_grad
+    losses._input_grad = plain_input_grad
+    try:
+        plain_values, plain_grads = penalties()
+    finally:
+        losses._input_grad = original
+    assert torch.allclose(values, plain_values, rtol=1e-6, atol=1e-7)
+    assert len(grads) == len(plain_grads) > 0
+    for a, b in zip(grads, plain_grads):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
