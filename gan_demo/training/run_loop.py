@@ -33,8 +33,6 @@ def own_threads(threads: int) -> None:
         helper.join()
 
 
-
-
 class HandoverLock:
     """A re-entrant lock that knows whether someone is waiting for it.
 

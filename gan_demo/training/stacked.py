@@ -7,7 +7,6 @@ tolerance (tests/engine/test_pool.py). gan_demo.training.pool steps these. Never
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 from functools import partial
 
@@ -15,8 +14,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from gan_demo.families.augment import overfit_sign
-from gan_demo.families import nets
-from gan_demo.families.nets import slope_masked
+from gan_demo.families.nets import constant_slopes
 from gan_demo.core.step_utils import lr_factor
 from gan_demo.families.losses import d_loss, d_score, g_loss, gaussian_kl, gaussian_nll, kl_weight
 
@@ -41,16 +39,9 @@ def _plain_mlp(module: torch.nn.Module) -> bool:
     return all(not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in layers)
 
 
-def _activate(layer: torch.nn.Module, h: torch.Tensor, constant_slopes: bool) -> torch.Tensor:
-    """layer(h); with constant_slopes a (leaky) ReLU as nets.slope_masked (the same numbers), for a forward whose
-    input gradient gets a gradient (nets.constant_slopes says why)."""
-    masked = slope_masked(layer, h) if constant_slopes else None
-    return layer(h) if masked is None else masked
-
-
-def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor, constant_slopes: bool = False):
+def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor):
     """base's forward (models.MLPGenerator / MLPDiscriminator, vae.MLPEncoder) for R runs at once: each Linear
-    as one baddbmm over the stacked weights (R, out, in), activations as they are (constant_slopes: _activate).
+    as one baddbmm over the stacked weights (R, out, in), activations as they are (their own modules).
     (R, B, in) -> (R, B, out); the encoder's -> (mu, logvar), each (R, B, z_dim)."""
     from gan_demo.families.nets import MLPGenerator
     from gan_demo.families.vae import MLPEncoder
@@ -66,7 +57,7 @@ def _mlp_forward(base: torch.nn.Module, params: dict, x: torch.Tensor, constant_
 
     def layers(prefix: str, modules: torch.nn.Sequential, h: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(modules):
-            h = linear(f"{prefix}.{i}.", h) if isinstance(layer, torch.nn.Linear) else _activate(layer, h, constant_slopes)
+            h = linear(f"{prefix}.{i}.", h) if isinstance(layer, torch.nn.Linear) else layer(h)
         return h
 
     if isinstance(base, MLPGenerator):
@@ -99,14 +90,12 @@ class _StackedNet:
         self.vmapped = vmap(partial(functional_call, self.base))
         self.mlp = self.fast_mlp and _plain_mlp(self.base)
 
-    def __call__(self, x: torch.Tensor, detached: bool = False, constant_slopes: bool = False):
-        """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights.
-        constant_slopes: for a forward whose input gradient gets a gradient (nets.constant_slopes)."""
+    def __call__(self, x: torch.Tensor, detached: bool = False):
+        """(R, B, ...) -> (R, B, ...) (a tuple of them for a net that returns one), each run through its own weights."""
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
         if self.mlp:
-            return _mlp_forward(self.base, params, x, constant_slopes)
-        with nets.constant_slopes() if constant_slopes else contextlib.nullcontext():
-            return self.vmapped(params, (x,))
+            return _mlp_forward(self.base, params, x)
+        return self.vmapped(params, (x,))
 
     def grads(self) -> list[torch.Tensor]:
         return [self.params[n].grad for n in self.names]
@@ -277,7 +266,8 @@ class StackedGAN:
     def _judge_for_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x as a leaf that requires its gradient, D's logits on it) for a gradient penalty on x (constant slopes)."""
         x = x.detach().requires_grad_(True)
-        return x, self.D(x, constant_slopes=True).float()
+        with constant_slopes():  # D's (leaky) ReLUs, whichever way the stack runs them (nets.constant_slopes)
+            return x, self.D(x).float()
 
     def _d_update(self, real, z, alphas) -> dict:
         fams = self.families

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_demo.training.stacked import StackedGAN, _StackedAdam, _StackedNet, _activate
+from gan_demo.training.stacked import StackedGAN, _StackedAdam, _StackedNet
 
 __all__ = ["StackedImageGAN", "why_not_stackable"]
 
@@ -104,9 +104,7 @@ class _GroupedNet(_StackedNet):
         stacked.copy_(torch.stack(rows))
         return stacked
 
-    def __call__(self, x: torch.Tensor, detached: bool = False, constant_slopes: bool = False) -> torch.Tensor:
-        """constant_slopes: (leaky) ReLUs as their slope masks, for a forward whose input gradient gets a gradient
-        (stacked._activate)."""
+    def __call__(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
         params = {n: p.detach() for n, p in self.params.items()} if detached else self.params
         runs, batch = x.shape[:2]
         if self.is_generator:  # (R, B, z_dim) -> (B, R*z_dim, 1, 1)
@@ -116,12 +114,12 @@ class _GroupedNet(_StackedNet):
         if self.channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
         for layer in self.layers:
-            h = self._layer(layer, params, h, constant_slopes)
+            h = self._layer(layer, params, h)
         if self.is_generator:  # (B, R*C, H, W) -> (R, B, C, H, W)
             return h.reshape(batch, runs, -1, *h.shape[2:]).transpose(0, 1)
         return h.reshape(batch, runs).t().float()  # (B, R, 1, 1) -> (R, B) logits
 
-    def _layer(self, layer: nn.Module, params: dict, h: torch.Tensor, constant_slopes: bool = False) -> torch.Tensor:
+    def _layer(self, layer: nn.Module, params: dict, h: torch.Tensor) -> torch.Tensor:
         prefix = self.prefixes[id(layer)]
         weight, bias = params.get(prefix + "weight"), params.get(prefix + "bias")
         weight = None if weight is None else weight.flatten(0, 1)  # (R, a, ...) -> (R*a, ...): the groups' layout
@@ -139,7 +137,7 @@ class _GroupedNet(_StackedNet):
                                 self.buffers[prefix + "running_var"].view(-1), weight, bias, True, layer.momentum,
                                 layer.eps)
         if isinstance(layer, _ELEMENTWISE):
-            return _activate(layer, h, constant_slopes)
+            return layer(h)
         raise TypeError(f"a stacked DCGAN cannot run a {type(layer).__name__} layer")
 
     def _conv_per_run(self, layer: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None, h: torch.Tensor):
