@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gan_demo.core.config import ConfigError, RunConfig, section_of
 from gan_demo.data.datasets import Dataset
+from gan_demo.training.run_loop import exiting
 from gan_demo.training.trainer import Trainer
 
 LABELS = ("A", "B")
@@ -69,7 +70,7 @@ class Lockstep:
     def __call__(self, trainer: Trainer) -> None:
         with self._cond:
             self._cond.notify_all()  # this run took a step: a run waiting for it may go on
-            while not trainer.stop_requested and trainer.state == "running" and self._behind(trainer):
+            while not trainer.stop_requested and not exiting() and trainer.state == "running" and self._behind(trainer):
                 self._cond.wait(WAIT_S)
 
     def _behind(self, trainer: Trainer) -> bool:

@@ -19,7 +19,7 @@ from collections import deque
 
 import torch
 
-from gan_demo.training.run_loop import RunLoop, hand_over, solo_loop
+from gan_demo.training.run_loop import RunLoop, exiting, hand_over, solo_loop
 from gan_demo.training.stacked import STACKED, StackedGAN, StackedVAE, _StackedNet  # noqa: F401 (benchmarks and tests reach them here)
 from gan_demo.training.stacked_conv import StackedImageGAN, why_not_stackable
 
@@ -184,6 +184,8 @@ class RunPool:
         read_at = time.perf_counter()
         try:
             while self._admit():
+                if exiting():
+                    return
                 active = self._settle()
                 if not active:
                     self._wake.wait(IDLE_WAIT_S)

@@ -7,10 +7,12 @@ Trainer (runs are handed in).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
 import time
+import weakref
 from typing import Callable
 
 import torch
@@ -20,6 +22,28 @@ from gan_demo.core.step_utils import StepInterrupted
 SMALL_OPS_THREADS = 1  # a 2D model's matrices are too small to split: two threads made ring8 2.8x slower (BENCHMARKS 19)
 HANDOVER_S = 0.05  # the run loop waits at most this long between two steps for a waiting reader to take the lock
 TRAINING_NICE = 5  # a training thread runs this many nice levels below the process (Linux), so requests come first
+EXIT_JOIN_S = 30.0  # at interpreter exit: how long the live run loops get, all together, to end their current step
+
+_exiting = threading.Event()
+_live_loops: "weakref.WeakSet[RunLoop]" = weakref.WeakSet()
+
+
+def exiting() -> bool:
+    """Whether the interpreter is exiting: a step loop then ends after its current step, finishing nothing."""
+    return _exiting.is_set()
+
+
+@atexit.register
+def _end_loops_at_exit() -> None:
+    """A daemon thread still inside torch's C++ code when the interpreter exits aborts the process ("terminate
+    called without an active exception", exit status 134): every live loop ends its step first, then exit goes on."""
+    _exiting.set()
+    loops = [loop for loop in list(_live_loops) if loop.alive]
+    for loop in loops:
+        loop.wake()
+    deadline = time.monotonic() + EXIT_JOIN_S
+    for loop in loops:
+        loop.join(max(0.0, deadline - time.monotonic()))
 
 
 def own_threads(threads: int) -> None:
@@ -137,10 +161,12 @@ class RunLoop:
     The thread runs `nice` levels below the process: in a web server on a few cores, a visitor's request
     (a slider's picture, a poll) then preempts training instead of queueing behind a whole stacked step,
     and training still takes every cycle nobody else wants.
-    threads: torch's intra-op threads for this thread's ops (None: torch's count; see own_threads)."""
+    threads: torch's intra-op threads for this thread's ops (None: torch's count; see own_threads).
+    wake: what gets the body out of a wait without end (a paused run's) once the interpreter exits; the body
+    checks `exiting()` between steps and returns."""
 
     def __init__(self, body: Callable[[], None], name: str = "gan-trainer", nice: int = TRAINING_NICE,
-                 threads: int | None = None):
+                 threads: int | None = None, wake: Callable[[], None] | None = None):
         def run() -> None:
             lower_thread_priority(nice)
             if threads:
@@ -148,9 +174,15 @@ class RunLoop:
             body()
 
         self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._wake = wake
 
     def start(self) -> None:
+        _live_loops.add(self)
         self._thread.start()
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -172,7 +204,8 @@ def solo_threads(kind: str, device) -> int | None:
 
 def solo_loop(run) -> RunLoop:
     """The (unstarted) thread that trains one run alone: run_solo with the run's own intra-op threads."""
-    return RunLoop(lambda: run_solo(run), name="gan-trainer", threads=solo_threads(run.kind, run.device))
+    return RunLoop(lambda: run_solo(run), name="gan-trainer", threads=solo_threads(run.kind, run.device),
+                   wake=run.control.unpaused.set)
 
 
 def run_solo(run) -> None:
@@ -186,12 +219,16 @@ def run_solo(run) -> None:
     many = run.dist.active
     try:
         while run.step < run.target_steps:
+            if exiting():
+                return
             if run.pace is not None:  # a comparison keeps its runs at the same step
                 run.pace(run)
             if not many and run.control.paused:
                 if not run.read_back():  # show every step taken before waiting
                     return
                 run.control.unpaused.wait()
+                if exiting():
+                    return
             if run.stop_decided():
                 break
             hand_over(run.lock)
