@@ -164,7 +164,7 @@ def wait_for_new_image(page: Any, elem_id: str, old_src: str | None, timeout_ms:
 # Sets the slider, fires `input`, and resolves with the milliseconds until the output <img> shows a
 # new src that has loaded and decoded (then one animation frame, i.e. about when it is painted).
 SLIDER_LATENCY_JS = """
-async ([sliderSel, imgSel, values, timeoutMs]) => {
+async ([sliderSel, imgSel, values, timeoutMs, paceMs]) => {
   const range = document.querySelector(sliderSel + ' input[type=range]');
   const host = document.querySelector(imgSel);
   const out = [];
@@ -188,6 +188,8 @@ async ([sliderSel, imgSel, values, timeoutMs]) => {
     range.value = String(v);
     range.dispatchEvent(new Event('input', {bubbles: true}));
     out.push(await shown);
+    const rest = paceMs - (performance.now() - t0);  // the next move no sooner than paceMs after this one
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
   }
   return out;
 }
@@ -195,9 +197,10 @@ async ([sliderSel, imgSel, values, timeoutMs]) => {
 
 
 def slider_latencies(page: Any, slider_id: str, image_id: str, values: list[float],
-                     timeout_ms: float = 20_000) -> list[float]:
-    """Milliseconds from each slider move (input event) to the new image painted, one move at a time."""
-    return page.evaluate(SLIDER_LATENCY_JS, [f"#{slider_id}", f"#{image_id}", list(values), timeout_ms])
+                     timeout_ms: float = 20_000, pace_ms: float = 0) -> list[float]:
+    """Milliseconds from each slider move (input event) to the new image painted, one move at a time: each
+    move as soon as the last one's picture is painted, or (pace_ms) no sooner than pace_ms after it."""
+    return page.evaluate(SLIDER_LATENCY_JS, [f"#{slider_id}", f"#{image_id}", list(values), timeout_ms, pace_ms])
 
 
 # Fires `input` events along a slider as a drag does (one every everyMs, not waiting for pictures) and

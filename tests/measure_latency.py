@@ -5,8 +5,10 @@
 (a) Browser: headless Chromium on the Explore tab. For each move, set a latent slider's value and
     dispatch `input` (as a drag does), then wait until the output <img> shows a new src that has
     loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
-    sequential, so each figure is one whole round trip. The picture comes straight from GET /image
-    (gan_demo/ui/explore.js); measured alone and while a digits run trains in another session. Then as
+    sequential: each move as soon as the last one's picture is painted (no human is that quick), then at
+    a held arrow key's pace (a notch every 33 ms, `held_key_33ms`). The picture comes straight from GET
+    /image (gan_demo/ui/explore.js), or from the page's memory when it was fetched ahead of the hand (the
+    notches next to a one-notch move); measured alone and while a digits run trains in another session. Then as
     many moves again split into phases (PHASES: Gradio's dispatch, the network, the server, the wait for
     the main thread, blob, decode, paint) with the main thread's long tasks per move.
 (b) A 1 s drag: 60 input events 16.7 ms apart along a slider not moved before (three drags, three
@@ -116,7 +118,7 @@ window.__phase = [];
 const stamp = (k) => window.__phase.push([k, performance.now()]);
 const plainFetch = window.fetch;
 window.fetch = async function (url, opts) {
-  const picture = /\\/(image|explore\\/image|interpolate\\/frame)\\?/.test(String(url));
+  const picture = /\\/(image|explore\\/image|interpolate\\/frame)\\?/.test(String(url)) && !/[?&]ahead=1/.test(String(url));
   if (picture) stamp('fetch');
   const response = await plainFetch.apply(this, arguments);
   if (picture) stamp('response');
@@ -162,11 +164,14 @@ async ([sliderSel, imgSel, values]) => {
     await shown;
     await new Promise((r) => setTimeout(r, 100));  // what the move set off afterwards (Gradio events) ends too
     const first = (k) => (window.__phase.find(([name, at]) => name === k && at >= t0) || [null, NaN])[1];
-    const res = performance.getEntriesByType('resource').filter((e) => /\\/(image|explore\\/image)\\?/.test(e.name))
-      .pop() || {};
+    const asked = performance.getEntriesByType('resource')
+      .filter((e) => /\\/(image|explore\\/image)\\?/.test(e.name) && !/[?&]ahead=1/.test(e.name));
+    const res = asked.pop() || {};
     const at = [t0, first('fetch'), res.requestStart, res.responseStart, first('response'), first('blob'), t.src,
                 t.decoded, t.painted];
-    out.push({phases: at.slice(1).map((x, i) => x - at[i]), total: t.painted - t0,
+    const memory = !window.__phase.some(([name, at]) => name === 'fetch' && at >= t0);
+    if (memory) at.splice(1, 5, t0, t0, t0, t0, t0);  // no request: the picture was fetched ahead and kept
+    out.push({phases: at.slice(1).map((x, i) => x - at[i]), total: t.painted - t0, memory,
               long_tasks_ms: window.__long.filter(([s]) => s >= t0).reduce((a, [, d]) => a + d, 0),
               new_connection: res.connectEnd > res.connectStart});
   }
@@ -185,7 +190,8 @@ def phase_split(page, values: list[float]) -> dict:
                    f"{percentile([m['phases'][i] for m in moves], 95):.1f}" for i, name in enumerate(PHASES)}
     return {"p50 / p95 ms": split, "total": stats([m["total"] for m in moves]),
             "long_tasks_ms_per_move_p50": round(percentile([m["long_tasks_ms"] for m in moves], 50), 1),
-            "moves_on_a_new_connection": sum(m["new_connection"] for m in moves)}
+            "moves_on_a_new_connection": sum(m["new_connection"] for m in moves),
+            "moves_shown_from_memory": sum(m["memory"] for m in moves)}
 
 
 def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict:
@@ -200,7 +206,15 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
             page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
             wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
             slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
+            counts = "() => ({...window.ganExplore.stats})"
+            before = page.evaluate(counts)
             lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
+            after = page.evaluate(counts)
+            shown_from = {k: after[k] - before[k] for k in after}
+            # a held arrow key: a notch every 33 ms (a usual key repeat, ~30 a second), on latents not yet seen
+            held = slider_latencies(page, "explore-slider-4", IMAGE, slider_values(moves), timeout_ms=60_000,
+                                    pace_ms=1000 / 30)
+            held_from = {k: v - after[k] for k, v in page.evaluate(counts).items()}
             phases = phase_split(page, slider_values(moves, 0.05))
             # each drag on its own slider: 60 latents never asked for before (no picture from the browser's cache)
             drags = [drag_pictures(page, f"explore-slider-{k}", IMAGE, slider_values(60, -1.5), 1000 / 60)
@@ -217,7 +231,8 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
         if session is not None:
             ctx.registry.stop(session)
     steps = None if session is None else session.trainer.step
-    return {**stats(lat), "phases": phases, "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
+    return {**stats(lat), "pictures": shown_from, "held_key_33ms": {**stats(held), "pictures": held_from},
+            "phases": phases, "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
             "external_requests": len(external), **({"digits_run_steps_meanwhile": steps} if train else {})}
 
 

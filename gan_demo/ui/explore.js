@@ -12,9 +12,25 @@
   // sliders it reads and the context of the last latent() call. That early answer is shown only when Gradio's
   // event asks for the same URL (the event stays the one authority on what is shown); an early request that
   // no event confirms is dropped by the next move, or after EARLY_WAIT_MS.
+  // Look-ahead: once a fixed run's picture (a pretrained run: the route lets the browser keep it) is shown, the
+  // pictures of the notches next to it on the slider the hand moved last are fetched ahead (`ahead=1`: the
+  // server declines with 204 while a run trains, and the page then stops looking ahead for a while) and kept
+  // decoded, so the next notch (an arrow key, a slow drag) is shown from memory at once, before Gradio's event
+  // confirms it, instead of after a round trip. After a jump (a click on the track) nothing is fetched ahead.
   if (window.ganExplore) return [];
   const EARLY_WAIT_MS = 1000;
+  const AHEAD_MAX = 64;  // pictures kept (fetched ahead or shown before), the oldest dropped first
+  const AHEAD_PAUSE_MS = 3000;  // after a declined look-ahead (a run is training), none for this long
+  const AHEAD_LANES = 2;  // look-aheads in flight at once: one's network and page work overlaps the next's render
   const lanes = {};
+  const kept = new Map();  // url -> a fixed picture's answer
+  const pending = new Map();  // url -> the promise of a look-ahead answer still in flight
+  const aheadQueue = [];  // look-ahead urls not yet asked for
+  let aheadBusy = 0, aheadPausedUntil = 0;
+  // pictures shown from memory, shown after a request, asked for ahead, and kept from those (decoded)
+  const stats = {memory: 0, asked: 0, ahead: 0, kept: 0};
+  // the range input the hand moved last, its value, and its way: +1 / -1 (a notch), 0 (its first move), null (a jump)
+  let moved = null, movedFrom = null, heading = 0;
   const note = (sel, text) => {
     const host = document.querySelector(sel);
     if (host) host.setAttribute('title', text || '');
@@ -25,6 +41,23 @@
     let text = '';
     for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
     return 'data:' + type + ';base64,' + btoa(text);
+  }
+  function keep(url, answer) {
+    kept.delete(url);
+    kept.set(url, answer);
+    while (kept.size > AHEAD_MAX) kept.delete(kept.keys().next().value);
+  }
+  async function ask(url) {
+    // {ok, src, score, readout, fixed, pixels} or {ok: false, text}; null when a look-ahead was declined (204)
+    const response = await fetch(url, {credentials: 'same-origin', cache: 'default'});
+    if (response.status === 204) return null;
+    if (!response.ok) return {ok: false, text: (await response.text()).slice(0, 300)};
+    const body = await response.arrayBuffer();
+    const readout = response.headers.get('X-Readout');
+    return {ok: true, src: dataUrl(response.headers.get('Content-Type') || 'image/png', body),
+            score: response.headers.get('X-Score'), readout: readout === null ? undefined : decodeURIComponent(readout),
+            fixed: /max-age=[1-9]/.test(response.headers.get('Cache-Control') || ''),
+            pixels: Number(response.headers.get('X-Pixelated')) || 0};  // the width to show it at, enlarged
   }
   function job(url, confirmed) {
     const j = {url, waiters: [], confirmed: false, dropped: false, waiting: false};
@@ -54,9 +87,17 @@
       lane.next = null;
       lane.current = j;
       try {
-        const response = await fetch(j.url, {credentials: 'same-origin', cache: 'default'});
-        const body = response.ok ? await response.arrayBuffer() : (await response.text()).slice(0, 300);
+        let answer = kept.get(j.url);
+        const inMemory = Boolean(answer);
+        if (!answer && pending.has(j.url)) answer = await pending.get(j.url);  // a look-ahead already asked
+        if (!answer) answer = await ask(j.url);
+        if (answer.ok && answer.fixed) keep(j.url, answer);
         if (!j.confirmed && lane.next) drop(j);  // answered, unconfirmed, and a later move is waiting
+        // A kept picture for the hand's move is shown at once, before Gradio's event confirms it, while the
+        // picture on the page is still the one this lane put there: then nothing but a move of these sliders
+        // (which this listener saw) changed the view since, so the early url is the one the event will ask for.
+        let shown = false;
+        if (inMemory && !j.confirmed && !j.dropped && answer.ok && untouched(lane)) shown = show(lane, j, answer);
         if (!j.confirmed && !j.dropped) {
           j.waiting = true;
           let timer;
@@ -64,22 +105,16 @@
           clearTimeout(timer);
         }
         if (!j.confirmed || j.dropped) { if (!j.dropped) drop(j); continue; }
-        if (!response.ok) {
-          note(lane.sel, body);
-          settle(j, {error: body});
+        if (!answer.ok) {
+          note(lane.sel, answer.text);
+          settle(j, {error: answer.text});
           continue;
         }
-        const img = document.querySelector(lane.sel + ' img');
-        if (!img) { settle(j, {stale: true}); continue; }
-        const src = dataUrl(response.headers.get('Content-Type') || 'image/png', body);
-        img.src = src;
-        const link = document.querySelector(lane.sel + ' a[download]');
-        if (link) link.href = src;  // the download button saves what is shown
-        const score = response.headers.get('X-Score');
-        img.dataset.score = score === null ? '' : score;
-        note(lane.sel, '');
-        const readout = response.headers.get('X-Readout');
-        settle(j, {readout: readout === null ? undefined : decodeURIComponent(readout)});
+        if (!shown && !show(lane, j, answer)) { settle(j, {stale: true}); continue; }
+        stats[inMemory ? 'memory' : 'asked'] += 1;
+        // the readout once the picture is painted: Gradio's Markdown update is main-thread work that would
+        // otherwise hold the picture's frame back (the text follows a frame later)
+        requestAnimationFrame(() => setTimeout(() => settle(j, {readout: answer.readout}), 0));
       } catch (err) {
         const text = 'The picture could not be fetched: ' + err;
         if (j.confirmed) note(lane.sel, text);
@@ -90,8 +125,31 @@
     }
     lane.busy = false;
   }
+  function show(lane, j, answer) {
+    // the answer's picture on the page (false when the page has no picture there now)
+    const img = document.querySelector(lane.sel + ' img');
+    if (!img) return false;
+    img.src = answer.src;
+    lane.shownSrc = answer.src;
+    // a picture at its own size (a 32 px digit) is enlarged by the browser, its pixels kept crisp, to the size
+    // of the enlarged picture Gradio's own events put there (Gradio's image only ever scales a picture down)
+    const side = answer.pixels ? answer.pixels + 'px' : '';
+    Object.assign(img.style, {imageRendering: answer.pixels ? 'pixelated' : '', objectFit: answer.pixels ? 'contain' : '',
+                              maxWidth: side, maxHeight: side});
+    const link = document.querySelector(lane.sel + ' a[download]');
+    // the download button saves what is shown, enlarged as on screen
+    if (link) link.href = answer.pixels ? j.url + '&size=view' : answer.src;
+    img.dataset.score = answer.score === null ? '' : answer.score;
+    note(lane.sel, '');
+    if (answer.fixed && lane.sel === '#explore-image') lookAhead();
+    return true;
+  }
+  function untouched(lane) {
+    const img = document.querySelector(lane.sel + ' img');
+    return Boolean(img && lane.shownSrc && img.getAttribute('src') === lane.shownSrc);
+  }
   function laneOf(sel) {
-    return lanes[sel] || (lanes[sel] = {sel, busy: false, current: null, next: null});
+    return lanes[sel] || (lanes[sel] = {sel, busy: false, current: null, next: null, shownSrc: null});
   }
   function request(sel, url) {
     // the picture to show for a move: joins an early request for the same URL, else asks anew
@@ -132,21 +190,73 @@
       .then((r) => (r.error ? '⚠ ' + r.error : r.readout));
   }
   const rangeOf = (host) => host && host.querySelector('input[type=range]');
-  document.addEventListener('input', (event) => {
-    const target = event.target;
-    if (!context || !(target instanceof HTMLInputElement) || target.type !== 'range') return;
-    if (!target.closest('[id^="explore-slider-"], #explore-truncation')) return;
+  function sliderUrl(changed, value) {
+    // the picture's url for the sliders as they stand, `changed` (one of them) at `value`
     const offsets = [];
     for (let i = 0; ; i++) {
       const range = rangeOf(document.getElementById('explore-slider-' + i));
       if (!range) break;
-      offsets.push(Number(range.value));
+      offsets.push(Number(range === changed ? value : range.value));
     }
     const psi = rangeOf(document.getElementById('explore-truncation'));
-    if (!psi || !offsets.length) return;
-    early('#explore-image', latentUrl(context.route, context.seed, context.mode, Number(psi.value), context.label,
-                                      offsets, ''));
+    if (!context || !psi || !offsets.length) return null;
+    return latentUrl(context.route, context.seed, context.mode, Number(psi === changed ? value : psi.value),
+                     context.label, offsets, '');
+  }
+  function notch(range, n) {
+    // the value n steps from the range's, as the browser writes it (an arrow key gives exactly this), or null
+    const probe = document.createElement('input');
+    probe.type = 'range';
+    probe.min = range.min; probe.max = range.max; probe.step = range.step; probe.value = range.value;
+    try { if (n > 0) probe.stepUp(n); else probe.stepDown(-n); } catch (err) { return null; }
+    return probe.value !== range.value ? probe.value : null;
+  }
+  function lookAhead() {
+    // after a one-notch move (an arrow key, a slow drag): the next two notches the way the hand went and one
+    // back; after the first move of a slider: one either side; after a jump: nothing (the next is anyone's guess)
+    if (!moved || !moved.isConnected || heading === null || performance.now() < aheadPausedUntil) return;
+    aheadQueue.length = 0;
+    const steps = heading ? [heading, 2 * heading, -heading] : [1, -1];
+    for (const value of steps.map((n) => notch(moved, n)).filter((v) => v !== null)) {
+      const url = sliderUrl(moved, value);
+      if (url && !kept.has(url) && !pending.has(url)) aheadQueue.push(url);
+    }
+    while (aheadBusy < AHEAD_LANES && aheadQueue.length) fetchAhead();
+  }
+  async function fetchAhead() {
+    aheadBusy += 1;
+    while (aheadQueue.length) {
+      const url = aheadQueue.shift();
+      const answer = ask(url + '&ahead=1').catch(() => null);
+      stats.ahead += 1;
+      pending.set(url, answer);
+      const got = await answer;
+      pending.delete(url);
+      if (got === null) {  // declined (a run trains): no look-ahead for a while
+        aheadPausedUntil = performance.now() + AHEAD_PAUSE_MS;
+        aheadQueue.length = 0;
+      } else if (got.ok && got.fixed) {
+        keep(url, got);
+        const decoded = new Image();  // decoded now, so showing it later costs no decode
+        decoded.src = got.src;
+        await decoded.decode().catch(() => {});
+        stats.kept += 1;
+      }
+    }
+    aheadBusy -= 1;
+  }
+  document.addEventListener('input', (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement) || target.type !== 'range') return;
+    if (!target.closest('[id^="explore-slider-"], #explore-truncation')) return;
+    const value = Number(target.value), step = Number(target.step) || 0;
+    const notchMove = step > 0 && Math.abs(Math.abs(value - movedFrom) - step) < step * 1e-3;
+    heading = target !== moved ? 0 : notchMove ? Math.sign(value - movedFrom) : null;
+    moved = target;
+    movedFrom = value;
+    const url = sliderUrl(null, null);  // null before the first latent() call gave the context
+    if (url) early('#explore-image', url);
   }, true);
-  window.ganExplore = {request, latent};
+  window.ganExplore = {request, latent, stats};
   return [];
 }

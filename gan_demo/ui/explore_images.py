@@ -97,7 +97,14 @@ def parse_view(sampler, query) -> dict:
         label = int(_number(query, "label", 0, sampler.n_classes - 1, 0, whole=True))
     elif query.get("label") not in (None, ""):
         raise RouteError(400, "label: this checkpoint is not class-conditional (leave label out).")
-    return {"seed": seed, "mode": mode, "offsets": offsets, "truncation": truncation, "label": label}
+    size = query.get("size") or "own"
+    if size not in ("own", "view"):
+        raise RouteError(400, f"size must be 'own' (as generated) or 'view' (enlarged as shown; got {size[:20]!r}).")
+    ahead = query.get("ahead") or "0"
+    if ahead not in ("0", "1"):
+        raise RouteError(400, f"ahead must be 0 or 1 (got {ahead[:20]!r}).")
+    return {"seed": seed, "mode": mode, "offsets": offsets, "truncation": truncation, "label": label,
+            "size": size, "ahead": ahead == "1"}
 
 
 def png(picture: Image.Image) -> bytes:
@@ -204,16 +211,27 @@ class ImageRoutes:
         """The PNG Explore shows for this view, with D's score (absent without a critic) and the readout
         Markdown (percent-encoded UTF-8) in headers: the page shows the readout with its picture, no Gradio
         event needed. fixed: the weights never change (a pretrained run), so the browser may keep the picture.
-        what: what the projected latent `base` was found for."""
+        what: what the projected latent `base` was found for.
+        An image sample comes at its own size (a 32 px digit: ~0.5 KB, decoded at once; the page shows it
+        enlarged with crisp pixels, as wide as X-Pixelated says) unless size=view asks for it enlarged (the
+        download). A look-ahead
+        (ahead=1, the page fetching the next notch before the hand gets there) is declined with 204 while a
+        run trains: then it would take a render slot from the run and delay the pictures asked for."""
+        if view.get("ahead") and self.ctx.render_gate.training():
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        own = sampler.kind != "2d" and view.get("size", "own") == "own"
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
         sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"],
-                                         gate=self.ctx.render_gate.spaced(PICTURE_SPACING_S))
+                                         gate=self.ctx.render_gate.spaced(PICTURE_SPACING_S),
+                                         size=1 if own else ex.VIEW_SIZE)
         text = ex.readout(sampler, sample, score, view["seed"], view["mode"], view["offsets"], view["truncation"],
                           view["label"], what)
         headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store",
                    "X-Readout": quote(text, safe="")}
         if score is not None:
             headers["X-Score"] = f"{score:.6f}"
+        if own:
+            headers["X-Pixelated"] = str(picture.width * ex.enlargement(picture.width))  # as wide as size=view
         return Response(png(picture), media_type="image/png", headers=headers)
 
     def pretrained_image(self, request: Request) -> Response:

@@ -97,6 +97,11 @@ def label_of(sampler, label) -> int | None:
 
 
 # ----------------------------------------------------------------------------------- pictures
+def enlargement(side: int, size: int = VIEW_SIZE) -> int:
+    """How many times a picture `side` pixels wide is enlarged to be shown about `size` pixels wide."""
+    return max(1, math.ceil(size / side))
+
+
 def sample_picture(sample: torch.Tensor, size: int = VIEW_SIZE) -> Image.Image:
     """(C, H, W) in [0, 1] -> a picture about size pixels wide (grayscale stays "L", smaller PNGs);
     nearest neighbour keeps the pixels crisp.
@@ -104,7 +109,7 @@ def sample_picture(sample: torch.Tensor, size: int = VIEW_SIZE) -> Image.Image:
     Enlarged by PIL on the tiny uint8 image: the same pixels as viz.tensor_to_image(x, upscale),
     without torch's threaded ops, which on a busy 2-core machine cost a slider move 100+ ms.
     """
-    upscale = max(1, math.ceil(size / sample.shape[-1]))
+    upscale = enlargement(sample.shape[-1], size)
     pixels = (sample.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
     img = Image.fromarray(pixels[0], "L") if pixels.shape[0] == 1 else Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
     return img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
@@ -239,15 +244,16 @@ def remembered_score(sampler, z: torch.Tensor, label, truncation, wait: float = 
     raise KeyError(key)
 
 
-def draw(ctx, sampler, z: torch.Tensor, label, truncation, gate=None) -> tuple[torch.Tensor, float | None, Image.Image]:
+def draw(ctx, sampler, z: torch.Tensor, label, truncation, gate=None,
+         size: int = VIEW_SIZE) -> tuple[torch.Tensor, float | None, Image.Image]:
     """Generate one latent (1, z_dim): (sample, D's score or None, the picture Explore shows). One render at a
     time across the app (ctx.render_gate, or `gate`, the same one with its own spacing): a live run keeps its
-    share of the CPU."""
+    share of the CPU. size: an image sample's picture is enlarged to about this many pixels (1: as generated)."""
     label = label_of(sampler, label)
     with gate or ctx.render_gate:
         sample, score = sampler.generate(z, label, float(truncation), with_score=True)
         sample, score = sample[0], None if score is None else float(score[0])
-        picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample)
+        picture = point_picture(sampler, sample) if sampler.kind == "2d" else sample_picture(sample, size)
     with _score_drawn:
         _score_memo[_score_key(sampler, z, label, truncation)] = score
         while len(_score_memo) > SCORE_MEMO:

@@ -21,7 +21,7 @@ from gan_demo.ui.tabs import explore as explore_tab
 from gan_demo.ui.tabs import interpolate as interpolate_tab
 from gan_demo.ui import widgets
 from gan_demo.ui import latent_map  # noqa: E402
-from gan_demo.ui.app import AppContext  # noqa: E402
+from gan_demo.ui.app import AppContext, RenderGate  # noqa: E402
 from gan_demo.ui.explore_images import VIEWER_COOKIE, RateLimit, add_routes, image_routes  # noqa: E402
 from gan_demo.ui.widgets import N_SLIDERS, PCA, RAW  # noqa: E402
 
@@ -77,11 +77,15 @@ def test_get_image_with_a_view_is_the_picture_and_score_explore_shows(http, expl
     r = http.get("/image", params={"checkpoint": "digits", **query(offsets)})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     picture, text = explore.render(request_, "digits", 3, RAW, 0.8, 2, *offsets)
-    assert np.array_equal(pixels(r.content), pixels(picture))
+    own = Image.open(io.BytesIO(r.content))  # the sample at its own size, enlarged by the page (crisp pixels)
+    assert own.size == (16, 16) and r.headers["X-Pixelated"] == "320"
+    assert np.array_equal(pixels(own.resize(picture.size, Image.Resampling.NEAREST)), pixels(picture))
+    view = http.get("/image", params={"checkpoint": "digits", **query(offsets), "size": "view"})  # the download
+    assert np.array_equal(pixels(view.content), pixels(picture)) and "X-Pixelated" not in view.headers
     assert f"D(x) = {float(r.headers['X-Score']):.3f}" in text
     # the readout for the same latent reuses that score and says the same
     assert explore.describe(request_, "digits", 3, RAW, 0.8, 2, *offsets) == text
-    pca = http.get("/image", params={"checkpoint": "digits", **query(offsets, mode=PCA)})
+    pca = http.get("/image", params={"checkpoint": "digits", **query(offsets, mode=PCA), "size": "view"})
     assert np.array_equal(pixels(pca.content), pixels(explore.render(request_, "digits", 3, PCA, 0.8, 2, *offsets)[0]))
     plain = http.get("/image", params={"checkpoint": "digits", "seed": 3})  # without a view: the API's picture, as before
     assert plain.status_code == 200 and "max-age" in plain.headers["cache-control"]
@@ -116,10 +120,10 @@ def test_a_projected_latent_is_served_by_the_session_route(ctx, http, explore, r
     session.projected = {"checkpoint": "digits", "z": z.tolist(), "label": 2, "what": "your image"}
     route = explore.route(request_, "digits")
     assert route.startswith("/explore/image?token=")  # the projected z is the session's, not a public picture
-    r = http.get(at(route, query([0.5] + ZEROS[1:])))
+    r = http.get(at(route, query([0.5] + ZEROS[1:], size="view")))
     picture, text = explore.render(request_, "digits", 3, RAW, 0.8, 2, *([0.5] + ZEROS[1:]))
     assert "projected z (your image)" in text and np.array_equal(pixels(r.content), pixels(picture))
-    typed = http.get(at(route, query([0.5] + ZEROS[1:], **{"from": "seed"})))  # a typed seed leaves the projection
+    typed = http.get(at(route, query([0.5] + ZEROS[1:], size="view", **{"from": "seed"})))  # a typed seed leaves the projection
     assert not np.array_equal(pixels(typed.content), pixels(picture))
     text, new_route = explore.seed_typed(request_, "digits", 3, RAW, 0.8, 2, *ZEROS)
     assert session.projected is None and new_route.startswith("/image?") and "seed 3" in text
@@ -138,6 +142,8 @@ def test_a_projected_latent_is_served_by_the_session_route(ctx, http, explore, r
     ({"offsets": "99"}, "offsets must be between"),
     ({"checkpoint": "../digits"}, "checkpoint: one of"),
     ({"checkpoint": "ring8", "label": "1"}, "not class-conditional"),
+    ({"size": "huge"}, "size must be"),
+    ({"ahead": "yes"}, "ahead must be 0 or 1"),
 ])
 def test_absurd_values_get_a_4xx_with_one_sentence(http, params, words):
     r = http.get("/image", params={"checkpoint": "digits", **query(), **params})
@@ -172,6 +178,28 @@ def test_a_flood_from_one_viewer_is_refused_and_others_still_served(ctx, http):
         assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
     finally:
         routes.limit = saved
+
+
+def test_a_look_ahead_is_declined_while_a_run_trains(ctx, http):
+    """A picture fetched before the hand gets there (ahead=1) is drawn only while nothing trains: otherwise it
+    gets 204 at once, never waiting for the render gate; a picture asked for waits its turn."""
+    saved = ctx.render_gate
+    now, slept, training = [100.0], [], [True]
+    ctx.render_gate = RenderGate(training=lambda: training[0], clock=lambda: now[0], sleep=slept.append)
+    params = {"checkpoint": "digits", **query([0.25] + ZEROS[1:])}
+    try:
+        assert http.get("/image", params=params).status_code == 200  # a render just now
+        ahead = http.get("/image", params={**params, "ahead": "1"})
+        assert ahead.status_code == 204 and ahead.content == b"" and slept == []
+        asked = http.get("/image", params=params)  # the same picture asked for: spaced, not refused
+        assert asked.status_code == 200 and len(slept) == 1
+        now[0] += 1.0  # the gate's spacing is over, but the run still trains
+        assert http.get("/image", params={**params, "ahead": "1"}).status_code == 204 and len(slept) == 1
+        training[0] = False  # nothing training: a look-ahead is drawn at once
+        ahead = http.get("/image", params={**params, "ahead": "1"})
+        assert ahead.status_code == 200 and ahead.content == asked.content and "max-age" in ahead.headers["cache-control"]
+    finally:
+        ctx.render_gate = saved
 
 
 def test_rate_limit_allows_a_hands_pace_forever():
@@ -312,4 +340,44 @@ def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_s
         first = wait_for_new_image(page, "interp-frame", None)
         set_slider(page, "interp-scrub", 4)
         assert wait_for_new_image(page, "interp-frame", first).startswith("data:image/png;base64,")
+        assert page.external_requests == []
+
+
+def test_in_the_browser_the_next_notch_comes_from_memory(ctx):
+    """After a one-notch move (an arrow key) the page fetches the notches next to it ahead (ahead=1); the next
+    arrow key shows its picture from memory, asking the server nothing, and it is the route's picture for that
+    latent; the download link gives the enlarged picture."""
+    from tests.browser import browser_page, open_app, serve
+
+    with gr.Blocks() as demo:
+        explore_tab.build(ctx)
+    demo.queue()
+    demo.ctx = ctx
+    with serve(demo) as url, browser_page() as page:
+        asked, ahead_asked = [], []
+        page.on("request", lambda r: "/image?" in r.url and "ahead=1" not in r.url and asked.append(r.url))
+        page.on("request", lambda r: "ahead=1" in r.url and ahead_asked.append(r.url))
+        open_app(page, url, "#explore-image img")
+        stats = "window.ganExplore.stats"
+        shown_width = "() => document.querySelector('#explore-image img').getBoundingClientRect().width"
+        # Gradio's own picture, enlarged on the server, is drawn at its natural size (scaled down, never up)
+        width = page.evaluate("() => document.querySelector('#explore-image img').naturalWidth")
+        page.focus("#explore-slider-0 input[type=range]")
+        page.keyboard.press("ArrowRight")  # 0 -> 0.05: asked for
+        page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.05·e[0]')")
+        page.wait_for_function(f"() => {stats}.kept >= 2")  # 0.10 and 0.00, one notch either side, decoded
+        assert any("offsets=0.1%2C" in u for u in ahead_asked), ahead_asked
+        before_asked, before = len(asked), page.evaluate(f"() => ({{...{stats}}})")
+        page.keyboard.press("ArrowRight")  # 0.05 -> 0.10: from memory
+        page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.10·e[0]')")
+        after = page.evaluate(f"() => ({{...{stats}}})")
+        assert after["memory"] == before["memory"] + 1 and after["asked"] == before["asked"]
+        assert len(asked) == before_asked  # no request for the picture shown
+        route = f"{url}image?checkpoint=digits&seed=0&truncation=1&label=0&mode=raw&offsets=0.1,0,0,0,0,0,0,0"
+        assert page.evaluate(f"async () => ({SAME_BYTES_JS})([document.querySelector('#explore-image img').src, "
+                             f"'{route}'])")
+        assert abs(page.evaluate(shown_width) - width) < 1  # the small picture is drawn as large
+        assert page.evaluate("() => document.querySelector('#explore-image img').naturalWidth") == 16
+        href = page.locator("#explore-image a[download]").first.get_attribute("href")
+        assert href.endswith("&size=view") and "offsets=0.1" in href
         assert page.external_requests == []
