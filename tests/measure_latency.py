@@ -206,7 +206,7 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
             page.wait_for_selector(f"#{SLIDER} input[type=range]", state="visible")
             wait_for_new_image(page, IMAGE, None, timeout_ms=120_000)
             slider_latencies(page, SLIDER, IMAGE, slider_values(5, 2.0), timeout_ms=60_000)  # warm-up
-            counts = "() => ({...window.ganExplore.stats})"
+            counts = "() => ({...(window.ganExplore.stats || {})})"
             before = page.evaluate(counts)
             lat = slider_latencies(page, SLIDER, IMAGE, slider_values(moves), timeout_ms=60_000)
             after = page.evaluate(counts)
