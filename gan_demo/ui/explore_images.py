@@ -214,12 +214,12 @@ class ImageRoutes:
         what: what the projected latent `base` was found for.
         An image sample comes at its own size (a 32 px digit: ~0.5 KB, decoded at once; the page shows it
         enlarged with crisp pixels, as wide as X-Pixelated says) unless size=view asks for it enlarged (the
-        download). A look-ahead
-        (ahead=1, the page fetching the next notch before the hand gets there) is declined with 204 while a
-        run trains: then it would take a render slot from the run and delay the pictures asked for."""
-        if view.get("ahead") and self.ctx.render_gate.training():
+        download). A look-ahead (ahead=1, the page fetching the next notch before the hand gets there) is
+        declined with 204 while a run trains: then it would take a render slot from the run and delay the
+        pictures asked for."""
+        if view["ahead"] and self.ctx.render_gate.training():
             return Response(status_code=204, headers={"Cache-Control": "no-store"})
-        own = sampler.kind != "2d" and view.get("size", "own") == "own"
+        own = sampler.kind != "2d" and view["size"] == "own"
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
         sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"],
                                          gate=self.ctx.render_gate.spaced(PICTURE_SPACING_S),
