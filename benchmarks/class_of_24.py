@@ -20,8 +20,10 @@ gr.Timer's tick, as the page sends it: over Gradio's queue if the event is queue
 /gradio_api/queue/join then the session's event stream /gradio_api/queue/data; else POST
 /gradio_api/run/predict) in its own session, at the interval the app gives the timer (each tick's answer
 may set a new one: slower with more live runs), reads every answer to its end and fetches the pictures it
-returns, as the page's <img> would. Its REST polls go on beside, never two calls of one session at once.
-Prints the ticks answered and their latency p50 / p95 beside the other figures.
+returns, as the page's <img> would; and it polls the tab's live route (GET /train/live, the picture and status
+line: train_live.js) at the pace each answer gives, asking the tick at once when the run's state changes, as the
+page does. Its REST polls go on beside, never two calls of one session at once.
+Prints the ticks and live polls answered and their latency p50 / p95 beside the other figures.
 
     OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--views] [--ray-nodes 2] [--profile OUT.json]
 """
@@ -134,6 +136,7 @@ class TrainTabView:
     Shares the visitor's session hash and connection, so the tick shows the run that session started."""
 
     TRAIN_CLI = "train_cli"  # elem_id of an output that only the Train tab's live events have
+    LIVE_ROUTE = "train_live_route"  # elem_id of the hidden textbox that gives the page its live route
 
     def __init__(self, client: "RestClient", config: dict):
         self.client = client
@@ -141,6 +144,10 @@ class TrainTabView:
         self.interval = TICK_S  # the timer's value as built; the app's answers change it
         self.active = True  # as after Start (the tab's Start turns the timer on)
         self.shown: dict[int, str] = {}  # output position -> url of the picture the page shows there
+        self.route_position = self.outputs.index(self.output_id(config, self.LIVE_ROUTE))
+        self.route = ""  # the live route the page polls (given by Start's answer or a tick's)
+        self.live_interval = TICK_S  # the route's X-Refresh
+        self.have, self.state = "", None  # the step whose picture the page shows; the run's state the route said
 
     @staticmethod
     def output_id(config: dict, elem_id: str) -> int:
@@ -177,7 +184,25 @@ class TrainTabView:
             if isinstance(picture, dict) and picture.get("url") and self.shown.get(position) != picture["url"]:
                 http.get(picture["url"]).raise_for_status()
                 self.shown[position] = picture["url"]
+            if position == self.route_position and isinstance(picture, str) and picture != self.route:
+                self.route, self.have, self.state = picture, "", None  # train_live.js follows the new address
         return output
+
+    def poll_live(self) -> bool:
+        """One poll of the live route, as train_live.js sends it; True when the run's state changed (the page
+        then asks the tick at once). Stops the polls (route "") when the run ended or is gone."""
+        r = self.client.http.get(f"{self.client.url}{self.route}&have={self.have}")
+        if r.status_code not in (200, 204):
+            r.raise_for_status()
+        self.live_interval = float(r.headers.get("X-Refresh", TICK_S))
+        if r.status_code == 200:
+            self.have = r.headers.get("X-Step", "")
+        state = r.headers.get("X-State")
+        changed = self.state is not None and state != self.state
+        self.state = state
+        if state in ("finished", "stopped", "diverged", "failed", "gone"):
+            self.route = ""
+        return changed
 
     def _body(self) -> dict:
         return {"data": [None], "event_data": None, "fn_index": self.fn_index, "trigger_id": self.timer_id,
@@ -232,6 +257,9 @@ def main() -> None:
                              "and the pool thread's profile written to OUT.json when the app stops")
     parser.add_argument("--views", action="store_true",
                         help="each visitor's Train tab open too: its live-update event at the page's rate")
+    parser.add_argument("--view-parts", choices=("both", "route", "tick"), default="both",
+                        help="with --views, what each tab sends: the live route's polls and the tab's Gradio event "
+                             "(both, as the page does), or one alone (after the first tick; a cost split, not a page)")
     args = parser.parse_args()
 
     cluster = start_cluster(args.ray_nodes, args.node_cpus) if args.ray_nodes else None
@@ -254,6 +282,8 @@ def main() -> None:
         views = [TrainTabView(client, config) for client in clients] if args.views else []
         ticks: list[float] = []  # each answered tick's seconds, from the join to its pictures fetched
         tick_errors: list[str] = []
+        lives: list[float] = []  # each live route poll's seconds (its picture read)
+        live_errors: list[str] = []
         barrier = threading.Barrier(args.visitors)
         results: dict[int, dict] = {}
         done = threading.Event()
@@ -271,8 +301,22 @@ def main() -> None:
             results[i] = {"accepted": True, "t0": t0}
             run_id = started["run_id"]
             view = views[i] if views else None
-            next_poll = next_tick = time.monotonic()
+            next_poll = next_tick = next_live = time.monotonic()
             while not done.is_set():
+                if view is not None and view.route and next_live < next_poll and next_live <= next_tick \
+                        and args.view_parts != "tick":
+                    done.wait(max(0.0, next_live - time.monotonic()))
+                    if done.is_set():
+                        break
+                    t = time.perf_counter()
+                    try:
+                        if view.poll_live():
+                            next_tick = time.monotonic()  # the page asks the tab's event at once
+                        lives.append(time.perf_counter() - t)
+                    except Exception as exc:
+                        live_errors.append(str(exc)[:160])
+                    next_live = time.monotonic() + view.live_interval  # one request at a time, then its pace
+                    continue
                 if view is not None and view.active and next_tick < next_poll:
                     done.wait(max(0.0, next_tick - time.monotonic()))
                     if done.is_set():
@@ -285,7 +329,7 @@ def main() -> None:
                         tick_errors.append(str(exc)[:160])
                     # the page's timer fires every interval; a tick due while one is pending is not sent
                     now = time.monotonic()
-                    next_tick += view.interval
+                    next_tick += view.interval if args.view_parts != "route" else math.inf  # the first tick only
                     if next_tick < now:
                         next_tick += view.interval * math.ceil((now - next_tick) / view.interval)
                     continue
@@ -373,6 +417,12 @@ def main() -> None:
                   + f"{len(tick_errors)} failed; the tabs' last interval (median) {interval:.2f} s")
             if tick_errors:
                 print(f"  first failure: {tick_errors[0]}")
+            print(f"Train tab live route: {len(lives)} polls answered ({len(lives) / elapsed:.1f}/s), "
+                  + (f"p50 {1000 * statistics.median(lives):.0f} ms, p95 {1000 * percentile(lives, 0.95):.0f} ms, "
+                     if lives else "")
+                  + f"{len(live_errors)} failed")
+            if live_errors:
+                print(f"  first failure: {live_errors[0]}")
         print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
               f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "
               f"load {os.getloadavg()[0]:.2f}")

@@ -224,12 +224,13 @@ def stop_on_signals() -> None:
 
 def add_image_route(demo: gr.Blocks) -> None:
     """GET /image beside Gradio's API (a plain, cacheable PNG route; README, API section), and Explore's and
-    Interpolate's picture routes for a session's own runs (gan_demo.ui.explore_images), and the watch pages of
-    runs shared by link (gan_demo.ui.share).
+    Interpolate's picture routes for a session's own runs (gan_demo.ui.explore_images), the Train tab's live
+    picture and status (gan_demo.ui.live_route), and the watch pages of runs shared by link (gan_demo.ui.share).
 
     Added first in the route list, ahead of Gradio's catch-all page route.
     """
-    from gan_demo.ui import explore_images, share
+    from gan_demo.ui import explore_images, live_route, share
 
     explore_images.add_routes(demo.server_app, demo.ctx)
+    live_route.add_routes(demo.server_app, demo.ctx)
     share.add_routes(demo.server_app, demo.ctx)

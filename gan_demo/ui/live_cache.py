@@ -1,11 +1,12 @@
 """Live views under a class: each run's progress picture drawn once per shown step, and a slower refresh under load.
 
-Every open Train tab polls its run (gr.Timer); with a class of 24 tabs the drawing can cost more than
-the training. A run's picture depends only on the run and the step its snapshot shows, so the first
+Every open Train tab polls its run (the live route for the picture and status line, its own Gradio event for the
+curves); with a class of 24 tabs that can cost more than the training. A run's picture depends only on the run and the step its snapshot shows, so the first
 poll of a new step draws it and every other poll of that step (another tab on the same run, a reload,
 the API) gets the same picture, already encoded: its PNG is made at most once (the timeline's kept frame, a
 watch page) and written to one file at most once (the Train tab's image, which Gradio then serves without
-encoding it again). The tabs' refresh interval grows with the number of live runs.
+encoding it again). The tabs' refresh interval, and more steeply their own events', grow with the number of
+live runs.
 """
 from __future__ import annotations
 
@@ -20,14 +21,29 @@ from typing import Callable
 from gan_demo.ui.explore_images import png
 from gan_demo.ui.tempdirs import temp_dir
 
-# Up to this many live runs, every tab refreshes at its own pace (the Train tab's TICK_S); past it the tabs of a
-# class together send RUNS_AT_FULL_RATE / TICK_S updates a second (5.3), each ~40 ms of the server's interpreter
-# that the training threads wait for: 24 open tabs cost a class 0.69-0.75 of its speed at 8 a second, 0.76-0.79
-# at 5.3 (BENCHMARKS 19).
+# Up to this many live runs, every tab refreshes its picture and status line at its own pace (the Train tab's
+# TICK_S); past it the tabs of a class together refresh RUNS_AT_FULL_RATE / TICK_S times a second (5.3). As Gradio
+# events (each ~40 ms of the server's interpreter that the training threads wait for) 24 open tabs cost a class
+# 0.69-0.75 of its speed at 8 a second, 0.76-0.79 at 5.3 (BENCHMARKS 19); as the live route's polls ~0.05
+# (BENCHMARKS 24).
 RUNS_AT_FULL_RATE = 4
 SLOWEST_TICK_S = 6.0  # the slowest refresh, however many runs train
 RUNS_KEPT = 48  # pictures kept: the latest of this many runs (a class and more; ~0.8 MB each)
 FILES_KEPT_S = 30.0  # a picture's file stays this long after it was written (Gradio copies it at once), then goes
+
+
+# The Train tab's own Gradio event (its curves, buttons and timeline; the picture and status line come from the
+# live route) costs the training far more than the route's polls: 24 tabs sending it 2.7 times a second in all
+# kept a class at 0.75 of its speed, the route's 5 polls a second at 0.95 (BENCHMARKS 24). So the open tabs send
+# it at most TAB_EVENTS_PER_S times a second together once a few runs train, each at least every SLOWEST_CURVES_S.
+TAB_EVENTS_PER_S = 1.0
+SLOWEST_CURVES_S = 30.0
+
+
+def curves_s(live_runs: int, fastest_s: float) -> float:
+    """Seconds between a Train tab's own updates (its curves) with this many runs training or paused: fastest_s
+    when few train, then live_runs / TAB_EVENTS_PER_S (24 s for a class of 24), at most SLOWEST_CURVES_S."""
+    return max(fastest_s, min(SLOWEST_CURVES_S, live_runs / TAB_EVENTS_PER_S))
 
 
 def refresh_s(live_runs: int, tick_s: float) -> float:

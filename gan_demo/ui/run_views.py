@@ -182,6 +182,44 @@ def change_markers(frame, schedule: list[dict]):
     return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
 
 
+# ---------------------------------------------------------------- the status line
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def eta_words(snap: dict) -> str:
+    """The ETA with its range ("ETA 2 min 10 s, likely 1 min 50 s to 2 min 40 s"), or "ETA –" before it is known."""
+    text = f"ETA {_duration(snap['eta_s'])}"
+    span = snap.get("eta_range_s")
+    if snap["eta_s"] is not None and span is not None and _duration(span[0]) != _duration(span[1]):
+        text += f" (likely {_duration(span[0])} to {_duration(span[1])}, at the last minute's speed)"
+    return text
+
+
+def status_line(snap: dict | None, run_id: str | None = None, pooled: int = 0) -> str:
+    """The run's state in one line; pooled: the runs of the pool that steps it (0 or 1: it trains alone)."""
+    if snap is None:
+        return "No run yet: choose a dataset and settings, then press **Start**."
+    parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
+    if snap["state"] == "running":
+        parts += [f"{snap['steps_per_s']:.1f} steps/s", eta_words(snap)]
+    if pooled > 1 and snap["state"] in ("running", "paused"):
+        others = pooled - 1
+        parts.append(f"pooled: one step with {others:,} other run{'s' if others > 1 else ''}")
+    parts.append(f"device **{snap['device']}**")
+    if run_id:
+        parts.append(f"run id `{run_id}`")
+    return " · ".join(parts)
+
+
+
 @dataclass
 class LiveView:
     """What the browser session last showed of its run (kept in a gr.State)."""
@@ -196,7 +234,7 @@ class LiveView:
     vae: VAEView | None = None  # a VAE image run: its fixed real images for the reconstructions and the scatter
     drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
     redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
-    tick_s: float = TICK_S  # the refresh interval this view's timer runs at (slower under load)
+    curves_s: float | None = None  # the interval this view's timer runs at (live_cache.curves_s); None: not set yet
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:

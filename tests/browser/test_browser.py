@@ -224,6 +224,11 @@ def test_train_ring8_grid_and_plot_change(page):
 
     second_grid = wait_for_new_image(page, "train_grid", first_grid, timeout_ms=WAIT_MS)
     assert second_grid != first_grid
+    # the picture and the status line come from the live route (train_live.js), not a Gradio event per refresh
+    page.wait_for_function("() => window.ganLive && window.ganLive.stats.pictures >= 2", timeout=WAIT_MS)
+    live = page.evaluate("""() => ({src: document.querySelector('#train_grid img').getAttribute('src'),
+                                     step: window.ganLive.stats.shownStep})""")
+    assert live["src"].startswith("data:image/png;base64,") and live["step"] > 0
     second_plot = wait_for_plot_change(page, "loss_plot", first_plot)
     assert second_plot != first_plot
     grid_png = fetch_bytes(page, second_grid)
@@ -232,6 +237,9 @@ def test_train_ring8_grid_and_plot_change(page):
     page.locator("#stop").click(force=True)  # force: no wait if the run already finished (then it is disabled)
     page.wait_for_function(
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    # the route saw the state change and asked the tab's own event at once (buttons, last curves); polling ends
+    page.wait_for_function("() => /stopped|finished/.test(window.ganLive.stats.state) && window.ganLive.stats.refreshes >= 1",
+                           timeout=WAIT_MS)
     page.wait_for_selector("#mode_metrics", state="visible")
     assert "Modes covered" in markdown_text(page, "mode_metrics")
     assert "Grid divergence" in markdown_text(page, "mode_metrics")

@@ -31,14 +31,18 @@ from gan_demo.ui.forms import (AUTO_FIELDS, CONTROL_FIELDS, FAMILY_ONLY, KIND_ON
 from gan_demo.ui.limits import check_live_change
 from gan_demo.ui import recorded_timeline, share
 from gan_demo.ui.plain_words import QUICK_DIGITS_LABEL
-from gan_demo.ui.live_cache import refresh_s
+from gan_demo.ui.live_cache import curves_s
+from gan_demo.ui.live_route import live_route, pooled, shown_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
 from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
                           CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
                           curves, has_latent_pictures, plot_columns, plots_for, progress_picture, quality_boxes,
-                          shows_r_t, vae_pictures, vae_pictures_due, vae_view)
+                          shows_r_t, status_line, vae_pictures, vae_pictures_due, vae_view)
 from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
+
+TRAIN_LIVE_JS = (Path(__file__).parents[1] / "train_live.js").read_text()  # installs window.ganLive
+FOLLOW_JS = "(route) => { if (window.ganLive) window.ganLive.follow(route); return []; }"
 
 PLOTS_EVERY_S = 2.0  # curves are redrawn at most this often while training (Vega redraws are the slow part)
 TRAIN_FOR = [("steps", "steps"), ("minutes", "minutes")]  # the Train tab's choice of run length
@@ -117,43 +121,6 @@ def check_upload(path: str | Path) -> str:
                             f"({', '.join(IMAGE_EXTENSIONS)})")
         return f"{path.name}: {len(images):,} images"
     raise DataError(f"{path.name}: upload a .zip of images or a .csv of x,y points")
-
-
-# ================================================================ live pictures (no gradio)
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def eta_words(snap: dict) -> str:
-    """The ETA with its range ("ETA 2 min 10 s, likely 1 min 50 s to 2 min 40 s"), or "ETA –" before it is known."""
-    text = f"ETA {_duration(snap['eta_s'])}"
-    span = snap.get("eta_range_s")
-    if snap["eta_s"] is not None and span is not None and _duration(span[0]) != _duration(span[1]):
-        text += f" (likely {_duration(span[0])} to {_duration(span[1])}, at the last minute's speed)"
-    return text
-
-
-def status_line(snap: dict | None, run_id: str | None = None, pooled: int = 0) -> str:
-    """The run's state in one line; pooled: the runs of the pool that steps it (0 or 1: it trains alone)."""
-    if snap is None:
-        return "No run yet: choose a dataset and settings, then press **Start**."
-    parts = [f"**{snap['state']}**", f"step {snap['step']:,} / {snap['target_steps']:,}"]
-    if snap["state"] == "running":
-        parts += [f"{snap['steps_per_s']:.1f} steps/s", eta_words(snap)]
-    if pooled > 1 and snap["state"] in ("running", "paused"):
-        others = pooled - 1
-        parts.append(f"pooled: one step with {others:,} other run{'s' if others > 1 else ''}")
-    parts.append(f"device **{snap['device']}**")
-    if run_id:
-        parts.append(f"run id `{run_id}`")
-    return " · ".join(parts)
 
 
 def message_for(snap: dict | None) -> str:
@@ -276,7 +243,8 @@ class Train:
                "modes_md": "", "timeline": gr.update(minimum=0, maximum=1, value=0), "timeline_image": None,
                "timeline_caption": "",
                "status": status_line(run_snap, session.run_id if run_snap else None),
-               "message": message_for(run_snap)}
+               "message": message_for(run_snap),
+               "live_route": live_route(self.ctx).route_for(session) if run_snap else ""}
         trainer = session.trainer if run_snap else None
         out.update(self.family_view(trainer.family.name if trainer else family, trainer))
         out.update(zip(BUTTONS, _button_updates(state)))
@@ -396,18 +364,16 @@ class Train:
 
     @classmethod
     def _curves_due(cls, snap: dict, current: LiveView, now: float) -> bool:
-        """Curves at most every PLOTS_EVERY_S while running, and every other refresh when a class slows the
-        refresh (a redraw costs the browser more than the picture, and the server ~15 ms to build and encode),
-        once more when the run ends or pauses, and when the view asks for a redraw."""
-        every = max(PLOTS_EVERY_S, 2 * current.tick_s)
+        """Curves at the pace of the tab's own event (every PLOTS_EVERY_S while few runs train, slower under a
+        class: live_cache.curves_s), once more when the run ends or pauses, and when the view asks for a redraw."""
+        every = current.curves_s or PLOTS_EVERY_S
         stepped = snap["step"] != current.step
-        return (stepped and now - current.plotted_at >= every) or cls._ended(snap, current) or current.redraw
+        # A little early is due: the tab's events come every `every` seconds, give or take the network's jitter.
+        return (stepped and now - current.plotted_at >= 0.8 * every) or cls._ended(snap, current) or current.redraw
 
     def pooled(self, trainer) -> int:
         """How many runs the pool stepping this run holds (0: it trains alone)."""
-        pools = self.ctx.registry.pools
-        pool = pools.pool_of(trainer) if pools is not None else None
-        return len(pool) if pool is not None else 0
+        return pooled(self.ctx, trainer)
 
     def on_tick(self, current: LiveView | None, request: gr.Request):
         session = self.session_of(request)
@@ -430,7 +396,8 @@ class Train:
                 latent = has_latent_pictures(trainer)
                 out.update({"samples_md": SAMPLES_CAPTION[snap["family"]], "vae_box": gr.update(visible=vae_images),
                             "manifold_box": gr.update(visible=latent), "scatter_box": gr.update(visible=latent),
-                            "rt_plot": gr.update(visible=shows_r_t(trainer))})
+                            "rt_plot": gr.update(visible=shows_r_t(trainer)),
+                            "live_route": live_route(self.ctx).route_for(session)})
             if snap["state"] == "diverged":
                 out["alert"] = snap["message"]  # shown as a warning by alert's queued event (see _warn)
         out["status"] = status_line(snap, session.run_id, self.pooled(trainer))
@@ -446,13 +413,13 @@ class Train:
             out["message"] = " ".join(filter(None, (out.get("message"), told)))
         stepped = snap["step"] != current.step
         ended = self._ended(snap, current)
-        if stepped:  # drawn once per (run, step) however many tabs poll
-            picture = self.ctx.pictures.picture(trainer, snap["step"], lambda: progress_picture(trainer, current))
+        if stepped:  # drawn once per (run, step) however many tabs poll, its timeline frame kept when due
+            picture = shown_picture(self.ctx, session, trainer, snap["step"], current)
             out["grid"] = picture.path()  # encoded once per (run, step): Gradio serves the file as it is
-        tick = refresh_s(self.ctx.registry.active_runs(), TICK_S)
-        if tick != current.tick_s:  # a class on the server: every tab refreshes less often
-            current.tick_s = tick
-            out["timer"] = gr.Timer(tick, active=True)
+        every = curves_s(self.ctx.registry.active_runs(), PLOTS_EVERY_S)
+        if every != current.curves_s:  # the picture and status line come from the live route; this event less often
+            current.curves_s = every
+            out["timer"] = gr.Timer(every, active=True)
         if stepped or ended:
             out.update(self.live_vae_pictures(trainer, current, ended, now))
         if (stepped or ended) and snap["quality"] is not None:
@@ -471,9 +438,6 @@ class Train:
                 out["model_graph"] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
                                                step=snap["step"])
         if stepped:
-            last = session.timeline[-1][0] if session.timeline else None
-            if last is None or snap["step"] - last >= session.timeline_stride:  # encode only kept frames
-                session.keep_frame(snap["step"], picture.png())
             tl = session.timeline  # read after keep_frame: thinning replaces the deque
             if len(tl) != current.frames:
                 current.frames = len(tl)
@@ -752,6 +716,10 @@ def build(ctx) -> dict:
     timer = gr.Timer(TICK_S, active=False)
     view = gr.State(None)
     alert = gr.Textbox(visible=False, elem_id="train_alert")  # a diverged run's warning, from the tick (_warn)
+    # The picture and status line come from the live route (train_live.js polls it); the page presses this
+    # hidden button for the tab's own update when the run's state changes.
+    live = gr.Textbox("", visible=False, elem_id="train_live_route")
+    refresh = gr.Button("Refresh", visible="hidden", elem_id="train_live_refresh")
 
     names = list(CONTROL_FIELDS)
     inputs = [controls[n] for n in names]
@@ -760,7 +728,7 @@ def build(ctx) -> dict:
 
     live_outputs = [grid, status, message, loss_plot, d_plot, rt_plot, modes_box, modes_md, modes_plot, kl_plot, js_plot, timeline,
                     timeline_image, timeline_caption, *buttons, timer, view, model_graph, samples_md, vae_box,
-                    manifold_box, scatter_box, recon_image, manifold_image, scatter_image, alert]
+                    manifold_box, scatter_box, recon_image, manifold_image, scatter_image, alert, live]
 
     h = Train(ctx)
     parts = {**controls, "start": start, "pause": pause, "resume": resume, "stop": stop, "reset": reset, "save": save,
@@ -770,7 +738,8 @@ def build(ctx) -> dict:
              "timeline_image": timeline_image, "timeline_caption": timeline_caption, "timer": timer, "view": view,
              "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
              "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
-             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "alert": alert}
+             "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "alert": alert,
+             "live_route": live}
 
     def named(handler):
         return by_name(handler, parts)
@@ -782,6 +751,9 @@ def build(ctx) -> dict:
     # The tick skips Gradio's queue (a plain POST answered at once: ~15% more training for a class of 24 with
     # their tabs open, BENCHMARKS.md section 13); gr.Warning cannot reach a page from there, so alert relays it.
     timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    refresh.click(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    gr.on(None, None, None, None, js=TRAIN_LIVE_JS, **private)  # installs window.ganLive once the page loads
+    live.change(None, live, None, js=FOLLOW_JS, show_progress="hidden", **private)
     alert.change(_warn, alert, None, show_progress="hidden", **private)
     train_for.change(lambda how: (gr.update(visible=how == "steps"), gr.update(visible=how == "minutes")), train_for,
                      [controls["steps"], minutes], show_progress="hidden", queue=False, **private)
