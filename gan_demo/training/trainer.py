@@ -110,7 +110,16 @@ class History:
             self.records = [r for r in self.records if r.step % self.stride == 0]
 
     def columns(self) -> dict[str, list]:
-        return {n: [getattr(r, n) for r in self.records] for n in self.names}
+        return {n: self._column(n) for n in self.names}
+
+    def _column(self, name: str) -> list:
+        records = self.records
+        if records and isinstance(records[0], StepRecord) and name not in records[0].__dict__:
+            try:  # a series: read from each record's values, not through StepRecord.__getattr__ (5x slower)
+                return [r.values[name] for r in records]
+            except KeyError:
+                pass  # a record without it: getattr below raises as it always did
+        return [getattr(r, name) for r in records]
 
     def __len__(self) -> int:
         return len(self.records)
