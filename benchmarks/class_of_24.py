@@ -240,6 +240,15 @@ class TrainTabView:
         raise RuntimeError("the tick's event stream ended without its result")
 
 
+def answered(what: str, calls: str, seconds: list[float], errors: list[str], elapsed: float, more: str = "") -> None:
+    """Prints how many calls were answered, their rate and latency p50 / p95, and the first failure."""
+    latency = (f"p50 {1000 * statistics.median(seconds):.0f} ms, p95 {1000 * percentile(seconds, 0.95):.0f} ms, "
+               if seconds else "")
+    print(f"{what}: {len(seconds)} {calls} answered ({len(seconds) / elapsed:.1f}/s), {latency}{len(errors)} failed{more}")
+    if errors:
+        print(f"  first failure: {errors[0]}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -411,18 +420,9 @@ def main() -> None:
                   f"p95 {1000 * percentile(latencies, 0.95):.0f} ms")
         if args.views:
             interval = statistics.median(v.interval for v in views)
-            print(f"Train tab live updates: {len(ticks)} ticks answered ({len(ticks) / elapsed:.1f}/s), "
-                  + (f"p50 {1000 * statistics.median(ticks):.0f} ms, p95 {1000 * percentile(ticks, 0.95):.0f} ms, "
-                     if ticks else "")
-                  + f"{len(tick_errors)} failed; the tabs' last interval (median) {interval:.2f} s")
-            if tick_errors:
-                print(f"  first failure: {tick_errors[0]}")
-            print(f"Train tab live route: {len(lives)} polls answered ({len(lives) / elapsed:.1f}/s), "
-                  + (f"p50 {1000 * statistics.median(lives):.0f} ms, p95 {1000 * percentile(lives, 0.95):.0f} ms, "
-                     if lives else "")
-                  + f"{len(live_errors)} failed")
-            if live_errors:
-                print(f"  first failure: {live_errors[0]}")
+            answered("Train tab live updates", "ticks", ticks, tick_errors, elapsed,
+                     f"; the tabs' last interval (median) {interval:.2f} s")
+            answered("Train tab live route", "polls", lives, live_errors, elapsed)
         print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
               f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "
               f"load {os.getloadavg()[0]:.2f}")

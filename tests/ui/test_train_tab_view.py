@@ -50,6 +50,10 @@ def test_tick_shows_the_sessions_api_run_and_fetches_its_picture(app):
         assert grid in view.shown  # the picture the page's <img> would load, fetched
         assert client.http.get(view.shown[grid]).content[:8] == b"\x89PNG\r\n\x1a\n"
         assert not view.active  # an ended run: the app stops the page's timer
+        assert view.route.startswith("/train/live?token=") and f"run={run_id}" in view.route  # what the page polls
+        assert not view.poll_live()  # its first poll: nothing to compare the state with
+        assert view.have == str(STEPS) and view.state == "finished"
+        assert view.route == ""  # an ended run: the page stops polling
     finally:
         ctx.registry.drop(client.session_hash)
 
