@@ -25,7 +25,10 @@ line: train_live.js) at the pace each answer gives, asking the tick at once when
 page does. Its REST polls go on beside, never two calls of one session at once.
 Prints the ticks and live polls answered and their latency p50 / p95 beside the other figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--views] [--ray-nodes 2] [--profile OUT.json]
+    python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--views [--view-parts route|tick]] [--ray-nodes 2] [--profile OUT.json]
+
+The app inherits the environment: with OMP_NUM_THREADS=1 it sees one thread and makes one pool, not one per core
+(a class of 24 on 2 cores then trains at ~2/3 of its speed: BENCHMARKS 24).
 """
 from __future__ import annotations
 
