@@ -40,10 +40,10 @@ def pooled(ctx, trainer) -> int:
     return len(pool) if pool is not None else 0
 
 
-def shown_picture(ctx, session, trainer, step: int, view: LiveView) -> LivePicture:
+def shown_picture(ctx, session, trainer, step: int) -> LivePicture:
     """The run's progress picture at `step` (drawn once per step however many polls ask), and the session's
     timeline frame kept from it when one is due."""
-    picture = ctx.pictures.picture(trainer, step, lambda: progress_picture(trainer, view))
+    picture = ctx.pictures.picture(trainer, step, lambda: live_route(ctx).draw(trainer))
     with _FRAMES:
         last = session.timeline[-1][0] if session.timeline else None
         if last is None or step - last >= session.timeline_stride:  # encode only kept frames
@@ -73,12 +73,14 @@ class LiveRoute:
         """Where the page polls the session's current run (a new run, a new address: the page follows it)."""
         return f"{LIVE_PATH}?token={self.routes.token_for(session, LIVE_NAME)}&run={quote(session.run_id or '')}"
 
-    def _view(self, trainer) -> LiveView:
+    def draw(self, trainer):
+        """The run's progress picture now, over its backdrop (a 2D run's grid and real points: drawn once per run,
+        for the tab, this route and the run's watch pages alike)."""
         with self._lock:
             view = self._views.get(trainer)
             if view is None:
                 view = self._views[trainer] = LiveView()
-            return view
+        return progress_picture(trainer, view)
 
     def live(self, request: Request) -> Response:
         """The run's picture at its latest step (200, image/png) or, while that is the step the page has
@@ -104,7 +106,7 @@ class LiveRoute:
                                               safe="")})
             if query.get("have") == str(step):
                 return Response(status_code=204, headers=headers)
-            picture = shown_picture(self.ctx, session, trainer, step, self._view(trainer))
+            picture = shown_picture(self.ctx, session, trainer, step)
             return Response(picture.png(), media_type="image/png", headers=headers)
 
         return self.routes._answer(work, request)

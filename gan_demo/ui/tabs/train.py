@@ -37,7 +37,7 @@ from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
 from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
                           CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
-                          curves, has_latent_pictures, plot_columns, plots_for, progress_picture, quality_boxes,
+                          curves, has_latent_pictures, plot_columns, plots_for, quality_boxes,
                           shows_r_t, status_line, vae_pictures, vae_pictures_due, vae_view)
 from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
@@ -414,7 +414,7 @@ class Train:
         stepped = snap["step"] != current.step
         ended = self._ended(snap, current)
         if stepped:  # drawn once per (run, step) however many tabs poll, its timeline frame kept when due
-            picture = shown_picture(self.ctx, session, trainer, snap["step"], current)
+            picture = shown_picture(self.ctx, session, trainer, snap["step"])
             out["grid"] = picture.path()  # encoded once per (run, step): Gradio serves the file as it is
         every = curves_s(self.ctx.registry.active_runs(), PLOTS_EVERY_S)
         if every != current.curves_s:  # the picture and status line come from the live route; this event less often
@@ -708,7 +708,7 @@ def build(ctx) -> dict:
                 save = gr.Button("Save run as checkpoint (zip)", interactive=False, elem_id="save_run")
                 send = gr.Button("Send to Explore", interactive=False, elem_id="send_to_explore")
             saved = gr.File(label="Checkpoint", visible=False, interactive=False, elem_id="saved_run")
-            share_row = share.build_row(ctx, draw=lambda run: progress_picture(run, LiveView()))  # live link; projector
+            share_row = share.build_row(ctx, draw=lambda run: live_route(ctx).draw(run))  # live link; projector
             cli = gr.Code(cli_command(config_from_values(initial)), language="shell", interactive=False, lines=3,
                           label="The same run from the command line", elem_id="train_cli", wrap_lines=True)
     for name, component in controls.items():
