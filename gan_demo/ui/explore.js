@@ -17,15 +17,19 @@
   // server declines with 204 while a run trains, and the page then stops looking ahead for a while) and kept
   // decoded, so the next notch (an arrow key, a slow drag) is shown from memory at once, before Gradio's event
   // confirms it, instead of after a round trip. After a jump (a click on the track) nothing is fetched ahead.
+  // The notches come several to a request (`along`, `values`: the route draws each as it would alone), asked
+  // for again only when fewer than AHEAD_REFILL are left ahead of the hand: a hand moving a notch every frame
+  // then stays inside what is kept (one picture a request fell behind it: README, Latency).
   if (window.ganExplore) return [];
   const EARLY_WAIT_MS = 1000;
   const AHEAD_MAX = 64;  // pictures kept (fetched ahead or shown before), the oldest dropped first
   const AHEAD_PAUSE_MS = 3000;  // after a declined look-ahead (a run is training), none for this long
-  const AHEAD_LANES = 2;  // look-aheads in flight at once: one's network and page work overlaps the next's render
+  const AHEAD_LANES = 2;  // look-ahead requests in flight at once
+  const AHEAD_NOTCHES = 6;  // notches asked for ahead the way the hand goes (and one back), one request
+  const AHEAD_REFILL = 3;  // ask again once fewer notches than this ahead of the hand are kept or asked for
   const lanes = {};
   const kept = new Map();  // url -> a fixed picture's answer
   const pending = new Map();  // url -> the promise of a look-ahead answer still in flight
-  const aheadQueue = [];  // look-ahead urls not yet asked for
   let aheadBusy = 0, aheadPausedUntil = 0;
   // pictures shown from memory, shown after a request, asked for ahead, and kept from those (decoded)
   const stats = {memory: 0, asked: 0, ahead: 0, kept: 0};
@@ -58,6 +62,21 @@
             score: response.headers.get('X-Score'), readout: readout === null ? undefined : decodeURIComponent(readout),
             fixed: /max-age=[1-9]/.test(response.headers.get('Cache-Control') || ''),
             pixels: Number(response.headers.get('X-Pixelated')) || 0};  // the width to show it at, enlarged
+  }
+  async function askMany(url) {
+    // a look-ahead's pictures, in the order asked: [answer, ...]; null when declined (204) or refused
+    const response = await fetch(url, {credentials: 'same-origin', cache: 'default'});
+    if (response.status === 204 || !response.ok) return response.status === 204 ? null : [];
+    const body = await response.arrayBuffer(), h = (name) => response.headers.get(name) || '';
+    const lengths = h('X-Parts').split(',').map(Number), readouts = h('X-Readouts').split(','),
+          scores = h('X-Scores').split(','), type = h('X-Part-Type') || 'image/png';
+    const fixed = /max-age=[1-9]/.test(h('Cache-Control')), pixels = Number(h('X-Pixelated')) || 0;
+    let at = 0;
+    return lengths.map((n, i) => {
+      const part = body.slice(at, at += n);
+      return {ok: true, src: dataUrl(type, part), score: scores[i] || null, fixed, pixels,
+              readout: readouts[i] === undefined ? undefined : decodeURIComponent(readouts[i])};
+    });
   }
   function job(url, confirmed) {
     const j = {url, waiters: [], confirmed: false, dropped: false, waiting: false};
@@ -212,38 +231,51 @@
     return probe.value !== range.value ? probe.value : null;
   }
   function lookAhead() {
-    // after a one-notch move (an arrow key, a slow drag): the next two notches the way the hand went and one
-    // back; after the first move of a slider: one either side; after a jump: nothing (the next is anyone's guess)
+    // after a one-notch move (an arrow key, a slow drag): the next AHEAD_NOTCHES notches the way the hand went
+    // and one back, once fewer than AHEAD_REFILL ahead are kept or asked for; after the first move of a slider:
+    // two either side; after a jump: nothing (the next is anyone's guess)
     if (!moved || !moved.isConnected || heading === null || performance.now() < aheadPausedUntil) return;
-    aheadQueue.length = 0;
-    const steps = heading ? [heading, 2 * heading, -heading] : [1, -1];
-    for (const value of steps.map((n) => notch(moved, n)).filter((v) => v !== null)) {
-      const url = sliderUrl(moved, value);
-      if (url && !kept.has(url) && !pending.has(url)) aheadQueue.push(url);
+    if (aheadBusy >= AHEAD_LANES) return;
+    const steps = heading ? Array.from({length: AHEAD_NOTCHES}, (_, i) => (i + 1) * heading).concat([-heading])
+      : [1, -1, 2, -2];
+    const wanted = [];
+    for (const n of steps) {
+      const value = notch(moved, n), url = value === null ? null : sliderUrl(moved, value);
+      if (url) wanted.push({n, value, url});
     }
-    while (aheadBusy < AHEAD_LANES && aheadQueue.length) fetchAhead();
+    const have = (w) => kept.has(w.url) || pending.has(w.url);
+    const ahead = wanted.filter((w) => heading && Math.sign(w.n) === heading);
+    if (heading && ahead.slice(0, AHEAD_REFILL).every(have) && wanted.filter((w) => w.n === -heading).every(have)) return;
+    const missing = wanted.filter((w) => !have(w));
+    const slider = moved.closest('[id^="explore-slider-"]'), base = sliderUrl(null, null);
+    if (!missing.length || !base) return;
+    const along = slider ? slider.id.slice('explore-slider-'.length) : 'truncation';
+    fetchAhead(missing, base + '&ahead=1&along=' + along + '&values=' + missing.map((w) => w.value).join(','));
   }
-  async function fetchAhead() {
+  async function fetchAhead(missing, url) {
     aheadBusy += 1;
-    while (aheadQueue.length) {
-      const url = aheadQueue.shift();
-      const answer = ask(url + '&ahead=1').catch(() => null);
-      stats.ahead += 1;
-      pending.set(url, answer);
-      const got = await answer;
-      pending.delete(url);
-      if (got === null) {  // declined (a run trains): no look-ahead for a while
-        aheadPausedUntil = performance.now() + AHEAD_PAUSE_MS;
-        aheadQueue.length = 0;
-      } else if (got.ok && got.fixed) {
-        keep(url, got);
+    stats.ahead += missing.length;
+    const answers = askMany(url).catch(() => []);
+    // each notch's own answer (null: none, and a lane that needs it asks for it itself)
+    missing.forEach((w, i) => pending.set(w.url, answers.then((all) => (all && all[i]) || null)));
+    const got = await answers;
+    for (const w of missing) pending.delete(w.url);
+    if (got === null) {  // declined (a run trains): no look-ahead for a while
+      aheadPausedUntil = performance.now() + AHEAD_PAUSE_MS;
+    } else {
+      const decoding = [];
+      missing.forEach((w, i) => {
+        const answer = got[i];
+        if (!answer || !answer.ok || !answer.fixed) return;
+        keep(w.url, answer);
         const decoded = new Image();  // decoded now, so showing it later costs no decode
-        decoded.src = got.src;
-        await decoded.decode().catch(() => {});
-        stats.kept += 1;
-      }
+        decoded.src = answer.src;
+        decoding.push(decoded.decode().catch(() => {}).then(() => { stats.kept += 1; }));
+      });
+      await Promise.all(decoding);
     }
     aheadBusy -= 1;
+    if (got && got.length) lookAhead();  // the hand may have gone past what this asked for meanwhile
   }
   document.addEventListener('input', (event) => {
     const target = event.target;

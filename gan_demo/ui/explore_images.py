@@ -24,6 +24,9 @@ RATE_PER_S, BURST = 60.0, 120  # a viewer's picture requests: a hand dragging a 
 ANONYMOUS_RATE_PER_S, ANONYMOUS_BURST = 120.0, 240  # per address, for callers without the cookie (curl, scripts)
 MAX_KEYS = 10_000  # rate-limit buckets kept (oldest dropped): memory stays bounded whatever the callers do
 MAX_QUERY = 600  # characters: a picture's whole query is far shorter
+# A look-ahead may ask for this many notches of one slider in one request (the page asks for the next few
+# the way the hand goes): one request instead of one per picture keeps ahead of a hand moving a notch a frame.
+MAX_AHEAD = 8
 # While a run trains, these pictures are spaced at least this far apart across all visitors (Gradio's events
 # keep the app's 0.1 s): a plain GET costs its ~5 ms render and little else, so 30 a second keep a hand's pace
 # (a slider move shown within 60 ms) and leave the run most of its speed (README, Latency).
@@ -103,8 +106,40 @@ def parse_view(sampler, query) -> dict:
     ahead = query.get("ahead") or "0"
     if ahead not in ("0", "1"):
         raise RouteError(400, f"ahead must be 0 or 1 (got {ahead[:20]!r}).")
-    return {"seed": seed, "mode": mode, "offsets": offsets, "truncation": truncation, "label": label,
+    view = {"seed": seed, "mode": mode, "offsets": offsets, "truncation": truncation, "label": label,
             "size": size, "ahead": ahead == "1"}
+    view["along"] = _along(query, view, axes)
+    return view
+
+
+def _along(query, view: dict, axes: int) -> list[dict]:
+    """The views a look-ahead asks for at once (along=K&values=a,b,...: slider K, or the truncation, at each
+    value, the rest as in `view`); [] when the query asks for one picture."""
+    along, values = query.get("along"), query.get("values")
+    if along in (None, "") and values in (None, ""):
+        return []
+    if not view["ahead"]:
+        raise RouteError(400, "along and values are for look-aheads only (ahead=1).")
+    if along == "truncation":
+        name, lo, hi = "values", 0.0, 3.0
+    else:
+        index = int(_number({"along": along}, "along", 0, min(axes, ex.N_SLIDERS) - 1, 0, whole=True)) if along else -1
+        if index < 0:
+            raise RouteError(400, "along: a slider's number (0 is the first) or 'truncation'.")
+        name, lo, hi = "values", -ex.SLIDER_MAX, ex.SLIDER_MAX
+    parts = [p for p in (values or "").split(",") if p.strip()]
+    if not 1 <= len(parts) <= MAX_AHEAD:
+        raise RouteError(400, f"values: 1 to {MAX_AHEAD} numbers, the slider's positions (got {len(parts)}).")
+    views = []
+    for part in parts:
+        value = _number({name: part.strip()}, name, lo, hi, 0.0)
+        if along == "truncation":
+            views.append({**view, "truncation": value, "along": []})
+        else:
+            offsets = list(view["offsets"])
+            offsets[index] = value
+            views.append({**view, "offsets": offsets, "along": []})
+    return views
 
 
 def png(picture: Image.Image) -> bytes:
@@ -216,9 +251,23 @@ class ImageRoutes:
         enlarged with crisp pixels, as wide as X-Pixelated says) unless size=view asks for it enlarged (the
         download). A look-ahead (ahead=1, the page fetching the next notch before the hand gets there) is
         declined with 204 while a run trains: then it would take a render slot from the run and delay the
-        pictures asked for."""
+        pictures asked for. A look-ahead may name several positions of one slider (along, values): their
+        pictures come in one answer (_pictures)."""
         if view["ahead"] and self.ctx.render_gate.training():
             return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        cache = "private, max-age=3600" if fixed else "private, no-store"
+        if view["along"]:
+            return self._pictures(sampler, view["along"], base, what, cache)
+        body, score, text, pixels = self._draw(sampler, view, base, what)
+        headers = {"Cache-Control": cache, "X-Readout": quote(text, safe="")}
+        if score is not None:
+            headers["X-Score"] = f"{score:.6f}"
+        if pixels:
+            headers["X-Pixelated"] = str(pixels)
+        return Response(body, media_type="image/png", headers=headers)
+
+    def _draw(self, sampler, view: dict, base, what) -> tuple[bytes, float | None, str, int]:
+        """One view's (PNG, D's score or None, readout Markdown, the width to show an own-size picture at or 0)."""
         own = sampler.kind != "2d" and view["size"] == "own"
         z = ex.latent_of(sampler, view["seed"], view["mode"], view["offsets"], base)
         sample, score, picture = ex.draw(self.ctx, sampler, z, view["label"], view["truncation"],
@@ -226,13 +275,21 @@ class ImageRoutes:
                                          size=1 if own else ex.VIEW_SIZE)
         text = ex.readout(sampler, sample, score, view["seed"], view["mode"], view["offsets"], view["truncation"],
                           view["label"], what)
-        headers = {"Cache-Control": "private, max-age=3600" if fixed else "private, no-store",
-                   "X-Readout": quote(text, safe="")}
-        if score is not None:
-            headers["X-Score"] = f"{score:.6f}"
-        if own:
-            headers["X-Pixelated"] = str(picture.width * ex.enlargement(picture.width))  # as wide as size=view
-        return Response(png(picture), media_type="image/png", headers=headers)
+        pixels = picture.width * ex.enlargement(picture.width) if own else 0  # as wide as size=view shows it
+        return png(picture), score, text, pixels
+
+    def _pictures(self, sampler, views: list[dict], base, what, cache: str) -> Response:
+        """A look-ahead's pictures in one answer: the PNGs one after another, their byte lengths in X-Parts, and
+        each one's readout (percent-encoded) and score in X-Readouts and X-Scores, comma-separated, in order.
+        Each picture is drawn alone, as a request for it would draw it, so both give the same bytes."""
+        drawn = [self._draw(sampler, v, base, what) for v in views]
+        headers = {"Cache-Control": cache, "X-Part-Type": "image/png",
+                   "X-Parts": ",".join(str(len(d[0])) for d in drawn),
+                   "X-Readouts": ",".join(quote(d[2], safe="") for d in drawn),
+                   "X-Scores": ",".join("" if d[1] is None else f"{d[1]:.6f}" for d in drawn)}
+        if drawn[0][3]:
+            headers["X-Pixelated"] = str(drawn[0][3])
+        return Response(b"".join(d[0] for d in drawn), media_type="application/octet-stream", headers=headers)
 
     def pretrained_image(self, request: Request) -> Response:
         """GET /image: a pretrained run's picture; with mode or offsets, the picture Explore shows for that view."""

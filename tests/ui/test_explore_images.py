@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from types import SimpleNamespace
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import numpy as np
 import pytest
@@ -144,6 +144,13 @@ def test_a_projected_latent_is_served_by_the_session_route(ctx, http, explore, r
     ({"checkpoint": "ring8", "label": "1"}, "not class-conditional"),
     ({"size": "huge"}, "size must be"),
     ({"ahead": "yes"}, "ahead must be 0 or 1"),
+    ({"along": "0", "values": "0.1"}, "for look-aheads only"),
+    ({"ahead": "1", "along": "8", "values": "0.1"}, "along must be between 0 and 7"),
+    ({"ahead": "1", "along": "../x", "values": "0.1"}, "along must be a whole number"),
+    ({"ahead": "1", "along": "0", "values": ""}, "values: 1 to 8 numbers"),
+    ({"ahead": "1", "along": "0", "values": ",".join(["0.1"] * 9)}, "values: 1 to 8 numbers"),
+    ({"ahead": "1", "along": "0", "values": "0.1,nan"}, "values must be between"),
+    ({"ahead": "1", "along": "truncation", "values": "4"}, "values must be between 0 and 3"),
 ])
 def test_absurd_values_get_a_4xx_with_one_sentence(http, params, words):
     r = http.get("/image", params={"checkpoint": "digits", **query(), **params})
@@ -198,6 +205,48 @@ def test_a_look_ahead_is_declined_while_a_run_trains(ctx, http):
         training[0] = False  # nothing training: a look-ahead is drawn at once
         ahead = http.get("/image", params={**params, "ahead": "1"})
         assert ahead.status_code == 200 and ahead.content == asked.content and "max-age" in ahead.headers["cache-control"]
+    finally:
+        ctx.render_gate = saved
+
+
+@pytest.mark.parametrize("checkpoint, along, values", [("digits", "1", [-0.05, 0.1, 0.15, 3.0]),
+                                                      ("digits", "truncation", [0.5, 0.85]),
+                                                      ("ring8", "0", [0.25, -1.0])])
+def test_a_look_ahead_of_several_notches_is_each_notchs_own_picture(ctx, http, checkpoint, along, values):
+    """ahead=1&along=K&values=...: one answer holding, in order, the same bytes, readout and score that a
+    request for each notch alone gets (the page keys each by that request's URL)."""
+    base = query([0.5, 0.25] + ZEROS[2:], **({"label": ""} if checkpoint == "ring8" else {}))
+    r = http.get("/image", params={"checkpoint": checkpoint, **base, "ahead": "1", "along": along,
+                                   "values": ",".join(map(str, values))})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream", r.text
+    assert "max-age" in r.headers["cache-control"] and r.headers["x-part-type"] == "image/png"
+    lengths = [int(n) for n in r.headers["x-parts"].split(",")]
+    readouts, scores = r.headers["x-readouts"].split(","), r.headers["x-scores"].split(",")
+    assert len(lengths) == len(readouts) == len(scores) == len(values) and sum(lengths) == len(r.content)
+    at_ = 0
+    for value, n, readout, score in zip(values, lengths, readouts, scores):
+        alone = dict(base)
+        if along == "truncation":
+            alone["truncation"] = value
+        else:
+            offsets = [0.5, 0.25] + ZEROS[2:]
+            offsets[int(along)] = value
+            alone["offsets"] = ",".join(str(v) for v in offsets)
+        one = http.get("/image", params={"checkpoint": checkpoint, **alone})
+        assert one.status_code == 200
+        assert r.content[at_:at_ + n] == one.content  # the same PNG, byte for byte
+        assert readout == one.headers["x-readout"] and score == one.headers["x-score"]
+        assert r.headers.get("x-pixelated") == one.headers.get("x-pixelated")
+        at_ += n
+
+
+def test_a_look_ahead_of_several_notches_is_declined_while_a_run_trains(ctx, http):
+    saved = ctx.render_gate
+    ctx.render_gate = RenderGate(training=lambda: True)
+    try:
+        r = http.get("/image", params={"checkpoint": "digits", **query(), "ahead": "1", "along": "0",
+                                       "values": "0.1,0.2"})
+        assert r.status_code == 204 and r.content == b""
     finally:
         ctx.render_gate = saved
 
@@ -366,7 +415,8 @@ def test_in_the_browser_the_next_notch_comes_from_memory(ctx):
         page.keyboard.press("ArrowRight")  # 0 -> 0.05: asked for
         page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.05·e[0]')")
         page.wait_for_function(f"() => {stats}.kept >= 2")  # 0.10 and 0.00, one notch either side, decoded
-        assert any("offsets=0.1%2C" in u for u in ahead_asked), ahead_asked
+        # one request for the notches either side: slider 0 at 0.10 and 0.00 (and 0.15, -0.05)
+        assert any("along=0&" in unquote(u) and "values=0.1,0,0.15,-0.05" in unquote(u) for u in ahead_asked), ahead_asked
         before_asked, before = len(asked), page.evaluate(f"() => ({{...{stats}}})")
         page.keyboard.press("ArrowRight")  # 0.05 -> 0.10: from memory
         page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.10·e[0]')")
