@@ -128,29 +128,42 @@ class RestClient:
 
 
 class TrainTabView:
-    """A visitor's open Train tab, as its page calls the tab's live-update event: the gr.Timer's tick.
+    """A visitor's open Train tab, as its page calls the tab's live-update events.
 
-    If the event goes through Gradio's queue, the page joins it (POST /gradio_api/queue/join with the event's
-    fn_index, the timer as its trigger_id and the session hash; the tick's one input, the view's gr.State, is
-    kept by the server and sent as null) and reads the session's event stream (GET /gradio_api/queue/data) to
-    the event's process_completed message; if not (queue=False), it posts the same body to
-    /gradio_api/run/predict and reads the answer from the reply. Each answer's timer update sets the next
-    interval or stops the ticks (a run that ended); each picture it returns (a gradio FileData with a url, the <img> src) is fetched once.
-    Shares the visitor's session hash and connection, so the tick shows the run that session started."""
+    The gr.Timer's tick (Train.on_beat) updates what changes while a run trains; when its answer changes the
+    hidden full_due textbox, the page sends that textbox's change event (Train.on_full: the full update, the
+    buttons and messages); the hidden refresh button sends the same full update when the live route reports a
+    new state (full()). If an event goes through Gradio's queue, the page joins it (POST /gradio_api/queue/join
+    with the event's fn_index, its trigger's id and the session hash; the events' one input, the view's
+    gr.State, is kept by the server and sent as null) and reads the session's event stream (GET
+    /gradio_api/queue/data) to the event's process_completed message; if not (queue=False), it posts the same
+    body to /gradio_api/run/predict and reads the answer from the reply. Each answer's timer update sets the next
+    interval or stops the ticks (a run that ended); each picture it returns (a gradio FileData with a url, the
+    <img> src) is fetched once. Shares the visitor's session hash and connection, so the tick shows the run that
+    session started."""
 
-    TRAIN_CLI = "train_cli"  # elem_id of an output that only the Train tab's live events have
+    GRID = "train_grid"  # elem_id of the Samples picture, which the tick updates
+    FULL_DUE = "train_full_due"  # elem_id of the hidden textbox whose change asks for the full update
+    REFRESH = "train_live_refresh"  # elem_id of the hidden button the page presses when the run's state changes
     LIVE_ROUTE = "train_live_route"  # elem_id of the hidden textbox that gives the page its live route
 
     def __init__(self, client: "RestClient", config: dict):
         self.client = client
-        self.fn_index, self.timer_id, self.outputs, self.queued = self.wiring(config)
+        self.timer_id = None
+        self.beat = self.wiring(config, self.GRID, "tick")  # (fn_index, trigger id, output ids, queued)
+        self.timer_id = self.beat[1]
+        self.full_change = self.wiring(config, self.GRID, "change", trigger=self.output_id(config, self.FULL_DUE))
+        self.full_click = self.wiring(config, self.GRID, "click", trigger=self.output_id(config, self.REFRESH))
+        self.full_due_id = self.output_id(config, self.FULL_DUE)
+        self.route_id = self.output_id(config, self.LIVE_ROUTE)
         self.interval = TICK_S  # the timer's value as built; the app's answers change it
         self.active = True  # as after Start (the tab's Start turns the timer on)
-        self.shown: dict[int, str] = {}  # output position -> url of the picture the page shows there
-        self.route_position = self.outputs.index(self.output_id(config, self.LIVE_ROUTE))
+        self.shown: dict[int, str] = {}  # output component id -> url of the picture the page shows there
         self.route = ""  # the live route the page polls (given by Start's answer or a tick's)
         self.live_interval = TICK_S  # the route's X-Refresh
         self.have, self.state = "", None  # the step whose picture the page shows; the run's state the route said
+        self.full_due = ""  # the hidden textbox's value as the page holds it
+        self.fulls = 0  # full updates asked for (by the tick's full_due, or by the route's new state)
 
     @staticmethod
     def output_id(config: dict, elem_id: str) -> int:
@@ -158,25 +171,45 @@ class TrainTabView:
         return next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
 
     @classmethod
-    def wiring(cls, config: dict) -> tuple[int, int, list[int], bool]:
-        """(fn_index, the timer's id, output ids, whether it goes through the queue) of the Train tab's tick,
+    def wiring(cls, config: dict, elem_id: str, event: str, trigger: int | None = None) -> tuple[int, int, list[int], bool]:
+        """(fn_index, its trigger's id, output ids, whether it goes through the queue) of the Train tab's event
+        that `event` of `trigger` (any trigger when None) sends and that updates the component `elem_id`,
         from the app's /config."""
-        cli = cls.output_id(config, cls.TRAIN_CLI)
+        wanted = cls.output_id(config, elem_id)
         for index, dep in enumerate(config["dependencies"]):
-            if cli in dep["outputs"] and any(event == "tick" for _, event in dep["targets"]):
+            targets = [t for t, e in dep["targets"] if e == event and (trigger is None or t == trigger)]
+            if wanted in dep["outputs"] and targets:
                 queued = dep.get("queue")
-                return (dep.get("id", index), dep["targets"][0][0], dep["outputs"],
+                return (dep.get("id", index), targets[0], dep["outputs"],
                         config.get("enable_queue", True) if queued is None else bool(queued))
-        raise RuntimeError("no tick event with the Train tab's outputs in the app's config")
+        raise RuntimeError(f"no {event} event updating {elem_id} in the app's config")
 
-    def tick(self, timeout_s: float = 120) -> list:
-        """One tick: the event's output values (its pictures fetched). Updates the interval and whether
-        the page would tick again. Raises if no result came within timeout_s (the stream's heartbeats
-        would keep it open forever)."""
-        output = self._queued(timeout_s) if self.queued else self._direct(timeout_s)
+    def tick(self, timeout_s: float = 120) -> dict[int, object]:
+        """One tick, and the full update when its answer asks for it, as the page sends them: the output values
+        by component id (the full update's over the tick's), their pictures fetched. Updates the interval and
+        whether the page would tick again. Raises if no result came within timeout_s."""
+        values = self._answer(self.beat, timeout_s)
+        due = values.get(self.full_due_id)
+        due = due.get("value") if isinstance(due, dict) else due
+        if due not in (None, self.full_due):
+            self.full_due = due
+            values.update(self.full(timeout_s, self.full_change))
+        return values
+
+    def full(self, timeout_s: float = 120, event=None) -> dict[int, object]:
+        """The full update (the hidden refresh button's click unless `event` says otherwise)."""
+        self.fulls += 1
+        return self._answer(event or self.full_click, timeout_s)
+
+    def _answer(self, event, timeout_s: float) -> dict[int, object]:
+        fn_index, trigger, outputs, queued = event
+        body = {"data": [None], "event_data": None, "fn_index": fn_index, "trigger_id": trigger,
+                "session_hash": self.client.session_hash}
+        output = self._queued(body, timeout_s) if queued else self._direct(body, timeout_s)
         http = self.client.http
-        for position, value in enumerate(output):
-            if self.outputs[position] == self.timer_id and value is not None:
+        values = dict(zip(outputs, output))
+        for component, value in values.items():
+            if component == self.timer_id and value is not None:
                 update = value if isinstance(value, dict) else {"value": value}
                 if update.get("value") is not None:
                     self.interval = float(update["value"])
@@ -184,16 +217,16 @@ class TrainTabView:
                     self.active = bool(update["active"])
             picture = value.get("value", value) if isinstance(value, dict) and value.get("__type__") == "update" \
                 else value
-            if isinstance(picture, dict) and picture.get("url") and self.shown.get(position) != picture["url"]:
+            if isinstance(picture, dict) and picture.get("url") and self.shown.get(component) != picture["url"]:
                 http.get(picture["url"]).raise_for_status()
-                self.shown[position] = picture["url"]
-            if position == self.route_position and isinstance(picture, str) and picture != self.route:
+                self.shown[component] = picture["url"]
+            if component == self.route_id and isinstance(picture, str) and picture != self.route:
                 self.route, self.have, self.state = picture, "", None  # train_live.js follows the new address
-        return output
+        return values
 
     def poll_live(self) -> bool:
         """One poll of the live route, as train_live.js sends it; True when the run's state changed (the page
-        then asks the tick at once). Stops the polls (route "") when the run ended or is gone."""
+        then asks for the full update at once). Stops the polls (route "") when the run ended or is gone."""
         r = self.client.http.get(f"{self.client.url}{self.route}&have={self.have}")
         if r.status_code not in (200, 204):
             r.raise_for_status()
@@ -207,23 +240,19 @@ class TrainTabView:
             self.route = ""
         return changed
 
-    def _body(self) -> dict:
-        return {"data": [None], "event_data": None, "fn_index": self.fn_index, "trigger_id": self.timer_id,
-                "session_hash": self.client.session_hash}
-
-    def _direct(self, timeout_s: float) -> list:
+    def _direct(self, body: dict, timeout_s: float) -> list:
         """An event outside the queue, as the page sends it: POST /gradio_api/run/predict, the answer in the reply."""
-        r = self.client.http.post(f"{self.client.url}/gradio_api/run/predict", json=self._body(), timeout=timeout_s)
+        r = self.client.http.post(f"{self.client.url}/gradio_api/run/predict", json=body, timeout=timeout_s)
         r.raise_for_status()
         return r.json()["data"]
 
-    def _queued(self, timeout_s: float) -> list:
+    def _queued(self, body: dict, timeout_s: float) -> list:
         """An event through the queue: join, then read the session's event stream to its process_completed."""
         import json
 
         deadline = time.monotonic() + timeout_s
         http, url = self.client.http, self.client.url
-        r = http.post(f"{url}/gradio_api/queue/join", json=self._body())
+        r = http.post(f"{url}/gradio_api/queue/join", json=body)
         r.raise_for_status()
         event_id = r.json()["event_id"]
         with http.stream("GET", f"{url}/gradio_api/queue/data",
@@ -314,6 +343,7 @@ def main() -> None:
             run_id = started["run_id"]
             view = views[i] if views else None
             next_poll = next_tick = next_live = time.monotonic()
+            full_now = False
             while not done.is_set():
                 if view is not None and view.route and next_live < next_poll and next_live <= next_tick \
                         and args.view_parts != "tick":
@@ -323,25 +353,29 @@ def main() -> None:
                     t = time.perf_counter()
                     try:
                         if view.poll_live():
-                            next_tick = time.monotonic()  # the page asks the tab's event at once
+                            full_now = True  # the page asks for the tab's full update at once
+                            timer_next, next_tick = next_tick, time.monotonic()
                         lives.append(time.perf_counter() - t)
                     except Exception as exc:
                         live_errors.append(str(exc)[:160])
                     next_live = time.monotonic() + view.live_interval  # one request at a time, then its pace
                     continue
-                if view is not None and view.active and next_tick < next_poll:
+                if view is not None and (view.active or full_now) and next_tick < next_poll:
                     done.wait(max(0.0, next_tick - time.monotonic()))
                     if done.is_set():
                         break
                     t = time.perf_counter()
                     try:
-                        view.tick()
+                        view.full() if full_now else view.tick()
                         ticks.append(time.perf_counter() - t)
                     except Exception as exc:  # counted, not fatal: the page would show an error and tick on
                         tick_errors.append(str(exc)[:160])
                     # the page's timer fires every interval; a tick due while one is pending is not sent
                     now = time.monotonic()
-                    next_tick += view.interval if args.view_parts != "route" else math.inf  # the first tick only
+                    if full_now:  # the full update was asked out of turn: the timer keeps its own pace
+                        full_now, next_tick = False, timer_next
+                    else:
+                        next_tick += view.interval if args.view_parts != "route" else math.inf  # the first tick only
                     if next_tick < now:
                         next_tick += view.interval * math.ceil((now - next_tick) / view.interval)
                     continue
@@ -424,7 +458,8 @@ def main() -> None:
         if args.views:
             interval = statistics.median(v.interval for v in views)
             answered("Train tab live updates", "ticks", ticks, tick_errors, elapsed,
-                     f"; the tabs' last interval (median) {interval:.2f} s")
+                     f" ({sum(v.fulls for v in views)} of them full updates); the tabs' last interval (median) "
+                     f"{interval:.2f} s")
             answered("Train tab live route", "polls", lives, live_errors, elapsed)
         print(f"front end (app process) CPU: {cpu:.0f} s over {elapsed:.0f} s = {100 * cpu / elapsed:.0f}% of a core"
               f"{' (it trains the runs too)' if cluster is None else ' (the runs train in the cluster)'}; "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
@@ -235,6 +235,8 @@ class LiveView:
     drawn_series: dict | None = None  # plot name -> the series it was first drawn with (gradio fixes them then)
     redraw: bool = False  # a plot was emptied to take new series: draw the curves at the next tick
     curves_s: float | None = None  # the interval this view's timer runs at (live_cache.curves_s); None: not set yet
+    heads: dict = field(default_factory=dict)  # plot name -> the labels and limits this view last sent it
+    waiting: dict = field(default_factory=dict)  # a tick's outputs left for the full update (Train.on_beat)
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:

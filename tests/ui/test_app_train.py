@@ -3,6 +3,7 @@ import json
 import math
 import time
 
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -63,7 +64,7 @@ def test_model_graph_follows_the_run_at_the_curves_pace(monkeypatch):
     ctx = AppContext.create(device="cpu")
     with gr.Blocks() as demo:
         tab = train_tab.build(ctx)
-    on_tick = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "on_tick")
+    on_tick = next(f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "on_full")
     graph = tab["model_graph"]
     assert 'data-part="D"' in graph.value and "non-saturating" in graph.value  # drawn before any run
     clock = [1000.0]
@@ -127,6 +128,14 @@ def test_the_largest_seed_survives_the_train_tab_exactly():
 
 
 # ------------------------------------------------------------------------- the VAE family
+def plot_rows(value) -> list:
+    """A LinePlot output's (step, value, series) rows: a LinePlot carrying labels, or the bare frame the tick
+    sends once the plot shows them (train.plot_value)."""
+    if not isinstance(value, pd.DataFrame):
+        return value.value["data"]
+    return value[["step", "value", "series"]].values.tolist()
+
+
 def handlers():
     """The Train tab's handlers, called directly (no app built): (ctx, train_tab.Train)."""
     from gan_demo.ui.tabs import train as train_tab
@@ -373,7 +382,7 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
     session = ctx.registry.get("charts")
 
     def series(out, name):
-        return {r[2] for r in out[name].value["data"]}
+        return {r[2] for r in plot_rows(out[name])}
 
     try:
         for loss, d_series in (("nonsaturating", {"D(x)", "D(G(z))"}), ("wgan-gp", {SCORE_REAL, "critic on generated"})):
@@ -410,6 +419,18 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
         assert out["d_plot"].value is None and "timer" not in out  # the timer is not switched off
         out = train.on_tick(view, request)
         assert CHANGE_SERIES in series(out, "d_plot") and CHANGE_SERIES in series(out, "loss_plot")
+        # the plots already carry their labels (sent with the emptied plots): the data alone, which Gradio
+        # postprocesses off its event loop instead of building a component
+        assert isinstance(out["d_plot"], pd.DataFrame) and isinstance(out["loss_plot"], pd.DataFrame)
+        trainer.change(loss="wgan-gp")  # D's chart: scores now, new series and a new title
+        trainer.resume()
+        trained_past(trainer.step + 1)
+        trainer.pause()
+        view.plotted_at = 0.0
+        out = train.on_tick(view, request)  # emptied, carrying the new labels
+        assert out["d_plot"].value is None and out["d_plot"].y_title == "score"
+        out = train.on_tick(view, request)  # then the data alone, under those labels
+        assert isinstance(out["d_plot"], pd.DataFrame) and SCORE_REAL in series(out, "d_plot")
     finally:
         ctx.registry.drop("charts")
 
@@ -453,7 +474,7 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
         import re
 
         shown = int(re.search(r"\*\*paused\*\* · step ([\d,]+)", out["status"]).group(1).replace(",", ""))
-        assert max(r[0] for r in out["loss_plot"].value["data"]) == shown  # the charts: the status's step
+        assert max(r[0] for r in plot_rows(out["loss_plot"])) == shown  # the charts: the status's step
         assert view.graphed is not None and view.graphed["step"] == shown  # the graph's numbers: the same step
     finally:
         ctx.registry.drop("pause")
@@ -509,3 +530,34 @@ def test_a_diverged_run_is_told_through_the_queued_alert(monkeypatch):
         assert warned == [said]
     finally:
         ctx.registry.drop("s1")
+
+
+def test_the_timer_tick_names_only_what_changes_while_training_and_asks_for_the_rest():
+    """The timer's tick (on_beat) returns only BEAT's outputs (Gradio builds a component for each output an
+    answer leaves out); a new state's buttons and message wait in the view, full_due changes, and the full
+    update (on_full) brings them; a tick with nothing more to say does not ask again."""
+    import types
+
+    from gan_demo.ui.tabs.train import BEAT, BUTTONS
+
+    ctx, train = handlers()
+    request = types.SimpleNamespace(session_hash="beat")
+    session = ctx.registry.get("beat")
+    try:
+        out = train.on_start(values_for({"dataset": "ring8", "steps": 20, "width": 16, "depth": 1,
+                                         "batch_size": 32}), request)
+        view = out["view"]
+        session.trainer.join(60)
+        beat = train.on_beat(view, request)  # running -> finished: new buttons and message
+        assert set(beat) <= set(BEAT) and beat["full_due"] and beat["view"] is view
+        assert set(BUTTONS) <= set(view.waiting) and "message" in view.waiting
+        full = train.on_full(view, request)
+        assert full["pause"]["interactive"] is False and full["start"]["interactive"] is True
+        assert "message" in full and view.waiting == {}
+        again = train.on_beat(view, request)
+        assert "full_due" not in again and set(again) <= set(BEAT)
+        first = train.on_beat(None, request)  # a page that did not start the run: its first look asks too
+        assert first["full_due"] and "live_route" in first["view"].waiting
+        assert train.on_full(first["view"], request)["live_route"].startswith("/train/live?")
+    finally:
+        ctx.registry.drop("beat")

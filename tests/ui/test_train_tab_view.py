@@ -42,11 +42,14 @@ def test_tick_shows_the_sessions_api_run_and_fetches_its_picture(app):
         run_id = finished_run(client)
         config = client.http.get(f"{url.rstrip('/')}/config").json()
         view = TrainTabView(client, config)
-        output = view.tick()
-        status = output[view.outputs.index(view.output_id(config, "train_status"))]
+        output = view.tick()  # a view's first look at the run: the tick asks for the full update too
+        assert view.fulls == 1 and view.full_due
+        status = output[view.output_id(config, "train_status")]
         status = status.get("value") if isinstance(status, dict) else status
         assert f"step {STEPS:,} / {STEPS:,}" in status and "**finished**" in status and run_id in status
-        grid = view.outputs.index(view.output_id(config, "train_grid"))
+        pause = output[view.output_id(config, "pause")]  # the buttons come with the full update only
+        assert isinstance(pause, dict) and pause.get("interactive") is False
+        grid = view.output_id(config, "train_grid")
         assert grid in view.shown  # the picture the page's <img> would load, fetched
         assert client.http.get(view.shown[grid]).content[:8] == b"\x89PNG\r\n\x1a\n"
         assert not view.active  # an ended run: the app stops the page's timer

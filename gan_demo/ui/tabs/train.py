@@ -199,6 +199,23 @@ def _button_updates(state: str | None) -> list:
 
 # ============================================================================ the handlers
 BUTTONS = ("start", "pause", "resume", "stop", "reset", "save", "send", "apply_now")  # as _button_updates orders them
+# What the timer's tick (on_beat) may update: what changes while a run trains. Gradio builds a component, in its
+# event loop, for every output of an event that its answer leaves out (~0.3-1 ms each; the full list is 35), so
+# the tick names only these; the rest (buttons, messages, the boxes a family shows) come with the full update,
+# which the tick asks for (full_due) when the run's state changed or a view shows a run for the first time.
+BEAT = ("view", "grid", "status", "loss_plot", "d_plot", "rt_plot", "modes_md", "modes_plot", "kl_plot", "js_plot",
+        "timeline", "timer", "model_graph", "recon_image", "manifold_image", "scatter_image", "full_due")
+
+
+def plot_value(current: LiveView, component: str, frame, **head):
+    """A LinePlot's new data: the bare frame when the plot already shows these labels and limits (this view
+    sent them), else a LinePlot carrying them. Gradio builds a component for every update it is given, in
+    its event loop (~6 ms a plot, measured: BENCHMARKS 25), while a bare value is postprocessed on a worker
+    thread; a class of 24 open Train tabs sends many."""
+    if current.heads.get(component) == head:
+        return frame
+    current.heads[component] = head
+    return gr.LinePlot(frame, **head)
 
 
 class Train:
@@ -270,10 +287,11 @@ class Train:
                 drawn.pop(key)
                 current.redraw = True
                 out[component] = gr.LinePlot(None, label=plot.label, y_title=plot.y_title)
+                current.heads[component] = {"label": plot.label, "y_title": plot.y_title}
                 continue
             if series:
                 drawn.setdefault(key, series)
-            out[component] = gr.LinePlot(frame, label=plot.label, y_title=plot.y_title)
+            out[component] = plot_value(current, component, frame, label=plot.label, y_title=plot.y_title)
         return out
 
     def on_apply(self, values: dict, request: gr.Request):
@@ -429,10 +447,10 @@ class Train:
             out.update(self.live_curves(trainer, snap, current))
             kl, js, modes, n_modes = quality_plots(snap["quality_history"])
             if modes is not None:
-                out["modes_plot"] = gr.LinePlot(modes, y_lim=[0, n_modes])
+                out["modes_plot"] = plot_value(current, "modes_plot", modes, y_lim=[0, n_modes])
             if kl is not None:
                 out["kl_plot"] = kl
-                out["js_plot"] = gr.LinePlot(js, y_lim=[0, 0.7])  # JS <= ln 2
+                out["js_plot"] = plot_value(current, "js_plot", js, y_lim=[0, 0.7])  # JS <= ln 2
             if snap["last"] is not None and snap["last"] != current.graphed:  # the graph's numbers, same pace
                 current.graphed = snap["last"]
                 out["model_graph"] = run_graph(trainer.cfg, numbers=snap["last"], dataset=trainer.dataset.name,
@@ -447,6 +465,30 @@ class Train:
         current.step, current.state = snap["step"], snap["state"]
         if (snap["state"] in TERMINAL or (snap["state"] == "paused" and not stepped)) and not current.redraw:
             out["timer"] = gr.Timer(active=False)  # nothing more to show until Resume or Start
+        return out
+
+    def on_beat(self, current: LiveView | None, request: gr.Request):
+        """The timer's tick: on_tick's update of what changes while a run trains (BEAT). Whatever else it has
+        (a new state's buttons and message, a view's first look at a run) waits in the view, and full_due
+        changes so that the page asks for the full update (on_full) at once."""
+        out = self.on_tick(current, request)
+        rest = {name: value for name, value in out.items() if name not in BEAT}
+        if not rest:
+            return out
+        beat = {name: value for name, value in out.items() if name in BEAT}
+        out["view"].waiting.update(rest)  # on_tick gives the view whenever it has more than the timer to say
+        beat["full_due"] = secrets.token_hex(4)  # a new value: its change event asks for the full update
+        return beat
+
+    def on_full(self, current: LiveView | None, request: gr.Request):
+        """The full update (the refresh the page presses when the run's state changes, or full_due): on_tick's,
+        after what the last tick left waiting in the view."""
+        waiting = current.waiting if current is not None else {}
+        out = self.on_tick(current, request)
+        view = out.get("view", current)
+        if view is not None and view is current:
+            out = {**waiting, **out}
+            current.waiting = {}
         return out
 
     def on_timeline(self, step, request: gr.Request):
@@ -720,6 +762,7 @@ def build(ctx) -> dict:
     # hidden button for the tab's own update when the run's state changes.
     live = gr.Textbox("", visible=False, elem_id="train_live_route")
     refresh = gr.Button("Refresh", visible="hidden", elem_id="train_live_refresh")
+    full_due = gr.Textbox("", visible=False, elem_id="train_full_due")  # the tick asks for the full update (on_beat)
 
     names = list(CONTROL_FIELDS)
     inputs = [controls[n] for n in names]
@@ -739,7 +782,7 @@ def build(ctx) -> dict:
              "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
              "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
              "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "alert": alert,
-             "live_route": live}
+             "live_route": live, "full_due": full_due}
 
     def named(handler):
         return by_name(handler, parts)
@@ -750,8 +793,11 @@ def build(ctx) -> dict:
                           show_progress="minimal", **private)
     # The tick skips Gradio's queue (a plain POST answered at once: ~15% more training for a class of 24 with
     # their tabs open, BENCHMARKS.md section 13); gr.Warning cannot reach a page from there, so alert relays it.
-    timer.tick(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
-    refresh.click(named(h.on_tick), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    # The timer's tick updates only BEAT; the full update comes from the route's refresh or the tick's full_due.
+    beat_outputs = [parts[name] for name in BEAT]
+    timer.tick(named(h.on_beat), [view], beat_outputs, show_progress="hidden", queue=False, **private)
+    refresh.click(named(h.on_full), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    full_due.change(named(h.on_full), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
     gr.on(None, None, None, None, js=TRAIN_LIVE_JS, **private)  # installs window.ganLive once the page loads
     live.change(None, live, None, js=FOLLOW_JS, show_progress="hidden", **private)
     alert.change(_warn, alert, None, show_progress="hidden", **private)
