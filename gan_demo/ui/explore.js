@@ -16,7 +16,8 @@
   // pictures of the notches next to it on the slider the hand moved last are fetched ahead (`ahead=1`: the
   // server declines with 204 while a run trains, and the page then stops looking ahead for a while) and kept
   // decoded, so the next notch (an arrow key, a slow drag) is shown from memory at once, before Gradio's event
-  // confirms it, instead of after a round trip. After a jump (a click on the track) nothing is fetched ahead.
+  // confirms it, instead of after a round trip. After a jump (a click on the track), as after a slider's first move, the
+  // notches either side of where it landed are fetched (the hand usually goes on from there a notch at a time).
   // The notches come several to a request (`along`, `values`: the route draws each as it would alone), asked
   // for again only when fewer than AHEAD_REFILL are left ahead of the hand: a hand moving a notch every frame
   // then stays inside what is kept (one picture a request fell behind it: README, Latency).
@@ -33,7 +34,7 @@
   let aheadBusy = 0, aheadPausedUntil = 0;
   // pictures shown from memory, shown after a request, asked for ahead, and kept from those (decoded)
   const stats = {memory: 0, asked: 0, ahead: 0, kept: 0};
-  // the range input the hand moved last, its value, and its way: +1 / -1 (a notch), 0 (its first move), null (a jump)
+  // the range input the hand moved last, its value, and its way: +1 / -1 (a notch), 0 (its first move, or a jump)
   let moved = null, movedFrom = null, heading = 0;
   const note = (sel, text) => {
     const host = document.querySelector(sel);
@@ -232,9 +233,9 @@
   }
   function lookAhead() {
     // after a one-notch move (an arrow key, a slow drag): the next AHEAD_NOTCHES notches the way the hand went
-    // and one back, once fewer than AHEAD_REFILL ahead are kept or asked for; after the first move of a slider:
-    // two either side; after a jump: nothing (the next is anyone's guess)
-    if (!moved || !moved.isConnected || heading === null || performance.now() < aheadPausedUntil) return;
+    // and one back, once fewer than AHEAD_REFILL ahead are kept or asked for; after the first move of a slider
+    // or a jump: two either side
+    if (!moved || !moved.isConnected || performance.now() < aheadPausedUntil) return;
     if (aheadBusy >= AHEAD_LANES) return;
     const steps = heading ? Array.from({length: AHEAD_NOTCHES}, (_, i) => (i + 1) * heading).concat([-heading])
       : [1, -1, 2, -2];
@@ -283,7 +284,7 @@
     if (!target.closest('[id^="explore-slider-"], #explore-truncation')) return;
     const value = Number(target.value), step = Number(target.step) || 0;
     const notchMove = step > 0 && Math.abs(Math.abs(value - movedFrom) - step) < step * 1e-3;
-    heading = target !== moved ? 0 : notchMove ? Math.sign(value - movedFrom) : null;
+    heading = target !== moved || !notchMove ? 0 : Math.sign(value - movedFrom);
     moved = target;
     movedFrom = value;
     const url = sliderUrl(null, null);  // null before the first latent() call gave the context

@@ -464,7 +464,9 @@ def test_explore_asks_a_move_early_once_and_shows_it_only_when_gradio_agrees(pag
     page.wait_for_function("() => document.querySelector('#explore-status').innerText.includes('digits')",
                            timeout=WAIT_MS)
     asked: list[str] = []
-    page.on("request", lambda r: asked.append(r.url) if "/image?" in r.url and "offsets=" in r.url else None)
+    # the pictures asked for (not the look-ahead's, ahead=1, which fetches the notches around a move)
+    page.on("request", lambda r: asked.append(r.url) if "/image?" in r.url and "offsets=" in r.url
+            and "ahead=1" not in r.url else None)
     set_slider(page, "explore-slider-1", 0.3)  # gives explore.js its context (route, seed, mode, label)
     page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.30·e[1]')",
                            timeout=WAIT_MS)
