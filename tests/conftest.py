@@ -25,13 +25,14 @@ def visible_weights(G) -> None:
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    """A folder named like the pretrained runs: a tiny ring8 MLP (one step) and a tiny conditional digits
-    DCGAN (16 px, ngf/ndf 8, z_dim 16) with visible weights. A test module with other needs defines its own."""
+    """A folder named like the pretrained runs: a tiny ring8 MLP (one step; z_dim 8, as checkpoints/ring8 has) and a
+    tiny conditional digits DCGAN (16 px, ngf/ndf 8, z_dim 16) with visible weights. A test module with other needs
+    defines its own."""
     from gan_demo.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from gan_demo.training.trainer import Trainer
 
     root = tmp_path_factory.mktemp("pretrained")
-    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16),
+    ring = Trainer(RunConfig(data=DataConfig(dataset="ring8", n_points=1000), model=ModelConfig(width=16, z_dim=8),
                              train=TrainConfig(batch_size=64, steps=1)), device="cpu")
     ring.step_once()
     ring.save(root / "ring8")

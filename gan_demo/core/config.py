@@ -72,7 +72,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 100 for images; VAE: 2 and 16)
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 2 in ring8's recipe, 100 for images; VAE: 2 and 16)
     width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, else 256)
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
@@ -334,8 +334,6 @@ class RunConfig:
         two_d = cfg.kind == "2d"
         if m.arch == "auto":
             m.arch = "mlp" if two_d else "dcgan"
-        if m.z_dim is None:
-            m.z_dim = spec.z_dim[cfg.kind]
         # What the dataset says, before the family's defaults (a 2D VAE's recon_sigma is in units of the spread)
         m.img_size = d.img_size
         m.data_dim = data_dim
@@ -348,6 +346,8 @@ class RunConfig:
             m.data_scale = data_scale
         if spec.defaults is not None:  # the family's own picks first (a ring8 GAN's recipe, a VAE's beta1, ...)
             spec.defaults(cfg, n_images)
+        if m.z_dim is None:
+            m.z_dim = spec.z_dim[cfg.kind]
         # The shared defaults for what the family left auto (another family's sections keep theirs as given)
         if m.width is None:
             m.width = 256

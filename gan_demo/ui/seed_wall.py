@@ -26,7 +26,7 @@ TICK_S = 1.0  # the walls' refresh while the sweep trains
 # Both settings: ring8 with its nonsaturating recipe (width 128, batch 256, lr 4e-3 decayed to a tenth over
 # the second half) but no R1 penalty, which is what keeps ring8's defaults stable; only the loss differs.
 SWEEP_BASE = {"data": {"dataset": "ring8"},
-              "model": {"width": 128, "d_norm": "none"},
+              "model": {"z_dim": 8, "width": 128, "d_norm": "none"},
               "train": {"batch_size": 256, "lr_g": 4e-3, "lr_d": 4e-3, "lr_decay": 0.5, "r1_gamma": 0.0,
                         "steps": 2000}}
 SETTINGS = (("minimax", {"loss": "minimax"}), ("non-saturating", {"loss": "nonsaturating"}))

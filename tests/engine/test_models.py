@@ -273,7 +273,7 @@ def test_state_dict_round_trip_rebuilds_the_same_models():
 # ------------------------------------------------------------------- cost
 def test_step_cost_of_a_tiny_mlp_by_hand():
     # ring8 resolves to r1_gamma 0.1 (a penalty) and d_norm "none"; batch 4, width 16, depth 2, z_dim 8.
-    cfg = RunConfig(data=DataConfig(dataset="ring8"), model=ModelConfig(width=16, depth=2),
+    cfg = RunConfig(data=DataConfig(dataset="ring8"), model=ModelConfig(width=16, depth=2, z_dim=8),
                     train=TrainConfig(batch_size=4)).resolved()
     g = 2 * 4 * (8 * 16 + 16 * 16 + 16 * 2)  # G forward: 3328
     d = 2 * 4 * (2 * 16 + 16 * 16 + 16 * 1)  # D forward: 2432

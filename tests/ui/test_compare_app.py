@@ -33,13 +33,14 @@ from gradio_client.exceptions import AppError  # noqa: E402
 JOIN_S = 120  # a hang fails the test instead of blocking CI
 POLL_TIMEOUT_S = 90  # generous: the suite shares two CPU cores
 LONG_RUN = 50_000  # steps of runs the tests stop themselves
-# Rates given: ring8's auto rates and lr_decay depend on the loss (gan_demo.families.gan.FAST_2D), so a loss-only comparison names them.
+# Rates (and z_dim) given: ring8's auto rates, lr_decay and z_dim depend on the loss (gan_demo.families.gan.FAST_2D),
+# so a loss-only comparison names them.
 SAME_RATES = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_decay": 0.0}
-TINY_A = json.dumps({"width": 16, "depth": 2, "batch_size": 64, "steps": LONG_RUN, **SAME_RATES})
+TINY_A = json.dumps({"width": 16, "depth": 2, "z_dim": 8, "batch_size": 64, "steps": LONG_RUN, **SAME_RATES})
 
 
 def tiny(steps: int = 4, **train) -> RunConfig:
-    return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2),
+    return RunConfig(data=DataConfig(dataset="ring8", n_points=500), model=ModelConfig(width=16, depth=2, z_dim=8),
                      train=TrainConfig(**{"batch_size": 32, "steps": steps, "seed": 0, **SAME_RATES, **train}))
 
 
@@ -277,7 +278,7 @@ def test_compare_start_poll_stop_over_the_api(clients):
     assert sorted(runs) == ["A", "B"] and runs["A"]["run_id"] != runs["B"]["run_id"]
     assert all(r["run_id"].startswith("run-") and r["target_steps"] == LONG_RUN for r in runs.values())
     assert started["differences"] == {"loss": ["nonsaturating", "hinge"]}
-    assert started["commands"]["A"] == ("python -m gan_demo train --dataset ring8 --width 16 --depth 2 --lr-g 0.001 "
+    assert started["commands"]["A"] == ("python -m gan_demo train --dataset ring8 --z-dim 8 --width 16 --depth 2 --lr-g 0.001 "
                                         f"--lr-d 0.001 --batch-size 64 --lr-decay 0.0 --steps {LONG_RUN} "
                                         f"--out runs/{runs['A']['run_id']}")
     assert "--loss hinge" in started["commands"]["B"] and "--loss" not in started["commands"]["A"]

@@ -20,10 +20,11 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
         assert getattr(getattr(cfg, section), name) is None, name
     ring = RunConfig().resolved()
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
-    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (8, 128, 8000, 0.1)
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (2, 128, 8000, 0.1)
     assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
     grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()
     assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
+    assert grid.model.z_dim == 8 and RunConfig(train=TrainConfig(loss="hinge")).resolved().model.z_dim == 8
     vae = RunConfig(family="vae").resolved()
     assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
     assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 4000, 0.0)

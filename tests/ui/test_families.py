@@ -235,7 +235,7 @@ def test_vae_settings_are_checked_and_resolved_per_family():
     image = vae_images().resolved(channels=1)
     assert (image.vae.recon, image.vae.recon_sigma, image.vae.lr_vae) == ("bernoulli", 0.1, 1e-3)
     gan = RunConfig().resolved()
-    assert gan.model.z_dim == 8 and gan.vae.recon is None  # a GAN's config keeps the VAE section as given
+    assert gan.model.z_dim == 2 and gan.vae.recon is None  # a GAN's config keeps the VAE section as given
     assert "--family" not in gan.to_cli() and "--recon" not in gan.to_cli()
     from gan_demo.data.datasets import load_dataset
     from gan_demo.families.vae import fit_to

@@ -29,7 +29,7 @@ STEP_VALUES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm
 def toy_cfg(loss: str, r1_gamma: float, mbstd_group: int = 0, pack: int = 0) -> RunConfig:
     """ring8 with a 2-layer MLP of width 16 (d_norm auto: BatchNorm without a penalty, none with one)."""
     return RunConfig(data=DataConfig(dataset="ring8", n_points=1000),
-                     model=ModelConfig(width=16, depth=2, mbstd_group=mbstd_group, pack=pack),
+                     model=ModelConfig(width=16, depth=2, z_dim=8, mbstd_group=mbstd_group, pack=pack),
                      train=TrainConfig(loss=loss, r1_gamma=r1_gamma, batch_size=64, steps=STEPS, seed=0, device="cpu",
                                        lr_g=1e-3, lr_d=1e-3, lr_decay=0.0))
 

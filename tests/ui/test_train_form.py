@@ -69,7 +69,7 @@ TRAIN = [
     ('open', 0, 'seed', 'Number', {'label': 'Seed', 'info': 'Same seed, same run.', 'value': 0, 'visible': True, 'minimum': 0, 'step': 1, 'precision': 0}),
     ('open', 0, 'beta', 'Number', {'label': 'β (squeeze)', 'info': 'More: smoother latent space, blurrier images.', 'value': 1.0, 'visible': False, 'minimum': 0, 'step': 0.1}),
     ('Training', 1, 'batch_size', 'Number', {'label': 'Batch size', 'info': 'Samples looked at per step.', 'value': 128, 'visible': True, 'minimum': 1, 'maximum': 4096, 'step': 1, 'precision': 0}),
-    ('Training', 1, 'z_dim', 'Number', {'label': 'Noise size (z_dim)', 'info': 'Random numbers G turns into one sample.', 'value': 8, 'visible': True, 'minimum': 1, 'maximum': 512, 'step': 1, 'precision': 0}),
+    ('Training', 1, 'z_dim', 'Number', {'label': 'Noise size (z_dim)', 'info': 'Random numbers G turns into one sample.', 'value': 2, 'visible': True, 'minimum': 1, 'maximum': 512, 'step': 1, 'precision': 0}),
     ('Training', 2, 'lr_g', 'Number', {'label': 'Learning rate G', 'info': "How big the generator's update steps are.", 'value': 0.004, 'visible': True, 'minimum': 0, 'step': 0.0001}),
     ('Training', 2, 'lr_d', 'Number', {'label': 'Learning rate D', 'info': "How big the judge's update steps are.", 'value': 0.004, 'visible': True, 'minimum': 0, 'step': 0.0001}),
     ('Training', 2, 'lr_vae', 'Number', {'label': 'Learning rate', 'info': 'How big each update step is.', 'value': 0.001, 'visible': False, 'minimum': 0, 'step': 0.0001}),
