@@ -149,7 +149,6 @@ class TrainTabView:
 
     def __init__(self, client: "RestClient", config: dict):
         self.client = client
-        self.timer_id = None
         self.beat = self.wiring(config, self.GRID, "tick")  # (fn_index, trigger id, output ids, queued)
         self.timer_id = self.beat[1]
         self.full_change = self.wiring(config, self.GRID, "change", trigger=self.output_id(config, self.FULL_DUE))

@@ -93,6 +93,7 @@ class AppContext:
     image_route: Callable | None = None  # GET /image (set by api.register): pretrained samples without the queue
     image_routes: object | None = None  # explore_images.ImageRoutes: run tokens, rate limits (made on first use)
     shares: object | None = None  # share.Shares: live runs shared by link (made on first use)
+    live_route: object | None = None  # live_route.LiveRoute: the Train tab's live picture route (made on first use)
     # The server's data folder for the Quality tab's evaluations (held-out data, the classifier cache),
     # whatever a checkpoint's config.json says (an uploaded run's config.json is the uploader's words).
     data_dir: str = DataConfig().data_dir

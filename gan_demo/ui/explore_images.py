@@ -120,19 +120,19 @@ def _along(query, view: dict, axes: int) -> list[dict]:
         return []
     if not view["ahead"]:
         raise RouteError(400, "along and values are for look-aheads only (ahead=1).")
+    if not along:
+        raise RouteError(400, "along: a slider's number (0 is the first) or 'truncation'.")
     if along == "truncation":
-        name, lo, hi = "values", 0.0, 3.0
+        lo, hi = 0.0, 3.0
     else:
-        index = int(_number({"along": along}, "along", 0, min(axes, ex.N_SLIDERS) - 1, 0, whole=True)) if along else -1
-        if index < 0:
-            raise RouteError(400, "along: a slider's number (0 is the first) or 'truncation'.")
-        name, lo, hi = "values", -ex.SLIDER_MAX, ex.SLIDER_MAX
+        index = int(_number({"along": along}, "along", 0, min(axes, ex.N_SLIDERS) - 1, 0, whole=True))
+        lo, hi = -ex.SLIDER_MAX, ex.SLIDER_MAX
     parts = [p for p in (values or "").split(",") if p.strip()]
     if not 1 <= len(parts) <= MAX_AHEAD:
         raise RouteError(400, f"values: 1 to {MAX_AHEAD} numbers, the slider's positions (got {len(parts)}).")
     views = []
     for part in parts:
-        value = _number({name: part.strip()}, name, lo, hi, 0.0)
+        value = _number({"values": part.strip()}, "values", lo, hi, 0.0)
         if along == "truncation":
             views.append({**view, "truncation": value, "along": []})
         else:
