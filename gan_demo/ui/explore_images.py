@@ -50,13 +50,14 @@ class RateLimit:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
+    def allow(self, key: str, cost: int = 1) -> bool:
+        """Whether `key` may make a request that costs `cost` tokens now (taken if so)."""
         now = self.clock()
         with self._lock:
             level, then = self._buckets.pop(key, (float(self.burst), now))
             level = min(float(self.burst), level + (now - then) * self.rate)
-            allowed = level >= 1.0
-            self._buckets[key] = (level - 1.0 if allowed else level, now)
+            allowed = level >= cost
+            self._buckets[key] = (level - cost if allowed else level, now)
             while len(self._buckets) > MAX_KEYS:
                 self._buckets.popitem(last=False)
         return allowed
@@ -216,12 +217,16 @@ class ImageRoutes:
             raise RouteError(414, "That picture request is too long.")
         viewer = request.cookies.get(VIEWER_COOKIE) or ""
         fresh = not (8 <= len(viewer) <= 64 and viewer.replace("-", "").replace("_", "").isalnum())
+        # a look-ahead of several notches counts as that many pictures (at most MAX_AHEAD): the limit stays one
+        # on pictures drawn, as when each notch was its own request
+        values = (request.query_params.get("values") or "").split(",")
+        cost = min(MAX_AHEAD, max(1, sum(1 for part in values if part.strip())))
         if fresh:
             viewer = secrets.token_urlsafe(18)
             host = request.client.host if request.client else "unknown"
-            allowed = self.anonymous_limit.allow(host)
+            allowed = self.anonymous_limit.allow(host, cost)
         else:
-            allowed = self.limit.allow(viewer)
+            allowed = self.limit.allow(viewer, cost)
         if not allowed:
             raise RouteError(429, "Too many picture requests at once: wait a moment.")
         return viewer, fresh

@@ -251,6 +251,25 @@ def test_a_look_ahead_of_several_notches_is_declined_while_a_run_trains(ctx, htt
         ctx.render_gate = saved
 
 
+def test_a_look_ahead_of_several_notches_counts_each_against_the_rate_limit(ctx, http):
+    """The viewer's limit is on pictures drawn: a look-ahead of three notches takes three tokens, as three
+    requests did."""
+    routes = image_routes(ctx)
+    saved = routes.limit
+    now = [0.0]
+    routes.limit = RateLimit(rate=10, burst=3, clock=lambda: now[0])
+    try:
+        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200  # sets the cookie
+        ahead = {"checkpoint": "digits", **query(), "ahead": "1", "along": "0", "values": "0.1,0.2,0.3"}
+        assert http.get("/image", params=ahead).status_code == 200  # three tokens of three
+        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 429
+        now[0] += 0.25  # two and a half tokens back: not enough for three notches, enough for one picture
+        assert http.get("/image", params=ahead).status_code == 429
+        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
+    finally:
+        routes.limit = saved
+
+
 def test_rate_limit_allows_a_hands_pace_forever():
     now = [0.0]
     limit = RateLimit(rate=60, burst=120, clock=lambda: now[0])
