@@ -370,14 +370,19 @@ def test_a_comparison_starts_from_a_lesson(page):
     first_b = wait_for_new_image(page, "compare_b", None, timeout_ms=WAIT_MS)
     first_plot = wait_for_plot_change(page, "compare_plot_0", "")
     first_steps = compare_steps(page)
-    # Both panels and the overlaid curves move on while the runs train (1,500 steps: on a loaded machine the
-    # browser may see them next only at the end, which is a change too, drawn at the last step).
+    # Both panels, both runs' steps and the overlaid curves move on while the runs train (1,500 steps: on a loaded
+    # machine the browser may see them next only at the end, which is a change too, drawn at the last step). Each
+    # panel is drawn when its own run steps, and a tick may find one run a step ahead (Lockstep's slack), the other not.
     page.wait_for_function(
-        """([old]) => { const imgs = ['#compare_a img', '#compare_b img'].map(s => document.querySelector(s));
+        """([old, low]) => { const imgs = ['#compare_a img', '#compare_b img'].map(s => document.querySelector(s));
                const d = Array.from(document.querySelectorAll('#compare_plot_0 svg g.mark-line path'),
                                     p => p.getAttribute('d') || '').join('|');
-               return imgs.every((img, i) => img && img.getAttribute('src') !== old[i]) && d !== '' && d !== old[2]; }""",
-        arg=[[first_a, first_b, first_plot]], timeout=WAIT_MS)
+               const row = (document.querySelector('#compare_status')?.innerText || '').split('\\n')
+                   .find(line => line.startsWith('step')) || '';
+               const steps = Array.from(row.matchAll(/([\\d,]+) \\/ [\\d,]+/g), m => Number(m[1].replace(/,/g, '')));
+               return imgs.every((img, i) => img && img.getAttribute('src') !== old[i]) && d !== '' && d !== old[2]
+                   && steps.length === 2 && Math.min(...steps) > low; }""",
+        arg=[[first_a, first_b, first_plot], min(first_steps)], timeout=WAIT_MS)
     assert min(compare_steps(page)) > min(first_steps)
     colors = line_colors(page, "compare_plot_0")
     assert colors & set(RUN_COLORS["A"]) and colors & set(RUN_COLORS["B"]), colors  # A's and B's lines, one plot

@@ -235,9 +235,9 @@ class Compare:
         now = time.monotonic()
         stepped = any(snaps[l]["step"] != current.steps.get(l) for l in LABELS)
         changed = any(snaps[l]["state"] != current.states.get(l) for l in LABELS)
-        if stepped or changed:
-            for label, component in (("A", "picture_a"), ("B", "picture_b")):
-                trainer = pair.runs[label]
+        for label, component in (("A", "picture_a"), ("B", "picture_b")):
+            if snaps[label]["step"] != current.steps.get(label) or snaps[label]["state"] != current.states.get(label):
+                trainer = pair.runs[label]  # drawn only when this run moved: a step of B alone leaves A's picture
                 lv = current.views.setdefault(label, LiveView())
                 out[component] = run_picture(trainer, lv)
                 out[CAPTIONS[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
