@@ -132,7 +132,7 @@ class TrainTabView:
 
     The gr.Timer's tick (Train.on_beat) updates what changes while a run trains; when its answer changes the
     hidden full_due textbox, the page sends that textbox's change event (Train.on_full: the full update, the
-    buttons and messages); the hidden refresh button sends the same full update when the live route reports a
+    buttons and messages), and likewise for pictures_due (Train.on_pictures: an image run's extras); the hidden refresh button sends the same full update when the live route reports a
     new state (full()). If an event goes through Gradio's queue, the page joins it (POST /gradio_api/queue/join
     with the event's fn_index, its trigger's id and the session hash; the events' one input, the view's
     gr.State, is kept by the server and sent as null) and reads the session's event stream (GET
@@ -144,6 +144,7 @@ class TrainTabView:
 
     GRID = "train_grid"  # elem_id of the Samples picture, which the tick updates
     FULL_DUE = "train_full_due"  # elem_id of the hidden textbox whose change asks for the full update
+    PICTURES_DUE = "train_pictures_due"  # ... whose change asks for an image run's extras
     REFRESH = "train_live_refresh"  # elem_id of the hidden button the page presses when the run's state changes
     LIVE_ROUTE = "train_live_route"  # elem_id of the hidden textbox that gives the page its live route
 
@@ -154,6 +155,8 @@ class TrainTabView:
         self.full_change = self.wiring(config, self.GRID, "change", trigger=self.output_id(config, self.FULL_DUE))
         self.full_click = self.wiring(config, self.GRID, "click", trigger=self.output_id(config, self.REFRESH))
         self.full_due_id = self.output_id(config, self.FULL_DUE)
+        self.pictures_due_id = self.output_id(config, self.PICTURES_DUE)
+        self.pictures_change = self.wiring(config, "vae_reconstructions", "change", trigger=self.pictures_due_id)
         self.route_id = self.output_id(config, self.LIVE_ROUTE)
         self.interval = TICK_S  # the timer's value as built; the app's answers change it
         self.active = True  # as after Start (the tab's Start turns the timer on)
@@ -161,7 +164,7 @@ class TrainTabView:
         self.route = ""  # the live route the page polls (given by Start's answer or a tick's)
         self.live_interval = TICK_S  # the route's X-Refresh
         self.have, self.state = "", None  # the step whose picture the page shows; the run's state the route said
-        self.full_due = ""  # the hidden textbox's value as the page holds it
+        self.full_due = self.pictures_due = ""  # the hidden textboxes' values as the page holds them
         self.fulls = 0  # full updates asked for (by the tick's full_due, or by the route's new state)
 
     @staticmethod
@@ -188,6 +191,11 @@ class TrainTabView:
         by component id (the full update's over the tick's), their pictures fetched. Updates the interval and
         whether the page would tick again. Raises if no result came within timeout_s."""
         values = self._answer(self.beat, timeout_s)
+        due = values.get(self.pictures_due_id)
+        due = due.get("value") if isinstance(due, dict) else due
+        if due not in (None, self.pictures_due):  # a change event only for a new value, as in the page
+            self.pictures_due = due
+            values.update(self._answer(self.pictures_change, timeout_s))
         due = values.get(self.full_due_id)
         due = due.get("value") if isinstance(due, dict) else due
         if due not in (None, self.full_due):

@@ -28,6 +28,8 @@ VAE_PICTURES_EVERY_S = 3.0  # encoding and decoding pause the training: at most 
 PICTURE_PX = 480  # about the side of the tiled reconstruction and manifold pictures
 TICK_S = 0.75  # seconds between live updates while a run is shown
 CURVE_POINTS = 300  # points per curve sent to the browser (the history is thinned to this)
+CLASS_CURVE_POINTS = 120  # ... while a class trains (the tab's curves come slower: live_cache.curves_s); Gradio walks
+# every value of a plot's data on its event loop (BENCHMARKS 26), so 24 tabs' curves cost the others' requests
 REAL_POINTS = 1000  # real points drawn beside the generated ones for 2D sets
 GRID_CELL_PX = 64  # each image of the progress grid is enlarged (nearest) to about this size
 TERMINAL = ("finished", "stopped", "diverged", "failed")
@@ -237,6 +239,12 @@ class LiveView:
     curves_s: float | None = None  # the interval this view's timer runs at (live_cache.curves_s); None: not set yet
     heads: dict = field(default_factory=dict)  # plot name -> the labels and limits this view last sent it
     waiting: dict = field(default_factory=dict)  # a tick's outputs left for the full update (Train.on_beat)
+    pictures: dict = field(default_factory=dict)  # a tick's image-run extras left for Train.on_pictures
+    dues: dict = field(default_factory=dict)  # the hidden "due" textboxes' values as this view last set them
+
+    def curve_points(self, fastest_s: float) -> int:
+        """Points per curve: fewer while a class trains (the tab's event slowed past fastest_s)."""
+        return CURVE_POINTS if (self.curves_s or fastest_s) <= fastest_s else CLASS_CURVE_POINTS
 
 
 def progress_picture(trainer, view: LiveView) -> Image.Image:
@@ -254,14 +262,14 @@ def progress_picture(trainer, view: LiveView) -> Image.Image:
     return view.backdrop.draw(samples)
 
 
-def curves(history: dict, columns: dict[str, str]) -> pd.DataFrame | None:
-    """Long-format (step, value, series) rows for a LinePlot, thinned to CURVE_POINTS per series.
+def curves(history: dict, columns: dict[str, str], points: int = CURVE_POINTS) -> pd.DataFrame | None:
+    """Long-format (step, value, series) rows for a LinePlot, thinned to about `points` per series.
 
     None when there is nothing to draw: gradio 6.31 never draws lines into a LinePlot that
     was given an empty DataFrame, so an empty plot must be None.
     """
     steps = history.get("step", [])
-    stride = max(1, math.ceil(len(steps) / CURVE_POINTS))
+    stride = max(1, math.ceil(len(steps) / points))
     rows = {"step": [], "value": [], "series": []}
     for column, series in columns.items():
         values = history.get(column, [])

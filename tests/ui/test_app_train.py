@@ -550,14 +550,58 @@ def test_the_timer_tick_names_only_what_changes_while_training_and_asks_for_the_
         session.trainer.join(60)
         beat = train.on_beat(view, request)  # running -> finished: new buttons and message
         assert set(beat) <= set(BEAT) and beat["full_due"] and beat["view"] is view
+        assert beat["pictures_due"] == "" and view.pictures == {}  # a 2D run has no image extras to ask for
         assert set(BUTTONS) <= set(view.waiting) and "message" in view.waiting
         full = train.on_full(view, request)
         assert full["pause"]["interactive"] is False and full["start"]["interactive"] is True
         assert "message" in full and view.waiting == {}
         again = train.on_beat(view, request)
-        assert "full_due" not in again and set(again) <= set(BEAT)
+        assert set(again) <= set(BEAT)  # the dues again with the values the page holds: no event asked
+        assert again["full_due"] == beat["full_due"] and again["pictures_due"] == ""
         first = train.on_beat(None, request)  # a page that did not start the run: its first look asks too
         assert first["full_due"] and "live_route" in first["view"].waiting
         assert train.on_full(first["view"], request)["live_route"].startswith("/train/live?")
     finally:
         ctx.registry.drop("beat")
+
+
+def test_an_image_runs_extras_come_with_their_own_small_event():
+    """A VAE image run's reconstructions, manifold and scatter (PICTURES) are not outputs of the tick (a 2D run
+    would carry them unchanged): while the run trains, the tick leaves them in the view and changes
+    pictures_due, whose change event (on_pictures) brings them, once; with a new state they come in the full
+    update."""
+    import time
+    import types
+
+    from gan_demo.ui.tabs.train import BEAT, PICTURES
+
+    ctx, train = handlers()
+    request = types.SimpleNamespace(session_hash="pictures")
+    values = values_for({"family": "vae", "dataset": "digits", "img_size": 16, "ngf": 8, "ndf": 8, "z_dim": 2,
+                         "batch_size": 32, "steps": 100_000, "conditional": False})
+    try:
+        view = train.on_start(values, request)["view"]
+        trainer = ctx.registry.get("pictures").trainer
+        train.on_full(view, request)  # whatever a first look has
+        deadline = time.monotonic() + 60
+        while trainer.snapshot(history=False)["step"] <= view.step and time.monotonic() < deadline:
+            time.sleep(0.01)  # a new step to show
+        view.vae.drawn_at = float("-inf")  # the pictures are due
+        beat = train.on_beat(view, request)
+        assert set(beat) <= set(BEAT) and not set(PICTURES) & set(beat) and view.waiting == {}
+        assert beat["pictures_due"] and set(view.pictures) == {"recon_image", "manifold_image", "scatter_image"}
+        extras = train.on_pictures(view, request)
+        assert set(extras) == {"recon_image", "manifold_image", "scatter_image"} and view.pictures == {}
+        assert extras["recon_image"].width > 0 and extras["manifold_image"].width > 0
+        assert train.on_pictures(view, request) == {}
+        trainer.pause()
+        trainer.join(1.0)
+        deadline = time.monotonic() + 60
+        while trainer.snapshot(history=False)["state"] != "paused" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        paused = train.on_beat(view, request)  # a new state: the pictures drawn at the pause wait for the full update
+        assert paused["full_due"] != beat["full_due"] and paused["pictures_due"] == beat["pictures_due"]
+        assert "recon_image" in view.waiting and view.pictures == {}
+        assert "recon_image" in train.on_full(view, request)
+    finally:
+        ctx.registry.drop("pictures")

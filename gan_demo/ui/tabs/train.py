@@ -35,7 +35,7 @@ from gan_demo.ui.live_cache import curves_s
 from gan_demo.ui.live_route import live_route, pooled, shown_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.run_views import (MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
+from gan_demo.ui.run_views import (CURVE_POINTS, MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
                           CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
                           curves, has_latent_pictures, plot_columns, plots_for, quality_boxes,
                           shows_r_t, status_line, vae_pictures, vae_pictures_due, vae_view)
@@ -163,8 +163,9 @@ def quality_line(q: dict | None) -> str:
     return "\n\n".join(parts)
 
 
-def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None,
-                                                    int | None]:
+def quality_plots(quality_history: dict, points: int = CURVE_POINTS) -> tuple[pd.DataFrame | None,
+                                                                              pd.DataFrame | None,
+                                                                              pd.DataFrame | None, int | None]:
     """(KL, JS, modes covered) curves of a 2D run's quality history, and the number of modes.
 
     KL and JS get a plot each: KL runs up to ~20 while JS stays below ln 2, so on one axis JS is a flat line.
@@ -172,11 +173,11 @@ def quality_plots(quality_history: dict) -> tuple[pd.DataFrame | None, pd.DataFr
     modes = None
     n_modes = next((n for n in quality_history.get("n_modes", []) if n), None)
     if n_modes:
-        modes = curves(quality_history, {"modes_covered": "modes covered"})
+        modes = curves(quality_history, {"modes_covered": "modes covered"}, points)
     if not any(v is not None for v in quality_history.get("grid_kl", [])):  # stacked-digits: modes only
         return None, None, modes, n_modes
-    kl = curves(quality_history, {"grid_kl": "KL(real || G)"})
-    js = curves(quality_history, {"grid_js": "JS(real, G)"})
+    kl = curves(quality_history, {"grid_kl": "KL(real || G)"}, points)
+    js = curves(quality_history, {"grid_js": "JS(real, G)"}, points)
     return kl, js, modes, n_modes
 
 
@@ -199,12 +200,16 @@ def _button_updates(state: str | None) -> list:
 
 # ============================================================================ the handlers
 BUTTONS = ("start", "pause", "resume", "stop", "reset", "save", "send", "apply_now")  # as _button_updates orders them
-# What the timer's tick (on_beat) may update: what changes while a run trains. Gradio builds a component, in its
-# event loop, for every output of an event that its answer leaves out (~0.3-1 ms each; the full list is 35), so
-# the tick names only these; the rest (buttons, messages, the boxes a family shows) come with the full update,
-# which the tick asks for (full_due) when the run's state changed or a view shows a run for the first time.
-BEAT = ("view", "grid", "status", "loss_plot", "d_plot", "rt_plot", "modes_md", "modes_plot", "kl_plot", "js_plot",
-        "timeline", "timer", "model_graph", "recon_image", "manifold_image", "scatter_image", "full_due")
+# What the timer's tick (on_beat) may update: what changes while any run trains. Gradio builds a component, in its
+# event loop, for every output of an event that its answer leaves out (~1.4 ms each; the full list is 35), so the
+# tick names only these; the rest (buttons, messages, the boxes a family shows) come with the full update, which
+# the tick asks for (full_due) when the run's state changed or a view shows a run for the first time, and an image
+# run's extras (PICTURES: r_t, a VAE's reconstructions, manifold and scatter) with their own small event
+# (pictures_due), so that a 2D run's tick does not carry four outputs it never changes (BENCHMARKS 26).
+BEAT = ("view", "grid", "status", "loss_plot", "d_plot", "modes_md", "modes_plot", "kl_plot", "js_plot", "timeline",
+        "timer", "model_graph", "full_due", "pictures_due")
+PICTURES = ("rt_plot", "recon_image", "manifold_image", "scatter_image")
+DUES = ("full_due", "pictures_due")  # hidden textboxes: a new value asks the page for an event, the same one nothing
 
 
 def plot_value(current: LiveView, component: str, frame, **head):
@@ -279,8 +284,9 @@ class Train:
             plots.append(("rt_plot", R_T_PLOT))
         drawn = current.drawn_series if current.drawn_series is not None else {}
         current.drawn_series, current.redraw = drawn, False
+        points = current.curve_points(PLOTS_EVERY_S)
         for component, plot in plots:
-            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"])), snap["schedule"])
+            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"]), points), snap["schedule"])
             series = set() if frame is None else set(frame["series"])
             key = component  # the plot's name, its elem_id too
             if key in drawn and not series <= drawn[key]:
@@ -445,7 +451,7 @@ class Train:
         if "history" in snap:  # _curves_due said so
             current.plotted_at = now
             out.update(self.live_curves(trainer, snap, current))
-            kl, js, modes, n_modes = quality_plots(snap["quality_history"])
+            kl, js, modes, n_modes = quality_plots(snap["quality_history"], current.curve_points(PLOTS_EVERY_S))
             if modes is not None:
                 out["modes_plot"] = plot_value(current, "modes_plot", modes, y_lim=[0, n_modes])
             if kl is not None:
@@ -472,23 +478,35 @@ class Train:
         (a new state's buttons and message, a view's first look at a run) waits in the view, and full_due
         changes so that the page asks for the full update (on_full) at once."""
         out = self.on_tick(current, request)
-        rest = {name: value for name, value in out.items() if name not in BEAT}
-        if not rest:
+        view = out.get("view")
+        if view is None:  # no run: only the timer's stop
             return out
         beat = {name: value for name, value in out.items() if name in BEAT}
-        out["view"].waiting.update(rest)  # on_tick gives the view whenever it has more than the timer to say
-        beat["full_due"] = secrets.token_hex(4)  # a new value: its change event asks for the full update
+        rest = {name: value for name, value in out.items() if name not in BEAT}
+        if rest:  # the full update brings all of it; else an image run's extras alone, with their small event
+            due, waiting = ("full_due", view.waiting) if set(rest) - set(PICTURES) else ("pictures_due", view.pictures)
+            waiting.update(rest)
+            view.dues[due] = secrets.token_hex(4)  # a new value: its change event asks for what waits
+        for due in DUES:  # unchanged, the value the page holds: no event, and no component built for an
+            beat[due] = view.dues.get(due, "")  # output left out
         return beat
+
+    def on_pictures(self, current: LiveView | None, request: gr.Request):
+        """An image run's extras (PICTURES) the last tick left in the view (pictures_due changed)."""
+        if current is None:
+            return {}
+        out, current.pictures = current.pictures, {}
+        return out
 
     def on_full(self, current: LiveView | None, request: gr.Request):
         """The full update (the refresh the page presses when the run's state changes, or full_due): on_tick's,
         after what the last tick left waiting in the view."""
-        waiting = current.waiting if current is not None else {}
+        waiting = {**current.pictures, **current.waiting} if current is not None else {}
         out = self.on_tick(current, request)
         view = out.get("view", current)
         if view is not None and view is current:
             out = {**waiting, **out}
-            current.waiting = {}
+            current.waiting, current.pictures = {}, {}
         return out
 
     def on_timeline(self, step, request: gr.Request):
@@ -763,6 +781,7 @@ def build(ctx) -> dict:
     live = gr.Textbox("", visible=False, elem_id="train_live_route")
     refresh = gr.Button("Refresh", visible="hidden", elem_id="train_live_refresh")
     full_due = gr.Textbox("", visible=False, elem_id="train_full_due")  # the tick asks for the full update (on_beat)
+    pictures_due = gr.Textbox("", visible=False, elem_id="train_pictures_due")  # ... for an image run's extras
 
     names = list(CONTROL_FIELDS)
     inputs = [controls[n] for n in names]
@@ -782,7 +801,7 @@ def build(ctx) -> dict:
              "model_graph": model_graph, "samples_md": samples_md, "vae_box": vae_box, "manifold_box": manifold_box,
              "scatter_box": scatter_box, "recon_image": recon_image, "manifold_image": manifold_image,
              "scatter_image": scatter_image, "cli": cli, "train_for": train_for, "minutes": minutes, "alert": alert,
-             "live_route": live, "full_due": full_due}
+             "live_route": live, "full_due": full_due, "pictures_due": pictures_due}
 
     def named(handler):
         return by_name(handler, parts)
@@ -798,6 +817,8 @@ def build(ctx) -> dict:
     timer.tick(named(h.on_beat), [view], beat_outputs, show_progress="hidden", queue=False, **private)
     refresh.click(named(h.on_full), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
     full_due.change(named(h.on_full), [view], live_outputs + [cli], show_progress="hidden", queue=False, **private)
+    pictures_due.change(named(h.on_pictures), [view], [parts[name] for name in PICTURES], show_progress="hidden",
+                        queue=False, **private)
     gr.on(None, None, None, None, js=TRAIN_LIVE_JS, **private)  # installs window.ganLive once the page loads
     live.change(None, live, None, js=FOLLOW_JS, show_progress="hidden", **private)
     alert.change(_warn, alert, None, show_progress="hidden", **private)
