@@ -35,9 +35,9 @@ from gan_demo.ui.live_cache import curves_s
 from gan_demo.ui.live_route import live_route, pooled, shown_picture
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
-from gan_demo.ui.run_views import (CURVE_POINTS, MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS, TERMINAL, TICK_S,
-                          CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView, change_markers,
-                          curves, has_latent_pictures, plot_columns, plots_for, quality_boxes,
+from gan_demo.ui.run_views import (CURVE_POINTS, MANIFOLD_SIDE, MANIFOLD_SPAN, SAMPLES_CAPTION, SCATTER_POINTS,
+                          TERMINAL, TICK_S, CHANGE_SERIES, R_T, R_T_PLOT, SCORE_FAKE, SCORE_REAL, LiveView, VAEView,
+                          change_markers, curves, has_latent_pictures, plot_columns, plots_for, quality_boxes,
                           shows_r_t, status_line, vae_pictures, vae_pictures_due, vae_view)
 from gan_demo.ui.widgets import SCROLL_TO_SAMPLE, by_name
 
@@ -286,7 +286,8 @@ class Train:
         current.drawn_series, current.redraw = drawn, False
         points = current.curve_points(PLOTS_EVERY_S)
         for component, plot in plots:
-            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"]), points), snap["schedule"])
+            frame = change_markers(curves(snap["history"], plot_columns(plot, snap["series"]), points),
+                                   snap["schedule"])
             series = set() if frame is None else set(frame["series"])
             key = component  # the plot's name, its elem_id too
             if key in drawn and not series <= drawn[key]:
@@ -476,7 +477,8 @@ class Train:
     def on_beat(self, current: LiveView | None, request: gr.Request):
         """The timer's tick: on_tick's update of what changes while a run trains (BEAT). Whatever else it has
         (a new state's buttons and message, a view's first look at a run) waits in the view, and full_due
-        changes so that the page asks for the full update (on_full) at once."""
+        changes so that the page asks for the full update (on_full) at once; an image run's extras alone
+        (PICTURES) wait for on_pictures, which pictures_due asks for."""
         out = self.on_tick(current, request)
         view = out.get("view")
         if view is None:  # no run: only the timer's stop
