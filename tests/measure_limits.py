@@ -76,7 +76,7 @@ def measure(case: str, tmp: Path) -> dict:
         from gradio.components.image_editor import EditorData
         from gradio.data_classes import FileData
 
-        from gan_demo.ui.app import AppContext, build_demo
+        from gan_demo.ui.app import AppContext
 
         with gr.Blocks():
             from gan_demo.ui.tabs import lab as lab_tab

@@ -25,8 +25,6 @@ import torch.nn.functional as F
 from gan_demo.data import image_decode as imagefiles
 from gan_demo.core.config import CLI_DATASETS, IMAGE_DATASETS, TOY_DATASETS, DataConfig, data_dir
 from gan_demo.data.image_decode import IMAGE_EXTENSIONS, IMAGE_FORMATS, JUNK_NAMES  # noqa: F401  (part of this module's interface)
-from gan_demo.data.image_decode import TooBig as _TooBig
-from gan_demo.data.image_decode import read_capped as _read_capped
 from gan_demo.data.image_cache import HostBatches, cache_file, cached_pixels, place, to_float
 
 SPLITS = ("train", "test")

@@ -466,9 +466,9 @@ def test_zip_pixels_are_budgeted_from_headers_before_decoding(tmp_path, monkeypa
 
 
 def test_reads_are_capped_whatever_the_header_says():
-    assert data._read_capped(io.BytesIO(b"x" * 10), 10) == b"x" * 10
-    with pytest.raises(data._TooBig):
-        data._read_capped(io.BytesIO(b"x" * 11), 10)
+    assert imagefiles.read_capped(io.BytesIO(b"x" * 10), 10) == b"x" * 10
+    with pytest.raises(imagefiles.TooBig):
+        imagefiles.read_capped(io.BytesIO(b"x" * 11), 10)
 
 
 def test_dataset_is_the_contract_dataclass():

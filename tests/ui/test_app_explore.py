@@ -182,7 +182,7 @@ def test_bookmarks_round_trip_through_json(explore, request_, tmp_path):
     dropdown, _, status = explore.load_bookmarks(other, path)
     assert "Loaded 2 bookmark(s)" in status and dropdown["choices"] == [b["name"] for b in saved["bookmarks"]]
     out = explore.restore(other, first["name"], "digits")
-    pending, checkpoint, view = out[0], out[1], out[2:]
+    pending, view = out[0], out[2:]
     assert pending is None
     sliders, seed, mode, truncation, picture = view[1:1 + N_SLIDERS], *view[1 + N_SLIDERS:5 + N_SLIDERS]
     assert (seed, mode, truncation) == (42, RAW, 0.8) and view[0]["value"] == 2

@@ -374,7 +374,6 @@ def test_the_d_chart_names_only_what_it_draws_scores_apart_from_probabilities_an
     critic's scores labelled as scores; a chart that gains the marker is emptied once, then drawn with it."""
     import types
 
-    from gan_demo.ui.tabs import train as train_tab
     from gan_demo.ui.run_views import CHANGE_SERIES, R_T, SCORE_REAL
 
     ctx, train = handlers()
@@ -439,8 +438,6 @@ def test_after_pause_the_charts_and_graph_show_the_status_step_and_the_timeline_
     """Issue 22: after Pause the status said step 446 while the charts and graph stayed at ~317 (their rate limit
     skipped the last draw); the timeline opened at 0 below its range (92-401) with an empty picture."""
     import types
-
-    from gan_demo.ui.tabs import train as train_tab
 
     ctx, train = handlers()
     request = types.SimpleNamespace(session_hash="pause")
