@@ -113,6 +113,11 @@ def parse_view(sampler, query) -> dict:
     return view
 
 
+def _value_parts(values: str | None) -> list[str]:
+    """A look-ahead's comma-separated slider positions, blanks left out (each is checked where it is read)."""
+    return [part for part in (values or "").split(",") if part.strip()]
+
+
 def _along(query, view: dict, axes: int) -> list[dict]:
     """The views a look-ahead asks for at once (along=K&values=a,b,...: slider K, or the truncation, at each
     value, the rest as in `view`); [] when the query asks for one picture."""
@@ -128,7 +133,7 @@ def _along(query, view: dict, axes: int) -> list[dict]:
     else:
         index = int(_number({"along": along}, "along", 0, min(axes, ex.N_SLIDERS) - 1, 0, whole=True))
         lo, hi = -ex.SLIDER_MAX, ex.SLIDER_MAX
-    parts = [p for p in (values or "").split(",") if p.strip()]
+    parts = _value_parts(values)
     if not 1 <= len(parts) <= MAX_AHEAD:
         raise RouteError(400, f"values: 1 to {MAX_AHEAD} numbers, the slider's positions (got {len(parts)}).")
     views = []
@@ -219,8 +224,7 @@ class ImageRoutes:
         fresh = not (8 <= len(viewer) <= 64 and viewer.replace("-", "").replace("_", "").isalnum())
         # a look-ahead of several notches counts as that many pictures (at most MAX_AHEAD): the limit stays one
         # on pictures drawn, as when each notch was its own request
-        values = (request.query_params.get("values") or "").split(",")
-        cost = min(MAX_AHEAD, max(1, sum(1 for part in values if part.strip())))
+        cost = min(MAX_AHEAD, max(1, len(_value_parts(request.query_params.get("values")))))
         if fresh:
             viewer = secrets.token_urlsafe(18)
             host = request.client.host if request.client else "unknown"

@@ -5,8 +5,8 @@ curves); with a class of 24 tabs that can cost more than the training. A run's p
 and the step its snapshot shows, so the first poll of a new step draws it and every other poll of that step
 (another tab on the same run, a reload, the API) gets the same picture, already encoded: its PNG is made at most
 once (the timeline's kept frame, a watch page) and written to one file at most once (the Train tab's image,
-which Gradio then serves without encoding it again). The tabs' refresh interval, and more steeply their own events', grow with the number of
-live runs.
+which Gradio then serves without encoding it again). The tabs' refresh interval, and more steeply their own
+events', grow with the number of live runs.
 """
 from __future__ import annotations
 

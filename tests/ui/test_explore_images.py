@@ -168,23 +168,27 @@ def test_offsets_past_the_checkpoints_axes_are_refused(ctx, http):
     assert r.status_code == 400 and f"has {pcs} principal directions" in r.text
 
 
-def test_a_flood_from_one_viewer_is_refused_and_others_still_served(ctx, http):
+@pytest.fixture
+def small_limit(ctx):
+    """The image routes' per-viewer limit at 10 a second, a burst of 3, on a clock the test moves (now[0])."""
     routes = image_routes(ctx)
-    saved = routes.limit
-    now = [0.0]
+    saved, now = routes.limit, [0.0]
     routes.limit = RateLimit(rate=10, burst=3, clock=lambda: now[0])
-    try:
-        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200  # sets the cookie
-        codes = [http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code for _ in range(5)]
-        assert codes[:2] == [200, 200] and codes[-1] == 429
-        flooded = http.get("/image", params={"checkpoint": "digits", "seed": 1})
-        assert flooded.headers["retry-after"] == "1" and "Too many" in flooded.text
-        with TestClient(http.app) as other:  # another visitor is not held back by the flood
-            assert other.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
-        now[0] += 1.0  # a second later the bucket has refilled
-        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
-    finally:
-        routes.limit = saved
+    yield now
+    routes.limit = saved
+
+
+def test_a_flood_from_one_viewer_is_refused_and_others_still_served(http, small_limit):
+    now = small_limit
+    assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200  # sets the cookie
+    codes = [http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code for _ in range(5)]
+    assert codes[:2] == [200, 200] and codes[-1] == 429
+    flooded = http.get("/image", params={"checkpoint": "digits", "seed": 1})
+    assert flooded.headers["retry-after"] == "1" and "Too many" in flooded.text
+    with TestClient(http.app) as other:  # another visitor is not held back by the flood
+        assert other.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
+    now[0] += 1.0  # a second later the bucket has refilled
+    assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
 
 
 def test_a_look_ahead_is_declined_while_a_run_trains(ctx, http):
@@ -251,23 +255,17 @@ def test_a_look_ahead_of_several_notches_is_declined_while_a_run_trains(ctx, htt
         ctx.render_gate = saved
 
 
-def test_a_look_ahead_of_several_notches_counts_each_against_the_rate_limit(ctx, http):
+def test_a_look_ahead_of_several_notches_counts_each_against_the_rate_limit(http, small_limit):
     """The viewer's limit is on pictures drawn: a look-ahead of three notches takes three tokens, as three
     requests did."""
-    routes = image_routes(ctx)
-    saved = routes.limit
-    now = [0.0]
-    routes.limit = RateLimit(rate=10, burst=3, clock=lambda: now[0])
-    try:
-        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200  # sets the cookie
-        ahead = {"checkpoint": "digits", **query(), "ahead": "1", "along": "0", "values": "0.1,0.2,0.3"}
-        assert http.get("/image", params=ahead).status_code == 200  # three tokens of three
-        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 429
-        now[0] += 0.25  # two and a half tokens back: not enough for three notches, enough for one picture
-        assert http.get("/image", params=ahead).status_code == 429
-        assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
-    finally:
-        routes.limit = saved
+    now = small_limit
+    assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200  # sets the cookie
+    ahead = {"checkpoint": "digits", **query(), "ahead": "1", "along": "0", "values": "0.1,0.2,0.3"}
+    assert http.get("/image", params=ahead).status_code == 200  # three tokens of three
+    assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 429
+    now[0] += 0.25  # two and a half tokens back: not enough for three notches, enough for one picture
+    assert http.get("/image", params=ahead).status_code == 429
+    assert http.get("/image", params={"checkpoint": "digits", "seed": 1}).status_code == 200
 
 
 def test_rate_limit_allows_a_hands_pace_forever():

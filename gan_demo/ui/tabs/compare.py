@@ -233,11 +233,12 @@ class Compare:
         snaps = {label: t.snapshot() for label, t in pair.runs.items()}
         out = {"view": current, "status": status_table(snaps, pair.diff)}
         now = time.monotonic()
-        stepped = any(snaps[l]["step"] != current.steps.get(l) for l in LABELS)
-        changed = any(snaps[l]["state"] != current.states.get(l) for l in LABELS)
+        stepped_of = {l: snaps[l]["step"] != current.steps.get(l) for l in LABELS}
+        changed_of = {l: snaps[l]["state"] != current.states.get(l) for l in LABELS}
+        stepped, changed = any(stepped_of.values()), any(changed_of.values())
         for label, component in (("A", "picture_a"), ("B", "picture_b")):
-            if snaps[label]["step"] != current.steps.get(label) or snaps[label]["state"] != current.states.get(label):
-                trainer = pair.runs[label]  # drawn only when this run moved: a step of B alone leaves A's picture
+            if stepped_of[label] or changed_of[label]:  # only a run that moved: a step of B alone leaves A's picture
+                trainer = pair.runs[label]
                 lv = current.views.setdefault(label, LiveView())
                 out[component] = run_picture(trainer, lv)
                 out[CAPTIONS[label]] = f"**{label}** · step {snaps[label]['step']:,} · {snaps[label]['state']}"
