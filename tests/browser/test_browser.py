@@ -148,6 +148,23 @@ def fetch_bytes(page, url: str) -> bytes:
     return response.body()
 
 
+def end_run(page) -> None:
+    """Stop the Train tab's run, if any, and Reset, waiting for each answer: the next test starts from an empty
+    tab, and a test that failed mid-run leaves no run behind (a run left training keeps Start disabled for every
+    test after it). The status may say "stopped" before Stop's own answer (the live route polls the run), and
+    Reset is enabled by that answer: a forced click before it is a click on a disabled button, i.e. nothing."""
+    click_tab(page, "Train")
+    if page.locator("#stop").is_enabled():
+        page.locator("#stop").click()
+    page.wait_for_function(
+        "() => !/running|paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    if "No run yet" not in markdown_text(page, "train_status"):
+        page.locator("#reset").click()  # waits until it is enabled
+    page.wait_for_function(
+        "() => /No run yet/.test(document.querySelector('#train_status').innerText)"
+        " && !document.querySelector('#start').disabled", timeout=WAIT_MS)
+
+
 def selected_tab(page) -> str:
     return page.locator("button[role=tab][aria-selected=true]").first.inner_text().strip()
 
@@ -191,16 +208,13 @@ def test_train_on_an_uploaded_csv_names_the_file_not_a_server_path(page, tmp_pat
     page.wait_for_function(
         "() => /running|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     screenshot(page, "train_uploaded_csv")
-    page.locator("#stop").click(force=True)
-    page.wait_for_function(
-        "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    end_run(page)
     page.locator("#train_dataset input").click()  # back to ring8 for the next test
     page.get_by_role("option", name="ring8: 8 Gaussians on a circle (2D)").click()
-    page.locator("#reset").click(force=True)
 
 
 def test_train_ring8_grid_and_plot_change(page):
-    click_tab(page, "Train")
+    end_run(page)
     assert selected_tab(page) == "Train"
     screenshot(page, "train_before_start")  # what a class sees first
     # A small, fast run: ring8 (the default dataset), batch 64, MLP width 16, steps enough to outlast the test
@@ -215,11 +229,11 @@ def test_train_ring8_grid_and_plot_change(page):
                            timeout=WAIT_MS)
 
     page.click("#start")
-    first_grid = wait_for_new_image(page, "train_grid", None, timeout_ms=WAIT_MS)
+    page.wait_for_function(
+        "() => /running|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    first_grid = wait_for_new_image(page, "train_grid", None, timeout_ms=WAIT_MS)  # end_run emptied the tab
     first_plot = wait_for_plot_change(page, "loss_plot", "")
     page.wait_for_selector("#d_plot svg g.mark-line path", timeout=WAIT_MS)
-    step_text = markdown_text(page, "train_status")
-    assert "running" in step_text or "finished" in step_text, step_text
     screenshot(page, "train_running")
 
     second_grid = wait_for_new_image(page, "train_grid", first_grid, timeout_ms=WAIT_MS)
@@ -234,7 +248,8 @@ def test_train_ring8_grid_and_plot_change(page):
     grid_png = fetch_bytes(page, second_grid)
     assert grid_png[:8] == b"\x89PNG\r\n\x1a\n"
 
-    page.locator("#stop").click(force=True)  # force: no wait if the run already finished (then it is disabled)
+    if page.locator("#stop").is_enabled():  # unless the run already finished (then Stop is disabled)
+        page.locator("#stop").click()
     page.wait_for_function(
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     # the route saw the state change and asked the tab's own event at once (buttons, last curves); polling ends
@@ -259,7 +274,7 @@ def pick(page, elem_id: str, option: str) -> None:
 def test_train_a_digits_vae_with_a_2d_latent(page):
     """Pick VAE on the Train tab: its settings replace the GAN's; a tiny digits VAE with a 2D latent draws its
     reconstruction, ELBO and KL curves, its reconstructions, the decoded manifold and the encoded digits."""
-    click_tab(page, "Train")
+    end_run(page)
     page.locator("#train_family label", has_text="VAE").click()
     page.wait_for_selector("#train_beta", state="visible")
     page.wait_for_selector("#train_loss", state="hidden")
@@ -300,18 +315,19 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     page.locator("#vae_manifold").screenshot(path=str(artifacts_dir() / "train_vae_manifold.png"))
     page.locator("#vae_scatter").screenshot(path=str(artifacts_dir() / "train_vae_scatter.png"))
 
-    page.locator("#stop").click(force=True)
+    if page.locator("#stop").is_enabled():  # unless the run already finished
+        page.locator("#stop").click()
     page.wait_for_function(
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     screenshot(page, "tab_train_vae")
-    page.locator("#reset").click(force=True)  # back to a GAN on ring8 for the tests after this one
+    end_run(page)  # back to a GAN on ring8 for the tests after this one
     page.locator("#train_family label", has_text="GAN").click()
     page.wait_for_selector("#train_loss", state="visible")
     pick(page, "train_dataset", "ring8: 8 Gaussians on a circle (2D)")
 
 
 def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
-    click_tab(page, "Train")
+    end_run(page)
     page.locator("#train_steps input").fill("100000")
     reveal(page, "batch_size")
     page.locator("#train_batch_size input").fill("64")
@@ -331,11 +347,8 @@ def test_a_setting_changed_mid_run_is_marked_on_the_curves(page):
         timeout=WAIT_MS)
     assert "--schedule" in page.locator("#train_cli").inner_text()
     screenshot(page, "train_setting_changed")
-    page.locator("#stop").click(force=True)
-    page.wait_for_function("() => /stopped|finished/.test(document.querySelector('#train_status').innerText)",
-                           timeout=WAIT_MS)
+    end_run(page)
     page.locator("#train_lr_d input").fill(before)
-    page.locator("#reset").click(force=True)
 
 
 def line_colors(page, elem_id: str) -> set[str]:
@@ -711,8 +724,7 @@ def test_send_to_explore_brings_the_sample_into_view(page):
     has been opened before (its tab stays in the page, so the switch keeps the Train tab's scroll position)."""
     click_tab(page, "Explore")  # a student has looked at the pretrained models first
     page.wait_for_selector("#explore-image", state="visible", timeout=WAIT_MS)
-    click_tab(page, "Train")
-    page.locator("#reset").click(force=True)
+    end_run(page)
     page.locator("#train_steps input").fill("30")
     page.click("#start")
     page.wait_for_function("() => /finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
@@ -726,8 +738,7 @@ def test_send_to_explore_brings_the_sample_into_view(page):
                                        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""",
                            timeout=WAIT_MS)
     screenshot(page, "explore_after_send")
-    click_tab(page, "Train")
-    page.locator("#reset").click(force=True)
+    end_run(page)
 
 
 def test_after_pause_the_graph_and_timeline_show_the_paused_step(page):
@@ -735,8 +746,7 @@ def test_after_pause_the_graph_and_timeline_show_the_paused_step(page):
     opened at 0 below its range (92-401) with an empty picture."""
     import re
 
-    click_tab(page, "Train")
-    page.locator("#reset").click(force=True)
+    end_run(page)
     page.locator("#train_steps input").fill("100000")
     page.click("#start")
     page.wait_for_function("() => { const m = /running\\*?\\*? · step ([\\d,]+)/.exec("
