@@ -1,6 +1,7 @@
 """Test setup: import the package from the checkout, keep torch small, keep the app offline."""
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -62,7 +63,9 @@ def clients(app, tmp_path_factory):
     yield make
     for client in made:
         ctx.registry.drop(client.session_hash)
-        client.close()
+    # Each close waits up to 1 s for the client's heartbeat thread (blocked reading its stream): all at once.
+    with ThreadPoolExecutor(max(1, len(made))) as closing:
+        list(closing.map(lambda client: client.close(), made))
 
 
 def pytest_configure(config):

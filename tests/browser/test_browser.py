@@ -280,6 +280,7 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     page.wait_for_selector("#train_loss", state="hidden")
     page.wait_for_selector("#train_n_critic", state="hidden")
     pick(page, "train_dataset", "digits: 8 x 8 handwritten digits, bundled (images)")
+    reveal(page, "z_dim")  # its fold, unless an earlier test opened it
     page.wait_for_function("() => document.querySelector('#train_z_dim input').value === '16'", timeout=WAIT_MS)
     if not page.locator("#train_ngf input[type=range]").is_visible():
         page.get_by_text("Model", exact=True).click()  # the accordion, unless an earlier test opened it
@@ -287,7 +288,6 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     set_slider(page, "train_ngf", 8)
     set_slider(page, "train_ndf", 8)
     pick(page, "train_img_size", "16")
-    reveal(page, "z_dim")
     page.locator("#train_z_dim input").fill("2")
     page.locator("#train_batch_size input").fill("32")
     page.locator("#train_steps input").fill("4000")
