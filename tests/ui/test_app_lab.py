@@ -70,6 +70,28 @@ def test_lab_picture_renders_for_a_tiny_ring8_run(ctx):
     assert np.abs(np.asarray(plain, np.int16) - np.asarray(picture, np.int16)).mean() > 1
 
 
+def test_the_tick_stops_its_timer_once_the_run_cannot_move_by_itself(ctx):
+    """An idle lab polled twice a second anyway, and the browser redrew its outputs each time (a third of a core
+    in Chromium): the tick stops the timer without a run, and after drawing a paused or ended run's last state;
+    while the run trains it leaves the timer alone."""
+    h = lab_tab.LabHandlers(ctx)
+    *shown, timer = h.tick(ALL_LAYERS, None, request())
+    assert "No run yet" in shown[1] and timer.active is False
+    session = ctx.registry.get("s1")
+    trainer = ctx.registry.start(session, tiny_cfg(steps=10**6), ctx.device)
+    try:
+        *shown, timer = h.tick(ALL_LAYERS, shown[3], request())
+        assert "running" in shown[1] and isinstance(timer, type(gr.skip()))
+        trainer.pause()
+        *shown, timer = h.tick(ALL_LAYERS, shown[3], request())
+        assert isinstance(shown[0], Image.Image) and "paused" in shown[1] and timer.active is False
+    finally:
+        ctx.registry.stop(session)
+    trainer.join(60)
+    *shown, timer = h.tick(ALL_LAYERS, shown[3], request())
+    assert "stopped" in shown[1] and timer.active is False
+
+
 def test_lab_says_so_for_an_image_run(ctx):
     fake_image_run = types.SimpleNamespace(kind="image", dataset=types.SimpleNamespace(name="digits"), step=5,
                                            running=False, state="running", holds_optimizers=False,
@@ -368,7 +390,7 @@ def test_lab_events_through_gradio_client(ctx):
         assert "ring8" in status
         trainer = next(s.trainer for s in ctx.registry._sessions.values())
         trainer.join(120)
-        picture, status, graph = client.predict(ALL_LAYERS, api_name="/lab_refresh")
+        picture, status, graph, _ = client.predict(ALL_LAYERS, api_name="/lab_refresh")  # and the timer
         assert "step 2 of 2" in status and picture and 'data-part="D" data-state="idle"' in graph
         picture, note, status, graph = client.predict(ALL_LAYERS, "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 2,
                                                       api_name="/lab_d_step")  # the lab's settings: used without a run

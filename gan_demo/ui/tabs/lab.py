@@ -17,6 +17,7 @@ from gan_demo.families.losses import PROBABILITY_LOSSES
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.lab_views import HEAT_RES, N_FAKE, PICTURE_SIZE, in_lab, lab_picture, pull, render, view_of
 from gan_demo.ui.limits import check_web_limits
+from gan_demo.ui.run_views import TERMINAL
 from gan_demo.ui.sessions import Busy
 from gan_demo.ui.tempdirs import temp_dir
 from gan_demo.ui.widgets import capped_drawing, ink_mask
@@ -211,12 +212,23 @@ class LabHandlers:
         return (id(trainer), trainer.step, d_only, trainer.state, tuple(sorted(show or ())))
 
     def refresh(self, show: list, last_key, request: gr.Request):
-        """Timer tick (and layer toggles): redraw only when the run's step, state or the layers changed.
+        """A layer toggle (and each tick): redraw only when the run's step, state or the layers changed.
 
         The graph is redrawn only when the run moved (not for a layer toggle, which keeps a step's highlight).
         """
         trainer = self._trainer(request)
+        return self._refresh(trainer, show, self._key(trainer, show), last_key)
+
+    def tick(self, show: list, last_key, request: gr.Request):
+        """The timer's tick: refresh, and stop the timer once the run cannot change by itself (no run, paused or
+        ended: its last picture drawn by this tick), so an idle lab costs the browser nothing; Start, Resume and
+        opening the tab set it going again."""
+        trainer = self._trainer(request)
         key = self._key(trainer, show)
+        moving = trainer is not None and key[3] not in ("paused", *TERMINAL)  # the state this tick drew
+        return (*self._refresh(trainer, show, key, last_key), gr.skip() if moving else gr.Timer(active=False))
+
+    def _refresh(self, trainer: Trainer | None, show: list, key: tuple, last_key):
         if key == last_key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if not in_lab(trainer):
@@ -436,16 +448,19 @@ def build(ctx, train: dict | None = None) -> dict:
     # UI events: callable by gradio_client (tests) but left out of the API page.
     quick = dict(concurrency_id="lab_quick", concurrency_limit=None, show_progress="hidden",
                  api_visibility="undocumented")
-    timer.tick(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_refresh", **quick)
+    timer.tick(h.tick, [show, last_key], [picture, status, graph, last_key, timer], api_name="lab_refresh", **quick)
     show.change(h.refresh, [show, last_key], [picture, status, graph, last_key], api_name="lab_layers", **quick)
     loss.change(h.preview_graph, loss, graph, api_name="lab_graph_preview", **quick)
     source.change(_source_visibility, source, [csv_file, drawing], api_name="lab_source", **quick)
     source.input(None, source, None, js=PICK_BRUSH_JS, api_visibility="private")
-    start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
-                concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
-                show_progress="minimal")
+    started = start.click(h.start, [source, csv_file, drawing, loss, lr_g, lr_d, steps], status, api_name="lab_start",
+                          concurrency_id="lab_start", concurrency_limit=4, api_visibility="undocumented",
+                          show_progress="minimal")
     pause.click(h.pause, None, status, api_name="lab_pause", **quick)
-    resume.click(h.resume, None, status, api_name="lab_resume", **quick)
+    resumed = resume.click(h.resume, None, status, api_name="lab_resume", **quick)
+    for moved in (started, resumed):  # the tick stopped its timer while nothing moved: it goes again
+        moved.then(lambda: gr.Timer(active=True), None, timer, queue=False, show_progress="hidden",
+                   api_visibility="private")
     stop.click(h.stop, None, status, api_name="lab_stop", **quick)
     settings = [source, csv_file, drawing, loss, lr_g, lr_d, steps]  # a first step starts a run from these
     d_step.click(h.d_step, [show, *settings], [picture, note, status, graph, last_key], api_name="lab_d_step", **quick)
