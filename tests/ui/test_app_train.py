@@ -570,6 +570,8 @@ def test_an_image_runs_extras_come_with_their_own_small_event():
     import time
     import types
 
+    import gradio as gr
+
     from gan_demo.ui.tabs.train import BEAT, PICTURES
 
     ctx, train = handlers()
@@ -590,7 +592,9 @@ def test_an_image_runs_extras_come_with_their_own_small_event():
         extras = train.on_pictures(view, request)
         assert set(extras) == {"recon_image", "manifold_image", "scatter_image"} and view.pictures == {}
         assert extras["recon_image"].width > 0 and extras["manifold_image"].width > 0
-        assert train.on_pictures(view, request) == {}
+        skipped = train.on_pictures(view, request)  # nothing waits: every output skipped, not an empty answer
+        assert set(skipped) == set(PICTURES) and all(isinstance(v, type(gr.skip())) for v in skipped.values())
+        assert set(train.on_pictures(None, request)) == set(PICTURES)  # after a Reset (no view)
         trainer.pause()
         trainer.join(1.0)
         deadline = time.monotonic() + 60
