@@ -452,14 +452,19 @@ def capped_drawing(pad: "gr.Sketchpad") -> "gr.Sketchpad":
 
 def by_name(handler, parts: dict):
     """handler as gradio calls it: a {component: value} input becomes {name: value}, and its {name: value}
-    result becomes {component: value} (parts: name -> component, the names build() returns)."""
+    result becomes {component: value} (parts: name -> component, the names build() returns). An empty result
+    (nothing to update) becomes gr.skip(): Gradio takes an empty dict for a wrong answer ("Output values returned:
+    [{}]") and the page shows an error."""
+    import gradio as gr
+
     names = {component: name for name, component in parts.items()}
 
     @functools.wraps(handler)
     def wired(*args, **kwargs):
         args = [{names[c]: v for c, v in arg.items()} if isinstance(arg, dict) and arg and all(c in names for c in arg)
                 else arg for arg in args]
-        return {parts[name]: value for name, value in handler(*args, **kwargs).items()}
+        out = {parts[name]: value for name, value in handler(*args, **kwargs).items()}
+        return out if out else gr.skip()
 
     return wired
 

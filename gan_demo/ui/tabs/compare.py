@@ -318,8 +318,8 @@ class Compare:
         return gr.update(value=archive, visible=True, label=f"Comparison ({steps}): open it here or in Explore")
 
     def on_open(self, file, request: gr.Request):
-        if file is None:  # skipped: an empty answer is an error for Gradio
-            return {"timer": gr.skip()}
+        if file is None:
+            return {}
         session = self.session_of(request)
         path = file if isinstance(file, str) else file.name
         try:

@@ -494,11 +494,10 @@ class Train:
         return beat
 
     def on_pictures(self, current: LiveView | None, request: gr.Request):
-        """An image run's extras (PICTURES) the last tick left in the view (pictures_due changed). Nothing waiting
-        (a Reset emptied the view, or another event brought them): every output skipped, as Gradio takes an empty
-        answer for a wrong one ("Output values returned: [{}]") and the page would show an error."""
-        if current is None or not current.pictures:
-            return dict.fromkeys(PICTURES, gr.skip())
+        """An image run's extras (PICTURES) the last tick left in the view (pictures_due changed); nothing when a
+        Reset emptied the view or another event brought them (by_name answers Gradio with a skip)."""
+        if current is None:
+            return {}
         out, current.pictures = current.pictures, {}
         return out
 
@@ -527,8 +526,8 @@ class Train:
         def handler(request: gr.Request):
             session = self.session_of(request)
             trainer = session.trainer
-            if trainer is None:  # skipped: an empty answer is an error for Gradio (see on_pictures)
-                return dict.fromkeys((*BUTTONS, "status", "timer"), gr.skip())
+            if trainer is None:
+                return {}
             action(session, trainer)
             snap = trainer.snapshot()
             out = dict(zip(BUTTONS, _button_updates(snap["state"])))
