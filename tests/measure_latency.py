@@ -6,7 +6,8 @@
     dispatch `input` (as a drag does), then wait until the output <img> shows a new src that has
     loaded and decoded, plus one animation frame (tests/browser.py: SLIDER_LATENCY_JS). Moves are
     sequential: each move as soon as the last one's picture is painted (no human is that quick), then at
-    a held arrow key's pace (a notch every 33 ms, `held_key_33ms`). The picture comes straight from GET
+    a held arrow key's pace (a notch every 33 ms, `held_key_33ms`), then as mouse clicks on the sliders'
+    tracks (jumps), the pointer resting 100 ms where it will press (`track_clicks_rest_100ms`). The picture comes straight from GET
     /image (gan_demo/ui/explore.js), or from the page's memory when it was fetched ahead of the hand (the
     notches next to a one-notch move); measured alone and while a digits run trains in another session. Then as
     many moves again split into phases (PHASES: Gradio's dispatch, the network, the server, the wait for
@@ -183,6 +184,63 @@ PHASES = ["input -> fetch starts", "fetch -> request sent", "request -> server's
           "-> decoded", "-> next frame (painted)"]
 
 
+# A click on a slider's track (a jump): armed before the press, resolves with the ms from the click's `input`
+# event (its timeStamp, listened for on window, ahead of the page's own listeners) until the new picture is
+# decoded and one animation frame has passed.
+CLICK_ARM_JS = """
+([sliderSel, imgSel]) => {
+  const range = document.querySelector(sliderSel + ' input[type=range]');
+  const host = document.querySelector(imgSel);
+  const before = host.querySelector('img')?.getAttribute('src') ?? null;
+  window.__click = new Promise((resolve) => {
+    let t0 = null, fired = false;
+    const onInput = (e) => { if (t0 === null && e.target === range) t0 = e.timeStamp; };
+    window.addEventListener('input', onInput, true);
+    const check = () => {
+      const img = host.querySelector('img');
+      if (fired || t0 === null || !img || img.getAttribute('src') === before) return;
+      fired = true; obs.disconnect(); window.removeEventListener('input', onInput, true);
+      img.decode().catch(() => {}).then(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+    };
+    const obs = new MutationObserver(check);
+    obs.observe(host, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    setTimeout(() => { if (!fired) { obs.disconnect(); resolve(null); } }, 20000);
+  });
+}
+"""
+
+
+def track_clicks(page, slider_ids: list[str], n: int, rest_ms: float = 100, seed: int = 0) -> list[float]:
+    """ms from a mouse click on a slider's track (a jump to a value well away from the slider's) to its new
+    picture painted: the pointer moves there in a few steps and rests rest_ms first, as a hand does."""
+    import random
+
+    rng, out = random.Random(seed), []
+    for k in range(n):
+        sel = f"#{slider_ids[k % len(slider_ids)]} input[type=range]"
+        track = page.locator(sel)
+        track.scroll_into_view_if_needed()
+        box = track.bounding_box()
+        lo, hi, now = page.evaluate("(s) => { const r = document.querySelector(s); "
+                                    "return [Number(r.min), Number(r.max), Number(r.value)]; }", sel)
+        f = rng.uniform(0.05, 0.95)
+        while abs(lo + f * (hi - lo) - now) < 0.1 * (hi - lo):  # a jump: a tenth of the track away at least
+            f = rng.uniform(0.05, 0.95)
+        x, y = box["x"] + f * box["width"], box["y"] + box["height"] / 2
+        page.mouse.move(x - 60, y + 40)
+        page.mouse.move(x, y, steps=6)
+        page.wait_for_timeout(rest_ms)
+        page.evaluate(CLICK_ARM_JS, [sel.split(" ")[0], f"#{IMAGE}"])
+        page.mouse.down()
+        page.mouse.up()
+        ms = page.evaluate("() => window.__click")
+        if ms is None:
+            raise RuntimeError(f"no new picture after a click on {sel} at {f:.2f} of its track")
+        out.append(ms)
+        page.wait_for_timeout(150)
+    return out
+
+
 def phase_split(page, values: list[float]) -> dict:
     """p50 (and p95) of each phase of a slider move, over `values` moves of the first slider."""
     moves = page.evaluate(PHASES_JS, [f"#{SLIDER}", f"#{IMAGE}", list(values)])
@@ -216,6 +274,10 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
                                     pace_ms=1000 / 30)
             held_from = {k: v - after[k] for k, v in page.evaluate(counts).items()}
             phases = phase_split(page, slider_values(moves, 0.05))
+            # clicks on the tracks of sliders 0-3 (jumps), the pointer resting 100 ms before each press
+            before_clicks = page.evaluate(counts)
+            clicks = track_clicks(page, [f"explore-slider-{k}" for k in range(4)], max(20, moves // 2))
+            clicks_from = {k: v - before_clicks[k] for k, v in page.evaluate(counts).items()}
             # each drag on its own slider: 60 latents never asked for before (no picture from the browser's cache)
             drags = [drag_pictures(page, f"explore-slider-{k}", IMAGE, slider_values(60, -1.5), 1000 / 60)
                      for k in (1, 2, 3)]
@@ -232,7 +294,8 @@ def measure_browser(url: str, moves: int, ctx=None, train: bool = False) -> dict
             ctx.registry.stop(session)
     steps = None if session is None else session.trainer.step
     return {**stats(lat), "pictures": shown_from, "held_key_33ms": {**stats(held), "pictures": held_from},
-            "phases": phases, "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
+            "phases": phases, "track_clicks_rest_100ms": {**stats(clicks), "pictures": clicks_from},
+            "pictures_in_1s_drag": drags, "map_click_to_shown": stats(map_ms),
             "external_requests": len(external), **({"digits_run_steps_meanwhile": steps} if train else {})}
 
 

@@ -21,6 +21,10 @@
   // The notches come several to a request (`along`, `values`: the route draws each as it would alone), asked
   // for again only when fewer than AHEAD_REFILL are left ahead of the hand: a hand moving a notch every frame
   // then stays inside what is kept (one picture a request fell behind it: README, Latency).
+  // A click on a track (a jump) is fetched ahead too: a hand reaching for a point on a slider rests there before
+  // it presses, so once the pointer has rested HOVER_MS over a track, the notch under it and one either side are
+  // fetched; the click then shows its picture from memory. Where a click lands is worked out as the browser does
+  // (the thumb's centre runs from one end of the track to the other), the thumb's width learnt from each click.
   if (window.ganExplore) return [];
   const EARLY_WAIT_MS = 1000;
   const AHEAD_MAX = 64;  // pictures kept (fetched ahead or shown before), the oldest dropped first
@@ -28,14 +32,19 @@
   const AHEAD_LANES = 2;  // look-ahead requests in flight at once
   const AHEAD_NOTCHES = 6;  // notches asked for ahead the way the hand goes (and one back), one request
   const AHEAD_REFILL = 3;  // ask again once fewer notches than this ahead of the hand are kept or asked for
+  const HOVER_MS = 40;  // the pointer at rest over a track this long: fetch the notches under it
   const lanes = {};
   const kept = new Map();  // url -> a fixed picture's answer
   const pending = new Map();  // url -> the promise of a look-ahead answer still in flight
   let aheadBusy = 0, aheadPausedUntil = 0;
-  // pictures shown from memory, shown after a request, asked for ahead, and kept from those (decoded)
-  const stats = {memory: 0, asked: 0, ahead: 0, kept: 0};
+  // pictures shown from memory, shown after a request, asked for ahead (of them for a pointer resting on a
+  // track), and kept from those (decoded)
+  const stats = {memory: 0, asked: 0, ahead: 0, hover: 0, kept: 0};
   // the range input the hand moved last, its value, and its way: +1 / -1 (a notch), 0 (its first move, or a jump)
   let moved = null, movedFrom = null, heading = 0;
+  let fixedShown = false;  // the picture shown last was a fixed run's (only those are fetched ahead)
+  let thumb = 16;  // the range thumb's width in px (Gradio's slider), learnt from each click on a track
+  let hover = null, pressed = null;  // {range, x, timer}: the pointer over a track; {range, x, at}: its last press
   const note = (sel, text) => {
     const host = document.querySelector(sel);
     if (host) host.setAttribute('title', text || '');
@@ -161,6 +170,7 @@
     if (link) link.href = answer.pixels ? j.url + '&size=view' : answer.src;
     img.dataset.score = answer.score === null ? '' : answer.score;
     note(lane.sel, '');
+    if (lane.sel === '#explore-image') fixedShown = Boolean(answer.fixed);
     if (answer.fixed && lane.sel === '#explore-image') lookAhead();
     return true;
   }
@@ -223,6 +233,65 @@
     return latentUrl(context.route, context.seed, context.mode, Number(psi === changed ? value : psi.value),
                      context.label, offsets, '');
   }
+  function snapped(range, value) {
+    // value as the range would hold it (clamped, on its step), as the browser writes it
+    const probe = document.createElement('input');
+    probe.type = 'range';
+    probe.min = range.min; probe.max = range.max; probe.step = range.step; probe.value = String(value);
+    return probe.value;
+  }
+  function valueAt(range, x) {
+    // the value a click at x (client px) sets: the thumb's centre runs from thumb/2 inside one end to the other
+    const box = range.getBoundingClientRect(), min = Number(range.min), max = Number(range.max);
+    const span = box.width - thumb;
+    if (!(span > 0) || !(max > min)) return null;
+    return snapped(range, min + Math.min(1, Math.max(0, (x - box.left - thumb / 2) / span)) * (max - min));
+  }
+  function learnThumb(range, x) {
+    // after a click at x set range's value: the thumb width that puts that value there
+    const box = range.getBoundingClientRect(), min = Number(range.min), max = Number(range.max);
+    const f = (Number(range.value) - min) / (max - min);
+    if (!(Math.abs(0.5 - f) > 0.15)) return;  // near the middle the width hardly matters, and cannot be told
+    const t = (x - box.left - f * box.width) / (0.5 - f);
+    if (t >= 0 && t <= Math.min(48, box.width / 2)) thumb = t;
+  }
+  function hoverAhead() {
+    // the pointer rests over a track: the notch a click there would set, and one either side
+    const h = hover;
+    if (!h || !h.range.isConnected || !fixedShown || performance.now() < aheadPausedUntil) return;
+    const value = valueAt(h.range, h.x);
+    if (value === null) return;
+    const probe = document.createElement('input');
+    probe.type = 'range';
+    probe.min = h.range.min; probe.max = h.range.max; probe.step = h.range.step;
+    const wanted = [];
+    for (const n of [0, 1, -1]) {
+      probe.value = value;
+      try { if (n > 0) probe.stepUp(n); else if (n < 0) probe.stepDown(-n); } catch (err) { continue; }
+      if (n && probe.value === value) continue;  // at an end
+      const url = probe.value === h.range.value ? null : sliderUrl(h.range, probe.value);
+      if (url && !kept.has(url) && !pending.has(url)) wanted.push({n, value: probe.value, url});
+    }
+    const slider = h.range.closest('[id^="explore-slider-"]'), base = sliderUrl(null, null);
+    if (!wanted.length || !base) return;
+    const along = slider ? slider.id.slice('explore-slider-'.length) : 'truncation';
+    stats.hover += wanted.length;
+    fetchAhead(wanted, base + '&ahead=1&along=' + along + '&values=' + wanted.map((w) => w.value).join(','));
+  }
+  const exploreRange = (target) => target instanceof HTMLInputElement && target.type === 'range'
+    && target.closest('[id^="explore-slider-"], #explore-truncation');
+  document.addEventListener('pointermove', (event) => {
+    if (event.pointerType !== 'mouse' && event.pointerType !== 'pen') return;
+    if (!exploreRange(event.target) || event.buttons) {  // off the tracks, or a drag (its notches come ahead)
+      if (hover) { clearTimeout(hover.timer); hover = null; }
+      return;
+    }
+    if (hover) clearTimeout(hover.timer);
+    hover = {range: event.target, x: event.clientX, timer: setTimeout(hoverAhead, HOVER_MS)};
+  }, {capture: true, passive: true});
+  document.addEventListener('pointerdown', (event) => {
+    if (exploreRange(event.target)) pressed = {range: event.target, x: event.clientX, at: performance.now()};
+  }, {capture: true, passive: true});
   function notch(range, n) {
     // the value n steps from the range's, as the browser writes it (an arrow key gives exactly this), or null
     const probe = document.createElement('input');
@@ -282,6 +351,8 @@
     const target = event.target;
     if (!(target instanceof HTMLInputElement) || target.type !== 'range') return;
     if (!target.closest('[id^="explore-slider-"], #explore-truncation')) return;
+    if (pressed && pressed.range === target && performance.now() - pressed.at < 100) learnThumb(target, pressed.x);
+    pressed = null;
     const value = Number(target.value), step = Number(target.step) || 0;
     const notchMove = step > 0 && Math.abs(Math.abs(value - movedFrom) - step) < step * 1e-3;
     heading = target !== moved || !notchMove ? 0 : Math.sign(value - movedFrom);

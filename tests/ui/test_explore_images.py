@@ -448,3 +448,48 @@ def test_in_the_browser_the_next_notch_comes_from_memory(ctx):
         href = page.locator("#explore-image a[download]").first.get_attribute("href")
         assert href.endswith("&size=view") and "offsets=0.1" in href
         assert page.external_requests == []
+
+
+def test_in_the_browser_a_click_where_the_pointer_rested_on_a_track_comes_from_memory(ctx):
+    """A hand reaching for a point on a slider's track rests there before it presses: the page fetches the notch
+    under the resting pointer (and one either side) ahead, so the click's picture is shown from memory, asking the
+    server nothing, and it is the route's picture for the value the click set."""
+    from tests.browser import browser_page, open_app, serve
+
+    with gr.Blocks() as demo:
+        explore_tab.build(ctx)
+    demo.queue()
+    demo.ctx = ctx
+    with serve(demo) as url, browser_page() as page:
+        asked, hover_asked = [], []
+        page.on("request", lambda r: "/image?" in r.url and "ahead=1" not in r.url and asked.append(r.url))
+        page.on("request", lambda r: "ahead=1" in r.url and "along=1&" in unquote(r.url) and hover_asked.append(r.url))
+        open_app(page, url, "#explore-image img")
+        stats = "window.ganExplore.stats"
+        page.focus("#explore-slider-0 input[type=range]")
+        page.keyboard.press("ArrowRight")  # a first move: the page now knows the run's picture route
+        page.wait_for_function("() => document.querySelector('#explore-readout').innerText.includes('0.05·e[0]')")
+        page.wait_for_function(f"() => {stats}.kept >= 4")  # that move's look-ahead is in memory
+        track = page.locator("#explore-slider-1 input[type=range]")
+        box = track.bounding_box()
+        x, y = box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2
+        page.mouse.move(x - 80, y + 40)
+        page.mouse.move(x, y, steps=5)  # then rests there
+        page.wait_for_function(f"() => {stats}.hover >= 1 && {stats}.kept >= 4 + {stats}.hover")
+        assert hover_asked and not asked[1:], (hover_asked, asked)  # slider 1 fetched ahead, no picture asked
+        before_asked, before = len(asked), page.evaluate(f"() => ({{...{stats}}})")
+        old_src = page.evaluate("() => document.querySelector('#explore-image img').src")
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_function(f"() => {stats}.memory > {before['memory']}")
+        value = track.input_value()
+        assert float(value) > 0.5  # the click moved slider 1 to the right part of its track
+        after = page.evaluate(f"() => ({{...{stats}}})")
+        assert after["asked"] == before["asked"] and len(asked) == before_asked  # no request for the picture shown
+        shown = page.evaluate("() => document.querySelector('#explore-image img').src")
+        assert shown != old_src
+        route = f"{url}image?checkpoint=digits&seed=0&truncation=1&label=0&mode=raw&offsets=0.05,{value},0,0,0,0,0,0"
+        assert page.evaluate(f"async () => ({SAME_BYTES_JS})(['{shown}', '{route}'])")
+        # Gradio's event for the click agrees: its readout names slider 1's new value
+        page.wait_for_function(f"() => document.querySelector('#explore-readout').innerText.includes('{float(value):.2f}·e[1]')")
+        assert page.external_requests == []
