@@ -92,13 +92,15 @@ def launched_app(pretrained, max_runs: int = 2) -> Iterator[tuple[Any, Any, str]
 
 
 @contextlib.contextmanager
-def browser_page(
+def browser_pages(
     *, width: int = 1200, height: int = 900, timeout_ms: float = 20_000
 ) -> Iterator[Any]:
-    """Yield a Playwright Page in headless chromium with HOME in a temp dir.
+    """Yield `new_page()`: each call opens a Playwright Page in a fresh browser context (its own renderer, no
+    cookies or state from the pages before) of one headless chromium with HOME in a temp dir.
 
-    `page.external_requests` lists every request that was not to localhost (and not data:/blob:);
-    such requests fail in the browser, so a test can assert the list is empty.
+    `page.external_requests` lists every request of that page that was not to localhost (and not
+    data:/blob:); such requests fail in the browser, so a test can assert the list is empty.
+    `new_page.external_requests` lists those of every page it opened.
     """
     executable = require_browser()
     from playwright.sync_api import sync_playwright
@@ -109,7 +111,9 @@ def browser_page(
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, headless=True,
                                         args=CHROMIUM_ARGS, env=env)
-            try:
+            every: list[str] = []
+
+            def new_page() -> Any:
                 context = browser.new_context(viewport={"width": width, "height": height})
                 context.set_default_timeout(timeout_ms)
                 page = context.new_page()
@@ -121,11 +125,25 @@ def browser_page(
                         return
                     if urlparse(url).hostname not in LOCAL_HOSTS:
                         page.external_requests.append(url)
+                        every.append(url)
 
                 page.on("request", _record)
-                yield page
+                return page
+
+            new_page.external_requests = every
+            try:
+                yield new_page
             finally:
                 browser.close()
+
+
+@contextlib.contextmanager
+def browser_page(
+    *, width: int = 1200, height: int = 900, timeout_ms: float = 20_000
+) -> Iterator[Any]:
+    """Yield one Playwright Page in headless chromium with HOME in a temp dir (browser_pages' first page)."""
+    with browser_pages(width=width, height=height, timeout_ms=timeout_ms) as new_page:
+        yield new_page()
 
 
 def open_app(page: Any, url: str, ready: str = "footer") -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (browser_page, click_tab, image_src, open_app, require_browser, serve, set_slider,
+from tests.browser import (browser_pages, click_tab, image_src, open_app, require_browser, serve, set_slider,
                            wait_for_new_image)
 
 require_browser()
@@ -91,10 +91,23 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    with browser_page(width=1280, height=900, timeout_ms=WAIT_MS) as p:
+def new_page():
+    with browser_pages(width=1280, height=900, timeout_ms=WAIT_MS) as new:
+        yield new
+
+
+@pytest.fixture
+def page(app_url, new_page):
+    """The app on a fresh page for each test (a browser context of its own: a new session and a new renderer).
+    One page shared by the whole module got slower test by test: every event's loading status makes Gradio's
+    page copy each component's value, and the values pile up (a tab click 0.25 s on a fresh page, ~1.9 s late
+    in the module)."""
+    p = new_page()
+    try:
         open_app(p, app_url, ready="#start")
         yield p
+    finally:
+        p.context.close()
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -239,10 +252,10 @@ def test_train_ring8_grid_and_plot_change(page):
     second_grid = wait_for_new_image(page, "train_grid", first_grid, timeout_ms=WAIT_MS)
     assert second_grid != first_grid
     # the picture and the status line come from the live route (train_live.js), not a Gradio event per refresh
-    page.wait_for_function("() => window.ganLive && window.ganLive.stats.pictures >= 2", timeout=WAIT_MS)
-    live = page.evaluate("""() => ({src: document.querySelector('#train_grid img').getAttribute('src'),
-                                     step: window.ganLive.stats.shownStep})""")
-    assert live["src"].startswith("data:image/png;base64,") and live["step"] > 0
+    # (the tab's own event, every 2 s, may put its picture of the same step back in between: wait for the route's)
+    page.wait_for_function("() => window.ganLive && window.ganLive.stats.pictures >= 2 && window.ganLive.stats.shownStep > 0"
+                           " && document.querySelector('#train_grid img').getAttribute('src').startsWith('data:image/png;base64,')",
+                           timeout=WAIT_MS)
     second_plot = wait_for_plot_change(page, "loss_plot", first_plot)
     assert second_plot != first_plot
     grid_png = fetch_bytes(page, second_grid)
@@ -887,5 +900,5 @@ def test_every_tab_opens(page):
     assert selected_tab(page) == "Lessons"
 
 
-def test_no_external_requests(page):
-    assert page.external_requests == []
+def test_no_external_requests(new_page):
+    assert new_page.external_requests == []  # of every page the module opened
