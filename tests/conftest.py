@@ -78,7 +78,7 @@ def _drives_a_browser(item) -> bool:
     """A test that opens Chromium: it calls the browser helpers or takes a fixture that does."""
     import inspect
 
-    if {"page", "app_url", "browser"} & set(getattr(item, "fixturenames", ())):
+    if {"page", "new_page", "app_url", "browser"} & set(getattr(item, "fixturenames", ())):
         return True
     try:
         source = inspect.getsource(item.function)
