@@ -218,6 +218,9 @@ class RunPool:
             except Exception as exc:
                 self._fail(trainer, exc)
         active = [t for t in self.members if not t.control.paused]
+        for trainer in self.members:
+            if trainer.control.paused:  # its steps are read back and it is out of the stack: the pause holds
+                trainer.control.halted.set()
         self._restack(active)
         return active
 

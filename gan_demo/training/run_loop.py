@@ -108,15 +108,19 @@ class RunControl:
         self.stop_event = threading.Event()
         self.unpaused = threading.Event()
         self.unpaused.set()
+        # set by the loop stepping the run once a pause has taken hold: the step in flight ended and was read back
+        self.halted = threading.Event()
         self.paused_at: float | None = None  # time.monotonic() of the pause, while paused (the app's slot limit)
 
     def reset(self) -> None:
         """Before a new start: not stopped, not paused."""
         self.stop_event.clear()
         self.unpaused.set()
+        self.halted.clear()
         self.paused_at = None
 
     def pause(self) -> None:
+        self.halted.clear()
         self.unpaused.clear()
         self.paused_at = time.monotonic()
 
@@ -226,6 +230,7 @@ def run_solo(run) -> None:
             if not many and run.control.paused:
                 if not run.read_back():  # show every step taken before waiting
                     return
+                run.control.halted.set()
                 run.control.unpaused.wait()
                 if exiting():
                     return

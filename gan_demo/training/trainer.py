@@ -33,6 +33,7 @@ __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", 
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
 FIXED_BATCH_IMAGES = 64  # progress-grid images (8 x 8) for unconditional image models
 FIXED_BATCH_POINTS = 1024  # generated points shown for 2D sets
+PAUSE_WAIT_S = 5.0  # pause() waits at most this long for the loop to take the pause (a step in flight to end)
 GOOD_STATE_EVERY = 50  # steps between snapshots of known-good weights (divergence rollback)
 READBACK_STEPS = 32  # the run loop reads the step numbers back (one host sync) after this many steps...
 READBACK_S = 0.25  # ...or this many seconds, whichever comes first, and whenever it pauses or ends (one process only:
@@ -443,10 +444,14 @@ class Trainer:
         return self.state
 
     def pause(self) -> None:
-        """The app's pause (one process; under torchrun a paused rank would leave the others waiting)."""
+        """The app's pause (one process; under torchrun a paused rank would leave the others waiting). Returns once
+        the loop stepping the run has taken the pause (the step in flight ended and was read back: the status,
+        the history and the curves then show the same step), or after PAUSE_WAIT_S."""
         if self.state == "running" and not self.dist.active:
             self.control.pause()
             self.state = "paused"
+            if self.running:
+                self.control.halted.wait(PAUSE_WAIT_S)
 
     def resume(self) -> None:
         if self.state == "paused":

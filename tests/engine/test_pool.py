@@ -374,3 +374,26 @@ def test_a_class_spreads_over_a_pool_per_core_each_with_one_intra_op_thread():
     reader.start()
     reader.join()
     assert seen[7] == 1 and seen[8] == 2 and later == [2] and torch.get_num_threads() == 2
+
+
+def test_pausing_a_pooled_run_returns_once_the_pause_holds():
+    """As a solo run's: pause() on a run a pool steps returns once the pool has read its steps back and stepped it
+    out of the stack, so its step, last record and history agree; the other run trains on."""
+    runs = [Trainer(cfg(seed)) for seed in range(2)]
+    three = threading.Event()
+    runs[0].add_callback(lambda t, rec: rec.step >= 3 and three.set())
+    pool = RunPool(pool_key(runs[0]))
+    for tr in runs:
+        pool.add(tr, 10**6)
+    try:
+        assert three.wait(JOIN_S), "the pooled run did not reach step 3"
+        runs[0].pause()
+        assert runs[0].control.halted.is_set()
+        snap = runs[0].snapshot()
+        assert snap["step"] == runs[0].step == runs[0].last_record.step == snap["history"]["step"][-1]
+        assert runs[1].state == "running"
+    finally:
+        for tr in runs:
+            tr.stop()
+        for tr in runs:
+            tr.join(JOIN_S)

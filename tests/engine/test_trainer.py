@@ -453,3 +453,22 @@ def test_a_step_record_pickles_by_its_fields():
     back = pickle.loads(pickle.dumps([rec, rec], protocol=5))
     assert back[0] == rec and back[0].loss_d == 1.25 and back[0].bounded == ("loss_d",) and not back[1].finite()
     assert type(rec).__reduce__(rec)[1] == (7, rec.values, 0.5, ("loss_d",))
+
+
+def test_pause_returns_once_the_pause_holds():
+    """The app reads the status and the curves right after Pause: pause() returns only once the loop has taken
+    the pause (the step in flight ended and was read back), so the step, the last record and the history agree
+    (the Train tab's paused tick once showed the status a step past its curves)."""
+    tr = Trainer(toy_cfg(steps=10**6))
+    three = threading.Event()
+    tr.add_callback(lambda t, rec: rec.step >= 3 and three.set())
+    tr.start()
+    try:
+        assert three.wait(WAIT_S), "the run did not reach step 3"
+        tr.pause()
+        assert tr.control.halted.is_set()  # no waiting here: pause() waited
+        snap = tr.snapshot()
+        assert snap["step"] == tr.step == tr.last_record.step == snap["history"]["step"][-1]
+    finally:
+        tr.stop()
+        tr.join(WAIT_S)
