@@ -178,6 +178,25 @@ def end_run(page) -> None:
         " && !document.querySelector('#start').disabled", timeout=WAIT_MS)
 
 
+def set_slider_held(page, elem_id: str, value: float) -> None:
+    """set_slider on a slider just shown (an accordion opened a moment ago), then wait until the slider and its
+    number box both read `value`, setting it again if the slider put its first value back as it mounted (seen once
+    on a fresh page: the CLI line never showed the new width)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    check = ("([sel, v]) => { const r = document.querySelector(sel + ' input[type=range]'),"
+             " n = document.querySelector(sel + ' input[type=number]');"
+             " return r && n && Number(r.value) === v && Number(n.value) === v; }")
+    for _ in range(5):
+        set_slider(page, elem_id, value)
+        try:
+            page.wait_for_function(check, arg=[f"#{elem_id}", value], timeout=2000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"{elem_id} did not keep {value}")
+
+
 def selected_tab(page) -> str:
     return page.locator("button[role=tab][aria-selected=true]").first.inner_text().strip()
 
@@ -237,7 +256,7 @@ def test_train_ring8_grid_and_plot_change(page):
     page.locator("#train_batch_size input").fill("64")
     page.get_by_text("Model", exact=True).click()  # open the "Model" accordion to reach the width slider
     page.wait_for_selector("#train_width input[type=range]", state="visible")
-    set_slider(page, "train_width", 16)
+    set_slider_held(page, "train_width", 16)
     page.wait_for_function("() => document.querySelector('#train_cli').innerText.includes('--width 16')",
                            timeout=WAIT_MS)
 
@@ -298,8 +317,8 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     if not page.locator("#train_ngf input[type=range]").is_visible():
         page.get_by_text("Model", exact=True).click()  # the accordion, unless an earlier test opened it
     page.wait_for_selector("#train_ngf input[type=range]", state="visible")
-    set_slider(page, "train_ngf", 8)
-    set_slider(page, "train_ndf", 8)
+    set_slider_held(page, "train_ngf", 8)
+    set_slider_held(page, "train_ndf", 8)
     pick(page, "train_img_size", "16")
     page.locator("#train_z_dim input").fill("2")
     page.locator("#train_batch_size input").fill("32")
