@@ -106,8 +106,11 @@ class Comparison:
             trainer.start()
 
     def pause(self, which: str | None = None) -> None:
-        for trainer in self.pick(which):
-            trainer.pause()
+        picked = self.pick(which)
+        for trainer in picked:  # every flag first: the runs stop at the same step, neither running on alone
+            trainer.pause(wait=False)
+        for trainer in picked:
+            trainer.wait_paused()
 
     def resume(self, which: str | None = None) -> None:
         for trainer in self.pick(which):

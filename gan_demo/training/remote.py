@@ -162,8 +162,10 @@ class RunHost:
 
     def pause(self, run_id: str, *also: str) -> None:
         """Pause the run (and the runs `also`, in the same moment: a comparison's two stop at one step)."""
+        for name in (run_id, *also):  # every flag first, then the waits: the runs stop at the same step
+            self._runs[name].pause(wait=False)
         for name in (run_id, *also):
-            self._runs[name].pause()
+            self._runs[name].wait_paused()
 
     def resume(self, run_id: str) -> None:
         self._runs[run_id].resume()

@@ -443,15 +443,21 @@ class Trainer:
             raise self.error
         return self.state
 
-    def pause(self) -> None:
+    def pause(self, wait: bool = True) -> None:
         """The app's pause (one process; under torchrun a paused rank would leave the others waiting). Returns once
         the loop stepping the run has taken the pause (the step in flight ended and was read back: the status,
-        the history and the curves then show the same step), or after PAUSE_WAIT_S."""
+        the history and the curves then show the same step), or after PAUSE_WAIT_S. wait=False: at once (runs
+        paused together, a comparison's two, set every flag first and then wait_paused() for each)."""
         if self.state == "running" and not self.dist.active:
             self.control.pause()
             self.state = "paused"
-            if self.running:
-                self.control.halted.wait(PAUSE_WAIT_S)
+            if wait:
+                self.wait_paused()
+
+    def wait_paused(self) -> None:
+        """Until the pause holds (see pause), at most PAUSE_WAIT_S."""
+        if self.state == "paused" and self.running:
+            self.control.halted.wait(PAUSE_WAIT_S)
 
     def resume(self) -> None:
         if self.state == "paused":
