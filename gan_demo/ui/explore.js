@@ -233,19 +233,19 @@
     return latentUrl(context.route, context.seed, context.mode, Number(psi === changed ? value : psi.value),
                      context.label, offsets, '');
   }
-  function snapped(range, value) {
-    // value as the range would hold it (clamped, on its step), as the browser writes it
+  function probeOf(range, value) {
+    // a detached range input with range's min, max and step, holding value as range would (clamped, on its step)
     const probe = document.createElement('input');
     probe.type = 'range';
     probe.min = range.min; probe.max = range.max; probe.step = range.step; probe.value = String(value);
-    return probe.value;
+    return probe;
   }
   function valueAt(range, x) {
     // the value a click at x (client px) sets: the thumb's centre runs from thumb/2 inside one end to the other
     const box = range.getBoundingClientRect(), min = Number(range.min), max = Number(range.max);
     const span = box.width - thumb;
     if (!(span > 0) || !(max > min)) return null;
-    return snapped(range, min + Math.min(1, Math.max(0, (x - box.left - thumb / 2) / span)) * (max - min));
+    return probeOf(range, min + Math.min(1, Math.max(0, (x - box.left - thumb / 2) / span)) * (max - min)).value;
   }
   function learnThumb(range, x) {
     // after a click at x set range's value: the thumb width that puts that value there
@@ -261,22 +261,12 @@
     if (!h || !h.range.isConnected || !fixedShown || performance.now() < aheadPausedUntil) return;
     const value = valueAt(h.range, h.x);
     if (value === null) return;
-    const probe = document.createElement('input');
-    probe.type = 'range';
-    probe.min = h.range.min; probe.max = h.range.max; probe.step = h.range.step;
     const wanted = [];
-    for (const n of [0, 1, -1]) {
-      probe.value = value;
-      try { if (n > 0) probe.stepUp(n); else if (n < 0) probe.stepDown(-n); } catch (err) { continue; }
-      if (n && probe.value === value) continue;  // at an end
-      const url = probe.value === h.range.value ? null : sliderUrl(h.range, probe.value);
-      if (url && !kept.has(url) && !pending.has(url)) wanted.push({n, value: probe.value, url});
+    for (const v of [value, notch(h.range, 1, value), notch(h.range, -1, value)]) {  // null: past an end
+      const url = v === null || v === h.range.value ? null : sliderUrl(h.range, v);
+      if (url && !kept.has(url) && !pending.has(url)) wanted.push({value: v, url});
     }
-    const slider = h.range.closest('[id^="explore-slider-"]'), base = sliderUrl(null, null);
-    if (!wanted.length || !base) return;
-    const along = slider ? slider.id.slice('explore-slider-'.length) : 'truncation';
-    stats.hover += wanted.length;
-    fetchAhead(wanted, base + '&ahead=1&along=' + along + '&values=' + wanted.map((w) => w.value).join(','));
+    if (fetchAhead(h.range, wanted)) stats.hover += wanted.length;
   }
   const exploreRange = (target) => target instanceof HTMLInputElement && target.type === 'range'
     && target.closest('[id^="explore-slider-"], #explore-truncation');
@@ -292,13 +282,12 @@
   document.addEventListener('pointerdown', (event) => {
     if (exploreRange(event.target)) pressed = {range: event.target, x: event.clientX, at: performance.now()};
   }, {capture: true, passive: true});
-  function notch(range, n) {
-    // the value n steps from the range's, as the browser writes it (an arrow key gives exactly this), or null
-    const probe = document.createElement('input');
-    probe.type = 'range';
-    probe.min = range.min; probe.max = range.max; probe.step = range.step; probe.value = range.value;
+  function notch(range, n, from = range.value) {
+    // the value n steps from `from` (the range's), as the browser writes it (an arrow key gives exactly this),
+    // or null past an end
+    const probe = probeOf(range, from);
     try { if (n > 0) probe.stepUp(n); else probe.stepDown(-n); } catch (err) { return null; }
-    return probe.value !== range.value ? probe.value : null;
+    return probe.value !== from ? probe.value : null;
   }
   function lookAhead() {
     // after a one-notch move (an arrow key, a slow drag): the next AHEAD_NOTCHES notches the way the hand went
@@ -316,13 +305,18 @@
     const have = (w) => kept.has(w.url) || pending.has(w.url);
     const ahead = wanted.filter((w) => heading && Math.sign(w.n) === heading);
     if (heading && ahead.slice(0, AHEAD_REFILL).every(have) && wanted.filter((w) => w.n === -heading).every(have)) return;
-    const missing = wanted.filter((w) => !have(w));
-    const slider = moved.closest('[id^="explore-slider-"]'), base = sliderUrl(null, null);
-    if (!missing.length || !base) return;
-    const along = slider ? slider.id.slice('explore-slider-'.length) : 'truncation';
-    fetchAhead(missing, base + '&ahead=1&along=' + along + '&values=' + missing.map((w) => w.value).join(','));
+    fetchAhead(moved, wanted.filter((w) => !have(w)));
   }
-  async function fetchAhead(missing, url) {
+  function fetchAhead(range, missing) {
+    // the pictures of `range` (a latent slider or the truncation) at each missing value, in one look-ahead
+    // request; false when there is nothing to ask for (or no latent yet)
+    const slider = range.closest('[id^="explore-slider-"]'), base = sliderUrl(null, null);
+    if (!missing.length || !base) return false;
+    const along = slider ? slider.id.slice('explore-slider-'.length) : 'truncation';
+    askAhead(missing, base + '&ahead=1&along=' + along + '&values=' + missing.map((w) => w.value).join(','));
+    return true;
+  }
+  async function askAhead(missing, url) {
     aheadBusy += 1;
     stats.ahead += missing.length;
     const answers = askMany(url).catch(() => []);
@@ -349,8 +343,7 @@
   }
   document.addEventListener('input', (event) => {
     const target = event.target;
-    if (!(target instanceof HTMLInputElement) || target.type !== 'range') return;
-    if (!target.closest('[id^="explore-slider-"], #explore-truncation')) return;
+    if (!exploreRange(target)) return;
     if (pressed && pressed.range === target && performance.now() - pressed.at < 100) learnThumb(target, pressed.x);
     pressed = null;
     const value = Number(target.value), step = Number(target.step) || 0;

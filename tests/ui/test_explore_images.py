@@ -2,6 +2,7 @@
 refusals and rate limit, the latent map, and the readout's honest D score, on tiny checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import io
 from types import SimpleNamespace
 from urllib.parse import unquote, urlencode
@@ -409,17 +410,26 @@ def test_in_the_browser_pictures_follow_a_drag_the_latest_wins_and_the_map_and_s
         assert page.external_requests == []
 
 
-def test_in_the_browser_the_next_notch_comes_from_memory(ctx):
-    """After a one-notch move (an arrow key) the page fetches the notches next to it ahead (ahead=1); the next
-    arrow key shows its picture from memory, asking the server nothing, and it is the route's picture for that
-    latent; the download link gives the enlarged picture."""
-    from tests.browser import browser_page, open_app, serve
+@contextlib.contextmanager
+def explore_served(ctx):
+    """The Explore tab alone, served with the picture routes (as the app's launch() adds them); yields its url."""
+    from tests.browser import serve
 
     with gr.Blocks() as demo:
         explore_tab.build(ctx)
     demo.queue()
-    demo.ctx = ctx
-    with serve(demo) as url, browser_page() as page:
+    demo.ctx = ctx  # serve() adds the picture routes
+    with serve(demo) as url:
+        yield url
+
+
+def test_in_the_browser_the_next_notch_comes_from_memory(ctx):
+    """After a one-notch move (an arrow key) the page fetches the notches next to it ahead (ahead=1); the next
+    arrow key shows its picture from memory, asking the server nothing, and it is the route's picture for that
+    latent; the download link gives the enlarged picture."""
+    from tests.browser import browser_page, open_app
+
+    with explore_served(ctx) as url, browser_page() as page:
         asked, ahead_asked = [], []
         page.on("request", lambda r: "/image?" in r.url and "ahead=1" not in r.url and asked.append(r.url))
         page.on("request", lambda r: "ahead=1" in r.url and ahead_asked.append(r.url))
@@ -454,13 +464,9 @@ def test_in_the_browser_a_click_where_the_pointer_rested_on_a_track_comes_from_m
     """A hand reaching for a point on a slider's track rests there before it presses: the page fetches the notch
     under the resting pointer (and one either side) ahead, so the click's picture is shown from memory, asking the
     server nothing, and it is the route's picture for the value the click set."""
-    from tests.browser import browser_page, open_app, serve
+    from tests.browser import browser_page, open_app
 
-    with gr.Blocks() as demo:
-        explore_tab.build(ctx)
-    demo.queue()
-    demo.ctx = ctx
-    with serve(demo) as url, browser_page() as page:
+    with explore_served(ctx) as url, browser_page() as page:
         asked, hover_asked = [], []
         page.on("request", lambda r: "/image?" in r.url and "ahead=1" not in r.url and asked.append(r.url))
         page.on("request", lambda r: "ahead=1" in r.url and "along=1&" in unquote(r.url) and hover_asked.append(r.url))
