@@ -210,7 +210,7 @@ def _train_seeds(args) -> int:
     try:
         for tr in trainers:
             tr.add_callback(on_step)
-            pools.start(tr, total)
+        pools.start_all(trainers, total)  # each pool's runs from one step: lockstep (the fused Adam's case)
         for tr in trainers:
             tr.join()
     finally:

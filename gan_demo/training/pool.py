@@ -123,13 +123,19 @@ class RunPool:
 
     def add(self, trainer, steps: int | None = None) -> None:
         """Start trainer in this pool (its pool_key must be this pool's)."""
-        if pool_key(trainer) != self.key:
+        self.add_all([trainer], steps)
+
+    def add_all(self, trainers: list, steps: int | None = None) -> None:
+        """Start these runs in this pool at the same pooled step (a seed sweep: runs that stay at one step
+        count with one learning rate, which _StackedAdam updates in one fused call for the whole stack)."""
+        if any(pool_key(trainer) != self.key for trainer in trainers):
             raise ValueError("add: the run's networks or settings differ from this pool's")
-        with trainer.lock:
-            trainer.prepare_start(steps)
-            trainer.pooled = threading.Event()
+        for trainer in trainers:
+            with trainer.lock:
+                trainer.prepare_start(steps)
+                trainer.pooled = threading.Event()
         with self._lock:
-            self._joining.append(trainer)
+            self._joining.extend(trainers)
             if self.loop is None or not self.loop.alive:
                 self.loop = RunLoop(self._run, name="gan-pool", threads=self.threads)
                 self.loop.start()
@@ -329,20 +335,31 @@ class RunPools:
         self._lock = threading.Lock()
 
     def start(self, trainer, steps: int | None = None) -> None:
-        key = pool_key(trainer)
-        trainer.pool_note = why_not_poolable(trainer)
-        if key is None:
-            trainer.start(steps)
-            return
+        self.start_all([trainer], steps)
+
+    def start_all(self, trainers: list, steps: int | None = None) -> None:
+        """start() for each run, the runs that share a pool joining it at the same step (RunPool.add_all)."""
+        joining: dict[RunPool, list] = {}
+        alone = []
         with self._lock:
             self._drop_empty()
-            pools = self.pools.setdefault(key, [])
-            on_cpu = trainer.device.type == "cpu"
-            if len(pools) < (self.cpu_pools if on_cpu else 1):
-                threads = max(1, self.cores // self.cpu_pools) if on_cpu else None
-                pools.append(RunPool(key, regroup=self._regroup, threads=threads))
-            pool = min(pools, key=len)
-            pool.add(trainer, steps)
+            for trainer in trainers:
+                key = pool_key(trainer)
+                trainer.pool_note = why_not_poolable(trainer)
+                if key is None:
+                    alone.append(trainer)
+                    continue
+                pools = self.pools.setdefault(key, [])
+                on_cpu = trainer.device.type == "cpu"
+                if len(pools) < (self.cpu_pools if on_cpu else 1):
+                    threads = max(1, self.cores // self.cpu_pools) if on_cpu else None
+                    pools.append(RunPool(key, regroup=self._regroup, threads=threads))
+                pool = min(pools, key=lambda p: len(p) + len(joining.get(p, ())))
+                joining.setdefault(pool, []).append(trainer)
+            for pool, runs in joining.items():
+                pool.add_all(runs, steps)
+        for trainer in alone:
+            trainer.start(steps)
 
     def _drop_empty(self) -> None:
         for key in list(self.pools):

@@ -981,6 +981,10 @@ class RayPools:
     def start(self, run: RemoteRun, steps: int | None = None) -> None:
         run.start(steps)  # placed at make_run; its host pools it
 
+    def start_all(self, runs: list, steps: int | None = None) -> None:
+        for run in runs:  # one call each to its host: they join its pool as the calls come
+            run.start(steps)
+
     def pool_of(self, run) -> PoolKind | None:
         host = getattr(run, "_group", None)
         return PoolKind(self._runs, host.placed_by) if host is not None and host.key is not None and run in host else None

@@ -344,10 +344,10 @@ class SessionRegistry:
             _close_remote(*_sweep_runs(session))
             with self._lock:
                 session.sweep = built
-                for trainer in _sweep_runs(session):
-                    if self.pools is not None:
-                        self.pools.start(trainer)
-                    else:
+                if self.pools is not None:  # each pool's runs join at one step (RunPools.start_all)
+                    self.pools.start_all(_sweep_runs(session))
+                else:
+                    for trainer in _sweep_runs(session):
                         trainer.start()
         finally:
             with self._lock:

@@ -87,6 +87,27 @@ def test_a_run_in_a_pool_of_four_matches_its_solo_run(loss, r1_gamma):
     assert not torch.allclose(runs[0].family.G.net[0].weight, runs[1].family.G.net[0].weight)
 
 
+@pytest.mark.parametrize("r1_gamma", [0.0, 0.1], ids=["plain", "r1"])
+def test_a_sweeps_runs_join_at_one_step_and_their_adam_is_one_fused_call(r1_gamma, monkeypatch):
+    """A seed sweep (RunPools.start_all): the runs that share a pool join it at the same step, so with the same
+    learning rates they stay at one step count and the stacked Adam updates G's (and D's) stacked tensors in one
+    call of torch's fused kernel each pooled step; each run still gives its solo run's numbers. (Runs at their own
+    learning rates or steps take the foreach path: the other tests here.)"""
+    fused, calls = torch._fused_adam_, []
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *a, **k: calls.append(len(a[0])) or fused(*a, **k))
+    configs = [cfg(seed, r1_gamma=r1_gamma, lr_g=2e-3, lr_d=3e-3, lr_decay=0.5) for seed in range(6)]
+    runs = [Trainer(c) for c in configs]
+    pools = RunPools(cpu_pools=2, cores=2)
+    pools.start_all(runs, STEPS)
+    for tr in runs:
+        tr.join(JOIN_S)
+    assert [tr.state for tr in runs] == ["finished"] * 6
+    tensors = {len(list(runs[0].family.G.parameters())), len(list(runs[0].family.D.parameters()))}
+    assert len(calls) == 2 * 2 * STEPS and set(calls) == tensors  # two pools of three, G and D: whole stacks
+    for seed in (0, 5):
+        assert_same_run(runs[seed], solo(configs[seed]))
+
+
 def test_the_vmap_path_matches_too(monkeypatch):
     """Networks other than plain MLPs go through vmap(functional_call): same numbers as the baddbmm path's."""
     from gan_demo.training import pool as pool_module
