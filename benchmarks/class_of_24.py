@@ -26,6 +26,7 @@ page does. Its REST polls go on beside, never two calls of one session at once.
 Prints the ticks and live polls answered and their latency p50 / p95 beside the other figures.
 
     python benchmarks/class_of_24.py [--visitors 24] [--limit 540] [--views [--view-parts route|tick]] [--ray-nodes 2] [--profile OUT.json]
+        [--latencies OUT.json]   # each bystander call: [seconds since the start, its latency]
 
 The app inherits the environment: with OMP_NUM_THREADS=1 it sees one thread and makes one pool, not one per core
 (a class of 24 on 2 cores then trains at ~2/3 of its speed: BENCHMARKS 24).
@@ -33,6 +34,7 @@ The app inherits the environment: with OMP_NUM_THREADS=1 it sees one thread and 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import socket
@@ -303,6 +305,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="OUT.json", default=None,
                         help="run the app through benchmarks/profiled_app.py: timing counters, each thread's CPU "
                              "and the pool thread's profile written to OUT.json when the app stops")
+    parser.add_argument("--latencies", metavar="OUT.json", default=None,
+                        help="write each bystander /generate call as [seconds since the start, its latency in s]")
     parser.add_argument("--views", action="store_true",
                         help="each visitor's Train tab open too: its live-update event at the page's rate")
     parser.add_argument("--view-parts", choices=("both", "route", "tick"), default="both",
@@ -336,6 +340,7 @@ def main() -> None:
         results: dict[int, dict] = {}
         done = threading.Event()
         latencies: list[float] = []
+        called_at: list[float] = []  # each bystander call's start, seconds after the visitors' start
 
         def visitor(i: int) -> None:
             client = clients[i]
@@ -410,12 +415,14 @@ def main() -> None:
                 t = time.perf_counter()
                 bystander.predict("ring8", seed, 1.0, None, api_name="/generate")
                 latencies.append(time.perf_counter() - t)
+                called_at.append(t - start_perf)
                 seed += 1
                 done.wait(0.25)
 
         threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
         watcher = threading.Thread(target=watch, daemon=True)
         start, cpu_start = time.monotonic(), cpu_seconds(proc.pid)
+        start_perf = time.perf_counter()
         own_start = time.process_time()
         for t in threads:
             t.start()
@@ -462,6 +469,9 @@ def main() -> None:
         if latencies:
             print(f"bystander /generate: {len(latencies)} calls, p50 {1000 * statistics.median(latencies):.0f} ms, "
                   f"p95 {1000 * percentile(latencies, 0.95):.0f} ms")
+            if args.latencies:
+                calls = [[round(at, 3), round(seconds, 4)] for at, seconds in zip(called_at, latencies)]
+                Path(args.latencies).write_text(json.dumps(calls))
         if args.views:
             interval = statistics.median(v.interval for v in views)
             answered("Train tab live updates", "ticks", ticks, tick_errors, elapsed,

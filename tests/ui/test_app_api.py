@@ -148,6 +148,31 @@ def test_generate_2d_marks_the_seed_on_the_cloud(client):
     assert not (pixels(one) == pixels(truncated)).all()
 
 
+def test_a_fixed_2d_cloud_is_drawn_once_per_frame_and_each_picture_is_as_drawn_afresh(app, monkeypatch):
+    """A pretrained 2D generator's cloud is drawn once per frame (bounds) and copied for each seed's picture after;
+    every picture is byte for byte the one drawn from scratch (the seed's marker never lands in the kept cloud)."""
+    import torch
+
+    from gan_demo.render import viz
+    from gan_demo.ui import api
+
+    ctx, _ = app
+    sampler = ctx.catalog.sampler("ring8", None)
+    seeds = range(8)
+    frames = {viz.default_bounds(torch.cat([sampler.cloud(), sampler.from_seed(seed)[0].reshape(1, 2)]))
+              for seed in seeds}
+    drawn, draw = [], viz.points_image
+    monkeypatch.setattr(viz, "points_image", lambda *a, **k: drawn.append(a[2]) or draw(*a, **k))
+    kept = api.Pictures(ctx)
+    pictures = [kept.render_sample(sampler, False, seed, 1.0, None)[0] for seed in seeds]
+    assert sorted(drawn) == sorted(frames)  # once per frame, however many seeds
+    fresh = api.Pictures(ctx)
+    for seed, picture in zip(seeds, pictures):
+        fresh._backgrounds.clear()
+        assert fresh.render_sample(sampler, False, seed, 1.0, None)[0] == picture, seed
+    assert len(set(pictures)) == len(pictures)  # each seed its own marker
+
+
 def test_generate_refuses_bad_input_with_a_sentence(client):
     with pytest.raises(AppError, match="no checkpoint named 'nope'"):
         client.predict("nope", 1, api_name="/generate")
