@@ -15,7 +15,7 @@ from pathlib import Path
 from gan_demo.core.config import ConfigError, RunConfig, section_of
 from gan_demo.data.datasets import Dataset
 from gan_demo.training.run_loop import exiting
-from gan_demo.training.trainer import Trainer
+from gan_demo.training.trainer import Trainer, pause_together
 
 LABELS = ("A", "B")
 COMPARISON_FILE = "comparison.json"  # beside the two run folders A/ and B/ of a saved comparison
@@ -106,11 +106,7 @@ class Comparison:
             trainer.start()
 
     def pause(self, which: str | None = None) -> None:
-        picked = self.pick(which)
-        for trainer in picked:  # every flag first: the runs stop at the same step, neither running on alone
-            trainer.pause(wait=False)
-        for trainer in picked:
-            trainer.wait_paused()
+        pause_together(self.pick(which))  # the runs stop at the same step, neither running on alone
 
     def resume(self, which: str | None = None) -> None:
         for trainer in self.pick(which):

@@ -46,7 +46,7 @@ from gan_demo.core.config import RunConfig
 from gan_demo.core.step_utils import StepContext
 from gan_demo.families import FAMILIES
 from gan_demo.core.files import write_atomic
-from gan_demo.training.trainer import Trainer
+from gan_demo.training.trainer import Trainer, pause_together
 
 CALL_TIMEOUT_S = 60.0  # one call to a host (a join waits longer, in short calls)
 OPEN_TIMEOUT_S = 120.0  # building a run in a new host: a worker process starts and loads the data
@@ -162,10 +162,7 @@ class RunHost:
 
     def pause(self, run_id: str, *also: str) -> None:
         """Pause the run (and the runs `also`, in the same moment: a comparison's two stop at one step)."""
-        for name in (run_id, *also):  # every flag first, then the waits: the runs stop at the same step
-            self._runs[name].pause(wait=False)
-        for name in (run_id, *also):
-            self._runs[name].wait_paused()
+        pause_together(self._runs[name] for name in (run_id, *also))  # the runs stop at the same step
 
     def resume(self, run_id: str) -> None:
         self._runs[run_id].resume()

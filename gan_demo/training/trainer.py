@@ -28,7 +28,7 @@ from gan_demo.training.eta import WINDOW_S as ETA_WINDOW_S, eta_from_marks
 from gan_demo.training.run_loop import HANDOVER_S, HandoverLock, RunControl, RunLoop, solo_loop
 
 __all__ = ["Trainer", "StepRecord", "QualityRecord", "History", "HandoverLock", "resolve_device", "native_bf16", "BLOWUP",
-           "HANDOVER_S"]
+           "HANDOVER_S", "pause_together"]
 
 STATES = ("idle", "running", "paused", "stopped", "finished", "diverged", "failed")
 FIXED_BATCH_IMAGES = 64  # progress-grid images (8 x 8) for unconditional image models
@@ -447,7 +447,7 @@ class Trainer:
         """The app's pause (one process; under torchrun a paused rank would leave the others waiting). Returns once
         the loop stepping the run has taken the pause (the step in flight ended and was read back: the status,
         the history and the curves then show the same step), or after PAUSE_WAIT_S. wait=False: at once (runs
-        paused together, a comparison's two, set every flag first and then wait_paused() for each)."""
+        paused together, a comparison's two: pause_together)."""
         if self.state == "running" and not self.dist.active:
             self.control.pause()
             self.state = "paused"
@@ -679,6 +679,16 @@ class Trainer:
         # Continue the noise stream from a point that depends on the step, not on the first run.
         trainer.gen.manual_seed(distributed.seed_for(cfg.train.seed + trainer.step, dist))
         return trainer
+
+
+def pause_together(runs) -> None:
+    """Pause these runs in one moment (a comparison's two): every pause flag first, then wait for each pause to
+    hold (Trainer.pause), so that no run trains on alone while another's pause is waited for."""
+    runs = list(runs)
+    for run in runs:
+        run.pause(wait=False)
+    for run in runs:
+        run.wait_paused()
 
 
 def _resume_state(run_dir: str | Path) -> dict:

@@ -184,12 +184,10 @@ class Pictures(Endpoints):
         picture to draw on. A pretrained or uploaded generator's is drawn once per frame and copied after (~12 ms
         a drawing against 0.05 ms a copy; a seed inside the cloud leaves the frame as it is). Callers hold
         ctx.render_gate."""
-        if live:
-            cloud = sampler.generate(z_from_seed(0, sampler.z_dim, CLOUD_POINTS))
-            bounds = viz.default_bounds(torch.cat([cloud, points]))
-            return viz.points_image(None, cloud, bounds, size=POINTS_PX), bounds
-        cloud = sampler.cloud()
+        cloud = sampler.generate(z_from_seed(0, sampler.z_dim, CLOUD_POINTS)) if live else sampler.cloud()
         bounds = viz.default_bounds(torch.cat([cloud, points]))
+        if live:
+            return viz.points_image(None, cloud, bounds, size=POINTS_PX), bounds
         kept = self._backgrounds.get(sampler)
         if kept is None or kept[0] is not cloud:  # a new cloud (Sampler.refresh): its pictures are new too
             kept = self._backgrounds[sampler] = (cloud, OrderedDict())
