@@ -448,14 +448,7 @@ GOLDEN: dict = {'toy': {'nonsaturating r1=0.0': {'steps': [[1.0,
        'seed_big': [[-0.14679509, 0.78614128]]}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Measure on one CPU thread. With two, the order of reductions changes and the 2D cases' gradient
-    norms move by up to 6e-6 relative (measured), too near RTOL; on one thread they repeat exactly."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # golden and equivalence values: tests/conftest.py
 
 
 def check(actual: dict, expected: dict, rtol: float = RTOL) -> None:

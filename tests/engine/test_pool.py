@@ -18,12 +18,7 @@ STEPS = 20
 ATOL = 1e-5  # float tolerance: the stacked step sums in another order than the solo one
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # golden and equivalence values: tests/conftest.py
 
 
 def cfg(seed: int, loss: str = "nonsaturating", r1_gamma: float = 0.0, **train) -> RunConfig:

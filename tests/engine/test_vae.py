@@ -18,13 +18,7 @@ from gan_demo.families.nets import DCGANDiscriminator, DCGANGenerator
 RTOL, ATOL = 1e-5, 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: the golden values repeat exactly (see tests/test_golden.py)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # golden and equivalence values: tests/conftest.py
 
 
 @pytest.fixture(scope="module")

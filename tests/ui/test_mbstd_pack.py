@@ -292,12 +292,7 @@ OLD_CHECKPOINTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # golden and equivalence values: tests/conftest.py
 
 
 def check(actual: dict, expected: dict, rtol: float = RTOL) -> None:
