@@ -8,8 +8,10 @@ from gan_demo.training.pool import RunPool, RunPools, StackedImageGAN, pool_key,
 from gan_demo.training import stacked_conv
 from gan_demo.training.trainer import Trainer
 
-from tests.engine.test_pool import JOIN_S, STEPS, Faulty, assert_same_run, check_faults_stay_alone, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
+from tests.engine.test_pool import JOIN_S, STEPS, Faulty, assert_same_run, check_faults_stay_alone, solo
 from tests.engine.test_pool import pool_runs as pooled
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # equivalence to float tolerance: tests/conftest.py
 
 
 @pytest.fixture(autouse=True)

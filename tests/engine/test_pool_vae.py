@@ -7,8 +7,10 @@ from gan_demo.families.vae import VAESettings
 from gan_demo.training.pool import RunPool, RunPools, StackedVAE, pool_key, why_not_poolable
 from gan_demo.training.trainer import Trainer
 
-from tests.engine.test_pool import ATOL, JOIN_S, STEPS, one_thread, solo  # noqa: F401 (one_thread: autouse fixture)
+from tests.engine.test_pool import ATOL, JOIN_S, STEPS, solo
 from tests.engine.test_pool import pool_runs as pooled
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # equivalence to float tolerance: tests/conftest.py
 
 
 def vae_cfg(seed: int, lr_vae: float = 2e-3, beta: float = 1.0, kl_warmup: int = 5, **model) -> RunConfig:
