@@ -101,11 +101,12 @@ class TrainConfig:
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
+    r1_every: int | None = None  # R1 on the D updates of every this many steps only, weighted by it (StyleGAN2's lazy regularisation: about the same penalty for a fraction of its cost); auto (None) picks the default (a GAN on your own images: 16, else 1); configs saved before it existed read 1
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
     lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, else 0); configs saved before it existed read 0
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it); early on it is capped at (1 + step) / (10 + step), which stays under 0.999 until step 8,990
     augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
-    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, image GANs: 4000, image VAEs: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, ring8's GAN: 8000, image GANs: 4000, on your own images 8000, image VAEs: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool | None = None  # bf16 autocast for image models: true = wherever bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false = fp32 everywhere; auto (None) = on native CUDA GPUs only (on a CPU, oneDNN's bf16 kernels slow ~60x while another process shares the cores: BENCHMARKS.md section 17)
@@ -366,6 +367,8 @@ class RunConfig:
             t.batch_size = 512 if two_d else 64
         if t.r1_gamma is None:
             t.r1_gamma = 0.1 if (two_d and t.loss != "wgan-gp") else 0.0
+        if t.r1_every is None:
+            t.r1_every = 1
         if t.steps is None:
             t.steps = 5000 if two_d else 3000
         if t.lr_decay is None:
@@ -503,6 +506,8 @@ def check_live_settings(check, cfg: "RunConfig") -> None:
     check(1 <= t.n_critic <= 100, "n_critic", f"must be between 1 and 100 (got {t.n_critic})")
     check(t.gp_weight >= 0, "gp_weight", f"must be >= 0 (got {t.gp_weight})")
     check(t.r1_gamma is None or t.r1_gamma >= 0, "r1_gamma", f"must be >= 0 (0 disables it), {auto} (got {t.r1_gamma})")
+    check(t.r1_every is None or 1 <= t.r1_every <= MAX_R1_EVERY, "r1_every",
+          f"must be a whole number from 1 (every step) to {MAX_R1_EVERY}, {auto} (got {t.r1_every})")
     check_family_settings(check, cfg)
 
 
@@ -559,6 +564,12 @@ MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
 # ~15% more time (BENCHMARKS.md sections 15 and 18).
 OWN_IMAGES_R1 = 0.1
 OWN_IMAGES_PACK = 2
+# Since 2026-12-06 it takes R1 lazily (StyleGAN2's lazy regularisation): on every OWN_IMAGES_R1_EVERY-th step, that
+# many times as strong, a fifth less time a step, as good at every step measured; with the 8,000 steps that buys
+# (families.gan.OWN_IMAGES_STEPS), three seeds at two threads: worst precision 0.641 against 0.565, FD 2.32x against
+# 2.36x, recall 0.933 against 0.930, in ~9 minutes (BENCHMARKS.md section 30).
+OWN_IMAGES_R1_EVERY = 16
+MAX_R1_EVERY = 64  # the lazy R1 penalty's longest interval (r1_every), in steps
 
 
 def default_pack(cfg: "RunConfig") -> int:
@@ -710,7 +721,7 @@ LEGACY_AUTO = {
 }
 # Fields added after FORMAT_VERSION 1 whose auto value is not what older runs did: a config.json without
 # one (a checkpoint saved before it existed) gets the value that reproduces how that run trained.
-ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none"}, "ModelConfig": {"mbstd_group": 0, "pack": 0}}
+ADDED_LATER = {"TrainConfig": {"lr_decay": 0.0, "augment": "none", "r1_every": 1}, "ModelConfig": {"mbstd_group": 0, "pack": 0}}
 RESOLVED_ONLY = ("data_dim", "channels", "img_size", "n_classes", "data_scale")
 # TrainConfig fields the launcher sets (torchrun's WORLD_SIZE), never a flag.
 LAUNCH_ONLY = ("world_size",)

@@ -486,7 +486,8 @@ def step_cost(cfg: RunConfig) -> StepCost:
         g_flops, g_acts, fake = forward_cost(G, z, y)
         d_flops, d_acts, _ = forward_cost(D, fake, y)
     penalty = t.loss == "wgan-gp" or t.r1_gamma > 0
-    d_update = g_flops + 3 * 2 * d_flops + (4 * d_flops if penalty else 0)
+    every = 1 if t.loss == "wgan-gp" else (t.r1_every or 1)  # lazy R1 pays its passes on one step in r1_every
+    d_update = g_flops + 3 * 2 * d_flops + (4 * d_flops / every if penalty else 0)
     g_update = 3 * (g_flops + d_flops)
     p_g, p_d = count_params(G), count_params(D)
     # (1) D update keeps D's activations for real and fake (and a penalty's extra pass);

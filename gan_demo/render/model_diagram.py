@@ -189,13 +189,13 @@ _LANE_G, _LANE_D = 52, 310  # the gradient paths run above and below the rows
 
 def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | None = None,
               numbers: dict | None = None, r1_gamma: float = 0.0, gp_weight: float = 10.0,
-              mode_seeking: float = 0.0, dataset: str = "", step: int | None = None) -> str:
+              mode_seeking: float = 0.0, dataset: str = "", step: int | None = None, r1_every: int = 1) -> str:
     """The GAN's graph as SVG text.
 
     loss: the run's loss kind (losses.LOSS_KINDS); kind: "2d" (points) or "image"; updating: "D" after
     a D step, "G" after a G step, None while a run trains or is idle (no highlight); numbers: any of
     StepRecord's d_real, d_fake, loss_d, loss_g, grad_norm_d, grad_norm_g (missing ones are not written);
-    r1_gamma > 0 adds the R1 penalty to loss_D, wgan-gp its gradient penalty (weight gp_weight),
+    r1_gamma > 0 adds the R1 penalty to loss_D (lazy when r1_every > 1), wgan-gp its gradient penalty (weight gp_weight),
     mode_seeking > 0 MSGAN's term to loss_G; dataset names the real data (escaped, cut to its file name).
     """
     if updating not in GAN_UPDATING:
@@ -205,7 +205,8 @@ def gan_graph(loss: str = "nonsaturating", *, kind: str = "2d", updating: str | 
     if loss == "wgan-gp":
         penalties.append(("", f"λ·GP (λ = {gp_weight:g}, gradient penalty)"))  # "WGAN-GP" already says GP
     if r1_gamma and r1_gamma > 0:
-        penalties.append(("R1", f"γ/2·R1 (γ = {r1_gamma:g}, R1 penalty on real data)"))
+        lazy = f"; lazy: ×{r1_every} every {r1_every} steps" if r1_every and r1_every > 1 else ""
+        penalties.append(("R1", f"γ/2·R1 (γ = {r1_gamma:g}, R1 penalty on real data{lazy})"))
     heading = f"GAN · loss: {loss_name}" + "".join(f" + {short}" for short, _ in penalties if short)
     label = f"Model graph: {heading}; " + (f"updating {updating}" if updating else "no part highlighted")
     svg = _Svg(GAN_HEIGHT, label)
@@ -410,11 +411,12 @@ def model_graph(family: str = "gan", **kw) -> str:
 def _gan_run_graph(cfg, *, updating: str | None, numbers: dict | None, dataset: str | None,
                    step: int | None) -> str:
     """A GAN with its loss, penalties and data (updating: "D", "G" or None)."""
-    if cfg.train.r1_gamma is None or cfg.train.mode_seeking is None:  # "auto": the numbers the run will use
+    t = cfg.train
+    if t.r1_gamma is None or t.mode_seeking is None or t.r1_every is None:  # "auto": the numbers the run will use
         cfg = cfg.resolved()
     t = cfg.train
     return gan_graph(t.loss, kind=cfg.kind, updating=updating, numbers=numbers, r1_gamma=t.r1_gamma,
-                     gp_weight=t.gp_weight, mode_seeking=t.mode_seeking,
+                     gp_weight=t.gp_weight, mode_seeking=t.mode_seeking, r1_every=t.r1_every or 1,
                      dataset=cfg.data.dataset if dataset is None else dataset, step=step)
 
 

@@ -290,11 +290,21 @@ class StackedGAN:
         with constant_slopes():  # D's (leaky) ReLUs, whichever way the stack runs them (nets.constant_slopes)
             return x, self.D(x).float()
 
+    def _r1_weights(self) -> torch.Tensor | None:
+        """Each run's R1 weight this step, as its solo step weighs it: 0.5 * r1_gamma * r1_every on the steps its
+        lazy R1 falls on, else 0; None when it falls on no run's step (then no run pays for it)."""
+        weights = []
+        for f in self.families:
+            t = f.cfg.train
+            weights.append(0.5 * t.r1_gamma * t.r1_every if f.step % t.r1_every == 0 else 0.0)
+        return self._per_run(weights) if any(weights) else None
+
     def _d_update(self, real, z, alphas) -> dict:
         fams = self.families
         with torch.no_grad():
             fake = self.G(z, detached=True)
-        if self.r1:  # one forward on the real batch serves the loss and R1 (the solo step runs two: same numbers)
+        r1_weights = self._r1_weights() if self.r1 else None
+        if r1_weights is not None:  # one forward on the real batch serves the loss and R1 (the solo step runs two)
             real, real_logits = self._judge_for_penalty(real)
         else:
             real_logits = self.D(real).float()
@@ -306,9 +316,9 @@ class StackedGAN:
             grad = self._input_grad(x_hat)
             gp = (torch.sqrt(grad.pow(2).sum(dim=2) + 1e-12) - 1.0).pow(2).mean(dim=1)
             loss = loss + self._per_run([f.cfg.train.gp_weight for f in fams]) * gp
-        if self.r1:
+        if r1_weights is not None:
             r1 = self._input_grad(real, real_logits).pow(2).sum(dim=2).mean(dim=1)
-            loss = loss + self._per_run([0.5 * f.cfg.train.r1_gamma for f in fams]) * r1
+            loss = loss + r1_weights * r1
         self.D.zero_grad()
         # runs are independent: each run's weights get its own loss's gradient (and R1's real leaf none)
         torch.autograd.backward(loss.sum(), inputs=list(self.D.params.values()))

@@ -44,11 +44,11 @@ class StepBudget:
 
     def __init__(self, resolved: RunConfig):
         self.cfg = resolved
-        self._parts: dict[bool, tuple[float, float, float]] = {}  # penalty -> (D update, G update, memory)
+        self._parts: dict[tuple, tuple[float, float, float]] = {}  # (penalty, r1_every) -> (D update, G update, memory)
 
     def cost(self, train) -> tuple[float, float]:
         """(FLOPs, bytes) of one step with these train settings."""
-        penalty = train.loss == "wgan-gp" or (train.r1_gamma or 0) > 0
+        penalty = (train.loss == "wgan-gp" or (train.r1_gamma or 0) > 0, train.r1_every or 1)
         if penalty not in self._parts:
             one, two = (step_cost(dataclasses.replace(self.cfg, train=dataclasses.replace(train, n_critic=n)))
                         for n in (1, 2))

@@ -82,6 +82,7 @@ def test_loss_kinds_and_penalties_are_named():
     assert "GAN · loss: WGAN-GP<" in svg and "λ·GP (λ = 10" in svg and "R1" not in svg and "score" in svg
     svg = graph.gan_graph("nonsaturating", r1_gamma=0.1)
     assert "non-saturating + R1" in svg and "γ/2·R1 (γ = 0.1" in svg and "−log D(G(z))" in svg
+    assert "lazy" not in svg and "lazy: ×16 every 16 steps" in graph.gan_graph("nonsaturating", r1_gamma=0.1, r1_every=16)
     assert "log(1 − D(G(z)))" in graph.gan_graph("minimax") and "P(real)" in graph.gan_graph("minimax")
     assert "½(D(G(z)) − 1)²" in graph.gan_graph("lsgan")
     assert "generated image" in graph.gan_graph("hinge", kind="image")

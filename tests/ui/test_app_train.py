@@ -163,7 +163,7 @@ def test_family_switch_shows_each_familys_settings_and_command():
     shown = {name for name in controls if name in out and out[name]["visible"]}
     hidden = {name for name in controls if name in out and not out[name]["visible"]}
     assert shown == set(FAMILY_ONLY["vae"]) == {"recon", "beta", "kl_warmup", "lr_vae"}
-    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma",
+    assert hidden == {"loss", "lr_g", "lr_d", "n_critic", "d_norm", "mbstd_group", "pack", "gp_weight", "r1_gamma", "r1_every",
                       "ema_decay", "augment", "lr_decay"}
     assert "ELBO" in out["d_plot"].label and "KL" in out["loss_plot"].label  # no run: relabelled
     back = train.on_family_change("gan", request)

@@ -91,6 +91,7 @@ TRAIN = [
     ('Advanced', 4, 'beta2', 'Number', {'label': 'Adam beta2', 'info': 'How fast step sizes adapt.', 'value': 0.999, 'visible': True, 'minimum': 0, 'maximum': 0.9999, 'step': 0.001}),
     ('Advanced', 5, 'gp_weight', 'Number', {'label': 'Gradient penalty', 'info': 'WGAN-GP: keeps the critic smooth (1-Lipschitz).', 'value': 10.0, 'visible': True, 'minimum': 0, 'step': 1}),
     ('Advanced', 5, 'r1_gamma', 'Number', {'label': 'R1 penalty', 'info': 'Keeps the judge smooth on real data; 0 = off.', 'value': 0.1, 'visible': True, 'minimum': 0, 'step': 0.05}),
+    ('Advanced', 5, 'r1_every', 'Number', {'label': 'R1 every ... steps', 'info': 'Lazy R1: the penalty every this many steps, as strong (faster).', 'value': 1, 'visible': True, 'minimum': 1, 'maximum': 64, 'step': 1, 'precision': 0}),
     ('Advanced', 6, 'ema_decay', 'Number', {'label': 'G_ema averaging', 'info': 'The pictures come from an average of G; 0 = off.', 'value': 0.999, 'visible': True, 'minimum': 0, 'maximum': 0.9999, 'step': 0.0005}),
     ('Advanced', 6, 'lr_decay', 'Number', {'label': 'Slow down at the end', 'info': 'Share of the run over which the learning rates shrink.', 'value': 0.5, 'visible': True, 'minimum': 0, 'maximum': 1, 'step': 0.1}),
     ('Advanced', None, 'augment', 'Dropdown', {'label': 'Augment images', 'info': 'Shift and recolour images the judge sees (stops memorising).', 'value': 'auto', 'visible': True, 'choices': [('auto', 'auto'), ('none', 'none'), ('color,translation,cutout', 'color,translation,cutout'), ('translation,cutout', 'translation,cutout'), ('translation', 'translation'), ('color', 'color')]}),
@@ -103,6 +104,7 @@ COMPARE = [
     ('B differs from A in… (empty = same as A)', 2, 'n_critic', 'Textbox', {'label': "B's n_critic", 'value': '', 'visible': True}),
     ('B differs from A in… (empty = same as A)', 2, 'gp_weight', 'Textbox', {'label': "B's gp_weight", 'value': '', 'visible': True}),
     ('B differs from A in… (empty = same as A)', 2, 'r1_gamma', 'Textbox', {'label': "B's r1_gamma", 'value': '', 'visible': True}),
+    ('B differs from A in… (empty = same as A)', 2, 'r1_every', 'Textbox', {'label': "B's r1_every", 'value': '', 'visible': True}),
     ('B differs from A in… (empty = same as A)', 3, 'batch_size', 'Textbox', {'label': "B's batch_size", 'value': '', 'visible': True}),
     ('B differs from A in… (empty = same as A)', 3, 'steps', 'Textbox', {'label': "B's steps", 'value': '', 'visible': True}),
     ('B differs from A in… (empty = same as A)', None, 'schedule', 'Textbox', {'label': "B's changes while it trains (schedule)", 'info': 'JSON: at each step, the live settings B takes from then on (lr_g, lr_d, n_critic, loss, r1_gamma, gp_weight; beta, lr_vae for a VAE). Marked on the curves.', 'value': '', 'visible': True}),
@@ -122,8 +124,8 @@ COMPARE = [
     ("More of B's settings", 10, 'lr_vae', 'Textbox', {'label': "B's lr_vae", 'value': '', 'visible': True}),
 ]
 SHOWN_VAE = ['beta', 'kl_warmup', 'lr_vae', 'recon']
-HIDDEN_VAE = ['augment', 'd_norm', 'ema_decay', 'gp_weight', 'loss', 'lr_d', 'lr_decay', 'lr_g', 'mbstd_group', 'n_critic', 'pack', 'r1_gamma']
-SHOWN_GAN = ['augment', 'd_norm', 'ema_decay', 'gp_weight', 'loss', 'lr_d', 'lr_decay', 'lr_g', 'mbstd_group', 'n_critic', 'pack', 'r1_gamma']
+HIDDEN_VAE = ['augment', 'd_norm', 'ema_decay', 'gp_weight', 'loss', 'lr_d', 'lr_decay', 'lr_g', 'mbstd_group', 'n_critic', 'pack', 'r1_every', 'r1_gamma']
+SHOWN_GAN = ['augment', 'd_norm', 'ema_decay', 'gp_weight', 'loss', 'lr_d', 'lr_decay', 'lr_g', 'mbstd_group', 'n_critic', 'pack', 'r1_every', 'r1_gamma']
 HIDDEN_GAN = ['beta', 'kl_warmup', 'lr_vae', 'recon']
 
 
