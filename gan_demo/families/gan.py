@@ -12,7 +12,8 @@ from gan_demo.core.config import (AUGMENT_CHOICES, D_NORMS, LOSSES, MAX_MBSTD_GR
                                   OWN_IMAGES_R1_EVERY, FamilySpec, RunConfig, auto_augment, own_images)
 from gan_demo.core.faces import Face, Place
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
-from gan_demo.families.losses import PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty
+from gan_demo.families.losses import (PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty,
+                                      r1_weight)
 from gan_demo.families.plots import Plot
 from gan_demo.families.nets import StepCost, build_models, step_cost
 
@@ -275,10 +276,9 @@ class GAN:
         if t.loss == "wgan-gp":
             loss = loss + t.gp_weight * gradient_penalty(self.D_seen, real, fake.detach().to(real.dtype), y,
                                                          generator=ctx.generator, pack=max(1, self.cfg.model.pack or 0))
-        if t.r1_gamma > 0 and self.step % t.r1_every == 0:  # lazy R1: every r1_every steps, r1_every times the weight
-            # a packed D: on the packed input (the m samples D judges together)
-            loss = loss + (0.5 * t.r1_gamma * t.r1_every) * r1_penalty(self.D_seen, real, y,
-                                                                        pack=max(1, self.cfg.model.pack or 0))
+        r1 = r1_weight(t.r1_gamma, t.r1_every, self.step)
+        if r1:  # a packed D: on the packed input (the m samples D judges together)
+            loss = loss + r1 * r1_penalty(self.D_seen, real, y, pack=max(1, self.cfg.model.pack or 0))
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         ctx.sync_grads(self.D)  # no-op in one process

@@ -137,6 +137,12 @@ def r1_penalty(D: Callable, real: torch.Tensor, y: torch.Tensor | None = None, p
     return grad.pow(2).sum(dim=1).mean()
 
 
+def r1_weight(r1_gamma: float, r1_every: int, step: int) -> float:
+    """The factor of r1_penalty in loss_D at this step (0: not computed). Lazy R1 (StyleGAN2): gamma / 2 times
+    r1_every on the steps divisible by r1_every, 0 between; r1_every 1 is R1 on every step."""
+    return 0.5 * r1_gamma * r1_every if r1_gamma > 0 and step % r1_every == 0 else 0.0
+
+
 def _packed(grad: torch.Tensor, pack: int) -> torch.Tensor:
     """(B, data size) per-sample gradients -> (B/m, m * data size): one row per packed input of D."""
     if pack <= 1:

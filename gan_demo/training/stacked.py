@@ -16,7 +16,7 @@ from torch.func import functional_call, vmap
 from gan_demo.families.augment import overfit_sign
 from gan_demo.families.nets import constant_slopes
 from gan_demo.core.step_utils import lr_factor
-from gan_demo.families.losses import d_loss, d_score, g_loss, gaussian_kl, gaussian_nll, kl_weight
+from gan_demo.families.losses import d_loss, d_score, g_loss, gaussian_kl, gaussian_nll, kl_weight, r1_weight
 
 __all__ = ["StackedGAN", "StackedVAE", "STACKED"]
 
@@ -291,12 +291,9 @@ class StackedGAN:
             return x, self.D(x).float()
 
     def _r1_weights(self) -> torch.Tensor | None:
-        """Each run's R1 weight this step, as its solo step weighs it: 0.5 * r1_gamma * r1_every on the steps its
-        lazy R1 falls on, else 0; None when it falls on no run's step (then no run pays for it)."""
-        weights = []
-        for f in self.families:
-            t = f.cfg.train
-            weights.append(0.5 * t.r1_gamma * t.r1_every if f.step % t.r1_every == 0 else 0.0)
+        """Each run's R1 factor this step, as its solo step takes it (losses.r1_weight: 0 between a lazy R1's
+        steps); None when it is 0 for every run (then no run pays for the penalty)."""
+        weights = [r1_weight(f.cfg.train.r1_gamma, f.cfg.train.r1_every, f.step) for f in self.families]
         return self._per_run(weights) if any(weights) else None
 
     def _d_update(self, real, z, alphas) -> dict:

@@ -39,8 +39,9 @@ class StepBudget:
     """STEP_FLOPS and STEP_BYTES for one resolved run as its live settings change.
 
     models.step_cost builds the networks on the meta device (tens of ms); a step's work is n_critic D
-    updates and one G update, and only a penalty (wgan-gp, R1) changes a D update's cost, so two estimates
-    per penalty state price any n_critic: a 1,000-entry schedule is checked in milliseconds."""
+    updates and one G update, and only a penalty (wgan-gp, R1, and how often a lazy R1 falls) changes a D
+    update's cost, so two estimates per penalty state price any n_critic: a 1,000-entry schedule is checked in
+    milliseconds."""
 
     def __init__(self, resolved: RunConfig):
         self.cfg = resolved
@@ -48,13 +49,13 @@ class StepBudget:
 
     def cost(self, train) -> tuple[float, float]:
         """(FLOPs, bytes) of one step with these train settings."""
-        penalty = (train.loss == "wgan-gp" or (train.r1_gamma or 0) > 0, train.r1_every or 1)
-        if penalty not in self._parts:
+        key = (train.loss == "wgan-gp" or (train.r1_gamma or 0) > 0, train.r1_every or 1)
+        if key not in self._parts:
             one, two = (step_cost(dataclasses.replace(self.cfg, train=dataclasses.replace(train, n_critic=n)))
                         for n in (1, 2))
             d_update = two.flops - one.flops
-            self._parts[penalty] = (d_update, one.flops - d_update, one.memory_bytes)
-        d_update, g_update, memory = self._parts[penalty]
+            self._parts[key] = (d_update, one.flops - d_update, one.memory_bytes)
+        d_update, g_update, memory = self._parts[key]
         return train.n_critic * d_update + g_update, memory
 
     def check(self, train) -> None:
