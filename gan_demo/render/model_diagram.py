@@ -416,7 +416,7 @@ def _gan_run_graph(cfg, *, updating: str | None, numbers: dict | None, dataset: 
         cfg = cfg.resolved()
     t = cfg.train
     return gan_graph(t.loss, kind=cfg.kind, updating=updating, numbers=numbers, r1_gamma=t.r1_gamma,
-                     gp_weight=t.gp_weight, mode_seeking=t.mode_seeking, r1_every=t.r1_every or 1,
+                     gp_weight=t.gp_weight, mode_seeking=t.mode_seeking, r1_every=t.r1_every,
                      dataset=cfg.data.dataset if dataset is None else dataset, step=step)
 
 

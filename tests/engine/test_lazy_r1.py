@@ -11,10 +11,7 @@ from gan_demo.families import step_cost
 from gan_demo.families.gan import OWN_IMAGES_STEPS
 from gan_demo.training.pool import RunPool, pool_key
 from gan_demo.training.trainer import Trainer
-
-JOIN_S = 120  # every wait on a pool is bounded
-ATOL = 1e-5  # the stacked step sums in another order than the solo one
-
+from tests.engine.test_pool import JOIN_S, assert_same_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # golden and equivalence values: tests/conftest.py
 
@@ -32,17 +29,6 @@ def trained(config: RunConfig, steps: int | None = None) -> Trainer:
     tr.run(steps)
     assert tr.state == "finished", tr.state
     return tr
-
-
-def assert_same_run(a: Trainer, b: Trainer, atol: float = ATOL) -> None:
-    ha, hb = a.history.columns(), b.history.columns()
-    assert ha["step"] == hb["step"]
-    for name in a.series:
-        assert torch.allclose(torch.tensor(ha[name]), torch.tensor(hb[name]), atol=atol, rtol=1e-4), name
-    sa, sb = a.family.state_dict(), b.family.state_dict()
-    for net in ("G", "G_ema", "D"):
-        for key, value in sa[net].items():
-            assert torch.allclose(value, sb[net][key], atol=atol), (net, key)
 
 
 def test_lazy_r1_is_r1_at_k_times_the_weight_on_every_kth_step_and_none_between():

@@ -57,7 +57,11 @@ def assert_same_run(a: Trainer, b: Trainer) -> None:
     assert ha["step"] == hb["step"]
     for name in a.series:
         assert torch.allclose(torch.tensor(ha[name]), torch.tensor(hb[name]), atol=ATOL, rtol=1e-4), name
-    sa, sb = a.family.state_dict(), b.family.state_dict()
+    assert_same_state(a.family.state_dict(), b.family.state_dict())
+
+
+def assert_same_state(sa: dict, sb: dict) -> None:
+    """Two GAN family state dicts: the same step, weights, buffers and optimizer moments, to tolerance."""
     assert sa["step"] == sb["step"]
     for net in ("G", "G_ema", "D"):
         for key, value in sa[net].items():

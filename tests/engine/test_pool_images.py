@@ -10,7 +10,8 @@ from gan_demo.training.pool import RunPool, RunPools, StackedImageGAN, pool_key,
 from gan_demo.training import stacked_conv
 from gan_demo.training.trainer import Trainer
 
-from tests.engine.test_pool import ATOL, JOIN_S, STEPS, Faulty, assert_same_run, check_faults_stay_alone, solo
+from tests.engine.test_pool import (ATOL, JOIN_S, STEPS, Faulty, assert_same_run, assert_same_state,
+                                    check_faults_stay_alone, solo)
 from tests.engine.test_pool import pool_runs as pooled
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # equivalence to float tolerance: tests/conftest.py
@@ -75,14 +76,7 @@ def assert_each_step_is_a_solo_step(run: Trainer, config: RunConfig, before: lis
         for name in run.series:
             assert mine[name][0] == pytest.approx(history[name][row], rel=1e-4, abs=ATOL), (first + i, name)
         after = before[i + 1][0] if i + 1 < len(before) else run.family.state_dict()
-        theirs = alone.family.state_dict()
-        for net in ("G", "G_ema", "D"):
-            for key, value in after[net].items():
-                assert torch.allclose(value.float(), theirs[net][key].float(), atol=ATOL), (first + i, net, key)
-        for opt in ("opt_G", "opt_D"):
-            for j, state in after[opt]["state"].items():
-                assert torch.allclose(state["exp_avg"], theirs[opt]["state"][j]["exp_avg"], atol=ATOL)
-                assert torch.allclose(state["exp_avg_sq"], theirs[opt]["state"][j]["exp_avg_sq"], atol=ATOL)
+        assert_same_state(after, alone.family.state_dict())
 
 
 @pytest.mark.parametrize("loss, r1_gamma, d_norm", [("nonsaturating", 0.0, "batch"), ("minimax", 0.0, "batch"),
