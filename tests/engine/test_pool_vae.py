@@ -145,8 +145,7 @@ def test_vaes_and_gans_never_share_a_pool():
     with pytest.raises(ValueError):
         RunPool(keys[0]).add(runs[2])  # a GAN offered to a VAE pool is refused before it joins
     pools = RunPools()
-    for tr in runs:
-        pools.start(tr, 5)
+    pools.start_all(runs, 5)  # one call: a later start() drops a pool whose 5 steps already ended
     assert set(pools.pools) == set(keys) and all(tr.pool_note is None for tr in runs)
     for tr in runs:
         tr.join(JOIN_S)
