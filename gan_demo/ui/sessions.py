@@ -243,7 +243,8 @@ class SessionRegistry:
         return max(session.reserved, sum(self.price(t) for t in _live_trainers(session)))
 
     # ---------------------------------------------------------------------- runs
-    def start(self, session: Session, cfg: RunConfig, device, dataset=None, budget: TimeBudget | None = None) -> Trainer:
+    def start(self, session: Session, cfg: RunConfig, device, dataset=None, budget: TimeBudget | None = None,
+              paused: bool = False) -> Trainer:
         """Build a Trainer for the session's new run and start it, unless the server is full.
 
         A server past its budget refuses before anything is built. The trainer is built (outside the lock) to
@@ -252,6 +253,8 @@ class SessionRegistry:
         (and its comparison) is stopped, and the new one starts, in a pool when it can share one, only
         once the old threads have ended.
         budget: train for minutes instead of cfg.train.steps (its steps are set once the speed is measured).
+        paused: the run starts paused before its first step (the 2D lab's step mode steps it by hand); returns
+        once the pause holds. On Ray it is paused right after its host starts it.
         """
         self._reserve(session, 1, 0.0, check_only=True)
         run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
@@ -276,13 +279,21 @@ class SessionRegistry:
                 session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY
-                if self.pools is not None:
-                    self.pools.start(trainer)  # trains alone when it cannot be pooled (trainer.pool_note says why)
-                else:
-                    trainer.start()
+                with trainer.lock:  # a run started paused takes no step first (nothing steps it without its lock)
+                    if self.pools is not None:
+                        self.pools.start(trainer)  # trains alone when it cannot be pooled (trainer.pool_note says why)
+                    else:
+                        trainer.start()
+                    if paused and not getattr(trainer, "remote", False):
+                        trainer.pause(wait=False)
         finally:
             with self._lock:
                 session.starting, session.reserved, session.joining = 0, 0.0, None
+        if paused:
+            if getattr(trainer, "remote", False):
+                trainer.pause()  # its host steps it: paused as soon as it is asked
+            else:
+                trainer.wait_paused()  # its loop has taken the pause (begun, nothing stepped)
         return trainer
 
     def start_pair(self, session: Session, cfg_a: RunConfig, cfg_b: RunConfig, device) -> Comparison:

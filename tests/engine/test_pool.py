@@ -1,4 +1,5 @@
 """Run pools: a run trained in a pool gives its solo run's numbers; runs join, leave, pause, change, fail alone."""
+import contextlib
 import json
 import os
 import sys
@@ -287,8 +288,7 @@ def test_run_pools_group_runs_by_their_shapes():
     wide.model.width = 16
     runs = [Trainer(c) for c in (cfg(0), cfg(1), wide)]
     pools = RunPools()
-    for tr in runs:
-        pools.start(tr, 5)
+    pools.start_all(runs, 5)  # one call: a later start() drops a pool whose 5 steps already ended
     keys = {pool_key(tr) for tr in runs}
     assert len(keys) == 2 and set(pools.pools) == keys
     for tr in runs:
@@ -368,12 +368,15 @@ def test_a_class_spreads_over_a_pool_per_core_each_with_one_intra_op_thread():
     configs = [cfg(seed) for seed in range(5)]
     runs = [Trainer(c) for c in configs]
     pools = RunPools(cpu_pools=2, cores=2)
-    for tr in runs:
-        tr.add_callback(record)
-        pools.start(tr, 8)
-    sizes = sorted(len(p) for p in pools.pools[pool_key(runs[0])])
-    assert sizes == [2, 3] and len(pools.group_of(runs[4])) == 5 and len(pools.joining(Trainer(cfg(9)))) == 5
-    assert pools.pool_of(runs[0]) is pools.pool_of(runs[2]) is pools.pool_of(runs[4]) is not pools.pool_of(runs[1])
+    with contextlib.ExitStack() as held:  # no pool steps a run (its lock) until all five are placed and counted:
+        for tr in runs:  # a run whose 8 steps ended would have left its pool before the counts below
+            held.enter_context(tr.lock)
+        for tr in runs:
+            tr.add_callback(record)
+            pools.start(tr, 8)
+        sizes = sorted(len(p) for p in pools.pools[pool_key(runs[0])])
+        assert sizes == [2, 3] and len(pools.group_of(runs[4])) == 5 and len(pools.joining(Trainer(cfg(9)))) == 5
+        assert pools.pool_of(runs[0]) is pools.pool_of(runs[2]) is pools.pool_of(runs[4]) is not pools.pool_of(runs[1])
     for tr in runs:
         tr.join(JOIN_S)
     assert seen == {seed: 1 for seed in range(5)} and pools.running == 0 and pools.group_of(runs[0]) is None

@@ -191,8 +191,8 @@ def test_a_reader_gets_the_lock_within_about_one_step():
     tr = Trainer(toy_cfg(steps=10**6))
     original = tr._step_tensors
 
-    def slow_step():  # a step long enough to see how many pass while a reader waits
-        time.sleep(0.03)
+    def slow_step():  # a step long enough to see how many pass while a reader waits (and to outlast a pause of
+        time.sleep(0.1)  # the reading thread on a loaded machine, which would count a second step)
         return original()
 
     stepping = threading.Event()

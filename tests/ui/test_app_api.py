@@ -314,7 +314,7 @@ def test_run_cap_gives_a_busy_message(pretrained, tmp_path):
                                            r"a slot should free in about"):
             second.predict("ring8", 100, config_json=vae, api_name="/train_start")
         first.predict(run_id, api_name="/train_stop")
-        freed = second.predict("ring8", 100, config_json=vae, api_name="/train_start")
+        freed = second.predict("ring8", LONG_RUN, config_json=vae, api_name="/train_start")  # still running when read
         assert freed["state"] == "running"
     finally:
         for c in (first, second):

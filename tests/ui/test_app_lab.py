@@ -213,6 +213,20 @@ def test_step_pauses_a_running_run(ctx):
         trainer.join(30)
 
 
+@pytest.mark.parametrize("d_norm", ["none", "batch"])  # pooled; alone (a BatchNorm D trains alone)
+def test_a_run_started_paused_takes_no_step_first(ctx, d_norm):
+    """The step mode's run is paused before it trains: a 3-step run would otherwise end before a pause after its
+    start (the lab then held a finished run)."""
+    cfg = tiny_cfg(steps=3)
+    cfg.model.d_norm = d_norm
+    trainer = ctx.registry.start(ctx.registry.get("s1"), cfg, "cpu", paused=True)
+    assert (trainer.pool_note is None) == (d_norm == "none")
+    assert trainer.state == "paused" and trainer.step == 0 and trainer.control.halted.is_set()
+    trainer.resume()
+    trainer.join(60)
+    assert trainer.state == "finished" and trainer.step == 3
+
+
 def test_step_without_a_run_starts_one_from_the_labs_settings_paused(ctx):
     """Issue 22: the step mode refused before a run; its first click now starts one (paused) and steps it."""
     h = lab_tab.LabHandlers(ctx)

@@ -72,9 +72,11 @@ def test_lockstep_changes_no_number_and_keeps_the_runs_together():
 
 def test_a_paused_run_holds_nobody_back_and_steps_one_at_a_time():
     pair = Comparison(tiny(steps=60), tiny(steps=60, lr_d=1e-3), device="cpu")
-    pair.start()
-    pair.pause("B")
     a, b = pair.runs["A"], pair.runs["B"]
+    with b.lock:  # B takes no step before its pause is asked for (its 60 steps could end first)
+        pair.start()
+        b.pause(wait=False)
+    pair.pause("B")  # waits for the pause to hold
     a.join(JOIN_S)
     assert a.state == "finished" and a.step == 60
     assert b.state == "paused" and b.step < 60

@@ -332,9 +332,7 @@ class LabHandlers:
         """A new 2D run from the lab's settings, paused before it trains on its own (the step mode's first click)."""
         session = self.ctx.registry.get(request.session_hash)
         cfg, dataset = self.run_config(*settings)
-        trainer = self.ctx.registry.start(session, cfg, self.ctx.device, dataset=dataset)
-        trainer.pause()
-        return trainer
+        return self.ctx.registry.start(session, cfg, self.ctx.device, dataset=dataset, paused=True)
 
     def _one_step(self, which: str, show: list, settings: list, request: gr.Request):
         trainer = self._trainer(request)
