@@ -265,6 +265,7 @@ class SessionRegistry:
             raise Busy(str(e)) from None
         if budget is not None:
             budget.attach(trainer)
+        remote = getattr(trainer, "remote", False)  # on Ray: its host steps it
         price, joining = self._price_new(trainer)
         try:
             self._reserve(session, 1, price, joining)
@@ -284,16 +285,15 @@ class SessionRegistry:
                         self.pools.start(trainer)  # trains alone when it cannot be pooled (trainer.pool_note says why)
                     else:
                         trainer.start()
-                    if paused and not getattr(trainer, "remote", False):
+                    if paused and not remote:
                         trainer.pause(wait=False)
         finally:
             with self._lock:
                 session.starting, session.reserved, session.joining = 0, 0.0, None
-        if paused:
-            if getattr(trainer, "remote", False):
-                trainer.pause()  # its host steps it: paused as soon as it is asked
-            else:
-                trainer.wait_paused()  # its loop has taken the pause (begun, nothing stepped)
+        if paused and remote:
+            trainer.pause()  # its host steps it: paused as soon as it is asked
+        elif paused:
+            trainer.wait_paused()  # the pause holds: its loop has begun and stepped nothing
         return trainer
 
     def start_pair(self, session: Session, cfg_a: RunConfig, cfg_b: RunConfig, device) -> Comparison:

@@ -262,14 +262,20 @@ def test_corrupt_local_files_are_reported_without_downloading(tmp_path, no_netwo
         load_dataset(DataConfig(dataset="mnist", data_dir=str(tmp_path)), "cpu")
 
 
-def _offline():
-    raise urllib.error.URLError("Temporary failure in name resolution")
+def offline_urlopen(fetched: list):
+    """urllib.request.urlopen without a network: each call is kept in `fetched` (its arguments), then fails as
+    a lookup does offline."""
+    def urlopen(*args, **kwargs):
+        fetched.append(args)
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    return urlopen
 
 
 def test_no_network_gives_one_quick_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_can_reach", lambda url, timeout=0: False)
     fetched = []
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: fetched.append(a) or _offline())
+    monkeypatch.setattr(urllib.request, "urlopen", offline_urlopen(fetched))
     with pytest.raises(DataError) as err:
         load_dataset(DataConfig(dataset="mnist", data_dir=str(tmp_path / "cache")), "cpu")
     assert fetched == []  # quick: the probe found no network, so no download was tried (none waits for a timeout)
@@ -282,13 +288,8 @@ def test_no_network_gives_one_quick_clear_error(tmp_path, monkeypatch):
 
 def test_failed_download_is_wrapped_and_timeout_restored(tmp_path, monkeypatch):
     fetched = []
-
-    def offline(*args, **kwargs):
-        fetched.append(args)
-        _offline()
-
     monkeypatch.setattr(data, "_can_reach", lambda url, timeout=0: True)  # the probe passes, the download fails
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline_urlopen(fetched))
     before = socket.getdefaulttimeout()
     with pytest.raises(DataError) as err:
         load_dataset(DataConfig(dataset="fashion-mnist", data_dir=str(tmp_path)), "cpu")
