@@ -244,7 +244,7 @@ class SessionRegistry:
 
     # ---------------------------------------------------------------------- runs
     def start(self, session: Session, cfg: RunConfig, device, dataset=None, budget: TimeBudget | None = None,
-              paused: bool = False) -> Trainer:
+              paused: bool = False, local: bool = False) -> Trainer:
         """Build a Trainer for the session's new run and start it, unless the server is full.
 
         A server past its budget refuses before anything is built. The trainer is built (outside the lock) to
@@ -255,12 +255,15 @@ class SessionRegistry:
         budget: train for minutes instead of cfg.train.steps (its steps are set once the speed is measured).
         paused: the run starts paused before its first step (the 2D lab's step mode steps it by hand); returns
         once the pause holds. On Ray it is paused right after its host starts it.
+        local: the run trains in this process even when runs are placed on Ray (the 2D lab steps its nets by
+        hand); it trains alone, one slot.
         """
         self._reserve(session, 1, 0.0, check_only=True)
         run_id = "run-" + secrets.token_hex(RUN_ID_BYTES)
         # a bad config fails here, old run untouched
         try:
-            trainer = self.make_run(cfg, device=device, dataset=dataset, run_id=run_id)
+            make_run = _local_run if local else self.make_run
+            trainer = make_run(cfg, device=device, dataset=dataset, run_id=run_id)
         except NoRoom as e:  # on Ray: no machine can hold the new worker this run needs
             raise Busy(str(e)) from None
         if budget is not None:

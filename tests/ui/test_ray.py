@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -255,7 +256,12 @@ def _session_on_ray(ctx, registry, tmp_path):
     assert sampler.generate(torch.zeros(1, sampler.z_dim)).shape == (1, 2)
     from gan_demo.ui.tabs.lab import in_lab, status_text
 
-    assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only
+    assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only, and says so
+    assert "trains on the server's Ray cluster" in status_text(run)
+    from gan_demo.ui.tabs.lab import LabHandlers
+
+    _, _, graph, _ = LabHandlers(ctx).refresh(["heat map"], None, SimpleNamespace(session_hash="visitor"))
+    assert "non-saturating" in graph and 'data-state="updating"' not in graph  # its loss, no step highlighted
     # A new run replaces the session's run: it joins the same pool's actor, and the old one leaves it at once.
     replaced, replaced_id = run._host, run.run_id
     registry.start(session, toy_cfg(steps=10**6), ctx.device)
@@ -286,8 +292,6 @@ def _session_on_ray(ctx, registry, tmp_path):
     wait_for(lambda: _dead(host) and _dead(pair_host), "the dropped session's actors to end")
     # The API's /train_* on Ray (once the visitor's actors have freed the cluster's 2 CPUs): a client's session
     # hash (any string) is a dictionary key only (the actors are unnamed; the run id is the server's).
-    from types import SimpleNamespace
-
     from gan_demo.ui.api import Runs
 
     api, request = Runs(ctx), SimpleNamespace(session_hash="../../etc/passwd ray://x")
@@ -298,6 +302,21 @@ def _session_on_ray(ctx, registry, tmp_path):
     assert api.train_stop(started["run_id"], request)["state"] in ("stopping", "stopped")
     registry.drop(request.session_hash)
     wait_for(lambda: _dead(api_run._host), "the API session's actor to end")
+    # The 2D lab's step mode with no run: the run it starts lives in this process (the lab steps its nets by hand).
+    from gan_demo.ui.tabs.lab import LAYERS
+
+    lab, request = LabHandlers(ctx), SimpleNamespace(session_hash="lab visitor")
+    picture, note, _, _, _ = lab.g_step(list(LAYERS), "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 50,
+                                        request=request)
+    stepped = registry.get(request.session_hash).trainer
+    assert isinstance(stepped, Trainer) and in_lab(stepped) and picture is not None
+    assert "Started a 2D run" in note and stepped.state == "paused" and stepped.step == 1
+    lab.d_step(list(LAYERS), "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 50, request=request)
+    assert registry.get(request.session_hash).trainer is stepped and stepped.step == 1  # D alone: not a step
+    stepped.resume()
+    stepped.join(60)
+    assert stepped.state == "finished" and stepped.step == 50
+    registry.drop(request.session_hash)
 
 
 def _dead(host) -> bool:

@@ -171,6 +171,9 @@ def status_text(trainer: Trainer | None, state: dict | None = None) -> str:
     if state is not None:
         parts.append(f"G's pull |∂L<sub>G</sub>/∂x| {pull(state):.3g}")
     line = " · ".join(parts)
+    if getattr(trainer, "remote", False):  # the lab draws and steps runs of this process only
+        line += ("  \nThis run trains on the server's Ray cluster, so the lab shows its status only: watch it on the "
+                 "**Train** tab, or stop it and press **One G step** to step a run here.")
     return line + (f"  \n{trainer.message}" if trainer.message else "")
 
 
@@ -231,8 +234,9 @@ class LabHandlers:
     def _refresh(self, trainer: Trainer | None, show: list, key: tuple, last_key):
         if key == last_key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if not in_lab(trainer):
-            return None, status_text(trainer), gr.skip(), key
+        if not in_lab(trainer):  # a run on Ray: its loss's graph, without a step of another run highlighted
+            remote_2d = getattr(trainer, "remote", False) and trainer.kind == "2d" and _moment(key) != _moment(last_key)
+            return None, status_text(trainer), graph_svg(None, trainer.cfg.train.loss) if remote_2d else gr.skip(), key
         picture, state = lab_picture(trainer, show)
         graph = gr.skip() if _moment(key) == _moment(last_key) else graph_svg(trainer)
         return picture, status_text(trainer, state), graph, key
@@ -329,10 +333,11 @@ class LabHandlers:
         return self._one_step("G", show, settings, request)
 
     def _paused_run(self, settings: list, request: gr.Request) -> Trainer:
-        """A new 2D run from the lab's settings, paused before it trains on its own (the step mode's first click)."""
+        """A new 2D run from the lab's settings, paused before it trains on its own (the step mode's first click).
+        It lives in this process even on a server whose runs train on Ray: the lab steps its nets by hand."""
         session = self.ctx.registry.get(request.session_hash)
         cfg, dataset = self.run_config(*settings)
-        return self.ctx.registry.start(session, cfg, self.ctx.device, dataset=dataset, paused=True)
+        return self.ctx.registry.start(session, cfg, self.ctx.device, dataset=dataset, paused=True, local=True)
 
     def _one_step(self, which: str, show: list, settings: list, request: gr.Request):
         trainer = self._trainer(request)
