@@ -121,18 +121,18 @@ class RunPool:
         timings = [s / n for s, n in list(self.timings) if n == runs]
         return min(timings) if len(timings) >= MEASURED_STEPS else None
 
-    def add(self, trainer, steps: int | None = None) -> None:
-        """Start trainer in this pool (its pool_key must be this pool's)."""
-        self.add_all([trainer], steps)
+    def add(self, trainer, steps: int | None = None, paused: bool = False) -> None:
+        """Start trainer in this pool (its pool_key must be this pool's); paused: as Trainer.start."""
+        self.add_all([trainer], steps, paused)
 
-    def add_all(self, trainers: list, steps: int | None = None) -> None:
+    def add_all(self, trainers: list, steps: int | None = None, paused: bool = False) -> None:
         """Start these runs in this pool at the same pooled step (a seed sweep: runs that stay at one step
         count with one learning rate, which _StackedAdam updates in one fused call for the whole stack)."""
         if any(pool_key(trainer) != self.key for trainer in trainers):
             raise ValueError("add: the run's networks or settings differ from this pool's")
         for trainer in trainers:
             with trainer.lock:
-                trainer.prepare_start(steps)
+                trainer.prepare_start(steps, paused)
                 trainer.pooled = threading.Event()
         with self._lock:
             self._joining.extend(trainers)
@@ -334,11 +334,12 @@ class RunPools:
         self.pools: dict[tuple, list[RunPool]] = {}  # pool_key -> its live pools
         self._lock = threading.Lock()
 
-    def start(self, trainer, steps: int | None = None) -> None:
-        self.start_all([trainer], steps)
+    def start(self, trainer, steps: int | None = None, paused: bool = False) -> None:
+        self.start_all([trainer], steps, paused)
 
-    def start_all(self, trainers: list, steps: int | None = None) -> None:
-        """start() for each run, the runs that share a pool joining it at the same step (RunPool.add_all)."""
+    def start_all(self, trainers: list, steps: int | None = None, paused: bool = False) -> None:
+        """start() for each run, the runs that share a pool joining it at the same step (RunPool.add_all);
+        paused: each run starts paused (Trainer.start)."""
         joining: dict[RunPool, list] = {}
         alone = []
         with self._lock:
@@ -357,9 +358,9 @@ class RunPools:
                 pool = min(pools, key=lambda p: len(p) + len(joining.get(p, ())))
                 joining.setdefault(pool, []).append(trainer)
             for pool, runs in joining.items():
-                pool.add_all(runs, steps)
+                pool.add_all(runs, steps, paused)
         for trainer in alone:
-            trainer.start(steps)
+            trainer.start(steps, paused)
 
     def _drop_empty(self) -> None:
         for key in list(self.pools):

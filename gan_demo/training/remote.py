@@ -552,10 +552,13 @@ class RemoteRun:
         return self._status
 
     # ---------------------------------------------------------- commands
-    def start(self, steps: int | None = None) -> None:
+    def start(self, steps: int | None = None, paused: bool = False) -> None:
+        """Its host starts it; paused: paused as soon as it is asked, right after (the host steps it)."""
         self.started = True
         self._call("start", steps)
         self._refresh()
+        if paused:
+            self.pause()
 
     def pause(self) -> None:
         self._call("pause")
@@ -975,8 +978,8 @@ class RayPools:
     def __init__(self, runs: RayRuns):
         self._runs = runs
 
-    def start(self, run: RemoteRun, steps: int | None = None) -> None:
-        run.start(steps)  # placed at make_run; its host pools it
+    def start(self, run: RemoteRun, steps: int | None = None, paused: bool = False) -> None:
+        run.start(steps, paused)  # placed at make_run; its host pools it (a local run: trains alone, here)
 
     def start_all(self, runs: list, steps: int | None = None) -> None:
         for run in runs:  # one call each to its host: they join its pool as the calls come

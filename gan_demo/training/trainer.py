@@ -416,20 +416,24 @@ class Trainer:
         """fn(trainer, record) runs in the training thread after every step."""
         self.callbacks.append(fn)
 
-    def start(self, steps: int | None = None) -> None:
-        """Train in a background thread until `steps` total steps (default cfg.train.steps)."""
+    def start(self, steps: int | None = None, paused: bool = False) -> None:
+        """Train in a background thread until `steps` total steps (default cfg.train.steps); paused: the thread
+        starts paused and steps nothing until resume (the 2D lab's step mode)."""
         with self.lock:
-            self.prepare_start(steps)
+            self.prepare_start(steps, paused)
             self.loop = solo_loop(self)
             self.loop.start()
 
-    def prepare_start(self, steps: int | None = None) -> None:
-        """The run's side of a start (the lock held), whichever loop then steps it: a solo thread or a pool."""
+    def prepare_start(self, steps: int | None = None, paused: bool = False) -> None:
+        """The run's side of a start (the lock held), whichever loop then steps it: a solo thread or a pool.
+        paused: paused before any loop can see it, so its first look finds the pause (no step is taken first)."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         self.target_steps = steps if steps is not None else self.cfg.train.steps
         self.control.reset()
         self.state = "running"
+        if paused:
+            self.pause(wait=False)
         self.message = ""
         self.error = None
         self._stop_agreed = False

@@ -283,19 +283,14 @@ class SessionRegistry:
                 session.run_id = run_id
                 session.timeline.clear()
                 session.timeline_stride = TIMELINE_EVERY
-                with trainer.lock:  # a run started paused takes no step first (nothing steps it without its lock)
-                    if self.pools is not None:
-                        self.pools.start(trainer)  # trains alone when it cannot be pooled (trainer.pool_note says why)
-                    else:
-                        trainer.start()
-                    if paused and not remote:
-                        trainer.pause(wait=False)
+                if self.pools is not None:  # paused: no loop sees the run before its pause (no step first)
+                    self.pools.start(trainer, paused=paused)  # alone when it cannot be pooled (pool_note says why)
+                else:
+                    trainer.start(paused=paused)
         finally:
             with self._lock:
                 session.starting, session.reserved, session.joining = 0, 0.0, None
-        if paused and remote:
-            trainer.pause()  # its host steps it: paused as soon as it is asked
-        elif paused:
+        if paused and not remote:
             trainer.wait_paused()  # the pause holds: its loop has begun and stepped nothing
         return trainer
 
