@@ -72,15 +72,15 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 2 in ring8's recipe, 100 for images; VAE: 2 and 16)
-    width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, else 256)
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 2 in ring8's and grid25's recipes, 100 for images; VAE: 2 and 16)
+    width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 or grid25 GAN with the nonsaturating loss: 128, else 256)
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu
     ngf: int | None = None  # DCGAN generator base channels (widths ngf * 2^k); auto (None) picks the default (an image GAN: 32, a VAE: 64)
     ndf: int | None = None  # DCGAN discriminator base channels; auto (None) picks the default (an image GAN: 32, a VAE: 64)
     d_norm: str = "auto"  # D normalisation: batch, spectral, none; auto = batch (none for wgan-gp / R1, which penalise per-sample gradients)
     conditional: bool = False  # class-conditional G and D (labelled sets only)
-    mbstd_group: int | None = None  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off; auto (None) picks the default (a grid25 GAN with the nonsaturating loss: 4 where its batch splits into groups of 4, else 0); configs saved before it existed read 0
+    mbstd_group: int | None = None  # minibatch standard deviation (Karras et al. 2018): D appends the spread of its features over groups of this many samples as one more feature near its end, so it sees a collapsed batch; 0 = off; auto (None) is off; configs saved before it existed read 0
     pack: int | None = None  # PacGAN packing (Lin et al. 2018): D judges this many samples at once, concatenated along channels (images) or features (points); 0 = off; auto (None) picks the default (a GAN on your own images, a folder or zip, with R1: 2, else 0); configs saved before it existed read 0
     # Filled from the dataset by resolve(); stored so a checkpoint rebuilds without the data.
     data_dim: int = 2  # output size of an MLP generator (2 for points)
@@ -93,20 +93,20 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
-    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
-    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, grid25 with it: 2e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, grid25 with it: 2e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
     beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)
-    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 GAN with the nonsaturating loss: 128, other 2D runs: 512, images: 64)
+    batch_size: int | None = None  # samples per step for D and G, the global batch: under torchrun each of N processes takes batch_size / N; auto (None) picks the default (a ring8 or grid25 GAN with the nonsaturating loss: 128, other 2D runs: 512, images: 64)
     n_critic: int = 1  # D steps per G step (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight (lambda)
     r1_gamma: float | None = None  # R1 penalty weight on real data; 0 disables; auto (None) picks the default (2D: 0.1, images: 0)
     r1_every: int | None = None  # R1 on the D updates of every this many steps only, weighted by it (StyleGAN2's lazy regularisation: about the same penalty for a fraction of its cost); auto (None) picks the default (a GAN on your own images: 16, else 1); configs saved before it existed read 1
     mode_seeking: float | None = None  # weight of the mode-seeking term (MSGAN) against within-class collapse; auto (None) picks the default (1 for conditional models, else 0)
-    lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, else 0); configs saved before it existed read 0
+    lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, grid25 with it: 0.75, else 0); configs saved before it existed read 0
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it); early on it is capped at (1 + step) / (10 + step), which stays under 0.999 until step 8,990
     augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
-    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, ring8's GAN: 8000, image GANs: 4000, on your own images 8000, image VAEs: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, ring8's GAN: 8000, grid25's GAN: 16000, image GANs: 4000, on your own images 8000, image VAEs: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool | None = None  # bf16 autocast for image models: true = wherever bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false = fp32 everywhere; auto (None) = on native CUDA GPUs only (on a CPU, oneDNN's bf16 kernels slow ~60x while another process shares the cores: BENCHMARKS.md section 17)
@@ -378,7 +378,7 @@ class RunConfig:
         if m.pack is None:
             m.pack = default_pack(cfg)
         if m.mbstd_group is None:
-            m.mbstd_group = default_mbstd_group(cfg)
+            m.mbstd_group = 0  # off unless chosen (grid25's old recipe had 4: BENCHMARKS.md sections 12 and 33)
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
         if two_d or "augment" not in spec.shared:  # points are not images; a family without D has none to augment for
@@ -537,23 +537,6 @@ def check_augment(check, augment, kind: str, family: str) -> None:
           "augments images only; a 2D run trains on its points as they are (use auto or none)")
 
 
-def default_mbstd_group(cfg: "RunConfig") -> int:
-    """What mbstd_group=None means: 4 for a grid25 GAN with the nonsaturating loss (over seeds 0-2 it kept 25 / 25
-    modes, worst 79.1% high quality, where D without it lost 4 modes in one seed: BENCHMARKS.md section 12), so
-    long as each process's batch (or its packs) splits into groups of 4; else 0 (off: ring8's worst seed was
-    no better with it, and the image defaults' BatchNorm D beat it on stacked-digits)."""
-    m, t = cfg.model, cfg.train
-    if "mbstd_group" not in family_spec(cfg.family).shared or cfg.data.dataset not in MBSTD_DATASETS \
-            or t.loss != "nonsaturating":
-        return 0
-    share = (t.batch_size or 0) // max(t.world_size, 1)
-    pack = m.pack or 0  # resolved first (RunConfig.resolved)
-    seen = share // pack if pack else share
-    return MBSTD_DEFAULT_GROUP if seen and seen % MBSTD_DEFAULT_GROUP == 0 else 0
-
-
-MBSTD_DATASETS = ("grid25",)  # where minibatch stddev is on by default (default_mbstd_group)
-MBSTD_DEFAULT_GROUP = 4
 MAX_PACK = 16  # samples one packed D input may hold
 MAX_MBSTD_GROUP = 256  # samples one minibatch-stddev group may hold
 # A GAN on a visitor's own images (a folder or a zip, the nonsaturating loss) trains with R1 at this weight, so D

@@ -22,9 +22,14 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
     assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (2, 128, 8000, 0.1)
     assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
-    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()
-    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (256, 512, 1e-3, 0.0)
-    assert grid.model.z_dim == 8 and RunConfig(train=TrainConfig(loss="hinge")).resolved().model.z_dim == 8
+    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()  # grid25's own (BENCHMARKS.md section 33)
+    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (128, 128, 2e-3, 0.75)
+    assert (grid.model.z_dim, grid.model.mbstd_group, grid.train.steps) == (2, 0, 16000)
+    grid_hinge = RunConfig(data=DataConfig(dataset="grid25"), train=TrainConfig(loss="hinge")).resolved()
+    assert (grid_hinge.model.width, grid_hinge.train.batch_size, grid_hinge.train.steps) == (256, 512, 5000)
+    assert grid_hinge.model.z_dim == 8 and RunConfig(train=TrainConfig(loss="hinge")).resolved().model.z_dim == 8
+    spiral = RunConfig(data=DataConfig(dataset="spiral")).resolved()  # the other 2D sets keep the 2D defaults
+    assert (spiral.model.width, spiral.train.batch_size, spiral.train.lr_g, spiral.model.z_dim) == (256, 512, 1e-3, 8)
     vae = RunConfig(family="vae").resolved()
     assert (vae.model.width, vae.train.batch_size, vae.train.lr_decay) == (256, 512, 0.0)  # the VAE keeps the 2D defaults
     assert (digits.model.z_dim, digits.train.batch_size, digits.train.steps, digits.train.r1_gamma) == (100, 64, 4000, 0.0)
@@ -123,32 +128,31 @@ def test_the_train_tab_shows_the_image_gans_channels_and_keeps_them_auto():
     assert swap_defaults({"ngf": 32, "ndf": 32}, "digits", "nonsaturating", "vae") == {"ngf": 64, "ndf": 64}
 
 
-def test_mbstd_group_is_auto_four_for_grid25s_gan_and_off_elsewhere():
+def test_mbstd_group_is_off_unless_chosen():
+    """grid25's old recipe had minibatch stddev (4); its own recipe since section 33 of BENCHMARKS.md has none."""
     def group(dataset="grid25", family="gan", **train):
         return RunConfig(family=family, data=DataConfig(dataset=dataset), train=TrainConfig(**train)).resolved(
             channels=1).model.mbstd_group
 
     assert RunConfig().model.mbstd_group is None
-    assert group() == 4
-    for dataset in ("ring8", "spiral", "moons", "digits", "stacked-digits"):
+    for dataset in ("grid25", "ring8", "spiral", "moons", "digits", "stacked-digits"):
         assert group(dataset) == 0, dataset
-    assert group(family="vae") == 0 and group(loss="hinge") == 0  # measured only for the nonsaturating GAN
-    assert group(batch_size=510) == 0 and group(batch_size=8) == 4  # no groups of 4 in 510: off, not an error
-    packed = RunConfig(data=DataConfig(dataset="grid25"), model=ModelConfig(pack=2), train=TrainConfig(batch_size=24))
-    assert packed.resolved().model.mbstd_group == 4  # 12 packs: three groups of 4
-    packed.train.batch_size = 12
-    assert packed.resolved().model.mbstd_group == 0  # 6 packs
-    for chosen in (0, 8):
+    assert group(family="vae") == 0 and group(loss="hinge") == 0 and group(batch_size=512) == 0
+    for chosen in (0, 4, 8):
         assert RunConfig(data=DataConfig(dataset="grid25"), model=ModelConfig(mbstd_group=chosen)).resolved() \
-            .model.mbstd_group == chosen  # a chosen value, 0 included, stays
-    # The Train tab shows the resolved value and keeps it auto; switching sets moves it.
+            .model.mbstd_group == chosen  # a chosen value stays
+    # The Train tab shows the resolved value and keeps it auto; a typed value stays through a change of set.
     from gan_demo.ui.tabs.train import swap_defaults
 
     shown = values_for({"dataset": "grid25"})
-    assert shown["mbstd_group"] == 4 and config_from_values(shown).model.mbstd_group is None
-    assert config_from_values({**shown, "mbstd_group": 0}).model.mbstd_group == 0
-    assert swap_defaults({"mbstd_group": 4}, "ring8", "nonsaturating") == {"mbstd_group": 0}
-    assert swap_defaults({"mbstd_group": 0}, "grid25", "nonsaturating") == {"mbstd_group": 4}
+    assert shown["mbstd_group"] == 0 and config_from_values(shown).model.mbstd_group is None
+    assert config_from_values({**shown, "mbstd_group": 4}).model.mbstd_group == 4
+    assert swap_defaults({"mbstd_group": 0}, "ring8", "nonsaturating") == {"mbstd_group": 0}
+    assert swap_defaults({"mbstd_group": 8}, "ring8", "nonsaturating") == {}
+    # Picking grid25 after ring8 moves the shown recipe to grid25's; back to ring8, to ring8's.
+    assert swap_defaults({"lr_g": 4e-3, "steps": 8000, "z_dim": 2}, "grid25", "nonsaturating") == {
+        "lr_g": 2e-3, "steps": 16000, "z_dim": 2}
+    assert swap_defaults({"lr_g": 2e-3, "steps": 16000}, "ring8", "nonsaturating") == {"lr_g": 4e-3, "steps": 8000}
 
 
 def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
@@ -191,27 +195,25 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
         {"pack": 0, "r1_gamma": 0.0}
 
 
-def test_grid25_checkpoint_from_before_the_auto_group_rebuilds_as_before():
-    """checkpoints/grid25 was trained without minibatch stddev and its config.json has no mbstd_group: it must
-    read 0 (not the new auto 4, whose D has another first layer), load strictly and sample as it always did."""
+def test_grid25_checkpoint_from_before_its_recipes_rebuilds_as_before():
+    """checkpoints/grid25 was trained with the 2D defaults, without minibatch stddev, and its config.json has no
+    mbstd_group or lr_decay: it must read 0 for both (not a recipe's values: grid25's old auto 4 or its own recipe's
+    0.75), keep its net and schedule, load strictly and sample as it always did."""
     from pathlib import Path
 
     import torch
 
-    from gan_demo.families import FAMILIES
     from gan_demo.training.checkpoint import load_checkpoint
 
     run = Path(__file__).resolve().parents[2] / "checkpoints" / "grid25"
     saved = json.loads((run / "config.json").read_text())
-    assert "mbstd_group" not in saved["model"]
+    assert "mbstd_group" not in saved["model"] and "lr_decay" not in saved["train"]
     cfg = RunConfig.from_dict(saved)
     assert cfg.model.mbstd_group == 0 and cfg.resolved().model.mbstd_group == 0
-    assert RunConfig.from_dict({**saved, "model": {**saved["model"], "mbstd_group": 0}}).resolved().model.mbstd_group == 0
-    auto = RunConfig.from_dict({**saved, "model": {**saved["model"], "mbstd_group": None}}).resolved()
-    assert auto.model.mbstd_group == 4  # what the field's absence would have meant without the rule
-    auto_d = FAMILIES["gan"].empty_networks(auto)["D"].state_dict()
+    again = cfg.resolved()
+    assert (again.model.z_dim, again.model.width, again.train.batch_size, again.train.steps) == (8, 256, 512, 5000)
+    assert (again.train.lr_g, again.train.lr_decay) == (1e-3, 0.0)
     ck = load_checkpoint(run)  # every network with strict=True
-    assert {k: v.shape for k, v in auto_d.items()} != {k: v.shape for k, v in ck.networks["D"].state_dict().items()}
     assert ck.cfg.model.mbstd_group == 0 and ck.networks["D"].mbstd_group == 0
     z = torch.randn(4, ck.cfg.model.z_dim, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
