@@ -169,13 +169,22 @@ def image_src(page: Any, elem_id: str) -> str | None:
 
 
 def wait_for_new_image(page: Any, elem_id: str, old_src: str | None, timeout_ms: float = 20_000) -> str:
-    """Wait until the gr.Image's <img> has a src other than `old_src` and has loaded; return it."""
-    page.wait_for_function(
-        """([sel, old]) => { const img = document.querySelector(sel);
-               return img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0; }""",
-        arg=[f"#{elem_id} img", old_src],
-        timeout=timeout_ms,
-    )
+    """Wait until the gr.Image's <img> has a src other than `old_src` and has loaded; return it. On a timeout the
+    failure says what the page showed then (the image, the Train tab's status line, the live route's counters)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """([sel, old]) => { const img = document.querySelector(sel);
+                   return img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0; }""",
+            arg=[f"#{elem_id} img", old_src],
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeout as e:
+        seen = page.evaluate("""(sel) => { const img = document.querySelector(sel), st = document.querySelector('#train_status');
+            return {img: img ? (img.getAttribute('src') || '').slice(0, 60) : null, status: st ? st.innerText : null,
+                    live: window.ganLive ? window.ganLive.stats : null}; }""", f"#{elem_id} img")
+        raise AssertionError(f"no new picture in #{elem_id} after {timeout_ms / 1000:g} s; the page showed {seen}") from e
     return image_src(page, elem_id)
 
 
