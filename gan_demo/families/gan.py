@@ -48,8 +48,8 @@ FAST_2D_Z_DIM = 2
 # rate, 16,000 steps with the rates decayed over the last three quarters, and no minibatch stddev. Over seeds 0-2
 # (solo runs, one thread, an Intel Xeon VM) all 25 modes in every seed, high quality 95.2 / 94.6 / 93.9% in 74-75 s
 # of training, where the 2D defaults with minibatch stddev (the old recipe) lost 3 modes in two seeds (31.8-79.8%)
-# in 165-178 s; the same recipe with minibatch stddev had a lower worst seed (93.4%) at 40% more time a step
-# (BENCHMARKS.md section 33).
+# in 165-178 s; with minibatch stddev (tried with lr_decay 0.5) the worst seed was lower (93.4%) and a step took
+# 43% longer (BENCHMARKS.md section 33).
 GRID25_RECIPE = {"width": 128, "z_dim": 2, "mbstd_group": 0, "batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3,
                  "lr_decay": 0.75, "steps": 16000}
 # The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
@@ -70,8 +70,8 @@ OWN_IMAGES_STEPS = 8000
 
 def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     """The GAN's own auto values (RunConfig.resolved fills the rest with the shared defaults): ring8's and
-    grid25's recipes with the nonsaturating loss, the image GAN's channels and steps, R1 (lazy) and longer runs on a visitor's own
-    images, and augment="auto" once n_images is known."""
+    grid25's recipes with the nonsaturating loss, the image GAN's channels and steps, R1 (lazy) and longer runs
+    on a visitor's own images, and augment="auto" once n_images is known."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.kind == "2d":
         if t.loss == "nonsaturating" and d.dataset in FAST_2D:
