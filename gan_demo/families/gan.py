@@ -30,9 +30,8 @@ DEFAULT_Z_DIM = {"2d": 8, "image": 100}
 # ring8's own defaults for the nonsaturating GAN: half the width, half the batch and 4x the
 # learning rate, decayed to a tenth over the second half of the run (lr_decay), train 5,000 steps in about a
 # quarter of the time of the 2D defaults (~12 against ~50 CPU-ms a step) and sharper (BENCHMARKS.md, "The 2D
-# defaults"). spiral and moons keep the 2D defaults; grid25 has its own recipe (GRID25_RECIPE, below): on grid25
-# ring8's first recipe (z_dim 8, batch 256, 5,000 steps) lost modes (20-22 of 25 after 3,000-4,000 steps).
-FAST_2D = ("ring8",)
+# defaults"; RECIPES_2D, below). spiral and moons keep the 2D defaults; grid25 has its own recipe (GRID25_RECIPE):
+# on grid25 ring8's first recipe (z_dim 8, batch 256, 5,000 steps) lost modes (20-22 of 25 after 3,000-4,000 steps).
 FAST_2D_WIDTH = 128  # MLP hidden units (G and D)
 # Since 2026-12-05 half that batch again and 8,000 steps, for about the same CPU time: over seeds 0-2 the worst
 # seed's high-quality share rose from 94.6% (batch 256, 5,000 steps) to 95.2% (median 95.6%), since the share grows
@@ -52,6 +51,13 @@ FAST_2D_Z_DIM = 2
 # 43% longer (BENCHMARKS.md section 33).
 GRID25_RECIPE = {"width": 128, "z_dim": 2, "mbstd_group": 0, "batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3,
                  "lr_decay": 0.75, "steps": 16000}
+# A 2D set's own recipe for the nonsaturating GAN: auto values (ModelConfig's or TrainConfig's fields, by name)
+# that a run leaves None; other sets and losses keep the 2D defaults.
+RECIPES_2D = {
+    "ring8": {"width": FAST_2D_WIDTH, "batch_size": FAST_2D_BATCH, "lr_g": FAST_2D_LR, "lr_d": FAST_2D_LR,
+              "lr_decay": 0.5, "steps": FAST_2D_STEPS, "z_dim": FAST_2D_Z_DIM},
+    "grid25": GRID25_RECIPE,
+}
 # The image GAN's defaults (BENCHMARKS.md section 10), measured on 1,438 digits as a zip
 # of files: a DCGAN with a quarter of the FLOPs (ngf = ndf = 32 instead of 64) and Adam at 5e-4 instead of
 # 2e-4 (the nonsaturating loss, the one measured: config.IMAGE_GAN_LR), 4,000 steps: 620 CPU-seconds, FD 2.35x
@@ -74,17 +80,11 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     on a visitor's own images, and augment="auto" once n_images is known."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.kind == "2d":
-        if t.loss == "nonsaturating" and d.dataset in FAST_2D:
-            for section, name, value in ((m, "width", FAST_2D_WIDTH), (t, "batch_size", FAST_2D_BATCH),
-                                         (t, "lr_g", FAST_2D_LR), (t, "lr_d", FAST_2D_LR), (t, "lr_decay", 0.5),
-                                         (t, "steps", FAST_2D_STEPS), (m, "z_dim", FAST_2D_Z_DIM)):
-                if getattr(section, name) is None:
-                    setattr(section, name, value)
-        elif t.loss == "nonsaturating" and d.dataset == "grid25":
-            for name, value in GRID25_RECIPE.items():
-                section = m if hasattr(m, name) else t
-                if getattr(section, name) is None:
-                    setattr(section, name, value)
+        recipe = RECIPES_2D.get(d.dataset, {}) if t.loss == "nonsaturating" else {}
+        for name, value in recipe.items():
+            section = m if hasattr(m, name) else t
+            if getattr(section, name) is None:
+                setattr(section, name, value)
         return
     own = own_images(d.dataset) and t.loss == "nonsaturating"
     for section, name, value in ((m, "ngf", IMAGE_GAN_CHANNELS), (m, "ndf", IMAGE_GAN_CHANNELS),

@@ -90,7 +90,7 @@ def test_a_paused_run_holds_nobody_back_and_steps_one_at_a_time():
 
 
 def test_a_saved_comparison_holds_both_runs_and_their_curves(tmp_path):
-    # rates given: ring8's auto rates and lr_decay depend on the loss (gan_demo.families.gan.FAST_2D), which would differ too
+    # rates given: ring8's auto rates and lr_decay depend on the loss (gan_demo.families.gan.RECIPES_2D), which would differ too
     same = dict(lr_g=1e-3, lr_d=1e-3, lr_decay=0.0)
     a, b = tiny(steps=10, **same), tiny(steps=10, loss="hinge", **same)
     a.model.z_dim = b.model.z_dim = 8  # ring8's recipe draws from 2 noise dimensions: given, as the rates are

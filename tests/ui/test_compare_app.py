@@ -33,7 +33,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 JOIN_S = 120  # a hang fails the test instead of blocking CI
 POLL_TIMEOUT_S = 90  # generous: the suite shares two CPU cores
 LONG_RUN = 50_000  # steps of runs the tests stop themselves
-# Rates (and z_dim) given: ring8's auto rates, lr_decay and z_dim depend on the loss (gan_demo.families.gan.FAST_2D),
+# Rates (and z_dim) given: ring8's auto rates, lr_decay and z_dim depend on the loss (gan_demo.families.gan.RECIPES_2D),
 # so a loss-only comparison names them.
 SAME_RATES = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_decay": 0.0}
 TINY_A = json.dumps({"width": 16, "depth": 2, "z_dim": 8, "batch_size": 64, "steps": LONG_RUN, **SAME_RATES})

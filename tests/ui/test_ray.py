@@ -254,12 +254,10 @@ def _session_on_ray(ctx, registry, tmp_path):
     sampler = ctx.catalog.sampler("current run", session)  # Explore on the live run: nets from its checkpoint
     assert sampler.trainer is run and sampler.step >= 2
     assert sampler.generate(torch.zeros(1, sampler.z_dim)).shape == (1, 2)
-    from gan_demo.ui.tabs.lab import in_lab, status_text
+    from gan_demo.ui.tabs.lab import LAYERS, LabHandlers, in_lab, status_text
 
     assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only, and says so
     assert "trains on the server's Ray cluster" in status_text(run)
-    from gan_demo.ui.tabs.lab import LabHandlers
-
     _, _, graph, _ = LabHandlers(ctx).refresh(["heat map"], None, SimpleNamespace(session_hash="visitor"))
     assert "non-saturating" in graph and 'data-state="updating"' not in graph  # its loss, no step highlighted
     # A new run replaces the session's run: it joins the same pool's actor, and the old one leaves it at once.
@@ -303,8 +301,6 @@ def _session_on_ray(ctx, registry, tmp_path):
     registry.drop(request.session_hash)
     wait_for(lambda: _dead(api_run._host), "the API session's actor to end")
     # The 2D lab's step mode with no run: the run it starts lives in this process (the lab steps its nets by hand).
-    from gan_demo.ui.tabs.lab import LAYERS
-
     lab, request = LabHandlers(ctx), SimpleNamespace(session_hash="lab visitor")
     picture, note, _, _, _ = lab.g_step(list(LAYERS), "ring8", None, None, "nonsaturating", 1e-3, 1e-3, 50,
                                         request=request)
