@@ -257,7 +257,7 @@ def _session_on_ray(ctx, registry, tmp_path):
     from gan_demo.ui.tabs.lab import LAYERS, LabHandlers, in_lab, status_text
 
     assert not in_lab(run) and "ring8" in status_text(run)  # the 2D lab steps local runs only, and says so
-    assert "trains on the server's Ray cluster" in status_text(run)
+    assert "trains on other machines of the server (its Ray cluster)" in status_text(run)
     _, _, graph, _ = LabHandlers(ctx).refresh(["heat map"], None, SimpleNamespace(session_hash="visitor"))
     assert "non-saturating" in graph and 'data-state="updating"' not in graph  # its loss, no step highlighted
     # A new run replaces the session's run: it joins the same pool's actor, and the old one leaves it at once.

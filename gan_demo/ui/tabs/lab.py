@@ -172,8 +172,8 @@ def status_text(trainer: Trainer | None, state: dict | None = None) -> str:
         parts.append(f"G's pull |∂L<sub>G</sub>/∂x| {pull(state):.3g}")
     line = " · ".join(parts)
     if getattr(trainer, "remote", False):  # the lab draws and steps runs of this process only
-        line += ("  \nThis run trains on the server's Ray cluster, so the lab shows its status only: watch it on the "
-                 "**Train** tab, or stop it and press **One G step** to step a run here.")
+        line += ("  \nThis run trains on other machines of the server (its Ray cluster), so the lab can show its status "
+                 "only: watch it on the **Train** tab, or stop it and press **One G step** to step a run here.")
     return line + (f"  \n{trainer.message}" if trainer.message else "")
 
 
