@@ -43,14 +43,15 @@ FAST_2D_LR = 4e-3  # Adam learning rate of G and D
 # thread) the worst seed's high-quality share rose from 95.2% to 96.1% (median 96.4%): G folds a 2D Gaussian onto
 # the ring with less of its mass between the modes (BENCHMARKS.md section 25).
 FAST_2D_Z_DIM = 2
-# grid25's own recipe for the nonsaturating GAN since 2026-12-07: ring8's net, batch and noise, half its learning
-# rate, 16,000 steps with the rates decayed over the last three quarters, and no minibatch stddev. Over seeds 0-2
-# (solo runs, one thread, an Intel Xeon VM) all 25 modes in every seed, high quality 95.2 / 94.6 / 93.9% in 74-75 s
-# of training, where the 2D defaults with minibatch stddev (the old recipe) lost 3 modes in two seeds (31.8-79.8%)
-# in 165-178 s; with minibatch stddev (tried with lr_decay 0.5) the worst seed was lower (93.4%) and a step took
-# 43% longer (BENCHMARKS.md section 33).
-GRID25_RECIPE = {"width": 128, "z_dim": 2, "mbstd_group": 0, "batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3,
-                 "lr_decay": 0.75, "steps": 16000}
+# grid25's own recipe for the nonsaturating GAN since 2026-12-07: ring8's batch and noise, three quarters of its
+# width, half its learning rate, 20,000 steps with the rates decayed over the last three quarters, and no minibatch
+# stddev. Over seeds 0-2 (solo runs, one thread, an Intel Xeon VM) all 25 modes in every seed, high quality 95.1 /
+# 97.1 / 95.5% in 74-75 s of training. The same recipe at ring8's width (128) and 16,000 steps, the same time, gave
+# 95.2 / 94.6 / 93.9% (a worse worst seed, and a worse worst grid KL: 0.42 against 0.30); the 2D defaults with
+# minibatch stddev (the recipe before) lost 3 modes in two seeds (31.8-79.8%) in 165-178 s; with minibatch stddev
+# (tried with lr_decay 0.5) the worst seed was lower (93.4%) and a step took 43% longer (BENCHMARKS.md sections 33, 34).
+GRID25_RECIPE = {"width": 96, "z_dim": 2, "mbstd_group": 0, "batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3,
+                 "lr_decay": 0.75, "steps": 20000}
 # A 2D set's own recipe for the nonsaturating GAN: auto values (ModelConfig's or TrainConfig's fields, by name)
 # that a run leaves None; other sets and losses keep the 2D defaults.
 RECIPES_2D = {

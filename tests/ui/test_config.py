@@ -22,9 +22,9 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
     assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (2, 128, 8000, 0.1)
     assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
-    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()  # grid25's own (BENCHMARKS.md section 33)
-    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (128, 128, 2e-3, 0.75)
-    assert (grid.model.z_dim, grid.model.mbstd_group, grid.train.steps) == (2, 0, 16000)
+    grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()  # grid25's own (BENCHMARKS.md sections 33, 34)
+    assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (96, 128, 2e-3, 0.75)
+    assert (grid.model.z_dim, grid.model.mbstd_group, grid.train.steps) == (2, 0, 20000)
     grid_hinge = RunConfig(data=DataConfig(dataset="grid25"), train=TrainConfig(loss="hinge")).resolved()
     assert (grid_hinge.model.width, grid_hinge.train.batch_size, grid_hinge.train.steps) == (256, 512, 5000)
     assert grid_hinge.model.z_dim == 8 and RunConfig(train=TrainConfig(loss="hinge")).resolved().model.z_dim == 8
@@ -150,9 +150,10 @@ def test_mbstd_group_is_off_unless_chosen():
     assert swap_defaults({"mbstd_group": 0}, "ring8", "nonsaturating") == {"mbstd_group": 0}
     assert swap_defaults({"mbstd_group": 8}, "ring8", "nonsaturating") == {}
     # Picking grid25 after ring8 moves the shown recipe to grid25's; back to ring8, to ring8's.
-    assert swap_defaults({"lr_g": 4e-3, "steps": 8000, "z_dim": 2}, "grid25", "nonsaturating") == {
-        "lr_g": 2e-3, "steps": 16000, "z_dim": 2}
-    assert swap_defaults({"lr_g": 2e-3, "steps": 16000}, "ring8", "nonsaturating") == {"lr_g": 4e-3, "steps": 8000}
+    assert swap_defaults({"lr_g": 4e-3, "steps": 8000, "z_dim": 2, "width": 128}, "grid25", "nonsaturating") == {
+        "lr_g": 2e-3, "steps": 20000, "z_dim": 2, "width": 96}
+    assert swap_defaults({"lr_g": 2e-3, "steps": 20000, "width": 96}, "ring8", "nonsaturating") == {
+        "lr_g": 4e-3, "steps": 8000, "width": 128}
 
 
 def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
