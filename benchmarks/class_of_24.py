@@ -1,7 +1,7 @@
 """A class of 24 against a real server: `python app.py` (no flags but a free port), 24 visitors start ring8 at once.
 
 Each visitor is its own session (plain HTTP calls of the REST API with its own session hash); all 24 call /train_start for ring8 at its defaults
-(8,000 steps, seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
+(11,000 steps since 2026-12-07, 8,000 before; seed = the visitor's number) at the same instant, then poll /train_poll every 2 s until
 their run ends. Meanwhile a bystander calls /generate on the pretrained ring8 checkpoint in a loop.
 Prints the accepted count, each visitor's steps/s (steps / seconds from its start to its end), the
 class's total steps/s, the time until all 24 finished and how many covered 8/8 modes, and the

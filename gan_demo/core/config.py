@@ -106,7 +106,7 @@ class TrainConfig:
     lr_decay: float | None = None  # share of the last steps over which both learning rates fall linearly to a tenth (0 = constant); auto (None) picks the default (ring8 with the nonsaturating loss: 0.5, grid25 with it: 0.75, else 0); configs saved before it existed read 0
     ema_decay: float = 0.999  # decay of the generator's moving average G_ema (0 disables it); early on it is capped at (1 + step) / (10 + step), which stays under 0.999 until step 8,990
     augment: str = "auto"  # differentiable augmentation of real and generated images before D (DiffAugment): none, or a comma-separated policy of color, translation, cutout; auto = color,translation,cutout for image sets smaller than config.AUGMENT_BELOW (0 for now: none)
-    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, ring8's GAN: 8000, grid25's GAN: 20000, image GANs: 4000, on your own images 8000, image VAEs: 3000)
+    steps: int | None = None  # training steps (a GAN: G steps; a VAE: ELBO steps); auto (None) picks the default (2D: 5000, ring8's GAN: 11000, grid25's GAN: 20000, image GANs: 4000, on your own images 8000, image VAEs: 3000)
     seed: int = 0  # seed for weights, data order and noise
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda or mps
     amp: bool | None = None  # bf16 autocast for image models: true = wherever bf16 is native (CUDA from Ampere on, CPUs with AVX512-BF16 or AMX); false = fp32 everywhere; auto (None) = on native CUDA GPUs only (on a CPU, oneDNN's bf16 kernels slow ~60x while another process shares the cores: BENCHMARKS.md section 17)

@@ -23,8 +23,8 @@ POINTS_SHOWN = 512  # of each run's fixed noise batch, drawn per cell
 HQ_MIN = 0.5
 TICK_S = 1.0  # the walls' refresh while the sweep trains
 
-# Both settings: ring8 with its nonsaturating recipe (width 128, batch 256, lr 4e-3 decayed to a tenth over
-# the second half) but no R1 penalty, which is what keeps ring8's defaults stable; only the loss differs.
+# Both settings: ring8 with its nonsaturating recipe of 2026-12-04 (width 128, batch 256, lr 4e-3 decayed to a
+# tenth over the second half) but no R1 penalty, which is what keeps ring8's defaults stable; only the loss differs.
 SWEEP_BASE = {"data": {"dataset": "ring8"},
               "model": {"z_dim": 8, "width": 128, "d_norm": "none"},
               "train": {"batch_size": 256, "lr_g": 4e-3, "lr_d": 4e-3, "lr_decay": 0.5, "r1_gamma": 0.0,
@@ -42,9 +42,9 @@ Each small picture is one seed's generator (purple) over the eight modes (green 
 seed that has **collapsed**: it covers fewer than 8 of 8 modes, or puts under {HQ_MIN:.0%} of its samples within
 $3\\sigma$ of a mode (its live quality, measured every 25 steps). The count under each wall is live.
 
-**The settings.** ring8 with its own recipe (a 3 × 128 MLP, batch 256, Adam at $4 \\cdot 10^{{-3}}$ falling to a
-tenth over the second half of 2,000 steps) but **without the R1 penalty** that the app's ring8 defaults add;
-the two walls differ only in the generator's loss.
+**The settings.** ring8 with the recipe it had when we measured this lesson (a 3 × 128 MLP, batch 256, Adam at
+$4 \\cdot 10^{{-3}}$ falling to a tenth over the second half of 2,000 steps) but **without the R1 penalty** that the
+app's ring8 defaults add; the two walls differ only in the generator's loss.
 
 **What we measured** (`python -m gan_demo train --dataset ring8 --loss LOSS --width 128 --batch-size 256
 --lr-g 4e-3 --lr-d 4e-3 --lr-decay 0.5 --r1-gamma 0 --d-norm none --steps 2000 --seeds 0-15`; 2,500 samples

@@ -20,8 +20,8 @@ def test_auto_fields_are_none_and_resolve_per_dataset_kind():
         assert getattr(getattr(cfg, section), name) is None, name
     ring = RunConfig().resolved()
     digits = RunConfig(data=DataConfig(dataset="digits")).resolved(channels=1)
-    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (2, 128, 8000, 0.1)
-    assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (128, 4e-3, 4e-3, 0.5)  # ring8's own
+    assert (ring.model.z_dim, ring.train.batch_size, ring.train.steps, ring.train.r1_gamma) == (2, 128, 11000, 0.1)
+    assert (ring.model.width, ring.train.lr_g, ring.train.lr_d, ring.train.lr_decay) == (80, 4e-3, 4e-3, 0.5)  # ring8's own
     grid = RunConfig(data=DataConfig(dataset="grid25")).resolved()  # grid25's own (BENCHMARKS.md sections 33, 34)
     assert (grid.model.width, grid.train.batch_size, grid.train.lr_g, grid.train.lr_decay) == (96, 128, 2e-3, 0.75)
     assert (grid.model.z_dim, grid.model.mbstd_group, grid.train.steps) == (2, 0, 20000)
@@ -150,10 +150,10 @@ def test_mbstd_group_is_off_unless_chosen():
     assert swap_defaults({"mbstd_group": 0}, "ring8", "nonsaturating") == {"mbstd_group": 0}
     assert swap_defaults({"mbstd_group": 8}, "ring8", "nonsaturating") == {}
     # Picking grid25 after ring8 moves the shown recipe to grid25's; back to ring8, to ring8's.
-    assert swap_defaults({"lr_g": 4e-3, "steps": 8000, "z_dim": 2, "width": 128}, "grid25", "nonsaturating") == {
+    assert swap_defaults({"lr_g": 4e-3, "steps": 11000, "z_dim": 2, "width": 80}, "grid25", "nonsaturating") == {
         "lr_g": 2e-3, "steps": 20000, "z_dim": 2, "width": 96}
     assert swap_defaults({"lr_g": 2e-3, "steps": 20000, "width": 96}, "ring8", "nonsaturating") == {
-        "lr_g": 4e-3, "steps": 8000, "width": 128}
+        "lr_g": 4e-3, "steps": 11000, "width": 80}
 
 
 def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
@@ -224,7 +224,7 @@ def test_grid25_checkpoint_from_before_its_recipes_rebuilds_as_before():
 
 
 def test_ring8s_auto_batch_and_steps_and_the_old_checkpoint_keeps_its_own():
-    """ring8's GAN (non-saturating) resolves batch 128 and 8,000 steps; another loss, another 2D set or a given value
+    """ring8's GAN (non-saturating) resolves batch 128 and 11,000 steps; another loss, another 2D set or a given value
     keeps the 2D defaults or the value; checkpoints/ring8 (saved with batch 256, 5,000 steps) rebuilds with those."""
     from pathlib import Path
 
@@ -232,7 +232,7 @@ def test_ring8s_auto_batch_and_steps_and_the_old_checkpoint_keeps_its_own():
     from gan_demo.training.checkpoint import load_checkpoint
 
     ring = RunConfig().resolved().train
-    assert (FAST_2D_BATCH, FAST_2D_STEPS) == (128, 8000) and (ring.batch_size, ring.steps) == (128, 8000)
+    assert (FAST_2D_BATCH, FAST_2D_STEPS) == (128, 11000) and (ring.batch_size, ring.steps) == (128, 11000)
     hinge = RunConfig(train=TrainConfig(loss="hinge")).resolved().train
     assert (hinge.batch_size, hinge.steps) == (512, 5000)
     moons = RunConfig(data=DataConfig(dataset="moons")).resolved().train

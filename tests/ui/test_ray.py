@@ -489,7 +489,7 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
     every time."""
     from ray.cluster_utils import Cluster
 
-    from gan_demo.core.config import RunConfig, TrainConfig
+    from gan_demo.core.config import ModelConfig, RunConfig, TrainConfig
     from gan_demo.ui.sessions import Busy, SessionRegistry
 
     if ray.is_initialized():
@@ -504,7 +504,8 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
         registry = SessionRegistry(max_runs=2, pools=runs.pools)  # app.py's default budget, set up as with --ray
         registry.make_run, registry.make_pair = runs.make_run, runs.make_pair
         registry.on_drop.append(runs.forget_session)
-        cfg = RunConfig(train=TrainConfig(steps=10**6, device="cpu", batch_size=256))  # ring8 at batch 256, kept training
+        # ring8 at width 128 and batch 256 (the sizes these counts were worked out for), kept training
+        cfg = RunConfig(model=ModelConfig(width=128), train=TrainConfig(steps=10**6, device="cpu", batch_size=256))
         sessions = [registry.get(f"student-{i}") for i in range(24)]
         for s in sessions:
             registry.start(s, cfg, "cpu")
@@ -518,7 +519,7 @@ def test_a_class_of_24_on_two_nodes_is_admitted_whatever_its_hosts_and_a_crowd_i
                 crowd += 1
             except Busy as e:
                 refused = str(e)
-        # One pool of n ring8 runs (batch 256) holds max(1, n x the estimated step / POOL_SLOT_S) slots: 2 slots hold 34.
+        # One pool of n ring8 runs (width 128, batch 256) holds max(1, n x the estimated step / POOL_SLOT_S) slots: 2 slots hold 34.
         assert refused is not None and crowd == 10, (crowd, refused)
         assert "busy: 34 runs" in refused and ("slot should free" in refused or "try again" in refused)
     finally:

@@ -63,9 +63,9 @@ _SMALL = {"dataset": "ring8", "z_dim": 8, "width": 128, "batch_size": 256, "r1_g
 _STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0}
 _NO_BN = {**_STACKED, "d_norm": "none"}  # the D that collapses; lesson 5 also gives it the published fixes (issue 19)
 
-# Lesson 7: ring8's defaults as they were when BENCHMARKS.md measured it (batch 256, 5,000 steps: the run of
-# checkpoints/ring8), and the same run with D's learning rate x10 from step 2,500, half of its steps (`train --schedule`).
-_RING8_MEASURED = {"dataset": "ring8", "seed": 0, "batch_size": 256, "steps": 5000, "z_dim": 8}
+# Lesson 7: ring8's defaults as they were when BENCHMARKS.md measured it (width 128, batch 256, 5,000 steps: the
+# run of checkpoints/ring8), and the same run with D's learning rate x10 from step 2,500, half of its steps (`train --schedule`).
+_RING8_MEASURED = {"dataset": "ring8", "seed": 0, "width": 128, "batch_size": 256, "steps": 5000, "z_dim": 8}
 _LR_D_X10 = '[{"step": 2500, "lr_d": 0.04}]'
 
 # Lesson 8: the image defaults on the bundled digits' 1,438 training images at 32 px, 2,000 steps, without and with
