@@ -156,9 +156,10 @@ class RunHost:
             trainer.join(CALL_TIMEOUT_S)
 
     # --------------------------------------------------------------- commands
-    def start(self, run_id: str, steps: int | None = None) -> None:
-        """Start the run in the pool that fits it, or alone (a paced or unpoolable run)."""
-        self._pools.start(self._runs[run_id], steps)
+    def start(self, run_id: str, steps: int | None = None, paused: bool = False) -> None:
+        """Start the run in the pool that fits it, or alone (a paced or unpoolable run); paused: as Trainer.start
+        (paused before any loop can step it)."""
+        self._pools.start(self._runs[run_id], steps, paused)
 
     def pause(self, run_id: str, *also: str) -> None:
         """Pause the run (and the runs `also`, in the same moment: a comparison's two stop at one step)."""
@@ -553,12 +554,13 @@ class RemoteRun:
 
     # ---------------------------------------------------------- commands
     def start(self, steps: int | None = None, paused: bool = False) -> None:
-        """Its host starts it; paused: paused as soon as it is asked, right after (the host steps it)."""
+        """Its host starts it; paused: paused before its host's loop can take a step (Trainer.start)."""
         self.started = True
-        self._call("start", steps)
-        self._refresh()
+        self._call("start", steps, paused)
         if paused:
-            self.pause()
+            self._paused()
+        else:
+            self._refresh()
 
     def pause(self) -> None:
         self._call("pause")
@@ -981,9 +983,9 @@ class RayPools:
     def start(self, run: RemoteRun, steps: int | None = None, paused: bool = False) -> None:
         run.start(steps, paused)  # placed at make_run; its host pools it (a local run: trains alone, here)
 
-    def start_all(self, runs: list, steps: int | None = None) -> None:
+    def start_all(self, runs: list, steps: int | None = None, paused: bool = False) -> None:
         for run in runs:  # one call each to its host: they join its pool as the calls come
-            run.start(steps)
+            run.start(steps, paused)
 
     def pool_of(self, run) -> PoolKind | None:
         host = getattr(run, "_group", None)

@@ -120,6 +120,17 @@ def test_pause_resume_stop_and_live_change_through_the_proxy(runs):
     picture = run.sample_fixed()
     assert picture.shape[1] == 2 and torch.isfinite(picture).all()
     run.close()
+    # A run started paused takes no step before it is resumed (its host pauses it before any loop sees it).
+    held = runs.make_run(toy_cfg(steps=10**6))
+    held.start(paused=True)
+    assert held.state == "paused" and held.paused_at is not None
+    held.pause()  # returns once its host's loop has seen the pause: any step it took would be counted by then
+    assert held._refresh()["step"] == 0 and held.state == "paused"
+    held.resume()
+    wait_for(lambda: held.step >= 3, "3 steps after the resume")
+    held.stop()
+    held.join(WAIT_S)
+    held.close()
 
 
 def test_a_killed_worker_loses_at_most_the_last_checkpoint(runs):
