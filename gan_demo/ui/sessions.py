@@ -10,7 +10,7 @@ The budget is `max_runs` slots. A run that trains alone (its own thread: image r
 runs) holds one slot. Runs that can share a pooled step (gan_demo.training.pool: 2D MLP GANs, or 2D VAEs, of
 the same shapes) train in pools (on a CPU a kind's runs spread over a pool per core, each pool one thread),
 and a kind's pools hold max(1, its step time / POOL_SLOT_S) slots together, shared equally by their runs: what the pool measured (seconds of a stacked step per run, once
-it has stepped a while at its size), or an estimate from the run's FLOPs while it grows. So a class of ring8 runs fits in one or two
+it has stepped a while at its size), or an estimate from the run's FLOPs and a per-run overhead while it grows. So a class of ring8 runs fits in one or two
 slots, while every run of a pool still does at least 1 / (max_runs * POOL_SLOT_S) steps/s.
 """
 from __future__ import annotations
@@ -43,6 +43,11 @@ STOP_WAIT_S = 10.0  # how long Stop waits for the step in progress before answer
 REPLACE_WAIT_S = 30.0  # how long a new Start waits for the session's previous run to end its step
 POOL_SLOT_S = 0.1  # a pool holds one slot per this many seconds of its stacked step (each run in it >= 10 steps/s)
 POOL_FLOPS_PER_S = 50e9  # a pooled 2D run's work rate until its pool has measured one (ring8 pooled here: ~120)
+# ... plus this much a run-step whatever its FLOPs (its draws and values, the Python between the stacked products,
+# small products below the FLOP rate). Measured through the app's class of 24 (BENCHMARKS.md section 34, 2 cores):
+# a ring8 run's share of a pooled step took 2.1-2.2 ms at width 80 (57 MFLOPs: 1.1 ms by FLOPs alone) and 3.2-3.7 ms
+# at width 128 (144 MFLOPs: 2.9 ms), so FLOPs alone priced a class of narrow runs at half its cost.
+POOL_RUN_OVERHEAD_S = 1.3e-3
 RUN_ID_BYTES = 8  # run ids are unguessable (64 random bits): they name a run in the API and in Explore
 
 log = logging.getLogger(__name__)
@@ -227,7 +232,7 @@ class SessionRegistry:
             return (lambda: float(count)), None
         if key not in self._member_s:  # step_cost builds the nets on the meta device: once per kind of run
             flops, _ = StepBudget(trainer.cfg).cost(trainer.cfg.train)
-            self._member_s[key] = flops / POOL_FLOPS_PER_S
+            self._member_s[key] = flops / POOL_FLOPS_PER_S + POOL_RUN_OVERHEAD_S
 
         def price() -> float:
             pool = self.pools.joining(trainer)
