@@ -513,10 +513,9 @@ class RemoteRun:
         """Put the rebuilt run back in the state it had: training, paused or stopping (in its pool there)."""
         if was["state"] not in ("running", "paused", "stopping"):
             return
-        ray.get(actor.start.remote(self.run_id, was.get("target_steps")), timeout=CALL_TIMEOUT_S)
-        if was["state"] == "paused":
-            ray.get(actor.pause.remote(self.run_id), timeout=CALL_TIMEOUT_S)
-        elif was["state"] == "stopping":
+        paused = was["state"] == "paused"  # started paused: the new host's loop takes no step before the pause
+        ray.get(actor.start.remote(self.run_id, was.get("target_steps"), paused), timeout=CALL_TIMEOUT_S)
+        if was["state"] == "stopping":
             ray.get(actor.stop.remote(self.run_id, ""), timeout=CALL_TIMEOUT_S)
         ray.get(actor.set_message.remote(self.run_id, message), timeout=CALL_TIMEOUT_S)  # start cleared it
 

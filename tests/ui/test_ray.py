@@ -147,6 +147,15 @@ def test_a_killed_worker_loses_at_most_the_last_checkpoint(runs):
     assert restarted["history"]["step"][0] == 1  # the history came back with the weights
     wait_for(lambda: run.step > ckpt_step + 5 and run.state == "running", "training on after the recovery")
     assert run.host_pid() != pid
+    # A paused run whose worker dies comes back paused at its checkpoint's step: the new host starts it paused, so
+    # its loop takes no step first.
+    run.pause()
+    pid = run.host_pid()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: run.recoveries == 2, "the paused run's recovery")
+    back_at = int(re.search(r"checkpoint at step ([\d,]+)", run.message).group(1).replace(",", ""))
+    run.pause()  # returns once the new host's loop has seen the pause: any step it took would be counted by then
+    assert run.state == "paused" and run._refresh()["step"] == back_at
     run.stop()
     run.join(WAIT_S)
     run.close()
