@@ -555,11 +555,24 @@ OWN_IMAGES_R1_EVERY = 16
 MAX_R1_EVERY = 64  # the lazy R1 penalty's longest interval (r1_every), in steps
 
 
+# The bundled sets whose GAN takes that recipe too (lazy R1, packs of 2; families.gan sets its steps): since
+# 2026-12-07 stacked-digits, whose BatchNorm D covered 789-1,000 of its 1,000 modes (KL 0.27-0.89) over three seeds
+# at one thread and collapsed to 3-4 modes in two seeds of three at two threads on another CPU; with the recipe,
+# 999-1,000 modes (KL 0.15-0.17) at one thread (BENCHMARKS.md section 35).
+R1_PACK_SETS = ("stacked-digits",)
+
+
+def r1_pack_set(dataset: str) -> bool:
+    """Whether a GAN on dataset trains with R1 (OWN_IMAGES_R1, lazily) and packs (OWN_IMAGES_PACK) by default:
+    a visitor's own images, and the bundled sets of R1_PACK_SETS."""
+    return own_images(dataset) or dataset in R1_PACK_SETS
+
+
 def default_pack(cfg: "RunConfig") -> int:
-    """What pack=None means: OWN_IMAGES_PACK for a GAN on a visitor's own images with R1 and the nonsaturating
-    loss, so long as each process's batch splits into packs; else 0 (off)."""
+    """What pack=None means: OWN_IMAGES_PACK for a GAN with R1 and the nonsaturating loss on a visitor's own
+    images or stacked-digits (r1_pack_set), so long as each process's batch splits into packs; else 0 (off)."""
     t = cfg.train
-    if "pack" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not own_images(cfg.data.dataset) \
+    if "pack" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not r1_pack_set(cfg.data.dataset) \
             or not (t.r1_gamma or 0) > 0:
         return 0
     share = (t.batch_size or 0) // max(t.world_size, 1)

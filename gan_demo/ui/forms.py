@@ -182,8 +182,8 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits", OWN_IMAGES_EXAMPLE) for l in LOSSES
-             for f in FAMILY_SPECS]
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits", "stacked-digits", OWN_IMAGES_EXAMPLE)
+             for l in LOSSES for f in FAMILY_SPECS]
     out = {}
     for name, value in current.items():
         if value is None or any(value == k[name] for k in known):
@@ -268,12 +268,35 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
         setattr(cfg if section == "run" else getattr(cfg, section), name, coerced)
     cfg.validate()
     defaults = resolved_defaults(cfg.data.dataset, cfg.train.loss, cfg.family)
+    collapsed = []
     for name in AUTO_FIELDS:
         part = getattr(cfg, SECTION_OF[name])
         if getattr(part, name) == defaults[name]:
+            collapsed.append((name, getattr(part, name)))
             setattr(part, name, None)
+    _keep_what_auto_would_change(cfg, collapsed)
     check_web_limits(cfg)
     return cfg
+
+
+def _keep_what_auto_would_change(cfg: RunConfig, collapsed: list) -> None:
+    """Put back the values of `collapsed` ((name, value) set to auto for equalling the dataset's default) that auto
+    would resolve differently given the other settings: pack auto is 2 on stacked-digits only while R1 is on, so
+    a pack of 2 chosen with R1 off stays 2. What the tab shows is what the run gets."""
+    others = set(family_settings_classes()) - {cfg.family}  # another family's section: auto whatever it shows
+    collapsed = [(name, value) for name, value in collapsed if SECTION_OF[name] not in others]
+    while collapsed:
+        try:
+            resolved = cfg.resolved()
+        except ConfigError:
+            return  # the start reports it, naming the field
+        moved = [(name, value) for name, value in collapsed
+                 if getattr(getattr(resolved, SECTION_OF[name]), name) != value]
+        if not moved:
+            return
+        for name, value in moved:
+            setattr(getattr(cfg, SECTION_OF[name]), name, value)
+            collapsed.remove((name, value))
 
 
 def time_budget(train_for: str, minutes) -> TimeBudget | None:

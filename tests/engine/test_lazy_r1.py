@@ -92,7 +92,8 @@ def test_auto_is_16_and_8000_steps_on_your_own_images_and_1_elsewhere_and_old_co
     assert resolved(own).train.steps == OWN_IMAGES_STEPS == 8000 and resolved(own, steps=300).train.steps == 300
     assert resolved(own, loss="hinge").train.r1_every == 1  # measured with the nonsaturating loss only
     assert resolved(own, loss="hinge").train.steps == resolved("digits").train.steps == 4000
-    for bundled in ("ring8", "grid25", "digits", "stacked-digits"):
+    assert resolved("stacked-digits").train.r1_every == 16  # it takes your own images' recipe (test_config.py)
+    for bundled in ("ring8", "grid25", "digits"):
         assert resolved(bundled).train.r1_every == 1, bundled
         assert resolved(bundled, r1_gamma=0.1).train.r1_every == 1, bundled
     saved = resolved(own).to_dict()

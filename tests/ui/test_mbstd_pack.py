@@ -508,8 +508,8 @@ def test_train_tab_values_reach_the_config_and_its_command():
     from gan_demo.ui.forms import FAMILY_ONLY, cli_command, config_from_values, values_for
 
     assert {"mbstd_group", "pack"} <= set(FAMILY_ONLY["gan"])
-    values = values_for({"dataset": "stacked-digits", "img_size": 16, "d_norm": "none"})
-    assert (values["mbstd_group"], values["pack"]) == (0, 0)  # off unless chosen
+    values = values_for({"dataset": "digits", "img_size": 16, "d_norm": "none"})
+    assert (values["mbstd_group"], values["pack"]) == (0, 0)  # off unless chosen (or the set's recipe has packs)
     cfg = config_from_values({**values, "mbstd_group": 4, "pack": 2})
     assert (cfg.model.mbstd_group, cfg.model.pack) == (4, 2)
     assert "--mbstd-group 4 --pack 2" in cli_command(cfg)
