@@ -295,7 +295,7 @@ packing"). GAN training is chaotic, so each cell gives the median of the three s
 
 | step 800 | modes covered: median / worst | KL from uniform: median / worst |
 |---|---|---|
-| **A: the defaults** (first preset) | **984 / 974** | **0.35 / 0.43** |
+| **A: the BatchNorm D of the image defaults** (first preset) | **984 / 974** | **0.35 / 0.43** |
 | **B: D without BatchNorm** (second preset) | **125 / 79** | **5.68 / 6.06** |
 | **the fix: D without BatchNorm + packing, pack 2** (fourth preset) | **970 / 788** | **0.60 / 1.37** |
 | D without BatchNorm + packing, pack 4 | 850 / 646 | 1.17 / 2.14 |
@@ -307,9 +307,9 @@ packing"). GAN training is chaotic, so each cell gives the median of the three s
 Earlier single runs (seed 0, section 8 of BENCHMARKS.md) also found that an R1 penalty of 0.1 on the D without
 BatchNorm does not bring the variety back (328 modes) and that a small D (ndf 8) matters far less (953).
 **B collapses**, as the published DCGAN does (99 modes, KL 3.4): taking BatchNorm out of D is the whole
-difference. **Packing brings the variety back** to nearly the defaults' (970 of 1,000 modes in the median run),
+difference. **Packing brings the variety back** to nearly A's (970 of 1,000 modes in the median run),
 with nothing else changed. Minibatch stddev helps too, less than packing here (743 modes in the median run,
-six times B's). The default DCGAN (A) has **not** collapsed in the papers' sense, but its histogram is not
+six times B's). The BatchNorm DCGAN (A) has **not** collapsed in the papers' sense, but its histogram is not
 even (KL 0.35 against real data's 0.02): some digits are drawn more often than others in every channel. The
 published figures come from other architectures, image sizes and training lengths, so they are a yardstick, not
 a like-for-like comparison.
