@@ -558,7 +558,7 @@ MAX_R1_EVERY = 64  # the lazy R1 penalty's longest interval (r1_every), in steps
 # The bundled sets whose GAN takes that recipe too (lazy R1, packs of 2; families.gan sets its steps): since
 # 2026-12-07 stacked-digits, whose BatchNorm D covered 789-1,000 of its 1,000 modes (KL 0.27-0.89) over three seeds
 # at one thread and collapsed to 3-4 modes in two seeds of three at two threads on another CPU; with the recipe,
-# 999-1,000 modes (KL 0.15-0.17) at one thread (BENCHMARKS.md section 35).
+# 999-1,000 modes (KL 0.15-0.23) at one thread and at two (BENCHMARKS.md section 35).
 R1_PACK_SETS = ("stacked-digits",)
 
 
