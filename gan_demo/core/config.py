@@ -377,8 +377,8 @@ class RunConfig:
             t.mode_seeking = 1.0 if m.conditional else 0.0
         if m.pack is None:
             m.pack = default_pack(cfg)
-        if m.mbstd_group is None:
-            m.mbstd_group = 0  # off unless chosen (grid25's old recipe had 4: BENCHMARKS.md sections 12 and 33)
+        if m.mbstd_group is None:  # off unless chosen, but on stacked-digits (grid25's old recipe had 4: sections 12, 33)
+            m.mbstd_group = default_mbstd_group(cfg)
         if m.d_norm == "auto":
             m.d_norm = "none" if (t.loss == "wgan-gp" or t.r1_gamma > 0) else "batch"
         if two_d or "augment" not in spec.shared:  # points are not images; a family without D has none to augment for
@@ -555,28 +555,42 @@ OWN_IMAGES_R1_EVERY = 16
 MAX_R1_EVERY = 64  # the lazy R1 penalty's longest interval (r1_every), in steps
 
 
-# The bundled sets whose GAN takes that recipe too (lazy R1, packs of 2; families.gan sets its steps): since
-# 2026-12-07 stacked-digits, whose BatchNorm D covered 789-1,000 of its 1,000 modes (KL 0.27-0.89) over three seeds
-# at one thread and collapsed to 3-4 modes in two seeds of three at two threads on another CPU; with the recipe,
-# 999-1,000 modes (KL 0.15-0.23) at one thread and at two (BENCHMARKS.md section 35).
-R1_PACK_SETS = ("stacked-digits",)
+# stacked-digits' GAN takes R1 too (families.gan sets it lazily, as on your own images, with its steps), and D sees
+# the batch through minibatch stddev over groups of STACKED_MBSTD_GROUP instead of packs. Its BatchNorm D of before
+# covered 789-1,000 of the 1,000 modes (KL 0.27-0.89) over three seeds at one thread and at two on an Intel Xeon VM
+# and collapsed to 3-4 modes in two seeds of three at two threads on an AMD one; R1 with packs of 2, 999-1,000 modes
+# (KL 0.15-0.23); R1 with minibatch stddev, all 1,000 modes in every seed, KL 0.08-0.11 (five runs of six <= 0.1),
+# in 12-13 minutes at two threads on the Xeon (a step costs 1.7x the packed one's; BENCHMARKS.md section 35).
+STACKED_DIGITS = "stacked-digits"
+STACKED_MBSTD_GROUP = 4
 
 
-def r1_pack_set(dataset: str) -> bool:
-    """Whether a GAN on dataset trains with R1 (OWN_IMAGES_R1, lazily) and packs (OWN_IMAGES_PACK) by default:
-    a visitor's own images, and the bundled sets of R1_PACK_SETS."""
-    return own_images(dataset) or dataset in R1_PACK_SETS
+def r1_set(dataset: str) -> bool:
+    """Whether a GAN on dataset trains with R1 by default (OWN_IMAGES_R1, every OWN_IMAGES_R1_EVERY steps): a
+    visitor's own images, and stacked-digits."""
+    return own_images(dataset) or dataset == STACKED_DIGITS
 
 
 def default_pack(cfg: "RunConfig") -> int:
-    """What pack=None means: OWN_IMAGES_PACK for a GAN with R1 and the nonsaturating loss on a visitor's own
-    images or stacked-digits (r1_pack_set), so long as each process's batch splits into packs; else 0 (off)."""
+    """What pack=None means: OWN_IMAGES_PACK for a GAN on a visitor's own images with R1 and the nonsaturating
+    loss, so long as each process's batch splits into packs; else 0 (off)."""
     t = cfg.train
-    if "pack" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not r1_pack_set(cfg.data.dataset) \
+    if "pack" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not own_images(cfg.data.dataset) \
             or not (t.r1_gamma or 0) > 0:
         return 0
     share = (t.batch_size or 0) // max(t.world_size, 1)
     return OWN_IMAGES_PACK if share and share % OWN_IMAGES_PACK == 0 else 0
+
+
+def default_mbstd_group(cfg: "RunConfig") -> int:
+    """What mbstd_group=None means (pack resolved first): STACKED_MBSTD_GROUP for a GAN on stacked-digits with R1
+    and the nonsaturating loss, so long as what D sees a step on each process splits into groups; else 0 (off)."""
+    t, m = cfg.train, cfg.model
+    if "mbstd_group" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" \
+            or cfg.data.dataset != STACKED_DIGITS or not (t.r1_gamma or 0) > 0:
+        return 0
+    seen = (t.batch_size or 0) // max(t.world_size, 1) // max(m.pack or 0, 1)
+    return STACKED_MBSTD_GROUP if seen and seen % STACKED_MBSTD_GROUP == 0 else 0
 
 
 def check_batch_view(check, cfg: "RunConfig") -> None:

@@ -10,7 +10,7 @@ from gan_demo.core import distributed
 from gan_demo.families.augment import augment, overfit_sign, parse_policy
 from gan_demo.core.config import (AUGMENT_CHOICES, D_NORMS, LOSSES, MAX_MBSTD_GROUP, MAX_PACK, MAX_R1_EVERY, OWN_IMAGES_R1,
                                   OWN_IMAGES_R1_EVERY, FamilySpec, RunConfig, auto_augment, own_images,
-                                  r1_pack_set)
+                                  r1_set)
 from gan_demo.core.faces import Face, Place
 from gan_demo.core.step_utils import StepContext, frozen, grad_norm, lr_factor, update_ema
 from gan_demo.families.losses import (PROBABILITY_LOSSES, d_loss, d_score, g_loss, gradient_penalty, r1_penalty,
@@ -79,16 +79,17 @@ IMAGE_GAN_STEPS = 4000
 # from 4,000 to 8,000 steps in every seed measured, and 8,000 lazy steps take ~9 minutes at two threads on a slow
 # 2-core CPU (BENCHMARKS.md section 30).
 OWN_IMAGES_STEPS = 8000
-# stacked-digits takes that recipe too (config.R1_PACK_SETS), with as many steps: over seeds 0-2 at one thread its
-# KL from uniform fell from 0.27-0.31 at 4,000 steps to 0.15-0.17 at 8,000, and only to 0.15-0.17 at 12,000
+# stacked-digits takes lazy R1 too, with minibatch stddev instead of packs (config.default_mbstd_group), and as many
+# steps: with packs, over seeds 0-2 at one thread, its KL from uniform fell from 0.27-0.31 at 4,000 steps to
+# 0.15-0.17 at 8,000, and only to 0.15-0.17 at 12,000; with minibatch stddev it is 0.08-0.11 at 8,000
 # (BENCHMARKS.md section 35).
 STACKED_DIGITS_STEPS = 8000
 
 
 def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     """The GAN's own auto values (RunConfig.resolved fills the rest with the shared defaults): ring8's and
-    grid25's recipes with the nonsaturating loss, the image GAN's channels and steps, R1 (lazy), packs and longer
-    runs on a visitor's own images and stacked-digits, and augment="auto" once n_images is known."""
+    grid25's recipes with the nonsaturating loss, the image GAN's channels and steps, R1 (lazy) and longer runs on
+    a visitor's own images and stacked-digits, and augment="auto" once n_images is known."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.kind == "2d":
         recipe = RECIPES_2D.get(d.dataset, {}) if t.loss == "nonsaturating" else {}
@@ -97,14 +98,14 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
             if getattr(section, name) is None:
                 setattr(section, name, value)
         return
-    recipe = r1_pack_set(d.dataset) and t.loss == "nonsaturating"  # R1 (lazy) and packs: own images, stacked-digits
+    recipe = r1_set(d.dataset) and t.loss == "nonsaturating"  # R1 (lazy): own images (with packs), stacked-digits
     steps = (OWN_IMAGES_STEPS if own_images(d.dataset) else STACKED_DIGITS_STEPS) if recipe else IMAGE_GAN_STEPS
     for section, name, value in ((m, "ngf", IMAGE_GAN_CHANNELS), (m, "ndf", IMAGE_GAN_CHANNELS), (t, "steps", steps)):
         if getattr(section, name) is None:
             setattr(section, name, value)
     if recipe:
         if t.r1_gamma is None:
-            t.r1_gamma = OWN_IMAGES_R1  # so d_norm auto is none, and pack auto is 2 (config.default_pack)
+            t.r1_gamma = OWN_IMAGES_R1  # so d_norm auto is none; pack auto is 2 on own images, mbstd_group 4 on stacked
         if t.r1_every is None:
             t.r1_every = OWN_IMAGES_R1_EVERY
     if t.augment == "auto" and n_images is not None:

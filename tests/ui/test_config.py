@@ -135,8 +135,9 @@ def test_mbstd_group_is_off_unless_chosen():
             channels=1).model.mbstd_group
 
     assert RunConfig().model.mbstd_group is None
-    for dataset in ("grid25", "ring8", "spiral", "moons", "digits", "stacked-digits"):
+    for dataset in ("grid25", "ring8", "spiral", "moons", "digits"):
         assert group(dataset) == 0, dataset
+    assert group("stacked-digits") == 4 and group("stacked-digits", r1_gamma=0.0) == 0  # its recipe (below)
     assert group(family="vae") == 0 and group(loss="hinge") == 0 and group(batch_size=512) == 0
     for chosen in (0, 4, 8):
         assert RunConfig(data=DataConfig(dataset="grid25"), model=ModelConfig(mbstd_group=chosen)).resolved() \
@@ -196,28 +197,31 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
         {"pack": 0, "r1_gamma": 0.0}
 
 
-def test_stacked_digits_defaults_to_the_recipe_of_your_own_images():
-    """stacked-digits' GAN: lazy R1, so no BatchNorm in D, packs of 2 and 8,000 steps (BENCHMARKS.md section 35);
-    R1 off by choice gives the BatchNorm D of before (lesson 5 names it), other losses and the VAE keep theirs, and
-    a config.json saved with the old defaults rebuilds them."""
+def test_stacked_digits_defaults_to_lazy_r1_and_minibatch_stddev():
+    """stacked-digits' GAN: lazy R1, so no BatchNorm in D, minibatch stddev over groups of 4 and 8,000 steps
+    (BENCHMARKS.md section 35); R1 off by choice gives the BatchNorm D of before (lesson 5 names it), other losses
+    and the VAE keep theirs, and a config.json saved with the old defaults rebuilds them."""
+    from gan_demo.core.config import STACKED_MBSTD_GROUP
     from gan_demo.families.gan import IMAGE_GAN_STEPS, STACKED_DIGITS_STEPS
 
-    def resolved(family="gan", **train):
-        return RunConfig(family=family, data=DataConfig(dataset="stacked-digits"),
+    def resolved(family="gan", model=None, **train):
+        return RunConfig(family=family, data=DataConfig(dataset="stacked-digits"), model=model or ModelConfig(),
                          train=TrainConfig(**train)).resolved(channels=3)
 
     def recipe(cfg):
         return (cfg.train.r1_gamma, cfg.train.r1_every, cfg.model.pack, cfg.model.d_norm, cfg.model.mbstd_group,
                 cfg.train.steps)
 
-    assert STACKED_DIGITS_STEPS == 8000 and IMAGE_GAN_STEPS == 4000
-    assert recipe(resolved()) == (OWN_IMAGES_R1, 16, OWN_IMAGES_PACK, "none", 0, 8000)
-    assert recipe(resolved(r1_gamma=0.0))[2:4] == (0, "batch")  # lesson 5's D
+    assert STACKED_DIGITS_STEPS == 8000 and IMAGE_GAN_STEPS == 4000 and STACKED_MBSTD_GROUP == 4
+    assert recipe(resolved()) == (OWN_IMAGES_R1, 16, 0, "none", 4, 8000)
+    assert recipe(resolved(r1_gamma=0.0))[2:5] == (0, "batch", 0)  # lesson 5's D
     assert recipe(resolved(loss="hinge")) == (0.0, 1, 0, "batch", 0, 4000)  # measured for the nonsaturating loss only
+    assert recipe(resolved(batch_size=62))[4] == 0  # no whole groups of 4 in 62: off, not an error
+    assert recipe(resolved(model=ModelConfig(pack=2)))[2:5] == (2, "none", 4)  # 32 packs: 8 groups
     vae = resolved(family="vae")
-    assert vae.train.r1_gamma == 0.0 and vae.model.pack == 0
+    assert vae.train.r1_gamma == 0.0 and vae.model.pack == 0 and vae.model.mbstd_group == 0
     old = resolved(r1_gamma=0.0, r1_every=1, steps=4000).to_dict()  # what a run before the change saved
-    for section, name in (("model", "pack"), ("train", "r1_every")):
+    for section, name in (("model", "pack"), ("model", "mbstd_group"), ("train", "r1_every")):
         del old[section][name]  # older still: fields that did not exist yet
     again = RunConfig.from_dict(old).resolved(channels=3)
     assert recipe(again) == (0.0, 1, 0, "batch", 0, 4000)
@@ -225,28 +229,33 @@ def test_stacked_digits_defaults_to_the_recipe_of_your_own_images():
     from gan_demo.ui.tabs.train import swap_defaults
 
     shown = values_for({"dataset": "stacked-digits"})
-    assert (shown["r1_gamma"], shown["pack"], shown["steps"]) == (OWN_IMAGES_R1, OWN_IMAGES_PACK, 8000)
-    assert swap_defaults({"r1_gamma": OWN_IMAGES_R1, "pack": OWN_IMAGES_PACK, "r1_every": 16, "steps": 8000},
-                         "digits", "nonsaturating") == {"r1_gamma": 0.0, "pack": 0, "r1_every": 1, "steps": 4000}
+    assert (shown["r1_gamma"], shown["pack"], shown["mbstd_group"], shown["steps"]) == (OWN_IMAGES_R1, 0, 4, 8000)
+    assert swap_defaults({"r1_gamma": OWN_IMAGES_R1, "mbstd_group": 4, "r1_every": 16, "steps": 8000},
+                         "digits", "nonsaturating") == {"r1_gamma": 0.0, "mbstd_group": 0, "r1_every": 1, "steps": 4000}
 
 
 def test_a_shown_default_that_auto_would_change_is_kept():
-    """pack auto is 2 on stacked-digits only while R1 is on: the tab shows 2, and a visitor who turns R1 off and
-    leaves the 2 trains with packs of 2 (auto would give 0); lesson 5's presets give the runs it measured."""
+    """mbstd_group auto is 4 on stacked-digits only while R1 is on: the tab shows 4, and a visitor who turns R1 off
+    and leaves the 4 trains with it (auto would give 0); lesson 5's presets give the runs it measured."""
     shown = values_for({"dataset": "stacked-digits"})
-    assert shown["pack"] == OWN_IMAGES_PACK
-    assert config_from_values(shown).model.pack is None  # all defaults: auto, so the command line stays short
+    assert shown["mbstd_group"] == 4
+    assert config_from_values(shown).model.mbstd_group is None  # all defaults: auto, so the command line stays short
     cfg = config_from_values({**shown, "r1_gamma": 0.0})
-    assert cfg.model.pack == OWN_IMAGES_PACK and cfg.resolved().model.pack == OWN_IMAGES_PACK
+    assert cfg.model.mbstd_group == 4 and cfg.resolved().model.mbstd_group == 4
     assert cfg.train.r1_every is None and cfg.train.steps is None  # the others still follow the set
-    assert config_from_values({**shown, "r1_gamma": 0.0, "pack": 0}).resolved().model.pack == 0
+    assert config_from_values({**shown, "r1_gamma": 0.0, "mbstd_group": 0}).resolved().model.mbstd_group == 0
+    zip_shown = values_for({"dataset": "your-images.zip"})  # the same on your own images, with packs
+    assert zip_shown["pack"] == OWN_IMAGES_PACK
+    assert config_from_values({**zip_shown, "r1_gamma": 0.0, "dataset": "up1"},
+                              uploads={"up1": "/x/your-images.zip"}).model.pack == OWN_IMAGES_PACK
     from gan_demo.ui.forms import pair_configs
     from gan_demo.ui.tabs.lessons import LESSONS
 
     lesson = next(l for l in LESSONS if l.key == "stacked")
     a_values, changes = lesson.comparison
     cfg_a = config_from_values(values_for(a_values)).resolved()
-    assert (cfg_a.train.r1_gamma, cfg_a.model.pack, cfg_a.model.d_norm, cfg_a.train.steps) == (0.0, 0, "batch", 800)
+    assert (cfg_a.train.r1_gamma, cfg_a.model.pack, cfg_a.model.mbstd_group, cfg_a.model.d_norm, cfg_a.train.steps) \
+        == (0.0, 0, 0, "batch", 800)
     for a_values, changes in dict(lesson.more_pairs()).values():
         cfg_a, cfg_b = (c.resolved() for c in pair_configs(a_values, {k: str(v) for k, v in changes.items()}))
         assert (cfg_a.model.pack, cfg_a.model.mbstd_group, cfg_a.model.d_norm) == (0, 0, "none")

@@ -59,9 +59,10 @@ _SMALL = {"dataset": "ring8", "z_dim": 8, "width": 128, "batch_size": 256, "r1_g
           "seed": 0}  # lr_decay 0 and z_dim 8, as measured (ring8's auto decay and 2-dim noise came later)
 
 # Lesson 5: the DCGAN image defaults on stacked-digits at 16 px (the sources are 8 x 8, so 16 px loses nothing
-# and a step costs about a quarter of 32 px), 800 steps: the run BENCHMARKS.md measured. R1 and packing off name the
-# BatchNorm D it measured: stacked-digits' own default has been R1 with packs since 2026-12-07 (the lesson's end).
-_STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0, "r1_gamma": 0.0, "pack": 0}
+# and a step costs about a quarter of 32 px), 800 steps: the run BENCHMARKS.md measured. R1, packing and minibatch
+# stddev off name the BatchNorm D it measured: stacked-digits' own default has R1 since 2026-12-07 (the lesson's end).
+_STACKED = {"dataset": "stacked-digits", "img_size": 16, "steps": 800, "seed": 0, "r1_gamma": 0.0, "pack": 0,
+            "mbstd_group": 0}
 _NO_BN = {**_STACKED, "d_norm": "none"}  # the D that collapses; lesson 5 also gives it the published fixes (issue 19)
 
 # Lesson 7: ring8's defaults as they were when BENCHMARKS.md measured it (width 128, batch 256, 5,000 steps: the
@@ -334,14 +335,15 @@ large spread), a collapsed G's groups are not (a spread near 0), so D can tell a
 (Read by D's last, linear layer alone, without that convolution, the same number did far less: 272 modes in the
 median run.) Both keep D free of BatchNorm, which is what a per-sample penalty such as R1 needs.
 
-**The default since 2026-12-07.** stacked-digits' own default is packing and R1 together: D without BatchNorm
-judging pairs, an R1 penalty of 0.1 (taken lazily, on every 16th step at 16 times the weight) and 8,000 steps at
-32 px (`python -m gan_demo train --dataset stacked-digits`). Over seeds 0, 1 and 2 it covered **999 to 1,000** of
-the 1,000 modes at one CPU thread and at two, with KL **0.15 to 0.23** from uniform, in 7 to 7.5 minutes at two
-threads; the BatchNorm D of A, at 32 px and 4,000 steps, covered 789 to 1,000 (KL 0.27 to 0.89) on the same
-machine and 3 or 4 modes in two seeds of three on another. What is left is one digit: every channel draws a 1
-about half as often as it should (5% instead of 10%), so the histogram is still not as even as the papers' 0.06
-(BENCHMARKS.md section 35). The presets above keep BatchNorm's D and R1 off, as they were measured.
+**The default since 2026-12-07.** stacked-digits' own default gives the D without BatchNorm a minibatch-stddev
+layer (groups of 4) and an R1 penalty of 0.1 (taken lazily, on every 16th step at 16 times the weight), for 8,000
+steps at 32 px (`python -m gan_demo train --dataset stacked-digits`). Over seeds 0, 1 and 2 it covered **all 1,000
+modes** at one CPU thread and at two, with KL **0.08 to 0.11** from uniform (median 0.09), in about 12 to 13 minutes
+at two threads; five runs of six reach the papers' mark of 0.1. The BatchNorm D of A, at 32 px and 4,000 steps,
+covered 789 to 1,000 (KL 0.27 to 0.89) on the same machine and 3 or 4 modes in two seeds of three on another; R1
+with packs of 2 instead of the stddev layer, at half the cost a step, 999 to 1,000 (KL 0.15 to 0.23). What is left
+of the unevenness is mostly one digit: the 1 is drawn less often than the others in every channel (BENCHMARKS.md
+section 35). The presets above keep BatchNorm's D, R1, packing and the stddev layer as they were measured.
 """,
     ),
     Lesson(
