@@ -339,7 +339,7 @@ median run.) Both keep D free of BatchNorm, which is what a per-sample penalty s
 layer (groups of 4) and an R1 penalty of 0.1 (taken lazily, on every 16th step at 16 times the weight), for 8,000
 steps at 32 px (`python -m gan_demo train --dataset stacked-digits`). Over seeds 0, 1 and 2 it covered **all 1,000
 modes** at one CPU thread and at two, with KL **0.08 to 0.11** from uniform (median 0.09), in about 12 to 13 minutes
-at two threads; five runs of six reach the papers' mark of 0.1. The BatchNorm D of A, at 32 px and 4,000 steps,
+at two threads; five runs of six reach 0.1 or below (PacGAN's paper: 0.06). The BatchNorm D of A, at 32 px and 4,000 steps,
 covered 789 to 1,000 (KL 0.27 to 0.89) on the same machine and 3 or 4 modes in two seeds of three on another; R1
 with packs of 2 instead of the stddev layer, at half the cost a step, 999 to 1,000 (KL 0.15 to 0.23). What is left
 of the unevenness is mostly one digit: the 1 is drawn less often than the others in every channel (BENCHMARKS.md
