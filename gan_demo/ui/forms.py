@@ -281,8 +281,9 @@ def config_from_values(values: dict, uploads: dict | None = None) -> RunConfig:
 
 def _keep_what_auto_would_change(cfg: RunConfig, collapsed: list) -> None:
     """Put back the values of `collapsed` ((name, value) set to auto for equalling the dataset's default) that auto
-    would resolve differently given the other settings: pack auto is 2 on stacked-digits only while R1 is on, so
-    a pack of 2 chosen with R1 off stays 2. What the tab shows is what the run gets."""
+    would resolve differently given the other settings: mbstd_group auto is 4 on stacked-digits (pack auto 2 on
+    your own images) only while R1 is on, so a 4 left in place with R1 turned off stays 4. What the tab shows is
+    what the run gets."""
     others = set(family_settings_classes()) - {cfg.family}  # another family's section: auto whatever it shows
     collapsed = [(name, value) for name, value in collapsed if SECTION_OF[name] not in others]
     while collapsed:

@@ -482,9 +482,10 @@ FD is lower. The papers' gains (StyleGAN2-ADA, DiffAugment) appear over much lon
 unaugmented D has memorised the set completely and G's samples get worse; an augmented D has to learn what
 survives every shift, cutout and colour change, which is slower at first. R1 keeps r_t as low and does make
 these samples better, but alone it is not the default: without BatchNorm, D lost the variety of stacked-digits
-(lesson 5). Together with packing, which gives D back a view of the batch, it is: a GAN on your own images (a
-folder or a zip) and on stacked-digits trains with R1 and packs of 2 by default. The bundled digits of this lesson
-keep the BatchNorm D, and `augment` auto stays off until a measured set size gains from it.
+(lesson 5). Together with a layer that gives D back a view of the batch, it is: a GAN on your own images (a
+folder or a zip) trains with R1 and packs of 2 by default, and one on stacked-digits with R1 and minibatch stddev.
+The bundled digits of this lesson keep the BatchNorm D, and `augment` auto stays off until a measured set size
+gains from it.
 """,
     ),
 )
