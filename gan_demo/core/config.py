@@ -574,23 +574,25 @@ def r1_set(dataset: str) -> bool:
 def default_pack(cfg: "RunConfig") -> int:
     """What pack=None means: OWN_IMAGES_PACK for a GAN on a visitor's own images with R1 and the nonsaturating
     loss, so long as each process's batch splits into packs; else 0 (off)."""
-    t = cfg.train
-    if "pack" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not own_images(cfg.data.dataset) \
-            or not (t.r1_gamma or 0) > 0:
-        return 0
-    share = (t.batch_size or 0) // max(t.world_size, 1)
-    return OWN_IMAGES_PACK if share and share % OWN_IMAGES_PACK == 0 else 0
+    return _default_view(cfg, "pack", OWN_IMAGES_PACK, own_images(cfg.data.dataset), per=1)
 
 
 def default_mbstd_group(cfg: "RunConfig") -> int:
     """What mbstd_group=None means (pack resolved first): STACKED_MBSTD_GROUP for a GAN on stacked-digits with R1
     and the nonsaturating loss, so long as what D sees a step on each process splits into groups; else 0 (off)."""
-    t, m = cfg.train, cfg.model
-    if "mbstd_group" not in family_spec(cfg.family).shared or t.loss != "nonsaturating" \
-            or cfg.data.dataset != STACKED_DIGITS or not (t.r1_gamma or 0) > 0:
+    return _default_view(cfg, "mbstd_group", STACKED_MBSTD_GROUP, cfg.data.dataset == STACKED_DIGITS,
+                         per=max(cfg.model.pack or 0, 1))
+
+
+def _default_view(cfg: "RunConfig", name: str, size: int, on_this_set: bool, per: int) -> int:
+    """size where D's batch view `name` is on by default (a GAN with R1 and the nonsaturating loss, on_this_set)
+    and each process's batch, in units of `per` samples, splits into whole units of it; else 0 (off)."""
+    t = cfg.train
+    if name not in family_spec(cfg.family).shared or t.loss != "nonsaturating" or not on_this_set \
+            or not (t.r1_gamma or 0) > 0:
         return 0
-    seen = (t.batch_size or 0) // max(t.world_size, 1) // max(m.pack or 0, 1)
-    return STACKED_MBSTD_GROUP if seen and seen % STACKED_MBSTD_GROUP == 0 else 0
+    seen = (t.batch_size or 0) // max(t.world_size, 1) // per
+    return size if seen and seen % size == 0 else 0
 
 
 def check_batch_view(check, cfg: "RunConfig") -> None:
