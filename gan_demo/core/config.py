@@ -23,7 +23,8 @@ from typing import Any, Callable
 FORMAT_VERSION = 1
 
 TOY_DATASETS = ("ring8", "grid25", "spiral", "moons")
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "stacked-digits")  # the web app offers these
+STACKED_DIGITS = "stacked-digits"  # three bundled digits per image, 1,000 modes (gan_demo.data.stacked)
+IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", STACKED_DIGITS)  # the web app offers these
 CLI_DATASETS = ("celeba",)  # image sets too large to decode inside a web server: the command line loads them
 LABELLED_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")  # stacked-digits' 1,000 modes are for G to find unaided
 LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan", "wgan-gp")
@@ -415,7 +416,7 @@ class RunConfig:
         check(m.d_norm in D_NORMS, "d_norm", f"must be one of {', '.join(D_NORMS)} (got {m.d_norm!r})")
         check_batch_view(check, self)
         if m.conditional:
-            check(d.dataset != "stacked-digits", "conditional",
+            check(d.dataset != STACKED_DIGITS, "conditional",
                   "stacked-digits is unconditional: its 1,000 modes (three digits) are what the generator must "
                   "find by itself, which is what the dataset measures")
             check(self.kind == "image" and (d.dataset in LABELLED_DATASETS), "conditional",
@@ -561,7 +562,6 @@ MAX_R1_EVERY = 64  # the lazy R1 penalty's longest interval (r1_every), in steps
 # and collapsed to 3-4 modes in two seeds of three at two threads on an AMD one; R1 with packs of 2, 999-1,000 modes
 # (KL 0.15-0.23); R1 with minibatch stddev, all 1,000 modes in every seed, KL 0.08-0.11 (five runs of six <= 0.1),
 # in 12-13 minutes at two threads on the Xeon (a step costs 1.7x the packed one's; BENCHMARKS.md section 35).
-STACKED_DIGITS = "stacked-digits"
 STACKED_MBSTD_GROUP = 4
 
 

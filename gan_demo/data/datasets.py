@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_demo.data import image_decode as imagefiles
-from gan_demo.core.config import CLI_DATASETS, IMAGE_DATASETS, TOY_DATASETS, DataConfig, data_dir
+from gan_demo.core.config import CLI_DATASETS, IMAGE_DATASETS, STACKED_DIGITS, TOY_DATASETS, DataConfig, data_dir
 from gan_demo.data.image_decode import IMAGE_EXTENSIONS, IMAGE_FORMATS, JUNK_NAMES  # noqa: F401  (part of this module's interface)
 from gan_demo.data.image_cache import HostBatches, cache_file, cached_pixels, place, to_float
 
@@ -171,7 +171,7 @@ def load_dataset(cfg: DataConfig, device: torch.device | str, split: str = "trai
         return _toy_dataset(key, cfg.n_points, device, split)
     if key == "digits":
         return _digits(cfg, device, split)
-    if key == "stacked-digits":
+    if key == STACKED_DIGITS:
         from gan_demo.data.stacked import load_stacked_digits  # x is a StackView: three digits per image, stacked per batch
         return load_stacked_digits(cfg, device, split)
     if key in IMAGE_DATASETS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-NAME = "stacked-digits"
+from gan_demo.core.config import STACKED_DIGITS as NAME
 N_MODES = 1000  # 10 digits ** 3 channels
 CHANNELS = 3
 # Triples per split. They are stored as indices into the split's source digits (a few MB) and stacked

@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 
 from gan_demo.core.config import (ACTIVATIONS, ARCHS, FAMILY_SPECS, IMAGE_DATASETS, IMG_SIZES, LOSSES,
-                                  MAX_SCHEDULE, SERVER_ONLY, TOY_DATASETS, ConfigError, DataConfig, RegistryView,
-                                  RunConfig, TrainConfig, family_settings_classes, field_type, section_classes,
-                                  web_settings)
+                                  MAX_SCHEDULE, SERVER_ONLY, STACKED_DIGITS, TOY_DATASETS, ConfigError, DataConfig,
+                                  RegistryView, RunConfig, TrainConfig, family_settings_classes, field_type,
+                                  section_classes, web_settings)
 from gan_demo.core.faces import COMPARE_FOLDS, TRAIN_FOLDS, Face, Place, family_faces
 from gan_demo.training.budget import TimeBudget
 from gan_demo.ui.limits import WEB_LIMITS, check_web_limits
@@ -182,7 +182,7 @@ def swap_defaults(current: dict, dataset: str, loss: str, family: str = "gan") -
     a value the user typed stays.
     """
     new = resolved_defaults(dataset, loss, family)
-    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits", "stacked-digits", OWN_IMAGES_EXAMPLE)
+    known = [resolved_defaults(d, l, f) for d in ("ring8", "grid25", "digits", STACKED_DIGITS, OWN_IMAGES_EXAMPLE)
              for l in LOSSES for f in FAMILY_SPECS]
     out = {}
     for name, value in current.items():
