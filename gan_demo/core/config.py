@@ -94,7 +94,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     loss: str = "nonsaturating"  # nonsaturating, minimax, hinge, lsgan, wgan-gp
-    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, grid25 with it: 2e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
+    lr_g: float | None = None  # generator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, grid25 with it: 2e-3, other 2D runs: 1e-3, a GAN on your own images with R1: 1e-3, other images with the nonsaturating loss: 5e-4, other images: 2e-4)
     lr_d: float | None = None  # discriminator Adam learning rate; auto (None) picks the default (ring8 with the nonsaturating loss: 4e-3, grid25 with it: 2e-3, other 2D runs: 1e-3, images with the nonsaturating loss: 5e-4, other images: 2e-4)
     beta1: float | None = None  # Adam beta1; auto (None) picks the default (GAN: 0.5, or 0.0 for wgan-gp; VAE: 0.9)
     beta2: float = 0.999  # Adam beta2 (0.9 is common for wgan-gp)

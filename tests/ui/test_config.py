@@ -7,6 +7,7 @@ import pytest
 
 from gan_demo.core.config import (LEGACY_AUTO, OWN_IMAGES_PACK, OWN_IMAGES_R1, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
                              own_images, section_of, web_settings)
+from gan_demo.families.gan import OWN_IMAGES_LR_G
 from gan_demo.ui.api import _settings_from_json
 from gan_demo.ui.forms import CONTROL_FIELDS, config_from_values, values_for
 
@@ -172,6 +173,10 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
         assert recipe(resolved(own, r1_gamma=0.0)) == (0.0, 0, "batch", 0)  # R1 off by choice: the BatchNorm D
         assert recipe(resolved(own, loss="hinge")) == (0.0, 0, "batch", 0)  # measured for the nonsaturating loss only
         assert resolved(own, batch_size=63).model.pack == 0  # no whole packs in 63: off, not an error
+        # G at twice D's rate with that recipe (BENCHMARKS.md section 37); without R1 or with another loss, as before
+        assert (resolved(own).train.lr_g, resolved(own).train.lr_d) == (OWN_IMAGES_LR_G, 5e-4) == (1e-3, 5e-4)
+        assert (resolved(own, r1_gamma=0.0).train.lr_g, resolved(own, loss="hinge").train.lr_g) == (5e-4, 2e-4)
+        assert resolved(own, lr_g=2e-4).train.lr_g == 2e-4  # a chosen rate stays
         vae = resolved(own, family="vae")
         assert vae.train.r1_gamma == 0.0 and vae.model.pack == 0
         chosen = RunConfig(data=DataConfig(dataset=own), model=ModelConfig(pack=4)).resolved(channels=3)
@@ -190,11 +195,11 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
 
     zip_path = str(tmp_path / "x.zip")
     shown = values_for({"dataset": zip_path})  # what the tab shows once the zip is uploaded (its server-made id: up1)
-    assert shown["pack"] == OWN_IMAGES_PACK and shown["r1_gamma"] == OWN_IMAGES_R1
+    assert shown["pack"] == OWN_IMAGES_PACK and shown["r1_gamma"] == OWN_IMAGES_R1 and shown["lr_g"] == OWN_IMAGES_LR_G
     cfg = config_from_values({**shown, "dataset": "up1"}, uploads={"up1": zip_path})
-    assert cfg.model.pack is None and cfg.train.r1_gamma is None
-    assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1}, "digits", "nonsaturating") == \
-        {"pack": 0, "r1_gamma": 0.0}
+    assert cfg.model.pack is None and cfg.train.r1_gamma is None and cfg.train.lr_g is None
+    assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1, "lr_g": OWN_IMAGES_LR_G}, "digits",
+                         "nonsaturating") == {"pack": 0, "r1_gamma": 0.0, "lr_g": 5e-4}
 
 
 def test_stacked_digits_defaults_to_lazy_r1_and_minibatch_stddev():
