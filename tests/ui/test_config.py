@@ -198,6 +198,9 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
     assert shown["pack"] == OWN_IMAGES_PACK and shown["r1_gamma"] == OWN_IMAGES_R1 and shown["lr_g"] == OWN_IMAGES_LR_G
     cfg = config_from_values({**shown, "dataset": "up1"}, uploads={"up1": zip_path})
     assert cfg.model.pack is None and cfg.train.r1_gamma is None and cfg.train.lr_g is None
+    # R1 turned off with the shown 1e-3 left in place: auto would give 5e-4 then, so the shown rate is what runs
+    r1_off = config_from_values({**shown, "dataset": "up1", "r1_gamma": 0.0}, uploads={"up1": zip_path})
+    assert r1_off.train.lr_g == OWN_IMAGES_LR_G and r1_off.resolved(channels=3).train.lr_g == OWN_IMAGES_LR_G
     assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1, "lr_g": OWN_IMAGES_LR_G}, "digits",
                          "nonsaturating") == {"pack": 0, "r1_gamma": 0.0, "lr_g": 5e-4}
 
