@@ -105,7 +105,8 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
                 setattr(section, name, value)
         return
     recipe = r1_set(d.dataset) and t.loss == "nonsaturating"  # R1 (lazy): own images (with packs), stacked-digits
-    steps = (OWN_IMAGES_STEPS if own_images(d.dataset) else STACKED_DIGITS_STEPS) if recipe else IMAGE_GAN_STEPS
+    own = own_images(d.dataset)
+    steps = (OWN_IMAGES_STEPS if own else STACKED_DIGITS_STEPS) if recipe else IMAGE_GAN_STEPS
     for section, name, value in ((m, "ngf", IMAGE_GAN_CHANNELS), (m, "ndf", IMAGE_GAN_CHANNELS), (t, "steps", steps)):
         if getattr(section, name) is None:
             setattr(section, name, value)
@@ -114,7 +115,7 @@ def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
             t.r1_gamma = OWN_IMAGES_R1  # so d_norm auto is none; pack auto is 2 on own images, mbstd_group 4 on stacked
         if t.r1_every is None:
             t.r1_every = OWN_IMAGES_R1_EVERY
-        if t.lr_g is None and own_images(d.dataset) and t.r1_gamma > 0:  # measured with R1's D, not BatchNorm's
+        if t.lr_g is None and own and t.r1_gamma > 0:  # measured with R1's D, not BatchNorm's
             t.lr_g = OWN_IMAGES_LR_G
     if t.augment == "auto" and n_images is not None:
         t.augment = auto_augment(n_images)
