@@ -23,6 +23,7 @@ require_browser()
 
 WAIT_MS = 90_000  # generous: this box is often at load 10-18, and the first events also warm torch up
 ARTIFACTS = Path(os.environ.get("GAN_DEMO_ARTIFACTS") or Path(__file__).resolve().parents[1] / "artifacts")
+SERVER: dict = {}  # the module's app context, for end_run's report
 TABS = ("Train", "Compare", "Explore", "Interpolate", "Quality", "2D lab", "Lessons")
 
 
@@ -80,12 +81,14 @@ def app_url(tmp_path_factory):
 
     pretrained = make_tiny_checkpoints(tmp_path_factory.mktemp("pretrained"))
     ctx = AppContext.create(device="cpu", pretrained=pretrained)
+    SERVER["ctx"] = ctx  # what end_run reports if a run will not end
     demo = build_demo(ctx)
     demo.queue(default_concurrency_limit=8)
     try:
         with serve(demo, **launch_kwargs()) as url:
             yield url
     finally:
+        SERVER.clear()
         for session_id in list(ctx.registry._sessions):  # no training thread outlives the module
             ctx.registry.drop(session_id)
 
@@ -161,16 +164,46 @@ def fetch_bytes(page, url: str) -> bytes:
     return response.body()
 
 
+def server_report(page) -> str:
+    """What the server was doing when a page waited in vain (a run that would not end, once in a loaded CI run):
+    each session's run (state, steps, its loop) into the returned line, every thread's stack and a screenshot into
+    the artifacts folder."""
+    import sys
+    import traceback
+
+    runs = []
+    ctx = SERVER.get("ctx")
+    for session in list(getattr(ctx.registry, "_sessions", {}).values()) if ctx else []:
+        t = session.trainer
+        if t is not None:
+            runs.append(f"{t.state} step {t.step}/{t.target_steps} pending {len(t._pending)} running {t.running} "
+                        f"stop {t.control.stop_requested} paused {t.control.paused} pooled "
+                        f"{None if t.pooled is None else t.pooled.is_set()} loop "
+                        f"{None if t.loop is None else t.loop.alive} error {t.error!r}")
+    stacks = "\n".join(f"--- {th.name}\n" + "".join(traceback.format_stack(sys._current_frames()[th.ident]))
+                       for th in __import__("threading").enumerate() if th.ident in sys._current_frames())
+    (artifacts_dir() / "server_threads.txt").write_text(stacks)
+    screenshot(page, "run_did_not_end")
+    return f"server runs: {runs}; thread stacks in {artifacts_dir() / 'server_threads.txt'}"
+
+
 def end_run(page) -> None:
     """Stop the Train tab's run, if any, and Reset, waiting for each answer: the next test starts from an empty
     tab, and a test that failed mid-run leaves no run behind (a run left training keeps Start disabled for every
     test after it). The status may say "stopped" before Stop's own answer (the live route polls the run), and
     Reset is enabled by that answer: a forced click before it is a click on a disabled button, i.e. nothing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     click_tab(page, "Train")
-    if page.locator("#stop").is_enabled():
+    clicked = page.locator("#stop").is_enabled()
+    if clicked:
         page.locator("#stop").click()
-    page.wait_for_function(
-        "() => !/running|paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    try:
+        page.wait_for_function(
+            "() => !/running|paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the run did not end (Stop clicked: {clicked}); the page says "
+                             f"{markdown_text(page, 'train_status')!r}; {server_report(page)}") from None
     if "No run yet" not in markdown_text(page, "train_status"):
         page.locator("#reset").click()  # waits until it is enabled
     page.wait_for_function(
