@@ -32,6 +32,7 @@ from gan_demo.training.compare import LABELS, Comparison
 from gan_demo.core.config import RunConfig
 from gan_demo.evaluation.live_quality import live_quality
 from gan_demo.training.pool import PoolGroup, RunPools, pool_key
+from gan_demo.training.run_loop import HandoverLock
 from gan_demo.training.trainer import Trainer
 from gan_demo.ui.limits import StepBudget
 
@@ -87,6 +88,11 @@ class Session:
     pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
     pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
     sweep: dict | None = None  # a seed sweep's runs: {setting's label: [Trainer, one per seed]} (ui.seed_wall)
+    # The Train tab's live answers (its tick, its full update) one at a time, and never across a Start, Stop or
+    # Reset: an answer computed before the run stopped or was replaced cannot land after the newer one (a loaded
+    # CI run once showed "running · step 0" for good after Stop: an older tick's answer came last, and the view
+    # it wrote back stopped the timer's ticks).
+    view_lock: HandoverLock = field(default_factory=HandoverLock, repr=False)  # re-entrant; knows who waits
 
     @property
     def active(self) -> bool:

@@ -164,6 +164,14 @@ def fetch_bytes(page, url: str) -> bytes:
     return response.body()
 
 
+def click_if_enabled(page, selector: str) -> bool:
+    """Click the button unless it is disabled, as one step in the page: a run that ends between a check and a
+    click disables Stop, and Playwright's click then waits for it to be enabled again (a loaded run of this module
+    waited its 90 s on Stop that way after a 20-step run had finished). Whether it was clicked."""
+    return page.evaluate("(sel) => { const b = document.querySelector(sel);"
+                         " if (!b || b.disabled) return false; b.click(); return true; }", selector)
+
+
 def server_report(page) -> str:
     """What the server was doing when a page waited in vain (a run that would not end, once in a loaded CI run):
     each session's run (state, steps, its loop) into the returned line, every thread's stack and a screenshot into
@@ -195,20 +203,28 @@ def end_run(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     click_tab(page, "Train")
-    clicked = page.locator("#stop").is_enabled()
-    if clicked:
-        page.locator("#stop").click()
+    clicked = click_if_enabled(page, "#stop")
     try:
         page.wait_for_function(
             "() => !/running|paused/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     except PlaywrightTimeout:
-        raise AssertionError(f"the run did not end (Stop clicked: {clicked}); the page says "
-                             f"{markdown_text(page, 'train_status')!r}; {server_report(page)}") from None
+        raise AssertionError(f"the run did not end (Stop clicked: {clicked}); {page_report(page)}; "
+                             f"{server_report(page)}") from None
     if "No run yet" not in markdown_text(page, "train_status"):
         page.locator("#reset").click()  # waits until it is enabled
-    page.wait_for_function(
-        "() => /No run yet/.test(document.querySelector('#train_status').innerText)"
-        " && !document.querySelector('#start').disabled", timeout=WAIT_MS)
+    try:
+        page.wait_for_function(
+            "() => /No run yet/.test(document.querySelector('#train_status').innerText)"
+            " && !document.querySelector('#start').disabled", timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        raise AssertionError(f"Reset did not clear the tab; {page_report(page)}; {server_report(page)}") from None
+
+
+def page_report(page) -> str:
+    """The Train tab's status line, its Start button and its live route's counters (window.ganLive.stats)."""
+    stats = page.evaluate("() => window.ganLive ? JSON.stringify(window.ganLive.stats) : 'no ganLive'")
+    return (f"the page says {markdown_text(page, 'train_status')!r}, Start disabled "
+            f"{page.locator('#start').is_disabled()}, live route {stats}")
 
 
 def set_slider_held(page, elem_id: str, value: float) -> None:
@@ -313,8 +329,7 @@ def test_train_ring8_grid_and_plot_change(page):
     grid_png = fetch_bytes(page, second_grid)
     assert grid_png[:8] == b"\x89PNG\r\n\x1a\n"
 
-    if page.locator("#stop").is_enabled():  # unless the run already finished (then Stop is disabled)
-        page.locator("#stop").click()
+    click_if_enabled(page, "#stop")  # unless the run already finished (then Stop is disabled)
     page.wait_for_function(
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     # the route saw the state change and asked the tab's own event at once (buttons, last curves); polling ends
@@ -380,8 +395,7 @@ def test_train_a_digits_vae_with_a_2d_latent(page):
     page.locator("#vae_manifold").screenshot(path=str(artifacts_dir() / "train_vae_manifold.png"))
     page.locator("#vae_scatter").screenshot(path=str(artifacts_dir() / "train_vae_scatter.png"))
 
-    if page.locator("#stop").is_enabled():  # unless the run already finished
-        page.locator("#stop").click()
+    click_if_enabled(page, "#stop")  # unless the run already finished
     page.wait_for_function(
         "() => /stopped|finished/.test(document.querySelector('#train_status').innerText)", timeout=WAIT_MS)
     screenshot(page, "tab_train_vae")

@@ -284,6 +284,84 @@ def test_vae_run_shows_its_curves_reconstructions_manifold_and_scatter():
         ctx.registry.drop("s1")
 
 
+def test_a_live_answer_begun_before_stop_or_reset_lands_before_theirs(monkeypatch):
+    """The Train tab's live answers (tick, full update) and its Stop and Reset are ordered per session: an answer
+    computed while the run still ran completes before the answer about its end, so the page never ends on an older
+    status (a loaded CI run once kept "running · step 0" after Stop: an older tick's answer came last and its view
+    stopped the ticks). The older answer is held mid-way here; the newer one waits for it, and the order in which
+    they complete is what the page would show last."""
+    import threading
+    import types
+
+    from gan_demo.ui.tabs import train as train_tab
+
+    ctx, train = handlers()
+    request = types.SimpleNamespace(session_hash="s1")
+    values = values_for({"dataset": "ring8", "width": 16, "depth": 1, "batch_size": 64, "steps": 100_000})
+    inside, release = threading.Event(), threading.Event()
+    held = {"thread": None}
+    real_status_line = train_tab.status_line
+
+    def status_line(snap, *args, **kwargs):  # the older answer stops here, its snapshot taken, until released
+        if threading.current_thread() is held["thread"]:
+            inside.set()
+            assert release.wait(60)
+        return real_status_line(snap, *args, **kwargs)
+
+    monkeypatch.setattr(train_tab, "status_line", status_line)
+    done: list = []  # (name, answer) in the order the answers completed
+
+    def answer(name, fn, *args):
+        out = fn(*args)
+        done.append((name, out))
+
+    def hold_then(newer: threading.Thread, session) -> None:
+        """Start the newer answer while the older one is held; release the older once the newer has either
+        completed (no ordering) or waits for the session's view lock (bounded by a deadline, not timed)."""
+        assert inside.wait(60)
+        newer.start()
+        deadline = time.monotonic() + 60
+        while newer.is_alive() and not session.view_lock.waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        release.set()
+
+    try:
+        out = train.on_start(values, request)
+        session, view = ctx.registry.get("s1"), out["view"]
+        # 1. A full update that read the running run, held; the run stops; the tick after it.
+        older = threading.Thread(target=answer, args=("older", train.on_full, view, request))
+        held["thread"] = older
+        older.start()
+        assert inside.wait(60)
+        session.trainer.stop()
+        session.trainer.join(60)
+        assert session.trainer.state == "stopped"
+        newer = threading.Thread(target=answer, args=("newer", train.on_beat, view, request))
+        hold_then(newer, session)
+        older.join(60), newer.join(60)
+        assert [name for name, _ in done] == ["older", "newer"]
+        assert "**running**" in done[0][1]["status"] and "**stopped**" in done[1][1]["status"]
+        assert view.state == "stopped"  # the view the page keeps describes the last answer
+
+        # 2. A tick held while Reset comes: Reset's answer (no run) completes last.
+        train.on_start(values, request)
+        view = train.on_full(None, request)["view"]
+        done.clear()
+        inside.clear(), release.clear()
+        older = threading.Thread(target=answer, args=("older", train.on_tick, view, request))
+        held["thread"] = older
+        older.start()
+        reset = threading.Thread(target=answer, args=("reset", train.on_reset, "gan", request))
+        hold_then(reset, session)
+        older.join(60), reset.join(60)
+        assert [name for name, _ in done] == ["older", "reset"]
+        assert "No run yet" in done[1][1]["status"] and session.trainer is None
+    finally:
+        release.set()
+        ctx.registry.drop("s1")
+
+
 def test_a_2d_vae_draws_points_and_no_image_pictures():
     import types
 

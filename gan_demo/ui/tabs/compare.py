@@ -196,6 +196,10 @@ class Compare:
 
     def on_start(self, values: dict, request: gr.Request):
         session = self.session_of(request)
+        with session.view_lock:  # the old comparison's live answers land before this one (Session.view_lock)
+            return self._start(session, values)
+
+    def _start(self, session, values: dict) -> dict:
         a_values, changes = self.read_inputs(values)
         try:
             cfg_a, cfg_b = pair_configs(a_values, changes, session.uploads)
@@ -224,6 +228,10 @@ class Compare:
 
     def on_tick(self, current: PairView | None, request: gr.Request):
         session = self.session_of(request)
+        with session.view_lock:  # one live answer at a time, never across a Start or a control (Session.view_lock)
+            return self._tick(session, current)
+
+    def _tick(self, session, current: PairView | None) -> dict:
         pair = session.pair
         if pair is None:
             return {"timer": gr.Timer(active=False)}
@@ -280,7 +288,8 @@ class Compare:
             if session.pair is None:
                 return {"message": "Start a comparison first."}
             note = action(session, chosen or "both")
-            return {"message": note or "", "timer": gr.Timer(active=True)}
+            with session.view_lock:  # answered after any live answer computed before the action
+                return {"message": note or "", "timer": gr.Timer(active=True)}
         return handler
 
     def do_pause(self, session, chosen):

@@ -351,6 +351,10 @@ class Train:
 
     def on_start(self, values: dict, request: gr.Request):
         session = self.session_of(request)
+        with session.view_lock:  # the old run's live answers land before this one (Session.view_lock)
+            return self._start(session, values)
+
+    def _start(self, session, values: dict) -> dict:
         try:
             cfg = config_from_values({name: values[name] for name in CONTROL_FIELDS}, session.uploads)
             budget = time_budget(values.get("train_for", "steps"), values.get("minutes"))
@@ -402,6 +406,10 @@ class Train:
 
     def on_tick(self, current: LiveView | None, request: gr.Request):
         session = self.session_of(request)
+        with session.view_lock:  # one live answer at a time, never across a Start, Stop or Reset
+            return self._tick(session, current)
+
+    def _tick(self, session, current: LiveView | None) -> dict:
         trainer = session.trainer
         if trainer is None:
             return {"timer": gr.Timer(active=False)}
@@ -479,7 +487,12 @@ class Train:
         (a new state's buttons and message, a view's first look at a run) waits in the view, and full_due
         changes so that the page asks for the full update (on_full) at once; an image run's extras alone
         (PICTURES) wait for on_pictures, which pictures_due asks for."""
-        out = self.on_tick(current, request)
+        session = self.session_of(request)
+        with session.view_lock:
+            return self._beat(session, current)
+
+    def _beat(self, session, current: LiveView | None) -> dict:
+        out = self._tick(session, current)
         view = out.get("view")
         if view is None:  # no run: only the timer's stop
             return out
@@ -504,13 +517,15 @@ class Train:
     def on_full(self, current: LiveView | None, request: gr.Request):
         """The full update (the refresh the page presses when the run's state changes, or full_due): on_tick's,
         after what the last tick left waiting in the view."""
-        waiting = {**current.pictures, **current.waiting} if current is not None else {}
-        out = self.on_tick(current, request)
-        view = out.get("view", current)
-        if view is not None and view is current:
-            out = {**waiting, **out}
-            current.waiting, current.pictures = {}, {}
-        return out
+        session = self.session_of(request)
+        with session.view_lock:
+            waiting = {**current.pictures, **current.waiting} if current is not None else {}
+            out = self._tick(session, current)
+            view = out.get("view", current)
+            if view is not None and view is current:
+                out = {**waiting, **out}
+                current.waiting, current.pictures = {}, {}
+            return out
 
     def on_timeline(self, step, request: gr.Request):
         frames = list(self.session_of(request).timeline)
@@ -529,11 +544,12 @@ class Train:
             if trainer is None:
                 return {}
             action(session, trainer)
-            snap = trainer.snapshot()
-            out = dict(zip(BUTTONS, _button_updates(snap["state"])))
-            out["status"] = status_line(snap, session.run_id)
-            out["timer"] = gr.Timer(active=True)  # one more tick shows the final state
-            return out
+            with session.view_lock:  # after any live answer computed before the action
+                snap = trainer.snapshot()
+                out = dict(zip(BUTTONS, _button_updates(snap["state"])))
+                out["status"] = status_line(snap, session.run_id)
+                out["timer"] = gr.Timer(active=True)  # one more tick shows the final state
+                return out
 
         return handler
 
@@ -543,14 +559,15 @@ class Train:
         # The live link ends before the run does, so its screens read why (not a later poll's guess).
         share.shares_of(self.ctx).revoke(session, why=share.RESET_WHY)
         self.ctx.registry.stop(session)
-        session.trainer, session.run_id = None, None
-        session.timeline.clear()
-        out = self.cleared(session, family=family)  # no run: the plots are labelled for the picked family
-        out.update({"modes_box": gr.update(visible=False), "view": None, "timer": gr.Timer(active=False),
-                    "saved": gr.update(value=None, visible=False)})
-        if trainer is not None:  # the graph keeps the run's model, without its numbers
-            out["model_graph"] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
-        return out
+        with session.view_lock:  # a live answer computed before the Reset lands before it, never after
+            session.trainer, session.run_id = None, None
+            session.timeline.clear()
+            out = self.cleared(session, family=family)  # no run: the plots are labelled for the picked family
+            out.update({"modes_box": gr.update(visible=False), "view": None, "timer": gr.Timer(active=False),
+                        "saved": gr.update(value=None, visible=False)})
+            if trainer is not None:  # the graph keeps the run's model, without its numbers
+                out["model_graph"] = run_graph(trainer.cfg, dataset=trainer.dataset.name)
+            return out
 
     def on_save(self, request: gr.Request):
         session = self.session_of(request)
