@@ -88,10 +88,10 @@ class Session:
     pair_ids: dict = field(default_factory=dict)  # "A"/"B" -> run id of the comparison's runs
     pair_timeline: deque = field(default_factory=deque)  # (step, picture) pairs of the comparison, oldest first
     sweep: dict | None = None  # a seed sweep's runs: {setting's label: [Trainer, one per seed]} (ui.seed_wall)
-    # The Train tab's live answers (its tick, its full update) one at a time, and never across a Start, Stop or
-    # Reset: an answer computed before the run stopped or was replaced cannot land after the newer one (a loaded
-    # CI run once showed "running · step 0" for good after Stop: an older tick's answer came last, and the view
-    # it wrote back stopped the timer's ticks).
+    # The Train and Compare tabs' live answers (tick, full update) one at a time, and never across their Start,
+    # Stop, Pause, Resume or Reset: an answer computed before the run stopped or was replaced cannot land after the
+    # newer one (a loaded CI run once showed "running · step 0" for good after Stop: an older tick's answer came
+    # last, and the view it wrote back stopped the timer's ticks).
     view_lock: HandoverLock = field(default_factory=HandoverLock, repr=False)  # re-entrant; knows who waits
 
     @property
