@@ -73,7 +73,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "auto"  # mlp (2D sets), dcgan (images); auto picks by dataset kind
-    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 2 in ring8's and grid25's recipes, 100 for images; VAE: 2 and 16)
+    z_dim: int | None = None  # noise (GAN) or latent (VAE) dimensions; auto (None) picks the default (GAN: 8 for 2D, 2 in ring8's and grid25's recipes, 100 for images, 32 on your own images with R1; VAE: 2 and 16)
     width: int | None = None  # MLP hidden units per layer; auto (None) picks the default (a ring8 or grid25 GAN with the nonsaturating loss: 128, else 256)
     depth: int = 3  # MLP hidden layers
     activation: str = "relu"  # MLP hidden activation: relu, leaky_relu, elu, tanh, silu

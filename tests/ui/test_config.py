@@ -7,7 +7,7 @@ import pytest
 
 from gan_demo.core.config import (LEGACY_AUTO, OWN_IMAGES_PACK, OWN_IMAGES_R1, ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, field_type,
                              own_images, section_of, web_settings)
-from gan_demo.families.gan import OWN_IMAGES_LR_G
+from gan_demo.families.gan import OWN_IMAGES_LR_G, OWN_IMAGES_Z_DIM
 from gan_demo.ui.api import _settings_from_json
 from gan_demo.ui.forms import CONTROL_FIELDS, config_from_values, values_for
 
@@ -177,6 +177,12 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
         assert (resolved(own).train.lr_g, resolved(own).train.lr_d) == (OWN_IMAGES_LR_G, 5e-4) == (1e-3, 5e-4)
         assert (resolved(own, r1_gamma=0.0).train.lr_g, resolved(own, loss="hinge").train.lr_g) == (5e-4, 2e-4)
         assert resolved(own, lr_g=2e-4).train.lr_g == 2e-4  # a chosen rate stays
+        # z from 32 dimensions with that recipe (BENCHMARKS.md section 40); without R1, another loss or the VAE, as before
+        assert resolved(own).model.z_dim == OWN_IMAGES_Z_DIM == 32
+        assert resolved(own, r1_gamma=0.0).model.z_dim == resolved(own, loss="hinge").model.z_dim == 100
+        assert resolved(own, family="vae").model.z_dim == 16
+        chosen_z = RunConfig(data=DataConfig(dataset=own), model=ModelConfig(z_dim=100)).resolved(channels=3)
+        assert chosen_z.model.z_dim == 100  # a chosen z_dim stays
         vae = resolved(own, family="vae")
         assert vae.train.r1_gamma == 0.0 and vae.model.pack == 0
         chosen = RunConfig(data=DataConfig(dataset=own), model=ModelConfig(pack=4)).resolved(channels=3)
@@ -196,13 +202,15 @@ def test_a_gan_on_your_own_images_defaults_to_r1_and_packing(tmp_path):
     zip_path = str(tmp_path / "x.zip")
     shown = values_for({"dataset": zip_path})  # what the tab shows once the zip is uploaded (its server-made id: up1)
     assert shown["pack"] == OWN_IMAGES_PACK and shown["r1_gamma"] == OWN_IMAGES_R1 and shown["lr_g"] == OWN_IMAGES_LR_G
+    assert shown["z_dim"] == OWN_IMAGES_Z_DIM
     cfg = config_from_values({**shown, "dataset": "up1"}, uploads={"up1": zip_path})
-    assert cfg.model.pack is None and cfg.train.r1_gamma is None and cfg.train.lr_g is None
+    assert cfg.model.pack is None and cfg.train.r1_gamma is None and cfg.train.lr_g is None and cfg.model.z_dim is None
     # R1 turned off with the shown 1e-3 left in place: auto would give 5e-4 then, so the shown rate is what runs
     r1_off = config_from_values({**shown, "dataset": "up1", "r1_gamma": 0.0}, uploads={"up1": zip_path})
     assert r1_off.train.lr_g == OWN_IMAGES_LR_G and r1_off.resolved(channels=3).train.lr_g == OWN_IMAGES_LR_G
-    assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1, "lr_g": OWN_IMAGES_LR_G}, "digits",
-                         "nonsaturating") == {"pack": 0, "r1_gamma": 0.0, "lr_g": 5e-4}
+    assert swap_defaults({"pack": OWN_IMAGES_PACK, "r1_gamma": OWN_IMAGES_R1, "lr_g": OWN_IMAGES_LR_G,
+                          "z_dim": OWN_IMAGES_Z_DIM}, "digits", "nonsaturating") == {"pack": 0, "r1_gamma": 0.0,
+                                                                                      "lr_g": 5e-4, "z_dim": 100}
 
 
 def test_stacked_digits_defaults_to_lazy_r1_and_minibatch_stddev():
