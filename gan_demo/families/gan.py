@@ -98,8 +98,8 @@ STACKED_DIGITS_STEPS = 8000
 def resolve_defaults(cfg: RunConfig, n_images: int | None) -> None:
     """The GAN's own auto values (RunConfig.resolved fills the rest with the shared defaults): ring8's and
     grid25's recipes with the nonsaturating loss, the image GAN's channels and steps, R1 (lazy) and longer runs on
-    a visitor's own images and stacked-digits, G's faster rate and smaller z on a visitor's own images, and augment="auto" once
-    n_images is known."""
+    a visitor's own images and stacked-digits, G's faster rate and smaller z on a visitor's own images, and
+    augment="auto" once n_images is known."""
     d, m, t = cfg.data, cfg.model, cfg.train
     if cfg.kind == "2d":
         recipe = RECIPES_2D.get(d.dataset, {}) if t.loss == "nonsaturating" else {}
